@@ -1,0 +1,488 @@
+//! The command line: `wildrun [OPTIONS] <SCRIPT> [--<param> <value>]...`.
+//!
+//! wildrun's own options may stand before or after the script; every other
+//! word after the script is a recipe parameter. The options are split out
+//! with clap's own table of them, so the two can never disagree.
+
+use crate::config::{self, Sources};
+use crate::engine::{self, Mode, Recipe, RunHandle, RunState};
+use crate::params::{self, UsageError};
+use crate::plan::{Format, Plan};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{CommandFactory, Parser, ValueEnum};
+use serde_json::Value;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit code: success (and, with `--diff`, no differences).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the recipe failed (validation, API error, a failed check).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: the command line is wrong.
+pub const EXIT_USAGE: u8 = 2;
+
+/// `--dry-run` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRun {
+    /// Render locally; contact no cluster.
+    Client,
+    /// Let the API server validate without persisting.
+    Server,
+}
+
+/// `-o` formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Multi-document YAML.
+    #[default]
+    Yaml,
+    /// One JSON array.
+    Json,
+}
+
+const AFTER_HELP: &str = "\
+Recipe parameters follow the script: `wildrun SCRIPT --help` lists them.
+wildrun's options may stand before or after the script.
+
+Examples:
+  wildrun scripts/public.rhai --name myservice --dry-run
+  wildrun scripts/internal.rhai --name adminpanel --image registry/admin:2 --port 8080
+  wildrun scripts/internal.rhai --help
+
+Exit codes: 0 success, 1 the recipe failed, 2 usage error.";
+
+/// wildrun's own options.
+#[derive(Debug, Parser)]
+#[command(name = "wildrun", version, about = "Run Rhai recipes that deploy a service to your Kubernetes cluster and make it reachable by name over HTTPS.", after_help = AFTER_HELP)]
+pub struct Cli {
+    /// The recipe to run (a .rhai file).
+    #[arg(value_name = "SCRIPT")]
+    pub script: Option<PathBuf>,
+
+    /// Configuration file (default: wildrun.yaml in this folder or a parent, or $WILDRUN_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Override a configuration key, e.g. --set cloud.domain=example.com (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+
+    /// Print the objects instead of applying them (client: no cluster contact; server: the API server validates).
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "client", value_enum)]
+    pub dry_run: Option<DryRun>,
+
+    /// Show the differences between the cluster and the recipe (exit 1 when there are some).
+    #[arg(long)]
+    pub diff: bool,
+
+    /// Delete everything this recipe instance made.
+    #[arg(long)]
+    pub delete: bool,
+
+    /// After applying, delete objects of this instance the recipe no longer produces.
+    #[arg(long)]
+    pub prune: bool,
+
+    /// Re-run whenever the recipe, a module, a template or the configuration changes.
+    #[arg(long)]
+    pub watch: bool,
+
+    /// Fail when the TLS secret to copy does not exist yet (default: warn).
+    #[arg(long)]
+    pub require_tls: bool,
+
+    /// kubeconfig context to use.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// kubeconfig file to use (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Output format of printed objects.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Yaml)]
+    pub output: OutputFormat,
+
+    /// More output on stderr (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less output on stderr: only warnings and errors (-qq: only errors).
+    #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+}
+
+/// The command line, split into wildrun's options and the recipe's words.
+#[derive(Debug)]
+pub struct Invocation {
+    /// wildrun's options.
+    pub cli: Cli,
+    /// Words for the recipe (`--name myservice ...`).
+    pub recipe_words: Vec<String>,
+    /// `--help` (or `-h`) came after the script: show the recipe's parameters.
+    pub recipe_help: bool,
+}
+
+/// Whether an option word takes the next word as its value.
+fn option_takes_next(cmd: &clap::Command, word: &str) -> Option<bool> {
+    let (name, inline) = match word.split_once('=') {
+        Some((n, _)) => (n, true),
+        None => (word, false),
+    };
+    let arg = if let Some(long) = name.strip_prefix("--") {
+        cmd.get_arguments().find(|a| a.get_long() == Some(long))?
+    } else {
+        let mut shorts = name.strip_prefix('-')?.chars();
+        let first = shorts.next()?;
+        let arg = cmd.get_arguments().find(|a| a.get_short() == Some(first))?;
+        let takes = arg.get_action().takes_values();
+        // `-ojson` carries its value; `-vv` is a cluster of flags.
+        let rest = shorts.as_str();
+        if takes {
+            return Some(rest.is_empty() && !inline);
+        }
+        if !rest.chars().all(|c| cmd.get_arguments().any(|a| a.get_short() == Some(c))) {
+            return None;
+        }
+        return Some(false);
+    };
+    let takes = arg.get_action().takes_values();
+    let optional = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
+    Some(takes && !inline && !optional)
+}
+
+/// Splits `argv` (without the program name) into wildrun's options and the recipe's words.
+pub fn split_args(argv: &[String]) -> (Vec<String>, Option<String>, Vec<String>, bool) {
+    let cmd = Cli::command();
+    let mut own: Vec<String> = Vec::new();
+    let mut script: Option<String> = None;
+    let mut recipe: Vec<String> = Vec::new();
+    let mut recipe_help = false;
+    let mut i = 0;
+    while i < argv.len() {
+        let word = &argv[i];
+        i += 1;
+        if script.is_some() && word == "--" {
+            recipe.extend(argv[i..].iter().cloned());
+            break;
+        }
+        if script.is_some() && (word == "--help" || word == "-h") {
+            recipe_help = true;
+            continue;
+        }
+        if word.starts_with('-') && word.len() > 1 {
+            match option_takes_next(&cmd, word) {
+                Some(takes_next) => {
+                    own.push(word.clone());
+                    if takes_next {
+                        if let Some(v) = argv.get(i) {
+                            own.push(v.clone());
+                            i += 1;
+                        }
+                    }
+                }
+                // Before the script, clap reports the unknown option; after it, it is the recipe's.
+                None if script.is_none() => own.push(word.clone()),
+                None => {
+                    recipe.push(word.clone());
+                    // A recipe parameter's value follows it, unless it is itself an option.
+                    if !word.contains('=') {
+                        if let Some(v) = argv.get(i).filter(|v| !v.starts_with('-')) {
+                            recipe.push(v.clone());
+                            i += 1;
+                        }
+                    }
+                }
+            }
+        } else if script.is_none() {
+            script = Some(word.clone());
+        } else {
+            recipe.push(word.clone());
+        }
+    }
+    (own, script, recipe, recipe_help)
+}
+
+impl Invocation {
+    /// Parses the process's command line (program name first).
+    pub fn parse(argv: Vec<OsString>) -> Result<Invocation, clap::Error> {
+        let mut words: Vec<String> = argv
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let program = if words.is_empty() { "wildrun".to_string() } else { words.remove(0) };
+        let (own, script, recipe_words, recipe_help) = split_args(&words);
+        let mut clap_words = vec![program];
+        clap_words.extend(own);
+        if let Some(s) = script {
+            clap_words.push(s);
+        }
+        let cli = Cli::try_parse_from(clap_words)?;
+        Ok(Invocation { cli, recipe_words, recipe_help })
+    }
+}
+
+/// A failure with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    /// Process exit code.
+    pub code: u8,
+    /// What went wrong.
+    pub error: anyhow::Error,
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        let code = if error.downcast_ref::<UsageError>().is_some() { EXIT_USAGE } else { EXIT_FAILED };
+        Failure { code, error }
+    }
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure {
+        code: EXIT_USAGE,
+        error: anyhow::Error::new(UsageError(message.into())),
+    }
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Text for stdout (manifests, help).
+    pub stdout: String,
+    /// Exit code.
+    pub code: u8,
+}
+
+/// Runs one invocation to completion on the current thread.
+///
+/// The Rhai engine lives on this thread; host functions that need the
+/// network block on `runtime`.
+pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome, Failure> {
+    let cli = &inv.cli;
+    let Some(script) = &cli.script else {
+        return Err(usage("no recipe given: wildrun [OPTIONS] <SCRIPT> [--<param> <value>]... (try wildrun --help)"));
+    };
+    if !script.is_file() {
+        return Err(usage(format!("recipe {} does not exist", script.display())));
+    }
+    let mode = if matches!(cli.dry_run, Some(DryRun::Client)) { Mode::DryRun } else { Mode::Apply };
+    let recipe_dir = script
+        .parent()
+        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let run = RunHandle::new(RunState {
+        config: config::Config { value: Value::Object(Default::default()), file: None, warnings: Vec::new() },
+        instance: String::new(),
+        plan: Plan::default(),
+        files_read: Default::default(),
+        recipe_dir: recipe_dir.clone(),
+        mode,
+        runtime,
+    });
+    run.track_file(script);
+    let engine = engine::new_engine(&run, &recipe_dir);
+    let recipe = Recipe::compile(&engine, script)?;
+    let declared = recipe.params(&engine)?;
+    if inv.recipe_help {
+        return Ok(Outcome {
+            stdout: params::help_text(&recipe.display, &recipe.about, &declared),
+            code: EXIT_OK,
+        });
+    }
+    let args = params::parse_args(&declared, &inv.recipe_words, &recipe.display).map_err(|e| Failure {
+        code: EXIT_USAGE,
+        error: anyhow::Error::new(e),
+    })?;
+
+    if let Some(unsupported) = unsupported_option(cli) {
+        return Err(usage(format!(
+            "{unsupported} is not supported yet: this version renders recipes with --dry-run only"
+        )));
+    }
+
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let sources = Sources { explicit_file: cli.config.clone(), sets: cli.sets.clone() };
+    let config = config::load(&sources, &cwd, &|k| std::env::var(k).ok())?;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    config.require("cloud.domain")?;
+
+    let instance = instance_name(&recipe.path, &args)?;
+    {
+        let mut state = run.state();
+        state.config = config.clone();
+        state.instance = instance;
+    }
+    recipe.run(&engine, &Value::Object(args), &config.value)?;
+
+    let state = run.state();
+    let format = match cli.output {
+        OutputFormat::Yaml => Format::Yaml,
+        OutputFormat::Json => Format::Json,
+    };
+    let stdout = state.plan.render(format)?;
+    tracing::info!(
+        "{}: {} object(s) planned for instance {} (dry run: nothing was applied)",
+        recipe.display,
+        state.plan.len(),
+        state.instance
+    );
+    Ok(Outcome { stdout, code: EXIT_OK })
+}
+
+/// The first option given that this version cannot carry out yet.
+fn unsupported_option(cli: &Cli) -> Option<&'static str> {
+    [
+        (cli.dry_run == Some(DryRun::Server), "--dry-run=server"),
+        (cli.diff, "--diff"),
+        (cli.delete, "--delete"),
+        (cli.prune, "--prune"),
+        (cli.watch, "--watch"),
+        (cli.dry_run.is_none(), "applying to a cluster (running without --dry-run)"),
+    ]
+    .into_iter()
+    .find(|(given, _)| *given)
+    .map(|(_, name)| name)
+}
+
+/// `<recipe>.<name>`, or `<recipe>` for recipes without a `name` parameter.
+fn instance_name(script: &Path, args: &serde_json::Map<String, Value>) -> Result<String> {
+    let stem = script
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .ok_or_else(|| anyhow!("recipe {} has no file name", script.display()))?;
+    let instance = match args.get("name").and_then(Value::as_str) {
+        Some(name) => format!("{stem}.{name}"),
+        None => stem,
+    };
+    if let Err(e) = crate::objects::validate::label_value(&instance) {
+        bail!(
+            "the instance label {instance:?} (recipe file name and --name) {e}; rename the recipe file to letters, digits, '-' and '_'"
+        );
+    }
+    Ok(instance)
+}
+
+/// Sets up logging on stderr for the verbosity asked for.
+pub fn init_logging(verbose: u8, quiet: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (verbose, quiet) {
+        (0, 0) => "info",
+        (0, 1) => "warn",
+        (0, _) => "error",
+        (1, _) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("WILDRUN_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,wildrun={level},script={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .event_format(crate::log::PeopleFormat)
+        .try_init();
+}
+
+/// The program: parse, run on an engine thread, print, exit.
+pub fn main() -> ExitCode {
+    let inv = match Invocation::parse(std::env::args_os().collect()) {
+        Ok(inv) => inv,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    init_logging(inv.cli.verbose, inv.cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let handle = runtime.handle().clone();
+    // The engine runs on its own thread with a roomy stack (deep scripts),
+    // blocking on the runtime's handle for network calls: no nested runtimes.
+    let worker = std::thread::Builder::new()
+        .name("wildrun-engine".into())
+        .stack_size(64 * 1024 * 1024)
+        .spawn(move || run(&inv, handle));
+    let result = match worker.map(|w| w.join()) {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(Failure { code: EXIT_FAILED, error: anyhow!("internal error: the engine thread panicked") }),
+        Err(e) => Err(Failure { code: EXIT_FAILED, error: anyhow!("cannot start the engine thread: {e}") }),
+    };
+    match result {
+        Ok(outcome) => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            if out.write_all(outcome.stdout.as_bytes()).and_then(|_| out.flush()).is_err() {
+                return ExitCode::from(EXIT_FAILED);
+            }
+            ExitCode::from(outcome.code)
+        }
+        Err(failure) => {
+            eprintln!("error: {:#}", failure.error);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(words: &[&str]) -> (Vec<String>, Option<String>, Vec<String>, bool) {
+        split_args(&words.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn options_before_and_after_the_script() {
+        let (own, script, recipe, help) = split(&["--set", "a=b", "r.rhai", "--name", "x", "--dry-run", "-o", "json", "--port=80"]);
+        assert_eq!(own, ["--set", "a=b", "--dry-run", "-o", "json"]);
+        assert_eq!(script.as_deref(), Some("r.rhai"));
+        assert_eq!(recipe, ["--name", "x", "--port=80"]);
+        assert!(!help);
+    }
+
+    #[test]
+    fn dry_run_value_needs_equals() {
+        let (own, _, recipe, _) = split(&["r.rhai", "--dry-run=server", "--name", "x"]);
+        assert_eq!(own, ["--dry-run=server"]);
+        assert_eq!(recipe, ["--name", "x"]);
+    }
+
+    #[test]
+    fn help_after_script_is_the_recipes() {
+        let (_, _, _, help) = split(&["r.rhai", "--help"]);
+        assert!(help);
+    }
+
+    #[test]
+    fn short_clusters() {
+        let (own, _, _, _) = split(&["-vv", "r.rhai", "-ojson"]);
+        assert_eq!(own, ["-vv", "-ojson"]);
+    }
+
+    #[test]
+    fn double_dash_passes_everything_to_the_recipe() {
+        let (own, _, recipe, _) = split(&["r.rhai", "--", "--dry-run"]);
+        assert!(own.is_empty());
+        assert_eq!(recipe, ["--dry-run"]);
+    }
+
+    #[test]
+    fn invocation_parses() {
+        let inv = Invocation::parse(["wildrun", "r.rhai", "--name", "x", "--dry-run", "-q"].iter().map(OsString::from).collect()).unwrap();
+        assert_eq!(inv.cli.dry_run, Some(DryRun::Client));
+        assert_eq!(inv.cli.quiet, 1);
+        assert_eq!(inv.recipe_words, ["--name", "x"]);
+    }
+}

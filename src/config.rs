@@ -1,0 +1,546 @@
+//! Cluster configuration: `wildrun.yaml`, then environment variables, then
+//! `--set key=value`, each overriding the one before.
+//!
+//! Every key is declared once in [`KEYS`], with its type, default, the
+//! environment variable that sets it and the check its value must pass; the
+//! loader, the error messages and the README's reference all follow that
+//! table. The section `vars:` is free-form, for a team's own recipes.
+
+use crate::objects::{strict, validate};
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+
+/// The file name searched for in the working directory and its parents.
+pub const FILE_NAME: &str = "wildrun.yaml";
+
+/// The environment variable naming a configuration file.
+pub const FILE_ENV: &str = "WILDRUN_CONFIG";
+
+/// The type of a configuration value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    /// A string.
+    Text,
+    /// A whole number.
+    Integer,
+    /// A list of strings; comma-separated in the environment and in `--set`.
+    List,
+}
+
+/// One configuration key.
+#[derive(Debug)]
+pub struct Key {
+    /// Dotted path, e.g. `cloud.domain`.
+    pub path: &'static str,
+    /// Its type.
+    pub ty: KeyType,
+    /// The default value, if any.
+    pub default: Option<fn() -> Value>,
+    /// What it is for (shown in errors and documentation).
+    pub help: &'static str,
+    /// The check each value must pass.
+    pub check: fn(&str) -> Result<(), String>,
+}
+
+impl Key {
+    /// The environment variable that sets this key: the path in upper snake
+    /// case (`cluster.loadBalancerIp` → `CLUSTER_LOAD_BALANCER_IP`).
+    pub fn env_var(&self) -> String {
+        let mut out = String::new();
+        for c in self.path.chars() {
+            match c {
+                '.' => out.push('_'),
+                c if c.is_ascii_uppercase() => {
+                    out.push('_');
+                    out.push(c);
+                }
+                c => out.push(c.to_ascii_uppercase()),
+            }
+        }
+        out
+    }
+}
+
+fn ip(value: &str) -> Result<(), String> {
+    value
+        .parse::<std::net::IpAddr>()
+        .map(|_| ())
+        .map_err(|_| format!("{value:?} is not an IP address"))
+}
+
+fn positive(value: &str) -> Result<(), String> {
+    match value.parse::<i64>() {
+        Ok(n) if n > 0 => Ok(()),
+        _ => Err(format!("{value:?} is not a positive whole number")),
+    }
+}
+
+/// Every configuration key wildrun knows.
+pub const KEYS: &[Key] = &[
+    Key { path: "cloud.domain", ty: KeyType::Text, default: None, help: "the domain public services live under (required)", check: validate::hostname },
+    Key { path: "cloud.internalDomain", ty: KeyType::Text, default: None, help: "the domain of internal services (default: internal.<domain>)", check: validate::hostname },
+    Key { path: "cluster.loadBalancerIp", ty: KeyType::Text, default: None, help: "Traefik's MetalLB address (required by internal services)", check: ip },
+    Key { path: "cluster.internalSourceRanges", ty: KeyType::List, default: Some(|| json!(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"])), help: "networks admitted to internal services", check: validate::cidr },
+    Key { path: "ingress.className", ty: KeyType::Text, default: Some(|| json!("traefik")), help: "IngressClass of every Ingress", check: validate::dns1123_subdomain },
+    Key { path: "dns.ttl", ty: KeyType::Integer, default: Some(|| json!(60)), help: "TTL in seconds of the records ExternalDNS writes", check: positive },
+    Key { path: "tls.sourceNamespace", ty: KeyType::Text, default: Some(|| json!("cert-manager")), help: "namespace of the wildcard Certificates and their Secrets", check: validate::dns1123_label },
+    Key { path: "tls.publicSecret", ty: KeyType::Text, default: Some(|| json!("wildcard-wild-cloud-tls")), help: "Secret of the public wildcard certificate", check: validate::dns1123_subdomain },
+    Key { path: "tls.internalSecret", ty: KeyType::Text, default: Some(|| json!("wildcard-internal-wild-cloud-tls")), help: "Secret of the internal wildcard certificate", check: validate::dns1123_subdomain },
+    Key { path: "tls.issuer", ty: KeyType::Text, default: Some(|| json!("letsencrypt-prod")), help: "ClusterIssuer that signs the wildcard certificates", check: validate::dns1123_subdomain },
+];
+
+/// Looks up a key by its dotted path.
+pub fn key(path: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.path == path)
+}
+
+/// The file's shape, used only to report wrong types with their line and
+/// column (serde-saphyr knows where each value stands in the file).
+#[derive(Deserialize)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
+struct FileShape {
+    cloud: Option<CloudShape>,
+    cluster: Option<ClusterShape>,
+    ingress: Option<IngressShape>,
+    dns: Option<DnsShape>,
+    tls: Option<TlsShape>,
+    vars: Option<std::collections::BTreeMap<String, serde::de::IgnoredAny>>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
+struct CloudShape {
+    domain: Option<String>,
+    internal_domain: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
+struct ClusterShape {
+    load_balancer_ip: Option<String>,
+    internal_source_ranges: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
+struct IngressShape {
+    class_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct DnsShape {
+    ttl: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
+struct TlsShape {
+    source_namespace: Option<String>,
+    public_secret: Option<String>,
+    internal_secret: Option<String>,
+    issuer: Option<String>,
+}
+
+/// The merged configuration a run uses.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The merged values, defaults filled in; scripts see this as `config`.
+    pub value: Value,
+    /// The file it was read from, if any.
+    pub file: Option<PathBuf>,
+    /// Warnings for people (unknown keys with suggestions).
+    pub warnings: Vec<String>,
+}
+
+/// Where configuration comes from, besides the file system.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// `--config FILE`.
+    pub explicit_file: Option<PathBuf>,
+    /// `--set KEY=VALUE`, in order.
+    pub sets: Vec<String>,
+}
+
+/// Finds `wildrun.yaml` in `dir` or its parents.
+pub fn find_file(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .map(|d| d.join(FILE_NAME))
+        .find(|p| p.is_file())
+}
+
+fn get_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(value, |v, k| v.get(k))
+}
+
+fn set_path(value: &mut Value, path: &str, new: Value) -> Result<(), String> {
+    let mut cur = value;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if part.is_empty() {
+            return Err(format!("{path:?} has an empty part"));
+        }
+        if !cur.is_object() {
+            let parent = parts[..i].join(".");
+            return Err(format!("{parent} is not a map, so {path} cannot be set"));
+        }
+        let Some(map) = cur.as_object_mut() else {
+            return Err(format!("{path} cannot be set"));
+        };
+        if i == parts.len() - 1 {
+            map.insert(part.to_string(), new);
+            return Ok(());
+        }
+        cur = map
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    Ok(())
+}
+
+/// Parses a value given as text (environment, `--set`) to the key's type.
+fn parse_text(path: &str, text: &str) -> Value {
+    match key(path).map(|k| k.ty) {
+        Some(KeyType::List) => Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
+        ),
+        Some(KeyType::Integer) => text
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(text.to_string())),
+        Some(KeyType::Text) => Value::String(text.to_string()),
+        // Free-form keys (vars.*) take YAML scalars: numbers and booleans typed.
+        None => serde_saphyr::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_string())),
+    }
+}
+
+/// How to set `path`, for error messages: the three sources, in order.
+pub fn how_to_set(path: &str) -> String {
+    let (section, leaf) = path.split_once('.').unwrap_or(("", path));
+    let env = key(path).map(Key::env_var).unwrap_or_else(|| "(none)".into());
+    format!(
+        "set it in {FILE_NAME} ({section}: {{{leaf}: ...}}), with the environment variable {env}, or with --set {path}=..."
+    )
+}
+
+/// The error for a required key that has no value.
+pub fn missing_key_error(path: &str) -> anyhow::Error {
+    let help = key(path).map(|k| k.help).unwrap_or("");
+    anyhow::anyhow!("configuration key {path} is not set ({help}): {}", how_to_set(path))
+}
+
+fn known_paths_under(section: Option<&str>) -> Vec<&'static str> {
+    match section {
+        None => {
+            let mut sections: Vec<&str> = KEYS.iter().filter_map(|k| k.path.split('.').next()).collect();
+            sections.push("vars");
+            sections.dedup();
+            sections
+        }
+        Some(s) => KEYS
+            .iter()
+            .filter_map(|k| k.path.strip_prefix(s).and_then(|r| r.strip_prefix('.')))
+            .collect(),
+    }
+}
+
+/// Warnings for keys of `value` that no [`Key`] declares.
+fn unknown_keys(value: &Value, origin: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(top) = value.as_object() else {
+        return out;
+    };
+    let sections = known_paths_under(None);
+    for (section, inner) in top {
+        if section == "vars" {
+            continue;
+        }
+        if !sections.contains(&section.as_str()) {
+            out.push(unknown_warning(origin, section, strict::nearest(section, sections.iter().copied())));
+            continue;
+        }
+        let leaves = known_paths_under(Some(section));
+        for leaf in inner.as_object().into_iter().flat_map(|m| m.keys()) {
+            if !leaves.contains(&leaf.as_str()) {
+                out.push(unknown_warning(
+                    origin,
+                    &format!("{section}.{leaf}"),
+                    strict::nearest(leaf, leaves.iter().copied()).map(|s| format!("{section}.{s}")),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn unknown_warning(origin: &str, path: &str, suggestion: Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!("{origin}: unknown configuration key {path} (did you mean {s}?)"),
+        None => format!("{origin}: unknown configuration key {path} (put a team's own values under vars:)"),
+    }
+}
+
+fn read_file(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+    if text.trim().is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    // Typed pass first: syntax and type errors come with line and column.
+    if let Err(e) = serde_saphyr::from_str::<FileShape>(&text) {
+        let at = e
+            .location()
+            .map(|l| format!(":{}:{}", l.line(), l.column()))
+            .unwrap_or_default();
+        let msg = e.without_snippet().to_string();
+        bail!("{}{at}: {}", path.display(), first_line(&msg));
+    }
+    let value: Value = serde_saphyr::from_str(&text)
+        .with_context(|| format!("cannot parse {}", path.display()))?;
+    match value {
+        Value::Object(_) => Ok(value),
+        Value::Null => Ok(Value::Object(Map::new())),
+        other => bail!(
+            "{}: the configuration must be a map of sections (cloud:, cluster:, ...), found {}",
+            path.display(),
+            strict::describe(&other)
+        ),
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+fn check_value(path: &str, value: &Value, origin: &str) -> Result<()> {
+    let Some(k) = key(path) else { return Ok(()) };
+    let bad = |what: String| anyhow::anyhow!("{origin}: configuration key {path}: {what}");
+    match (k.ty, value) {
+        (_, Value::Null) => Ok(()),
+        (KeyType::Text, Value::String(s)) => (k.check)(s).map_err(bad),
+        (KeyType::Integer, Value::Number(n)) => (k.check)(&n.to_string()).map_err(bad),
+        (KeyType::List, Value::Array(items)) => {
+            for item in items {
+                match item.as_str() {
+                    Some(s) => (k.check)(s).map_err(bad)?,
+                    None => return Err(bad(format!("expected a list of strings, found {}", strict::describe(item)))),
+                }
+            }
+            Ok(())
+        }
+        (ty, v) => Err(bad(format!(
+            "expected {}, found {}",
+            match ty {
+                KeyType::Text => "a string",
+                KeyType::Integer => "a whole number",
+                KeyType::List => "a list",
+            },
+            match v {
+                Value::String(s) => format!("{s:?}"),
+                other => strict::describe(other).to_string(),
+            }
+        ))),
+    }
+}
+
+/// Loads the configuration from `sources`, the file found from `cwd`, and `env`.
+///
+/// `env` reads an environment variable (a parameter so tests need not touch
+/// the process environment).
+pub fn load(sources: &Sources, cwd: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+    let mut value = Value::Object(Map::new());
+    let mut warnings = Vec::new();
+
+    let file = match (&sources.explicit_file, env(FILE_ENV)) {
+        (Some(f), _) => Some(f.clone()),
+        (None, Some(f)) if !f.is_empty() => Some(PathBuf::from(f)),
+        _ => find_file(cwd),
+    };
+    if let Some(path) = &file {
+        if !path.is_file() {
+            bail!("configuration file {} does not exist", path.display());
+        }
+        value = read_file(path)?;
+        let origin = path.display().to_string();
+        warnings.extend(unknown_keys(&value, &origin));
+        for k in KEYS {
+            if let Some(v) = get_path(&value, k.path) {
+                check_value(k.path, v, &origin)?;
+            }
+        }
+    }
+
+    for k in KEYS {
+        let var = k.env_var();
+        if let Some(text) = env(&var).filter(|t| !t.is_empty()) {
+            let v = parse_text(k.path, &text);
+            check_value(k.path, &v, &format!("environment variable {var}"))?;
+            set_path(&mut value, k.path, v).map_err(anyhow::Error::msg)?;
+        }
+    }
+
+    for set in &sources.sets {
+        let Some((path, text)) = set.split_once('=') else {
+            bail!("--set {set}: expected KEY=VALUE, e.g. --set dns.ttl=120");
+        };
+        let path = path.trim();
+        let v = parse_text(path, text);
+        let origin = format!("--set {set}");
+        if key(path).is_none() && !path.starts_with("vars.") {
+            let mut probe = Value::Object(Map::new());
+            set_path(&mut probe, path, Value::Null).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+            warnings.extend(unknown_keys(&probe, &origin));
+        }
+        check_value(path, &v, &origin)?;
+        set_path(&mut value, path, v).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+    }
+
+    for k in KEYS {
+        if get_path(&value, k.path).is_none_or(Value::is_null) {
+            if let Some(default) = k.default {
+                set_path(&mut value, k.path, default()).map_err(anyhow::Error::msg)?;
+            }
+        }
+    }
+    if get_path(&value, "cloud.internalDomain").is_none_or(Value::is_null) {
+        if let Some(domain) = get_path(&value, "cloud.domain").and_then(Value::as_str) {
+            let internal = format!("internal.{domain}");
+            set_path(&mut value, "cloud.internalDomain", Value::String(internal)).map_err(anyhow::Error::msg)?;
+        }
+    }
+    Ok(Config { value, file, warnings })
+}
+
+impl Config {
+    /// The value at a dotted path, if set.
+    pub fn get(&self, path: &str) -> Option<&Value> {
+        get_path(&self.value, path).filter(|v| !v.is_null())
+    }
+
+    /// The value at a dotted path, or an error naming the three ways to set it.
+    pub fn require(&self, path: &str) -> Result<&Value> {
+        self.get(path).ok_or_else(|| missing_key_error(path))
+    }
+}
+
+/// The `config` module scripts call as `config::require(...)`.
+#[rhai::export_module]
+pub mod config_api {
+    use rhai::plugin::*;
+
+    /// The value of a configuration key (`"cluster.loadBalancerIp"`), or an
+    /// error naming the key and the three ways to set it.
+    #[rhai_fn(return_raw)]
+    pub fn require(ctx: NativeCallContext, path: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+        let run = crate::engine::RunHandle::from_context(&ctx)?;
+        let state = run.state();
+        let value = state.config.require(path).map_err(|e| e.to_string())?;
+        crate::engine::from_json(value)
+    }
+}
+
+/// Registers `config::` with the engine.
+pub fn register(engine: &mut rhai::Engine) {
+    engine.register_static_module("config", rhai::exported_module!(config_api).into());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load_with(file: Option<&str>, env: &[(&str, &str)], sets: &[&str]) -> Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(text) = file {
+            std::fs::write(dir.path().join(FILE_NAME), text).unwrap();
+        }
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let sources = Sources {
+            explicit_file: None,
+            sets: sets.iter().map(|s| s.to_string()).collect(),
+        };
+        load(&sources, dir.path(), &|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn env_var_names() {
+        assert_eq!(key("cloud.domain").unwrap().env_var(), "CLOUD_DOMAIN");
+        assert_eq!(key("cluster.loadBalancerIp").unwrap().env_var(), "CLUSTER_LOAD_BALANCER_IP");
+    }
+
+    #[test]
+    fn defaults_and_derived_internal_domain() {
+        let c = load_with(None, &[("CLOUD_DOMAIN", "example.com")], &[]).unwrap();
+        assert_eq!(c.get("cloud.internalDomain"), Some(&json!("internal.example.com")));
+        assert_eq!(c.get("dns.ttl"), Some(&json!(60)));
+        assert_eq!(c.get("ingress.className"), Some(&json!("traefik")));
+        assert!(c.get("cluster.loadBalancerIp").is_none());
+    }
+
+    #[test]
+    fn precedence_file_env_set() {
+        let file = "cloud:\n  domain: file.example.com\ndns:\n  ttl: 30\n";
+        let c = load_with(Some(file), &[], &[]).unwrap();
+        assert_eq!(c.get("cloud.domain"), Some(&json!("file.example.com")));
+        let c = load_with(Some(file), &[("CLOUD_DOMAIN", "env.example.com")], &[]).unwrap();
+        assert_eq!(c.get("cloud.domain"), Some(&json!("env.example.com")));
+        let c = load_with(Some(file), &[("CLOUD_DOMAIN", "env.example.com")], &["cloud.domain=set.example.com", "dns.ttl=120"]).unwrap();
+        assert_eq!(c.get("cloud.domain"), Some(&json!("set.example.com")));
+        assert_eq!(c.get("dns.ttl"), Some(&json!(120)));
+    }
+
+    #[test]
+    fn malformed_file_reports_line_and_column() {
+        let err = load_with(Some("cloud:\n  domain: [unclosed\n"), &[], &[]).unwrap_err().to_string();
+        assert!(err.contains("wildrun.yaml:"), "{err}");
+        assert!(err.split("wildrun.yaml:").nth(1).unwrap().chars().next().unwrap().is_ascii_digit(), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_in_file_reports_line() {
+        let err = load_with(Some("cloud:\n  domain: example.com\ndns:\n  ttl: soon\n"), &[], &[]).unwrap_err().to_string();
+        assert!(err.contains("wildrun.yaml:4:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_warn_with_suggestion() {
+        let c = load_with(Some("cloud:\n  domain: example.com\ndns:\n  tll: 5\nclustr: {}\nvars: {team: a}\n"), &[], &[]).unwrap();
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(c.warnings.iter().any(|w| w.contains("dns.tll (did you mean dns.ttl?)")));
+        assert!(c.warnings.iter().any(|w| w.contains("clustr (did you mean cluster?)")));
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_their_source() {
+        let err = load_with(None, &[("CLUSTER_LOAD_BALANCER_IP", "not-an-ip")], &[]).unwrap_err().to_string();
+        assert!(err.contains("CLUSTER_LOAD_BALANCER_IP") && err.contains("not an IP address"), "{err}");
+        let err = load_with(None, &[], &["cluster.internalSourceRanges=10.0.0.0/8,bad"]).unwrap_err().to_string();
+        assert!(err.contains("--set") && err.contains("not an IP address"), "{err}");
+        let err = load_with(None, &[], &["dns.ttl=abc"]).unwrap_err().to_string();
+        assert!(err.contains("dns.ttl") && err.contains("whole number"), "{err}");
+    }
+
+    #[test]
+    fn list_values_from_set() {
+        let c = load_with(None, &[], &["cluster.internalSourceRanges=10.0.0.0/8, 192.168.0.0/16"]).unwrap();
+        assert_eq!(c.get("cluster.internalSourceRanges"), Some(&json!(["10.0.0.0/8", "192.168.0.0/16"])));
+    }
+
+    #[test]
+    fn missing_required_key_names_three_ways() {
+        let c = load_with(None, &[], &[]).unwrap();
+        let err = c.require("cloud.domain").unwrap_err().to_string();
+        assert!(err.contains("wildrun.yaml") && err.contains("CLOUD_DOMAIN") && err.contains("--set cloud.domain="), "{err}");
+    }
+}

@@ -1,0 +1,427 @@
+//! The Rhai engine that runs recipes: host modules, module resolution,
+//! limits, and error messages that name the file and line.
+//!
+//! A run's shared state ([`RunState`]: configuration, the plan, the files the
+//! script read) sits in the engine's default tag, so every host function finds
+//! it through its `NativeCallContext` ([`RunHandle::from_context`]).
+
+use crate::config::Config;
+use crate::params::{self, Param};
+use crate::plan::{Origin, Plan};
+use anyhow::{anyhow, Context, Result};
+use rhai::module_resolvers::ModuleResolver;
+use rhai::{Dynamic, Engine, EvalAltResult, Module, NativeCallContext, Position, Scope, Shared, AST};
+use serde_json::Value;
+use std::cell::{RefCell, RefMut};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// Operations one script run may take before it is stopped as runaway.
+pub const MAX_OPERATIONS: u64 = 20_000_000;
+/// Deepest function-call nesting a script may reach.
+pub const MAX_CALL_LEVELS: usize = 64;
+/// Largest string a script may build (bytes).
+pub const MAX_STRING_SIZE: usize = 16 * 1024 * 1024;
+/// Largest array or map a script may build (items).
+pub const MAX_COLLECTION_SIZE: usize = 100_000;
+
+/// The stdlib modules built into the binary, so an installed wildrun works
+/// without the source tree. A `stdlib/` folder on disk takes precedence.
+pub const EMBEDDED_STDLIB: &[(&str, &str)] = &[("visibility", include_str!("../stdlib/visibility.rhai"))];
+
+/// How a run treats the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Render only; contact no cluster.
+    #[default]
+    DryRun,
+    /// Apply to the cluster.
+    Apply,
+}
+
+/// The state of one recipe run, shared by every host function.
+#[derive(Debug)]
+pub struct RunState {
+    /// The merged configuration.
+    pub config: Config,
+    /// Value of the `wildrun.dev/instance` label: `<recipe>.<name>`.
+    pub instance: String,
+    /// What the script asked to apply.
+    pub plan: Plan,
+    /// Every file the run read (script, modules, templates), for `--watch`.
+    pub files_read: BTreeSet<PathBuf>,
+    /// The folder of the recipe; relative paths of embedded modules resolve here.
+    pub recipe_dir: PathBuf,
+    /// Dry run or apply.
+    pub mode: Mode,
+    /// Runtime for host functions that need the network.
+    pub runtime: tokio::runtime::Handle,
+}
+
+/// A cheap handle to the [`RunState`] of the running script.
+#[derive(Debug, Clone)]
+pub struct RunHandle(Rc<RefCell<RunState>>);
+
+impl RunHandle {
+    /// Wraps a new run state.
+    pub fn new(state: RunState) -> RunHandle {
+        RunHandle(Rc::new(RefCell::new(state)))
+    }
+
+    /// The run of the engine that is calling a host function.
+    pub fn from_context(ctx: &NativeCallContext) -> Result<RunHandle, Box<EvalAltResult>> {
+        ctx.tag()
+            .and_then(|t| t.clone().try_cast::<RunHandle>())
+            .ok_or_else(|| "this function is only available while wildrun runs a recipe".into())
+    }
+
+    /// Mutable access to the state. Host functions must not hold it across
+    /// a call back into the script.
+    pub fn state(&self) -> RefMut<'_, RunState> {
+        self.0.borrow_mut()
+    }
+
+    /// Records that the run read `path` (the script, a module, a template).
+    pub fn track_file(&self, path: &Path) {
+        let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.0.borrow_mut().files_read.insert(path);
+    }
+
+    /// Resolves a path a script names, relative to the file that named it.
+    pub fn resolve_path(&self, ctx: &NativeCallContext, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            return p.to_path_buf();
+        }
+        let base = ctx
+            .call_source()
+            .filter(|s| !s.starts_with('<'))
+            .and_then(|s| Path::new(s).parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| self.0.borrow().recipe_dir.clone());
+        base.join(p)
+    }
+}
+
+/// Where in the script a host function was called from.
+pub fn origin(ctx: &NativeCallContext) -> Origin {
+    Origin {
+        source: ctx.call_source().unwrap_or("<script>").to_string(),
+        line: ctx.call_position().line().unwrap_or(0),
+    }
+}
+
+/// Converts a script value (map, array, ...) to JSON.
+pub fn to_json(value: &Dynamic) -> Result<Value, Box<EvalAltResult>> {
+    rhai::serde::from_dynamic(value)
+}
+
+/// Converts JSON to a script value.
+pub fn from_json(value: &Value) -> Result<Dynamic, Box<EvalAltResult>> {
+    rhai::serde::to_dynamic(value)
+}
+
+/// The path shown to people: relative to the working directory when inside it.
+pub fn display_path(path: &Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    match cwd.as_deref().and_then(|c| abs.strip_prefix(c).ok()) {
+        Some(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
+        _ => abs.display().to_string(),
+    }
+}
+
+/// Resolves `import "name"` for recipes.
+///
+/// Search order: the importing file's folder, the recipe's folder,
+/// `$WILDRUN_STDLIB`, the nearest `stdlib/` folder above the recipe, and
+/// last the stdlib built into the binary.
+struct RecipeResolver {
+    dirs: Vec<PathBuf>,
+    run: RunHandle,
+    cache: RefCell<HashMap<PathBuf, Shared<Module>>>,
+}
+
+impl RecipeResolver {
+    fn new(recipe_dir: &Path, run: RunHandle) -> RecipeResolver {
+        let mut dirs = vec![recipe_dir.to_path_buf()];
+        if let Some(dir) = std::env::var_os("WILDRUN_STDLIB") {
+            dirs.push(PathBuf::from(dir));
+        }
+        if let Some(dir) = recipe_dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.ancestors().map(|a| a.join("stdlib")).find(|s| s.is_dir()))
+        {
+            dirs.push(dir);
+        }
+        RecipeResolver {
+            dirs,
+            run,
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    fn compile_module(
+        &self,
+        engine: &Engine,
+        key: PathBuf,
+        source_name: String,
+        text: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        if let Some(m) = self.cache.borrow().get(&key) {
+            return Ok(m.clone());
+        }
+        let mut ast = engine
+            .compile(text)
+            .map_err(|e| EvalAltResult::ErrorInModule(source_name.clone(), e.into(), pos))?;
+        ast.set_source(source_name.clone());
+        let mut module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            .map_err(|e| EvalAltResult::ErrorInModule(source_name, e, pos))?;
+        module.build_index();
+        let module: Shared<Module> = module.into();
+        self.cache.borrow_mut().insert(key, module.clone());
+        Ok(module)
+    }
+}
+
+impl ModuleResolver for RecipeResolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        let file = if path.ends_with(".rhai") {
+            path.to_string()
+        } else {
+            format!("{path}.rhai")
+        };
+        let importer_dir = source
+            .filter(|s| !s.starts_with('<'))
+            .and_then(|s| Path::new(s).parent().map(Path::to_path_buf));
+        for dir in importer_dir.iter().chain(&self.dirs) {
+            let candidate = dir.join(&file);
+            if candidate.is_file() {
+                let text = std::fs::read_to_string(&candidate).map_err(|e| {
+                    EvalAltResult::ErrorInModule(
+                        candidate.display().to_string(),
+                        format!("cannot read module: {e}").into(),
+                        pos,
+                    )
+                })?;
+                self.run.track_file(&candidate);
+                let key = candidate.canonicalize().unwrap_or(candidate.clone());
+                return self.compile_module(engine, key, display_path(&candidate), &text, pos);
+            }
+        }
+        if let Some((name, text)) = EMBEDDED_STDLIB.iter().find(|(n, _)| *n == path) {
+            let key = PathBuf::from(format!("<stdlib>/{name}.rhai"));
+            return self.compile_module(engine, key.clone(), key.display().to_string(), text, pos);
+        }
+        Err(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos).into())
+    }
+}
+
+/// Builds the engine for one run: limits, host modules, module resolver.
+pub fn new_engine(run: &RunHandle, recipe_dir: &Path) -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(MAX_OPERATIONS)
+        .set_max_call_levels(MAX_CALL_LEVELS)
+        .set_max_expr_depths(128, 64)
+        .set_max_string_size(MAX_STRING_SIZE)
+        .set_max_array_size(MAX_COLLECTION_SIZE)
+        .set_max_map_size(MAX_COLLECTION_SIZE)
+        .set_max_modules(256)
+        .set_fail_on_invalid_map_property(false);
+    // stdout carries only data (manifests, diffs); script output is for people.
+    engine.on_print(|text| eprintln!("{text}"));
+    engine.on_debug(|text, source, pos| {
+        let at = match (source, pos.line()) {
+            (Some(s), Some(l)) => format!("{s}:{l}: "),
+            _ => String::new(),
+        };
+        eprintln!("{at}{text}");
+    });
+    crate::kube::register(&mut engine);
+    crate::dns::register(&mut engine);
+    crate::cert::register(&mut engine);
+    crate::template::register(&mut engine);
+    crate::yaml::register(&mut engine);
+    crate::log::register(&mut engine);
+    crate::config::register(&mut engine);
+    engine.set_module_resolver(RecipeResolver::new(recipe_dir, run.clone()));
+    engine.set_default_tag(Dynamic::from(run.clone()));
+    engine
+}
+
+/// A compiled recipe.
+#[derive(Debug)]
+pub struct Recipe {
+    /// The script file.
+    pub path: PathBuf,
+    /// The path as shown to people.
+    pub display: String,
+    /// The recipe's description: its leading `//!` comment lines.
+    pub about: String,
+    /// The compiled script.
+    pub ast: AST,
+}
+
+impl Recipe {
+    /// Reads and compiles a recipe. A syntax error names file:line:column.
+    pub fn compile(engine: &Engine, path: &Path) -> Result<Recipe> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read recipe {}", path.display()))?;
+        let display = display_path(path);
+        let mut ast = engine.compile(&text).map_err(|e| {
+            let (line, col) = (e.1.line().unwrap_or(0), e.1.position().unwrap_or(0));
+            anyhow!("{display}:{line}:{col}: syntax error: {}", e.0)
+        })?;
+        ast.set_source(display.clone());
+        let about = text
+            .lines()
+            .take_while(|l| l.trim_start().starts_with("//!") || l.trim().is_empty())
+            .filter_map(|l| l.trim_start().strip_prefix("//!"))
+            .map(|l| l.strip_prefix(' ').unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim()
+            .to_string();
+        Ok(Recipe {
+            path: path.to_path_buf(),
+            display,
+            about,
+            ast,
+        })
+    }
+
+    /// The parameters the recipe declares in `fn params()`; none if it has no such function.
+    ///
+    /// Only `params()` runs, not the recipe's body.
+    pub fn params(&self, engine: &Engine) -> Result<Vec<Param>> {
+        let declared = self
+            .ast
+            .iter_functions()
+            .any(|f| f.name == "params" && f.params.is_empty());
+        if !declared {
+            return Ok(Vec::new());
+        }
+        let options = rhai::CallFnOptions::new().eval_ast(false);
+        let value: Dynamic = engine
+            .call_fn_with_options(options, &mut Scope::new(), &self.ast, "params", ())
+            .map_err(|e| anyhow!(describe_error(&e, &self.display)))?;
+        let value = to_json(&value).map_err(|e| anyhow!("{}: params(): {e}", self.display))?;
+        params::from_declaration(&value).map_err(|e| anyhow!("{}: {e}", self.display))
+    }
+
+    /// Runs the recipe's body with `args` and `config` in scope.
+    pub fn run(&self, engine: &Engine, args: &Value, config: &Value) -> Result<()> {
+        let mut scope = Scope::new();
+        scope.push_constant("args", from_json(args).map_err(|e| anyhow!("args: {e}"))?);
+        scope.push_constant("config", from_json(config).map_err(|e| anyhow!("config: {e}"))?);
+        engine
+            .run_ast_with_scope(&mut scope, &self.ast)
+            .map_err(|e| anyhow!(describe_error(&e, &self.display)))
+    }
+}
+
+fn at(source: &str, pos: Position) -> String {
+    match (pos.line(), pos.position()) {
+        (Some(l), Some(c)) => format!("{source}:{l}:{c}"),
+        (Some(l), None) => format!("{source}:{l}"),
+        _ => source.to_string(),
+    }
+}
+
+/// Turns a script error into a message for people: the outermost script
+/// location first, then the message, then the call chain inside modules.
+pub fn describe_error(err: &EvalAltResult, main_source: &str) -> String {
+    let mut chain: Vec<String> = Vec::new();
+    let mut source = main_source.to_string();
+    let mut first_at: Option<String> = None;
+    let mut err = err;
+    loop {
+        match err {
+            EvalAltResult::ErrorInFunctionCall(name, fn_source, inner, pos) => {
+                let here = at(&source, *pos);
+                if first_at.is_none() {
+                    first_at = Some(here);
+                } else {
+                    chain.push(format!("  in {name}() called at {here}"));
+                }
+                if !fn_source.is_empty() {
+                    source = fn_source.clone();
+                }
+                err = inner;
+            }
+            EvalAltResult::ErrorInModule(module, inner, pos) => {
+                let here = at(&source, *pos);
+                if first_at.is_none() {
+                    first_at = Some(here);
+                } else {
+                    chain.push(format!("  importing {module} at {here}"));
+                }
+                if let EvalAltResult::ErrorParsing(kind, p) = inner.as_ref() {
+                    chain.push(format!("  {}: syntax error: {kind}", at(module, *p)));
+                    break;
+                }
+                source = module.clone();
+                err = inner;
+            }
+            other => {
+                let pos = other.position();
+                let message = leaf_message(other);
+                let here = at(&source, pos);
+                let head = match &first_at {
+                    None => format!("{here}: {message}"),
+                    Some(outer) => {
+                        chain.insert(0, format!("  at {here}"));
+                        format!("{outer}: {message}")
+                    }
+                };
+                chain.insert(0, head);
+                return chain.join("\n");
+            }
+        }
+    }
+    let head = format!("{}: error in imported module", first_at.unwrap_or(source));
+    chain.insert(0, head);
+    chain.join("\n")
+}
+
+fn leaf_message(err: &EvalAltResult) -> String {
+    match err {
+        EvalAltResult::ErrorRuntime(value, _) => {
+            if value.is_string() {
+                value.clone().into_string().unwrap_or_default()
+            } else {
+                format!("script threw {value}")
+            }
+        }
+        EvalAltResult::ErrorTooManyOperations(_) => format!(
+            "the script was stopped after {MAX_OPERATIONS} operations; does a loop never end?"
+        ),
+        EvalAltResult::ErrorStackOverflow(_) => format!(
+            "the script was stopped at {MAX_CALL_LEVELS} nested function calls; does a function call itself forever?"
+        ),
+        EvalAltResult::ErrorDataTooLarge(what, _) => {
+            format!("the script built {what} larger than wildrun allows (strings {MAX_STRING_SIZE} bytes, lists and maps {MAX_COLLECTION_SIZE} items)")
+        }
+        EvalAltResult::ErrorModuleNotFound(name, _) => format!(
+            "module {name:?} not found (looked in the recipe's folder, $WILDRUN_STDLIB, the nearest stdlib/ folder and the built-in stdlib)"
+        ),
+        EvalAltResult::ErrorTerminated(_, _) => "the script was stopped".to_string(),
+        other => {
+            let mut text = other.to_string();
+            // Rhai appends " (line N, position M)"; we print the location first.
+            if let Some(idx) = text.rfind(" (line ") {
+                text.truncate(idx);
+            }
+            text
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! wildrun runs Rhai scripts ("recipes") that deploy a service to a
+//! Kubernetes cluster and make it reachable by name over HTTPS.
+//!
+//! The library holds everything; `main.rs` only calls [`cli::main`].
+//! One module per concern, and one per script namespace:
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`cli`] | the command line, exit codes, the run from start to end |
+//! | [`config`] | `wildrun.yaml`, environment, `--set`; the `config::` script namespace |
+//! | [`params`] | recipe parameters: declarations, parsing, `--help` |
+//! | [`engine`] | the Rhai engine: limits, module resolution, error messages |
+//! | [`objects`] | maps to typed Kubernetes objects, strict checks |
+//! | [`plan`] | the ordered list of what a run applies; dry-run rendering |
+//! | [`kube`] | the `kube::` script namespace |
+//! | [`template`] | the `template::` script namespace (envsubst-compatible) |
+//! | [`yaml`] | the `yaml::` script namespace |
+//! | [`log`] | the `log::` script namespace and stderr formatting |
+//! | [`dns`], [`cert`] | the `dns::` and `cert::` script namespaces |
+
+pub mod cert;
+pub mod cli;
+pub mod config;
+pub mod dns;
+pub mod engine;
+pub mod kube;
+pub mod log;
+pub mod objects;
+pub mod params;
+pub mod plan;
+pub mod template;
+pub mod yaml;

@@ -1,0 +1,95 @@
+//! `log::` for scripts: messages for people, through `tracing`, on stderr.
+//! Each message names the script line that logged it.
+
+use crate::engine::origin;
+use rhai::plugin::*;
+
+/// The `log` module scripts call as `log::info(...)`.
+#[export_module]
+pub mod log_api {
+    /// Logs at debug level (shown with -v).
+    pub fn debug(ctx: NativeCallContext, message: &str) {
+        tracing::debug!(target: "script", at = %origin(&ctx), "{message}");
+    }
+
+    /// Logs at info level.
+    pub fn info(ctx: NativeCallContext, message: &str) {
+        tracing::info!(target: "script", at = %origin(&ctx), "{message}");
+    }
+
+    /// Logs a warning.
+    pub fn warn(ctx: NativeCallContext, message: &str) {
+        tracing::warn!(target: "script", at = %origin(&ctx), "{message}");
+    }
+
+    /// Logs an error (the run goes on; `throw` stops it).
+    pub fn error(ctx: NativeCallContext, message: &str) {
+        tracing::error!(target: "script", at = %origin(&ctx), "{message}");
+    }
+}
+
+/// Registers `log::` with the engine.
+pub fn register(engine: &mut rhai::Engine) {
+    engine.register_static_module("log", exported_module!(log_api).into());
+}
+
+/// Formats log events for people on a terminal: `warning: file:line: message`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PeopleFormat;
+
+#[derive(Default)]
+struct EventText {
+    message: String,
+    at: Option<String>,
+    fields: Vec<(String, String)>,
+}
+
+impl tracing::field::Visit for EventText {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "at" => self.at = Some(format!("{value:?}")),
+            name => self.fields.push((name.to_string(), format!("{value:?}"))),
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        match field.name() {
+            "message" => self.message = value.to_string(),
+            "at" => self.at = Some(value.to_string()),
+            name => self.fields.push((name.to_string(), value.to_string())),
+        }
+    }
+}
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for PeopleFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            tracing::Level::INFO => "info",
+            tracing::Level::DEBUG => "debug",
+            tracing::Level::TRACE => "trace",
+        };
+        let mut text = EventText::default();
+        event.record(&mut text);
+        write!(writer, "{level}: ")?;
+        if let Some(at) = &text.at {
+            write!(writer, "{at}: ")?;
+        }
+        write!(writer, "{}", text.message)?;
+        for (k, v) in &text.fields {
+            write!(writer, " {k}={v}")?;
+        }
+        writeln!(writer)
+    }
+}

@@ -1,0 +1,5 @@
+//! The `wildrun` binary: everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    wildrun::cli::main()
+}

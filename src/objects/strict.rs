@@ -1,0 +1,371 @@
+//! A strict deserializer over `serde_json::Value`.
+//!
+//! k8s-openapi's types (and serde-derived types without `deny_unknown_fields`)
+//! silently drop fields they do not know, so a typo such as `spec.replica`
+//! would vanish from the object without a word. This deserializer sees the
+//! list of fields every struct declares (`deserialize_struct`'s `fields`),
+//! records each key that is not among them together with its path and the
+//! nearest known name, and prefixes every type error with the path of the
+//! value that caused it.
+
+use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::fmt;
+
+/// A field the target type does not declare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownField {
+    /// Dotted path of the field, e.g. `spec.replica` or `spec.template.spec.containers[0].imge`.
+    pub path: String,
+    /// The closest field name the type does declare at that place, if one is close enough.
+    pub suggestion: Option<String>,
+}
+
+impl fmt::Display for UnknownField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown field {}", self.path)?;
+        if let Some(s) = &self.suggestion {
+            write!(f, " (did you mean {s}?)")?;
+        }
+        Ok(())
+    }
+}
+
+/// A deserialization failure, with the path of the value that caused it.
+#[derive(Debug)]
+pub struct StrictError {
+    path: Option<String>,
+    message: String,
+}
+
+impl StrictError {
+    fn at(mut self, path: &str) -> Self {
+        if self.path.is_none() && !path.is_empty() {
+            self.path = Some(path.to_string());
+        }
+        self
+    }
+}
+
+impl fmt::Display for StrictError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(p) => write!(f, "{p}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for StrictError {}
+
+impl de::Error for StrictError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        StrictError {
+            path: None,
+            message: msg.to_string(),
+        }
+    }
+}
+
+/// Deserialize `value` into `T`, returning the value and every unknown field found.
+///
+/// `ignore_top_level` names keys at the root that the caller checks itself
+/// (for custom resources: `apiVersion` and `kind`, which kube-derive's
+/// root struct does not declare as fields).
+pub fn from_value<T: de::DeserializeOwned>(
+    value: &Value,
+    ignore_top_level: &[&str],
+) -> Result<(T, Vec<UnknownField>), StrictError> {
+    let unknown = RefCell::new(Vec::new());
+    let de = StrictDeserializer {
+        value,
+        path: String::new(),
+        unknown: &unknown,
+        ignore: ignore_top_level,
+    };
+    let out = T::deserialize(de)?;
+    Ok((out, unknown.into_inner()))
+}
+
+struct StrictDeserializer<'a> {
+    value: &'a Value,
+    path: String,
+    unknown: &'a RefCell<Vec<UnknownField>>,
+    ignore: &'a [&'a str],
+}
+
+impl<'a> StrictDeserializer<'a> {
+    fn child(&self, value: &'a Value, path: String) -> Self {
+        StrictDeserializer {
+            value,
+            path,
+            unknown: self.unknown,
+            ignore: &[],
+        }
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// The known name closest to `key`, if it is plausibly a typo of it.
+pub fn nearest<'n>(key: &str, known: impl IntoIterator<Item = &'n str>) -> Option<String> {
+    let lower = key.to_ascii_lowercase();
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(&lower, &k.to_ascii_lowercase()), k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.to_string())
+}
+
+impl<'de, 'a> de::Deserializer<'de> for StrictDeserializer<'a> {
+    type Error = StrictError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, StrictError> {
+        let path = self.path.clone();
+        let result = match self.value {
+            Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(*b),
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    visitor.visit_i64(i)
+                } else if let Some(u) = n.as_u64() {
+                    visitor.visit_u64(u)
+                } else {
+                    visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            Value::String(s) => visitor.visit_str(s),
+            Value::Array(items) => visitor.visit_seq(StrictSeq {
+                parent: &self,
+                items: items.iter(),
+                index: 0,
+            }),
+            Value::Object(map) => visitor.visit_map(StrictMap::new(&self, map, None)),
+        };
+        result.map_err(|e| e.at(&path))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, StrictError> {
+        match self.value {
+            Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, StrictError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, StrictError> {
+        let path = self.path.clone();
+        match self.value {
+            Value::Object(map) => visitor
+                .visit_map(StrictMap::new(&self, map, Some(fields)))
+                .map_err(|e| e.at(&path)),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, StrictError> {
+        let path = self.path.clone();
+        match self.value {
+            Value::String(s) => visitor
+                .visit_enum(s.as_str().into_deserializer())
+                .map_err(|e: StrictError| e.at(&path)),
+            // Externally tagged enums with data are not used by Kubernetes types.
+            _ => Err(<StrictError as de::Error>::custom(format!(
+                "expected a string, found {}",
+                describe(self.value)
+            ))
+            .at(&path)),
+        }
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, StrictError> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map identifier
+    }
+}
+
+/// A short description of a JSON value's type, for error messages.
+pub fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+struct StrictSeq<'p, 'a> {
+    parent: &'p StrictDeserializer<'a>,
+    items: std::slice::Iter<'a, Value>,
+    index: usize,
+}
+
+impl<'de, 'p, 'a> SeqAccess<'de> for StrictSeq<'p, 'a> {
+    type Error = StrictError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, StrictError> {
+        let Some(item) = self.items.next() else {
+            return Ok(None);
+        };
+        let path = format!("{}[{}]", self.parent.path, self.index);
+        self.index += 1;
+        let child = self.parent.child(item, path.clone());
+        seed.deserialize(child).map(Some).map_err(|e| e.at(&path))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.items.len())
+    }
+}
+
+struct StrictMap<'p, 'a> {
+    parent: &'p StrictDeserializer<'a>,
+    entries: Vec<(&'a String, &'a Value)>,
+    next: usize,
+    current: Option<(&'a String, &'a Value)>,
+}
+
+impl<'p, 'a> StrictMap<'p, 'a> {
+    /// With `fields`, keys the struct does not declare are recorded and skipped.
+    fn new(
+        parent: &'p StrictDeserializer<'a>,
+        map: &'a Map<String, Value>,
+        fields: Option<&'static [&'static str]>,
+    ) -> Self {
+        let mut entries = Vec::with_capacity(map.len());
+        for (key, value) in map {
+            let known = match fields {
+                None => true,
+                Some(fields) => fields.contains(&key.as_str()) || parent.ignore.contains(&key.as_str()),
+            };
+            if known {
+                if !parent.ignore.contains(&key.as_str()) {
+                    entries.push((key, value));
+                }
+            } else if let Some(fields) = fields {
+                parent.unknown.borrow_mut().push(UnknownField {
+                    path: join(&parent.path, key),
+                    suggestion: nearest(key, fields.iter().copied()),
+                });
+            }
+        }
+        StrictMap {
+            parent,
+            entries,
+            next: 0,
+            current: None,
+        }
+    }
+}
+
+impl<'de, 'p, 'a> MapAccess<'de> for StrictMap<'p, 'a> {
+    type Error = StrictError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, StrictError> {
+        let Some(entry) = self.entries.get(self.next).copied() else {
+            return Ok(None);
+        };
+        self.next += 1;
+        self.current = Some(entry);
+        let key: de::value::StrDeserializer<'_, StrictError> = entry.0.as_str().into_deserializer();
+        seed.deserialize(key).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, StrictError> {
+        let Some((key, value)) = self.current.take() else {
+            return Err(de::Error::custom("value requested before key"));
+        };
+        let path = join(&self.parent.path, key);
+        let child = self.parent.child(value, path.clone());
+        seed.deserialize(child).map_err(|e| e.at(&path))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.entries.len() - self.next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::apps::v1::Deployment;
+    use serde_json::json;
+
+    #[test]
+    fn reports_unknown_field_with_path_and_suggestion() {
+        let v = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "x"},
+            "spec": {"replica": 2, "selector": {}, "template": {"spec": {"containers": [{"name": "a", "imge": "n"}]}}}
+        });
+        let (_, unknown) = from_value::<Deployment>(&v, &[]).unwrap();
+        assert_eq!(
+            unknown,
+            vec![
+                UnknownField { path: "spec.replica".into(), suggestion: Some("replicas".into()) },
+                UnknownField {
+                    path: "spec.template.spec.containers[0].imge".into(),
+                    suggestion: Some("image".into())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn type_error_names_the_path() {
+        let v = json!({"metadata": {"name": "x"}, "spec": {"replicas": "two", "selector": {}}});
+        let err = from_value::<Deployment>(&v, &[]).unwrap_err().to_string();
+        assert!(err.starts_with("spec.replicas: invalid type: string \"two\""), "{err}");
+    }
+
+    #[test]
+    fn known_fields_pass_untouched() {
+        let v = json!({"metadata": {"name": "x", "labels": {"a": "b"}}, "spec": {"replicas": 2, "selector": {}}});
+        let (d, unknown) = from_value::<Deployment>(&v, &[]).unwrap();
+        assert!(unknown.is_empty());
+        assert_eq!(d.spec.and_then(|s| s.replicas), Some(2));
+    }
+
+    #[test]
+    fn nearest_rejects_unrelated_names() {
+        assert_eq!(nearest("zzz", ["replicas", "selector"]), None);
+        assert_eq!(nearest("selectr", ["replicas", "selector"]).as_deref(), Some("selector"));
+    }
+}

@@ -1,0 +1,270 @@
+//! The plan of a run: every object and secret copy a recipe asked for,
+//! checked and ordered before anything is written.
+//!
+//! Scripts add to the plan through `kube::apply`, `kube::copy_secret` and
+//! `kube::ensure_namespace`. The whole plan is validated while the script
+//! runs; only a complete, valid plan is printed (`--dry-run`) or applied.
+
+use crate::objects::TypedObject;
+use anyhow::{bail, Result};
+use serde_json::{json, Map, Value};
+
+/// Label every object wildrun applies carries.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// The value of [`MANAGED_BY_LABEL`].
+pub const MANAGED_BY: &str = "wildrun";
+/// Label naming the run that made an object: `<recipe>.<name>`.
+pub const INSTANCE_LABEL: &str = "wildrun.dev/instance";
+/// Annotation on a copied Secret naming its source `namespace/name`.
+pub const COPIED_FROM_ANNOTATION: &str = "wildrun.dev/copied-from";
+
+/// Where in a script a step was asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origin {
+    /// Script or module file, as shown to people.
+    pub source: String,
+    /// Line number (1-based), 0 when unknown.
+    pub line: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}", self.source, self.line)
+        } else {
+            f.write_str(&self.source)
+        }
+    }
+}
+
+/// A Secret to copy from one namespace into another.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretCopy {
+    /// Namespace of the source Secret.
+    pub from_namespace: String,
+    /// Name of the source Secret (and of the copy).
+    pub name: String,
+    /// Namespace the copy goes into.
+    pub to_namespace: String,
+    /// The Secret type the recipe expects the source to have, if it said.
+    pub expected_type: Option<String>,
+    /// Labels the copy carries.
+    pub labels: Map<String, Value>,
+}
+
+impl SecretCopy {
+    /// The copy as it is shown before the source is read: metadata and type, never data.
+    pub fn placeholder(&self) -> Value {
+        let mut secret = json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.to_namespace,
+                "labels": self.labels,
+                "annotations": {
+                    COPIED_FROM_ANNOTATION: format!("{}/{}", self.from_namespace, self.name),
+                },
+            },
+        });
+        if let Some(t) = &self.expected_type {
+            secret["type"] = Value::String(t.clone());
+        }
+        secret
+    }
+}
+
+/// One thing a run does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Server-side apply of an object.
+    Apply(TypedObject),
+    /// Copy a Secret between namespaces.
+    CopySecret(SecretCopy),
+}
+
+impl Step {
+    /// `Kind namespace/name` of what the step writes.
+    pub fn display_name(&self) -> String {
+        match self {
+            Step::Apply(o) => o.display_name(),
+            Step::CopySecret(c) => format!("Secret {}/{} (copy of {}/{})", c.to_namespace, c.name, c.from_namespace, c.name),
+        }
+    }
+
+    /// The object as printed by `--dry-run`.
+    pub fn rendered(&self) -> Value {
+        match self {
+            Step::Apply(o) => o.value.clone(),
+            Step::CopySecret(c) => c.placeholder(),
+        }
+    }
+
+    /// Namespaces and CRDs go before everything that may live in or use them.
+    fn phase(&self) -> u8 {
+        match self {
+            Step::Apply(o) if o.kind == "Namespace" || o.kind == "CustomResourceDefinition" => 0,
+            _ => 1,
+        }
+    }
+}
+
+/// A planned step with the script line that asked for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedStep {
+    /// What to do.
+    pub step: Step,
+    /// Where the script asked for it.
+    pub origin: Origin,
+}
+
+/// All steps of a run, in the order they were asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    steps: Vec<PlannedStep>,
+}
+
+/// Output format of a rendered plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Multi-document YAML.
+    #[default]
+    Yaml,
+    /// One JSON array.
+    Json,
+}
+
+impl Plan {
+    /// Adds a step. Asking twice for the same object is allowed only when
+    /// both requests are identical; otherwise the two origins are named.
+    pub fn add(&mut self, step: Step, origin: Origin) -> Result<()> {
+        if let Some(existing) = self.steps.iter().find(|p| same_target(&p.step, &step)) {
+            if existing.step == step {
+                return Ok(());
+            }
+            bail!(
+                "{} is planned twice with different contents: first at {}, again at {}",
+                step.display_name(),
+                existing.origin,
+                origin
+            );
+        }
+        self.steps.push(PlannedStep { step, origin });
+        Ok(())
+    }
+
+    /// The steps in apply order: namespaces (and CRDs) first, then the rest
+    /// in the order the script asked for them.
+    pub fn ordered(&self) -> Vec<&PlannedStep> {
+        let mut steps: Vec<&PlannedStep> = self.steps.iter().collect();
+        steps.sort_by_key(|p| p.step.phase());
+        steps
+    }
+
+    /// Number of steps.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// Whether the plan has no steps.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Renders every step, in apply order, as `--dry-run` prints it.
+    pub fn render(&self, format: Format) -> Result<String> {
+        let objects: Vec<Value> = self.ordered().iter().map(|p| p.step.rendered()).collect();
+        match format {
+            Format::Json => Ok(serde_json::to_string_pretty(&objects)? + "\n"),
+            Format::Yaml => {
+                let mut out = String::new();
+                for obj in &objects {
+                    out.push_str("---\n");
+                    out.push_str(&serde_saphyr::to_string(obj)?);
+                    if !out.ends_with('\n') {
+                        out.push('\n');
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+fn same_target(a: &Step, b: &Step) -> bool {
+    match (a, b) {
+        (Step::Apply(x), Step::Apply(y)) => x.same_identity(y),
+        (Step::CopySecret(x), Step::CopySecret(y)) => x.to_namespace == y.to_namespace && x.name == y.name,
+        (Step::Apply(o), Step::CopySecret(c)) | (Step::CopySecret(c), Step::Apply(o)) => {
+            o.kind == "Secret" && o.namespace.as_deref() == Some(&c.to_namespace) && o.name == c.name
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(kind: &str, api: &str, ns: Option<&str>, name: &str) -> Step {
+        let mut v = json!({"apiVersion": api, "kind": kind, "metadata": {"name": name}});
+        if let Some(ns) = ns {
+            v["metadata"]["namespace"] = json!(ns);
+        }
+        Step::Apply(TypedObject::from_value(&v).unwrap())
+    }
+
+    #[test]
+    fn namespaces_first_then_script_order() {
+        let mut plan = Plan::default();
+        plan.add(obj("ConfigMap", "v1", Some("a"), "one"), Origin::default()).unwrap();
+        plan.add(obj("Namespace", "v1", None, "a"), Origin::default()).unwrap();
+        plan.add(obj("ConfigMap", "v1", Some("a"), "two"), Origin::default()).unwrap();
+        let names: Vec<String> = plan.ordered().iter().map(|p| p.step.display_name()).collect();
+        assert_eq!(names, ["Namespace a", "ConfigMap a/one", "ConfigMap a/two"]);
+    }
+
+    #[test]
+    fn duplicates_identical_are_merged_different_are_errors() {
+        let mut plan = Plan::default();
+        let at = |line| Origin { source: "r.rhai".into(), line };
+        plan.add(obj("Namespace", "v1", None, "a"), at(1)).unwrap();
+        plan.add(obj("Namespace", "v1", None, "a"), at(2)).unwrap();
+        assert_eq!(plan.len(), 1);
+        let copy = SecretCopy {
+            from_namespace: "cm".into(),
+            name: "s".into(),
+            to_namespace: "a".into(),
+            expected_type: None,
+            labels: Map::new(),
+        };
+        plan.add(Step::CopySecret(copy), at(3)).unwrap();
+        let err = plan.add(obj("Secret", "v1", Some("a"), "s"), at(4)).unwrap_err().to_string();
+        assert!(err.contains("first at r.rhai:3, again at r.rhai:4"), "{err}");
+    }
+
+    #[test]
+    fn placeholder_never_has_data() {
+        let copy = SecretCopy {
+            from_namespace: "cert-manager".into(),
+            name: "tls".into(),
+            to_namespace: "web".into(),
+            expected_type: Some("kubernetes.io/tls".into()),
+            labels: Map::new(),
+        };
+        let v = copy.placeholder();
+        assert!(v.get("data").is_none() && v.get("stringData").is_none());
+        assert_eq!(v["metadata"]["annotations"][COPIED_FROM_ANNOTATION], json!("cert-manager/tls"));
+        assert_eq!(v["type"], json!("kubernetes.io/tls"));
+    }
+
+    #[test]
+    fn yaml_render_is_multi_document() {
+        let mut plan = Plan::default();
+        plan.add(obj("Namespace", "v1", None, "a"), Origin::default()).unwrap();
+        plan.add(obj("ConfigMap", "v1", Some("a"), "b"), Origin::default()).unwrap();
+        let out = plan.render(Format::Yaml).unwrap();
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&out).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1]["metadata"]["name"], json!("b"));
+    }
+}

@@ -1,0 +1,181 @@
+//! `template::` for scripts: envsubst-compatible `${VAR}` / `$VAR` substitution.
+//!
+//! Unlike envsubst, a variable the template uses but the caller did not give
+//! is an error naming the variable and the template line, never an empty
+//! string in a manifest. `$${` writes a literal `${` and `$$` a literal `$`.
+
+use crate::engine::RunHandle;
+use rhai::plugin::*;
+use std::fmt;
+
+/// A template references a variable that was not given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    /// The template's name (file path or `template`).
+    pub template: String,
+    /// 1-based line of the reference.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.template, self.line, self.message)
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+fn is_ident_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_'
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Substitutes `${VAR}` and `$VAR` in `text` with values from `lookup`.
+///
+/// `name` labels the template in errors.
+pub fn render(text: &str, name: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, TemplateError> {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    let line_of = |idx: usize| text[..idx].matches('\n').count() + 1;
+    let err = |idx: usize, message: String| TemplateError {
+        template: name.to_string(),
+        line: line_of(idx),
+        message,
+    };
+    while let Some((idx, c)) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        match chars.peek().map(|&(_, c)| c) {
+            Some('$') => {
+                // `$$` escapes: `$${X}` → `${X}`, `$$X` → `$X`.
+                chars.next();
+                out.push('$');
+            }
+            Some('{') => {
+                chars.next();
+                let mut var = String::new();
+                let mut closed = false;
+                for (_, c) in chars.by_ref() {
+                    if c == '}' {
+                        closed = true;
+                        break;
+                    }
+                    var.push(c);
+                }
+                if !closed {
+                    return Err(err(idx, format!("unclosed ${{{var}")));
+                }
+                if var.is_empty() || !var.starts_with(is_ident_start) || !var.chars().all(is_ident) {
+                    return Err(err(
+                        idx,
+                        format!("${{{var}}} is not a variable reference (names are letters, digits and _); write $${{ for a literal ${{"),
+                    ));
+                }
+                out.push_str(&lookup(&var).ok_or_else(|| err(idx, format!("variable {var} is not defined")))?);
+            }
+            Some(c) if is_ident_start(c) => {
+                let mut var = String::new();
+                while let Some(&(_, c)) = chars.peek() {
+                    if !is_ident(c) {
+                        break;
+                    }
+                    var.push(c);
+                    chars.next();
+                }
+                out.push_str(&lookup(&var).ok_or_else(|| err(idx, format!("variable {var} is not defined")))?);
+            }
+            _ => out.push('$'),
+        }
+    }
+    Ok(out)
+}
+
+fn value_text(value: &Dynamic) -> Result<String, Box<EvalAltResult>> {
+    if value.is_string() || value.is_int() || value.is_bool() || value.is_float() || value.is_char() {
+        Ok(value.to_string())
+    } else {
+        Err(format!("template variables must be strings, numbers or booleans, not {}", value.type_name()).into())
+    }
+}
+
+fn render_with_map(text: &str, name: &str, vars: &rhai::Map) -> Result<String, Box<EvalAltResult>> {
+    // Check every value's type first so the lookup itself cannot fail.
+    let mut texts = std::collections::HashMap::new();
+    for (k, v) in vars {
+        let text = value_text(v).map_err(|e| format!("{name}: variable {k}: {e}"))?;
+        texts.insert(k.as_str(), text);
+    }
+    render(text, name, &|var| texts.get(var).cloned()).map_err(|e| e.to_string().into())
+}
+
+/// The `template` module scripts call as `template::render(...)`.
+#[export_module]
+pub mod template_api {
+    /// Substitutes `${VAR}`/`$VAR` in `text` with the values of the map `vars`.
+    /// An undefined variable is an error naming it and the line.
+    #[rhai_fn(return_raw)]
+    pub fn render(text: &str, vars: rhai::Map) -> Result<String, Box<EvalAltResult>> {
+        super::render_with_map(text, "template", &vars)
+    }
+
+    /// Reads the file `path` (relative to the calling script) and renders it like `render`.
+    #[rhai_fn(return_raw)]
+    pub fn file(ctx: NativeCallContext, path: &str, vars: rhai::Map) -> Result<String, Box<EvalAltResult>> {
+        let run = RunHandle::from_context(&ctx)?;
+        let full = run.resolve_path(&ctx, path);
+        run.track_file(&full);
+        let text = std::fs::read_to_string(&full)
+            .map_err(|e| format!("cannot read template {}: {e}", full.display()))?;
+        super::render_with_map(&text, &crate::engine::display_path(&full), &vars)
+    }
+}
+
+/// Registers `template::` with the engine.
+pub fn register(engine: &mut rhai::Engine) {
+    engine.register_static_module("template", exported_module!(template_api).into());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(name: &str) -> Option<String> {
+        match name {
+            "NAME" => Some("web".into()),
+            "PORT" => Some("80".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn substitutes_both_forms() {
+        assert_eq!(render("${NAME}:$PORT/x", "t", &vars).unwrap(), "web:80/x");
+        assert_eq!(render("a-$NAME-b", "t", &vars).unwrap(), "a-web-b");
+    }
+
+    #[test]
+    fn escapes_and_lone_dollars() {
+        assert_eq!(render("$${NAME} $$NAME $ 5$", "t", &vars).unwrap(), "${NAME} $NAME $ 5$");
+    }
+
+    #[test]
+    fn undefined_variable_names_line() {
+        let err = render("a\nb: ${NAME}\nc: ${MISSING}\n", "svc.yaml", &vars).unwrap_err();
+        assert_eq!(err.to_string(), "svc.yaml:3: variable MISSING is not defined");
+        let err = render("x $OTHER", "t", &vars).unwrap_err();
+        assert_eq!(err.line, 1);
+    }
+
+    #[test]
+    fn malformed_references() {
+        assert!(render("${NAME", "t", &vars).unwrap_err().message.contains("unclosed"));
+        assert!(render("${1X}", "t", &vars).unwrap_err().message.contains("not a variable reference"));
+    }
+}
