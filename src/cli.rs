@@ -142,7 +142,10 @@ fn option_takes_next(cmd: &clap::Command, word: &str) -> Option<bool> {
         if takes {
             return Some(rest.is_empty() && !inline);
         }
-        if !rest.chars().all(|c| cmd.get_arguments().any(|a| a.get_short() == Some(c))) {
+        if !rest
+            .chars()
+            .all(|c| cmd.get_arguments().any(|a| a.get_short() == Some(c)))
+        {
             return None;
         }
         return Some(false);
@@ -211,7 +214,11 @@ impl Invocation {
             .into_iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        let program = if words.is_empty() { "wildrun".to_string() } else { words.remove(0) };
+        let program = if words.is_empty() {
+            "wildrun".to_string()
+        } else {
+            words.remove(0)
+        };
         let (own, script, recipe_words, recipe_help) = split_args(&words);
         let mut clap_words = vec![program];
         clap_words.extend(own);
@@ -219,7 +226,11 @@ impl Invocation {
             clap_words.push(s);
         }
         let cli = Cli::try_parse_from(clap_words)?;
-        Ok(Invocation { cli, recipe_words, recipe_help })
+        Ok(Invocation {
+            cli,
+            recipe_words,
+            recipe_help,
+        })
     }
 }
 
@@ -234,7 +245,11 @@ pub struct Failure {
 
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Failure {
-        let code = if error.downcast_ref::<UsageError>().is_some() { EXIT_USAGE } else { EXIT_FAILED };
+        let code = if error.downcast_ref::<UsageError>().is_some() {
+            EXIT_USAGE
+        } else {
+            EXIT_FAILED
+        };
         Failure { code, error }
     }
 }
@@ -267,14 +282,28 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
     if !script.is_file() {
         return Err(usage(format!("recipe {} does not exist", script.display())));
     }
-    let mode = if matches!(cli.dry_run, Some(DryRun::Client)) { Mode::DryRun } else { Mode::Apply };
+    let mode = if matches!(cli.dry_run, Some(DryRun::Client)) {
+        Mode::DryRun
+    } else {
+        Mode::Apply
+    };
     let recipe_dir = script
         .parent()
-        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
         .unwrap_or(Path::new("."))
         .to_path_buf();
     let run = RunHandle::new(RunState {
-        config: config::Config { value: Value::Object(Default::default()), file: None, warnings: Vec::new() },
+        config: config::Config {
+            value: Value::Object(Default::default()),
+            file: None,
+            warnings: Vec::new(),
+        },
         instance: String::new(),
         plan: Plan::default(),
         files_read: Default::default(),
@@ -292,10 +321,11 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
             code: EXIT_OK,
         });
     }
-    let args = params::parse_args(&declared, &inv.recipe_words, &recipe.display).map_err(|e| Failure {
-        code: EXIT_USAGE,
-        error: anyhow::Error::new(e),
-    })?;
+    let args =
+        params::parse_args(&declared, &inv.recipe_words, &recipe.display).map_err(|e| Failure {
+            code: EXIT_USAGE,
+            error: anyhow::Error::new(e),
+        })?;
 
     if let Some(unsupported) = unsupported_option(cli) {
         return Err(usage(format!(
@@ -304,7 +334,10 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
     }
 
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
-    let sources = Sources { explicit_file: cli.config.clone(), sets: cli.sets.clone() };
+    let sources = Sources {
+        explicit_file: cli.config.clone(),
+        sets: cli.sets.clone(),
+    };
     let config = config::load(&sources, &cwd, &|k| std::env::var(k).ok())?;
     for w in &config.warnings {
         tracing::warn!("{w}");
@@ -331,7 +364,10 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
         state.plan.len(),
         state.instance
     );
-    Ok(Outcome { stdout, code: EXIT_OK })
+    Ok(Outcome {
+        stdout,
+        code: EXIT_OK,
+    })
 }
 
 /// The first option given that this version cannot carry out yet.
@@ -342,7 +378,10 @@ fn unsupported_option(cli: &Cli) -> Option<&'static str> {
         (cli.delete, "--delete"),
         (cli.prune, "--prune"),
         (cli.watch, "--watch"),
-        (cli.dry_run.is_none(), "applying to a cluster (running without --dry-run)"),
+        (
+            cli.dry_run.is_none(),
+            "applying to a cluster (running without --dry-run)",
+        ),
     ]
     .into_iter()
     .find(|(given, _)| *given)
@@ -416,14 +455,24 @@ pub fn main() -> ExitCode {
         .spawn(move || run(&inv, handle));
     let result = match worker.map(|w| w.join()) {
         Ok(Ok(result)) => result,
-        Ok(Err(_)) => Err(Failure { code: EXIT_FAILED, error: anyhow!("internal error: the engine thread panicked") }),
-        Err(e) => Err(Failure { code: EXIT_FAILED, error: anyhow!("cannot start the engine thread: {e}") }),
+        Ok(Err(_)) => Err(Failure {
+            code: EXIT_FAILED,
+            error: anyhow!("internal error: the engine thread panicked"),
+        }),
+        Err(e) => Err(Failure {
+            code: EXIT_FAILED,
+            error: anyhow!("cannot start the engine thread: {e}"),
+        }),
     };
     match result {
         Ok(outcome) => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
-            if out.write_all(outcome.stdout.as_bytes()).and_then(|_| out.flush()).is_err() {
+            if out
+                .write_all(outcome.stdout.as_bytes())
+                .and_then(|_| out.flush())
+                .is_err()
+            {
                 return ExitCode::from(EXIT_FAILED);
             }
             ExitCode::from(outcome.code)
@@ -445,7 +494,17 @@ mod tests {
 
     #[test]
     fn options_before_and_after_the_script() {
-        let (own, script, recipe, help) = split(&["--set", "a=b", "r.rhai", "--name", "x", "--dry-run", "-o", "json", "--port=80"]);
+        let (own, script, recipe, help) = split(&[
+            "--set",
+            "a=b",
+            "r.rhai",
+            "--name",
+            "x",
+            "--dry-run",
+            "-o",
+            "json",
+            "--port=80",
+        ]);
         assert_eq!(own, ["--set", "a=b", "--dry-run", "-o", "json"]);
         assert_eq!(script.as_deref(), Some("r.rhai"));
         assert_eq!(recipe, ["--name", "x", "--port=80"]);
@@ -480,7 +539,13 @@ mod tests {
 
     #[test]
     fn invocation_parses() {
-        let inv = Invocation::parse(["wildrun", "r.rhai", "--name", "x", "--dry-run", "-q"].iter().map(OsString::from).collect()).unwrap();
+        let inv = Invocation::parse(
+            ["wildrun", "r.rhai", "--name", "x", "--dry-run", "-q"]
+                .iter()
+                .map(OsString::from)
+                .collect(),
+        )
+        .unwrap();
         assert_eq!(inv.cli.dry_run, Some(DryRun::Client));
         assert_eq!(inv.cli.quiet, 1);
         assert_eq!(inv.recipe_words, ["--name", "x"]);

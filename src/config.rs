@@ -79,16 +79,76 @@ fn positive(value: &str) -> Result<(), String> {
 
 /// Every configuration key wildrun knows.
 pub const KEYS: &[Key] = &[
-    Key { path: "cloud.domain", ty: KeyType::Text, default: None, help: "the domain public services live under (required)", check: validate::hostname },
-    Key { path: "cloud.internalDomain", ty: KeyType::Text, default: None, help: "the domain of internal services (default: internal.<domain>)", check: validate::hostname },
-    Key { path: "cluster.loadBalancerIp", ty: KeyType::Text, default: None, help: "Traefik's MetalLB address (required by internal services)", check: ip },
-    Key { path: "cluster.internalSourceRanges", ty: KeyType::List, default: Some(|| json!(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"])), help: "networks admitted to internal services", check: validate::cidr },
-    Key { path: "ingress.className", ty: KeyType::Text, default: Some(|| json!("traefik")), help: "IngressClass of every Ingress", check: validate::dns1123_subdomain },
-    Key { path: "dns.ttl", ty: KeyType::Integer, default: Some(|| json!(60)), help: "TTL in seconds of the records ExternalDNS writes", check: positive },
-    Key { path: "tls.sourceNamespace", ty: KeyType::Text, default: Some(|| json!("cert-manager")), help: "namespace of the wildcard Certificates and their Secrets", check: validate::dns1123_label },
-    Key { path: "tls.publicSecret", ty: KeyType::Text, default: Some(|| json!("wildcard-wild-cloud-tls")), help: "Secret of the public wildcard certificate", check: validate::dns1123_subdomain },
-    Key { path: "tls.internalSecret", ty: KeyType::Text, default: Some(|| json!("wildcard-internal-wild-cloud-tls")), help: "Secret of the internal wildcard certificate", check: validate::dns1123_subdomain },
-    Key { path: "tls.issuer", ty: KeyType::Text, default: Some(|| json!("letsencrypt-prod")), help: "ClusterIssuer that signs the wildcard certificates", check: validate::dns1123_subdomain },
+    Key {
+        path: "cloud.domain",
+        ty: KeyType::Text,
+        default: None,
+        help: "the domain public services live under (required)",
+        check: validate::hostname,
+    },
+    Key {
+        path: "cloud.internalDomain",
+        ty: KeyType::Text,
+        default: None,
+        help: "the domain of internal services (default: internal.<domain>)",
+        check: validate::hostname,
+    },
+    Key {
+        path: "cluster.loadBalancerIp",
+        ty: KeyType::Text,
+        default: None,
+        help: "Traefik's MetalLB address (required by internal services)",
+        check: ip,
+    },
+    Key {
+        path: "cluster.internalSourceRanges",
+        ty: KeyType::List,
+        default: Some(|| json!(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"])),
+        help: "networks admitted to internal services",
+        check: validate::cidr,
+    },
+    Key {
+        path: "ingress.className",
+        ty: KeyType::Text,
+        default: Some(|| json!("traefik")),
+        help: "IngressClass of every Ingress",
+        check: validate::dns1123_subdomain,
+    },
+    Key {
+        path: "dns.ttl",
+        ty: KeyType::Integer,
+        default: Some(|| json!(60)),
+        help: "TTL in seconds of the records ExternalDNS writes",
+        check: positive,
+    },
+    Key {
+        path: "tls.sourceNamespace",
+        ty: KeyType::Text,
+        default: Some(|| json!("cert-manager")),
+        help: "namespace of the wildcard Certificates and their Secrets",
+        check: validate::dns1123_label,
+    },
+    Key {
+        path: "tls.publicSecret",
+        ty: KeyType::Text,
+        default: Some(|| json!("wildcard-wild-cloud-tls")),
+        help: "Secret of the public wildcard certificate",
+        check: validate::dns1123_subdomain,
+    },
+    Key {
+        path: "tls.internalSecret",
+        ty: KeyType::Text,
+        default: Some(|| json!("wildcard-internal-wild-cloud-tls")),
+        help: "Secret of the internal wildcard certificate",
+        check: validate::dns1123_subdomain,
+    },
+    Key {
+        path: "tls.issuer",
+        ty: KeyType::Text,
+        default: Some(|| json!("letsencrypt-prod")),
+        help: "ClusterIssuer that signs the wildcard certificates",
+        check: validate::dns1123_subdomain,
+    },
 ];
 
 /// Looks up a key by its dotted path.
@@ -221,14 +281,18 @@ fn parse_text(path: &str, text: &str) -> Value {
             .unwrap_or_else(|_| Value::String(text.to_string())),
         Some(KeyType::Text) => Value::String(text.to_string()),
         // Free-form keys (vars.*) take YAML scalars: numbers and booleans typed.
-        None => serde_saphyr::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_string())),
+        None => {
+            crate::yaml::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_string()))
+        }
     }
 }
 
 /// How to set `path`, for error messages: the three sources, in order.
 pub fn how_to_set(path: &str) -> String {
     let (section, leaf) = path.split_once('.').unwrap_or(("", path));
-    let env = key(path).map(Key::env_var).unwrap_or_else(|| "(none)".into());
+    let env = key(path)
+        .map(Key::env_var)
+        .unwrap_or_else(|| "(none)".into());
     format!(
         "set it in {FILE_NAME} ({section}: {{{leaf}: ...}}), with the environment variable {env}, or with --set {path}=..."
     )
@@ -237,13 +301,19 @@ pub fn how_to_set(path: &str) -> String {
 /// The error for a required key that has no value.
 pub fn missing_key_error(path: &str) -> anyhow::Error {
     let help = key(path).map(|k| k.help).unwrap_or("");
-    anyhow::anyhow!("configuration key {path} is not set ({help}): {}", how_to_set(path))
+    anyhow::anyhow!(
+        "configuration key {path} is not set ({help}): {}",
+        how_to_set(path)
+    )
 }
 
 fn known_paths_under(section: Option<&str>) -> Vec<&'static str> {
     match section {
         None => {
-            let mut sections: Vec<&str> = KEYS.iter().filter_map(|k| k.path.split('.').next()).collect();
+            let mut sections: Vec<&str> = KEYS
+                .iter()
+                .filter_map(|k| k.path.split('.').next())
+                .collect();
             sections.push("vars");
             sections.dedup();
             sections
@@ -267,7 +337,11 @@ fn unknown_keys(value: &Value, origin: &str) -> Vec<String> {
             continue;
         }
         if !sections.contains(&section.as_str()) {
-            out.push(unknown_warning(origin, section, strict::nearest(section, sections.iter().copied())));
+            out.push(unknown_warning(
+                origin,
+                section,
+                strict::nearest(section, sections.iter().copied()),
+            ));
             continue;
         }
         let leaves = known_paths_under(Some(section));
@@ -287,7 +361,9 @@ fn unknown_keys(value: &Value, origin: &str) -> Vec<String> {
 fn unknown_warning(origin: &str, path: &str, suggestion: Option<String>) -> String {
     match suggestion {
         Some(s) => format!("{origin}: unknown configuration key {path} (did you mean {s}?)"),
-        None => format!("{origin}: unknown configuration key {path} (put a team's own values under vars:)"),
+        None => format!(
+            "{origin}: unknown configuration key {path} (put a team's own values under vars:)"
+        ),
     }
 }
 
@@ -298,16 +374,14 @@ fn read_file(path: &Path) -> Result<Value> {
         return Ok(Value::Object(Map::new()));
     }
     // Typed pass first: syntax and type errors come with line and column.
-    if let Err(e) = serde_saphyr::from_str::<FileShape>(&text) {
-        let at = e
-            .location()
-            .map(|l| format!(":{}:{}", l.line(), l.column()))
-            .unwrap_or_default();
-        let msg = e.without_snippet().to_string();
-        bail!("{}{at}: {}", path.display(), first_line(&msg));
+    if let Err(e) = crate::yaml::from_str::<FileShape>(&text) {
+        bail!(crate::yaml::located_message(
+            &e,
+            &path.display().to_string()
+        ));
     }
-    let value: Value = serde_saphyr::from_str(&text)
-        .with_context(|| format!("cannot parse {}", path.display()))?;
+    let value: Value =
+        crate::yaml::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
     match value {
         Value::Object(_) => Ok(value),
         Value::Null => Ok(Value::Object(Map::new())),
@@ -317,10 +391,6 @@ fn read_file(path: &Path) -> Result<Value> {
             strict::describe(&other)
         ),
     }
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
 }
 
 fn check_value(path: &str, value: &Value, origin: &str) -> Result<()> {
@@ -334,7 +404,12 @@ fn check_value(path: &str, value: &Value, origin: &str) -> Result<()> {
             for item in items {
                 match item.as_str() {
                     Some(s) => (k.check)(s).map_err(bad)?,
-                    None => return Err(bad(format!("expected a list of strings, found {}", strict::describe(item)))),
+                    None => {
+                        return Err(bad(format!(
+                            "expected a list of strings, found {}",
+                            strict::describe(item)
+                        )))
+                    }
                 }
             }
             Ok(())
@@ -399,7 +474,8 @@ pub fn load(sources: &Sources, cwd: &Path, env: &dyn Fn(&str) -> Option<String>)
         let origin = format!("--set {set}");
         if key(path).is_none() && !path.starts_with("vars.") {
             let mut probe = Value::Object(Map::new());
-            set_path(&mut probe, path, Value::Null).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+            set_path(&mut probe, path, Value::Null)
+                .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
             warnings.extend(unknown_keys(&probe, &origin));
         }
         check_value(path, &v, &origin)?;
@@ -416,10 +492,15 @@ pub fn load(sources: &Sources, cwd: &Path, env: &dyn Fn(&str) -> Option<String>)
     if get_path(&value, "cloud.internalDomain").is_none_or(Value::is_null) {
         if let Some(domain) = get_path(&value, "cloud.domain").and_then(Value::as_str) {
             let internal = format!("internal.{domain}");
-            set_path(&mut value, "cloud.internalDomain", Value::String(internal)).map_err(anyhow::Error::msg)?;
+            set_path(&mut value, "cloud.internalDomain", Value::String(internal))
+                .map_err(anyhow::Error::msg)?;
         }
     }
-    Ok(Config { value, file, warnings })
+    Ok(Config {
+        value,
+        file,
+        warnings,
+    })
 }
 
 impl Config {
@@ -445,7 +526,10 @@ pub mod config_api {
     pub fn require(ctx: NativeCallContext, path: &str) -> Result<Dynamic, Box<EvalAltResult>> {
         let run = crate::engine::RunHandle::from_context(&ctx)?;
         let state = run.state();
-        let value = state.config.require(path).map_err(|e| e.to_string())?;
+        let value = state
+            .config
+            .require(path)
+            .map_err(|e| crate::engine::script_error(&ctx, e))?;
         crate::engine::from_json(value)
     }
 }
@@ -465,7 +549,10 @@ mod tests {
         if let Some(text) = file {
             std::fs::write(dir.path().join(FILE_NAME), text).unwrap();
         }
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let sources = Sources {
             explicit_file: None,
             sets: sets.iter().map(|s| s.to_string()).collect(),
@@ -476,13 +563,19 @@ mod tests {
     #[test]
     fn env_var_names() {
         assert_eq!(key("cloud.domain").unwrap().env_var(), "CLOUD_DOMAIN");
-        assert_eq!(key("cluster.loadBalancerIp").unwrap().env_var(), "CLUSTER_LOAD_BALANCER_IP");
+        assert_eq!(
+            key("cluster.loadBalancerIp").unwrap().env_var(),
+            "CLUSTER_LOAD_BALANCER_IP"
+        );
     }
 
     #[test]
     fn defaults_and_derived_internal_domain() {
         let c = load_with(None, &[("CLOUD_DOMAIN", "example.com")], &[]).unwrap();
-        assert_eq!(c.get("cloud.internalDomain"), Some(&json!("internal.example.com")));
+        assert_eq!(
+            c.get("cloud.internalDomain"),
+            Some(&json!("internal.example.com"))
+        );
         assert_eq!(c.get("dns.ttl"), Some(&json!(60)));
         assert_eq!(c.get("ingress.className"), Some(&json!("traefik")));
         assert!(c.get("cluster.loadBalancerIp").is_none());
@@ -495,52 +588,113 @@ mod tests {
         assert_eq!(c.get("cloud.domain"), Some(&json!("file.example.com")));
         let c = load_with(Some(file), &[("CLOUD_DOMAIN", "env.example.com")], &[]).unwrap();
         assert_eq!(c.get("cloud.domain"), Some(&json!("env.example.com")));
-        let c = load_with(Some(file), &[("CLOUD_DOMAIN", "env.example.com")], &["cloud.domain=set.example.com", "dns.ttl=120"]).unwrap();
+        let c = load_with(
+            Some(file),
+            &[("CLOUD_DOMAIN", "env.example.com")],
+            &["cloud.domain=set.example.com", "dns.ttl=120"],
+        )
+        .unwrap();
         assert_eq!(c.get("cloud.domain"), Some(&json!("set.example.com")));
         assert_eq!(c.get("dns.ttl"), Some(&json!(120)));
     }
 
     #[test]
     fn malformed_file_reports_line_and_column() {
-        let err = load_with(Some("cloud:\n  domain: [unclosed\n"), &[], &[]).unwrap_err().to_string();
+        let err = load_with(Some("cloud:\n  domain: [unclosed\n"), &[], &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("wildrun.yaml:"), "{err}");
-        assert!(err.split("wildrun.yaml:").nth(1).unwrap().chars().next().unwrap().is_ascii_digit(), "{err}");
+        assert!(
+            err.split("wildrun.yaml:")
+                .nth(1)
+                .unwrap()
+                .chars()
+                .next()
+                .unwrap()
+                .is_ascii_digit(),
+            "{err}"
+        );
     }
 
     #[test]
     fn wrong_type_in_file_reports_line() {
-        let err = load_with(Some("cloud:\n  domain: example.com\ndns:\n  ttl: soon\n"), &[], &[]).unwrap_err().to_string();
+        let err = load_with(
+            Some("cloud:\n  domain: example.com\ndns:\n  ttl: soon\n"),
+            &[],
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("wildrun.yaml:4:"), "{err}");
     }
 
     #[test]
     fn unknown_keys_warn_with_suggestion() {
-        let c = load_with(Some("cloud:\n  domain: example.com\ndns:\n  tll: 5\nclustr: {}\nvars: {team: a}\n"), &[], &[]).unwrap();
+        let c = load_with(
+            Some("cloud:\n  domain: example.com\ndns:\n  tll: 5\nclustr: {}\nvars: {team: a}\n"),
+            &[],
+            &[],
+        )
+        .unwrap();
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
-        assert!(c.warnings.iter().any(|w| w.contains("dns.tll (did you mean dns.ttl?)")));
-        assert!(c.warnings.iter().any(|w| w.contains("clustr (did you mean cluster?)")));
+        assert!(c
+            .warnings
+            .iter()
+            .any(|w| w.contains("dns.tll (did you mean dns.ttl?)")));
+        assert!(c
+            .warnings
+            .iter()
+            .any(|w| w.contains("clustr (did you mean cluster?)")));
     }
 
     #[test]
     fn bad_values_are_rejected_with_their_source() {
-        let err = load_with(None, &[("CLUSTER_LOAD_BALANCER_IP", "not-an-ip")], &[]).unwrap_err().to_string();
-        assert!(err.contains("CLUSTER_LOAD_BALANCER_IP") && err.contains("not an IP address"), "{err}");
-        let err = load_with(None, &[], &["cluster.internalSourceRanges=10.0.0.0/8,bad"]).unwrap_err().to_string();
-        assert!(err.contains("--set") && err.contains("not an IP address"), "{err}");
-        let err = load_with(None, &[], &["dns.ttl=abc"]).unwrap_err().to_string();
-        assert!(err.contains("dns.ttl") && err.contains("whole number"), "{err}");
+        let err = load_with(None, &[("CLUSTER_LOAD_BALANCER_IP", "not-an-ip")], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("CLUSTER_LOAD_BALANCER_IP") && err.contains("not an IP address"),
+            "{err}"
+        );
+        let err = load_with(None, &[], &["cluster.internalSourceRanges=10.0.0.0/8,bad"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--set") && err.contains("not an IP address"),
+            "{err}"
+        );
+        let err = load_with(None, &[], &["dns.ttl=abc"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("dns.ttl") && err.contains("whole number"),
+            "{err}"
+        );
     }
 
     #[test]
     fn list_values_from_set() {
-        let c = load_with(None, &[], &["cluster.internalSourceRanges=10.0.0.0/8, 192.168.0.0/16"]).unwrap();
-        assert_eq!(c.get("cluster.internalSourceRanges"), Some(&json!(["10.0.0.0/8", "192.168.0.0/16"])));
+        let c = load_with(
+            None,
+            &[],
+            &["cluster.internalSourceRanges=10.0.0.0/8, 192.168.0.0/16"],
+        )
+        .unwrap();
+        assert_eq!(
+            c.get("cluster.internalSourceRanges"),
+            Some(&json!(["10.0.0.0/8", "192.168.0.0/16"]))
+        );
     }
 
     #[test]
     fn missing_required_key_names_three_ways() {
         let c = load_with(None, &[], &[]).unwrap();
         let err = c.require("cloud.domain").unwrap_err().to_string();
-        assert!(err.contains("wildrun.yaml") && err.contains("CLOUD_DOMAIN") && err.contains("--set cloud.domain="), "{err}");
+        assert!(
+            err.contains("wildrun.yaml")
+                && err.contains("CLOUD_DOMAIN")
+                && err.contains("--set cloud.domain="),
+            "{err}"
+        );
     }
 }

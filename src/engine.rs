@@ -10,7 +10,9 @@ use crate::params::{self, Param};
 use crate::plan::{Origin, Plan};
 use anyhow::{anyhow, Context, Result};
 use rhai::module_resolvers::ModuleResolver;
-use rhai::{Dynamic, Engine, EvalAltResult, Module, NativeCallContext, Position, Scope, Shared, AST};
+use rhai::{
+    Dynamic, Engine, EvalAltResult, Module, NativeCallContext, Position, Scope, Shared, AST,
+};
 use serde_json::Value;
 use std::cell::{RefCell, RefMut};
 use std::collections::{BTreeSet, HashMap};
@@ -28,7 +30,8 @@ pub const MAX_COLLECTION_SIZE: usize = 100_000;
 
 /// The stdlib modules built into the binary, so an installed wildrun works
 /// without the source tree. A `stdlib/` folder on disk takes precedence.
-pub const EMBEDDED_STDLIB: &[(&str, &str)] = &[("visibility", include_str!("../stdlib/visibility.rhai"))];
+pub const EMBEDDED_STDLIB: &[(&str, &str)] =
+    &[("visibility", include_str!("../stdlib/visibility.rhai"))];
 
 /// How a run treats the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -109,6 +112,15 @@ pub fn origin(ctx: &NativeCallContext) -> Origin {
         source: ctx.call_source().unwrap_or("<script>").to_string(),
         line: ctx.call_position().line().unwrap_or(0),
     }
+}
+
+/// An error raised by a host function, placed at the script line that called it
+/// (Rhai leaves errors of native functions without a position).
+pub fn script_error(
+    ctx: &NativeCallContext,
+    message: impl std::fmt::Display,
+) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(message.to_string().into(), ctx.call_position()).into()
 }
 
 /// Converts a script value (map, array, ...) to JSON.
@@ -322,7 +334,10 @@ impl Recipe {
     pub fn run(&self, engine: &Engine, args: &Value, config: &Value) -> Result<()> {
         let mut scope = Scope::new();
         scope.push_constant("args", from_json(args).map_err(|e| anyhow!("args: {e}"))?);
-        scope.push_constant("config", from_json(config).map_err(|e| anyhow!("config: {e}"))?);
+        scope.push_constant(
+            "config",
+            from_json(config).map_err(|e| anyhow!("config: {e}"))?,
+        );
         engine
             .run_ast_with_scope(&mut scope, &self.ast)
             .map_err(|e| anyhow!(describe_error(&e, &self.display)))

@@ -6,7 +6,7 @@
 //! Nothing is written while the script runs: the complete plan is printed
 //! (`--dry-run`) or applied after the script has finished without error.
 
-use crate::engine::{from_json, origin, to_json, RunHandle};
+use crate::engine::{from_json, origin, script_error, to_json, RunHandle};
 use crate::objects::TypedObject;
 use crate::plan::{SecretCopy, Step, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL};
 use rhai::plugin::*;
@@ -22,7 +22,7 @@ pub fn run_labels(instance: &str) -> [(&'static str, String); 2] {
 
 fn plan_object(ctx: &NativeCallContext, value: &Value) -> Result<Dynamic, Box<EvalAltResult>> {
     let run = RunHandle::from_context(ctx)?;
-    let mut obj = TypedObject::from_value(value).map_err(|e| e.to_string())?;
+    let mut obj = TypedObject::from_value(value).map_err(|e| script_error(ctx, e))?;
     let mut state = run.state();
     let labels = run_labels(&state.instance);
     obj.set_labels(labels.iter().map(|(k, v)| (*k, v.as_str())));
@@ -30,19 +30,24 @@ fn plan_object(ctx: &NativeCallContext, value: &Value) -> Result<Dynamic, Box<Ev
     state
         .plan
         .add(Step::Apply(obj), origin(ctx))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| script_error(ctx, e))?;
     from_json(&rendered)
 }
 
-fn str_option(options: &rhai::Map, key: &str) -> Result<Option<String>, Box<EvalAltResult>> {
+fn str_option(
+    ctx: &NativeCallContext,
+    options: &rhai::Map,
+    key: &str,
+) -> Result<Option<String>, Box<EvalAltResult>> {
     match options.get(key) {
         None => Ok(None),
         Some(v) if v.is_unit() => Ok(None),
-        Some(v) => v
-            .clone()
-            .into_string()
-            .map(Some)
-            .map_err(|t| format!("copy_secret: option {key} must be a string, not {t}").into()),
+        Some(v) => v.clone().into_string().map(Some).map_err(|t| {
+            script_error(
+                ctx,
+                format!("copy_secret: option {key} must be a string, not {t}"),
+            )
+        }),
     }
 }
 
@@ -58,13 +63,22 @@ pub mod kube_api {
 
     /// `apply` for each object of a list, in order; returns the list of results.
     #[rhai_fn(return_raw)]
-    pub fn apply_all(ctx: NativeCallContext, objects: rhai::Array) -> Result<rhai::Array, Box<EvalAltResult>> {
+    pub fn apply_all(
+        ctx: NativeCallContext,
+        objects: rhai::Array,
+    ) -> Result<rhai::Array, Box<EvalAltResult>> {
         objects
             .iter()
             .enumerate()
             .map(|(i, o)| {
                 if !o.is_map() {
-                    return Err(format!("apply_all: item {i} is a {}, not an object map", o.type_name()).into());
+                    return Err(script_error(
+                        &ctx,
+                        format!(
+                            "apply_all: item {i} is a {}, not an object map",
+                            o.type_name()
+                        ),
+                    ));
                 }
                 super::plan_object(&ctx, &to_json(o)?)
             })
@@ -73,7 +87,10 @@ pub mod kube_api {
 
     /// Plans the Namespace `name` (a no-op when the recipe applies it too).
     #[rhai_fn(return_raw)]
-    pub fn ensure_namespace(ctx: NativeCallContext, name: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn ensure_namespace(
+        ctx: NativeCallContext,
+        name: &str,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
         let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
         super::plan_object(&ctx, &ns)
     }
@@ -102,15 +119,23 @@ pub mod kube_api {
     ) -> Result<(), Box<EvalAltResult>> {
         use crate::objects::validate;
         for (what, value, check) in [
-            ("source namespace", from_namespace, validate::dns1123_label as fn(&str) -> Result<(), String>),
+            (
+                "source namespace",
+                from_namespace,
+                validate::dns1123_label as fn(&str) -> Result<(), String>,
+            ),
             ("secret name", name, validate::dns1123_subdomain),
             ("target namespace", to_namespace, validate::dns1123_label),
         ] {
-            check(value).map_err(|e| format!("copy_secret: {what} {value:?} {e}"))?;
+            check(value)
+                .map_err(|e| script_error(&ctx, format!("copy_secret: {what} {value:?} {e}")))?;
         }
         for key in options.keys() {
             if !matches!(key.as_str(), "type" | "labels") {
-                return Err(format!("copy_secret: unknown option {key} (known: type, labels)").into());
+                return Err(script_error(
+                    &ctx,
+                    format!("copy_secret: unknown option {key} (known: type, labels)"),
+                ));
             }
         }
         let run = RunHandle::from_context(&ctx)?;
@@ -118,13 +143,23 @@ pub mod kube_api {
             None => Map::new(),
             Some(v) => match to_json(v)? {
                 Value::Object(m) => m,
-                _ => return Err("copy_secret: option labels must be a map".into()),
+                _ => {
+                    return Err(script_error(
+                        &ctx,
+                        "copy_secret: option labels must be a map",
+                    ))
+                }
             },
         };
         for (k, v) in &labels {
-            validate::label_key(k).map_err(|e| format!("copy_secret: label key {k:?} {e}"))?;
-            let text = v.as_str().ok_or_else(|| format!("copy_secret: label {k} must be a string"))?;
-            validate::label_value(text).map_err(|e| format!("copy_secret: label {k} value {text:?} {e}"))?;
+            validate::label_key(k)
+                .map_err(|e| script_error(&ctx, format!("copy_secret: label key {k:?} {e}")))?;
+            let text = v.as_str().ok_or_else(|| {
+                script_error(&ctx, format!("copy_secret: label {k} must be a string"))
+            })?;
+            validate::label_value(text).map_err(|e| {
+                script_error(&ctx, format!("copy_secret: label {k} value {text:?} {e}"))
+            })?;
         }
         let mut state = run.state();
         for (k, v) in super::run_labels(&state.instance) {
@@ -134,13 +169,13 @@ pub mod kube_api {
             from_namespace: from_namespace.to_string(),
             name: name.to_string(),
             to_namespace: to_namespace.to_string(),
-            expected_type: super::str_option(&options, "type")?,
+            expected_type: super::str_option(&ctx, &options, "type")?,
             labels,
         };
         state
             .plan
             .add(Step::CopySecret(copy), origin(&ctx))
-            .map_err(|e| e.to_string().into())
+            .map_err(|e| script_error(&ctx, e))
     }
 }
 

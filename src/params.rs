@@ -85,7 +85,9 @@ impl ParamType {
     fn check_default(self, value: &Value) -> Result<(), String> {
         let text = match value {
             Value::String(s) if matches!(self, ParamType::Text | ParamType::Label) => s.clone(),
-            Value::Number(n) if matches!(self, ParamType::Integer | ParamType::Port) => n.to_string(),
+            Value::Number(n) if matches!(self, ParamType::Integer | ParamType::Port) => {
+                n.to_string()
+            }
             Value::Bool(b) if self == ParamType::Bool => b.to_string(),
             other => return Err(format!("default {other} is not a {}", self.name())),
         };
@@ -110,8 +112,21 @@ pub struct Param {
 
 /// Names the command line keeps for wildrun's own options.
 pub const RESERVED: &[&str] = &[
-    "config", "set", "dry-run", "diff", "delete", "prune", "watch", "context", "kubeconfig",
-    "output", "verbose", "quiet", "help", "version", "require-tls",
+    "config",
+    "set",
+    "dry-run",
+    "diff",
+    "delete",
+    "prune",
+    "watch",
+    "context",
+    "kubeconfig",
+    "output",
+    "verbose",
+    "quiet",
+    "help",
+    "version",
+    "require-tls",
 ];
 
 const DECLARATION_KEYS: [&str; 5] = ["name", "type", "required", "default", "help"];
@@ -127,9 +142,9 @@ pub fn from_declaration(value: &Value) -> Result<Vec<Param>, String> {
     let mut params: Vec<Param> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let at = format!("params()[{i}]");
-        let map = item
-            .as_object()
-            .ok_or_else(|| format!("{at}: expected a map such as #{{ name: \"port\", type: \"port\" }}"))?;
+        let map = item.as_object().ok_or_else(|| {
+            format!("{at}: expected a map such as #{{ name: \"port\", type: \"port\" }}")
+        })?;
         for k in map.keys() {
             if !DECLARATION_KEYS.contains(&k.as_str()) {
                 let hint = strict::nearest(k, DECLARATION_KEYS)
@@ -145,10 +160,14 @@ pub fn from_declaration(value: &Value) -> Result<Vec<Param>, String> {
             .to_string();
         let at = format!("parameter {name}");
         if validate::dns1123_label(&name).is_err() {
-            return Err(format!("{at}: a parameter name uses lowercase letters, digits and '-'"));
+            return Err(format!(
+                "{at}: a parameter name uses lowercase letters, digits and '-'"
+            ));
         }
         if RESERVED.contains(&name.as_str()) {
-            return Err(format!("{at}: --{name} is one of wildrun's own options; choose another name"));
+            return Err(format!(
+                "{at}: --{name} is one of wildrun's own options; choose another name"
+            ));
         }
         if params.iter().any(|p| p.name == name) {
             return Err(format!("{at} is declared twice"));
@@ -159,7 +178,12 @@ pub fn from_declaration(value: &Value) -> Result<Vec<Param>, String> {
                 let names: Vec<&str> = ParamType::ALL.iter().map(|(n, _)| *n).collect();
                 format!("{at}: unknown type {t:?}; use one of {}", names.join(", "))
             })?,
-            Some(other) => return Err(format!("{at}: type must be a string, found {}", strict::describe(other))),
+            Some(other) => {
+                return Err(format!(
+                    "{at}: type must be a string, found {}",
+                    strict::describe(other)
+                ))
+            }
         };
         let required = match map.get("required") {
             None | Some(Value::Null) => false,
@@ -175,7 +199,13 @@ pub fn from_declaration(value: &Value) -> Result<Vec<Param>, String> {
             Some(Value::String(s)) => s.clone(),
             Some(_) => return Err(format!("{at}: help must be a string")),
         };
-        params.push(Param { name, ty, required, default, help });
+        params.push(Param {
+            name,
+            ty,
+            required,
+            default,
+            help,
+        });
     }
     Ok(params)
 }
@@ -196,7 +226,11 @@ impl std::error::Error for UsageError {}
 ///
 /// Every parameter appears in the result: given ones converted to their type,
 /// the rest with their default or null.
-pub fn parse_args(params: &[Param], words: &[String], script: &str) -> Result<Map<String, Value>, UsageError> {
+pub fn parse_args(
+    params: &[Param],
+    words: &[String],
+    script: &str,
+) -> Result<Map<String, Value>, UsageError> {
     let mut given: Map<String, Value> = Map::new();
     let mut i = 0;
     while i < words.len() {
@@ -236,7 +270,12 @@ pub fn parse_args(params: &[Param], words: &[String], script: &str) -> Result<Ma
                     i += 1;
                     v.clone()
                 }
-                _ => return Err(UsageError(format!("--{name} needs a value ({})", param.ty.name()))),
+                _ => {
+                    return Err(UsageError(format!(
+                        "--{name} needs a value ({})",
+                        param.ty.name()
+                    )))
+                }
             },
         };
         if given.contains_key(name) {
@@ -274,7 +313,11 @@ pub fn help_text(script: &str, about: &str, params: &[Param]) -> String {
         .filter(|p| p.required)
         .map(|p| format!(" --{} <{}>", p.name, p.ty.name()))
         .collect();
-    let _ = writeln!(out, "Usage: wildrun [OPTIONS] {script}{} [PARAMETERS]", required.concat());
+    let _ = writeln!(
+        out,
+        "Usage: wildrun [OPTIONS] {script}{} [PARAMETERS]",
+        required.concat()
+    );
     if !about.is_empty() {
         let _ = writeln!(out, "\n{about}");
     }
@@ -333,7 +376,12 @@ mod tests {
 
     #[test]
     fn parses_and_fills_defaults() {
-        let args = parse_args(&decl(), &words(&["--name", "web", "--port=8080", "--debug"]), "r.rhai").unwrap();
+        let args = parse_args(
+            &decl(),
+            &words(&["--name", "web", "--port=8080", "--debug"]),
+            "r.rhai",
+        )
+        .unwrap();
         assert_eq!(args["name"], json!("web"));
         assert_eq!(args["port"], json!(8080));
         assert_eq!(args["replicas"], json!(1));
@@ -344,7 +392,11 @@ mod tests {
     #[test]
     fn unknown_parameter_suggests_nearest() {
         let err = parse_args(&decl(), &words(&["--nmae", "web"]), "r.rhai").unwrap_err();
-        assert!(err.0.contains("unknown parameter --nmae (did you mean --name?)"), "{err}");
+        assert!(
+            err.0
+                .contains("unknown parameter --nmae (did you mean --name?)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -352,7 +404,8 @@ mod tests {
         let err = parse_args(&decl(), &[], "r.rhai").unwrap_err();
         assert!(err.0.contains("missing required parameter --name"), "{err}");
         for bad in ["0", "70000", "abc"] {
-            let err = parse_args(&decl(), &words(&["--name", "a", "--port", bad]), "r.rhai").unwrap_err();
+            let err =
+                parse_args(&decl(), &words(&["--name", "a", "--port", bad]), "r.rhai").unwrap_err();
             assert!(err.0.starts_with("--port:"), "{err}");
         }
         for bad in ["My_App", "", &"a".repeat(64)] {
@@ -365,10 +418,20 @@ mod tests {
 
     #[test]
     fn bad_declarations() {
-        assert!(from_declaration(&json!([{"name": "x", "tpye": "int"}])).unwrap_err().contains("did you mean type?"));
-        assert!(from_declaration(&json!([{"name": "x", "type": "number"}])).unwrap_err().contains("unknown type"));
-        assert!(from_declaration(&json!([{"name": "config"}])).unwrap_err().contains("wildrun's own options"));
-        assert!(from_declaration(&json!([{"name": "p", "type": "port", "default": 0}])).unwrap_err().contains("not a port"));
+        assert!(from_declaration(&json!([{"name": "x", "tpye": "int"}]))
+            .unwrap_err()
+            .contains("did you mean type?"));
+        assert!(from_declaration(&json!([{"name": "x", "type": "number"}]))
+            .unwrap_err()
+            .contains("unknown type"));
+        assert!(from_declaration(&json!([{"name": "config"}]))
+            .unwrap_err()
+            .contains("wildrun's own options"));
+        assert!(
+            from_declaration(&json!([{"name": "p", "type": "port", "default": 0}]))
+                .unwrap_err()
+                .contains("not a port")
+        );
     }
 
     #[test]

@@ -88,7 +88,10 @@ impl Step {
     pub fn display_name(&self) -> String {
         match self {
             Step::Apply(o) => o.display_name(),
-            Step::CopySecret(c) => format!("Secret {}/{} (copy of {}/{})", c.to_namespace, c.name, c.from_namespace, c.name),
+            Step::CopySecret(c) => format!(
+                "Secret {}/{} (copy of {}/{})",
+                c.to_namespace, c.name, c.from_namespace, c.name
+            ),
         }
     }
 
@@ -180,7 +183,7 @@ impl Plan {
                 let mut out = String::new();
                 for obj in &objects {
                     out.push_str("---\n");
-                    out.push_str(&serde_saphyr::to_string(obj)?);
+                    out.push_str(&crate::yaml::emit_document(obj).map_err(anyhow::Error::msg)?);
                     if !out.ends_with('\n') {
                         out.push('\n');
                     }
@@ -194,9 +197,13 @@ impl Plan {
 fn same_target(a: &Step, b: &Step) -> bool {
     match (a, b) {
         (Step::Apply(x), Step::Apply(y)) => x.same_identity(y),
-        (Step::CopySecret(x), Step::CopySecret(y)) => x.to_namespace == y.to_namespace && x.name == y.name,
+        (Step::CopySecret(x), Step::CopySecret(y)) => {
+            x.to_namespace == y.to_namespace && x.name == y.name
+        }
         (Step::Apply(o), Step::CopySecret(c)) | (Step::CopySecret(c), Step::Apply(o)) => {
-            o.kind == "Secret" && o.namespace.as_deref() == Some(&c.to_namespace) && o.name == c.name
+            o.kind == "Secret"
+                && o.namespace.as_deref() == Some(&c.to_namespace)
+                && o.name == c.name
         }
     }
 }
@@ -216,17 +223,27 @@ mod tests {
     #[test]
     fn namespaces_first_then_script_order() {
         let mut plan = Plan::default();
-        plan.add(obj("ConfigMap", "v1", Some("a"), "one"), Origin::default()).unwrap();
-        plan.add(obj("Namespace", "v1", None, "a"), Origin::default()).unwrap();
-        plan.add(obj("ConfigMap", "v1", Some("a"), "two"), Origin::default()).unwrap();
-        let names: Vec<String> = plan.ordered().iter().map(|p| p.step.display_name()).collect();
+        plan.add(obj("ConfigMap", "v1", Some("a"), "one"), Origin::default())
+            .unwrap();
+        plan.add(obj("Namespace", "v1", None, "a"), Origin::default())
+            .unwrap();
+        plan.add(obj("ConfigMap", "v1", Some("a"), "two"), Origin::default())
+            .unwrap();
+        let names: Vec<String> = plan
+            .ordered()
+            .iter()
+            .map(|p| p.step.display_name())
+            .collect();
         assert_eq!(names, ["Namespace a", "ConfigMap a/one", "ConfigMap a/two"]);
     }
 
     #[test]
     fn duplicates_identical_are_merged_different_are_errors() {
         let mut plan = Plan::default();
-        let at = |line| Origin { source: "r.rhai".into(), line };
+        let at = |line| Origin {
+            source: "r.rhai".into(),
+            line,
+        };
         plan.add(obj("Namespace", "v1", None, "a"), at(1)).unwrap();
         plan.add(obj("Namespace", "v1", None, "a"), at(2)).unwrap();
         assert_eq!(plan.len(), 1);
@@ -238,8 +255,14 @@ mod tests {
             labels: Map::new(),
         };
         plan.add(Step::CopySecret(copy), at(3)).unwrap();
-        let err = plan.add(obj("Secret", "v1", Some("a"), "s"), at(4)).unwrap_err().to_string();
-        assert!(err.contains("first at r.rhai:3, again at r.rhai:4"), "{err}");
+        let err = plan
+            .add(obj("Secret", "v1", Some("a"), "s"), at(4))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("first at r.rhai:3, again at r.rhai:4"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -253,17 +276,22 @@ mod tests {
         };
         let v = copy.placeholder();
         assert!(v.get("data").is_none() && v.get("stringData").is_none());
-        assert_eq!(v["metadata"]["annotations"][COPIED_FROM_ANNOTATION], json!("cert-manager/tls"));
+        assert_eq!(
+            v["metadata"]["annotations"][COPIED_FROM_ANNOTATION],
+            json!("cert-manager/tls")
+        );
         assert_eq!(v["type"], json!("kubernetes.io/tls"));
     }
 
     #[test]
     fn yaml_render_is_multi_document() {
         let mut plan = Plan::default();
-        plan.add(obj("Namespace", "v1", None, "a"), Origin::default()).unwrap();
-        plan.add(obj("ConfigMap", "v1", Some("a"), "b"), Origin::default()).unwrap();
+        plan.add(obj("Namespace", "v1", None, "a"), Origin::default())
+            .unwrap();
+        plan.add(obj("ConfigMap", "v1", Some("a"), "b"), Origin::default())
+            .unwrap();
         let out = plan.render(Format::Yaml).unwrap();
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&out).unwrap();
+        let docs = crate::yaml::parse_documents(&out, "plan").unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1]["metadata"]["name"], json!("b"));
     }

@@ -4,7 +4,7 @@
 //! is an error naming the variable and the template line, never an empty
 //! string in a manifest. `$${` writes a literal `${` and `$$` a literal `$`.
 
-use crate::engine::RunHandle;
+use crate::engine::{script_error, RunHandle};
 use rhai::plugin::*;
 use std::fmt;
 
@@ -38,7 +38,11 @@ fn is_ident(c: char) -> bool {
 /// Substitutes `${VAR}` and `$VAR` in `text` with values from `lookup`.
 ///
 /// `name` labels the template in errors.
-pub fn render(text: &str, name: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, TemplateError> {
+pub fn render(
+    text: &str,
+    name: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.char_indices().peekable();
     let line_of = |idx: usize| text[..idx].matches('\n').count() + 1;
@@ -72,13 +76,17 @@ pub fn render(text: &str, name: &str, lookup: &dyn Fn(&str) -> Option<String>) -
                 if !closed {
                     return Err(err(idx, format!("unclosed ${{{var}")));
                 }
-                if var.is_empty() || !var.starts_with(is_ident_start) || !var.chars().all(is_ident) {
+                if var.is_empty() || !var.starts_with(is_ident_start) || !var.chars().all(is_ident)
+                {
                     return Err(err(
                         idx,
                         format!("${{{var}}} is not a variable reference (names are letters, digits and _); write $${{ for a literal ${{"),
                     ));
                 }
-                out.push_str(&lookup(&var).ok_or_else(|| err(idx, format!("variable {var} is not defined")))?);
+                out.push_str(
+                    &lookup(&var)
+                        .ok_or_else(|| err(idx, format!("variable {var} is not defined")))?,
+                );
             }
             Some(c) if is_ident_start(c) => {
                 let mut var = String::new();
@@ -89,7 +97,10 @@ pub fn render(text: &str, name: &str, lookup: &dyn Fn(&str) -> Option<String>) -
                     var.push(c);
                     chars.next();
                 }
-                out.push_str(&lookup(&var).ok_or_else(|| err(idx, format!("variable {var} is not defined")))?);
+                out.push_str(
+                    &lookup(&var)
+                        .ok_or_else(|| err(idx, format!("variable {var} is not defined")))?,
+                );
             }
             _ => out.push('$'),
         }
@@ -97,22 +108,32 @@ pub fn render(text: &str, name: &str, lookup: &dyn Fn(&str) -> Option<String>) -
     Ok(out)
 }
 
-fn value_text(value: &Dynamic) -> Result<String, Box<EvalAltResult>> {
-    if value.is_string() || value.is_int() || value.is_bool() || value.is_float() || value.is_char() {
+fn value_text(value: &Dynamic) -> Result<String, String> {
+    if value.is_string() || value.is_int() || value.is_bool() || value.is_float() || value.is_char()
+    {
         Ok(value.to_string())
     } else {
-        Err(format!("template variables must be strings, numbers or booleans, not {}", value.type_name()).into())
+        Err(format!(
+            "template variables must be strings, numbers or booleans, not {}",
+            value.type_name()
+        ))
     }
 }
 
-fn render_with_map(text: &str, name: &str, vars: &rhai::Map) -> Result<String, Box<EvalAltResult>> {
+fn render_with_map(
+    ctx: &NativeCallContext,
+    text: &str,
+    name: &str,
+    vars: &rhai::Map,
+) -> Result<String, Box<EvalAltResult>> {
     // Check every value's type first so the lookup itself cannot fail.
     let mut texts = std::collections::HashMap::new();
     for (k, v) in vars {
-        let text = value_text(v).map_err(|e| format!("{name}: variable {k}: {e}"))?;
+        let text =
+            value_text(v).map_err(|e| script_error(ctx, format!("{name}: variable {k}: {e}")))?;
         texts.insert(k.as_str(), text);
     }
-    render(text, name, &|var| texts.get(var).cloned()).map_err(|e| e.to_string().into())
+    render(text, name, &|var| texts.get(var).cloned()).map_err(|e| script_error(ctx, e))
 }
 
 /// The `template` module scripts call as `template::render(...)`.
@@ -121,19 +142,31 @@ pub mod template_api {
     /// Substitutes `${VAR}`/`$VAR` in `text` with the values of the map `vars`.
     /// An undefined variable is an error naming it and the line.
     #[rhai_fn(return_raw)]
-    pub fn render(text: &str, vars: rhai::Map) -> Result<String, Box<EvalAltResult>> {
-        super::render_with_map(text, "template", &vars)
+    pub fn render(
+        ctx: NativeCallContext,
+        text: &str,
+        vars: rhai::Map,
+    ) -> Result<String, Box<EvalAltResult>> {
+        super::render_with_map(&ctx, text, "template", &vars)
     }
 
     /// Reads the file `path` (relative to the calling script) and renders it like `render`.
     #[rhai_fn(return_raw)]
-    pub fn file(ctx: NativeCallContext, path: &str, vars: rhai::Map) -> Result<String, Box<EvalAltResult>> {
+    pub fn file(
+        ctx: NativeCallContext,
+        path: &str,
+        vars: rhai::Map,
+    ) -> Result<String, Box<EvalAltResult>> {
         let run = RunHandle::from_context(&ctx)?;
         let full = run.resolve_path(&ctx, path);
         run.track_file(&full);
-        let text = std::fs::read_to_string(&full)
-            .map_err(|e| format!("cannot read template {}: {e}", full.display()))?;
-        super::render_with_map(&text, &crate::engine::display_path(&full), &vars)
+        let text = std::fs::read_to_string(&full).map_err(|e| {
+            script_error(
+                &ctx,
+                format!("cannot read template {}: {e}", full.display()),
+            )
+        })?;
+        super::render_with_map(&ctx, &text, &crate::engine::display_path(&full), &vars)
     }
 }
 
@@ -162,20 +195,32 @@ mod tests {
 
     #[test]
     fn escapes_and_lone_dollars() {
-        assert_eq!(render("$${NAME} $$NAME $ 5$", "t", &vars).unwrap(), "${NAME} $NAME $ 5$");
+        assert_eq!(
+            render("$${NAME} $$NAME $ 5$", "t", &vars).unwrap(),
+            "${NAME} $NAME $ 5$"
+        );
     }
 
     #[test]
     fn undefined_variable_names_line() {
         let err = render("a\nb: ${NAME}\nc: ${MISSING}\n", "svc.yaml", &vars).unwrap_err();
-        assert_eq!(err.to_string(), "svc.yaml:3: variable MISSING is not defined");
+        assert_eq!(
+            err.to_string(),
+            "svc.yaml:3: variable MISSING is not defined"
+        );
         let err = render("x $OTHER", "t", &vars).unwrap_err();
         assert_eq!(err.line, 1);
     }
 
     #[test]
     fn malformed_references() {
-        assert!(render("${NAME", "t", &vars).unwrap_err().message.contains("unclosed"));
-        assert!(render("${1X}", "t", &vars).unwrap_err().message.contains("not a variable reference"));
+        assert!(render("${NAME", "t", &vars)
+            .unwrap_err()
+            .message
+            .contains("unclosed"));
+        assert!(render("${1X}", "t", &vars)
+            .unwrap_err()
+            .message
+            .contains("not a variable reference"));
     }
 }

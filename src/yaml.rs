@@ -2,20 +2,35 @@
 //! team's existing manifests and templates become maps a recipe can check
 //! and apply as typed objects.
 
-use crate::engine::{from_json, to_json, RunHandle};
+use crate::engine::{from_json, script_error, to_json, RunHandle};
 use rhai::plugin::*;
 use serde_json::Value;
 
+/// wildrun reads YAML 1.2: only `true`/`false` are booleans, so `y`, `no`
+/// or `on` stay strings (a country code or a flag value is never flipped).
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! { strict_booleans: true }
+}
+
+/// Deserializes one YAML document with wildrun's YAML rules.
+pub fn from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, options())
+}
+
+/// `name:line:column: message` for a YAML error (one line, no snippet).
+pub fn located_message(err: &serde_saphyr::Error, name: &str) -> String {
+    let at = err
+        .location()
+        .map(|l| format!(":{}:{}", l.line(), l.column()))
+        .unwrap_or_default();
+    let msg = err.without_snippet().to_string();
+    format!("{name}{at}: {}", msg.lines().next().unwrap_or_default())
+}
+
 /// Parses every document of `text` (empty documents are skipped).
 pub fn parse_documents(text: &str, name: &str) -> Result<Vec<Value>, String> {
-    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(":{}:{}", l.line(), l.column()))
-            .unwrap_or_default();
-        let msg = e.without_snippet().to_string();
-        format!("{name}{at}: invalid YAML: {}", msg.lines().next().unwrap_or_default())
-    })?;
+    let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options())
+        .map_err(|e| located_message(&e, name))?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
@@ -33,8 +48,10 @@ fn to_array(docs: Vec<Value>) -> Result<rhai::Array, Box<EvalAltResult>> {
 pub mod yaml_api {
     /// Parses YAML text into a list with one entry per document.
     #[rhai_fn(return_raw)]
-    pub fn parse(text: &str) -> Result<rhai::Array, Box<EvalAltResult>> {
-        super::to_array(super::parse_documents(text, "yaml::parse")?)
+    pub fn parse(ctx: NativeCallContext, text: &str) -> Result<rhai::Array, Box<EvalAltResult>> {
+        let docs =
+            super::parse_documents(text, "yaml::parse").map_err(|e| script_error(&ctx, e))?;
+        super::to_array(docs)
     }
 
     /// Reads a YAML file (relative to the calling script) into a list of documents.
@@ -44,23 +61,28 @@ pub mod yaml_api {
         let full = run.resolve_path(&ctx, path);
         run.track_file(&full);
         let text = std::fs::read_to_string(&full)
-            .map_err(|e| format!("cannot read {}: {e}", full.display()))?;
-        super::to_array(super::parse_documents(&text, &crate::engine::display_path(&full))?)
+            .map_err(|e| script_error(&ctx, format!("cannot read {}: {e}", full.display())))?;
+        let docs = super::parse_documents(&text, &crate::engine::display_path(&full))
+            .map_err(|e| script_error(&ctx, e))?;
+        super::to_array(docs)
     }
 
     /// Writes a value as one YAML document.
     #[rhai_fn(return_raw)]
-    pub fn emit(value: Dynamic) -> Result<String, Box<EvalAltResult>> {
-        Ok(super::emit_document(&to_json(&value)?)?)
+    pub fn emit(ctx: NativeCallContext, value: Dynamic) -> Result<String, Box<EvalAltResult>> {
+        super::emit_document(&to_json(&value)?).map_err(|e| script_error(&ctx, e))
     }
 
     /// Writes each item of a list as its own document, separated by `---`.
     #[rhai_fn(return_raw)]
-    pub fn emit_all(values: rhai::Array) -> Result<String, Box<EvalAltResult>> {
+    pub fn emit_all(
+        ctx: NativeCallContext,
+        values: rhai::Array,
+    ) -> Result<String, Box<EvalAltResult>> {
         let mut out = String::new();
         for v in &values {
             out.push_str("---\n");
-            out.push_str(&super::emit_document(&to_json(v)?)?);
+            out.push_str(&super::emit_document(&to_json(v)?).map_err(|e| script_error(&ctx, e))?);
         }
         Ok(out)
     }
@@ -88,5 +110,16 @@ mod tests {
     fn invalid_yaml_names_location() {
         let err = parse_documents("a: [1, 2\n", "m.yaml").unwrap_err();
         assert!(err.starts_with("m.yaml:"), "{err}");
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_stay_strings_and_are_quoted_on_output() {
+        let docs = parse_documents("a: [y, no, on, true]\n", "t").unwrap();
+        assert_eq!(docs[0], json!({"a": ["y", "no", "on", true]}));
+        let text = emit_document(&json!({"a": "yes", "b": "80"})).unwrap();
+        assert!(
+            text.contains("\"yes\"") && text.contains("\"80\""),
+            "{text}"
+        );
     }
 }

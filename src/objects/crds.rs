@@ -77,7 +77,12 @@ pub struct X509Subject {
 /// cert-manager `Certificate` (cert-manager.io/v1): a request for a certificate
 /// that cert-manager keeps issued and renewed in `secretName`.
 #[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(group = "cert-manager.io", version = "v1", kind = "Certificate", namespaced)]
+#[kube(
+    group = "cert-manager.io",
+    version = "v1",
+    kind = "Certificate",
+    namespaced
+)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateSpec {
     /// Secret cert-manager writes the key pair into.
@@ -228,7 +233,12 @@ pub struct IpAllowList {
 
 /// Traefik `Middleware` (traefik.io/v1alpha1). Exactly one middleware kind is set.
 #[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(group = "traefik.io", version = "v1alpha1", kind = "Middleware", namespaced)]
+#[kube(
+    group = "traefik.io",
+    version = "v1alpha1",
+    kind = "Middleware",
+    namespaced
+)]
 #[serde(rename_all = "camelCase")]
 pub struct MiddlewareSpec {
     #[serde(rename = "ipAllowList", skip_serializing_if = "Option::is_none")]
@@ -299,7 +309,12 @@ pub struct ServiceAllocation {
 
 /// MetalLB `IPAddressPool` (metallb.io/v1beta1): addresses MetalLB hands to LoadBalancer Services.
 #[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(group = "metallb.io", version = "v1beta1", kind = "IPAddressPool", namespaced)]
+#[kube(
+    group = "metallb.io",
+    version = "v1beta1",
+    kind = "IPAddressPool",
+    namespaced
+)]
 #[serde(rename_all = "camelCase")]
 pub struct IPAddressPoolSpec {
     /// Ranges (`192.168.8.240-192.168.8.250`) or CIDRs.

@@ -53,6 +53,9 @@ impl fmt::Display for ObjectError {
 
 impl std::error::Error for ObjectError {}
 
+/// The canonical JSON of a converted object and the unknown fields it had.
+type Converted = Result<(Value, Vec<strict::UnknownField>), strict::StrictError>;
+
 /// What the registry knows about one kind.
 struct KindInfo {
     api_version: String,
@@ -60,10 +63,10 @@ struct KindInfo {
     namespaced: bool,
     /// Name must be a DNS-1123 label rather than a subdomain.
     label_name: bool,
-    convert: fn(&Value) -> Result<(Value, Vec<strict::UnknownField>), strict::StrictError>,
+    convert: fn(&Value) -> Converted,
 }
 
-fn convert_k8s<K>(value: &Value) -> Result<(Value, Vec<strict::UnknownField>), strict::StrictError>
+fn convert_k8s<K>(value: &Value) -> Converted
 where
     K: DeserializeOwned + Serialize,
 {
@@ -74,7 +77,9 @@ where
 
 /// kube-derive's root struct declares only metadata/spec/status; apiVersion
 /// and kind are checked by the registry lookup instead.
-fn convert_custom<K>(value: &Value) -> Result<(Value, Vec<strict::UnknownField>), strict::StrictError>
+fn convert_custom<K>(
+    value: &Value,
+) -> Result<(Value, Vec<strict::UnknownField>), strict::StrictError>
 where
     K: DeserializeOwned + Serialize,
 {
@@ -99,7 +104,8 @@ fn is_namespaced<K: Resource>() -> bool
 where
     K::Scope: 'static,
 {
-    std::any::TypeId::of::<K::Scope>() == std::any::TypeId::of::<k8s_openapi::NamespaceResourceScope>()
+    std::any::TypeId::of::<K::Scope>()
+        == std::any::TypeId::of::<k8s_openapi::NamespaceResourceScope>()
 }
 
 fn registry() -> &'static [KindInfo] {
@@ -160,7 +166,9 @@ impl TypedObject {
     /// Checks and converts a map built by a script into a typed object.
     pub fn from_value(value: &Value) -> Result<TypedObject, ObjectError> {
         let kind = str_at(value, &["kind"]).unwrap_or_default().to_string();
-        let name = str_at(value, &["metadata", "name"]).unwrap_or_default().to_string();
+        let name = str_at(value, &["metadata", "name"])
+            .unwrap_or_default()
+            .to_string();
         let describe = || match (kind.is_empty(), name.is_empty()) {
             (false, false) => format!("{kind} {name}"),
             (false, true) => format!("{kind} (no name)"),
@@ -176,7 +184,9 @@ impl TypedObject {
                 strict::describe(value)
             )]));
         }
-        let api_version = str_at(value, &["apiVersion"]).unwrap_or_default().to_string();
+        let api_version = str_at(value, &["apiVersion"])
+            .unwrap_or_default()
+            .to_string();
         let mut problems = Vec::new();
         if api_version.is_empty() {
             problems.push("apiVersion is missing".to_string());
@@ -192,7 +202,9 @@ impl TypedObject {
         if info.is_none() {
             if let Some(k) = registry().iter().find(|k| k.kind == kind) {
                 // Same kind under another apiVersion is almost always a typo.
-                if !api_version.contains('.') || api_version.split('/').next() == k.api_version.split('/').next() {
+                if !api_version.contains('.')
+                    || api_version.split('/').next() == k.api_version.split('/').next()
+                {
                     problems.push(format!(
                         "apiVersion {api_version} does not serve {kind} (did you mean {}?)",
                         k.api_version
@@ -220,7 +232,11 @@ impl TypedObject {
             )),
             _ => {}
         }
-        check_metadata(&canonical, info.is_some_and(|i| i.label_name), &mut problems);
+        check_metadata(
+            &canonical,
+            info.is_some_and(|i| i.label_name),
+            &mut problems,
+        );
         check_kind_fields(&kind, &canonical, &mut problems);
 
         if problems.is_empty() {
@@ -255,7 +271,11 @@ impl TypedObject {
 
     /// Sets labels on `metadata.labels`, overriding values of the same keys.
     pub fn set_labels<'a>(&mut self, labels: impl IntoIterator<Item = (&'a str, &'a str)>) {
-        let Some(meta) = self.value.get_mut("metadata").and_then(Value::as_object_mut) else {
+        let Some(meta) = self
+            .value
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+        else {
             return;
         };
         let entry = meta
@@ -362,7 +382,11 @@ fn check_kind_fields(kind: &str, v: &Value, problems: &mut Vec<String>) {
                 }
                 for (j, p) in each(c, "/ports") {
                     if let Some(port) = p.get("containerPort") {
-                        check_port_at(port, format!("{dotted}.{list}[{i}].ports[{j}].containerPort"), problems);
+                        check_port_at(
+                            port,
+                            format!("{dotted}.{list}[{i}].ports[{j}].containerPort"),
+                            problems,
+                        );
                     }
                 }
             }
@@ -386,7 +410,11 @@ fn check_kind_fields(kind: &str, v: &Value, problems: &mut Vec<String>) {
                 }
                 for (j, path) in each(rule, "/http/paths") {
                     if let Some(n) = path.pointer("/backend/service/port/number") {
-                        check_port_at(n, format!("spec.rules[{i}].http.paths[{j}].backend.service.port.number"), problems);
+                        check_port_at(
+                            n,
+                            format!("spec.rules[{i}].http.paths[{j}].backend.service.port.number"),
+                            problems,
+                        );
                     }
                 }
             }
@@ -426,7 +454,8 @@ mod tests {
 
     #[test]
     fn converts_known_kind_in_canonical_order() {
-        let obj = TypedObject::from_value(&deployment(json!({"selector": {}, "template": {}}))).unwrap();
+        let obj =
+            TypedObject::from_value(&deployment(json!({"selector": {}, "template": {}}))).unwrap();
         assert!(obj.typed);
         let keys: Vec<_> = obj.value.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["apiVersion", "kind", "metadata", "spec"]);
@@ -435,14 +464,26 @@ mod tests {
 
     #[test]
     fn unknown_field_is_reported_with_suggestion() {
-        let err = TypedObject::from_value(&deployment(json!({"replica": 1, "selector": {}, "template": {}}))).unwrap_err();
-        assert_eq!(err.to_string(), "Deployment web: unknown field spec.replica (did you mean replicas?)");
+        let err = TypedObject::from_value(&deployment(
+            json!({"replica": 1, "selector": {}, "template": {}}),
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Deployment web: unknown field spec.replica (did you mean replicas?)"
+        );
     }
 
     #[test]
     fn wrong_type_is_reported_with_path() {
-        let err = TypedObject::from_value(&deployment(json!({"replicas": "x", "selector": {}, "template": {}}))).unwrap_err();
-        assert!(err.to_string().contains("spec.replicas: invalid type"), "{err}");
+        let err = TypedObject::from_value(&deployment(
+            json!({"replicas": "x", "selector": {}, "template": {}}),
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("spec.replicas: invalid type"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -451,7 +492,10 @@ mod tests {
             "metadata": {"name": "internal-only", "namespace": "a"},
             "spec": {"ipAllowList": {"sourceRanges": ["10.0.0.0/8"]}}});
         let err = TypedObject::from_value(&v).unwrap_err().to_string();
-        assert!(err.contains("unknown field spec.ipAllowList.sourceRanges (did you mean sourceRange?)"), "{err}");
+        assert!(
+            err.contains("unknown field spec.ipAllowList.sourceRanges (did you mean sourceRange?)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -461,7 +505,10 @@ mod tests {
         assert!(err.contains("metadata.namespace is required"), "{err}");
         assert!(err.contains("metadata.name \"My_App\""), "{err}");
         let v = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a", "namespace": "b"}});
-        assert!(TypedObject::from_value(&v).unwrap_err().to_string().contains("cluster-scoped"));
+        assert!(TypedObject::from_value(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("cluster-scoped"));
     }
 
     #[test]

@@ -114,15 +114,21 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-/// The known name closest to `key`, if it is plausibly a typo of it.
+/// The known name closest to `key`, if it is plausibly a typo of it: a few
+/// edits away (swapped, missing or extra letters) or sharing most of its letters.
 pub fn nearest<'n>(key: &str, known: impl IntoIterator<Item = &'n str>) -> Option<String> {
     let lower = key.to_ascii_lowercase();
+    let max_edits = (lower.len() / 3).max(1);
     known
         .into_iter()
-        .map(|k| (strsim::jaro_winkler(&lower, &k.to_ascii_lowercase()), k))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k.to_string())
+        .filter_map(|k| {
+            let candidate = k.to_ascii_lowercase();
+            let similarity = strsim::jaro_winkler(&lower, &candidate);
+            let edits = strsim::osa_distance(&lower, &candidate);
+            (similarity >= 0.8 || edits <= max_edits).then_some((edits, -similarity, k))
+        })
+        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
+        .map(|(_, _, k)| k.to_string())
 }
 
 impl<'de, 'a> de::Deserializer<'de> for StrictDeserializer<'a> {
@@ -270,7 +276,9 @@ impl<'p, 'a> StrictMap<'p, 'a> {
         for (key, value) in map {
             let known = match fields {
                 None => true,
-                Some(fields) => fields.contains(&key.as_str()) || parent.ignore.contains(&key.as_str()),
+                Some(fields) => {
+                    fields.contains(&key.as_str()) || parent.ignore.contains(&key.as_str())
+                }
             };
             if known {
                 if !parent.ignore.contains(&key.as_str()) {
@@ -308,7 +316,10 @@ impl<'de, 'p, 'a> MapAccess<'de> for StrictMap<'p, 'a> {
         seed.deserialize(key).map(Some)
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, StrictError> {
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, StrictError> {
         let Some((key, value)) = self.current.take() else {
             return Err(de::Error::custom("value requested before key"));
         };
@@ -339,7 +350,10 @@ mod tests {
         assert_eq!(
             unknown,
             vec![
-                UnknownField { path: "spec.replica".into(), suggestion: Some("replicas".into()) },
+                UnknownField {
+                    path: "spec.replica".into(),
+                    suggestion: Some("replicas".into())
+                },
                 UnknownField {
                     path: "spec.template.spec.containers[0].imge".into(),
                     suggestion: Some("image".into())
@@ -352,7 +366,10 @@ mod tests {
     fn type_error_names_the_path() {
         let v = json!({"metadata": {"name": "x"}, "spec": {"replicas": "two", "selector": {}}});
         let err = from_value::<Deployment>(&v, &[]).unwrap_err().to_string();
-        assert!(err.starts_with("spec.replicas: invalid type: string \"two\""), "{err}");
+        assert!(
+            err.starts_with("spec.replicas: invalid type: string \"two\""),
+            "{err}"
+        );
     }
 
     #[test]
@@ -360,12 +377,20 @@ mod tests {
         let v = json!({"metadata": {"name": "x", "labels": {"a": "b"}}, "spec": {"replicas": 2, "selector": {}}});
         let (d, unknown) = from_value::<Deployment>(&v, &[]).unwrap();
         assert!(unknown.is_empty());
-        assert_eq!(d.spec.and_then(|s| s.replicas), Some(2));
+        assert_eq!(d.spec.replicas, Some(2));
     }
 
     #[test]
     fn nearest_rejects_unrelated_names() {
         assert_eq!(nearest("zzz", ["replicas", "selector"]), None);
-        assert_eq!(nearest("selectr", ["replicas", "selector"]).as_deref(), Some("selector"));
+        assert_eq!(
+            nearest("selectr", ["replicas", "selector"]).as_deref(),
+            Some("selector")
+        );
+        assert_eq!(nearest("tll", ["ttl"]).as_deref(), Some("ttl"));
+        assert_eq!(
+            nearest("nmae", ["name", "namespace", "image"]).as_deref(),
+            Some("name")
+        );
     }
 }

@@ -9,7 +9,10 @@ pub fn dns1123_label(value: &str) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if value.len() > 63 {
-        return Err(format!("is {} characters long; at most 63 are allowed", value.len()));
+        return Err(format!(
+            "is {} characters long; at most 63 are allowed",
+            value.len()
+        ));
     }
     if let Some(c) = value
         .chars()
@@ -32,7 +35,10 @@ pub fn dns1123_subdomain(value: &str) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if value.len() > 253 {
-        return Err(format!("is {} characters long; at most 253 are allowed", value.len()));
+        return Err(format!(
+            "is {} characters long; at most 253 are allowed",
+            value.len()
+        ));
     }
     for label in value.split('.') {
         dns1123_label(label).map_err(|e| format!("part {label:?} {e}"))?;
@@ -83,7 +89,10 @@ pub fn port_name(value: &str) -> Result<(), String> {
 /// characters of `[A-Za-z0-9_.-]`, starting and ending alphanumeric.
 fn label_name(value: &str) -> Result<(), String> {
     if value.len() > 63 {
-        return Err(format!("is {} characters long; at most 63 are allowed", value.len()));
+        return Err(format!(
+            "is {} characters long; at most 63 are allowed",
+            value.len()
+        ));
     }
     if let Some(c) = value
         .chars()
@@ -92,7 +101,8 @@ fn label_name(value: &str) -> Result<(), String> {
         return Err(format!("contains {c:?}"));
     }
     let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    if !value.is_empty() && !(alnum(value.chars().next()) && alnum(value.chars().last())) {
+    let well_bounded = alnum(value.chars().next()) && alnum(value.chars().last());
+    if !value.is_empty() && !well_bounded {
         return Err("must start and end with a letter or digit".into());
     }
     Ok(())
@@ -146,7 +156,9 @@ mod tests {
         assert!(dns1123_label("myservice").is_ok());
         assert!(dns1123_label("a-1").is_ok());
         assert!(dns1123_label("My_App").unwrap_err().contains("'M'"));
-        assert!(dns1123_label(&"a".repeat(64)).unwrap_err().contains("64 characters"));
+        assert!(dns1123_label(&"a".repeat(64))
+            .unwrap_err()
+            .contains("64 characters"));
         assert!(dns1123_label(&"a".repeat(63)).is_ok());
         assert!(dns1123_label("").is_err());
         assert!(dns1123_label("-a").is_err());

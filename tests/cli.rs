@@ -1,0 +1,709 @@
+//! Command-line tests: run the built `wildrun` binary on the bundled recipes
+//! and on bad inputs, and check stdout, stderr and the exit code.
+//!
+//! The dry-run output is parsed back from YAML and checked field by field
+//! against SPEC.md's table.
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs wildrun in the repository root with a clean configuration environment.
+fn wildrun(args: &[&str], env: &[(&str, &str)]) -> Output {
+    wildrun_in(&repo(), args, env)
+}
+
+fn wildrun_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrun"));
+    cmd.current_dir(dir).args(args);
+    for key in wildrun::config::KEYS
+        .iter()
+        .map(|k| k.env_var())
+        .chain(["WILDRUN_CONFIG".to_string()])
+    {
+        cmd.env_remove(key);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("wildrun runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const DOMAIN: (&str, &str) = ("CLOUD_DOMAIN", "cloud.example.com");
+const LB: (&str, &str) = ("CLUSTER_LOAD_BALANCER_IP", "192.168.8.240");
+
+fn dry_run(args: &[&str], env: &[(&str, &str)]) -> Vec<Value> {
+    let mut all = args.to_vec();
+    all.push("--dry-run");
+    let out = wildrun(&all, env);
+    assert!(
+        out.status.success(),
+        "wildrun {args:?} failed: {}",
+        stderr(&out)
+    );
+    wildrun::yaml::parse_documents(&stdout(&out), "stdout").expect("dry-run output is YAML")
+}
+
+fn kinds(objects: &[Value]) -> Vec<String> {
+    objects
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {}",
+                o["kind"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn find<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {:?}", kinds(objects)))
+}
+
+fn assert_labels(objects: &[Value], name: &str, instance: &str) {
+    for o in objects {
+        let labels = &o["metadata"]["labels"];
+        assert_eq!(
+            labels["app.kubernetes.io/name"],
+            json!(name),
+            "{}",
+            o["kind"]
+        );
+        assert_eq!(
+            labels["app.kubernetes.io/managed-by"],
+            json!("wildrun"),
+            "{}",
+            o["kind"]
+        );
+        assert_eq!(
+            labels["wildrun.dev/instance"],
+            json!(instance),
+            "{}",
+            o["kind"]
+        );
+    }
+}
+
+#[test]
+fn public_dry_run_matches_spec() {
+    let objects = dry_run(&["scripts/public.rhai", "--name", "myservice"], &[DOMAIN]);
+    assert_eq!(
+        kinds(&objects),
+        [
+            "Namespace myservice",
+            "Certificate wildcard-wild-cloud",
+            "Secret wildcard-wild-cloud-tls",
+            "Deployment myservice",
+            "Service myservice",
+            "Ingress myservice",
+        ]
+    );
+    assert_labels(&objects, "myservice", "public.myservice");
+
+    let deployment = find(&objects, "Deployment");
+    assert_eq!(deployment["metadata"]["namespace"], "myservice");
+    assert_eq!(deployment["spec"]["replicas"], 1);
+    assert_eq!(
+        deployment["spec"]["selector"]["matchLabels"],
+        json!({"app": "myservice"})
+    );
+    assert_eq!(
+        deployment["spec"]["template"]["metadata"]["labels"]["app"],
+        "myservice"
+    );
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["name"], "myservice");
+    assert_eq!(container["image"], "nginx:latest");
+    assert_eq!(container["ports"], json!([{"containerPort": 80}]));
+
+    let service = find(&objects, "Service");
+    assert_eq!(service["spec"]["type"], "ClusterIP");
+    assert_eq!(service["spec"]["selector"], json!({"app": "myservice"}));
+    assert_eq!(
+        service["spec"]["ports"],
+        json!([{"port": 80, "targetPort": 80}])
+    );
+
+    let cert = find(&objects, "Certificate");
+    assert_eq!(cert["apiVersion"], "cert-manager.io/v1");
+    assert_eq!(cert["metadata"]["namespace"], "cert-manager");
+    assert_eq!(
+        cert["spec"]["dnsNames"],
+        json!(["*.cloud.example.com", "cloud.example.com"])
+    );
+    assert_eq!(cert["spec"]["secretName"], "wildcard-wild-cloud-tls");
+    assert_eq!(
+        cert["spec"]["issuerRef"],
+        json!({"name": "letsencrypt-prod", "kind": "ClusterIssuer"})
+    );
+
+    let secret = find(&objects, "Secret");
+    assert_eq!(secret["metadata"]["namespace"], "myservice");
+    assert_eq!(secret["type"], "kubernetes.io/tls");
+    assert_eq!(
+        secret["metadata"]["annotations"]["wildrun.dev/copied-from"],
+        "cert-manager/wildcard-wild-cloud-tls"
+    );
+    assert!(
+        secret.get("data").is_none() && secret.get("stringData").is_none(),
+        "secret data printed"
+    );
+
+    let ingress = find(&objects, "Ingress");
+    assert_eq!(ingress["apiVersion"], "networking.k8s.io/v1");
+    assert_eq!(ingress["spec"]["ingressClassName"], "traefik");
+    let rule = &ingress["spec"]["rules"][0];
+    assert_eq!(rule["host"], "myservice.cloud.example.com");
+    let path = &rule["http"]["paths"][0];
+    assert_eq!(path["path"], "/");
+    assert_eq!(path["pathType"], "Prefix");
+    assert_eq!(
+        path["backend"]["service"],
+        json!({"name": "myservice", "port": {"number": 80}})
+    );
+    assert_eq!(
+        ingress["spec"]["tls"],
+        json!([{"hosts": ["myservice.cloud.example.com"], "secretName": "wildcard-wild-cloud-tls"}])
+    );
+    assert_eq!(
+        ingress["metadata"]["annotations"],
+        json!({
+            "external-dns.alpha.kubernetes.io/target": "cloud.example.com",
+            "external-dns.alpha.kubernetes.io/ttl": "60",
+        })
+    );
+}
+
+#[test]
+fn internal_dry_run_matches_spec() {
+    let objects = dry_run(
+        &[
+            "scripts/internal.rhai",
+            "--name",
+            "adminpanel",
+            "--image",
+            "registry/admin:2",
+            "--port",
+            "8080",
+        ],
+        &[DOMAIN, LB],
+    );
+    assert_eq!(
+        kinds(&objects),
+        [
+            "Namespace adminpanel",
+            "Certificate wildcard-internal-wild-cloud",
+            "Secret wildcard-internal-wild-cloud-tls",
+            "Deployment adminpanel",
+            "Service adminpanel",
+            "Middleware internal-only",
+            "Ingress adminpanel",
+        ]
+    );
+    assert_labels(&objects, "adminpanel", "internal.adminpanel");
+
+    let container = &find(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "registry/admin:2");
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    assert_eq!(
+        find(&objects, "Service")["spec"]["ports"],
+        json!([{"port": 8080, "targetPort": 8080}])
+    );
+
+    let cert = find(&objects, "Certificate");
+    assert_eq!(
+        cert["spec"]["dnsNames"],
+        json!(["*.internal.cloud.example.com", "internal.cloud.example.com"])
+    );
+    assert_eq!(
+        cert["spec"]["secretName"],
+        "wildcard-internal-wild-cloud-tls"
+    );
+
+    let secret = find(&objects, "Secret");
+    assert_eq!(
+        secret["metadata"]["annotations"]["wildrun.dev/copied-from"],
+        "cert-manager/wildcard-internal-wild-cloud-tls"
+    );
+
+    let middleware = find(&objects, "Middleware");
+    assert_eq!(middleware["apiVersion"], "traefik.io/v1alpha1");
+    assert_eq!(middleware["metadata"]["namespace"], "adminpanel");
+    assert_eq!(
+        middleware["spec"]["ipAllowList"]["sourceRange"],
+        json!(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"])
+    );
+
+    let ingress = find(&objects, "Ingress");
+    assert_eq!(
+        ingress["spec"]["rules"][0]["host"],
+        "adminpanel.internal.cloud.example.com"
+    );
+    assert_eq!(
+        ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"],
+        8080
+    );
+    assert_eq!(
+        ingress["spec"]["tls"][0]["secretName"],
+        "wildcard-internal-wild-cloud-tls"
+    );
+    assert_eq!(
+        ingress["metadata"]["annotations"],
+        json!({
+            "external-dns.alpha.kubernetes.io/target": "192.168.8.240",
+            "external-dns.alpha.kubernetes.io/ttl": "60",
+            "traefik.ingress.kubernetes.io/router.middlewares": "adminpanel-internal-only@kubernetescrd",
+        })
+    );
+}
+
+#[test]
+fn namespace_parameter_and_config_file_are_used() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("wildrun.yaml"),
+        "cloud:\n  domain: lab.example.org\n  internalDomain: in.lab.example.org\ncluster:\n  loadBalancerIp: 10.1.2.3\n  internalSourceRanges: [10.0.0.0/8]\ningress:\n  className: edge\ndns:\n  ttl: 300\ntls:\n  sourceNamespace: certs\n  internalSecret: lab-internal-tls\n  issuer: lab-ca\n",
+    )
+    .unwrap();
+    let script = repo().join("scripts/internal.rhai");
+    let out = wildrun_in(
+        dir.path(),
+        &[
+            script.to_str().unwrap(),
+            "--name",
+            "wiki",
+            "--namespace",
+            "tools",
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let objects: Vec<Value> =
+        serde_json::from_slice(&out.stdout).expect("-o json prints one JSON array");
+    let ingress = find(&objects, "Ingress");
+    assert_eq!(ingress["metadata"]["namespace"], "tools");
+    assert_eq!(ingress["spec"]["ingressClassName"], "edge");
+    assert_eq!(
+        ingress["spec"]["rules"][0]["host"],
+        "wiki.in.lab.example.org"
+    );
+    assert_eq!(
+        ingress["metadata"]["annotations"]["external-dns.alpha.kubernetes.io/target"],
+        "10.1.2.3"
+    );
+    assert_eq!(
+        ingress["metadata"]["annotations"]["external-dns.alpha.kubernetes.io/ttl"],
+        "300"
+    );
+    assert_eq!(
+        ingress["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.middlewares"],
+        "tools-internal-only@kubernetescrd"
+    );
+    let cert = find(&objects, "Certificate");
+    assert_eq!(cert["metadata"]["namespace"], "certs");
+    assert_eq!(cert["spec"]["issuerRef"]["name"], "lab-ca");
+    assert_eq!(
+        find(&objects, "Secret")["metadata"]["annotations"]["wildrun.dev/copied-from"],
+        "certs/lab-internal-tls"
+    );
+    assert_eq!(
+        find(&objects, "Middleware")["spec"]["ipAllowList"]["sourceRange"],
+        json!(["10.0.0.0/8"])
+    );
+    assert_eq!(find(&objects, "Namespace")["metadata"]["name"], "tools");
+}
+
+#[test]
+fn environment_overrides_file_and_set_overrides_environment() {
+    let out = wildrun(
+        &[
+            "scripts/public.rhai",
+            "--name",
+            "a",
+            "--dry-run",
+            "-o",
+            "json",
+            "--set",
+            "cloud.domain=set.example.net",
+            "--set",
+            "dns.ttl=5",
+        ],
+        &[
+            ("WILDRUN_CONFIG", "tests/fixtures/typo-config.yaml"),
+            ("CLOUD_DOMAIN", "env.example.net"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let objects: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let ingress = find(&objects, "Ingress");
+    assert_eq!(ingress["spec"]["rules"][0]["host"], "a.set.example.net");
+    assert_eq!(
+        ingress["metadata"]["annotations"]["external-dns.alpha.kubernetes.io/ttl"],
+        "5"
+    );
+}
+
+#[test]
+fn dry_run_is_deterministic() {
+    let args = ["scripts/internal.rhai", "--name", "x", "--dry-run"];
+    let first = wildrun(&args, &[DOMAIN, LB]);
+    let second = wildrun(&args, &[DOMAIN, LB]);
+    assert!(first.status.success());
+    assert_eq!(first.stdout, second.stdout);
+}
+
+#[test]
+fn recipe_help_lists_parameters() {
+    let out = wildrun(&["scripts/internal.rhai", "--help"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "--name <label>",
+        "(required)",
+        "--namespace <label>",
+        "--image <string>",
+        "[default: nginx:latest]",
+        "--port <port>",
+        "[default: 80]",
+        "--replicas <int>",
+        "internal networks",
+    ] {
+        assert!(text.contains(expected), "help lacks {expected:?}:\n{text}");
+    }
+}
+
+#[test]
+fn program_help_and_version() {
+    let out = wildrun(&["--help"], &[]);
+    assert!(out.status.success());
+    for option in [
+        "--config",
+        "--set",
+        "--dry-run",
+        "--diff",
+        "--delete",
+        "--prune",
+        "--watch",
+        "--context",
+        "--kubeconfig",
+        "--output",
+        "--verbose",
+        "--quiet",
+    ] {
+        assert!(stdout(&out).contains(option), "--help lacks {option}");
+    }
+    let out = wildrun(&["--version"], &[]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains(env!("CARGO_PKG_VERSION")));
+}
+
+/// Runs a failing command and checks: exit code, nothing on stdout, and the
+/// expected fragments in the message.
+fn assert_fails(args: &[&str], env: &[(&str, &str)], code: i32, expected: &[&str]) {
+    let out = wildrun(args, env);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(code), "wildrun {args:?}: {err}");
+    assert!(
+        out.stdout.is_empty(),
+        "wildrun {args:?} printed manifests: {}",
+        stdout(&out)
+    );
+    for e in expected {
+        assert!(
+            err.contains(e),
+            "wildrun {args:?}: message lacks {e:?}:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn bad_names_are_usage_errors() {
+    let long = "a".repeat(64);
+    for (name, why) in [
+        ("My_App", "contains 'M'"),
+        (long.as_str(), "64 characters"),
+        ("", "must not be empty"),
+    ] {
+        assert_fails(
+            &["scripts/public.rhai", "--name", name, "--dry-run"],
+            &[DOMAIN],
+            2,
+            &["--name", why],
+        );
+    }
+}
+
+#[test]
+fn bad_ports_are_usage_errors() {
+    for port in ["0", "70000", "abc"] {
+        assert_fails(
+            &[
+                "scripts/public.rhai",
+                "--name",
+                "a",
+                "--port",
+                port,
+                "--dry-run",
+            ],
+            &[DOMAIN],
+            2,
+            &["--port", "not a port number"],
+        );
+    }
+}
+
+#[test]
+fn unknown_and_missing_parameters() {
+    assert_fails(
+        &["scripts/public.rhai", "--nmae", "a", "--dry-run"],
+        &[DOMAIN],
+        2,
+        &["unknown parameter --nmae", "did you mean --name?"],
+    );
+    assert_fails(
+        &["scripts/public.rhai", "--dry-run"],
+        &[DOMAIN],
+        2,
+        &["missing required parameter --name"],
+    );
+    assert_fails(&["--dry-run"], &[DOMAIN], 2, &["no recipe given"]);
+    assert_fails(
+        &["scripts/nope.rhai", "--dry-run"],
+        &[DOMAIN],
+        2,
+        &["scripts/nope.rhai does not exist"],
+    );
+    assert_fails(
+        &["--no-such-option", "scripts/public.rhai"],
+        &[DOMAIN],
+        2,
+        &["--no-such-option"],
+    );
+}
+
+#[test]
+fn missing_configuration_names_the_three_ways() {
+    assert_fails(
+        &["scripts/public.rhai", "--name", "a", "--dry-run"],
+        &[],
+        1,
+        &[
+            "cloud.domain is not set",
+            "wildrun.yaml",
+            "CLOUD_DOMAIN",
+            "--set cloud.domain=",
+        ],
+    );
+    assert_fails(
+        &["scripts/internal.rhai", "--name", "a", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "scripts/internal.rhai:",
+            "cluster.loadBalancerIp is not set",
+            "CLUSTER_LOAD_BALANCER_IP",
+            "--set cluster.loadBalancerIp=",
+        ],
+    );
+}
+
+#[test]
+fn malformed_config_file_reports_line_and_column() {
+    assert_fails(
+        &[
+            "--config",
+            "tests/fixtures/bad-config.yaml",
+            "scripts/public.rhai",
+            "--name",
+            "a",
+            "--dry-run",
+        ],
+        &[],
+        1,
+        &["tests/fixtures/bad-config.yaml:4:"],
+    );
+}
+
+#[test]
+fn unknown_config_key_warns_with_suggestion() {
+    let out = wildrun(
+        &[
+            "--config",
+            "tests/fixtures/typo-config.yaml",
+            "scripts/public.rhai",
+            "--name",
+            "a",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("warning: tests/fixtures/typo-config.yaml: unknown configuration key dns.tll (did you mean dns.ttl?)"), "{}", stderr(&out));
+}
+
+#[test]
+fn script_errors_name_file_and_line() {
+    assert_fails(
+        &["tests/fixtures/syntax-error.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &["tests/fixtures/syntax-error.rhai:3:", "syntax error"],
+    );
+    assert_fails(
+        &["tests/fixtures/throws.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/throws.rhai:3:",
+            "cannot deploy: the database is not ready",
+        ],
+    );
+    assert_fails(
+        &["tests/fixtures/endless-loop.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/endless-loop.rhai:3:",
+            "stopped after",
+            "operations",
+        ],
+    );
+}
+
+#[test]
+fn template_with_undefined_variable() {
+    assert_fails(
+        &["tests/fixtures/undefined-var.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/undefined-var.rhai:2:",
+            "service.yaml.tmpl:5: variable NAMESPACE is not defined",
+        ],
+    );
+}
+
+#[test]
+fn template_and_yaml_become_typed_objects() {
+    let objects = dry_run(&["tests/fixtures/template-ok.rhai"], &[DOMAIN]);
+    assert_eq!(kinds(&objects), ["Service web"]);
+    assert_eq!(objects[0]["metadata"]["namespace"], "shop");
+    assert_eq!(
+        objects[0]["metadata"]["labels"]["wildrun.dev/instance"],
+        "template-ok"
+    );
+}
+
+#[test]
+fn unknown_field_and_wrong_type_name_the_path_and_line() {
+    assert_fails(
+        &["tests/fixtures/unknown-field.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/unknown-field.rhai:2:",
+            "Deployment myservice: unknown field spec.replica (did you mean replicas?)",
+        ],
+    );
+    assert_fails(
+        &["tests/fixtures/wrong-type.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/wrong-type.rhai:2:",
+            "Service web: spec.ports[0].protocol: invalid type",
+        ],
+    );
+}
+
+#[test]
+fn errors_inside_stdlib_point_at_the_recipe_line_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("fork.rhai");
+    std::fs::write(
+        &recipe,
+        "import \"visibility\" as vis;\nlet svc = vis::inputs(#{ name: \"a\", port: 70000 }, config, \"public\");\nvis::deploy(svc);\n",
+    )
+    .unwrap();
+    let out = wildrun_in(&repo(), &[recipe.to_str().unwrap(), "--dry-run"], &[DOMAIN]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("fork.rhai:3:"), "{err}");
+    assert!(err.contains("70000 is not a port number"), "{err}");
+    assert!(
+        err.contains("stdlib>/visibility.rhai:"),
+        "the embedded stdlib frame is named: {err}"
+    );
+}
+
+#[test]
+fn local_module_overrides_stdlib() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("visibility.rhai"),
+        "fn marker() { \"local\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("r.rhai"),
+        "import \"visibility\" as vis;\nkube::ensure_namespace(vis::marker());\n",
+    )
+    .unwrap();
+    let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[DOMAIN]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("name: local"), "{}", stdout(&out));
+}
+
+#[test]
+fn embedded_stdlib_works_outside_the_source_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("scripts/public.rhai"),
+        dir.path().join("public.rhai"),
+    )
+    .unwrap();
+    let out = wildrun_in(
+        dir.path(),
+        &["public.rhai", "--name", "a", "--dry-run"],
+        &[DOMAIN],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("kind: Ingress"));
+}
+
+#[test]
+fn cluster_modes_say_not_yet_supported() {
+    for mode in [
+        "--diff",
+        "--delete",
+        "--prune",
+        "--watch",
+        "--dry-run=server",
+    ] {
+        assert_fails(
+            &["scripts/public.rhai", "--name", "a", mode],
+            &[DOMAIN],
+            2,
+            &[mode, "not supported yet"],
+        );
+    }
+}
