@@ -99,6 +99,9 @@ pub struct CertificateSpec {
     pub renew_before: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renew_before_percentage: Option<i32>,
+    /// Renewal policy (cert-manager 1.21+): validated by the API server's schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_addresses: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -115,7 +118,7 @@ pub struct CertificateSpec {
     pub secret_template: Option<SecretTemplate>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keystores: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "isCA", skip_serializing_if = "Option::is_none")]
     pub is_ca: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usages: Option<Vec<String>>,
@@ -153,7 +156,7 @@ pub struct AcmeIssuer {
     /// Challenge solvers (HTTP-01, DNS-01): validated by the API server's schema.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub solvers: Option<Vec<Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "skipTLSVerify", skip_serializing_if = "Option::is_none")]
     pub skip_tls_verify: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_account_binding: Option<Value>,
@@ -178,7 +181,7 @@ pub struct CaIssuer {
     pub crl_distribution_points: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ocsp_servers: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "issuingCertificateURLs", skip_serializing_if = "Option::is_none")]
     pub issuing_certificate_urls: Option<Vec<String>>,
 }
 
@@ -261,6 +264,8 @@ pub struct MiddlewareSpec {
     pub content_type: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest_auth: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoded_characters: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
