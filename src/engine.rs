@@ -237,6 +237,17 @@ impl ModuleResolver for RecipeResolver {
     }
 }
 
+/// Registers the script namespaces (`kube::`, `template::`, ...).
+fn register_host_modules(engine: &mut Engine) {
+    crate::kube::register(engine);
+    crate::dns::register(engine);
+    crate::cert::register(engine);
+    crate::template::register(engine);
+    crate::yaml::register(engine);
+    crate::log::register(engine);
+    crate::config::register(engine);
+}
+
 /// Builds the engine for one run: limits, host modules, module resolver.
 pub fn new_engine(run: &RunHandle, recipe_dir: &Path) -> Engine {
     let mut engine = Engine::new();
@@ -258,16 +269,24 @@ pub fn new_engine(run: &RunHandle, recipe_dir: &Path) -> Engine {
         };
         eprintln!("{at}{text}");
     });
-    crate::kube::register(&mut engine);
-    crate::dns::register(&mut engine);
-    crate::cert::register(&mut engine);
-    crate::template::register(&mut engine);
-    crate::yaml::register(&mut engine);
-    crate::log::register(&mut engine);
-    crate::config::register(&mut engine);
+    register_host_modules(&mut engine);
     engine.set_module_resolver(RecipeResolver::new(recipe_dir, run.clone()));
     engine.set_default_tag(Dynamic::from(run.clone()));
     engine
+}
+
+/// Every host function scripts can call, as `namespace::name`, sorted.
+pub fn script_functions() -> Vec<String> {
+    let mut engine = Engine::new_raw();
+    register_host_modules(&mut engine);
+    let mut names: Vec<String> = engine
+        .gen_fn_signatures(false)
+        .into_iter()
+        .filter_map(|sig| sig.split('(').next().map(str::to_string))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// A compiled recipe.

@@ -65,22 +65,23 @@ pub fn render(
             Some('{') => {
                 chars.next();
                 let mut var = String::new();
-                let mut closed = false;
-                for (_, c) in chars.by_ref() {
-                    if c == '}' {
-                        closed = true;
+                while let Some(&(_, c)) = chars.peek() {
+                    if !is_ident(c) {
                         break;
                     }
                     var.push(c);
+                    chars.next();
                 }
-                if !closed {
-                    return Err(err(idx, format!("unclosed ${{{var}")));
-                }
-                if var.is_empty() || !var.starts_with(is_ident_start) || !var.chars().all(is_ident)
-                {
+                let closed = chars.next_if(|&(_, c)| c == '}').is_some();
+                if !closed || var.is_empty() || !var.starts_with(is_ident_start) {
+                    let snippet: String = text[idx..]
+                        .chars()
+                        .take_while(|c| *c != '\n')
+                        .take(24)
+                        .collect();
                     return Err(err(
                         idx,
-                        format!("${{{var}}} is not a variable reference (names are letters, digits and _); write $${{ for a literal ${{"),
+                        format!("{snippet:?}: ${{ must be followed by a variable name and }}; write $${{ for a literal ${{"),
                     ));
                 }
                 out.push_str(
@@ -214,13 +215,18 @@ mod tests {
 
     #[test]
     fn malformed_references() {
-        assert!(render("${NAME", "t", &vars)
-            .unwrap_err()
-            .message
-            .contains("unclosed"));
-        assert!(render("${1X}", "t", &vars)
-            .unwrap_err()
-            .message
-            .contains("not a variable reference"));
+        for bad in ["${NAME", "${1X}", "${}", "a \"${\" b}"] {
+            let e = render(bad, "t", &vars).unwrap_err();
+            assert!(
+                e.message.contains("must be followed by a variable name"),
+                "{bad}: {e}"
+            );
+        }
+        let e = render("x: \"${\"\ny: ${NAME}\n", "t", &vars).unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(
+            !e.message.contains("y:"),
+            "the snippet stays on its line: {e}"
+        );
     }
 }

@@ -707,3 +707,16 @@ fn cluster_modes_say_not_yet_supported() {
         );
     }
 }
+
+#[test]
+fn example_fork_and_configuration_work() {
+    let objects = dry_run(
+        &["--config", "examples/wildrun.yaml", "examples/public-with-config.rhai", "--name", "hello", "--greeting", "Hi there"],
+        &[],
+    );
+    let config_map = find(&objects, "ConfigMap");
+    assert_eq!(config_map["metadata"]["name"], "hello-settings");
+    assert_eq!(config_map["data"]["greeting"], "Hi there");
+    assert_eq!(find(&objects, "Ingress")["spec"]["rules"][0]["host"], "hello.cloud.example.com");
+    assert_eq!(objects.len(), 7, "{:?}", kinds(&objects));
+}

@@ -181,7 +181,10 @@ pub struct CaIssuer {
     pub crl_distribution_points: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ocsp_servers: Option<Vec<String>>,
-    #[serde(rename = "issuingCertificateURLs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuingCertificateURLs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub issuing_certificate_urls: Option<Vec<String>>,
 }
 

@@ -1,0 +1,58 @@
+//! The README is the user's door: it must document every configuration key,
+//! its environment variable, and every function scripts can call.
+
+use std::path::PathBuf;
+
+fn readme() -> String {
+    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md exists")
+}
+
+#[test]
+fn readme_documents_every_configuration_key_and_variable() {
+    let text = readme();
+    for key in wildrun::config::KEYS {
+        assert!(
+            text.contains(&format!("`{}`", key.path)),
+            "README lacks configuration key `{}`",
+            key.path
+        );
+        assert!(
+            text.contains(&format!("`{}`", key.env_var())),
+            "README lacks variable `{}`",
+            key.env_var()
+        );
+    }
+}
+
+#[test]
+fn readme_documents_every_script_function() {
+    let text = readme();
+    let functions = wildrun::engine::script_functions();
+    assert!(
+        functions.iter().any(|f| f == "kube::apply"),
+        "{functions:?}"
+    );
+    for f in functions {
+        assert!(
+            text.contains(&format!("`{f}(")),
+            "README lacks script function `{f}(...)`"
+        );
+    }
+}
+
+#[test]
+fn example_configuration_sets_every_key() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/wildrun.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let docs = wildrun::yaml::parse_documents(&text, "examples/wildrun.yaml").unwrap();
+    for key in wildrun::config::KEYS {
+        let value = key.path.split('.').try_fold(&docs[0], |v, k| v.get(k));
+        assert!(value.is_some(), "examples/wildrun.yaml lacks {}", key.path);
+        assert!(
+            text.contains(&key.env_var()),
+            "examples/wildrun.yaml does not name {}",
+            key.env_var()
+        );
+    }
+}
