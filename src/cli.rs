@@ -6,6 +6,7 @@
 
 use crate::config::{self, Sources};
 use crate::engine::{self, Mode, Recipe, RunHandle, RunState};
+use crate::kube;
 use crate::params::{self, UsageError};
 use crate::plan::{Format, Plan};
 use anyhow::{anyhow, bail, Context, Result};
@@ -92,6 +93,10 @@ pub struct Cli {
     #[arg(long)]
     pub require_tls: bool,
 
+    /// Take over fields another field manager owns (server-side apply conflicts).
+    #[arg(long)]
+    pub force: bool,
+
     /// kubeconfig context to use.
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
@@ -100,9 +105,9 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// Output format of printed objects.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Yaml)]
-    pub output: OutputFormat,
+    /// Output format: of the objects with --dry-run (default yaml), of the report otherwise (default none).
+    #[arg(short = 'o', long = "output", value_enum)]
+    pub output: Option<OutputFormat>,
 
     /// More output on stderr (-v debug, -vv trace).
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -285,7 +290,7 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
     let mode = if matches!(cli.dry_run, Some(DryRun::Client)) {
         Mode::DryRun
     } else {
-        Mode::Apply
+        Mode::Cluster
     };
     let recipe_dir = script
         .parent()
@@ -309,6 +314,11 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
         files_read: Default::default(),
         recipe_dir: recipe_dir.clone(),
         mode,
+        connect: kube::cluster::ConnectOptions {
+            kubeconfig: cli.kubeconfig.clone(),
+            context: cli.context.clone(),
+        },
+        cluster: None,
         runtime,
     });
     run.track_file(script);
@@ -327,11 +337,7 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
             error: anyhow::Error::new(e),
         })?;
 
-    if let Some(unsupported) = unsupported_option(cli) {
-        return Err(usage(format!(
-            "{unsupported} is not supported yet: this version renders recipes with --dry-run only"
-        )));
-    }
+    let action = action(cli)?;
 
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let sources = Sources {
@@ -348,44 +354,179 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
     {
         let mut state = run.state();
         state.config = config.clone();
-        state.instance = instance;
+        state.instance = instance.clone();
     }
+    let started = std::time::Instant::now();
     recipe.run(&engine, &Value::Object(args), &config.value)?;
+    let plan = run.state().plan.clone();
 
-    let state = run.state();
-    let format = match cli.output {
-        OutputFormat::Yaml => Format::Yaml,
-        OutputFormat::Json => Format::Json,
+    if action == Action::Render {
+        let format = match cli.output.unwrap_or_default() {
+            OutputFormat::Yaml => Format::Yaml,
+            OutputFormat::Json => Format::Json,
+        };
+        let stdout = plan.render(format)?;
+        tracing::info!(
+            "{}: {} object(s) planned for instance {instance} (dry run: nothing was applied)",
+            recipe.display,
+            plan.len(),
+        );
+        return Ok(Outcome {
+            stdout,
+            code: EXIT_OK,
+        });
+    }
+
+    let cluster = run.cluster()?;
+    let server_dry_run = cli.dry_run == Some(DryRun::Server);
+    let (report, diff_count, stdout) = run.block_on(async {
+        match action {
+            Action::Diff => {
+                let removed = if cli.prune {
+                    prunable(&cluster, &plan, &instance).await?
+                } else {
+                    Vec::new()
+                };
+                let diffs = kube::diff::diff_plan(&cluster, &plan, &removed).await?;
+                let changed: Vec<&kube::diff::ObjectDiff> =
+                    diffs.iter().filter(|d| !d.text.is_empty()).collect();
+                let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+                let text: String = changed
+                    .iter()
+                    .map(|d| {
+                        if colour {
+                            kube::diff::colour(&d.text)
+                        } else {
+                            d.text.clone()
+                        }
+                    })
+                    .collect();
+                anyhow::Ok((None, Some(changed.len()), text))
+            }
+            Action::Delete => {
+                let report =
+                    kube::cleanup::delete_instance(&cluster, &plan, &instance, server_dry_run)
+                        .await?;
+                anyhow::Ok((Some(report), None, String::new()))
+            }
+            Action::Apply | Action::Render => {
+                let options = kube::apply::ExecOptions {
+                    server_dry_run,
+                    force: cli.force,
+                    require_tls: cli.require_tls,
+                };
+                let mut report = kube::apply::execute(&cluster, &plan, &options).await?;
+                if cli.prune {
+                    kube::cleanup::prune_instance(
+                        &cluster,
+                        &plan,
+                        &instance,
+                        server_dry_run,
+                        &mut report,
+                    )
+                    .await?;
+                }
+                anyhow::Ok((Some(report), None, String::new()))
+            }
+        }
+    })?;
+    let elapsed = started.elapsed().as_secs_f64();
+    if let Some(n) = diff_count {
+        if n == 0 {
+            tracing::info!("{instance}: the cluster matches the recipe");
+        } else {
+            tracing::info!("{instance}: {n} object(s) differ");
+        }
+        return Ok(Outcome {
+            stdout,
+            code: if n == 0 { EXIT_OK } else { EXIT_FAILED },
+        });
+    }
+    let report = report.unwrap_or_default();
+    let dry = if server_dry_run {
+        " (server dry run: nothing persisted)"
+    } else {
+        ""
     };
-    let stdout = state.plan.render(format)?;
-    tracing::info!(
-        "{}: {} object(s) planned for instance {} (dry run: nothing was applied)",
-        recipe.display,
-        state.plan.len(),
-        state.instance
-    );
+    tracing::info!("{instance}: {} in {elapsed:.2}s{dry}", report.summary());
+    let stdout = match cli.output {
+        None => String::new(),
+        Some(OutputFormat::Json) => {
+            serde_json::to_string_pretty(&report.entries).map_err(anyhow::Error::from)? + "\n"
+        }
+        Some(OutputFormat::Yaml) => {
+            let entries = serde_json::to_value(&report.entries).map_err(anyhow::Error::from)?;
+            crate::yaml::emit_document(&entries).map_err(anyhow::Error::msg)?
+        }
+    };
     Ok(Outcome {
         stdout,
         code: EXIT_OK,
     })
 }
 
-/// The first option given that this version cannot carry out yet.
-fn unsupported_option(cli: &Cli) -> Option<&'static str> {
-    [
-        (cli.dry_run == Some(DryRun::Server), "--dry-run=server"),
-        (cli.diff, "--diff"),
-        (cli.delete, "--delete"),
-        (cli.prune, "--prune"),
-        (cli.watch, "--watch"),
-        (
-            cli.dry_run.is_none(),
-            "applying to a cluster (running without --dry-run)",
-        ),
-    ]
-    .into_iter()
-    .find(|(given, _)| *given)
-    .map(|(_, name)| name)
+/// Live objects `--prune` would delete, for `--diff --prune`.
+async fn prunable(
+    cluster: &kube::cluster::Cluster,
+    plan: &Plan,
+    instance: &str,
+) -> Result<Vec<(crate::plan::ObjectRef, Value)>> {
+    let mut found = Vec::new();
+    for target in kube::cleanup::stale_objects(cluster, plan, instance).await? {
+        let kind = cluster.resolve(&target.api_version, &target.kind).await?;
+        if let Some(live) = kube::apply::get(cluster, &kind, &target).await? {
+            found.push((target, live));
+        }
+    }
+    Ok(found)
+}
+
+/// What a run does after the script has built its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// `--dry-run`: print the plan.
+    Render,
+    /// Apply (or `--dry-run=server`), then `--prune`.
+    Apply,
+    /// `--diff`.
+    Diff,
+    /// `--delete`.
+    Delete,
+}
+
+/// The action the options ask for, or a usage error for combinations that make no sense.
+fn action(cli: &Cli) -> Result<Action, Failure> {
+    if cli.watch {
+        return Err(usage("--watch is not supported yet"));
+    }
+    if cli.diff && cli.delete {
+        return Err(usage(
+            "--diff and --delete do not go together: --diff shows what applying would change",
+        ));
+    }
+    if cli.delete && cli.prune {
+        return Err(usage(
+            "--delete already removes everything of the instance; drop --prune",
+        ));
+    }
+    let client_dry_run = cli.dry_run == Some(DryRun::Client);
+    if client_dry_run && (cli.diff || cli.delete || cli.prune) {
+        return Err(usage(
+            "--dry-run contacts no cluster, so it cannot --diff, --delete or --prune; use --dry-run=server to have the API server check without persisting",
+        ));
+    }
+    if cli.diff && cli.dry_run.is_some() {
+        return Err(usage("--diff never changes the cluster; drop --dry-run"));
+    }
+    Ok(if client_dry_run {
+        Action::Render
+    } else if cli.diff {
+        Action::Diff
+    } else if cli.delete {
+        Action::Delete
+    } else {
+        Action::Apply
+    })
 }
 
 /// `<recipe>.<name>`, or `<recipe>` for recipes without a `name` parameter.

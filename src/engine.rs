@@ -36,11 +36,12 @@ pub const EMBEDDED_STDLIB: &[(&str, &str)] =
 /// How a run treats the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
-    /// Render only; contact no cluster.
+    /// Render only; contact no cluster (`--dry-run`).
     #[default]
     DryRun,
-    /// Apply to the cluster.
-    Apply,
+    /// Read the cluster while the script runs, then act on the plan
+    /// (apply, `--diff`, `--delete`, `--dry-run=server`).
+    Cluster,
 }
 
 /// The state of one recipe run, shared by every host function.
@@ -58,6 +59,10 @@ pub struct RunState {
     pub recipe_dir: PathBuf,
     /// Dry run or apply.
     pub mode: Mode,
+    /// How to reach the cluster.
+    pub connect: crate::kube::cluster::ConnectOptions,
+    /// The cluster, once connected.
+    pub cluster: Option<Rc<crate::kube::cluster::Cluster>>,
     /// Runtime for host functions that need the network.
     pub runtime: tokio::runtime::Handle,
 }
@@ -83,6 +88,30 @@ impl RunHandle {
     /// a call back into the script.
     pub fn state(&self) -> RefMut<'_, RunState> {
         self.0.borrow_mut()
+    }
+
+    /// Runs a future to completion on the run's runtime (the engine thread
+    /// is not a runtime thread, so this never nests runtimes).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        let runtime = self.0.borrow().runtime.clone();
+        runtime.block_on(future)
+    }
+
+    /// The cluster, connected on first use. A `--dry-run` contacts none.
+    pub fn cluster(&self) -> anyhow::Result<Rc<crate::kube::cluster::Cluster>> {
+        let (mode, cached, connect) = {
+            let state = self.0.borrow();
+            (state.mode, state.cluster.clone(), state.connect.clone())
+        };
+        if mode == Mode::DryRun {
+            anyhow::bail!("reading the cluster is not possible with --dry-run, which contacts no cluster (use --dry-run=server)");
+        }
+        if let Some(c) = cached {
+            return Ok(c);
+        }
+        let cluster = Rc::new(self.block_on(crate::kube::cluster::Cluster::connect(&connect))?);
+        self.0.borrow_mut().cluster = Some(cluster.clone());
+        Ok(cluster)
     }
 
     /// Records that the run read `path` (the script, a module, a template).

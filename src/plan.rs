@@ -17,6 +17,9 @@ pub const MANAGED_BY: &str = "wildrun";
 pub const INSTANCE_LABEL: &str = "wildrun.dev/instance";
 /// Annotation on a copied Secret naming its source `namespace/name`.
 pub const COPIED_FROM_ANNOTATION: &str = "wildrun.dev/copied-from";
+/// Label marking an object to keep: several instances share it (the
+/// wildcard Certificate), so `--delete` and `--prune` never remove it.
+pub const KEEP_LABEL: &str = "wildrun.dev/keep";
 
 /// Where in a script a step was asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -74,39 +77,153 @@ impl SecretCopy {
     }
 }
 
+/// Names one object in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// Namespace, for namespaced kinds.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {}/{}", self.kind, ns, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+impl ObjectRef {
+    /// The reference of a typed object.
+    pub fn of(object: &TypedObject) -> ObjectRef {
+        ObjectRef {
+            api_version: object.api_version.clone(),
+            kind: object.kind.clone(),
+            namespace: object.namespace.clone(),
+            name: object.name.clone(),
+        }
+    }
+}
+
+/// What `kube::wait` waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// A Deployment, StatefulSet or DaemonSet has rolled out completely.
+    Rollout,
+    /// `status.conditions[type=NAME].status` is `"True"` (Ready, Established, Available, ...).
+    Named(String),
+    /// The object no longer exists.
+    Deleted,
+}
+
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Condition::Rollout => f.write_str("rolled out"),
+            Condition::Named(n) => write!(f, "{n}"),
+            Condition::Deleted => f.write_str("deleted"),
+        }
+    }
+}
+
+/// Server-side apply of one object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplyStep {
+    /// The object.
+    pub object: TypedObject,
+    /// Take over fields another field manager owns.
+    pub force: bool,
+}
+
+/// Wait until an object reaches a condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitStep {
+    /// The object.
+    pub target: ObjectRef,
+    /// The condition.
+    pub condition: Condition,
+    /// How long at most.
+    pub timeout: std::time::Duration,
+}
+
+/// Delete an object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteStep {
+    /// The object.
+    pub target: ObjectRef,
+    /// `Background`, `Foreground` or `Orphan`.
+    pub propagation: String,
+    /// Wait until it is gone, at most this long.
+    pub wait: Option<std::time::Duration>,
+}
+
 /// One thing a run does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Server-side apply of an object.
-    Apply(TypedObject),
+    Apply(ApplyStep),
     /// Copy a Secret between namespaces.
     CopySecret(SecretCopy),
+    /// Wait for a condition.
+    Wait(WaitStep),
+    /// Delete an object.
+    Delete(DeleteStep),
 }
 
 impl Step {
-    /// `Kind namespace/name` of what the step writes.
+    /// What the step acts on, for messages.
     pub fn display_name(&self) -> String {
         match self {
-            Step::Apply(o) => o.display_name(),
+            Step::Apply(a) => a.object.display_name(),
             Step::CopySecret(c) => format!(
                 "Secret {}/{} (copy of {}/{})",
                 c.to_namespace, c.name, c.from_namespace, c.name
             ),
+            Step::Wait(w) => format!("wait for {} to be {}", w.target, w.condition),
+            Step::Delete(d) => format!("delete {}", d.target),
         }
     }
 
-    /// The object as printed by `--dry-run`.
-    pub fn rendered(&self) -> Value {
+    /// The object as printed by `--dry-run`; waits and deletes print nothing.
+    pub fn rendered(&self) -> Option<Value> {
         match self {
-            Step::Apply(o) => o.value.clone(),
-            Step::CopySecret(c) => c.placeholder(),
+            Step::Apply(a) => Some(a.object.value.clone()),
+            Step::CopySecret(c) => Some(c.placeholder()),
+            Step::Wait(_) | Step::Delete(_) => None,
+        }
+    }
+
+    /// The object the step writes, if it writes one.
+    pub fn target(&self) -> Option<ObjectRef> {
+        match self {
+            Step::Apply(a) => Some(ObjectRef::of(&a.object)),
+            Step::CopySecret(c) => Some(ObjectRef {
+                api_version: "v1".into(),
+                kind: "Secret".into(),
+                namespace: Some(c.to_namespace.clone()),
+                name: c.name.clone(),
+            }),
+            Step::Wait(_) | Step::Delete(_) => None,
         }
     }
 
     /// Namespaces and CRDs go before everything that may live in or use them.
     fn phase(&self) -> u8 {
         match self {
-            Step::Apply(o) if o.kind == "Namespace" || o.kind == "CustomResourceDefinition" => 0,
+            Step::Apply(a)
+                if matches!(
+                    a.object.kind.as_str(),
+                    "Namespace" | "CustomResourceDefinition"
+                ) =>
+            {
+                0
+            }
             _ => 1,
         }
     }
@@ -141,7 +258,12 @@ impl Plan {
     /// Adds a step. Asking twice for the same object is allowed only when
     /// both requests are identical; otherwise the two origins are named.
     pub fn add(&mut self, step: Step, origin: Origin) -> Result<()> {
-        if let Some(existing) = self.steps.iter().find(|p| same_target(&p.step, &step)) {
+        let target = step.target();
+        if let Some(existing) = self
+            .steps
+            .iter()
+            .find(|p| target.is_some() && p.step.target() == target)
+        {
             if existing.step == step {
                 return Ok(());
             }
@@ -164,6 +286,14 @@ impl Plan {
         steps
     }
 
+    /// Every target the plan writes (objects and secret copies).
+    pub fn targets(&self) -> Vec<ObjectRef> {
+        self.ordered()
+            .iter()
+            .filter_map(|p| p.step.target())
+            .collect()
+    }
+
     /// Number of steps.
     pub fn len(&self) -> usize {
         self.steps.len()
@@ -176,7 +306,11 @@ impl Plan {
 
     /// Renders every step, in apply order, as `--dry-run` prints it.
     pub fn render(&self, format: Format) -> Result<String> {
-        let objects: Vec<Value> = self.ordered().iter().map(|p| p.step.rendered()).collect();
+        let objects: Vec<Value> = self
+            .ordered()
+            .iter()
+            .filter_map(|p| p.step.rendered())
+            .collect();
         match format {
             Format::Json => Ok(serde_json::to_string_pretty(&objects)? + "\n"),
             Format::Yaml => {
@@ -194,20 +328,6 @@ impl Plan {
     }
 }
 
-fn same_target(a: &Step, b: &Step) -> bool {
-    match (a, b) {
-        (Step::Apply(x), Step::Apply(y)) => x.same_identity(y),
-        (Step::CopySecret(x), Step::CopySecret(y)) => {
-            x.to_namespace == y.to_namespace && x.name == y.name
-        }
-        (Step::Apply(o), Step::CopySecret(c)) | (Step::CopySecret(c), Step::Apply(o)) => {
-            o.kind == "Secret"
-                && o.namespace.as_deref() == Some(&c.to_namespace)
-                && o.name == c.name
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,7 +337,10 @@ mod tests {
         if let Some(ns) = ns {
             v["metadata"]["namespace"] = json!(ns);
         }
-        Step::Apply(TypedObject::from_value(&v).unwrap())
+        Step::Apply(ApplyStep {
+            object: TypedObject::from_value(&v).unwrap(),
+            force: false,
+        })
     }
 
     #[test]

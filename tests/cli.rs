@@ -691,32 +691,66 @@ fn embedded_stdlib_works_outside_the_source_tree() {
 }
 
 #[test]
-fn cluster_modes_say_not_yet_supported() {
-    for mode in [
-        "--diff",
-        "--delete",
-        "--prune",
-        "--watch",
-        "--dry-run=server",
+fn option_combinations_that_make_no_sense_are_usage_errors() {
+    let base = ["scripts/public.rhai", "--name", "a"];
+    for (extra, why) in [
+        (&["--diff", "--delete"][..], "--diff and --delete"),
+        (&["--delete", "--prune"][..], "drop --prune"),
+        (&["--dry-run", "--diff"][..], "contacts no cluster"),
+        (&["--dry-run", "--delete"][..], "contacts no cluster"),
+        (&["--dry-run=server", "--diff"][..], "drop --dry-run"),
+        (&["--watch"][..], "--watch is not supported yet"),
     ] {
-        assert_fails(
-            &["scripts/public.rhai", "--name", "a", mode],
-            &[DOMAIN],
-            2,
-            &[mode, "not supported yet"],
-        );
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        assert_fails(&args, &[DOMAIN], 2, &[why]);
     }
+}
+
+#[test]
+fn no_cluster_configuration_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-kubeconfig");
+    assert_fails(
+        &[
+            "scripts/public.rhai",
+            "--name",
+            "a",
+            "--kubeconfig",
+            missing.to_str().unwrap(),
+        ],
+        &[DOMAIN],
+        1,
+        &["cannot read kubeconfig", "no-such-kubeconfig"],
+    );
+    let home = dir.path().to_str().unwrap();
+    assert_fails(
+        &["scripts/public.rhai", "--name", "a"],
+        &[DOMAIN, ("HOME", home), ("KUBECONFIG", "")],
+        1,
+        &["no cluster configuration", "--kubeconfig"],
+    );
 }
 
 #[test]
 fn example_fork_and_configuration_work() {
     let objects = dry_run(
-        &["--config", "examples/wildrun.yaml", "examples/public-with-config.rhai", "--name", "hello", "--greeting", "Hi there"],
+        &[
+            "--config",
+            "examples/wildrun.yaml",
+            "examples/public-with-config.rhai",
+            "--name",
+            "hello",
+            "--greeting",
+            "Hi there",
+        ],
         &[],
     );
     let config_map = find(&objects, "ConfigMap");
     assert_eq!(config_map["metadata"]["name"], "hello-settings");
     assert_eq!(config_map["data"]["greeting"], "Hi there");
-    assert_eq!(find(&objects, "Ingress")["spec"]["rules"][0]["host"], "hello.cloud.example.com");
+    assert_eq!(
+        find(&objects, "Ingress")["spec"]["rules"][0]["host"],
+        "hello.cloud.example.com"
+    );
     assert_eq!(objects.len(), 7, "{:?}", kinds(&objects));
 }

@@ -151,9 +151,12 @@ fn lookup(api_version: &str, kind: &str) -> Option<&'static KindInfo> {
         .find(|k| k.api_version == api_version && k.kind == kind)
 }
 
-/// Whether `kind` in `api_version` is cluster-scoped, if the registry knows it.
-pub fn is_cluster_scoped(api_version: &str, kind: &str) -> Option<bool> {
-    lookup(api_version, kind).map(|k| !k.namespaced)
+/// Every `(apiVersion, kind)` the registry types.
+pub fn known_kinds() -> Vec<(String, String)> {
+    registry()
+        .iter()
+        .map(|k| (k.api_version.clone(), k.kind.clone()))
+        .collect()
 }
 
 fn str_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {

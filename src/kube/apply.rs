@@ -1,0 +1,658 @@
+//! Carrying out a plan: check everything, then write in order.
+//!
+//! Before the first write every kind is resolved through discovery, every
+//! target is read, secret copies are checked (source present, target ours),
+//! and the user's permissions are reviewed; any problem stops the run with
+//! nothing written. Writes are server-side applies (field manager `wildrun`,
+//! strict field validation). Whether an object was created, configured or
+//! left unchanged is read from its resourceVersion before and after. When a
+//! write fails the run stops and says what was applied and what was not; a
+//! re-run converges.
+
+use super::cluster::{retry, Cluster, Kind};
+use super::permissions::{Need, Permissions};
+use super::wait;
+use crate::plan::{
+    ApplyStep, DeleteStep, ObjectRef, Plan, PlannedStep, SecretCopy, Step, COPIED_FROM_ANNOTATION,
+    MANAGED_BY, MANAGED_BY_LABEL,
+};
+use anyhow::{anyhow, Result};
+use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy, ValidationDirective};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// The field manager of every write.
+pub const FIELD_MANAGER: &str = "wildrun";
+
+/// How to carry out a plan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExecOptions {
+    /// `--dry-run=server`: the API server validates, nothing persists.
+    pub server_dry_run: bool,
+    /// `--force`: take over fields other managers own, for every object.
+    pub force: bool,
+    /// `--require-tls`: a missing source secret is an error, not a warning.
+    pub require_tls: bool,
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// It did not exist and was created.
+    Created,
+    /// It existed and changed.
+    Configured,
+    /// It existed and the apply changed nothing.
+    Unchanged,
+    /// The step was not carried out (see the note).
+    Skipped,
+    /// It was deleted.
+    Deleted,
+    /// It was left in place on purpose (see the note).
+    Kept,
+    /// A wait ended with the condition met.
+    Ready,
+}
+
+impl Action {
+    /// The word printed in reports.
+    pub fn word(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Configured => "configured",
+            Action::Unchanged => "unchanged",
+            Action::Skipped => "skipped",
+            Action::Deleted => "deleted",
+            Action::Kept => "kept",
+            Action::Ready => "ready",
+        }
+    }
+}
+
+/// One line of a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// What happened.
+    pub action: Action,
+    /// The object.
+    pub kind: String,
+    /// Its namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// Why, for skipped and kept objects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Entry {
+    /// An entry for `target`.
+    pub fn new(action: Action, target: &ObjectRef, note: Option<String>) -> Entry {
+        Entry {
+            action,
+            kind: target.kind.clone(),
+            namespace: target.namespace.clone(),
+            name: target.name.clone(),
+            note,
+        }
+    }
+
+    /// `configured  Deployment web/web`, with the note if any.
+    pub fn line(&self) -> String {
+        let target = match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        };
+        match &self.note {
+            Some(n) => format!("{:<10} {target} ({n})", self.action.word()),
+            None => format!("{:<10} {target}", self.action.word()),
+        }
+    }
+
+    /// Logs the entry for people as it happens.
+    pub fn log(&self, dry_run: bool) {
+        let suffix = if dry_run { " [server dry run]" } else { "" };
+        match self.action {
+            Action::Skipped => tracing::warn!("{}{suffix}", self.line()),
+            _ => tracing::info!("{}{suffix}", self.line()),
+        }
+    }
+}
+
+/// Everything a run did, in order.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// One entry per object.
+    pub entries: Vec<Entry>,
+}
+
+impl Report {
+    /// How many entries have `action`.
+    pub fn count(&self, action: Action) -> usize {
+        self.entries.iter().filter(|e| e.action == action).count()
+    }
+
+    /// `3 created, 1 configured, 2 unchanged`, leaving out zero counts other than these three.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        for action in [
+            Action::Created,
+            Action::Configured,
+            Action::Unchanged,
+            Action::Deleted,
+            Action::Kept,
+            Action::Skipped,
+            Action::Ready,
+        ] {
+            let n = self.count(action);
+            if n > 0
+                || matches!(
+                    action,
+                    Action::Created | Action::Configured | Action::Unchanged
+                )
+            {
+                parts.push(format!("{n} {}", action.word()));
+            }
+        }
+        parts.join(", ")
+    }
+
+    /// Adds an entry and logs it for people.
+    pub fn push_entry(&mut self, entry: Entry, dry_run: bool) {
+        entry.log(dry_run);
+        self.entries.push(entry);
+    }
+}
+
+/// A step with what the preflight learned.
+struct Prepared<'p> {
+    planned: &'p PlannedStep,
+    kind: Option<Kind>,
+    /// The live target (apply, copy), if it exists.
+    live: Option<Value>,
+    /// The copy to write (copies whose source exists).
+    copy: Option<Value>,
+    /// Why the step will not run.
+    skip: Option<String>,
+}
+
+fn rv(value: &Value) -> Option<&str> {
+    value
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+}
+
+/// Reads an object; `None` when it does not exist.
+pub async fn get(cluster: &Cluster, kind: &Kind, target: &ObjectRef) -> Result<Option<Value>> {
+    let api = cluster.api(kind, target.namespace.as_deref());
+    match retry(|| api.get_opt(&target.name)).await {
+        Ok(Some(obj)) => Ok(Some(super::cluster::to_value(&obj)?)),
+        Ok(None) => Ok(None),
+        Err(e) => Err(cluster.explain(e, &format!("read {target}"))),
+    }
+}
+
+fn secret_ref(namespace: &str, name: &str) -> ObjectRef {
+    ObjectRef {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: Some(namespace.into()),
+        name: name.into(),
+    }
+}
+
+/// The Secret a copy writes: the source's type and data, wildrun's labels and origin annotation.
+fn copy_object(copy: &SecretCopy, source: &Value) -> Value {
+    let mut secret = copy.placeholder();
+    if let Some(t) = source.get("type") {
+        secret["type"] = t.clone();
+    }
+    secret["data"] = source.get("data").cloned().unwrap_or_else(|| json!({}));
+    secret
+}
+
+/// Whether a live Secret is a copy wildrun made of `from`.
+fn is_our_copy(live: &Value, from: &str) -> bool {
+    let labels = live.pointer("/metadata/labels");
+    let managed = labels
+        .and_then(|l| l.get(MANAGED_BY_LABEL))
+        .and_then(Value::as_str)
+        == Some(MANAGED_BY);
+    let origin = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(COPIED_FROM_ANNOTATION))
+        .and_then(Value::as_str);
+    managed && origin == Some(from)
+}
+
+async fn prepare<'p>(
+    cluster: &Cluster,
+    planned: &'p PlannedStep,
+    options: &ExecOptions,
+    problems: &mut Vec<String>,
+) -> Result<Prepared<'p>> {
+    let mut prepared = Prepared {
+        planned,
+        kind: None,
+        live: None,
+        copy: None,
+        skip: None,
+    };
+    let at = &planned.origin;
+    match &planned.step {
+        Step::Apply(ApplyStep { object, .. }) => {
+            let kind = match cluster.resolve(&object.api_version, &object.kind).await {
+                Ok(k) => k,
+                Err(e) => {
+                    problems.push(format!("{at}: {e}"));
+                    return Ok(prepared);
+                }
+            };
+            match (kind.namespaced, &object.namespace) {
+                (true, None) => problems.push(format!(
+                    "{at}: {} is namespaced in this cluster: set metadata.namespace",
+                    object.display_name()
+                )),
+                (false, Some(_)) => problems.push(format!(
+                    "{at}: {} is cluster-scoped in this cluster: remove metadata.namespace",
+                    object.display_name()
+                )),
+                _ => {}
+            }
+            prepared.live = get(cluster, &kind, &ObjectRef::of(object)).await?;
+            prepared.kind = Some(kind);
+        }
+        Step::CopySecret(copy) => {
+            let kind = cluster.resolve("v1", "Secret").await?;
+            let source_ref = secret_ref(&copy.from_namespace, &copy.name);
+            let from = format!("{}/{}", copy.from_namespace, copy.name);
+            let target = secret_ref(&copy.to_namespace, &copy.name);
+            match get(cluster, &kind, &source_ref).await? {
+                None => {
+                    let message = format!(
+                        "source Secret {from} does not exist yet, so {target} cannot be made; if cert-manager issues it, see `kubectl -n {} describe certificate` and run again once it is Ready",
+                        copy.from_namespace
+                    );
+                    if options.require_tls {
+                        problems.push(format!("{at}: {message} (--require-tls)"));
+                    } else {
+                        prepared.skip = Some(message);
+                    }
+                }
+                Some(source) => {
+                    let source_type = source
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("Opaque");
+                    if let Some(expected) = &copy.expected_type {
+                        if expected != source_type {
+                            problems.push(format!(
+                                "{at}: Secret {from} has type {source_type}, the recipe expects {expected}"
+                            ));
+                        }
+                    }
+                    prepared.copy = Some(copy_object(copy, &source));
+                }
+            }
+            prepared.live = get(cluster, &kind, &target).await?;
+            if let Some(live) = &prepared.live {
+                if !is_our_copy(live, &from) {
+                    problems.push(format!(
+                        "{at}: {target} exists and is not a copy wildrun made of {from} (no {MANAGED_BY_LABEL}={MANAGED_BY} label and {COPIED_FROM_ANNOTATION}={from} annotation); wildrun will not overwrite it: delete or rename it, or copy into another namespace"
+                    ));
+                }
+            }
+            prepared.kind = Some(kind);
+        }
+        Step::Wait(w) => match cluster.resolve(&w.target.api_version, &w.target.kind).await {
+            Ok(k) => prepared.kind = Some(k),
+            Err(e) => problems.push(format!("{at}: {e}")),
+        },
+        Step::Delete(d) => match cluster.resolve(&d.target.api_version, &d.target.kind).await {
+            Ok(k) => prepared.kind = Some(k),
+            Err(e) => problems.push(format!("{at}: {e}")),
+        },
+    }
+    Ok(prepared)
+}
+
+fn needs(prepared: &[Prepared<'_>]) -> Vec<Need> {
+    let mut out = Vec::new();
+    for p in prepared {
+        let Some(kind) = &p.kind else { continue };
+        if p.skip.is_some() {
+            continue;
+        }
+        let (target, verb) = match &p.planned.step {
+            Step::Apply(a) => (
+                ObjectRef::of(&a.object),
+                if p.live.is_some() { "patch" } else { "create" },
+            ),
+            Step::CopySecret(_) => match p.planned.step.target() {
+                Some(t) => (t, if p.live.is_some() { "patch" } else { "create" }),
+                None => continue,
+            },
+            Step::Delete(d) => (d.target.clone(), "delete"),
+            Step::Wait(w) => (w.target.clone(), "get"),
+        };
+        out.push(Need {
+            verb: verb.to_string(),
+            group: kind.resource.group.clone(),
+            resource: kind.resource.plural.clone(),
+            namespace: if kind.namespaced {
+                target.namespace.clone()
+            } else {
+                None
+            },
+            what: target.to_string(),
+            origin: p.planned.origin.clone(),
+        });
+    }
+    out
+}
+
+fn patch_params(force: bool, dry_run: bool) -> PatchParams {
+    let mut params = PatchParams::apply(FIELD_MANAGER);
+    params.force = force;
+    params.dry_run = dry_run;
+    params.field_validation = Some(ValidationDirective::Strict);
+    params
+}
+
+/// Server-side applies `body` to `target`; returns the object the server answered with.
+pub async fn server_side_apply(
+    cluster: &Cluster,
+    kind: &Kind,
+    target: &ObjectRef,
+    body: &Value,
+    force: bool,
+    dry_run: bool,
+) -> Result<Value, kube::Error> {
+    let api = cluster.api(kind, target.namespace.as_deref());
+    let params = patch_params(force, dry_run);
+    let obj = retry(|| {
+        let patch = Patch::Apply(body);
+        let (api, params, name) = (&api, &params, &target.name);
+        async move { api.patch(name, params, &patch).await }
+    })
+    .await?;
+    serde_json::to_value(&obj).map_err(kube::Error::SerdeError)
+}
+
+/// The parts of an object the server sets, left out when comparing.
+pub fn strip_server_fields(value: &Value) -> Value {
+    let mut v = value.clone();
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for key in [
+            "managedFields",
+            "resourceVersion",
+            "generation",
+            "uid",
+            "creationTimestamp",
+            "selfLink",
+        ] {
+            meta.remove(key);
+        }
+    }
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("status");
+    }
+    v
+}
+
+fn outcome(live: Option<&Value>, after: &Value, dry_run: bool) -> Action {
+    match live {
+        None => Action::Created,
+        Some(before) if dry_run => {
+            if strip_server_fields(before) == strip_server_fields(after) {
+                Action::Unchanged
+            } else {
+                Action::Configured
+            }
+        }
+        Some(before) if rv(before) == rv(after) => Action::Unchanged,
+        Some(_) => Action::Configured,
+    }
+}
+
+/// Namespaces the plan creates that do not exist yet.
+fn new_namespaces(prepared: &[Prepared<'_>]) -> BTreeSet<String> {
+    prepared
+        .iter()
+        .filter_map(|p| match &p.planned.step {
+            Step::Apply(a) if a.object.kind == "Namespace" && p.live.is_none() => {
+                Some(a.object.name.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Namespaces the plan writes into that neither exist nor are created by the plan.
+async fn missing_namespaces(cluster: &Cluster, prepared: &[Prepared<'_>]) -> Result<Vec<String>> {
+    let planned: BTreeSet<String> = prepared
+        .iter()
+        .filter_map(|p| match &p.planned.step {
+            Step::Apply(a) if a.object.kind == "Namespace" => Some(a.object.name.clone()),
+            _ => None,
+        })
+        .collect();
+    let namespace_kind = cluster.resolve("v1", "Namespace").await?;
+    let mut checked = BTreeSet::new();
+    let mut problems = Vec::new();
+    for p in prepared {
+        let Some(ns) = p.planned.step.target().and_then(|t| t.namespace) else {
+            continue;
+        };
+        if planned.contains(&ns) || !checked.insert(ns.clone()) {
+            continue;
+        }
+        let reference = ObjectRef {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: None,
+            name: ns.clone(),
+        };
+        if get(cluster, &namespace_kind, &reference).await?.is_none() {
+            problems.push(format!(
+                "{}: namespace {ns} does not exist and the recipe does not create it (needed for {})",
+                p.planned.origin,
+                p.planned.step.display_name()
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// Checks the whole plan, then carries it out in order.
+pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> Result<Report> {
+    let ordered = plan.ordered();
+    let mut problems = Vec::new();
+    let mut prepared = Vec::with_capacity(ordered.len());
+    for planned in &ordered {
+        prepared.push(prepare(cluster, planned, options, &mut problems).await?);
+    }
+    problems.extend(missing_namespaces(cluster, &prepared).await?);
+    if problems.is_empty() {
+        let permissions = Permissions::new(cluster);
+        problems.extend(permissions.check(&needs(&prepared)).await?);
+    }
+    if !problems.is_empty() {
+        return Err(anyhow!(
+            "nothing was applied; the plan has {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ));
+    }
+
+    let dry_run = options.server_dry_run;
+    let fresh_namespaces = new_namespaces(&prepared);
+    let mut report = Report::default();
+    for (index, p) in prepared.iter().enumerate() {
+        if let Err(e) = run_step(cluster, p, options, &fresh_namespaces, &mut report).await {
+            let done: Vec<String> = report
+                .entries
+                .iter()
+                .map(|e| format!("    {}", e.line()))
+                .collect();
+            let not_done: Vec<String> = prepared[index..]
+                .iter()
+                .map(|p| format!("    {}", p.planned.step.display_name()))
+                .collect();
+            let applied = if done.is_empty() {
+                "    (nothing)".to_string()
+            } else {
+                done.join("\n")
+            };
+            return Err(anyhow!(
+                "{}: {e:#}\n  done before the failure:\n{applied}\n  not done:\n{}\n  fix the problem and run again: objects already applied stay, and the run converges",
+                p.planned.origin,
+                not_done.join("\n"),
+            ));
+        }
+    }
+    if dry_run {
+        tracing::info!("server dry run: the API server checked the plan; nothing was persisted");
+    }
+    Ok(report)
+}
+
+async fn run_step(
+    cluster: &Cluster,
+    p: &Prepared<'_>,
+    options: &ExecOptions,
+    fresh_namespaces: &BTreeSet<String>,
+    report: &mut Report,
+) -> Result<()> {
+    let dry_run = options.server_dry_run;
+    let Some(kind) = &p.kind else {
+        return Err(anyhow!(
+            "internal error: {} was not resolved",
+            p.planned.step.display_name()
+        ));
+    };
+    // In a server dry run, objects inside a namespace the plan would create
+    // cannot be validated: the namespace does not exist on the server.
+    let waits_for_namespace = |ns: &Option<String>| {
+        dry_run && ns.as_ref().is_some_and(|ns| fresh_namespaces.contains(ns))
+    };
+    match &p.planned.step {
+        Step::Apply(ApplyStep { object, force }) => {
+            let target = ObjectRef::of(object);
+            if waits_for_namespace(&object.namespace) {
+                let note = format!(
+                    "not validated: namespace {} does not exist yet",
+                    object.namespace.as_deref().unwrap_or_default()
+                );
+                report.push_entry(Entry::new(Action::Skipped, &target, Some(note)), dry_run);
+                return Ok(());
+            }
+            let after = server_side_apply(
+                cluster,
+                kind,
+                &target,
+                &object.value,
+                *force || options.force,
+                dry_run,
+            )
+            .await
+            .map_err(|e| cluster.explain(e, &format!("apply {target}")))?;
+            report.push_entry(
+                Entry::new(outcome(p.live.as_ref(), &after, dry_run), &target, None),
+                dry_run,
+            );
+        }
+        Step::CopySecret(copy) => {
+            let target = secret_ref(&copy.to_namespace, &copy.name);
+            let Some(body) = &p.copy else {
+                report.push_entry(
+                    Entry::new(Action::Skipped, &target, p.skip.clone()),
+                    dry_run,
+                );
+                return Ok(());
+            };
+            if waits_for_namespace(&Some(copy.to_namespace.clone())) {
+                let note = format!(
+                    "not validated: namespace {} does not exist yet",
+                    copy.to_namespace
+                );
+                report.push_entry(Entry::new(Action::Skipped, &target, Some(note)), dry_run);
+                return Ok(());
+            }
+            // The copy is wildrun's own object (checked in the preflight): take it over.
+            let after = server_side_apply(cluster, kind, &target, body, true, dry_run)
+                .await
+                .map_err(|e| {
+                    cluster.explain(
+                        e,
+                        &format!("copy {}/{} to {target}", copy.from_namespace, copy.name),
+                    )
+                })?;
+            report.push_entry(
+                Entry::new(outcome(p.live.as_ref(), &after, dry_run), &target, None),
+                dry_run,
+            );
+        }
+        Step::Wait(w) => {
+            if dry_run {
+                let note = format!("not waited for {} in a dry run", w.condition);
+                report.push_entry(Entry::new(Action::Skipped, &w.target, Some(note)), dry_run);
+                return Ok(());
+            }
+            wait::until(cluster, kind, &w.target, &w.condition, w.timeout).await?;
+            report.push_entry(
+                Entry::new(Action::Ready, &w.target, Some(w.condition.to_string())),
+                dry_run,
+            );
+        }
+        Step::Delete(d) => {
+            let existed = delete(cluster, kind, d, dry_run).await?;
+            let action = if existed {
+                Action::Deleted
+            } else {
+                Action::Unchanged
+            };
+            let note = (!existed).then(|| "already absent".to_string());
+            report.push_entry(Entry::new(action, &d.target, note), dry_run);
+        }
+    }
+    Ok(())
+}
+
+/// Deletes one object; `false` when it was already gone.
+pub async fn delete(
+    cluster: &Cluster,
+    kind: &Kind,
+    step: &DeleteStep,
+    dry_run: bool,
+) -> Result<bool> {
+    let api = cluster.api(kind, step.target.namespace.as_deref());
+    let params = DeleteParams {
+        dry_run,
+        propagation_policy: Some(match step.propagation.as_str() {
+            "Foreground" => PropagationPolicy::Foreground,
+            "Orphan" => PropagationPolicy::Orphan,
+            _ => PropagationPolicy::Background,
+        }),
+        ..DeleteParams::default()
+    };
+    match retry(|| api.delete(&step.target.name, &params)).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(false),
+        Err(e) => return Err(cluster.explain(e, &format!("delete {}", step.target))),
+    }
+    if let (Some(timeout), false) = (step.wait, dry_run) {
+        wait::until(
+            cluster,
+            kind,
+            &step.target,
+            &crate::plan::Condition::Deleted,
+            timeout,
+        )
+        .await?;
+    }
+    Ok(true)
+}

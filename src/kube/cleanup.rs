@@ -1,0 +1,370 @@
+//! `--delete` and `--prune`: removing what an instance made.
+//!
+//! An instance's objects are found by their `wildrun.dev/instance` label,
+//! across the kinds wildrun knows and the kinds the plan uses. Objects
+//! marked to keep (the wildcard Certificate several services share) are never
+//! removed, and a Namespace is removed only when nothing else is left in it,
+//! so a neighbouring instance in the same namespace survives.
+
+use super::apply::{delete, Action, Entry, Report};
+use super::cluster::{retry, Cluster, Kind};
+use super::wait;
+use crate::plan::{
+    Condition, DeleteStep, ObjectRef, Plan, COPIED_FROM_ANNOTATION, INSTANCE_LABEL, KEEP_LABEL,
+    MANAGED_BY, MANAGED_BY_LABEL,
+};
+use anyhow::Result;
+use kube::api::ListParams;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// How long `--delete` waits for deleted objects to disappear.
+pub const DELETE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Objects Kubernetes puts into every namespace; they do not keep a namespace alive.
+fn is_namespace_default(kind: &str, name: &str) -> bool {
+    matches!(
+        (kind, name),
+        ("ConfigMap", "kube-root-ca.crt") | ("ServiceAccount", "default")
+    )
+}
+
+/// A live object found by label.
+#[derive(Debug, Clone)]
+struct Found {
+    target: ObjectRef,
+    kind: Kind,
+    keep: bool,
+    /// A Secret copy: other instances in its namespace may use it too.
+    copy: bool,
+}
+
+/// Every kind to search: the plan's kinds, then the kinds wildrun knows, each once.
+async fn searchable_kinds(cluster: &Cluster, plan: &Plan) -> Result<Vec<Kind>> {
+    let mut wanted: Vec<(String, String)> = plan
+        .targets()
+        .into_iter()
+        .map(|t| (t.api_version, t.kind))
+        .collect();
+    wanted.extend(crate::objects::known_kinds());
+    let mut seen = BTreeSet::new();
+    let mut kinds = Vec::new();
+    for (api_version, kind) in wanted {
+        if !seen.insert((api_version.clone(), kind.clone())) {
+            continue;
+        }
+        match cluster.resolve(&api_version, &kind).await {
+            Ok(k) => kinds.push(k),
+            // A kind this cluster does not serve holds nothing of ours.
+            Err(e) => tracing::debug!("not searching {api_version} {kind}: {e}"),
+        }
+    }
+    Ok(kinds)
+}
+
+async fn list(
+    cluster: &Cluster,
+    kind: &Kind,
+    namespace: Option<&str>,
+    selector: Option<&str>,
+) -> Result<Vec<Value>> {
+    let api = cluster.api(kind, namespace);
+    let mut params = ListParams::default();
+    if let Some(s) = selector {
+        params = params.labels(s);
+    }
+    let what = format!("list {}", kind.resource.plural);
+    let list = retry(|| api.list(&params))
+        .await
+        .map_err(|e| cluster.explain(e, &what))?;
+    list.items.iter().map(super::cluster::to_value).collect()
+}
+
+async fn find_instance(cluster: &Cluster, kinds: &[Kind], instance: &str) -> Result<Vec<Found>> {
+    let selector = format!("{INSTANCE_LABEL}={instance}");
+    let mut found = Vec::new();
+    for kind in kinds {
+        let items = match list(cluster, kind, None, Some(&selector)).await {
+            Ok(items) => items,
+            // Kinds outside the recipe's role cannot hold its objects; say so under -v.
+            Err(e) if e.to_string().contains("forbidden") => {
+                tracing::debug!("not searching {}: {e}", kind.resource.plural);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        found.extend(items.iter().map(|item| found_from(kind, item)));
+    }
+    Ok(found)
+}
+
+/// What else lives in `namespace` besides the objects about to be deleted.
+async fn other_objects(
+    cluster: &Cluster,
+    kinds: &[Kind],
+    namespace: &str,
+    leaving: &[ObjectRef],
+) -> Result<Vec<String>> {
+    let mut others = Vec::new();
+    for kind in kinds.iter().filter(|k| k.namespaced) {
+        let items = match list(cluster, kind, Some(namespace), None).await {
+            Ok(items) => items,
+            Err(e) if e.to_string().contains("forbidden") => continue,
+            Err(e) => return Err(e),
+        };
+        for item in items {
+            let name = item["metadata"]["name"].as_str().unwrap_or_default();
+            let gone = leaving
+                .iter()
+                .any(|t| t.kind == kind.resource.kind && t.name == name);
+            if !gone && !is_namespace_default(&kind.resource.kind, name) {
+                others.push(format!("{} {name}", kind.resource.kind));
+            }
+        }
+    }
+    Ok(others)
+}
+
+/// Deletes `found` objects: first the instance's own objects in reverse
+/// plan order, then, namespace by namespace, Secret copies and the Namespace
+/// itself when nothing else is left there; waits until all are gone.
+async fn remove(
+    cluster: &Cluster,
+    plan: &Plan,
+    kinds: &[Kind],
+    found: Vec<Found>,
+    report: &mut Report,
+    dry_run: bool,
+) -> Result<()> {
+    let order = plan.targets();
+    let position = |t: &ObjectRef| order.iter().position(|o| o == t).unwrap_or(usize::MAX);
+    let mut found = found;
+    // Reverse apply order; objects the plan no longer has go first.
+    found.sort_by_key(|f| std::cmp::Reverse(position(&f.target)));
+    let (namespace_bound, own): (Vec<Found>, Vec<Found>) = found
+        .into_iter()
+        .partition(|f| f.target.kind == "Namespace" || f.copy);
+
+    let mut deleted: Vec<(Found, bool)> = Vec::new();
+    for f in own {
+        if f.keep {
+            let note = format!("{KEEP_LABEL}=true: shared with other services");
+            report.push_entry(Entry::new(Action::Kept, &f.target, Some(note)), dry_run);
+            continue;
+        }
+        let existed = delete_one(cluster, &f, dry_run).await?;
+        report.push_entry(Entry::new(Action::Deleted, &f.target, None), dry_run);
+        deleted.push((f, existed));
+    }
+
+    // Copies and namespaces: only where nothing else remains.
+    let namespaces: BTreeSet<String> = namespace_bound
+        .iter()
+        .map(|f| {
+            if f.target.kind == "Namespace" {
+                f.target.name.clone()
+            } else {
+                f.target.namespace.clone().unwrap_or_default()
+            }
+        })
+        .collect();
+    for ns in namespaces {
+        let ours: Vec<&Found> = namespace_bound
+            .iter()
+            .filter(|f| {
+                f.target.namespace.as_deref() == Some(ns.as_str())
+                    || (f.target.kind == "Namespace" && f.target.name == ns)
+            })
+            .collect();
+        let mut leaving: Vec<ObjectRef> = deleted
+            .iter()
+            .filter(|(f, _)| f.target.namespace.as_deref() == Some(ns.as_str()))
+            .map(|(f, _)| f.target.clone())
+            .collect();
+        leaving.extend(ours.iter().map(|f| f.target.clone()));
+        let others = other_objects(cluster, kinds, &ns, &leaving).await?;
+        let keep_note = if others.is_empty() {
+            None
+        } else {
+            let mut shown: Vec<String> = others.iter().take(3).cloned().collect();
+            if others.len() > 3 {
+                shown.push(format!("and {} more", others.len() - 3));
+            }
+            Some(format!("namespace {ns} still holds {}", shown.join(", ")))
+        };
+        // Copies before their namespace.
+        let mut ours = ours;
+        ours.sort_by_key(|f| f.target.kind == "Namespace");
+        for f in ours {
+            match (&keep_note, f.keep) {
+                (Some(note), _) => report.push_entry(
+                    Entry::new(Action::Kept, &f.target, Some(note.clone())),
+                    dry_run,
+                ),
+                (None, true) => report.push_entry(
+                    Entry::new(Action::Kept, &f.target, Some(format!("{KEEP_LABEL}=true"))),
+                    dry_run,
+                ),
+                (None, false) => {
+                    let existed = delete_one(cluster, f, dry_run).await?;
+                    report.push_entry(Entry::new(Action::Deleted, &f.target, None), dry_run);
+                    deleted.push((f.clone(), existed));
+                }
+            }
+        }
+    }
+    if !dry_run {
+        for (f, existed) in &deleted {
+            if *existed {
+                wait::until(
+                    cluster,
+                    &f.kind,
+                    &f.target,
+                    &Condition::Deleted,
+                    DELETE_TIMEOUT,
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn delete_one(cluster: &Cluster, f: &Found, dry_run: bool) -> Result<bool> {
+    let step = DeleteStep {
+        target: f.target.clone(),
+        propagation: "Background".into(),
+        wait: None,
+    };
+    delete(cluster, &f.kind, &step, dry_run).await
+}
+
+fn found_from(kind: &Kind, item: &Value) -> Found {
+    let meta = &item["metadata"];
+    let label = |key: &str| {
+        meta.pointer(&format!("/labels/{}", key.replace('/', "~1")))
+            .and_then(Value::as_str)
+    };
+    Found {
+        target: ObjectRef {
+            api_version: kind.resource.api_version.clone(),
+            kind: kind.resource.kind.clone(),
+            namespace: meta["namespace"].as_str().map(str::to_string),
+            name: meta["name"].as_str().unwrap_or_default().to_string(),
+        },
+        kind: kind.clone(),
+        keep: label(KEEP_LABEL) == Some("true"),
+        copy: meta
+            .pointer(&format!(
+                "/annotations/{}",
+                COPIED_FROM_ANNOTATION.replace('/', "~1")
+            ))
+            .is_some(),
+    }
+}
+
+/// The wildrun-made Namespace `ns` and secret copies in it, whichever
+/// instance applied them last: instances sharing a namespace share these.
+async fn namespace_bound(cluster: &Cluster, ns: &str) -> Result<Vec<Found>> {
+    let managed = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
+    let mut out = Vec::new();
+    let secrets = cluster.resolve("v1", "Secret").await?;
+    for item in list(cluster, &secrets, Some(ns), Some(&managed)).await? {
+        let f = found_from(&secrets, &item);
+        if f.copy {
+            out.push(f);
+        }
+    }
+    let namespaces = cluster.resolve("v1", "Namespace").await?;
+    let reference = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: None,
+        name: ns.to_string(),
+    };
+    if let Some(live) = super::apply::get(cluster, &namespaces, &reference).await? {
+        if live
+            .pointer(&format!(
+                "/metadata/labels/{}",
+                MANAGED_BY_LABEL.replace('/', "~1")
+            ))
+            .and_then(Value::as_str)
+            == Some(MANAGED_BY)
+        {
+            out.push(found_from(&namespaces, &live));
+        }
+    }
+    Ok(out)
+}
+
+/// `--delete`: removes every object of `instance`.
+pub async fn delete_instance(
+    cluster: &Cluster,
+    plan: &Plan,
+    instance: &str,
+    dry_run: bool,
+) -> Result<Report> {
+    let kinds = searchable_kinds(cluster, plan).await?;
+    let mut found = find_instance(cluster, &kinds, instance).await?;
+    let mut touched: BTreeSet<String> = plan
+        .targets()
+        .into_iter()
+        .filter_map(|t| t.namespace)
+        .collect();
+    touched.extend(found.iter().filter_map(|f| f.target.namespace.clone()));
+    for ns in touched {
+        for f in namespace_bound(cluster, &ns).await? {
+            if !found.iter().any(|g| g.target == f.target) {
+                found.push(f);
+            }
+        }
+    }
+    let mut report = Report::default();
+    if found.is_empty() {
+        tracing::info!("nothing of instance {instance} is in the cluster");
+    }
+    remove(cluster, plan, &kinds, found, &mut report, dry_run).await?;
+    Ok(report)
+}
+
+async fn stale(
+    cluster: &Cluster,
+    plan: &Plan,
+    kinds: &[Kind],
+    instance: &str,
+) -> Result<Vec<Found>> {
+    let planned = plan.targets();
+    Ok(find_instance(cluster, kinds, instance)
+        .await?
+        .into_iter()
+        .filter(|f| !planned.contains(&f.target) && !f.keep)
+        .collect())
+}
+
+/// Objects of `instance` in the cluster that `plan` no longer produces (what `--prune` removes).
+pub async fn stale_objects(
+    cluster: &Cluster,
+    plan: &Plan,
+    instance: &str,
+) -> Result<Vec<ObjectRef>> {
+    let kinds = searchable_kinds(cluster, plan).await?;
+    Ok(stale(cluster, plan, &kinds, instance)
+        .await?
+        .into_iter()
+        .map(|f| f.target)
+        .collect())
+}
+
+/// `--prune`: removes objects of `instance` that `plan` no longer produces.
+pub async fn prune_instance(
+    cluster: &Cluster,
+    plan: &Plan,
+    instance: &str,
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<()> {
+    let kinds = searchable_kinds(cluster, plan).await?;
+    let stale = stale(cluster, plan, &kinds, instance).await?;
+    remove(cluster, plan, &kinds, stale, report, dry_run).await
+}

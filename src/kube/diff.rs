@@ -1,0 +1,264 @@
+//! `--diff`: what applying the plan would change, as a unified diff.
+//!
+//! "After" is what the API server answers to a server-side apply dry run
+//! (defaults and other managers' fields included), so the diff shows real
+//! changes only. Server-set metadata and status are left out, and Secret
+//! values are masked: a changed value shows as `*** (before)`/`*** (after)`.
+
+use super::apply::{get, server_side_apply, strip_server_fields};
+use super::cluster::Cluster;
+use crate::plan::{ObjectRef, Plan, Step};
+use anyhow::Result;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// The diff of one object; empty `text` when there is no difference.
+#[derive(Debug, Clone)]
+pub struct ObjectDiff {
+    /// The object.
+    pub target: ObjectRef,
+    /// Unified diff, without colour.
+    pub text: String,
+}
+
+/// Masks Secret values: equal values become `***`, different ones
+/// `*** (before)` / `*** (after)`, so a diff shows which keys changed but never their content.
+fn mask_secrets(before: &mut Value, after: &mut Value) {
+    for field in ["data", "stringData"] {
+        let b = before
+            .get(field)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let a = after
+            .get(field)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mask = |own: &Map<String, Value>,
+                    other: &Map<String, Value>,
+                    label: &str|
+         -> Map<String, Value> {
+            own.iter()
+                .map(|(k, v)| {
+                    let text = if other.get(k) == Some(v) {
+                        "***".to_string()
+                    } else {
+                        format!("*** ({label})")
+                    };
+                    (k.clone(), Value::String(text))
+                })
+                .collect()
+        };
+        if before.get(field).is_some() {
+            before[field] = Value::Object(mask(&b, &a, "before"));
+        }
+        if after.get(field).is_some() {
+            after[field] = Value::Object(mask(&a, &b, "after"));
+        }
+    }
+}
+
+fn yaml(value: Option<&Value>) -> Result<String> {
+    match value {
+        None => Ok(String::new()),
+        Some(v) => crate::yaml::emit_document(v).map_err(anyhow::Error::msg),
+    }
+}
+
+/// The unified diff between two versions of an object (empty when equal).
+pub fn unified(
+    target: &ObjectRef,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> Result<String> {
+    let mut b = before.map(strip_server_fields);
+    let mut a = after.map(strip_server_fields);
+    if target.kind == "Secret" {
+        let mut masked_before = b.clone().unwrap_or(Value::Null);
+        let mut masked_after = a.clone().unwrap_or(Value::Null);
+        mask_secrets(&mut masked_before, &mut masked_after);
+        b = b.map(|_| masked_before);
+        a = a.map(|_| masked_after);
+    }
+    let (old, new) = (yaml(b.as_ref())?, yaml(a.as_ref())?);
+    if old == new {
+        return Ok(String::new());
+    }
+    let old_label = if before.is_some() {
+        format!("live {target}")
+    } else {
+        "/dev/null".to_string()
+    };
+    let new_label = if after.is_some() {
+        format!("wildrun {target}")
+    } else {
+        "/dev/null".to_string()
+    };
+    Ok(similar::TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&old_label, &new_label)
+        .to_string())
+}
+
+/// Colours a unified diff for a terminal.
+pub fn colour(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with("+++") || l.starts_with("---") {
+                format!("\x1b[1m{l}\x1b[0m")
+            } else if l.starts_with('+') {
+                format!("\x1b[32m{l}\x1b[0m")
+            } else if l.starts_with('-') {
+                format!("\x1b[31m{l}\x1b[0m")
+            } else if l.starts_with("@@") {
+                format!("\x1b[36m{l}\x1b[0m")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// Diffs every object of the plan against the cluster. `also_removed` are
+/// objects `--prune` would delete, shown as removals.
+pub async fn diff_plan(
+    cluster: &Cluster,
+    plan: &Plan,
+    also_removed: &[(ObjectRef, Value)],
+) -> Result<Vec<ObjectDiff>> {
+    let mut out = Vec::new();
+    let mut existing_namespaces = BTreeSet::new();
+    for planned in plan.ordered() {
+        let (target, body) = match &planned.step {
+            Step::Apply(a) => (ObjectRef::of(&a.object), a.object.value.clone()),
+            Step::CopySecret(c) => {
+                let secret = cluster.resolve("v1", "Secret").await?;
+                let source_ref = ObjectRef {
+                    api_version: "v1".into(),
+                    kind: "Secret".into(),
+                    namespace: Some(c.from_namespace.clone()),
+                    name: c.name.clone(),
+                };
+                let target = planned.step.target().unwrap_or(source_ref.clone());
+                match get(cluster, &secret, &source_ref).await? {
+                    Some(source) => {
+                        let mut body = c.placeholder();
+                        body["type"] = source.get("type").cloned().unwrap_or(Value::Null);
+                        body["data"] = source
+                            .get("data")
+                            .cloned()
+                            .unwrap_or_else(|| Value::Object(Map::new()));
+                        (target, body)
+                    }
+                    None => {
+                        tracing::warn!(
+                            "{target}: source Secret {}/{} does not exist yet; not diffed",
+                            c.from_namespace,
+                            c.name
+                        );
+                        continue;
+                    }
+                }
+            }
+            Step::Wait(_) | Step::Delete(_) => continue,
+        };
+        let kind = cluster.resolve(&target.api_version, &target.kind).await?;
+        let live = get(cluster, &kind, &target).await?;
+        if target.kind == "Namespace" && live.is_some() {
+            existing_namespaces.insert(target.name.clone());
+        }
+        let namespace_exists = match &target.namespace {
+            None => true,
+            Some(ns) => {
+                if !existing_namespaces.contains(ns) {
+                    let ns_kind = cluster.resolve("v1", "Namespace").await?;
+                    let ns_ref = ObjectRef {
+                        api_version: "v1".into(),
+                        kind: "Namespace".into(),
+                        namespace: None,
+                        name: ns.clone(),
+                    };
+                    if get(cluster, &ns_kind, &ns_ref).await?.is_some() {
+                        existing_namespaces.insert(ns.clone());
+                    }
+                }
+                existing_namespaces.contains(ns)
+            }
+        };
+        // The server's answer includes defaults; without the namespace it cannot answer.
+        let after = if namespace_exists {
+            server_side_apply(cluster, &kind, &target, &body, true, true)
+                .await
+                .map_err(|e| cluster.explain(e, &format!("{}: diff {target}", planned.origin)))?
+        } else {
+            body
+        };
+        let text = unified(&target, live.as_ref(), Some(&after))?;
+        out.push(ObjectDiff { target, text });
+    }
+    for (target, live) in also_removed {
+        let text = unified(target, Some(live), None)?;
+        out.push(ObjectDiff {
+            target: target.clone(),
+            text,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn target(kind: &str) -> ObjectRef {
+        ObjectRef {
+            api_version: "v1".into(),
+            kind: kind.into(),
+            namespace: Some("a".into()),
+            name: "b".into(),
+        }
+    }
+
+    #[test]
+    fn equal_objects_have_no_diff() {
+        let v = json!({"metadata": {"name": "b", "resourceVersion": "1"}, "data": {"k": "v"}});
+        let w = json!({"metadata": {"name": "b", "resourceVersion": "2", "managedFields": []}, "data": {"k": "v"}});
+        assert_eq!(
+            unified(&target("ConfigMap"), Some(&v), Some(&w)).unwrap(),
+            ""
+        );
+    }
+
+    #[test]
+    fn changed_line_is_shown() {
+        let v = json!({"spec": {"image": "nginx:1"}});
+        let w = json!({"spec": {"image": "nginx:2"}});
+        let d = unified(&target("Deployment"), Some(&v), Some(&w)).unwrap();
+        assert!(
+            d.contains("-  image: nginx:1") && d.contains("+  image: nginx:2"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn secret_values_are_masked() {
+        let v = json!({"data": {"tls.crt": "QUFB", "tls.key": "S0VZ"}});
+        let w = json!({"data": {"tls.crt": "QkJC", "tls.key": "S0VZ"}});
+        let d = unified(&target("Secret"), Some(&v), Some(&w)).unwrap();
+        assert!(
+            !d.contains("QUFB") && !d.contains("QkJC") && !d.contains("S0VZ"),
+            "{d}"
+        );
+        assert!(
+            d.contains("*** (before)") && d.contains("*** (after)"),
+            "{d}"
+        );
+        let new = unified(&target("Secret"), None, Some(&w)).unwrap();
+        assert!(!new.contains("QkJC"), "{new}");
+    }
+}
