@@ -557,8 +557,10 @@ pub fn init_logging(verbose: u8, quiet: u8) {
         (1, _) => "debug",
         _ => "trace",
     };
+    // Libraries' own logs (kube, hyper) only with -vv: wildrun reports their errors itself.
+    let others = if verbose >= 2 { "debug" } else { "off" };
     let filter = EnvFilter::try_from_env("WILDRUN_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("warn,wildrun={level},script={level}")));
+        .unwrap_or_else(|_| EnvFilter::new(format!("{others},wildrun={level},script={level}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -18,7 +18,11 @@ fn crd_dir() -> PathBuf {
         .arg("--print-crd-dir")
         .output()
         .expect("tests/cluster/build runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     assert!(
         dir.is_dir(),
@@ -35,7 +39,8 @@ fn upstream_schema(group: &str, plural: &str) -> Value {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
         for doc in wildrun::yaml::parse_documents(&text, &path.display().to_string()).unwrap() {
-            if doc["kind"] == "CustomResourceDefinition" && doc["metadata"]["name"] == name.as_str() {
+            if doc["kind"] == "CustomResourceDefinition" && doc["metadata"]["name"] == name.as_str()
+            {
                 let versions = doc["spec"]["versions"].as_array().unwrap();
                 let served = versions.iter().find(|v| v["storage"] == true).unwrap();
                 return served["schema"]["openAPIV3Schema"].clone();
@@ -61,13 +66,22 @@ fn compare(ours: &Value, theirs: &Value, path: &str, diffs: &mut Vec<String>) {
     let a: BTreeSet<&String> = our_props.keys().collect();
     let b: BTreeSet<&String> = their_props.map(|p| p.keys().collect()).unwrap_or_default();
     for missing in b.difference(&a) {
-        diffs.push(format!("{path}.{missing}: upstream has it, our type does not"));
+        diffs.push(format!(
+            "{path}.{missing}: upstream has it, our type does not"
+        ));
     }
     for extra in a.difference(&b) {
-        diffs.push(format!("{path}.{extra}: our type has it, upstream does not"));
+        diffs.push(format!(
+            "{path}.{extra}: our type has it, upstream does not"
+        ));
     }
     for key in a.intersection(&b) {
-        compare(&our_props[*key], &their_props.unwrap()[*key], &format!("{path}.{key}"), diffs);
+        compare(
+            &our_props[*key],
+            &their_props.unwrap()[*key],
+            &format!("{path}.{key}"),
+            diffs,
+        );
     }
 }
 
@@ -86,7 +100,11 @@ fn assert_same_fields<K: CustomResourceExt>(group: &str, plural: &str) {
         "spec",
         &mut diffs,
     );
-    assert!(diffs.is_empty(), "{plural}.{group} differs from upstream:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "{plural}.{group} differs from upstream:\n{}",
+        diffs.join("\n")
+    );
 }
 
 #[test]

@@ -100,25 +100,42 @@ async fn find_instance(cluster: &Cluster, kinds: &[Kind], instance: &str) -> Res
 }
 
 /// What else lives in `namespace` besides the objects about to be deleted.
+///
+/// Pods are checked too (anything running there). A kind the user may not
+/// list counts as "something else": a namespace is removed only when it is
+/// known to be empty.
 async fn other_objects(
     cluster: &Cluster,
     kinds: &[Kind],
     namespace: &str,
     leaving: &[ObjectRef],
 ) -> Result<Vec<String>> {
+    let mut checked: Vec<Kind> = kinds.iter().filter(|k| k.namespaced).cloned().collect();
+    checked.push(cluster.resolve("v1", "Pod").await?);
     let mut others = Vec::new();
-    for kind in kinds.iter().filter(|k| k.namespaced) {
+    for kind in &checked {
         let items = match list(cluster, kind, Some(namespace), None).await {
             Ok(items) => items,
-            Err(e) if e.to_string().contains("forbidden") => continue,
+            Err(e) if e.to_string().contains("forbidden") => {
+                others.push(format!(
+                    "possibly {} (not allowed to list them)",
+                    kind.resource.plural
+                ));
+                continue;
+            }
             Err(e) => return Err(e),
         };
         for item in items {
             let name = item["metadata"]["name"].as_str().unwrap_or_default();
+            let owned = item
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|o| !o.is_empty());
             let gone = leaving
                 .iter()
                 .any(|t| t.kind == kind.resource.kind && t.name == name);
-            if !gone && !is_namespace_default(&kind.resource.kind, name) {
+            // Pods and ReplicaSets of a Deployment being deleted go with it.
+            if !gone && !owned && !is_namespace_default(&kind.resource.kind, name) {
                 others.push(format!("{} {name}", kind.resource.kind));
             }
         }

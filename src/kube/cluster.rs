@@ -194,6 +194,9 @@ impl Cluster {
             kube::Error::Api(status) => {
                 let message = status.message.trim();
                 let hint = match status.code {
+                    _ if is_schema_error(&status) => {
+                        " (the object does not match this kind's schema in the cluster: check the field names against the installed CRD version)".to_string()
+                    }
                     401 => format!(
                         " (the credentials from {} were not accepted by {}: renew them or pick another --context)",
                         self.source, self.server
@@ -242,11 +245,21 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
+/// The API server answers a server-side apply whose object does not fit the
+/// kind's schema with a 500; that is a validation error, not an outage.
+fn is_schema_error(status: &kube::core::Status) -> bool {
+    status.code == 500
+        && (status
+            .message
+            .contains("failed to create typed patch object")
+            || status.message.contains("field not declared in schema"))
+}
+
 /// Whether an error is worth retrying: overload, server errors, and
 /// connection failures (an API server restarting).
 fn retryable(err: &kube::Error) -> bool {
     match err {
-        kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+        kube::Error::Api(s) => (s.code == 429 || s.code >= 500) && !is_schema_error(s),
         kube::Error::HyperError(_) | kube::Error::Service(_) => true,
         _ => false,
     }

@@ -1,0 +1,1026 @@
+//! Applying recipes to the real local control plane (tests/cluster/):
+//! the objects SPEC.md describes, idempotence, --diff, --delete, --prune,
+//! --dry-run=server, secret copies, field-manager conflicts, the real CRD
+//! schemas, and permissions.
+//!
+//! Every test uses its own service names and TLS source namespace
+//! (`--set tls.sourceNamespace=...`), so tests run in parallel on one plane.
+
+mod common;
+
+use common::cluster::unique_name;
+use common::{TestCluster, TestNamespace};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const DOMAIN: &str = "cloud.example.test";
+const LB_IP: &str = "192.168.8.240";
+
+/// Deletes a namespace wildrun created, when the test ends (pass or fail).
+struct Leftover {
+    cluster: &'static TestCluster,
+    namespace: String,
+}
+
+impl Drop for Leftover {
+    fn drop(&mut self) {
+        let _ = self.cluster.kubectl(&[
+            "delete",
+            "namespace",
+            &self.namespace,
+            "--wait=false",
+            "--ignore-not-found",
+        ]);
+    }
+}
+
+/// One test's world: the plane, a TLS source namespace with (optionally) its
+/// wildcard secrets, and the service's name.
+struct World {
+    cluster: &'static TestCluster,
+    tls: TestNamespace,
+    name: String,
+    _leftovers: Vec<Leftover>,
+}
+
+impl World {
+    fn new(test: &str, with_secrets: bool) -> World {
+        let cluster = TestCluster::shared();
+        let tls = TestNamespace::new(cluster, &format!("{test}-tls"));
+        if with_secrets {
+            for secret in [
+                "wildcard-wild-cloud-tls",
+                "wildcard-internal-wild-cloud-tls",
+            ] {
+                create_tls_secret(cluster, tls.name(), secret, "first");
+            }
+        }
+        let name = unique_name(test);
+        let leftovers = vec![Leftover {
+            cluster,
+            namespace: name.clone(),
+        }];
+        World {
+            cluster,
+            tls,
+            name,
+            _leftovers: leftovers,
+        }
+    }
+
+    /// Also clean up another namespace this test makes wildrun create.
+    fn cleanup_namespace(&mut self, namespace: &str) {
+        self._leftovers.push(Leftover {
+            cluster: self.cluster,
+            namespace: namespace.to_string(),
+        });
+    }
+
+    fn wildrun(&self, args: &[&str]) -> Output {
+        self.wildrun_as(self.cluster.kubeconfig_path(), args)
+    }
+
+    fn wildrun_as(&self, kubeconfig: &Path, args: &[&str]) -> Output {
+        let source = format!("tls.sourceNamespace={}", self.tls.name());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrun"));
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .args(["--set", &source])
+            .env("KUBECONFIG", kubeconfig)
+            .env("CLOUD_DOMAIN", DOMAIN)
+            .env("CLUSTER_LOAD_BALANCER_IP", LB_IP)
+            .env_remove("WILDRUN_CONFIG");
+        cmd.output().expect("wildrun runs")
+    }
+
+    fn get(&self, args: &[&str]) -> Option<Value> {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-o", "json"]);
+        let out = self.cluster.kubectl(&all);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).expect("kubectl prints JSON"))
+    }
+
+    fn must_get(&self, args: &[&str]) -> Value {
+        self.get(args)
+            .unwrap_or_else(|| panic!("kubectl get {args:?} found nothing"))
+    }
+}
+
+fn create_tls_secret(cluster: &TestCluster, namespace: &str, name: &str, content: &str) {
+    let manifest = json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": {"name": name, "namespace": namespace},
+        "stringData": {"tls.crt": format!("cert-{content}"), "tls.key": format!("key-{content}")},
+    });
+    let out = cluster.kubectl_stdin(&["apply", "-f", "-"], &manifest.to_string());
+    assert!(
+        out.status.success(),
+        "create secret: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\n{}",
+        out.status.code(),
+        stderr(out)
+    );
+}
+
+/// The report lines (`created    Deployment a/b`) of a run's stderr.
+fn report(out: &Output) -> Vec<String> {
+    stderr(out)
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("info: ")
+                .or_else(|| l.strip_prefix("warning: "))
+        })
+        .filter(|l| {
+            [
+                "created ",
+                "configured ",
+                "unchanged ",
+                "skipped ",
+                "deleted ",
+                "kept ",
+            ]
+            .iter()
+            .any(|w| l.starts_with(w))
+        })
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+fn labels_of(obj: &Value) -> &Value {
+    &obj["metadata"]["labels"]
+}
+
+#[test]
+fn public_recipe_applies_spec_objects_and_converges() {
+    let w = World::new("public", true);
+    let (name, tls) = (w.name.as_str(), w.tls.name());
+    let out = w.wildrun(&["scripts/public.rhai", "--name", name]);
+    assert_ok(&out, "first apply");
+    assert_eq!(
+        report(&out),
+        [
+            format!("created Namespace {name}"),
+            format!("created Certificate {tls}/wildcard-wild-cloud"),
+            format!("created Secret {name}/wildcard-wild-cloud-tls"),
+            format!("created Deployment {name}/{name}"),
+            format!("created Service {name}/{name}"),
+            format!("created Ingress {name}/{name}"),
+        ]
+    );
+
+    let instance = format!("public.{name}");
+    for (kind, ns) in [
+        ("deployment", name),
+        ("service", name),
+        ("ingress", name),
+        ("secret", name),
+    ] {
+        let obj_name = if kind == "secret" {
+            "wildcard-wild-cloud-tls"
+        } else {
+            name
+        };
+        let obj = w.must_get(&["-n", ns, kind, obj_name]);
+        assert_eq!(labels_of(&obj)["app.kubernetes.io/name"], name, "{kind}");
+        assert_eq!(
+            labels_of(&obj)["app.kubernetes.io/managed-by"],
+            "wildrun",
+            "{kind}"
+        );
+        assert_eq!(
+            labels_of(&obj)["wildrun.dev/instance"],
+            instance.as_str(),
+            "{kind}"
+        );
+    }
+    let ns = w.must_get(&["namespace", name]);
+    assert_eq!(labels_of(&ns)["wildrun.dev/instance"], instance.as_str());
+
+    let deployment = w.must_get(&["-n", name, "deployment", name]);
+    assert_eq!(
+        deployment["spec"]["selector"]["matchLabels"],
+        json!({"app": name})
+    );
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["name"], name);
+    assert_eq!(container["image"], "nginx:latest");
+    assert_eq!(container["ports"][0]["containerPort"], 80);
+
+    let service = w.must_get(&["-n", name, "service", name]);
+    assert_eq!(service["spec"]["type"], "ClusterIP");
+    assert_eq!(service["spec"]["ports"][0]["port"], 80);
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], 80);
+
+    let cert = w.must_get(&[
+        "-n",
+        tls,
+        "certificates.cert-manager.io",
+        "wildcard-wild-cloud",
+    ]);
+    assert_eq!(
+        cert["spec"]["dnsNames"],
+        json!([format!("*.{DOMAIN}"), DOMAIN])
+    );
+    assert_eq!(cert["spec"]["secretName"], "wildcard-wild-cloud-tls");
+    assert_eq!(cert["spec"]["issuerRef"]["kind"], "ClusterIssuer");
+    assert_eq!(labels_of(&cert)["wildrun.dev/keep"], "true");
+
+    let source = w.must_get(&["-n", tls, "secret", "wildcard-wild-cloud-tls"]);
+    let copy = w.must_get(&["-n", name, "secret", "wildcard-wild-cloud-tls"]);
+    assert_eq!(
+        copy["data"], source["data"],
+        "the copy holds the source's data"
+    );
+    assert_eq!(copy["type"], "kubernetes.io/tls");
+    assert_eq!(
+        copy["metadata"]["annotations"]["wildrun.dev/copied-from"],
+        format!("{tls}/wildcard-wild-cloud-tls")
+    );
+
+    let ingress = w.must_get(&["-n", name, "ingress", name]);
+    let host = format!("{name}.{DOMAIN}");
+    assert_eq!(ingress["spec"]["ingressClassName"], "traefik");
+    assert_eq!(ingress["spec"]["rules"][0]["host"], host.as_str());
+    assert_eq!(
+        ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"],
+        json!({"name": name, "port": {"number": 80}})
+    );
+    assert_eq!(
+        ingress["spec"]["tls"],
+        json!([{"hosts": [host], "secretName": "wildcard-wild-cloud-tls"}])
+    );
+    assert_eq!(
+        ingress["metadata"]["annotations"]["external-dns.alpha.kubernetes.io/target"],
+        DOMAIN
+    );
+    assert_eq!(
+        ingress["metadata"]["annotations"]["external-dns.alpha.kubernetes.io/ttl"],
+        "60"
+    );
+
+    // A second run changes nothing, and --diff agrees.
+    let again = w.wildrun(&["scripts/public.rhai", "--name", name]);
+    assert_ok(&again, "second apply");
+    let lines = report(&again);
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l.starts_with("unchanged ")),
+        "{lines:?}"
+    );
+    let diff = w.wildrun(&["scripts/public.rhai", "--name", name, "--diff"]);
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "diff after converging: {}{}",
+        stdout(&diff),
+        stderr(&diff)
+    );
+    assert!(diff.stdout.is_empty());
+
+    // A new image: --diff shows only that line, apply configures only the Deployment.
+    let diff = w.wildrun(&[
+        "scripts/public.rhai",
+        "--name",
+        name,
+        "--image",
+        "nginx:1.27",
+        "--diff",
+    ]);
+    assert_eq!(diff.status.code(), Some(1), "{}", stderr(&diff));
+    let text = stdout(&diff);
+    let changed: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        ["-        image: nginx:latest", "+        image: nginx:1.27"],
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("--- live Deployment {name}/{name}")),
+        "{text}"
+    );
+    let out = w.wildrun(&[
+        "scripts/public.rhai",
+        "--name",
+        name,
+        "--image",
+        "nginx:1.27",
+    ]);
+    assert_ok(&out, "apply new image");
+    let lines = report(&out);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| !l.starts_with("unchanged "))
+            .collect::<Vec<_>>(),
+        [&format!("configured Deployment {name}/{name}")]
+    );
+    let deployment = w.must_get(&["-n", name, "deployment", name]);
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.27"
+    );
+}
+
+#[test]
+fn internal_recipe_applies_middleware_and_internal_ingress() {
+    let w = World::new("internal", true);
+    let name = w.name.as_str();
+    let out = w.wildrun(&["scripts/internal.rhai", "--name", name, "--port", "8080"]);
+    assert_ok(&out, "apply");
+    let middleware = w.must_get(&["-n", name, "middlewares.traefik.io", "internal-only"]);
+    assert_eq!(
+        middleware["spec"]["ipAllowList"]["sourceRange"],
+        json!(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"])
+    );
+    let ingress = w.must_get(&["-n", name, "ingress", name]);
+    let annotations = &ingress["metadata"]["annotations"];
+    assert_eq!(
+        annotations["external-dns.alpha.kubernetes.io/target"],
+        LB_IP
+    );
+    assert_eq!(
+        annotations["traefik.ingress.kubernetes.io/router.middlewares"],
+        format!("{name}-internal-only@kubernetescrd")
+    );
+    assert_eq!(
+        ingress["spec"]["rules"][0]["host"],
+        format!("{name}.internal.{DOMAIN}")
+    );
+    assert_eq!(
+        ingress["spec"]["tls"][0]["secretName"],
+        "wildcard-internal-wild-cloud-tls"
+    );
+    assert_eq!(
+        ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"],
+        8080
+    );
+    let cert = w.must_get(&[
+        "-n",
+        w.tls.name(),
+        "certificates.cert-manager.io",
+        "wildcard-internal-wild-cloud",
+    ]);
+    assert_eq!(
+        cert["spec"]["dnsNames"],
+        json!([format!("*.internal.{DOMAIN}"), format!("internal.{DOMAIN}")])
+    );
+    let copy = w.must_get(&["-n", name, "secret", "wildcard-internal-wild-cloud-tls"]);
+    let source = w.must_get(&[
+        "-n",
+        w.tls.name(),
+        "secret",
+        "wildcard-internal-wild-cloud-tls",
+    ]);
+    assert_eq!(copy["data"], source["data"]);
+}
+
+#[test]
+fn secret_copy_follows_its_source_and_never_overwrites_foreign_secrets() {
+    let w = World::new("copy", true);
+    let name = w.name.as_str();
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", name]),
+        "apply",
+    );
+    create_tls_secret(
+        w.cluster,
+        w.tls.name(),
+        "wildcard-wild-cloud-tls",
+        "renewed",
+    );
+    let out = w.wildrun(&["scripts/public.rhai", "--name", name]);
+    assert_ok(&out, "apply after renewal");
+    assert!(
+        report(&out).contains(&format!("configured Secret {name}/wildcard-wild-cloud-tls")),
+        "{:?}",
+        report(&out)
+    );
+    let copy = w.must_get(&["-n", name, "secret", "wildcard-wild-cloud-tls"]);
+    let source = w.must_get(&["-n", w.tls.name(), "secret", "wildcard-wild-cloud-tls"]);
+    assert_eq!(copy["data"], source["data"]);
+
+    // A Secret of the same name that wildrun did not make is left alone, and nothing is applied.
+    let other = unique_name("foreign");
+    let mut w2 = World::new("foreign", true);
+    w2.cleanup_namespace(&other);
+    let out = w2.cluster.kubectl(&["create", "namespace", &other]);
+    assert!(out.status.success());
+    create_tls_secret(w2.cluster, &other, "wildcard-wild-cloud-tls", "foreign");
+    let out = w2.wildrun(&[
+        "scripts/public.rhai",
+        "--name",
+        &w2.name,
+        "--namespace",
+        &other,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("nothing was applied")
+            && err.contains("is not a copy wildrun made")
+            && err.contains("will not overwrite"),
+        "{err}"
+    );
+    let foreign = w2.must_get(&["-n", &other, "secret", "wildcard-wild-cloud-tls"]);
+    assert_eq!(
+        foreign["data"]["tls.crt"],
+        json!("Y2VydC1mb3JlaWdu"),
+        "base64 of cert-foreign: untouched"
+    );
+    assert!(
+        w2.get(&["-n", &other, "deployment", &w2.name]).is_none(),
+        "nothing applied"
+    );
+}
+
+#[test]
+fn missing_source_secret_warns_or_fails_with_require_tls() {
+    let w = World::new("notls", false);
+    let name = w.name.as_str();
+    let out = w.wildrun(&["scripts/public.rhai", "--name", name, "--require-tls"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("nothing was applied")
+            && err.contains("does not exist yet")
+            && err.contains("--require-tls"),
+        "{err}"
+    );
+    assert!(
+        w.get(&["namespace", name]).is_none(),
+        "no partial change with --require-tls"
+    );
+
+    let out = w.wildrun(&["scripts/public.rhai", "--name", name]);
+    assert_ok(&out, "apply without the source secret");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "warning: skipped    Secret {name}/wildcard-wild-cloud-tls"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("describe certificate"),
+        "the warning carries a hint: {err}"
+    );
+    let lines = report(&out);
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("created ")).count(),
+        5,
+        "everything else applied: {lines:?}"
+    );
+}
+
+#[test]
+fn delete_removes_the_instance_and_spares_its_neighbour() {
+    let w = World::new("delete", true);
+    let shared_ns = w.name.clone();
+    let neighbour = unique_name("neighbour");
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", &shared_ns]),
+        "apply first",
+    );
+    assert_ok(
+        &w.wildrun(&[
+            "scripts/public.rhai",
+            "--name",
+            &neighbour,
+            "--namespace",
+            &shared_ns,
+        ]),
+        "apply neighbour",
+    );
+
+    let out = w.wildrun(&["scripts/public.rhai", "--name", &shared_ns, "--delete"]);
+    assert_ok(&out, "delete first");
+    for kind in ["deployment", "service", "ingress"] {
+        assert!(
+            w.get(&["-n", &shared_ns, kind, &shared_ns]).is_none(),
+            "{kind} of the deleted instance remains"
+        );
+        assert!(
+            w.get(&["-n", &shared_ns, kind, &neighbour]).is_some(),
+            "{kind} of the neighbour was deleted"
+        );
+    }
+    assert!(
+        w.get(&["-n", &shared_ns, "secret", "wildcard-wild-cloud-tls"])
+            .is_some(),
+        "the neighbour's TLS copy was deleted"
+    );
+    assert!(
+        w.get(&["namespace", &shared_ns]).is_some(),
+        "the shared namespace was deleted"
+    );
+    assert!(
+        w.get(&[
+            "-n",
+            w.tls.name(),
+            "certificates.cert-manager.io",
+            "wildcard-wild-cloud"
+        ])
+        .is_some(),
+        "the shared Certificate was deleted"
+    );
+
+    let out = w.wildrun(&[
+        "scripts/public.rhai",
+        "--name",
+        &neighbour,
+        "--namespace",
+        &shared_ns,
+        "--delete",
+    ]);
+    assert_ok(&out, "delete neighbour");
+    let ns = w.get(&["namespace", &shared_ns]);
+    assert!(
+        ns.is_none(),
+        "the empty namespace should be gone after --delete waited: {ns:?}"
+    );
+    assert!(
+        stderr(&out).contains(&format!("deleted    Namespace {shared_ns}")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn prune_removes_what_the_recipe_stopped_producing() {
+    let w = World::new("prune", true);
+    let name = w.name.as_str();
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", name]),
+        "apply",
+    );
+    // The same recipe name (so the same instance), without its Ingress.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("public.rhai"),
+        "import \"visibility\" as vis;\nfn params() { import \"visibility\" as vis; vis::service_params() }\nlet svc = vis::inputs(args, config, \"public\");\nkube::apply(vis::namespace(svc));\nkube::apply(vis::deployment(svc));\nkube::apply(vis::cluster_service(svc));\n",
+    )
+    .unwrap();
+    let fork = dir.path().join("public.rhai");
+    let fork = fork.to_str().unwrap();
+
+    let diff = w.wildrun(&[fork, "--name", name, "--diff", "--prune"]);
+    assert_eq!(diff.status.code(), Some(1));
+    assert!(
+        stdout(&diff).contains(&format!("--- live Ingress {name}/{name}")),
+        "{}",
+        stdout(&diff)
+    );
+
+    let out = w.wildrun(&[fork, "--name", name]);
+    assert_ok(&out, "apply fork without --prune");
+    assert!(
+        w.get(&["-n", name, "ingress", name]).is_some(),
+        "without --prune nothing is deleted"
+    );
+
+    let out = w.wildrun(&[fork, "--name", name, "--prune"]);
+    assert_ok(&out, "apply fork with --prune");
+    assert!(
+        w.get(&["-n", name, "ingress", name]).is_none(),
+        "the Ingress was pruned"
+    );
+    assert!(
+        w.get(&["-n", name, "deployment", name]).is_some(),
+        "the Deployment stays"
+    );
+    assert!(
+        w.get(&[
+            "-n",
+            w.tls.name(),
+            "certificates.cert-manager.io",
+            "wildcard-wild-cloud"
+        ])
+        .is_some(),
+        "kept objects are never pruned"
+    );
+    let lines = report(&out);
+    assert!(
+        lines.contains(&format!("deleted Ingress {name}/{name}")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn server_dry_run_validates_and_persists_nothing() {
+    let w = World::new("srvdry", true);
+    let name = w.name.as_str();
+    let out = w.wildrun(&["scripts/public.rhai", "--name", name, "--dry-run=server"]);
+    assert_ok(&out, "server dry run of a new service");
+    assert!(
+        stderr(&out).contains("not validated: namespace"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        w.get(&["namespace", name]).is_none(),
+        "a server dry run persists nothing"
+    );
+
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", name]),
+        "apply",
+    );
+    let out = w.wildrun(&[
+        "scripts/public.rhai",
+        "--name",
+        name,
+        "--image",
+        "nginx:2",
+        "--dry-run=server",
+    ]);
+    assert_ok(&out, "server dry run of a change");
+    assert!(
+        report(&out).contains(&format!("configured Deployment {name}/{name}")),
+        "{:?}",
+        report(&out)
+    );
+    let deployment = w.must_get(&["-n", name, "deployment", name]);
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:latest"
+    );
+}
+
+/// A recipe in a temp folder; returns (folder guard, path).
+fn script(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("check.rhai");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn misspelled_field_in_free_form_crd_part_is_rejected_by_the_real_schema() {
+    let w = World::new("schema", true);
+    let name = w.name.as_str();
+    // `headers` is checked by Traefik's CRD schema, not by wildrun's types.
+    let (_dir, path) = script(&format!(
+        "kube::ensure_namespace(\"{name}\");\n\
+         kube::apply(#{{ apiVersion: \"traefik.io/v1alpha1\", kind: \"Middleware\",\n\
+             metadata: #{{ name: \"headers\", namespace: \"{name}\" }},\n\
+             spec: #{{ headers: #{{ customRequestHeader: #{{ \"X-A\": \"b\" }} }} }} }});\n"
+    ));
+    let out = w.wildrun(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("check.rhai:2"),
+        "the error names the script line: {err}"
+    );
+    assert!(
+        err.contains("customRequestHeader"),
+        "the API server's field error is shown: {err}"
+    );
+    assert!(
+        err.contains("done before the failure") && err.contains(&format!("Namespace {name}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn conflicting_field_manager_needs_force() {
+    let w = World::new("conflict", true);
+    let name = w.name.as_str();
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", name]),
+        "apply",
+    );
+    let manifest = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": name}, "spec": {"replicas": 3}});
+    let out = w.cluster.kubectl_stdin(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=hpa-like",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        &manifest.to_string(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = w.wildrun(&["scripts/public.rhai", "--name", name]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("conflict") && err.contains("hpa-like") && err.contains(".spec.replicas"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--force"),
+        "the error says how to take over: {err}"
+    );
+
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", name, "--force"]),
+        "apply --force",
+    );
+    let deployment = w.must_get(&["-n", name, "deployment", name]);
+    assert_eq!(deployment["spec"]["replicas"], 1);
+}
+
+#[test]
+fn scripts_read_the_cluster_and_wait() {
+    let w = World::new("reads", true);
+    let name = w.name.as_str();
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", name]),
+        "apply",
+    );
+    let (_dir, path) = script(&format!(
+        "let d = kube::get(\"apps/v1\", \"Deployment\", \"{name}\", \"{name}\");\n\
+         if d.spec.template.spec.containers[0].image != \"nginx:latest\" {{ throw \"wrong image\"; }}\n\
+         if !kube::exists(#{{ apiVersion: \"v1\", kind: \"Namespace\", metadata: #{{ name: \"{name}\" }} }}) {{ throw \"no namespace\"; }}\n\
+         if kube::get(\"v1\", \"Service\", \"{name}\", \"nope\") != () {{ throw \"phantom\"; }}\n\
+         let all = kube::list(\"v1\", \"Service\", #{{ namespace: \"{name}\", labels: #{{ \"wildrun.dev/instance\": \"public.{name}\" }} }});\n\
+         if all.len() != 1 {{ throw `expected 1 service, got ${{all.len()}}`; }}\n\
+         kube::wait(#{{ apiVersion: \"apiextensions.k8s.io/v1\", kind: \"CustomResourceDefinition\", metadata: #{{ name: \"certificates.cert-manager.io\" }} }}, \"Established\", 10);\n\
+         kube::wait(d, \"rollout\", 2);\n"
+    ));
+    let out = w.wildrun(&[path.to_str().unwrap()]);
+    // No kubelet runs pods here: the rollout cannot complete, and the timeout says why.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("ready      CustomResourceDefinition certificates.cert-manager.io"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "timed out after 2s waiting for Deployment {name}/{name} to be rolled out"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("replicas updated") && err.contains("available"),
+        "{err}"
+    );
+    assert!(err.contains("check.rhai:8"), "{err}");
+}
+
+/// A kubeconfig for a new ServiceAccount bound to `cluster_role`.
+fn service_account_kubeconfig(w: &World, cluster_role: &str, dir: &Path) -> PathBuf {
+    let sa = unique_name("deployer");
+    let ns = w.tls.name();
+    for args in [
+        vec!["-n", ns, "create", "serviceaccount", &sa],
+        vec![
+            "create",
+            "clusterrolebinding",
+            &sa,
+            &format!("--clusterrole={cluster_role}"),
+            &format!("--serviceaccount={ns}:{sa}"),
+        ],
+    ] {
+        let out = w.cluster.kubectl(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = w.cluster.kubectl(&["-n", ns, "create", "token", &sa]);
+    assert!(
+        out.status.success(),
+        "create token: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let out = w.cluster.kubectl(&[
+        "config",
+        "view",
+        "--raw",
+        "--minify",
+        "--flatten",
+        "-o",
+        "json",
+    ]);
+    let admin: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cluster = &admin["clusters"][0]["cluster"];
+    let kubeconfig = json!({
+        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
+        "clusters": [{"name": "local", "cluster": cluster}],
+        "users": [{"name": sa, "user": {"token": token}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "local", "user": sa}}],
+    });
+    let path = dir.join(format!("{sa}.kubeconfig"));
+    std::fs::write(&path, kubeconfig.to_string()).unwrap();
+    let _ = w.cluster.kubectl(&[
+        "annotate",
+        "clusterrolebinding",
+        &sa,
+        "wildrun.dev/test=true",
+    ]);
+    path
+}
+
+#[test]
+fn rbac_example_is_enough_and_a_missing_permission_stops_before_any_write() {
+    let w = World::new("rbac", true);
+    let dir = tempfile::tempdir().unwrap();
+    let rbac =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rbac.yaml"))
+            .unwrap();
+    let out = w.cluster.kubectl_stdin(&["apply", "-f", "-"], &rbac);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The example role: every mode works.
+    let allowed = service_account_kubeconfig(&w, "wildrun-recipes", dir.path());
+    let name = w.name.as_str();
+    assert_ok(
+        &w.wildrun_as(&allowed, &["scripts/internal.rhai", "--name", name]),
+        "apply as the rbac.yaml user",
+    );
+    assert_ok(
+        &w.wildrun_as(
+            &allowed,
+            &["scripts/internal.rhai", "--name", name, "--diff"],
+        ),
+        "diff as the rbac.yaml user",
+    );
+    assert_ok(
+        &w.wildrun_as(
+            &allowed,
+            &["scripts/internal.rhai", "--name", name, "--prune"],
+        ),
+        "prune as the rbac.yaml user",
+    );
+    assert_ok(
+        &w.wildrun_as(
+            &allowed,
+            &["scripts/internal.rhai", "--name", name, "--delete"],
+        ),
+        "delete as the rbac.yaml user",
+    );
+    assert!(
+        w.get(&["namespace", name]).is_none(),
+        "the rbac.yaml user could delete the namespace"
+    );
+
+    // The same role without `create` on ingresses: refused before the first write.
+    let docs: Vec<Value> = wildrun::yaml::parse_documents(&rbac, "rbac.yaml").unwrap();
+    let mut role = docs[0].clone();
+    let reduced = unique_name("no-ingress-create");
+    role["metadata"]["name"] = json!(reduced);
+    for rule in role["rules"].as_array_mut().unwrap() {
+        if rule["resources"] == json!(["ingresses"]) {
+            rule["verbs"] = json!(["get", "list", "patch", "delete"]);
+        }
+    }
+    let out = w
+        .cluster
+        .kubectl_stdin(&["apply", "-f", "-"], &role.to_string());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let denied = service_account_kubeconfig(&w, &reduced, dir.path());
+    let other = unique_name("denied");
+    let out = w.wildrun_as(&denied, &["scripts/internal.rhai", "--name", &other]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("nothing was applied"), "{err}");
+    assert!(
+        err.contains("may not create ingresses.networking.k8s.io in namespace")
+            && err.contains("system:serviceaccount:"),
+        "{err}"
+    );
+    assert!(
+        w.get(&["namespace", &other]).is_none(),
+        "nothing was written"
+    );
+    let _ = w.cluster.kubectl(&["delete", "clusterrole", &reduced]);
+}
+
+/// Stops a private plane when the test ends.
+struct PrivatePlane {
+    dir: tempfile::TempDir,
+}
+
+impl Drop for PrivatePlane {
+    fn drop(&mut self) {
+        let _ = common::cluster::cluster_script("down", &[], Some(self.dir.path()));
+    }
+}
+
+#[test]
+fn api_server_outage_mid_run_fails_clearly_and_a_rerun_converges() {
+    // A plane of this test's own: stopping the shared one would break the others.
+    let plane = PrivatePlane {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let cluster = TestCluster::up(Some(plane.dir.path()));
+    let apiserver = |action: &str| {
+        let out = common::cluster::cluster_script("apiserver", &[action], Some(plane.dir.path()));
+        assert!(out.status.success(), "apiserver {action} failed");
+    };
+    let (_dir, waiting) = script(
+        "kube::ensure_namespace(\"outage\");\n\
+         kube::wait(#{ apiVersion: \"v1\", kind: \"Namespace\", metadata: #{ name: \"outage\" } }, \"Ready\", 120);\n\
+         kube::apply(#{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{ name: \"after\", namespace: \"outage\" }, data: #{ a: \"b\" } });\n",
+    );
+    let run = |script: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_wildrun"))
+            .arg(script)
+            .env("KUBECONFIG", cluster.kubeconfig_path())
+            .env("CLOUD_DOMAIN", DOMAIN)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("wildrun starts")
+    };
+    let child = run(&waiting);
+    // The Namespace is applied, then the run waits for a condition that never comes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !cluster
+        .kubectl(&["get", "namespace", "outage"])
+        .status
+        .success()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the namespace never appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    apiserver("stop");
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot reach the API server at https://127.0.0.1:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("done before the failure") && err.contains("created    Namespace outage"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not done") && err.contains("ConfigMap outage/after"),
+        "{err}"
+    );
+
+    apiserver("start");
+    let (_dir2, rest) = script(
+        "kube::ensure_namespace(\"outage\");\n\
+         kube::apply(#{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{ name: \"after\", namespace: \"outage\" }, data: #{ a: \"b\" } });\n",
+    );
+    // The re-run is a new instance name (another file): it takes over the Namespace's labels.
+    let out = run(&rest).wait_with_output().unwrap();
+    assert_ok(&out, "re-run after the restart");
+    let lines = report(&out);
+    assert!(
+        lines.contains(&"created ConfigMap outage/after".to_string()),
+        "{lines:?}"
+    );
+    let cm = cluster.kubectl(&[
+        "-n",
+        "outage",
+        "get",
+        "configmap",
+        "after",
+        "-o",
+        "jsonpath={.data.a}",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&cm.stdout), "b");
+}
