@@ -33,7 +33,8 @@ pub fn register(engine: &mut rhai::Engine) {
     engine.register_static_module("log", exported_module!(log_api).into());
 }
 
-/// Formats log events for people on a terminal: `warning: file:line: message`.
+/// Formats log events for people on a terminal: progress as plain lines,
+/// problems as `warning: file:line: message` / `error: ...`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PeopleFormat;
 
@@ -74,15 +75,17 @@ where
         event: &tracing::Event<'_>,
     ) -> std::fmt::Result {
         let level = match *event.metadata().level() {
-            tracing::Level::ERROR => "error",
-            tracing::Level::WARN => "warning",
-            tracing::Level::INFO => "info",
-            tracing::Level::DEBUG => "debug",
-            tracing::Level::TRACE => "trace",
+            tracing::Level::ERROR => Some("error"),
+            tracing::Level::WARN => Some("warning"),
+            tracing::Level::INFO => None,
+            tracing::Level::DEBUG => Some("debug"),
+            tracing::Level::TRACE => Some("trace"),
         };
         let mut text = EventText::default();
         event.record(&mut text);
-        write!(writer, "{level}: ")?;
+        if let Some(level) = level {
+            write!(writer, "{level}: ")?;
+        }
         if let Some(at) = &text.at {
             write!(writer, "{at}: ")?;
         }

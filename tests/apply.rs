@@ -145,10 +145,7 @@ fn assert_ok(out: &Output, what: &str) {
 fn report(out: &Output) -> Vec<String> {
     stderr(out)
         .lines()
-        .filter_map(|l| {
-            l.strip_prefix("info: ")
-                .or_else(|| l.strip_prefix("warning: "))
-        })
+        .map(|l| l.strip_prefix("warning: ").unwrap_or(l))
         .filter(|l| {
             [
                 "created ",
