@@ -319,6 +319,8 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
             context: cli.context.clone(),
         },
         cluster: None,
+        stdout: String::new(),
+        exit_code: None,
         runtime,
     });
     run.track_file(script);
@@ -358,22 +360,39 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
     }
     let started = std::time::Instant::now();
     recipe.run(&engine, &Value::Object(args), &config.value)?;
-    let plan = run.state().plan.clone();
+    let (plan, script_stdout, script_code) = {
+        let state = run.state();
+        (
+            state.plan.clone(),
+            state.stdout.clone(),
+            state.exit_code.unwrap_or(EXIT_OK),
+        )
+    };
 
     if action == Action::Render {
         let format = match cli.output.unwrap_or_default() {
             OutputFormat::Yaml => Format::Yaml,
             OutputFormat::Json => Format::Json,
         };
-        let stdout = plan.render(format)?;
-        tracing::info!(
-            "{}: {} object(s) planned for instance {instance} (dry run: nothing was applied)",
-            recipe.display,
-            plan.len(),
-        );
+        let mut stdout = script_stdout;
+        if !plan.is_empty() {
+            stdout.push_str(&plan.render(format)?);
+            tracing::info!(
+                "{}: {} object(s) planned for instance {instance} (dry run: nothing was applied)",
+                recipe.display,
+                plan.len(),
+            );
+        }
         return Ok(Outcome {
             stdout,
-            code: EXIT_OK,
+            code: script_code,
+        });
+    }
+    // A script that only reads and reports (a doctor) has nothing to apply.
+    if plan.is_empty() && action == Action::Apply && !cli.prune {
+        return Ok(Outcome {
+            stdout: script_stdout,
+            code: script_code,
         });
     }
 
@@ -449,7 +468,7 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
         ""
     };
     tracing::info!("{instance}: {} in {elapsed:.2}s{dry}", report.summary());
-    let stdout = match cli.output {
+    let report_text = match cli.output {
         None => String::new(),
         Some(OutputFormat::Json) => {
             serde_json::to_string_pretty(&report.entries).map_err(anyhow::Error::from)? + "\n"
@@ -460,8 +479,8 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
         }
     };
     Ok(Outcome {
-        stdout,
-        code: EXIT_OK,
+        stdout: format!("{script_stdout}{report_text}"),
+        code: script_code,
     })
 }
 

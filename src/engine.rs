@@ -63,6 +63,10 @@ pub struct RunState {
     pub connect: crate::kube::cluster::ConnectOptions,
     /// The cluster, once connected.
     pub cluster: Option<Rc<crate::kube::cluster::Cluster>>,
+    /// Data the script wrote for stdout (`out::`).
+    pub stdout: String,
+    /// The exit code the script asked for (`out::exit_code`).
+    pub exit_code: Option<u8>,
     /// Runtime for host functions that need the network.
     pub runtime: tokio::runtime::Handle,
 }
@@ -275,6 +279,7 @@ fn register_host_modules(engine: &mut Engine) {
     crate::yaml::register(engine);
     crate::log::register(engine);
     crate::config::register(engine);
+    crate::out::register(engine);
 }
 
 /// Builds the engine for one run: limits, host modules, module resolver.

@@ -16,6 +16,7 @@
 //! | [`template`] | the `template::` script namespace (envsubst-compatible) |
 //! | [`yaml`] | the `yaml::` script namespace |
 //! | [`log`] | the `log::` script namespace and stderr formatting |
+//! | [`out`] | the `out::` script namespace: data on stdout, exit code |
 //! | [`dns`], [`cert`] | the `dns::` and `cert::` script namespaces |
 
 pub mod cert;
@@ -26,6 +27,7 @@ pub mod engine;
 pub mod kube;
 pub mod log;
 pub mod objects;
+pub mod out;
 pub mod params;
 pub mod plan;
 pub mod template;
