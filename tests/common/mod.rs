@@ -1,0 +1,11 @@
+//! Support code shared by the integration tests (`mod common;` in a test file).
+//!
+//! The tests run against a real local Kubernetes control plane, see
+//! [`cluster::TestCluster`] and `tests/cluster/README.md`.
+
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
+pub mod cluster;
+
+pub use cluster::{TestCluster, TestNamespace};
