@@ -278,31 +278,39 @@ pub struct Outcome {
 /// Runs one invocation to completion on the current thread.
 ///
 /// The Rhai engine lives on this thread; host functions that need the
-/// network block on `runtime`.
+/// network block on `runtime`. `--watch` re-runs through [`crate::watch`].
 pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome, Failure> {
+    if inv.cli.watch && !inv.recipe_help {
+        return crate::watch::watch_files(inv, runtime);
+    }
+    run_once(inv, runtime).0
+}
+
+/// One run of the recipe, and every file it read (script, modules,
+/// templates, configuration), also when it failed.
+pub fn run_once(
+    inv: &Invocation,
+    runtime: tokio::runtime::Handle,
+) -> (Result<Outcome, Failure>, Vec<PathBuf>) {
     let cli = &inv.cli;
     let Some(script) = &cli.script else {
-        return Err(usage("no recipe given: wildrun [OPTIONS] <SCRIPT> [--<param> <value>]... (try wildrun --help)"));
+        return (Err(usage("no recipe given: wildrun [OPTIONS] <SCRIPT> [--<param> <value>]... (try wildrun --help)")), Vec::new());
     };
     if !script.is_file() {
-        return Err(usage(format!("recipe {} does not exist", script.display())));
+        return (
+            Err(usage(format!("recipe {} does not exist", script.display()))),
+            vec![script.clone()],
+        );
     }
     let mode = if matches!(cli.dry_run, Some(DryRun::Client)) {
         Mode::DryRun
     } else {
         Mode::Cluster
     };
-    let recipe_dir = script
-        .parent()
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        })
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
+    let recipe_dir = match script.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
     let run = RunHandle::new(RunState {
         config: config::Config {
             value: Value::Object(Default::default()),
@@ -313,6 +321,7 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
         plan: Plan::default(),
         files_read: Default::default(),
         recipe_dir: recipe_dir.clone(),
+        recipe_display: engine::display_path(script),
         mode,
         connect: kube::cluster::ConnectOptions {
             kubeconfig: cli.kubeconfig.clone(),
@@ -321,10 +330,28 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
         cluster: None,
         stdout: String::new(),
         exit_code: None,
+        watches: Vec::new(),
+        file_watch: cli.watch,
         runtime,
     });
+    let result = run_with(inv, script, &run, &recipe_dir);
+    let state = run.state();
+    let mut files: Vec<PathBuf> = state.files_read.iter().cloned().collect();
+    if let Some(f) = &state.config.file {
+        files.push(f.clone());
+    }
+    (result, files)
+}
+
+fn run_with(
+    inv: &Invocation,
+    script: &Path,
+    run: &RunHandle,
+    recipe_dir: &Path,
+) -> Result<Outcome, Failure> {
+    let cli = &inv.cli;
     run.track_file(script);
-    let engine = engine::new_engine(&run, &recipe_dir);
+    let engine = engine::new_engine(run, recipe_dir);
     let recipe = Recipe::compile(&engine, script)?;
     let declared = recipe.params(&engine)?;
     if inv.recipe_help {
@@ -347,6 +374,7 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
         sets: cli.sets.clone(),
     };
     let config = config::load(&sources, &cwd, &|k| std::env::var(k).ok())?;
+    run.state().config = config.clone();
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
@@ -389,7 +417,11 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
         });
     }
     // A script that only reads and reports (a doctor) has nothing to apply.
-    if plan.is_empty() && action == Action::Apply && !cli.prune {
+    let watches = std::mem::take(&mut run.state().watches);
+    if !watches.is_empty() && action != Action::Apply {
+        tracing::info!("the script watches {} kind(s); watches run only when applying (without --dry-run, --diff or --delete)", watches.len());
+    }
+    if plan.is_empty() && action == Action::Apply && !cli.prune && watches.is_empty() {
         return Ok(Outcome {
             stdout: script_stdout,
             code: script_code,
@@ -398,6 +430,12 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
 
     let cluster = run.cluster()?;
     let server_dry_run = cli.dry_run == Some(DryRun::Server);
+    let options = kube::apply::ExecOptions {
+        server_dry_run,
+        force: cli.force,
+        require_tls: cli.require_tls,
+        quiet_unchanged: false,
+    };
     let (report, diff_count, stdout) = run.block_on(async {
         match action {
             Action::Diff => {
@@ -429,11 +467,6 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
                 anyhow::Ok((Some(report), None, String::new()))
             }
             Action::Apply | Action::Render => {
-                let options = kube::apply::ExecOptions {
-                    server_dry_run,
-                    force: cli.force,
-                    require_tls: cli.require_tls,
-                };
                 let mut report = kube::apply::execute(&cluster, &plan, &options).await?;
                 if cli.prune {
                     kube::cleanup::prune_instance(
@@ -467,7 +500,20 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
     } else {
         ""
     };
-    tracing::info!("{instance}: {} in {elapsed:.2}s{dry}", report.summary());
+    if !plan.is_empty() || cli.prune {
+        tracing::info!("{instance}: {} in {elapsed:.2}s{dry}", report.summary());
+    }
+    if !watches.is_empty() && action == Action::Apply {
+        kube::events::serve(
+            run,
+            &engine,
+            &recipe.ast,
+            &cluster,
+            watches,
+            &options,
+            std::sync::mpsc::channel(),
+        )?;
+    }
     let report_text = match cli.output {
         None => String::new(),
         Some(OutputFormat::Json) => {
@@ -515,8 +561,10 @@ enum Action {
 
 /// The action the options ask for, or a usage error for combinations that make no sense.
 fn action(cli: &Cli) -> Result<Action, Failure> {
-    if cli.watch {
-        return Err(usage("--watch is not supported yet"));
+    if cli.watch && (cli.diff || cli.delete) {
+        return Err(usage(
+            "--watch re-applies on every change; it does not go with --diff or --delete",
+        ));
     }
     if cli.diff && cli.delete {
         return Err(usage(

@@ -30,8 +30,9 @@ pub const MAX_COLLECTION_SIZE: usize = 100_000;
 
 /// The stdlib modules built into the binary, so an installed wildrun works
 /// without the source tree. A `stdlib/` folder on disk takes precedence.
-pub const EMBEDDED_STDLIB: &[(&str, &str)] =
-    &[("visibility", include_str!("../stdlib/visibility.rhai"))];
+pub const EMBEDDED_STDLIB: &[(&str, &str)] = &[
+    ("visibility", include_str!("../stdlib/visibility.rhai")),
+];
 
 /// How a run treats the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +58,8 @@ pub struct RunState {
     pub files_read: BTreeSet<PathBuf>,
     /// The folder of the recipe; relative paths of embedded modules resolve here.
     pub recipe_dir: PathBuf,
+    /// The recipe's path as shown to people.
+    pub recipe_display: String,
     /// Dry run or apply.
     pub mode: Mode,
     /// How to reach the cluster.
@@ -67,6 +70,10 @@ pub struct RunState {
     pub stdout: String,
     /// The exit code the script asked for (`out::exit_code`).
     pub exit_code: Option<u8>,
+    /// Watches registered with `kube::watch`, served after the body.
+    pub watches: Vec<crate::kube::events::WatchSpec>,
+    /// The run is one of `--watch`'s re-runs.
+    pub file_watch: bool,
     /// Runtime for host functions that need the network.
     pub runtime: tokio::runtime::Handle,
 }
@@ -139,10 +146,17 @@ impl RunHandle {
     }
 }
 
-/// Where in the script a host function was called from.
+/// Where in the script a host function was called from. Code called back
+/// later (a `kube::watch` handler) has no source of its own: it is the recipe's.
 pub fn origin(ctx: &NativeCallContext) -> Origin {
+    let source = match ctx.call_source() {
+        Some(s) => s.to_string(),
+        None => RunHandle::from_context(ctx)
+            .map(|run| run.0.borrow().recipe_display.clone())
+            .unwrap_or_else(|_| "<script>".to_string()),
+    };
     Origin {
-        source: ctx.call_source().unwrap_or("<script>").to_string(),
+        source,
         line: ctx.call_position().line().unwrap_or(0),
     }
 }
@@ -416,7 +430,9 @@ pub fn describe_error(err: &EvalAltResult, main_source: &str) -> String {
         match err {
             EvalAltResult::ErrorInFunctionCall(name, fn_source, inner, pos) => {
                 let here = at(&source, *pos);
-                if first_at.is_none() {
+                if pos.is_none() {
+                    // A call from Rust (a watch handler): no script location to show.
+                } else if first_at.is_none() {
                     first_at = Some(here);
                 } else {
                     chain.push(format!("  in {name}() called at {here}"));

@@ -18,6 +18,7 @@
 //! | [`log`] | the `log::` script namespace and stderr formatting |
 //! | [`out`] | the `out::` script namespace: data on stdout, exit code |
 //! | [`dns`], [`cert`] | the `dns::` and `cert::` script namespaces |
+//! | [`watch`] | `--watch`: re-run on every change of a file the run read |
 
 pub mod cert;
 pub mod cli;
@@ -31,4 +32,5 @@ pub mod out;
 pub mod params;
 pub mod plan;
 pub mod template;
+pub mod watch;
 pub mod yaml;

@@ -34,6 +34,9 @@ pub struct ExecOptions {
     pub force: bool,
     /// `--require-tls`: a missing source secret is an error, not a warning.
     pub require_tls: bool,
+    /// Report unchanged objects at debug level only (watch handlers, which
+    /// run on every event, report what changed).
+    pub quiet_unchanged: bool,
 }
 
 /// What happened to one object.
@@ -113,10 +116,11 @@ impl Entry {
     }
 
     /// Logs the entry for people as it happens.
-    pub fn log(&self, dry_run: bool) {
+    pub fn log(&self, dry_run: bool, quiet_unchanged: bool) {
         let suffix = if dry_run { " [server dry run]" } else { "" };
         match self.action {
             Action::Skipped => tracing::warn!("{}{suffix}", self.line()),
+            Action::Unchanged if quiet_unchanged => tracing::debug!("{}{suffix}", self.line()),
             _ => tracing::info!("{}{suffix}", self.line()),
         }
     }
@@ -127,6 +131,9 @@ impl Entry {
 pub struct Report {
     /// One entry per object.
     pub entries: Vec<Entry>,
+    /// Log unchanged objects at debug level only.
+    #[serde(skip)]
+    pub quiet_unchanged: bool,
 }
 
 impl Report {
@@ -162,7 +169,7 @@ impl Report {
 
     /// Adds an entry and logs it for people.
     pub fn push_entry(&mut self, entry: Entry, dry_run: bool) {
-        entry.log(dry_run);
+        entry.log(dry_run, self.quiet_unchanged);
         self.entries.push(entry);
     }
 }
@@ -490,7 +497,10 @@ pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> R
 
     let dry_run = options.server_dry_run;
     let fresh_namespaces = new_namespaces(&prepared);
-    let mut report = Report::default();
+    let mut report = Report {
+        quiet_unchanged: options.quiet_unchanged,
+        ..Report::default()
+    };
     for (index, p) in prepared.iter().enumerate() {
         if let Err(e) = run_step(cluster, p, options, &fresh_namespaces, &mut report).await {
             let done: Vec<String> = report

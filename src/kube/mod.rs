@@ -12,6 +12,7 @@ pub mod apply;
 pub mod cleanup;
 pub mod cluster;
 pub mod diff;
+pub mod events;
 pub mod permissions;
 pub mod wait;
 
@@ -22,6 +23,7 @@ use crate::plan::{
     KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use rhai::plugin::*;
+use rhai::FnPtr;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 
@@ -225,6 +227,48 @@ fn list_objects(
         })
         .map_err(|e| script_error(ctx, format!("{e:#}")))?;
     items.iter().map(from_json).collect()
+}
+
+fn register_watch(
+    ctx: &NativeCallContext,
+    api_version: &str,
+    kind: &str,
+    options: &rhai::Map,
+    handler: FnPtr,
+) -> Result<(), Box<EvalAltResult>> {
+    check_options(
+        ctx,
+        "kube::watch",
+        options,
+        &["namespace", "labels", "fields"],
+    )?;
+    let text = |key: &str| -> Result<Option<String>, Box<EvalAltResult>> {
+        match options.get(key) {
+            None => Ok(None),
+            Some(v) if v.is_unit() => Ok(None),
+            Some(v) if key == "namespace" => Ok(Some(v.to_string())),
+            Some(v) => selector(ctx, key, v).map(Some),
+        }
+    };
+    let spec = events::WatchSpec {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        namespace: text("namespace")?,
+        labels: text("labels")?,
+        fields: text("fields")?,
+        handler,
+        origin: origin(ctx),
+    };
+    let run = RunHandle::from_context(ctx)?;
+    let mut state = run.state();
+    if state.file_watch {
+        return Err(script_error(
+            ctx,
+            "kube::watch keeps a script running until it is stopped; it does not go with --watch",
+        ));
+    }
+    state.watches.push(spec);
+    Ok(())
 }
 
 fn plan_step(ctx: &NativeCallContext, step: Step) -> Result<(), Box<EvalAltResult>> {
@@ -447,6 +491,32 @@ pub mod kube_api {
     ) -> Result<(), Box<EvalAltResult>> {
         let target = super::object_ref(&ctx, "kube::delete", &reference)?;
         super::plan_delete(&ctx, target, &options)
+    }
+
+    /// Calls `handler(event, object)` for every `"added"`, `"modified"` and
+    /// `"deleted"` object of a kind, from when the script's body has finished
+    /// until Ctrl-C or SIGTERM. Each call's `kube::apply`/`copy_secret`/`delete`
+    /// steps are carried out when it returns.
+    #[rhai_fn(name = "watch", return_raw)]
+    pub fn watch(
+        ctx: NativeCallContext,
+        api_version: &str,
+        kind: &str,
+        handler: FnPtr,
+    ) -> Result<(), Box<EvalAltResult>> {
+        super::register_watch(&ctx, api_version, kind, &rhai::Map::new(), handler)
+    }
+
+    /// `watch` with options `namespace`, `labels` and `fields` (as `list`).
+    #[rhai_fn(name = "watch", return_raw)]
+    pub fn watch_with(
+        ctx: NativeCallContext,
+        api_version: &str,
+        kind: &str,
+        options: rhai::Map,
+        handler: FnPtr,
+    ) -> Result<(), Box<EvalAltResult>> {
+        super::register_watch(&ctx, api_version, kind, &options, handler)
     }
 
     /// Plans waiting (after the steps before it) until the object named by
