@@ -1,0 +1,463 @@
+//! Long-running wildrun on the real control plane: `--watch` re-running on
+//! edits, `kube::watch` handlers, the tls-sync example, and a watch that
+//! survives an API server restart.
+
+mod common;
+
+use common::cluster::unique_name;
+use common::{TestCluster, TestNamespace};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something it expects.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// wildrun running in the background; its stderr is collected line by line.
+struct Background {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Background {
+    fn start(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Background {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wildrun"))
+            .current_dir(dir)
+            .args(args)
+            .env("KUBECONFIG", kubeconfig)
+            .env("CLOUD_DOMAIN", "cloud.example.test")
+            .env_remove("WILDRUN_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("wildrun starts");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let stderr = child.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Background { child, lines }
+    }
+
+    fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// Waits until `count` lines contain `needle`; panics with the whole output otherwise.
+    fn wait_for_count(&self, needle: &str, count: usize) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let seen = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.contains(needle))
+                .count();
+            if seen >= count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {count}x {needle:?} after {PATIENCE:?}; output:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_for(&self, needle: &str) {
+        self.wait_for_count(needle, 1);
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Sends SIGINT (Ctrl-C) and returns the exit code.
+    fn interrupt(mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        let out = Command::new("kill")
+            .args(["-INT", &pid])
+            .output()
+            .expect("kill runs");
+        assert!(out.status.success());
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "wildrun did not stop after Ctrl-C:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Rewrites a file the way an editor saving it does (write a new file, rename over).
+fn save(path: &Path, text: &str) {
+    let tmp = path.with_extension("swp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn get(cluster: &TestCluster, args: &[&str]) -> Option<Value> {
+    let mut all = vec!["get"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", "json"]);
+    let out = cluster.kubectl(&all);
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn kubectl_ok(cluster: &TestCluster, args: &[&str]) {
+    let out = cluster.kubectl(args);
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn apply_json(cluster: &TestCluster, value: &Value) {
+    let out = cluster.kubectl_stdin(&["apply", "-f", "-"], &value.to_string());
+    assert!(
+        out.status.success(),
+        "kubectl apply: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Polls until `check` is true.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not after {PATIENCE:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn watch_reapplies_on_edits_of_recipe_module_and_template() {
+    let cluster = TestCluster::shared();
+    let ns = TestNamespace::new(cluster, "watch-files");
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("app.rhai");
+    let module = dir.path().join("lib.rhai");
+    let template = dir.path().join("cm.yaml.tmpl");
+    let recipe_text = format!(
+        "import \"lib\" as lib;\n\
+         kube::apply(#{{ apiVersion: \"apps/v1\", kind: \"Deployment\",\n\
+           metadata: #{{ name: \"web\", namespace: \"{ns}\" }},\n\
+           spec: #{{ selector: #{{ matchLabels: #{{ app: \"web\" }} }},\n\
+             template: #{{ metadata: #{{ labels: #{{ app: \"web\" }} }}, spec: #{{ containers: [#{{ name: \"web\", image: \"nginx:1\" }}] }} }} }} }});\n\
+         kube::apply_all(yaml::parse(template::file(\"cm.yaml.tmpl\", #{{ NS: \"{ns}\", VALUE: lib::value() }})));\n",
+        ns = ns.name()
+    );
+    std::fs::write(&recipe, &recipe_text).unwrap();
+    std::fs::write(&module, "fn value() { \"one\" }\n").unwrap();
+    std::fs::write(&template, "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings, namespace: \"${NS}\" }\ndata: { value: \"${VALUE}\" }\n").unwrap();
+
+    let run = Background::start(
+        cluster.kubeconfig_path(),
+        dir.path(),
+        &["--watch", "app.rhai"],
+    );
+    run.wait_for("run 1 done");
+    assert!(run.text().contains("watching 3 file(s)"), "{}", run.text());
+
+    // The recipe's image: only the Deployment is configured.
+    save(&recipe, &recipe_text.replace("nginx:1", "nginx:2"));
+    run.wait_for("run 2 done");
+    let text = run.text();
+    let second: Vec<&str> = text
+        .split("run 1 done")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("configured") || l.starts_with("created"))
+        .collect();
+    assert_eq!(
+        second,
+        [format!("configured Deployment {}/web", ns.name())],
+        "{text}"
+    );
+    let deployment = get(cluster, &["-n", ns.name(), "deployment", "web"]).unwrap();
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:2"
+    );
+
+    // An imported module re-runs too.
+    save(&module, "fn value() { \"two\" }\n");
+    run.wait_for("run 3 done");
+    eventually("the module's value reaches the ConfigMap", || {
+        get(cluster, &["-n", ns.name(), "configmap", "settings"])
+            .is_some_and(|c| c["data"]["value"] == "two")
+    });
+
+    // And a template.
+    save(&template, "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings, namespace: \"${NS}\" }\ndata: { value: \"${VALUE}\", extra: \"x\" }\n");
+    run.wait_for("run 4 done");
+    eventually("the template's new key reaches the ConfigMap", || {
+        get(cluster, &["-n", ns.name(), "configmap", "settings"])
+            .is_some_and(|c| c["data"]["extra"] == "x")
+    });
+
+    // A syntax error is reported, the watch goes on, the next good edit applies.
+    save(&recipe, &format!("{recipe_text}let broken = (;\n"));
+    run.wait_for("run 5 failed");
+    assert!(run.text().contains("syntax error"), "{}", run.text());
+    save(&recipe, &recipe_text.replace("nginx:1", "nginx:3"));
+    run.wait_for("run 6 done");
+    let deployment = get(cluster, &["-n", ns.name(), "deployment", "web"]).unwrap();
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:3"
+    );
+
+    // One save, one run: no burst of runs for a single edit.
+    assert_eq!(
+        run.count(" done in ") + run.count(" failed in "),
+        6,
+        "{}",
+        run.text()
+    );
+    assert_eq!(run.interrupt(), Some(0));
+}
+
+#[test]
+fn watch_handler_sees_events_in_order_and_survives_its_errors() {
+    let cluster = TestCluster::shared();
+    let ns = TestNamespace::new(cluster, "kube-watch");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("events.rhai"),
+        format!(
+            "kube::watch(\"v1\", \"ConfigMap\", #{{ namespace: \"{}\", labels: \"test=events\" }}, |event, cm| {{\n\
+                 if cm.metadata.name == \"bad\" {{ throw \"bad object\"; }}\n\
+                 log::info(`EVENT ${{event}} ${{cm.metadata.name}} ${{cm.data?.v ?? \"\"}}`);\n\
+             }});\n",
+            ns.name()
+        ),
+    )
+    .unwrap();
+    let run = Background::start(cluster.kubeconfig_path(), dir.path(), &["events.rhai"]);
+    run.wait_for("watching v1 ConfigMap");
+    let cm = |name: &str, v: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns.name(), "labels": {"test": "events"}}, "data": {"v": v}});
+    apply_json(cluster, &cm("a", "1"));
+    run.wait_for("EVENT added a 1");
+    apply_json(cluster, &cm("bad", "0"));
+    run.wait_for("handler for ConfigMap");
+    apply_json(cluster, &cm("a", "2"));
+    run.wait_for("EVENT modified a 2");
+    kubectl_ok(cluster, &["-n", ns.name(), "delete", "configmap", "a"]);
+    run.wait_for("EVENT deleted a");
+
+    let events: Vec<String> = run
+        .text()
+        .lines()
+        .filter(|l| l.contains("EVENT "))
+        .map(|l| l.split("EVENT ").nth(1).unwrap().trim().to_string())
+        .collect();
+    assert_eq!(events, ["added a 1", "modified a 2", "deleted a 2"]);
+    let text = run.text();
+    assert!(
+        text.contains(&format!(
+            "handler for ConfigMap {}/bad (added) failed",
+            ns.name()
+        )) && text.contains("events.rhai:2"),
+        "{text}"
+    );
+    assert_eq!(run.interrupt(), Some(0));
+}
+
+/// A TLS-looking Secret (the API server checks only that both keys exist).
+fn tls_secret(namespace: &str, name: &str, content: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+           "metadata": {"name": name, "namespace": namespace},
+           "stringData": {"tls.crt": format!("cert-{content}"), "tls.key": format!("key-{content}")}})
+}
+
+fn ingress(namespace: &str, secret: &str) -> Value {
+    json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+           "metadata": {"name": "web", "namespace": namespace},
+           "spec": {"rules": [{"host": "web.cloud.example.test"}], "tls": [{"hosts": ["web.cloud.example.test"], "secretName": secret}]}})
+}
+
+fn secret_data(cluster: &TestCluster, namespace: &str, name: &str) -> Option<Value> {
+    get(cluster, &["-n", namespace, "secret", name]).map(|s| s["data"].clone())
+}
+
+#[test]
+fn tls_sync_distributes_refreshes_and_removes_copies() {
+    let cluster = TestCluster::shared();
+    let source = TestNamespace::new(cluster, "tls-source");
+    let app1 = TestNamespace::new(cluster, "tls-app1");
+    let app2 = TestNamespace::new(cluster, "tls-app2");
+    let labelled = TestNamespace::new(cluster, "tls-labelled");
+    let foreign = TestNamespace::new(cluster, "tls-foreign");
+    // Secret names of this test only: other tests' Ingresses must not matter.
+    let public = format!("{}-tls", unique_name("pub"));
+    let internal = format!("{}-tls", unique_name("int"));
+    apply_json(cluster, &tls_secret(source.name(), &public, "v1"));
+    apply_json(cluster, &tls_secret(source.name(), &internal, "i1"));
+    apply_json(cluster, &ingress(app1.name(), &public));
+    apply_json(cluster, &tls_secret(foreign.name(), &public, "theirs"));
+    apply_json(cluster, &ingress(foreign.name(), &public));
+
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sets = [
+        format!("tls.sourceNamespace={}", source.name()),
+        format!("tls.publicSecret={public}"),
+        format!("tls.internalSecret={internal}"),
+    ];
+    let mut args = vec!["examples/tls-sync.rhai"];
+    for s in &sets {
+        args.extend(["--set", s.as_str()]);
+    }
+    let run = Background::start(cluster.kubeconfig_path(), repo, &args);
+    let source_data = secret_data(cluster, source.name(), &public).unwrap();
+
+    // An Ingress that existed before the start gets its copy.
+    eventually("app1 gets its copy", || {
+        secret_data(cluster, app1.name(), &public).as_ref() == Some(&source_data)
+    });
+    // A new namespace with a matching Ingress gets one.
+    apply_json(cluster, &ingress(app2.name(), &public));
+    eventually("app2 gets its copy", || {
+        secret_data(cluster, app2.name(), &public).as_ref() == Some(&source_data)
+    });
+    // A namespace asks by label.
+    kubectl_ok(
+        cluster,
+        &[
+            "label",
+            "namespace",
+            labelled.name(),
+            "wildrun.dev/tls=internal",
+        ],
+    );
+    let internal_data = secret_data(cluster, source.name(), &internal).unwrap();
+    eventually("the labelled namespace gets the internal copy", || {
+        secret_data(cluster, labelled.name(), &internal).as_ref() == Some(&internal_data)
+    });
+
+    // Renewal: every copy follows.
+    apply_json(cluster, &tls_secret(source.name(), &public, "v2"));
+    let renewed = secret_data(cluster, source.name(), &public).unwrap();
+    assert_ne!(renewed, source_data);
+    for ns in [app1.name(), app2.name()] {
+        eventually("copies follow the renewed source", || {
+            secret_data(cluster, ns, &public).as_ref() == Some(&renewed)
+        });
+    }
+
+    // The Ingress goes: so does the copy. The label goes: so does that copy.
+    kubectl_ok(cluster, &["-n", app2.name(), "delete", "ingress", "web"]);
+    eventually("app2's copy is removed", || {
+        secret_data(cluster, app2.name(), &public).is_none()
+    });
+    kubectl_ok(
+        cluster,
+        &["label", "namespace", labelled.name(), "wildrun.dev/tls-"],
+    );
+    eventually("the unlabelled namespace's copy is removed", || {
+        secret_data(cluster, labelled.name(), &internal).is_none()
+    });
+
+    // The foreign Secret was never touched, and the refusal was said.
+    let theirs = secret_data(cluster, foreign.name(), &public).unwrap();
+    assert_eq!(
+        theirs["tls.crt"],
+        json!("Y2VydC10aGVpcnM="),
+        "base64 of cert-theirs"
+    );
+    assert!(
+        run.text().contains("is not a copy wildrun made"),
+        "{}",
+        run.text()
+    );
+    assert!(
+        secret_data(cluster, app1.name(), &public).is_some(),
+        "app1 still needs its copy"
+    );
+    assert_eq!(run.interrupt(), Some(0));
+}
+
+/// Stops a private plane when the test ends.
+struct PrivatePlane {
+    dir: tempfile::TempDir,
+}
+
+impl Drop for PrivatePlane {
+    fn drop(&mut self) {
+        let _ = common::cluster::cluster_script("down", &[], Some(self.dir.path()));
+    }
+}
+
+#[test]
+fn watch_survives_an_api_server_restart() {
+    let plane = PrivatePlane {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let cluster = TestCluster::up(Some(plane.dir.path()));
+    let apiserver = |action: &str| {
+        let out = common::cluster::cluster_script("apiserver", &[action], Some(plane.dir.path()));
+        assert!(out.status.success(), "apiserver {action} failed");
+    };
+    kubectl_ok(&cluster, &["create", "namespace", "restart"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("events.rhai"),
+        "kube::watch(\"v1\", \"ConfigMap\", #{ namespace: \"restart\" }, |event, cm| { log::info(`EVENT ${event} ${cm.metadata.name}`); });\n",
+    )
+    .unwrap();
+    let run = Background::start(cluster.kubeconfig_path(), dir.path(), &["events.rhai"]);
+    run.wait_for("EVENT added kube-root-ca.crt");
+    kubectl_ok(
+        &cluster,
+        &["-n", "restart", "create", "configmap", "before"],
+    );
+    run.wait_for("EVENT added before");
+
+    apiserver("stop");
+    run.wait_for("retrying with backoff");
+    apiserver("start");
+    kubectl_ok(&cluster, &["-n", "restart", "create", "configmap", "after"]);
+    run.wait_for("EVENT added after");
+    kubectl_ok(
+        &cluster,
+        &["-n", "restart", "delete", "configmap", "before"],
+    );
+    run.wait_for("EVENT deleted before");
+    assert_eq!(
+        run.count("EVENT added before"),
+        1,
+        "no duplicate events after the reconnect:\n{}",
+        run.text()
+    );
+    assert_eq!(run.interrupt(), Some(0));
+}
