@@ -811,39 +811,7 @@ fn service_account_kubeconfig(w: &World, cluster_role: &str, dir: &Path) -> Path
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let out = w.cluster.kubectl(&["-n", ns, "create", "token", &sa]);
-    assert!(
-        out.status.success(),
-        "create token: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let out = w.cluster.kubectl(&[
-        "config",
-        "view",
-        "--raw",
-        "--minify",
-        "--flatten",
-        "-o",
-        "json",
-    ]);
-    let admin: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let cluster = &admin["clusters"][0]["cluster"];
-    let kubeconfig = json!({
-        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
-        "clusters": [{"name": "local", "cluster": cluster}],
-        "users": [{"name": sa, "user": {"token": token}}],
-        "contexts": [{"name": "sa", "context": {"cluster": "local", "user": sa}}],
-    });
-    let path = dir.join(format!("{sa}.kubeconfig"));
-    std::fs::write(&path, kubeconfig.to_string()).unwrap();
-    let _ = w.cluster.kubectl(&[
-        "annotate",
-        "clusterrolebinding",
-        &sa,
-        "wildrun.dev/test=true",
-    ]);
-    path
+    w.cluster.token_kubeconfig(ns, &sa, dir)
 }
 
 #[test]

@@ -461,3 +461,49 @@ fn watch_survives_an_api_server_restart() {
     );
     assert_eq!(run.interrupt(), Some(0));
 }
+
+#[test]
+fn tls_sync_deployment_manifests_apply_and_their_permissions_suffice() {
+    let cluster = TestCluster::shared();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let deploy = repo.join("examples/deploy");
+    let out = cluster.kubectl(&["apply", "-k", deploy.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "kubectl apply -k examples/deploy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deployment = get(
+        cluster,
+        &["-n", "wildrun", "deployment", "wildrun-tls-sync"],
+    )
+    .expect("the Deployment exists");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["serviceAccountName"],
+        "wildrun-tls-sync"
+    );
+
+    // Run tls-sync as that ServiceAccount, as it runs in the cluster.
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = cluster.token_kubeconfig("wildrun", "wildrun-tls-sync", dir.path());
+    let source = TestNamespace::new(cluster, "deploy-source");
+    let app = TestNamespace::new(cluster, "deploy-app");
+    let public = format!("{}-tls", unique_name("deploy"));
+    apply_json(cluster, &tls_secret(source.name(), &public, "v1"));
+    apply_json(cluster, &ingress(app.name(), &public));
+    let sets = [
+        format!("tls.sourceNamespace={}", source.name()),
+        format!("tls.publicSecret={public}"),
+        format!("tls.internalSecret={public}-int"),
+    ];
+    let mut args = vec!["examples/tls-sync.rhai"];
+    for s in &sets {
+        args.extend(["--set", s.as_str()]);
+    }
+    let run = Background::start(&kubeconfig, repo, &args);
+    eventually("the ServiceAccount can make the copy", || {
+        secret_data(cluster, app.name(), &public).is_some()
+    });
+    assert!(!run.text().contains("may not"), "{}", run.text());
+    assert_eq!(run.interrupt(), Some(0));
+}

@@ -149,6 +149,44 @@ impl TestCluster {
         client_for(&self.limited_kubeconfig).await
     }
 
+    /// Writes a kubeconfig for ServiceAccount `namespace/name` (a token from
+    /// the TokenRequest API) into `dir` and returns its path: a user of its
+    /// own for a permission test.
+    pub fn token_kubeconfig(&self, namespace: &str, name: &str, dir: &Path) -> PathBuf {
+        let out = self.kubectl(&["-n", namespace, "create", "token", name]);
+        assert!(
+            out.status.success(),
+            "create token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let out = self.kubectl(&[
+            "config",
+            "view",
+            "--raw",
+            "--minify",
+            "--flatten",
+            "-o",
+            "json",
+        ]);
+        assert!(
+            out.status.success(),
+            "kubectl config view: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let admin: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("kubectl prints JSON");
+        let kubeconfig = serde_json::json!({
+            "apiVersion": "v1", "kind": "Config", "current-context": "sa",
+            "clusters": [{"name": "local", "cluster": admin["clusters"][0]["cluster"]}],
+            "users": [{"name": name, "user": {"token": token}}],
+            "contexts": [{"name": "sa", "context": {"cluster": "local", "user": name}}],
+        });
+        let path = dir.join(format!("{namespace}-{name}.kubeconfig"));
+        std::fs::write(&path, kubeconfig.to_string()).expect("write kubeconfig");
+        path
+    }
+
     /// Runs kubectl as the admin user and returns its output (not checked).
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with(&self.kubeconfig, args, None)
