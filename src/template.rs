@@ -35,6 +35,15 @@ fn is_ident(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
+/// Consumes a variable name (letters, digits, `_`) from `chars`.
+fn take_name(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> String {
+    let mut name = String::new();
+    while let Some((_, c)) = chars.next_if(|&(_, c)| is_ident(c)) {
+        name.push(c);
+    }
+    name
+}
+
 /// Substitutes `${VAR}` and `$VAR` in `text` with values from `lookup`.
 ///
 /// `name` labels the template in errors.
@@ -64,14 +73,7 @@ pub fn render(
             }
             Some('{') => {
                 chars.next();
-                let mut var = String::new();
-                while let Some(&(_, c)) = chars.peek() {
-                    if !is_ident(c) {
-                        break;
-                    }
-                    var.push(c);
-                    chars.next();
-                }
+                let var = take_name(&mut chars);
                 let closed = chars.next_if(|&(_, c)| c == '}').is_some();
                 if !closed || var.is_empty() || !var.starts_with(is_ident_start) {
                     let snippet: String = text[idx..]
@@ -90,14 +92,7 @@ pub fn render(
                 );
             }
             Some(c) if is_ident_start(c) => {
-                let mut var = String::new();
-                while let Some(&(_, c)) = chars.peek() {
-                    if !is_ident(c) {
-                        break;
-                    }
-                    var.push(c);
-                    chars.next();
-                }
+                let var = take_name(&mut chars);
                 out.push_str(
                     &lookup(&var)
                         .ok_or_else(|| err(idx, format!("variable {var} is not defined")))?,

@@ -897,28 +897,12 @@ fn rbac_example_is_enough_and_a_missing_permission_stops_before_any_write() {
     let _ = w.cluster.kubectl(&["delete", "clusterrole", &reduced]);
 }
 
-/// Stops a private plane when the test ends.
-struct PrivatePlane {
-    dir: tempfile::TempDir,
-}
-
-impl Drop for PrivatePlane {
-    fn drop(&mut self) {
-        let _ = common::cluster::cluster_script("down", &[], Some(self.dir.path()));
-    }
-}
-
 #[test]
 fn api_server_outage_mid_run_fails_clearly_and_a_rerun_converges() {
     // A plane of this test's own: stopping the shared one would break the others.
-    let plane = PrivatePlane {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    let cluster = TestCluster::up(Some(plane.dir.path()));
-    let apiserver = |action: &str| {
-        let out = common::cluster::cluster_script("apiserver", &[action], Some(plane.dir.path()));
-        assert!(out.status.success(), "apiserver {action} failed");
-    };
+    let plane = common::cluster::PrivatePlane::start();
+    let cluster = &plane.cluster;
+    let apiserver = |action: &str| plane.apiserver(action);
     let (_dir, waiting) = script(
         "kube::ensure_namespace(\"outage\");\n\
          kube::wait(#{ apiVersion: \"v1\", kind: \"Namespace\", metadata: #{ name: \"outage\" } }, \"Ready\", 120);\n\

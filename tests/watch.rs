@@ -407,28 +407,12 @@ fn tls_sync_distributes_refreshes_and_removes_copies() {
     assert_eq!(run.interrupt(), Some(0));
 }
 
-/// Stops a private plane when the test ends.
-struct PrivatePlane {
-    dir: tempfile::TempDir,
-}
-
-impl Drop for PrivatePlane {
-    fn drop(&mut self) {
-        let _ = common::cluster::cluster_script("down", &[], Some(self.dir.path()));
-    }
-}
-
 #[test]
 fn watch_survives_an_api_server_restart() {
-    let plane = PrivatePlane {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    let cluster = TestCluster::up(Some(plane.dir.path()));
-    let apiserver = |action: &str| {
-        let out = common::cluster::cluster_script("apiserver", &[action], Some(plane.dir.path()));
-        assert!(out.status.success(), "apiserver {action} failed");
-    };
-    kubectl_ok(&cluster, &["create", "namespace", "restart"]);
+    let plane = common::cluster::PrivatePlane::start();
+    let cluster = &plane.cluster;
+    let apiserver = |action: &str| plane.apiserver(action);
+    kubectl_ok(cluster, &["create", "namespace", "restart"]);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("events.rhai"),
@@ -446,7 +430,7 @@ fn watch_survives_an_api_server_restart() {
     apiserver("stop");
     run.wait_for("retrying with backoff");
     apiserver("start");
-    kubectl_ok(&cluster, &["-n", "restart", "create", "configmap", "after"]);
+    kubectl_ok(cluster, &["-n", "restart", "create", "configmap", "after"]);
     run.wait_for("EVENT added after");
     kubectl_ok(
         &cluster,

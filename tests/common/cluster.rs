@@ -333,3 +333,36 @@ fn sanitize(s: &str, max: usize) -> String {
     out.truncate(max);
     out.trim_matches('-').to_string()
 }
+
+/// A control plane of one test's own, in a temporary state directory,
+/// stopped (`tests/cluster/down`) when dropped: for tests that stop its API
+/// server, which would break the shared plane's other tests.
+pub struct PrivatePlane {
+    dir: tempfile::TempDir,
+    /// The running plane.
+    pub cluster: TestCluster,
+}
+
+impl PrivatePlane {
+    /// Starts a new plane (a few seconds with built binaries).
+    pub fn start() -> PrivatePlane {
+        let dir = tempfile::tempdir().expect("temporary state directory");
+        let cluster = TestCluster::up(Some(dir.path()));
+        PrivatePlane { dir, cluster }
+    }
+
+    /// Kills (`"stop"`) or restarts (`"start"`) its API server, keeping etcd.
+    pub fn apiserver(&self, action: &str) {
+        let out = cluster_script("apiserver", &[action], Some(self.dir.path()));
+        assert!(
+            out.status.success(),
+            "tests/cluster/apiserver {action} failed"
+        );
+    }
+}
+
+impl Drop for PrivatePlane {
+    fn drop(&mut self) {
+        let _ = cluster_script("down", &[], Some(self.dir.path()));
+    }
+}
