@@ -281,6 +281,8 @@ pub struct Outcome {
 /// network block on `runtime`. `--watch` re-runs through [`crate::watch`].
 pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome, Failure> {
     if inv.cli.watch && !inv.recipe_help {
+        // Options that do not go together are not fixed by editing a file.
+        action(&inv.cli)?;
         return crate::watch::watch_files(inv, runtime);
     }
     run_once(inv, runtime).0

@@ -8,7 +8,7 @@
 //! error is reported and the watch goes on, and Ctrl-C or SIGTERM ends the
 //! watch with exit 0 once the current run is done.
 
-use crate::cli::{run_once, Failure, Invocation, Outcome, EXIT_OK};
+use crate::cli::{run_once, Failure, Invocation, Outcome, EXIT_OK, EXIT_USAGE};
 use crate::kube::events::{listen_for_stop, Wake};
 use anyhow::{anyhow, Context};
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -100,6 +100,14 @@ pub fn watch_files(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<
         runs += 1;
         let started = Instant::now();
         let (result, read) = run_once(inv, runtime.clone());
+        // A command line the first run rejects (a missing --name) stays wrong: stop.
+        if runs == 1 {
+            if let Err(failure) = &result {
+                if failure.code == EXIT_USAGE {
+                    return result;
+                }
+            }
+        }
         match &result {
             Ok(outcome) => print_outcome(outcome),
             Err(failure) => tracing::error!("{:#}", failure.error),

@@ -17,9 +17,16 @@ fn wildrun(args: &[&str], env: &[(&str, &str)]) -> Output {
     wildrun_in(&repo(), args, env)
 }
 
+/// No command of these tests takes long: one that does is a hang.
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn wildrun_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrun"));
-    cmd.current_dir(dir).args(args);
+    cmd.current_dir(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     for key in wildrun::config::KEYS
         .iter()
         .map(|k| k.env_var())
@@ -30,7 +37,50 @@ fn wildrun_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("wildrun runs")
+    let mut child = cmd.spawn().expect("wildrun runs");
+    // Drain both pipes while waiting, so a large output cannot block the child.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for wildrun") {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = stderr.join().unwrap_or_default();
+            panic!(
+                "wildrun {args:?} still ran after {DEADLINE:?}:\n{}",
+                String::from_utf8_lossy(&err)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
 }
 
 fn stderr(out: &Output) -> String {
@@ -699,11 +749,34 @@ fn option_combinations_that_make_no_sense_are_usage_errors() {
         (&["--dry-run", "--diff"][..], "contacts no cluster"),
         (&["--dry-run", "--delete"][..], "contacts no cluster"),
         (&["--dry-run=server", "--diff"][..], "drop --dry-run"),
-        (&["--watch"][..], "--watch is not supported yet"),
+        (
+            &["--watch", "--diff"][..],
+            "does not go with --diff or --delete",
+        ),
+        (
+            &["--watch", "--delete"][..],
+            "does not go with --diff or --delete",
+        ),
     ] {
         let args: Vec<&str> = base.iter().chain(extra).copied().collect();
         assert_fails(&args, &[DOMAIN], 2, &[why]);
     }
+}
+
+#[test]
+fn watch_with_a_command_line_error_stops_at_once() {
+    assert_fails(
+        &["scripts/public.rhai", "--watch", "--dry-run"],
+        &[DOMAIN],
+        2,
+        &["missing required parameter --name"],
+    );
+    assert_fails(
+        &["scripts/public.rhai", "--name", "a", "--watch", "--diff"],
+        &[DOMAIN],
+        2,
+        &["does not go with --diff"],
+    );
 }
 
 #[test]

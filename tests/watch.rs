@@ -422,7 +422,7 @@ fn watch_survives_an_api_server_restart() {
     let run = Background::start(cluster.kubeconfig_path(), dir.path(), &["events.rhai"]);
     run.wait_for("EVENT added kube-root-ca.crt");
     kubectl_ok(
-        &cluster,
+        cluster,
         &["-n", "restart", "create", "configmap", "before"],
     );
     run.wait_for("EVENT added before");
@@ -433,7 +433,7 @@ fn watch_survives_an_api_server_restart() {
     kubectl_ok(cluster, &["-n", "restart", "create", "configmap", "after"]);
     run.wait_for("EVENT added after");
     kubectl_ok(
-        &cluster,
+        cluster,
         &["-n", "restart", "delete", "configmap", "before"],
     );
     run.wait_for("EVENT deleted before");
