@@ -1,15 +1,762 @@
 //! `dns::` for scripts: name resolution checks (A, AAAA, CNAME, TXT).
 //!
-//! The namespace is registered so recipes can already refer to it; its
-//! functions arrive with the DNS and certificate issue.
+//! A lookup never raises an error for what DNS answers: a name that does not
+//! exist (`"nxdomain"`), a name without records of the type (`"nodata"`), a
+//! server that does not answer in time (`"timeout"`) or refuses
+//! (`"error"`) are all a [`Answer`] whose `status` a script tests. Only a
+//! malformed call (an unknown record type, a bad nameserver address, an
+//! unknown option) is a script error.
+//!
+//! Every call builds a fresh resolver without a cache: a check must see what
+//! the server says now, not what it said a minute ago.
 
+use crate::engine::{from_json, script_error, RunHandle};
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ProtocolConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::NetError;
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use hickory_resolver::TokioResolver;
 use rhai::plugin::*;
+use serde::Serialize;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Seconds a lookup waits for an answer unless the script says otherwise.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 3;
+
+/// The record types `dns::resolve` asks for.
+pub const TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT"];
+
+/// How to look a name up.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// The name, with or without the final dot (always treated as absolute).
+    pub name: String,
+    /// One of [`TYPES`].
+    pub record_type: RecordType,
+    /// The nameserver to ask; `None`: the system's (`/etc/resolv.conf`).
+    pub server: Option<SocketAddr>,
+    /// Ask over TCP only (default: UDP, TCP when an answer is truncated).
+    pub tcp: bool,
+    /// Follow CNAMEs to the records of the asked type (default). When false,
+    /// a name that is a CNAME answers with that CNAME only.
+    pub follow: bool,
+    /// How long to wait for an answer.
+    pub timeout: Duration,
+}
+
+impl Query {
+    /// A query of `record_type` for `name` through the system's resolver.
+    pub fn new(name: &str, record_type: RecordType) -> Query {
+        Query {
+            name: name.to_string(),
+            record_type,
+            server: None,
+            tcp: false,
+            follow: true,
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+        }
+    }
+}
+
+/// One record of an answer.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FoundRecord {
+    /// Owner name, without the final dot.
+    pub name: String,
+    /// `A`, `AAAA`, `CNAME`, `TXT`, ...
+    #[serde(rename = "type")]
+    pub record_type: String,
+    /// Time to live in seconds.
+    pub ttl: u32,
+    /// The data: an address, a name without the final dot, or TXT text.
+    pub value: String,
+}
+
+/// What a lookup found: the value scripts receive from `dns::resolve`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Answer {
+    /// The name asked for, without the final dot.
+    pub name: String,
+    /// The record type asked for.
+    #[serde(rename = "type")]
+    pub record_type: String,
+    /// `"ok"`, `"nxdomain"` (the name does not exist), `"nodata"` (it exists
+    /// but has no record of the type), `"timeout"` or `"error"`.
+    pub status: String,
+    /// The values of the records of the asked type (after CNAMEs, when followed).
+    pub values: Vec<String>,
+    /// The CNAME target of the name itself, if it is an alias.
+    pub cname: Option<String>,
+    /// Every record of the answer, CNAMEs included, in order.
+    pub records: Vec<FoundRecord>,
+    /// The nameserver asked: `ip:port`, or `"system"`.
+    pub server: String,
+    /// What went wrong, for `"timeout"` and `"error"`; `None` otherwise.
+    pub error: Option<String>,
+}
+
+/// Reads a record type name (case-insensitive).
+pub fn record_type(text: &str) -> Result<RecordType, String> {
+    let upper = text.to_ascii_uppercase();
+    if !TYPES.contains(&upper.as_str()) {
+        return Err(format!(
+            "record type {text:?} is not supported; use one of {}",
+            TYPES.join(", ")
+        ));
+    }
+    RecordType::from_str(&upper).map_err(|e| format!("record type {text:?}: {e}"))
+}
+
+/// Reads a nameserver address: `ip:port`, `[ipv6]:port`, or a bare IP (port 53).
+pub fn server_address(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    Err(format!(
+        "nameserver {text:?} is not an address: use ip:port (127.0.0.1:5353, [::1]:53) or an IP"
+    ))
+}
+
+fn bare(name: &Name) -> String {
+    name.to_ascii().trim_end_matches('.').to_string()
+}
+
+fn data_text(data: &RData) -> String {
+    match data {
+        RData::A(a) => a.0.to_string(),
+        RData::AAAA(a) => a.0.to_string(),
+        RData::CNAME(c) => bare(&c.0),
+        RData::TXT(t) => t
+            .txt_data
+            .iter()
+            .map(|part| String::from_utf8_lossy(part).into_owned())
+            .collect::<String>(),
+        other => other.to_string(),
+    }
+}
+
+fn found(record: &Record) -> FoundRecord {
+    FoundRecord {
+        name: bare(&record.name),
+        record_type: record.record_type().to_string(),
+        ttl: record.ttl,
+        value: data_text(&record.data),
+    }
+}
+
+fn resolver(query: &Query) -> Result<TokioResolver, String> {
+    let config = match query.server {
+        Some(addr) => {
+            let mut udp = ConnectionConfig::udp();
+            udp.port = addr.port();
+            let mut tcp = ConnectionConfig::tcp();
+            tcp.port = addr.port();
+            let server = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
+            ResolverConfig::from_name_servers(vec![server])
+        }
+        None => {
+            let (config, _) = hickory_resolver::system_conf::read_system_conf()
+                .map_err(|e| format!("cannot read the system's DNS configuration: {e}"))?;
+            // Names are absolute: no search domains.
+            let (_, _, servers) = config.into_parts();
+            if servers.is_empty() {
+                return Err(
+                    "the system's DNS configuration (/etc/resolv.conf) names no nameserver".into(),
+                );
+            }
+            ResolverConfig::from_name_servers(servers)
+        }
+    };
+    let (domain, search, mut servers) = config.into_parts();
+    if query.tcp {
+        for server in &mut servers {
+            server
+                .connections
+                .retain(|c| matches!(c.protocol, ProtocolConfig::Tcp));
+        }
+    }
+    let config = ResolverConfig::from_parts(domain, search, servers);
+    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
+    let options: &mut ResolverOpts = builder.options_mut();
+    options.timeout = query.timeout;
+    options.attempts = 1;
+    options.cache_size = 0;
+    options.preserve_intermediates = true;
+    options.use_hosts_file = ResolveHosts::Never;
+    options.ndots = 0;
+    builder
+        .build()
+        .map_err(|e| format!("cannot set up the resolver: {e}"))
+}
+
+fn classify(err: &NetError) -> &'static str {
+    if err.is_nx_domain() {
+        "nxdomain"
+    } else if err.is_no_records_found() {
+        "nodata"
+    } else if matches!(err, NetError::Timeout) || err.to_string().contains("timed out") {
+        "timeout"
+    } else {
+        "error"
+    }
+}
+
+fn absolute(name: &str) -> Result<Name, String> {
+    let text = if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    };
+    Name::from_str(&text).map_err(|e| format!("{name:?} is not a DNS name: {e}"))
+}
+
+async fn lookup_once(
+    resolver: &TokioResolver,
+    name: &Name,
+    record_type: RecordType,
+) -> Result<Vec<FoundRecord>, NetError> {
+    let lookup = resolver.lookup(name.clone(), record_type).await?;
+    Ok(lookup.answers().iter().map(found).collect())
+}
+
+/// Looks a name up. DNS outcomes (NXDOMAIN, no data, timeout, refusal) are
+/// an [`Answer`] with that status; only a bad query is an `Err`.
+pub async fn resolve(query: &Query) -> Result<Answer, String> {
+    let name = absolute(&query.name)?;
+    let resolver = resolver(query)?;
+    let mut answer = Answer {
+        name: bare(&name),
+        record_type: query.record_type.to_string(),
+        status: "ok".into(),
+        values: Vec::new(),
+        cname: None,
+        records: Vec::new(),
+        server: query
+            .server
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "system".into()),
+        error: None,
+    };
+    // Not following: look for a CNAME at the name first; an alias answers as such.
+    if !query.follow && query.record_type != RecordType::CNAME {
+        match lookup_once(&resolver, &name, RecordType::CNAME).await {
+            Ok(records) => {
+                if let Some(alias) = records
+                    .iter()
+                    .find(|r| r.record_type == "CNAME" && r.name == answer.name)
+                {
+                    answer.cname = Some(alias.value.clone());
+                    answer.records = vec![alias.clone()];
+                    return Ok(answer);
+                }
+            }
+            Err(e) if classify(&e) == "nodata" => {}
+            Err(e) => {
+                answer.status = classify(&e).into();
+                answer.error =
+                    (answer.status == "timeout" || answer.status == "error").then(|| e.to_string());
+                return Ok(answer);
+            }
+        }
+    }
+    match lookup_once(&resolver, &name, query.record_type).await {
+        Ok(records) => {
+            let asked = query.record_type.to_string();
+            answer.cname = records
+                .iter()
+                .find(|r| r.record_type == "CNAME" && r.name == answer.name)
+                .map(|r| r.value.clone());
+            answer.values = records
+                .iter()
+                .filter(|r| r.record_type == asked)
+                .map(|r| r.value.clone())
+                .collect();
+            answer.records = records;
+            if answer.values.is_empty() {
+                // A CNAME whose target has no records of the type (or lies
+                // outside the server's zones).
+                answer.status = "nodata".into();
+            }
+        }
+        Err(e) => {
+            answer.status = classify(&e).into();
+            if answer.status == "timeout" || answer.status == "error" {
+                answer.error = Some(format!("{e}"));
+            }
+        }
+    }
+    Ok(answer)
+}
+
+/// What `dns::expect` found: whether `name` points where it should.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Expectation {
+    /// Whether the name points at the target.
+    pub ok: bool,
+    /// The name checked.
+    pub name: String,
+    /// The target it should point at.
+    pub target: String,
+    /// The record that should exist: `"CNAME"` (target is a name) or `"A"`/`"AAAA"` (an address).
+    pub expected: String,
+    /// What DNS says instead, for people: `CNAME x`, `A 1.2.3.4`, `NXDOMAIN`, ...
+    pub found: String,
+    /// The status of the lookup that decided it (see [`Answer::status`]).
+    pub status: String,
+    /// One line for people: what is right or wrong.
+    pub message: String,
+    /// The records found.
+    pub records: Vec<FoundRecord>,
+}
+
+fn describe_found(answer: &Answer) -> String {
+    match answer.status.as_str() {
+        "nxdomain" => "NXDOMAIN".into(),
+        "timeout" => format!(
+            "no answer ({})",
+            answer.error.as_deref().unwrap_or("timed out")
+        ),
+        "error" => format!(
+            "an error ({})",
+            answer.error.as_deref().unwrap_or("unknown")
+        ),
+        _ if answer.records.is_empty() => format!("no {} record", answer.record_type),
+        _ => answer
+            .records
+            .iter()
+            .map(|r| format!("{} {}", r.record_type, r.value))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+fn failed_lookup(answer: &Answer, target: &str, expected: &str) -> Expectation {
+    let found = describe_found(answer);
+    let message = match answer.status.as_str() {
+        "nxdomain" => format!(
+            "{} does not exist (NXDOMAIN); expected {expected} {target}",
+            answer.name
+        ),
+        "timeout" | "error" => format!(
+            "{} could not be looked up through {}: {found}",
+            answer.name, answer.server
+        ),
+        _ => format!("{} has {found}; expected {expected} {target}", answer.name),
+    };
+    Expectation {
+        ok: false,
+        name: answer.name.clone(),
+        target: target.to_string(),
+        expected: expected.to_string(),
+        found,
+        status: answer.status.clone(),
+        message: message.replace("  ", " "),
+        records: answer.records.clone(),
+    }
+}
+
+/// Checks that `base.name` points at `target`: a CNAME to it when `target`
+/// is a name, an A (or AAAA) record with that address when it is an IP.
+pub async fn expect(base: &Query, target: &str) -> Result<Expectation, String> {
+    let target = target.trim_end_matches('.');
+    let name = bare(&absolute(&base.name)?);
+    if let Ok(ip) = target.parse::<IpAddr>() {
+        let record_type = if ip.is_ipv4() {
+            RecordType::A
+        } else {
+            RecordType::AAAA
+        };
+        let expected = record_type.to_string();
+        let answer = resolve(&Query {
+            record_type,
+            follow: false,
+            ..base.clone()
+        })
+        .await?;
+        if let Some(alias) = &answer.cname {
+            return Ok(Expectation {
+                ok: false,
+                name: name.clone(),
+                target: target.into(),
+                expected: expected.clone(),
+                found: format!("CNAME {alias}"),
+                status: answer.status,
+                message: format!(
+                    "{name} is a CNAME to {alias}; expected an {expected} record {target}"
+                ),
+                records: answer.records,
+            });
+        }
+        if answer.status != "ok" {
+            return Ok(failed_lookup(&answer, target, &expected));
+        }
+        let ok = answer.values.iter().any(|v| v.parse::<IpAddr>() == Ok(ip));
+        let found = describe_found(&answer);
+        let message = if ok {
+            format!("{name} has {expected} {target}")
+        } else {
+            format!("{name} points at {found}; expected {expected} {target}")
+        };
+        return Ok(Expectation {
+            ok,
+            name,
+            target: target.into(),
+            expected,
+            found,
+            status: answer.status,
+            message,
+            records: answer.records,
+        });
+    }
+    absolute(target)?;
+    let answer = resolve(&Query {
+        record_type: RecordType::CNAME,
+        follow: false,
+        ..base.clone()
+    })
+    .await?;
+    match (&answer.cname, answer.status.as_str()) {
+        (Some(alias), _) => {
+            let ok = alias.eq_ignore_ascii_case(target);
+            Ok(Expectation {
+                ok,
+                message: if ok {
+                    format!("{name} is a CNAME to {target}")
+                } else {
+                    format!("{name} is a CNAME to {alias}; expected a CNAME to {target}")
+                },
+                name,
+                target: target.into(),
+                expected: "CNAME".into(),
+                found: format!("CNAME {alias}"),
+                status: answer.status,
+                records: answer.records,
+            })
+        }
+        (None, "nodata") | (None, "ok") => {
+            // The name exists but is no alias: say what it is instead.
+            let mut records = Vec::new();
+            for record_type in [RecordType::A, RecordType::AAAA] {
+                let other = resolve(&Query {
+                    record_type,
+                    follow: false,
+                    ..base.clone()
+                })
+                .await?;
+                records.extend(other.records);
+            }
+            let what = if records.is_empty() {
+                "no CNAME record".to_string()
+            } else {
+                records
+                    .iter()
+                    .map(|r| format!("{} {}", r.record_type, r.value))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let kind = records
+                .first()
+                .map(|r| format!("an {} record", r.record_type))
+                .unwrap_or_else(|| "not an alias".into());
+            Ok(Expectation {
+                ok: false,
+                message: if records.is_empty() {
+                    format!("{name} has no CNAME record; expected a CNAME to {target}")
+                } else {
+                    format!("{name} is {kind} ({what}), not a CNAME to {target}")
+                },
+                name,
+                target: target.into(),
+                expected: "CNAME".into(),
+                found: what,
+                status: "nodata".into(),
+                records,
+            })
+        }
+        _ => Ok(failed_lookup(&answer, target, "a CNAME to")),
+    }
+}
+
+/// Whether `ip` lies in `range`: a CIDR (`192.168.8.0/24`), a range of
+/// addresses (`192.168.8.240-192.168.8.250`, as MetalLB writes pools) or one address.
+pub fn ip_in_range(ip: IpAddr, range: &str) -> Result<bool, String> {
+    let range = range.trim();
+    if let Some((first, last)) = range.split_once('-') {
+        let parse = |t: &str| {
+            t.trim()
+                .parse::<IpAddr>()
+                .map_err(|_| format!("range {range:?}: {t:?} is not an IP address"))
+        };
+        let (first, last) = (parse(first)?, parse(last)?);
+        return Ok(first <= ip && ip <= last && first.is_ipv4() == ip.is_ipv4());
+    }
+    crate::objects::validate::cidr(range).map_err(|e| format!("range {range:?}: {e}"))?;
+    let (addr, prefix) = range.split_once('/').unwrap_or((range, ""));
+    let net: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("range {range:?}: {addr:?} is not an IP address"))?;
+    let bits = |ip: IpAddr| match ip {
+        IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, 32u32),
+        IpAddr::V6(v) => (u128::from(v), 128u32),
+    };
+    if net.is_ipv4() != ip.is_ipv4() {
+        return Ok(false);
+    }
+    let (net_bits, max) = bits(net);
+    let prefix: u32 = if prefix.is_empty() {
+        max
+    } else {
+        prefix
+            .parse()
+            .map_err(|_| format!("range {range:?}: bad prefix length"))?
+    };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - prefix)
+    };
+    Ok(bits(ip).0 & mask == net_bits & mask)
+}
+
+fn query_from(
+    ctx: &NativeCallContext,
+    function: &str,
+    name: &str,
+    record_type: RecordType,
+    options: &rhai::Map,
+) -> Result<Query, Box<EvalAltResult>> {
+    const KNOWN: &[&str] = &["server", "tcp", "follow", "timeout"];
+    let mut query = Query::new(name, record_type);
+    for (key, value) in options {
+        let bad = |what: &str| {
+            script_error(
+                ctx,
+                format!("{function}: option {key} must be {what}, not {value}"),
+            )
+        };
+        match key.as_str() {
+            "server" if value.is_unit() => {}
+            "server" => {
+                let text = value
+                    .clone()
+                    .into_string()
+                    .map_err(|_| bad("\"ip:port\""))?;
+                if !text.is_empty() {
+                    query.server = Some(
+                        server_address(&text)
+                            .map_err(|e| script_error(ctx, format!("{function}: {e}")))?,
+                    );
+                }
+            }
+            "tcp" => query.tcp = value.as_bool().map_err(|_| bad("true or false"))?,
+            "follow" => query.follow = value.as_bool().map_err(|_| bad("true or false"))?,
+            "timeout" => {
+                let secs = value
+                    .as_int()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| bad("a positive number of seconds"))?;
+                query.timeout = Duration::from_secs(secs.unsigned_abs());
+            }
+            other => {
+                let hint = crate::objects::strict::nearest(other, KNOWN.iter().copied())
+                    .map(|s| format!(" (did you mean {s}?)"))
+                    .unwrap_or_default();
+                return Err(script_error(
+                    ctx,
+                    format!(
+                        "{function}: unknown option {other}{hint}; known: {}",
+                        KNOWN.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(query)
+}
+
+fn to_script<T: Serialize>(
+    ctx: &NativeCallContext,
+    value: &T,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    let json = serde_json::to_value(value).map_err(|e| script_error(ctx, e))?;
+    from_json(&json)
+}
+
+fn run_resolve(
+    ctx: &NativeCallContext,
+    name: &str,
+    record_type: &str,
+    options: &rhai::Map,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    let rtype = self::record_type(record_type)
+        .map_err(|e| script_error(ctx, format!("dns::resolve: {e}")))?;
+    let query = query_from(ctx, "dns::resolve", name, rtype, options)?;
+    let run = RunHandle::from_context(ctx)?;
+    let answer = run
+        .block_on(resolve(&query))
+        .map_err(|e| script_error(ctx, format!("dns::resolve: {e}")))?;
+    to_script(ctx, &answer)
+}
+
+fn run_expect(
+    ctx: &NativeCallContext,
+    name: &str,
+    target: &str,
+    options: &rhai::Map,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    let mut options = options.clone();
+    if options.contains_key("follow") {
+        return Err(script_error(
+            ctx,
+            "dns::expect: option follow does not apply (expect never follows CNAMEs)",
+        ));
+    }
+    options.remove("follow");
+    let query = query_from(ctx, "dns::expect", name, RecordType::A, &options)?;
+    let run = RunHandle::from_context(ctx)?;
+    let result = run
+        .block_on(expect(&query, target))
+        .map_err(|e| script_error(ctx, format!("dns::expect: {e}")))?;
+    to_script(ctx, &result)
+}
 
 /// The `dns` module scripts call as `dns::resolve(...)`.
 #[export_module]
-pub mod dns_api {}
+pub mod dns_api {
+    /// Looks up `name`'s records of `type` (`"A"`, `"AAAA"`, `"CNAME"`,
+    /// `"TXT"`) through the system's nameservers, following CNAMEs.
+    #[rhai_fn(return_raw)]
+    pub fn resolve(
+        ctx: NativeCallContext,
+        name: &str,
+        record_type: &str,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        super::run_resolve(&ctx, name, record_type, &rhai::Map::new())
+    }
+
+    /// `resolve` with options: `server` (`"ip:port"`), `tcp` (TCP only),
+    /// `follow` (false: an alias answers with its CNAME), `timeout` (seconds).
+    #[rhai_fn(name = "resolve", return_raw)]
+    pub fn resolve_with(
+        ctx: NativeCallContext,
+        name: &str,
+        record_type: &str,
+        options: rhai::Map,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        super::run_resolve(&ctx, name, record_type, &options)
+    }
+
+    /// Whether `name` points at `target`: a CNAME to it when it is a name, an
+    /// A/AAAA record with it when it is an address; and what it found instead.
+    #[rhai_fn(return_raw)]
+    pub fn expect(
+        ctx: NativeCallContext,
+        name: &str,
+        target: &str,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        super::run_expect(&ctx, name, target, &rhai::Map::new())
+    }
+
+    /// `expect` with options `server`, `tcp` and `timeout` (as for `resolve`).
+    #[rhai_fn(name = "expect", return_raw)]
+    pub fn expect_with(
+        ctx: NativeCallContext,
+        name: &str,
+        target: &str,
+        options: rhai::Map,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        super::run_expect(&ctx, name, target, &options)
+    }
+    /// The first of `ranges` (CIDRs, `first-last` address ranges or
+    /// addresses) that holds the address `ip`, or `()` when none does.
+    #[rhai_fn(return_raw)]
+    pub fn ip_in_ranges(
+        ctx: NativeCallContext,
+        ip: &str,
+        ranges: rhai::Array,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        let addr: std::net::IpAddr = ip.trim().parse().map_err(|_| {
+            script_error(
+                &ctx,
+                format!("dns::ip_in_ranges: {ip:?} is not an IP address"),
+            )
+        })?;
+        for range in ranges {
+            let text = range.clone().into_string().map_err(|t| {
+                script_error(
+                    &ctx,
+                    format!("dns::ip_in_ranges: ranges must be strings, not {t}"),
+                )
+            })?;
+            if super::ip_in_range(addr, &text)
+                .map_err(|e| script_error(&ctx, format!("dns::ip_in_ranges: {e}")))?
+            {
+                return Ok(text.into());
+            }
+        }
+        Ok(Dynamic::UNIT)
+    }
+}
 
 /// Registers `dns::` with the engine.
 pub fn register(engine: &mut rhai::Engine) {
     engine.register_static_module("dns", exported_module!(dns_api).into());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_types() {
+        assert_eq!(record_type("a"), Ok(RecordType::A));
+        assert_eq!(record_type("TXT"), Ok(RecordType::TXT));
+        assert!(record_type("MX")
+            .unwrap_err()
+            .contains("A, AAAA, CNAME, TXT"));
+    }
+
+    #[test]
+    fn server_addresses() {
+        assert_eq!(
+            server_address("127.0.0.1:5353"),
+            Ok("127.0.0.1:5353".parse().unwrap())
+        );
+        assert_eq!(
+            server_address("10.0.0.1"),
+            Ok("10.0.0.1:53".parse().unwrap())
+        );
+        assert_eq!(server_address("[::1]:53"), Ok("[::1]:53".parse().unwrap()));
+        assert!(server_address("ns1:53").unwrap_err().contains("ip:port"));
+    }
+
+    #[test]
+    fn ranges() {
+        let ip: IpAddr = "192.168.8.240".parse().unwrap();
+        assert_eq!(ip_in_range(ip, "192.168.8.0/24"), Ok(true));
+        assert_eq!(ip_in_range(ip, "192.168.9.0/24"), Ok(false));
+        assert_eq!(ip_in_range(ip, "0.0.0.0/0"), Ok(true));
+        assert_eq!(ip_in_range(ip, "192.168.8.240"), Ok(true));
+        assert_eq!(ip_in_range(ip, "192.168.8.240-192.168.8.250"), Ok(true));
+        assert_eq!(ip_in_range(ip, "192.168.8.241-192.168.8.250"), Ok(false));
+        assert_eq!(ip_in_range(ip, "fd00::/8"), Ok(false));
+        assert!(ip_in_range(ip, "192.168.8.0/33").is_err());
+        assert!(ip_in_range(ip, "a-b").is_err());
+        let v6: IpAddr = "fd00::1".parse().unwrap();
+        assert_eq!(ip_in_range(v6, "fd00::/8"), Ok(true));
+    }
+
+    #[test]
+    fn names_are_absolute() {
+        assert_eq!(bare(&absolute("a.example.com").unwrap()), "a.example.com");
+        assert_eq!(bare(&absolute("a.example.com.").unwrap()), "a.example.com");
+    }
 }

@@ -32,6 +32,7 @@ pub const MAX_COLLECTION_SIZE: usize = 100_000;
 /// without the source tree. A `stdlib/` folder on disk takes precedence.
 pub const EMBEDDED_STDLIB: &[(&str, &str)] = &[
     ("visibility", include_str!("../stdlib/visibility.rhai")),
+    ("reachability", include_str!("../stdlib/reachability.rhai")),
 ];
 
 /// How a run treats the cluster.

@@ -7,5 +7,6 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod dns;
 
 pub use cluster::{TestCluster, TestNamespace};

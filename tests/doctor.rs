@@ -1,0 +1,619 @@
+//! scripts/doctor.rhai against the real control plane and a real DNS server
+//! (Knot, tests/common/dns.rs): a healthy public and a healthy internal
+//! service pass every check; each broken link fails its own check with the
+//! right hint.
+//!
+//! Each test deploys its service with the bundled recipe, then stands in for
+//! what the cluster's controllers would do: the TLS secret is issued by a
+//! local CA (wildrun's own `cert` API), the Certificate's status says Ready,
+//! an EndpointSlice holds a ready endpoint (there is no kubelet), Traefik's
+//! LoadBalancer Service has its MetalLB address in the status, and the DNS
+//! zone holds the record ExternalDNS would write.
+
+mod common;
+
+use common::cluster::unique_name;
+use common::dns::{DnsServer, ZONE};
+use common::{TestCluster, TestNamespace};
+use serde_json::{json, Value};
+use std::process::{Command, Output};
+use wildrun::cert::{Options, Pair};
+
+const LB_IP: &str = "192.168.8.240";
+
+/// One test's world: a deployed, healthy service.
+struct World {
+    cluster: &'static TestCluster,
+    tls: TestNamespace,
+    dns: DnsServer,
+    name: String,
+    internal: bool,
+    ca: Pair,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.cluster.kubectl(&[
+            "delete",
+            "namespace",
+            &self.name,
+            "--wait=false",
+            "--ignore-not-found",
+        ]);
+    }
+}
+
+fn options(days: i64) -> Options {
+    Options {
+        days,
+        common_name: None,
+    }
+}
+
+fn check_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl World {
+    fn new(test: &str, internal: bool) -> World {
+        let cluster = TestCluster::shared();
+        let tls = TestNamespace::new(cluster, &format!("{test}-tls"));
+        let dns = DnsServer::start();
+        let ca = wildrun::cert::ca("wildrun test CA", &options(365)).unwrap();
+        let world = World {
+            cluster,
+            tls,
+            dns,
+            name: unique_name(test),
+            internal,
+            ca,
+        };
+        // What cert-manager would issue, in the TLS source namespace.
+        let secret = world.secret_name();
+        let pair = world.issue(&[&format!("*.{}", world.domain()), &world.domain()], 90);
+        world.write_secret(world.tls.name(), &secret, &pair);
+        let recipe = if internal {
+            "scripts/internal.rhai"
+        } else {
+            "scripts/public.rhai"
+        };
+        check_ok(&world.wildrun(&[recipe, "--name", &world.name]), recipe);
+        world.set_certificate_ready(true);
+        world.set_endpoints(Some(true));
+        // Traefik's LoadBalancer Service and MetalLB's pool.
+        let traefik = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "traefik", "namespace": world.tls.name(),
+                         "labels": {"app.kubernetes.io/name": "traefik"}},
+            "spec": {"type": "LoadBalancer", "selector": {"app": "traefik"},
+                     "ports": [{"name": "websecure", "port": 443}]}});
+        world.apply(&traefik);
+        world.patch_status(
+            "service",
+            world.tls.name(),
+            "traefik",
+            &json!({"status": {"loadBalancer": {"ingress": [{"ip": LB_IP}]}}}),
+        );
+        let pool = json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+            "metadata": {"name": "lan", "namespace": world.tls.name()},
+            "spec": {"addresses": ["192.168.8.240-192.168.8.250"]}});
+        world.apply(&pool);
+        // What ExternalDNS would write.
+        if internal {
+            world.dns.add(&world.host(), "A", LB_IP);
+        } else {
+            world.dns.add(&world.host(), "CNAME", ZONE);
+        }
+        world
+    }
+
+    fn domain(&self) -> String {
+        if self.internal {
+            format!("internal.{ZONE}")
+        } else {
+            ZONE.to_string()
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("{}.{}", self.name, self.domain())
+    }
+
+    fn secret_name(&self) -> String {
+        if self.internal {
+            "wildcard-internal-wild-cloud-tls".into()
+        } else {
+            "wildcard-wild-cloud-tls".into()
+        }
+    }
+
+    fn issue(&self, names: &[&str], days: i64) -> Pair {
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        wildrun::cert::issue(&self.ca, &names, &options(days)).unwrap()
+    }
+
+    fn apply(&self, object: &Value) {
+        let out = self
+            .cluster
+            .kubectl_stdin(&["apply", "-f", "-"], &object.to_string());
+        check_ok(&out, &format!("kubectl apply {object}"));
+    }
+
+    fn kubectl(&self, args: &[&str]) {
+        check_ok(&self.cluster.kubectl(args), &format!("kubectl {args:?}"));
+    }
+
+    fn patch_status(&self, kind: &str, namespace: &str, name: &str, patch: &Value) {
+        self.kubectl(&[
+            "patch",
+            kind,
+            name,
+            "-n",
+            namespace,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &patch.to_string(),
+        ]);
+    }
+
+    fn write_secret(&self, namespace: &str, name: &str, pair: &Pair) {
+        self.apply(
+            &json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": name, "namespace": namespace},
+            "stringData": {"tls.crt": pair.cert, "tls.key": pair.key}}),
+        );
+    }
+
+    /// Replaces the certificate in the service's copy of the TLS secret.
+    fn replace_served_certificate(&self, pair: &Pair) {
+        self.write_secret(&self.name, &self.secret_name(), pair);
+    }
+
+    fn set_certificate_ready(&self, ready: bool) {
+        let certificate = self.secret_name().trim_end_matches("-tls").to_string();
+        let status = if ready { "True" } else { "False" };
+        self.patch_status(
+            "certificates.cert-manager.io",
+            self.tls.name(),
+            &certificate,
+            &json!({"status": {"conditions": [{"type": "Ready", "status": status,
+                "reason": if ready { "Ready" } else { "Issuing" },
+                "message": if ready { "Certificate is up to date and has not expired" } else { "Issuing certificate as Secret does not exist" }}],
+                "renewalTime": "2099-01-01T00:00:00Z"}}),
+        );
+    }
+
+    /// The EndpointSlice the controller would keep: one endpoint, ready or
+    /// not; `None`: no endpoints at all.
+    fn set_endpoints(&self, ready: Option<bool>) {
+        let endpoints = match ready {
+            Some(r) => json!([{"addresses": ["10.42.0.7"], "conditions": {"ready": r}}]),
+            None => json!([]),
+        };
+        self.apply(
+            &json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": format!("{}-test", self.name), "namespace": self.name,
+                         "labels": {"kubernetes.io/service-name": self.name}},
+            "addressType": "IPv4",
+            "ports": [{"name": "", "port": 80, "protocol": "TCP"}],
+            "endpoints": endpoints}),
+        );
+    }
+
+    fn wildrun(&self, args: &[&str]) -> Output {
+        let source = format!("tls.sourceNamespace={}", self.tls.name());
+        Command::new(env!("CARGO_BIN_EXE_wildrun"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .args(["--set", &source])
+            .env("KUBECONFIG", self.cluster.kubeconfig_path())
+            .env("CLOUD_DOMAIN", ZONE)
+            .env("CLUSTER_LOAD_BALANCER_IP", LB_IP)
+            .env_remove("WILDRUN_CONFIG")
+            .output()
+            .expect("wildrun runs")
+    }
+
+    fn doctor_args(&self) -> Vec<String> {
+        let traefik = format!("{}/traefik", self.tls.name());
+        [
+            "scripts/doctor.rhai",
+            "--name",
+            &self.name,
+            "--dns-server",
+            &self.dns.addr(),
+            "--traefik-service",
+            &traefik,
+        ]
+        .map(str::to_string)
+        .to_vec()
+    }
+
+    /// Runs the doctor with --json; returns its exit code and report.
+    fn doctor(&self) -> (i32, Value) {
+        let mut args = self.doctor_args();
+        args.push("--json".into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.wildrun(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "doctor printed no JSON ({e}): {}\n{stderr}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        (out.status.code().unwrap_or(-1), report)
+    }
+
+    /// Runs the doctor in its human form; returns exit code and stdout.
+    fn doctor_text(&self) -> (i32, String) {
+        let args = self.doctor_args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.wildrun(&args);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+}
+
+fn checks(report: &Value) -> Vec<(String, String)> {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("?").to_string(),
+                c["status"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn find<'r>(report: &'r Value, name: &str) -> &'r Value {
+    report["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
+}
+
+/// Asserts the doctor exits 1 and that exactly the checks `failing` fail,
+/// the first with a hint containing `hint`.
+fn assert_fails(world: &World, failing: &[&str], found: &str, hint: &str) -> Value {
+    let (code, report) = world.doctor();
+    let failed: Vec<String> = checks(&report)
+        .into_iter()
+        .filter(|(_, s)| s == "fail")
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(failed, failing, "{report:#}");
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["ok"], false);
+    let check = find(&report, failing[0]);
+    let text = check["found"].as_str().unwrap_or_default();
+    assert!(text.contains(found), "found {text:?} lacks {found:?}");
+    let fix = check["hint"].as_str().unwrap_or_default();
+    assert!(fix.contains(hint), "hint {fix:?} lacks {hint:?}");
+    report
+}
+
+const PUBLIC_CHECKS: &[&str] = &[
+    "ingress",
+    "ingress-class",
+    "ingress-host",
+    "externaldns",
+    "dns",
+    "service",
+    "endpoints",
+    "tls-secret",
+    "cert-covers",
+    "cert-valid",
+    "cert-days",
+    "certificate",
+    "load-balancer",
+];
+
+#[test]
+fn healthy_public_service_passes_every_check() {
+    let world = World::new("doctor-public", false);
+    let (code, report) = world.doctor();
+    let all: Vec<(String, String)> = PUBLIC_CHECKS
+        .iter()
+        .map(|n| (n.to_string(), "pass".to_string()))
+        .collect();
+    assert_eq!(checks(&report), all, "{report:#}");
+    assert_eq!(code, 0);
+    assert_eq!(report["visibility"], "public");
+    assert_eq!(report["host"], world.host());
+    assert!(find(&report, "dns")["found"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("is a CNAME to {ZONE}")));
+    // The human form: a ✓ per check and the totals.
+    let (code, text) = world.doctor_text();
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(text.matches('✓').count(), PUBLIC_CHECKS.len(), "{text}");
+    assert!(text.contains("13 passed, 0 failed"), "{text}");
+    eprintln!("{text}");
+}
+
+#[test]
+fn healthy_internal_service_passes_every_check() {
+    let world = World::new("doctor-internal", true);
+    let (code, report) = world.doctor();
+    let failed: Vec<_> = checks(&report)
+        .into_iter()
+        .filter(|(_, s)| s != "pass")
+        .collect();
+    assert!(failed.is_empty(), "{report:#}");
+    assert_eq!(code, 0);
+    assert_eq!(report["visibility"], "internal");
+    for name in ["middleware", "middleware-ref", "middleware-ranges"] {
+        assert_eq!(find(&report, name)["status"], "pass");
+    }
+    assert!(find(&report, "load-balancer")["found"]
+        .as_str()
+        .unwrap()
+        .contains("in IPAddressPool"));
+}
+
+#[test]
+fn dns_missing_is_nxdomain() {
+    let world = World::new("doctor-nxdomain", false);
+    world.dns.remove_name(&world.host());
+    assert_fails(&world, &["dns"], "NXDOMAIN", "ExternalDNS");
+    // The human form names the check, what it found and the fix.
+    let (code, text) = world.doctor_text();
+    assert_eq!(code, 1);
+    assert!(text.contains("✗ dns"), "{text}");
+    assert!(text.contains("fix: no record yet"), "{text}");
+    assert!(text.contains("12 passed, 1 failed"), "{text}");
+    eprintln!("{text}");
+}
+
+#[test]
+fn dns_pointing_at_the_wrong_target() {
+    let world = World::new("doctor-wrong-target", false);
+    world.dns.set(&world.host(), "CNAME", "old-lb.example.org");
+    assert_fails(
+        &world,
+        &["dns"],
+        "CNAME to old-lb.example.org",
+        "must be a CNAME to",
+    );
+}
+
+#[test]
+fn public_host_as_an_a_record() {
+    let world = World::new("doctor-a-record", false);
+    world.dns.remove_name(&world.host());
+    world.dns.add(&world.host(), "A", LB_IP);
+    assert_fails(
+        &world,
+        &["dns"],
+        "is an A record (A 192.168.8.240)",
+        "must be a CNAME",
+    );
+}
+
+#[test]
+fn internal_host_pointing_elsewhere() {
+    let world = World::new("doctor-internal-dns", true);
+    world.dns.set(&world.host(), "A", "192.168.8.99");
+    assert_fails(
+        &world,
+        &["dns"],
+        "192.168.8.99",
+        "must be an A record to 192.168.8.240",
+    );
+}
+
+#[test]
+fn tls_secret_missing() {
+    let world = World::new("doctor-no-secret", false);
+    world.kubectl(&["delete", "secret", "-n", &world.name, &world.secret_name()]);
+    let report = assert_fails(
+        &world,
+        &["tls-secret"],
+        "no Secret",
+        "running the recipe again",
+    );
+    assert_eq!(find(&report, "cert-covers")["status"], "skip");
+}
+
+#[test]
+fn secret_without_tls_crt() {
+    let world = World::new("doctor-no-crt", false);
+    world.kubectl(&["delete", "secret", "-n", &world.name, &world.secret_name()]);
+    world.apply(&json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": world.secret_name(), "namespace": world.name},
+        "stringData": {"ca.crt": "x"}}));
+    assert_fails(
+        &world,
+        &["tls-secret"],
+        "has no tls.crt (only ca.crt)",
+        "PEM certificate in tls.crt",
+    );
+}
+
+#[test]
+fn certificate_not_covering_the_host() {
+    let world = World::new("doctor-not-covered", false);
+    world.replace_served_certificate(&world.issue(&["*.other.example.org"], 90));
+    assert_fails(
+        &world,
+        &["cert-covers"],
+        "names *.other.example.org",
+        "must name",
+    );
+}
+
+#[test]
+fn certificate_expired() {
+    let world = World::new("doctor-expired", false);
+    let domain = world.domain();
+    world.replace_served_certificate(&world.issue(&[&format!("*.{domain}")], -1));
+    assert_fails(&world, &["cert-valid", "cert-days"], "valid ", "expired");
+}
+
+#[test]
+fn certificate_expiring_in_three_days() {
+    let world = World::new("doctor-expiring", false);
+    let domain = world.domain();
+    world.replace_served_certificate(&world.issue(&[&format!("*.{domain}")], 3));
+    let report = assert_fails(
+        &world,
+        &["cert-days"],
+        "days left (more than 14 wanted)",
+        "renewal is late",
+    );
+    assert!(
+        find(&report, "cert-days")["found"]
+            .as_str()
+            .unwrap()
+            .starts_with('2')
+            || find(&report, "cert-days")["found"]
+                .as_str()
+                .unwrap()
+                .starts_with('3')
+    );
+    // --days 1 accepts it.
+    let mut args = world.doctor_args();
+    args.extend(["--days".to_string(), "1".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(world.wildrun(&args).status.code(), Some(0));
+}
+
+#[test]
+fn certificate_not_ready() {
+    let world = World::new("doctor-not-ready", false);
+    world.set_certificate_ready(false);
+    assert_fails(
+        &world,
+        &["certificate"],
+        "not Ready (Issuing",
+        "describe certificate",
+    );
+}
+
+#[test]
+fn service_port_mismatch() {
+    let world = World::new("doctor-port", false);
+    world.kubectl(&[
+        "patch",
+        "service",
+        &world.name,
+        "-n",
+        &world.name,
+        "--type=json",
+        "-p",
+        r#"[{"op": "replace", "path": "/spec/ports/0/port", "value": 8080}]"#,
+    ]);
+    assert_fails(
+        &world,
+        &["service"],
+        "ports 8080; the Ingress wants 80",
+        "match a Service port",
+    );
+}
+
+#[test]
+fn no_ready_endpoints() {
+    let world = World::new("doctor-endpoints", false);
+    world.set_endpoints(Some(false));
+    assert_fails(
+        &world,
+        &["endpoints"],
+        "0 of 1 endpoints ready",
+        "no pod is ready",
+    );
+    world.set_endpoints(None);
+    assert_fails(&world, &["endpoints"], "0 of 0", "no pods match");
+}
+
+#[test]
+fn middleware_missing_for_an_internal_service() {
+    let world = World::new("doctor-middleware", true);
+    world.kubectl(&[
+        "delete",
+        "middlewares.traefik.io",
+        "internal-only",
+        "-n",
+        &world.name,
+    ]);
+    let report = assert_fails(&world, &["middleware"], "no Middleware", "internal recipe");
+    assert_eq!(find(&report, "middleware-ref")["status"], "pass");
+    assert_eq!(find(&report, "middleware-ranges")["status"], "skip");
+}
+
+#[test]
+fn middleware_with_other_ranges() {
+    let world = World::new("doctor-ranges", true);
+    world.kubectl(&[
+        "patch",
+        "middlewares.traefik.io",
+        "internal-only",
+        "-n",
+        &world.name,
+        "--type=merge",
+        "-p",
+        r#"{"spec": {"ipAllowList": {"sourceRange": ["0.0.0.0/0"]}}}"#,
+    ]);
+    assert_fails(
+        &world,
+        &["middleware-ranges"],
+        "0.0.0.0/0",
+        "cluster.internalSourceRanges",
+    );
+}
+
+#[test]
+fn wrong_ingress_class() {
+    let world = World::new("doctor-class", false);
+    world.kubectl(&[
+        "patch",
+        "ingress",
+        &world.name,
+        "-n",
+        &world.name,
+        "--type=merge",
+        "-p",
+        r#"{"spec": {"ingressClassName": "nginx"}}"#,
+    ]);
+    assert_fails(
+        &world,
+        &["ingress-class"],
+        "class nginx",
+        "ingress.className",
+    );
+}
+
+#[test]
+fn load_balancer_ip_outside_every_pool() {
+    let world = World::new("doctor-lb", false);
+    world.patch_status(
+        "service",
+        world.tls.name(),
+        "traefik",
+        &json!({"status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.9"}]}}}),
+    );
+    assert_fails(
+        &world,
+        &["load-balancer"],
+        "203.0.113.9, in no IPAddressPool",
+        "IPAddressPool",
+    );
+}
+
+#[test]
+fn missing_ingress_skips_the_rest() {
+    let world = World::new("doctor-no-ingress", false);
+    world.kubectl(&["delete", "ingress", &world.name, "-n", &world.name]);
+    let report = assert_fails(&world, &["ingress"], "no Ingress", "deploy the service");
+    assert_eq!(find(&report, "dns")["status"], "skip");
+}
