@@ -421,10 +421,7 @@ fn watch_survives_an_api_server_restart() {
     .unwrap();
     let run = Background::start(cluster.kubeconfig_path(), dir.path(), &["events.rhai"]);
     run.wait_for("EVENT added kube-root-ca.crt");
-    kubectl_ok(
-        cluster,
-        &["-n", "restart", "create", "configmap", "before"],
-    );
+    kubectl_ok(cluster, &["-n", "restart", "create", "configmap", "before"]);
     run.wait_for("EVENT added before");
 
     apiserver("stop");
@@ -432,10 +429,7 @@ fn watch_survives_an_api_server_restart() {
     apiserver("start");
     kubectl_ok(cluster, &["-n", "restart", "create", "configmap", "after"]);
     run.wait_for("EVENT added after");
-    kubectl_ok(
-        cluster,
-        &["-n", "restart", "delete", "configmap", "before"],
-    );
+    kubectl_ok(cluster, &["-n", "restart", "delete", "configmap", "before"]);
     run.wait_for("EVENT deleted before");
     assert_eq!(
         run.count("EVENT added before"),
