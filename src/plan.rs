@@ -78,7 +78,7 @@ impl SecretCopy {
 }
 
 /// Names one object in the cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ObjectRef {
     /// `apiVersion`.
     pub api_version: String,

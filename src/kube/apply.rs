@@ -235,10 +235,14 @@ fn is_our_copy(live: &Value, from: &str) -> bool {
     managed && origin == Some(from)
 }
 
+/// Source Secrets read during one preflight: many copies of one source read it once.
+type SourceCache = std::collections::HashMap<ObjectRef, Option<Value>>;
+
 async fn prepare<'p>(
     cluster: &Cluster,
     planned: &'p PlannedStep,
     options: &ExecOptions,
+    sources: &mut SourceCache,
     problems: &mut Vec<String>,
 ) -> Result<Prepared<'p>> {
     let mut prepared = Prepared {
@@ -277,7 +281,15 @@ async fn prepare<'p>(
             let source_ref = secret_ref(&copy.from_namespace, &copy.name);
             let from = format!("{}/{}", copy.from_namespace, copy.name);
             let target = secret_ref(&copy.to_namespace, &copy.name);
-            match get(cluster, &kind, &source_ref).await? {
+            let source = match sources.get(&source_ref) {
+                Some(cached) => cached.clone(),
+                None => {
+                    let fetched = get(cluster, &kind, &source_ref).await?;
+                    sources.insert(source_ref.clone(), fetched.clone());
+                    fetched
+                }
+            };
+            match source {
                 None => {
                     let message = format!(
                         "source Secret {from} does not exist yet, so {target} cannot be made; if cert-manager issues it, see `kubectl -n {} describe certificate` and run again once it is Ready",
@@ -479,8 +491,9 @@ pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> R
     let ordered = plan.ordered();
     let mut problems = Vec::new();
     let mut prepared = Vec::with_capacity(ordered.len());
+    let mut sources = SourceCache::new();
     for planned in &ordered {
-        prepared.push(prepare(cluster, planned, options, &mut problems).await?);
+        prepared.push(prepare(cluster, planned, options, &mut sources, &mut problems).await?);
     }
     problems.extend(missing_namespaces(cluster, &prepared).await?);
     if problems.is_empty() {
