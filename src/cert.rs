@@ -9,7 +9,7 @@
 //! a cert-manager Certificate. `self_signed`, `ca` and `issue` make local
 //! certificates (ECDSA P-256) for clusters without cert-manager and for tests.
 
-use crate::engine::{from_json, script_error, to_json};
+use crate::engine::{script_error, to_json, to_script, unknown_option};
 use base64::Engine as _;
 use rhai::plugin::*;
 use serde::Serialize;
@@ -667,29 +667,10 @@ fn options_of(
                     )
                 })?);
             }
-            other => {
-                let hint = crate::objects::strict::nearest(other, KNOWN.iter().copied())
-                    .map(|s| format!(" (did you mean {s}?)"))
-                    .unwrap_or_default();
-                return Err(script_error(
-                    ctx,
-                    format!(
-                        "{function}: unknown option {other}{hint}; known: {}",
-                        KNOWN.join(", ")
-                    ),
-                ));
-            }
+            other => return Err(unknown_option(ctx, function, other, KNOWN)),
         }
     }
     Ok(result)
-}
-
-fn to_script<T: Serialize>(
-    ctx: &NativeCallContext,
-    value: &T,
-) -> Result<Dynamic, Box<EvalAltResult>> {
-    let json = serde_json::to_value(value).map_err(|e| script_error(ctx, e))?;
-    from_json(&json)
 }
 
 fn pair_to_script(pair: Pair) -> Dynamic {

@@ -10,7 +10,7 @@
 //! Every call builds a fresh resolver without a cache: a check must see what
 //! the server says now, not what it said a minute ago.
 
-use crate::engine::{from_json, script_error, RunHandle};
+use crate::engine::{script_error, to_script, unknown_option, RunHandle};
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ProtocolConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
@@ -565,29 +565,10 @@ fn query_from(
                     .ok_or_else(|| bad("a positive number of seconds"))?;
                 query.timeout = Duration::from_secs(secs.unsigned_abs());
             }
-            other => {
-                let hint = crate::objects::strict::nearest(other, KNOWN.iter().copied())
-                    .map(|s| format!(" (did you mean {s}?)"))
-                    .unwrap_or_default();
-                return Err(script_error(
-                    ctx,
-                    format!(
-                        "{function}: unknown option {other}{hint}; known: {}",
-                        KNOWN.join(", ")
-                    ),
-                ));
-            }
+            other => return Err(unknown_option(ctx, function, other, KNOWN)),
         }
     }
     Ok(query)
-}
-
-fn to_script<T: Serialize>(
-    ctx: &NativeCallContext,
-    value: &T,
-) -> Result<Dynamic, Box<EvalAltResult>> {
-    let json = serde_json::to_value(value).map_err(|e| script_error(ctx, e))?;
-    from_json(&json)
 }
 
 fn run_resolve(

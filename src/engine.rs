@@ -171,6 +171,35 @@ pub fn script_error(
     EvalAltResult::ErrorRuntime(message.to_string().into(), ctx.call_position()).into()
 }
 
+/// The error for an option a host function does not know, naming the
+/// nearest known one.
+pub fn unknown_option(
+    ctx: &NativeCallContext,
+    function: &str,
+    key: &str,
+    known: &[&str],
+) -> Box<EvalAltResult> {
+    let hint = crate::objects::strict::nearest(key, known.iter().copied())
+        .map(|s| format!(" (did you mean {s}?)"))
+        .unwrap_or_default();
+    script_error(
+        ctx,
+        format!(
+            "{function}: unknown option {key}{hint}; known: {}",
+            known.join(", ")
+        ),
+    )
+}
+
+/// Converts any serializable value to a script value.
+pub fn to_script<T: serde::Serialize>(
+    ctx: &NativeCallContext,
+    value: &T,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    let json = serde_json::to_value(value).map_err(|e| script_error(ctx, e))?;
+    from_json(&json)
+}
+
 /// Converts a script value (map, array, ...) to JSON.
 pub fn to_json(value: &Dynamic) -> Result<Value, Box<EvalAltResult>> {
     rhai::serde::from_dynamic(value)

@@ -41,19 +41,8 @@ fn check_options(
     options: &rhai::Map,
     known: &[&str],
 ) -> Result<(), Box<EvalAltResult>> {
-    for key in options.keys() {
-        if !known.contains(&key.as_str()) {
-            let hint = crate::objects::strict::nearest(key, known.iter().copied())
-                .map(|s| format!(" (did you mean {s}?)"))
-                .unwrap_or_default();
-            return Err(script_error(
-                ctx,
-                format!(
-                    "{function}: unknown option {key}{hint}; known: {}",
-                    known.join(", ")
-                ),
-            ));
-        }
+    if let Some(key) = options.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(crate::engine::unknown_option(ctx, function, key, known));
     }
     Ok(())
 }
