@@ -205,7 +205,8 @@ impl Cluster {
                     409 if message.contains("conflict") => {
                         " (another field manager owns these fields: pass #{ force: true } to kube::apply or --force to take them over)".to_string()
                     }
-                    429 | 500..=599 => format!(" (the API server at {} is overloaded or failing; retried and gave up)", self.server),
+                    429 | 502..=504 => format!(" (the API server at {} is overloaded or unavailable; retried and gave up)", self.server),
+                    500 if is_transient_500(&status) => format!(" (the API server at {} is failing; retried and gave up)", self.server),
                     _ => String::new(),
                 };
                 anyhow!("{doing}: {message}{hint}")
@@ -255,11 +256,32 @@ fn is_schema_error(status: &kube::core::Status) -> bool {
             || status.message.contains("field not declared in schema"))
 }
 
-/// Whether an error is worth retrying: overload, server errors, and
-/// connection failures (an API server restarting).
+/// Whether a 500 says the failure may pass (etcd or a webhook timing out);
+/// other 500s ("range is full", a schema mismatch) answer the same again.
+fn is_transient_500(status: &kube::core::Status) -> bool {
+    let message = status.message.to_ascii_lowercase();
+    [
+        "timeout",
+        "timed out",
+        "etcdserver",
+        "try again",
+        "unavailable",
+        "connection refused",
+        "connection reset",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
+/// Whether an error is worth retrying: overload (429, 502, 503, 504), a
+/// transient 500, and connection failures (an API server restarting).
 fn retryable(err: &kube::Error) -> bool {
     match err {
-        kube::Error::Api(s) => (s.code == 429 || s.code >= 500) && !is_schema_error(s),
+        kube::Error::Api(s) => match s.code {
+            429 | 502..=504 => true,
+            500 => is_transient_500(s) && !is_schema_error(s),
+            _ => false,
+        },
         kube::Error::HyperError(_) | kube::Error::Service(_) => true,
         _ => false,
     }
@@ -301,4 +323,34 @@ pub fn describe_live(kind: &str, namespace: Option<&str>, name: &str) -> String 
 /// The JSON form of a live object.
 pub fn to_value(obj: &DynamicObject) -> Result<Value> {
     serde_json::to_value(obj).context("cannot convert an object from the cluster to JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, message: &str) -> kube::Error {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "code": code, "message": message, "reason": ""
+        }))
+        .expect("a Status");
+        kube::Error::Api(Box::new(status))
+    }
+
+    #[test]
+    fn only_passing_failures_are_retried() {
+        assert!(retryable(&api_error(429, "too many requests")));
+        assert!(retryable(&api_error(503, "service unavailable")));
+        assert!(retryable(&api_error(500, "etcdserver: request timed out")));
+        assert!(!retryable(&api_error(
+            500,
+            "Internal error occurred: range is full"
+        )));
+        assert!(!retryable(&api_error(
+            500,
+            "failed to create typed patch object (a/b): .spec.x: field not declared in schema"
+        )));
+        assert!(!retryable(&api_error(409, "conflict")));
+        assert!(!retryable(&api_error(404, "not found")));
+    }
 }
