@@ -105,6 +105,7 @@ impl Cluster {
                 }
             },
         };
+        let config = with_user_agent(config);
         let server = config
             .cluster_url
             .to_string()
@@ -312,6 +313,19 @@ where
     }
 }
 
+/// The User-Agent of every request, so operators can tell wildrun's requests
+/// apart in audit logs.
+pub const USER_AGENT: &str = concat!("wildrun/", env!("CARGO_PKG_VERSION"));
+
+/// `config` with wildrun's User-Agent header (kube sends none of its own).
+fn with_user_agent(mut config: kube::Config) -> kube::Config {
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(USER_AGENT),
+    ));
+    config
+}
+
 /// `Kind namespace/name` of a live object.
 pub fn describe_live(kind: &str, namespace: Option<&str>, name: &str) -> String {
     match namespace {
@@ -335,6 +349,20 @@ mod tests {
         }))
         .expect("a Status");
         kube::Error::Api(Box::new(status))
+    }
+
+    #[test]
+    fn requests_carry_wildruns_user_agent() {
+        let url = "https://127.0.0.1:6443".parse().expect("a URL");
+        let config = with_user_agent(kube::Config::new(url));
+        let sent: Vec<_> = config
+            .headers
+            .iter()
+            .filter(|(name, _)| name == http::header::USER_AGENT)
+            .collect();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].1.to_str().ok(), Some(USER_AGENT));
+        assert!(USER_AGENT.starts_with("wildrun/"));
     }
 
     #[test]
