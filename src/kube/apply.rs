@@ -235,61 +235,106 @@ fn is_our_copy(live: &Value, from: &str) -> bool {
     managed && origin == Some(from)
 }
 
-/// Source Secrets read during one preflight: many copies of one source read it once.
-type SourceCache = std::collections::HashMap<ObjectRef, Option<Value>>;
+/// What the preflight read, by object: `None` when it does not exist.
+type Snapshot = std::collections::HashMap<ObjectRef, Option<Value>>;
 
-async fn prepare<'p>(
+/// How many reads the preflight has in flight at once: a plan of fifty
+/// services reads some three hundred objects, and one at a time most of the
+/// run would be spent waiting on round trips.
+const CONCURRENT_READS: usize = 8;
+
+/// Reads every object in `wanted` (each once), several at a time.
+async fn read_all(cluster: &Cluster, wanted: Vec<(Kind, ObjectRef)>) -> Result<Snapshot> {
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(wanted.into_iter().map(|(kind, target)| async move {
+        let value = get(cluster, &kind, &target).await?;
+        anyhow::Ok((target, value))
+    }))
+    .buffer_unordered(CONCURRENT_READS)
+    .try_collect()
+    .await
+}
+
+/// The kind a step acts on, resolved through discovery; a problem when the
+/// cluster does not serve it or the object's scope does not fit.
+async fn resolve_step(
     cluster: &Cluster,
-    planned: &'p PlannedStep,
-    options: &ExecOptions,
-    sources: &mut SourceCache,
+    planned: &PlannedStep,
     problems: &mut Vec<String>,
-) -> Result<Prepared<'p>> {
+) -> Result<Option<Kind>> {
+    let at = &planned.origin;
+    let (api_version, kind_name) = match &planned.step {
+        Step::Apply(a) => (a.object.api_version.as_str(), a.object.kind.as_str()),
+        Step::CopySecret(_) => ("v1", "Secret"),
+        Step::Wait(w) => (w.target.api_version.as_str(), w.target.kind.as_str()),
+        Step::Delete(d) => (d.target.api_version.as_str(), d.target.kind.as_str()),
+    };
+    let kind = match cluster.resolve(api_version, kind_name).await {
+        Ok(k) => k,
+        Err(e) => {
+            problems.push(format!("{at}: {e}"));
+            return Ok(None);
+        }
+    };
+    if let Step::Apply(ApplyStep { object, .. }) = &planned.step {
+        match (kind.namespaced, &object.namespace) {
+            (true, None) => problems.push(format!(
+                "{at}: {} is namespaced in this cluster: set metadata.namespace",
+                object.display_name()
+            )),
+            (false, Some(_)) => problems.push(format!(
+                "{at}: {} is cluster-scoped in this cluster: remove metadata.namespace",
+                object.display_name()
+            )),
+            _ => {}
+        }
+    }
+    Ok(Some(kind))
+}
+
+/// The objects the preflight of a step reads: its target, and a copy's source.
+fn reads_of(planned: &PlannedStep, kind: &Kind) -> Vec<(Kind, ObjectRef)> {
+    match &planned.step {
+        Step::Apply(a) => vec![(kind.clone(), ObjectRef::of(&a.object))],
+        Step::CopySecret(c) => vec![
+            (kind.clone(), secret_ref(&c.from_namespace, &c.name)),
+            (kind.clone(), secret_ref(&c.to_namespace, &c.name)),
+        ],
+        Step::Wait(_) | Step::Delete(_) => Vec::new(),
+    }
+}
+
+fn read(snapshot: &Snapshot, target: &ObjectRef) -> Option<Value> {
+    snapshot.get(target).cloned().flatten()
+}
+
+/// Checks one step against what the preflight read.
+fn check_step<'p>(
+    planned: &'p PlannedStep,
+    kind: Option<Kind>,
+    snapshot: &Snapshot,
+    options: &ExecOptions,
+    problems: &mut Vec<String>,
+) -> Prepared<'p> {
     let mut prepared = Prepared {
         planned,
-        kind: None,
+        kind,
         live: None,
         copy: None,
         skip: None,
     };
+    if prepared.kind.is_none() {
+        return prepared;
+    }
     let at = &planned.origin;
     match &planned.step {
         Step::Apply(ApplyStep { object, .. }) => {
-            let kind = match cluster.resolve(&object.api_version, &object.kind).await {
-                Ok(k) => k,
-                Err(e) => {
-                    problems.push(format!("{at}: {e}"));
-                    return Ok(prepared);
-                }
-            };
-            match (kind.namespaced, &object.namespace) {
-                (true, None) => problems.push(format!(
-                    "{at}: {} is namespaced in this cluster: set metadata.namespace",
-                    object.display_name()
-                )),
-                (false, Some(_)) => problems.push(format!(
-                    "{at}: {} is cluster-scoped in this cluster: remove metadata.namespace",
-                    object.display_name()
-                )),
-                _ => {}
-            }
-            prepared.live = get(cluster, &kind, &ObjectRef::of(object)).await?;
-            prepared.kind = Some(kind);
+            prepared.live = read(snapshot, &ObjectRef::of(object));
         }
         Step::CopySecret(copy) => {
-            let kind = cluster.resolve("v1", "Secret").await?;
-            let source_ref = secret_ref(&copy.from_namespace, &copy.name);
             let from = format!("{}/{}", copy.from_namespace, copy.name);
             let target = secret_ref(&copy.to_namespace, &copy.name);
-            let source = match sources.get(&source_ref) {
-                Some(cached) => cached.clone(),
-                None => {
-                    let fetched = get(cluster, &kind, &source_ref).await?;
-                    sources.insert(source_ref.clone(), fetched.clone());
-                    fetched
-                }
-            };
-            match source {
+            match read(snapshot, &secret_ref(&copy.from_namespace, &copy.name)) {
                 None => {
                     let message = format!(
                         "source Secret {from} does not exist yet, so {target} cannot be made; if cert-manager issues it, see `kubectl -n {} describe certificate` and run again once it is Ready",
@@ -316,7 +361,7 @@ async fn prepare<'p>(
                     prepared.copy = Some(copy_object(copy, &source));
                 }
             }
-            prepared.live = get(cluster, &kind, &target).await?;
+            prepared.live = read(snapshot, &target);
             if let Some(live) = &prepared.live {
                 if !is_our_copy(live, &from) {
                     problems.push(format!(
@@ -324,18 +369,10 @@ async fn prepare<'p>(
                     ));
                 }
             }
-            prepared.kind = Some(kind);
         }
-        Step::Wait(w) => match cluster.resolve(&w.target.api_version, &w.target.kind).await {
-            Ok(k) => prepared.kind = Some(k),
-            Err(e) => problems.push(format!("{at}: {e}")),
-        },
-        Step::Delete(d) => match cluster.resolve(&d.target.api_version, &d.target.kind).await {
-            Ok(k) => prepared.kind = Some(k),
-            Err(e) => problems.push(format!("{at}: {e}")),
-        },
+        Step::Wait(_) | Step::Delete(_) => {}
     }
-    Ok(prepared)
+    prepared
 }
 
 fn needs(prepared: &[Prepared<'_>]) -> Vec<Need> {
@@ -450,52 +487,85 @@ fn new_namespaces(prepared: &[Prepared<'_>]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Namespaces the plan writes into that neither exist nor are created by the plan.
-async fn missing_namespaces(cluster: &Cluster, prepared: &[Prepared<'_>]) -> Result<Vec<String>> {
-    let planned: BTreeSet<String> = prepared
+fn namespace_ref(name: &str) -> ObjectRef {
+    ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: None,
+        name: name.to_string(),
+    }
+}
+
+/// Namespaces the plan creates.
+fn planned_namespaces(ordered: &[&PlannedStep]) -> BTreeSet<String> {
+    ordered
         .iter()
-        .filter_map(|p| match &p.planned.step {
+        .filter_map(|p| match &p.step {
             Step::Apply(a) if a.object.kind == "Namespace" => Some(a.object.name.clone()),
             _ => None,
         })
-        .collect();
-    let namespace_kind = cluster.resolve("v1", "Namespace").await?;
-    let mut checked = BTreeSet::new();
+        .collect()
+}
+
+/// Namespaces the plan writes into that neither exist nor are created by the plan.
+fn missing_namespaces(
+    prepared: &[Prepared<'_>],
+    planned: &BTreeSet<String>,
+    snapshot: &Snapshot,
+) -> Vec<String> {
+    let mut reported = BTreeSet::new();
     let mut problems = Vec::new();
     for p in prepared {
         let Some(ns) = p.planned.step.target().and_then(|t| t.namespace) else {
             continue;
         };
-        if planned.contains(&ns) || !checked.insert(ns.clone()) {
+        if planned.contains(&ns)
+            || read(snapshot, &namespace_ref(&ns)).is_some()
+            || !reported.insert(ns.clone())
+        {
             continue;
         }
-        let reference = ObjectRef {
-            api_version: "v1".into(),
-            kind: "Namespace".into(),
-            namespace: None,
-            name: ns.clone(),
-        };
-        if get(cluster, &namespace_kind, &reference).await?.is_none() {
-            problems.push(format!(
-                "{}: namespace {ns} does not exist and the recipe does not create it (needed for {})",
-                p.planned.origin,
-                p.planned.step.display_name()
-            ));
-        }
+        problems.push(format!(
+            "{}: namespace {ns} does not exist and the recipe does not create it (needed for {})",
+            p.planned.origin,
+            p.planned.step.display_name()
+        ));
     }
-    Ok(problems)
+    problems
 }
 
 /// Checks the whole plan, then carries it out in order.
 pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> Result<Report> {
     let ordered = plan.ordered();
     let mut problems = Vec::new();
-    let mut prepared = Vec::with_capacity(ordered.len());
-    let mut sources = SourceCache::new();
+    // 1. Kinds, through discovery (cached per group/version).
+    let mut kinds = Vec::with_capacity(ordered.len());
     for planned in &ordered {
-        prepared.push(prepare(cluster, planned, options, &mut sources, &mut problems).await?);
+        kinds.push(resolve_step(cluster, planned, &mut problems).await?);
     }
-    problems.extend(missing_namespaces(cluster, &prepared).await?);
+    // 2. Every object the checks need, read once each, several at a time.
+    let planned_ns = planned_namespaces(&ordered);
+    let namespace_kind = cluster.resolve("v1", "Namespace").await?;
+    let mut wanted: Vec<(Kind, ObjectRef)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (planned, kind) in ordered.iter().zip(&kinds) {
+        let Some(kind) = kind else { continue };
+        let mut reads = reads_of(planned, kind);
+        if let Some(ns) = planned.step.target().and_then(|t| t.namespace) {
+            if !planned_ns.contains(&ns) {
+                reads.push((namespace_kind.clone(), namespace_ref(&ns)));
+            }
+        }
+        wanted.extend(reads.into_iter().filter(|(_, r)| seen.insert(r.clone())));
+    }
+    let snapshot = read_all(cluster, wanted).await?;
+    // 3. The checks, on what was read.
+    let prepared: Vec<Prepared<'_>> = ordered
+        .iter()
+        .zip(kinds)
+        .map(|(planned, kind)| check_step(planned, kind, &snapshot, options, &mut problems))
+        .collect();
+    problems.extend(missing_namespaces(&prepared, &planned_ns, &snapshot));
     if problems.is_empty() {
         let permissions = Permissions::new(cluster);
         problems.extend(permissions.check(&needs(&prepared)).await?);
