@@ -50,8 +50,12 @@ Examples:
   wildrun scripts/public.rhai --name myservice --dry-run
   wildrun scripts/internal.rhai --name adminpanel --image registry/admin:2 --port 8080
   wildrun scripts/internal.rhai --help
+  wildrun --watch scripts/public.rhai --name myservice
+  wildrun scripts/doctor.rhai --name myservice
+  wildrun examples/tls-sync.rhai
 
-Exit codes: 0 success, 1 the recipe failed, 2 usage error.";
+Exit codes: 0 success, 1 the recipe failed (with --diff: there are differences),
+2 usage error.";
 
 /// wildrun's own options.
 #[derive(Debug, Parser)]
