@@ -766,6 +766,7 @@ fn scripts_read_the_cluster_and_wait() {
          if kube::get(\"v1\", \"Service\", \"{name}\", \"nope\") != () {{ throw \"phantom\"; }}\n\
          let all = kube::list(\"v1\", \"Service\", #{{ namespace: \"{name}\", labels: #{{ \"wildrun.dev/instance\": \"public.{name}\" }} }});\n\
          if all.len() != 1 {{ throw `expected 1 service, got ${{all.len()}}`; }}\n\
+         if all[0].kind != \"Service\" || all[0].apiVersion != \"v1\" {{ throw \"listed items must name their kind\"; }}\n\
          kube::wait(#{{ apiVersion: \"apiextensions.k8s.io/v1\", kind: \"CustomResourceDefinition\", metadata: #{{ name: \"certificates.cert-manager.io\" }} }}, \"Established\", 10);\n\
          kube::wait(d, \"rollout\", 2);\n"
     ));
@@ -787,7 +788,7 @@ fn scripts_read_the_cluster_and_wait() {
         err.contains("replicas updated") && err.contains("available"),
         "{err}"
     );
-    assert!(err.contains("check.rhai:8"), "{err}");
+    assert!(err.contains("check.rhai:9"), "{err}");
 }
 
 /// A kubeconfig for a new ServiceAccount bound to `cluster_role`.
