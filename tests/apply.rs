@@ -25,13 +25,7 @@ struct Leftover {
 
 impl Drop for Leftover {
     fn drop(&mut self) {
-        let _ = self.cluster.kubectl(&[
-            "delete",
-            "namespace",
-            &self.namespace,
-            "--wait=false",
-            "--ignore-not-found",
-        ]);
+        self.cluster.delete_namespace_later(&self.namespace);
     }
 }
 

@@ -33,13 +33,7 @@ struct World {
 
 impl Drop for World {
     fn drop(&mut self) {
-        let _ = self.cluster.kubectl(&[
-            "delete",
-            "namespace",
-            &self.name,
-            "--wait=false",
-            "--ignore-not-found",
-        ]);
+        self.cluster.delete_namespace_later(&self.name);
     }
 }
 

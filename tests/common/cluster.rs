@@ -187,6 +187,25 @@ impl TestCluster {
         path
     }
 
+    /// Starts deleting a namespace a test made (or made wildrun make) and
+    /// returns at once: cleanup code in `Drop` cannot be async, and the
+    /// controller manager finishes the deletion in the background.
+    pub fn delete_namespace_later(&self, name: &str) {
+        let out = self.kubectl(&[
+            "delete",
+            "namespace",
+            name,
+            "--wait=false",
+            "--ignore-not-found",
+        ]);
+        if !out.status.success() {
+            eprintln!(
+                "warning: could not delete test namespace {name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
     /// Runs kubectl as the admin user and returns its output (not checked).
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with(&self.kubeconfig, args, None)
@@ -281,22 +300,7 @@ impl TestNamespace {
 
 impl Drop for TestNamespace {
     fn drop(&mut self) {
-        // Drop cannot be async: a blocking kubectl call that only starts the
-        // deletion; the controller manager finishes it in the background.
-        let out = self.cluster.kubectl(&[
-            "delete",
-            "namespace",
-            &self.name,
-            "--wait=false",
-            "--ignore-not-found",
-        ]);
-        if !out.status.success() {
-            eprintln!(
-                "warning: could not delete test namespace {}: {}",
-                self.name,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        self.cluster.delete_namespace_later(&self.name);
     }
 }
 
