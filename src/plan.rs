@@ -100,6 +100,26 @@ impl std::fmt::Display for ObjectRef {
 }
 
 impl ObjectRef {
+    /// The Secret `namespace/name`.
+    pub fn secret(namespace: &str, name: &str) -> ObjectRef {
+        ObjectRef {
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: Some(namespace.into()),
+            name: name.into(),
+        }
+    }
+
+    /// The Namespace `name`.
+    pub fn namespace(name: &str) -> ObjectRef {
+        ObjectRef {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: None,
+            name: name.into(),
+        }
+    }
+
     /// The reference of a typed object.
     pub fn of(object: &TypedObject) -> ObjectRef {
         ObjectRef {
@@ -203,12 +223,7 @@ impl Step {
     pub fn target(&self) -> Option<ObjectRef> {
         match self {
             Step::Apply(a) => Some(ObjectRef::of(&a.object)),
-            Step::CopySecret(c) => Some(ObjectRef {
-                api_version: "v1".into(),
-                kind: "Secret".into(),
-                namespace: Some(c.to_namespace.clone()),
-                name: c.name.clone(),
-            }),
+            Step::CopySecret(c) => Some(ObjectRef::secret(&c.to_namespace, &c.name)),
             Step::Wait(_) | Step::Delete(_) => None,
         }
     }

@@ -202,17 +202,8 @@ pub async fn get(cluster: &Cluster, kind: &Kind, target: &ObjectRef) -> Result<O
     }
 }
 
-fn secret_ref(namespace: &str, name: &str) -> ObjectRef {
-    ObjectRef {
-        api_version: "v1".into(),
-        kind: "Secret".into(),
-        namespace: Some(namespace.into()),
-        name: name.into(),
-    }
-}
-
 /// The Secret a copy writes: the source's type and data, wildrun's labels and origin annotation.
-fn copy_object(copy: &SecretCopy, source: &Value) -> Value {
+pub(super) fn copy_object(copy: &SecretCopy, source: &Value) -> Value {
     let mut secret = copy.placeholder();
     if let Some(t) = source.get("type") {
         secret["type"] = t.clone();
@@ -297,8 +288,8 @@ fn reads_of(planned: &PlannedStep, kind: &Kind) -> Vec<(Kind, ObjectRef)> {
     match &planned.step {
         Step::Apply(a) => vec![(kind.clone(), ObjectRef::of(&a.object))],
         Step::CopySecret(c) => vec![
-            (kind.clone(), secret_ref(&c.from_namespace, &c.name)),
-            (kind.clone(), secret_ref(&c.to_namespace, &c.name)),
+            (kind.clone(), ObjectRef::secret(&c.from_namespace, &c.name)),
+            (kind.clone(), ObjectRef::secret(&c.to_namespace, &c.name)),
         ],
         Step::Wait(_) | Step::Delete(_) => Vec::new(),
     }
@@ -333,8 +324,11 @@ fn check_step<'p>(
         }
         Step::CopySecret(copy) => {
             let from = format!("{}/{}", copy.from_namespace, copy.name);
-            let target = secret_ref(&copy.to_namespace, &copy.name);
-            match read(snapshot, &secret_ref(&copy.from_namespace, &copy.name)) {
+            let target = ObjectRef::secret(&copy.to_namespace, &copy.name);
+            match read(
+                snapshot,
+                &ObjectRef::secret(&copy.from_namespace, &copy.name),
+            ) {
                 None => {
                     let message = format!(
                         "source Secret {from} does not exist yet, so {target} cannot be made; if cert-manager issues it, see `kubectl -n {} describe certificate` and run again once it is Ready",
@@ -487,15 +481,6 @@ fn new_namespaces(prepared: &[Prepared<'_>]) -> BTreeSet<String> {
         .collect()
 }
 
-fn namespace_ref(name: &str) -> ObjectRef {
-    ObjectRef {
-        api_version: "v1".into(),
-        kind: "Namespace".into(),
-        namespace: None,
-        name: name.to_string(),
-    }
-}
-
 /// Namespaces the plan creates.
 fn planned_namespaces(ordered: &[&PlannedStep]) -> BTreeSet<String> {
     ordered
@@ -520,7 +505,7 @@ fn missing_namespaces(
             continue;
         };
         if planned.contains(&ns)
-            || read(snapshot, &namespace_ref(&ns)).is_some()
+            || read(snapshot, &ObjectRef::namespace(&ns)).is_some()
             || !reported.insert(ns.clone())
         {
             continue;
@@ -553,7 +538,7 @@ pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> R
         let mut reads = reads_of(planned, kind);
         if let Some(ns) = planned.step.target().and_then(|t| t.namespace) {
             if !planned_ns.contains(&ns) {
-                reads.push((namespace_kind.clone(), namespace_ref(&ns)));
+                reads.push((namespace_kind.clone(), ObjectRef::namespace(&ns)));
             }
         }
         wanted.extend(reads.into_iter().filter(|(_, r)| seen.insert(r.clone())));
@@ -659,7 +644,7 @@ async fn run_step(
             );
         }
         Step::CopySecret(copy) => {
-            let target = secret_ref(&copy.to_namespace, &copy.name);
+            let target = ObjectRef::secret(&copy.to_namespace, &copy.name);
             let Some(body) = &p.copy else {
                 report.push_entry(
                     Entry::new(Action::Skipped, &target, p.skip.clone()),

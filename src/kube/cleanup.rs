@@ -7,7 +7,7 @@
 //! so a neighbouring instance in the same namespace survives.
 
 use super::apply::{delete, Action, Entry, Report};
-use super::cluster::{retry, Cluster, Kind};
+use super::cluster::{Cluster, Kind};
 use super::wait;
 use crate::plan::{
     Condition, DeleteStep, ObjectRef, Plan, COPIED_FROM_ANNOTATION, INSTANCE_LABEL, KEEP_LABEL,
@@ -69,16 +69,11 @@ async fn list(
     namespace: Option<&str>,
     selector: Option<&str>,
 ) -> Result<Vec<Value>> {
-    let api = cluster.api(kind, namespace);
     let mut params = ListParams::default();
     if let Some(s) = selector {
         params = params.labels(s);
     }
-    let what = format!("list {}", kind.resource.plural);
-    let list = retry(|| api.list(&params))
-        .await
-        .map_err(|e| cluster.explain(e, &what))?;
-    list.items.iter().map(super::cluster::to_value).collect()
+    cluster.list(kind, namespace, &params).await
 }
 
 async fn find_instance(cluster: &Cluster, kinds: &[Kind], instance: &str) -> Result<Vec<Found>> {
@@ -294,12 +289,7 @@ async fn namespace_bound(cluster: &Cluster, ns: &str) -> Result<Vec<Found>> {
         }
     }
     let namespaces = cluster.resolve("v1", "Namespace").await?;
-    let reference = ObjectRef {
-        api_version: "v1".into(),
-        kind: "Namespace".into(),
-        namespace: None,
-        name: ns.to_string(),
-    };
+    let reference = ObjectRef::namespace(ns);
     if let Some(live) = super::apply::get(cluster, &namespaces, &reference).await? {
         if live
             .pointer(&format!(

@@ -188,6 +188,35 @@ impl Cluster {
         }
     }
 
+    /// Lists objects of `kind` (in `namespace`, or all), each with its
+    /// `apiVersion` and `kind` (Kubernetes leaves them out of list items, and
+    /// a script passes items on to kube::get or kube::delete).
+    pub async fn list(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        params: &kube::api::ListParams,
+    ) -> Result<Vec<Value>> {
+        let api = self.api(kind, namespace);
+        let list = retry(|| api.list(params))
+            .await
+            .map_err(|e| self.explain(e, &format!("list {}", kind.resource.plural)))?;
+        list.items
+            .iter()
+            .map(|item| {
+                let mut value = to_value(item)?;
+                if let Some(obj) = value.as_object_mut() {
+                    obj.insert(
+                        "apiVersion".into(),
+                        Value::String(kind.resource.api_version.clone()),
+                    );
+                    obj.insert("kind".into(), Value::String(kind.resource.kind.clone()));
+                }
+                Ok(value)
+            })
+            .collect()
+    }
+
     /// Turns a client error into a message people can act on; `doing`
     /// says what wildrun was doing ("apply Deployment web/web").
     pub fn explain(&self, err: kube::Error, doing: &str) -> anyhow::Error {

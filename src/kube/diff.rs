@@ -5,7 +5,7 @@
 //! changes only. Server-set metadata and status are left out, and Secret
 //! values are masked: a changed value shows as `*** (before)`/`*** (after)`.
 
-use super::apply::{get, server_side_apply, strip_server_fields};
+use super::apply::{copy_object, get, server_side_apply, strip_server_fields};
 use super::cluster::Cluster;
 use crate::plan::{ObjectRef, Plan, Step};
 use anyhow::Result;
@@ -137,23 +137,10 @@ pub async fn diff_plan(
             Step::Apply(a) => (ObjectRef::of(&a.object), a.object.value.clone()),
             Step::CopySecret(c) => {
                 let secret = cluster.resolve("v1", "Secret").await?;
-                let source_ref = ObjectRef {
-                    api_version: "v1".into(),
-                    kind: "Secret".into(),
-                    namespace: Some(c.from_namespace.clone()),
-                    name: c.name.clone(),
-                };
+                let source_ref = ObjectRef::secret(&c.from_namespace, &c.name);
                 let target = planned.step.target().unwrap_or(source_ref.clone());
                 match get(cluster, &secret, &source_ref).await? {
-                    Some(source) => {
-                        let mut body = c.placeholder();
-                        body["type"] = source.get("type").cloned().unwrap_or(Value::Null);
-                        body["data"] = source
-                            .get("data")
-                            .cloned()
-                            .unwrap_or_else(|| Value::Object(Map::new()));
-                        (target, body)
-                    }
+                    Some(source) => (target, copy_object(c, &source)),
                     None => {
                         tracing::warn!(
                             "{target}: source Secret {}/{} does not exist yet; not diffed",
@@ -176,12 +163,7 @@ pub async fn diff_plan(
             Some(ns) => {
                 if !existing_namespaces.contains(ns) {
                     let ns_kind = cluster.resolve("v1", "Namespace").await?;
-                    let ns_ref = ObjectRef {
-                        api_version: "v1".into(),
-                        kind: "Namespace".into(),
-                        namespace: None,
-                        name: ns.clone(),
-                    };
+                    let ns_ref = ObjectRef::namespace(ns);
                     if get(cluster, &ns_kind, &ns_ref).await?.is_some() {
                         existing_namespaces.insert(ns.clone());
                     }

@@ -205,26 +205,7 @@ fn list_objects(
     let items = run
         .block_on(async {
             let kind = cluster.resolve(api_version, kind).await?;
-            let api = cluster.api(&kind, namespace.as_deref());
-            let list = cluster::retry(|| api.list(&params))
-                .await
-                .map_err(|e| cluster.explain(e, &format!("list {}", kind.resource.plural)))?;
-            // List items come without apiVersion and kind; a script passes
-            // them on (kube::delete, kube::get), so they get them back.
-            list.items
-                .iter()
-                .map(|item| {
-                    let mut value = cluster::to_value(item)?;
-                    if let Some(obj) = value.as_object_mut() {
-                        obj.insert(
-                            "apiVersion".into(),
-                            Value::String(kind.resource.api_version.clone()),
-                        );
-                        obj.insert("kind".into(), Value::String(kind.resource.kind.clone()));
-                    }
-                    anyhow::Ok(value)
-                })
-                .collect::<anyhow::Result<Vec<Value>>>()
+            cluster.list(&kind, namespace.as_deref(), &params).await
         })
         .map_err(|e| script_error(ctx, format!("{e:#}")))?;
     items.iter().map(from_json).collect()
