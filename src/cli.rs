@@ -446,7 +446,7 @@ fn run_with(
         match action {
             Action::Diff => {
                 let removed = if cli.prune {
-                    prunable(&cluster, &plan, &instance).await?
+                    kube::cleanup::stale_objects(&cluster, &plan, &instance).await?
                 } else {
                     Vec::new()
                 };
@@ -534,22 +534,6 @@ fn run_with(
         stdout: format!("{script_stdout}{report_text}"),
         code: script_code,
     })
-}
-
-/// Live objects `--prune` would delete, for `--diff --prune`.
-async fn prunable(
-    cluster: &kube::cluster::Cluster,
-    plan: &Plan,
-    instance: &str,
-) -> Result<Vec<(crate::plan::ObjectRef, Value)>> {
-    let mut found = Vec::new();
-    for target in kube::cleanup::stale_objects(cluster, plan, instance).await? {
-        let kind = cluster.resolve(&target.api_version, &target.kind).await?;
-        if let Some(live) = kube::apply::get(cluster, &kind, &target).await? {
-            found.push((target, live));
-        }
-    }
-    Ok(found)
 }
 
 /// What a run does after the script has built its plan.

@@ -38,6 +38,8 @@ struct Found {
     keep: bool,
     /// A Secret copy: other instances in its namespace may use it too.
     copy: bool,
+    /// The object as listed.
+    live: Value,
 }
 
 /// Every kind to search: the plan's kinds, then the kinds wildrun knows, each once.
@@ -273,6 +275,7 @@ fn found_from(kind: &Kind, item: &Value) -> Found {
                 COPIED_FROM_ANNOTATION.replace('/', "~1")
             ))
             .is_some(),
+        live: item.clone(),
     }
 }
 
@@ -349,17 +352,18 @@ async fn stale(
         .collect())
 }
 
-/// Objects of `instance` in the cluster that `plan` no longer produces (what `--prune` removes).
+/// Objects of `instance` in the cluster that `plan` no longer produces (what
+/// `--prune` removes), as listed.
 pub async fn stale_objects(
     cluster: &Cluster,
     plan: &Plan,
     instance: &str,
-) -> Result<Vec<ObjectRef>> {
+) -> Result<Vec<(ObjectRef, Value)>> {
     let kinds = searchable_kinds(cluster, plan).await?;
     Ok(stale(cluster, plan, &kinds, instance)
         .await?
         .into_iter()
-        .map(|f| f.target)
+        .map(|f| (f.target, f.live))
         .collect())
 }
 
