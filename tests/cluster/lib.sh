@@ -5,45 +5,82 @@ cluster_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE=${WILDRUN_CLUSTER_DIR:-/tmp/wildrun-cluster}
 # Marker that tells `down` a directory is ours before it removes it.
 MARKER=$STATE/.wildrun-cluster
-COMPONENTS=(kube-controller-manager kube-apiserver etcd)   # stop order
+# The control plane's processes (a lab adds its own: pids/order lists all).
+COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 
 log() { printf '[%s] %s\n' "${LOG_TAG:-cluster}" "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "${LOG_TAG:-cluster}" "$*" >&2; exit 1; }
 
 # pid_of NAME: the pid recorded for a component, if that process is still the
-# component's binary (guards against a recycled pid).
+# component's binary (guards against a recycled pid). The binary is the one
+# recorded at start (pids/NAME.exe), or NAME itself.
 pid_of() {
-  local f=$STATE/pids/$1.pid pid exe
+  local f=$STATE/pids/$1.pid pid exe want=$1
   [[ -f $f ]] || return 1
   pid=$(<"$f")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ -f $STATE/pids/$1.exe ]] && want=$(<"$STATE/pids/$1.exe")
   exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
   exe=${exe% (deleted)}   # binary replaced since start: still ours
-  [[ ${exe##*/} == "$1" ]] || return 1
+  [[ ${exe##*/} == "${want##*/}" ]] || return 1
   echo "$pid"
 }
 
-# stop_all: stop the recorded processes, TERM first, KILL after 10 s. Liveness
-# is checked with pid_of, not kill -0: a killed process whose parent (here
-# whatever adopted it) does not reap it stays a zombie, which kill -0 reports
-# as alive but which holds no port, file or memory.
-stop_all() {
-  local c pid i
-  for c in "${COMPONENTS[@]}"; do
-    pid=$(pid_of "$c") || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
+# start_process NAME EXE ARGS...: run EXE detached from this script (own
+# session, no inherited stdio or lock fd, so callers capturing our output do
+# not hang), log to logs/NAME.log, record its pid, its binary and its command
+# line (for restart_process), and remember the start order (stop_all stops in
+# reverse).
+start_process() {
+  local name=$1 exe=$2; shift 2
+  local real
+  real=$(readlink -f "$(command -v "$exe")") || die "no program $exe"
+  mkdir -p "$STATE/pids" "$STATE/cmd" "$STATE/logs"
+  printf '%s\0' "$real" "$@" >"$STATE/cmd/$name"
+  setsid "$real" "$@" </dev/null >>"$STATE/logs/$name.log" 2>&1 8<&- 9<&- &
+  echo $! >"$STATE/pids/$name.pid"
+  echo "$real" >"$STATE/pids/$name.exe"
+  grep -qx "$name" "$STATE/pids/order" 2>/dev/null || echo "$name" >>"$STATE/pids/order"
+}
+
+# restart_process NAME: start a stopped component again with the command line
+# it was first started with (the environment is this script's).
+restart_process() {
+  local name=$1 argv
+  [[ -f $STATE/cmd/$name ]] || die "no saved command line for $name in $STATE/cmd"
+  pid_of "$name" >/dev/null && die "$name is already running"
+  mapfile -d '' argv <"$STATE/cmd/$name"
+  setsid "${argv[@]}" </dev/null >>"$STATE/logs/$name.log" 2>&1 8<&- 9<&- &
+  echo $! >"$STATE/pids/$name.pid"
+}
+
+# stop_process NAME: TERM, then KILL after 10 s; returns once it is gone.
+# Liveness is checked with pid_of, not kill -0: a killed process whose parent
+# (here whatever adopted it) does not reap it stays a zombie, which kill -0
+# reports as alive but which holds no port, file or memory.
+stop_process() {
+  local c=$1 pid i
+  pid=$(pid_of "$c") || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    pid_of "$c" >/dev/null || break
+    sleep 0.1
+  done
+  if pid_of "$c" >/dev/null; then
+    log "$c (pid $pid) ignored SIGTERM for 10s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
       pid_of "$c" >/dev/null || break
       sleep 0.1
     done
-    if pid_of "$c" >/dev/null; then
-      log "$c (pid $pid) ignored SIGTERM for 10s; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      for ((i = 0; i < 50; i++)); do
-        pid_of "$c" >/dev/null || break
-        sleep 0.1
-      done
-    fi
-    log "stopped $c (pid $pid)"
-  done
+  fi
+  log "stopped $c (pid $pid)"
+}
+
+# stop_all: stop every recorded process, the last started first.
+stop_all() {
+  local order=() c
+  [[ -f $STATE/pids/order ]] && mapfile -t order <"$STATE/pids/order"
+  ((${#order[@]})) || order=(etcd kube-apiserver kube-controller-manager)
+  for ((c = ${#order[@]} - 1; c >= 0; c--)); do stop_process "${order[c]}"; done
 }

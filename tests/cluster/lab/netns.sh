@@ -1,0 +1,44 @@
+# The visibility lab's network namespace; sourced by up, down and lab-ctl.
+# shellcheck shell=bash disable=SC2034  # variables are used by the sourcing scripts
+#
+# Kubernetes refuses loopback addresses in EndpointSlices, so pods need
+# addresses of a real range; on the host such an address would leave the
+# machine. The lab therefore lives in a network namespace of its own whose
+# only interface is its loopback, holding the pod range: nothing in it has a
+# route out (it fails closed), and every lab process and every client of the
+# lab (wildrun, curl, kdig, the tests) runs inside it (`ip netns exec`).
+# Its /etc/resolv.conf (ip netns exec mounts /etc/netns/NAME/resolv.conf
+# there) names the lab's Knot, so names resolve as on a real network.
+
+LAB_NETNS=${WILDRUN_LAB_NETNS_NAME:-wildrun-lab}
+LAB_POD_CIDR=10.244.0.0/16
+
+lab_in_netns() { [[ $(ip netns identify $$ 2>/dev/null) == "$LAB_NETNS" ]]; }
+
+lab_netns_create() {
+  ((EUID == 0)) || die "the lab runs in a network namespace of its own, which only root can make (run as root)"
+  command -v ip >/dev/null || die "ip is not installed (Debian package iproute2)"
+  if ! ip netns list | grep -qE "^$LAB_NETNS( |\$)"; then
+    ip netns add "$LAB_NETNS" || die "ip netns add $LAB_NETNS failed"
+    log "made network namespace $LAB_NETNS (loopback only, pod range $LAB_POD_CIDR)"
+  fi
+  ip -n "$LAB_NETNS" link set lo up
+  ip -n "$LAB_NETNS" addr replace "$LAB_POD_CIDR" dev lo
+  mkdir -p "/etc/netns/$LAB_NETNS"
+  echo "nameserver 127.0.0.1" >"/etc/netns/$LAB_NETNS/resolv.conf"
+}
+
+# lab_enter_netns COMMAND...: unless already inside, make the namespace and
+# run COMMAND inside it in place of this process.
+lab_enter_netns() {
+  lab_in_netns && return 0
+  lab_netns_create
+  exec ip netns exec "$LAB_NETNS" "$@"
+}
+
+lab_netns_delete() {
+  if ip netns list 2>/dev/null | grep -qE "^$LAB_NETNS( |\$)"; then
+    ip netns delete "$LAB_NETNS" && log "removed network namespace $LAB_NETNS"
+  fi
+  rm -rf "/etc/netns/$LAB_NETNS"
+}

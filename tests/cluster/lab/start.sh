@@ -1,0 +1,323 @@
+# The visibility lab: sourced by `tests/cluster/up --lab` once its control
+# plane is ready, inside the lab's network namespace. Starts, as processes
+# of this machine against that plane, what a real cluster runs in pods:
+#
+#   backend          what every pod "runs": answers on the pod ports with the
+#                    Host it saw and the pod address it was reached at
+#   kube-scheduler   places pods on the kwok node
+#   kwok             runs that node: pods become Running/Ready with an
+#                    address in the pod range (on the namespace's loopback)
+#   knotd            authoritative DNS for the lab's two zones, updated by
+#                    ExternalDNS with TSIG (RFC 2136)
+#   metallb-controller  assigns Traefik's LoadBalancer Service its address
+#   cert-manager-controller  issues the wildcard Certificates from the lab CA
+#   traefik          serves websecure on that address
+#   external-dns, external-dns-internal  write the services' records: one on
+#                    ExternalDNS's default annotation prefix (public zone),
+#                    one pinned to the alpha prefix (internal zone)
+#
+# Each controller also has a Deployment in the cluster, as it would in a real
+# one (kwok "runs" its pod), whose image and args are the process's own, so
+# what reads the cluster (the doctor) sees what a user's cluster shows.
+# shellcheck shell=bash
+
+LAB_DOMAIN=cloud.example.test
+LAB_INTERNAL_DOMAIN=internal.$LAB_DOMAIN
+LAB_LB_IP=127.0.0.240
+LAB_POOL=127.0.0.240-127.0.0.243
+LAB_HTTPS_PORT=443
+LAB_DNS=127.0.0.1:53
+LAB_BACKEND_PORTS=(80 8080)
+LAB_TSIG_KEY=wildrun-lab
+LAB_NODE=lab-node
+LAB_BIN=$("$cluster_here/build" --print-lab-bin-dir)
+KC=$STATE/kubeconfig
+# shellcheck source=../versions
+. "$cluster_here/versions"
+
+t_lab=$SECONDS
+mkdir -p "$STATE/lab" "$STATE/knot"
+
+# lab_start NAME BINARY ARGS...: a lab process, logged to logs/NAME.log.
+lab_start() {
+  local name=$1 bin=$2; shift 2
+  start_process "$name" "$bin" "$@"
+}
+
+# lab_wait WHAT SECONDS CHECK...: poll CHECK; on time-out name WHAT and the
+# logs to read.
+lab_wait() {
+  local what=$1 limit=$2; shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "$what not done after ${limit}s; logs: $LOGS"
+    sleep 0.2
+  done
+}
+
+# The lab's objects, applied as one server-side apply by the lab's own field manager.
+lab_apply() { kctl lab-objects apply --server-side --force-conflicts --field-manager wildrun-lab -f -; }
+
+# ---- backend -------------------------------------------------------------------
+lab_start backend python3 "$cluster_here/lab/backend.py" "${LAB_BACKEND_PORTS[@]}"
+backend_up() { curl -fsS --max-time 1 "http://10.244.255.254:${LAB_BACKEND_PORTS[0]}/" | grep -q '^host='; }
+lab_wait "backend on the pod range" 10 backend_up
+
+# ---- nodes and pods: kube-scheduler, kwok ---------------------------------------
+lab_start kube-scheduler "$LAB_BIN/kube-scheduler" \
+  --kubeconfig "$KC" --authentication-kubeconfig "$KC" --authorization-kubeconfig "$KC" \
+  --leader-elect=false --secure-port 0
+# kwok's stages (how a fake node and its pods move through their lives) ship
+# in its module; read them from the module cache the build filled.
+stages=$STATE/lab/kwok-stages.yaml
+kwok_dir=$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage
+: >"$stages"
+for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml \
+         pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+  [[ -f $kwok_dir/$f ]] || die "kwok stage $kwok_dir/$f is missing (build kwok first: tests/cluster/build --lab)"
+  { cat "$kwok_dir/$f"; echo "---"; } >>"$stages"
+done
+lab_start kwok "$LAB_BIN/kwok" --kubeconfig "$KC" --manage-all-nodes=true \
+  --cidr "$LAB_POD_CIDR" --node-ip 127.0.0.1 -c "$stages"
+lab_apply <<YAML
+apiVersion: v1
+kind: Node
+metadata:
+  name: $LAB_NODE
+  annotations: {kwok.x-k8s.io/node: fake}
+  labels: {kubernetes.io/hostname: $LAB_NODE, kubernetes.io/os: linux, type: kwok}
+YAML
+node_ready() { [[ $(kubectl get node "$LAB_NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
+lab_wait "node $LAB_NODE Ready (kwok)" 30 node_ready
+
+# ---- DNS: Knot --------------------------------------------------------------------
+tsig_secret=$(openssl rand -base64 32)
+printf '%s' "$tsig_secret" >"$STATE/knot/tsig.secret"
+zone_file() { # ZONE [DELEGATED-CHILD]
+  printf '$ORIGIN %s.\n$TTL 60\n@ SOA ns1.%s. hostmaster.%s. 1 3600 600 86400 60\n@ NS ns1.%s.\nns1 A 127.0.0.1\n@ A %s\n' \
+    "$1" "$1" "$1" "$1" "$LAB_LB_IP"
+  if [[ -n ${2:-} ]]; then
+    local child=${2%."$1"}
+    printf '%s NS ns1.%s.\nns1.%s A 127.0.0.1\n' "$child" "$2" "$child"
+  fi
+}
+zone_file "$LAB_DOMAIN" "$LAB_INTERNAL_DOMAIN" >"$STATE/knot/$LAB_DOMAIN.zone"
+zone_file "$LAB_INTERNAL_DOMAIN" >"$STATE/knot/$LAB_INTERNAL_DOMAIN.zone"
+cat >"$STATE/knot/knot.conf" <<CONF
+server:
+    rundir: "$STATE/knot"
+    listen: [ 127.0.0.1@53 ]
+database:
+    storage: "$STATE/knot/db"
+control:
+    listen: "$STATE/knot/knot.sock"
+log:
+  - target: stderr
+    any: info
+key:
+  - id: $LAB_TSIG_KEY
+    algorithm: hmac-sha256
+    secret: $tsig_secret
+acl:
+  - id: externaldns
+    key: $LAB_TSIG_KEY
+    action: [ update, transfer ]
+template:
+  - id: default
+    storage: "$STATE/knot"
+    zonefile-sync: -1
+    journal-content: none
+    acl: externaldns
+zone:
+  - domain: $LAB_DOMAIN
+    file: "$LAB_DOMAIN.zone"
+  - domain: $LAB_INTERNAL_DOMAIN
+    file: "$LAB_INTERNAL_DOMAIN.zone"
+CONF
+chmod 600 "$STATE/knot/knot.conf" "$STATE/knot/tsig.secret"
+knotd_bin=$(command -v knotd || echo /usr/sbin/knotd)
+[[ -x $knotd_bin ]] || die "knotd is not installed (apt-get install knot knot-dnsutils; .ci/run does)"
+lab_start knotd "$knotd_bin" -c "$STATE/knot/knot.conf"
+soa() { kdig @127.0.0.1 +time=1 +retry=0 +short "$1" SOA | grep -q hostmaster; }
+lab_wait "Knot serving $LAB_DOMAIN" 10 soa "$LAB_DOMAIN"
+lab_wait "Knot serving $LAB_INTERNAL_DOMAIN" 10 soa "$LAB_INTERNAL_DOMAIN"
+
+# ---- the lab CA -----------------------------------------------------------------
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
+  -subj "/CN=wildrun lab CA" -addext "basicConstraints=critical,CA:TRUE" \
+  -addext "keyUsage=critical,keyCertSign,cRLSign" \
+  -keyout "$PKI/lab-ca.key" -out "$PKI/lab-ca.crt"
+chmod 644 "$PKI/lab-ca.crt"
+
+# ---- the layer's objects ----------------------------------------------------------
+# A Deployment for a controller that runs as a process here: kwok "runs" its
+# pod; image and args say what runs.
+mirror_deployment() { # NAMESPACE NAME APP IMAGE ARG...
+  local ns=$1 name=$2 app=$3 image=$4; shift 4
+  printf -- '---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\n  namespace: %s\n  labels: {app.kubernetes.io/name: %s, app.kubernetes.io/instance: %s}\n' "$name" "$ns" "$app" "$name"
+  printf 'spec:\n  replicas: 1\n  selector: {matchLabels: {app.kubernetes.io/instance: %s}}\n  template:\n    metadata:\n      labels: {app.kubernetes.io/name: %s, app.kubernetes.io/instance: %s}\n' "$name" "$app" "$name"
+  printf '    spec:\n      nodeName: %s\n      containers:\n      - name: %s\n        image: %s\n        args:\n' "$LAB_NODE" "$app" "$image"
+  local a
+  for a in "$@"; do printf '        - %s\n' "$(printf '%s' "$a" | sed 's/"/\\"/g; s/^/"/; s/$/"/')"; done
+}
+
+ca_crt=$(base64 -w0 <"$PKI/lab-ca.crt") ca_key=$(base64 -w0 <"$PKI/lab-ca.key")
+lab_apply <<YAML
+apiVersion: v1
+kind: Namespace
+metadata: {name: cert-manager}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: metallb-system}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: traefik}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: external-dns}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: lab-ca, namespace: cert-manager}
+type: kubernetes.io/tls
+data: {tls.crt: $ca_crt, tls.key: $ca_key}
+---
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {name: letsencrypt-prod}
+spec: {ca: {secretName: lab-ca}}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: lab, namespace: metallb-system}
+spec: {addresses: ["$LAB_POOL"]}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: lab, namespace: metallb-system}
+spec: {ipAddressPools: [lab]}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: traefik}
+spec: {controller: traefik.io/ingress-controller}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: traefik
+  namespace: traefik
+  labels: {app.kubernetes.io/name: traefik}
+  annotations: {metallb.io/loadBalancerIPs: "$LAB_LB_IP"}
+spec:
+  type: LoadBalancer
+  selector: {app.kubernetes.io/name: traefik}
+  ports: [{name: websecure, port: 443, targetPort: 443, protocol: TCP}]
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: wildcard-wild-cloud, namespace: cert-manager}
+spec:
+  secretName: wildcard-wild-cloud-tls
+  dnsNames: ["*.$LAB_DOMAIN", "$LAB_DOMAIN"]
+  issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: wildcard-internal-wild-cloud, namespace: cert-manager}
+spec:
+  secretName: wildcard-internal-wild-cloud-tls
+  dnsNames: ["*.$LAB_INTERNAL_DOMAIN", "$LAB_INTERNAL_DOMAIN"]
+  issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}
+YAML
+
+# ---- MetalLB ------------------------------------------------------------------------
+metallb_args=(-namespace metallb-system -webhook-mode=disabled -disable-cert-rotation -port=0)
+mirror_deployment metallb-system controller metallb "quay.io/metallb/controller:$METALLB_VERSION" \
+  "${metallb_args[@]}" | lab_apply
+# The controller insists on a Pod of its own name in its namespace.
+metallb_pod() { kubectl -n metallb-system get pods -l app.kubernetes.io/instance=controller -o jsonpath='{.items[0].metadata.name}'; }
+lab_wait "MetalLB's controller pod (kwok)" 30 metallb_pod
+lab_start metallb-controller "$LAB_BIN/metallb-controller" -kubeconfig "$KC" \
+  -pod-name "$(metallb_pod)" "${metallb_args[@]}"
+lb_ip() { kubectl -n traefik get service traefik -o jsonpath='{.status.loadBalancer.ingress[0].ip}'; }
+lb_assigned() { [[ $(lb_ip) == "$LAB_LB_IP" ]]; }
+lab_wait "MetalLB assigning $LAB_LB_IP to Service traefik/traefik" 30 lb_assigned
+
+# ---- cert-manager -------------------------------------------------------------------
+certmanager_args=(--cluster-resource-namespace=cert-manager --leader-elect=false)
+mirror_deployment cert-manager cert-manager cert-manager "quay.io/jetstack/cert-manager-controller:$CERT_MANAGER_VERSION" \
+  "${certmanager_args[@]}" | lab_apply
+lab_start cert-manager-controller "$LAB_BIN/cert-manager-controller" --kubeconfig "$KC" "${certmanager_args[@]}"
+cert_ready() { [[ $(kubectl -n cert-manager get certificate "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
+lab_wait "cert-manager issuing wildcard-wild-cloud" 60 cert_ready wildcard-wild-cloud
+lab_wait "cert-manager issuing wildcard-internal-wild-cloud" 60 cert_ready wildcard-internal-wild-cloud
+
+# ---- Traefik ------------------------------------------------------------------------
+# It serves websecure on the address MetalLB assigned (in a real cluster,
+# MetalLB announces it and kube-proxy forwards it to Traefik's pod).
+traefik_args=(--entryPoints.websecure.address="$(lb_ip):$LAB_HTTPS_PORT"
+  --entryPoints.websecure.http.tls=true
+  --providers.kubernetesingress=true --providers.kubernetescrd=true
+  --providers.kubernetesingress.ingressendpoint.publishedservice=traefik/traefik
+  --log.level=INFO --accesslog=true)
+mirror_deployment traefik traefik traefik "docker.io/traefik:$TRAEFIK_VERSION" "${traefik_args[@]}" | lab_apply
+(
+  # Traefik takes the cluster from KUBECONFIG only when it does not think it
+  # runs in a pod.
+  unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
+  export KUBECONFIG=$KC
+  lab_start traefik "$LAB_BIN/traefik" "${traefik_args[@]}"
+)
+traefik_up() { curl -sk --max-time 1 -o /dev/null "https://$(lb_ip):$LAB_HTTPS_PORT/"; }
+lab_wait "Traefik serving https://$LAB_LB_IP:$LAB_HTTPS_PORT" 30 traefik_up
+
+# ---- ExternalDNS ---------------------------------------------------------------------
+externaldns_args() { # ZONE OWNER METRICS-PORT [EXTRA...]
+  local zone=$1 owner=$2 metrics=$3; shift 3
+  printf '%s\n' --source=ingress --provider=rfc2136 \
+    --rfc2136-host=127.0.0.1 --rfc2136-port=53 "--rfc2136-zone=$zone" \
+    "--rfc2136-tsig-keyname=$LAB_TSIG_KEY" --rfc2136-tsig-secret-alg=hmac-sha256 --rfc2136-axfr \
+    "--domain-filter=$zone" --registry=txt "--txt-owner-id=$owner" --policy=sync \
+    --events --min-event-sync-interval=1s "--metrics-address=127.0.0.1:$metrics" "$@"
+}
+mapfile -t edns_public < <(externaldns_args "$LAB_DOMAIN" wildrun-lab 7979 "--exclude-domains=$LAB_INTERNAL_DOMAIN")
+mapfile -t edns_internal < <(externaldns_args "$LAB_INTERNAL_DOMAIN" wildrun-lab-internal 7980 \
+  --annotation-prefix=external-dns.alpha.kubernetes.io/)
+{
+  mirror_deployment external-dns external-dns external-dns "registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION" "${edns_public[@]}"
+  mirror_deployment external-dns external-dns-internal external-dns "registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION" "${edns_internal[@]}"
+} | lab_apply
+# The TSIG secret goes on the command line here (the Deployments would read it
+# from a Secret through EXTERNAL_DNS_RFC2136_TSIG_SECRET).
+lab_start external-dns "$LAB_BIN/external-dns" --kubeconfig "$KC" "${edns_public[@]}" \
+  "--rfc2136-tsig-secret=$tsig_secret"
+lab_start external-dns-internal "$LAB_BIN/external-dns" --kubeconfig "$KC" "${edns_internal[@]}" \
+  "--rfc2136-tsig-secret=$tsig_secret"
+
+# ---- every controller's Deployment available (kwok) -------------------------------
+deployments_available() {
+  local ns
+  for ns in metallb-system cert-manager traefik external-dns; do
+    kubectl -n "$ns" wait --for=condition=Available --timeout=1s deployment --all >/dev/null 2>&1 || return 1
+  done
+}
+lab_wait "the controllers' Deployments Available" 30 deployments_available
+for c in knotd metallb-controller cert-manager-controller traefik external-dns external-dns-internal; do
+  pid_of "$c" >/dev/null || { tail -n 20 "$LOGS/$c.log" >&2; die "$c exited; log: $LOGS/$c.log"; }
+done
+
+# What clients of the lab need, as `export` lines (printed by up).
+{
+  echo "export CLOUD_DOMAIN=$LAB_DOMAIN"
+  echo "export CLUSTER_LOAD_BALANCER_IP=$(lb_ip)"
+  echo "export TLS_CA_FILE=$PKI/lab-ca.crt"
+  echo "export WILDRUN_LAB_DNS=$LAB_DNS"
+  echo "export WILDRUN_LAB_CA=$PKI/lab-ca.crt"
+  echo "export WILDRUN_LAB_HTTPS_PORT=$LAB_HTTPS_PORT"
+  echo "export WILDRUN_LAB_NETNS=$LAB_NETNS"
+} >"$STATE/lab-env"
+log "lab's components ready in $((SECONDS - t_lab))s: https://*.$LAB_DOMAIN at $(lb_ip):$LAB_HTTPS_PORT, DNS $LAB_DNS, network namespace $LAB_NETNS"
