@@ -50,6 +50,9 @@ pub struct Info {
     pub key_matches: Option<bool>,
     /// Number of certificates in the PEM (the leaf plus its chain).
     pub chain_length: usize,
+    /// SHA-256 of the certificate's DER encoding, hex bytes separated by `:`
+    /// (the same certificate served and stored has the same fingerprint).
+    pub fingerprint: String,
 }
 
 /// A generated certificate and its private key, both PEM.
@@ -110,6 +113,51 @@ pub fn inspect_pem(cert_pem: &str, key_pem: Option<&str>) -> Result<Info, String
     let x509 = leaf
         .parse_x509()
         .map_err(|e| format!("the first certificate is not valid X.509: {e}"))?;
+    // The key: given separately, or in the same text (a combined PEM file).
+    let key_blocks = match key_pem {
+        Some(k) => pem_blocks(k).map_err(|e| format!("the private key: {e}"))?,
+        None => blocks.clone(),
+    };
+    let key = key_blocks.iter().find(|b| b.label.ends_with("PRIVATE KEY"));
+    if key_pem.is_some() && key.is_none() {
+        return Err(format!(
+            "the private key: expected a PEM block \"-----BEGIN ... PRIVATE KEY-----\", found {}",
+            pem_labels(&key_blocks)
+        ));
+    }
+    let key_matches = match key {
+        Some(block) => {
+            let public = public_key_of(&block.label, &block.contents)?;
+            Some(public.as_slice() == x509.public_key().subject_public_key.data.as_ref())
+        }
+        None => None,
+    };
+    Ok(info_of(&x509, &leaf.contents, key_matches, certs.len()))
+}
+
+/// Reads a DER certificate (as a TLS server presents it).
+pub fn inspect_der(der: &[u8], chain_length: usize) -> Result<Info, String> {
+    let (_, x509) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| format!("the certificate is not valid X.509: {e}"))?;
+    Ok(info_of(&x509, der, None, chain_length))
+}
+
+/// SHA-256 of `der`, hex bytes separated by `:`.
+pub fn fingerprint(der: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn info_of(
+    x509: &x509_parser::certificate::X509Certificate<'_>,
+    der: &[u8],
+    key_matches: Option<bool>,
+    chain_length: usize,
+) -> Info {
     let mut dns_names = Vec::new();
     let mut ip_addresses = Vec::new();
     if let Ok(Some(san)) = x509.subject_alternative_name() {
@@ -133,26 +181,7 @@ pub fn inspect_pem(cert_pem: &str, key_pem: Option<&str>) -> Result<Info, String
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let not_before = x509.validity().not_before.timestamp();
     let not_after = x509.validity().not_after.timestamp();
-    // The key: given separately, or in the same text (a combined PEM file).
-    let key_blocks = match key_pem {
-        Some(k) => pem_blocks(k).map_err(|e| format!("the private key: {e}"))?,
-        None => blocks.clone(),
-    };
-    let key = key_blocks.iter().find(|b| b.label.ends_with("PRIVATE KEY"));
-    if key_pem.is_some() && key.is_none() {
-        return Err(format!(
-            "the private key: expected a PEM block \"-----BEGIN ... PRIVATE KEY-----\", found {}",
-            pem_labels(&key_blocks)
-        ));
-    }
-    let key_matches = match key {
-        Some(block) => {
-            let public = public_key_of(&block.label, &block.contents)?;
-            Some(public.as_slice() == x509.public_key().subject_public_key.data.as_ref())
-        }
-        None => None,
-    };
-    Ok(Info {
+    Info {
         subject: x509.subject().to_string(),
         issuer: x509.issuer().to_string(),
         dns_names,
@@ -166,8 +195,9 @@ pub fn inspect_pem(cert_pem: &str, key_pem: Option<&str>) -> Result<Info, String
         serial: x509.raw_serial_as_string(),
         is_ca: x509.is_ca(),
         key_matches,
-        chain_length: certs.len(),
-    })
+        chain_length,
+        fingerprint: fingerprint(der),
+    }
 }
 
 /// The public key bytes (as in a certificate's subjectPublicKey) of a
@@ -521,16 +551,7 @@ pub fn certificate_status(object: &Value) -> Result<Status, String> {
         not_after: text("/status/notAfter"),
         renewal_time: text("/status/renewalTime"),
         secret: text("/spec/secretName"),
-        dns_names: object
-            .pointer("/spec/dnsNames")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        dns_names: crate::objects::string_list(object.pointer("/spec/dnsNames")),
     })
 }
 
@@ -832,6 +853,7 @@ impl CoverNames {
             is_ca: false,
             key_matches: None,
             chain_length: 0,
+            fingerprint: String::new(),
         }
     }
 }

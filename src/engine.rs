@@ -319,6 +319,7 @@ fn register_host_modules(engine: &mut Engine) {
     crate::kube::register(engine);
     crate::dns::register(engine);
     crate::cert::register(engine);
+    crate::https::register(engine);
     crate::template::register(engine);
     crate::yaml::register(engine);
     crate::log::register(engine);

@@ -17,7 +17,7 @@
 //! | [`yaml`] | the `yaml::` script namespace |
 //! | [`log`] | the `log::` script namespace and stderr formatting |
 //! | [`out`] | the `out::` script namespace: data on stdout, exit code |
-//! | [`dns`], [`cert`] | the `dns::` and `cert::` script namespaces |
+//! | [`dns`], [`cert`], [`https`] | the `dns::`, `cert::` and `https::` script namespaces |
 //! | [`watch`] | `--watch`: re-run on every change of a file the run read |
 
 pub mod cert;
@@ -25,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod engine;
+pub mod https;
 pub mod kube;
 pub mod log;
 pub mod objects;

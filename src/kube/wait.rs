@@ -87,16 +87,8 @@ pub fn evaluate(kind: &str, condition: &Condition, obj: Option<&Value>) -> (bool
         (Condition::Deleted, None) => (true, "gone".into()),
         (Condition::Deleted, Some(o)) => match o.pointer("/metadata/deletionTimestamp") {
             Some(_) => {
-                let finalizers = o
-                    .pointer("/metadata/finalizers")
-                    .and_then(Value::as_array)
-                    .map(|f| {
-                        f.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
+                let finalizers =
+                    crate::objects::string_list(o.pointer("/metadata/finalizers")).join(", ");
                 if finalizers.is_empty() {
                     (false, "being deleted".into())
                 } else {

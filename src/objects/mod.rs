@@ -445,6 +445,20 @@ fn check_kind_fields(kind: &str, v: &Value, problems: &mut Vec<String>) {
     }
 }
 
+/// The strings of a JSON array (`spec.dnsNames`, a container's `args`);
+/// other items and a missing or non-array value give none.
+pub fn string_list(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
