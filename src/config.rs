@@ -70,6 +70,25 @@ fn ip(value: &str) -> Result<(), String> {
         .map_err(|_| format!("{value:?} is not an IP address"))
 }
 
+fn port(value: &str) -> Result<(), String> {
+    match value.parse::<i64>() {
+        Ok(n) if (1..=65535).contains(&n) => Ok(()),
+        _ => Err(format!("{value:?} is not a port (1-65535)")),
+    }
+}
+
+fn nameserver(value: &str) -> Result<(), String> {
+    crate::dns::server_address(value).map(|_| ())
+}
+
+fn file_path(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err("the path is empty".into())
+    } else {
+        Ok(())
+    }
+}
+
 fn positive(value: &str) -> Result<(), String> {
     match value.parse::<i64>() {
         Ok(n) if n > 0 => Ok(()),
@@ -115,11 +134,32 @@ pub const KEYS: &[Key] = &[
         check: validate::dns1123_subdomain,
     },
     Key {
+        path: "ingress.httpsPort",
+        ty: KeyType::Integer,
+        default: Some(|| json!(443)),
+        help: "port Traefik serves HTTPS on at its address (websecure); where the doctor sends its request",
+        check: port,
+    },
+    Key {
         path: "dns.ttl",
         ty: KeyType::Integer,
         default: Some(|| json!(60)),
         help: "TTL in seconds of the records ExternalDNS writes",
         check: positive,
+    },
+    Key {
+        path: "dns.annotationPrefix",
+        ty: KeyType::Text,
+        default: Some(|| json!(crate::externaldns::BOTH)),
+        help: "annotation prefix(es) the Ingress's ExternalDNS target and TTL are written under: both, external-dns.kubernetes.io/ (ExternalDNS v0.22.0 and later) or external-dns.alpha.kubernetes.io/ (earlier releases)",
+        check: crate::externaldns::check_choice,
+    },
+    Key {
+        path: "dns.server",
+        ty: KeyType::Text,
+        default: None,
+        help: "nameserver (ip:port) to ask instead of the system's resolver: the doctor's default --dns-server",
+        check: nameserver,
     },
     Key {
         path: "tls.sourceNamespace",
@@ -148,6 +188,13 @@ pub const KEYS: &[Key] = &[
         default: Some(|| json!("letsencrypt-prod")),
         help: "ClusterIssuer that signs the wildcard certificates",
         check: validate::dns1123_subdomain,
+    },
+    Key {
+        path: "tls.caFile",
+        ty: KeyType::Text,
+        default: None,
+        help: "PEM file of a CA to trust besides the system's roots when the doctor sends its HTTPS request (a private ClusterIssuer's CA)",
+        check: file_path,
     },
 ];
 
@@ -191,12 +238,16 @@ struct ClusterShape {
 #[serde(rename_all = "camelCase")]
 struct IngressShape {
     class_name: Option<String>,
+    https_port: Option<u16>,
 }
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
 struct DnsShape {
     ttl: Option<u32>,
+    annotation_prefix: Option<String>,
+    server: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -207,6 +258,7 @@ struct TlsShape {
     public_secret: Option<String>,
     internal_secret: Option<String>,
     issuer: Option<String>,
+    ca_file: Option<String>,
 }
 
 /// The merged configuration a run uses.
@@ -670,6 +722,31 @@ mod tests {
             err.contains("dns.ttl") && err.contains("whole number"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn annotation_prefix_values() {
+        let c = load_with(None, &[], &[]).unwrap();
+        assert_eq!(c.get("dns.annotationPrefix"), Some(&json!("both")));
+        let c = load_with(
+            None,
+            &[("DNS_ANNOTATION_PREFIX", "external-dns.kubernetes.io/")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.get("dns.annotationPrefix"),
+            Some(&json!("external-dns.kubernetes.io/"))
+        );
+        let err = load_with(None, &[], &["dns.annotationPrefix=external-dns.alpha"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("dns.annotationPrefix")
+                && err.contains("did you mean external-dns.alpha.kubernetes.io/?"),
+            "{err}"
+        );
+        assert_eq!(key("tls.caFile").unwrap().env_var(), "TLS_CA_FILE");
     }
 
     #[test]

@@ -656,6 +656,19 @@ pub mod dns_api {
     ) -> Result<Dynamic, Box<EvalAltResult>> {
         super::run_expect(&ctx, name, target, &options)
     }
+    /// Which annotation prefix the ExternalDNS of `deployment` (a Deployment
+    /// as `kube::get` returns it) reads, from its `--annotation-prefix`
+    /// argument or its image tag: `#{ deployment, prefix, reason, image,
+    /// version, from_args }`.
+    #[rhai_fn(return_raw)]
+    pub fn externaldns_prefix(
+        ctx: NativeCallContext,
+        deployment: rhai::Map,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        let value = crate::engine::to_json(&Dynamic::from_map(deployment))?;
+        to_script(&ctx, &crate::externaldns::detect(&value))
+    }
+
     /// The first of `ranges` (CIDRs, `first-last` address ranges or
     /// addresses) that holds the address `ip`, or `()` when none does.
     #[rhai_fn(return_raw)]

@@ -18,6 +18,7 @@
 //! | [`log`] | the `log::` script namespace and stderr formatting |
 //! | [`out`] | the `out::` script namespace: data on stdout, exit code |
 //! | [`dns`], [`cert`], [`https`] | the `dns::`, `cert::` and `https::` script namespaces |
+//! | [`externaldns`] | which annotation prefix an ExternalDNS Deployment reads |
 //! | [`watch`] | `--watch`: re-run on every change of a file the run read |
 
 pub mod cert;
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod engine;
+pub mod externaldns;
 pub mod https;
 pub mod kube;
 pub mod log;

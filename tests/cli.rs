@@ -236,6 +236,8 @@ fn public_dry_run_matches_spec() {
         json!({
             "external-dns.alpha.kubernetes.io/target": "cloud.example.com",
             "external-dns.alpha.kubernetes.io/ttl": "60",
+            "external-dns.kubernetes.io/target": "cloud.example.com",
+            "external-dns.kubernetes.io/ttl": "60",
         })
     );
 }
@@ -318,6 +320,8 @@ fn internal_dry_run_matches_spec() {
         json!({
             "external-dns.alpha.kubernetes.io/target": "192.168.8.240",
             "external-dns.alpha.kubernetes.io/ttl": "60",
+            "external-dns.kubernetes.io/target": "192.168.8.240",
+            "external-dns.kubernetes.io/ttl": "60",
             "traefik.ingress.kubernetes.io/router.middlewares": "adminpanel-internal-only@kubernetescrd",
         })
     );
@@ -761,6 +765,57 @@ fn option_combinations_that_make_no_sense_are_usage_errors() {
         let args: Vec<&str> = base.iter().chain(extra).copied().collect();
         assert_fails(&args, &[DOMAIN], 2, &[why]);
     }
+}
+
+#[test]
+fn annotation_prefix_is_configurable() {
+    let prefixes = |env: &[(&str, &str)]| -> Vec<String> {
+        let objects = dry_run(&["scripts/public.rhai", "--name", "a"], env);
+        let ingress = find(&objects, "Ingress");
+        let mut keys: Vec<String> = ingress["metadata"]["annotations"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(
+        prefixes(&[
+            DOMAIN,
+            ("DNS_ANNOTATION_PREFIX", "external-dns.kubernetes.io/")
+        ]),
+        [
+            "external-dns.kubernetes.io/target",
+            "external-dns.kubernetes.io/ttl"
+        ]
+    );
+    assert_eq!(
+        prefixes(&[
+            DOMAIN,
+            ("DNS_ANNOTATION_PREFIX", "external-dns.alpha.kubernetes.io/")
+        ]),
+        [
+            "external-dns.alpha.kubernetes.io/target",
+            "external-dns.alpha.kubernetes.io/ttl"
+        ]
+    );
+    assert_eq!(prefixes(&[DOMAIN]).len(), 4);
+    // A value ExternalDNS does not read: the key, the source and the nearest value.
+    assert_fails(
+        &["scripts/public.rhai", "--name", "a", "--dry-run"],
+        &[
+            DOMAIN,
+            ("DNS_ANNOTATION_PREFIX", "external-dns.kubernetes.io"),
+        ],
+        1,
+        &[
+            "environment variable DNS_ANNOTATION_PREFIX",
+            "dns.annotationPrefix",
+            "did you mean external-dns.kubernetes.io/?",
+        ],
+    );
 }
 
 #[test]

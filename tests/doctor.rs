@@ -7,8 +7,12 @@
 //! what the cluster's controllers would do: the TLS secret is issued by a
 //! local CA (wildrun's own `cert` API), the Certificate's status says Ready,
 //! an EndpointSlice holds a ready endpoint (there is no kubelet), Traefik's
-//! LoadBalancer Service has its MetalLB address in the status, and the DNS
-//! zone holds the record ExternalDNS would write.
+//! LoadBalancer Service has its MetalLB address (127.0.0.1 here) in the
+//! status, an ExternalDNS Deployment object says which release runs, the DNS
+//! zone holds the record ExternalDNS would write, and a real HTTPS server on
+//! 127.0.0.1 answers for Traefik with the Secret's certificate (200 for
+//! public services; 403 for internal ones, as Traefik's allowlist answers an
+//! asker outside the internal ranges).
 
 mod common;
 
@@ -19,7 +23,12 @@ use serde_json::{json, Value};
 use std::process::{Command, Output};
 use wildrun::cert::{Options, Pair};
 
-const LB_IP: &str = "192.168.8.240";
+/// Traefik's address: loopback, where the stand-in HTTPS server listens.
+const LB_IP: &str = "127.0.0.1";
+
+/// A stand-in for Traefik's websecure entrypoint (tests/common/https.rs).
+#[path = "common/https.rs"]
+mod traefik;
 
 /// One test's world: a deployed, healthy service.
 struct World {
@@ -29,6 +38,10 @@ struct World {
     name: String,
     internal: bool,
     ca: Pair,
+    ca_file: tempfile::NamedTempFile,
+    traefik: Option<traefik::StandIn>,
+    /// The stand-in's port, also once it is stopped.
+    https_port: u16,
 }
 
 impl Drop for World {
@@ -58,18 +71,30 @@ impl World {
         let tls = TestNamespace::new(cluster, &format!("{test}-tls"));
         let dns = DnsServer::start();
         let ca = wildrun::cert::ca("wildrun test CA", &options(365)).unwrap();
-        let world = World {
+        let ca_file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(ca_file.path(), &ca.cert).unwrap();
+        let mut world = World {
             cluster,
             tls,
             dns,
             name: unique_name(test),
             internal,
             ca,
+            ca_file,
+            traefik: None,
+            https_port: 0,
         };
         // What cert-manager would issue, in the TLS source namespace.
         let secret = world.secret_name();
         let pair = world.issue(&[&format!("*.{}", world.domain()), &world.domain()], 90);
         world.write_secret(world.tls.name(), &secret, &pair);
+        // Traefik serving it: 200 to everyone for a public service; for an
+        // internal one 403, as its allowlist answers 127.0.0.1 (outside the
+        // default internal ranges).
+        let status = if internal { 403 } else { 200 };
+        let traefik = traefik::StandIn::start(&pair.cert, &pair.key, status);
+        world.https_port = traefik.port;
+        world.traefik = Some(traefik);
         let recipe = if internal {
             "scripts/internal.rhai"
         } else {
@@ -93,15 +118,40 @@ impl World {
         );
         let pool = json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
             "metadata": {"name": "lan", "namespace": world.tls.name()},
-            "spec": {"addresses": ["192.168.8.240-192.168.8.250"]}});
+            "spec": {"addresses": ["127.0.0.1-127.0.0.10"]}});
         world.apply(&pool);
-        // What ExternalDNS would write.
+        // ExternalDNS v0.22.0, on its default prefix.
+        world.external_dns(
+            "external-dns",
+            "registry.k8s.io/external-dns/external-dns:v0.22.0",
+            &[],
+        );
+        // What ExternalDNS would write (and the domain's own address).
         if internal {
             world.dns.add(&world.host(), "A", LB_IP);
         } else {
             world.dns.add(&world.host(), "CNAME", ZONE);
+            world.dns.add(ZONE, "A", LB_IP);
         }
         world
+    }
+
+    /// An ExternalDNS Deployment object (no pod runs: the plane has no kubelet).
+    fn external_dns(&self, name: &str, image: &str, args: &[&str]) {
+        let mut words = vec!["--source=ingress", "--provider=rfc2136"];
+        words.extend_from_slice(args);
+        self.apply(&json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": self.tls.name(),
+                         "labels": {"app.kubernetes.io/name": "external-dns"}},
+            "spec": {"selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "external-dns", "image": image,
+                                                           "args": words}]}}}}));
+    }
+
+    /// Stops the stand-in Traefik: nothing listens on its port any more.
+    fn stop_traefik(&mut self) {
+        self.traefik = None;
     }
 
     fn domain(&self) -> String {
@@ -199,17 +249,27 @@ impl World {
     }
 
     fn wildrun(&self, args: &[&str]) -> Output {
+        self.wildrun_with(args, &[])
+    }
+
+    fn wildrun_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let source = format!("tls.sourceNamespace={}", self.tls.name());
-        Command::new(env!("CARGO_BIN_EXE_wildrun"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrun"));
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(args)
             .args(["--set", &source])
             .env("KUBECONFIG", self.cluster.kubeconfig_path())
             .env("CLOUD_DOMAIN", ZONE)
             .env("CLUSTER_LOAD_BALANCER_IP", LB_IP)
+            .env("INGRESS_HTTPS_PORT", self.https_port.to_string())
+            .env("TLS_CA_FILE", self.ca_file.path())
             .env_remove("WILDRUN_CONFIG")
-            .output()
-            .expect("wildrun runs")
+            .env_remove("DNS_ANNOTATION_PREFIX")
+            .env_remove("DNS_SERVER");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("wildrun runs")
     }
 
     fn doctor_args(&self) -> Vec<String> {
@@ -301,6 +361,7 @@ const PUBLIC_CHECKS: &[&str] = &[
     "ingress-class",
     "ingress-host",
     "externaldns",
+    "externaldns-prefix",
     "dns",
     "service",
     "endpoints",
@@ -310,6 +371,7 @@ const PUBLIC_CHECKS: &[&str] = &[
     "cert-days",
     "certificate",
     "load-balancer",
+    "https",
 ];
 
 #[test]
@@ -332,7 +394,15 @@ fn healthy_public_service_passes_every_check() {
     let (code, text) = world.doctor_text();
     assert_eq!(code, 0, "{text}");
     assert_eq!(text.matches('✓').count(), PUBLIC_CHECKS.len(), "{text}");
-    assert!(text.contains("13 passed, 0 failed"), "{text}");
+    assert!(text.contains("15 passed, 0 failed"), "{text}");
+    // The request went to the address DNS gives and got the Secret's certificate.
+    let https = find(&report, "https")["found"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(https.contains(": 200 "), "{https}");
+    assert!(https.contains("(from DNS)"), "{https}");
+    assert!(https.contains("the Secret's certificate"), "{https}");
     eprintln!("{text}");
 }
 
@@ -347,9 +417,40 @@ fn healthy_internal_service_passes_every_check() {
     assert!(failed.is_empty(), "{report:#}");
     assert_eq!(code, 0);
     assert_eq!(report["visibility"], "internal");
-    for name in ["middleware", "middleware-ref", "middleware-ranges"] {
+    for name in ["middleware", "middleware-ref", "middleware-ranges", "https"] {
         assert_eq!(find(&report, name)["status"], "pass");
     }
+    // Traefik's 403 to an asker outside the internal ranges is the allowlist at work.
+    let https = find(&report, "https")["found"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(https.contains("from 127.0.0.1"), "{https}");
+    assert!(https.contains(": 403 "), "{https}");
+    assert!(
+        https.contains("outside cluster.internalSourceRanges, so 403 is the allowlist at work"),
+        "{https}"
+    );
+    // Asked from inside the ranges, the same 403 is a failure.
+    let out = world.wildrun_with(
+        &[
+            &world
+                .doctor_args()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()[..],
+            &["--json"],
+        ]
+        .concat(),
+        &[("CLUSTER_INTERNAL_SOURCE_RANGES", "127.0.0.0/8")],
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let https = find(&report, "https");
+    assert_eq!(https["status"], "fail", "{report:#}");
+    assert!(https["found"]
+        .as_str()
+        .unwrap()
+        .contains("Traefik refused 127.0.0.1, which is inside"));
     assert!(find(&report, "load-balancer")["found"]
         .as_str()
         .unwrap()
@@ -360,13 +461,22 @@ fn healthy_internal_service_passes_every_check() {
 fn dns_missing_is_nxdomain() {
     let world = World::new("doctor-nxdomain", false);
     world.dns.remove_name(&world.host());
-    assert_fails(&world, &["dns"], "NXDOMAIN", "ExternalDNS");
+    let report = assert_fails(&world, &["dns"], "NXDOMAIN", "ExternalDNS");
+    // The request still reaches Traefik, at its LoadBalancer address.
+    let https = find(&report, "https")["found"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        https.contains("Traefik's address; DNS gave none"),
+        "{https}"
+    );
     // The human form names the check, what it found and the fix.
     let (code, text) = world.doctor_text();
     assert_eq!(code, 1);
     assert!(text.contains("✗ dns"), "{text}");
     assert!(text.contains("fix: no record yet"), "{text}");
-    assert!(text.contains("12 passed, 1 failed"), "{text}");
+    assert!(text.contains("14 passed, 1 failed"), "{text}");
     eprintln!("{text}");
 }
 
@@ -390,7 +500,7 @@ fn public_host_as_an_a_record() {
     assert_fails(
         &world,
         &["dns"],
-        "is an A record (A 192.168.8.240)",
+        "is an A record (A 127.0.0.1)",
         "must be a CNAME",
     );
 }
@@ -398,13 +508,18 @@ fn public_host_as_an_a_record() {
 #[test]
 fn internal_host_pointing_elsewhere() {
     let world = World::new("doctor-internal-dns", true);
-    world.dns.set(&world.host(), "A", "192.168.8.99");
-    assert_fails(
+    // Another loopback address: nothing listens there, so the request fails too.
+    world.dns.set(&world.host(), "A", "127.0.0.2");
+    let report = assert_fails(
         &world,
-        &["dns"],
-        "192.168.8.99",
-        "must be an A record to 192.168.8.240",
+        &["dns", "https"],
+        "127.0.0.2",
+        "must be an A record to 127.0.0.1",
     );
+    assert!(find(&report, "https")["found"]
+        .as_str()
+        .unwrap()
+        .contains("cannot connect to 127.0.0.2:"));
 }
 
 #[test]
@@ -610,4 +725,93 @@ fn missing_ingress_skips_the_rest() {
     world.kubectl(&["delete", "ingress", &world.name, "-n", &world.name]);
     let report = assert_fails(&world, &["ingress"], "no Ingress", "deploy the service");
     assert_eq!(find(&report, "dns")["status"], "skip");
+}
+
+#[test]
+fn https_fails_when_traefik_does_not_answer() {
+    let mut world = World::new("doctor-no-traefik", false);
+    world.stop_traefik();
+    assert_fails(
+        &world,
+        &["https"],
+        "cannot connect to 127.0.0.1:",
+        "is Traefik running",
+    );
+}
+
+#[test]
+fn https_fails_on_traefiks_default_certificate() {
+    let mut world = World::new("doctor-default-cert", false);
+    // Traefik without the Secret serves its own self-signed certificate.
+    let default = wildrun::cert::self_signed(
+        &["traefik.default".to_string()],
+        &Options {
+            days: 365,
+            common_name: Some("TRAEFIK DEFAULT CERT".into()),
+        },
+    )
+    .unwrap();
+    let port = world.https_port;
+    world.stop_traefik();
+    let stand_in = traefik::StandIn::start(&default.cert, &default.key, 404);
+    world.https_port = stand_in.port;
+    world.traefik = Some(stand_in);
+    let report = assert_fails(&world, &["https"], "not the Secret's", "default");
+    assert_ne!(port, world.https_port);
+    assert!(find(&report, "https")["found"]
+        .as_str()
+        .unwrap()
+        .contains("does not verify"));
+}
+
+#[test]
+fn externaldns_prefix_missing_fails_with_the_fix() {
+    let world = World::new("doctor-prefix", false);
+    // Redeployed writing only the alpha prefix, which ExternalDNS v0.22.0 ignores.
+    let out = world.wildrun_with(
+        &["scripts/public.rhai", "--name", &world.name],
+        &[("DNS_ANNOTATION_PREFIX", "external-dns.alpha.kubernetes.io/")],
+    );
+    check_ok(&out, "redeploy with the alpha prefix");
+    let report = assert_fails(
+        &world,
+        &["externaldns-prefix"],
+        "external-dns.kubernetes.io/ (image registry.k8s.io/external-dns/external-dns:v0.22.0",
+        "dns.annotationPrefix=both",
+    );
+    let found = find(&report, "externaldns-prefix")["found"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(found.contains("v0.22.0 and later"), "{found}");
+    assert!(
+        found.contains("the Ingress has no external-dns.kubernetes.io/target"),
+        "{found}"
+    );
+    // The old check still reads the target under the alpha prefix.
+    assert_eq!(find(&report, "externaldns")["status"], "pass");
+}
+
+#[test]
+fn externaldns_prefix_argument_wins_over_the_image_tag() {
+    let world = World::new("doctor-prefix-arg", false);
+    // An old release (alpha by its tag) told to read the new prefix.
+    world.external_dns(
+        "external-dns-pinned",
+        "registry.k8s.io/external-dns/external-dns:v0.21.0",
+        &["--annotation-prefix=external-dns.kubernetes.io/"],
+    );
+    let out = world.wildrun_with(
+        &["scripts/public.rhai", "--name", &world.name],
+        &[("DNS_ANNOTATION_PREFIX", "external-dns.kubernetes.io/")],
+    );
+    check_ok(&out, "redeploy with the new prefix only");
+    let (code, report) = world.doctor();
+    let check = find(&report, "externaldns-prefix");
+    assert_eq!(check["status"], "pass", "{report:#}");
+    assert!(check["found"]
+        .as_str()
+        .unwrap()
+        .contains("--annotation-prefix=external-dns.kubernetes.io/"));
+    assert_eq!(code, 0, "{report:#}");
 }

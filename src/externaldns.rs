@@ -1,0 +1,243 @@
+//! Which annotation prefix an ExternalDNS reads.
+//!
+//! ExternalDNS v0.22.0 reads only `external-dns.kubernetes.io/` annotations
+//! by default (no fallback); earlier releases read
+//! `external-dns.alpha.kubernetes.io/`. Its `--annotation-prefix` argument
+//! overrides either. [`detect`] reads a Deployment's container (image tag,
+//! arguments) and says which prefix that ExternalDNS reads and why; the
+//! recipes write the target and TTL under the prefixes configuration key
+//! `dns.annotationPrefix` names ([`prefixes`]).
+
+use crate::objects::string_list;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The prefix ExternalDNS v0.22.0 and later read by default.
+pub const PREFIX: &str = "external-dns.kubernetes.io/";
+/// The prefix releases before v0.22.0 read by default.
+pub const ALPHA_PREFIX: &str = "external-dns.alpha.kubernetes.io/";
+/// The `dns.annotationPrefix` value that writes both.
+pub const BOTH: &str = "both";
+/// Every value `dns.annotationPrefix` takes.
+pub const CHOICES: &[&str] = &[BOTH, PREFIX, ALPHA_PREFIX];
+/// The first release whose default is [`PREFIX`].
+pub const NEW_DEFAULT_SINCE: (u64, u64, u64) = (0, 22, 0);
+
+/// The check of configuration key `dns.annotationPrefix`.
+pub fn check_choice(value: &str) -> Result<(), String> {
+    if CHOICES.contains(&value) {
+        return Ok(());
+    }
+    // A cut-off prefix (no slash, no `.kubernetes.io/`) is the likeliest slip.
+    let started = (!value.is_empty())
+        .then(|| CHOICES.iter().find(|c| c.starts_with(value)))
+        .flatten()
+        .map(|c| c.to_string());
+    let hint = started
+        .or_else(|| crate::objects::strict::nearest(value, CHOICES.iter().copied()))
+        .map(|s| format!(" (did you mean {s}?)"))
+        .unwrap_or_default();
+    Err(format!(
+        "{value:?} is not an annotation prefix ExternalDNS reads{hint}; use one of {}",
+        CHOICES.join(", ")
+    ))
+}
+
+/// The prefixes a `dns.annotationPrefix` value writes annotations under.
+pub fn prefixes(choice: &str) -> Vec<&'static str> {
+    match choice {
+        PREFIX => vec![PREFIX],
+        ALPHA_PREFIX => vec![ALPHA_PREFIX],
+        _ => vec![ALPHA_PREFIX, PREFIX],
+    }
+}
+
+/// What [`detect`] found for one ExternalDNS Deployment.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Detected {
+    /// `namespace/name` of the Deployment.
+    pub deployment: String,
+    /// The prefix it reads.
+    pub prefix: String,
+    /// Why, in words (`image tag v0.22.0: ...`, `--annotation-prefix=...`).
+    pub reason: String,
+    /// The container's image.
+    pub image: Option<String>,
+    /// The version read from the image tag (`0.22.0`), if it has one.
+    pub version: Option<String>,
+    /// Whether `--annotation-prefix` decided it.
+    pub from_args: bool,
+}
+
+/// The `major.minor.patch` of an image reference's tag
+/// (`registry.k8s.io/external-dns/external-dns:v0.22.0`, `...:0.21.1-debian`,
+/// a digest after `@` ignored); `None` for `latest` or no tag.
+pub fn version_of(image: &str) -> Option<(u64, u64, u64)> {
+    let image = image.split('@').next().unwrap_or(image);
+    let last = image.rsplit('/').next().unwrap_or(image);
+    let tag = last.split_once(':')?.1;
+    let tag = tag.strip_prefix('v').unwrap_or(tag);
+    let core = tag.split(['-', '+']).next().unwrap_or(tag);
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    let major = parts.next()??;
+    let minor = parts.next().flatten().unwrap_or(0);
+    let patch = parts.next().flatten().unwrap_or(0);
+    Some((major, minor, patch))
+}
+
+/// The value of `--annotation-prefix` in a container's words, if given
+/// (`--annotation-prefix=X` or `--annotation-prefix X`; the last one wins).
+pub fn prefix_from_args(words: &[String]) -> Option<String> {
+    let mut found = None;
+    let mut iter = words.iter();
+    while let Some(word) = iter.next() {
+        if let Some(v) = word.strip_prefix("--annotation-prefix=") {
+            found = Some(v.to_string());
+        } else if word == "--annotation-prefix" {
+            found = iter.next().cloned();
+        }
+    }
+    found
+}
+
+/// Which prefix the ExternalDNS of `deployment` (a Deployment as
+/// `kube::get` returns it) reads: its `--annotation-prefix` argument if
+/// given, otherwise the default of the release its image tag names.
+pub fn detect(deployment: &Value) -> Detected {
+    let text = |p: &str| deployment.pointer(p).and_then(Value::as_str).unwrap_or("?");
+    let name = format!("{}/{}", text("/metadata/namespace"), text("/metadata/name"));
+    let containers = deployment
+        .pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let container = containers
+        .iter()
+        .find(|c| {
+            c.get("name").and_then(Value::as_str) == Some("external-dns")
+                || c.get("image")
+                    .and_then(Value::as_str)
+                    .is_some_and(|i| i.contains("external-dns"))
+        })
+        .or(containers.first());
+    let image = container
+        .and_then(|c| c.get("image"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut words = string_list(container.and_then(|c| c.get("command")));
+    words.extend(string_list(container.and_then(|c| c.get("args"))));
+    let version = image.as_deref().and_then(version_of);
+    let version_text = version.map(|(a, b, c)| format!("{a}.{b}.{c}"));
+    let image_text = image.clone().unwrap_or_else(|| "(no image)".into());
+    let (prefix, reason, from_args) = if let Some(p) = prefix_from_args(&words) {
+        (p.clone(), format!("--annotation-prefix={p}"), true)
+    } else {
+        match version {
+            Some(v) if v >= NEW_DEFAULT_SINCE => (
+                PREFIX.to_string(),
+                format!("image {image_text}: v0.22.0 and later read {PREFIX} by default"),
+                false,
+            ),
+            Some(_) => (
+                ALPHA_PREFIX.to_string(),
+                format!("image {image_text}: releases before v0.22.0 read {ALPHA_PREFIX} by default"),
+                false,
+            ),
+            None => (
+                PREFIX.to_string(),
+                format!("image {image_text} names no version; assuming the default of current releases, {PREFIX}"),
+                false,
+            ),
+        }
+    };
+    Detected {
+        deployment: name,
+        prefix,
+        reason,
+        image,
+        version: version_text,
+        from_args,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn deployment(image: &str, args: &[&str]) -> Value {
+        json!({"metadata": {"name": "external-dns", "namespace": "dns"},
+               "spec": {"template": {"spec": {"containers": [
+                   {"name": "sidecar", "image": "busybox:1.36"},
+                   {"name": "external-dns", "image": image, "args": args}]}}}})
+    }
+
+    #[test]
+    fn versions_from_image_tags() {
+        assert_eq!(
+            version_of("registry.k8s.io/external-dns/external-dns:v0.22.0"),
+            Some((0, 22, 0))
+        );
+        assert_eq!(version_of("external-dns:0.21.1-debian"), Some((0, 21, 1)));
+        assert_eq!(
+            version_of("localhost:5000/external-dns:v0.23.1@sha256:abcd"),
+            Some((0, 23, 1))
+        );
+        assert_eq!(version_of("localhost:5000/external-dns"), None);
+        assert_eq!(version_of("external-dns:latest"), None);
+    }
+
+    #[test]
+    fn tag_decides_without_the_argument() {
+        let d = detect(&deployment(
+            "registry.k8s.io/external-dns/external-dns:v0.22.0",
+            &["--source=ingress"],
+        ));
+        assert_eq!(d.prefix, PREFIX);
+        assert_eq!(d.deployment, "dns/external-dns");
+        assert_eq!(d.version.as_deref(), Some("0.22.0"));
+        assert!(!d.from_args);
+        assert!(d.reason.contains("v0.22.0 and later"), "{}", d.reason);
+        let d = detect(&deployment(
+            "registry.k8s.io/external-dns/external-dns:v0.21.3",
+            &[],
+        ));
+        assert_eq!(d.prefix, ALPHA_PREFIX);
+        assert!(d.reason.contains("before v0.22.0"), "{}", d.reason);
+        let d = detect(&deployment("external-dns:latest", &[]));
+        assert_eq!(d.prefix, PREFIX);
+        assert!(d.reason.contains("names no version"), "{}", d.reason);
+    }
+
+    #[test]
+    fn the_argument_wins() {
+        let d = detect(&deployment(
+            "registry.k8s.io/external-dns/external-dns:v0.22.0",
+            &[
+                "--source=ingress",
+                "--annotation-prefix=external-dns.alpha.kubernetes.io/",
+            ],
+        ));
+        assert_eq!(d.prefix, ALPHA_PREFIX);
+        assert!(d.from_args);
+        let d = detect(&deployment(
+            "external-dns:v0.14.0",
+            &["--annotation-prefix", "external-dns.kubernetes.io/"],
+        ));
+        assert_eq!(d.prefix, PREFIX);
+        assert_eq!(d.reason, "--annotation-prefix=external-dns.kubernetes.io/");
+    }
+
+    #[test]
+    fn configuration_choices() {
+        assert_eq!(prefixes("both"), [ALPHA_PREFIX, PREFIX]);
+        assert_eq!(prefixes(PREFIX), [PREFIX]);
+        assert!(check_choice(ALPHA_PREFIX).is_ok());
+        let err = check_choice("external-dns.kubernetes.io").unwrap_err();
+        assert!(
+            err.contains("did you mean external-dns.kubernetes.io/?"),
+            "{err}"
+        );
+        assert!(err.contains("both"), "{err}");
+    }
+}
