@@ -51,6 +51,7 @@ Examples:
   wildrun scripts/internal.rhai --name adminpanel --image registry/admin:2 --port 8080
   wildrun scripts/internal.rhai --help
   wildrun --watch scripts/public.rhai --name myservice
+  wildrun scripts/public.rhai --name myservice --wait --timeout 10m
   wildrun scripts/doctor.rhai --name myservice
   wildrun examples/tls-sync.rhai
 
@@ -100,6 +101,14 @@ pub struct Cli {
     /// Take over fields another field manager owns (server-side apply conflicts).
     #[arg(long)]
     pub force: bool,
+
+    /// After applying, wait until the service answers: rollouts, each Ingress host's DNS record (at its zone's nameservers), TLS Secret, then an HTTPS request.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// How long --wait waits (300, 90s, 5m, 1h30m; default 5m); then exit 1 naming the link and why.
+    #[arg(long, value_name = "DURATION", value_parser = crate::reach::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
 
     /// kubeconfig context to use.
     #[arg(long, value_name = "NAME")]
@@ -509,6 +518,12 @@ fn run_with(
     if !plan.is_empty() || cli.prune {
         tracing::info!("{instance}: {} in {elapsed:.2}s{dry}", report.summary());
     }
+    if cli.wait && action == Action::Apply {
+        let timeout = cli.timeout.unwrap_or(crate::reach::DEFAULT_TIMEOUT);
+        let settings = crate::reach::Settings::from_config(&config, timeout);
+        run.block_on(crate::reach::until_reachable(&cluster, &plan, &settings))
+            .map_err(anyhow::Error::from)?;
+    }
     if !watches.is_empty() && action == Action::Apply {
         kube::events::serve(
             run,
@@ -574,6 +589,14 @@ fn action(cli: &Cli) -> Result<Action, Failure> {
     }
     if cli.diff && cli.dry_run.is_some() {
         return Err(usage("--diff never changes the cluster; drop --dry-run"));
+    }
+    if cli.wait && (cli.dry_run.is_some() || cli.diff || cli.delete || cli.watch) {
+        return Err(usage(
+            "--wait waits after applying until the service answers; it does not go with --dry-run, --diff, --delete or --watch",
+        ));
+    }
+    if cli.timeout.is_some() && !cli.wait {
+        return Err(usage("--timeout is how long --wait waits; add --wait"));
     }
     Ok(if client_dry_run {
         Action::Render

@@ -137,7 +137,7 @@ pub const KEYS: &[Key] = &[
         path: "ingress.httpsPort",
         ty: KeyType::Integer,
         default: Some(|| json!(443)),
-        help: "port Traefik serves HTTPS on at its address (websecure); where the doctor sends its request",
+        help: "port Traefik serves HTTPS on at its address (websecure); where the doctor and --wait send their request",
         check: port,
     },
     Key {
@@ -158,7 +158,7 @@ pub const KEYS: &[Key] = &[
         path: "dns.server",
         ty: KeyType::Text,
         default: None,
-        help: "nameserver (ip:port) to ask instead of the system's resolver: the doctor's default --dns-server",
+        help: "nameserver (ip:port) to ask instead of the system's resolver: the doctor's default --dns-server, and the authoritative server --wait asks for the records ExternalDNS writes",
         check: nameserver,
     },
     Key {
@@ -193,7 +193,7 @@ pub const KEYS: &[Key] = &[
         path: "tls.caFile",
         ty: KeyType::Text,
         default: None,
-        help: "PEM file of a CA to trust besides the system's roots when the doctor sends its HTTPS request (a private ClusterIssuer's CA)",
+        help: "PEM file of a CA to trust besides the system's roots when the doctor and --wait send an HTTPS request (a private ClusterIssuer's CA)",
         check: file_path,
     },
 ];

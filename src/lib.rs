@@ -19,6 +19,7 @@
 //! | [`out`] | the `out::` script namespace: data on stdout, exit code |
 //! | [`dns`], [`cert`], [`https`] | the `dns::`, `cert::` and `https::` script namespaces |
 //! | [`externaldns`] | which annotation prefix an ExternalDNS Deployment reads |
+//! | [`reach`] | `--wait`: after applying, wait until the service answers over HTTPS |
 //! | [`watch`] | `--watch`: re-run on every change of a file the run read |
 
 pub mod cert;
@@ -34,6 +35,7 @@ pub mod objects;
 pub mod out;
 pub mod params;
 pub mod plan;
+pub mod reach;
 pub mod template;
 pub mod watch;
 pub mod yaml;

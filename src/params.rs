@@ -127,6 +127,9 @@ pub const RESERVED: &[&str] = &[
     "help",
     "version",
     "require-tls",
+    "force",
+    "wait",
+    "timeout",
 ];
 
 const DECLARATION_KEYS: [&str; 5] = ["name", "type", "required", "default", "help"];

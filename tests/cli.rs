@@ -768,6 +768,48 @@ fn option_combinations_that_make_no_sense_are_usage_errors() {
 }
 
 #[test]
+fn wait_goes_only_with_an_apply() {
+    let base = ["scripts/public.rhai", "--name", "a", "--wait"];
+    for extra in [
+        &["--dry-run"][..],
+        &["--dry-run=server"][..],
+        &["--diff"][..],
+        &["--delete"][..],
+        &["--watch"][..],
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        assert_fails(
+            &args,
+            &[DOMAIN],
+            2,
+            &[
+                "--wait",
+                "does not go with --dry-run, --diff, --delete or --watch",
+            ],
+        );
+    }
+    assert_fails(
+        &["scripts/public.rhai", "--name", "a", "--timeout", "1m"],
+        &[DOMAIN],
+        2,
+        &["--timeout is how long --wait waits; add --wait"],
+    );
+    assert_fails(
+        &[
+            "scripts/public.rhai",
+            "--name",
+            "a",
+            "--wait",
+            "--timeout",
+            "soon",
+        ],
+        &[DOMAIN],
+        2,
+        &["\"soon\" is not a duration"],
+    );
+}
+
+#[test]
 fn annotation_prefix_is_configurable() {
     let prefixes = |env: &[(&str, &str)]| -> Vec<String> {
         let objects = dry_run(&["scripts/public.rhai", "--name", "a"], env);

@@ -212,6 +212,37 @@ pub(super) fn copy_object(copy: &SecretCopy, source: &Value) -> Value {
     secret
 }
 
+/// Makes the copy `copy` now (`--wait`, once cert-manager has issued the
+/// source the run had to skip): reads the source and the target, refuses a
+/// target wildrun did not make, and applies. `false` when the source still
+/// does not exist.
+pub async fn copy_secret_now(cluster: &Cluster, copy: &SecretCopy) -> Result<bool> {
+    let kind = cluster.resolve("v1", "Secret").await?;
+    let from = format!("{}/{}", copy.from_namespace, copy.name);
+    let target = ObjectRef::secret(&copy.to_namespace, &copy.name);
+    let Some(source) = get(
+        cluster,
+        &kind,
+        &ObjectRef::secret(&copy.from_namespace, &copy.name),
+    )
+    .await?
+    else {
+        return Ok(false);
+    };
+    if let Some(live) = get(cluster, &kind, &target).await? {
+        if !is_our_copy(&live, &from) {
+            return Err(anyhow!(
+                "{target} exists and is not a copy wildrun made of {from}; wildrun will not overwrite it"
+            ));
+        }
+    }
+    let body = copy_object(copy, &source);
+    server_side_apply(cluster, &kind, &target, &body, true, false)
+        .await
+        .map_err(|e| cluster.explain(e, &format!("copy {from} to {target}")))?;
+    Ok(true)
+}
+
 /// Whether a live Secret is a copy wildrun made of `from`.
 fn is_our_copy(live: &Value, from: &str) -> bool {
     let labels = live.pointer("/metadata/labels");

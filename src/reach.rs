@@ -1,0 +1,1030 @@
+//! `--wait`: after applying, wait until the service answers over HTTPS.
+//!
+//! The links to wait on come from what the plan applied ([`links`]):
+//!
+//! 1. every Deployment, StatefulSet and DaemonSet rolls out;
+//! 2. for each Ingress host with an ExternalDNS target annotation, in order:
+//!    - the DNS record ExternalDNS writes (a CNAME to a name target, an A
+//!      record to an address), asked at the zone's **authoritative**
+//!      nameservers, found from the zone's NS records through the system's
+//!      resolver (or the nameserver `dns.server` names), never through the
+//!      user's resolver for the host itself, so an early NXDOMAIN is never
+//!      cached where the user will ask later;
+//!    - the TLS Secret the Ingress names, in its namespace; when the run's
+//!      copy of it was skipped because cert-manager had not issued the source
+//!      yet, the copy is made as soon as the source exists;
+//!    - an HTTPS request to the host that answers (see [`judge`]).
+//!
+//! Links are waited on one after the other, each until it holds; the whole
+//! wait ends at the timeout with the link and its last reason. Progress goes
+//! to stderr: a spinner on a terminal, one line per change otherwise.
+
+use crate::config::Config;
+use crate::dns::{self, Query};
+use crate::https;
+use crate::kube::cluster::Cluster;
+use crate::plan::{Condition, ObjectRef, Plan, SecretCopy, Step};
+use hickory_resolver::proto::rr::RecordType;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// How long `--wait` waits unless `--timeout` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How often a link that does not hold yet is looked at again.
+const POLL: Duration = Duration::from_secs(1);
+
+/// The longest one HTTPS request of the wait may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What stops the wait.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    /// The timeout passed before every link held.
+    #[error("timed out after {elapsed} waiting for {link}: {reason}")]
+    Timeout {
+        /// The link that did not hold.
+        link: String,
+        /// Why, as last seen.
+        reason: String,
+        /// The timeout, for people (`5m`, `30s`).
+        elapsed: String,
+    },
+    /// Reading the cluster failed in a way waiting does not fix.
+    #[error("{0:#}")]
+    Cluster(anyhow::Error),
+}
+
+/// One link of the chain from an applied recipe to an answering service.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Link {
+    /// A workload rolls out.
+    Rollout(ObjectRef),
+    /// ExternalDNS has written the record of `host`: a CNAME to `target`
+    /// (a name) or an A/AAAA record with it (an address).
+    Dns {
+        /// The Ingress host.
+        host: String,
+        /// The ExternalDNS target annotation.
+        target: String,
+    },
+    /// The Ingress's TLS Secret exists in its namespace; `copy` is the run's
+    /// copy of it, made here if it was skipped.
+    TlsSecret {
+        /// The namespace of the Ingress.
+        namespace: String,
+        /// The Secret's name.
+        name: String,
+        /// The plan's copy into that namespace, if it has one.
+        copy: Option<SecretCopy>,
+    },
+    /// An HTTPS request to the host answers.
+    Https {
+        /// The Ingress host.
+        host: String,
+        /// The Ingress names a router middleware (an internal service):
+        /// Traefik's 403 to an asker outside the ranges counts as an answer.
+        internal: bool,
+    },
+}
+
+impl std::fmt::Display for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Link::Rollout(target) => write!(f, "rollout of {target}"),
+            Link::Dns { host, target } => {
+                let record = if target.parse::<IpAddr>().is_ok() {
+                    "an A record"
+                } else {
+                    "a CNAME"
+                };
+                write!(f, "DNS record {host} ({record} to {target})")
+            }
+            Link::TlsSecret {
+                namespace, name, ..
+            } => write!(f, "TLS Secret {namespace}/{name}"),
+            Link::Https { host, .. } => write!(f, "HTTPS https://{host}/"),
+        }
+    }
+}
+
+/// The annotation names an ExternalDNS target may be under, newest first.
+const TARGET_ANNOTATIONS: &[&str] = &[
+    "external-dns.kubernetes.io/target",
+    "external-dns.alpha.kubernetes.io/target",
+];
+
+/// The annotation Traefik reads router middlewares from.
+const MIDDLEWARES_ANNOTATION: &str = "traefik.ingress.kubernetes.io/router.middlewares";
+
+/// The links to wait on for what `plan` applies, in order: rollouts first,
+/// then per Ingress host with an ExternalDNS target: DNS, TLS Secret, HTTPS.
+pub fn links(plan: &Plan) -> Vec<Link> {
+    let ordered = plan.ordered();
+    let mut out = Vec::new();
+    for p in &ordered {
+        if let Step::Apply(a) = &p.step {
+            if matches!(
+                a.object.kind.as_str(),
+                "Deployment" | "StatefulSet" | "DaemonSet"
+            ) {
+                out.push(Link::Rollout(ObjectRef::of(&a.object)));
+            }
+        }
+    }
+    let copies: Vec<&SecretCopy> = ordered
+        .iter()
+        .filter_map(|p| match &p.step {
+            Step::CopySecret(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    for p in &ordered {
+        let Step::Apply(a) = &p.step else { continue };
+        if a.object.kind != "Ingress" {
+            continue;
+        }
+        let ingress = &a.object.value;
+        let annotations = ingress.pointer("/metadata/annotations");
+        let annotation = |name: &str| {
+            annotations
+                .and_then(|m| m.get(name))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let Some(target) = TARGET_ANNOTATIONS.iter().find_map(|n| annotation(n)) else {
+            continue;
+        };
+        let internal = annotation(MIDDLEWARES_ANNOTATION).is_some();
+        let namespace = a.object.namespace.clone().unwrap_or_default();
+        let tls = ingress
+            .pointer("/spec/tls")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let rules = ingress
+            .pointer("/spec/rules")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for host in rules
+            .iter()
+            .filter_map(|r| r.get("host").and_then(Value::as_str))
+        {
+            out.push(Link::Dns {
+                host: host.to_string(),
+                target: target.trim_end_matches('.').to_string(),
+            });
+            let secret = tls
+                .iter()
+                .find(|t| {
+                    t.get("hosts")
+                        .and_then(Value::as_array)
+                        .is_none_or(|hs| hs.iter().any(|h| h.as_str() == Some(host)))
+                })
+                .and_then(|t| t.get("secretName"))
+                .and_then(Value::as_str);
+            if let Some(name) = secret {
+                let copy = copies
+                    .iter()
+                    .find(|c| c.to_namespace == namespace && c.name == name)
+                    .map(|c| (*c).clone());
+                let link = Link::TlsSecret {
+                    namespace: namespace.clone(),
+                    name: name.to_string(),
+                    copy,
+                };
+                if !out.contains(&link) {
+                    out.push(link);
+                }
+            }
+            out.push(Link::Https {
+                host: host.to_string(),
+                internal,
+            });
+        }
+    }
+    out
+}
+
+/// What looking at a link found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seen {
+    /// It holds; what it looks like.
+    Holds(String),
+    /// Not yet; why.
+    NotYet(String),
+}
+
+/// A change worth telling people about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Now waiting on `link` because of `reason` (new link or new reason).
+    Waiting {
+        /// The link, in words.
+        link: String,
+        /// Why it does not hold.
+        reason: String,
+    },
+    /// `link` holds after `after` (since the wait began).
+    Holds {
+        /// The link, in words.
+        link: String,
+        /// What it looks like.
+        note: String,
+        /// Since the wait began.
+        after: Duration,
+    },
+    /// Every link holds.
+    Done {
+        /// Since the wait began.
+        after: Duration,
+    },
+}
+
+/// The wait's progress through its links: fed what each look found,
+/// it says what changed.
+#[derive(Debug)]
+pub struct Progress {
+    links: Vec<Link>,
+    current: usize,
+    reason: Option<String>,
+}
+
+impl Progress {
+    /// Starts at the first link.
+    pub fn new(links: Vec<Link>) -> Progress {
+        Progress {
+            links,
+            current: 0,
+            reason: None,
+        }
+    }
+
+    /// The link waited on now, or `None` when all hold.
+    pub fn current(&self) -> Option<&Link> {
+        self.links.get(self.current)
+    }
+
+    /// The last reason the current link gave.
+    pub fn reason(&self) -> &str {
+        self.reason.as_deref().unwrap_or("not looked at yet")
+    }
+
+    /// Records what a look at the current link found, `elapsed` since the
+    /// wait began; returns what to tell people.
+    pub fn observe(&mut self, seen: Seen, elapsed: Duration) -> Vec<Event> {
+        let Some(link) = self.current().map(ToString::to_string) else {
+            return Vec::new();
+        };
+        match seen {
+            Seen::NotYet(reason) => {
+                if self.reason.as_deref() == Some(reason.as_str()) {
+                    return Vec::new();
+                }
+                self.reason = Some(reason.clone());
+                vec![Event::Waiting { link, reason }]
+            }
+            Seen::Holds(note) => {
+                self.current += 1;
+                self.reason = None;
+                let mut events = vec![Event::Holds {
+                    link,
+                    note,
+                    after: elapsed,
+                }];
+                if self.current().is_none() {
+                    events.push(Event::Done { after: elapsed });
+                }
+                events
+            }
+        }
+    }
+}
+
+/// `5m`, `90s`, `1h30m`, `1m30s`, or plain seconds (`300`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let bad = || format!("{text:?} is not a duration: use e.g. 300, 90s, 5m, 1h30m");
+    if let Ok(secs) = text.parse::<u64>() {
+        return if secs > 0 {
+            Ok(Duration::from_secs(secs))
+        } else {
+            Err(format!("{text:?}: the timeout must be more than 0"))
+        };
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        total = total.saturating_add(n.saturating_mul(unit));
+        number.clear();
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// A duration for people: `5m`, `90s` → `1m30s`.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match (secs / 60, secs % 60) {
+        (0, s) => format!("{s}s"),
+        (m, 0) => format!("{m}m"),
+        (m, s) => format!("{m}m{s}s"),
+    }
+}
+
+/// Whether an HTTPS response means the service answers; for an internal
+/// service, Traefik's 403 to an asker outside `ranges` counts, with a note.
+pub fn judge(r: &https::Response, internal: bool, ranges: &[String]) -> Seen {
+    if !r.answered {
+        return Seen::NotYet(format!(
+            "{} ({} failed)",
+            r.error.as_deref().unwrap_or("no answer"),
+            r.stage.as_deref().unwrap_or("request")
+        ));
+    }
+    let status = r.status.unwrap_or(0);
+    let subject = r
+        .certificate
+        .as_ref()
+        .map(|c| format!("{} from {}", c.subject, c.issuer))
+        .unwrap_or_else(|| "no certificate".into());
+    if r.covers != Some(true) {
+        return Seen::NotYet(format!(
+            "Traefik serves a certificate that does not name {} ({subject}): it has not loaded the TLS Secret yet",
+            r.host
+        ));
+    }
+    if !r.verified {
+        return Seen::NotYet(format!(
+            "the certificate does not verify: {} ({subject}); set tls.caFile (TLS_CA_FILE) to the CA of a private issuer",
+            r.verify_error.as_deref().unwrap_or("unknown reason")
+        ));
+    }
+    let from = r.source.as_deref().unwrap_or("?");
+    let outside = r
+        .source
+        .as_deref()
+        .and_then(|s| s.parse::<IpAddr>().ok())
+        .is_some_and(|ip| {
+            !ranges
+                .iter()
+                .any(|range| dns::ip_in_range(ip, range).unwrap_or(false))
+        });
+    let answered = format!(
+        "{status} {} in {} ms, asked from {from}",
+        r.reason.as_deref().unwrap_or(""),
+        r.elapsed_ms
+    )
+    .replace("  ", " ");
+    match status {
+        403 if internal && outside => Seen::Holds(format!(
+            "{answered}: Traefik's allowlist refuses {from}, which is outside cluster.internalSourceRanges, as it should; askers inside the ranges reach the service"
+        )),
+        403 if internal => Seen::NotYet(format!(
+            "{answered}: Traefik refuses {from}, which is inside cluster.internalSourceRanges (the middleware's ranges differ, or Traefik sees another client address)"
+        )),
+        404 => Seen::NotYet(format!(
+            "{answered}: Traefik has no route for the host yet"
+        )),
+        500.. => Seen::NotYet(format!(
+            "{answered}: Traefik has no ready backend yet"
+        )),
+        _ => Seen::Holds(answered),
+    }
+}
+
+/// What the wait needs besides the plan.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The whole wait's limit.
+    pub timeout: Duration,
+    /// `dns.server`: ask this nameserver instead of finding the zone's.
+    pub dns_server: Option<SocketAddr>,
+    /// `ingress.httpsPort`.
+    pub https_port: u16,
+    /// `tls.caFile`.
+    pub ca_file: Option<String>,
+    /// `cluster.loadBalancerIp`: where to send the request when DNS gives no address.
+    pub load_balancer_ip: Option<IpAddr>,
+    /// `cluster.internalSourceRanges`.
+    pub internal_ranges: Vec<String>,
+}
+
+impl Settings {
+    /// The settings a run's configuration gives, with `timeout`.
+    pub fn from_config(config: &Config, timeout: Duration) -> Settings {
+        let text = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_string);
+        Settings {
+            timeout,
+            dns_server: text("dns.server").and_then(|s| dns::server_address(&s).ok()),
+            https_port: config
+                .get("ingress.httpsPort")
+                .and_then(Value::as_u64)
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(443),
+            ca_file: text("tls.caFile"),
+            load_balancer_ip: text("cluster.loadBalancerIp").and_then(|s| s.parse().ok()),
+            internal_ranges: crate::objects::string_list(
+                config.get("cluster.internalSourceRanges"),
+            ),
+        }
+    }
+}
+
+/// How progress is shown: a spinner on a terminal, lines otherwise.
+struct Display {
+    terminal: bool,
+    frame: usize,
+    line: String,
+}
+
+const SPINNER: &[char] = &['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+impl Display {
+    fn new() -> Display {
+        Display {
+            terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            frame: 0,
+            line: String::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.terminal && !self.line.is_empty() {
+            eprint!("\r\x1b[2K");
+            self.line.clear();
+        }
+    }
+
+    fn show(&mut self, event: &Event) {
+        match event {
+            Event::Waiting { link, reason } => {
+                let text = format!("waiting for {link}: {reason}");
+                if self.terminal {
+                    self.line = text;
+                    self.tick();
+                } else {
+                    tracing::info!("{text}");
+                }
+            }
+            Event::Holds { link, note, after } => {
+                self.clear();
+                tracing::info!("✓ {link}: {note} ({:.1}s)", after.as_secs_f64());
+            }
+            Event::Done { after } => {
+                self.clear();
+                tracing::info!(
+                    "the service answers ({:.1}s after applying)",
+                    after.as_secs_f64()
+                );
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        if self.terminal && !self.line.is_empty() {
+            self.frame = (self.frame + 1) % SPINNER.len();
+            eprint!("\r\x1b[2K{} {}", SPINNER[self.frame], self.line);
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+/// The nameservers to ask for records under a zone, found once per zone.
+struct Nameservers {
+    fixed: Option<SocketAddr>,
+    zones: HashMap<String, (String, Vec<SocketAddr>)>,
+}
+
+/// The names above `host`, nearest first (`a.b.example.com` → `b.example.com`, `example.com`).
+pub fn parents(host: &str) -> Vec<String> {
+    let host = host.trim_end_matches('.');
+    let labels: Vec<&str> = host.split('.').collect();
+    (1..labels.len())
+        .map(|i| labels[i..].join("."))
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+impl Nameservers {
+    /// The authoritative servers for `host`: the nearest parent with NS
+    /// records (asked through the system's resolver: the parent names exist,
+    /// so nothing negative is cached for the host), their addresses on port 53.
+    async fn for_host(&mut self, host: &str) -> Result<(String, Vec<SocketAddr>), String> {
+        if let Some(s) = self.fixed {
+            return Ok((format!("{s} (dns.server)"), vec![s]));
+        }
+        for zone in parents(host) {
+            if let Some(found) = self.zones.get(&zone) {
+                return Ok(found.clone());
+            }
+            let mut query = Query::new(&zone, RecordType::NS);
+            query.follow = false;
+            let answer = dns::resolve(&query).await?;
+            if answer.status == "timeout" || answer.status == "error" {
+                return Err(format!(
+                    "cannot find the nameservers of {zone} through the system's resolver: {}",
+                    answer.error.unwrap_or(answer.status)
+                ));
+            }
+            let names: Vec<String> = answer
+                .records
+                .iter()
+                .filter(|r| r.record_type == "NS" && r.name.eq_ignore_ascii_case(&zone))
+                .map(|r| r.value.trim_end_matches('.').to_string())
+                .collect();
+            if names.is_empty() {
+                continue;
+            }
+            let mut servers = Vec::new();
+            for name in &names {
+                let mut q = Query::new(name, RecordType::A);
+                q.follow = true;
+                let a = dns::resolve(&q).await?;
+                servers.extend(
+                    a.values
+                        .iter()
+                        .filter_map(|v| v.parse::<IpAddr>().ok())
+                        .map(|ip| SocketAddr::new(ip, 53)),
+                );
+            }
+            if servers.is_empty() {
+                return Err(format!(
+                    "the nameservers of {zone} ({}) have no address the system's resolver knows",
+                    names.join(", ")
+                ));
+            }
+            let found = (format!("{} for zone {zone}", names.join(", ")), servers);
+            self.zones.insert(zone, found.clone());
+            return Ok(found);
+        }
+        Err(format!(
+            "no zone above {host} has NS records the system's resolver knows; set dns.server (DNS_SERVER) to the zone's nameserver"
+        ))
+    }
+}
+
+/// Looks at one link.
+struct Looker<'a> {
+    cluster: &'a Cluster,
+    settings: &'a Settings,
+    nameservers: Nameservers,
+}
+
+impl Looker<'_> {
+    async fn look(&mut self, link: &Link) -> Result<Seen, anyhow::Error> {
+        match link {
+            Link::Rollout(target) => {
+                let kind = self
+                    .cluster
+                    .resolve(&target.api_version, &target.kind)
+                    .await?;
+                let obj = crate::kube::apply::get(self.cluster, &kind, target).await?;
+                let (done, status) =
+                    crate::kube::wait::evaluate(&target.kind, &Condition::Rollout, obj.as_ref());
+                Ok(if done {
+                    Seen::Holds(status)
+                } else {
+                    Seen::NotYet(status)
+                })
+            }
+            Link::Dns { host, target } => Ok(self.look_dns(host, target).await),
+            Link::TlsSecret {
+                namespace,
+                name,
+                copy,
+            } => self.look_secret(namespace, name, copy.as_ref()).await,
+            Link::Https { host, internal } => Ok(self.look_https(host, *internal).await),
+        }
+    }
+
+    async fn look_dns(&mut self, host: &str, target: &str) -> Seen {
+        let (which, servers) = match self.nameservers.for_host(host).await {
+            Ok(found) => found,
+            Err(e) => return Seen::NotYet(e),
+        };
+        let mut last = String::new();
+        for server in servers {
+            let mut query = Query::new(host, RecordType::A);
+            query.server = Some(server);
+            match dns::expect(&query, target).await {
+                Ok(e) if e.ok => {
+                    return Seen::Holds(format!("{} (asked {server}, {which})", e.message))
+                }
+                Ok(e) if e.status == "timeout" || e.status == "error" => {
+                    last = format!("{} (asked {server}, {which})", e.message);
+                }
+                Ok(e) => {
+                    let hint = if e.status == "nxdomain" {
+                        "; ExternalDNS has not written it yet"
+                    } else {
+                        ""
+                    };
+                    return Seen::NotYet(format!("{}{hint} (asked {server}, {which})", e.message));
+                }
+                Err(e) => return Seen::NotYet(e),
+            }
+        }
+        Seen::NotYet(last)
+    }
+
+    async fn look_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        copy: Option<&SecretCopy>,
+    ) -> Result<Seen, anyhow::Error> {
+        let target = ObjectRef::secret(namespace, name);
+        let kind = self.cluster.resolve("v1", "Secret").await?;
+        if let Some(secret) = crate::kube::apply::get(self.cluster, &kind, &target).await? {
+            let info = crate::cert::inspect_value(&secret);
+            return Ok(match info {
+                Ok(i) => Seen::Holds(format!("{}, issued by {}", i.subject, i.issuer)),
+                Err(e) => Seen::NotYet(format!("it holds no usable certificate: {e}")),
+            });
+        }
+        let Some(copy) = copy else {
+            return Ok(Seen::NotYet(format!(
+                "Secret {namespace}/{name} does not exist (the recipe does not copy it)"
+            )));
+        };
+        if !crate::kube::apply::copy_secret_now(self.cluster, copy).await? {
+            return Ok(Seen::NotYet(format!(
+                "cert-manager has not issued {}/{} yet, so there is nothing to copy (kubectl -n {} describe certificate)",
+                copy.from_namespace, copy.name, copy.from_namespace
+            )));
+        }
+        tracing::info!(
+            "created    Secret {namespace}/{name} (copied from {}/{} now that cert-manager has issued it)",
+            copy.from_namespace,
+            copy.name
+        );
+        Ok(Seen::NotYet(format!(
+            "copied from {}/{}; reading it back",
+            copy.from_namespace, copy.name
+        )))
+    }
+
+    async fn address(&mut self, host: &str) -> Result<(IpAddr, String), String> {
+        if let Ok((which, servers)) = self.nameservers.for_host(host).await {
+            for server in servers {
+                let mut query = Query::new(host, RecordType::A);
+                query.server = Some(server);
+                if let Ok(answer) = dns::resolve(&query).await {
+                    if let Some(ip) = answer.values.iter().find_map(|v| v.parse().ok()) {
+                        return Ok((ip, format!("from {server}, {which}")));
+                    }
+                }
+            }
+        }
+        if let Some(ip) = self.settings.load_balancer_ip {
+            return Ok((ip, "cluster.loadBalancerIp; DNS gave no address".into()));
+        }
+        match traefik_address(self.cluster).await {
+            Some(ip) => Ok((ip, "Traefik's LoadBalancer address; DNS gave no address".into())),
+            None => Err(format!(
+                "{host} has no address at its nameservers, cluster.loadBalancerIp is not set and no Traefik LoadBalancer Service has one"
+            )),
+        }
+    }
+
+    async fn look_https(&mut self, host: &str, internal: bool) -> Seen {
+        let (ip, via) = match self.address(host).await {
+            Ok(found) => found,
+            Err(e) => return Seen::NotYet(e),
+        };
+        let request = https::Request {
+            url: format!("https://{host}/"),
+            address: Some(ip),
+            port: Some(self.settings.https_port),
+            ca: self.settings.ca_file.clone(),
+            timeout: Some(REQUEST_TIMEOUT),
+            ..https::Request::default()
+        };
+        match https::get(&request).await {
+            Ok(r) => match judge(&r, internal, &self.settings.internal_ranges) {
+                Seen::Holds(note) => Seen::Holds(format!("{note}, at {ip}:{} ({via})", r.port)),
+                Seen::NotYet(reason) => {
+                    Seen::NotYet(format!("{reason}, at {ip}:{} ({via})", r.port))
+                }
+            },
+            Err(e) => Seen::NotYet(e.to_string()),
+        }
+    }
+}
+
+/// The external address of a LoadBalancer Service labelled
+/// `app.kubernetes.io/name=traefik`, if any.
+async fn traefik_address(cluster: &Cluster) -> Option<IpAddr> {
+    let kind = cluster.resolve("v1", "Service").await.ok()?;
+    let params = kube::api::ListParams::default().labels("app.kubernetes.io/name=traefik");
+    let services = cluster.list(&kind, None, &params).await.ok()?;
+    services
+        .iter()
+        .filter(|s| s.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer"))
+        .flat_map(|s| {
+            s.pointer("/status/loadBalancer/ingress")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .find_map(|i| {
+            i.get("ip")
+                .and_then(Value::as_str)
+                .and_then(|ip| ip.parse().ok())
+        })
+}
+
+/// Waits until every link of `plan` holds, showing progress on stderr.
+pub async fn until_reachable(
+    cluster: &Cluster,
+    plan: &Plan,
+    settings: &Settings,
+) -> Result<(), WaitError> {
+    let links = links(plan);
+    if links.is_empty() {
+        tracing::info!("--wait: the recipe applied no workload and no Ingress with an ExternalDNS target; nothing to wait for");
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut progress = Progress::new(links);
+    let mut display = Display::new();
+    let mut looker = Looker {
+        cluster,
+        settings,
+        nameservers: Nameservers {
+            fixed: settings.dns_server,
+            zones: HashMap::new(),
+        },
+    };
+    while let Some(link) = progress.current().cloned() {
+        let left = settings.timeout.saturating_sub(started.elapsed());
+        let seen = match tokio::time::timeout(left, looker.look(&link)).await {
+            Ok(Ok(seen)) => seen,
+            Ok(Err(e)) => {
+                display.clear();
+                return Err(WaitError::Cluster(e));
+            }
+            Err(_) => Seen::NotYet(format!(
+                "{} (still looking when the time ran out)",
+                progress.reason()
+            )),
+        };
+        let holds = matches!(seen, Seen::Holds(_));
+        for event in progress.observe(seen, started.elapsed()) {
+            display.show(&event);
+        }
+        if holds {
+            continue;
+        }
+        if started.elapsed() >= settings.timeout {
+            display.clear();
+            return Err(WaitError::Timeout {
+                link: link.to_string(),
+                reason: progress.reason().to_string(),
+                elapsed: format_duration(settings.timeout),
+            });
+        }
+        let pause = POLL.min(settings.timeout.saturating_sub(started.elapsed()));
+        let tick = Duration::from_millis(100);
+        let until = Instant::now() + pause;
+        while Instant::now() < until {
+            tokio::time::sleep(tick.min(until.saturating_duration_since(Instant::now()))).await;
+            display.tick();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Origin;
+    use serde_json::json;
+
+    fn plan(objects: &[Value], copies: &[SecretCopy]) -> Plan {
+        let mut plan = Plan::default();
+        for o in objects {
+            let obj = crate::objects::TypedObject::from_value(o).unwrap();
+            plan.add(
+                Step::Apply(crate::plan::ApplyStep {
+                    object: obj,
+                    force: false,
+                }),
+                Origin::default(),
+            )
+            .unwrap();
+        }
+        for c in copies {
+            plan.add(Step::CopySecret(c.clone()), Origin::default())
+                .unwrap();
+        }
+        plan
+    }
+
+    fn ingress(annotations: Value) -> Value {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+               "metadata": {"name": "web", "namespace": "shop", "annotations": annotations},
+               "spec": {"rules": [{"host": "web.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                   "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}],
+                        "tls": [{"hosts": ["web.example.com"], "secretName": "wild-tls"}]}})
+    }
+
+    fn deployment() -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+               "spec": {"selector": {"matchLabels": {"app": "web"}},
+                        "template": {"metadata": {"labels": {"app": "web"}},
+                                     "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+    }
+
+    fn copy() -> SecretCopy {
+        SecretCopy {
+            from_namespace: "cert-manager".into(),
+            name: "wild-tls".into(),
+            to_namespace: "shop".into(),
+            expected_type: None,
+            labels: Default::default(),
+        }
+    }
+
+    #[test]
+    fn links_follow_the_plan() {
+        let p = plan(
+            &[
+                ingress(json!({"external-dns.kubernetes.io/target": "example.com"})),
+                deployment(),
+            ],
+            &[copy()],
+        );
+        let found = links(&p);
+        let names: Vec<String> = found.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            names,
+            [
+                "rollout of Deployment shop/web",
+                "DNS record web.example.com (a CNAME to example.com)",
+                "TLS Secret shop/wild-tls",
+                "HTTPS https://web.example.com/",
+            ]
+        );
+        assert!(
+            matches!(&found[2], Link::TlsSecret { copy: Some(c), .. } if c.from_namespace == "cert-manager")
+        );
+        // An internal Ingress: an A record, and the 403 rule applies.
+        let p = plan(
+            &[ingress(json!({
+                "external-dns.alpha.kubernetes.io/target": "192.168.8.240",
+                "traefik.ingress.kubernetes.io/router.middlewares": "shop-internal-only@kubernetescrd"}))],
+            &[],
+        );
+        let found = links(&p);
+        assert_eq!(
+            found[0].to_string(),
+            "DNS record web.example.com (an A record to 192.168.8.240)"
+        );
+        assert!(matches!(&found[1], Link::TlsSecret { copy: None, .. }));
+        assert_eq!(
+            found[2],
+            Link::Https {
+                host: "web.example.com".into(),
+                internal: true
+            }
+        );
+        // No ExternalDNS target: only rollouts.
+        let p = plan(&[ingress(json!({})), deployment()], &[]);
+        assert_eq!(links(&p).len(), 1);
+    }
+
+    #[test]
+    fn progress_reports_changes_only() {
+        let mut p = Progress::new(vec![
+            Link::Rollout(ObjectRef::namespace("x")),
+            Link::Https {
+                host: "a.example.com".into(),
+                internal: false,
+            },
+        ]);
+        let s = Duration::from_secs(1);
+        let first = p.observe(Seen::NotYet("0/1 available".into()), s);
+        assert_eq!(first.len(), 1);
+        assert!(matches!(&first[0], Event::Waiting { reason, .. } if reason == "0/1 available"));
+        assert!(p
+            .observe(Seen::NotYet("0/1 available".into()), s)
+            .is_empty());
+        assert_eq!(p.observe(Seen::NotYet("1/1 available".into()), s).len(), 1);
+        let events = p.observe(Seen::Holds("rolled out".into()), s);
+        assert!(
+            matches!(&events[..], [Event::Holds { link, .. }] if link == "rollout of Namespace x")
+        );
+        assert_eq!(p.reason(), "not looked at yet");
+        assert_eq!(
+            p.current().unwrap().to_string(),
+            "HTTPS https://a.example.com/"
+        );
+        let events = p.observe(Seen::Holds("200 OK".into()), s * 3);
+        assert!(
+            matches!(&events[..], [Event::Holds { .. }, Event::Done { after }] if *after == s * 3)
+        );
+        assert!(p.current().is_none());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("m").is_err());
+        assert_eq!(format_duration(Duration::from_secs(300)), "5m");
+        assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(format_duration(Duration::from_secs(3)), "3s");
+    }
+
+    #[test]
+    fn parents_of_a_host() {
+        assert_eq!(
+            parents("a.b.example.com"),
+            ["b.example.com", "example.com", "com"]
+        );
+        assert_eq!(parents("example.com."), ["com"]);
+    }
+
+    fn response(status: Option<u16>, source: &str) -> https::Response {
+        https::Response {
+            host: "a.example.com".into(),
+            answered: status.is_some(),
+            status,
+            reason: Some("X".into()),
+            source: Some(source.into()),
+            verified: true,
+            covers: Some(true),
+            error: status
+                .is_none()
+                .then(|| "cannot connect to 192.0.2.1:443: refused".into()),
+            stage: status.is_none().then(|| "connect".into()),
+            ..https::Response::default()
+        }
+    }
+
+    #[test]
+    fn what_counts_as_answering() {
+        let ranges = vec!["10.0.0.0/8".to_string()];
+        assert!(matches!(
+            judge(&response(Some(200), "192.0.2.9"), false, &ranges),
+            Seen::Holds(_)
+        ));
+        let Seen::NotYet(why) = judge(&response(None, "192.0.2.9"), false, &ranges) else {
+            panic!()
+        };
+        assert!(why.contains("connect failed"), "{why}");
+        assert!(
+            matches!(judge(&response(Some(404), "192.0.2.9"), false, &ranges), Seen::NotYet(w) if w.contains("no route"))
+        );
+        assert!(
+            matches!(judge(&response(Some(503), "192.0.2.9"), false, &ranges), Seen::NotYet(w) if w.contains("no ready backend"))
+        );
+        // Internal: 403 to an outsider is the allowlist working; to an insider it is not an answer.
+        let Seen::Holds(note) = judge(&response(Some(403), "192.0.2.9"), true, &ranges) else {
+            panic!()
+        };
+        assert!(
+            note.contains("outside cluster.internalSourceRanges"),
+            "{note}"
+        );
+        assert!(
+            matches!(judge(&response(Some(403), "10.1.2.3"), true, &ranges), Seen::NotYet(w) if w.contains("inside"))
+        );
+        assert!(matches!(
+            judge(&response(Some(403), "192.0.2.9"), false, &ranges),
+            Seen::Holds(_)
+        ));
+        // A certificate that does not verify or does not name the host is not an answer yet.
+        let mut r = response(Some(200), "192.0.2.9");
+        r.verified = false;
+        r.verify_error = Some("it is not signed by a trusted CA (unknown issuer)".into());
+        assert!(matches!(judge(&r, false, &ranges), Seen::NotYet(w) if w.contains("tls.caFile")));
+        r.covers = Some(false);
+        assert!(
+            matches!(judge(&r, false, &ranges), Seen::NotYet(w) if w.contains("does not name"))
+        );
+    }
+}
