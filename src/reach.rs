@@ -656,7 +656,15 @@ impl Looker<'_> {
         if let Some(secret) = crate::kube::apply::get(self.cluster, &kind, &target).await? {
             let info = crate::cert::inspect_value(&secret);
             return Ok(match info {
-                Ok(i) => Seen::Holds(format!("{}, issued by {}", i.subject, i.issuer)),
+                Ok(i) => {
+                    // cert-manager leaves the subject empty: say the names instead.
+                    let who = if i.subject.is_empty() {
+                        format!("names {}", i.dns_names.join(", "))
+                    } else {
+                        i.subject
+                    };
+                    Seen::Holds(format!("{who}, issued by {}", i.issuer))
+                }
                 Err(e) => Seen::NotYet(format!("it holds no usable certificate: {e}")),
             });
         }
