@@ -307,11 +307,15 @@ async fn limited_user_is_refused_outside_its_role() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "yes");
 }
 
-/// Pids recorded by `up` in a state directory.
+/// Pids recorded by `up` in a state directory (`pids/NAME.pid`; beside them
+/// lib.sh keeps each binary, `NAME.exe`, and the start `order`).
 fn recorded_pids(state: &Path) -> Vec<(String, u32)> {
     let mut pids = Vec::new();
     for entry in std::fs::read_dir(state.join("pids")).expect("pids dir") {
         let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "pid") {
+            continue;
+        }
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let pid = std::fs::read_to_string(&path)
             .unwrap()
