@@ -9,4 +9,6 @@
 pub mod cluster;
 pub mod dns;
 
+#[allow(unused_imports)] // the lab tests use neither
 pub use cluster::{TestCluster, TestNamespace};
+pub mod lab;

@@ -44,23 +44,40 @@ lab_start() {
   start_process "$name" "$bin" "$@"
 }
 
-# lab_wait WHAT SECONDS CHECK...: poll CHECK; on time-out name WHAT and the
-# logs to read.
+# lab_alive: fail, with its log, when a process started so far has exited.
+lab_alive() {
+  local c
+  while read -r c; do
+    pid_of "$c" >/dev/null && continue
+    tail -n 20 "$LOGS/$c.log" >&2 || true
+    die "$c exited during start-up; log: $LOGS/$c.log"
+  done <"$STATE/pids/order"
+}
+
+# lab_wait WHAT SECONDS CHECK...: poll CHECK while every process runs; on
+# time-out name WHAT and the logs to read.
 lab_wait() {
   local what=$1 limit=$2; shift 2
   local deadline=$((SECONDS + limit))
   until "$@" >/dev/null 2>&1; do
+    lab_alive
     ((SECONDS < deadline)) || die "$what not done after ${limit}s; logs: $LOGS"
     sleep 0.2
   done
+  lab_alive
 }
 
 # The lab's objects, applied as one server-side apply by the lab's own field manager.
 lab_apply() { kctl lab-objects apply --server-side --force-conflicts --field-manager wildrun-lab -f -; }
 
 # ---- backend -------------------------------------------------------------------
-lab_start backend python3 "$cluster_here/lab/backend.py" "${LAB_BACKEND_PORTS[@]}"
-backend_up() { curl -fsS --max-time 1 "http://10.244.255.254:${LAB_BACKEND_PORTS[0]}/" | grep -q '^host='; }
+# The interpreter itself, not a wrapper (pyenv's shim is a shell script), so
+# its pid file names the binary that runs.
+python=$(python3 -c 'import sys; print(sys.executable)') || die "python3 is not installed"
+lab_start backend "$python" "$cluster_here/lab/backend.py" "${LAB_BACKEND_PORTS[@]}"
+backend_up() {
+  curl -fsS --max-time 1 "http://10.244.255.254:${LAB_BACKEND_PORTS[0]}/" | grep -q '^host='
+}
 lab_wait "backend on the pod range" 10 backend_up
 
 # ---- nodes and pods: kube-scheduler, kwok ---------------------------------------
@@ -306,9 +323,6 @@ deployments_available() {
   done
 }
 lab_wait "the controllers' Deployments Available" 30 deployments_available
-for c in knotd metallb-controller cert-manager-controller traefik external-dns external-dns-internal; do
-  pid_of "$c" >/dev/null || { tail -n 20 "$LOGS/$c.log" >&2; die "$c exited; log: $LOGS/$c.log"; }
-done
 
 # What clients of the lab need, as `export` lines (printed by up).
 {

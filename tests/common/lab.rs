@@ -1,0 +1,294 @@
+//! The visibility lab for integration tests: the control plane plus the real
+//! kube-scheduler, kwok, Knot, MetalLB, cert-manager, Traefik and ExternalDNS
+//! (`tests/cluster/up --lab`, see `tests/cluster/README.md`).
+//!
+//! The lab lives in a network namespace of its own; every client of it runs
+//! inside (`ip netns exec`), so [`Lab::command`] is how a test runs wildrun,
+//! curl, kdig or kubectl against it. [`Lab::shared`] uses the lab named by
+//! `WILDRUN_TEST_LAB` (its state directory; `tests/run` sets it) and
+//! otherwise runs `tests/cluster/up --lab`, which starts the lab or reuses
+//! the running one.
+//!
+//! Tests that break a link of the lab for real (stop ExternalDNS or Traefik,
+//! exhaust the MetalLB pool) hold [`Lab::exclusive`]; every other test holds
+//! [`Lab::shared_use`], so no test sees another's breakage.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use super::cluster::repo_root;
+
+/// A running lab: its state directory and what `up --lab` exported.
+#[derive(Debug)]
+pub struct Lab {
+    dir: PathBuf,
+    env: BTreeMap<String, String>,
+    kubectl: PathBuf,
+}
+
+static SHARED: OnceLock<Lab> = OnceLock::new();
+static USE: RwLock<()> = RwLock::new(());
+
+/// The output of a command as text, for assertions and messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+impl Lab {
+    /// The lab of this test process, started on first use.
+    pub fn shared() -> &'static Lab {
+        SHARED.get_or_init(|| {
+            let dir = match std::env::var_os("WILDRUN_TEST_LAB") {
+                Some(d) if !d.is_empty() => PathBuf::from(d),
+                _ => {
+                    let out = Command::new(repo_root().join("tests/cluster/up"))
+                        .arg("--lab")
+                        .stdin(Stdio::null())
+                        .stderr(Stdio::inherit())
+                        .output()
+                        .expect("run tests/cluster/up --lab");
+                    assert!(
+                        out.status.success(),
+                        "tests/cluster/up --lab failed ({}); its messages above name the log to read",
+                        out.status
+                    );
+                    let stdout = String::from_utf8_lossy(&out.stdout);
+                    let kubeconfig = stdout
+                        .lines()
+                        .find_map(|l| l.strip_prefix("export KUBECONFIG="))
+                        .expect("up --lab printed export KUBECONFIG=");
+                    PathBuf::from(kubeconfig)
+                        .parent()
+                        .expect("kubeconfig in the lab's directory")
+                        .to_path_buf()
+                }
+            };
+            Lab::from_dir(dir)
+        })
+    }
+
+    fn from_dir(dir: PathBuf) -> Lab {
+        let lab_env = std::fs::read_to_string(dir.join("lab-env")).unwrap_or_else(|e| {
+            panic!(
+                "{}/lab-env: {e} (is the lab running? tests/cluster/up --lab)",
+                dir.display()
+            )
+        });
+        let mut env: BTreeMap<String, String> = lab_env
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.insert(
+            "KUBECONFIG".into(),
+            dir.join("kubeconfig").display().to_string(),
+        );
+        env.insert(
+            "KUBECACHEDIR".into(),
+            dir.join("kube-cache").display().to_string(),
+        );
+        let bin_dir = std::fs::read_to_string(dir.join("bin-dir")).expect("lab's bin-dir");
+        let kubectl = Path::new(bin_dir.trim()).join("kubectl");
+        Lab { dir, env, kubectl }
+    }
+
+    /// Hold while using the lab as it is (many tests at once).
+    pub fn shared_use(&self) -> RwLockReadGuard<'static, ()> {
+        USE.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hold while breaking a link of the lab (no other test meanwhile).
+    pub fn exclusive(&self) -> RwLockWriteGuard<'static, ()> {
+        USE.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A value `up --lab` exported (`CLOUD_DOMAIN`, `WILDRUN_LAB_CA`, ...).
+    pub fn var(&self, name: &str) -> &str {
+        self.env
+            .get(name)
+            .unwrap_or_else(|| panic!("the lab exported no {name}"))
+    }
+
+    /// The public domain.
+    pub fn domain(&self) -> &str {
+        self.var("CLOUD_DOMAIN")
+    }
+
+    /// The internal domain (wildrun's default: `internal.<domain>`).
+    pub fn internal_domain(&self) -> String {
+        format!("internal.{}", self.domain())
+    }
+
+    /// Traefik's address, assigned by MetalLB.
+    pub fn lb_ip(&self) -> &str {
+        self.var("CLUSTER_LOAD_BALANCER_IP")
+    }
+
+    /// The lab CA's certificate (PEM file).
+    pub fn ca_file(&self) -> &str {
+        self.var("WILDRUN_LAB_CA")
+    }
+
+    /// The lab's state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `program args` inside the lab's network namespace, with the lab's
+    /// exports (KUBECONFIG, CLOUD_DOMAIN, ...) in its environment.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let netns = self.var("WILDRUN_LAB_NETNS");
+        let mut cmd = if netns.is_empty() {
+            Command::new(program)
+        } else {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", netns]).arg(program);
+            c
+        };
+        cmd.envs(&self.env).stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs wildrun (this build) in the lab with `args`.
+    pub fn wildrun(&self, args: &[&str]) -> Output {
+        self.command(env!("CARGO_BIN_EXE_wildrun"))
+            .current_dir(repo_root())
+            .args(args)
+            .output()
+            .expect("run wildrun in the lab")
+    }
+
+    /// Runs the pinned kubectl against the lab as its admin.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.command(&self.kubectl)
+            .args(args)
+            .output()
+            .expect("run kubectl in the lab")
+    }
+
+    /// kubectl that must succeed; its stdout.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// kubectl with `stdin` (e.g. `apply -f -`); must succeed.
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) {
+        use std::io::Write;
+        let mut child = self
+            .command(&self.kubectl)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl in the lab");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write kubectl's stdin");
+        let out = child.wait_with_output().expect("kubectl");
+        assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
+    }
+
+    /// What the lab's Knot answers for `name` `rtype`: kdig's `+short` lines.
+    pub fn dig(&self, name: &str, rtype: &str) -> Vec<String> {
+        let out = self
+            .command("kdig")
+            .args(["@127.0.0.1", "+time=1", "+retry=0", "+short", name, rtype])
+            .output()
+            .expect("run kdig in the lab");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Full kdig answer section lines (`name ttl class type data`).
+    pub fn dig_answer(&self, name: &str, rtype: &str) -> Vec<String> {
+        let out = self
+            .command("kdig")
+            .args([
+                "@127.0.0.1",
+                "+time=1",
+                "+retry=0",
+                "+noall",
+                "+answer",
+                name,
+                rtype,
+            ])
+            .output()
+            .expect("run kdig in the lab");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Polls `check` every 200 ms until it returns `Some`, for at most `limit`.
+    pub fn eventually<T>(
+        &self,
+        what: &str,
+        limit: Duration,
+        mut check: impl FnMut() -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(v) = check() {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// `curl` over HTTPS, verified against the lab CA, resolving through the
+    /// lab's DNS; `extra` goes before the URL. Returns (status code, body);
+    /// status 0 when no response came (curl's exit code is in the body).
+    pub fn https_get(&self, url: &str, extra: &[&str]) -> (u16, String) {
+        let out = self
+            .command("curl")
+            .args(["-sS", "--max-time", "5", "--cacert", self.ca_file()])
+            .args(["-w", "\n%{http_code}"])
+            .args(extra)
+            .arg(url)
+            .output()
+            .expect("run curl in the lab");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            return (
+                0,
+                format!(
+                    "curl exit {:?}: {}",
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            );
+        }
+        let (body, code) = stdout.rsplit_once('\n').unwrap_or(("", stdout.as_str()));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// `tests/cluster/lab-ctl ARGS` (stop/start a lab process); must succeed.
+    pub fn ctl(&self, args: &[&str]) {
+        let out = Command::new(repo_root().join("tests/cluster/lab-ctl"))
+            .args(args)
+            .env("WILDRUN_LAB_DIR", &self.dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tests/cluster/lab-ctl");
+        assert!(out.status.success(), "lab-ctl {args:?}: {}", text(&out));
+    }
+}

@@ -1,0 +1,565 @@
+//! The promise itself, on the visibility lab (tests/common/lab.rs): a request
+//! reaches a pod, by name, over verified HTTPS, through ExternalDNS, MetalLB,
+//! Traefik and cert-manager running for real.
+//!
+//! Nothing here stands in for a controller: the records come from
+//! ExternalDNS (its TXT ownership records prove it), the certificates from
+//! cert-manager, the address from MetalLB, the pods from kube-scheduler and
+//! kwok, the routing from Traefik. Each test fails when its link is broken.
+//! Tests that break a link for real (a controller stopped, the pool
+//! exhausted) hold the lab exclusively and mend it before they return.
+
+mod common;
+
+use std::process::Output;
+use std::time::Duration;
+
+use common::cluster::unique_name;
+use common::lab::{text, Lab};
+use serde_json::Value;
+
+const WAIT: &str = "120s";
+
+/// A service deployed by a bundled recipe; deleted (with `--delete`) on drop.
+struct Service {
+    lab: &'static Lab,
+    recipe: &'static str,
+    name: String,
+    extra: Vec<String>,
+}
+
+impl Service {
+    /// Deploys `scripts/<recipe>.rhai --name <unique> extra... --wait`;
+    /// panics with wildrun's output when it does not exit 0.
+    fn deploy(lab: &'static Lab, recipe: &'static str, prefix: &str, extra: &[&str]) -> Service {
+        let svc = Service::deploy_no_wait(lab, recipe, prefix, extra);
+        let out = svc.run(&["--wait", "--timeout", WAIT]);
+        assert!(
+            out.status.success(),
+            "deploy --wait {}: {}",
+            svc.name,
+            text(&out)
+        );
+        svc
+    }
+
+    /// Deploys without waiting (the apply itself must succeed).
+    fn deploy_no_wait(
+        lab: &'static Lab,
+        recipe: &'static str,
+        prefix: &str,
+        extra: &[&str],
+    ) -> Service {
+        let svc = Service {
+            lab,
+            recipe,
+            name: unique_name(prefix),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        let out = svc.run(&[]);
+        assert!(out.status.success(), "deploy {}: {}", svc.name, text(&out));
+        svc
+    }
+
+    /// Runs the recipe for this service with `more` arguments.
+    fn run(&self, more: &[&str]) -> Output {
+        let recipe = format!("scripts/{}.rhai", self.recipe);
+        let mut args: Vec<&str> = vec![&recipe, "--name", &self.name];
+        args.extend(self.extra.iter().map(String::as_str));
+        args.extend(more);
+        self.lab.wildrun(&args)
+    }
+
+    fn host(&self) -> String {
+        let domain = if self.recipe == "internal" {
+            self.lab.internal_domain()
+        } else {
+            self.lab.domain().to_string()
+        };
+        format!("{}.{domain}", self.name)
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}/", self.host())
+    }
+
+    /// The doctor's JSON report and exit code for this service.
+    fn doctor(&self) -> (Value, Option<i32>) {
+        let mut args = vec!["scripts/doctor.rhai", "--name", &self.name, "--json"];
+        args.extend(self.extra.iter().map(String::as_str));
+        let out = self.lab.wildrun(&args);
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
+        (report, out.status.code())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let out = self.run(&["--delete"]);
+        if !out.status.success() {
+            eprintln!("cleanup of {} failed: {}", self.name, text(&out));
+        }
+    }
+}
+
+/// The check named `name` of a doctor report.
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
+}
+
+/// Names of the checks that did not pass.
+fn not_passed(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .map(|checks| {
+            checks
+                .iter()
+                .filter(|c| c["status"] != "pass")
+                .map(|c| format!("{} ({}): {}", c["name"], c["status"], c["found"]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Parses the lab backend's `key=value` lines.
+fn backend_said(body: &str, key: &str) -> String {
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("the backend's answer has no {key}=: {body:?}"))
+        .to_string()
+}
+
+#[test]
+fn a_public_service_answers_by_name_over_verified_https() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let svc = Service::deploy(lab, "public", "pub", &[]);
+    let host = svc.host();
+
+    // The Deployment rolled out: kube-scheduler placed its pod on the kwok
+    // node, which gave it an address in the pod range.
+    let pod_ip = lab.kubectl_ok(&[
+        "-n",
+        &svc.name,
+        "get",
+        "pods",
+        "-l",
+        &format!("app={}", svc.name),
+        "-o",
+        "jsonpath={.items[0].status.podIP}",
+    ]);
+    assert!(pod_ip.starts_with("10.244."), "pod address {pod_ip:?}");
+
+    // ExternalDNS wrote the CNAME into Knot, and its ownership record with it.
+    assert_eq!(lab.dig(&host, "CNAME"), vec![format!("{}.", lab.domain())]);
+    let txt = lab.dig(&format!("cname-{host}"), "TXT").join(" ");
+    assert!(
+        txt.contains("external-dns/owner=wildrun-lab"),
+        "no ExternalDNS ownership record for {host}: {txt:?}"
+    );
+
+    // cert-manager issued the wildcard certificate; wildrun copied it.
+    let copied_from = lab.kubectl_ok(&[
+        "-n",
+        &svc.name,
+        "get",
+        "secret",
+        "wildcard-wild-cloud-tls",
+        "-o",
+        "jsonpath={.metadata.annotations.wildrun\\.dev/copied-from}",
+    ]);
+    assert_eq!(copied_from, "cert-manager/wildcard-wild-cloud-tls");
+    let issuer = lab.kubectl_ok(&[
+        "-n",
+        "cert-manager",
+        "get",
+        "certificate",
+        "wildcard-wild-cloud",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+    ]);
+    assert_eq!(issuer, "True");
+
+    // The request: resolved through Knot, verified against the lab CA,
+    // routed by Traefik to the pod's address, answered by the backend.
+    let (status, body) = lab.https_get(&svc.url(), &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(backend_said(&body, "host"), host);
+    assert_eq!(backend_said(&body, "addr"), format!("{pod_ip}:80"));
+
+    // Without the lab CA the same request is refused: the chain is really verified.
+    let out = lab
+        .command("curl")
+        .args(["-sS", "--max-time", "5", "-o", "/dev/null", &svc.url()])
+        .env("CURL_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+        .output()
+        .expect("curl");
+    assert_eq!(out.status.code(), Some(60), "{}", text(&out));
+}
+
+#[test]
+fn an_internal_service_admits_only_its_source_ranges() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    // Connections to the lab's 127.x addresses come from 127.0.0.1 unless
+    // curl binds another source address.
+    let svc = Service::deploy(
+        lab,
+        "internal",
+        "int",
+        &["--set", "cluster.internalSourceRanges=127.0.0.1/32"],
+    );
+    let host = svc.host();
+    assert_eq!(lab.dig(&host, "A"), vec![lab.lb_ip().to_string()]);
+
+    let (status, body) = lab.https_get(&svc.url(), &[]);
+    assert_eq!(status, 200, "from 127.0.0.1 (inside the range): {body}");
+    assert_eq!(backend_said(&body, "host"), host);
+
+    let (status, body) = lab.https_get(&svc.url(), &["--interface", "127.9.9.9"]);
+    assert_eq!(status, 403, "from 127.9.9.9 (outside the range): {body}");
+}
+
+#[test]
+fn delete_takes_the_record_and_the_answer_away() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let svc = Service::deploy(lab, "public", "del", &[]);
+    let host = svc.host();
+    assert_eq!(lab.https_get(&svc.url(), &[]).0, 200);
+
+    let out = svc.run(&["--delete"]);
+    assert!(out.status.success(), "{}", text(&out));
+    lab.eventually(
+        "ExternalDNS removing the record",
+        Duration::from_secs(30),
+        || lab.dig(&host, "CNAME").is_empty().then_some(()),
+    );
+    let (status, body) = lab.https_get(&svc.url(), &[]);
+    assert_eq!(status, 0, "the request still answered: {body}");
+    assert!(body.contains("resolve"), "{body}");
+}
+
+#[test]
+fn the_doctor_is_green_on_a_healthy_public_and_internal_service() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let public = Service::deploy(lab, "public", "docpub", &[]);
+    let (report, code) = public.doctor();
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, Some(0));
+    assert_eq!(check(&report, "https")["status"], "pass");
+
+    let internal = Service::deploy(
+        lab,
+        "internal",
+        "docint",
+        &["--set", "cluster.internalSourceRanges=127.0.0.1/32"],
+    );
+    let (report, code) = internal.doctor();
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn the_doctor_reports_dns_when_externaldns_is_not_running() {
+    let lab = Lab::shared();
+    let _only = lab.exclusive();
+    lab.ctl(&["stop", "external-dns"]);
+    let svc = Service::deploy_no_wait(lab, "public", "nodns", &[]);
+    let (report, code) = svc.doctor();
+    // --wait gives up on the link it waits for, and says which.
+    let waited = svc.run(&["--wait", "--timeout", "5s"]);
+    lab.ctl(&["start", "external-dns"]);
+    assert_eq!(waited.status.code(), Some(1), "{}", text(&waited));
+    let stderr = String::from_utf8_lossy(&waited.stderr);
+    assert!(
+        stderr.contains(&svc.host()) && stderr.to_lowercase().contains("dns"),
+        "--wait's last reason names neither the host nor DNS: {stderr}"
+    );
+    assert_eq!(code, Some(1), "{report:#}");
+    let dns = check(&report, "dns");
+    assert_eq!(dns["status"], "fail", "{report:#}");
+    assert!(
+        dns["found"].as_str().unwrap_or("").contains("NXDOMAIN"),
+        "{dns:#}"
+    );
+    // Running again, ExternalDNS catches up and the link turns green.
+    let host = svc.host();
+    lab.eventually(
+        "ExternalDNS writing the record after its restart",
+        Duration::from_secs(30),
+        || (!lab.dig(&host, "CNAME").is_empty()).then_some(()),
+    );
+    assert_eq!(check(&svc.doctor().0, "dns")["status"], "pass");
+}
+
+#[test]
+fn the_doctor_reports_https_when_traefik_is_stopped() {
+    let lab = Lab::shared();
+    let _only = lab.exclusive();
+    let svc = Service::deploy(lab, "public", "notraefik", &[]);
+    lab.ctl(&["stop", "traefik"]);
+    let (report, code) = svc.doctor();
+    lab.ctl(&["start", "traefik"]);
+    assert_eq!(code, Some(1), "{report:#}");
+    assert_eq!(check(&report, "https")["status"], "fail", "{report:#}");
+    lab.eventually("Traefik serving again", Duration::from_secs(30), || {
+        (lab.https_get(&svc.url(), &[]).0 == 200).then_some(())
+    });
+}
+
+#[test]
+fn the_doctor_reports_load_balancer_when_the_pool_is_exhausted() {
+    let lab = Lab::shared();
+    let _only = lab.exclusive();
+    let svc = Service::deploy(lab, "public", "nopool", &[]);
+    // The pool shrinks to one address, which another LoadBalancer Service
+    // takes: Traefik's address is no longer in any pool and none is free.
+    let pool = lab.kubectl_ok(&[
+        "-n",
+        "metallb-system",
+        "get",
+        "ipaddresspool",
+        "lab",
+        "-o",
+        "jsonpath={.spec.addresses[0]}",
+    ]);
+    let squatter = format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: squatter, namespace: {ns}}}\n\
+         spec: {{type: LoadBalancer, selector: {{app: none}}, ports: [{{port: 443}}]}}\n",
+        ns = svc.name
+    );
+    lab.kubectl_stdin(&["apply", "-f", "-"], &squatter);
+    lab.kubectl_ok(&[
+        "-n",
+        "metallb-system",
+        "patch",
+        "ipaddresspool",
+        "lab",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"addresses":["127.0.0.241/32"]}}"#,
+    ]);
+    let traefik_ip = || {
+        lab.kubectl_ok(&[
+            "-n",
+            "traefik",
+            "get",
+            "service",
+            "traefik",
+            "-o",
+            "jsonpath={.status.loadBalancer.ingress[0].ip}",
+        ])
+    };
+    lab.eventually(
+        "MetalLB withdrawing Traefik's address",
+        Duration::from_secs(30),
+        || traefik_ip().is_empty().then_some(()),
+    );
+    let (report, code) = svc.doctor();
+
+    lab.kubectl_ok(&["-n", &svc.name, "delete", "service", "squatter"]);
+    lab.kubectl_ok(&[
+        "-n",
+        "metallb-system",
+        "patch",
+        "ipaddresspool",
+        "lab",
+        "--type",
+        "merge",
+        "-p",
+        &format!(r#"{{"spec":{{"addresses":["{pool}"]}}}}"#),
+    ]);
+    lab.eventually(
+        "MetalLB giving Traefik its address back",
+        Duration::from_secs(30),
+        || (traefik_ip() == lab.lb_ip()).then_some(()),
+    );
+
+    assert_eq!(code, Some(1), "{report:#}");
+    assert_eq!(
+        check(&report, "load-balancer")["status"],
+        "fail",
+        "{report:#}"
+    );
+}
+
+#[test]
+fn the_doctor_reports_a_wrong_middleware_range() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let svc = Service::deploy(
+        lab,
+        "internal",
+        "badrange",
+        &["--set", "cluster.internalSourceRanges=127.0.0.1/32"],
+    );
+    lab.kubectl_ok(&[
+        "-n",
+        &svc.name,
+        "patch",
+        "middleware.traefik.io",
+        "internal-only",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"ipAllowList":{"sourceRange":["192.0.2.0/24"]}}}"#,
+    ]);
+    let (report, code) = svc.doctor();
+    assert_eq!(code, Some(1), "{report:#}");
+    let ranges = check(&report, "middleware-ranges");
+    assert_eq!(ranges["status"], "fail", "{report:#}");
+    assert!(
+        ranges["found"]
+            .as_str()
+            .unwrap_or("")
+            .contains("192.0.2.0/24"),
+        "{ranges:#}"
+    );
+    // Traefik enforces the range it was given: the request is refused now.
+    assert_eq!(lab.https_get(&svc.url(), &[]).0, 403);
+}
+
+#[test]
+fn the_doctor_reports_a_certificate_whose_issuer_does_not_exist() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let name = unique_name("noissuer");
+    let secret = format!("{name}-tls");
+    let set_secret = format!("tls.publicSecret={secret}");
+    let svc = Service::deploy_no_wait(
+        lab,
+        "public",
+        "noissuer",
+        &["--set", "tls.issuer=no-such-issuer", "--set", &set_secret],
+    );
+    let (report, code) = svc.doctor();
+    let _ = lab.kubectl(&[
+        "-n",
+        "cert-manager",
+        "delete",
+        "certificate",
+        &name,
+        "--wait=false",
+    ]);
+    assert_eq!(code, Some(1), "{report:#}");
+    let certificate = check(&report, "certificate");
+    assert_eq!(certificate["status"], "fail", "{report:#}");
+}
+
+#[test]
+fn each_externaldns_reads_the_prefix_it_is_configured_for() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    // Only the alpha prefix: the public zone's ExternalDNS (v0.22 on its
+    // default prefix) ignores the target and writes an A record to the
+    // Ingress status address instead of the CNAME.
+    let alpha = "dns.annotationPrefix=external-dns.alpha.kubernetes.io/";
+    let public = Service::deploy_no_wait(lab, "public", "alphapub", &["--set", alpha]);
+    let host = public.host();
+    let a = lab.eventually(
+        "ExternalDNS writing some record",
+        Duration::from_secs(30),
+        || {
+            let a = lab.dig_answer(&host, "A");
+            (!a.is_empty()).then_some(a)
+        },
+    );
+    assert!(
+        lab.dig(&host, "CNAME").is_empty(),
+        "a CNAME although the target was ignored: {a:?}"
+    );
+    let (report, _) = public.doctor();
+    assert_eq!(
+        check(&report, "externaldns-prefix")["status"],
+        "fail",
+        "{report:#}"
+    );
+    assert!(
+        check(&report, "externaldns-prefix")["hint"]
+            .as_str()
+            .unwrap_or("")
+            .contains("dns.annotationPrefix"),
+        "{report:#}"
+    );
+
+    // The internal zone's ExternalDNS is pinned to the alpha prefix: the same
+    // setting gives the right A record there.
+    let internal = Service::deploy(
+        lab,
+        "internal",
+        "alphaint",
+        &[
+            "--set",
+            alpha,
+            "--set",
+            "cluster.internalSourceRanges=127.0.0.1/32",
+        ],
+    );
+    assert_eq!(
+        lab.dig(&internal.host(), "A"),
+        vec![lab.lb_ip().to_string()]
+    );
+}
+
+#[test]
+fn an_internal_service_asked_from_outside_its_ranges_answers_403_as_expected() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    // The default ranges (10/8, 172.16/12, 192.168/16) do not hold 127.0.0.1,
+    // the address every client in the lab asks from: Traefik refuses it,
+    // which is what an internal service should do, and what --wait and the
+    // doctor accept as an answer, saying who asked.
+    let svc = Service::deploy(lab, "internal", "outside", &[]);
+    let (status, body) = lab.https_get(&svc.url(), &[]);
+    assert_eq!(status, 403, "{body}");
+    let (report, code) = svc.doctor();
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, Some(0));
+    let https = check(&report, "https");
+    let found = https["found"].as_str().unwrap_or("");
+    assert!(
+        found.contains("403") && found.contains("127.0.0.1"),
+        "{https:#}"
+    );
+}
+
+#[test]
+fn try_deploys_hello_and_prints_a_curl_that_answers() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    // README: "No cluster at hand?" runs tests/cluster/try as it is.
+    let out = std::process::Command::new(common::cluster::repo_root().join("tests/cluster/try"))
+        .env("WILDRUN_LAB_DIR", lab.dir())
+        .env("WILDRUN_BIN", env!("CARGO_BIN_EXE_wildrun"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run tests/cluster/try");
+    // The printed command, run as a user would paste it.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let curl = stdout.lines().last().unwrap_or_default().to_string();
+    let ran = std::process::Command::new("bash")
+        .args(["-c", &curl])
+        .output()
+        .expect("run the printed curl");
+    let _ = lab.wildrun(&["scripts/public.rhai", "--name", "hello", "--delete"]);
+
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Ingress hello/hello"), "{stderr}");
+    assert!(
+        curl.starts_with("ip netns exec ") && curl.contains(" curl --cacert "),
+        "{stdout}"
+    );
+    assert!(ran.status.success(), "{curl}: {}", text(&ran));
+    assert_eq!(
+        backend_said(&String::from_utf8_lossy(&ran.stdout), "host"),
+        format!("hello.{}", lab.domain())
+    );
+}
