@@ -16,8 +16,10 @@
 //!    - an HTTPS request to the host that answers (see [`judge`]).
 //!
 //! Links are waited on one after the other, each until it holds; the whole
-//! wait ends at the timeout with the link and its last reason. Progress goes
-//! to stderr: a spinner on a terminal, one line per change otherwise.
+//! wait ends at the timeout with the link and its last reason. A failed read
+//! of the cluster (the API server restarting) is a reason like any other.
+//! Progress goes to stderr: a spinner on a terminal, one line per change
+//! otherwise.
 
 use crate::config::Config;
 use crate::dns::{self, Query};
@@ -53,9 +55,6 @@ pub enum WaitError {
         /// The timeout, for people (`5m`, `30s`).
         elapsed: String,
     },
-    /// Reading the cluster failed in a way waiting does not fix.
-    #[error("{0:#}")]
-    Cluster(anyhow::Error),
 }
 
 /// One link of the chain from an applied recipe to an answering service.
@@ -786,10 +785,8 @@ pub async fn until_reachable(
         let left = settings.timeout.saturating_sub(started.elapsed());
         let seen = match tokio::time::timeout(left, looker.look(&link)).await {
             Ok(Ok(seen)) => seen,
-            Ok(Err(e)) => {
-                display.clear();
-                return Err(WaitError::Cluster(e));
-            }
+            // The API server may be restarting: keep waiting, and say so.
+            Ok(Err(e)) => Seen::NotYet(format!("{e:#}")),
             Err(_) => Seen::NotYet(format!(
                 "{} (still looking when the time ran out)",
                 progress.reason()
