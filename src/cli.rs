@@ -393,7 +393,7 @@ fn run_with(
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    config.require("cloud.domain")?;
+    // Each key is required where a script uses it (`config::require`), not here.
 
     let instance = instance_name(&recipe.path, &args)?;
     {

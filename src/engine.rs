@@ -152,9 +152,16 @@ impl RunHandle {
 pub fn origin(ctx: &NativeCallContext) -> Origin {
     let source = match ctx.call_source() {
         Some(s) => s.to_string(),
+        // `try_borrow`: a caller that holds the state must not make this panic.
         None => RunHandle::from_context(ctx)
-            .map(|run| run.0.borrow().recipe_display.clone())
-            .unwrap_or_else(|_| "<script>".to_string()),
+            .ok()
+            .and_then(|run| {
+                run.0
+                    .try_borrow()
+                    .ok()
+                    .map(|state| state.recipe_display.clone())
+            })
+            .unwrap_or_else(|| "<script>".to_string()),
     };
     Origin {
         source,

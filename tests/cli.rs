@@ -924,3 +924,12 @@ fn example_fork_and_configuration_work() {
     );
     assert_eq!(objects.len(), 7, "{:?}", kinds(&objects));
 }
+
+#[test]
+fn configuration_a_script_does_not_use_is_not_required() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.rhai"), "out::line(\"hello\");\n").unwrap();
+    let out = wildrun_in(dir.path(), &["hello.rhai", "--dry-run"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hello\n");
+}

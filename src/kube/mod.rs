@@ -75,6 +75,8 @@ fn plan_object(
     let keep = bool_option(ctx, "apply", options, "keep")?;
     let run = RunHandle::from_context(ctx)?;
     let mut obj = TypedObject::from_value(value).map_err(|e| script_error(ctx, e))?;
+    // Before borrowing the state: `origin` reads it for handler calls.
+    let at = origin(ctx);
     let mut state = run.state();
     let labels = run_labels(&state.instance);
     obj.set_labels(labels.iter().map(|(k, v)| (*k, v.as_str())));
@@ -84,7 +86,7 @@ fn plan_object(
     let rendered = obj.value.clone();
     state
         .plan
-        .add(Step::Apply(ApplyStep { object: obj, force }), origin(ctx))
+        .add(Step::Apply(ApplyStep { object: obj, force }), at)
         .map_err(|e| script_error(ctx, e))?;
     from_json(&rendered)
 }
@@ -255,11 +257,9 @@ fn register_watch(
 
 fn plan_step(ctx: &NativeCallContext, step: Step) -> Result<(), Box<EvalAltResult>> {
     let run = RunHandle::from_context(ctx)?;
+    let at = origin(ctx);
     let mut state = run.state();
-    state
-        .plan
-        .add(step, origin(ctx))
-        .map_err(|e| script_error(ctx, e))
+    state.plan.add(step, at).map_err(|e| script_error(ctx, e))
 }
 
 fn plan_wait(
@@ -575,6 +575,7 @@ pub mod kube_api {
                 script_error(&ctx, format!("copy_secret: label {k} value {text:?} {e}"))
             })?;
         }
+        let at = origin(&ctx);
         let mut state = run.state();
         for (k, v) in super::run_labels(&state.instance) {
             labels.insert(k.to_string(), Value::String(v));
@@ -596,7 +597,7 @@ pub mod kube_api {
         };
         state
             .plan
-            .add(Step::CopySecret(copy), origin(&ctx))
+            .add(Step::CopySecret(copy), at)
             .map_err(|e| script_error(&ctx, e))
     }
 }
