@@ -102,6 +102,10 @@ pub struct Cli {
     #[arg(long)]
     pub force: bool,
 
+    /// Let the recipe read files in this folder too (repeatable); by default only the recipe's folder tree and the configuration file's folder.
+    #[arg(long = "allow-read", value_name = "DIR")]
+    pub allow_read: Vec<PathBuf>,
+
     /// After applying, wait until the service answers: rollouts, each Ingress host's DNS record (at its zone's nameservers), TLS Secret, then an HTTPS request.
     #[arg(long)]
     pub wait: bool,
@@ -347,6 +351,9 @@ pub fn run_once(
         exit_code: None,
         watches: Vec::new(),
         file_watch: cli.watch,
+        read_scope: crate::files::ReadScope::new(
+            std::iter::once(recipe_dir.clone()).chain(cli.allow_read.iter().cloned()),
+        ),
         runtime,
     });
     let result = run_with(inv, script, &run, &recipe_dir);
@@ -390,6 +397,7 @@ fn run_with(
     };
     let config = config::load(&sources, &cwd, &|k| std::env::var(k).ok())?;
     run.state().config = config.clone();
+    run.state().read_scope = read_scope(cli, recipe_dir, &config, &cwd)?;
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
@@ -607,6 +615,46 @@ fn action(cli: &Cli) -> Result<Action, Failure> {
     } else {
         Action::Apply
     })
+}
+
+/// The folders a recipe may read: its own folder tree, the configuration
+/// file's folder, `--allow-read` and `sandbox.allowRead` (relative to the
+/// configuration file's folder, or the working directory without a file).
+fn read_scope(
+    cli: &Cli,
+    recipe_dir: &Path,
+    config: &config::Config,
+    cwd: &Path,
+) -> Result<crate::files::ReadScope, Failure> {
+    let config_dir = config
+        .file
+        .as_deref()
+        .and_then(Path::parent)
+        .map(|d| cwd.join(d));
+    let mut roots = vec![recipe_dir.to_path_buf()];
+    roots.extend(config_dir.clone());
+    for dir in &cli.allow_read {
+        if !dir.is_dir() {
+            return Err(usage(format!(
+                "--allow-read {}: no such folder",
+                dir.display()
+            )));
+        }
+        roots.push(dir.clone());
+    }
+    let listed = config
+        .get("sandbox.allowRead")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for dir in listed.iter().filter_map(Value::as_str) {
+        let dir = config_dir.as_deref().unwrap_or(cwd).join(dir);
+        if !dir.is_dir() {
+            return Err(anyhow!("sandbox.allowRead: {} is not a folder", dir.display()).into());
+        }
+        roots.push(dir);
+    }
+    Ok(crate::files::ReadScope::new(roots))
 }
 
 /// `<recipe>.<name>`, or `<recipe>` for recipes without a `name` parameter.

@@ -196,6 +196,13 @@ pub const KEYS: &[Key] = &[
         help: "PEM file of a CA to trust besides the system's roots when the doctor and --wait send an HTTPS request (a private ClusterIssuer's CA)",
         check: file_path,
     },
+    Key {
+        path: "sandbox.allowRead",
+        ty: KeyType::List,
+        default: None,
+        help: "folders recipes may read files from besides the recipe's folder tree and the configuration file's folder (relative to the configuration file's folder)",
+        check: file_path,
+    },
 ];
 
 /// Looks up a key by its dotted path.
@@ -214,7 +221,15 @@ struct FileShape {
     ingress: Option<IngressShape>,
     dns: Option<DnsShape>,
     tls: Option<TlsShape>,
+    sandbox: Option<SandboxShape>,
     vars: Option<std::collections::BTreeMap<String, serde::de::IgnoredAny>>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
+struct SandboxShape {
+    allow_read: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -420,8 +435,8 @@ fn unknown_warning(origin: &str, path: &str, suggestion: Option<String>) -> Stri
 }
 
 fn read_file(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+    let text =
+        crate::files::read_text(path).map_err(|e| anyhow::anyhow!("configuration file: {e}"))?;
     if text.trim().is_empty() {
         return Ok(Value::Object(Map::new()));
     }
@@ -495,7 +510,8 @@ pub fn load(sources: &Sources, cwd: &Path, env: &dyn Fn(&str) -> Option<String>)
         _ => find_file(cwd),
     };
     if let Some(path) = &file {
-        if !path.is_file() {
+        // Not `is_file`: a device such as /dev/zero exists and is read (bounded).
+        if !path.exists() {
             bail!("configuration file {} does not exist", path.display());
         }
         value = read_file(path)?;

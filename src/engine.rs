@@ -75,6 +75,8 @@ pub struct RunState {
     pub watches: Vec<crate::kube::events::WatchSpec>,
     /// The run is one of `--watch`'s re-runs.
     pub file_watch: bool,
+    /// The folders `template::file` and `yaml::file` may read.
+    pub read_scope: crate::files::ReadScope,
     /// Runtime for host functions that need the network.
     pub runtime: tokio::runtime::Handle,
 }
@@ -124,6 +126,13 @@ impl RunHandle {
         let cluster = Rc::new(self.block_on(crate::kube::cluster::Cluster::connect(&connect))?);
         self.0.borrow_mut().cluster = Some(cluster.clone());
         Ok(cluster)
+    }
+
+    /// Reads a file a script named: inside the run's [`ReadScope`](crate::files::ReadScope),
+    /// at most [`MAX_FILE_SIZE`](crate::files::MAX_FILE_SIZE) bytes.
+    pub fn read_file(&self, path: &Path) -> Result<String, crate::files::ReadError> {
+        let scope = self.0.borrow().read_scope.clone();
+        scope.read(path)
     }
 
     /// Records that the run read `path` (the script, a module, a template).
@@ -301,7 +310,7 @@ impl ModuleResolver for RecipeResolver {
         for dir in importer_dir.iter().chain(&self.dirs) {
             let candidate = dir.join(&file);
             if candidate.is_file() {
-                let text = std::fs::read_to_string(&candidate).map_err(|e| {
+                let text = crate::files::read_text(&candidate).map_err(|e| {
                     EvalAltResult::ErrorInModule(
                         candidate.display().to_string(),
                         format!("cannot read module: {e}").into(),
@@ -309,6 +318,10 @@ impl ModuleResolver for RecipeResolver {
                     )
                 })?;
                 self.run.track_file(&candidate);
+                // A module may read the files beside it.
+                if let Some(dir) = candidate.parent() {
+                    self.run.0.borrow_mut().read_scope.allow(dir);
+                }
                 let key = candidate.canonicalize().unwrap_or(candidate.clone());
                 return self.compile_module(engine, key, display_path(&candidate), &text, pos);
             }
@@ -391,8 +404,7 @@ pub struct Recipe {
 impl Recipe {
     /// Reads and compiles a recipe. A syntax error names file:line:column.
     pub fn compile(engine: &Engine, path: &Path) -> Result<Recipe> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read recipe {}", path.display()))?;
+        let text = crate::files::read_text(path).context("cannot read the recipe")?;
         let display = display_path(path);
         let mut ast = engine.compile(&text).map_err(|e| {
             let (line, col) = (e.1.line().unwrap_or(0), e.1.position().unwrap_or(0));

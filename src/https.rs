@@ -174,7 +174,7 @@ fn ca_certificates(ca: &str) -> Result<Vec<CertificateDer<'static>>, HttpsError>
         (ca.to_string(), "(PEM text)".to_string())
     } else {
         let path = PathBuf::from(ca);
-        let text = std::fs::read_to_string(&path)
+        let text = crate::files::read_text(&path)
             .map_err(|e| HttpsError::BadCa(path.display().to_string(), e.to_string()))?;
         (text, path.display().to_string())
     };

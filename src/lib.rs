@@ -18,6 +18,7 @@
 //! | [`log`] | the `log::` script namespace and stderr formatting |
 //! | [`out`] | the `out::` script namespace: data on stdout, exit code |
 //! | [`dns`], [`cert`], [`https`] | the `dns::`, `cert::` and `https::` script namespaces |
+//! | [`files`] | reading files: bounded in size, confined to the folders a run may read |
 //! | [`externaldns`] | which annotation prefix an ExternalDNS Deployment reads |
 //! | [`reach`] | `--wait`: after applying, wait until the service answers over HTTPS |
 //! | [`watch`] | `--watch`: re-run on every change of a file the run read |
@@ -28,6 +29,7 @@ pub mod config;
 pub mod dns;
 pub mod engine;
 pub mod externaldns;
+pub mod files;
 pub mod https;
 pub mod kube;
 pub mod log;

@@ -156,12 +156,9 @@ pub mod template_api {
         let run = RunHandle::from_context(&ctx)?;
         let full = run.resolve_path(&ctx, path);
         run.track_file(&full);
-        let text = std::fs::read_to_string(&full).map_err(|e| {
-            script_error(
-                &ctx,
-                format!("cannot read template {}: {e}", full.display()),
-            )
-        })?;
+        let text = run
+            .read_file(&full)
+            .map_err(|e| script_error(&ctx, format!("template::file: {e}")))?;
         super::render_with_map(&ctx, &text, &crate::engine::display_path(&full), &vars)
     }
 }

@@ -60,8 +60,9 @@ pub mod yaml_api {
         let run = RunHandle::from_context(&ctx)?;
         let full = run.resolve_path(&ctx, path);
         run.track_file(&full);
-        let text = std::fs::read_to_string(&full)
-            .map_err(|e| script_error(&ctx, format!("cannot read {}: {e}", full.display())))?;
+        let text = run
+            .read_file(&full)
+            .map_err(|e| script_error(&ctx, format!("yaml::file: {e}")))?;
         let docs = super::parse_documents(&text, &crate::engine::display_path(&full))
             .map_err(|e| script_error(&ctx, e))?;
         super::to_array(docs)

@@ -933,3 +933,100 @@ fn configuration_a_script_does_not_use_is_not_required() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "hello\n");
 }
+
+#[test]
+fn endless_and_huge_files_stop_at_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, script) in [
+        ("t.rhai", "template::file(\"/dev/zero\", #{});\n"),
+        ("y.rhai", "yaml::file(\"/dev/zero\");\n"),
+    ] {
+        std::fs::write(dir.path().join(name), script).unwrap();
+        let out = wildrun_in(
+            dir.path(),
+            &["--allow-read", "/dev", name, "--dry-run"],
+            &[],
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("/dev/zero") && err.contains("16 MiB"),
+            "{name}: {err}"
+        );
+    }
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, vec![b'#'; 17 * 1024 * 1024]).unwrap();
+    std::fs::write(dir.path().join("b.rhai"), "yaml::file(\"big.yaml\");\n").unwrap();
+    let out = wildrun_in(dir.path(), &["b.rhai", "--dry-run"], &[]);
+    assert!(
+        stderr(&out).contains("big.yaml is larger than the 16 MiB"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = wildrun_in(
+        dir.path(),
+        &["--config", "/dev/zero", "t.rhai", "--dry-run"],
+        &[],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("/dev/zero") && err.contains("16 MiB"), "{err}");
+    assert!(!err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn recipes_read_only_their_folder_tree_unless_widened() {
+    let top = tempfile::tempdir().unwrap();
+    let recipes = top.path().join("recipes");
+    std::fs::create_dir_all(recipes.join("sub")).unwrap();
+    std::fs::write(top.path().join("secret.txt"), "token").unwrap();
+    std::fs::write(recipes.join("sub/ok.yaml"), "a: 1\n").unwrap();
+    for (name, script) in [
+        ("abs.rhai", "template::file(\"/etc/passwd\", #{});\n"),
+        ("up.rhai", "template::file(\"../secret.txt\", #{});\n"),
+        ("env.rhai", "yaml::file(\"/proc/self/environ\");\n"),
+    ] {
+        std::fs::write(recipes.join(name), script).unwrap();
+        let out = wildrun_in(&recipes, &[name, "--dry-run"], &[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(
+            err.contains("outside the folders this run may read") && err.contains("--allow-read"),
+            "{name}: {err}"
+        );
+    }
+    std::fs::write(
+        recipes.join("in.rhai"),
+        "out::line(yaml::file(\"sub/ok.yaml\")[0].a.to_string());\n",
+    )
+    .unwrap();
+    let out = wildrun_in(&recipes, &["in.rhai", "--dry-run"], &[]);
+    assert_eq!(stdout(&out), "1\n", "{}", stderr(&out));
+
+    std::fs::write(
+        recipes.join("read.rhai"),
+        "out::line(template::file(\"../secret.txt\", #{}));\n",
+    )
+    .unwrap();
+    let top_dir = top.path().to_str().unwrap();
+    let out = wildrun_in(
+        &recipes,
+        &["--allow-read", top_dir, "read.rhai", "--dry-run"],
+        &[],
+    );
+    assert_eq!(stdout(&out), "token\n", "{}", stderr(&out));
+    let set = format!("sandbox.allowRead={top_dir}");
+    let out = wildrun_in(&recipes, &["--set", &set, "read.rhai", "--dry-run"], &[]);
+    assert_eq!(stdout(&out), "token\n", "{}", stderr(&out));
+    // The configuration file's folder is readable too.
+    std::fs::write(top.path().join("wildrun.yaml"), "sandbox: {}\n").unwrap();
+    let out = wildrun_in(&recipes, &["read.rhai", "--dry-run"], &[]);
+    assert_eq!(stdout(&out), "token\n", "{}", stderr(&out));
+    let out = wildrun_in(
+        &recipes,
+        &["--allow-read", "/no/such/dir", "read.rhai", "--dry-run"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
