@@ -85,9 +85,21 @@ impl Service {
 
     /// The doctor's JSON report and exit code for this service.
     fn doctor(&self) -> (Value, Option<i32>) {
+        self.doctor_with(&[])
+    }
+
+    /// The doctor with more environment (configuration by variable).
+    fn doctor_with(&self, env: &[(&str, &str)]) -> (Value, Option<i32>) {
         let mut args = vec!["scripts/doctor.rhai", "--name", &self.name, "--json"];
         args.extend(self.extra.iter().map(String::as_str));
-        let out = self.lab.wildrun(&args);
+        let out = self
+            .lab
+            .command(env!("CARGO_BIN_EXE_wildrun"))
+            .current_dir(common::cluster::repo_root())
+            .args(&args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run the doctor in the lab");
         let report: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
         (report, out.status.code())
@@ -252,7 +264,14 @@ fn the_doctor_is_green_on_a_healthy_public_and_internal_service() {
     let (report, code) = public.doctor();
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
-    assert_eq!(check(&report, "https")["status"], "pass");
+    // The request went to the address DNS gives and got the Secret's certificate.
+    let https = check(&report, "https")["found"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(https.contains(": 200 "), "{https}");
+    assert!(https.contains("(from DNS)"), "{https}");
+    assert!(https.contains("the Secret's certificate"), "{https}");
 
     let internal = Service::deploy(
         lab,
@@ -305,9 +324,35 @@ fn the_doctor_reports_https_when_traefik_is_stopped() {
     let svc = Service::deploy(lab, "public", "notraefik", &[]);
     lab.ctl(&["stop", "traefik"]);
     let (report, code) = svc.doctor();
+    let waited = svc.run(&["--wait", "--timeout", "4s"]);
     lab.ctl(&["start", "traefik"]);
     assert_eq!(code, Some(1), "{report:#}");
-    assert_eq!(check(&report, "https")["status"], "fail", "{report:#}");
+    let https = check(&report, "https");
+    assert_eq!(https["status"], "fail", "{report:#}");
+    let found = https["found"].as_str().unwrap_or("");
+    assert!(
+        found.contains(&format!("cannot connect to {}:443", lab.lb_ip())),
+        "{https:#}"
+    );
+    assert!(
+        https["hint"]
+            .as_str()
+            .unwrap_or("")
+            .contains("is Traefik running"),
+        "{https:#}"
+    );
+    // --wait names the link it gave up on.
+    assert_eq!(waited.status.code(), Some(1), "{}", text(&waited));
+    let stderr = String::from_utf8_lossy(&waited.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!(
+            "error: timed out after 4s waiting for HTTPS {}: cannot connect to {}:443",
+            svc.url(),
+            lab.lb_ip()
+        )),
+        "{stderr}"
+    );
     lab.eventually("Traefik serving again", Duration::from_secs(30), || {
         (lab.https_get(&svc.url(), &[]).0 == 200).then_some(())
     });
@@ -451,6 +496,99 @@ fn the_doctor_reports_a_certificate_whose_issuer_does_not_exist() {
     assert_eq!(code, Some(1), "{report:#}");
     let certificate = check(&report, "certificate");
     assert_eq!(certificate["status"], "fail", "{report:#}");
+    // Without the Secret, Traefik serves its own default certificate.
+    let https = check(&report, "https");
+    assert_eq!(https["status"], "fail", "{report:#}");
+    assert!(
+        https["found"]
+            .as_str()
+            .unwrap_or("")
+            .contains("does not verify"),
+        "{https:#}"
+    );
+}
+
+#[test]
+fn wait_copies_the_secret_cert_manager_issues_meanwhile() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    // A wildcard Certificate of its own whose issuer does not exist yet, as
+    // on a cluster whose layer is still being set up: the run skips the copy,
+    // and once the issuer appears and cert-manager issues, the wait makes it.
+    let name = unique_name("fresh");
+    let issuer = format!("{name}-issuer");
+    let secret = format!("{name}-tls");
+    lab.kubectl_stdin(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\n\
+             metadata: {{name: {name}, namespace: cert-manager}}\n\
+             spec: {{secretName: {secret}, dnsNames: ['*.{d}', '{d}'],\
+             issuerRef: {{name: {issuer}, kind: ClusterIssuer}}}}\n",
+            d = lab.domain()
+        ),
+    );
+    let set_secret = format!("tls.publicSecret={secret}");
+    let svc = Service {
+        lab,
+        recipe: "public",
+        name: unique_name("waitcopy"),
+        extra: vec!["--set".into(), set_secret],
+    };
+    let child = lab
+        .command(env!("CARGO_BIN_EXE_wildrun"))
+        .current_dir(common::cluster::repo_root())
+        .args(["scripts/public.rhai", "--name", &svc.name])
+        .args(&svc.extra)
+        .args(["--wait", "--timeout", WAIT])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run wildrun in the lab");
+    // The run has checked its plan (the copy skipped) once its Ingress exists.
+    lab.eventually(
+        "the run applying its Ingress",
+        Duration::from_secs(30),
+        || {
+            lab.kubectl(&["-n", &svc.name, "get", "ingress", &svc.name])
+                .status
+                .success()
+                .then_some(())
+        },
+    );
+    lab.kubectl_stdin(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\n\
+             metadata: {{name: {issuer}}}\nspec: {{ca: {{secretName: lab-ca}}}}\n"
+        ),
+    );
+    let out = child.wait_with_output().expect("wildrun ends");
+    for (kind, object) in [("certificate", name.as_str()), ("secret", secret.as_str())] {
+        let _ = lab.kubectl(&["-n", "cert-manager", "delete", kind, object, "--wait=false"]);
+    }
+    let _ = lab.kubectl(&["delete", "clusterissuer", &issuer, "--wait=false"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{}", text(&out));
+    let host = svc.host();
+    for expected in [
+        format!("skipped    Secret {}/{secret}", svc.name),
+        "now that cert-manager has issued it".to_string(),
+        format!("✓ HTTPS https://{host}/: 200 "),
+        "the service answers".to_string(),
+    ] {
+        assert!(err.contains(&expected), "stderr lacks {expected:?}:\n{err}");
+    }
+    let copied_from = lab.kubectl_ok(&[
+        "-n",
+        &svc.name,
+        "get",
+        "secret",
+        &secret,
+        "-o",
+        "jsonpath={.metadata.annotations.wildrun\\.dev/copied-from}",
+    ]);
+    assert_eq!(copied_from, format!("cert-manager/{secret}"));
 }
 
 #[test]
