@@ -490,6 +490,10 @@ fn run_with(
                 anyhow::Ok((Some(report), None, String::new()))
             }
             Action::Apply | Action::Render => {
+                // Every verb the run needs, delete included, before the first write.
+                if cli.prune {
+                    kube::cleanup::check_prune(&cluster, &plan, &instance).await?;
+                }
                 let mut report = kube::apply::execute(&cluster, &plan, &options).await?;
                 if cli.prune {
                     kube::cleanup::prune_instance(

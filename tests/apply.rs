@@ -968,3 +968,76 @@ fn api_server_outage_mid_run_fails_clearly_and_a_rerun_converges() {
     ]);
     assert_eq!(String::from_utf8_lossy(&cm.stdout), "b");
 }
+
+#[test]
+fn delete_and_prune_check_delete_permission_before_the_first_write() {
+    let w = World::new("delperm", true);
+    let dir = tempfile::tempdir().unwrap();
+    let name = w.name.as_str();
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", name]),
+        "apply",
+    );
+    // examples/rbac.yaml's role without `delete` on deployments.
+    let rbac =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rbac.yaml"))
+            .unwrap();
+    let docs: Vec<Value> = wildrun::yaml::parse_documents(&rbac, "rbac.yaml").unwrap();
+    let mut role = docs[0].clone();
+    let reduced = unique_name("no-deployment-delete");
+    role["metadata"]["name"] = json!(reduced);
+    for rule in role["rules"].as_array_mut().unwrap() {
+        if rule["resources"] == json!(["deployments"]) {
+            rule["verbs"] = json!(["get", "list", "create", "patch"]);
+        }
+    }
+    let out = w
+        .cluster
+        .kubectl_stdin(&["apply", "-f", "-"], &role.to_string());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let user = service_account_kubeconfig(&w, &reduced, dir.path());
+
+    // --delete: refused before the Ingress and Service (deleted first) go.
+    let out = w.wildrun_as(&user, &["scripts/public.rhai", "--name", name, "--delete"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("nothing was changed; --delete needs")
+            && err.contains(&format!(
+                "may not delete deployments.apps in namespace {name}"
+            )),
+        "{err}"
+    );
+    for kind in ["ingress", "service", "deployment"] {
+        assert!(
+            w.get(&["-n", name, kind, name]).is_some(),
+            "--delete removed the {kind} before failing"
+        );
+    }
+
+    // --prune: the recipe no longer makes the Deployment, and the user may
+    // not delete it; the Service it changes stays as it was.
+    let recipe_dir = tempfile::tempdir().unwrap();
+    let recipe = recipe_dir.path().join("public.rhai");
+    std::fs::write(
+        &recipe,
+        "fn params() { [#{ name: \"name\", type: \"label\", required: true }] }\n\
+         kube::apply(#{ apiVersion: \"v1\", kind: \"Namespace\", metadata: #{ name: args.name } });\n\
+         kube::apply(#{ apiVersion: \"v1\", kind: \"Service\", metadata: #{ name: args.name, namespace: args.name },\n\
+             spec: #{ selector: #{ app: args.name }, ports: [#{ port: 8080, targetPort: 8080 }] } });\n",
+    )
+    .unwrap();
+    let out = w.wildrun_as(
+        &user,
+        &[recipe.to_str().unwrap(), "--name", name, "--prune"],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--prune needs") && err.contains("may not delete deployments.apps"),
+        "{err}"
+    );
+    let service = w.must_get(&["-n", name, "service", name]);
+    assert_eq!(service["spec"]["ports"][0]["port"], json!(80), "{err}");
+    let _ = w.cluster.kubectl(&["delete", "clusterrole", &reduced]);
+}

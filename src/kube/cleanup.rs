@@ -8,10 +8,11 @@
 
 use super::apply::{delete, Action, Entry, Report};
 use super::cluster::{Cluster, Kind};
+use super::permissions::{Need, Permissions};
 use super::wait;
 use crate::plan::{
-    Condition, DeleteStep, ObjectRef, Plan, COPIED_FROM_ANNOTATION, INSTANCE_LABEL, KEEP_LABEL,
-    MANAGED_BY, MANAGED_BY_LABEL,
+    Condition, DeleteStep, ObjectRef, Origin, Plan, COPIED_FROM_ANNOTATION, INSTANCE_LABEL,
+    KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use anyhow::Result;
 use kube::api::ListParams;
@@ -245,6 +246,40 @@ async fn remove(
     Ok(())
 }
 
+/// Refuses, before anything is deleted, when the user may not delete one
+/// of `found` (objects kept by label excepted). `option` names the command
+/// line option the deletion is for (`--delete`, `--prune`).
+async fn check_delete(cluster: &Cluster, found: &[Found], option: &str) -> Result<()> {
+    let needs: Vec<Need> = found
+        .iter()
+        .filter(|f| !f.keep)
+        .map(|f| Need {
+            verb: "delete".into(),
+            group: f.kind.resource.group.clone(),
+            resource: f.kind.resource.plural.clone(),
+            namespace: if f.kind.namespaced {
+                f.target.namespace.clone()
+            } else {
+                None
+            },
+            what: f.target.to_string(),
+            origin: Origin {
+                source: option.to_string(),
+                line: 0,
+            },
+        })
+        .collect();
+    let problems = Permissions::new(cluster).check(&needs).await?;
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "nothing was changed; {option} needs {} permission(s) the user lacks:\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
 async fn delete_one(cluster: &Cluster, f: &Found, dry_run: bool) -> Result<bool> {
     let step = DeleteStep {
         target: f.target.clone(),
@@ -334,6 +369,7 @@ pub async fn delete_instance(
     if found.is_empty() {
         tracing::info!("nothing of instance {instance} is in the cluster");
     }
+    check_delete(cluster, &found, "--delete").await?;
     remove(cluster, plan, &kinds, found, &mut report, dry_run).await?;
     Ok(report)
 }
@@ -365,6 +401,14 @@ pub async fn stale_objects(
         .into_iter()
         .map(|f| (f.target, f.live))
         .collect())
+}
+
+/// Before `--prune` applies anything: refuses when the user may not delete
+/// an object the prune would remove.
+pub async fn check_prune(cluster: &Cluster, plan: &Plan, instance: &str) -> Result<()> {
+    let kinds = searchable_kinds(cluster, plan).await?;
+    let stale = stale(cluster, plan, &kinds, instance).await?;
+    check_delete(cluster, &stale, "--prune").await
 }
 
 /// `--prune`: removes objects of `instance` that `plan` no longer produces.
