@@ -102,6 +102,10 @@ pub struct Cli {
     #[arg(long)]
     pub force: bool,
 
+    /// Take over objects another instance of a recipe made (their wildrun.dev/instance label differs); without it they are refused.
+    #[arg(long)]
+    pub adopt: bool,
+
     /// Let the recipe read files in this folder too (repeatable); by default only the recipe's folder tree and the configuration file's folder.
     #[arg(long = "allow-read", value_name = "DIR")]
     pub allow_read: Vec<PathBuf>,
@@ -457,6 +461,7 @@ fn run_with(
         server_dry_run,
         force: cli.force,
         require_tls: cli.require_tls,
+        adopt: cli.adopt,
         quiet_unchanged: false,
     };
     let (report, diff_count, stdout) = run.block_on(async {

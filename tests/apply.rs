@@ -1041,3 +1041,48 @@ fn delete_and_prune_check_delete_permission_before_the_first_write() {
     assert_eq!(service["spec"]["ports"][0]["port"], json!(80), "{err}");
     let _ = w.cluster.kubectl(&["delete", "clusterrole", &reduced]);
 }
+
+#[test]
+fn another_instances_objects_are_refused_unless_adopted() {
+    let w = World::new("clash", true);
+    let name = w.name.as_str();
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", name]),
+        "public",
+    );
+    let host = |w: &World| {
+        w.must_get(&["-n", name, "ingress", name])["spec"]["rules"][0]["host"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let public_host = host(&w);
+    let out = w.wildrun(&["scripts/internal.rhai", "--name", name]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "Deployment {name}/{name} belongs to instance public.{name}"
+        )) && err.contains(&format!("wildrun public.rhai --name {name} --delete"))
+            && err.contains("--adopt"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was applied"), "{err}");
+    assert_eq!(host(&w), public_host, "the public host was replaced");
+    let deployment = w.must_get(&["-n", name, "deployment", name]);
+    assert_eq!(
+        deployment["metadata"]["labels"]["wildrun.dev/instance"],
+        json!(format!("public.{name}"))
+    );
+
+    assert_ok(
+        &w.wildrun(&["scripts/internal.rhai", "--name", name, "--adopt"]),
+        "internal --adopt",
+    );
+    let deployment = w.must_get(&["-n", name, "deployment", name]);
+    assert_eq!(
+        deployment["metadata"]["labels"]["wildrun.dev/instance"],
+        json!(format!("internal.{name}"))
+    );
+    assert_ne!(host(&w), public_host);
+}

@@ -14,7 +14,7 @@ use super::permissions::{Need, Permissions};
 use super::wait;
 use crate::plan::{
     ApplyStep, DeleteStep, ObjectRef, Plan, PlannedStep, SecretCopy, Step, COPIED_FROM_ANNOTATION,
-    MANAGED_BY, MANAGED_BY_LABEL,
+    INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use anyhow::{anyhow, Result};
 use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy, ValidationDirective};
@@ -34,6 +34,8 @@ pub struct ExecOptions {
     pub force: bool,
     /// `--require-tls`: a missing source secret is an error, not a warning.
     pub require_tls: bool,
+    /// `--adopt`: take over objects another instance made.
+    pub adopt: bool,
     /// Report unchanged objects at debug level only (watch handlers, which
     /// run on every event, report what changed).
     pub quiet_unchanged: bool,
@@ -331,6 +333,36 @@ fn read(snapshot: &Snapshot, target: &ObjectRef) -> Option<Value> {
 }
 
 /// Checks one step against what the preflight read.
+/// The label value `key` of an object.
+fn label<'v>(object: &'v Value, key: &str) -> Option<&'v str> {
+    object
+        .pointer(&format!("/metadata/labels/{}", key.replace('/', "~1")))
+        .and_then(Value::as_str)
+}
+
+/// Why applying `object` would take over what another instance made: its
+/// live version carries another `wildrun.dev/instance`. Namespaces (and
+/// objects kept for sharing) are shared by the instances in them, by design.
+fn other_instance(object: &crate::objects::TypedObject, live: Option<&Value>) -> Option<String> {
+    if object.kind == "Namespace" {
+        return None;
+    }
+    let live = live?;
+    let ours = label(&object.value, INSTANCE_LABEL)?;
+    let theirs = label(live, INSTANCE_LABEL)?;
+    if ours == theirs || label(live, KEEP_LABEL) == Some("true") {
+        return None;
+    }
+    let how = match theirs.split_once('.') {
+        Some((recipe, name)) => format!("`wildrun {recipe}.rhai --name {name} --delete`"),
+        None => format!("`wildrun {theirs}.rhai --delete`"),
+    };
+    Some(format!(
+        "{} belongs to instance {theirs} (label {INSTANCE_LABEL}), not {ours}; wildrun will not take it over. To move it here, remove it from {theirs} first ({how}, or drop it from that recipe and run it with --prune), or take it over with --adopt",
+        ObjectRef::of(object)
+    ))
+}
+
 fn check_step<'p>(
     planned: &'p PlannedStep,
     kind: Option<Kind>,
@@ -352,6 +384,11 @@ fn check_step<'p>(
     match &planned.step {
         Step::Apply(ApplyStep { object, .. }) => {
             prepared.live = read(snapshot, &ObjectRef::of(object));
+            if !options.adopt {
+                if let Some(problem) = other_instance(object, prepared.live.as_ref()) {
+                    problems.push(format!("{at}: {problem}"));
+                }
+            }
         }
         Step::CopySecret(copy) => {
             let from = format!("{}/{}", copy.from_namespace, copy.name);
