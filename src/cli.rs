@@ -358,6 +358,8 @@ pub fn run_once(
         read_scope: crate::files::ReadScope::new(
             std::iter::once(recipe_dir.clone()).chain(cli.allow_read.iter().cloned()),
         ),
+        action: script_action(cli),
+        force: cli.force,
         runtime,
     });
     let result = run_with(inv, script, &run, &recipe_dir);
@@ -582,6 +584,19 @@ enum Action {
 }
 
 /// The action the options ask for, or a usage error for combinations that make no sense.
+/// What the run does, as scripts see it (`run::action()`); the options
+/// that do not go together are refused later, by [`action`].
+fn script_action(cli: &Cli) -> crate::run::Action {
+    use crate::run::Action as A;
+    match cli.dry_run {
+        _ if cli.delete => A::Delete,
+        _ if cli.diff => A::Diff,
+        Some(DryRun::Client) => A::Render,
+        Some(DryRun::Server) => A::ServerDryRun,
+        None => A::Apply,
+    }
+}
+
 fn action(cli: &Cli) -> Result<Action, Failure> {
     if cli.watch && (cli.diff || cli.delete) {
         return Err(usage(

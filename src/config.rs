@@ -96,6 +96,92 @@ fn positive(value: &str) -> Result<(), String> {
     }
 }
 
+fn one_of(value: &str, choices: &[&str]) -> Result<(), String> {
+    if choices.contains(&value) {
+        return Ok(());
+    }
+    let hint = crate::objects::strict::nearest(value, choices.iter().copied())
+        .map(|s| format!(" (did you mean {s}?)"))
+        .unwrap_or_default();
+    Err(format!(
+        "{value:?} is not one of {}{hint}",
+        choices.join(", ")
+    ))
+}
+
+/// An address range of a MetalLB pool: a CIDR, `first-last` (one family,
+/// first not after last) or one address.
+fn address_range(value: &str) -> Result<(), String> {
+    let value = value.trim();
+    if let Some((first, last)) = value.split_once('-') {
+        let parse = |t: &str| {
+            t.trim().parse::<std::net::IpAddr>().map_err(|_| {
+                format!("{value:?} is not an address range: {t:?} is not an IP address")
+            })
+        };
+        let (first, last) = (parse(first)?, parse(last)?);
+        if first.is_ipv4() != last.is_ipv4() {
+            return Err(format!("{value:?} mixes an IPv4 and an IPv6 address"));
+        }
+        if first > last {
+            return Err(format!(
+                "{value:?} is not an address range: {first} comes after {last}"
+            ));
+        }
+        return Ok(());
+    }
+    validate::cidr(value).map_err(|e| {
+        format!("{value:?} is not an address range (a CIDR such as 192.168.8.240/29, first-last such as 192.168.8.240-192.168.8.250, or one address): {e}")
+    })
+}
+
+fn dns_provider(value: &str) -> Result<(), String> {
+    one_of(value, &["cloudflare", "rfc2136"])
+}
+
+fn tsig_algorithm(value: &str) -> Result<(), String> {
+    one_of(
+        value,
+        &[
+            "hmac-sha256",
+            "hmac-sha384",
+            "hmac-sha512",
+            "hmac-sha224",
+            "hmac-sha1",
+            "hmac-md5",
+        ],
+    )
+}
+
+fn email(value: &str) -> Result<(), String> {
+    match value.split_once('@') {
+        Some((user, host)) if !user.is_empty() && validate::hostname(host).is_ok() => Ok(()),
+        _ => Err(format!("{value:?} is not an email address")),
+    }
+}
+
+fn host_or_ip(value: &str) -> Result<(), String> {
+    ip(value).or_else(|_| validate::hostname(value))
+}
+
+fn namespaced_name(value: &str) -> Result<(), String> {
+    let Some((ns, name)) = value.split_once('/') else {
+        return Err(format!("{value:?} is not namespace/name"));
+    };
+    validate::dns1123_label(ns)?;
+    validate::dns1123_subdomain(name)
+}
+
+fn flag(value: &str) -> Result<(), String> {
+    if value.starts_with("--") && value.len() > 2 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{value:?} is not a command-line flag (--name=value)"
+        ))
+    }
+}
+
 /// Every configuration key wildrun knows.
 pub const KEYS: &[Key] = &[
     Key {
@@ -127,6 +213,27 @@ pub const KEYS: &[Key] = &[
         check: validate::cidr,
     },
     Key {
+        path: "cluster.addressPool",
+        ty: KeyType::List,
+        default: None,
+        help: "addresses of the MetalLB IPAddressPool scripts/cluster.rhai makes: CIDRs, first-last ranges or addresses; must hold cluster.loadBalancerIp (required by scripts/cluster.rhai)",
+        check: address_range,
+    },
+    Key {
+        path: "metallb.namespace",
+        ty: KeyType::Text,
+        default: Some(|| json!("metallb-system")),
+        help: "namespace MetalLB runs in, where its IPAddressPool and L2Advertisement go",
+        check: validate::dns1123_label,
+    },
+    Key {
+        path: "metallb.pool",
+        ty: KeyType::Text,
+        default: Some(|| json!("wildrun")),
+        help: "name of the IPAddressPool (and its L2Advertisement)",
+        check: validate::dns1123_subdomain,
+    },
+    Key {
         path: "ingress.className",
         ty: KeyType::Text,
         default: Some(|| json!("traefik")),
@@ -139,6 +246,13 @@ pub const KEYS: &[Key] = &[
         default: Some(|| json!(443)),
         help: "port Traefik serves HTTPS on at its address (websecure); where the doctor and --wait send their request",
         check: port,
+    },
+    Key {
+        path: "ingress.traefikService",
+        ty: KeyType::Text,
+        default: Some(|| json!("traefik/traefik")),
+        help: "Traefik's LoadBalancer Service as namespace/name, which scripts/cluster.rhai pins to cluster.loadBalancerIp",
+        check: namespaced_name,
     },
     Key {
         path: "dns.ttl",
@@ -160,6 +274,90 @@ pub const KEYS: &[Key] = &[
         default: None,
         help: "nameserver (ip:port) to ask instead of the system's resolver: the doctor's default --dns-server, and the authoritative server --wait asks for the records ExternalDNS writes",
         check: nameserver,
+    },
+    Key {
+        path: "dns.provider",
+        ty: KeyType::Text,
+        default: Some(|| json!("cloudflare")),
+        help: "where ExternalDNS writes records: cloudflare (API token from dns.cloudflareTokenSecret) or rfc2136 (a DNS server taking TSIG-signed updates)",
+        check: dns_provider,
+    },
+    Key {
+        path: "dns.zones",
+        ty: KeyType::List,
+        default: None,
+        help: "zones ExternalDNS manages (--domain-filter; rfc2136: --rfc2136-zone) (default: cloud.domain)",
+        check: validate::hostname,
+    },
+    Key {
+        path: "dns.ownerId",
+        ty: KeyType::Text,
+        default: Some(|| json!("wildrun")),
+        help: "ExternalDNS's --txt-owner-id: the owner its TXT ownership records name",
+        check: validate::label_value,
+    },
+    Key {
+        path: "dns.cloudflareTokenSecret",
+        ty: KeyType::Text,
+        default: Some(|| json!("cloudflare-api-token")),
+        help: "Secret in tls.sourceNamespace whose key api-token holds the Cloudflare API token (DNS-01 for letsencrypt-*, and ExternalDNS with dns.provider=cloudflare); never printed",
+        check: validate::dns1123_subdomain,
+    },
+    Key {
+        path: "dns.rfc2136Host",
+        ty: KeyType::Text,
+        default: None,
+        help: "DNS server ExternalDNS sends updates to (dns.provider=rfc2136)",
+        check: host_or_ip,
+    },
+    Key {
+        path: "dns.rfc2136Port",
+        ty: KeyType::Integer,
+        default: Some(|| json!(53)),
+        help: "its port",
+        check: port,
+    },
+    Key {
+        path: "dns.rfc2136TsigKey",
+        ty: KeyType::Text,
+        default: None,
+        help: "name of the TSIG key the server accepts updates signed with (dns.provider=rfc2136)",
+        check: validate::dns1123_subdomain,
+    },
+    Key {
+        path: "dns.rfc2136TsigAlgorithm",
+        ty: KeyType::Text,
+        default: Some(|| json!("hmac-sha256")),
+        help: "the TSIG key's algorithm",
+        check: tsig_algorithm,
+    },
+    Key {
+        path: "dns.rfc2136TsigSecret",
+        ty: KeyType::Text,
+        default: Some(|| json!("rfc2136-tsig")),
+        help: "Secret in externalDns.namespace whose key tsig-secret holds the TSIG secret (dns.provider=rfc2136); never printed",
+        check: validate::dns1123_subdomain,
+    },
+    Key {
+        path: "externalDns.namespace",
+        ty: KeyType::Text,
+        default: Some(|| json!("external-dns")),
+        help: "namespace of ExternalDNS's Deployment, ServiceAccount and Secrets",
+        check: validate::dns1123_label,
+    },
+    Key {
+        path: "externalDns.image",
+        ty: KeyType::Text,
+        default: Some(|| json!("registry.k8s.io/external-dns/external-dns:v0.22.0")),
+        help: "ExternalDNS's container image",
+        check: file_path,
+    },
+    Key {
+        path: "externalDns.extraArgs",
+        ty: KeyType::List,
+        default: Some(|| json!([])),
+        help: "further ExternalDNS flags, after the ones scripts/cluster.rhai writes (--policy=sync, --exclude-domains=...)",
+        check: flag,
     },
     Key {
         path: "tls.sourceNamespace",
@@ -187,6 +385,20 @@ pub const KEYS: &[Key] = &[
         ty: KeyType::Text,
         default: Some(|| json!("letsencrypt-prod")),
         help: "ClusterIssuer that signs the wildcard certificates",
+        check: validate::dns1123_subdomain,
+    },
+    Key {
+        path: "tls.acmeEmail",
+        ty: KeyType::Text,
+        default: None,
+        help: "email of the Let's Encrypt account (required by scripts/cluster.rhai with tls.issuer letsencrypt-prod or letsencrypt-staging)",
+        check: email,
+    },
+    Key {
+        path: "tls.caSecret",
+        ty: KeyType::Text,
+        default: None,
+        help: "Secret in tls.sourceNamespace holding the CA (tls.crt, tls.key) the ca issuer signs with (required by scripts/cluster.rhai with tls.issuer=ca)",
         check: validate::dns1123_subdomain,
     },
     Key {
@@ -221,6 +433,8 @@ struct FileShape {
     ingress: Option<IngressShape>,
     dns: Option<DnsShape>,
     tls: Option<TlsShape>,
+    metallb: Option<MetallbShape>,
+    external_dns: Option<ExternalDnsShape>,
     sandbox: Option<SandboxShape>,
     vars: Option<std::collections::BTreeMap<String, serde::de::IgnoredAny>>,
 }
@@ -246,6 +460,24 @@ struct CloudShape {
 struct ClusterShape {
     load_balancer_ip: Option<String>,
     internal_source_ranges: Option<Vec<String>>,
+    address_pool: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
+struct MetallbShape {
+    namespace: Option<String>,
+    pool: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
+struct ExternalDnsShape {
+    namespace: Option<String>,
+    image: Option<String>,
+    extra_args: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -254,6 +486,7 @@ struct ClusterShape {
 struct IngressShape {
     class_name: Option<String>,
     https_port: Option<u16>,
+    traefik_service: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -263,6 +496,15 @@ struct DnsShape {
     ttl: Option<u32>,
     annotation_prefix: Option<String>,
     server: Option<String>,
+    provider: Option<String>,
+    zones: Option<Vec<String>>,
+    owner_id: Option<String>,
+    cloudflare_token_secret: Option<String>,
+    rfc2136_host: Option<String>,
+    rfc2136_port: Option<u16>,
+    rfc2136_tsig_key: Option<String>,
+    rfc2136_tsig_algorithm: Option<String>,
+    rfc2136_tsig_secret: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -274,6 +516,8 @@ struct TlsShape {
     internal_secret: Option<String>,
     issuer: Option<String>,
     ca_file: Option<String>,
+    acme_email: Option<String>,
+    ca_secret: Option<String>,
 }
 
 /// The merged configuration a run uses.
@@ -564,6 +808,12 @@ pub fn load(sources: &Sources, cwd: &Path, env: &dyn Fn(&str) -> Option<String>)
                 .map_err(anyhow::Error::msg)?;
         }
     }
+    if get_path(&value, "dns.zones").is_none_or(Value::is_null) {
+        if let Some(domain) = get_path(&value, "cloud.domain").and_then(Value::as_str) {
+            let zones = Value::Array(vec![Value::String(domain.to_string())]);
+            set_path(&mut value, "dns.zones", zones).map_err(anyhow::Error::msg)?;
+        }
+    }
     Ok(Config {
         value,
         file,
@@ -763,6 +1013,63 @@ mod tests {
             "{err}"
         );
         assert_eq!(key("tls.caFile").unwrap().env_var(), "TLS_CA_FILE");
+    }
+
+    #[test]
+    fn layer_keys() {
+        let c = load_with(None, &[("CLOUD_DOMAIN", "example.com")], &[]).unwrap();
+        assert_eq!(c.get("dns.zones"), Some(&json!(["example.com"])));
+        assert_eq!(c.get("metallb.namespace"), Some(&json!("metallb-system")));
+        assert_eq!(c.get("dns.provider"), Some(&json!("cloudflare")));
+        assert_eq!(
+            key("externalDns.extraArgs").unwrap().env_var(),
+            "EXTERNAL_DNS_EXTRA_ARGS"
+        );
+        assert_eq!(
+            key("dns.rfc2136TsigSecret").unwrap().env_var(),
+            "DNS_RFC2136_TSIG_SECRET"
+        );
+        let c = load_with(
+            None,
+            &[],
+            &["cluster.addressPool=192.168.8.240-192.168.8.250, 10.1.0.0/28, 10.2.0.1"],
+        )
+        .unwrap();
+        assert_eq!(
+            c.get("cluster.addressPool")
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        for (bad, why) in [
+            ("192.168.8.250-192.168.8.240", "comes after"),
+            ("192.168.8.240-fd00::1", "mixes"),
+            ("192.168.8.0/33", "not an address range"),
+            ("lan", "not an address range"),
+            ("10.0.0.1-x", "not an IP address"),
+        ] {
+            let err = load_with(None, &[], &[&format!("cluster.addressPool={bad}")])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("cluster.addressPool") && err.contains(why),
+                "{bad}: {err}"
+            );
+        }
+        let err = load_with(None, &[("DNS_PROVIDER", "cloudflair")], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean cloudflare?"), "{err}");
+        let err = load_with(None, &[], &["externalDns.extraArgs=policy=sync"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a command-line flag"), "{err}");
+        let err = load_with(None, &[], &["tls.acmeEmail=nobody"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an email address"), "{err}");
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub const MAX_COLLECTION_SIZE: usize = 100_000;
 pub const EMBEDDED_STDLIB: &[(&str, &str)] = &[
     ("visibility", include_str!("../stdlib/visibility.rhai")),
     ("reachability", include_str!("../stdlib/reachability.rhai")),
+    ("layer", include_str!("../stdlib/layer.rhai")),
+    ("layer_health", include_str!("../stdlib/layer_health.rhai")),
 ];
 
 /// How a run treats the cluster.
@@ -77,6 +79,10 @@ pub struct RunState {
     pub file_watch: bool,
     /// The folders `template::file` and `yaml::file` may read.
     pub read_scope: crate::files::ReadScope,
+    /// What the run does with the plan (`run::action()`).
+    pub action: crate::run::Action,
+    /// `--force` (`run::force()`).
+    pub force: bool,
     /// Runtime for host functions that need the network.
     pub runtime: tokio::runtime::Handle,
 }
@@ -345,6 +351,7 @@ fn register_host_modules(engine: &mut Engine) {
     crate::log::register(engine);
     crate::config::register(engine);
     crate::out::register(engine);
+    crate::run::register(engine);
 }
 
 /// Builds the engine for one run: limits, host modules, module resolver.

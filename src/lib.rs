@@ -38,6 +38,7 @@ pub mod out;
 pub mod params;
 pub mod plan;
 pub mod reach;
+pub mod run;
 pub mod template;
 pub mod watch;
 pub mod yaml;

@@ -170,7 +170,6 @@ fn public_recipe_applies_spec_objects_and_converges() {
         report(&out),
         [
             format!("created Namespace {name}"),
-            format!("created Certificate {tls}/wildcard-wild-cloud"),
             format!("created Secret {name}/wildcard-wild-cloud-tls"),
             format!("created Deployment {name}/{name}"),
             format!("created Service {name}/{name}"),
@@ -221,19 +220,25 @@ fn public_recipe_applies_spec_objects_and_converges() {
     assert_eq!(service["spec"]["ports"][0]["port"], 80);
     assert_eq!(service["spec"]["ports"][0]["targetPort"], 80);
 
-    let cert = w.must_get(&[
-        "-n",
-        tls,
-        "certificates.cert-manager.io",
-        "wildcard-wild-cloud",
-    ]);
-    assert_eq!(
-        cert["spec"]["dnsNames"],
-        json!([format!("*.{DOMAIN}"), DOMAIN])
+    // The layer (scripts/cluster.rhai) owns the wildcard Certificate: the
+    // service only says that it is missing.
+    assert!(
+        w.get(&[
+            "-n",
+            tls,
+            "certificates.cert-manager.io",
+            "wildcard-wild-cloud"
+        ])
+        .is_none(),
+        "a service recipe applied the layer's Certificate"
     );
-    assert_eq!(cert["spec"]["secretName"], "wildcard-wild-cloud-tls");
-    assert_eq!(cert["spec"]["issuerRef"]["kind"], "ClusterIssuer");
-    assert_eq!(labels_of(&cert)["wildrun.dev/keep"], "true");
+    assert!(
+        stderr(&out).contains(&format!(
+            "Certificate {tls}/wildcard-wild-cloud does not exist: the visibility layer makes it (wildrun scripts/cluster.rhai)"
+        )),
+        "{}",
+        stderr(&out)
+    );
 
     let source = w.must_get(&["-n", tls, "secret", "wildcard-wild-cloud-tls"]);
     let copy = w.must_get(&["-n", name, "secret", "wildcard-wild-cloud-tls"]);
@@ -272,7 +277,7 @@ fn public_recipe_applies_spec_objects_and_converges() {
     let again = w.wildrun(&["scripts/public.rhai", "--name", name]);
     assert_ok(&again, "second apply");
     let lines = report(&again);
-    assert_eq!(lines.len(), 6, "{lines:?}");
+    assert_eq!(lines.len(), 5, "{lines:?}");
     assert!(
         lines.iter().all(|l| l.starts_with("unchanged ")),
         "{lines:?}"
@@ -370,16 +375,6 @@ fn internal_recipe_applies_middleware_and_internal_ingress() {
     assert_eq!(
         ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"],
         8080
-    );
-    let cert = w.must_get(&[
-        "-n",
-        w.tls.name(),
-        "certificates.cert-manager.io",
-        "wildcard-internal-wild-cloud",
-    ]);
-    assert_eq!(
-        cert["spec"]["dnsNames"],
-        json!([format!("*.internal.{DOMAIN}"), format!("internal.{DOMAIN}")])
     );
     let copy = w.must_get(&["-n", name, "secret", "wildcard-internal-wild-cloud-tls"]);
     let source = w.must_get(&[
@@ -484,7 +479,7 @@ fn missing_source_secret_warns_or_fails_with_require_tls() {
     let lines = report(&out);
     assert_eq!(
         lines.iter().filter(|l| l.starts_with("created ")).count(),
-        5,
+        4,
         "everything else applied: {lines:?}"
     );
 }
@@ -529,16 +524,6 @@ fn delete_removes_the_instance_and_spares_its_neighbour() {
     assert!(
         w.get(&["namespace", &shared_ns]).is_some(),
         "the shared namespace was deleted"
-    );
-    assert!(
-        w.get(&[
-            "-n",
-            w.tls.name(),
-            "certificates.cert-manager.io",
-            "wildcard-wild-cloud"
-        ])
-        .is_some(),
-        "the shared Certificate was deleted"
     );
 
     let out = w.wildrun(&[
@@ -604,16 +589,6 @@ fn prune_removes_what_the_recipe_stopped_producing() {
     assert!(
         w.get(&["-n", name, "deployment", name]).is_some(),
         "the Deployment stays"
-    );
-    assert!(
-        w.get(&[
-            "-n",
-            w.tls.name(),
-            "certificates.cert-manager.io",
-            "wildcard-wild-cloud"
-        ])
-        .is_some(),
-        "kept objects are never pruned"
     );
     let lines = report(&out);
     assert!(

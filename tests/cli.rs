@@ -157,7 +157,6 @@ fn public_dry_run_matches_spec() {
         kinds(&objects),
         [
             "Namespace myservice",
-            "Certificate wildcard-wild-cloud",
             "Secret wildcard-wild-cloud-tls",
             "Deployment myservice",
             "Service myservice",
@@ -190,18 +189,8 @@ fn public_dry_run_matches_spec() {
         json!([{"port": 80, "targetPort": 80}])
     );
 
-    let cert = find(&objects, "Certificate");
-    assert_eq!(cert["apiVersion"], "cert-manager.io/v1");
-    assert_eq!(cert["metadata"]["namespace"], "cert-manager");
-    assert_eq!(
-        cert["spec"]["dnsNames"],
-        json!(["*.cloud.example.com", "cloud.example.com"])
-    );
-    assert_eq!(cert["spec"]["secretName"], "wildcard-wild-cloud-tls");
-    assert_eq!(
-        cert["spec"]["issuerRef"],
-        json!({"name": "letsencrypt-prod", "kind": "ClusterIssuer"})
-    );
+    // The layer (scripts/cluster.rhai) owns the wildcard Certificate.
+    assert!(!objects.iter().any(|o| o["kind"] == "Certificate"));
 
     let secret = find(&objects, "Secret");
     assert_eq!(secret["metadata"]["namespace"], "myservice");
@@ -260,7 +249,6 @@ fn internal_dry_run_matches_spec() {
         kinds(&objects),
         [
             "Namespace adminpanel",
-            "Certificate wildcard-internal-wild-cloud",
             "Secret wildcard-internal-wild-cloud-tls",
             "Deployment adminpanel",
             "Service adminpanel",
@@ -276,16 +264,6 @@ fn internal_dry_run_matches_spec() {
     assert_eq!(
         find(&objects, "Service")["spec"]["ports"],
         json!([{"port": 8080, "targetPort": 8080}])
-    );
-
-    let cert = find(&objects, "Certificate");
-    assert_eq!(
-        cert["spec"]["dnsNames"],
-        json!(["*.internal.cloud.example.com", "internal.cloud.example.com"])
-    );
-    assert_eq!(
-        cert["spec"]["secretName"],
-        "wildcard-internal-wild-cloud-tls"
     );
 
     let secret = find(&objects, "Secret");
@@ -372,9 +350,6 @@ fn namespace_parameter_and_config_file_are_used() {
         ingress["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.middlewares"],
         "tools-internal-only@kubernetescrd"
     );
-    let cert = find(&objects, "Certificate");
-    assert_eq!(cert["metadata"]["namespace"], "certs");
-    assert_eq!(cert["spec"]["issuerRef"]["name"], "lab-ca");
     assert_eq!(
         find(&objects, "Secret")["metadata"]["annotations"]["wildrun.dev/copied-from"],
         "certs/lab-internal-tls"
@@ -922,7 +897,7 @@ fn example_fork_and_configuration_work() {
         find(&objects, "Ingress")["spec"]["rules"][0]["host"],
         "hello.cloud.example.com"
     );
-    assert_eq!(objects.len(), 7, "{:?}", kinds(&objects));
+    assert_eq!(objects.len(), 6, "{:?}", kinds(&objects));
 }
 
 #[test]

@@ -472,8 +472,25 @@ fn needs(prepared: &[Prepared<'_>]) -> Vec<Need> {
     out
 }
 
-fn patch_params(force: bool, dry_run: bool) -> PatchParams {
-    let mut params = PatchParams::apply(FIELD_MANAGER);
+/// The field manager of the fields wildrun sets on objects it did not make
+/// (`kube::apply(object, #{ patch: true })`): those carry no wildrun labels.
+pub const PATCH_FIELD_MANAGER: &str = "wildrun-patch";
+
+/// [`FIELD_MANAGER`] for wildrun's objects, [`PATCH_FIELD_MANAGER`] for a
+/// patch of someone else's.
+fn field_manager(body: &Value) -> &'static str {
+    let managed_by = body
+        .pointer("/metadata/labels/app.kubernetes.io~1managed-by")
+        .and_then(Value::as_str);
+    if managed_by == Some(crate::plan::MANAGED_BY) {
+        FIELD_MANAGER
+    } else {
+        PATCH_FIELD_MANAGER
+    }
+}
+
+fn patch_params(manager: &str, force: bool, dry_run: bool) -> PatchParams {
+    let mut params = PatchParams::apply(manager);
     params.force = force;
     params.dry_run = dry_run;
     params.field_validation = Some(ValidationDirective::Strict);
@@ -490,7 +507,7 @@ pub async fn server_side_apply(
     dry_run: bool,
 ) -> Result<Value, kube::Error> {
     let api = cluster.api(kind, target.namespace.as_deref());
-    let params = patch_params(force, dry_run);
+    let params = patch_params(field_manager(body), force, dry_run);
     let obj = retry(|| {
         let patch = Patch::Apply(body);
         let (api, params, name) = (&api, &params, &target.name);

@@ -70,17 +70,23 @@ fn plan_object(
     value: &Value,
     options: &rhai::Map,
 ) -> Result<Dynamic, Box<EvalAltResult>> {
-    check_options(ctx, "apply", options, &["force", "keep"])?;
+    check_options(ctx, "apply", options, &["force", "keep", "patch"])?;
     let force = bool_option(ctx, "apply", options, "force")?;
     let keep = bool_option(ctx, "apply", options, "keep")?;
+    // An object wildrun did not make: only the fields given, without
+    // wildrun's labels (so --delete and --prune never see it), under a field
+    // manager of its own (kube::apply::PATCH_FIELD_MANAGER).
+    let patch = bool_option(ctx, "apply", options, "patch")?;
     let run = RunHandle::from_context(ctx)?;
     let mut obj = TypedObject::from_value(value).map_err(|e| script_error(ctx, e))?;
     // Before borrowing the state: `origin` reads it for handler calls.
     let at = origin(ctx);
     let mut state = run.state();
-    let labels = run_labels(&state.instance);
-    obj.set_labels(labels.iter().map(|(k, v)| (*k, v.as_str())));
-    if keep {
+    if !patch {
+        let labels = run_labels(&state.instance);
+        obj.set_labels(labels.iter().map(|(k, v)| (*k, v.as_str())));
+    }
+    if keep && !patch {
         obj.set_labels([(KEEP_LABEL, "true")]);
     }
     let rendered = obj.value.clone();
