@@ -701,3 +701,286 @@ fn try_deploys_hello_and_prints_a_curl_that_answers() {
         format!("hello.{}", lab.domain())
     );
 }
+
+// ---------------------------------------------------------------------------
+// The visibility layer itself (scripts/cluster.rhai). The lab applies its
+// layer by running `wildrun scripts/cluster.rhai` (tests/cluster/lab/start.sh,
+// configuration $WILDRUN_CONFIG): these tests show that the lab's controllers
+// acted on what wildrun wrote, that the ExternalDNS process runs as the
+// Deployment wildrun wrote says, and `doctor --layer` on the real thing.
+// ---------------------------------------------------------------------------
+
+/// `kubectl get ARGS -o json` in the lab.
+fn layer_get(lab: &Lab, args: &[&str]) -> Value {
+    let mut all = vec!["get"];
+    all.extend(args);
+    all.extend(["-o", "json"]);
+    let out = lab.kubectl_ok(&all);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("kubectl {all:?}: {e}: {out}"))
+}
+
+/// Asserts `obj` carries the layer's instance label.
+fn assert_layer_made(obj: &Value) {
+    let labels = &obj["metadata"]["labels"];
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "wildrun", "{obj:#}");
+    assert_eq!(labels["wildrun.dev/instance"], "cluster", "{obj:#}");
+}
+
+fn ready(obj: &Value) -> bool {
+    obj["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
+}
+
+/// `wildrun scripts/doctor.rhai --layer --json ARGS`: the report and exit code.
+fn layer_doctor(lab: &Lab, extra: &[&str]) -> (Value, Option<i32>) {
+    let mut args = vec!["scripts/doctor.rhai", "--layer", "--json"];
+    args.extend(extra);
+    let out = lab.wildrun(&args);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor --layer --json printed no JSON ({e}): {}",
+            text(&out)
+        )
+    });
+    (report, out.status.code())
+}
+
+#[test]
+fn layer_metallb_assigns_traefik_its_address_from_the_pool_wildrun_wrote() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let pool = layer_get(lab, &["-n", "metallb-system", "ipaddresspool", "lab"]);
+    assert_layer_made(&pool);
+    assert_eq!(
+        pool["spec"]["addresses"],
+        serde_json::json!(["127.0.0.240-127.0.0.243"])
+    );
+    let l2 = layer_get(lab, &["-n", "metallb-system", "l2advertisement", "lab"]);
+    assert_layer_made(&l2);
+    assert_eq!(l2["spec"]["ipAddressPools"], serde_json::json!(["lab"]));
+
+    // Traefik's Service was made by the lab ("its chart"): wildrun set only
+    // the annotation, under a field manager of its own, and no labels.
+    let svc = layer_get(
+        lab,
+        &[
+            "-n",
+            "traefik",
+            "service",
+            "traefik",
+            "--show-managed-fields",
+        ],
+    );
+    assert_eq!(
+        svc["metadata"]["annotations"]["metallb.io/loadBalancerIPs"],
+        lab.lb_ip()
+    );
+    assert_eq!(
+        svc["status"]["loadBalancer"]["ingress"][0]["ip"],
+        lab.lb_ip()
+    );
+    assert!(
+        svc["metadata"]["labels"]["wildrun.dev/instance"].is_null(),
+        "{svc:#}"
+    );
+    let managers = svc["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let patch = managers
+        .iter()
+        .find(|m| m["manager"] == "wildrun-patch")
+        .unwrap_or_else(|| panic!("no field manager wildrun-patch: {managers:#?}"));
+    let owned = patch["fieldsV1"].to_string();
+    assert!(owned.contains("f:metallb.io/loadBalancerIPs"), "{owned}");
+    assert!(
+        !owned.contains("f:spec"),
+        "wildrun-patch owns more than the annotation: {owned}"
+    );
+    assert!(
+        !managers.iter().any(|m| m["manager"] == "wildrun"),
+        "{managers:#?}"
+    );
+}
+
+#[test]
+fn layer_cert_manager_issues_both_wildcards_from_the_issuer_wildrun_wrote() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let issuer = layer_get(lab, &["clusterissuer", "ca"]);
+    assert_layer_made(&issuer);
+    assert_eq!(issuer["spec"]["ca"]["secretName"], "lab-ca");
+    assert!(ready(&issuer), "{issuer:#}");
+    for (name, domain) in [
+        ("wildcard-wild-cloud", lab.domain().to_string()),
+        ("wildcard-internal-wild-cloud", lab.internal_domain()),
+    ] {
+        let cert = layer_get(lab, &["-n", "cert-manager", "certificate", name]);
+        assert_layer_made(&cert);
+        assert_eq!(cert["spec"]["issuerRef"]["name"], "ca");
+        assert!(ready(&cert), "{cert:#}");
+        let secret = layer_get(
+            lab,
+            &["-n", "cert-manager", "secret", &format!("{name}-tls")],
+        );
+        let annotations = &secret["metadata"]["annotations"];
+        assert_eq!(annotations["cert-manager.io/issuer-name"], "ca");
+        assert_eq!(
+            annotations["cert-manager.io/alt-names"],
+            format!("*.{domain},{domain}")
+        );
+    }
+}
+
+#[test]
+fn layer_externaldns_runs_as_the_deployment_wildrun_wrote_says() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let dep = layer_get(lab, &["-n", "external-dns", "deployment", "external-dns"]);
+    assert_layer_made(&dep);
+    let container = &dep["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<String> = container["args"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    for wanted in [
+        "--provider=rfc2136",
+        "--source=ingress",
+        "--txt-owner-id=wildrun-lab",
+        "--events",
+        "--annotation-prefix=external-dns.kubernetes.io/",
+        "--rfc2136-tsig-keyname=wildrun-lab",
+    ] {
+        assert!(args.iter().any(|a| a == wanted), "{wanted} not in {args:?}");
+    }
+    assert_eq!(
+        container["env"][0]["valueFrom"]["secretKeyRef"],
+        serde_json::json!({"name": "lab-tsig", "key": "tsig-secret"})
+    );
+    // The process: the same args, plus its kubeconfig and the TSIG secret
+    // (which the Deployment takes from the Secret).
+    let cmd =
+        std::fs::read(lab.dir().join("cmd/external-dns")).expect("the process's command line");
+    let argv: Vec<String> = cmd
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let mut process: Vec<String> = Vec::new();
+    let mut it = argv.iter().skip(1);
+    while let Some(a) = it.next() {
+        if a == "--kubeconfig" {
+            it.next();
+        } else if !a.starts_with("--rfc2136-tsig-secret=") {
+            process.push(a.clone());
+        }
+    }
+    assert_eq!(process, args);
+}
+
+#[test]
+fn layer_runs_again_without_creating_anything_and_the_doctor_is_green() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    // A service, so ExternalDNS has records whose ownership to check.
+    let svc = Service::deploy(lab, "public", "layerok", &[]);
+    let out = lab.wildrun(&["scripts/cluster.rhai"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cluster: 0 created"), "{stderr}");
+
+    let (report, code) = layer_doctor(lab, &[]);
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, Some(0), "{report:#}");
+    let owner = check(&report, "externaldns-owner");
+    assert!(
+        owner["found"]
+            .as_str()
+            .unwrap_or("")
+            .contains("wildrun-lab"),
+        "{owner:#}"
+    );
+    assert!(
+        check(&report, "traefik-address")["found"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("has {}", lab.lb_ip())),
+        "{report:#}"
+    );
+
+    // The certificates have about 90 days: asking for more fails both, with a fix.
+    let (report, code) = layer_doctor(lab, &["--days", "365"]);
+    assert_eq!(code, Some(1), "{report:#}");
+    for name in ["certificate-public", "certificate-internal"] {
+        let c = check(&report, name);
+        assert_eq!(c["status"], "fail", "{report:#}");
+        assert!(
+            c["hint"].as_str().unwrap_or("").contains("renewal"),
+            "{c:#}"
+        );
+    }
+    drop(svc);
+}
+
+#[test]
+fn layer_delete_is_refused_while_a_service_uses_it() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let svc = Service::deploy_no_wait(lab, "public", "layeruse", &[]);
+    let out = lab.wildrun(&["scripts/cluster.rhai", "--delete"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the visibility layer is in use by")
+            && stderr.contains(&format!("public.{}", svc.name)),
+        "{stderr}"
+    );
+    // Nothing was deleted.
+    layer_get(lab, &["-n", "metallb-system", "ipaddresspool", "lab"]);
+    layer_get(lab, &["clusterissuer", "ca"]);
+}
+
+#[test]
+fn layer_doctor_names_an_old_metallb_annotation_and_its_replacement() {
+    let lab = Lab::shared();
+    let _only = lab.exclusive();
+    let old = "metallb.universe.tf/loadBalancerIPs";
+    lab.kubectl_ok(&[
+        "-n",
+        "traefik",
+        "annotate",
+        "service",
+        "traefik",
+        &format!("{old}={}", lab.lb_ip()),
+    ]);
+    let (report, code) = layer_doctor(lab, &[]);
+    lab.kubectl_ok(&[
+        "-n",
+        "traefik",
+        "annotate",
+        "service",
+        "traefik",
+        &format!("{old}-"),
+    ]);
+    assert_eq!(code, Some(1), "{report:#}");
+    let c = check(&report, "current-apis");
+    assert_eq!(c["status"], "fail", "{report:#}");
+    let found = c["found"].as_str().unwrap_or("");
+    assert!(
+        found.contains(&format!("Service traefik/traefik: {old}"))
+            && found.contains("use metallb.io/loadBalancerIPs"),
+        "{c:#}"
+    );
+    // Only that check fails: the layer is otherwise healthy.
+    let failed: Vec<&Value> = report["checks"]
+        .as_array()
+        .map(|cs| cs.iter().filter(|c| c["status"] == "fail").collect())
+        .unwrap_or_default();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+}

@@ -179,6 +179,11 @@ mirror_deployment() { # NAMESPACE NAME APP IMAGE ARG...
 }
 
 ca_crt=$(base64 -w0 <"$PKI/lab-ca.crt") ca_key=$(base64 -w0 <"$PKI/lab-ca.key")
+tsig_b64=$(printf '%s' "$tsig_secret" | base64 -w0)
+# What the layer finds already there, as on a user's cluster: the
+# controllers' namespaces, the CA and TSIG Secrets the configuration names,
+# Traefik's IngressClass and its LoadBalancer Service (made by "its chart",
+# here; wildrun pins its address).
 lab_apply <<YAML
 apiVersion: v1
 kind: Namespace
@@ -202,20 +207,11 @@ metadata: {name: lab-ca, namespace: cert-manager}
 type: kubernetes.io/tls
 data: {tls.crt: $ca_crt, tls.key: $ca_key}
 ---
-apiVersion: cert-manager.io/v1
-kind: ClusterIssuer
-metadata: {name: letsencrypt-prod}
-spec: {ca: {secretName: lab-ca}}
----
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: lab, namespace: metallb-system}
-spec: {addresses: ["$LAB_POOL"]}
----
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata: {name: lab, namespace: metallb-system}
-spec: {ipAddressPools: [lab]}
+apiVersion: v1
+kind: Secret
+metadata: {name: lab-tsig, namespace: external-dns}
+type: Opaque
+data: {tsig-secret: $tsig_b64}
 ---
 apiVersion: networking.k8s.io/v1
 kind: IngressClass
@@ -228,28 +224,55 @@ metadata:
   name: traefik
   namespace: traefik
   labels: {app.kubernetes.io/name: traefik}
-  annotations: {metallb.io/loadBalancerIPs: "$LAB_LB_IP"}
 spec:
   type: LoadBalancer
   selector: {app.kubernetes.io/name: traefik}
   ports: [{name: websecure, port: 443, targetPort: 443, protocol: TCP}]
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: wildcard-wild-cloud, namespace: cert-manager}
-spec:
-  secretName: wildcard-wild-cloud-tls
-  dnsNames: ["*.$LAB_DOMAIN", "$LAB_DOMAIN"]
-  issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: wildcard-internal-wild-cloud, namespace: cert-manager}
-spec:
-  secretName: wildcard-internal-wild-cloud-tls
-  dnsNames: ["*.$LAB_INTERNAL_DOMAIN", "$LAB_INTERNAL_DOMAIN"]
-  issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}
 YAML
+
+# ---- the visibility layer: wildrun scripts/cluster.rhai -----------------------------
+# MetalLB's pool, the ca ClusterIssuer, both wildcard Certificates, ExternalDNS
+# (rfc2136 to Knot) and Traefik's address, from this configuration; the
+# controllers below act on what it wrote.
+cat >"$STATE/wildrun.yaml" <<CONF
+# The lab's configuration (tests/cluster/lab/start.sh): what
+# wildrun scripts/cluster.rhai applied the lab's layer from.
+cloud:
+  domain: $LAB_DOMAIN
+cluster:
+  loadBalancerIp: $LAB_LB_IP
+  addressPool: [$LAB_POOL]
+metallb:
+  pool: lab
+tls:
+  issuer: ca
+  caSecret: lab-ca
+  caFile: $PKI/lab-ca.crt
+dns:
+  provider: rfc2136
+  zones: [$LAB_DOMAIN]
+  ownerId: wildrun-lab
+  rfc2136Host: 127.0.0.1
+  rfc2136Port: ${LAB_DNS##*:}
+  rfc2136TsigKey: $LAB_TSIG_KEY
+  rfc2136TsigSecret: lab-tsig
+externalDns:
+  image: registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION
+  # The internal zone has an ExternalDNS of its own (below).
+  extraArgs: [--policy=sync, --min-event-sync-interval=1s, "--metrics-address=127.0.0.1:7979", "--exclude-domains=$LAB_INTERNAL_DOMAIN"]
+CONF
+repo=$(cd "$cluster_here/../.." && pwd)
+wildrun_bin=${WILDRUN_BIN:-}
+if [[ -z $wildrun_bin ]]; then
+  # up runs outside cargo test: build wildrun (nothing to do when it is current).
+  (cd "$repo" && cargo build --offline --quiet --bin wildrun) >"$LOGS/wildrun-build.log" 2>&1 \
+    || die "cargo build of wildrun failed; log: $LOGS/wildrun-build.log"
+  wildrun_bin=${CARGO_TARGET_DIR:-$repo/target}/debug/wildrun
+fi
+[[ -x $wildrun_bin ]] || die "no wildrun binary at $wildrun_bin"
+(cd "$repo" && KUBECONFIG=$KC KUBECACHEDIR=$STATE/kube-cache WILDRUN_CONFIG=$STATE/wildrun.yaml \
+  "$wildrun_bin" scripts/cluster.rhai) >"$LOGS/cluster-rhai.log" 2>&1 \
+  || { tail -n 20 "$LOGS/cluster-rhai.log" >&2; die "wildrun scripts/cluster.rhai failed; log: $LOGS/cluster-rhai.log"; }
 
 # ---- MetalLB ------------------------------------------------------------------------
 metallb_args=(-namespace metallb-system -webhook-mode=disabled -disable-cert-rotation -port=0)
@@ -301,15 +324,17 @@ externaldns_args() { # ZONE OWNER METRICS-PORT [EXTRA...]
     "--domain-filter=$zone" --registry=txt "--txt-owner-id=$owner" --policy=sync \
     --events --min-event-sync-interval=1s "--metrics-address=127.0.0.1:$metrics" "$@"
 }
-mapfile -t edns_public < <(externaldns_args "$LAB_DOMAIN" wildrun-lab 7979 "--exclude-domains=$LAB_INTERNAL_DOMAIN")
+# The public zone's ExternalDNS is the one scripts/cluster.rhai wrote: the
+# process runs with its Deployment's args.
+mapfile -t edns_public < <(kubectl -n external-dns get deployment external-dns \
+  -o jsonpath='{range .spec.template.spec.containers[0].args[*]}{@}{"\n"}{end}')
+((${#edns_public[@]} > 5)) || die "Deployment external-dns/external-dns (scripts/cluster.rhai) has no args; log: $LOGS/cluster-rhai.log"
 mapfile -t edns_internal < <(externaldns_args "$LAB_INTERNAL_DOMAIN" wildrun-lab-internal 7980 \
   --annotation-prefix=external-dns.alpha.kubernetes.io/)
-{
-  mirror_deployment external-dns external-dns external-dns "registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION" "${edns_public[@]}"
-  mirror_deployment external-dns external-dns-internal external-dns "registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION" "${edns_internal[@]}"
-} | lab_apply
-# The TSIG secret goes on the command line here (the Deployments would read it
-# from a Secret through EXTERNAL_DNS_RFC2136_TSIG_SECRET).
+mirror_deployment external-dns external-dns-internal external-dns "registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION" "${edns_internal[@]}" | lab_apply
+# The TSIG secret goes on the command line here (lab-ctl restarts a process
+# with its command line only); the Deployments read it from Secret
+# external-dns/lab-tsig through EXTERNAL_DNS_RFC2136_TSIG_SECRET.
 lab_start external-dns "$LAB_BIN/external-dns" --kubeconfig "$KC" "${edns_public[@]}" \
   "--rfc2136-tsig-secret=$tsig_secret"
 lab_start external-dns-internal "$LAB_BIN/external-dns" --kubeconfig "$KC" "${edns_internal[@]}" \
@@ -333,5 +358,6 @@ lab_wait "the controllers' Deployments Available" 30 deployments_available
   echo "export WILDRUN_LAB_CA=$PKI/lab-ca.crt"
   echo "export WILDRUN_LAB_HTTPS_PORT=$LAB_HTTPS_PORT"
   echo "export WILDRUN_LAB_NETNS=$LAB_NETNS"
+  echo "export WILDRUN_CONFIG=$STATE/wildrun.yaml"
 } >"$STATE/lab-env"
 log "lab's components ready in $((SECONDS - t_lab))s: https://*.$LAB_DOMAIN at $(lb_ip):$LAB_HTTPS_PORT, DNS $LAB_DNS, network namespace $LAB_NETNS"
