@@ -814,11 +814,46 @@ pub fn load(sources: &Sources, cwd: &Path, env: &dyn Fn(&str) -> Option<String>)
             set_path(&mut value, "dns.zones", zones).map_err(anyhow::Error::msg)?;
         }
     }
+    source_ranges(&mut value, &mut warnings)?;
     Ok(Config {
         value,
         file,
         warnings,
     })
+}
+
+/// `cluster.internalSourceRanges`, where internal services get their allow
+/// list: empty is an error; a CIDR with host bits set is normalised with a
+/// warning; a range that admits everyone is warned about here (the apply
+/// refuses it unless `--force`).
+fn source_ranges(value: &mut Value, warnings: &mut Vec<String>) -> Result<()> {
+    const PATH: &str = "cluster.internalSourceRanges";
+    let Some(list) = get_path(value, PATH).and_then(Value::as_array).cloned() else {
+        return Ok(());
+    };
+    if list.is_empty() {
+        bail!(
+            "configuration key {PATH} is empty: internal services need at least one network to admit (default 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)"
+        );
+    }
+    let mut normal = Vec::with_capacity(list.len());
+    for item in list {
+        let Some(text) = item.as_str() else {
+            normal.push(item);
+            continue;
+        };
+        let fixed = validate::normal_cidr(text).map_err(|e| anyhow::anyhow!("{PATH}: {e}"))?;
+        if fixed != text {
+            warnings.push(format!("{PATH}: {text} has host bits set; using {fixed}"));
+        }
+        if validate::admits_everyone(&fixed) {
+            warnings.push(format!(
+                "{PATH}: {fixed} admits every address, so an internal service would be open to the internet; applying one is refused unless --force"
+            ));
+        }
+        normal.push(Value::String(fixed));
+    }
+    set_path(value, PATH, Value::Array(normal)).map_err(anyhow::Error::msg)
 }
 
 impl Config {

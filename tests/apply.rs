@@ -1061,3 +1061,37 @@ fn another_instances_objects_are_refused_unless_adopted() {
     );
     assert_ne!(host(&w), public_host);
 }
+
+#[test]
+fn an_allow_list_open_to_everyone_is_refused_unless_forced() {
+    let w = World::new("open", true);
+    let name = w.name.as_str();
+    let args = [
+        "scripts/internal.rhai",
+        "--name",
+        name,
+        "--set",
+        "cluster.internalSourceRanges=10.0.0.0/8,0.0.0.0/0",
+    ];
+    let out = w.wildrun(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("source range 0.0.0.0/0 admits the whole internet")
+            && err.contains("--force")
+            && err.contains("nothing was applied"),
+        "{err}"
+    );
+    assert!(
+        w.get(&["namespace", name]).is_none(),
+        "something was applied"
+    );
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    assert_ok(&w.wildrun(&forced), "internal --force");
+    let middleware = w.must_get(&["-n", name, "middlewares.traefik.io", "internal-only"]);
+    assert_eq!(
+        middleware["spec"]["ipAllowList"]["sourceRange"],
+        json!(["10.0.0.0/8", "0.0.0.0/0"])
+    );
+}

@@ -1005,3 +1005,60 @@ fn recipes_read_only_their_folder_tree_unless_widened() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn internal_source_ranges_empty_and_host_bits() {
+    let args = ["scripts/internal.rhai", "--name", "a", "--dry-run"];
+    let mut with_set = args.to_vec();
+    with_set.extend(["--set", "cluster.internalSourceRanges="]);
+    assert_fails(
+        &with_set,
+        &[DOMAIN, LB],
+        1,
+        &["cluster.internalSourceRanges is empty"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("empty-ranges.yaml");
+    std::fs::write(&file, "cluster:\n  internalSourceRanges: []\n").unwrap();
+    let mut with_file = args.to_vec();
+    with_file.extend(["--config", file.to_str().unwrap()]);
+    assert_fails(
+        &with_file,
+        &[DOMAIN, LB],
+        1,
+        &["cluster.internalSourceRanges is empty"],
+    );
+
+    let mut host_bits = args.to_vec();
+    host_bits.extend([
+        "--set",
+        "cluster.internalSourceRanges=10.0.0.1/8,192.168.0.0/16",
+    ]);
+    let out = wildrun(&host_bits, &[DOMAIN, LB]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("10.0.0.1/8 has host bits set; using 10.0.0.0/8"),
+        "{}",
+        stderr(&out)
+    );
+    let objects = wildrun::yaml::parse_documents(&stdout(&out), "stdout").unwrap();
+    assert_eq!(
+        find(&objects, "Middleware")["spec"]["ipAllowList"]["sourceRange"],
+        json!(["10.0.0.0/8", "192.168.0.0/16"])
+    );
+
+    // A recipe's own Middleware with an empty list is refused too.
+    std::fs::write(
+        dir.path().join("mw.rhai"),
+        "kube::apply(#{ apiVersion: \"traefik.io/v1alpha1\", kind: \"Middleware\",\n\
+         metadata: #{ name: \"only\", namespace: \"x\" }, spec: #{ ipAllowList: #{ sourceRange: [] } } });\n",
+    )
+    .unwrap();
+    let out = wildrun_in(dir.path(), &["mw.rhai", "--dry-run"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("spec.ipAllowList.sourceRange is empty"),
+        "{}",
+        stderr(&out)
+    );
+}

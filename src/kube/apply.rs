@@ -363,6 +363,26 @@ fn other_instance(object: &crate::objects::TypedObject, live: Option<&Value>) ->
     ))
 }
 
+/// Why an allow list (Traefik `ipAllowList`) would let everyone in: a range
+/// such as `0.0.0.0/0` or `::/0` makes an internal service public.
+fn open_allow_list(object: &crate::objects::TypedObject) -> Option<String> {
+    if object.kind != "Middleware" {
+        return None;
+    }
+    let ranges = object
+        .value
+        .pointer("/spec/ipAllowList/sourceRange")
+        .and_then(Value::as_array)?;
+    let open = ranges
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|r| crate::objects::validate::admits_everyone(r))?;
+    Some(format!(
+        "{}: source range {open} admits the whole internet, so the service it guards would be public; narrow it (for the bundled recipes: cluster.internalSourceRanges), or pass --force if that is meant",
+        ObjectRef::of(object)
+    ))
+}
+
 fn check_step<'p>(
     planned: &'p PlannedStep,
     kind: Option<Kind>,
@@ -388,6 +408,9 @@ fn check_step<'p>(
                 if let Some(problem) = other_instance(object, prepared.live.as_ref()) {
                     problems.push(format!("{at}: {problem}"));
                 }
+            }
+            if !options.force {
+                problems.extend(open_allow_list(object).map(|p| format!("{at}: {p}")));
             }
         }
         Step::CopySecret(copy) => {

@@ -433,6 +433,12 @@ fn check_kind_fields(kind: &str, v: &Value, problems: &mut Vec<String>) {
             }
         }
         "Middleware" => {
+            if v.pointer("/spec/ipAllowList/sourceRange")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty)
+            {
+                problems.push("spec.ipAllowList.sourceRange is empty: list the networks the service admits (for the bundled recipes: cluster.internalSourceRanges)".to_string());
+            }
             for (i, r) in each(v, "/spec/ipAllowList/sourceRange") {
                 if let Some(s) = r.as_str() {
                     if let Err(e) = validate::cidr(s) {

@@ -147,9 +147,60 @@ pub fn cidr(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A CIDR in its normal form: the host bits cleared (`10.0.0.1/8` →
+/// `10.0.0.0/8`). A single address, or a CIDR already normal, is returned
+/// as given. Errors as [`cidr`].
+pub fn normal_cidr(value: &str) -> Result<String, String> {
+    cidr(value)?;
+    let Some((addr, prefix)) = value.split_once('/') else {
+        return Ok(value.to_string());
+    };
+    let ip: std::net::IpAddr = addr
+        .parse()
+        .map_err(|_| format!("{addr:?} is not an IP address"))?;
+    let bits: u32 = prefix
+        .parse()
+        .map_err(|_| format!("prefix length {prefix:?} is not a number"))?;
+    let network = match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            std::net::IpAddr::V4((u32::from(v4) & mask).into())
+        }
+        std::net::IpAddr::V6(v6) => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            std::net::IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    };
+    if network == ip {
+        return Ok(value.to_string());
+    }
+    Ok(format!("{network}/{bits}"))
+}
+
+/// Whether a CIDR admits every address of its family (`0.0.0.0/0`, `::/0`).
+pub fn admits_everyone(value: &str) -> bool {
+    value
+        .split_once('/')
+        .is_some_and(|(_, prefix)| prefix.trim() == "0")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cidrs_are_normalised_and_the_whole_internet_is_recognised() {
+        assert_eq!(normal_cidr("10.0.0.1/8").unwrap(), "10.0.0.0/8");
+        assert_eq!(normal_cidr("10.0.0.0/8").unwrap(), "10.0.0.0/8");
+        assert_eq!(normal_cidr("192.168.8.7").unwrap(), "192.168.8.7");
+        assert_eq!(normal_cidr("0.0.0.0/0").unwrap(), "0.0.0.0/0");
+        assert_eq!(normal_cidr("1.2.3.4/0").unwrap(), "0.0.0.0/0");
+        assert_eq!(normal_cidr("fd00::1/8").unwrap(), "fd00::/8");
+        assert_eq!(normal_cidr("10.1.2.3/32").unwrap(), "10.1.2.3/32");
+        assert!(normal_cidr("10.0.0.0/33").is_err());
+        assert!(admits_everyone("0.0.0.0/0") && admits_everyone("::/0"));
+        assert!(!admits_everyone("10.0.0.0/8") && !admits_everyone("10.0.0.0"));
+    }
 
     #[test]
     fn labels() {
