@@ -38,7 +38,21 @@ lab_enter_netns() {
 
 lab_netns_delete() {
   if ip netns list 2>/dev/null | grep -qE "^$LAB_NETNS( |\$)"; then
+    lab_kill_strays
     ip netns delete "$LAB_NETNS" && log "removed network namespace $LAB_NETNS"
   fi
   rm -rf "/etc/netns/$LAB_NETNS"
+}
+
+# lab_kill_strays: kill what still runs in the namespace once the lab's own
+# processes are stopped (a lab-ctl start racing a restart can leave one,
+# holding a port the next start needs), but not this script or its children.
+lab_kill_strays() {
+  local p keep
+  keep=" $$ $(ps -o pid= --ppid $$ | tr -s ' \n' '  ') "
+  for p in $(ip netns pids "$LAB_NETNS" 2>/dev/null); do
+    [[ $keep == *" $p "* ]] && continue
+    kill -KILL "$p" 2>/dev/null && log "killed stray process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60)) in network namespace $LAB_NETNS"
+  done
+  return 0
 }
