@@ -485,3 +485,49 @@ fn tls_sync_deployment_manifests_apply_and_their_permissions_suffice() {
     assert!(!run.text().contains("may not"), "{}", run.text());
     assert_eq!(run.interrupt(), Some(0));
 }
+
+#[test]
+fn tls_sync_copies_a_renewal_within_5s_after_an_api_server_outage() {
+    let plane = common::cluster::PrivatePlane::start();
+    let cluster = &plane.cluster;
+    kubectl_ok(cluster, &["create", "namespace", "certs"]);
+    kubectl_ok(cluster, &["create", "namespace", "app"]);
+    apply_json(cluster, &tls_secret("certs", "wild-tls", "v1"));
+    apply_json(cluster, &ingress("app", "wild-tls"));
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = Background::start(
+        cluster.kubeconfig_path(),
+        repo,
+        &[
+            "examples/tls-sync.rhai",
+            "--set",
+            "tls.sourceNamespace=certs",
+            "--set",
+            "tls.publicSecret=wild-tls",
+        ],
+    );
+    let first = secret_data(cluster, "certs", "wild-tls").unwrap();
+    eventually("app gets its copy", || {
+        secret_data(cluster, "app", "wild-tls").as_ref() == Some(&first)
+    });
+
+    plane.apiserver("stop");
+    run.wait_for("retrying with backoff");
+    // Long enough for kube-runtime's default backoff to reach 12.8 s.
+    std::thread::sleep(Duration::from_secs(12));
+    plane.apiserver("start");
+    apply_json(cluster, &tls_secret("certs", "wild-tls", "v2"));
+    let renewed_at = Instant::now();
+    let renewed = secret_data(cluster, "certs", "wild-tls").unwrap();
+    assert_ne!(renewed, first);
+    let limit = Duration::from_secs(5);
+    while secret_data(cluster, "app", "wild-tls").as_ref() != Some(&renewed) {
+        assert!(
+            renewed_at.elapsed() < limit,
+            "the renewal was not copied within {limit:?} of the API server's return:\n{}",
+            run.text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(run.interrupt(), Some(0));
+}

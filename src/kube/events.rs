@@ -1,8 +1,8 @@
 //! Cluster events for scripts: `kube::watch(...)` handlers.
 //!
 //! Each watch is a kube-runtime watcher (it reconnects with backoff after
-//! errors and API server restarts, and relists when its resourceVersion
-//! expires) running on the tokio runtime. Events go through one channel to
+//! errors and API server restarts, at most [`RECONNECT_MAX`] apart, and
+//! relists when its resourceVersion expires) running on the tokio runtime. Events go through one channel to
 //! the engine thread, which calls the handlers one at a time. Every handler
 //! call builds a plan of its own (`kube::apply`, `copy_secret`, `delete`, ...)
 //! that is carried out when the handler returns; an error is logged with the
@@ -103,6 +103,45 @@ pub fn listen_for_stop(runtime: &tokio::runtime::Handle, wake: Sender<Wake>) {
     });
 }
 
+/// The longest wait between two attempts to reconnect a watch: once the API
+/// server is back, events (a renewed certificate) arrive within this much.
+pub const RECONNECT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The first wait before reconnecting a watch.
+const RECONNECT_FIRST: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Reconnect backoff: 0.25 s doubling up to [`RECONNECT_MAX`], back to the
+/// start once the watch works again. kube-runtime's default grows to 30 s,
+/// so a watch caught up to half a minute after an API-server outage.
+#[derive(Debug, Clone)]
+pub struct ReconnectBackoff {
+    next: std::time::Duration,
+}
+
+impl Default for ReconnectBackoff {
+    fn default() -> ReconnectBackoff {
+        ReconnectBackoff {
+            next: RECONNECT_FIRST,
+        }
+    }
+}
+
+impl Iterator for ReconnectBackoff {
+    type Item = std::time::Duration;
+
+    fn next(&mut self) -> Option<std::time::Duration> {
+        let now = self.next;
+        self.next = (now * 2).min(RECONNECT_MAX);
+        Some(now)
+    }
+}
+
+impl kube::runtime::utils::Backoff for ReconnectBackoff {
+    fn reset(&mut self) {
+        self.next = RECONNECT_FIRST;
+    }
+}
+
 fn start_watch(
     cluster: &Cluster,
     runtime: &tokio::runtime::Handle,
@@ -122,7 +161,8 @@ fn start_watch(
     let what = spec.describe();
     let server = cluster.server.clone();
     runtime.spawn(async move {
-        let mut stream = Box::pin(watcher::watcher(api, config).default_backoff());
+        let mut stream =
+            Box::pin(watcher::watcher(api, config).backoff(ReconnectBackoff::default()));
         let mut failing = false;
         while let Some(item) = stream.next().await {
             let event = match item {
@@ -356,6 +396,18 @@ mod tests {
             .into_iter()
             .map(|(e, o)| format!("{e} {}", name_of(&o)))
             .collect()
+    }
+
+    #[test]
+    fn reconnect_backoff_is_capped_and_resets() {
+        use kube::runtime::utils::Backoff;
+        let mut b = ReconnectBackoff::default();
+        let waits: Vec<_> = b.by_ref().take(6).collect();
+        assert_eq!(waits[0], RECONNECT_FIRST);
+        assert!(waits.iter().all(|w| *w <= RECONNECT_MAX), "{waits:?}");
+        assert_eq!(waits[5], RECONNECT_MAX);
+        b.reset();
+        assert_eq!(b.next(), Some(RECONNECT_FIRST));
     }
 
     #[test]
