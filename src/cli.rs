@@ -236,10 +236,24 @@ pub fn split_args(argv: &[String]) -> (Vec<String>, Option<String>, Vec<String>,
 impl Invocation {
     /// Parses the process's command line (program name first).
     pub fn parse(argv: Vec<OsString>) -> Result<Invocation, clap::Error> {
-        let mut words: Vec<String> = argv
-            .into_iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        // Every word must be text: a value silently changed (U+FFFD in an
+        // image name) would end up in the cluster. The program name may be anything.
+        let mut words: Vec<String> = Vec::with_capacity(argv.len());
+        for (index, word) in argv.into_iter().enumerate() {
+            match word.into_string() {
+                Ok(text) => words.push(text),
+                Err(raw) if index == 0 => words.push(raw.to_string_lossy().into_owned()),
+                Err(raw) => {
+                    return Err(Cli::command().error(
+                        clap::error::ErrorKind::InvalidUtf8,
+                        format!(
+                            "the argument {:?} is not valid UTF-8; wildrun takes text only",
+                            raw.to_string_lossy()
+                        ),
+                    ))
+                }
+            }
+        }
         let program = if words.is_empty() {
             "wildrun".to_string()
         } else {

@@ -1062,3 +1062,25 @@ fn internal_source_ranges_empty_and_host_bits() {
         stderr(&out)
     );
 }
+
+#[test]
+fn invalid_utf8_in_arguments_is_a_usage_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"nginx:\xff1");
+    let bad_set = std::ffi::OsStr::from_bytes(b"vars.team=\xfe");
+    for (option, value) in [("--image", bad), ("--set", bad_set)] {
+        let out = Command::new(env!("CARGO_BIN_EXE_wildrun"))
+            .current_dir(repo())
+            .args(["scripts/public.rhai", "--name", "a", "--dry-run"])
+            .arg(option)
+            .arg(value)
+            .env("CLOUD_DOMAIN", "cloud.example.com")
+            .env_remove("WILDRUN_CONFIG")
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{option}: {err}");
+        assert!(err.contains("not valid UTF-8"), "{option}: {err}");
+        assert!(stdout(&out).is_empty(), "{option}: nothing is rendered");
+    }
+}
