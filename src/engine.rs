@@ -27,6 +27,9 @@ pub const MAX_CALL_LEVELS: usize = 64;
 pub const MAX_STRING_SIZE: usize = 16 * 1024 * 1024;
 /// Largest array or map a script may build (items).
 pub const MAX_COLLECTION_SIZE: usize = 100_000;
+/// Deepest nesting of maps and lists a script may hand to wildrun
+/// (`out::json`, `kube::apply`, `yaml::emit`, ...), as for source.
+pub const MAX_DATA_DEPTH: usize = 100;
 
 /// The stdlib modules built into the binary, so an installed wildrun works
 /// without the source tree. A `stdlib/` folder on disk takes precedence.
@@ -222,9 +225,28 @@ pub fn to_script<T: serde::Serialize>(
     from_json(&json)
 }
 
-/// Converts a script value (map, array, ...) to JSON.
+/// Converts a script value (map, array, ...) to JSON; data nested deeper
+/// than [`MAX_DATA_DEPTH`] is refused before it is copied.
 pub fn to_json(value: &Dynamic) -> Result<Value, Box<EvalAltResult>> {
+    if deeper_than(value, MAX_DATA_DEPTH) {
+        return Err(format!(
+            "the data is nested more than {MAX_DATA_DEPTH} levels deep (maps and lists in maps and lists); wildrun refuses it"
+        )
+        .into());
+    }
     rhai::serde::from_dynamic(value)
+}
+
+/// Whether `value` nests maps and lists more than `limit` levels deep. It
+/// looks no deeper than `limit + 1`, so its cost is bounded by the data's size.
+fn deeper_than(value: &Dynamic, limit: usize) -> bool {
+    if let Some(map) = value.read_lock::<rhai::Map>() {
+        return limit == 0 || map.values().any(|v| deeper_than(v, limit - 1));
+    }
+    if let Some(list) = value.read_lock::<rhai::Array>() {
+        return limit == 0 || list.iter().any(|v| deeper_than(v, limit - 1));
+    }
+    false
 }
 
 /// Converts JSON to a script value.
@@ -550,7 +572,18 @@ fn leaf_message(err: &EvalAltResult) -> String {
             "the script was stopped at {MAX_CALL_LEVELS} nested function calls; does a function call itself forever?"
         ),
         EvalAltResult::ErrorDataTooLarge(what, _) => {
-            format!("the script built {what} larger than wildrun allows (strings {MAX_STRING_SIZE} bytes, lists and maps {MAX_COLLECTION_SIZE} items)")
+            // Rhai names the limit ("Length of string", "Size of array", ...).
+            let what = what.to_lowercase();
+            let built = if what.contains("string") {
+                format!("a string longer than {} MiB", MAX_STRING_SIZE >> 20)
+            } else if what.contains("array") {
+                format!("a list of more than {MAX_COLLECTION_SIZE} items")
+            } else if what.contains("map") {
+                format!("a map of more than {MAX_COLLECTION_SIZE} items")
+            } else {
+                format!("data larger than wildrun allows ({what})")
+            };
+            format!("the script built {built}, more than wildrun allows")
         }
         EvalAltResult::ErrorModuleNotFound(name, _) => format!(
             "module {name:?} not found (looked in the recipe's folder, $WILDRUN_STDLIB, the nearest stdlib/ folder and the built-in stdlib)"

@@ -24,7 +24,17 @@ pub fn located_message(err: &serde_saphyr::Error, name: &str) -> String {
         .map(|l| format!(":{}:{}", l.line(), l.column()))
         .unwrap_or_default();
     let msg = err.without_snippet().to_string();
-    format!("{name}{at}: {}", msg.lines().next().unwrap_or_default())
+    let first = msg.lines().next().unwrap_or_default();
+    // The parser's limits (alias bombs, huge documents) speak of its internals.
+    if let Some(rest) = first.strip_prefix("budget breached: ") {
+        let what = rest
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
+        return format!("{name}{at}: the YAML is larger than wildrun reads once its aliases are expanded (too many {what}): is it an alias bomb?");
+    }
+    format!("{name}{at}: {first}")
 }
 
 /// Parses every document of `text` (empty documents are skipped).

@@ -1084,3 +1084,43 @@ fn invalid_utf8_in_arguments_is_a_usage_error() {
         assert!(stdout(&out).is_empty(), "{option}: nothing is rendered");
     }
 }
+
+#[test]
+fn deep_data_and_limits_are_refused_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = (b'b'..=b'h')
+        .map(|c| {
+            let prev = (c - 1) as char;
+            let refs = vec![format!("*{prev}"); 9].join(",");
+            format!("{}: &{} [{refs}]\\n", c as char, c as char)
+        })
+        .collect::<String>();
+    for (name, script, expected) in [
+        (
+            "deep.rhai",
+            "let m = #{}; for i in 0..300 { m = #{ a: m }; } out::json(m);\n".to_string(),
+            "nested more than 100 levels deep",
+        ),
+        (
+            "long.rhai",
+            "let s = \"aaaaaaaa\"; loop { s += s; }\n".to_string(),
+            "the script built a string longer than 16 MiB",
+        ),
+        (
+            "bomb.rhai",
+            format!("yaml::parse(\"a: &a [x,x,x,x,x,x,x,x,x]\\n{bomb}\");\n"),
+            "is it an alias bomb?",
+        ),
+    ] {
+        std::fs::write(dir.path().join(name), script).unwrap();
+        let out = wildrun_in(dir.path(), &[name, "--dry-run"], &[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(expected), "{name}: {err}");
+        assert!(
+            !err.contains("Length of string") && !err.contains("budget breached"),
+            "{name}: {err}"
+        );
+        assert!(stdout(&out).is_empty(), "{name}: nothing on stdout");
+    }
+}
