@@ -531,3 +531,58 @@ fn tls_sync_copies_a_renewal_within_5s_after_an_api_server_outage() {
     }
     assert_eq!(run.interrupt(), Some(0));
 }
+
+#[test]
+fn tls_sync_says_each_skip_once() {
+    let cluster = TestCluster::shared();
+    let source = TestNamespace::new(cluster, "tls-once-src");
+    let app = TestNamespace::new(cluster, "tls-once-app");
+    // The source secret does not exist: every event skips the copy.
+    let public = format!("{}-tls", unique_name("once"));
+    apply_json(cluster, &ingress(app.name(), &public));
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sets = [
+        format!("tls.sourceNamespace={}", source.name()),
+        format!("tls.publicSecret={public}"),
+    ];
+    let run = Background::start(
+        cluster.kubeconfig_path(),
+        repo,
+        &[
+            "-v",
+            "examples/tls-sync.rhai",
+            "--set",
+            &sets[0],
+            "--set",
+            &sets[1],
+        ],
+    );
+    let copy = format!("Secret {}/{public}", app.name());
+    run.wait_for(&copy);
+    for n in 1..=3 {
+        kubectl_ok(
+            cluster,
+            &[
+                "-n",
+                app.name(),
+                "annotate",
+                "--overwrite",
+                "ingress",
+                "web",
+                &format!("touch={n}"),
+            ],
+        );
+    }
+    // Each event is handled: the later ones say the skip at debug level only.
+    let said = |level: &str| {
+        run.text()
+            .lines()
+            .filter(|l| l.starts_with(level) && l.contains("skipped") && l.contains(&copy))
+            .count()
+    };
+    eventually("the events after the first are handled", || {
+        said("debug") >= 3
+    });
+    assert_eq!(said("warning"), 1, "{}", run.text());
+    assert_eq!(run.interrupt(), Some(0));
+}

@@ -121,11 +121,29 @@ impl Entry {
     pub fn log(&self, dry_run: bool, quiet_unchanged: bool) {
         let suffix = if dry_run { " [server dry run]" } else { "" };
         match self.action {
-            Action::Skipped => tracing::warn!("{}{suffix}", self.line()),
+            // Watch handlers run on every event: the same skip is said once.
+            Action::Skipped => {
+                let line = self.line();
+                if first_time(&line) || !quiet_unchanged {
+                    tracing::warn!("{line}{suffix}")
+                } else {
+                    tracing::debug!("{line}{suffix}")
+                }
+            }
             Action::Unchanged if quiet_unchanged => tracing::debug!("{}{suffix}", self.line()),
             _ => tracing::info!("{}{suffix}", self.line()),
         }
     }
+}
+
+/// Whether this process has not said `line` before (and now has).
+fn first_time(line: &str) -> bool {
+    static SAID: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    let said = SAID.get_or_init(Default::default);
+    // A poisoned lock only means another thread panicked while inserting.
+    let mut said = said.lock().unwrap_or_else(|e| e.into_inner());
+    said.insert(line.to_string())
 }
 
 /// Everything a run did, in order.
