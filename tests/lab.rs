@@ -20,6 +20,10 @@ use serde_json::Value;
 
 const WAIT: &str = "120s";
 
+/// Internal services admit only 127.0.0.1, the address every client in the
+/// lab asks from unless it binds another (curl --interface 127.9.9.9).
+const ADMIT_LOCALHOST: [&str; 2] = ["--set", "cluster.internalSourceRanges=127.0.0.1/32"];
+
 /// A service deployed by a bundled recipe; deleted (with `--delete`) on drop.
 struct Service {
     lab: &'static Lab,
@@ -223,7 +227,7 @@ fn an_internal_service_admits_only_its_source_ranges() {
         lab,
         "internal",
         "int",
-        &["--set", "cluster.internalSourceRanges=127.0.0.1/32"],
+        &ADMIT_LOCALHOST,
     );
     let host = svc.host();
     assert_eq!(lab.dig(&host, "A"), vec![lab.lb_ip().to_string()]);
@@ -277,7 +281,7 @@ fn the_doctor_is_green_on_a_healthy_public_and_internal_service() {
         lab,
         "internal",
         "docint",
-        &["--set", "cluster.internalSourceRanges=127.0.0.1/32"],
+        &ADMIT_LOCALHOST,
     );
     let (report, code) = internal.doctor();
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
@@ -443,7 +447,7 @@ fn the_doctor_reports_a_wrong_middleware_range() {
         lab,
         "internal",
         "badrange",
-        &["--set", "cluster.internalSourceRanges=127.0.0.1/32"],
+        &ADMIT_LOCALHOST,
     );
     lab.kubectl_ok(&[
         "-n",

@@ -205,30 +205,21 @@ impl Lab {
 
     /// What the lab's Knot answers for `name` `rtype`: kdig's `+short` lines.
     pub fn dig(&self, name: &str, rtype: &str) -> Vec<String> {
-        let out = self
-            .command("kdig")
-            .args(["@127.0.0.1", "+time=1", "+retry=0", "+short", name, rtype])
-            .output()
-            .expect("run kdig in the lab");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.kdig(&["+short"], name, rtype)
     }
 
     /// Full kdig answer section lines (`name ttl class type data`).
     pub fn dig_answer(&self, name: &str, rtype: &str) -> Vec<String> {
+        self.kdig(&["+noall", "+answer"], name, rtype)
+    }
+
+    /// kdig at the lab's Knot with `flags`; its stdout lines.
+    fn kdig(&self, flags: &[&str], name: &str, rtype: &str) -> Vec<String> {
         let out = self
             .command("kdig")
-            .args([
-                "@127.0.0.1",
-                "+time=1",
-                "+retry=0",
-                "+noall",
-                "+answer",
-                name,
-                rtype,
-            ])
+            .args(["@127.0.0.1", "+time=1", "+retry=0"])
+            .args(flags)
+            .args([name, rtype])
             .output()
             .expect("run kdig in the lab");
         String::from_utf8_lossy(&out.stdout)
