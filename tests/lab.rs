@@ -223,12 +223,7 @@ fn an_internal_service_admits_only_its_source_ranges() {
     let _use = lab.shared_use();
     // Connections to the lab's 127.x addresses come from 127.0.0.1 unless
     // curl binds another source address.
-    let svc = Service::deploy(
-        lab,
-        "internal",
-        "int",
-        &ADMIT_LOCALHOST,
-    );
+    let svc = Service::deploy(lab, "internal", "int", &ADMIT_LOCALHOST);
     let host = svc.host();
     assert_eq!(lab.dig(&host, "A"), vec![lab.lb_ip().to_string()]);
 
@@ -277,12 +272,7 @@ fn the_doctor_is_green_on_a_healthy_public_and_internal_service() {
     assert!(https.contains("(from DNS)"), "{https}");
     assert!(https.contains("the Secret's certificate"), "{https}");
 
-    let internal = Service::deploy(
-        lab,
-        "internal",
-        "docint",
-        &ADMIT_LOCALHOST,
-    );
+    let internal = Service::deploy(lab, "internal", "docint", &ADMIT_LOCALHOST);
     let (report, code) = internal.doctor();
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
@@ -443,12 +433,7 @@ fn the_doctor_reports_load_balancer_when_the_pool_is_exhausted() {
 fn the_doctor_reports_a_wrong_middleware_range() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    let svc = Service::deploy(
-        lab,
-        "internal",
-        "badrange",
-        &ADMIT_LOCALHOST,
-    );
+    let svc = Service::deploy(lab, "internal", "badrange", &ADMIT_LOCALHOST);
     lab.kubectl_ok(&[
         "-n",
         &svc.name,
