@@ -1095,3 +1095,36 @@ fn an_allow_list_open_to_everyone_is_refused_unless_forced() {
         json!(["10.0.0.0/8", "0.0.0.0/0"])
     );
 }
+
+#[test]
+fn a_failed_step_is_reported_as_failed_not_as_not_done() {
+    let w = World::new("failed-step", true);
+    let name = w.name.as_str();
+    // The API server's schema rejects the Middleware (wildrun's check passes it).
+    let (_dir, path) = script(&format!(
+        "kube::ensure_namespace(\"{name}\");\n\
+         kube::apply(#{{ apiVersion: \"traefik.io/v1alpha1\", kind: \"Middleware\",\n\
+             metadata: #{{ name: \"headers\", namespace: \"{name}\" }},\n\
+             spec: #{{ headers: #{{ customRequestHeader: #{{ \"X-A\": \"b\" }} }} }} }});\n\
+         kube::apply(#{{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{{ name: \"later\", namespace: \"{name}\" }} }});\n"
+    ));
+    let out = w.wildrun(&[path.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let failed = err
+        .split("  failed (not confirmed by the API server):\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no failed section: {err}"));
+    let (failed, not_done) = failed
+        .split_once("  not done:\n")
+        .unwrap_or_else(|| panic!("no not-done section: {err}"));
+    assert!(
+        failed.contains(&format!("Middleware {name}/headers")),
+        "{err}"
+    );
+    assert!(
+        not_done.contains(&format!("ConfigMap {name}/later")),
+        "{err}"
+    );
+    assert!(!not_done.contains("Middleware"), "{err}");
+}

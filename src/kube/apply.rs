@@ -590,6 +590,11 @@ fn outcome(live: Option<&Value>, after: &Value, dry_run: bool) -> Action {
             }
         }
         Some(before) if rv(before) == rv(after) => Action::Unchanged,
+        // Only the server's fields moved (a controller updated the status
+        // between the read and the apply): this run changed nothing.
+        Some(before) if strip_server_fields(before) == strip_server_fields(after) => {
+            Action::Unchanged
+        }
         Some(_) => Action::Configured,
     }
 }
@@ -702,19 +707,25 @@ pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> R
                 .iter()
                 .map(|e| format!("    {}", e.line()))
                 .collect();
-            let not_done: Vec<String> = prepared[index..]
+            // The failing step is neither done nor surely not done: a write
+            // whose answer was lost may have taken effect.
+            let lines = |list: Vec<String>| {
+                if list.is_empty() {
+                    "    (nothing)".to_string()
+                } else {
+                    list.join("\n")
+                }
+            };
+            let not_done: Vec<String> = prepared[index + 1..]
                 .iter()
                 .map(|p| format!("    {}", p.planned.step.display_name()))
                 .collect();
-            let applied = if done.is_empty() {
-                "    (nothing)".to_string()
-            } else {
-                done.join("\n")
-            };
             return Err(anyhow!(
-                "{}: {e:#}\n  done before the failure:\n{applied}\n  not done:\n{}\n  fix the problem and run again: objects already applied stay, and the run converges",
+                "{}: {e:#}\n  done before the failure:\n{}\n  failed (not confirmed by the API server):\n    {}\n  not done:\n{}\n  fix the problem and run again: objects already applied stay, and the run converges",
                 p.planned.origin,
-                not_done.join("\n"),
+                lines(done),
+                p.planned.step.display_name(),
+                lines(not_done),
             ));
         }
     }
@@ -859,4 +870,29 @@ pub async fn delete(
         .await?;
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    fn object(rv: &str, replicas: u32, ready: u32) -> Value {
+        json!({"metadata": {"resourceVersion": rv, "managedFields": [
+            {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status",
+             "time": format!("2026-01-01T00:00:{rv}Z"), "fieldsV1": {"f:status": {}}},
+        ]}, "spec": {"replicas": replicas}, "status": {"readyReplicas": ready}})
+    }
+
+    #[test]
+    fn a_change_by_someone_else_is_not_reported_as_configured() {
+        let before = object("10", 1, 0);
+        // A controller updated the status between the read and the apply.
+        let after = object("11", 1, 1);
+        assert_eq!(outcome(Some(&before), &after, false), Action::Unchanged);
+        // The object itself changed.
+        let changed = object("12", 2, 1);
+        assert_eq!(outcome(Some(&before), &changed, false), Action::Configured);
+        assert_eq!(outcome(None, &after, false), Action::Created);
+        assert_eq!(outcome(Some(&before), &before, false), Action::Unchanged);
+    }
 }
