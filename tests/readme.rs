@@ -11,10 +11,8 @@
 mod common;
 
 use common::TestCluster;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a step waits for something it expects.
@@ -172,36 +170,28 @@ kube::apply(#{ apiVersion: "v1", kind: "Secret", type: "kubernetes.io/tls",
     cluster.delete_namespace_later("myservice");
 }
 
-/// wildrun running in the background; its stderr collected line by line.
+/// wildrun running in the background, its stderr going to a file.
 struct Background {
     child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
+    stderr: tempfile::NamedTempFile,
 }
 
 impl Background {
-    fn wait_for(&self, needle: &str) {
+    fn text(&self) -> String {
+        std::fs::read_to_string(self.stderr.path()).unwrap_or_default()
+    }
+
+    fn wait_for(&mut self, needle: &str) {
         let deadline = Instant::now() + PATIENCE;
-        while !self
-            .lines
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.contains(needle))
-        {
+        while !self.text().contains(needle) {
+            let exited = self.child.try_wait().ok().flatten();
             assert!(
-                Instant::now() < deadline && self.child_running(),
-                "no {needle:?} after {PATIENCE:?}:\n{}",
-                self.lines.lock().unwrap().join("\n")
+                Instant::now() < deadline && exited.is_none(),
+                "no {needle:?} after {PATIENCE:?} (exit {exited:?}):\n{}",
+                self.text()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-
-    fn child_running(&self) -> bool {
-        // `try_wait` needs `&mut`; a finished child shows in /proc as a zombie.
-        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .map(|s| !s.contains(") Z "))
-            .unwrap_or(false)
     }
 }
 
@@ -224,24 +214,17 @@ fn run_watch(example: &Example) {
         text(&out)
     );
     let (dir, _) = recipe(example);
-    let mut child = wildrun(
+    let stderr = tempfile::NamedTempFile::new().expect("stderr file");
+    let child = wildrun(
         dir.path(),
         &["recipe.rhai"],
         &[("KUBECONFIG", kubeconfig.as_str())],
     )
     .stdout(Stdio::null())
-    .stderr(Stdio::piped())
+    .stderr(stderr.reopen().expect("stderr file"))
     .spawn()
     .expect("wildrun starts");
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let sink = lines.clone();
-    let stderr = child.stderr.take().expect("piped stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    let mut bg = Background { child, lines };
+    let mut bg = Background { child, stderr };
     bg.wait_for("watching v1 ConfigMap in shop");
     for args in [
         &[
@@ -286,7 +269,7 @@ fn run_watch(example: &Example) {
         assert!(Instant::now() < deadline, "wildrun did not stop on Ctrl-C");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let output = bg.lines.lock().unwrap().join("\n");
+    let output = bg.text();
     cluster.delete_namespace_later("shop");
     assert_eq!(status.code(), Some(0), "{output}");
     assert!(!output.contains("panicked"), "{output}");
