@@ -784,6 +784,28 @@ fn service_account_kubeconfig(w: &World, cluster_role: &str, dir: &Path) -> Path
     w.cluster.token_kubeconfig(ns, &sa, dir)
 }
 
+/// examples/rbac.yaml's ClusterRole, applied under a new name (returned)
+/// with the verbs on `resource` replaced by `verbs`.
+fn reduced_rbac_role(w: &World, prefix: &str, resource: &str, verbs: &[&str]) -> String {
+    let rbac =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rbac.yaml"))
+            .unwrap();
+    let docs: Vec<Value> = wildrun::yaml::parse_documents(&rbac, "rbac.yaml").unwrap();
+    let mut role = docs[0].clone();
+    let reduced = unique_name(prefix);
+    role["metadata"]["name"] = json!(reduced);
+    for rule in role["rules"].as_array_mut().unwrap() {
+        if rule["resources"] == json!([resource]) {
+            rule["verbs"] = json!(verbs);
+        }
+    }
+    let out = w
+        .cluster
+        .kubectl_stdin(&["apply", "-f", "-"], &role.to_string());
+    assert!(out.status.success(), "{}", stderr(&out));
+    reduced
+}
+
 #[test]
 fn rbac_example_is_enough_and_a_missing_permission_stops_before_any_write() {
     let w = World::new("rbac", true);
@@ -832,22 +854,11 @@ fn rbac_example_is_enough_and_a_missing_permission_stops_before_any_write() {
     );
 
     // The same role without `create` on ingresses: refused before the first write.
-    let docs: Vec<Value> = wildrun::yaml::parse_documents(&rbac, "rbac.yaml").unwrap();
-    let mut role = docs[0].clone();
-    let reduced = unique_name("no-ingress-create");
-    role["metadata"]["name"] = json!(reduced);
-    for rule in role["rules"].as_array_mut().unwrap() {
-        if rule["resources"] == json!(["ingresses"]) {
-            rule["verbs"] = json!(["get", "list", "patch", "delete"]);
-        }
-    }
-    let out = w
-        .cluster
-        .kubectl_stdin(&["apply", "-f", "-"], &role.to_string());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let reduced = reduced_rbac_role(
+        &w,
+        "no-ingress-create",
+        "ingresses",
+        &["get", "list", "patch", "delete"],
     );
     let denied = service_account_kubeconfig(&w, &reduced, dir.path());
     let other = unique_name("denied");
@@ -954,22 +965,12 @@ fn delete_and_prune_check_delete_permission_before_the_first_write() {
         "apply",
     );
     // examples/rbac.yaml's role without `delete` on deployments.
-    let rbac =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rbac.yaml"))
-            .unwrap();
-    let docs: Vec<Value> = wildrun::yaml::parse_documents(&rbac, "rbac.yaml").unwrap();
-    let mut role = docs[0].clone();
-    let reduced = unique_name("no-deployment-delete");
-    role["metadata"]["name"] = json!(reduced);
-    for rule in role["rules"].as_array_mut().unwrap() {
-        if rule["resources"] == json!(["deployments"]) {
-            rule["verbs"] = json!(["get", "list", "create", "patch"]);
-        }
-    }
-    let out = w
-        .cluster
-        .kubectl_stdin(&["apply", "-f", "-"], &role.to_string());
-    assert!(out.status.success(), "{}", stderr(&out));
+    let reduced = reduced_rbac_role(
+        &w,
+        "no-deployment-delete",
+        "deployments",
+        &["get", "list", "create", "patch"],
+    );
     let user = service_account_kubeconfig(&w, &reduced, dir.path());
 
     // --delete: refused before the Ingress and Service (deleted first) go.
