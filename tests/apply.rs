@@ -1129,3 +1129,66 @@ fn a_failed_step_is_reported_as_failed_not_as_not_done() {
     );
     assert!(!not_done.contains("Middleware"), "{err}");
 }
+
+#[test]
+fn delete_does_not_count_what_is_already_being_deleted() {
+    let w = World::new("terminating", true);
+    let name = w.name.as_str();
+    // A recipe of this test only: --delete removes its instance everywhere.
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join(format!("{}.rhai", unique_name("held")));
+    std::fs::write(
+        &recipe,
+        format!(
+            "kube::ensure_namespace(\"{name}\");\n\
+             kube::apply(#{{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{{ name: \"held\", namespace: \"{name}\", finalizers: [\"wildrun.dev/test-hold\"] }} }});\n"
+        ),
+    )
+    .unwrap();
+    let recipe = recipe.to_str().unwrap();
+    assert_ok(&w.wildrun(&[recipe]), "apply");
+    // An earlier deletion that has not finished: a finalizer holds it.
+    let out = w
+        .cluster
+        .kubectl(&["-n", name, "delete", "configmap", "held", "--wait=false"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let source = format!("tls.sourceNamespace={}", w.tls.name());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wildrun"))
+        .args([recipe, "--delete", "--set", &source])
+        .env("KUBECONFIG", w.cluster.kubeconfig_path())
+        .env_remove("WILDRUN_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let text = || std::fs::read_to_string(log.path()).unwrap_or_default();
+    let line = format!("ConfigMap {name}/held");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !text().contains(&line) {
+        assert!(std::time::Instant::now() < deadline, "{}", text());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Let the earlier deletion finish, so --delete's wait ends.
+    let out = w.cluster.kubectl(&[
+        "-n",
+        name,
+        "patch",
+        "configmap",
+        "held",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = child.wait().unwrap();
+    let err = text();
+    assert!(status.success(), "{err}");
+    assert!(
+        err.contains(&format!("{line} (already being deleted)")),
+        "{err}"
+    );
+    assert!(!err.contains(&format!("deleted    {line}")), "{err}");
+}

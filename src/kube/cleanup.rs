@@ -168,8 +168,7 @@ async fn remove(
             report.push_entry(Entry::new(Action::Kept, &f.target, Some(note)), dry_run);
             continue;
         }
-        let existed = delete_one(cluster, &f, dry_run).await?;
-        report.push_entry(Entry::new(Action::Deleted, &f.target, None), dry_run);
+        let existed = delete_reported(cluster, &f, report, dry_run).await?;
         deleted.push((f, existed));
     }
 
@@ -222,8 +221,7 @@ async fn remove(
                     dry_run,
                 ),
                 (None, false) => {
-                    let existed = delete_one(cluster, f, dry_run).await?;
-                    report.push_entry(Entry::new(Action::Deleted, &f.target, None), dry_run);
+                    let existed = delete_reported(cluster, f, report, dry_run).await?;
                     deleted.push((f.clone(), existed));
                 }
             }
@@ -278,6 +276,25 @@ async fn check_delete(cluster: &Cluster, found: &[Found], option: &str) -> Resul
         );
     }
     Ok(())
+}
+
+/// Deletes `f` and reports it; an object already being deleted (an earlier
+/// run's) is not deleted again, nor counted as deleted by this run. Whether
+/// there is something to wait for.
+async fn delete_reported(
+    cluster: &Cluster,
+    f: &Found,
+    report: &mut Report,
+    dry_run: bool,
+) -> Result<bool> {
+    if f.live.pointer("/metadata/deletionTimestamp").is_some() {
+        let note = Some("already being deleted".to_string());
+        report.push_entry(Entry::new(Action::Unchanged, &f.target, note), dry_run);
+        return Ok(true);
+    }
+    let existed = delete_one(cluster, f, dry_run).await?;
+    report.push_entry(Entry::new(Action::Deleted, &f.target, None), dry_run);
+    Ok(existed)
 }
 
 async fn delete_one(cluster: &Cluster, f: &Found, dry_run: bool) -> Result<bool> {
