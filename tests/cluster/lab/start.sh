@@ -264,8 +264,12 @@ CONF
 repo=$(cd "$cluster_here/../.." && pwd)
 wildrun_bin=${WILDRUN_BIN:-}
 if [[ -z $wildrun_bin ]]; then
-  # up runs outside cargo test: build wildrun (nothing to do when it is current).
-  (cd "$repo" && cargo build --offline --quiet --bin wildrun) >"$LOGS/wildrun-build.log" 2>&1 \
+  # up runs outside cargo test: build wildrun (nothing to do when it is
+  # current), in the machine's network namespace (this one has no route out,
+  # and a first build downloads crates).
+  build_ns=()
+  if command -v nsenter >/dev/null && [[ -e /proc/1/ns/net ]]; then build_ns=(nsenter --net=/proc/1/ns/net --); fi
+  (cd "$repo" && "${build_ns[@]}" cargo build --quiet --bin wildrun) >"$LOGS/wildrun-build.log" 2>&1 \
     || die "cargo build of wildrun failed; log: $LOGS/wildrun-build.log"
   wildrun_bin=${CARGO_TARGET_DIR:-$repo/target}/debug/wildrun
 fi
