@@ -36,23 +36,27 @@ lab_enter_netns() {
   exec ip netns exec "$LAB_NETNS" "$@"
 }
 
-lab_netns_delete() {
+lab_netns_delete() { # DIR: the lab's state directory
   if ip netns list 2>/dev/null | grep -qE "^$LAB_NETNS( |\$)"; then
-    lab_kill_strays
+    lab_kill_strays "$1"
     ip netns delete "$LAB_NETNS" && log "removed network namespace $LAB_NETNS"
   fi
   rm -rf "/etc/netns/$LAB_NETNS"
 }
 
-# lab_kill_strays: kill what still runs in the namespace once the lab's own
-# processes are stopped (a lab-ctl start racing a restart can leave one,
-# holding a port the next start needs), but not this script or its children.
+# lab_kill_strays DIR: kill what still runs of the lab of state directory
+# DIR once its recorded processes are stopped (a lab-ctl start racing a
+# restart can leave one, holding a port the next start needs). A process
+# counts as the lab's when it runs in the lab's namespace and its environment
+# names DIR (up and lab-ctl export WILDRUN_CLUSTER_DIR=DIR to everything they
+# start); this script and its children are spared.
 lab_kill_strays() {
-  local p keep
+  local dir=$1 p keep
   keep=" $$ $(ps -o pid= --ppid $$ | tr -s ' \n' '  ') "
   for p in $(ip netns pids "$LAB_NETNS" 2>/dev/null); do
     [[ $keep == *" $p "* ]] && continue
-    kill -KILL "$p" 2>/dev/null && log "killed stray process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60)) in network namespace $LAB_NETNS"
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "WILDRUN_CLUSTER_DIR=$dir" || continue
+    kill -KILL "$p" 2>/dev/null && log "killed stray process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60)) of $dir"
   done
   return 0
 }
