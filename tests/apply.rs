@@ -1,5 +1,5 @@
 //! Applying recipes to the real local control plane (tests/cluster/):
-//! the objects SPEC.md describes, idempotence, --diff, --delete, --prune,
+//! the objects the README describes, idempotence, --diff, --delete, --prune,
 //! --dry-run=server, secret copies, field-manager conflicts, the real CRD
 //! schemas, and permissions.
 //!

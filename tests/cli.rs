@@ -2,7 +2,7 @@
 //! and on bad inputs, and check stdout, stderr and the exit code.
 //!
 //! The dry-run output is parsed back from YAML and checked field by field
-//! against SPEC.md's table.
+//! against the README's table.
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

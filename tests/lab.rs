@@ -141,6 +141,22 @@ fn not_passed(report: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Applies a wildcard Certificate `cert-manager/<name>` for the public
+/// domain, writing `secret`, issued by ClusterIssuer `issuer`, as the
+/// visibility layer makes them.
+fn apply_wildcard_certificate(lab: &Lab, name: &str, secret: &str, issuer: &str) {
+    lab.kubectl_stdin(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\n\
+             metadata: {{name: {name}, namespace: cert-manager}}\n\
+             spec: {{secretName: {secret}, dnsNames: ['*.{d}', '{d}'],\
+             issuerRef: {{name: {issuer}, kind: ClusterIssuer}}}}\n",
+            d = lab.domain()
+        ),
+    );
+}
+
 /// Parses the lab backend's `key=value` lines.
 fn backend_said(body: &str, key: &str) -> String {
     body.lines()
@@ -476,16 +492,7 @@ fn the_doctor_reports_a_certificate_whose_issuer_does_not_exist() {
     // set up with a misspelt issuer has it: cert-manager never issues it.
     let name = unique_name("noissuer");
     let secret = format!("{name}-tls");
-    lab.kubectl_stdin(
-        &["apply", "-f", "-"],
-        &format!(
-            "apiVersion: cert-manager.io/v1\nkind: Certificate\n\
-             metadata: {{name: {name}, namespace: cert-manager}}\n\
-             spec: {{secretName: {secret}, dnsNames: ['*.{d}', '{d}'],\
-             issuerRef: {{name: no-such-issuer, kind: ClusterIssuer}}}}\n",
-            d = lab.domain()
-        ),
-    );
+    apply_wildcard_certificate(lab, &name, &secret, "no-such-issuer");
     let set_secret = format!("tls.publicSecret={secret}");
     let svc = Service::deploy_no_wait(lab, "public", "noissuer", &["--set", &set_secret]);
     let (report, code) = svc.doctor();
@@ -529,16 +536,7 @@ fn wait_copies_the_secret_cert_manager_issues_meanwhile() {
     let name = unique_name("fresh");
     let issuer = format!("{name}-issuer");
     let secret = format!("{name}-tls");
-    lab.kubectl_stdin(
-        &["apply", "-f", "-"],
-        &format!(
-            "apiVersion: cert-manager.io/v1\nkind: Certificate\n\
-             metadata: {{name: {name}, namespace: cert-manager}}\n\
-             spec: {{secretName: {secret}, dnsNames: ['*.{d}', '{d}'],\
-             issuerRef: {{name: {issuer}, kind: ClusterIssuer}}}}\n",
-            d = lab.domain()
-        ),
-    );
+    apply_wildcard_certificate(lab, &name, &secret, &issuer);
     let set_secret = format!("tls.publicSecret={secret}");
     let svc = Service {
         lab,
