@@ -127,6 +127,11 @@ fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
 }
 
+/// What a check found, as text (empty when it says nothing).
+fn found(check: &Value) -> &str {
+    check["found"].as_str().unwrap_or("")
+}
+
 /// Names of the checks that did not pass.
 fn not_passed(report: &Value) -> Vec<String> {
     report["checks"]
@@ -280,10 +285,7 @@ fn the_doctor_is_green_on_a_healthy_public_and_internal_service() {
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
     // The request went to the address DNS gives and got the Secret's certificate.
-    let https = check(&report, "https")["found"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
+    let https = found(check(&report, "https")).to_string();
     assert!(https.contains(": 200 "), "{https}");
     assert!(https.contains("(from DNS)"), "{https}");
     assert!(https.contains("the Secret's certificate"), "{https}");
@@ -313,9 +315,13 @@ fn the_doctor_reports_dns_when_externaldns_is_not_running() {
     assert_eq!(code, Some(1), "{report:#}");
     let dns = check(&report, "dns");
     assert_eq!(dns["status"], "fail", "{report:#}");
+    assert!(found(dns).contains("NXDOMAIN"), "{dns:#}");
+    // The request still goes to Traefik, at its LoadBalancer address (whether
+    // Traefik has loaded this new Ingress yet is a matter of its reload).
+    let https = check(&report, "https");
     assert!(
-        dns["found"].as_str().unwrap_or("").contains("NXDOMAIN"),
-        "{dns:#}"
+        found(https).contains("Traefik's address; DNS gave none"),
+        "{https:#}"
     );
     // Running again, ExternalDNS catches up and the link turns green.
     let host = svc.host();
@@ -339,9 +345,9 @@ fn the_doctor_reports_https_when_traefik_is_stopped() {
     assert_eq!(code, Some(1), "{report:#}");
     let https = check(&report, "https");
     assert_eq!(https["status"], "fail", "{report:#}");
-    let found = https["found"].as_str().unwrap_or("");
+    let seen = found(https);
     assert!(
-        found.contains(&format!("cannot connect to {}:443", lab.lb_ip())),
+        seen.contains(&format!("cannot connect to {}:443", lab.lb_ip())),
         "{https:#}"
     );
     assert!(
@@ -465,13 +471,7 @@ fn the_doctor_reports_a_wrong_middleware_range() {
     assert_eq!(code, Some(1), "{report:#}");
     let ranges = check(&report, "middleware-ranges");
     assert_eq!(ranges["status"], "fail", "{report:#}");
-    assert!(
-        ranges["found"]
-            .as_str()
-            .unwrap_or("")
-            .contains("192.0.2.0/24"),
-        "{ranges:#}"
-    );
+    assert!(found(ranges).contains("192.0.2.0/24"), "{ranges:#}");
     // Traefik enforces the range it was given (once its provider has
     // reloaded, within a few seconds): the request is refused now.
     lab.eventually(
@@ -507,23 +507,11 @@ fn the_doctor_reports_a_certificate_whose_issuer_does_not_exist() {
     assert_eq!(code, Some(1), "{report:#}");
     let certificate = check(&report, "certificate");
     assert_eq!(certificate["status"], "fail", "{report:#}");
-    assert!(
-        certificate["found"]
-            .as_str()
-            .unwrap_or("")
-            .contains("not Ready"),
-        "{certificate:#}"
-    );
+    assert!(found(certificate).contains("not Ready"), "{certificate:#}");
     // Without the Secret, Traefik serves its own default certificate.
     let https = check(&report, "https");
     assert_eq!(https["status"], "fail", "{report:#}");
-    assert!(
-        https["found"]
-            .as_str()
-            .unwrap_or("")
-            .contains("does not verify"),
-        "{https:#}"
-    );
+    assert!(found(https).contains("does not verify"), "{https:#}");
 }
 
 #[test]
@@ -670,9 +658,22 @@ fn an_internal_service_asked_from_outside_its_ranges_answers_403_as_expected() {
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
     let https = check(&report, "https");
-    let found = https["found"].as_str().unwrap_or("");
+    let seen = found(https);
     assert!(
-        found.contains("403") && found.contains("127.0.0.1"),
+        seen.contains(": 403 ") && seen.contains("from 127.0.0.1"),
+        "{https:#}"
+    );
+    assert!(
+        seen.contains("outside cluster.internalSourceRanges, so 403 is the allowlist at work"),
+        "{https:#}"
+    );
+    // Asked from inside the ranges the configuration names, the same 403 is a failure.
+    let (report, code) = svc.doctor_with(&[("CLUSTER_INTERNAL_SOURCE_RANGES", "127.0.0.0/8")]);
+    assert_eq!(code, Some(1), "{report:#}");
+    let https = check(&report, "https");
+    assert_eq!(https["status"], "fail", "{report:#}");
+    assert!(
+        found(https).contains("Traefik refused 127.0.0.1, which is inside"),
         "{https:#}"
     );
 }
@@ -913,17 +914,13 @@ fn layer_runs_again_without_creating_anything_and_the_doctor_is_green() {
         .collect();
     assert_eq!(others, Vec::<String>::new(), "{report:#}");
     let owner = check(&report, "externaldns-owner");
-    let found = owner["found"].as_str().unwrap_or("");
+    let seen = found(owner);
     assert!(
-        !found.contains(&svc.host())
-            && (owner["status"] == "fail" || found.contains("wildrun-lab")),
+        !seen.contains(&svc.host()) && (owner["status"] == "fail" || seen.contains("wildrun-lab")),
         "{owner:#}"
     );
     assert!(
-        check(&report, "traefik-address")["found"]
-            .as_str()
-            .unwrap_or("")
-            .contains(&format!("has {}", lab.lb_ip())),
+        found(check(&report, "traefik-address")).contains(&format!("has {}", lab.lb_ip())),
         "{report:#}"
     );
 
@@ -984,10 +981,10 @@ fn layer_doctor_names_an_old_metallb_annotation_and_its_replacement() {
     assert_eq!(code, Some(1), "{report:#}");
     let c = check(&report, "current-apis");
     assert_eq!(c["status"], "fail", "{report:#}");
-    let found = c["found"].as_str().unwrap_or("");
+    let seen = found(c);
     assert!(
-        found.contains(&format!("Service traefik/traefik: {old}"))
-            && found.contains("use metallb.io/loadBalancerIPs"),
+        seen.contains(&format!("Service traefik/traefik: {old}"))
+            && seen.contains("use metallb.io/loadBalancerIPs"),
         "{c:#}"
     );
     // Only that check fails: the layer is otherwise healthy (records of
