@@ -27,6 +27,17 @@ pub const MAX_CALL_LEVELS: usize = 64;
 pub const MAX_STRING_SIZE: usize = 16 * 1024 * 1024;
 /// Largest array or map a script may build (items).
 pub const MAX_COLLECTION_SIZE: usize = 100_000;
+/// CPU time one evaluation (the recipe, or one call of an event handler)
+/// may take. Operations are counted too, but one operation can cost much:
+/// growing nested data in a loop copies the whole of it each time, so a
+/// loop well inside [`MAX_OPERATIONS`] could run for hours. Time spent
+/// waiting on the cluster is not CPU time and does not count.
+pub const MAX_CPU_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+/// Every this many operations the CPU time is read (a system call).
+const CPU_CHECK_INTERVAL: u64 = 64;
+/// What the progress hook returns when [`MAX_CPU_TIME`] is spent.
+const CPU_TIME_SPENT: &str = "wildrun:cpu-time";
+
 /// Deepest nesting of maps and lists a script may hand to wildrun
 /// (`out::json`, `kube::apply`, `yaml::emit`, ...), as for source.
 pub const MAX_DATA_DEPTH: usize = 100;
@@ -388,6 +399,7 @@ pub fn new_engine(run: &RunHandle, recipe_dir: &Path) -> Engine {
         .set_max_map_size(MAX_COLLECTION_SIZE)
         .set_max_modules(256)
         .set_fail_on_invalid_map_property(false);
+    engine.on_progress(cpu_budget());
     // stdout carries only data (manifests, diffs); script output is for people.
     engine.on_print(|text| eprintln!("{text}"));
     engine.on_debug(|text, source, pos| {
@@ -401,6 +413,33 @@ pub fn new_engine(run: &RunHandle, recipe_dir: &Path) -> Engine {
     engine.set_module_resolver(RecipeResolver::new(recipe_dir, run.clone()));
     engine.set_default_tag(Dynamic::from(run.clone()));
     engine
+}
+
+/// CPU time the engine's thread has used.
+fn thread_cpu_time() -> std::time::Duration {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    std::time::Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or_default(),
+        u32::try_from(now.tv_nsec).unwrap_or_default(),
+    )
+}
+
+/// The progress hook that stops an evaluation after [`MAX_CPU_TIME`].
+/// Rhai counts operations from zero in every evaluation, so passing the
+/// first interval marks where an evaluation's CPU time starts.
+fn cpu_budget() -> impl Fn(u64) -> Option<Dynamic> {
+    let started = std::cell::Cell::new(std::time::Duration::ZERO);
+    move |operations| {
+        if operations % CPU_CHECK_INTERVAL != 0 {
+            return None;
+        }
+        let now = thread_cpu_time();
+        if operations == CPU_CHECK_INTERVAL {
+            started.set(now);
+            return None;
+        }
+        (now.saturating_sub(started.get()) > MAX_CPU_TIME).then(|| Dynamic::from(CPU_TIME_SPENT))
+    }
 }
 
 /// Every host function scripts can call, as `namespace::name`, sorted.
@@ -588,6 +627,14 @@ fn leaf_message(err: &EvalAltResult) -> String {
         EvalAltResult::ErrorModuleNotFound(name, _) => format!(
             "module {name:?} not found (looked in the recipe's folder, $WILDRUN_STDLIB, the nearest stdlib/ folder and the built-in stdlib)"
         ),
+        EvalAltResult::ErrorTerminated(token, _)
+            if token.clone().into_string().ok().as_deref() == Some(CPU_TIME_SPENT) =>
+        {
+            format!(
+                "the script was stopped after {} s of computing; does it grow nested data in a loop, or copy large data again and again?",
+                MAX_CPU_TIME.as_secs()
+            )
+        }
         EvalAltResult::ErrorTerminated(_, _) => "the script was stopped".to_string(),
         other => {
             let mut text = other.to_string();

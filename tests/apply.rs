@@ -1192,3 +1192,59 @@ fn delete_does_not_count_what_is_already_being_deleted() {
     );
     assert!(!err.contains(&format!("deleted    {line}")), "{err}");
 }
+
+#[test]
+fn of_two_runs_racing_to_create_an_object_only_the_one_that_made_it_says_created() {
+    let w = World::new("race", true);
+    let ns = TestNamespace::new(w.cluster, "race");
+    let ns = ns.name();
+    let out = w
+        .cluster
+        .kubectl(&["-n", ns, "create", "configmap", "gate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let raced = format!(
+        "kube::apply(#{{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{{ name: \"raced\", namespace: \"{ns}\" }}, data: #{{ a: \"b\" }} }});\n"
+    );
+    // The slow run reads `raced` as absent before its first step, then waits
+    // for the gate to go; the fast run makes `raced` in between.
+    let (_slow_dir, slow) = script(&format!(
+        "kube::wait(#{{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{{ name: \"gate\", namespace: \"{ns}\" }} }}, \"deleted\", 60);\n{raced}"
+    ));
+    let (_fast_dir, fast) = script(&raced);
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let source = format!("tls.sourceNamespace={}", w.tls.name());
+    let mut slow_run = Command::new(env!("CARGO_BIN_EXE_wildrun"))
+        .args([slow.to_str().unwrap(), "--set", &source])
+        .env("KUBECONFIG", w.cluster.kubeconfig_path())
+        .env_remove("WILDRUN_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let text = || std::fs::read_to_string(log.path()).unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !text().contains("gate") {
+        assert!(std::time::Instant::now() < deadline, "{}", text());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let fast_run = w.wildrun(&[fast.to_str().unwrap()]);
+    assert_ok(&fast_run, "the fast run");
+    let line = format!("ConfigMap {ns}/raced");
+    assert!(
+        report(&fast_run).contains(&format!("created {line}")),
+        "{}",
+        stderr(&fast_run)
+    );
+    let out = w
+        .cluster
+        .kubectl(&["-n", ns, "delete", "configmap", "gate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = slow_run.wait().unwrap();
+    let err = text();
+    assert!(status.success(), "{err}");
+    assert!(!err.contains(&format!("created    {line}")), "{err}");
+    assert!(
+        err.contains(&line),
+        "the slow run reports the object: {err}"
+    );
+}

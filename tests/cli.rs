@@ -1102,6 +1102,12 @@ fn deep_data_and_limits_are_refused_in_plain_words() {
             "nested more than 100 levels deep",
         ),
         (
+            // Each round copies the whole map: quadratic, stopped by CPU time.
+            "grow.rhai",
+            "let m = #{}; for i in 0..100000 { m = #{ a: m }; }\n".to_string(),
+            "stopped after 10 s of computing",
+        ),
+        (
             "long.rhai",
             "let s = \"aaaaaaaa\"; loop { s += s; }\n".to_string(),
             "the script built a string longer than 16 MiB",

@@ -4,8 +4,9 @@
 //! target is read, secret copies are checked (source present, target ours),
 //! and the user's permissions are reviewed; any problem stops the run with
 //! nothing written. Writes are server-side applies (field manager `wildrun`,
-//! strict field validation). Whether an object was created, configured or
-//! left unchanged is read from its resourceVersion before and after. When a
+//! strict field validation). An object was created when the server answers
+//! `201 Created`; configured or left unchanged is read from its
+//! resourceVersion before and after. When a
 //! write fails the run stops and says what was applied and what was not; a
 //! re-run converges.
 
@@ -538,7 +539,18 @@ fn patch_params(manager: &str, force: bool, dry_run: bool) -> PatchParams {
     params
 }
 
-/// Server-side applies `body` to `target`; returns the object the server answered with.
+/// What the API server answered to a server-side apply.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The object as the server holds it after the apply.
+    pub object: Value,
+    /// The server answered `201 Created`: this write made the object. Read
+    /// from the answer, not from an earlier read, so that of two runs racing
+    /// to create one object only the one that made it says "created".
+    pub created: bool,
+}
+
+/// Server-side applies `body` to `target`.
 pub async fn server_side_apply(
     cluster: &Cluster,
     kind: &Kind,
@@ -546,16 +558,52 @@ pub async fn server_side_apply(
     body: &Value,
     force: bool,
     dry_run: bool,
-) -> Result<Value, kube::Error> {
-    let api = cluster.api(kind, target.namespace.as_deref());
+) -> Result<Applied, kube::Error> {
+    let namespace = if kind.namespaced {
+        target.namespace.as_deref()
+    } else {
+        None
+    };
+    let url = <kube::api::DynamicObject as kube::Resource>::url_path(&kind.resource, namespace);
     let params = patch_params(field_manager(body), force, dry_run);
-    let obj = retry(|| {
-        let patch = Patch::Apply(body);
-        let (api, params, name) = (&api, &params, &target.name);
-        async move { api.patch(name, params, &patch).await }
+    retry(|| send_apply(cluster, &url, &target.name, &params, body)).await
+}
+
+/// One apply request, sent raw because kube's `Api::patch` does not say
+/// whether the server created the object (201) or updated it (200).
+async fn send_apply(
+    cluster: &Cluster,
+    url: &str,
+    name: &str,
+    params: &PatchParams,
+    body: &Value,
+) -> Result<Applied, kube::Error> {
+    use http_body_util::BodyExt;
+    let request = kube::core::Request::new(url)
+        .patch(name, params, &Patch::Apply(body))
+        .map_err(kube::Error::BuildRequest)?;
+    let response = cluster
+        .client
+        .send(request.map(kube::client::Body::from))
+        .await?;
+    let status = response.status();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    if status.is_client_error() || status.is_server_error() {
+        let text = String::from_utf8_lossy(&bytes);
+        let answer = serde_json::from_str::<kube::core::Status>(&text).unwrap_or_else(|_| {
+            kube::core::Status::failure(text.trim(), "the answer was not a Status")
+                .with_code(status.as_u16())
+        });
+        return Err(kube::Error::Api(answer.boxed()));
+    }
+    // Through DynamicObject, as every other read, so that keys come in one
+    // order (diffs compare the text).
+    let object: kube::api::DynamicObject =
+        serde_json::from_slice(&bytes).map_err(kube::Error::SerdeError)?;
+    Ok(Applied {
+        object: serde_json::to_value(&object).map_err(kube::Error::SerdeError)?,
+        created: status == http::StatusCode::CREATED,
     })
-    .await?;
-    serde_json::to_value(&obj).map_err(kube::Error::SerdeError)
 }
 
 /// The parts of an object the server sets, left out when comparing.
@@ -579,9 +627,14 @@ pub fn strip_server_fields(value: &Value) -> Value {
     v
 }
 
-fn outcome(live: Option<&Value>, after: &Value, dry_run: bool) -> Action {
+/// What an apply did, from the object read before it (`live`) and the
+/// server's answer. A target the run read as absent but found made by
+/// someone else when it wrote (two runs at once) was configured, not created.
+fn outcome(live: Option<&Value>, applied: &Applied, dry_run: bool) -> Action {
+    let after = &applied.object;
     match live {
-        None => Action::Created,
+        _ if applied.created => Action::Created,
+        None => Action::Configured,
         Some(before) if dry_run => {
             if strip_server_fields(before) == strip_server_fields(after) {
                 Action::Unchanged
@@ -883,16 +936,40 @@ mod outcome_tests {
         ]}, "spec": {"replicas": replicas}, "status": {"readyReplicas": ready}})
     }
 
+    fn updated(object: Value) -> Applied {
+        Applied {
+            object,
+            created: false,
+        }
+    }
+
     #[test]
     fn a_change_by_someone_else_is_not_reported_as_configured() {
         let before = object("10", 1, 0);
         // A controller updated the status between the read and the apply.
-        let after = object("11", 1, 1);
+        let after = updated(object("11", 1, 1));
         assert_eq!(outcome(Some(&before), &after, false), Action::Unchanged);
         // The object itself changed.
-        let changed = object("12", 2, 1);
+        let changed = updated(object("12", 2, 1));
         assert_eq!(outcome(Some(&before), &changed, false), Action::Configured);
-        assert_eq!(outcome(None, &after, false), Action::Created);
-        assert_eq!(outcome(Some(&before), &before, false), Action::Unchanged);
+        assert_eq!(
+            outcome(Some(&before), &updated(before.clone()), false),
+            Action::Unchanged
+        );
+    }
+
+    #[test]
+    fn only_the_write_that_made_the_object_reports_it_created() {
+        let made = Applied {
+            object: object("11", 1, 0),
+            created: true,
+        };
+        assert_eq!(outcome(None, &made, false), Action::Created);
+        assert_eq!(outcome(None, &made, true), Action::Created);
+        // Read as absent, but another run made it before this run's write.
+        assert_eq!(
+            outcome(None, &updated(object("11", 1, 0)), false),
+            Action::Configured
+        );
     }
 }

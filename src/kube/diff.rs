@@ -176,6 +176,7 @@ pub async fn diff_plan(
             server_side_apply(cluster, &kind, &target, &body, true, true)
                 .await
                 .map_err(|e| cluster.explain(e, &format!("{}: diff {target}", planned.origin)))?
+                .object
         } else {
             body
         };
