@@ -5,10 +5,11 @@
 //! with clap's own table of them, so the two can never disagree.
 
 use crate::config::{self, Sources};
-use crate::engine::{self, Mode, Recipe, RunHandle, RunState};
 use crate::kube;
 use crate::params::{self, UsageError};
 use crate::plan::{Format, Plan};
+use crate::script::engine::{self, Recipe};
+use crate::script::support::{Mode, RunHandle, RunState};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{CommandFactory, Parser, ValueEnum};
 use serde_json::Value;
@@ -358,7 +359,7 @@ pub fn run_once(
         plan: Plan::default(),
         files_read: Default::default(),
         recipe_dir: recipe_dir.clone(),
-        recipe_display: engine::display_path(script),
+        recipe_display: crate::files::display_path(script),
         mode,
         connect: kube::cluster::ConnectOptions {
             kubeconfig: cli.kubeconfig.clone(),
@@ -558,7 +559,7 @@ fn run_with(
             .map_err(anyhow::Error::from)?;
     }
     if !watches.is_empty() && action == Action::Apply {
-        kube::events::serve(
+        crate::script::events::serve(
             run,
             &engine,
             &recipe.ast,
@@ -600,8 +601,8 @@ enum Action {
 /// The action the options ask for, or a usage error for combinations that make no sense.
 /// What the run does, as scripts see it (`run::action()`); the options
 /// that do not go together are refused later, by [`action`].
-fn script_action(cli: &Cli) -> crate::run::Action {
-    use crate::run::Action as A;
+fn script_action(cli: &Cli) -> crate::action::Action {
+    use crate::action::Action as A;
     match cli.dry_run {
         _ if cli.delete => A::Delete,
         _ if cli.diff => A::Diff,

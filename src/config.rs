@@ -868,30 +868,6 @@ impl Config {
     }
 }
 
-/// The `config` module scripts call as `config::require(...)`.
-#[rhai::export_module]
-pub mod config_api {
-    use rhai::plugin::*;
-
-    /// The value of a configuration key (`"cluster.loadBalancerIp"`), or an
-    /// error naming the key and the three ways to set it.
-    #[rhai_fn(return_raw)]
-    pub fn require(ctx: NativeCallContext, path: &str) -> Result<Dynamic, Box<EvalAltResult>> {
-        let run = crate::engine::RunHandle::from_context(&ctx)?;
-        let state = run.state();
-        let value = state
-            .config
-            .require(path)
-            .map_err(|e| crate::engine::script_error(&ctx, e))?;
-        crate::engine::from_json(value)
-    }
-}
-
-/// Registers `config::` with the engine.
-pub fn register(engine: &mut rhai::Engine) {
-    engine.register_static_module("config", rhai::exported_module!(config_api).into());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

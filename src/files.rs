@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Largest file wildrun reads (bytes): the largest string a script may hold.
-pub const MAX_FILE_SIZE: usize = crate::engine::MAX_STRING_SIZE;
+pub const MAX_FILE_SIZE: usize = 16 * 1024 * 1024;
 
 /// A file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +28,8 @@ pub enum ReadError {
     },
     /// The file is larger than [`MAX_FILE_SIZE`].
     #[error(
-        "{path} is larger than the 16 MiB wildrun reads ({MAX_FILE_SIZE} bytes); it was not read"
+        "{path} is larger than the {} MiB wildrun reads ({MAX_FILE_SIZE} bytes); it was not read",
+        MAX_FILE_SIZE >> 20
     )]
     TooLarge {
         /// The file.
@@ -131,6 +132,16 @@ impl ReadScope {
     pub fn read(&self, path: &Path) -> Result<String, ReadError> {
         self.check(path)?;
         read_text(path)
+    }
+}
+
+/// The path shown to people: relative to the working directory when inside it.
+pub fn display_path(path: &Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    match cwd.as_deref().and_then(|c| abs.strip_prefix(c).ok()) {
+        Some(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
+        _ => abs.display().to_string(),
     }
 }
 

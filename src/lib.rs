@@ -2,43 +2,47 @@
 //! Kubernetes cluster and make it reachable by name over HTTPS.
 //!
 //! The library holds everything; `main.rs` only calls [`cli::main`].
-//! One module per concern, and one per script namespace:
+//! Three layers, whose imports run one way (each uses only those below it):
+//!
+//! - **the command line**: [`cli`] (options, exit codes, one function per
+//!   action) and [`watch`] (`--watch`);
+//! - **the script layer**, [`script`]: the only code that knows Rhai. The
+//!   engine, and one file per script namespace (`kube::`, `dns::`, `cert::`,
+//!   `https::`, `template::`, `yaml::`, `config::`, `log::`, `out::`, `run::`)
+//!   that converts script values and calls the core;
+//! - **the core**, plain Rust with typed inputs and outputs:
 //!
 //! | module | what it does |
 //! |---|---|
-//! | [`cli`] | the command line, exit codes, the run from start to end |
-//! | [`config`] | `wildrun.yaml`, environment, `--set`; the `config::` script namespace |
+//! | [`action`] | what a run does with the plan (apply, render, diff, delete) |
+//! | [`config`] | `wildrun.yaml`, environment, `--set`: keys, checks, merging |
 //! | [`params`] | recipe parameters: declarations, parsing, `--help` |
-//! | [`engine`] | the Rhai engine: limits, module resolution, error messages |
 //! | [`objects`] | maps to typed Kubernetes objects, strict checks |
 //! | [`plan`] | the ordered list of what a run applies; dry-run rendering |
-//! | [`kube`] | the `kube::` script namespace |
-//! | [`template`] | the `template::` script namespace (envsubst-compatible) |
-//! | [`yaml`] | the `yaml::` script namespace |
-//! | [`log`] | the `log::` script namespace and stderr formatting |
-//! | [`out`] | the `out::` script namespace: data on stdout, exit code |
-//! | [`dns`], [`cert`], [`https`] | the `dns::`, `cert::` and `https::` script namespaces |
+//! | [`kube`] | the cluster: connect, apply a plan, diff, delete, prune, wait, watch |
+//! | [`template`] | envsubst-compatible `${VAR}` rendering |
+//! | [`yaml`] | YAML in and out, errors with file:line |
+//! | [`log`] | how messages look on stderr |
+//! | [`dns`], [`cert`], [`https`] | DNS lookups and ExternalDNS expectations; certificates; one HTTPS request |
 //! | [`files`] | reading files: bounded in size, confined to the folders a run may read |
 //! | [`externaldns`] | which annotation prefix an ExternalDNS Deployment reads |
 //! | [`reach`] | `--wait`: after applying, wait until the service answers over HTTPS |
-//! | [`watch`] | `--watch`: re-run on every change of a file the run read |
 
+pub mod action;
 pub mod cert;
 pub mod cli;
 pub mod config;
 pub mod dns;
-pub mod engine;
 pub mod externaldns;
 pub mod files;
 pub mod https;
 pub mod kube;
 pub mod log;
 pub mod objects;
-pub mod out;
 pub mod params;
 pub mod plan;
 pub mod reach;
-pub mod run;
+pub mod script;
 pub mod template;
 pub mod watch;
 pub mod yaml;

@@ -1,37 +1,5 @@
-//! `log::` for scripts: messages for people, through `tracing`, on stderr.
-//! Each message names the script line that logged it.
-
-use crate::engine::origin;
-use rhai::plugin::*;
-
-/// The `log` module scripts call as `log::info(...)`.
-#[export_module]
-pub mod log_api {
-    /// Logs at debug level (shown with -v).
-    pub fn debug(ctx: NativeCallContext, message: &str) {
-        tracing::debug!(target: "script", at = %origin(&ctx), "{message}");
-    }
-
-    /// Logs at info level.
-    pub fn info(ctx: NativeCallContext, message: &str) {
-        tracing::info!(target: "script", at = %origin(&ctx), "{message}");
-    }
-
-    /// Logs a warning.
-    pub fn warn(ctx: NativeCallContext, message: &str) {
-        tracing::warn!(target: "script", at = %origin(&ctx), "{message}");
-    }
-
-    /// Logs an error (the run goes on; `throw` stops it).
-    pub fn error(ctx: NativeCallContext, message: &str) {
-        tracing::error!(target: "script", at = %origin(&ctx), "{message}");
-    }
-}
-
-/// Registers `log::` with the engine.
-pub fn register(engine: &mut rhai::Engine) {
-    engine.register_static_module("log", exported_module!(log_api).into());
-}
+//! How wildrun's messages look on stderr: progress as plain lines,
+//! problems as `warning: file:line: message`.
 
 /// Formats log events for people on a terminal: progress as plain lines,
 /// problems as `warning: file:line: message` / `error: ...`.

@@ -137,7 +137,7 @@ pub fn watch_files(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<
             Ok(changed) => {
                 let names: Vec<String> = changed
                     .iter()
-                    .map(|p| crate::engine::display_path(p))
+                    .map(|p| crate::files::display_path(p))
                     .collect();
                 tracing::info!("changed: {}", names.join(", "));
             }

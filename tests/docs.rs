@@ -28,7 +28,7 @@ fn readme_documents_every_configuration_key_and_variable() {
 #[test]
 fn readme_documents_every_script_function() {
     let text = readme();
-    let functions = wildrun::engine::script_functions();
+    let functions = wildrun::script::engine::script_functions();
     assert!(
         functions.iter().any(|f| f == "kube::apply"),
         "{functions:?}"

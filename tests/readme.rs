@@ -284,7 +284,7 @@ fn check_no_run(example: &Example) {
             example.line
         );
     }
-    let known = wildrun::engine::script_functions();
+    let known = wildrun::script::engine::script_functions();
     let code = &example.code;
     for (idx, _) in code.match_indices("::") {
         let start = code[..idx]

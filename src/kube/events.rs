@@ -1,21 +1,16 @@
-//! Cluster events for scripts: `kube::watch(...)` handlers.
+//! Watching the cluster for long-running scripts (`kube::watch`).
 //!
 //! Each watch is a kube-runtime watcher (it reconnects with backoff after
 //! errors and API server restarts, at most [`RECONNECT_MAX`] apart, and
-//! relists when its resourceVersion expires) running on the tokio runtime. Events go through one channel to
-//! the engine thread, which calls the handlers one at a time. Every handler
-//! call builds a plan of its own (`kube::apply`, `copy_secret`, `delete`, ...)
-//! that is carried out when the handler returns; an error is logged with the
-//! object's name and the script line, and the watch goes on.
+//! relists when its resourceVersion expires) running on the tokio runtime.
+//! Events go through one channel to the engine thread, which hands them, one
+//! at a time, to the caller's handler ([`serve`]).
 
-use super::apply::{execute, ExecOptions};
 use super::cluster::Cluster;
-use crate::engine::{describe_error, from_json, RunHandle};
-use crate::plan::{Origin, Plan};
+use crate::plan::Origin;
 use futures::StreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
-use rhai::{Dynamic, Engine, FnPtr, AST};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -34,14 +29,13 @@ pub struct WatchSpec {
     pub labels: Option<String>,
     /// Field selector.
     pub fields: Option<String>,
-    /// The script function called per event: `|event, object| ...`.
-    pub handler: FnPtr,
     /// Where the script registered it.
     pub origin: Origin,
 }
 
 impl WatchSpec {
-    fn describe(&self) -> String {
+    /// `v1 Secret in tls (labels a=b)`, for messages.
+    pub fn describe(&self) -> String {
         let mut text = format!("{} {}", self.api_version, self.kind);
         if let Some(ns) = &self.namespace {
             text.push_str(&format!(" in {ns}"));
@@ -291,31 +285,28 @@ impl Classifier {
     }
 }
 
-/// Runs the registered watches until Ctrl-C or SIGTERM; each event calls its
-/// handler and applies the plan the handler built.
+/// Runs `watches` until Ctrl-C or SIGTERM, calling `on_event(index, event,
+/// object)` (`index` into `watches`) for each `added`, `modified` or `deleted` object, one at a time.
 pub fn serve(
-    run: &RunHandle,
-    engine: &Engine,
-    ast: &AST,
+    runtime: &tokio::runtime::Handle,
     cluster: &Rc<Cluster>,
-    watches: Vec<WatchSpec>,
-    options: &ExecOptions,
+    watches: &[WatchSpec],
     wake: (Sender<Wake>, Receiver<Wake>),
+    mut on_event: impl FnMut(usize, &str, &Value),
 ) -> anyhow::Result<()> {
     let (tx, rx) = wake;
-    let runtime = run.state().runtime.clone();
     let mut kinds = Vec::new();
-    for spec in &watches {
-        let kind = run
+    for spec in watches {
+        let kind = runtime
             .block_on(cluster.resolve(&spec.api_version, &spec.kind))
             .map_err(|e| anyhow::anyhow!("{}: kube::watch: {e}", spec.origin))?;
         kinds.push(kind);
     }
     for (index, (spec, kind)) in watches.iter().zip(&kinds).enumerate() {
-        start_watch(cluster, &runtime, index, spec, kind, tx.clone());
+        start_watch(cluster, runtime, index, spec, kind, tx.clone());
         tracing::info!("watching {}", spec.describe());
     }
-    listen_for_stop(&runtime, tx);
+    listen_for_stop(runtime, tx);
     let mut classifiers: Vec<Classifier> = watches.iter().map(|_| Classifier::default()).collect();
     loop {
         let Ok(wake) = rx.recv() else { return Ok(()) };
@@ -327,58 +318,17 @@ pub fn serve(
             Wake::Files(_) => continue,
             Wake::Cluster(index, raw) => (index, raw),
         };
-        let spec = &watches[index];
         for (event, object) in classifiers[index].classify(raw) {
-            handle(run, engine, ast, cluster, spec, event, &object, options);
+            on_event(index, event, &object);
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn handle(
-    run: &RunHandle,
-    engine: &Engine,
-    ast: &AST,
-    cluster: &Rc<Cluster>,
-    spec: &WatchSpec,
-    event: &str,
-    object: &Value,
-    options: &ExecOptions,
-) {
-    let who = match namespace_of(object) {
-        Some(ns) => format!("{} {ns}/{}", spec.kind, name_of(object)),
-        None => format!("{} {}", spec.kind, name_of(object)),
-    };
-    tracing::debug!("{event} {who}");
-    run.state().plan = Plan::default();
-    let argument = match from_json(object) {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::error!("{who} ({event}): cannot pass the object to the handler: {e}");
-            return;
-        }
-    };
-    let result: Result<Dynamic, _> = spec
-        .handler
-        .call(engine, ast, (event.to_string(), argument));
-    if let Err(e) = result {
-        let source = ast.source().unwrap_or("<script>");
-        tracing::error!(
-            "handler for {who} ({event}) failed: {}",
-            describe_error(&e, source)
-        );
-        return;
-    }
-    let plan = std::mem::take(&mut run.state().plan);
-    if plan.is_empty() {
-        return;
-    }
-    let options = ExecOptions {
-        quiet_unchanged: true,
-        ..*options
-    };
-    if let Err(e) = run.block_on(execute(cluster, &plan, &options)) {
-        tracing::error!("handler for {who} ({event}): {e:#}");
+/// `Kind ns/name` (or `Kind name`) of a watched object, for messages.
+pub fn describe_object(kind: &str, object: &Value) -> String {
+    match namespace_of(object) {
+        Some(ns) => format!("{kind} {ns}/{}", name_of(object)),
+        None => format!("{kind} {}", name_of(object)),
     }
 }
 

@@ -2,37 +2,8 @@
 //! recipe can refuse what it must not do (the visibility layer refuses
 //! `--delete` while services use it, unless `--force`).
 
-use crate::engine::RunHandle;
+use super::support::RunHandle;
 use rhai::plugin::*;
-
-/// What a run does with the plan a recipe builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Action {
-    /// Apply it (also `--watch`).
-    #[default]
-    Apply,
-    /// `--dry-run`: print it.
-    Render,
-    /// `--dry-run=server`: apply with `dryRun=All`.
-    ServerDryRun,
-    /// `--diff`.
-    Diff,
-    /// `--delete`: delete what the instance made.
-    Delete,
-}
-
-impl Action {
-    /// The name scripts see.
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::Apply => "apply",
-            Action::Render => "render",
-            Action::ServerDryRun => "server-dry-run",
-            Action::Diff => "diff",
-            Action::Delete => "delete",
-        }
-    }
-}
 
 /// The `run` module scripts call as `run::action()`.
 #[export_module]
@@ -55,7 +26,9 @@ pub mod run_api {
     }
 }
 
-/// Registers `run::` with the engine.
-pub fn register(engine: &mut rhai::Engine) {
-    engine.register_static_module("run", exported_module!(run_api).into());
+rhai::def_package! {
+    /// The `run::` namespace, installed by the engine under that name.
+    pub RunPackage(module) {
+        rhai::plugin::combine_with_exported_module!(module, "run", run_api);
+    }
 }

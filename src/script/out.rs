@@ -4,7 +4,7 @@
 //! data, so a script that reports (such as a doctor's checks) writes it here.
 //! Output is printed when the run ends, after everything else succeeded.
 
-use crate::engine::{script_error, to_json, RunHandle};
+use super::support::{script_error, to_json, RunHandle};
 use rhai::plugin::*;
 
 /// The `out` module scripts call as `out::line(...)`.
@@ -44,7 +44,9 @@ pub mod out_api {
     }
 }
 
-/// Registers `out::` with the engine.
-pub fn register(engine: &mut rhai::Engine) {
-    engine.register_static_module("out", exported_module!(out_api).into());
+rhai::def_package! {
+    /// The `out::` namespace, installed by the engine under that name.
+    pub OutPackage(module) {
+        rhai::plugin::combine_with_exported_module!(module, "out", out_api);
+    }
 }

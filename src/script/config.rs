@@ -1,0 +1,27 @@
+//! `config::` for scripts: the merged configuration's keys.
+
+/// The `config` module scripts call as `config::require(...)`.
+#[rhai::export_module]
+pub mod config_api {
+    use rhai::plugin::*;
+
+    /// The value of a configuration key (`"cluster.loadBalancerIp"`), or an
+    /// error naming the key and the three ways to set it.
+    #[rhai_fn(return_raw)]
+    pub fn require(ctx: NativeCallContext, path: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+        let run = crate::script::support::RunHandle::from_context(&ctx)?;
+        let state = run.state();
+        let value = state
+            .config
+            .require(path)
+            .map_err(|e| crate::script::support::script_error(&ctx, e))?;
+        crate::script::support::from_json(value)
+    }
+}
+
+rhai::def_package! {
+    /// The `config::` namespace, installed by the engine under that name.
+    pub ConfigPackage(module) {
+        rhai::plugin::combine_with_exported_module!(module, "config", config_api);
+    }
+}

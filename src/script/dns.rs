@@ -1,0 +1,190 @@
+//! `dns::` for scripts: resolve names, and check what ExternalDNS should
+//! have published.
+
+use super::support::{script_error, to_script, unknown_option, RunHandle};
+use crate::dns::*;
+use hickory_resolver::proto::rr::RecordType;
+use rhai::plugin::*;
+use std::time::Duration;
+
+fn query_from(
+    ctx: &NativeCallContext,
+    function: &str,
+    name: &str,
+    record_type: RecordType,
+    options: &rhai::Map,
+) -> Result<Query, Box<EvalAltResult>> {
+    const KNOWN: &[&str] = &["server", "tcp", "follow", "timeout"];
+    let mut query = Query::new(name, record_type);
+    for (key, value) in options {
+        let bad = |what: &str| {
+            script_error(
+                ctx,
+                format!("{function}: option {key} must be {what}, not {value}"),
+            )
+        };
+        match key.as_str() {
+            "server" if value.is_unit() => {}
+            "server" => {
+                let text = value
+                    .clone()
+                    .into_string()
+                    .map_err(|_| bad("\"ip:port\""))?;
+                if !text.is_empty() {
+                    query.server = Some(
+                        server_address(&text)
+                            .map_err(|e| script_error(ctx, format!("{function}: {e}")))?,
+                    );
+                }
+            }
+            "tcp" => query.tcp = value.as_bool().map_err(|_| bad("true or false"))?,
+            "follow" => query.follow = value.as_bool().map_err(|_| bad("true or false"))?,
+            "timeout" => {
+                let secs = value
+                    .as_int()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| bad("a positive number of seconds"))?;
+                query.timeout = Duration::from_secs(secs.unsigned_abs());
+            }
+            other => return Err(unknown_option(ctx, function, other, KNOWN)),
+        }
+    }
+    Ok(query)
+}
+
+fn run_resolve(
+    ctx: &NativeCallContext,
+    name: &str,
+    record_type: &str,
+    options: &rhai::Map,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    let rtype = self::record_type(record_type)
+        .map_err(|e| script_error(ctx, format!("dns::resolve: {e}")))?;
+    let query = query_from(ctx, "dns::resolve", name, rtype, options)?;
+    let run = RunHandle::from_context(ctx)?;
+    let answer = run
+        .block_on(resolve(&query))
+        .map_err(|e| script_error(ctx, format!("dns::resolve: {e}")))?;
+    to_script(ctx, &answer)
+}
+
+fn run_expect(
+    ctx: &NativeCallContext,
+    name: &str,
+    target: &str,
+    options: &rhai::Map,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    let mut options = options.clone();
+    if options.contains_key("follow") {
+        return Err(script_error(
+            ctx,
+            "dns::expect: option follow does not apply (expect never follows CNAMEs)",
+        ));
+    }
+    options.remove("follow");
+    let query = query_from(ctx, "dns::expect", name, RecordType::A, &options)?;
+    let run = RunHandle::from_context(ctx)?;
+    let result = run
+        .block_on(expect(&query, target))
+        .map_err(|e| script_error(ctx, format!("dns::expect: {e}")))?;
+    to_script(ctx, &result)
+}
+
+/// The `dns` module scripts call as `dns::resolve(...)`.
+#[export_module]
+pub mod dns_api {
+    /// Looks up `name`'s records of `type` (`"A"`, `"AAAA"`, `"CNAME"`,
+    /// `"TXT"`) through the system's nameservers, following CNAMEs.
+    #[rhai_fn(return_raw)]
+    pub fn resolve(
+        ctx: NativeCallContext,
+        name: &str,
+        record_type: &str,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        super::run_resolve(&ctx, name, record_type, &rhai::Map::new())
+    }
+
+    /// `resolve` with options: `server` (`"ip:port"`), `tcp` (TCP only),
+    /// `follow` (false: an alias answers with its CNAME), `timeout` (seconds).
+    #[rhai_fn(name = "resolve", return_raw)]
+    pub fn resolve_with(
+        ctx: NativeCallContext,
+        name: &str,
+        record_type: &str,
+        options: rhai::Map,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        super::run_resolve(&ctx, name, record_type, &options)
+    }
+
+    /// Whether `name` points at `target`: a CNAME to it when it is a name, an
+    /// A/AAAA record with it when it is an address; and what it found instead.
+    #[rhai_fn(return_raw)]
+    pub fn expect(
+        ctx: NativeCallContext,
+        name: &str,
+        target: &str,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        super::run_expect(&ctx, name, target, &rhai::Map::new())
+    }
+
+    /// `expect` with options `server`, `tcp` and `timeout` (as for `resolve`).
+    #[rhai_fn(name = "expect", return_raw)]
+    pub fn expect_with(
+        ctx: NativeCallContext,
+        name: &str,
+        target: &str,
+        options: rhai::Map,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        super::run_expect(&ctx, name, target, &options)
+    }
+    /// Which annotation prefix the ExternalDNS of `deployment` (a Deployment
+    /// as `kube::get` returns it) reads, from its `--annotation-prefix`
+    /// argument or its image tag: `#{ deployment, prefix, reason, image,
+    /// version, from_args }`.
+    #[rhai_fn(return_raw)]
+    pub fn externaldns_prefix(
+        ctx: NativeCallContext,
+        deployment: rhai::Map,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        let value = crate::script::support::to_json(&Dynamic::from_map(deployment))?;
+        to_script(&ctx, &crate::externaldns::detect(&value))
+    }
+
+    /// The first of `ranges` (CIDRs, `first-last` address ranges or
+    /// addresses) that holds the address `ip`, or `()` when none does.
+    #[rhai_fn(return_raw)]
+    pub fn ip_in_ranges(
+        ctx: NativeCallContext,
+        ip: &str,
+        ranges: rhai::Array,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        let addr: std::net::IpAddr = ip.trim().parse().map_err(|_| {
+            script_error(
+                &ctx,
+                format!("dns::ip_in_ranges: {ip:?} is not an IP address"),
+            )
+        })?;
+        for range in ranges {
+            let text = range.clone().into_string().map_err(|t| {
+                script_error(
+                    &ctx,
+                    format!("dns::ip_in_ranges: ranges must be strings, not {t}"),
+                )
+            })?;
+            if crate::dns::ip_in_range(addr, &text)
+                .map_err(|e| script_error(&ctx, format!("dns::ip_in_ranges: {e}")))?
+            {
+                return Ok(text.into());
+            }
+        }
+        Ok(Dynamic::UNIT)
+    }
+}
+
+rhai::def_package! {
+    /// The `dns::` namespace, installed by the engine under that name.
+    pub DnsPackage(module) {
+        rhai::plugin::combine_with_exported_module!(module, "dns", dns_api);
+    }
+}

@@ -1,0 +1,264 @@
+//! The Rhai engine that runs recipes: limits, the script namespaces,
+//! module resolution, compiling and running a recipe.
+
+use super::errors::describe_error;
+use super::limits::{self, MAX_CALL_LEVELS, MAX_COLLECTION_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE};
+use super::support::{from_json, to_json, RunHandle};
+use crate::params::{self, Param};
+use anyhow::{anyhow, Context, Result};
+use rhai::module_resolvers::ModuleResolver;
+use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, Scope, Shared, AST};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The stdlib modules built into the binary, so an installed wildrun works
+/// without the source tree. A `stdlib/` folder on disk takes precedence.
+pub const EMBEDDED_STDLIB: &[(&str, &str)] = &[
+    ("visibility", include_str!("../../stdlib/visibility.rhai")),
+    (
+        "reachability",
+        include_str!("../../stdlib/reachability.rhai"),
+    ),
+    ("layer", include_str!("../../stdlib/layer.rhai")),
+    (
+        "layer_health",
+        include_str!("../../stdlib/layer_health.rhai"),
+    ),
+];
+
+/// Resolves `import "name"` for recipes.
+///
+/// Search order: the importing file's folder, the recipe's folder,
+/// `$WILDRUN_STDLIB`, the nearest `stdlib/` folder above the recipe, and
+/// last the stdlib built into the binary.
+struct RecipeResolver {
+    dirs: Vec<PathBuf>,
+    run: RunHandle,
+    cache: RefCell<HashMap<PathBuf, Shared<Module>>>,
+}
+
+impl RecipeResolver {
+    fn new(recipe_dir: &Path, run: RunHandle) -> RecipeResolver {
+        let mut dirs = vec![recipe_dir.to_path_buf()];
+        if let Some(dir) = std::env::var_os("WILDRUN_STDLIB") {
+            dirs.push(PathBuf::from(dir));
+        }
+        if let Some(dir) = recipe_dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.ancestors().map(|a| a.join("stdlib")).find(|s| s.is_dir()))
+        {
+            dirs.push(dir);
+        }
+        RecipeResolver {
+            dirs,
+            run,
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    fn compile_module(
+        &self,
+        engine: &Engine,
+        key: PathBuf,
+        source_name: String,
+        text: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        if let Some(m) = self.cache.borrow().get(&key) {
+            return Ok(m.clone());
+        }
+        let mut ast = engine
+            .compile(text)
+            .map_err(|e| EvalAltResult::ErrorInModule(source_name.clone(), e.into(), pos))?;
+        ast.set_source(source_name.clone());
+        let mut module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            .map_err(|e| EvalAltResult::ErrorInModule(source_name, e, pos))?;
+        module.build_index();
+        let module: Shared<Module> = module.into();
+        self.cache.borrow_mut().insert(key, module.clone());
+        Ok(module)
+    }
+}
+
+impl ModuleResolver for RecipeResolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        let file = if path.ends_with(".rhai") {
+            path.to_string()
+        } else {
+            format!("{path}.rhai")
+        };
+        let importer_dir = source
+            .filter(|s| !s.starts_with('<'))
+            .and_then(|s| Path::new(s).parent().map(Path::to_path_buf));
+        for dir in importer_dir.iter().chain(&self.dirs) {
+            let candidate = dir.join(&file);
+            if candidate.is_file() {
+                let text = crate::files::read_text(&candidate).map_err(|e| {
+                    EvalAltResult::ErrorInModule(
+                        candidate.display().to_string(),
+                        format!("cannot read module: {e}").into(),
+                        pos,
+                    )
+                })?;
+                self.run.track_file(&candidate);
+                // A module may read the files beside it.
+                if let Some(dir) = candidate.parent() {
+                    self.run.state().read_scope.allow(dir);
+                }
+                let key = candidate.canonicalize().unwrap_or(candidate.clone());
+                return self.compile_module(
+                    engine,
+                    key,
+                    crate::files::display_path(&candidate),
+                    &text,
+                    pos,
+                );
+            }
+        }
+        if let Some((name, text)) = EMBEDDED_STDLIB.iter().find(|(n, _)| *n == path) {
+            let key = PathBuf::from(format!("<stdlib>/{name}.rhai"));
+            return self.compile_module(engine, key.clone(), key.display().to_string(), text, pos);
+        }
+        Err(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos).into())
+    }
+}
+
+/// Installs the script namespaces (`kube::`, `template::`, ...), each a
+/// package under its own name.
+fn register_host_modules(engine: &mut Engine) {
+    use rhai::packages::Package;
+    super::kube::KubePackage::new().register_into_engine_as(engine, "kube");
+    super::dns::DnsPackage::new().register_into_engine_as(engine, "dns");
+    super::cert::CertPackage::new().register_into_engine_as(engine, "cert");
+    super::https::HttpsPackage::new().register_into_engine_as(engine, "https");
+    super::template::TemplatePackage::new().register_into_engine_as(engine, "template");
+    super::yaml::YamlPackage::new().register_into_engine_as(engine, "yaml");
+    super::log::LogPackage::new().register_into_engine_as(engine, "log");
+    super::config::ConfigPackage::new().register_into_engine_as(engine, "config");
+    super::out::OutPackage::new().register_into_engine_as(engine, "out");
+    super::run::RunPackage::new().register_into_engine_as(engine, "run");
+}
+
+/// Builds the engine for one run: limits, host modules, module resolver.
+pub fn new_engine(run: &RunHandle, recipe_dir: &Path) -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(MAX_OPERATIONS)
+        .set_max_call_levels(MAX_CALL_LEVELS)
+        .set_max_expr_depths(128, 64)
+        .set_max_string_size(MAX_STRING_SIZE)
+        .set_max_array_size(MAX_COLLECTION_SIZE)
+        .set_max_map_size(MAX_COLLECTION_SIZE)
+        .set_max_modules(256)
+        .set_fail_on_invalid_map_property(false);
+    engine.on_progress(limits::cpu_budget());
+    // stdout carries only data (manifests, diffs); script output is for people.
+    engine.on_print(|text| eprintln!("{text}"));
+    engine.on_debug(|text, source, pos| {
+        let at = match (source, pos.line()) {
+            (Some(s), Some(l)) => format!("{s}:{l}: "),
+            _ => String::new(),
+        };
+        eprintln!("{at}{text}");
+    });
+    register_host_modules(&mut engine);
+    engine.set_module_resolver(RecipeResolver::new(recipe_dir, run.clone()));
+    engine.set_default_tag(Dynamic::from(run.clone()));
+    engine
+}
+
+/// Every host function scripts can call, as `namespace::name`, sorted.
+pub fn script_functions() -> Vec<String> {
+    let mut engine = Engine::new_raw();
+    register_host_modules(&mut engine);
+    let mut names: Vec<String> = engine
+        .gen_fn_signatures(false)
+        .into_iter()
+        .filter_map(|sig| sig.split('(').next().map(str::to_string))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A compiled recipe.
+#[derive(Debug)]
+pub struct Recipe {
+    /// The script file.
+    pub path: PathBuf,
+    /// The path as shown to people.
+    pub display: String,
+    /// The recipe's description: its leading `//!` comment lines.
+    pub about: String,
+    /// The compiled script.
+    pub ast: AST,
+}
+
+impl Recipe {
+    /// Reads and compiles a recipe. A syntax error names file:line:column.
+    pub fn compile(engine: &Engine, path: &Path) -> Result<Recipe> {
+        let text = crate::files::read_text(path).context("cannot read the recipe")?;
+        let display = crate::files::display_path(path);
+        let mut ast = engine.compile(&text).map_err(|e| {
+            let (line, col) = (e.1.line().unwrap_or(0), e.1.position().unwrap_or(0));
+            anyhow!("{display}:{line}:{col}: syntax error: {}", e.0)
+        })?;
+        ast.set_source(display.clone());
+        let about = text
+            .lines()
+            .take_while(|l| l.trim_start().starts_with("//!") || l.trim().is_empty())
+            .filter_map(|l| l.trim_start().strip_prefix("//!"))
+            .map(|l| l.strip_prefix(' ').unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim()
+            .to_string();
+        Ok(Recipe {
+            path: path.to_path_buf(),
+            display,
+            about,
+            ast,
+        })
+    }
+
+    /// The parameters the recipe declares in `fn params()`; none if it has no such function.
+    ///
+    /// Only `params()` runs, not the recipe's body.
+    pub fn params(&self, engine: &Engine) -> Result<Vec<Param>> {
+        let declared = self
+            .ast
+            .iter_functions()
+            .any(|f| f.name == "params" && f.params.is_empty());
+        if !declared {
+            return Ok(Vec::new());
+        }
+        let options = rhai::CallFnOptions::new().eval_ast(false);
+        let value: Dynamic = engine
+            .call_fn_with_options(options, &mut Scope::new(), &self.ast, "params", ())
+            .map_err(|e| anyhow!(describe_error(&e, &self.display)))?;
+        let value = to_json(&value).map_err(|e| anyhow!("{}: params(): {e}", self.display))?;
+        params::from_declaration(&value).map_err(|e| anyhow!("{}: {e}", self.display))
+    }
+
+    /// Runs the recipe's body with `args` and `config` in scope.
+    pub fn run(&self, engine: &Engine, args: &Value, config: &Value) -> Result<()> {
+        let mut scope = Scope::new();
+        scope.push_constant("args", from_json(args).map_err(|e| anyhow!("args: {e}"))?);
+        scope.push_constant(
+            "config",
+            from_json(config).map_err(|e| anyhow!("config: {e}"))?,
+        );
+        engine
+            .run_ast_with_scope(&mut scope, &self.ast)
+            .map_err(|e| anyhow!(describe_error(&e, &self.display)))
+    }
+}

@@ -1,0 +1,87 @@
+//! Calling a script's `kube::watch` handlers: each event calls its
+//! handler, and the plan the handler built (`kube::apply`, `copy_secret`,
+//! `delete`, ...) is carried out when it returns. An error is logged with the
+//! object's name and the script line, and the watch goes on.
+
+use super::errors::describe_error;
+use super::support::{from_json, RunHandle, Watch};
+use crate::kube::apply::{execute, ExecOptions};
+use crate::kube::cluster::Cluster;
+use crate::kube::events::{describe_object, Wake, WatchSpec};
+use crate::plan::Plan;
+use rhai::{Dynamic, Engine, AST};
+use serde_json::Value;
+use std::rc::Rc;
+use std::sync::mpsc::{Receiver, Sender};
+
+/// Runs the registered watches until Ctrl-C or SIGTERM; each event calls its
+/// handler and applies the plan the handler built.
+pub fn serve(
+    run: &RunHandle,
+    engine: &Engine,
+    ast: &AST,
+    cluster: &Rc<Cluster>,
+    watches: Vec<Watch>,
+    options: &ExecOptions,
+    wake: (Sender<Wake>, Receiver<Wake>),
+) -> anyhow::Result<()> {
+    let runtime = run.state().runtime.clone();
+    let specs: Vec<WatchSpec> = watches.iter().map(|w| w.spec.clone()).collect();
+    crate::kube::events::serve(&runtime, cluster, &specs, wake, |index, event, object| {
+        handle(
+            run,
+            engine,
+            ast,
+            cluster,
+            &watches[index],
+            event,
+            object,
+            options,
+        );
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn handle(
+    run: &RunHandle,
+    engine: &Engine,
+    ast: &AST,
+    cluster: &Rc<Cluster>,
+    watch: &Watch,
+    event: &str,
+    object: &Value,
+    options: &ExecOptions,
+) {
+    let who = describe_object(&watch.spec.kind, object);
+    tracing::debug!("{event} {who}");
+    run.state().plan = Plan::default();
+    let argument = match from_json(object) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("{who} ({event}): cannot pass the object to the handler: {e}");
+            return;
+        }
+    };
+    let result: Result<Dynamic, _> = watch
+        .handler
+        .call(engine, ast, (event.to_string(), argument));
+    if let Err(e) = result {
+        let source = ast.source().unwrap_or("<script>");
+        tracing::error!(
+            "handler for {who} ({event}) failed: {}",
+            describe_error(&e, source)
+        );
+        return;
+    }
+    let plan = std::mem::take(&mut run.state().plan);
+    if plan.is_empty() {
+        return;
+    }
+    let options = ExecOptions {
+        quiet_unchanged: true,
+        ..*options
+    };
+    if let Err(e) = run.block_on(execute(cluster, &plan, &options)) {
+        tracing::error!("handler for {who} ({event}): {e:#}");
+    }
+}

@@ -1,0 +1,594 @@
+//! `kube::` for scripts: plan objects to apply, read the cluster, wait,
+//! delete, copy secrets, watch.
+
+use super::support::{from_json, origin, script_error, to_json, RunHandle};
+use crate::kube::run_labels;
+use crate::objects::TypedObject;
+use crate::plan::{
+    ApplyStep, Condition, DeleteStep, ObjectRef, SecretCopy, Step, WaitStep, KEEP_LABEL,
+};
+use rhai::plugin::*;
+use rhai::FnPtr;
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+
+fn check_options(
+    ctx: &NativeCallContext,
+    function: &str,
+    options: &rhai::Map,
+    known: &[&str],
+) -> Result<(), Box<EvalAltResult>> {
+    if let Some(key) = options.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(crate::script::support::unknown_option(
+            ctx, function, key, known,
+        ));
+    }
+    Ok(())
+}
+
+fn bool_option(
+    ctx: &NativeCallContext,
+    function: &str,
+    options: &rhai::Map,
+    key: &str,
+) -> Result<bool, Box<EvalAltResult>> {
+    match options.get(key) {
+        None => Ok(false),
+        Some(v) if v.is_unit() => Ok(false),
+        Some(v) => v.as_bool().map_err(|t| {
+            script_error(
+                ctx,
+                format!("{function}: option {key} must be true or false, not {t}"),
+            )
+        }),
+    }
+}
+
+fn plan_object(
+    ctx: &NativeCallContext,
+    value: &Value,
+    options: &rhai::Map,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    check_options(ctx, "apply", options, &["force", "keep", "patch"])?;
+    let force = bool_option(ctx, "apply", options, "force")?;
+    let keep = bool_option(ctx, "apply", options, "keep")?;
+    // An object wildrun did not make: only the fields given, without
+    // wildrun's labels (so --delete and --prune never see it), under a field
+    // manager of its own (kube::apply::PATCH_FIELD_MANAGER).
+    let patch = bool_option(ctx, "apply", options, "patch")?;
+    let run = RunHandle::from_context(ctx)?;
+    let mut obj = TypedObject::from_value(value).map_err(|e| script_error(ctx, e))?;
+    // Before borrowing the state: `origin` reads it for handler calls.
+    let at = origin(ctx);
+    let mut state = run.state();
+    if !patch {
+        let labels = run_labels(&state.instance);
+        obj.set_labels(labels.iter().map(|(k, v)| (*k, v.as_str())));
+    }
+    if keep && !patch {
+        obj.set_labels([(KEEP_LABEL, "true")]);
+    }
+    let rendered = obj.value.clone();
+    state
+        .plan
+        .add(Step::Apply(ApplyStep { object: obj, force }), at)
+        .map_err(|e| script_error(ctx, e))?;
+    from_json(&rendered)
+}
+
+/// Reads an object reference from a map with `apiVersion`, `kind` and
+/// `metadata.name` (and `metadata.namespace`): any object a recipe built works.
+fn object_ref(
+    ctx: &NativeCallContext,
+    function: &str,
+    reference: &rhai::Map,
+) -> Result<ObjectRef, Box<EvalAltResult>> {
+    let value = to_json(&Dynamic::from_map(reference.clone()))?;
+    let text = |pointer: &str| {
+        value
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let (Some(api_version), Some(kind), Some(name)) =
+        (text("/apiVersion"), text("/kind"), text("/metadata/name"))
+    else {
+        return Err(script_error(
+            ctx,
+            format!("{function}: the object needs apiVersion, kind and metadata.name"),
+        ));
+    };
+    Ok(ObjectRef {
+        api_version,
+        kind,
+        namespace: text("/metadata/namespace"),
+        name,
+    })
+}
+
+fn ref_of(api_version: &str, kind: &str, namespace: &str, name: &str) -> ObjectRef {
+    ObjectRef {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        namespace: (!namespace.is_empty()).then(|| namespace.to_string()),
+        name: name.to_string(),
+    }
+}
+
+fn read(ctx: &NativeCallContext, target: &ObjectRef) -> Result<Option<Value>, Box<EvalAltResult>> {
+    let run = RunHandle::from_context(ctx)?;
+    let cluster = run
+        .cluster()
+        .map_err(|e| script_error(ctx, format!("kube::get: {e}")))?;
+    run.block_on(async {
+        let kind = cluster.resolve(&target.api_version, &target.kind).await?;
+        crate::kube::apply::get(&cluster, &kind, target).await
+    })
+    .map_err(|e| script_error(ctx, format!("{e:#}")))
+}
+
+fn get_object(ctx: &NativeCallContext, target: &ObjectRef) -> Result<Dynamic, Box<EvalAltResult>> {
+    match read(ctx, target)? {
+        Some(v) => from_json(&v),
+        None => Ok(Dynamic::UNIT),
+    }
+}
+
+fn selector(
+    ctx: &NativeCallContext,
+    key: &str,
+    value: &Dynamic,
+) -> Result<String, Box<EvalAltResult>> {
+    if value.is_string() {
+        return Ok(value.to_string());
+    }
+    match to_json(value)? {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| match v.as_str() {
+                Some(v) => Ok(format!("{k}={v}")),
+                None => Err(script_error(
+                    ctx,
+                    format!("kube::list: option {key}: the value of {k} must be a string"),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|parts| parts.join(",")),
+        _ => Err(script_error(
+            ctx,
+            format!("kube::list: option {key} must be a selector string or a map"),
+        )),
+    }
+}
+
+fn list_objects(
+    ctx: &NativeCallContext,
+    api_version: &str,
+    kind: &str,
+    options: &rhai::Map,
+) -> Result<rhai::Array, Box<EvalAltResult>> {
+    check_options(
+        ctx,
+        "kube::list",
+        options,
+        &["namespace", "labels", "fields"],
+    )?;
+    let namespace = match options.get("namespace") {
+        Some(v) if !v.is_unit() => Some(v.to_string()),
+        _ => None,
+    };
+    let mut params = kube::api::ListParams::default();
+    if let Some(v) = options.get("labels") {
+        params = params.labels(&selector(ctx, "labels", v)?);
+    }
+    if let Some(v) = options.get("fields") {
+        params = params.fields(&selector(ctx, "fields", v)?);
+    }
+    let run = RunHandle::from_context(ctx)?;
+    let cluster = run
+        .cluster()
+        .map_err(|e| script_error(ctx, format!("kube::list: {e}")))?;
+    let items = run
+        .block_on(async {
+            let kind = cluster.resolve(api_version, kind).await?;
+            cluster.list(&kind, namespace.as_deref(), &params).await
+        })
+        .map_err(|e| script_error(ctx, format!("{e:#}")))?;
+    items.iter().map(from_json).collect()
+}
+
+fn register_watch(
+    ctx: &NativeCallContext,
+    api_version: &str,
+    kind: &str,
+    options: &rhai::Map,
+    handler: FnPtr,
+) -> Result<(), Box<EvalAltResult>> {
+    check_options(
+        ctx,
+        "kube::watch",
+        options,
+        &["namespace", "labels", "fields"],
+    )?;
+    let text = |key: &str| -> Result<Option<String>, Box<EvalAltResult>> {
+        match options.get(key) {
+            None => Ok(None),
+            Some(v) if v.is_unit() => Ok(None),
+            Some(v) if key == "namespace" => Ok(Some(v.to_string())),
+            Some(v) => selector(ctx, key, v).map(Some),
+        }
+    };
+    let spec = crate::kube::events::WatchSpec {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        namespace: text("namespace")?,
+        labels: text("labels")?,
+        fields: text("fields")?,
+        origin: origin(ctx),
+    };
+    let run = RunHandle::from_context(ctx)?;
+    let mut state = run.state();
+    if state.file_watch {
+        return Err(script_error(
+            ctx,
+            "kube::watch keeps a script running until it is stopped; it does not go with --watch",
+        ));
+    }
+    state.watches.push(super::support::Watch { spec, handler });
+    Ok(())
+}
+
+fn plan_step(ctx: &NativeCallContext, step: Step) -> Result<(), Box<EvalAltResult>> {
+    let run = RunHandle::from_context(ctx)?;
+    let at = origin(ctx);
+    let mut state = run.state();
+    state.plan.add(step, at).map_err(|e| script_error(ctx, e))
+}
+
+fn plan_wait(
+    ctx: &NativeCallContext,
+    target: ObjectRef,
+    condition: &str,
+    timeout: rhai::INT,
+) -> Result<(), Box<EvalAltResult>> {
+    if timeout <= 0 {
+        return Err(script_error(
+            ctx,
+            format!("kube::wait: timeout must be a positive number of seconds, not {timeout}"),
+        ));
+    }
+    let condition = match condition {
+        "rollout" => Condition::Rollout,
+        "deleted" => Condition::Deleted,
+        "" => return Err(script_error(ctx, "kube::wait: name a condition: \"rollout\", \"deleted\" or a condition type such as \"Ready\"")),
+        other => Condition::Named(other.to_string()),
+    };
+    let step = WaitStep {
+        target,
+        condition,
+        timeout: Duration::from_secs(timeout.unsigned_abs()),
+    };
+    plan_step(ctx, Step::Wait(step))
+}
+
+fn plan_delete(
+    ctx: &NativeCallContext,
+    target: ObjectRef,
+    options: &rhai::Map,
+) -> Result<(), Box<EvalAltResult>> {
+    check_options(ctx, "kube::delete", options, &["propagation", "wait"])?;
+    let propagation = match options.get("propagation") {
+        None => "Background".to_string(),
+        Some(v) => {
+            let p = v.to_string();
+            if !matches!(p.as_str(), "Background" | "Foreground" | "Orphan") {
+                return Err(script_error(ctx, format!("kube::delete: propagation must be Background, Foreground or Orphan, not {p}")));
+            }
+            p
+        }
+    };
+    let wait = match options.get("wait") {
+        None => None,
+        Some(v) if v.is_unit() => None,
+        Some(v) => match (v.as_bool(), v.as_int()) {
+            (Ok(true), _) => Some(Duration::from_secs(120)),
+            (Ok(false), _) => None,
+            (_, Ok(n)) if n > 0 => Some(Duration::from_secs(n.unsigned_abs())),
+            _ => {
+                return Err(script_error(
+                    ctx,
+                    "kube::delete: option wait is true, false or a number of seconds",
+                ))
+            }
+        },
+    };
+    plan_step(
+        ctx,
+        Step::Delete(DeleteStep {
+            target,
+            propagation,
+            wait,
+        }),
+    )
+}
+
+/// The `kube` module scripts call as `kube::apply(...)`.
+#[export_module]
+pub mod kube_api {
+    /// Checks `object` and adds it to the run's plan; returns the object as it
+    /// will be applied (canonical field order, wildrun's labels added).
+    #[rhai_fn(return_raw)]
+    pub fn apply(ctx: NativeCallContext, object: rhai::Map) -> Result<Dynamic, Box<EvalAltResult>> {
+        super::plan_object(
+            &ctx,
+            &to_json(&Dynamic::from_map(object))?,
+            &rhai::Map::new(),
+        )
+    }
+
+    /// `apply` with options: `force: true` takes over fields another field
+    /// manager owns; `keep: true` marks an object several instances share
+    /// (`--delete` and `--prune` never remove it).
+    #[rhai_fn(name = "apply", return_raw)]
+    pub fn apply_with(
+        ctx: NativeCallContext,
+        object: rhai::Map,
+        options: rhai::Map,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        super::plan_object(&ctx, &to_json(&Dynamic::from_map(object))?, &options)
+    }
+
+    /// `apply` for each object of a list, in order; returns the list of results.
+    #[rhai_fn(return_raw)]
+    pub fn apply_all(
+        ctx: NativeCallContext,
+        objects: rhai::Array,
+    ) -> Result<rhai::Array, Box<EvalAltResult>> {
+        objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                if !o.is_map() {
+                    return Err(script_error(
+                        &ctx,
+                        format!(
+                            "apply_all: item {i} is a {}, not an object map",
+                            o.type_name()
+                        ),
+                    ));
+                }
+                super::plan_object(&ctx, &to_json(o)?, &rhai::Map::new())
+            })
+            .collect()
+    }
+
+    /// Plans the Namespace `name` (a no-op when the recipe applies it too).
+    #[rhai_fn(return_raw)]
+    pub fn ensure_namespace(
+        ctx: NativeCallContext,
+        name: &str,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        super::plan_object(&ctx, &ns, &rhai::Map::new())
+    }
+
+    /// The live object named by `reference` (a map with apiVersion, kind,
+    /// metadata.name and metadata.namespace), or `()` when it does not exist.
+    #[rhai_fn(name = "get", return_raw)]
+    pub fn get(
+        ctx: NativeCallContext,
+        reference: rhai::Map,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        let target = super::object_ref(&ctx, "kube::get", &reference)?;
+        super::get_object(&ctx, &target)
+    }
+
+    /// The live object `kind` `name` in `namespace` (`""` for cluster-scoped kinds), or `()`.
+    #[rhai_fn(name = "get", return_raw)]
+    pub fn get_named(
+        ctx: NativeCallContext,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        super::get_object(&ctx, &super::ref_of(api_version, kind, namespace, name))
+    }
+
+    /// Whether the object named by `reference` exists.
+    #[rhai_fn(name = "exists", return_raw)]
+    pub fn exists(
+        ctx: NativeCallContext,
+        reference: rhai::Map,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        let target = super::object_ref(&ctx, "kube::exists", &reference)?;
+        Ok(super::read(&ctx, &target)?.is_some())
+    }
+
+    /// Whether `kind` `name` exists in `namespace` (`""` for cluster-scoped kinds).
+    #[rhai_fn(name = "exists", return_raw)]
+    pub fn exists_named(
+        ctx: NativeCallContext,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        Ok(super::read(&ctx, &super::ref_of(api_version, kind, namespace, name))?.is_some())
+    }
+
+    /// Every live object of a kind, in all namespaces.
+    #[rhai_fn(name = "list", return_raw)]
+    pub fn list(
+        ctx: NativeCallContext,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<rhai::Array, Box<EvalAltResult>> {
+        super::list_objects(&ctx, api_version, kind, &rhai::Map::new())
+    }
+
+    /// Live objects of a kind, with options `namespace`, `labels` (a selector
+    /// string such as `"app=web"` or a map) and `fields` (e.g. `"metadata.name=web"`).
+    #[rhai_fn(name = "list", return_raw)]
+    pub fn list_with(
+        ctx: NativeCallContext,
+        api_version: &str,
+        kind: &str,
+        options: rhai::Map,
+    ) -> Result<rhai::Array, Box<EvalAltResult>> {
+        super::list_objects(&ctx, api_version, kind, &options)
+    }
+
+    /// Plans deleting the object named by `reference` (after the steps before it).
+    #[rhai_fn(name = "delete", return_raw)]
+    pub fn delete(ctx: NativeCallContext, reference: rhai::Map) -> Result<(), Box<EvalAltResult>> {
+        let target = super::object_ref(&ctx, "kube::delete", &reference)?;
+        super::plan_delete(&ctx, target, &rhai::Map::new())
+    }
+
+    /// `delete` with options: `propagation` (`"Background"`, `"Foreground"`,
+    /// `"Orphan"`) and `wait` (true, or seconds: wait until it is gone).
+    #[rhai_fn(name = "delete", return_raw)]
+    pub fn delete_with(
+        ctx: NativeCallContext,
+        reference: rhai::Map,
+        options: rhai::Map,
+    ) -> Result<(), Box<EvalAltResult>> {
+        let target = super::object_ref(&ctx, "kube::delete", &reference)?;
+        super::plan_delete(&ctx, target, &options)
+    }
+
+    /// Calls `handler(event, object)` for every `"added"`, `"modified"` and
+    /// `"deleted"` object of a kind, from when the script's body has finished
+    /// until Ctrl-C or SIGTERM. Each call's `kube::apply`/`copy_secret`/`delete`
+    /// steps are carried out when it returns.
+    #[rhai_fn(name = "watch", return_raw)]
+    pub fn watch(
+        ctx: NativeCallContext,
+        api_version: &str,
+        kind: &str,
+        handler: FnPtr,
+    ) -> Result<(), Box<EvalAltResult>> {
+        super::register_watch(&ctx, api_version, kind, &rhai::Map::new(), handler)
+    }
+
+    /// `watch` with options `namespace`, `labels` and `fields` (as `list`).
+    #[rhai_fn(name = "watch", return_raw)]
+    pub fn watch_with(
+        ctx: NativeCallContext,
+        api_version: &str,
+        kind: &str,
+        options: rhai::Map,
+        handler: FnPtr,
+    ) -> Result<(), Box<EvalAltResult>> {
+        super::register_watch(&ctx, api_version, kind, &options, handler)
+    }
+
+    /// Plans waiting (after the steps before it) until the object named by
+    /// `reference` meets `condition`: `"rollout"` (Deployment, StatefulSet,
+    /// DaemonSet), `"deleted"`, or a condition type such as `"Ready"`,
+    /// `"Established"`, `"Available"`; at most `timeout` seconds.
+    #[rhai_fn(name = "wait", return_raw)]
+    pub fn wait(
+        ctx: NativeCallContext,
+        reference: rhai::Map,
+        condition: &str,
+        timeout: rhai::INT,
+    ) -> Result<(), Box<EvalAltResult>> {
+        let target = super::object_ref(&ctx, "kube::wait", &reference)?;
+        super::plan_wait(&ctx, target, condition, timeout)
+    }
+
+    /// Plans a copy of Secret `from_namespace/name` into `to_namespace`.
+    #[rhai_fn(name = "copy_secret", return_raw)]
+    pub fn copy_secret(
+        ctx: NativeCallContext,
+        from_namespace: &str,
+        name: &str,
+        to_namespace: &str,
+    ) -> Result<(), Box<EvalAltResult>> {
+        copy_secret_with(ctx, from_namespace, name, to_namespace, rhai::Map::new())
+    }
+
+    /// Plans a copy of Secret `from_namespace/name` into `to_namespace`, with
+    /// options: `type` (the Secret type the source must have, e.g.
+    /// `"kubernetes.io/tls"`) and `labels` (a map added to the copy's labels).
+    #[rhai_fn(name = "copy_secret", return_raw)]
+    pub fn copy_secret_with(
+        ctx: NativeCallContext,
+        from_namespace: &str,
+        name: &str,
+        to_namespace: &str,
+        options: rhai::Map,
+    ) -> Result<(), Box<EvalAltResult>> {
+        use crate::objects::validate;
+        for (what, value, check) in [
+            (
+                "source namespace",
+                from_namespace,
+                validate::dns1123_label as fn(&str) -> Result<(), String>,
+            ),
+            ("secret name", name, validate::dns1123_subdomain),
+            ("target namespace", to_namespace, validate::dns1123_label),
+        ] {
+            check(value)
+                .map_err(|e| script_error(&ctx, format!("copy_secret: {what} {value:?} {e}")))?;
+        }
+        super::check_options(&ctx, "copy_secret", &options, &["type", "labels"])?;
+        let run = RunHandle::from_context(&ctx)?;
+        let mut labels: Map<String, Value> = match options.get("labels") {
+            None => Map::new(),
+            Some(v) => match to_json(v)? {
+                Value::Object(m) => m,
+                _ => {
+                    return Err(script_error(
+                        &ctx,
+                        "copy_secret: option labels must be a map",
+                    ))
+                }
+            },
+        };
+        for (k, v) in &labels {
+            validate::label_key(k)
+                .map_err(|e| script_error(&ctx, format!("copy_secret: label key {k:?} {e}")))?;
+            let text = v.as_str().ok_or_else(|| {
+                script_error(&ctx, format!("copy_secret: label {k} must be a string"))
+            })?;
+            validate::label_value(text).map_err(|e| {
+                script_error(&ctx, format!("copy_secret: label {k} value {text:?} {e}"))
+            })?;
+        }
+        let at = origin(&ctx);
+        let mut state = run.state();
+        for (k, v) in crate::kube::run_labels(&state.instance) {
+            labels.insert(k.to_string(), Value::String(v));
+        }
+        let copy = SecretCopy {
+            from_namespace: from_namespace.to_string(),
+            name: name.to_string(),
+            to_namespace: to_namespace.to_string(),
+            expected_type: match options.get("type") {
+                Some(v) if !v.is_unit() => Some(v.clone().into_string().map_err(|t| {
+                    script_error(
+                        &ctx,
+                        format!("copy_secret: option type must be a string, not {t}"),
+                    )
+                })?),
+                _ => None,
+            },
+            labels,
+        };
+        state
+            .plan
+            .add(Step::CopySecret(copy), at)
+            .map_err(|e| script_error(&ctx, e))
+    }
+}
+
+rhai::def_package! {
+    /// The `kube::` namespace, installed by the engine under that name.
+    pub KubePackage(module) {
+        rhai::plugin::combine_with_exported_module!(module, "kube", kube_api);
+    }
+}
