@@ -4,25 +4,18 @@
 //! word after the script is a recipe parameter. The options are split out
 //! with clap's own table of them, so the two can never disagree.
 
-use crate::config::{self, Sources};
-use crate::kube;
-use crate::params::{self, UsageError};
-use crate::plan::{Format, Plan};
-use crate::script::engine::{self, Recipe};
-use crate::script::support::{Mode, RunHandle, RunState};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::action::Action;
+use crate::actions::{self, Request};
+use crate::config::Sources;
+use crate::kube::apply::ExecOptions;
+use crate::kube::cluster::ConnectOptions;
+use crate::outcome::{Failure, Outcome, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::plan::Format;
+use anyhow::anyhow;
 use clap::{CommandFactory, Parser, ValueEnum};
-use serde_json::Value;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Exit code: success (and, with `--diff`, no differences).
-pub const EXIT_OK: u8 = 0;
-/// Exit code: the recipe failed (validation, API error, a failed check).
-pub const EXIT_FAILED: u8 = 1;
-/// Exit code: the command line is wrong.
-pub const EXIT_USAGE: u8 = 2;
 
 /// `--dry-run` modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -31,16 +24,6 @@ pub enum DryRun {
     Client,
     /// Let the API server validate without persisting.
     Server,
-}
-
-/// `-o` formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum OutputFormat {
-    /// Multi-document YAML.
-    #[default]
-    Yaml,
-    /// One JSON array.
-    Json,
 }
 
 const AFTER_HELP: &str = "\
@@ -129,7 +112,7 @@ pub struct Cli {
 
     /// Output format: of the objects with --dry-run (default yaml), of the report otherwise (default none).
     #[arg(short = 'o', long = "output", value_enum)]
-    pub output: Option<OutputFormat>,
+    pub output: Option<Format>,
 
     /// More output on stderr (-v debug, -vv trace).
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -182,8 +165,21 @@ fn option_takes_next(cmd: &clap::Command, word: &str) -> Option<bool> {
     Some(takes && !inline && !optional)
 }
 
+/// The command line's words, sorted out.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SplitArgs {
+    /// wildrun's own options, with their values.
+    pub own: Vec<String>,
+    /// The recipe.
+    pub script: Option<String>,
+    /// The recipe's words.
+    pub recipe: Vec<String>,
+    /// `--help` came after the script.
+    pub recipe_help: bool,
+}
+
 /// Splits `argv` (without the program name) into wildrun's options and the recipe's words.
-pub fn split_args(argv: &[String]) -> (Vec<String>, Option<String>, Vec<String>, bool) {
+pub fn split_args(argv: &[String]) -> SplitArgs {
     let cmd = Cli::command();
     let mut own: Vec<String> = Vec::new();
     let mut script: Option<String> = None;
@@ -231,7 +227,12 @@ pub fn split_args(argv: &[String]) -> (Vec<String>, Option<String>, Vec<String>,
             recipe.push(word.clone());
         }
     }
-    (own, script, recipe, recipe_help)
+    SplitArgs {
+        own,
+        script,
+        recipe,
+        recipe_help,
+    }
 }
 
 impl Invocation {
@@ -260,55 +261,17 @@ impl Invocation {
         } else {
             words.remove(0)
         };
-        let (own, script, recipe_words, recipe_help) = split_args(&words);
+        let split = split_args(&words);
         let mut clap_words = vec![program];
-        clap_words.extend(own);
-        if let Some(s) = script {
-            clap_words.push(s);
-        }
+        clap_words.extend(split.own);
+        clap_words.extend(split.script);
         let cli = Cli::try_parse_from(clap_words)?;
         Ok(Invocation {
             cli,
-            recipe_words,
-            recipe_help,
+            recipe_words: split.recipe,
+            recipe_help: split.recipe_help,
         })
     }
-}
-
-/// A failure with the exit code it maps to.
-#[derive(Debug)]
-pub struct Failure {
-    /// Process exit code.
-    pub code: u8,
-    /// What went wrong.
-    pub error: anyhow::Error,
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(error: anyhow::Error) -> Failure {
-        let code = if error.downcast_ref::<UsageError>().is_some() {
-            EXIT_USAGE
-        } else {
-            EXIT_FAILED
-        };
-        Failure { code, error }
-    }
-}
-
-fn usage(message: impl Into<String>) -> Failure {
-    Failure {
-        code: EXIT_USAGE,
-        error: anyhow::Error::new(UsageError(message.into())),
-    }
-}
-
-/// What a finished run produced.
-#[derive(Debug)]
-pub struct Outcome {
-    /// Text for stdout (manifests, help).
-    pub stdout: String,
-    /// Exit code.
-    pub code: u8,
 }
 
 /// Runs one invocation to completion on the current thread.
@@ -316,402 +279,99 @@ pub struct Outcome {
 /// The Rhai engine lives on this thread; host functions that need the
 /// network block on `runtime`. `--watch` re-runs through [`crate::watch`].
 pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome, Failure> {
+    let request = inv.request();
     if inv.cli.watch && !inv.recipe_help {
         // Options that do not go together are not fixed by editing a file.
-        action(&inv.cli)?;
-        return crate::watch::watch_files(inv, runtime);
+        request.action.clone().map_err(Failure::usage)?;
+        return crate::watch::watch_files(runtime.clone(), || {
+            actions::run_once(&request, runtime.clone())
+        });
     }
-    run_once(inv, runtime).0
+    actions::run_once(&request, runtime).0
 }
 
-/// One run of the recipe, and every file it read (script, modules,
-/// templates, configuration), also when it failed.
-pub fn run_once(
-    inv: &Invocation,
-    runtime: tokio::runtime::Handle,
-) -> (Result<Outcome, Failure>, Vec<PathBuf>) {
-    let cli = &inv.cli;
-    let Some(script) = &cli.script else {
-        return (Err(usage("no recipe given: wildrun [OPTIONS] <SCRIPT> [--<param> <value>]... (try wildrun --help)")), Vec::new());
-    };
-    if !script.is_file() {
-        return (
-            Err(usage(format!("recipe {} does not exist", script.display()))),
-            vec![script.clone()],
+impl Invocation {
+    /// What the command line asks a run to do.
+    pub fn request(&self) -> Request {
+        let cli = &self.cli;
+        Request {
+            script: cli.script.clone(),
+            recipe_words: self.recipe_words.clone(),
+            recipe_help: self.recipe_help,
+            action: action(cli),
+            prune: cli.prune,
+            wait: cli
+                .wait
+                .then(|| cli.timeout.unwrap_or(crate::reach::DEFAULT_TIMEOUT)),
+            output: cli.output,
+            exec: ExecOptions {
+                server_dry_run: cli.dry_run == Some(DryRun::Server),
+                force: cli.force,
+                require_tls: cli.require_tls,
+                adopt: cli.adopt,
+                quiet_unchanged: false,
+            },
+            connect: ConnectOptions {
+                kubeconfig: cli.kubeconfig.clone(),
+                context: cli.context.clone(),
+            },
+            sources: Sources {
+                explicit_file: cli.config.clone(),
+                sets: cli.sets.clone(),
+            },
+            allow_read: cli.allow_read.clone(),
+            own_options: own_option_names(),
+            file_watch: cli.watch,
+        }
+    }
+}
+
+/// The long names of wildrun's own options (`help` and `version` included),
+/// from clap's own table: a recipe cannot declare them.
+pub fn own_option_names() -> Vec<String> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    cmd.get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect()
+}
+
+/// The action the options ask for, or why they do not go together.
+fn action(cli: &Cli) -> Result<Action, String> {
+    if cli.watch && (cli.diff || cli.delete) {
+        return Err(
+            "--watch re-applies on every change; it does not go with --diff or --delete".into(),
         );
     }
-    let mode = if matches!(cli.dry_run, Some(DryRun::Client)) {
-        Mode::DryRun
-    } else {
-        Mode::Cluster
-    };
-    let recipe_dir = match script.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let run = RunHandle::new(RunState {
-        config: config::Config {
-            value: Value::Object(Default::default()),
-            file: None,
-            warnings: Vec::new(),
-        },
-        instance: String::new(),
-        plan: Plan::default(),
-        files_read: Default::default(),
-        recipe_dir: recipe_dir.clone(),
-        recipe_display: crate::files::display_path(script),
-        mode,
-        connect: kube::cluster::ConnectOptions {
-            kubeconfig: cli.kubeconfig.clone(),
-            context: cli.context.clone(),
-        },
-        cluster: None,
-        stdout: String::new(),
-        exit_code: None,
-        watches: Vec::new(),
-        file_watch: cli.watch,
-        read_scope: crate::files::ReadScope::new(
-            std::iter::once(recipe_dir.clone()).chain(cli.allow_read.iter().cloned()),
-        ),
-        action: script_action(cli),
-        force: cli.force,
-        runtime,
-    });
-    let result = run_with(inv, script, &run, &recipe_dir);
-    let state = run.state();
-    let mut files: Vec<PathBuf> = state.files_read.iter().cloned().collect();
-    if let Some(f) = &state.config.file {
-        files.push(f.clone());
-    }
-    (result, files)
-}
-
-fn run_with(
-    inv: &Invocation,
-    script: &Path,
-    run: &RunHandle,
-    recipe_dir: &Path,
-) -> Result<Outcome, Failure> {
-    let cli = &inv.cli;
-    run.track_file(script);
-    let engine = engine::new_engine(run, recipe_dir);
-    let recipe = Recipe::compile(&engine, script)?;
-    let declared = recipe.params(&engine)?;
-    if inv.recipe_help {
-        return Ok(Outcome {
-            stdout: params::help_text(&recipe.display, &recipe.about, &declared),
-            code: EXIT_OK,
-        });
-    }
-    let args =
-        params::parse_args(&declared, &inv.recipe_words, &recipe.display).map_err(|e| Failure {
-            code: EXIT_USAGE,
-            error: anyhow::Error::new(e),
-        })?;
-
-    let action = action(cli)?;
-
-    let cwd = std::env::current_dir().context("cannot read the working directory")?;
-    let sources = Sources {
-        explicit_file: cli.config.clone(),
-        sets: cli.sets.clone(),
-    };
-    let config = config::load(&sources, &cwd, &|k| std::env::var(k).ok())?;
-    run.state().config = config.clone();
-    run.state().read_scope = read_scope(cli, recipe_dir, &config, &cwd)?;
-    for w in &config.warnings {
-        tracing::warn!("{w}");
-    }
-    // Each key is required where a script uses it (`config::require`), not here.
-
-    let instance = instance_name(&recipe.path, &args)?;
-    {
-        let mut state = run.state();
-        state.config = config.clone();
-        state.instance = instance.clone();
-    }
-    let started = std::time::Instant::now();
-    recipe.run(&engine, &Value::Object(args), &config.value)?;
-    let (plan, script_stdout, script_code) = {
-        let state = run.state();
-        (
-            state.plan.clone(),
-            state.stdout.clone(),
-            state.exit_code.unwrap_or(EXIT_OK),
-        )
-    };
-
-    if action == Action::Render {
-        let format = match cli.output.unwrap_or_default() {
-            OutputFormat::Yaml => Format::Yaml,
-            OutputFormat::Json => Format::Json,
-        };
-        let mut stdout = script_stdout;
-        if !plan.is_empty() {
-            stdout.push_str(&plan.render(format)?);
-            tracing::info!(
-                "{}: {} object(s) planned for instance {instance} (dry run: nothing was applied)",
-                recipe.display,
-                plan.len(),
-            );
-        }
-        return Ok(Outcome {
-            stdout,
-            code: script_code,
-        });
-    }
-    // A script that only reads and reports (a doctor) has nothing to apply.
-    let watches = std::mem::take(&mut run.state().watches);
-    if !watches.is_empty() && action != Action::Apply {
-        tracing::info!("the script watches {} kind(s); watches run only when applying (without --dry-run, --diff or --delete)", watches.len());
-    }
-    if plan.is_empty() && action == Action::Apply && !cli.prune && watches.is_empty() {
-        return Ok(Outcome {
-            stdout: script_stdout,
-            code: script_code,
-        });
-    }
-
-    let cluster = run.cluster()?;
-    let server_dry_run = cli.dry_run == Some(DryRun::Server);
-    let options = kube::apply::ExecOptions {
-        server_dry_run,
-        force: cli.force,
-        require_tls: cli.require_tls,
-        adopt: cli.adopt,
-        quiet_unchanged: false,
-    };
-    let (report, diff_count, stdout) = run.block_on(async {
-        match action {
-            Action::Diff => {
-                let removed = if cli.prune {
-                    kube::cleanup::stale_objects(&cluster, &plan, &instance).await?
-                } else {
-                    Vec::new()
-                };
-                let diffs = kube::diff::diff_plan(&cluster, &plan, &removed).await?;
-                let changed: Vec<&kube::diff::ObjectDiff> =
-                    diffs.iter().filter(|d| !d.text.is_empty()).collect();
-                let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
-                let text: String = changed
-                    .iter()
-                    .map(|d| {
-                        if colour {
-                            kube::diff::colour(&d.text)
-                        } else {
-                            d.text.clone()
-                        }
-                    })
-                    .collect();
-                anyhow::Ok((None, Some(changed.len()), text))
-            }
-            Action::Delete => {
-                let report =
-                    kube::cleanup::delete_instance(&cluster, &plan, &instance, server_dry_run)
-                        .await?;
-                anyhow::Ok((Some(report), None, String::new()))
-            }
-            Action::Apply | Action::Render => {
-                // Every verb the run needs, delete included, before the first write.
-                if cli.prune {
-                    kube::cleanup::check_prune(&cluster, &plan, &instance).await?;
-                }
-                let mut report = kube::apply::execute(&cluster, &plan, &options).await?;
-                if cli.prune {
-                    kube::cleanup::prune_instance(
-                        &cluster,
-                        &plan,
-                        &instance,
-                        server_dry_run,
-                        &mut report,
-                    )
-                    .await?;
-                }
-                anyhow::Ok((Some(report), None, String::new()))
-            }
-        }
-    })?;
-    let elapsed = started.elapsed().as_secs_f64();
-    if let Some(n) = diff_count {
-        if n == 0 {
-            tracing::info!("{instance}: the cluster matches the recipe");
-        } else {
-            tracing::info!("{instance}: {n} object(s) differ");
-        }
-        return Ok(Outcome {
-            stdout,
-            code: if n == 0 { EXIT_OK } else { EXIT_FAILED },
-        });
-    }
-    let report = report.unwrap_or_default();
-    let dry = if server_dry_run {
-        " (server dry run: nothing persisted)"
-    } else {
-        ""
-    };
-    if !plan.is_empty() || cli.prune {
-        tracing::info!("{instance}: {} in {elapsed:.2}s{dry}", report.summary());
-    }
-    if cli.wait && action == Action::Apply {
-        let timeout = cli.timeout.unwrap_or(crate::reach::DEFAULT_TIMEOUT);
-        let settings = crate::reach::Settings::from_config(&config, timeout);
-        run.block_on(crate::reach::until_reachable(&cluster, &plan, &settings))
-            .map_err(anyhow::Error::from)?;
-    }
-    if !watches.is_empty() && action == Action::Apply {
-        crate::script::events::serve(
-            run,
-            &engine,
-            &recipe.ast,
-            &cluster,
-            watches,
-            &options,
-            std::sync::mpsc::channel(),
-        )?;
-    }
-    let report_text = match cli.output {
-        None => String::new(),
-        Some(OutputFormat::Json) => {
-            serde_json::to_string_pretty(&report.entries).map_err(anyhow::Error::from)? + "\n"
-        }
-        Some(OutputFormat::Yaml) => {
-            let entries = serde_json::to_value(&report.entries).map_err(anyhow::Error::from)?;
-            crate::yaml::emit_document(&entries).map_err(anyhow::Error::msg)?
-        }
-    };
-    Ok(Outcome {
-        stdout: format!("{script_stdout}{report_text}"),
-        code: script_code,
-    })
-}
-
-/// What a run does after the script has built its plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    /// `--dry-run`: print the plan.
-    Render,
-    /// Apply (or `--dry-run=server`), then `--prune`.
-    Apply,
-    /// `--diff`.
-    Diff,
-    /// `--delete`.
-    Delete,
-}
-
-/// The action the options ask for, or a usage error for combinations that make no sense.
-/// What the run does, as scripts see it (`run::action()`); the options
-/// that do not go together are refused later, by [`action`].
-fn script_action(cli: &Cli) -> crate::action::Action {
-    use crate::action::Action as A;
-    match cli.dry_run {
-        _ if cli.delete => A::Delete,
-        _ if cli.diff => A::Diff,
-        Some(DryRun::Client) => A::Render,
-        Some(DryRun::Server) => A::ServerDryRun,
-        None => A::Apply,
-    }
-}
-
-fn action(cli: &Cli) -> Result<Action, Failure> {
-    if cli.watch && (cli.diff || cli.delete) {
-        return Err(usage(
-            "--watch re-applies on every change; it does not go with --diff or --delete",
-        ));
-    }
     if cli.diff && cli.delete {
-        return Err(usage(
-            "--diff and --delete do not go together: --diff shows what applying would change",
-        ));
+        return Err(
+            "--diff and --delete do not go together: --diff shows what applying would change"
+                .into(),
+        );
     }
     if cli.delete && cli.prune {
-        return Err(usage(
-            "--delete already removes everything of the instance; drop --prune",
-        ));
+        return Err("--delete already removes everything of the instance; drop --prune".into());
     }
     let client_dry_run = cli.dry_run == Some(DryRun::Client);
     if client_dry_run && (cli.diff || cli.delete || cli.prune) {
-        return Err(usage(
-            "--dry-run contacts no cluster, so it cannot --diff, --delete or --prune; use --dry-run=server to have the API server check without persisting",
-        ));
+        return Err("--dry-run contacts no cluster, so it cannot --diff, --delete or --prune; use --dry-run=server to have the API server check without persisting".into());
     }
     if cli.diff && cli.dry_run.is_some() {
-        return Err(usage("--diff never changes the cluster; drop --dry-run"));
+        return Err("--diff never changes the cluster; drop --dry-run".into());
     }
     if cli.wait && (cli.dry_run.is_some() || cli.diff || cli.delete || cli.watch) {
-        return Err(usage(
-            "--wait waits after applying until the service answers; it does not go with --dry-run, --diff, --delete or --watch",
-        ));
+        return Err("--wait waits after applying until the service answers; it does not go with --dry-run, --diff, --delete or --watch".into());
     }
     if cli.timeout.is_some() && !cli.wait {
-        return Err(usage("--timeout is how long --wait waits; add --wait"));
+        return Err("--timeout is how long --wait waits; add --wait".into());
     }
-    Ok(if client_dry_run {
-        Action::Render
-    } else if cli.diff {
-        Action::Diff
-    } else if cli.delete {
-        Action::Delete
-    } else {
-        Action::Apply
+    Ok(match cli.dry_run {
+        Some(DryRun::Client) => Action::Render,
+        _ if cli.diff => Action::Diff,
+        _ if cli.delete => Action::Delete,
+        Some(DryRun::Server) => Action::ServerDryRun,
+        None => Action::Apply,
     })
-}
-
-/// The folders a recipe may read: its own folder tree, the configuration
-/// file's folder, `--allow-read` and `sandbox.allowRead` (relative to the
-/// configuration file's folder, or the working directory without a file).
-fn read_scope(
-    cli: &Cli,
-    recipe_dir: &Path,
-    config: &config::Config,
-    cwd: &Path,
-) -> Result<crate::files::ReadScope, Failure> {
-    let config_dir = config
-        .file
-        .as_deref()
-        .and_then(Path::parent)
-        .map(|d| cwd.join(d));
-    let mut roots = vec![recipe_dir.to_path_buf()];
-    roots.extend(config_dir.clone());
-    for dir in &cli.allow_read {
-        if !dir.is_dir() {
-            return Err(usage(format!(
-                "--allow-read {}: no such folder",
-                dir.display()
-            )));
-        }
-        roots.push(dir.clone());
-    }
-    let listed = config
-        .get("sandbox.allowRead")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for dir in listed.iter().filter_map(Value::as_str) {
-        let dir = config_dir.as_deref().unwrap_or(cwd).join(dir);
-        if !dir.is_dir() {
-            return Err(anyhow!("sandbox.allowRead: {} is not a folder", dir.display()).into());
-        }
-        roots.push(dir);
-    }
-    Ok(crate::files::ReadScope::new(roots))
-}
-
-/// `<recipe>.<name>`, or `<recipe>` for recipes without a `name` parameter.
-fn instance_name(script: &Path, args: &serde_json::Map<String, Value>) -> Result<String> {
-    let stem = script
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .ok_or_else(|| anyhow!("recipe {} has no file name", script.display()))?;
-    let instance = match args.get("name").and_then(Value::as_str) {
-        Some(name) => format!("{stem}.{name}"),
-        None => stem,
-    };
-    if let Err(e) = crate::objects::validate::label_value(&instance) {
-        bail!(
-            "the instance label {instance:?} (recipe file name and --name) {e}; rename the recipe file to letters, digits, '-' and '_'"
-        );
-    }
-    Ok(instance)
 }
 
 /// Sets up logging on stderr for the verbosity asked for.
@@ -798,13 +458,18 @@ pub fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn split(words: &[&str]) -> (Vec<String>, Option<String>, Vec<String>, bool) {
+    fn split(words: &[&str]) -> SplitArgs {
         split_args(&words.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     }
 
     #[test]
     fn options_before_and_after_the_script() {
-        let (own, script, recipe, help) = split(&[
+        let SplitArgs {
+            own,
+            script,
+            recipe,
+            recipe_help: help,
+        } = split(&[
             "--set",
             "a=b",
             "r.rhai",
@@ -823,28 +488,78 @@ mod tests {
 
     #[test]
     fn dry_run_value_needs_equals() {
-        let (own, _, recipe, _) = split(&["r.rhai", "--dry-run=server", "--name", "x"]);
+        let SplitArgs { own, recipe, .. } = split(&["r.rhai", "--dry-run=server", "--name", "x"]);
         assert_eq!(own, ["--dry-run=server"]);
         assert_eq!(recipe, ["--name", "x"]);
     }
 
     #[test]
     fn help_after_script_is_the_recipes() {
-        let (_, _, _, help) = split(&["r.rhai", "--help"]);
-        assert!(help);
+        assert!(split(&["r.rhai", "--help"]).recipe_help);
     }
 
     #[test]
     fn short_clusters() {
-        let (own, _, _, _) = split(&["-vv", "r.rhai", "-ojson"]);
-        assert_eq!(own, ["-vv", "-ojson"]);
+        assert_eq!(split(&["-vv", "r.rhai", "-ojson"]).own, ["-vv", "-ojson"]);
     }
 
     #[test]
     fn double_dash_passes_everything_to_the_recipe() {
-        let (own, _, recipe, _) = split(&["r.rhai", "--", "--dry-run"]);
+        let SplitArgs { own, recipe, .. } = split(&["r.rhai", "--", "--dry-run"]);
         assert!(own.is_empty());
         assert_eq!(recipe, ["--dry-run"]);
+    }
+
+    #[test]
+    fn every_own_option_is_reserved_for_wildrun() {
+        let own = own_option_names();
+        for name in [
+            "config",
+            "set",
+            "dry-run",
+            "diff",
+            "delete",
+            "prune",
+            "watch",
+            "force",
+            "adopt",
+            "allow-read",
+            "wait",
+            "timeout",
+            "output",
+            "help",
+            "version",
+        ] {
+            assert!(own.iter().any(|o| o == name), "{name} missing from {own:?}");
+        }
+    }
+
+    #[test]
+    fn options_that_do_not_go_together_are_refused() {
+        let parse = |words: &[&str]| {
+            let mut all = vec!["wildrun", "r.rhai"];
+            all.extend_from_slice(words);
+            Invocation::parse(all.iter().map(OsString::from).collect())
+                .unwrap()
+                .request()
+                .action
+        };
+        for words in [
+            &["--diff", "--delete"][..],
+            &["--delete", "--prune"],
+            &["--dry-run", "--prune"],
+            &["--diff", "--dry-run=server"],
+            &["--wait", "--dry-run"],
+            &["--timeout", "5m"],
+            &["--watch", "--diff"],
+        ] {
+            assert!(parse(words).is_err(), "{words:?}");
+        }
+        assert_eq!(parse(&["--dry-run"]), Ok(Action::Render));
+        assert_eq!(parse(&["--dry-run=server"]), Ok(Action::ServerDryRun));
+        assert_eq!(parse(&["--diff", "--prune"]), Ok(Action::Diff));
+        assert_eq!(parse(&["--delete"]), Ok(Action::Delete));
+        assert_eq!(parse(&["--prune", "--wait"]), Ok(Action::Apply));
     }
 
     #[test]

@@ -520,7 +520,7 @@ struct TlsShape {
     ca_secret: Option<String>,
 }
 
-/// The merged configuration a run uses.
+/// The merged configuration a run uses; empty (no keys) by default.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The merged values, defaults filled in; scripts see this as `config`.
@@ -529,6 +529,16 @@ pub struct Config {
     pub file: Option<PathBuf>,
     /// Warnings for people (unknown keys with suggestions).
     pub warnings: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            value: Value::Object(Map::new()),
+            file: None,
+            warnings: Vec::new(),
+        }
+    }
 }
 
 /// Where configuration comes from, besides the file system.

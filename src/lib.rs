@@ -29,6 +29,7 @@
 //! | [`reach`] | `--wait`: after applying, wait until the service answers over HTTPS |
 
 pub mod action;
+pub mod actions;
 pub mod cert;
 pub mod cli;
 pub mod config;
@@ -39,6 +40,7 @@ pub mod https;
 pub mod kube;
 pub mod log;
 pub mod objects;
+pub mod outcome;
 pub mod params;
 pub mod plan;
 pub mod reach;

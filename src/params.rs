@@ -110,32 +110,11 @@ pub struct Param {
     pub help: String,
 }
 
-/// Names the command line keeps for wildrun's own options.
-pub const RESERVED: &[&str] = &[
-    "config",
-    "set",
-    "dry-run",
-    "diff",
-    "delete",
-    "prune",
-    "watch",
-    "context",
-    "kubeconfig",
-    "output",
-    "verbose",
-    "quiet",
-    "help",
-    "version",
-    "require-tls",
-    "force",
-    "wait",
-    "timeout",
-];
-
 const DECLARATION_KEYS: [&str; 5] = ["name", "type", "required", "default", "help"];
 
-/// Reads the value `fn params()` returned into declarations.
-pub fn from_declaration(value: &Value) -> Result<Vec<Param>, String> {
+/// Reads the value `fn params()` returned into declarations. `reserved`
+/// are the long names of wildrun's own options, which a recipe cannot take.
+pub fn from_declaration(value: &Value, reserved: &[String]) -> Result<Vec<Param>, String> {
     let items = value.as_array().ok_or_else(|| {
         format!(
             "params() must return a list of maps, it returned {}",
@@ -167,7 +146,7 @@ pub fn from_declaration(value: &Value) -> Result<Vec<Param>, String> {
                 "{at}: a parameter name uses lowercase letters, digits and '-'"
             ));
         }
-        if RESERVED.contains(&name.as_str()) {
+        if reserved.contains(&name) {
             return Err(format!(
                 "{at}: --{name} is one of wildrun's own options; choose another name"
             ));
@@ -363,14 +342,21 @@ mod tests {
     use serde_json::json;
 
     fn decl() -> Vec<Param> {
-        from_declaration(&json!([
-            {"name": "name", "type": "label", "required": true, "help": "Service name"},
-            {"name": "port", "type": "port", "default": 80},
-            {"name": "replicas", "type": "int", "default": 1},
-            {"name": "debug", "type": "bool", "default": false},
-            {"name": "image", "default": "nginx:latest"},
-        ]))
+        from_declaration(
+            &json!([
+                {"name": "name", "type": "label", "required": true, "help": "Service name"},
+                {"name": "port", "type": "port", "default": 80},
+                {"name": "replicas", "type": "int", "default": 1},
+                {"name": "debug", "type": "bool", "default": false},
+                {"name": "image", "default": "nginx:latest"},
+            ]),
+            &own(),
+        )
         .unwrap()
+    }
+
+    fn own() -> Vec<String> {
+        vec!["config".to_string()]
     }
 
     fn words(w: &[&str]) -> Vec<String> {
@@ -421,20 +407,25 @@ mod tests {
 
     #[test]
     fn bad_declarations() {
-        assert!(from_declaration(&json!([{"name": "x", "tpye": "int"}]))
-            .unwrap_err()
-            .contains("did you mean type?"));
-        assert!(from_declaration(&json!([{"name": "x", "type": "number"}]))
-            .unwrap_err()
-            .contains("unknown type"));
-        assert!(from_declaration(&json!([{"name": "config"}]))
+        assert!(
+            from_declaration(&json!([{"name": "x", "tpye": "int"}]), &own())
+                .unwrap_err()
+                .contains("did you mean type?")
+        );
+        assert!(
+            from_declaration(&json!([{"name": "x", "type": "number"}]), &own())
+                .unwrap_err()
+                .contains("unknown type")
+        );
+        assert!(from_declaration(&json!([{"name": "config"}]), &own())
             .unwrap_err()
             .contains("wildrun's own options"));
-        assert!(
-            from_declaration(&json!([{"name": "p", "type": "port", "default": 0}]))
-                .unwrap_err()
-                .contains("not a port")
-        );
+        assert!(from_declaration(
+            &json!([{"name": "p", "type": "port", "default": 0}]),
+            &own()
+        )
+        .unwrap_err()
+        .contains("not a port"));
     }
 
     #[test]

@@ -21,6 +21,67 @@ pub const COPIED_FROM_ANNOTATION: &str = "wildrun.dev/copied-from";
 /// wildcard Certificate), so `--delete` and `--prune` never remove it.
 pub const KEEP_LABEL: &str = "wildrun.dev/keep";
 
+/// The longest label value Kubernetes accepts.
+const MAX_LABEL_VALUE: usize = 63;
+/// Hex digits of the hash that ends a shortened instance label.
+const LABEL_HASH_DIGITS: usize = 10;
+
+/// The instance a run acts for: `<recipe>.<name>` (or `<recipe>` for a
+/// recipe without a `name` parameter), and the value of [`INSTANCE_LABEL`]
+/// that finds its objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// `<recipe>.<name>`, as people read it.
+    pub name: String,
+    /// The label value: the name itself when it fits in a label (63
+    /// characters), else its first characters and a hash of all of it, so
+    /// that every valid `--name` has one label, always the same.
+    pub label: String,
+}
+
+impl Instance {
+    /// The instance of the recipe at `script` run with `--name name`.
+    pub fn of_recipe(script: &std::path::Path, name: Option<&str>) -> Result<Instance> {
+        let stem = script
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .ok_or_else(|| anyhow::anyhow!("recipe {} has no file name", script.display()))?;
+        let full = match name {
+            Some(name) => format!("{stem}.{name}"),
+            None => stem,
+        };
+        Instance::new(full)
+    }
+
+    /// The instance named `name`; its characters must be a label's.
+    pub fn new(name: String) -> Result<Instance> {
+        let label = if name.len() <= MAX_LABEL_VALUE {
+            name.clone()
+        } else {
+            let digest = ring::digest::digest(&ring::digest::SHA256, name.as_bytes());
+            let hash: String = digest
+                .as_ref()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .chars()
+                .take(LABEL_HASH_DIGITS)
+                .collect();
+            let keep = MAX_LABEL_VALUE - LABEL_HASH_DIGITS - 1;
+            let head: String = name.chars().take(keep).collect();
+            format!("{}-{hash}", head.trim_end_matches(['.', '-', '_']))
+        };
+        // The whole name's characters, not only the label's: a shortened
+        // label would hide a bad one past its cut.
+        if let Err(e) = crate::objects::validate::label_characters(&name) {
+            bail!(
+                "the instance label {name:?} (recipe file name and --name) {e}; rename the recipe file to letters, digits, '-' and '_'"
+            );
+        }
+        Ok(Instance { name, label })
+    }
+}
+
 /// Where in a script a step was asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin {
@@ -259,8 +320,8 @@ pub struct Plan {
     steps: Vec<PlannedStep>,
 }
 
-/// Output format of a rendered plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Output format of a rendered plan (`-o`), and of a run's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
     /// Multi-document YAML.
     #[default]
@@ -346,6 +407,46 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_instance_that_fits_a_label_is_its_own_label() {
+        let instance = Instance::new("public.web".into()).unwrap();
+        assert_eq!(instance.label, "public.web");
+        let longest = format!("public.{}", "a".repeat(56));
+        assert_eq!(Instance::new(longest.clone()).unwrap().label, longest);
+    }
+
+    #[test]
+    fn a_longer_instance_gets_a_short_stable_label_of_its_own() {
+        for recipe in ["public", "internal", "doctor"] {
+            let name = format!("{recipe}.{}", "a".repeat(63));
+            let label = Instance::new(name.clone()).unwrap().label;
+            assert!(label.len() <= 63, "{label}");
+            assert!(
+                crate::objects::validate::label_value(&label).is_ok(),
+                "{label}"
+            );
+            assert_eq!(Instance::new(name).unwrap().label, label, "stable");
+        }
+        // Two names that share their first 52 characters still differ.
+        let a = Instance::new(format!("internal.{}x", "a".repeat(62))).unwrap();
+        let b = Instance::new(format!("internal.{}y", "a".repeat(62))).unwrap();
+        assert_ne!(a.label, b.label);
+        // A cut that ends in punctuation is trimmed so the label stays valid.
+        let dotted = Instance::new(format!("{}.{}", "a".repeat(51), "b".repeat(20))).unwrap();
+        assert!(crate::objects::validate::label_value(&dotted.label).is_ok());
+    }
+
+    #[test]
+    fn an_instance_name_with_a_bad_character_is_refused_wherever_it_is() {
+        let bad = format!("public.{}%", "a".repeat(70));
+        let err = Instance::new(bad).unwrap_err().to_string();
+        assert!(err.contains("contains '%'"), "{err}");
+        let err = Instance::new("my recipe.web".into())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rename the recipe file"), "{err}");
+    }
 
     fn obj(kind: &str, api: &str, ns: Option<&str>, name: &str) -> Step {
         let mut v = json!({"apiVersion": api, "kind": kind, "metadata": {"name": name}});

@@ -8,8 +8,8 @@
 //! error is reported and the watch goes on, and Ctrl-C or SIGTERM ends the
 //! watch with exit 0 once the current run is done.
 
-use crate::cli::{run_once, Failure, Invocation, Outcome, EXIT_OK, EXIT_USAGE};
 use crate::kube::events::{listen_for_stop, Wake};
+use crate::outcome::{Failure, Outcome, EXIT_OK, EXIT_USAGE};
 use anyhow::{anyhow, Context};
 use notify::{EventKind, RecursiveMode, Watcher};
 use std::collections::BTreeSet;
@@ -79,8 +79,12 @@ fn print_outcome(outcome: &Outcome) {
         .and_then(|_| out.flush());
 }
 
-/// Runs the recipe until stopped, re-running it on every change.
-pub fn watch_files(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome, Failure> {
+/// Runs `run_once` (one run: its result and the files it read) until
+/// stopped, again on every change of a file it read.
+pub fn watch_files(
+    runtime: tokio::runtime::Handle,
+    mut run_once: impl FnMut() -> (Result<Outcome, Failure>, Vec<PathBuf>),
+) -> Result<Outcome, Failure> {
     let (tx, rx) = channel();
     listen_for_stop(&runtime, tx.clone());
     let events = tx.clone();
@@ -99,7 +103,7 @@ pub fn watch_files(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<
     loop {
         runs += 1;
         let started = Instant::now();
-        let (result, read) = run_once(inv, runtime.clone());
+        let (result, read) = run_once();
         // A command line the first run rejects (a missing --name) stays wrong: stop.
         if runs == 1 {
             if let Err(failure) = &result {

@@ -1248,3 +1248,38 @@ fn of_two_runs_racing_to_create_an_object_only_the_one_that_made_it_says_created
         "the slow run reports the object: {err}"
     );
 }
+
+#[test]
+fn an_instance_with_the_longest_valid_name_is_applied_pruned_and_deleted() {
+    let w = World::new("longest", true);
+    // A 63-character name: the longest DNS label, so `public.<name>` is 70.
+    let name = format!("{}{}", w.name, "x".repeat(63 - w.name.len()));
+    let mut w = w;
+    w.cleanup_namespace(&name);
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", &name]),
+        "apply",
+    );
+    let deployment = w.must_get(&["-n", &name, "deployment", &name]);
+    let label = labels_of(&deployment)["wildrun.dev/instance"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(label.len() <= 63, "{label}");
+    let out = w.wildrun(&["scripts/public.rhai", "--name", &name, "--prune"]);
+    assert_ok(&out, "prune");
+    assert!(
+        report(&out).iter().all(|l| !l.starts_with("deleted")),
+        "nothing of the instance is stale: {}",
+        stderr(&out)
+    );
+    let out = w.wildrun(&["scripts/public.rhai", "--name", &name, "--delete"]);
+    assert_ok(&out, "delete");
+    for kind in ["deployment", "service", "ingress"] {
+        assert!(
+            w.get(&["-n", &name, kind, &name]).is_none(),
+            "--delete found the instance's {kind} by its label: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -465,6 +465,32 @@ fn assert_fails(args: &[&str], env: &[(&str, &str)], code: i32, expected: &[&str
 }
 
 #[test]
+fn the_longest_valid_name_deploys_with_an_instance_label_that_fits() {
+    let name = "a".repeat(63);
+    let mut labels = Vec::new();
+    for recipe in ["scripts/public.rhai", "scripts/internal.rhai"] {
+        let objects = dry_run(&[recipe, "--name", &name], &[DOMAIN, LB]);
+        let label = objects[0]["metadata"]["labels"]["wildrun.dev/instance"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(label.len() <= 63, "{label}");
+        assert_labels(&objects, &name, &label);
+        labels.push(label);
+    }
+    assert_ne!(
+        labels[0], labels[1],
+        "each recipe's instance has its own label"
+    );
+    let again = dry_run(&["scripts/public.rhai", "--name", &name], &[DOMAIN, LB]);
+    assert_eq!(
+        again[0]["metadata"]["labels"]["wildrun.dev/instance"],
+        json!(labels[0]),
+        "the same name gets the same label, so --delete and --prune find it"
+    );
+}
+
+#[test]
 fn bad_names_are_usage_errors() {
     let long = "a".repeat(64);
     for (name, why) in [

@@ -94,6 +94,12 @@ fn label_name(value: &str) -> Result<(), String> {
             value.len()
         ));
     }
+    label_characters(value)
+}
+
+/// Checks the characters of a label value, whatever its length: letters,
+/// digits, '-', '_' and '.', starting and ending with a letter or digit.
+pub fn label_characters(value: &str) -> Result<(), String> {
     if let Some(c) = value
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))

@@ -3,8 +3,13 @@
 
 use super::errors::describe_error;
 use super::limits::{self, MAX_CALL_LEVELS, MAX_COLLECTION_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE};
-use super::support::{from_json, to_json, RunHandle};
+use super::support::{from_json, to_json, RunHandle, Watch};
+use crate::config::Config;
+use crate::files::ReadScope;
+use crate::kube::apply::ExecOptions;
+use crate::kube::cluster::Cluster;
 use crate::params::{self, Param};
+use crate::plan::Plan;
 use anyhow::{anyhow, Context, Result};
 use rhai::module_resolvers::ModuleResolver;
 use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, Scope, Shared, AST};
@@ -12,6 +17,7 @@ use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// The stdlib modules built into the binary, so an installed wildrun works
 /// without the source tree. A `stdlib/` folder on disk takes precedence.
@@ -230,10 +236,11 @@ impl Recipe {
         })
     }
 
-    /// The parameters the recipe declares in `fn params()`; none if it has no such function.
+    /// The parameters the recipe declares in `fn params()`; none if it has
+    /// no such function. A name in `reserved` (wildrun's own options) is refused.
     ///
     /// Only `params()` runs, not the recipe's body.
-    pub fn params(&self, engine: &Engine) -> Result<Vec<Param>> {
+    pub fn params(&self, engine: &Engine, reserved: &[String]) -> Result<Vec<Param>> {
         let declared = self
             .ast
             .iter_functions()
@@ -246,7 +253,7 @@ impl Recipe {
             .call_fn_with_options(options, &mut Scope::new(), &self.ast, "params", ())
             .map_err(|e| anyhow!(describe_error(&e, &self.display)))?;
         let value = to_json(&value).map_err(|e| anyhow!("{}: params(): {e}", self.display))?;
-        params::from_declaration(&value).map_err(|e| anyhow!("{}: {e}", self.display))
+        params::from_declaration(&value, reserved).map_err(|e| anyhow!("{}: {e}", self.display))
     }
 
     /// Runs the recipe's body with `args` and `config` in scope.
@@ -260,5 +267,101 @@ impl Recipe {
         engine
             .run_ast_with_scope(&mut scope, &self.ast)
             .map_err(|e| anyhow!(describe_error(&e, &self.display)))
+    }
+}
+
+/// What running a recipe's body produced.
+#[derive(Debug, Default)]
+pub struct Produced {
+    /// What the script asked to apply.
+    pub plan: Plan,
+    /// Data the script wrote for stdout (`out::`).
+    pub stdout: String,
+    /// The exit code the script asked for (`out::exit_code`).
+    pub exit_code: Option<u8>,
+    /// Watches registered with `kube::watch`, to serve after applying.
+    pub watches: Vec<Watch>,
+}
+
+/// One recipe run: its state, its engine and the compiled recipe.
+///
+/// Host functions write into the run's state while the script runs (the
+/// engine's tag is Rhai's only way to reach them); what the script produced
+/// is taken out and returned by [`Session::run`], so nothing outside the
+/// script layer reads the state back.
+pub struct Session {
+    run: RunHandle,
+    engine: Engine,
+    /// The compiled recipe.
+    pub recipe: Recipe,
+}
+
+impl Session {
+    /// Compiles the recipe at `script` for the run `run`.
+    pub fn open(run: RunHandle, script: &Path, recipe_dir: &Path) -> Result<Session> {
+        run.track_file(script);
+        let engine = new_engine(&run, recipe_dir);
+        let recipe = Recipe::compile(&engine, script)?;
+        Ok(Session {
+            run,
+            engine,
+            recipe,
+        })
+    }
+
+    /// The parameters the recipe declares (see [`Recipe::params`]).
+    pub fn params(&self, reserved: &[String]) -> Result<Vec<Param>> {
+        self.recipe.params(&self.engine, reserved)
+    }
+
+    /// Gives the run its configuration, the folders it may read and its
+    /// instance label, before the body runs.
+    pub fn configure(&self, config: Config, read_scope: ReadScope, instance: String) {
+        let mut state = self.run.state();
+        state.config = config;
+        state.read_scope = read_scope;
+        state.instance = instance;
+    }
+
+    /// Runs the recipe's body with `args` and `config` in scope, and returns
+    /// what it produced.
+    pub fn run(&self, args: &Value, config: &Value) -> Result<Produced> {
+        self.recipe.run(&self.engine, args, config)?;
+        let mut state = self.run.state();
+        Ok(Produced {
+            plan: std::mem::take(&mut state.plan),
+            stdout: std::mem::take(&mut state.stdout),
+            exit_code: state.exit_code,
+            watches: std::mem::take(&mut state.watches),
+        })
+    }
+
+    /// The cluster, connected on first use.
+    pub fn cluster(&self) -> Result<Rc<Cluster>> {
+        self.run.cluster()
+    }
+
+    /// Runs a future to completion on the run's runtime.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.run.block_on(future)
+    }
+
+    /// Serves `watches` until stopped: each event calls its handler and
+    /// applies what the handler planned.
+    pub fn serve(
+        &self,
+        cluster: &Rc<Cluster>,
+        watches: Vec<Watch>,
+        options: &ExecOptions,
+    ) -> Result<()> {
+        super::events::serve(
+            &self.run,
+            &self.engine,
+            &self.recipe.ast,
+            cluster,
+            watches,
+            options,
+            std::sync::mpsc::channel(),
+        )
     }
 }

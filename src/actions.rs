@@ -1,0 +1,447 @@
+//! One run of a recipe, from the request the command line made to the
+//! outcome: prepare the run (recipe, parameters, configuration, instance),
+//! run the body, then one function per action: render, apply (and prune),
+//! diff, delete; then `--wait` and the script's watches.
+//!
+//! The request is plain data ([`Request`]), so this module does not know the
+//! command line; [`crate::cli`] builds it and [`crate::watch`] repeats it.
+
+use crate::action::Action;
+use crate::config::{self, Config, Sources};
+use crate::files::ReadScope;
+use crate::kube::apply::{ExecOptions, Report};
+use crate::kube::cluster::{Cluster, ConnectOptions};
+use crate::outcome::{Failure, Outcome, EXIT_FAILED, EXIT_OK};
+use crate::plan::{Format, Instance, Plan};
+use crate::script::engine::{Produced, Session};
+use crate::script::support::{Mode, RunHandle, RunState};
+use crate::{kube, params};
+use anyhow::{anyhow, Context, Result};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Everything a run needs from the command line.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The recipe.
+    pub script: Option<PathBuf>,
+    /// Words for the recipe (`--name myservice ...`).
+    pub recipe_words: Vec<String>,
+    /// Show the recipe's parameters instead of running it.
+    pub recipe_help: bool,
+    /// What to do with the plan; a usage error for options that do not go together.
+    pub action: Result<Action, String>,
+    /// `--prune`.
+    pub prune: bool,
+    /// `--wait`, and for how long.
+    pub wait: Option<Duration>,
+    /// `-o`.
+    pub output: Option<Format>,
+    /// How to apply (`--force`, `--adopt`, `--require-tls`, `--dry-run=server`).
+    pub exec: ExecOptions,
+    /// How to reach the cluster.
+    pub connect: ConnectOptions,
+    /// Where the configuration comes from.
+    pub sources: Sources,
+    /// `--allow-read`.
+    pub allow_read: Vec<PathBuf>,
+    /// Long names of wildrun's own options, which recipes cannot declare.
+    pub own_options: Vec<String>,
+    /// The run is one of `--watch`'s re-runs.
+    pub file_watch: bool,
+}
+
+/// One run of the recipe, and every file it read (script, modules,
+/// templates, configuration), also when it failed.
+pub fn run_once(
+    request: &Request,
+    runtime: tokio::runtime::Handle,
+) -> (Result<Outcome, Failure>, Vec<PathBuf>) {
+    let Some(script) = &request.script else {
+        return (Err(Failure::usage("no recipe given: wildrun [OPTIONS] <SCRIPT> [--<param> <value>]... (try wildrun --help)")), Vec::new());
+    };
+    if !script.is_file() {
+        return (
+            Err(Failure::usage(format!(
+                "recipe {} does not exist",
+                script.display()
+            ))),
+            vec![script.clone()],
+        );
+    }
+    let recipe_dir = match script.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let run = RunHandle::new(new_state(request, script, &recipe_dir, runtime));
+    let result = Session::open(run.clone(), script, &recipe_dir)
+        .map_err(Failure::from)
+        .and_then(|session| run_session(request, &session, &recipe_dir));
+    let state = run.state();
+    let mut files: Vec<PathBuf> = state.files_read.iter().cloned().collect();
+    if let Some(f) = &state.config.file {
+        files.push(f.clone());
+    }
+    (result, files)
+}
+
+/// The state a run starts with, before the configuration is read.
+fn new_state(
+    request: &Request,
+    script: &Path,
+    recipe_dir: &Path,
+    runtime: tokio::runtime::Handle,
+) -> RunState {
+    let action = request.action.clone().unwrap_or_default();
+    RunState {
+        config: Config::default(),
+        instance: String::new(),
+        plan: Plan::default(),
+        files_read: Default::default(),
+        recipe_dir: recipe_dir.to_path_buf(),
+        recipe_display: crate::files::display_path(script),
+        mode: if action == Action::Render {
+            Mode::DryRun
+        } else {
+            Mode::Cluster
+        },
+        connect: request.connect.clone(),
+        cluster: None,
+        stdout: String::new(),
+        exit_code: None,
+        watches: Vec::new(),
+        file_watch: request.file_watch,
+        read_scope: ReadScope::new(
+            std::iter::once(recipe_dir.to_path_buf()).chain(request.allow_read.iter().cloned()),
+        ),
+        action,
+        force: request.exec.force,
+        runtime,
+    }
+}
+
+/// What a prepared run knows before its body runs.
+struct Prepared {
+    args: serde_json::Map<String, Value>,
+    config: Config,
+    read_scope: ReadScope,
+    instance: Instance,
+}
+
+/// Runs the recipe's body and carries out the action.
+fn run_session(
+    request: &Request,
+    session: &Session,
+    recipe_dir: &Path,
+) -> Result<Outcome, Failure> {
+    let declared = session.params(&request.own_options)?;
+    let recipe = &session.recipe;
+    if request.recipe_help {
+        return Ok(Outcome {
+            stdout: params::help_text(&recipe.display, &recipe.about, &declared),
+            code: EXIT_OK,
+        });
+    }
+    let args = params::parse_args(&declared, &request.recipe_words, &recipe.display)
+        .map_err(Failure::usage)?;
+    let action = request.action.clone().map_err(Failure::usage)?;
+    let prepared = prepare(request, &recipe.path, recipe_dir, args)?;
+    session.configure(
+        prepared.config.clone(),
+        prepared.read_scope.clone(),
+        prepared.instance.label.clone(),
+    );
+    let started = std::time::Instant::now();
+    let produced = session.run(&Value::Object(prepared.args), &prepared.config.value)?;
+    let script_code = produced.exit_code.unwrap_or(EXIT_OK);
+    let instance = &prepared.instance;
+    match action {
+        Action::Render => render(&produced, request.output, &recipe.display, instance),
+        Action::Diff => {
+            note_unserved_watches(&produced);
+            diff(session, request, &produced.plan, instance)
+        }
+        Action::Delete => {
+            note_unserved_watches(&produced);
+            let cluster = session.cluster()?;
+            let report = session.block_on(kube::cleanup::delete_instance(
+                &cluster,
+                &produced.plan,
+                &instance.label,
+                request.exec.server_dry_run,
+            ))?;
+            summarize(request, &produced.plan, instance, &report, started);
+            finish(request, produced.stdout, &report, script_code)
+        }
+        Action::Apply | Action::ServerDryRun => apply_and_serve(
+            session,
+            request,
+            produced,
+            instance,
+            &prepared.config,
+            started,
+        ),
+    }
+}
+
+/// The configuration and the instance, before the body runs.
+fn prepare(
+    request: &Request,
+    script: &Path,
+    recipe_dir: &Path,
+    args: serde_json::Map<String, Value>,
+) -> Result<Prepared, Failure> {
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let config = config::load(&request.sources, &cwd, &|k| std::env::var(k).ok())?;
+    let read_scope = read_scope(request, recipe_dir, &config, &cwd)?;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    // Each key is required where a script uses it (`config::require`), not here.
+    let instance = Instance::of_recipe(script, args.get("name").and_then(Value::as_str))?;
+    Ok(Prepared {
+        args,
+        config,
+        read_scope,
+        instance,
+    })
+}
+
+/// Watches run only when applying.
+fn note_unserved_watches(produced: &Produced) {
+    if !produced.watches.is_empty() {
+        tracing::info!("the script watches {} kind(s); watches run only when applying (without --dry-run, --diff or --delete)", produced.watches.len());
+    }
+}
+
+/// `--dry-run`: the plan, printed.
+fn render(
+    produced: &Produced,
+    format: Option<Format>,
+    recipe: &str,
+    instance: &Instance,
+) -> Result<Outcome, Failure> {
+    let mut stdout = produced.stdout.clone();
+    if !produced.plan.is_empty() {
+        stdout.push_str(&produced.plan.render(format.unwrap_or_default())?);
+        tracing::info!(
+            "{recipe}: {} object(s) planned for instance {} (dry run: nothing was applied)",
+            produced.plan.len(),
+            instance.name,
+        );
+    }
+    Ok(Outcome {
+        stdout,
+        code: produced.exit_code.unwrap_or(EXIT_OK),
+    })
+}
+
+/// `--diff` (with `--prune`: also what pruning would remove); exit 1 when
+/// something differs.
+fn diff(
+    session: &Session,
+    request: &Request,
+    plan: &Plan,
+    instance: &Instance,
+) -> Result<Outcome, Failure> {
+    let cluster = session.cluster()?;
+    let diffs = session.block_on(async {
+        let removed = if request.prune {
+            kube::cleanup::stale_objects(&cluster, plan, &instance.label).await?
+        } else {
+            Vec::new()
+        };
+        kube::diff::diff_plan(&cluster, plan, &removed).await
+    })?;
+    let changed: Vec<&kube::diff::ObjectDiff> =
+        diffs.iter().filter(|d| !d.text.is_empty()).collect();
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let stdout: String = changed
+        .iter()
+        .map(|d| {
+            if colour {
+                kube::diff::colour(&d.text)
+            } else {
+                d.text.clone()
+            }
+        })
+        .collect();
+    let name = &instance.name;
+    if changed.is_empty() {
+        tracing::info!("{name}: the cluster matches the recipe");
+    } else {
+        tracing::info!("{name}: {} object(s) differ", changed.len());
+    }
+    Ok(Outcome {
+        stdout,
+        code: if changed.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        },
+    })
+}
+
+/// Applies the plan (and prunes), then `--wait`, then serves the script's
+/// watches until stopped.
+fn apply_and_serve(
+    session: &Session,
+    request: &Request,
+    produced: Produced,
+    instance: &Instance,
+    config: &Config,
+    started: std::time::Instant,
+) -> Result<Outcome, Failure> {
+    let Produced {
+        plan,
+        stdout,
+        exit_code,
+        watches,
+    } = produced;
+    let script_code = exit_code.unwrap_or(EXIT_OK);
+    // A script that only reads and reports (a doctor) has nothing to apply.
+    if plan.is_empty() && !request.prune && watches.is_empty() {
+        return Ok(Outcome {
+            stdout,
+            code: script_code,
+        });
+    }
+    let cluster = session.cluster()?;
+    let report = session.block_on(apply(&cluster, request, &plan, instance))?;
+    summarize(request, &plan, instance, &report, started);
+    if let Some(timeout) = request.wait {
+        wait_until_reachable(session, &cluster, &plan, config, timeout)?;
+    }
+    if !watches.is_empty() {
+        session.serve(&cluster, watches, &request.exec)?;
+    }
+    finish(request, stdout, &report, script_code)
+}
+
+/// Applies the plan; with `--prune`, checks the delete permission before
+/// the first write and removes what the recipe stopped producing after.
+async fn apply(
+    cluster: &Cluster,
+    request: &Request,
+    plan: &Plan,
+    instance: &Instance,
+) -> Result<Report> {
+    if request.prune {
+        kube::cleanup::check_prune(cluster, plan, &instance.label).await?;
+    }
+    let mut report = kube::apply::execute(cluster, plan, &request.exec).await?;
+    if request.prune {
+        kube::cleanup::prune_instance(
+            cluster,
+            plan,
+            &instance.label,
+            request.exec.server_dry_run,
+            &mut report,
+        )
+        .await?;
+    }
+    Ok(report)
+}
+
+/// `--wait`: until the service answers over HTTPS, or the timeout.
+fn wait_until_reachable(
+    session: &Session,
+    cluster: &Rc<Cluster>,
+    plan: &Plan,
+    config: &Config,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let settings = crate::reach::Settings::from_config(config, timeout);
+    session
+        .block_on(crate::reach::until_reachable(cluster, plan, &settings))
+        .map_err(|e| Failure::from(anyhow::Error::from(e)))
+}
+
+/// The one-line summary of what the run did, on stderr.
+fn summarize(
+    request: &Request,
+    plan: &Plan,
+    instance: &Instance,
+    report: &Report,
+    started: std::time::Instant,
+) {
+    if plan.is_empty() && !request.prune {
+        return;
+    }
+    let dry = if request.exec.server_dry_run {
+        " (server dry run: nothing persisted)"
+    } else {
+        ""
+    };
+    tracing::info!(
+        "{}: {} in {:.2}s{dry}",
+        instance.name,
+        report.summary(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The script's stdout, then the report in the `-o` format.
+fn finish(
+    request: &Request,
+    script_stdout: String,
+    report: &Report,
+    code: u8,
+) -> Result<Outcome, Failure> {
+    let report_text = match request.output {
+        None => String::new(),
+        Some(Format::Json) => {
+            serde_json::to_string_pretty(&report.entries).map_err(anyhow::Error::from)? + "\n"
+        }
+        Some(Format::Yaml) => {
+            let entries = serde_json::to_value(&report.entries).map_err(anyhow::Error::from)?;
+            crate::yaml::emit_document(&entries).map_err(anyhow::Error::msg)?
+        }
+    };
+    Ok(Outcome {
+        stdout: format!("{script_stdout}{report_text}"),
+        code,
+    })
+}
+
+/// The folders a recipe may read: its own folder tree, the configuration
+/// file's folder, `--allow-read` and `sandbox.allowRead` (relative to the
+/// configuration file's folder, or the working directory without a file).
+fn read_scope(
+    request: &Request,
+    recipe_dir: &Path,
+    config: &Config,
+    cwd: &Path,
+) -> Result<ReadScope, Failure> {
+    let config_dir = config
+        .file
+        .as_deref()
+        .and_then(Path::parent)
+        .map(|d| cwd.join(d));
+    let mut roots = vec![recipe_dir.to_path_buf()];
+    roots.extend(config_dir.clone());
+    for dir in &request.allow_read {
+        if !dir.is_dir() {
+            return Err(Failure::usage(format!(
+                "--allow-read {}: no such folder",
+                dir.display()
+            )));
+        }
+        roots.push(dir.clone());
+    }
+    let listed = config
+        .get("sandbox.allowRead")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for dir in listed.iter().filter_map(Value::as_str) {
+        let dir = config_dir.as_deref().unwrap_or(cwd).join(dir);
+        if !dir.is_dir() {
+            return Err(anyhow!("sandbox.allowRead: {} is not a folder", dir.display()).into());
+        }
+        roots.push(dir);
+    }
+    Ok(ReadScope::new(roots))
+}

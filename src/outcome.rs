@@ -1,0 +1,47 @@
+//! How a run ends: what it prints on stdout and its exit code, or a
+//! failure with the exit code it maps to.
+
+/// Exit code: success (and, with `--diff`, no differences).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the recipe failed (validation, API error, a failed check).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: the command line is wrong.
+pub const EXIT_USAGE: u8 = 2;
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Text for stdout (manifests, diffs, help, the script's `out::`).
+    pub stdout: String,
+    /// Exit code.
+    pub code: u8,
+}
+
+/// A failure with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    /// Process exit code: [`EXIT_FAILED`] or [`EXIT_USAGE`].
+    pub code: u8,
+    /// What went wrong.
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// A wrong command line (exit 2).
+    pub fn usage(message: impl std::fmt::Display) -> Failure {
+        Failure {
+            code: EXIT_USAGE,
+            error: anyhow::Error::msg(message.to_string()),
+        }
+    }
+}
+
+/// Any other error is the recipe's failure (exit 1).
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure {
+            code: EXIT_FAILED,
+            error,
+        }
+    }
+}
