@@ -118,6 +118,14 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Print completions of wildrun's options for SHELL (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Write definition files of the script API into DIR (for Rhai's language server: completion and docs in editors) and exit.
+    #[arg(long, value_name = "DIR")]
+    pub definitions: Option<PathBuf>,
+
     /// Less output on stderr: only warnings and errors (-qq: only errors).
     #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "verbose")]
     pub quiet: u8,
@@ -279,6 +287,12 @@ impl Invocation {
 /// The Rhai engine lives on this thread; host functions that need the
 /// network block on `runtime`. `--watch` re-runs through [`crate::watch`].
 pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome, Failure> {
+    if let Some(shell) = inv.cli.completions {
+        return Ok(completions(shell));
+    }
+    if let Some(dir) = &inv.cli.definitions {
+        return definitions(dir);
+    }
     let request = inv.request();
     if inv.cli.watch && !inv.recipe_help {
         // Options that do not go together are not fixed by editing a file.
@@ -288,6 +302,33 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
         });
     }
     actions::run_once(&request, runtime).0
+}
+
+/// `--completions SHELL`: the completion script, for the shell to load.
+fn completions(shell: clap_complete::Shell) -> Outcome {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "wildrun", &mut script);
+    Outcome {
+        stdout: String::from_utf8_lossy(&script).into_owned(),
+        code: EXIT_OK,
+    }
+}
+
+/// `--definitions DIR`: the script API's definition files, written; their
+/// paths on stdout.
+fn definitions(dir: &std::path::Path) -> Result<Outcome, Failure> {
+    let files = crate::script::definitions::write_definitions(dir)
+        .map_err(|e| anyhow!("cannot write definition files to {}: {e}", dir.display()))?;
+    tracing::info!(
+        "wrote {} definition file(s) to {}",
+        files.len(),
+        dir.display()
+    );
+    let stdout: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
+    Ok(Outcome {
+        stdout,
+        code: EXIT_OK,
+    })
 }
 
 impl Invocation {

@@ -1156,3 +1156,47 @@ fn deep_data_and_limits_are_refused_in_plain_words() {
         assert!(stdout(&out).is_empty(), "{name}: nothing on stdout");
     }
 }
+
+#[test]
+fn shell_completions_name_every_option() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = wildrun(&["--completions", shell], &[]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let text = stdout(&out);
+        for option in ["--dry-run", "--watch", "--allow-read", "--completions"] {
+            // fish lists long options without their dashes.
+            let name = option.trim_start_matches('-');
+            assert!(text.contains(name), "{shell}: {option} missing");
+        }
+    }
+    let out = wildrun(&["--completions", "tcsh"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn definition_files_describe_every_script_function_for_editors() {
+    let dir = tempfile::tempdir().unwrap();
+    let defs = dir.path().join("defs");
+    let out = wildrun(&["--definitions", defs.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut all = String::new();
+    for line in stdout(&out).lines() {
+        all.push_str(&std::fs::read_to_string(line).unwrap());
+    }
+    for function in wildrun::script::engine::script_functions() {
+        let (module, name) = function.split_once("::").unwrap();
+        let file = std::fs::read_to_string(defs.join(format!("{module}.d.rhai"))).unwrap();
+        // A name that is a keyword (log::debug) is written as an `op`.
+        assert!(
+            file.contains(&format!("fn {name}(")) || file.contains(&format!("op {name}(")),
+            "{function} missing from {module}.d.rhai"
+        );
+    }
+    let kube = std::fs::read_to_string(defs.join("kube.d.rhai")).unwrap();
+    assert!(kube.starts_with("module kube;"), "{kube}");
+    assert!(
+        kube.contains("/// Checks `object` and adds it to the run's plan"),
+        "doc comments are carried: {kube}"
+    );
+    assert!(all.contains("const args"), "the recipe's args are declared");
+}

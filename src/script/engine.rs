@@ -140,7 +140,7 @@ impl ModuleResolver for RecipeResolver {
 
 /// Installs the script namespaces (`kube::`, `template::`, ...), each a
 /// package under its own name.
-fn register_host_modules(engine: &mut Engine) {
+pub(super) fn register_host_modules(engine: &mut Engine) {
     use rhai::packages::Package;
     super::kube::KubePackage::new().register_into_engine_as(engine, "kube");
     super::dns::DnsPackage::new().register_into_engine_as(engine, "dns");

@@ -9,6 +9,7 @@
 
 pub mod cert;
 pub mod config;
+pub mod definitions;
 pub mod dns;
 pub mod engine;
 pub mod errors;
