@@ -14,8 +14,8 @@ use super::cluster::{retry, Cluster, Kind};
 use super::permissions::{Need, Permissions};
 use super::wait;
 use crate::plan::{
-    ApplyStep, DeleteStep, ObjectRef, Plan, PlannedStep, SecretCopy, Step, COPIED_FROM_ANNOTATION,
-    INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
+    ApplyStep, DeleteStep, ObjectRef, Plan, PlannedStep, Propagation, SecretCopy, Step,
+    COPIED_FROM_ANNOTATION, INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use anyhow::{anyhow, Result};
 use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy, ValidationDirective};
@@ -890,6 +890,16 @@ async fn run_step(
     Ok(())
 }
 
+/// Kubernetes' name for `propagation`. Exhaustive, so that a new
+/// [`Propagation`] cannot fall back to another policy unnoticed.
+fn propagation_policy(propagation: Propagation) -> PropagationPolicy {
+    match propagation {
+        Propagation::Background => PropagationPolicy::Background,
+        Propagation::Foreground => PropagationPolicy::Foreground,
+        Propagation::Orphan => PropagationPolicy::Orphan,
+    }
+}
+
 /// Deletes one object; `false` when it was already gone.
 pub async fn delete(
     cluster: &Cluster,
@@ -900,11 +910,7 @@ pub async fn delete(
     let api = cluster.api(kind, step.target.namespace.as_deref());
     let params = DeleteParams {
         dry_run,
-        propagation_policy: Some(match step.propagation.as_str() {
-            "Foreground" => PropagationPolicy::Foreground,
-            "Orphan" => PropagationPolicy::Orphan,
-            _ => PropagationPolicy::Background,
-        }),
+        propagation_policy: Some(propagation_policy(step.propagation)),
         ..DeleteParams::default()
     };
     match retry(|| api.delete(&step.target.name, &params)).await {

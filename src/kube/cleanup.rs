@@ -11,17 +11,13 @@ use super::cluster::{Cluster, Kind};
 use super::permissions::{Need, Permissions};
 use super::wait;
 use crate::plan::{
-    Condition, DeleteStep, ObjectRef, Origin, Plan, COPIED_FROM_ANNOTATION, INSTANCE_LABEL,
-    KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
+    Condition, DeleteStep, ObjectRef, Origin, Plan, Propagation, COPIED_FROM_ANNOTATION,
+    DEFAULT_DELETE_WAIT, INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use anyhow::Result;
 use kube::api::ListParams;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::time::Duration;
-
-/// How long `--delete` waits for deleted objects to disappear.
-pub const DELETE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Objects Kubernetes puts into every namespace; they do not keep a namespace alive.
 fn is_namespace_default(kind: &str, name: &str) -> bool {
@@ -235,7 +231,7 @@ async fn remove(
                     &f.kind,
                     &f.target,
                     &Condition::Deleted,
-                    DELETE_TIMEOUT,
+                    DEFAULT_DELETE_WAIT,
                 )
                 .await?;
             }
@@ -300,7 +296,7 @@ async fn delete_reported(
 async fn delete_one(cluster: &Cluster, f: &Found, dry_run: bool) -> Result<bool> {
     let step = DeleteStep {
         target: f.target.clone(),
-        propagation: "Background".into(),
+        propagation: Propagation::Background,
         wait: None,
     };
     delete(cluster, &f.kind, &step, dry_run).await

@@ -19,12 +19,13 @@ pub mod wait;
 use crate::engine::{from_json, origin, script_error, to_json, RunHandle};
 use crate::objects::TypedObject;
 use crate::plan::{
-    ApplyStep, Condition, DeleteStep, ObjectRef, SecretCopy, Step, WaitStep, INSTANCE_LABEL,
-    KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
+    ApplyStep, Condition, DeleteStep, ObjectRef, Propagation, SecretCopy, Step, WaitStep,
+    DEFAULT_DELETE_WAIT, INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use rhai::plugin::*;
 use rhai::FnPtr;
 use serde_json::{json, Map, Value};
+use std::str::FromStr;
 use std::time::Duration;
 
 /// Labels every object of a run carries (besides the recipe's own).
@@ -301,20 +302,15 @@ fn plan_delete(
 ) -> Result<(), Box<EvalAltResult>> {
     check_options(ctx, "kube::delete", options, &["propagation", "wait"])?;
     let propagation = match options.get("propagation") {
-        None => "Background".to_string(),
-        Some(v) => {
-            let p = v.to_string();
-            if !matches!(p.as_str(), "Background" | "Foreground" | "Orphan") {
-                return Err(script_error(ctx, format!("kube::delete: propagation must be Background, Foreground or Orphan, not {p}")));
-            }
-            p
-        }
+        None => Propagation::default(),
+        Some(v) => Propagation::from_str(&v.to_string())
+            .map_err(|e| script_error(ctx, format!("kube::delete: {e}")))?,
     };
     let wait = match options.get("wait") {
         None => None,
         Some(v) if v.is_unit() => None,
         Some(v) => match (v.as_bool(), v.as_int()) {
-            (Ok(true), _) => Some(Duration::from_secs(120)),
+            (Ok(true), _) => Some(DEFAULT_DELETE_WAIT),
             (Ok(false), _) => None,
             (_, Ok(n)) if n > 0 => Some(Duration::from_secs(n.unsigned_abs())),
             _ => {
