@@ -10,21 +10,20 @@
 //! write fails the run stops and says what was applied and what was not; a
 //! re-run converges.
 
-use super::cluster::{retry, Cluster, Kind};
+use super::cluster::{Cluster, Kind};
+use super::objects::{
+    self, copy_object, get, is_our_copy, label, rv, server_side_apply, strip_server_fields, Applied,
+};
 use super::permissions::{Need, Permissions};
+use super::report::{Action, Entry, Report};
 use super::wait;
 use crate::plan::{
-    ApplyStep, DeleteStep, ObjectRef, Plan, PlannedStep, Propagation, SecretCopy, Step,
-    COPIED_FROM_ANNOTATION, INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
+    ApplyStep, Condition, ObjectRef, Plan, PlannedStep, Step, COPIED_FROM_ANNOTATION,
+    INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use anyhow::{anyhow, Result};
-use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy, ValidationDirective};
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeSet;
-
-/// The field manager of every write.
-pub const FIELD_MANAGER: &str = "wildrun";
 
 /// How to carry out a plan.
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,159 +41,6 @@ pub struct ExecOptions {
     pub quiet_unchanged: bool,
 }
 
-/// What happened to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// It did not exist and was created.
-    Created,
-    /// It existed and changed.
-    Configured,
-    /// It existed and the apply changed nothing.
-    Unchanged,
-    /// The step was not carried out (see the note).
-    Skipped,
-    /// It was deleted.
-    Deleted,
-    /// It was left in place on purpose (see the note).
-    Kept,
-    /// A wait ended with the condition met.
-    Ready,
-}
-
-impl Action {
-    /// The word printed in reports.
-    pub fn word(self) -> &'static str {
-        match self {
-            Action::Created => "created",
-            Action::Configured => "configured",
-            Action::Unchanged => "unchanged",
-            Action::Skipped => "skipped",
-            Action::Deleted => "deleted",
-            Action::Kept => "kept",
-            Action::Ready => "ready",
-        }
-    }
-}
-
-/// One line of a report.
-#[derive(Debug, Clone, Serialize)]
-pub struct Entry {
-    /// What happened.
-    pub action: Action,
-    /// The object.
-    pub kind: String,
-    /// Its namespace.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Its name.
-    pub name: String,
-    /// Why, for skipped and kept objects.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-impl Entry {
-    /// An entry for `target`.
-    pub fn new(action: Action, target: &ObjectRef, note: Option<String>) -> Entry {
-        Entry {
-            action,
-            kind: target.kind.clone(),
-            namespace: target.namespace.clone(),
-            name: target.name.clone(),
-            note,
-        }
-    }
-
-    /// `configured  Deployment web/web`, with the note if any.
-    pub fn line(&self) -> String {
-        let target = match &self.namespace {
-            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
-            None => format!("{} {}", self.kind, self.name),
-        };
-        match &self.note {
-            Some(n) => format!("{:<10} {target} ({n})", self.action.word()),
-            None => format!("{:<10} {target}", self.action.word()),
-        }
-    }
-
-    /// Logs the entry for people as it happens.
-    pub fn log(&self, dry_run: bool, quiet_unchanged: bool) {
-        let suffix = if dry_run { " [server dry run]" } else { "" };
-        match self.action {
-            // Watch handlers run on every event: the same skip is said once.
-            Action::Skipped => {
-                let line = self.line();
-                if first_time(&line) || !quiet_unchanged {
-                    tracing::warn!("{line}{suffix}")
-                } else {
-                    tracing::debug!("{line}{suffix}")
-                }
-            }
-            Action::Unchanged if quiet_unchanged => tracing::debug!("{}{suffix}", self.line()),
-            _ => tracing::info!("{}{suffix}", self.line()),
-        }
-    }
-}
-
-/// Whether this process has not said `line` before (and now has).
-fn first_time(line: &str) -> bool {
-    static SAID: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
-        std::sync::OnceLock::new();
-    let said = SAID.get_or_init(Default::default);
-    // A poisoned lock only means another thread panicked while inserting.
-    let mut said = said.lock().unwrap_or_else(|e| e.into_inner());
-    said.insert(line.to_string())
-}
-
-/// Everything a run did, in order.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Report {
-    /// One entry per object.
-    pub entries: Vec<Entry>,
-    /// Log unchanged objects at debug level only.
-    #[serde(skip)]
-    pub quiet_unchanged: bool,
-}
-
-impl Report {
-    /// How many entries have `action`.
-    pub fn count(&self, action: Action) -> usize {
-        self.entries.iter().filter(|e| e.action == action).count()
-    }
-
-    /// `3 created, 1 configured, 2 unchanged`, leaving out zero counts other than these three.
-    pub fn summary(&self) -> String {
-        let mut parts = Vec::new();
-        for action in [
-            Action::Created,
-            Action::Configured,
-            Action::Unchanged,
-            Action::Deleted,
-            Action::Kept,
-            Action::Skipped,
-            Action::Ready,
-        ] {
-            let n = self.count(action);
-            if n > 0
-                || matches!(
-                    action,
-                    Action::Created | Action::Configured | Action::Unchanged
-                )
-            {
-                parts.push(format!("{n} {}", action.word()));
-            }
-        }
-        parts.join(", ")
-    }
-
-    /// Adds an entry and logs it for people.
-    pub fn push_entry(&mut self, entry: Entry, dry_run: bool) {
-        entry.log(dry_run, self.quiet_unchanged);
-        self.entries.push(entry);
-    }
-}
-
 /// A step with what the preflight learned.
 struct Prepared<'p> {
     planned: &'p PlannedStep,
@@ -205,77 +51,6 @@ struct Prepared<'p> {
     copy: Option<Value>,
     /// Why the step will not run.
     skip: Option<String>,
-}
-
-fn rv(value: &Value) -> Option<&str> {
-    value
-        .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-}
-
-/// Reads an object; `None` when it does not exist.
-pub async fn get(cluster: &Cluster, kind: &Kind, target: &ObjectRef) -> Result<Option<Value>> {
-    let api = cluster.api(kind, target.namespace.as_deref());
-    match retry(|| api.get_opt(&target.name)).await {
-        Ok(Some(obj)) => Ok(Some(super::cluster::to_value(&obj)?)),
-        Ok(None) => Ok(None),
-        Err(e) => Err(cluster.explain(e, &format!("read {target}"))),
-    }
-}
-
-/// The Secret a copy writes: the source's type and data, wildrun's labels and origin annotation.
-pub(super) fn copy_object(copy: &SecretCopy, source: &Value) -> Value {
-    let mut secret = copy.placeholder();
-    if let Some(t) = source.get("type") {
-        secret["type"] = t.clone();
-    }
-    secret["data"] = source.get("data").cloned().unwrap_or_else(|| json!({}));
-    secret
-}
-
-/// Makes the copy `copy` now (`--wait`, once cert-manager has issued the
-/// source the run had to skip): reads the source and the target, refuses a
-/// target wildrun did not make, and applies. `false` when the source still
-/// does not exist.
-pub async fn copy_secret_now(cluster: &Cluster, copy: &SecretCopy) -> Result<bool> {
-    let kind = cluster.resolve("v1", "Secret").await?;
-    let from = format!("{}/{}", copy.from_namespace, copy.name);
-    let target = ObjectRef::secret(&copy.to_namespace, &copy.name);
-    let Some(source) = get(
-        cluster,
-        &kind,
-        &ObjectRef::secret(&copy.from_namespace, &copy.name),
-    )
-    .await?
-    else {
-        return Ok(false);
-    };
-    if let Some(live) = get(cluster, &kind, &target).await? {
-        if !is_our_copy(&live, &from) {
-            return Err(anyhow!(
-                "{target} exists and is not a copy wildrun made of {from}; wildrun will not overwrite it"
-            ));
-        }
-    }
-    let body = copy_object(copy, &source);
-    server_side_apply(cluster, &kind, &target, &body, true, false)
-        .await
-        .map_err(|e| cluster.explain(e, &format!("copy {from} to {target}")))?;
-    Ok(true)
-}
-
-/// Whether a live Secret is a copy wildrun made of `from`.
-fn is_our_copy(live: &Value, from: &str) -> bool {
-    let labels = live.pointer("/metadata/labels");
-    let managed = labels
-        .and_then(|l| l.get(MANAGED_BY_LABEL))
-        .and_then(Value::as_str)
-        == Some(MANAGED_BY);
-    let origin = live
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(COPIED_FROM_ANNOTATION))
-        .and_then(Value::as_str);
-    managed && origin == Some(from)
 }
 
 /// What the preflight read, by object: `None` when it does not exist.
@@ -351,14 +126,6 @@ fn read(snapshot: &Snapshot, target: &ObjectRef) -> Option<Value> {
     snapshot.get(target).cloned().flatten()
 }
 
-/// Checks one step against what the preflight read.
-/// The label value `key` of an object.
-fn label<'v>(object: &'v Value, key: &str) -> Option<&'v str> {
-    object
-        .pointer(&format!("/metadata/labels/{}", key.replace('/', "~1")))
-        .and_then(Value::as_str)
-}
-
 /// Why applying `object` would take over what another instance made: its
 /// live version carries another `wildrun.dev/instance`. Namespaces (and
 /// objects kept for sharing) are shared by the instances in them, by design.
@@ -402,6 +169,7 @@ fn open_allow_list(object: &crate::objects::TypedObject) -> Option<String> {
     ))
 }
 
+/// Checks one step against what the preflight read.
 fn check_step<'p>(
     planned: &'p PlannedStep,
     kind: Option<Kind>,
@@ -512,119 +280,6 @@ fn needs(prepared: &[Prepared<'_>]) -> Vec<Need> {
         });
     }
     out
-}
-
-/// The field manager of the fields wildrun sets on objects it did not make
-/// (`kube::apply(object, #{ patch: true })`): those carry no wildrun labels.
-pub const PATCH_FIELD_MANAGER: &str = "wildrun-patch";
-
-/// [`FIELD_MANAGER`] for wildrun's objects, [`PATCH_FIELD_MANAGER`] for a
-/// patch of someone else's.
-fn field_manager(body: &Value) -> &'static str {
-    let managed_by = body
-        .pointer("/metadata/labels/app.kubernetes.io~1managed-by")
-        .and_then(Value::as_str);
-    if managed_by == Some(crate::plan::MANAGED_BY) {
-        FIELD_MANAGER
-    } else {
-        PATCH_FIELD_MANAGER
-    }
-}
-
-fn patch_params(manager: &str, force: bool, dry_run: bool) -> PatchParams {
-    let mut params = PatchParams::apply(manager);
-    params.force = force;
-    params.dry_run = dry_run;
-    params.field_validation = Some(ValidationDirective::Strict);
-    params
-}
-
-/// What the API server answered to a server-side apply.
-#[derive(Debug, Clone)]
-pub struct Applied {
-    /// The object as the server holds it after the apply.
-    pub object: Value,
-    /// The server answered `201 Created`: this write made the object. Read
-    /// from the answer, not from an earlier read, so that of two runs racing
-    /// to create one object only the one that made it says "created".
-    pub created: bool,
-}
-
-/// Server-side applies `body` to `target`.
-pub async fn server_side_apply(
-    cluster: &Cluster,
-    kind: &Kind,
-    target: &ObjectRef,
-    body: &Value,
-    force: bool,
-    dry_run: bool,
-) -> Result<Applied, kube::Error> {
-    let namespace = if kind.namespaced {
-        target.namespace.as_deref()
-    } else {
-        None
-    };
-    let url = <kube::api::DynamicObject as kube::Resource>::url_path(&kind.resource, namespace);
-    let params = patch_params(field_manager(body), force, dry_run);
-    retry(|| send_apply(cluster, &url, &target.name, &params, body)).await
-}
-
-/// One apply request, sent raw because kube's `Api::patch` does not say
-/// whether the server created the object (201) or updated it (200).
-async fn send_apply(
-    cluster: &Cluster,
-    url: &str,
-    name: &str,
-    params: &PatchParams,
-    body: &Value,
-) -> Result<Applied, kube::Error> {
-    use http_body_util::BodyExt;
-    let request = kube::core::Request::new(url)
-        .patch(name, params, &Patch::Apply(body))
-        .map_err(kube::Error::BuildRequest)?;
-    let response = cluster
-        .client
-        .send(request.map(kube::client::Body::from))
-        .await?;
-    let status = response.status();
-    let bytes = response.into_body().collect().await?.to_bytes();
-    if status.is_client_error() || status.is_server_error() {
-        let text = String::from_utf8_lossy(&bytes);
-        let answer = serde_json::from_str::<kube::core::Status>(&text).unwrap_or_else(|_| {
-            kube::core::Status::failure(text.trim(), "the answer was not a Status")
-                .with_code(status.as_u16())
-        });
-        return Err(kube::Error::Api(answer.boxed()));
-    }
-    // Through DynamicObject, as every other read, so that keys come in one
-    // order (diffs compare the text).
-    let object: kube::api::DynamicObject =
-        serde_json::from_slice(&bytes).map_err(kube::Error::SerdeError)?;
-    Ok(Applied {
-        object: serde_json::to_value(&object).map_err(kube::Error::SerdeError)?,
-        created: status == http::StatusCode::CREATED,
-    })
-}
-
-/// The parts of an object the server sets, left out when comparing.
-pub fn strip_server_fields(value: &Value) -> Value {
-    let mut v = value.clone();
-    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        for key in [
-            "managedFields",
-            "resourceVersion",
-            "generation",
-            "uid",
-            "creationTimestamp",
-            "selfLink",
-        ] {
-            meta.remove(key);
-        }
-    }
-    if let Some(obj) = v.as_object_mut() {
-        obj.remove("status");
-    }
-    v
 }
 
 /// What an apply did, from the object read before it (`live`) and the
@@ -877,7 +532,13 @@ async fn run_step(
             );
         }
         Step::Delete(d) => {
-            let existed = delete(cluster, kind, d, dry_run).await?;
+            let existed = objects::delete(cluster, kind, &d.target, d.propagation, dry_run).await?;
+            // Waited for here, not in objects::delete: wait reads through
+            // kube::objects, so objects must not import wait (no cycle).
+            // An object that was already gone, or a dry run, has nothing to wait for.
+            if let (true, Some(timeout), false) = (existed, d.wait, dry_run) {
+                wait::until(cluster, kind, &d.target, &Condition::Deleted, timeout).await?;
+            }
             let action = if existed {
                 Action::Deleted
             } else {
@@ -890,50 +551,10 @@ async fn run_step(
     Ok(())
 }
 
-/// Kubernetes' name for `propagation`. Exhaustive, so that a new
-/// [`Propagation`] cannot fall back to another policy unnoticed.
-fn propagation_policy(propagation: Propagation) -> PropagationPolicy {
-    match propagation {
-        Propagation::Background => PropagationPolicy::Background,
-        Propagation::Foreground => PropagationPolicy::Foreground,
-        Propagation::Orphan => PropagationPolicy::Orphan,
-    }
-}
-
-/// Deletes one object; `false` when it was already gone.
-pub async fn delete(
-    cluster: &Cluster,
-    kind: &Kind,
-    step: &DeleteStep,
-    dry_run: bool,
-) -> Result<bool> {
-    let api = cluster.api(kind, step.target.namespace.as_deref());
-    let params = DeleteParams {
-        dry_run,
-        propagation_policy: Some(propagation_policy(step.propagation)),
-        ..DeleteParams::default()
-    };
-    match retry(|| api.delete(&step.target.name, &params)).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(false),
-        Err(e) => return Err(cluster.explain(e, &format!("delete {}", step.target))),
-    }
-    if let (Some(timeout), false) = (step.wait, dry_run) {
-        wait::until(
-            cluster,
-            kind,
-            &step.target,
-            &crate::plan::Condition::Deleted,
-            timeout,
-        )
-        .await?;
-    }
-    Ok(true)
-}
-
 #[cfg(test)]
 mod outcome_tests {
     use super::*;
+    use serde_json::json;
 
     fn object(rv: &str, replicas: u32, ready: u32) -> Value {
         json!({"metadata": {"resourceVersion": rv, "managedFields": [

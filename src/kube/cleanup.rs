@@ -6,13 +6,14 @@
 //! removed, and a Namespace is removed only when nothing else is left in it,
 //! so a neighbouring instance in the same namespace survives.
 
-use super::apply::{delete, Action, Entry, Report};
 use super::cluster::{Cluster, Kind};
+use super::objects::delete;
 use super::permissions::{Need, Permissions};
+use super::report::{Action, Entry, Report};
 use super::wait;
 use crate::plan::{
-    Condition, DeleteStep, ObjectRef, Origin, Plan, Propagation, COPIED_FROM_ANNOTATION,
-    DEFAULT_DELETE_WAIT, INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
+    Condition, ObjectRef, Origin, Plan, Propagation, COPIED_FROM_ANNOTATION, DEFAULT_DELETE_WAIT,
+    INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use anyhow::Result;
 use kube::api::ListParams;
@@ -294,12 +295,14 @@ async fn delete_reported(
 }
 
 async fn delete_one(cluster: &Cluster, f: &Found, dry_run: bool) -> Result<bool> {
-    let step = DeleteStep {
-        target: f.target.clone(),
-        propagation: Propagation::Background,
-        wait: None,
-    };
-    delete(cluster, &f.kind, &step, dry_run).await
+    delete(
+        cluster,
+        &f.kind,
+        &f.target,
+        Propagation::Background,
+        dry_run,
+    )
+    .await
 }
 
 fn found_from(kind: &Kind, item: &Value) -> Found {
@@ -341,7 +344,7 @@ async fn namespace_bound(cluster: &Cluster, ns: &str) -> Result<Vec<Found>> {
     }
     let namespaces = cluster.resolve("v1", "Namespace").await?;
     let reference = ObjectRef::namespace(ns);
-    if let Some(live) = super::apply::get(cluster, &namespaces, &reference).await? {
+    if let Some(live) = super::objects::get(cluster, &namespaces, &reference).await? {
         if live
             .pointer(&format!(
                 "/metadata/labels/{}",

@@ -5,8 +5,8 @@
 //! changes only. Server-set metadata and status are left out, and Secret
 //! values are masked: a changed value shows as `*** (before)`/`*** (after)`.
 
-use super::apply::{copy_object, get, server_side_apply, strip_server_fields};
 use super::cluster::Cluster;
+use super::objects::{copy_object, get, server_side_apply, strip_server_fields};
 use crate::plan::{ObjectRef, Plan, Step};
 use anyhow::Result;
 use serde_json::{Map, Value};

@@ -13,7 +13,9 @@ pub mod cleanup;
 pub mod cluster;
 pub mod diff;
 pub mod events;
+pub mod objects;
 pub mod permissions;
+pub mod report;
 pub mod wait;
 
 use crate::engine::{from_json, origin, script_error, to_json, RunHandle};
@@ -76,7 +78,7 @@ fn plan_object(
     let keep = bool_option(ctx, "apply", options, "keep")?;
     // An object wildrun did not make: only the fields given, without
     // wildrun's labels (so --delete and --prune never see it), under a field
-    // manager of its own (kube::apply::PATCH_FIELD_MANAGER).
+    // manager of its own (kube::objects::PATCH_FIELD_MANAGER).
     let patch = bool_option(ctx, "apply", options, "patch")?;
     let run = RunHandle::from_context(ctx)?;
     let mut obj = TypedObject::from_value(value).map_err(|e| script_error(ctx, e))?;
@@ -145,7 +147,7 @@ fn read(ctx: &NativeCallContext, target: &ObjectRef) -> Result<Option<Value>, Bo
         .map_err(|e| script_error(ctx, format!("kube::get: {e}")))?;
     run.block_on(async {
         let kind = cluster.resolve(&target.api_version, &target.kind).await?;
-        apply::get(&cluster, &kind, target).await
+        objects::get(&cluster, &kind, target).await
     })
     .map_err(|e| script_error(ctx, format!("{e:#}")))
 }
