@@ -586,6 +586,25 @@ mod outcome_tests {
     }
 
     #[test]
+    fn a_server_dry_run_compares_objects_not_resource_versions() {
+        let before = object("10", 1, 0);
+        // Nothing persists in a dry run, so the answer can carry the old
+        // resourceVersion although the apply would change the object.
+        let would_change = updated(object("10", 2, 0));
+        assert_eq!(
+            outcome(Some(&before), &would_change, true),
+            Action::Configured
+        );
+        assert_eq!(
+            outcome(Some(&before), &would_change, false),
+            Action::Unchanged
+        );
+        // Only server fields differ: nothing of the object would change.
+        let same = updated(object("11", 1, 1));
+        assert_eq!(outcome(Some(&before), &same, true), Action::Unchanged);
+    }
+
+    #[test]
     fn only_the_write_that_made_the_object_reports_it_created() {
         let made = Applied {
             object: object("11", 1, 0),
@@ -597,6 +616,585 @@ mod outcome_tests {
         assert_eq!(
             outcome(None, &updated(object("11", 1, 0)), false),
             Action::Configured
+        );
+    }
+}
+
+#[cfg(test)]
+mod preflight_tests {
+    use super::*;
+    use crate::objects::TypedObject;
+    use crate::plan::{DeleteStep, Origin, Propagation, SecretCopy, WaitStep};
+    use kube::api::{ApiResource, GroupVersionKind};
+    use serde_json::{json, Map};
+    use std::time::Duration;
+
+    fn kind(group: &str, version: &str, name: &str, plural: &str, namespaced: bool) -> Kind {
+        Kind {
+            resource: ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk(group, version, name),
+                plural,
+            ),
+            namespaced,
+        }
+    }
+
+    fn config_maps() -> Kind {
+        kind("", "v1", "ConfigMap", "configmaps", true)
+    }
+
+    fn secrets() -> Kind {
+        kind("", "v1", "Secret", "secrets", true)
+    }
+
+    fn namespaces() -> Kind {
+        kind("", "v1", "Namespace", "namespaces", false)
+    }
+
+    fn middlewares() -> Kind {
+        kind("traefik.io", "v1alpha1", "Middleware", "middlewares", true)
+    }
+
+    fn deployments() -> Kind {
+        kind("apps", "v1", "Deployment", "deployments", true)
+    }
+
+    fn at(line: usize) -> Origin {
+        Origin {
+            source: "r.rhai".into(),
+            line,
+        }
+    }
+
+    /// A plan of `steps`, the n-th asked for at line n.
+    fn plan(steps: Vec<Step>) -> Plan {
+        let mut plan = Plan::default();
+        for (i, step) in steps.into_iter().enumerate() {
+            plan.add(step, at(i + 1)).unwrap();
+        }
+        plan
+    }
+
+    /// `value` as `kube::apply` plans it for `instance`: typed and labelled.
+    fn apply(value: Value, instance: &str) -> Step {
+        let mut object = TypedObject::from_value(&value).unwrap();
+        let labels = crate::kube::run_labels(instance);
+        object.set_labels(labels.iter().map(|(k, v)| (*k, v.as_str())));
+        Step::Apply(ApplyStep {
+            object,
+            force: false,
+        })
+    }
+
+    fn config_map(ns: &str, name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}})
+    }
+
+    fn namespace(name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    }
+
+    fn middleware(ranges: &[&str]) -> Value {
+        json!({"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
+               "metadata": {"name": "internal", "namespace": "web"},
+               "spec": {"ipAllowList": {"sourceRange": ranges}}})
+    }
+
+    fn reference(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> ObjectRef {
+        ObjectRef {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: ns.map(str::to_string),
+            name: name.into(),
+        }
+    }
+
+    /// `value` as read from the cluster, with `labels`.
+    fn live(mut value: Value, labels: Value) -> Value {
+        value["metadata"]["labels"] = labels;
+        value["metadata"]["resourceVersion"] = json!("7");
+        value
+    }
+
+    fn snapshot<const N: usize>(entries: [(ObjectRef, Option<Value>); N]) -> Snapshot {
+        entries.into_iter().collect()
+    }
+
+    /// Checks the first step of `plan`; the step and the problems found.
+    fn check_first<'p>(
+        plan: &'p Plan,
+        kind: Kind,
+        snapshot: &Snapshot,
+        options: ExecOptions,
+    ) -> (Prepared<'p>, Vec<String>) {
+        let mut problems = Vec::new();
+        let prepared = check_step(
+            plan.ordered()[0],
+            Some(kind),
+            snapshot,
+            &options,
+            &mut problems,
+        );
+        (prepared, problems)
+    }
+
+    fn adopt() -> ExecOptions {
+        ExecOptions {
+            adopt: true,
+            ..ExecOptions::default()
+        }
+    }
+
+    #[test]
+    fn another_instance_s_object_is_refused_unless_adopted() {
+        let p = plan(vec![apply(config_map("web", "cfg"), "public.web")]);
+        let theirs = live(
+            config_map("web", "cfg"),
+            json!({INSTANCE_LABEL: "internal.web"}),
+        );
+        let read = snapshot([(
+            reference("v1", "ConfigMap", Some("web"), "cfg"),
+            Some(theirs),
+        )]);
+        let (prepared, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
+        assert!(prepared.live.is_some());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("r.rhai:1: ConfigMap web/cfg belongs to instance internal.web (label wildrun.dev/instance), not public.web; wildrun will not take it over."),
+            "{problems:?}"
+        );
+        assert!(
+            problems[0].contains("(`wildrun internal.rhai --name web --delete`, or drop it"),
+            "{problems:?}"
+        );
+        let (prepared, problems) = check_first(&p, config_maps(), &read, adopt());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(prepared.live.is_some());
+
+        // An instance without a name is deleted by its recipe alone.
+        let cluster_wide = live(config_map("web", "cfg"), json!({INSTANCE_LABEL: "cluster"}));
+        let read = snapshot([(
+            reference("v1", "ConfigMap", Some("web"), "cfg"),
+            Some(cluster_wide),
+        )]);
+        let (_, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
+        assert!(
+            problems[0].contains("(`wildrun cluster.rhai --delete`, or drop it"),
+            "{problems:?}"
+        );
+
+        // Its own object, and one no instance claims, are applied.
+        for labels in [json!({INSTANCE_LABEL: "public.web"}), json!({})] {
+            let read = snapshot([(
+                reference("v1", "ConfigMap", Some("web"), "cfg"),
+                Some(live(config_map("web", "cfg"), labels)),
+            )]);
+            let (_, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
+            assert!(problems.is_empty(), "{problems:?}");
+        }
+    }
+
+    #[test]
+    fn namespaces_and_kept_objects_are_shared_between_instances() {
+        let p = plan(vec![apply(namespace("web"), "public.web")]);
+        let read = snapshot([(
+            ObjectRef::namespace("web"),
+            Some(live(
+                namespace("web"),
+                json!({INSTANCE_LABEL: "internal.web"}),
+            )),
+        )]);
+        let (_, problems) = check_first(&p, namespaces(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+
+        let p = plan(vec![apply(config_map("web", "cfg"), "public.web")]);
+        let read = snapshot([(
+            reference("v1", "ConfigMap", Some("web"), "cfg"),
+            Some(live(
+                config_map("web", "cfg"),
+                json!({INSTANCE_LABEL: "internal.web", KEEP_LABEL: "true"}),
+            )),
+        )]);
+        let (_, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn an_allow_list_open_to_everyone_is_refused_unless_forced() {
+        let empty = Snapshot::new();
+        let p = plan(vec![apply(
+            middleware(&["10.0.0.0/8", "0.0.0.0/0"]),
+            "internal.web",
+        )]);
+        let (_, problems) = check_first(&p, middlewares(), &empty, ExecOptions::default());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("r.rhai:1: Middleware web/internal: source range 0.0.0.0/0 admits the whole internet, so the service it guards would be public;"),
+            "{problems:?}"
+        );
+        let forced = ExecOptions {
+            force: true,
+            ..ExecOptions::default()
+        };
+        let (_, problems) = check_first(&p, middlewares(), &empty, forced);
+        assert!(problems.is_empty(), "{problems:?}");
+
+        let p = plan(vec![apply(middleware(&["::/0"]), "internal.web")]);
+        let (_, problems) = check_first(&p, middlewares(), &empty, ExecOptions::default());
+        assert!(problems[0].contains("source range ::/0"), "{problems:?}");
+
+        let p = plan(vec![apply(middleware(&["10.0.0.0/8"]), "internal.web")]);
+        let (_, problems) = check_first(&p, middlewares(), &empty, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    fn copy(expected_type: Option<&str>) -> SecretCopy {
+        SecretCopy {
+            from_namespace: "cert-manager".into(),
+            name: "tls".into(),
+            to_namespace: "web".into(),
+            expected_type: expected_type.map(str::to_string),
+            labels: crate::kube::run_labels("public.web")
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Value::String(v)))
+                .collect::<Map<String, Value>>(),
+        }
+    }
+
+    fn source(secret_type: Option<&str>) -> Value {
+        let mut v = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "tls", "namespace": "cert-manager", "resourceVersion": "3"},
+            "data": {"tls.crt": "Q0VSVA==", "tls.key": "S0VZ"}});
+        if let Some(t) = secret_type {
+            v["type"] = json!(t);
+        }
+        v
+    }
+
+    fn source_ref() -> ObjectRef {
+        ObjectRef::secret("cert-manager", "tls")
+    }
+
+    fn target_ref() -> ObjectRef {
+        ObjectRef::secret("web", "tls")
+    }
+
+    #[test]
+    fn a_copy_without_its_source_is_skipped_or_with_require_tls_refused() {
+        let c = copy(Some("kubernetes.io/tls"));
+        let p = plan(vec![Step::CopySecret(c)]);
+        let read = snapshot([(source_ref(), None), (target_ref(), None)]);
+        let message = "source Secret cert-manager/tls does not exist yet, so Secret web/tls cannot be made; if cert-manager issues it, see `kubectl -n cert-manager describe certificate` and run again once it is Ready";
+        let (prepared, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(prepared.skip.as_deref(), Some(message));
+        assert!(prepared.copy.is_none());
+
+        let strict = ExecOptions {
+            require_tls: true,
+            ..ExecOptions::default()
+        };
+        let (prepared, problems) = check_first(&p, secrets(), &read, strict);
+        assert_eq!(problems, [format!("r.rhai:1: {message} (--require-tls)")]);
+        assert!(prepared.skip.is_none() && prepared.copy.is_none());
+    }
+
+    #[test]
+    fn a_source_of_another_type_is_refused() {
+        let p = plan(vec![Step::CopySecret(copy(Some("kubernetes.io/tls")))]);
+        for (source_type, shown) in [(Some("Opaque"), "Opaque"), (None, "Opaque")] {
+            let read = snapshot([
+                (source_ref(), Some(source(source_type))),
+                (target_ref(), None),
+            ]);
+            let (_, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+            assert_eq!(
+                problems,
+                [format!(
+                    "r.rhai:1: Secret cert-manager/tls has type {shown}, the recipe expects kubernetes.io/tls"
+                )]
+            );
+        }
+        let read = snapshot([
+            (source_ref(), Some(source(Some("kubernetes.io/tls")))),
+            (target_ref(), None),
+        ]);
+        let (_, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        // No expected type: any source type is copied.
+        let p = plan(vec![Step::CopySecret(copy(None))]);
+        let read = snapshot([
+            (source_ref(), Some(source(Some("Opaque")))),
+            (target_ref(), None),
+        ]);
+        let (_, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn a_live_target_wildrun_did_not_copy_is_refused() {
+        let c = copy(None);
+        let p = plan(vec![Step::CopySecret(c.clone())]);
+        let someone_elses = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "tls", "namespace": "web"}, "data": {"x": "eA=="}});
+        // Ours, but copied from somewhere else.
+        let other_copy = copy_object(
+            &SecretCopy {
+                from_namespace: "other".into(),
+                ..c.clone()
+            },
+            &source(None),
+        );
+        // The origin annotation without wildrun's label.
+        let mut unlabelled = copy_object(&c, &source(None));
+        unlabelled["metadata"]["labels"] = json!({});
+        for target in [someone_elses, other_copy, unlabelled] {
+            let read = snapshot([
+                (source_ref(), Some(source(None))),
+                (target_ref(), Some(target)),
+            ]);
+            let (_, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(
+                problems[0].starts_with("r.rhai:1: Secret web/tls exists and is not a copy wildrun made of cert-manager/tls (no app.kubernetes.io/managed-by=wildrun label and wildrun.dev/copied-from=cert-manager/tls annotation); wildrun will not overwrite it"),
+                "{problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wildrun_s_own_copy_is_updated_from_the_source() {
+        let c = copy(Some("kubernetes.io/tls"));
+        let p = plan(vec![Step::CopySecret(c.clone())]);
+        let src = source(Some("kubernetes.io/tls"));
+        let mut ours = copy_object(&c, &source(Some("kubernetes.io/tls")));
+        ours["data"] = json!({"tls.crt": "T0xE"});
+        let read = snapshot([
+            (source_ref(), Some(src.clone())),
+            (target_ref(), Some(ours)),
+        ]);
+        let (prepared, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(prepared.live.is_some() && prepared.skip.is_none());
+        let body = prepared.copy.expect("a copy to write");
+        assert_eq!(body["data"], src["data"]);
+        assert_eq!(body["type"], json!("kubernetes.io/tls"));
+        assert_eq!(body["metadata"]["namespace"], json!("web"));
+    }
+
+    #[test]
+    fn an_unresolved_kind_is_not_checked_again() {
+        // resolve_step has reported it; reading and checking it would say more of the same.
+        let p = plan(vec![apply(middleware(&["0.0.0.0/0"]), "internal.web")]);
+        let mut problems = Vec::new();
+        let prepared = check_step(
+            p.ordered()[0],
+            None,
+            &Snapshot::new(),
+            &ExecOptions::default(),
+            &mut problems,
+        );
+        assert!(problems.is_empty() && prepared.kind.is_none());
+        assert!(needs(&[prepared]).is_empty());
+    }
+
+    #[test]
+    fn needs_ask_for_the_verb_each_step_uses() {
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "web"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}});
+        let skipped = copy(None);
+        let made = SecretCopy {
+            name: "ca".into(),
+            ..copy(None)
+        };
+        let roles = kind(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRole",
+            "clusterroles",
+            false,
+        );
+        let steps_and_kinds = vec![
+            (apply(namespace("web"), "public.web"), Some(namespaces())),
+            (
+                apply(config_map("web", "cfg"), "public.web"),
+                Some(config_maps()),
+            ),
+            (apply(deployment, "public.web"), Some(deployments())),
+            (Step::CopySecret(skipped), Some(secrets())),
+            (Step::CopySecret(made), Some(secrets())),
+            (
+                Step::Delete(DeleteStep {
+                    target: reference("v1", "ConfigMap", Some("web"), "old"),
+                    propagation: Propagation::Background,
+                    wait: None,
+                }),
+                Some(config_maps()),
+            ),
+            (
+                // A script may name a namespace for a cluster-scoped object.
+                Step::Delete(DeleteStep {
+                    target: reference(
+                        "rbac.authorization.k8s.io/v1",
+                        "ClusterRole",
+                        Some("web"),
+                        "reader",
+                    ),
+                    propagation: Propagation::Foreground,
+                    wait: None,
+                }),
+                Some(roles),
+            ),
+            (
+                Step::Wait(WaitStep {
+                    target: reference("apps/v1", "Deployment", Some("web"), "web"),
+                    condition: Condition::Rollout,
+                    timeout: Duration::from_secs(60),
+                }),
+                Some(deployments()),
+            ),
+            (apply(middleware(&["10.0.0.0/8"]), "public.web"), None),
+        ];
+        let (steps, kinds): (Vec<Step>, Vec<Option<Kind>>) = steps_and_kinds.into_iter().unzip();
+        let p = plan(steps);
+        let read = snapshot([
+            (ObjectRef::namespace("web"), None),
+            (
+                reference("v1", "ConfigMap", Some("web"), "cfg"),
+                Some(live(
+                    config_map("web", "cfg"),
+                    json!({INSTANCE_LABEL: "public.web"}),
+                )),
+            ),
+            (source_ref(), None),
+            (ObjectRef::secret("cert-manager", "ca"), Some(source(None))),
+        ]);
+        let mut problems = Vec::new();
+        let prepared: Vec<Prepared<'_>> = p
+            .ordered()
+            .into_iter()
+            .zip(kinds)
+            .map(|(planned, kind)| {
+                check_step(planned, kind, &read, &ExecOptions::default(), &mut problems)
+            })
+            .collect();
+        assert!(problems.is_empty(), "{problems:?}");
+        let needs = needs(&prepared);
+        let got: Vec<(&str, &str, &str, Option<&str>, &str)> = needs
+            .iter()
+            .map(|n| {
+                (
+                    n.verb.as_str(),
+                    n.group.as_str(),
+                    n.resource.as_str(),
+                    n.namespace.as_deref(),
+                    n.what.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("create", "", "namespaces", None, "Namespace web"),
+                ("patch", "", "configmaps", Some("web"), "ConfigMap web/cfg"),
+                (
+                    "create",
+                    "apps",
+                    "deployments",
+                    Some("web"),
+                    "Deployment web/web"
+                ),
+                ("create", "", "secrets", Some("web"), "Secret web/ca"),
+                ("delete", "", "configmaps", Some("web"), "ConfigMap web/old"),
+                (
+                    "delete",
+                    "rbac.authorization.k8s.io",
+                    "clusterroles",
+                    None,
+                    "ClusterRole web/reader"
+                ),
+                (
+                    "get",
+                    "apps",
+                    "deployments",
+                    Some("web"),
+                    "Deployment web/web"
+                ),
+            ]
+        );
+        // Each need names the line that asked for it.
+        assert_eq!(needs[3].origin, at(5));
+    }
+
+    /// Checks every step of `plan` (all kinds resolved from the step's own kind).
+    fn check_all<'p>(plan: &'p Plan, snapshot: &Snapshot) -> Vec<Prepared<'p>> {
+        let mut problems = Vec::new();
+        plan.ordered()
+            .into_iter()
+            .map(|planned| {
+                let kind = match planned.step.target().map(|t| t.kind).as_deref() {
+                    Some("Namespace") => namespaces(),
+                    Some("Secret") => secrets(),
+                    _ => config_maps(),
+                };
+                check_step(
+                    planned,
+                    Some(kind),
+                    snapshot,
+                    &ExecOptions::default(),
+                    &mut problems,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn namespaces_planned_new_and_missing() {
+        let p = plan(vec![
+            apply(namespace("a"), "r.x"),
+            apply(namespace("b"), "r.x"),
+            apply(config_map("a", "one"), "r.x"),
+            apply(config_map("b", "one"), "r.x"),
+            apply(config_map("c", "one"), "r.x"),
+            apply(config_map("c", "two"), "r.x"),
+            apply(config_map("d", "one"), "r.x"),
+            Step::CopySecret(SecretCopy {
+                to_namespace: "e".into(),
+                ..copy(None)
+            }),
+            // Deletes and waits write nothing into their namespace.
+            Step::Delete(DeleteStep {
+                target: reference("v1", "ConfigMap", Some("f"), "gone"),
+                propagation: Propagation::Background,
+                wait: None,
+            }),
+        ]);
+        let ordered = p.ordered();
+        let planned = planned_namespaces(&ordered);
+        assert_eq!(planned, BTreeSet::from(["a".to_string(), "b".to_string()]));
+
+        // b and d exist already.
+        let read = snapshot([
+            (
+                ObjectRef::namespace("b"),
+                Some(live(namespace("b"), json!({}))),
+            ),
+            (
+                ObjectRef::namespace("d"),
+                Some(live(namespace("d"), json!({}))),
+            ),
+        ]);
+        let prepared = check_all(&p, &read);
+        assert_eq!(new_namespaces(&prepared), BTreeSet::from(["a".to_string()]));
+        assert_eq!(
+            missing_namespaces(&prepared, &planned, &read),
+            [
+                "r.rhai:5: namespace c does not exist and the recipe does not create it (needed for ConfigMap c/one)",
+                "r.rhai:8: namespace e does not exist and the recipe does not create it (needed for Secret e/tls (copy of cert-manager/tls))",
+            ]
         );
     }
 }
