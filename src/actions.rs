@@ -9,8 +9,9 @@
 use crate::action::Action;
 use crate::config::{self, Config, Sources};
 use crate::files::ReadScope;
-use crate::kube::apply::{ExecOptions, Report};
+use crate::kube::apply::ExecOptions;
 use crate::kube::cluster::{Cluster, ConnectOptions};
+use crate::kube::report::Report;
 use crate::outcome::{Failure, Outcome, EXIT_FAILED, EXIT_OK};
 use crate::plan::{Format, Instance, Plan};
 use crate::script::engine::{Produced, Session};

@@ -53,6 +53,17 @@ impl Instance {
         Instance::new(full)
     }
 
+    /// Whether `label` is a shortened one (a name too long for a label):
+    /// its full length, ending in `-` and the hash.
+    pub fn is_shortened(label: &str) -> bool {
+        let Some(cut) = label.len().checked_sub(LABEL_HASH_DIGITS + 1) else {
+            return false;
+        };
+        label.len() == MAX_LABEL_VALUE
+            && label.as_bytes()[cut] == b'-'
+            && label[cut + 1..].bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
     /// The instance named `name`; its characters must be a label's.
     pub fn new(name: String) -> Result<Instance> {
         let label = if name.len() <= MAX_LABEL_VALUE {
@@ -233,13 +244,50 @@ pub struct WaitStep {
     pub timeout: std::time::Duration,
 }
 
+/// How long a delete waits for the object to disappear when no time is
+/// given: `kube::delete(.., #{ wait: true })` and `--delete`.
+pub const DEFAULT_DELETE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// What a delete does with the objects the deleted one owns (Kubernetes'
+/// `propagationPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Propagation {
+    /// The object goes at once; the garbage collector removes what it owns afterwards.
+    #[default]
+    Background,
+    /// What the object owns goes first, then the object.
+    Foreground,
+    /// The object goes; what it owns stays.
+    Orphan,
+}
+
+/// A propagation other than `Background`, `Foreground` or `Orphan`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("propagation must be Background, Foreground or Orphan, not {0}")]
+pub struct InvalidPropagation(pub String);
+
+impl std::str::FromStr for Propagation {
+    type Err = InvalidPropagation;
+
+    /// Parses Kubernetes' spelling; anything else is refused rather than
+    /// read as the default, so a typo never deletes differently than asked.
+    fn from_str(text: &str) -> Result<Propagation, InvalidPropagation> {
+        match text {
+            "Background" => Ok(Propagation::Background),
+            "Foreground" => Ok(Propagation::Foreground),
+            "Orphan" => Ok(Propagation::Orphan),
+            other => Err(InvalidPropagation(other.to_string())),
+        }
+    }
+}
+
 /// Delete an object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteStep {
     /// The object.
     pub target: ObjectRef,
-    /// `Background`, `Foreground` or `Orphan`.
-    pub propagation: String,
+    /// What happens to the objects it owns.
+    pub propagation: Propagation,
     /// Wait until it is gone, at most this long.
     pub wait: Option<std::time::Duration>,
 }
@@ -428,6 +476,9 @@ mod tests {
             );
             assert_eq!(Instance::new(name).unwrap().label, label, "stable");
         }
+        let long = Instance::new(format!("public.{}", "a".repeat(63))).unwrap();
+        assert!(Instance::is_shortened(&long.label));
+        assert!(!Instance::is_shortened("public.web"));
         // Two names that share their first 52 characters still differ.
         let a = Instance::new(format!("internal.{}x", "a".repeat(62))).unwrap();
         let b = Instance::new(format!("internal.{}y", "a".repeat(62))).unwrap();
@@ -502,6 +553,29 @@ mod tests {
             err.contains("first at r.rhai:3, again at r.rhai:4"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn propagation_is_parsed_exactly_and_defaults_to_background() {
+        use std::str::FromStr;
+        assert_eq!(
+            Propagation::from_str("Background"),
+            Ok(Propagation::Background)
+        );
+        assert_eq!(
+            Propagation::from_str("Foreground"),
+            Ok(Propagation::Foreground)
+        );
+        assert_eq!(Propagation::from_str("Orphan"), Ok(Propagation::Orphan));
+        assert_eq!(Propagation::default(), Propagation::Background);
+        // No silent fallback: a wrong case or an empty value is refused, with the value named.
+        for wrong in ["background", "", "Cascade"] {
+            let err = Propagation::from_str(wrong).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("propagation must be Background, Foreground or Orphan, not {wrong}")
+            );
+        }
     }
 
     #[test]

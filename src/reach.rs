@@ -595,7 +595,7 @@ impl Looker<'_> {
                     .cluster
                     .resolve(&target.api_version, &target.kind)
                     .await?;
-                let obj = crate::kube::apply::get(self.cluster, &kind, target).await?;
+                let obj = crate::kube::objects::get(self.cluster, &kind, target).await?;
                 let (done, status) =
                     crate::kube::wait::evaluate(&target.kind, &Condition::Rollout, obj.as_ref());
                 Ok(if done {
@@ -652,7 +652,7 @@ impl Looker<'_> {
     ) -> Result<Seen, anyhow::Error> {
         let target = ObjectRef::secret(namespace, name);
         let kind = self.cluster.resolve("v1", "Secret").await?;
-        if let Some(secret) = crate::kube::apply::get(self.cluster, &kind, &target).await? {
+        if let Some(secret) = crate::kube::objects::get(self.cluster, &kind, &target).await? {
             let info = crate::cert::inspect_value(&secret);
             return Ok(match info {
                 Ok(i) => {
@@ -672,7 +672,7 @@ impl Looker<'_> {
                 "Secret {namespace}/{name} does not exist (the recipe does not copy it)"
             )));
         };
-        if !crate::kube::apply::copy_secret_now(self.cluster, copy).await? {
+        if !crate::kube::objects::copy_secret_now(self.cluster, copy).await? {
             return Ok(Seen::NotYet(format!(
                 "cert-manager has not issued {}/{} yet, so there is nothing to copy (kubectl -n {} describe certificate)",
                 copy.from_namespace, copy.name, copy.from_namespace

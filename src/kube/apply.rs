@@ -10,21 +10,20 @@
 //! write fails the run stops and says what was applied and what was not; a
 //! re-run converges.
 
-use super::cluster::{retry, Cluster, Kind};
+use super::cluster::{Cluster, Kind};
+use super::objects::{
+    self, copy_object, get, is_our_copy, label, rv, server_side_apply, strip_server_fields, Applied,
+};
 use super::permissions::{Need, Permissions};
+use super::report::{Action, Entry, Report};
 use super::wait;
 use crate::plan::{
-    ApplyStep, DeleteStep, ObjectRef, Plan, PlannedStep, SecretCopy, Step, COPIED_FROM_ANNOTATION,
+    ApplyStep, Condition, ObjectRef, Plan, PlannedStep, Step, COPIED_FROM_ANNOTATION,
     INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use anyhow::{anyhow, Result};
-use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy, ValidationDirective};
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeSet;
-
-/// The field manager of every write.
-pub const FIELD_MANAGER: &str = "wildrun";
 
 /// How to carry out a plan.
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,159 +41,6 @@ pub struct ExecOptions {
     pub quiet_unchanged: bool,
 }
 
-/// What happened to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// It did not exist and was created.
-    Created,
-    /// It existed and changed.
-    Configured,
-    /// It existed and the apply changed nothing.
-    Unchanged,
-    /// The step was not carried out (see the note).
-    Skipped,
-    /// It was deleted.
-    Deleted,
-    /// It was left in place on purpose (see the note).
-    Kept,
-    /// A wait ended with the condition met.
-    Ready,
-}
-
-impl Action {
-    /// The word printed in reports.
-    pub fn word(self) -> &'static str {
-        match self {
-            Action::Created => "created",
-            Action::Configured => "configured",
-            Action::Unchanged => "unchanged",
-            Action::Skipped => "skipped",
-            Action::Deleted => "deleted",
-            Action::Kept => "kept",
-            Action::Ready => "ready",
-        }
-    }
-}
-
-/// One line of a report.
-#[derive(Debug, Clone, Serialize)]
-pub struct Entry {
-    /// What happened.
-    pub action: Action,
-    /// The object.
-    pub kind: String,
-    /// Its namespace.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Its name.
-    pub name: String,
-    /// Why, for skipped and kept objects.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-impl Entry {
-    /// An entry for `target`.
-    pub fn new(action: Action, target: &ObjectRef, note: Option<String>) -> Entry {
-        Entry {
-            action,
-            kind: target.kind.clone(),
-            namespace: target.namespace.clone(),
-            name: target.name.clone(),
-            note,
-        }
-    }
-
-    /// `configured  Deployment web/web`, with the note if any.
-    pub fn line(&self) -> String {
-        let target = match &self.namespace {
-            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
-            None => format!("{} {}", self.kind, self.name),
-        };
-        match &self.note {
-            Some(n) => format!("{:<10} {target} ({n})", self.action.word()),
-            None => format!("{:<10} {target}", self.action.word()),
-        }
-    }
-
-    /// Logs the entry for people as it happens.
-    pub fn log(&self, dry_run: bool, quiet_unchanged: bool) {
-        let suffix = if dry_run { " [server dry run]" } else { "" };
-        match self.action {
-            // Watch handlers run on every event: the same skip is said once.
-            Action::Skipped => {
-                let line = self.line();
-                if first_time(&line) || !quiet_unchanged {
-                    tracing::warn!("{line}{suffix}")
-                } else {
-                    tracing::debug!("{line}{suffix}")
-                }
-            }
-            Action::Unchanged if quiet_unchanged => tracing::debug!("{}{suffix}", self.line()),
-            _ => tracing::info!("{}{suffix}", self.line()),
-        }
-    }
-}
-
-/// Whether this process has not said `line` before (and now has).
-fn first_time(line: &str) -> bool {
-    static SAID: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
-        std::sync::OnceLock::new();
-    let said = SAID.get_or_init(Default::default);
-    // A poisoned lock only means another thread panicked while inserting.
-    let mut said = said.lock().unwrap_or_else(|e| e.into_inner());
-    said.insert(line.to_string())
-}
-
-/// Everything a run did, in order.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Report {
-    /// One entry per object.
-    pub entries: Vec<Entry>,
-    /// Log unchanged objects at debug level only.
-    #[serde(skip)]
-    pub quiet_unchanged: bool,
-}
-
-impl Report {
-    /// How many entries have `action`.
-    pub fn count(&self, action: Action) -> usize {
-        self.entries.iter().filter(|e| e.action == action).count()
-    }
-
-    /// `3 created, 1 configured, 2 unchanged`, leaving out zero counts other than these three.
-    pub fn summary(&self) -> String {
-        let mut parts = Vec::new();
-        for action in [
-            Action::Created,
-            Action::Configured,
-            Action::Unchanged,
-            Action::Deleted,
-            Action::Kept,
-            Action::Skipped,
-            Action::Ready,
-        ] {
-            let n = self.count(action);
-            if n > 0
-                || matches!(
-                    action,
-                    Action::Created | Action::Configured | Action::Unchanged
-                )
-            {
-                parts.push(format!("{n} {}", action.word()));
-            }
-        }
-        parts.join(", ")
-    }
-
-    /// Adds an entry and logs it for people.
-    pub fn push_entry(&mut self, entry: Entry, dry_run: bool) {
-        entry.log(dry_run, self.quiet_unchanged);
-        self.entries.push(entry);
-    }
-}
-
 /// A step with what the preflight learned.
 struct Prepared<'p> {
     planned: &'p PlannedStep,
@@ -205,77 +51,6 @@ struct Prepared<'p> {
     copy: Option<Value>,
     /// Why the step will not run.
     skip: Option<String>,
-}
-
-fn rv(value: &Value) -> Option<&str> {
-    value
-        .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-}
-
-/// Reads an object; `None` when it does not exist.
-pub async fn get(cluster: &Cluster, kind: &Kind, target: &ObjectRef) -> Result<Option<Value>> {
-    let api = cluster.api(kind, target.namespace.as_deref());
-    match retry(|| api.get_opt(&target.name)).await {
-        Ok(Some(obj)) => Ok(Some(super::cluster::to_value(&obj)?)),
-        Ok(None) => Ok(None),
-        Err(e) => Err(cluster.explain(e, &format!("read {target}"))),
-    }
-}
-
-/// The Secret a copy writes: the source's type and data, wildrun's labels and origin annotation.
-pub(super) fn copy_object(copy: &SecretCopy, source: &Value) -> Value {
-    let mut secret = copy.placeholder();
-    if let Some(t) = source.get("type") {
-        secret["type"] = t.clone();
-    }
-    secret["data"] = source.get("data").cloned().unwrap_or_else(|| json!({}));
-    secret
-}
-
-/// Makes the copy `copy` now (`--wait`, once cert-manager has issued the
-/// source the run had to skip): reads the source and the target, refuses a
-/// target wildrun did not make, and applies. `false` when the source still
-/// does not exist.
-pub async fn copy_secret_now(cluster: &Cluster, copy: &SecretCopy) -> Result<bool> {
-    let kind = cluster.resolve("v1", "Secret").await?;
-    let from = format!("{}/{}", copy.from_namespace, copy.name);
-    let target = ObjectRef::secret(&copy.to_namespace, &copy.name);
-    let Some(source) = get(
-        cluster,
-        &kind,
-        &ObjectRef::secret(&copy.from_namespace, &copy.name),
-    )
-    .await?
-    else {
-        return Ok(false);
-    };
-    if let Some(live) = get(cluster, &kind, &target).await? {
-        if !is_our_copy(&live, &from) {
-            return Err(anyhow!(
-                "{target} exists and is not a copy wildrun made of {from}; wildrun will not overwrite it"
-            ));
-        }
-    }
-    let body = copy_object(copy, &source);
-    server_side_apply(cluster, &kind, &target, &body, true, false)
-        .await
-        .map_err(|e| cluster.explain(e, &format!("copy {from} to {target}")))?;
-    Ok(true)
-}
-
-/// Whether a live Secret is a copy wildrun made of `from`.
-fn is_our_copy(live: &Value, from: &str) -> bool {
-    let labels = live.pointer("/metadata/labels");
-    let managed = labels
-        .and_then(|l| l.get(MANAGED_BY_LABEL))
-        .and_then(Value::as_str)
-        == Some(MANAGED_BY);
-    let origin = live
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(COPIED_FROM_ANNOTATION))
-        .and_then(Value::as_str);
-    managed && origin == Some(from)
 }
 
 /// What the preflight read, by object: `None` when it does not exist.
@@ -351,14 +126,6 @@ fn read(snapshot: &Snapshot, target: &ObjectRef) -> Option<Value> {
     snapshot.get(target).cloned().flatten()
 }
 
-/// Checks one step against what the preflight read.
-/// The label value `key` of an object.
-fn label<'v>(object: &'v Value, key: &str) -> Option<&'v str> {
-    object
-        .pointer(&format!("/metadata/labels/{}", key.replace('/', "~1")))
-        .and_then(Value::as_str)
-}
-
 /// Why applying `object` would take over what another instance made: its
 /// live version carries another `wildrun.dev/instance`. Namespaces (and
 /// objects kept for sharing) are shared by the instances in them, by design.
@@ -373,6 +140,10 @@ fn other_instance(object: &crate::objects::TypedObject, live: Option<&Value>) ->
         return None;
     }
     let how = match theirs.split_once('.') {
+        // A shortened label no longer holds the whole --name.
+        Some((recipe, _)) if crate::plan::Instance::is_shortened(theirs) => {
+            format!("`wildrun {recipe}.rhai --name NAME --delete` with that instance's name")
+        }
         Some((recipe, name)) => format!("`wildrun {recipe}.rhai --name {name} --delete`"),
         None => format!("`wildrun {theirs}.rhai --delete`"),
     };
@@ -402,6 +173,7 @@ fn open_allow_list(object: &crate::objects::TypedObject) -> Option<String> {
     ))
 }
 
+/// Checks one step against what the preflight read.
 fn check_step<'p>(
     planned: &'p PlannedStep,
     kind: Option<Kind>,
@@ -512,119 +284,6 @@ fn needs(prepared: &[Prepared<'_>]) -> Vec<Need> {
         });
     }
     out
-}
-
-/// The field manager of the fields wildrun sets on objects it did not make
-/// (`kube::apply(object, #{ patch: true })`): those carry no wildrun labels.
-pub const PATCH_FIELD_MANAGER: &str = "wildrun-patch";
-
-/// [`FIELD_MANAGER`] for wildrun's objects, [`PATCH_FIELD_MANAGER`] for a
-/// patch of someone else's.
-fn field_manager(body: &Value) -> &'static str {
-    let managed_by = body
-        .pointer("/metadata/labels/app.kubernetes.io~1managed-by")
-        .and_then(Value::as_str);
-    if managed_by == Some(crate::plan::MANAGED_BY) {
-        FIELD_MANAGER
-    } else {
-        PATCH_FIELD_MANAGER
-    }
-}
-
-fn patch_params(manager: &str, force: bool, dry_run: bool) -> PatchParams {
-    let mut params = PatchParams::apply(manager);
-    params.force = force;
-    params.dry_run = dry_run;
-    params.field_validation = Some(ValidationDirective::Strict);
-    params
-}
-
-/// What the API server answered to a server-side apply.
-#[derive(Debug, Clone)]
-pub struct Applied {
-    /// The object as the server holds it after the apply.
-    pub object: Value,
-    /// The server answered `201 Created`: this write made the object. Read
-    /// from the answer, not from an earlier read, so that of two runs racing
-    /// to create one object only the one that made it says "created".
-    pub created: bool,
-}
-
-/// Server-side applies `body` to `target`.
-pub async fn server_side_apply(
-    cluster: &Cluster,
-    kind: &Kind,
-    target: &ObjectRef,
-    body: &Value,
-    force: bool,
-    dry_run: bool,
-) -> Result<Applied, kube::Error> {
-    let namespace = if kind.namespaced {
-        target.namespace.as_deref()
-    } else {
-        None
-    };
-    let url = <kube::api::DynamicObject as kube::Resource>::url_path(&kind.resource, namespace);
-    let params = patch_params(field_manager(body), force, dry_run);
-    retry(|| send_apply(cluster, &url, &target.name, &params, body)).await
-}
-
-/// One apply request, sent raw because kube's `Api::patch` does not say
-/// whether the server created the object (201) or updated it (200).
-async fn send_apply(
-    cluster: &Cluster,
-    url: &str,
-    name: &str,
-    params: &PatchParams,
-    body: &Value,
-) -> Result<Applied, kube::Error> {
-    use http_body_util::BodyExt;
-    let request = kube::core::Request::new(url)
-        .patch(name, params, &Patch::Apply(body))
-        .map_err(kube::Error::BuildRequest)?;
-    let response = cluster
-        .client
-        .send(request.map(kube::client::Body::from))
-        .await?;
-    let status = response.status();
-    let bytes = response.into_body().collect().await?.to_bytes();
-    if status.is_client_error() || status.is_server_error() {
-        let text = String::from_utf8_lossy(&bytes);
-        let answer = serde_json::from_str::<kube::core::Status>(&text).unwrap_or_else(|_| {
-            kube::core::Status::failure(text.trim(), "the answer was not a Status")
-                .with_code(status.as_u16())
-        });
-        return Err(kube::Error::Api(answer.boxed()));
-    }
-    // Through DynamicObject, as every other read, so that keys come in one
-    // order (diffs compare the text).
-    let object: kube::api::DynamicObject =
-        serde_json::from_slice(&bytes).map_err(kube::Error::SerdeError)?;
-    Ok(Applied {
-        object: serde_json::to_value(&object).map_err(kube::Error::SerdeError)?,
-        created: status == http::StatusCode::CREATED,
-    })
-}
-
-/// The parts of an object the server sets, left out when comparing.
-pub fn strip_server_fields(value: &Value) -> Value {
-    let mut v = value.clone();
-    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        for key in [
-            "managedFields",
-            "resourceVersion",
-            "generation",
-            "uid",
-            "creationTimestamp",
-            "selfLink",
-        ] {
-            meta.remove(key);
-        }
-    }
-    if let Some(obj) = v.as_object_mut() {
-        obj.remove("status");
-    }
-    v
 }
 
 /// What an apply did, from the object read before it (`live`) and the
@@ -877,7 +536,13 @@ async fn run_step(
             );
         }
         Step::Delete(d) => {
-            let existed = delete(cluster, kind, d, dry_run).await?;
+            let existed = objects::delete(cluster, kind, &d.target, d.propagation, dry_run).await?;
+            // Waited for here, not in objects::delete: wait reads through
+            // kube::objects, so objects must not import wait (no cycle).
+            // An object that was already gone, or a dry run, has nothing to wait for.
+            if let (true, Some(timeout), false) = (existed, d.wait, dry_run) {
+                wait::until(cluster, kind, &d.target, &Condition::Deleted, timeout).await?;
+            }
             let action = if existed {
                 Action::Deleted
             } else {
@@ -890,44 +555,10 @@ async fn run_step(
     Ok(())
 }
 
-/// Deletes one object; `false` when it was already gone.
-pub async fn delete(
-    cluster: &Cluster,
-    kind: &Kind,
-    step: &DeleteStep,
-    dry_run: bool,
-) -> Result<bool> {
-    let api = cluster.api(kind, step.target.namespace.as_deref());
-    let params = DeleteParams {
-        dry_run,
-        propagation_policy: Some(match step.propagation.as_str() {
-            "Foreground" => PropagationPolicy::Foreground,
-            "Orphan" => PropagationPolicy::Orphan,
-            _ => PropagationPolicy::Background,
-        }),
-        ..DeleteParams::default()
-    };
-    match retry(|| api.delete(&step.target.name, &params)).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(false),
-        Err(e) => return Err(cluster.explain(e, &format!("delete {}", step.target))),
-    }
-    if let (Some(timeout), false) = (step.wait, dry_run) {
-        wait::until(
-            cluster,
-            kind,
-            &step.target,
-            &crate::plan::Condition::Deleted,
-            timeout,
-        )
-        .await?;
-    }
-    Ok(true)
-}
-
 #[cfg(test)]
 mod outcome_tests {
     use super::*;
+    use serde_json::json;
 
     fn object(rv: &str, replicas: u32, ready: u32) -> Value {
         json!({"metadata": {"resourceVersion": rv, "managedFields": [
@@ -959,6 +590,25 @@ mod outcome_tests {
     }
 
     #[test]
+    fn a_server_dry_run_compares_objects_not_resource_versions() {
+        let before = object("10", 1, 0);
+        // Nothing persists in a dry run, so the answer can carry the old
+        // resourceVersion although the apply would change the object.
+        let would_change = updated(object("10", 2, 0));
+        assert_eq!(
+            outcome(Some(&before), &would_change, true),
+            Action::Configured
+        );
+        assert_eq!(
+            outcome(Some(&before), &would_change, false),
+            Action::Unchanged
+        );
+        // Only server fields differ: nothing of the object would change.
+        let same = updated(object("11", 1, 1));
+        assert_eq!(outcome(Some(&before), &same, true), Action::Unchanged);
+    }
+
+    #[test]
     fn only_the_write_that_made_the_object_reports_it_created() {
         let made = Applied {
             object: object("11", 1, 0),
@@ -970,6 +620,585 @@ mod outcome_tests {
         assert_eq!(
             outcome(None, &updated(object("11", 1, 0)), false),
             Action::Configured
+        );
+    }
+}
+
+#[cfg(test)]
+mod preflight_tests {
+    use super::*;
+    use crate::objects::TypedObject;
+    use crate::plan::{DeleteStep, Origin, Propagation, SecretCopy, WaitStep};
+    use kube::api::{ApiResource, GroupVersionKind};
+    use serde_json::{json, Map};
+    use std::time::Duration;
+
+    fn kind(group: &str, version: &str, name: &str, plural: &str, namespaced: bool) -> Kind {
+        Kind {
+            resource: ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk(group, version, name),
+                plural,
+            ),
+            namespaced,
+        }
+    }
+
+    fn config_maps() -> Kind {
+        kind("", "v1", "ConfigMap", "configmaps", true)
+    }
+
+    fn secrets() -> Kind {
+        kind("", "v1", "Secret", "secrets", true)
+    }
+
+    fn namespaces() -> Kind {
+        kind("", "v1", "Namespace", "namespaces", false)
+    }
+
+    fn middlewares() -> Kind {
+        kind("traefik.io", "v1alpha1", "Middleware", "middlewares", true)
+    }
+
+    fn deployments() -> Kind {
+        kind("apps", "v1", "Deployment", "deployments", true)
+    }
+
+    fn at(line: usize) -> Origin {
+        Origin {
+            source: "r.rhai".into(),
+            line,
+        }
+    }
+
+    /// A plan of `steps`, the n-th asked for at line n.
+    fn plan(steps: Vec<Step>) -> Plan {
+        let mut plan = Plan::default();
+        for (i, step) in steps.into_iter().enumerate() {
+            plan.add(step, at(i + 1)).unwrap();
+        }
+        plan
+    }
+
+    /// `value` as `kube::apply` plans it for `instance`: typed and labelled.
+    fn apply(value: Value, instance: &str) -> Step {
+        let mut object = TypedObject::from_value(&value).unwrap();
+        let labels = crate::kube::run_labels(instance);
+        object.set_labels(labels.iter().map(|(k, v)| (*k, v.as_str())));
+        Step::Apply(ApplyStep {
+            object,
+            force: false,
+        })
+    }
+
+    fn config_map(ns: &str, name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}})
+    }
+
+    fn namespace(name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    }
+
+    fn middleware(ranges: &[&str]) -> Value {
+        json!({"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
+               "metadata": {"name": "internal", "namespace": "web"},
+               "spec": {"ipAllowList": {"sourceRange": ranges}}})
+    }
+
+    fn reference(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> ObjectRef {
+        ObjectRef {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: ns.map(str::to_string),
+            name: name.into(),
+        }
+    }
+
+    /// `value` as read from the cluster, with `labels`.
+    fn live(mut value: Value, labels: Value) -> Value {
+        value["metadata"]["labels"] = labels;
+        value["metadata"]["resourceVersion"] = json!("7");
+        value
+    }
+
+    fn snapshot<const N: usize>(entries: [(ObjectRef, Option<Value>); N]) -> Snapshot {
+        entries.into_iter().collect()
+    }
+
+    /// Checks the first step of `plan`; the step and the problems found.
+    fn check_first<'p>(
+        plan: &'p Plan,
+        kind: Kind,
+        snapshot: &Snapshot,
+        options: ExecOptions,
+    ) -> (Prepared<'p>, Vec<String>) {
+        let mut problems = Vec::new();
+        let prepared = check_step(
+            plan.ordered()[0],
+            Some(kind),
+            snapshot,
+            &options,
+            &mut problems,
+        );
+        (prepared, problems)
+    }
+
+    fn adopt() -> ExecOptions {
+        ExecOptions {
+            adopt: true,
+            ..ExecOptions::default()
+        }
+    }
+
+    #[test]
+    fn another_instance_s_object_is_refused_unless_adopted() {
+        let p = plan(vec![apply(config_map("web", "cfg"), "public.web")]);
+        let theirs = live(
+            config_map("web", "cfg"),
+            json!({INSTANCE_LABEL: "internal.web"}),
+        );
+        let read = snapshot([(
+            reference("v1", "ConfigMap", Some("web"), "cfg"),
+            Some(theirs),
+        )]);
+        let (prepared, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
+        assert!(prepared.live.is_some());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("r.rhai:1: ConfigMap web/cfg belongs to instance internal.web (label wildrun.dev/instance), not public.web; wildrun will not take it over."),
+            "{problems:?}"
+        );
+        assert!(
+            problems[0].contains("(`wildrun internal.rhai --name web --delete`, or drop it"),
+            "{problems:?}"
+        );
+        let (prepared, problems) = check_first(&p, config_maps(), &read, adopt());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(prepared.live.is_some());
+
+        // An instance without a name is deleted by its recipe alone.
+        let cluster_wide = live(config_map("web", "cfg"), json!({INSTANCE_LABEL: "cluster"}));
+        let read = snapshot([(
+            reference("v1", "ConfigMap", Some("web"), "cfg"),
+            Some(cluster_wide),
+        )]);
+        let (_, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
+        assert!(
+            problems[0].contains("(`wildrun cluster.rhai --delete`, or drop it"),
+            "{problems:?}"
+        );
+
+        // Its own object, and one no instance claims, are applied.
+        for labels in [json!({INSTANCE_LABEL: "public.web"}), json!({})] {
+            let read = snapshot([(
+                reference("v1", "ConfigMap", Some("web"), "cfg"),
+                Some(live(config_map("web", "cfg"), labels)),
+            )]);
+            let (_, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
+            assert!(problems.is_empty(), "{problems:?}");
+        }
+    }
+
+    #[test]
+    fn namespaces_and_kept_objects_are_shared_between_instances() {
+        let p = plan(vec![apply(namespace("web"), "public.web")]);
+        let read = snapshot([(
+            ObjectRef::namespace("web"),
+            Some(live(
+                namespace("web"),
+                json!({INSTANCE_LABEL: "internal.web"}),
+            )),
+        )]);
+        let (_, problems) = check_first(&p, namespaces(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+
+        let p = plan(vec![apply(config_map("web", "cfg"), "public.web")]);
+        let read = snapshot([(
+            reference("v1", "ConfigMap", Some("web"), "cfg"),
+            Some(live(
+                config_map("web", "cfg"),
+                json!({INSTANCE_LABEL: "internal.web", KEEP_LABEL: "true"}),
+            )),
+        )]);
+        let (_, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn an_allow_list_open_to_everyone_is_refused_unless_forced() {
+        let empty = Snapshot::new();
+        let p = plan(vec![apply(
+            middleware(&["10.0.0.0/8", "0.0.0.0/0"]),
+            "internal.web",
+        )]);
+        let (_, problems) = check_first(&p, middlewares(), &empty, ExecOptions::default());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("r.rhai:1: Middleware web/internal: source range 0.0.0.0/0 admits the whole internet, so the service it guards would be public;"),
+            "{problems:?}"
+        );
+        let forced = ExecOptions {
+            force: true,
+            ..ExecOptions::default()
+        };
+        let (_, problems) = check_first(&p, middlewares(), &empty, forced);
+        assert!(problems.is_empty(), "{problems:?}");
+
+        let p = plan(vec![apply(middleware(&["::/0"]), "internal.web")]);
+        let (_, problems) = check_first(&p, middlewares(), &empty, ExecOptions::default());
+        assert!(problems[0].contains("source range ::/0"), "{problems:?}");
+
+        let p = plan(vec![apply(middleware(&["10.0.0.0/8"]), "internal.web")]);
+        let (_, problems) = check_first(&p, middlewares(), &empty, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    fn copy(expected_type: Option<&str>) -> SecretCopy {
+        SecretCopy {
+            from_namespace: "cert-manager".into(),
+            name: "tls".into(),
+            to_namespace: "web".into(),
+            expected_type: expected_type.map(str::to_string),
+            labels: crate::kube::run_labels("public.web")
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Value::String(v)))
+                .collect::<Map<String, Value>>(),
+        }
+    }
+
+    fn source(secret_type: Option<&str>) -> Value {
+        let mut v = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "tls", "namespace": "cert-manager", "resourceVersion": "3"},
+            "data": {"tls.crt": "Q0VSVA==", "tls.key": "S0VZ"}});
+        if let Some(t) = secret_type {
+            v["type"] = json!(t);
+        }
+        v
+    }
+
+    fn source_ref() -> ObjectRef {
+        ObjectRef::secret("cert-manager", "tls")
+    }
+
+    fn target_ref() -> ObjectRef {
+        ObjectRef::secret("web", "tls")
+    }
+
+    #[test]
+    fn a_copy_without_its_source_is_skipped_or_with_require_tls_refused() {
+        let c = copy(Some("kubernetes.io/tls"));
+        let p = plan(vec![Step::CopySecret(c)]);
+        let read = snapshot([(source_ref(), None), (target_ref(), None)]);
+        let message = "source Secret cert-manager/tls does not exist yet, so Secret web/tls cannot be made; if cert-manager issues it, see `kubectl -n cert-manager describe certificate` and run again once it is Ready";
+        let (prepared, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(prepared.skip.as_deref(), Some(message));
+        assert!(prepared.copy.is_none());
+
+        let strict = ExecOptions {
+            require_tls: true,
+            ..ExecOptions::default()
+        };
+        let (prepared, problems) = check_first(&p, secrets(), &read, strict);
+        assert_eq!(problems, [format!("r.rhai:1: {message} (--require-tls)")]);
+        assert!(prepared.skip.is_none() && prepared.copy.is_none());
+    }
+
+    #[test]
+    fn a_source_of_another_type_is_refused() {
+        let p = plan(vec![Step::CopySecret(copy(Some("kubernetes.io/tls")))]);
+        for (source_type, shown) in [(Some("Opaque"), "Opaque"), (None, "Opaque")] {
+            let read = snapshot([
+                (source_ref(), Some(source(source_type))),
+                (target_ref(), None),
+            ]);
+            let (_, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+            assert_eq!(
+                problems,
+                [format!(
+                    "r.rhai:1: Secret cert-manager/tls has type {shown}, the recipe expects kubernetes.io/tls"
+                )]
+            );
+        }
+        let read = snapshot([
+            (source_ref(), Some(source(Some("kubernetes.io/tls")))),
+            (target_ref(), None),
+        ]);
+        let (_, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        // No expected type: any source type is copied.
+        let p = plan(vec![Step::CopySecret(copy(None))]);
+        let read = snapshot([
+            (source_ref(), Some(source(Some("Opaque")))),
+            (target_ref(), None),
+        ]);
+        let (_, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn a_live_target_wildrun_did_not_copy_is_refused() {
+        let c = copy(None);
+        let p = plan(vec![Step::CopySecret(c.clone())]);
+        let someone_elses = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "tls", "namespace": "web"}, "data": {"x": "eA=="}});
+        // Ours, but copied from somewhere else.
+        let other_copy = copy_object(
+            &SecretCopy {
+                from_namespace: "other".into(),
+                ..c.clone()
+            },
+            &source(None),
+        );
+        // The origin annotation without wildrun's label.
+        let mut unlabelled = copy_object(&c, &source(None));
+        unlabelled["metadata"]["labels"] = json!({});
+        for target in [someone_elses, other_copy, unlabelled] {
+            let read = snapshot([
+                (source_ref(), Some(source(None))),
+                (target_ref(), Some(target)),
+            ]);
+            let (_, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(
+                problems[0].starts_with("r.rhai:1: Secret web/tls exists and is not a copy wildrun made of cert-manager/tls (no app.kubernetes.io/managed-by=wildrun label and wildrun.dev/copied-from=cert-manager/tls annotation); wildrun will not overwrite it"),
+                "{problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wildrun_s_own_copy_is_updated_from_the_source() {
+        let c = copy(Some("kubernetes.io/tls"));
+        let p = plan(vec![Step::CopySecret(c.clone())]);
+        let src = source(Some("kubernetes.io/tls"));
+        let mut ours = copy_object(&c, &source(Some("kubernetes.io/tls")));
+        ours["data"] = json!({"tls.crt": "T0xE"});
+        let read = snapshot([
+            (source_ref(), Some(src.clone())),
+            (target_ref(), Some(ours)),
+        ]);
+        let (prepared, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(prepared.live.is_some() && prepared.skip.is_none());
+        let body = prepared.copy.expect("a copy to write");
+        assert_eq!(body["data"], src["data"]);
+        assert_eq!(body["type"], json!("kubernetes.io/tls"));
+        assert_eq!(body["metadata"]["namespace"], json!("web"));
+    }
+
+    #[test]
+    fn an_unresolved_kind_is_not_checked_again() {
+        // resolve_step has reported it; reading and checking it would say more of the same.
+        let p = plan(vec![apply(middleware(&["0.0.0.0/0"]), "internal.web")]);
+        let mut problems = Vec::new();
+        let prepared = check_step(
+            p.ordered()[0],
+            None,
+            &Snapshot::new(),
+            &ExecOptions::default(),
+            &mut problems,
+        );
+        assert!(problems.is_empty() && prepared.kind.is_none());
+        assert!(needs(&[prepared]).is_empty());
+    }
+
+    #[test]
+    fn needs_ask_for_the_verb_each_step_uses() {
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "web"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}});
+        let skipped = copy(None);
+        let made = SecretCopy {
+            name: "ca".into(),
+            ..copy(None)
+        };
+        let roles = kind(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRole",
+            "clusterroles",
+            false,
+        );
+        let steps_and_kinds = vec![
+            (apply(namespace("web"), "public.web"), Some(namespaces())),
+            (
+                apply(config_map("web", "cfg"), "public.web"),
+                Some(config_maps()),
+            ),
+            (apply(deployment, "public.web"), Some(deployments())),
+            (Step::CopySecret(skipped), Some(secrets())),
+            (Step::CopySecret(made), Some(secrets())),
+            (
+                Step::Delete(DeleteStep {
+                    target: reference("v1", "ConfigMap", Some("web"), "old"),
+                    propagation: Propagation::Background,
+                    wait: None,
+                }),
+                Some(config_maps()),
+            ),
+            (
+                // A script may name a namespace for a cluster-scoped object.
+                Step::Delete(DeleteStep {
+                    target: reference(
+                        "rbac.authorization.k8s.io/v1",
+                        "ClusterRole",
+                        Some("web"),
+                        "reader",
+                    ),
+                    propagation: Propagation::Foreground,
+                    wait: None,
+                }),
+                Some(roles),
+            ),
+            (
+                Step::Wait(WaitStep {
+                    target: reference("apps/v1", "Deployment", Some("web"), "web"),
+                    condition: Condition::Rollout,
+                    timeout: Duration::from_secs(60),
+                }),
+                Some(deployments()),
+            ),
+            (apply(middleware(&["10.0.0.0/8"]), "public.web"), None),
+        ];
+        let (steps, kinds): (Vec<Step>, Vec<Option<Kind>>) = steps_and_kinds.into_iter().unzip();
+        let p = plan(steps);
+        let read = snapshot([
+            (ObjectRef::namespace("web"), None),
+            (
+                reference("v1", "ConfigMap", Some("web"), "cfg"),
+                Some(live(
+                    config_map("web", "cfg"),
+                    json!({INSTANCE_LABEL: "public.web"}),
+                )),
+            ),
+            (source_ref(), None),
+            (ObjectRef::secret("cert-manager", "ca"), Some(source(None))),
+        ]);
+        let mut problems = Vec::new();
+        let prepared: Vec<Prepared<'_>> = p
+            .ordered()
+            .into_iter()
+            .zip(kinds)
+            .map(|(planned, kind)| {
+                check_step(planned, kind, &read, &ExecOptions::default(), &mut problems)
+            })
+            .collect();
+        assert!(problems.is_empty(), "{problems:?}");
+        let needs = needs(&prepared);
+        let got: Vec<(&str, &str, &str, Option<&str>, &str)> = needs
+            .iter()
+            .map(|n| {
+                (
+                    n.verb.as_str(),
+                    n.group.as_str(),
+                    n.resource.as_str(),
+                    n.namespace.as_deref(),
+                    n.what.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("create", "", "namespaces", None, "Namespace web"),
+                ("patch", "", "configmaps", Some("web"), "ConfigMap web/cfg"),
+                (
+                    "create",
+                    "apps",
+                    "deployments",
+                    Some("web"),
+                    "Deployment web/web"
+                ),
+                ("create", "", "secrets", Some("web"), "Secret web/ca"),
+                ("delete", "", "configmaps", Some("web"), "ConfigMap web/old"),
+                (
+                    "delete",
+                    "rbac.authorization.k8s.io",
+                    "clusterroles",
+                    None,
+                    "ClusterRole web/reader"
+                ),
+                (
+                    "get",
+                    "apps",
+                    "deployments",
+                    Some("web"),
+                    "Deployment web/web"
+                ),
+            ]
+        );
+        // Each need names the line that asked for it.
+        assert_eq!(needs[3].origin, at(5));
+    }
+
+    /// Checks every step of `plan` (all kinds resolved from the step's own kind).
+    fn check_all<'p>(plan: &'p Plan, snapshot: &Snapshot) -> Vec<Prepared<'p>> {
+        let mut problems = Vec::new();
+        plan.ordered()
+            .into_iter()
+            .map(|planned| {
+                let kind = match planned.step.target().map(|t| t.kind).as_deref() {
+                    Some("Namespace") => namespaces(),
+                    Some("Secret") => secrets(),
+                    _ => config_maps(),
+                };
+                check_step(
+                    planned,
+                    Some(kind),
+                    snapshot,
+                    &ExecOptions::default(),
+                    &mut problems,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn namespaces_planned_new_and_missing() {
+        let p = plan(vec![
+            apply(namespace("a"), "r.x"),
+            apply(namespace("b"), "r.x"),
+            apply(config_map("a", "one"), "r.x"),
+            apply(config_map("b", "one"), "r.x"),
+            apply(config_map("c", "one"), "r.x"),
+            apply(config_map("c", "two"), "r.x"),
+            apply(config_map("d", "one"), "r.x"),
+            Step::CopySecret(SecretCopy {
+                to_namespace: "e".into(),
+                ..copy(None)
+            }),
+            // Deletes and waits write nothing into their namespace.
+            Step::Delete(DeleteStep {
+                target: reference("v1", "ConfigMap", Some("f"), "gone"),
+                propagation: Propagation::Background,
+                wait: None,
+            }),
+        ]);
+        let ordered = p.ordered();
+        let planned = planned_namespaces(&ordered);
+        assert_eq!(planned, BTreeSet::from(["a".to_string(), "b".to_string()]));
+
+        // b and d exist already.
+        let read = snapshot([
+            (
+                ObjectRef::namespace("b"),
+                Some(live(namespace("b"), json!({}))),
+            ),
+            (
+                ObjectRef::namespace("d"),
+                Some(live(namespace("d"), json!({}))),
+            ),
+        ]);
+        let prepared = check_all(&p, &read);
+        assert_eq!(new_namespaces(&prepared), BTreeSet::from(["a".to_string()]));
+        assert_eq!(
+            missing_namespaces(&prepared, &planned, &read),
+            [
+                "r.rhai:5: namespace c does not exist and the recipe does not create it (needed for ConfigMap c/one)",
+                "r.rhai:8: namespace e does not exist and the recipe does not create it (needed for Secret e/tls (copy of cert-manager/tls))",
+            ]
         );
     }
 }

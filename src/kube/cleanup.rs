@@ -6,22 +6,19 @@
 //! removed, and a Namespace is removed only when nothing else is left in it,
 //! so a neighbouring instance in the same namespace survives.
 
-use super::apply::{delete, Action, Entry, Report};
 use super::cluster::{Cluster, Kind};
+use super::objects::delete;
 use super::permissions::{Need, Permissions};
+use super::report::{Action, Entry, Report};
 use super::wait;
 use crate::plan::{
-    Condition, DeleteStep, ObjectRef, Origin, Plan, COPIED_FROM_ANNOTATION, INSTANCE_LABEL,
-    KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
+    Condition, ObjectRef, Origin, Plan, Propagation, COPIED_FROM_ANNOTATION, DEFAULT_DELETE_WAIT,
+    INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use anyhow::Result;
 use kube::api::ListParams;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::time::Duration;
-
-/// How long `--delete` waits for deleted objects to disappear.
-pub const DELETE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Objects Kubernetes puts into every namespace; they do not keep a namespace alive.
 fn is_namespace_default(kind: &str, name: &str) -> bool {
@@ -123,22 +120,84 @@ async fn other_objects(
             }
             Err(e) => return Err(e),
         };
-        for item in items {
-            let name = item["metadata"]["name"].as_str().unwrap_or_default();
-            let owned = item
-                .pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .is_some_and(|o| !o.is_empty());
-            let gone = leaving
+        others.extend(
+            items
                 .iter()
-                .any(|t| t.kind == kind.resource.kind && t.name == name);
-            // Pods and ReplicaSets of a Deployment being deleted go with it.
-            if !gone && !owned && !is_namespace_default(&kind.resource.kind, name) {
-                others.push(format!("{} {name}", kind.resource.kind));
-            }
-        }
+                .filter_map(|item| blocks_namespace(kind, item, leaving)),
+        );
     }
     Ok(others)
+}
+
+/// `Kind name` of a listed `item` that keeps its namespace alive: one that
+/// is not `leaving`, not owned by another object, and not one Kubernetes
+/// puts into every namespace. `None` when it does not count.
+fn blocks_namespace(kind: &Kind, item: &Value, leaving: &[ObjectRef]) -> Option<String> {
+    let name = item["metadata"]["name"].as_str().unwrap_or_default();
+    let owned = item
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|o| !o.is_empty());
+    let gone = leaving
+        .iter()
+        .any(|t| t.kind == kind.resource.kind && t.name == name);
+    // Pods and ReplicaSets of a Deployment being deleted go with it.
+    if !gone && !owned && !is_namespace_default(&kind.resource.kind, name) {
+        Some(format!("{} {name}", kind.resource.kind))
+    } else {
+        None
+    }
+}
+
+/// Why a namespace (and the copies in it) stays: the first three of the
+/// `others` still in it, then how many more; `None` when nothing is left.
+fn keep_note(ns: &str, others: &[String]) -> Option<String> {
+    if others.is_empty() {
+        return None;
+    }
+    let mut shown: Vec<String> = others.iter().take(3).cloned().collect();
+    if others.len() > 3 {
+        shown.push(format!("and {} more", others.len() - 3));
+    }
+    Some(format!("namespace {ns} still holds {}", shown.join(", ")))
+}
+
+/// `found`, in the order `remove` deletes it.
+struct DeletionOrder {
+    /// The instance's own objects, deleted first.
+    own: Vec<Found>,
+    /// Secret copies and Namespaces, which other instances may share: each
+    /// deleted only when nothing else is left in its namespace.
+    namespace_bound: Vec<Found>,
+}
+
+/// Sorts `found` into reverse plan order (`order`: the plan's targets) and
+/// sets the copies and Namespaces apart.
+fn deletion_order(mut found: Vec<Found>, order: &[ObjectRef]) -> DeletionOrder {
+    let position = |t: &ObjectRef| order.iter().position(|o| o == t).unwrap_or(usize::MAX);
+    // Reverse apply order; objects the plan no longer has go first.
+    found.sort_by_key(|f| std::cmp::Reverse(position(&f.target)));
+    let (namespace_bound, own): (Vec<Found>, Vec<Found>) = found
+        .into_iter()
+        .partition(|f| f.target.kind == "Namespace" || f.copy);
+    DeletionOrder {
+        own,
+        namespace_bound,
+    }
+}
+
+/// The copies in `ns` and the Namespace `ns` among `namespace_bound`,
+/// copies first: they go before their namespace.
+fn bound_to<'f>(namespace_bound: &'f [Found], ns: &str) -> Vec<&'f Found> {
+    let mut ours: Vec<&Found> = namespace_bound
+        .iter()
+        .filter(|f| {
+            f.target.namespace.as_deref() == Some(ns)
+                || (f.target.kind == "Namespace" && f.target.name == ns)
+        })
+        .collect();
+    ours.sort_by_key(|f| f.target.kind == "Namespace");
+    ours
 }
 
 /// Deletes `found` objects: first the instance's own objects in reverse
@@ -152,14 +211,10 @@ async fn remove(
     report: &mut Report,
     dry_run: bool,
 ) -> Result<()> {
-    let order = plan.targets();
-    let position = |t: &ObjectRef| order.iter().position(|o| o == t).unwrap_or(usize::MAX);
-    let mut found = found;
-    // Reverse apply order; objects the plan no longer has go first.
-    found.sort_by_key(|f| std::cmp::Reverse(position(&f.target)));
-    let (namespace_bound, own): (Vec<Found>, Vec<Found>) = found
-        .into_iter()
-        .partition(|f| f.target.kind == "Namespace" || f.copy);
+    let DeletionOrder {
+        own,
+        namespace_bound,
+    } = deletion_order(found, &plan.targets());
 
     let mut deleted: Vec<(Found, bool)> = Vec::new();
     for f in own {
@@ -184,13 +239,7 @@ async fn remove(
         })
         .collect();
     for ns in namespaces {
-        let ours: Vec<&Found> = namespace_bound
-            .iter()
-            .filter(|f| {
-                f.target.namespace.as_deref() == Some(ns.as_str())
-                    || (f.target.kind == "Namespace" && f.target.name == ns)
-            })
-            .collect();
+        let ours = bound_to(&namespace_bound, &ns);
         let mut leaving: Vec<ObjectRef> = deleted
             .iter()
             .filter(|(f, _)| f.target.namespace.as_deref() == Some(ns.as_str()))
@@ -198,18 +247,7 @@ async fn remove(
             .collect();
         leaving.extend(ours.iter().map(|f| f.target.clone()));
         let others = other_objects(cluster, kinds, &ns, &leaving).await?;
-        let keep_note = if others.is_empty() {
-            None
-        } else {
-            let mut shown: Vec<String> = others.iter().take(3).cloned().collect();
-            if others.len() > 3 {
-                shown.push(format!("and {} more", others.len() - 3));
-            }
-            Some(format!("namespace {ns} still holds {}", shown.join(", ")))
-        };
-        // Copies before their namespace.
-        let mut ours = ours;
-        ours.sort_by_key(|f| f.target.kind == "Namespace");
+        let keep_note = keep_note(&ns, &others);
         for f in ours {
             match (&keep_note, f.keep) {
                 (Some(note), _) => report.push_entry(
@@ -235,7 +273,7 @@ async fn remove(
                     &f.kind,
                     &f.target,
                     &Condition::Deleted,
-                    DELETE_TIMEOUT,
+                    DEFAULT_DELETE_WAIT,
                 )
                 .await?;
             }
@@ -298,12 +336,14 @@ async fn delete_reported(
 }
 
 async fn delete_one(cluster: &Cluster, f: &Found, dry_run: bool) -> Result<bool> {
-    let step = DeleteStep {
-        target: f.target.clone(),
-        propagation: "Background".into(),
-        wait: None,
-    };
-    delete(cluster, &f.kind, &step, dry_run).await
+    delete(
+        cluster,
+        &f.kind,
+        &f.target,
+        Propagation::Background,
+        dry_run,
+    )
+    .await
 }
 
 fn found_from(kind: &Kind, item: &Value) -> Found {
@@ -345,7 +385,7 @@ async fn namespace_bound(cluster: &Cluster, ns: &str) -> Result<Vec<Found>> {
     }
     let namespaces = cluster.resolve("v1", "Namespace").await?;
     let reference = ObjectRef::namespace(ns);
-    if let Some(live) = super::apply::get(cluster, &namespaces, &reference).await? {
+    if let Some(live) = super::objects::get(cluster, &namespaces, &reference).await? {
         if live
             .pointer(&format!(
                 "/metadata/labels/{}",
@@ -397,12 +437,17 @@ async fn stale(
     kinds: &[Kind],
     instance: &str,
 ) -> Result<Vec<Found>> {
-    let planned = plan.targets();
-    Ok(find_instance(cluster, kinds, instance)
-        .await?
+    let found = find_instance(cluster, kinds, instance).await?;
+    Ok(stale_of(found, &plan.targets()))
+}
+
+/// What `--prune` removes of `found`: objects the plan no longer produces
+/// (`planned` is its targets), except those kept by label.
+fn stale_of(found: Vec<Found>, planned: &[ObjectRef]) -> Vec<Found> {
+    found
         .into_iter()
         .filter(|f| !planned.contains(&f.target) && !f.keep)
-        .collect())
+        .collect()
 }
 
 /// Objects of `instance` in the cluster that `plan` no longer produces (what
@@ -439,4 +484,209 @@ pub async fn prune_instance(
     let kinds = searchable_kinds(cluster, plan).await?;
     let stale = stale(cluster, plan, &kinds, instance).await?;
     remove(cluster, plan, &kinds, stale, report, dry_run).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::api::{ApiResource, GroupVersionKind};
+    use serde_json::json;
+
+    fn kind(group: &str, version: &str, name: &str, plural: &str, namespaced: bool) -> Kind {
+        Kind {
+            resource: ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk(group, version, name),
+                plural,
+            ),
+            namespaced,
+        }
+    }
+
+    fn config_maps() -> Kind {
+        kind("", "v1", "ConfigMap", "configmaps", true)
+    }
+
+    fn item(ns: Option<&str>, name: &str, labels: Value, annotations: Value) -> Value {
+        let mut v =
+            json!({"metadata": {"name": name, "labels": labels, "annotations": annotations}});
+        if let Some(ns) = ns {
+            v["metadata"]["namespace"] = json!(ns);
+        }
+        v
+    }
+
+    /// An object of the instance as listed: `keep` and `copy` set by label and annotation.
+    fn found(kind: &Kind, ns: Option<&str>, name: &str, keep: bool, copy: bool) -> Found {
+        let labels = if keep {
+            json!({KEEP_LABEL: "true"})
+        } else {
+            json!({})
+        };
+        let annotations = if copy {
+            json!({COPIED_FROM_ANNOTATION: "cert-manager/tls"})
+        } else {
+            json!({})
+        };
+        found_from(kind, &item(ns, name, labels, annotations))
+    }
+
+    fn names(found: &[Found]) -> Vec<String> {
+        found.iter().map(|f| f.target.to_string()).collect()
+    }
+
+    #[test]
+    fn listed_objects_are_read_with_their_keep_label_and_copy_annotation() {
+        let secrets = kind("", "v1", "Secret", "secrets", true);
+        let copy = found(&secrets, Some("web"), "tls", false, true);
+        assert_eq!(copy.target, ObjectRef::secret("web", "tls"));
+        assert!(copy.copy && !copy.keep);
+        let kept = found(
+            &kind("cert-manager.io", "v1", "Certificate", "certificates", true),
+            Some("web"),
+            "wildcard",
+            true,
+            false,
+        );
+        assert!(kept.keep && !kept.copy);
+        assert_eq!(kept.target.api_version, "cert-manager.io/v1");
+        assert_eq!(kept.target.kind, "Certificate");
+        // keep must be exactly "true".
+        let not_kept = found_from(
+            &config_maps(),
+            &item(Some("web"), "c", json!({KEEP_LABEL: "yes"}), json!({})),
+        );
+        assert!(!not_kept.keep);
+        let namespace = found(
+            &kind("", "v1", "Namespace", "namespaces", false),
+            None,
+            "web",
+            false,
+            false,
+        );
+        assert_eq!(namespace.target, ObjectRef::namespace("web"));
+    }
+
+    #[test]
+    fn prune_takes_what_the_plan_no_longer_has_except_kept_objects() {
+        let cm = config_maps();
+        let planned = vec![found(&cm, Some("a"), "one", false, false).target];
+        let stale = stale_of(
+            vec![
+                found(&cm, Some("a"), "one", false, false),
+                found(&cm, Some("a"), "two", false, false),
+                found(&cm, Some("a"), "three", true, false),
+                // Same name in another namespace is another object.
+                found(&cm, Some("b"), "one", false, false),
+            ],
+            &planned,
+        );
+        assert_eq!(names(&stale), ["ConfigMap a/two", "ConfigMap b/one"]);
+    }
+
+    #[test]
+    fn deletion_runs_in_reverse_plan_order_with_copies_and_namespaces_apart() {
+        let ns = kind("", "v1", "Namespace", "namespaces", false);
+        let deployments = kind("apps", "v1", "Deployment", "deployments", true);
+        let services = kind("", "v1", "Service", "services", true);
+        let secrets = kind("", "v1", "Secret", "secrets", true);
+        let namespace = found(&ns, None, "a", false, false);
+        let deployment = found(&deployments, Some("a"), "web", false, false);
+        let service = found(&services, Some("a"), "web", false, false);
+        let copy = found(&secrets, Some("a"), "tls", false, true);
+        let old = found(&config_maps(), Some("a"), "old", false, false);
+        let order: Vec<ObjectRef> = [&namespace, &deployment, &service, &copy]
+            .iter()
+            .map(|f| f.target.clone())
+            .collect();
+        let DeletionOrder {
+            own,
+            namespace_bound,
+        } = deletion_order(vec![deployment, namespace, copy, service, old], &order);
+        // What the plan no longer has first, then the reverse of apply order.
+        assert_eq!(
+            names(&own),
+            ["ConfigMap a/old", "Service a/web", "Deployment a/web"]
+        );
+        assert_eq!(names(&namespace_bound), ["Secret a/tls", "Namespace a"]);
+    }
+
+    #[test]
+    fn a_namespace_goes_after_its_copies_and_only_its_own_are_taken() {
+        let ns = kind("", "v1", "Namespace", "namespaces", false);
+        let secrets = kind("", "v1", "Secret", "secrets", true);
+        let bound = vec![
+            found(&ns, None, "a", false, false),
+            found(&secrets, Some("b"), "tls", false, true),
+            found(&secrets, Some("a"), "tls", false, true),
+            found(&ns, None, "b", false, false),
+        ];
+        let of_a: Vec<String> = bound_to(&bound, "a")
+            .iter()
+            .map(|f| f.target.to_string())
+            .collect();
+        assert_eq!(of_a, ["Secret a/tls", "Namespace a"]);
+        assert!(bound_to(&bound, "c").is_empty());
+    }
+
+    #[test]
+    fn only_objects_that_stay_keep_a_namespace() {
+        let cm = config_maps();
+        let pods = kind("", "v1", "Pod", "pods", true);
+        let leaving = vec![ObjectRef {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("a".into()),
+            name: "cfg".into(),
+        }];
+        let listed = |name: &str| item(Some("a"), name, json!({}), json!({}));
+        assert_eq!(blocks_namespace(&cm, &listed("cfg"), &leaving), None);
+        assert_eq!(
+            blocks_namespace(&cm, &listed("other"), &leaving).as_deref(),
+            Some("ConfigMap other")
+        );
+        // Leaving is matched by kind too: a Pod named cfg stays.
+        assert_eq!(
+            blocks_namespace(&pods, &listed("cfg"), &leaving).as_deref(),
+            Some("Pod cfg")
+        );
+        // What Kubernetes puts into every namespace does not count...
+        assert_eq!(
+            blocks_namespace(&cm, &listed("kube-root-ca.crt"), &leaving),
+            None
+        );
+        let accounts = kind("", "v1", "ServiceAccount", "serviceaccounts", true);
+        assert_eq!(
+            blocks_namespace(&accounts, &listed("default"), &leaving),
+            None
+        );
+        assert_eq!(
+            blocks_namespace(&accounts, &listed("robot"), &leaving).as_deref(),
+            Some("ServiceAccount robot")
+        );
+        // ...nor what another object owns (it goes with its owner).
+        let mut owned = listed("web-5d4f-x2");
+        owned["metadata"]["ownerReferences"] = json!([{"kind": "ReplicaSet", "name": "web-5d4f"}]);
+        assert_eq!(blocks_namespace(&pods, &owned, &leaving), None);
+        owned["metadata"]["ownerReferences"] = json!([]);
+        assert_eq!(
+            blocks_namespace(&pods, &owned, &leaving).as_deref(),
+            Some("Pod web-5d4f-x2")
+        );
+        assert!(is_namespace_default("ConfigMap", "kube-root-ca.crt"));
+        assert!(!is_namespace_default("Secret", "kube-root-ca.crt"));
+    }
+
+    #[test]
+    fn the_keep_note_names_three_things_and_counts_the_rest() {
+        assert_eq!(keep_note("a", &[]), None);
+        let others: Vec<String> = (1..=5).map(|i| format!("ConfigMap c{i}")).collect();
+        assert_eq!(
+            keep_note("a", &others[..3]).as_deref(),
+            Some("namespace a still holds ConfigMap c1, ConfigMap c2, ConfigMap c3")
+        );
+        assert_eq!(
+            keep_note("a", &others).as_deref(),
+            Some("namespace a still holds ConfigMap c1, ConfigMap c2, ConfigMap c3, and 2 more")
+        );
+    }
 }

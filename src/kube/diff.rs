@@ -5,8 +5,8 @@
 //! changes only. Server-set metadata and status are left out, and Secret
 //! values are masked: a changed value shows as `*** (before)`/`*** (after)`.
 
-use super::apply::{copy_object, get, server_side_apply, strip_server_fields};
 use super::cluster::Cluster;
+use super::objects::{copy_object, get, server_side_apply, strip_server_fields};
 use crate::plan::{ObjectRef, Plan, Step};
 use anyhow::Result;
 use serde_json::{Map, Value};
@@ -243,5 +243,98 @@ mod tests {
         );
         let new = unified(&target("Secret"), None, Some(&w)).unwrap();
         assert!(!new.contains("QkJC"), "{new}");
+    }
+
+    /// The lines of a diff that start with `sign` (headers left out).
+    fn changed(diff: &str, sign: char) -> Vec<String> {
+        diff.lines()
+            .filter(|l| l.starts_with(sign) && !l.starts_with("+++") && !l.starts_with("---"))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn string_data_is_masked_like_data() {
+        let v = json!({"stringData": {"password": "hunter2", "user": "admin"}});
+        let w = json!({"stringData": {"password": "swordfish", "user": "admin"}});
+        let d = unified(&target("Secret"), Some(&v), Some(&w)).unwrap();
+        for secret in ["hunter2", "swordfish", "admin"] {
+            assert!(!d.contains(secret), "{d}");
+        }
+        // Only the changed key is marked; the equal one is a context line.
+        let (removed, added) = (changed(&d, '-'), changed(&d, '+'));
+        assert_eq!(removed.len(), 1, "{d}");
+        assert!(
+            removed[0].contains("password") && removed[0].contains("*** (before)"),
+            "{d}"
+        );
+        assert_eq!(added.len(), 1, "{d}");
+        assert!(
+            added[0].contains("password") && added[0].contains("*** (after)"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn a_key_on_one_side_only_is_marked_as_changed() {
+        let v = json!({"data": {"kept": "QUFB", "dropped": "RFJPUA=="}});
+        let w = json!({"data": {"kept": "QUFB", "added": "TkVX"}});
+        let d = unified(&target("Secret"), Some(&v), Some(&w)).unwrap();
+        assert!(
+            !d.contains("QUFB") && !d.contains("RFJPUA==") && !d.contains("TkVX"),
+            "{d}"
+        );
+        let (removed, added) = (changed(&d, '-'), changed(&d, '+'));
+        assert_eq!(removed.len(), 1, "{d}");
+        assert!(
+            removed[0].contains("dropped") && removed[0].contains("*** (before)"),
+            "{d}"
+        );
+        assert_eq!(added.len(), 1, "{d}");
+        assert!(
+            added[0].contains("added") && added[0].contains("*** (after)"),
+            "{d}"
+        );
+        // A removed Secret is masked too.
+        let gone = unified(&target("Secret"), Some(&v), None).unwrap();
+        assert!(
+            !gone.contains("QUFB") && gone.contains("*** (before)"),
+            "{gone}"
+        );
+    }
+
+    #[test]
+    fn other_kinds_show_their_data() {
+        let v = json!({"data": {"k": "v1", "same": "s"}});
+        let w = json!({"data": {"k": "v2", "same": "s"}});
+        let d = unified(&target("ConfigMap"), Some(&v), Some(&w)).unwrap();
+        assert_eq!(changed(&d, '-'), ["-  k: v1"], "{d}");
+        assert_eq!(changed(&d, '+'), ["+  k: v2"], "{d}");
+        assert!(!d.contains("***"), "{d}");
+    }
+
+    #[test]
+    fn created_and_removed_objects_diff_against_dev_null() {
+        let v = json!({"data": {"k": "v"}});
+        let created = unified(&target("ConfigMap"), None, Some(&v)).unwrap();
+        assert!(
+            created.starts_with("--- /dev/null\n+++ wildrun ConfigMap a/b\n"),
+            "{created}"
+        );
+        let removed = unified(&target("ConfigMap"), Some(&v), None).unwrap();
+        assert!(
+            removed.starts_with("--- live ConfigMap a/b\n+++ /dev/null\n"),
+            "{removed}"
+        );
+        let changed = unified(
+            &target("ConfigMap"),
+            Some(&v),
+            Some(&json!({"data": {"k": "w"}})),
+        )
+        .unwrap();
+        assert!(
+            changed.starts_with("--- live ConfigMap a/b\n+++ wildrun ConfigMap a/b\n"),
+            "{changed}"
+        );
     }
 }

@@ -13,7 +13,9 @@ pub mod cleanup;
 pub mod cluster;
 pub mod diff;
 pub mod events;
+pub mod objects;
 pub mod permissions;
+pub mod report;
 pub mod wait;
 
 use crate::plan::{INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL};

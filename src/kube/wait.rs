@@ -1,8 +1,8 @@
 //! Waiting until an object reaches a condition, saying on stderr what it is
 //! waiting for and why it is not done yet.
 
-use super::apply::get;
 use super::cluster::{Cluster, Kind};
+use super::objects::get;
 use crate::plan::{Condition, ObjectRef};
 use anyhow::{bail, Result};
 use serde_json::Value;

@@ -5,11 +5,13 @@ use super::support::{from_json, origin, script_error, to_json, RunHandle};
 use crate::kube::run_labels;
 use crate::objects::TypedObject;
 use crate::plan::{
-    ApplyStep, Condition, DeleteStep, ObjectRef, SecretCopy, Step, WaitStep, KEEP_LABEL,
+    ApplyStep, Condition, DeleteStep, ObjectRef, Propagation, SecretCopy, Step, WaitStep,
+    DEFAULT_DELETE_WAIT, KEEP_LABEL,
 };
 use rhai::plugin::*;
 use rhai::FnPtr;
 use serde_json::{json, Map, Value};
+use std::str::FromStr;
 use std::time::Duration;
 
 fn check_options(
@@ -54,7 +56,7 @@ fn plan_object(
     let keep = bool_option(ctx, "apply", options, "keep")?;
     // An object wildrun did not make: only the fields given, without
     // wildrun's labels (so --delete and --prune never see it), under a field
-    // manager of its own (kube::apply::PATCH_FIELD_MANAGER).
+    // manager of its own (kube::objects::PATCH_FIELD_MANAGER).
     let patch = bool_option(ctx, "apply", options, "patch")?;
     let run = RunHandle::from_context(ctx)?;
     let mut obj = TypedObject::from_value(value).map_err(|e| script_error(ctx, e))?;
@@ -123,7 +125,7 @@ fn read(ctx: &NativeCallContext, target: &ObjectRef) -> Result<Option<Value>, Bo
         .map_err(|e| script_error(ctx, format!("kube::get: {e}")))?;
     run.block_on(async {
         let kind = cluster.resolve(&target.api_version, &target.kind).await?;
-        crate::kube::apply::get(&cluster, &kind, target).await
+        crate::kube::objects::get(&cluster, &kind, target).await
     })
     .map_err(|e| script_error(ctx, format!("{e:#}")))
 }
@@ -279,20 +281,15 @@ fn plan_delete(
 ) -> Result<(), Box<EvalAltResult>> {
     check_options(ctx, "kube::delete", options, &["propagation", "wait"])?;
     let propagation = match options.get("propagation") {
-        None => "Background".to_string(),
-        Some(v) => {
-            let p = v.to_string();
-            if !matches!(p.as_str(), "Background" | "Foreground" | "Orphan") {
-                return Err(script_error(ctx, format!("kube::delete: propagation must be Background, Foreground or Orphan, not {p}")));
-            }
-            p
-        }
+        None => Propagation::default(),
+        Some(v) => Propagation::from_str(&v.to_string())
+            .map_err(|e| script_error(ctx, format!("kube::delete: {e}")))?,
     };
     let wait = match options.get("wait") {
         None => None,
         Some(v) if v.is_unit() => None,
         Some(v) => match (v.as_bool(), v.as_int()) {
-            (Ok(true), _) => Some(Duration::from_secs(120)),
+            (Ok(true), _) => Some(DEFAULT_DELETE_WAIT),
             (Ok(false), _) => None,
             (_, Ok(n)) if n > 0 => Some(Duration::from_secs(n.unsigned_abs())),
             _ => {

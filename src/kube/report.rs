@@ -1,0 +1,161 @@
+//! What a run did, object by object: the lines `apply`, `--delete` and
+//! `--prune` print as they go and the `-o json` report.
+//!
+//! Kept apart from the code that applies a plan, so that `--delete` and
+//! `--prune` (cleanup) report in the same words without depending on it.
+
+use crate::plan::ObjectRef;
+use serde::Serialize;
+
+/// What happened to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// It did not exist and was created.
+    Created,
+    /// It existed and changed.
+    Configured,
+    /// It existed and the apply changed nothing.
+    Unchanged,
+    /// The step was not carried out (see the note).
+    Skipped,
+    /// It was deleted.
+    Deleted,
+    /// It was left in place on purpose (see the note).
+    Kept,
+    /// A wait ended with the condition met.
+    Ready,
+}
+
+impl Action {
+    /// The word printed in reports.
+    pub fn word(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Configured => "configured",
+            Action::Unchanged => "unchanged",
+            Action::Skipped => "skipped",
+            Action::Deleted => "deleted",
+            Action::Kept => "kept",
+            Action::Ready => "ready",
+        }
+    }
+}
+
+/// One line of a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// What happened.
+    pub action: Action,
+    /// The object.
+    pub kind: String,
+    /// Its namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// Why, for skipped and kept objects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Entry {
+    /// An entry for `target`.
+    pub fn new(action: Action, target: &ObjectRef, note: Option<String>) -> Entry {
+        Entry {
+            action,
+            kind: target.kind.clone(),
+            namespace: target.namespace.clone(),
+            name: target.name.clone(),
+            note,
+        }
+    }
+
+    /// `configured  Deployment web/web`, with the note if any.
+    pub fn line(&self) -> String {
+        let target = match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        };
+        match &self.note {
+            Some(n) => format!("{:<10} {target} ({n})", self.action.word()),
+            None => format!("{:<10} {target}", self.action.word()),
+        }
+    }
+
+    /// Logs the entry for people as it happens.
+    pub fn log(&self, dry_run: bool, quiet_unchanged: bool) {
+        let suffix = if dry_run { " [server dry run]" } else { "" };
+        match self.action {
+            // Watch handlers run on every event: the same skip is said once.
+            Action::Skipped => {
+                let line = self.line();
+                if first_time(&line) || !quiet_unchanged {
+                    tracing::warn!("{line}{suffix}")
+                } else {
+                    tracing::debug!("{line}{suffix}")
+                }
+            }
+            Action::Unchanged if quiet_unchanged => tracing::debug!("{}{suffix}", self.line()),
+            _ => tracing::info!("{}{suffix}", self.line()),
+        }
+    }
+}
+
+/// Whether this process has not said `line` before (and now has).
+fn first_time(line: &str) -> bool {
+    static SAID: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    let said = SAID.get_or_init(Default::default);
+    // A poisoned lock only means another thread panicked while inserting.
+    let mut said = said.lock().unwrap_or_else(|e| e.into_inner());
+    said.insert(line.to_string())
+}
+
+/// Everything a run did, in order.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// One entry per object.
+    pub entries: Vec<Entry>,
+    /// Log unchanged objects at debug level only.
+    #[serde(skip)]
+    pub quiet_unchanged: bool,
+}
+
+impl Report {
+    /// How many entries have `action`.
+    pub fn count(&self, action: Action) -> usize {
+        self.entries.iter().filter(|e| e.action == action).count()
+    }
+
+    /// `3 created, 1 configured, 2 unchanged`, leaving out zero counts other than these three.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        for action in [
+            Action::Created,
+            Action::Configured,
+            Action::Unchanged,
+            Action::Deleted,
+            Action::Kept,
+            Action::Skipped,
+            Action::Ready,
+        ] {
+            let n = self.count(action);
+            if n > 0
+                || matches!(
+                    action,
+                    Action::Created | Action::Configured | Action::Unchanged
+                )
+            {
+                parts.push(format!("{n} {}", action.word()));
+            }
+        }
+        parts.join(", ")
+    }
+
+    /// Adds an entry and logs it for people.
+    pub fn push_entry(&mut self, entry: Entry, dry_run: bool) {
+        entry.log(dry_run, self.quiet_unchanged);
+        self.entries.push(entry);
+    }
+}
