@@ -164,10 +164,11 @@ pub struct ObjectRef {
 
 impl std::fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{} {}/{}", self.kind, ns, self.name),
-            None => write!(f, "{} {}", self.kind, self.name),
-        }
+        f.write_str(&crate::objects::describe(
+            &self.kind,
+            self.namespace.as_deref(),
+            &self.name,
+        ))
     }
 }
 

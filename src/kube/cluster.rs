@@ -355,14 +355,6 @@ fn with_user_agent(mut config: kube::Config) -> kube::Config {
     config
 }
 
-/// `Kind namespace/name` of a live object.
-pub fn describe_live(kind: &str, namespace: Option<&str>, name: &str) -> String {
-    match namespace {
-        Some(ns) => format!("{kind} {ns}/{name}"),
-        None => format!("{kind} {name}"),
-    }
-}
-
 /// The JSON form of a live object.
 pub fn to_value(obj: &DynamicObject) -> Result<Value> {
     serde_json::to_value(obj).context("cannot convert an object from the cluster to JSON")

@@ -326,10 +326,7 @@ pub fn serve(
 
 /// `Kind ns/name` (or `Kind name`) of a watched object, for messages.
 pub fn describe_object(kind: &str, object: &Value) -> String {
-    match namespace_of(object) {
-        Some(ns) => format!("{kind} {ns}/{}", name_of(object)),
-        None => format!("{kind} {}", name_of(object)),
-    }
+    crate::objects::describe(kind, namespace_of(object).as_deref(), &name_of(object))
 }
 
 #[cfg(test)]

@@ -73,10 +73,7 @@ impl Entry {
 
     /// `configured  Deployment web/web`, with the note if any.
     pub fn line(&self) -> String {
-        let target = match &self.namespace {
-            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
-            None => format!("{} {}", self.kind, self.name),
-        };
+        let target = crate::objects::describe(&self.kind, self.namespace.as_deref(), &self.name);
         match &self.note {
             Some(n) => format!("{:<10} {target} ({n})", self.action.word()),
             None => format!("{:<10} {target}", self.action.word()),

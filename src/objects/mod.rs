@@ -258,10 +258,7 @@ impl TypedObject {
 
     /// `Kind namespace/name`, or `Kind name` when cluster-scoped.
     pub fn display_name(&self) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{} {}/{}", self.kind, ns, self.name),
-            None => format!("{} {}", self.kind, self.name),
-        }
+        describe(&self.kind, self.namespace.as_deref(), &self.name)
     }
 
     /// Whether `other` names the same object in the cluster.
@@ -463,6 +460,15 @@ pub fn string_list(value: Option<&Value>) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// How wildrun names an object to people, everywhere: `Kind namespace/name`,
+/// or `Kind name` when cluster-scoped.
+pub fn describe(kind: &str, namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
+    }
 }
 
 #[cfg(test)]
