@@ -56,3 +56,17 @@ fn example_configuration_sets_every_key() {
         );
     }
 }
+
+#[test]
+fn readme_documents_every_option() {
+    let readme = readme();
+    for option in wildrun::cli::own_option_names() {
+        if option == "help" || option == "version" {
+            continue;
+        }
+        assert!(
+            readme.contains(&format!("`--{option}")),
+            "README's command line table lacks --{option}"
+        );
+    }
+}
