@@ -1,76 +1,15 @@
-//! `cert::` for scripts: inspect TLS certificates and generate local ones.
-//!
-//! `inspect` reads a certificate from PEM text, a `kubernetes.io/tls`
-//! Secret (as `kube::get` returns it) or a generated pair, and says what a
-//! check needs: names, issuer, validity, days left, serial, and whether the
-//! private key belongs to the certificate. Key material is never part of a
-//! result or an error message. `covers` applies the wildcard rules of
-//! RFC 6125 (`*.example.com` covers exactly one more label). `status` reads
-//! a cert-manager Certificate. `self_signed`, `ca` and `issue` make local
-//! certificates (ECDSA P-256) for clusters without cert-manager and for tests.
+//! Reading certificates: PEM and DER parsing, fingerprints, whether a private
+//! key belongs to a certificate, and which host names a certificate covers.
+//! Key material is read only to derive its public key; it is never part of a
+//! result or an error message.
 
+use super::Info;
 use base64::Engine as _;
-use serde::Serialize;
 use serde_json::Value;
 use std::net::IpAddr;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use x509_parser::extensions::GeneralName;
 use x509_parser::pem::Pem;
-
-/// What `cert::inspect` returns.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Info {
-    /// Subject distinguished name (`CN=example.com`).
-    pub subject: String,
-    /// Issuer distinguished name.
-    pub issuer: String,
-    /// DNS names of the subjectAltName extension.
-    pub dns_names: Vec<String>,
-    /// IP addresses of the subjectAltName extension.
-    pub ip_addresses: Vec<String>,
-    /// Start of validity, RFC 3339 (UTC).
-    pub not_before: String,
-    /// End of validity, RFC 3339 (UTC).
-    pub not_after: String,
-    /// Whole days until `not_after` (negative once expired).
-    pub days_left: i64,
-    /// Seconds until `not_after` (negative once expired).
-    pub seconds_left: i64,
-    /// Whether now lies between `not_before` and `not_after`.
-    pub valid_now: bool,
-    /// Whether `not_after` has passed.
-    pub expired: bool,
-    /// Serial number, hex bytes separated by `:`.
-    pub serial: String,
-    /// Whether the certificate is a CA (basicConstraints).
-    pub is_ca: bool,
-    /// Whether the private key given with it belongs to it; `None` without a key.
-    pub key_matches: Option<bool>,
-    /// Number of certificates in the PEM (the leaf plus its chain).
-    pub chain_length: usize,
-    /// SHA-256 of the certificate's DER encoding, hex bytes separated by `:`
-    /// (the same certificate served and stored has the same fingerprint).
-    pub fingerprint: String,
-}
-
-/// A generated certificate and its private key, both PEM.
-#[derive(Clone, PartialEq)]
-pub struct Pair {
-    /// The certificate (PEM).
-    pub cert: String,
-    /// The private key (PKCS#8 PEM).
-    pub key: String,
-}
-
-impl std::fmt::Debug for Pair {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never show the key, not even in a test failure.
-        f.debug_struct("Pair")
-            .field("cert", &self.cert)
-            .field("key", &"<private key>")
-            .finish()
-    }
-}
 
 fn rfc3339(timestamp: i64) -> String {
     OffsetDateTime::from_unix_timestamp(timestamp)
@@ -91,7 +30,7 @@ fn pem_labels(blocks: &[Pem]) -> String {
     }
 }
 
-fn pem_blocks(text: &str) -> Result<Vec<Pem>, String> {
+pub(super) fn pem_blocks(text: &str) -> Result<Vec<Pem>, String> {
     Pem::iter_from_buffer(text.as_bytes())
         .enumerate()
         .map(|(i, block)| block.map_err(|e| format!("PEM block {} is malformed: {e}", i + 1)))
@@ -327,232 +266,6 @@ pub fn covers(info: &Info, host: &str) -> bool {
     info.dns_names.iter().any(|n| name_covers(n, host))
 }
 
-/// Options of the generators.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Days from now until the certificate expires (negative: already expired).
-    pub days: i64,
-    /// Subject common name (default: the first name).
-    pub common_name: Option<String>,
-}
-
-fn params(
-    names: &[String],
-    options: &Options,
-    default_cn: &str,
-) -> Result<rcgen::CertificateParams, String> {
-    let mut params = rcgen::CertificateParams::default();
-    for name in names {
-        let san = match name.parse::<IpAddr>() {
-            Ok(ip) => rcgen::SanType::IpAddress(ip),
-            Err(_) => {
-                crate::objects::validate::hostname(name)
-                    .map_err(|e| format!("name {name:?} {e}"))?;
-                rcgen::SanType::DnsName(
-                    name.clone()
-                        .try_into()
-                        .map_err(|e| format!("name {name:?}: {e}"))?,
-                )
-            }
-        };
-        params.subject_alt_names.push(san);
-    }
-    let cn = options.common_name.as_deref().unwrap_or(default_cn);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, cn);
-    let now = OffsetDateTime::now_utc();
-    let not_after = now + Duration::days(options.days);
-    // Valid from a day ago (clock skew), and always before it expires.
-    params.not_before = now.min(not_after) - Duration::days(1);
-    params.not_after = not_after;
-    let mut serial = [0u8; 16];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut serial)
-        .map_err(|_| "no randomness for a serial number".to_string())?;
-    serial[0] &= 0x7f;
-    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
-    Ok(params)
-}
-
-fn leaf_params(names: &[String], options: &Options) -> Result<rcgen::CertificateParams, String> {
-    let Some(first) = names.first() else {
-        return Err("give at least one name (a host such as \"*.example.com\" or an IP)".into());
-    };
-    let mut params = params(names, options, first)?;
-    params.is_ca = rcgen::IsCa::ExplicitNoCa;
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::DigitalSignature,
-        rcgen::KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    Ok(params)
-}
-
-fn key_pair() -> Result<rcgen::KeyPair, String> {
-    rcgen::KeyPair::generate().map_err(|e| format!("cannot generate a key: {e}"))
-}
-
-/// A self-signed server certificate for `names` (DNS names or IPs).
-pub fn self_signed(names: &[String], options: &Options) -> Result<Pair, String> {
-    let key = key_pair()?;
-    let cert = leaf_params(names, options)?
-        .self_signed(&key)
-        .map_err(|e| format!("cannot sign the certificate: {e}"))?;
-    Ok(Pair {
-        cert: cert.pem(),
-        key: key.serialize_pem(),
-    })
-}
-
-/// A local certificate authority named `common_name`.
-pub fn ca(common_name: &str, options: &Options) -> Result<Pair, String> {
-    let options = Options {
-        common_name: Some(
-            options
-                .common_name
-                .clone()
-                .unwrap_or_else(|| common_name.to_string()),
-        ),
-        ..options.clone()
-    };
-    let mut params = params(&[], &options, common_name)?;
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let key = key_pair()?;
-    let cert = params
-        .self_signed(&key)
-        .map_err(|e| format!("cannot sign the CA certificate: {e}"))?;
-    Ok(Pair {
-        cert: cert.pem(),
-        key: key.serialize_pem(),
-    })
-}
-
-/// A server certificate for `names` signed by the local CA `ca`. Its `cert`
-/// holds the certificate followed by the CA's, as cert-manager writes tls.crt.
-pub fn issue(ca: &Pair, names: &[String], options: &Options) -> Result<Pair, String> {
-    let ca_key = rcgen::KeyPair::from_pem(&ca.key)
-        .map_err(|_| "the CA's key is not a PKCS#8 PEM private key (use one cert::ca made)")?;
-    let ca_info = inspect_pem(&ca.cert, Some(&ca.key)).map_err(|e| format!("the CA: {e}"))?;
-    if ca_info.key_matches != Some(true) {
-        return Err("the CA's key does not belong to its certificate".into());
-    }
-    if !ca_info.is_ca {
-        return Err(format!(
-            "the CA certificate ({}) is not a CA (no basicConstraints CA:TRUE)",
-            ca_info.subject
-        ));
-    }
-    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca.cert, ca_key)
-        .map_err(|e| format!("the CA certificate cannot be used: {e}"))?;
-    let key = key_pair()?;
-    let cert = leaf_params(names, options)?
-        .signed_by(&key, &issuer)
-        .map_err(|e| format!("cannot sign the certificate: {e}"))?;
-    let chain_ca = pem_blocks(&ca.cert)?
-        .into_iter()
-        .find(|b| b.label == "CERTIFICATE")
-        .map(|b| pem_encode("CERTIFICATE", &b.contents))
-        .unwrap_or_default();
-    Ok(Pair {
-        cert: format!("{}{chain_ca}", cert.pem()),
-        key: key.serialize_pem(),
-    })
-}
-
-fn pem_encode(label: &str, der: &[u8]) -> String {
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in body.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
-/// The readiness of a cert-manager Certificate, as `cert::status` returns it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Status {
-    /// `namespace/name`.
-    pub name: String,
-    /// Whether the Ready condition is True.
-    pub ready: bool,
-    /// The Ready condition's reason (`Ready`, `Issuing`, `DoesNotExist`, ...), or `None`.
-    pub reason: Option<String>,
-    /// The Ready condition's message, or a note that there is none.
-    pub message: String,
-    /// `status.notAfter`.
-    pub not_after: Option<String>,
-    /// `status.renewalTime`: when cert-manager will renew it.
-    pub renewal_time: Option<String>,
-    /// `spec.secretName`.
-    pub secret: Option<String>,
-    /// `spec.dnsNames`.
-    pub dns_names: Vec<String>,
-}
-
-/// Reads a Certificate object (cert-manager.io) as the API server returns it.
-pub fn certificate_status(object: &Value) -> Result<Status, String> {
-    let text = |p: &str| {
-        object
-            .pointer(p)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    let kind = text("/kind").unwrap_or_default();
-    let api = text("/apiVersion").unwrap_or_default();
-    if kind != "Certificate" || !api.starts_with("cert-manager.io/") {
-        return Err(format!(
-            "expected a cert-manager.io Certificate, got {} {}",
-            if api.is_empty() {
-                "no apiVersion"
-            } else {
-                &api
-            },
-            if kind.is_empty() {
-                "and no kind"
-            } else {
-                &kind
-            }
-        ));
-    }
-    let name = match (text("/metadata/namespace"), text("/metadata/name")) {
-        (Some(ns), Some(n)) => format!("{ns}/{n}"),
-        (None, Some(n)) => n,
-        _ => "(unnamed)".into(),
-    };
-    let ready = object
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|c| {
-            c.iter()
-                .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
-        });
-    let field = |c: Option<&Value>, k: &str| {
-        c.and_then(|c| c.get(k))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    Ok(Status {
-        name,
-        ready: field(ready, "status").as_deref() == Some("True"),
-        reason: field(ready, "reason"),
-        message: field(ready, "message").unwrap_or_else(|| {
-            "no Ready condition yet (cert-manager has not processed it; is cert-manager running?)"
-                .into()
-        }),
-        not_after: text("/status/notAfter"),
-        renewal_time: text("/status/renewalTime"),
-        secret: text("/spec/secretName"),
-        dns_names: crate::objects::string_list(object.pointer("/spec/dnsNames")),
-    })
-}
-
 /// The certificate PEM (and key PEM, if present) of what a script passes:
 /// PEM text, a Secret map (`data` base64 as the API returns it, or
 /// `stringData`), or a pair from `cert::self_signed`/`ca`/`issue`.
@@ -635,6 +348,7 @@ pub fn inspect_value(value: &Value) -> Result<Info, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cert::{self_signed, Options};
 
     fn opts(days: i64) -> Options {
         Options {
@@ -657,47 +371,6 @@ mod tests {
         assert!(name_covers("example.com", "example.com"));
         assert!(!name_covers("example.com", "a.example.com"));
         assert!(!name_covers("*.example.com", ""));
-    }
-
-    #[test]
-    fn self_signed_inspected() {
-        let pair = self_signed(&["*.example.com".into(), "example.com".into()], &opts(30)).unwrap();
-        let info = inspect_pem(&pair.cert, Some(&pair.key)).unwrap();
-        assert_eq!(info.dns_names, ["*.example.com", "example.com"]);
-        assert_eq!(info.subject, "CN=*.example.com");
-        assert_eq!(info.issuer, info.subject);
-        assert!((29..=30).contains(&info.days_left), "{info:?}");
-        assert!(info.valid_now && !info.expired && !info.is_ca);
-        assert_eq!(info.key_matches, Some(true));
-        assert!(covers(&info, "a.example.com") && covers(&info, "example.com"));
-        assert!(!covers(&info, "a.b.example.com"));
-        // A combined PEM (certificate and key in one text).
-        let both = inspect_pem(&format!("{}{}", pair.cert, pair.key), None).unwrap();
-        assert_eq!(both.key_matches, Some(true));
-        // Another key does not match.
-        let other = self_signed(&["example.com".into()], &opts(30)).unwrap();
-        let info = inspect_pem(&pair.cert, Some(&other.key)).unwrap();
-        assert_eq!(info.key_matches, Some(false));
-    }
-
-    #[test]
-    fn expired_and_ca_issued() {
-        let ca = ca("wildrun test CA", &opts(365)).unwrap();
-        let ca_info = inspect_pem(&ca.cert, Some(&ca.key)).unwrap();
-        assert!(ca_info.is_ca && ca_info.key_matches == Some(true));
-        let leaf = issue(&ca, &["a.example.com".into(), "10.0.0.1".into()], &opts(-2)).unwrap();
-        let info = inspect_pem(&leaf.cert, Some(&leaf.key)).unwrap();
-        assert!(info.expired && !info.valid_now, "{info:?}");
-        assert_eq!(info.days_left, -2);
-        assert_eq!(info.issuer, "CN=wildrun test CA");
-        assert_eq!(info.chain_length, 2);
-        assert_eq!(info.ip_addresses, ["10.0.0.1"]);
-        assert!(covers(&info, "10.0.0.1"));
-        assert_eq!(info.key_matches, Some(true));
-        let not_ca = self_signed(&["x.example.com".into()], &opts(1)).unwrap();
-        assert!(issue(&not_ca, &["a.example.com".into()], &opts(1))
-            .unwrap_err()
-            .contains("is not a CA"));
     }
 
     #[test]
@@ -734,27 +407,6 @@ mod tests {
         let err = inspect_value(&secret).unwrap_err();
         assert!(
             err.contains("Secret n/s has no tls.crt (only ca.crt)"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn certificate_status_reads_ready() {
-        let object = serde_json::json!({
-            "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-            "metadata": {"name": "wild", "namespace": "cert-manager"},
-            "spec": {"secretName": "wild-tls", "dnsNames": ["*.example.com"]},
-            "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "Issuing", "message": "Issuing certificate"}],
-                       "renewalTime": "2030-01-01T00:00:00Z"}});
-        let s = certificate_status(&object).unwrap();
-        assert!(!s.ready);
-        assert_eq!(s.reason.as_deref(), Some("Issuing"));
-        assert_eq!(s.renewal_time.as_deref(), Some("2030-01-01T00:00:00Z"));
-        assert_eq!(s.secret.as_deref(), Some("wild-tls"));
-        let err = certificate_status(&serde_json::json!({"apiVersion": "v1", "kind": "Secret"}))
-            .unwrap_err();
-        assert!(
-            err.contains("expected a cert-manager.io Certificate"),
             "{err}"
         );
     }

@@ -1,0 +1,202 @@
+//! Making local certificates (ECDSA P-256, with rcgen): self-signed server
+//! certificates, a local CA, and server certificates that CA signs, for
+//! clusters without cert-manager and for tests.
+
+use super::inspect::{inspect_pem, pem_blocks};
+use super::{Options, Pair};
+use base64::Engine as _;
+use std::net::IpAddr;
+use time::{Duration, OffsetDateTime};
+
+fn params(
+    names: &[String],
+    options: &Options,
+    default_cn: &str,
+) -> Result<rcgen::CertificateParams, String> {
+    let mut params = rcgen::CertificateParams::default();
+    for name in names {
+        let san = match name.parse::<IpAddr>() {
+            Ok(ip) => rcgen::SanType::IpAddress(ip),
+            Err(_) => {
+                crate::objects::validate::hostname(name)
+                    .map_err(|e| format!("name {name:?} {e}"))?;
+                rcgen::SanType::DnsName(
+                    name.clone()
+                        .try_into()
+                        .map_err(|e| format!("name {name:?}: {e}"))?,
+                )
+            }
+        };
+        params.subject_alt_names.push(san);
+    }
+    let cn = options.common_name.as_deref().unwrap_or(default_cn);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    let now = OffsetDateTime::now_utc();
+    let not_after = now + Duration::days(options.days);
+    // Valid from a day ago (clock skew), and always before it expires.
+    params.not_before = now.min(not_after) - Duration::days(1);
+    params.not_after = not_after;
+    let mut serial = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut serial)
+        .map_err(|_| "no randomness for a serial number".to_string())?;
+    serial[0] &= 0x7f;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+    Ok(params)
+}
+
+fn leaf_params(names: &[String], options: &Options) -> Result<rcgen::CertificateParams, String> {
+    let Some(first) = names.first() else {
+        return Err("give at least one name (a host such as \"*.example.com\" or an IP)".into());
+    };
+    let mut params = params(names, options, first)?;
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    Ok(params)
+}
+
+fn key_pair() -> Result<rcgen::KeyPair, String> {
+    rcgen::KeyPair::generate().map_err(|e| format!("cannot generate a key: {e}"))
+}
+
+/// A self-signed server certificate for `names` (DNS names or IPs).
+pub fn self_signed(names: &[String], options: &Options) -> Result<Pair, String> {
+    let key = key_pair()?;
+    let cert = leaf_params(names, options)?
+        .self_signed(&key)
+        .map_err(|e| format!("cannot sign the certificate: {e}"))?;
+    Ok(Pair {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
+}
+
+/// A local certificate authority named `common_name`.
+pub fn ca(common_name: &str, options: &Options) -> Result<Pair, String> {
+    let options = Options {
+        common_name: Some(
+            options
+                .common_name
+                .clone()
+                .unwrap_or_else(|| common_name.to_string()),
+        ),
+        ..options.clone()
+    };
+    let mut params = params(&[], &options, common_name)?;
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let key = key_pair()?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| format!("cannot sign the CA certificate: {e}"))?;
+    Ok(Pair {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
+}
+
+/// A server certificate for `names` signed by the local CA `ca`. Its `cert`
+/// holds the certificate followed by the CA's, as cert-manager writes tls.crt.
+pub fn issue(ca: &Pair, names: &[String], options: &Options) -> Result<Pair, String> {
+    let ca_key = rcgen::KeyPair::from_pem(&ca.key)
+        .map_err(|_| "the CA's key is not a PKCS#8 PEM private key (use one cert::ca made)")?;
+    let ca_info = inspect_pem(&ca.cert, Some(&ca.key)).map_err(|e| format!("the CA: {e}"))?;
+    if ca_info.key_matches != Some(true) {
+        return Err("the CA's key does not belong to its certificate".into());
+    }
+    if !ca_info.is_ca {
+        return Err(format!(
+            "the CA certificate ({}) is not a CA (no basicConstraints CA:TRUE)",
+            ca_info.subject
+        ));
+    }
+    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca.cert, ca_key)
+        .map_err(|e| format!("the CA certificate cannot be used: {e}"))?;
+    let key = key_pair()?;
+    let cert = leaf_params(names, options)?
+        .signed_by(&key, &issuer)
+        .map_err(|e| format!("cannot sign the certificate: {e}"))?;
+    let chain_ca = pem_blocks(&ca.cert)?
+        .into_iter()
+        .find(|b| b.label == "CERTIFICATE")
+        .map(|b| pem_encode("CERTIFICATE", &b.contents))
+        .unwrap_or_default();
+    Ok(Pair {
+        cert: format!("{}{chain_ca}", cert.pem()),
+        key: key.serialize_pem(),
+    })
+}
+
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in body.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cert::covers;
+
+    fn opts(days: i64) -> Options {
+        Options {
+            days,
+            common_name: None,
+        }
+    }
+
+    #[test]
+    fn self_signed_inspected() {
+        let pair = self_signed(&["*.example.com".into(), "example.com".into()], &opts(30)).unwrap();
+        let info = inspect_pem(&pair.cert, Some(&pair.key)).unwrap();
+        assert_eq!(info.dns_names, ["*.example.com", "example.com"]);
+        assert_eq!(info.subject, "CN=*.example.com");
+        assert_eq!(info.issuer, info.subject);
+        assert!((29..=30).contains(&info.days_left), "{info:?}");
+        assert!(info.valid_now && !info.expired && !info.is_ca);
+        assert_eq!(info.key_matches, Some(true));
+        assert!(covers(&info, "a.example.com") && covers(&info, "example.com"));
+        assert!(!covers(&info, "a.b.example.com"));
+        // A combined PEM (certificate and key in one text).
+        let both = inspect_pem(&format!("{}{}", pair.cert, pair.key), None).unwrap();
+        assert_eq!(both.key_matches, Some(true));
+        // Another key does not match.
+        let other = self_signed(&["example.com".into()], &opts(30)).unwrap();
+        let info = inspect_pem(&pair.cert, Some(&other.key)).unwrap();
+        assert_eq!(info.key_matches, Some(false));
+    }
+
+    #[test]
+    fn expired_and_ca_issued() {
+        let ca = ca("wildrun test CA", &opts(365)).unwrap();
+        let ca_info = inspect_pem(&ca.cert, Some(&ca.key)).unwrap();
+        assert!(ca_info.is_ca && ca_info.key_matches == Some(true));
+        let leaf = issue(&ca, &["a.example.com".into(), "10.0.0.1".into()], &opts(-2)).unwrap();
+        let info = inspect_pem(&leaf.cert, Some(&leaf.key)).unwrap();
+        assert!(info.expired && !info.valid_now, "{info:?}");
+        assert_eq!(info.days_left, -2);
+        assert_eq!(info.issuer, "CN=wildrun test CA");
+        assert_eq!(info.chain_length, 2);
+        assert_eq!(info.ip_addresses, ["10.0.0.1"]);
+        assert!(covers(&info, "10.0.0.1"));
+        assert_eq!(info.key_matches, Some(true));
+        let not_ca = self_signed(&["x.example.com".into()], &opts(1)).unwrap();
+        assert!(issue(&not_ca, &["a.example.com".into()], &opts(1))
+            .unwrap_err()
+            .contains("is not a CA"));
+    }
+}

@@ -1,0 +1,109 @@
+//! cert-manager's view of a Certificate: whether it is ready, why not, and
+//! when it will be renewed.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// The readiness of a cert-manager Certificate, as `cert::status` returns it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Status {
+    /// `namespace/name`.
+    pub name: String,
+    /// Whether the Ready condition is True.
+    pub ready: bool,
+    /// The Ready condition's reason (`Ready`, `Issuing`, `DoesNotExist`, ...), or `None`.
+    pub reason: Option<String>,
+    /// The Ready condition's message, or a note that there is none.
+    pub message: String,
+    /// `status.notAfter`.
+    pub not_after: Option<String>,
+    /// `status.renewalTime`: when cert-manager will renew it.
+    pub renewal_time: Option<String>,
+    /// `spec.secretName`.
+    pub secret: Option<String>,
+    /// `spec.dnsNames`.
+    pub dns_names: Vec<String>,
+}
+
+/// Reads a Certificate object (cert-manager.io) as the API server returns it.
+pub fn certificate_status(object: &Value) -> Result<Status, String> {
+    let text = |p: &str| {
+        object
+            .pointer(p)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let kind = text("/kind").unwrap_or_default();
+    let api = text("/apiVersion").unwrap_or_default();
+    if kind != "Certificate" || !api.starts_with("cert-manager.io/") {
+        return Err(format!(
+            "expected a cert-manager.io Certificate, got {} {}",
+            if api.is_empty() {
+                "no apiVersion"
+            } else {
+                &api
+            },
+            if kind.is_empty() {
+                "and no kind"
+            } else {
+                &kind
+            }
+        ));
+    }
+    let name = match (text("/metadata/namespace"), text("/metadata/name")) {
+        (Some(ns), Some(n)) => format!("{ns}/{n}"),
+        (None, Some(n)) => n,
+        _ => "(unnamed)".into(),
+    };
+    let ready = object
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| {
+            c.iter()
+                .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
+        });
+    let field = |c: Option<&Value>, k: &str| {
+        c.and_then(|c| c.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    Ok(Status {
+        name,
+        ready: field(ready, "status").as_deref() == Some("True"),
+        reason: field(ready, "reason"),
+        message: field(ready, "message").unwrap_or_else(|| {
+            "no Ready condition yet (cert-manager has not processed it; is cert-manager running?)"
+                .into()
+        }),
+        not_after: text("/status/notAfter"),
+        renewal_time: text("/status/renewalTime"),
+        secret: text("/spec/secretName"),
+        dns_names: crate::objects::string_list(object.pointer("/spec/dnsNames")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_status_reads_ready() {
+        let object = serde_json::json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": "wild", "namespace": "cert-manager"},
+            "spec": {"secretName": "wild-tls", "dnsNames": ["*.example.com"]},
+            "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "Issuing", "message": "Issuing certificate"}],
+                       "renewalTime": "2030-01-01T00:00:00Z"}});
+        let s = certificate_status(&object).unwrap();
+        assert!(!s.ready);
+        assert_eq!(s.reason.as_deref(), Some("Issuing"));
+        assert_eq!(s.renewal_time.as_deref(), Some("2030-01-01T00:00:00Z"));
+        assert_eq!(s.secret.as_deref(), Some("wild-tls"));
+        let err = certificate_status(&serde_json::json!({"apiVersion": "v1", "kind": "Secret"}))
+            .unwrap_err();
+        assert!(
+            err.contains("expected a cert-manager.io Certificate"),
+            "{err}"
+        );
+    }
+}
