@@ -510,7 +510,7 @@ async fn exchange(
                     response.covers = Some(cert::covers(&info, &target.host));
                     response.certificate = Some(info);
                 }
-                Err(e) => response.verify_error = Some(e),
+                Err(e) => response.verify_error = Some(e.to_string()),
             }
             response.verified = seen.error.is_none() && response.certificate.is_some();
             if response.verify_error.is_none() {

@@ -3,28 +3,35 @@
 //! clusters without cert-manager and for tests.
 
 use super::inspect::{inspect_pem, pem_blocks};
-use super::{Options, Pair};
+use super::{CertError, Options, Pair};
 use base64::Engine as _;
 use std::net::IpAddr;
 use time::{Duration, OffsetDateTime};
 
+/// What every generated certificate shares: its names (subjectAltName), its
+/// common name, its validity and a random serial.
 fn params(
     names: &[String],
     options: &Options,
     default_cn: &str,
-) -> Result<rcgen::CertificateParams, String> {
+) -> Result<rcgen::CertificateParams, CertError> {
     let mut params = rcgen::CertificateParams::default();
     for name in names {
         let san = match name.parse::<IpAddr>() {
             Ok(ip) => rcgen::SanType::IpAddress(ip),
             Err(_) => {
-                crate::objects::validate::hostname(name)
-                    .map_err(|e| format!("name {name:?} {e}"))?;
-                rcgen::SanType::DnsName(
-                    name.clone()
-                        .try_into()
-                        .map_err(|e| format!("name {name:?}: {e}"))?,
-                )
+                crate::objects::validate::hostname(name).map_err(|reason| {
+                    CertError::InvalidName {
+                        name: name.clone(),
+                        reason,
+                    }
+                })?;
+                rcgen::SanType::DnsName(name.clone().try_into().map_err(|e: rcgen::Error| {
+                    CertError::UnusableName {
+                        name: name.clone(),
+                        reason: e.to_string(),
+                    }
+                })?)
             }
         };
         params.subject_alt_names.push(san);
@@ -40,15 +47,16 @@ fn params(
     params.not_after = not_after;
     let mut serial = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut serial)
-        .map_err(|_| "no randomness for a serial number".to_string())?;
+        .map_err(|_| CertError::NoRandomness)?;
     serial[0] &= 0x7f;
     params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
     Ok(params)
 }
 
-fn leaf_params(names: &[String], options: &Options) -> Result<rcgen::CertificateParams, String> {
+/// A server certificate's parameters: not a CA, for TLS server authentication.
+fn leaf_params(names: &[String], options: &Options) -> Result<rcgen::CertificateParams, CertError> {
     let Some(first) = names.first() else {
-        return Err("give at least one name (a host such as \"*.example.com\" or an IP)".into());
+        return Err(CertError::NoNames);
     };
     let mut params = params(names, options, first)?;
     params.is_ca = rcgen::IsCa::ExplicitNoCa;
@@ -60,16 +68,17 @@ fn leaf_params(names: &[String], options: &Options) -> Result<rcgen::Certificate
     Ok(params)
 }
 
-fn key_pair() -> Result<rcgen::KeyPair, String> {
-    rcgen::KeyPair::generate().map_err(|e| format!("cannot generate a key: {e}"))
+/// A new ECDSA P-256 key pair (rcgen's default).
+fn key_pair() -> Result<rcgen::KeyPair, CertError> {
+    rcgen::KeyPair::generate().map_err(|e| CertError::KeyGeneration(e.to_string()))
 }
 
 /// A self-signed server certificate for `names` (DNS names or IPs).
-pub fn self_signed(names: &[String], options: &Options) -> Result<Pair, String> {
+pub fn self_signed(names: &[String], options: &Options) -> Result<Pair, CertError> {
     let key = key_pair()?;
     let cert = leaf_params(names, options)?
         .self_signed(&key)
-        .map_err(|e| format!("cannot sign the certificate: {e}"))?;
+        .map_err(|e| CertError::Signing(e.to_string()))?;
     Ok(Pair {
         cert: cert.pem(),
         key: key.serialize_pem(),
@@ -77,7 +86,7 @@ pub fn self_signed(names: &[String], options: &Options) -> Result<Pair, String> 
 }
 
 /// A local certificate authority named `common_name`.
-pub fn ca(common_name: &str, options: &Options) -> Result<Pair, String> {
+pub fn ca(common_name: &str, options: &Options) -> Result<Pair, CertError> {
     let options = Options {
         common_name: Some(
             options
@@ -97,7 +106,7 @@ pub fn ca(common_name: &str, options: &Options) -> Result<Pair, String> {
     let key = key_pair()?;
     let cert = params
         .self_signed(&key)
-        .map_err(|e| format!("cannot sign the CA certificate: {e}"))?;
+        .map_err(|e| CertError::CaSigning(e.to_string()))?;
     Ok(Pair {
         cert: cert.pem(),
         key: key.serialize_pem(),
@@ -106,25 +115,24 @@ pub fn ca(common_name: &str, options: &Options) -> Result<Pair, String> {
 
 /// A server certificate for `names` signed by the local CA `ca`. Its `cert`
 /// holds the certificate followed by the CA's, as cert-manager writes tls.crt.
-pub fn issue(ca: &Pair, names: &[String], options: &Options) -> Result<Pair, String> {
-    let ca_key = rcgen::KeyPair::from_pem(&ca.key)
-        .map_err(|_| "the CA's key is not a PKCS#8 PEM private key (use one cert::ca made)")?;
-    let ca_info = inspect_pem(&ca.cert, Some(&ca.key)).map_err(|e| format!("the CA: {e}"))?;
+pub fn issue(ca: &Pair, names: &[String], options: &Options) -> Result<Pair, CertError> {
+    let ca_key = rcgen::KeyPair::from_pem(&ca.key).map_err(|_| CertError::CaKeyNotPkcs8)?;
+    let ca_info =
+        inspect_pem(&ca.cert, Some(&ca.key)).map_err(|e| CertError::UnreadableCa(Box::new(e)))?;
     if ca_info.key_matches != Some(true) {
-        return Err("the CA's key does not belong to its certificate".into());
+        return Err(CertError::CaKeyMismatch);
     }
     if !ca_info.is_ca {
-        return Err(format!(
-            "the CA certificate ({}) is not a CA (no basicConstraints CA:TRUE)",
-            ca_info.subject
-        ));
+        return Err(CertError::NotACa {
+            subject: ca_info.subject,
+        });
     }
     let issuer = rcgen::Issuer::from_ca_cert_pem(&ca.cert, ca_key)
-        .map_err(|e| format!("the CA certificate cannot be used: {e}"))?;
+        .map_err(|e| CertError::UnusableCa(e.to_string()))?;
     let key = key_pair()?;
     let cert = leaf_params(names, options)?
         .signed_by(&key, &issuer)
-        .map_err(|e| format!("cannot sign the certificate: {e}"))?;
+        .map_err(|e| CertError::Signing(e.to_string()))?;
     let chain_ca = pem_blocks(&ca.cert)?
         .into_iter()
         .find(|b| b.label == "CERTIFICATE")
@@ -136,6 +144,7 @@ pub fn issue(ca: &Pair, names: &[String], options: &Options) -> Result<Pair, Str
     })
 }
 
+/// `der` as a PEM block labelled `label`, 64 base64 characters a line.
 fn pem_encode(label: &str, der: &[u8]) -> String {
     let body = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
@@ -197,6 +206,7 @@ mod tests {
         let not_ca = self_signed(&["x.example.com".into()], &opts(1)).unwrap();
         assert!(issue(&not_ca, &["a.example.com".into()], &opts(1))
             .unwrap_err()
+            .to_string()
             .contains("is not a CA"));
     }
 }

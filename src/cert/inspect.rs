@@ -3,7 +3,7 @@
 //! Key material is read only to derive its public key; it is never part of a
 //! result or an error message.
 
-use super::Info;
+use super::{CertError, Info};
 use base64::Engine as _;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -21,46 +21,55 @@ fn rfc3339(timestamp: i64) -> String {
         .unwrap_or_else(|| timestamp.to_string())
 }
 
-fn pem_labels(blocks: &[Pem]) -> String {
-    if blocks.is_empty() {
-        "no PEM block at all".into()
-    } else {
-        let labels: Vec<&str> = blocks.iter().map(|b| b.label.as_str()).collect();
-        format!("only {}", labels.join(", "))
-    }
+/// The labels of PEM blocks, for an error saying what was found instead.
+fn labels(blocks: &[Pem]) -> Vec<String> {
+    blocks.iter().map(|b| b.label.clone()).collect()
 }
 
-pub(super) fn pem_blocks(text: &str) -> Result<Vec<Pem>, String> {
+/// Every PEM block of `text`, in order.
+pub(super) fn pem_blocks(text: &str) -> Result<Vec<Pem>, CertError> {
     Pem::iter_from_buffer(text.as_bytes())
         .enumerate()
-        .map(|(i, block)| block.map_err(|e| format!("PEM block {} is malformed: {e}", i + 1)))
+        .map(|(i, block)| {
+            block.map_err(|e| CertError::MalformedPem {
+                block: i + 1,
+                reason: e.to_string(),
+            })
+        })
         .collect()
 }
 
+/// The same fault, said of the private key's text (given apart from the
+/// certificate's, so "PEM block 1" alone would point at the wrong text).
+fn in_private_key(error: CertError) -> CertError {
+    match error {
+        CertError::MalformedPem { block, reason } => CertError::MalformedKeyPem { block, reason },
+        other => other,
+    }
+}
+
 /// Reads a certificate (and, if the text holds one, its private key) from PEM.
-pub fn inspect_pem(cert_pem: &str, key_pem: Option<&str>) -> Result<Info, String> {
+pub fn inspect_pem(cert_pem: &str, key_pem: Option<&str>) -> Result<Info, CertError> {
     let blocks = pem_blocks(cert_pem)?;
     let certs: Vec<&Pem> = blocks.iter().filter(|b| b.label == "CERTIFICATE").collect();
     let Some(leaf) = certs.first() else {
-        return Err(format!(
-            "no certificate found: expected a PEM block \"-----BEGIN CERTIFICATE-----\", found {}",
-            pem_labels(&blocks)
-        ));
+        return Err(CertError::NoCertificate {
+            found: labels(&blocks),
+        });
     };
     let x509 = leaf
         .parse_x509()
-        .map_err(|e| format!("the first certificate is not valid X.509: {e}"))?;
+        .map_err(|e| CertError::InvalidPem(e.to_string()))?;
     // The key: given separately, or in the same text (a combined PEM file).
     let key_blocks = match key_pem {
-        Some(k) => pem_blocks(k).map_err(|e| format!("the private key: {e}"))?,
+        Some(k) => pem_blocks(k).map_err(in_private_key)?,
         None => blocks.clone(),
     };
     let key = key_blocks.iter().find(|b| b.label.ends_with("PRIVATE KEY"));
     if key_pem.is_some() && key.is_none() {
-        return Err(format!(
-            "the private key: expected a PEM block \"-----BEGIN ... PRIVATE KEY-----\", found {}",
-            pem_labels(&key_blocks)
-        ));
+        return Err(CertError::NoPrivateKey {
+            found: labels(&key_blocks),
+        });
     }
     let key_matches = match key {
         Some(block) => {
@@ -73,9 +82,9 @@ pub fn inspect_pem(cert_pem: &str, key_pem: Option<&str>) -> Result<Info, String
 }
 
 /// Reads a DER certificate (as a TLS server presents it).
-pub fn inspect_der(der: &[u8], chain_length: usize) -> Result<Info, String> {
+pub fn inspect_der(der: &[u8], chain_length: usize) -> Result<Info, CertError> {
     let (_, x509) = x509_parser::parse_x509_certificate(der)
-        .map_err(|e| format!("the certificate is not valid X.509: {e}"))?;
+        .map_err(|e| CertError::InvalidDer(e.to_string()))?;
     Ok(info_of(&x509, der, None, chain_length))
 }
 
@@ -140,12 +149,10 @@ fn info_of(
 /// The public key bytes (as in a certificate's subjectPublicKey) of a
 /// private key: PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1
 /// (`EC PRIVATE KEY`), the encodings cert-manager and OpenSSL write.
-fn public_key_of(label: &str, der: &[u8]) -> Result<Vec<u8>, String> {
+fn public_key_of(label: &str, der: &[u8]) -> Result<Vec<u8>, CertError> {
     use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
     let rng = ring::rand::SystemRandom::new();
-    let unreadable = |kind: &str| {
-        format!("the private key ({kind}) cannot be read: it is malformed or of an unsupported algorithm (RSA, ECDSA P-256/P-384 and Ed25519 are supported)")
-    };
+    let unreadable = |encoding| CertError::UnreadableKey { encoding };
     match label {
         "PRIVATE KEY" => {
             if let Ok(k) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der) {
@@ -180,7 +187,9 @@ fn public_key_of(label: &str, der: &[u8]) -> Result<Vec<u8>, String> {
             }
             Err(unreadable("SEC1 EC"))
         }
-        other => Err(format!("{other} is not a supported private key format")),
+        other => Err(CertError::UnsupportedKeyFormat {
+            label: other.to_string(),
+        }),
     }
 }
 
@@ -269,78 +278,82 @@ pub fn covers(info: &Info, host: &str) -> bool {
 /// The certificate PEM (and key PEM, if present) of what a script passes:
 /// PEM text, a Secret map (`data` base64 as the API returns it, or
 /// `stringData`), or a pair from `cert::self_signed`/`ca`/`issue`.
-fn cert_source(value: &Value) -> Result<(String, Option<String>), String> {
+fn cert_source(value: &Value) -> Result<(String, Option<String>), CertError> {
     match value {
         Value::String(text) => Ok((text.clone(), None)),
         Value::Object(map) if map.contains_key("cert") => {
-            let cert = map.get("cert").and_then(Value::as_str).ok_or(
-                "the map's cert must be PEM text (a pair from cert::self_signed, cert::ca or cert::issue)",
-            )?;
+            let cert = map
+                .get("cert")
+                .and_then(Value::as_str)
+                .ok_or(CertError::PairCertNotText)?;
             Ok((
                 cert.to_string(),
                 map.get("key").and_then(Value::as_str).map(str::to_string),
             ))
         }
         Value::Object(_) if value.get("kind").and_then(Value::as_str) == Some("Secret") => {
-            let name = format!(
-                "Secret {}/{}",
-                value
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?"),
-                value
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-            );
-            let entry = |key: &str| -> Result<Option<String>, String> {
-                if let Some(v) = value.pointer(&format!("/stringData/{key}")).and_then(Value::as_str) {
-                    return Ok(Some(v.to_string()));
-                }
-                match value.get("data").and_then(|d| d.get(key)).and_then(Value::as_str) {
-                    None => Ok(None),
-                    Some(b64) => {
-                        let bytes = base64::engine::general_purpose::STANDARD
-                            .decode(b64.trim())
-                            .map_err(|e| format!("{name}: {key} is not base64: {e}"))?;
-                        String::from_utf8(bytes)
-                            .map(Some)
-                            .map_err(|_| format!("{name}: {key} is not PEM text"))
-                    }
-                }
-            };
-            let Some(cert) = entry("tls.crt")? else {
-                let mut keys: Vec<&str> = ["data", "stringData"]
-                    .iter()
-                    .filter_map(|f| value.get(*f).and_then(Value::as_object))
-                    .flat_map(|m| m.keys().map(String::as_str))
-                    .collect();
-                keys.sort();
-                let has = if keys.is_empty() {
-                    "no data at all".to_string()
-                } else {
-                    format!("only {}", keys.join(", "))
-                };
-                return Err(format!(
-                    "{name} has no tls.crt ({has}); a TLS Secret (type kubernetes.io/tls) holds tls.crt and tls.key"
-                ));
-            };
-            Ok((cert, entry("tls.key")?))
+            secret_source(value)
         }
-        Value::Object(_) => Err(
-            "expected PEM text, a Secret (kube::get) or a pair from cert::self_signed/ca/issue; got a map that is none of these"
-                .into(),
-        ),
-        Value::Null => Err("expected a certificate, got () (did kube::get find nothing?)".into()),
-        other => Err(format!(
-            "expected PEM text, a Secret or a generated pair, not {}",
-            crate::objects::strict::describe(other)
-        )),
+        Value::Object(_) => Err(CertError::UnknownMap),
+        Value::Null => Err(CertError::Nothing),
+        other => Err(CertError::NotACertificate {
+            found: crate::objects::strict::describe(other),
+        }),
     }
 }
 
-/// Inspects what a script passes (see [`cert_source`]).
-pub fn inspect_value(value: &Value) -> Result<Info, String> {
+/// `tls.crt` and `tls.key` of a Secret: from `stringData` as written, else
+/// from `data` (base64, as the API server returns it).
+fn secret_source(secret: &Value) -> Result<(String, Option<String>), CertError> {
+    let text = |pointer: &str| secret.pointer(pointer).and_then(Value::as_str);
+    let name = format!(
+        "{}/{}",
+        text("/metadata/namespace").unwrap_or("?"),
+        text("/metadata/name").unwrap_or("?")
+    );
+    let entry = |key: &str| -> Result<Option<String>, CertError> {
+        if let Some(v) = text(&format!("/stringData/{key}")) {
+            return Ok(Some(v.to_string()));
+        }
+        let Some(b64) = secret
+            .get("data")
+            .and_then(|d| d.get(key))
+            .and_then(Value::as_str)
+        else {
+            return Ok(None);
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| CertError::SecretNotBase64 {
+                secret: name.clone(),
+                key: key.to_string(),
+                reason: e.to_string(),
+            })?;
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| CertError::SecretNotText {
+                secret: name.clone(),
+                key: key.to_string(),
+            })
+    };
+    let Some(cert) = entry("tls.crt")? else {
+        let mut found: Vec<String> = ["data", "stringData"]
+            .iter()
+            .filter_map(|f| secret.get(*f).and_then(Value::as_object))
+            .flat_map(|m| m.keys().cloned())
+            .collect();
+        found.sort();
+        return Err(CertError::NoTlsCrt {
+            secret: name,
+            found,
+        });
+    };
+    Ok((cert, entry("tls.key")?))
+}
+
+/// Inspects what a script passes: PEM text, a Secret map or a generated
+/// pair (see [`cert_source`]).
+pub fn inspect_value(value: &Value) -> Result<Info, CertError> {
     let (cert, key) = cert_source(value)?;
     inspect_pem(&cert, key.as_deref())
 }
@@ -393,18 +406,19 @@ mod tests {
     fn bad_input_is_explained() {
         assert!(inspect_pem("hello", None)
             .unwrap_err()
+            .to_string()
             .contains("no certificate found"));
         let key_only = self_signed(&["a.example.com".into()], &opts(1))
             .unwrap()
             .key;
-        let err = inspect_pem(&key_only, None).unwrap_err();
+        let err = inspect_pem(&key_only, None).unwrap_err().to_string();
         assert!(err.contains("found only PRIVATE KEY"), "{err}");
         assert!(!err.contains("MII"), "no key material in errors: {err}");
         let broken = "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n";
         assert!(inspect_pem(broken, None).is_err());
         let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "s", "namespace": "n"}, "data": {"ca.crt": "eA=="}});
-        let err = inspect_value(&secret).unwrap_err();
+        let err = inspect_value(&secret).unwrap_err().to_string();
         assert!(
             err.contains("Secret n/s has no tls.crt (only ca.crt)"),
             "{err}"

@@ -1,6 +1,7 @@
 //! cert-manager's view of a Certificate: whether it is ready, why not, and
 //! when it will be renewed.
 
+use super::CertError;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -26,7 +27,7 @@ pub struct Status {
 }
 
 /// Reads a Certificate object (cert-manager.io) as the API server returns it.
-pub fn certificate_status(object: &Value) -> Result<Status, String> {
+pub fn certificate_status(object: &Value) -> Result<Status, CertError> {
     let text = |p: &str| {
         object
             .pointer(p)
@@ -36,19 +37,12 @@ pub fn certificate_status(object: &Value) -> Result<Status, String> {
     let kind = text("/kind").unwrap_or_default();
     let api = text("/apiVersion").unwrap_or_default();
     if kind != "Certificate" || !api.starts_with("cert-manager.io/") {
-        return Err(format!(
-            "expected a cert-manager.io Certificate, got {} {}",
-            if api.is_empty() {
-                "no apiVersion"
-            } else {
-                &api
-            },
-            if kind.is_empty() {
-                "and no kind"
-            } else {
-                &kind
-            }
-        ));
+        // An empty field says as little as a missing one.
+        let given = |t: String| Some(t).filter(|t| !t.is_empty());
+        return Err(CertError::NotACertificateObject {
+            api_version: given(api),
+            kind: given(kind),
+        });
     }
     let name = match (text("/metadata/namespace"), text("/metadata/name")) {
         (Some(ns), Some(n)) => format!("{ns}/{n}"),
@@ -100,7 +94,8 @@ mod tests {
         assert_eq!(s.renewal_time.as_deref(), Some("2030-01-01T00:00:00Z"));
         assert_eq!(s.secret.as_deref(), Some("wild-tls"));
         let err = certificate_status(&serde_json::json!({"apiVersion": "v1", "kind": "Secret"}))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("expected a cert-manager.io Certificate"),
             "{err}"
