@@ -345,7 +345,7 @@ async fn resolve_host(
         let mut query = Query::new(host, record_type);
         query.server = server;
         query.timeout = timeout;
-        let answer = dns::resolve(&query).await?;
+        let answer = dns::resolve(&query).await.map_err(|e| e.to_string())?;
         if let Some(ip) = answer.values.iter().find_map(|v| v.parse::<IpAddr>().ok()) {
             return Ok(ip);
         }

@@ -2,7 +2,7 @@
 //! target (a CNAME to a name, an A/AAAA record with an address), and when it
 //! does not, what DNS says instead, in words a person can act on.
 
-use super::{absolute, bare, resolve, Answer, FoundRecord, Query};
+use super::{absolute, bare, resolve, Answer, DnsError, FoundRecord, Query};
 use hickory_resolver::proto::rr::RecordType;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -86,7 +86,7 @@ fn failed_lookup(answer: &Answer, target: &str, expected: &str) -> Expectation {
 /// is a name, an A (or AAAA) record with that address when it is an IP.
 /// Only a malformed name or target, or a resolver that cannot be set up, is
 /// an `Err`; what DNS answers is always an [`Expectation`].
-pub async fn expect(base: &Query, target: &str) -> Result<Expectation, String> {
+pub async fn expect(base: &Query, target: &str) -> Result<Expectation, DnsError> {
     let target = target.trim_end_matches('.');
     let name = bare(&absolute(&base.name)?);
     // Never follow CNAMEs: an alias where an address belongs (or the other

@@ -30,6 +30,74 @@ mod expect;
 
 pub use expect::{expect, Expectation};
 
+/// Why a query could not be made. What DNS answers (NXDOMAIN, no data, a
+/// timeout, a refusal) is never one of these but an [`Answer`]. Each message
+/// quotes the input at fault and says what is accepted instead.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DnsError {
+    /// A record type scripts may not ask for.
+    #[error("record type {text:?} is not supported; use one of {}", TYPES.join(", "))]
+    UnsupportedRecordType {
+        /// The type as written.
+        text: String,
+    },
+    /// A supported record type name hickory still does not read.
+    #[error("record type {text:?}: {reason}")]
+    RecordType {
+        /// The type as written.
+        text: String,
+        /// What hickory said.
+        reason: String,
+    },
+    /// A nameserver that is not an address.
+    #[error(
+        "nameserver {text:?} is not an address: use ip:port (127.0.0.1:5353, [::1]:53) or an IP"
+    )]
+    ServerAddress {
+        /// The nameserver as written.
+        text: String,
+    },
+    /// A name that is not a DNS name.
+    #[error("{name:?} is not a DNS name: {reason}")]
+    Name {
+        /// The name as written.
+        name: String,
+        /// What hickory said.
+        reason: String,
+    },
+    /// `/etc/resolv.conf` cannot be read (only without a nameserver of one's own).
+    #[error("cannot read the system's DNS configuration: {0}")]
+    SystemConfig(String),
+    /// `/etc/resolv.conf` names no nameserver.
+    #[error("the system's DNS configuration (/etc/resolv.conf) names no nameserver")]
+    NoSystemNameserver,
+    /// The resolver cannot be built from its configuration.
+    #[error("cannot set up the resolver: {0}")]
+    Resolver(String),
+    /// One end of a `first-last` address range is not an address.
+    #[error("range {range:?}: {text:?} is not an IP address")]
+    RangeAddress {
+        /// The range as written (trimmed).
+        range: String,
+        /// The part that is not an address.
+        text: String,
+    },
+    /// A range that is not a CIDR or an address.
+    #[error("range {range:?}: {reason}")]
+    Range {
+        /// The range as written (trimmed).
+        range: String,
+        /// Why it is no CIDR.
+        reason: String,
+    },
+    /// A CIDR whose prefix length is not a number.
+    #[error("range {range:?}: bad prefix length")]
+    RangePrefix {
+        /// The range as written (trimmed).
+        range: String,
+    },
+}
+
 /// Seconds a lookup waits for an answer unless the script says otherwise.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 3;
 
@@ -106,28 +174,26 @@ pub struct Answer {
 }
 
 /// Reads a record type name (case-insensitive).
-pub fn record_type(text: &str) -> Result<RecordType, String> {
+pub fn record_type(text: &str) -> Result<RecordType, DnsError> {
     let upper = text.to_ascii_uppercase();
     if !TYPES.contains(&upper.as_str()) {
-        return Err(format!(
-            "record type {text:?} is not supported; use one of {}",
-            TYPES.join(", ")
-        ));
+        return Err(DnsError::UnsupportedRecordType { text: text.into() });
     }
-    RecordType::from_str(&upper).map_err(|e| format!("record type {text:?}: {e}"))
+    RecordType::from_str(&upper).map_err(|e| DnsError::RecordType {
+        text: text.into(),
+        reason: e.to_string(),
+    })
 }
 
 /// Reads a nameserver address: `ip:port`, `[ipv6]:port`, or a bare IP (port 53).
-pub fn server_address(text: &str) -> Result<SocketAddr, String> {
+pub fn server_address(text: &str) -> Result<SocketAddr, DnsError> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
     if let Ok(ip) = text.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    Err(format!(
-        "nameserver {text:?} is not an address: use ip:port (127.0.0.1:5353, [::1]:53) or an IP"
-    ))
+    Err(DnsError::ServerAddress { text: text.into() })
 }
 
 fn bare(name: &Name) -> String {
@@ -157,7 +223,7 @@ fn found(record: &Record) -> FoundRecord {
     }
 }
 
-fn resolver(query: &Query) -> Result<TokioResolver, String> {
+fn resolver(query: &Query) -> Result<TokioResolver, DnsError> {
     let config = match query.server {
         Some(addr) => {
             let mut udp = ConnectionConfig::udp();
@@ -169,13 +235,11 @@ fn resolver(query: &Query) -> Result<TokioResolver, String> {
         }
         None => {
             let (config, _) = hickory_resolver::system_conf::read_system_conf()
-                .map_err(|e| format!("cannot read the system's DNS configuration: {e}"))?;
+                .map_err(|e| DnsError::SystemConfig(e.to_string()))?;
             // Names are absolute: no search domains.
             let (_, _, servers) = config.into_parts();
             if servers.is_empty() {
-                return Err(
-                    "the system's DNS configuration (/etc/resolv.conf) names no nameserver".into(),
-                );
+                return Err(DnsError::NoSystemNameserver);
             }
             ResolverConfig::from_name_servers(servers)
         }
@@ -199,7 +263,7 @@ fn resolver(query: &Query) -> Result<TokioResolver, String> {
     options.ndots = 0;
     builder
         .build()
-        .map_err(|e| format!("cannot set up the resolver: {e}"))
+        .map_err(|e| DnsError::Resolver(e.to_string()))
 }
 
 fn classify(err: &NetError) -> &'static str {
@@ -214,13 +278,16 @@ fn classify(err: &NetError) -> &'static str {
     }
 }
 
-fn absolute(name: &str) -> Result<Name, String> {
+fn absolute(name: &str) -> Result<Name, DnsError> {
     let text = if name.ends_with('.') {
         name.to_string()
     } else {
         format!("{name}.")
     };
-    Name::from_str(&text).map_err(|e| format!("{name:?} is not a DNS name: {e}"))
+    Name::from_str(&text).map_err(|e| DnsError::Name {
+        name: name.into(),
+        reason: e.to_string(),
+    })
 }
 
 async fn lookup_once(
@@ -234,7 +301,7 @@ async fn lookup_once(
 
 /// Looks a name up. DNS outcomes (NXDOMAIN, no data, timeout, refusal) are
 /// an [`Answer`] with that status; only a bad query is an `Err`.
-pub async fn resolve(query: &Query) -> Result<Answer, String> {
+pub async fn resolve(query: &Query) -> Result<Answer, DnsError> {
     let name = absolute(&query.name)?;
     let resolver = resolver(query)?;
     let mut answer = Answer {
@@ -303,22 +370,29 @@ pub async fn resolve(query: &Query) -> Result<Answer, String> {
 
 /// Whether `ip` lies in `range`: a CIDR (`192.168.8.0/24`), a range of
 /// addresses (`192.168.8.240-192.168.8.250`, as MetalLB writes pools) or one address.
-pub fn ip_in_range(ip: IpAddr, range: &str) -> Result<bool, String> {
+pub fn ip_in_range(ip: IpAddr, range: &str) -> Result<bool, DnsError> {
     let range = range.trim();
     if let Some((first, last)) = range.split_once('-') {
         let parse = |t: &str| {
             t.trim()
                 .parse::<IpAddr>()
-                .map_err(|_| format!("range {range:?}: {t:?} is not an IP address"))
+                .map_err(|_| DnsError::RangeAddress {
+                    range: range.into(),
+                    text: t.into(),
+                })
         };
         let (first, last) = (parse(first)?, parse(last)?);
         return Ok(first <= ip && ip <= last && first.is_ipv4() == ip.is_ipv4());
     }
-    crate::objects::validate::cidr(range).map_err(|e| format!("range {range:?}: {e}"))?;
+    crate::objects::validate::cidr(range).map_err(|reason| DnsError::Range {
+        range: range.into(),
+        reason,
+    })?;
     let (addr, prefix) = range.split_once('/').unwrap_or((range, ""));
-    let net: IpAddr = addr
-        .parse()
-        .map_err(|_| format!("range {range:?}: {addr:?} is not an IP address"))?;
+    let net: IpAddr = addr.parse().map_err(|_| DnsError::RangeAddress {
+        range: range.into(),
+        text: addr.into(),
+    })?;
     let bits = |ip: IpAddr| match ip {
         IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, 32u32),
         IpAddr::V6(v) => (u128::from(v), 128u32),
@@ -330,9 +404,9 @@ pub fn ip_in_range(ip: IpAddr, range: &str) -> Result<bool, String> {
     let prefix: u32 = if prefix.is_empty() {
         max
     } else {
-        prefix
-            .parse()
-            .map_err(|_| format!("range {range:?}: bad prefix length"))?
+        prefix.parse().map_err(|_| DnsError::RangePrefix {
+            range: range.into(),
+        })?
     };
     let mask = if prefix == 0 {
         0
@@ -352,6 +426,7 @@ mod tests {
         assert_eq!(record_type("TXT"), Ok(RecordType::TXT));
         assert!(record_type("MX")
             .unwrap_err()
+            .to_string()
             .contains("A, AAAA, CNAME, TXT"));
     }
 
@@ -366,7 +441,10 @@ mod tests {
             Ok("10.0.0.1:53".parse().unwrap())
         );
         assert_eq!(server_address("[::1]:53"), Ok("[::1]:53".parse().unwrap()));
-        assert!(server_address("ns1:53").unwrap_err().contains("ip:port"));
+        assert!(server_address("ns1:53")
+            .unwrap_err()
+            .to_string()
+            .contains("ip:port"));
     }
 
     #[test]
