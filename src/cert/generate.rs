@@ -208,5 +208,78 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("is not a CA"));
+        assert_eq!(
+            issue(&not_ca, &["a.example.com".into()], &opts(1)).unwrap_err(),
+            CertError::NotACa {
+                subject: "CN=x.example.com".into()
+            }
+        );
+    }
+
+    #[test]
+    fn names_are_checked_before_anything_is_made() {
+        assert_eq!(
+            self_signed(&[], &opts(1)).unwrap_err().to_string(),
+            "give at least one name (a host such as \"*.example.com\" or an IP)"
+        );
+        assert_eq!(
+            self_signed(&["localhost".into()], &opts(1))
+                .unwrap_err()
+                .to_string(),
+            "name \"localhost\" must be a fully qualified name (at least two labels)"
+        );
+        // A CA needs no name of its own but its common name.
+        assert!(ca("only a CN", &opts(1)).is_ok());
+    }
+
+    #[test]
+    fn common_name_and_validity_follow_the_options() {
+        let options = Options {
+            days: 10,
+            common_name: Some("wildrun test".into()),
+        };
+        let info = crate::cert::inspect_pem(
+            &self_signed(&["a.example.com".into()], &options)
+                .unwrap()
+                .cert,
+            None,
+        )
+        .unwrap();
+        assert_eq!(info.subject, "CN=wildrun test");
+        assert!((9..=10).contains(&info.days_left), "{info:?}");
+        let ca_info =
+            crate::cert::inspect_pem(&ca("the CA", &opts(1)).unwrap().cert, None).unwrap();
+        assert_eq!(ca_info.subject, "CN=the CA");
+    }
+
+    #[test]
+    fn a_ca_must_be_whole_and_a_ca() {
+        let ca_pair = ca("wildrun test CA", &opts(1)).unwrap();
+        let other = ca("another CA", &opts(1)).unwrap();
+        let names = ["a.example.com".to_string()];
+        let mixed = Pair {
+            cert: ca_pair.cert.clone(),
+            key: other.key.clone(),
+        };
+        assert_eq!(
+            issue(&mixed, &names, &opts(1)).unwrap_err(),
+            CertError::CaKeyMismatch
+        );
+        let bad_key = Pair {
+            cert: ca_pair.cert.clone(),
+            key: "not a key".into(),
+        };
+        assert_eq!(
+            issue(&bad_key, &names, &opts(1)).unwrap_err().to_string(),
+            "the CA's key is not a PKCS#8 PEM private key (use one cert::ca made)"
+        );
+        let no_cert = Pair {
+            cert: "hello".into(),
+            key: ca_pair.key.clone(),
+        };
+        assert_eq!(
+            issue(&no_cert, &names, &opts(1)).unwrap_err().to_string(),
+            "the CA: no certificate found: expected a PEM block \"-----BEGIN CERTIFICATE-----\", found no PEM block at all"
+        );
     }
 }

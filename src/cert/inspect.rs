@@ -424,4 +424,160 @@ mod tests {
             "{err}"
         );
     }
+
+    /// Certificate names as `inspect` reports them, for `covers`.
+    fn names(dns_names: &[&str], ip_addresses: &[&str]) -> Info {
+        Info {
+            subject: String::new(),
+            issuer: String::new(),
+            dns_names: dns_names.iter().map(|n| n.to_string()).collect(),
+            ip_addresses: ip_addresses.iter().map(|n| n.to_string()).collect(),
+            not_before: String::new(),
+            not_after: String::new(),
+            days_left: 0,
+            seconds_left: 0,
+            valid_now: false,
+            expired: false,
+            serial: String::new(),
+            is_ca: false,
+            key_matches: None,
+            chain_length: 0,
+            fingerprint: String::new(),
+        }
+    }
+
+    #[test]
+    fn name_coverage_ignores_case_and_the_final_dot_only() {
+        assert!(name_covers("Example.COM.", "example.com"));
+        assert!(name_covers("*.Example.com", "WWW.example.COM"));
+        assert!(name_covers("*.example.com.", "www.example.com"));
+        // A wildcard stands for a label, never for a wildcard or nothing.
+        assert!(!name_covers("*.example.com", "*.example.com"));
+        assert!(!name_covers("*", "example.com"));
+        assert!(!name_covers("", "example.com"));
+        assert!(!name_covers("example.com", "example.com.org"));
+    }
+
+    #[test]
+    fn covers_matches_addresses_as_addresses_and_hosts_by_name() {
+        let info = names(&["*.example.com", "10.0.0.9"], &["10.0.0.1", "fd00::1"]);
+        assert!(covers(&info, "10.0.0.1"));
+        // The same IPv6 address written another way.
+        assert!(covers(&info, "fd00:0:0::1"));
+        assert!(!covers(&info, "10.0.0.2"));
+        // An IP host is looked for among the IP addresses only.
+        assert!(!covers(&info, "10.0.0.9"));
+        assert!(covers(&info, "WWW.Example.com"));
+        assert!(!covers(&info, "a.www.example.com"));
+        assert!(!covers(&info, "example.com"));
+        assert!(!covers(&names(&[], &[]), "example.com"));
+    }
+
+    #[test]
+    fn pem_faults_say_which_text_and_what_was_found() {
+        let err = inspect_pem("hello", None).unwrap_err();
+        assert_eq!(err, CertError::NoCertificate { found: vec![] });
+        assert_eq!(
+            err.to_string(),
+            "no certificate found: expected a PEM block \"-----BEGIN CERTIFICATE-----\", found no PEM block at all"
+        );
+        let pair = self_signed(&["a.example.com".into()], &opts(1)).unwrap();
+        // The certificate given where its key belongs.
+        let err = inspect_pem(&pair.cert, Some(&pair.cert)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the private key: expected a PEM block \"-----BEGIN ... PRIVATE KEY-----\", found only CERTIFICATE"
+        );
+        let broken_key = "-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----\n";
+        let err = inspect_pem(&pair.cert, Some(broken_key)).unwrap_err();
+        assert!(
+            matches!(err, CertError::MalformedKeyPem { block: 1, .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("the private key: PEM block 1 is malformed: "),
+            "{err}"
+        );
+        let encrypted =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        assert_eq!(
+            inspect_pem(&pair.cert, Some(encrypted))
+                .unwrap_err()
+                .to_string(),
+            "ENCRYPTED PRIVATE KEY is not a supported private key format"
+        );
+        assert_eq!(
+            public_key_of("PRIVATE KEY", b"garbage")
+                .unwrap_err()
+                .to_string(),
+            "the private key (PKCS#8) cannot be read: it is malformed or of an unsupported algorithm (RSA, ECDSA P-256/P-384 and Ed25519 are supported)"
+        );
+    }
+
+    #[test]
+    fn der_and_pem_give_the_same_fingerprint() {
+        let pair = self_signed(&["a.example.com".into()], &opts(1)).unwrap();
+        let blocks = pem_blocks(&pair.cert).unwrap();
+        let from_pem = inspect_pem(&pair.cert, None).unwrap();
+        let from_der = inspect_der(&blocks[0].contents, 1).unwrap();
+        assert_eq!(from_pem.fingerprint, from_der.fingerprint);
+        assert_eq!(from_der.key_matches, None);
+        // SHA-256 of nothing, as sha256sum prints it, in pairs.
+        assert!(fingerprint(b"").starts_with("e3:b0:c4:42:98:fc:1c:14"));
+        assert_eq!(fingerprint(b"").len(), 32 * 3 - 1);
+        assert!(inspect_der(b"not DER", 1)
+            .unwrap_err()
+            .to_string()
+            .starts_with("the certificate is not valid X.509: "));
+    }
+
+    #[test]
+    fn secrets_pairs_and_other_values_as_sources() {
+        use base64::engine::general_purpose::STANDARD;
+        let pair = self_signed(&["a.example.com".into()], &opts(1)).unwrap();
+        let secret = serde_json::json!({"kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
+            "data": {"tls.crt": STANDARD.encode(&pair.cert), "tls.key": STANDARD.encode(&pair.key)}});
+        assert_eq!(inspect_value(&secret).unwrap().key_matches, Some(true));
+        // stringData is what was written last: it wins over data.
+        let written = serde_json::json!({"kind": "Secret", "stringData": {"tls.crt": pair.cert},
+            "data": {"tls.crt": "not base64!"}});
+        assert_eq!(inspect_value(&written).unwrap().key_matches, None);
+        let pair_map = serde_json::json!({"cert": pair.cert, "key": pair.key});
+        assert_eq!(inspect_value(&pair_map).unwrap().key_matches, Some(true));
+
+        let err = |value: serde_json::Value| inspect_value(&value).unwrap_err().to_string();
+        assert_eq!(
+            err(serde_json::json!({"kind": "Secret"})),
+            "Secret ?/? has no tls.crt (no data at all); a TLS Secret (type kubernetes.io/tls) holds tls.crt and tls.key"
+        );
+        assert!(err(
+            serde_json::json!({"kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
+            "data": {"tls.crt": "not base64!"}})
+        )
+        .starts_with("Secret n/s: tls.crt is not base64: "));
+        assert_eq!(
+            err(
+                serde_json::json!({"kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
+                "data": {"tls.crt": STANDARD.encode([0xff, 0xfe])}})
+            ),
+            "Secret n/s: tls.crt is not PEM text"
+        );
+        assert_eq!(
+            err(serde_json::json!({"cert": 1})),
+            "the map's cert must be PEM text (a pair from cert::self_signed, cert::ca or cert::issue)"
+        );
+        assert_eq!(
+            err(serde_json::json!({"kind": "ConfigMap"})),
+            "expected PEM text, a Secret (kube::get) or a pair from cert::self_signed/ca/issue; got a map that is none of these"
+        );
+        assert_eq!(
+            err(serde_json::Value::Null),
+            "expected a certificate, got () (did kube::get find nothing?)"
+        );
+        assert_eq!(
+            err(serde_json::json!([1])),
+            "expected PEM text, a Secret or a generated pair, not a list"
+        );
+    }
 }

@@ -259,3 +259,19 @@ pub struct Options {
     /// Subject common name (default: the first name).
     pub common_name: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pair_never_shows_its_key() {
+        let pair = Pair {
+            cert: "the certificate".into(),
+            key: "SECRET KEY MATERIAL".into(),
+        };
+        let shown = format!("{pair:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("<private key>") && shown.contains("the certificate"));
+    }
+}

@@ -101,4 +101,85 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn a_ready_certificate() {
+        let object = serde_json::json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": "wild", "namespace": "web"},
+            "spec": {"secretName": "wild-tls", "dnsNames": ["*.example.com", "example.com"]},
+            "status": {"conditions": [
+                    {"type": "Issuing", "status": "False"},
+                    {"type": "Ready", "status": "True", "reason": "Ready", "message": "Certificate is up to date and has not expired"}],
+                "notAfter": "2030-03-01T00:00:00Z"}});
+        let s = certificate_status(&object).unwrap();
+        assert_eq!(
+            s,
+            Status {
+                name: "web/wild".into(),
+                ready: true,
+                reason: Some("Ready".into()),
+                message: "Certificate is up to date and has not expired".into(),
+                not_after: Some("2030-03-01T00:00:00Z".into()),
+                renewal_time: None,
+                secret: Some("wild-tls".into()),
+                dns_names: vec!["*.example.com".into(), "example.com".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn not_ready_says_why() {
+        let object = serde_json::json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": "wild"},
+            "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "DoesNotExist",
+                "message": "Issuing certificate as Secret does not exist"}]}});
+        let s = certificate_status(&object).unwrap();
+        assert!(!s.ready);
+        assert_eq!(s.name, "wild");
+        assert_eq!(s.reason.as_deref(), Some("DoesNotExist"));
+        assert_eq!(s.message, "Issuing certificate as Secret does not exist");
+    }
+
+    #[test]
+    fn without_status_it_is_not_ready_and_says_so() {
+        let object = serde_json::json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate"});
+        let s = certificate_status(&object).unwrap();
+        assert!(!s.ready);
+        assert_eq!(s.name, "(unnamed)");
+        assert_eq!(s.reason, None);
+        assert_eq!(
+            s.message,
+            "no Ready condition yet (cert-manager has not processed it; is cert-manager running?)"
+        );
+        assert_eq!((s.not_after, s.renewal_time, s.secret), (None, None, None));
+        assert!(s.dns_names.is_empty());
+    }
+
+    #[test]
+    fn other_objects_are_named_in_the_error() {
+        let err = |v: Value| certificate_status(&v).unwrap_err().to_string();
+        assert_eq!(
+            err(serde_json::json!({"apiVersion": "v1", "kind": "Secret"})),
+            "expected a cert-manager.io Certificate, got v1 Secret"
+        );
+        assert_eq!(
+            err(serde_json::json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer"})),
+            "expected a cert-manager.io Certificate, got cert-manager.io/v1 Issuer"
+        );
+        // Another group's Certificate is not cert-manager's.
+        assert_eq!(
+            err(serde_json::json!({"apiVersion": "example.com/v1", "kind": "Certificate"})),
+            "expected a cert-manager.io Certificate, got example.com/v1 Certificate"
+        );
+        assert_eq!(
+            err(serde_json::json!({})),
+            "expected a cert-manager.io Certificate, got no apiVersion and no kind"
+        );
+        assert_eq!(
+            err(serde_json::json!({"apiVersion": "", "kind": ""})),
+            "expected a cert-manager.io Certificate, got no apiVersion and no kind"
+        );
+    }
 }
