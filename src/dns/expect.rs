@@ -213,3 +213,210 @@ fn not_an_alias(name: &str, target: &str, records: Vec<FoundRecord>) -> Expectat
         records,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAME: &str = "a.example.com";
+
+    fn record(record_type: &str, value: &str) -> FoundRecord {
+        FoundRecord {
+            name: NAME.into(),
+            record_type: record_type.into(),
+            ttl: 60,
+            value: value.into(),
+        }
+    }
+
+    /// An answer for `NAME` from 127.0.0.1:53, as `resolve` builds it.
+    fn answer(record_type: &str, status: &str, records: Vec<FoundRecord>) -> Answer {
+        let cname = records
+            .iter()
+            .find(|r| r.record_type == "CNAME")
+            .map(|r| r.value.clone());
+        Answer {
+            name: NAME.into(),
+            record_type: record_type.into(),
+            status: status.into(),
+            values: records
+                .iter()
+                .filter(|r| r.record_type == record_type)
+                .map(|r| r.value.clone())
+                .collect(),
+            cname,
+            records,
+            server: "127.0.0.1:53".into(),
+            error: None,
+        }
+    }
+
+    fn failed(record_type: &str, status: &str, error: Option<&str>) -> Answer {
+        Answer {
+            error: error.map(str::to_string),
+            ..answer(record_type, status, vec![])
+        }
+    }
+
+    fn judge_ip(target: &str, answer: Answer) -> Expectation {
+        judge_address(NAME, target, target.parse().unwrap(), answer)
+    }
+
+    #[test]
+    fn what_was_found_in_words() {
+        assert_eq!(describe_found(&failed("A", "nxdomain", None)), "NXDOMAIN");
+        assert_eq!(
+            describe_found(&failed("A", "timeout", None)),
+            "no answer (timed out)"
+        );
+        assert_eq!(
+            describe_found(&failed("A", "timeout", Some("request timed out"))),
+            "no answer (request timed out)"
+        );
+        assert_eq!(
+            describe_found(&failed("A", "error", None)),
+            "an error (unknown)"
+        );
+        assert_eq!(
+            describe_found(&failed("A", "error", Some("REFUSED"))),
+            "an error (REFUSED)"
+        );
+        assert_eq!(
+            describe_found(&failed("AAAA", "nodata", None)),
+            "no AAAA record"
+        );
+        let chain = answer(
+            "A",
+            "ok",
+            vec![record("CNAME", "b.example.com"), record("A", "10.0.0.1")],
+        );
+        assert_eq!(describe_found(&chain), "CNAME b.example.com, A 10.0.0.1");
+    }
+
+    #[test]
+    fn the_address_it_should_have() {
+        let e = judge_ip("10.0.0.1", answer("A", "ok", vec![record("A", "10.0.0.1")]));
+        assert!(e.ok, "{e:?}");
+        assert_eq!(e.message, "a.example.com has A 10.0.0.1");
+        assert_eq!((e.expected.as_str(), e.found.as_str()), ("A", "A 10.0.0.1"));
+        // One of several addresses is enough.
+        let e = judge_ip(
+            "10.0.0.2",
+            answer(
+                "A",
+                "ok",
+                vec![record("A", "10.0.0.1"), record("A", "10.0.0.2")],
+            ),
+        );
+        assert!(e.ok, "{e:?}");
+        // IPv6 is compared as an address, not as text.
+        let e = judge_ip(
+            "fd00:0::1",
+            answer("AAAA", "ok", vec![record("AAAA", "fd00::1")]),
+        );
+        assert!(e.ok, "{e:?}");
+        assert_eq!(e.expected, "AAAA");
+    }
+
+    #[test]
+    fn another_address_an_alias_or_nothing() {
+        let e = judge_ip("10.0.0.1", answer("A", "ok", vec![record("A", "10.0.0.2")]));
+        assert!(!e.ok);
+        assert_eq!(
+            e.message,
+            "a.example.com points at A 10.0.0.2; expected A 10.0.0.1"
+        );
+        let e = judge_ip(
+            "10.0.0.1",
+            answer("A", "ok", vec![record("CNAME", "lb.example.com")]),
+        );
+        assert!(!e.ok);
+        assert_eq!(e.found, "CNAME lb.example.com");
+        assert_eq!(
+            e.message,
+            "a.example.com is a CNAME to lb.example.com; expected an A record 10.0.0.1"
+        );
+        let e = judge_ip("10.0.0.1", failed("A", "nxdomain", None));
+        assert!(!e.ok);
+        assert_eq!(e.status, "nxdomain");
+        assert_eq!(
+            e.message,
+            "a.example.com does not exist (NXDOMAIN); expected A 10.0.0.1"
+        );
+        let e = judge_ip("10.0.0.1", failed("A", "nodata", None));
+        assert_eq!(
+            e.message,
+            "a.example.com has no A record; expected A 10.0.0.1"
+        );
+        let e = judge_ip(
+            "10.0.0.1",
+            failed("A", "timeout", Some("request timed out")),
+        );
+        assert_eq!(
+            e.message,
+            "a.example.com could not be looked up through 127.0.0.1:53: no answer (request timed out)"
+        );
+    }
+
+    #[test]
+    fn the_alias_it_should_be() {
+        let e = judge_alias(
+            NAME,
+            "lb.example.com",
+            answer("CNAME", "ok", vec![record("CNAME", "LB.Example.com")]),
+        );
+        assert!(e.ok, "{e:?}");
+        assert_eq!(e.message, "a.example.com is a CNAME to lb.example.com");
+        assert_eq!(e.expected, "CNAME");
+        let e = judge_alias(
+            NAME,
+            "lb.example.com",
+            answer("CNAME", "ok", vec![record("CNAME", "old.example.com")]),
+        );
+        assert!(!e.ok);
+        assert_eq!(
+            e.message,
+            "a.example.com is a CNAME to old.example.com; expected a CNAME to lb.example.com"
+        );
+        let e = judge_alias(NAME, "lb.example.com", failed("CNAME", "nxdomain", None));
+        assert!(!e.ok);
+        assert_eq!(e.expected, "a CNAME to");
+        assert_eq!(
+            e.message,
+            "a.example.com does not exist (NXDOMAIN); expected a CNAME to lb.example.com"
+        );
+        let e = judge_alias(
+            NAME,
+            "lb.example.com",
+            failed("CNAME", "error", Some("REFUSED")),
+        );
+        assert_eq!(
+            e.message,
+            "a.example.com could not be looked up through 127.0.0.1:53: an error (REFUSED)"
+        );
+    }
+
+    #[test]
+    fn a_name_that_is_no_alias_says_what_it_is() {
+        let e = not_an_alias(NAME, "lb.example.com", vec![]);
+        assert!(!e.ok);
+        assert_eq!(e.status, "nodata");
+        assert_eq!(e.found, "no CNAME record");
+        assert_eq!(
+            e.message,
+            "a.example.com has no CNAME record; expected a CNAME to lb.example.com"
+        );
+        let e = not_an_alias(
+            NAME,
+            "lb.example.com",
+            vec![record("AAAA", "fd00::1"), record("A", "10.0.0.1")],
+        );
+        assert!(!e.ok);
+        assert_eq!(e.found, "AAAA fd00::1, A 10.0.0.1");
+        assert_eq!(
+            e.message,
+            "a.example.com is an AAAA record (AAAA fd00::1, A 10.0.0.1), not a CNAME to lb.example.com"
+        );
+        assert_eq!(e.records.len(), 2);
+    }
+}

@@ -423,11 +423,18 @@ mod tests {
     #[test]
     fn record_types() {
         assert_eq!(record_type("a"), Ok(RecordType::A));
+        assert_eq!(record_type("aaaa"), Ok(RecordType::AAAA));
+        assert_eq!(record_type("Cname"), Ok(RecordType::CNAME));
         assert_eq!(record_type("TXT"), Ok(RecordType::TXT));
-        assert!(record_type("MX")
-            .unwrap_err()
-            .to_string()
-            .contains("A, AAAA, CNAME, TXT"));
+        assert_eq!(
+            record_type("MX"),
+            Err(DnsError::UnsupportedRecordType { text: "MX".into() })
+        );
+        assert_eq!(
+            record_type("mx").unwrap_err().to_string(),
+            "record type \"mx\" is not supported; use one of A, AAAA, CNAME, TXT"
+        );
+        assert!(record_type("").is_err());
     }
 
     #[test]
@@ -441,10 +448,14 @@ mod tests {
             Ok("10.0.0.1:53".parse().unwrap())
         );
         assert_eq!(server_address("[::1]:53"), Ok("[::1]:53".parse().unwrap()));
-        assert!(server_address("ns1:53")
-            .unwrap_err()
-            .to_string()
-            .contains("ip:port"));
+        assert_eq!(server_address("::1"), Ok("[::1]:53".parse().unwrap()));
+        assert_eq!(
+            server_address("ns1:53").unwrap_err().to_string(),
+            "nameserver \"ns1:53\" is not an address: use ip:port (127.0.0.1:5353, [::1]:53) or an IP"
+        );
+        // A port out of range, or an IPv6 address in brackets without one.
+        assert!(server_address("127.0.0.1:65536").is_err());
+        assert!(server_address("[::1]").is_err());
     }
 
     #[test]
@@ -454,18 +465,59 @@ mod tests {
         assert_eq!(ip_in_range(ip, "192.168.9.0/24"), Ok(false));
         assert_eq!(ip_in_range(ip, "0.0.0.0/0"), Ok(true));
         assert_eq!(ip_in_range(ip, "192.168.8.240"), Ok(true));
+        assert_eq!(ip_in_range(ip, "192.168.8.240/32"), Ok(true));
+        assert_eq!(ip_in_range(ip, "192.168.8.241/32"), Ok(false));
+        assert_eq!(ip_in_range(ip, " 192.168.0.0/16 "), Ok(true));
         assert_eq!(ip_in_range(ip, "192.168.8.240-192.168.8.250"), Ok(true));
+        assert_eq!(ip_in_range(ip, "192.168.8.230 - 192.168.8.240"), Ok(true));
         assert_eq!(ip_in_range(ip, "192.168.8.241-192.168.8.250"), Ok(false));
         assert_eq!(ip_in_range(ip, "fd00::/8"), Ok(false));
-        assert!(ip_in_range(ip, "192.168.8.0/33").is_err());
-        assert!(ip_in_range(ip, "a-b").is_err());
+        assert_eq!(ip_in_range(ip, "::/0"), Ok(false));
         let v6: IpAddr = "fd00::1".parse().unwrap();
         assert_eq!(ip_in_range(v6, "fd00::/8"), Ok(true));
+        assert_eq!(ip_in_range(v6, "fe80::/10"), Ok(false));
+        assert_eq!(ip_in_range(v6, "fd00::1"), Ok(true));
+        assert_eq!(ip_in_range(v6, "fd00::-fd00::ff"), Ok(true));
+        assert_eq!(ip_in_range(v6, "fd00::2-fd00::ff"), Ok(false));
+        // An address of the other family is never in range, whatever its bits.
+        assert_eq!(ip_in_range(v6, "0.0.0.0/0"), Ok(false));
+        assert_eq!(ip_in_range(ip, "::-ffff::"), Ok(false));
+    }
+
+    #[test]
+    fn bad_ranges_are_named_in_the_error() {
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let err = |range: &str| ip_in_range(ip, range).unwrap_err().to_string();
+        assert_eq!(err("a-b"), "range \"a-b\": \"a\" is not an IP address");
+        assert_eq!(
+            err("10.0.0.1-x"),
+            "range \"10.0.0.1-x\": \"x\" is not an IP address"
+        );
+        assert_eq!(
+            err("192.168.8.0/33"),
+            "range \"192.168.8.0/33\": prefix length \"33\" is not between 0 and 32"
+        );
+        assert_eq!(
+            err(" bogus "),
+            "range \"bogus\": \"bogus\" is not an IP address"
+        );
+        assert_eq!(
+            ip_in_range(ip, "10.0.0.0/x"),
+            Err(DnsError::Range {
+                range: "10.0.0.0/x".into(),
+                reason: "prefix length \"x\" is not between 0 and 32".into()
+            })
+        );
     }
 
     #[test]
     fn names_are_absolute() {
         assert_eq!(bare(&absolute("a.example.com").unwrap()), "a.example.com");
         assert_eq!(bare(&absolute("a.example.com.").unwrap()), "a.example.com");
+        let err = absolute("a..example.com").unwrap_err();
+        assert!(matches!(&err, DnsError::Name { name, .. } if name == "a..example.com"));
+        assert!(err
+            .to_string()
+            .starts_with("\"a..example.com\" is not a DNS name: "));
     }
 }
