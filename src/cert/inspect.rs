@@ -351,8 +351,9 @@ fn secret_source(secret: &Value) -> Result<(String, Option<String>), CertError> 
     Ok((cert, entry("tls.key")?))
 }
 
-/// Inspects what a script passes: PEM text, a Secret map or a generated
-/// pair (see [`cert_source`]).
+/// Inspects what a script passes: PEM text, a `kubernetes.io/tls` Secret
+/// (`data` base64 as the API returns it, or `stringData`) or a generated
+/// pair (`#{ cert, key }`).
 pub fn inspect_value(value: &Value) -> Result<Info, CertError> {
     let (cert, key) = cert_source(value)?;
     inspect_pem(&cert, key.as_deref())

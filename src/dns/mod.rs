@@ -1,6 +1,6 @@
 //! DNS lookups, as plain Rust: what the `dns::` script namespace
 //! (`src/script/dns.rs`), `--wait` and the HTTPS checks build on. This file
-//! resolves names (A, AAAA, CNAME, TXT, and NS for `--wait`); [`expect`]
+//! resolves names (A, AAAA, CNAME, TXT, and NS for `--wait`); [`expect`](fn@expect)
 //! (`expect.rs`) says whether a name points where ExternalDNS should have
 //! pointed it.
 //!
