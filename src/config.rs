@@ -78,7 +78,9 @@ fn port(value: &str) -> Result<(), String> {
 }
 
 fn nameserver(value: &str) -> Result<(), String> {
-    crate::dns::server_address(value).map(|_| ())
+    crate::dns::server_address(value)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn file_path(value: &str) -> Result<(), String> {

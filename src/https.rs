@@ -345,7 +345,7 @@ async fn resolve_host(
         let mut query = Query::new(host, record_type);
         query.server = server;
         query.timeout = timeout;
-        let answer = dns::resolve(&query).await?;
+        let answer = dns::resolve(&query).await.map_err(|e| e.to_string())?;
         if let Some(ip) = answer.values.iter().find_map(|v| v.parse::<IpAddr>().ok()) {
             return Ok(ip);
         }
@@ -510,7 +510,7 @@ async fn exchange(
                     response.covers = Some(cert::covers(&info, &target.host));
                     response.certificate = Some(info);
                 }
-                Err(e) => response.verify_error = Some(e),
+                Err(e) => response.verify_error = Some(e.to_string()),
             }
             response.verified = seen.error.is_none() && response.certificate.is_some();
             if response.verify_error.is_none() {

@@ -536,7 +536,7 @@ impl Nameservers {
             }
             let mut query = Query::new(&zone, RecordType::NS);
             query.follow = false;
-            let answer = dns::resolve(&query).await?;
+            let answer = dns::resolve(&query).await.map_err(|e| e.to_string())?;
             if answer.status == "timeout" || answer.status == "error" {
                 return Err(format!(
                     "cannot find the nameservers of {zone} through the system's resolver: {}",
@@ -556,7 +556,7 @@ impl Nameservers {
             for name in &names {
                 let mut q = Query::new(name, RecordType::A);
                 q.follow = true;
-                let a = dns::resolve(&q).await?;
+                let a = dns::resolve(&q).await.map_err(|e| e.to_string())?;
                 servers.extend(
                     a.values
                         .iter()
@@ -638,7 +638,7 @@ impl Looker<'_> {
                     };
                     return Seen::NotYet(format!("{}{hint} (asked {server}, {which})", e.message));
                 }
-                Err(e) => return Seen::NotYet(e),
+                Err(e) => return Seen::NotYet(e.to_string()),
             }
         }
         Seen::NotYet(last)

@@ -1,16 +1,12 @@
 //! `cert::` for scripts: inspect certificates, make test ones, read
 //! cert-manager's status.
 
-use super::support::{script_error, to_json, to_script, unknown_option};
+use super::support::{script_error, to_json, to_script, unknown_option, RhaiResultOf};
 use crate::cert::*;
 use rhai::plugin::*;
 use serde_json::Value;
 
-fn names_of(
-    ctx: &NativeCallContext,
-    function: &str,
-    names: &Dynamic,
-) -> Result<Vec<String>, Box<EvalAltResult>> {
+fn names_of(ctx: &NativeCallContext, function: &str, names: &Dynamic) -> RhaiResultOf<Vec<String>> {
     let bad = || {
         script_error(
             ctx,
@@ -32,7 +28,7 @@ fn options_of(
     function: &str,
     options: &rhai::Map,
     default_days: i64,
-) -> Result<Options, Box<EvalAltResult>> {
+) -> RhaiResultOf<Options> {
     const KNOWN: &[&str] = &["days", "common_name"];
     let mut result = Options {
         days: default_days,
@@ -73,10 +69,7 @@ fn pair_to_script(pair: Pair) -> Dynamic {
     Dynamic::from_map(map)
 }
 
-fn pair_from_script(
-    ctx: &NativeCallContext,
-    value: &rhai::Map,
-) -> Result<Pair, Box<EvalAltResult>> {
+fn pair_from_script(ctx: &NativeCallContext, value: &rhai::Map) -> RhaiResultOf<Pair> {
     let text = |k: &str| value.get(k).and_then(|v| v.clone().into_string().ok());
     match (text("cert"), text("key")) {
         (Some(cert), Some(key)) => Ok(Pair { cert, key }),
@@ -93,7 +86,7 @@ pub mod cert_api {
     /// Subject, names, issuer, validity, days left, serial and whether the
     /// key matches, of PEM text, a TLS Secret or a generated pair.
     #[rhai_fn(return_raw)]
-    pub fn inspect(ctx: NativeCallContext, value: Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn inspect(ctx: NativeCallContext, value: Dynamic) -> RhaiResultOf<Dynamic> {
         let info = crate::cert::inspect_value(&to_json(&value)?)
             .map_err(|e| script_error(&ctx, format!("cert::inspect: {e}")))?;
         to_script(&ctx, &info)
@@ -102,11 +95,7 @@ pub mod cert_api {
     /// Whether the certificate covers `host` (wildcards cover exactly one
     /// label). `cert` is what `inspect` returns or anything it accepts.
     #[rhai_fn(return_raw)]
-    pub fn covers(
-        ctx: NativeCallContext,
-        cert: Dynamic,
-        host: &str,
-    ) -> Result<bool, Box<EvalAltResult>> {
+    pub fn covers(ctx: NativeCallContext, cert: Dynamic, host: &str) -> RhaiResultOf<bool> {
         let value = to_json(&cert)?;
         let info = match serde_json::from_value::<super::CoverNames>(value.clone()) {
             Ok(names) => names.into_info(),
@@ -119,10 +108,7 @@ pub mod cert_api {
     /// The Ready condition and renewal time of a cert-manager Certificate
     /// (the object as `kube::get` returns it).
     #[rhai_fn(return_raw)]
-    pub fn status(
-        ctx: NativeCallContext,
-        certificate: Dynamic,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn status(ctx: NativeCallContext, certificate: Dynamic) -> RhaiResultOf<Dynamic> {
         let status = crate::cert::certificate_status(&to_json(&certificate)?)
             .map_err(|e| script_error(&ctx, format!("cert::status: {e}")))?;
         to_script(&ctx, &status)
@@ -131,10 +117,7 @@ pub mod cert_api {
     /// A self-signed server certificate for `names` (a host or a list; IPs
     /// allowed), valid 90 days: `#{ cert, key }` (PEM).
     #[rhai_fn(return_raw)]
-    pub fn self_signed(
-        ctx: NativeCallContext,
-        names: Dynamic,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn self_signed(ctx: NativeCallContext, names: Dynamic) -> RhaiResultOf<Dynamic> {
         self_signed_with(ctx, names, rhai::Map::new())
     }
 
@@ -144,7 +127,7 @@ pub mod cert_api {
         ctx: NativeCallContext,
         names: Dynamic,
         options: rhai::Map,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<Dynamic> {
         let names = super::names_of(&ctx, "cert::self_signed", &names)?;
         let options = super::options_of(&ctx, "cert::self_signed", &options, 90)?;
         crate::cert::self_signed(&names, &options)
@@ -155,7 +138,7 @@ pub mod cert_api {
     /// A local certificate authority named `common_name`, valid 10 years:
     /// `#{ cert, key }` (PEM).
     #[rhai_fn(return_raw)]
-    pub fn ca(ctx: NativeCallContext, common_name: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn ca(ctx: NativeCallContext, common_name: &str) -> RhaiResultOf<Dynamic> {
         ca_with(ctx, common_name, rhai::Map::new())
     }
 
@@ -165,7 +148,7 @@ pub mod cert_api {
         ctx: NativeCallContext,
         common_name: &str,
         options: rhai::Map,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<Dynamic> {
         let options = super::options_of(&ctx, "cert::ca", &options, 3650)?;
         crate::cert::ca(common_name, &options)
             .map(super::pair_to_script)
@@ -175,11 +158,7 @@ pub mod cert_api {
     /// A server certificate for `names` signed by `ca` (from `cert::ca`),
     /// valid 90 days: `#{ cert, key }`, `cert` followed by the CA's certificate.
     #[rhai_fn(return_raw)]
-    pub fn issue(
-        ctx: NativeCallContext,
-        ca: rhai::Map,
-        names: Dynamic,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn issue(ctx: NativeCallContext, ca: rhai::Map, names: Dynamic) -> RhaiResultOf<Dynamic> {
         issue_with(ctx, ca, names, rhai::Map::new())
     }
 
@@ -190,7 +169,7 @@ pub mod cert_api {
         ca: rhai::Map,
         names: Dynamic,
         options: rhai::Map,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<Dynamic> {
         let ca = super::pair_from_script(&ctx, &ca)?;
         let names = super::names_of(&ctx, "cert::issue", &names)?;
         let options = super::options_of(&ctx, "cert::issue", &options, 90)?;

@@ -1,7 +1,7 @@
 //! `dns::` for scripts: resolve names, and check what ExternalDNS should
 //! have published.
 
-use super::support::{script_error, to_script, unknown_option, RunHandle};
+use super::support::{script_error, to_script, unknown_option, RhaiResultOf, RunHandle};
 use crate::dns::*;
 use hickory_resolver::proto::rr::RecordType;
 use rhai::plugin::*;
@@ -13,7 +13,7 @@ fn query_from(
     name: &str,
     record_type: RecordType,
     options: &rhai::Map,
-) -> Result<Query, Box<EvalAltResult>> {
+) -> RhaiResultOf<Query> {
     const KNOWN: &[&str] = &["server", "tcp", "follow", "timeout"];
     let mut query = Query::new(name, record_type);
     for (key, value) in options {
@@ -58,7 +58,7 @@ fn run_resolve(
     name: &str,
     record_type: &str,
     options: &rhai::Map,
-) -> Result<Dynamic, Box<EvalAltResult>> {
+) -> RhaiResultOf<Dynamic> {
     let rtype = self::record_type(record_type)
         .map_err(|e| script_error(ctx, format!("dns::resolve: {e}")))?;
     let query = query_from(ctx, "dns::resolve", name, rtype, options)?;
@@ -74,7 +74,7 @@ fn run_expect(
     name: &str,
     target: &str,
     options: &rhai::Map,
-) -> Result<Dynamic, Box<EvalAltResult>> {
+) -> RhaiResultOf<Dynamic> {
     let mut options = options.clone();
     if options.contains_key("follow") {
         return Err(script_error(
@@ -97,11 +97,7 @@ pub mod dns_api {
     /// Looks up `name`'s records of `type` (`"A"`, `"AAAA"`, `"CNAME"`,
     /// `"TXT"`) through the system's nameservers, following CNAMEs.
     #[rhai_fn(return_raw)]
-    pub fn resolve(
-        ctx: NativeCallContext,
-        name: &str,
-        record_type: &str,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn resolve(ctx: NativeCallContext, name: &str, record_type: &str) -> RhaiResultOf<Dynamic> {
         super::run_resolve(&ctx, name, record_type, &rhai::Map::new())
     }
 
@@ -113,18 +109,14 @@ pub mod dns_api {
         name: &str,
         record_type: &str,
         options: rhai::Map,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<Dynamic> {
         super::run_resolve(&ctx, name, record_type, &options)
     }
 
     /// Whether `name` points at `target`: a CNAME to it when it is a name, an
     /// A/AAAA record with it when it is an address; and what it found instead.
     #[rhai_fn(return_raw)]
-    pub fn expect(
-        ctx: NativeCallContext,
-        name: &str,
-        target: &str,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn expect(ctx: NativeCallContext, name: &str, target: &str) -> RhaiResultOf<Dynamic> {
         super::run_expect(&ctx, name, target, &rhai::Map::new())
     }
 
@@ -135,7 +127,7 @@ pub mod dns_api {
         name: &str,
         target: &str,
         options: rhai::Map,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<Dynamic> {
         super::run_expect(&ctx, name, target, &options)
     }
     /// Which annotation prefix the ExternalDNS of `deployment` (a Deployment
@@ -146,7 +138,7 @@ pub mod dns_api {
     pub fn externaldns_prefix(
         ctx: NativeCallContext,
         deployment: rhai::Map,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<Dynamic> {
         let value = crate::script::support::to_json(&Dynamic::from_map(deployment))?;
         to_script(&ctx, &crate::externaldns::detect(&value))
     }
@@ -158,7 +150,7 @@ pub mod dns_api {
         ctx: NativeCallContext,
         ip: &str,
         ranges: rhai::Array,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<Dynamic> {
         let addr: std::net::IpAddr = ip.trim().parse().map_err(|_| {
             script_error(
                 &ctx,

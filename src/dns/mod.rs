@@ -1,11 +1,15 @@
-//! `dns::` for scripts: name resolution checks (A, AAAA, CNAME, TXT).
+//! DNS lookups, as plain Rust: what the `dns::` script namespace
+//! (`src/script/dns.rs`), `--wait` and the HTTPS checks build on. This file
+//! resolves names (A, AAAA, CNAME, TXT, and NS for `--wait`); [`expect`](fn@expect)
+//! (`expect.rs`) says whether a name points where ExternalDNS should have
+//! pointed it.
 //!
-//! A lookup never raises an error for what DNS answers: a name that does not
-//! exist (`"nxdomain"`), a name without records of the type (`"nodata"`), a
-//! server that does not answer in time (`"timeout"`) or refuses
-//! (`"error"`) are all a [`Answer`] whose `status` a script tests. Only a
-//! malformed call (an unknown record type, a bad nameserver address, an
-//! unknown option) is a script error.
+//! A lookup never fails for what DNS answers: a name that does not exist
+//! (`"nxdomain"`), a name without records of the type (`"nodata"`), a server
+//! that does not answer in time (`"timeout"`) or refuses (`"error"`) are all
+//! an [`Answer`] whose `status` a caller tests. Only a malformed query (an
+//! unknown record type, a bad nameserver address, a name that is no DNS
+//! name) or a resolver that cannot be set up is an `Err`.
 //!
 //! Every call builds a fresh resolver without a cache: a check must see what
 //! the server says now, not what it said a minute ago.
@@ -21,6 +25,78 @@ use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
+
+mod expect;
+
+pub use expect::{expect, Expectation};
+
+/// Why a query could not be made. What DNS answers (NXDOMAIN, no data, a
+/// timeout, a refusal) is never one of these but an [`Answer`]. Each message
+/// quotes the input at fault and says what is accepted instead.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DnsError {
+    /// A record type scripts may not ask for.
+    #[error("record type {text:?} is not supported; use one of {}", TYPES.join(", "))]
+    UnsupportedRecordType {
+        /// The type as written.
+        text: String,
+    },
+    /// A supported record type name hickory still does not read.
+    #[error("record type {text:?}: {reason}")]
+    RecordType {
+        /// The type as written.
+        text: String,
+        /// What hickory said.
+        reason: String,
+    },
+    /// A nameserver that is not an address.
+    #[error(
+        "nameserver {text:?} is not an address: use ip:port (127.0.0.1:5353, [::1]:53) or an IP"
+    )]
+    ServerAddress {
+        /// The nameserver as written.
+        text: String,
+    },
+    /// A name that is not a DNS name.
+    #[error("{name:?} is not a DNS name: {reason}")]
+    Name {
+        /// The name as written.
+        name: String,
+        /// What hickory said.
+        reason: String,
+    },
+    /// `/etc/resolv.conf` cannot be read (only without a nameserver of one's own).
+    #[error("cannot read the system's DNS configuration: {0}")]
+    SystemConfig(String),
+    /// `/etc/resolv.conf` names no nameserver.
+    #[error("the system's DNS configuration (/etc/resolv.conf) names no nameserver")]
+    NoSystemNameserver,
+    /// The resolver cannot be built from its configuration.
+    #[error("cannot set up the resolver: {0}")]
+    Resolver(String),
+    /// One end of a `first-last` address range is not an address.
+    #[error("range {range:?}: {text:?} is not an IP address")]
+    RangeAddress {
+        /// The range as written (trimmed).
+        range: String,
+        /// The part that is not an address.
+        text: String,
+    },
+    /// A range that is not a CIDR or an address.
+    #[error("range {range:?}: {reason}")]
+    Range {
+        /// The range as written (trimmed).
+        range: String,
+        /// Why it is no CIDR.
+        reason: String,
+    },
+    /// A CIDR whose prefix length is not a number.
+    #[error("range {range:?}: bad prefix length")]
+    RangePrefix {
+        /// The range as written (trimmed).
+        range: String,
+    },
+}
 
 /// Seconds a lookup waits for an answer unless the script says otherwise.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 3;
@@ -98,28 +174,26 @@ pub struct Answer {
 }
 
 /// Reads a record type name (case-insensitive).
-pub fn record_type(text: &str) -> Result<RecordType, String> {
+pub fn record_type(text: &str) -> Result<RecordType, DnsError> {
     let upper = text.to_ascii_uppercase();
     if !TYPES.contains(&upper.as_str()) {
-        return Err(format!(
-            "record type {text:?} is not supported; use one of {}",
-            TYPES.join(", ")
-        ));
+        return Err(DnsError::UnsupportedRecordType { text: text.into() });
     }
-    RecordType::from_str(&upper).map_err(|e| format!("record type {text:?}: {e}"))
+    RecordType::from_str(&upper).map_err(|e| DnsError::RecordType {
+        text: text.into(),
+        reason: e.to_string(),
+    })
 }
 
 /// Reads a nameserver address: `ip:port`, `[ipv6]:port`, or a bare IP (port 53).
-pub fn server_address(text: &str) -> Result<SocketAddr, String> {
+pub fn server_address(text: &str) -> Result<SocketAddr, DnsError> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
     if let Ok(ip) = text.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    Err(format!(
-        "nameserver {text:?} is not an address: use ip:port (127.0.0.1:5353, [::1]:53) or an IP"
-    ))
+    Err(DnsError::ServerAddress { text: text.into() })
 }
 
 fn bare(name: &Name) -> String {
@@ -149,7 +223,7 @@ fn found(record: &Record) -> FoundRecord {
     }
 }
 
-fn resolver(query: &Query) -> Result<TokioResolver, String> {
+fn resolver(query: &Query) -> Result<TokioResolver, DnsError> {
     let config = match query.server {
         Some(addr) => {
             let mut udp = ConnectionConfig::udp();
@@ -161,13 +235,11 @@ fn resolver(query: &Query) -> Result<TokioResolver, String> {
         }
         None => {
             let (config, _) = hickory_resolver::system_conf::read_system_conf()
-                .map_err(|e| format!("cannot read the system's DNS configuration: {e}"))?;
+                .map_err(|e| DnsError::SystemConfig(e.to_string()))?;
             // Names are absolute: no search domains.
             let (_, _, servers) = config.into_parts();
             if servers.is_empty() {
-                return Err(
-                    "the system's DNS configuration (/etc/resolv.conf) names no nameserver".into(),
-                );
+                return Err(DnsError::NoSystemNameserver);
             }
             ResolverConfig::from_name_servers(servers)
         }
@@ -191,7 +263,7 @@ fn resolver(query: &Query) -> Result<TokioResolver, String> {
     options.ndots = 0;
     builder
         .build()
-        .map_err(|e| format!("cannot set up the resolver: {e}"))
+        .map_err(|e| DnsError::Resolver(e.to_string()))
 }
 
 fn classify(err: &NetError) -> &'static str {
@@ -206,13 +278,16 @@ fn classify(err: &NetError) -> &'static str {
     }
 }
 
-fn absolute(name: &str) -> Result<Name, String> {
+fn absolute(name: &str) -> Result<Name, DnsError> {
     let text = if name.ends_with('.') {
         name.to_string()
     } else {
         format!("{name}.")
     };
-    Name::from_str(&text).map_err(|e| format!("{name:?} is not a DNS name: {e}"))
+    Name::from_str(&text).map_err(|e| DnsError::Name {
+        name: name.into(),
+        reason: e.to_string(),
+    })
 }
 
 async fn lookup_once(
@@ -226,7 +301,7 @@ async fn lookup_once(
 
 /// Looks a name up. DNS outcomes (NXDOMAIN, no data, timeout, refusal) are
 /// an [`Answer`] with that status; only a bad query is an `Err`.
-pub async fn resolve(query: &Query) -> Result<Answer, String> {
+pub async fn resolve(query: &Query) -> Result<Answer, DnsError> {
     let name = absolute(&query.name)?;
     let resolver = resolver(query)?;
     let mut answer = Answer {
@@ -293,213 +368,31 @@ pub async fn resolve(query: &Query) -> Result<Answer, String> {
     Ok(answer)
 }
 
-/// What `dns::expect` found: whether `name` points where it should.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Expectation {
-    /// Whether the name points at the target.
-    pub ok: bool,
-    /// The name checked.
-    pub name: String,
-    /// The target it should point at.
-    pub target: String,
-    /// The record that should exist: `"CNAME"` (target is a name) or `"A"`/`"AAAA"` (an address).
-    pub expected: String,
-    /// What DNS says instead, for people: `CNAME x`, `A 1.2.3.4`, `NXDOMAIN`, ...
-    pub found: String,
-    /// The status of the lookup that decided it (see [`Answer::status`]).
-    pub status: String,
-    /// One line for people: what is right or wrong.
-    pub message: String,
-    /// The records found.
-    pub records: Vec<FoundRecord>,
-}
-
-fn describe_found(answer: &Answer) -> String {
-    match answer.status.as_str() {
-        "nxdomain" => "NXDOMAIN".into(),
-        "timeout" => format!(
-            "no answer ({})",
-            answer.error.as_deref().unwrap_or("timed out")
-        ),
-        "error" => format!(
-            "an error ({})",
-            answer.error.as_deref().unwrap_or("unknown")
-        ),
-        _ if answer.records.is_empty() => format!("no {} record", answer.record_type),
-        _ => answer
-            .records
-            .iter()
-            .map(|r| format!("{} {}", r.record_type, r.value))
-            .collect::<Vec<_>>()
-            .join(", "),
-    }
-}
-
-fn failed_lookup(answer: &Answer, target: &str, expected: &str) -> Expectation {
-    let found = describe_found(answer);
-    let message = match answer.status.as_str() {
-        "nxdomain" => format!(
-            "{} does not exist (NXDOMAIN); expected {expected} {target}",
-            answer.name
-        ),
-        "timeout" | "error" => format!(
-            "{} could not be looked up through {}: {found}",
-            answer.name, answer.server
-        ),
-        _ => format!("{} has {found}; expected {expected} {target}", answer.name),
-    };
-    Expectation {
-        ok: false,
-        name: answer.name.clone(),
-        target: target.to_string(),
-        expected: expected.to_string(),
-        found,
-        status: answer.status.clone(),
-        message: message.replace("  ", " "),
-        records: answer.records.clone(),
-    }
-}
-
-/// Checks that `base.name` points at `target`: a CNAME to it when `target`
-/// is a name, an A (or AAAA) record with that address when it is an IP.
-pub async fn expect(base: &Query, target: &str) -> Result<Expectation, String> {
-    let target = target.trim_end_matches('.');
-    let name = bare(&absolute(&base.name)?);
-    if let Ok(ip) = target.parse::<IpAddr>() {
-        let record_type = if ip.is_ipv4() {
-            RecordType::A
-        } else {
-            RecordType::AAAA
-        };
-        let expected = record_type.to_string();
-        let answer = resolve(&Query {
-            record_type,
-            follow: false,
-            ..base.clone()
-        })
-        .await?;
-        if let Some(alias) = &answer.cname {
-            return Ok(Expectation {
-                ok: false,
-                name: name.clone(),
-                target: target.into(),
-                expected: expected.clone(),
-                found: format!("CNAME {alias}"),
-                status: answer.status,
-                message: format!(
-                    "{name} is a CNAME to {alias}; expected an {expected} record {target}"
-                ),
-                records: answer.records,
-            });
-        }
-        if answer.status != "ok" {
-            return Ok(failed_lookup(&answer, target, &expected));
-        }
-        let ok = answer.values.iter().any(|v| v.parse::<IpAddr>() == Ok(ip));
-        let found = describe_found(&answer);
-        let message = if ok {
-            format!("{name} has {expected} {target}")
-        } else {
-            format!("{name} points at {found}; expected {expected} {target}")
-        };
-        return Ok(Expectation {
-            ok,
-            name,
-            target: target.into(),
-            expected,
-            found,
-            status: answer.status,
-            message,
-            records: answer.records,
-        });
-    }
-    absolute(target)?;
-    let answer = resolve(&Query {
-        record_type: RecordType::CNAME,
-        follow: false,
-        ..base.clone()
-    })
-    .await?;
-    match (&answer.cname, answer.status.as_str()) {
-        (Some(alias), _) => {
-            let ok = alias.eq_ignore_ascii_case(target);
-            Ok(Expectation {
-                ok,
-                message: if ok {
-                    format!("{name} is a CNAME to {target}")
-                } else {
-                    format!("{name} is a CNAME to {alias}; expected a CNAME to {target}")
-                },
-                name,
-                target: target.into(),
-                expected: "CNAME".into(),
-                found: format!("CNAME {alias}"),
-                status: answer.status,
-                records: answer.records,
-            })
-        }
-        (None, "nodata") | (None, "ok") => {
-            // The name exists but is no alias: say what it is instead.
-            let mut records = Vec::new();
-            for record_type in [RecordType::A, RecordType::AAAA] {
-                let other = resolve(&Query {
-                    record_type,
-                    follow: false,
-                    ..base.clone()
-                })
-                .await?;
-                records.extend(other.records);
-            }
-            let what = if records.is_empty() {
-                "no CNAME record".to_string()
-            } else {
-                records
-                    .iter()
-                    .map(|r| format!("{} {}", r.record_type, r.value))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let kind = records
-                .first()
-                .map(|r| format!("an {} record", r.record_type))
-                .unwrap_or_else(|| "not an alias".into());
-            Ok(Expectation {
-                ok: false,
-                message: if records.is_empty() {
-                    format!("{name} has no CNAME record; expected a CNAME to {target}")
-                } else {
-                    format!("{name} is {kind} ({what}), not a CNAME to {target}")
-                },
-                name,
-                target: target.into(),
-                expected: "CNAME".into(),
-                found: what,
-                status: "nodata".into(),
-                records,
-            })
-        }
-        _ => Ok(failed_lookup(&answer, target, "a CNAME to")),
-    }
-}
-
 /// Whether `ip` lies in `range`: a CIDR (`192.168.8.0/24`), a range of
 /// addresses (`192.168.8.240-192.168.8.250`, as MetalLB writes pools) or one address.
-pub fn ip_in_range(ip: IpAddr, range: &str) -> Result<bool, String> {
+pub fn ip_in_range(ip: IpAddr, range: &str) -> Result<bool, DnsError> {
     let range = range.trim();
     if let Some((first, last)) = range.split_once('-') {
         let parse = |t: &str| {
             t.trim()
                 .parse::<IpAddr>()
-                .map_err(|_| format!("range {range:?}: {t:?} is not an IP address"))
+                .map_err(|_| DnsError::RangeAddress {
+                    range: range.into(),
+                    text: t.into(),
+                })
         };
         let (first, last) = (parse(first)?, parse(last)?);
         return Ok(first <= ip && ip <= last && first.is_ipv4() == ip.is_ipv4());
     }
-    crate::objects::validate::cidr(range).map_err(|e| format!("range {range:?}: {e}"))?;
+    crate::objects::validate::cidr(range).map_err(|reason| DnsError::Range {
+        range: range.into(),
+        reason,
+    })?;
     let (addr, prefix) = range.split_once('/').unwrap_or((range, ""));
-    let net: IpAddr = addr
-        .parse()
-        .map_err(|_| format!("range {range:?}: {addr:?} is not an IP address"))?;
+    let net: IpAddr = addr.parse().map_err(|_| DnsError::RangeAddress {
+        range: range.into(),
+        text: addr.into(),
+    })?;
     let bits = |ip: IpAddr| match ip {
         IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, 32u32),
         IpAddr::V6(v) => (u128::from(v), 128u32),
@@ -511,9 +404,9 @@ pub fn ip_in_range(ip: IpAddr, range: &str) -> Result<bool, String> {
     let prefix: u32 = if prefix.is_empty() {
         max
     } else {
-        prefix
-            .parse()
-            .map_err(|_| format!("range {range:?}: bad prefix length"))?
+        prefix.parse().map_err(|_| DnsError::RangePrefix {
+            range: range.into(),
+        })?
     };
     let mask = if prefix == 0 {
         0
@@ -530,10 +423,18 @@ mod tests {
     #[test]
     fn record_types() {
         assert_eq!(record_type("a"), Ok(RecordType::A));
+        assert_eq!(record_type("aaaa"), Ok(RecordType::AAAA));
+        assert_eq!(record_type("Cname"), Ok(RecordType::CNAME));
         assert_eq!(record_type("TXT"), Ok(RecordType::TXT));
-        assert!(record_type("MX")
-            .unwrap_err()
-            .contains("A, AAAA, CNAME, TXT"));
+        assert_eq!(
+            record_type("MX"),
+            Err(DnsError::UnsupportedRecordType { text: "MX".into() })
+        );
+        assert_eq!(
+            record_type("mx").unwrap_err().to_string(),
+            "record type \"mx\" is not supported; use one of A, AAAA, CNAME, TXT"
+        );
+        assert!(record_type("").is_err());
     }
 
     #[test]
@@ -547,7 +448,14 @@ mod tests {
             Ok("10.0.0.1:53".parse().unwrap())
         );
         assert_eq!(server_address("[::1]:53"), Ok("[::1]:53".parse().unwrap()));
-        assert!(server_address("ns1:53").unwrap_err().contains("ip:port"));
+        assert_eq!(server_address("::1"), Ok("[::1]:53".parse().unwrap()));
+        assert_eq!(
+            server_address("ns1:53").unwrap_err().to_string(),
+            "nameserver \"ns1:53\" is not an address: use ip:port (127.0.0.1:5353, [::1]:53) or an IP"
+        );
+        // A port out of range, or an IPv6 address in brackets without one.
+        assert!(server_address("127.0.0.1:65536").is_err());
+        assert!(server_address("[::1]").is_err());
     }
 
     #[test]
@@ -557,18 +465,59 @@ mod tests {
         assert_eq!(ip_in_range(ip, "192.168.9.0/24"), Ok(false));
         assert_eq!(ip_in_range(ip, "0.0.0.0/0"), Ok(true));
         assert_eq!(ip_in_range(ip, "192.168.8.240"), Ok(true));
+        assert_eq!(ip_in_range(ip, "192.168.8.240/32"), Ok(true));
+        assert_eq!(ip_in_range(ip, "192.168.8.241/32"), Ok(false));
+        assert_eq!(ip_in_range(ip, " 192.168.0.0/16 "), Ok(true));
         assert_eq!(ip_in_range(ip, "192.168.8.240-192.168.8.250"), Ok(true));
+        assert_eq!(ip_in_range(ip, "192.168.8.230 - 192.168.8.240"), Ok(true));
         assert_eq!(ip_in_range(ip, "192.168.8.241-192.168.8.250"), Ok(false));
         assert_eq!(ip_in_range(ip, "fd00::/8"), Ok(false));
-        assert!(ip_in_range(ip, "192.168.8.0/33").is_err());
-        assert!(ip_in_range(ip, "a-b").is_err());
+        assert_eq!(ip_in_range(ip, "::/0"), Ok(false));
         let v6: IpAddr = "fd00::1".parse().unwrap();
         assert_eq!(ip_in_range(v6, "fd00::/8"), Ok(true));
+        assert_eq!(ip_in_range(v6, "fe80::/10"), Ok(false));
+        assert_eq!(ip_in_range(v6, "fd00::1"), Ok(true));
+        assert_eq!(ip_in_range(v6, "fd00::-fd00::ff"), Ok(true));
+        assert_eq!(ip_in_range(v6, "fd00::2-fd00::ff"), Ok(false));
+        // An address of the other family is never in range, whatever its bits.
+        assert_eq!(ip_in_range(v6, "0.0.0.0/0"), Ok(false));
+        assert_eq!(ip_in_range(ip, "::-ffff::"), Ok(false));
+    }
+
+    #[test]
+    fn bad_ranges_are_named_in_the_error() {
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let err = |range: &str| ip_in_range(ip, range).unwrap_err().to_string();
+        assert_eq!(err("a-b"), "range \"a-b\": \"a\" is not an IP address");
+        assert_eq!(
+            err("10.0.0.1-x"),
+            "range \"10.0.0.1-x\": \"x\" is not an IP address"
+        );
+        assert_eq!(
+            err("192.168.8.0/33"),
+            "range \"192.168.8.0/33\": prefix length \"33\" is not between 0 and 32"
+        );
+        assert_eq!(
+            err(" bogus "),
+            "range \"bogus\": \"bogus\" is not an IP address"
+        );
+        assert_eq!(
+            ip_in_range(ip, "10.0.0.0/x"),
+            Err(DnsError::Range {
+                range: "10.0.0.0/x".into(),
+                reason: "prefix length \"x\" is not between 0 and 32".into()
+            })
+        );
     }
 
     #[test]
     fn names_are_absolute() {
         assert_eq!(bare(&absolute("a.example.com").unwrap()), "a.example.com");
         assert_eq!(bare(&absolute("a.example.com.").unwrap()), "a.example.com");
+        let err = absolute("a..example.com").unwrap_err();
+        assert!(matches!(&err, DnsError::Name { name, .. } if name == "a..example.com"));
+        assert!(err
+            .to_string()
+            .starts_with("\"a..example.com\" is not a DNS name: "));
     }
 }
