@@ -696,7 +696,7 @@ fn read_file(path: &Path) -> Result<Value> {
     }
     // Typed pass first: syntax and type errors come with line and column.
     if let Err(e) = crate::yaml::from_str::<FileShape>(&text) {
-        bail!(crate::yaml::located_message(
+        bail!(crate::yaml::YamlError::parse(
             &e,
             &path.display().to_string()
         ));
