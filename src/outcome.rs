@@ -58,4 +58,4 @@ macro_rules! failed_from {
     )*};
 }
 
-failed_from!(crate::plan::PlanError);
+failed_from!(crate::config::ConfigError, crate::plan::PlanError);
