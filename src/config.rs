@@ -7,7 +7,6 @@
 //! table. The section `vars:` is free-form, for a team's own recipes.
 
 use crate::objects::{strict, validate};
-use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -17,6 +16,95 @@ pub const FILE_NAME: &str = "wildrun.yaml";
 
 /// The environment variable naming a configuration file.
 pub const FILE_ENV: &str = "WILDRUN_CONFIG";
+
+/// The key whose list is checked and normalised after loading.
+const SOURCE_RANGES: &str = "cluster.internalSourceRanges";
+
+/// Why the configuration cannot be loaded, or a key a script requires has
+/// no value. Each message names the file, environment variable or `--set`
+/// that gave the value, so a person knows where to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file named by `--config` or `WILDRUN_CONFIG` does not exist.
+    #[error("configuration file {} does not exist", .0.display())]
+    NotFound(PathBuf),
+    /// The file cannot be read (permissions, too large, not UTF-8 text).
+    #[error("configuration file: {0}")]
+    Read(crate::files::ReadError),
+    /// The file is not YAML, or a section or value has the wrong type:
+    /// `file:line:column: message`.
+    #[error("{0}")]
+    Syntax(crate::yaml::YamlError),
+    /// The file passed the typed check but not the plain read (which reads
+    /// the same text, so this means a parser fault rather than a file's).
+    #[error("cannot parse {}", .path.display())]
+    Parse {
+        /// The configuration file.
+        path: PathBuf,
+        /// The parser's error, shown after this one (boxed: it is large,
+        /// and every `Result` of this module would carry its size).
+        #[source]
+        error: Box<serde_saphyr::Error>,
+    },
+    /// The file holds a list or a scalar instead of sections.
+    #[error("{}: the configuration must be a map of sections (cloud:, cluster:, ...), found {found}", .path.display())]
+    NotSections {
+        /// The configuration file.
+        path: PathBuf,
+        /// What it holds instead (`a list`, `a string`, ...).
+        found: &'static str,
+    },
+    /// A value fails its key's type or check.
+    #[error("{origin}: configuration key {key}: {message}")]
+    Value {
+        /// Where the value was given: the file, `environment variable X` or `--set ...`.
+        origin: String,
+        /// The key's dotted path.
+        key: String,
+        /// What is wrong with the value.
+        message: String,
+    },
+    /// A `--set` without `=`.
+    #[error("--set {0}: expected KEY=VALUE, e.g. --set dns.ttl=120")]
+    SetSyntax(String),
+    /// A dotted path that cannot be set: it has an empty part, or a part
+    /// above it holds a value rather than a map.
+    #[error("{}{problem}", .origin.as_ref().map(|o| format!("{o}: ")).unwrap_or_default())]
+    KeyPath {
+        /// Where the path was given (`--set ...`), when it was given by a person.
+        origin: Option<String>,
+        /// What is wrong with the path.
+        problem: String,
+    },
+    /// `cluster.internalSourceRanges` is an empty list.
+    #[error("configuration key {SOURCE_RANGES} is empty: internal services need at least one network to admit (default 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)")]
+    NoSourceRanges,
+    /// An entry of `cluster.internalSourceRanges` is not a network.
+    #[error("{SOURCE_RANGES}: {0}")]
+    SourceRange(String),
+    /// A key a script requires has no value; the message says the three ways to set it.
+    #[error("configuration key {key} is not set ({}): {}", help_of(.key), how_to_set(.key))]
+    Missing {
+        /// The key's dotted path.
+        key: String,
+    },
+}
+
+impl ConfigError {
+    /// Names where a path problem was given (`--set ...`).
+    fn given_in(self, given: &str) -> ConfigError {
+        match self {
+            ConfigError::KeyPath {
+                origin: None,
+                problem,
+            } => ConfigError::KeyPath {
+                origin: Some(given.to_string()),
+                problem,
+            },
+            other => other,
+        }
+    }
+}
 
 /// The type of a configuration value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -563,19 +651,25 @@ fn get_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.').try_fold(value, |v, k| v.get(k))
 }
 
-fn set_path(value: &mut Value, path: &str, new: Value) -> Result<(), String> {
+fn set_path(value: &mut Value, path: &str, new: Value) -> Result<(), ConfigError> {
+    let bad = |problem: String| ConfigError::KeyPath {
+        origin: None,
+        problem,
+    };
     let mut cur = value;
     let parts: Vec<&str> = path.split('.').collect();
     for (i, part) in parts.iter().enumerate() {
         if part.is_empty() {
-            return Err(format!("{path:?} has an empty part"));
+            return Err(bad(format!("{path:?} has an empty part")));
         }
         if !cur.is_object() {
             let parent = parts[..i].join(".");
-            return Err(format!("{parent} is not a map, so {path} cannot be set"));
+            return Err(bad(format!(
+                "{parent} is not a map, so {path} cannot be set"
+            )));
         }
         let Some(map) = cur.as_object_mut() else {
-            return Err(format!("{path} cannot be set"));
+            return Err(bad(format!("{path} cannot be set")));
         };
         if i == parts.len() - 1 {
             map.insert(part.to_string(), new);
@@ -621,13 +715,9 @@ pub fn how_to_set(path: &str) -> String {
     )
 }
 
-/// The error for a required key that has no value.
-pub fn missing_key_error(path: &str) -> anyhow::Error {
-    let help = key(path).map(|k| k.help).unwrap_or("");
-    anyhow::anyhow!(
-        "configuration key {path} is not set ({help}): {}",
-        how_to_set(path)
-    )
+/// What a key is for, for error messages; empty for a key no [`Key`] declares.
+fn help_of(path: &str) -> &'static str {
+    key(path).map(|k| k.help).unwrap_or("")
 }
 
 fn known_paths_under(section: Option<&str>) -> Vec<&'static str> {
@@ -690,35 +780,39 @@ fn unknown_warning(origin: &str, path: &str, suggestion: Option<String>) -> Stri
     }
 }
 
-fn read_file(path: &Path) -> Result<Value> {
-    let text =
-        crate::files::read_text(path).map_err(|e| anyhow::anyhow!("configuration file: {e}"))?;
+fn read_file(path: &Path) -> Result<Value, ConfigError> {
+    let text = crate::files::read_text(path).map_err(ConfigError::Read)?;
     if text.trim().is_empty() {
         return Ok(Value::Object(Map::new()));
     }
     // Typed pass first: syntax and type errors come with line and column.
     if let Err(e) = crate::yaml::from_str::<FileShape>(&text) {
-        bail!(crate::yaml::located_message(
+        return Err(ConfigError::Syntax(crate::yaml::YamlError::parse(
             &e,
-            &path.display().to_string()
-        ));
+            &path.display().to_string(),
+        )));
     }
-    let value: Value =
-        crate::yaml::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
+    let value: Value = crate::yaml::from_str(&text).map_err(|error| ConfigError::Parse {
+        path: path.to_path_buf(),
+        error: Box::new(error),
+    })?;
     match value {
         Value::Object(_) => Ok(value),
         Value::Null => Ok(Value::Object(Map::new())),
-        other => bail!(
-            "{}: the configuration must be a map of sections (cloud:, cluster:, ...), found {}",
-            path.display(),
-            strict::describe(&other)
-        ),
+        other => Err(ConfigError::NotSections {
+            path: path.to_path_buf(),
+            found: strict::describe(&other),
+        }),
     }
 }
 
-fn check_value(path: &str, value: &Value, origin: &str) -> Result<()> {
+fn check_value(path: &str, value: &Value, origin: &str) -> Result<(), ConfigError> {
     let Some(k) = key(path) else { return Ok(()) };
-    let bad = |what: String| anyhow::anyhow!("{origin}: configuration key {path}: {what}");
+    let bad = |message: String| ConfigError::Value {
+        origin: origin.to_string(),
+        key: path.to_string(),
+        message,
+    };
     match (k.ty, value) {
         (_, Value::Null) => Ok(()),
         (KeyType::Text, Value::String(s)) => (k.check)(s).map_err(bad),
@@ -756,7 +850,11 @@ fn check_value(path: &str, value: &Value, origin: &str) -> Result<()> {
 ///
 /// `env` reads an environment variable (a parameter so tests need not touch
 /// the process environment).
-pub fn load(sources: &Sources, cwd: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+pub fn load(
+    sources: &Sources,
+    cwd: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
     let mut value = Value::Object(Map::new());
     let mut warnings = Vec::new();
 
@@ -768,7 +866,7 @@ pub fn load(sources: &Sources, cwd: &Path, env: &dyn Fn(&str) -> Option<String>)
     if let Some(path) = &file {
         // Not `is_file`: a device such as /dev/zero exists and is read (bounded).
         if !path.exists() {
-            bail!("configuration file {} does not exist", path.display());
+            return Err(ConfigError::NotFound(path.clone()));
         }
         value = read_file(path)?;
         let origin = path.display().to_string();
@@ -785,45 +883,43 @@ pub fn load(sources: &Sources, cwd: &Path, env: &dyn Fn(&str) -> Option<String>)
         if let Some(text) = env(&var).filter(|t| !t.is_empty()) {
             let v = parse_text(k.path, &text);
             check_value(k.path, &v, &format!("environment variable {var}"))?;
-            set_path(&mut value, k.path, v).map_err(anyhow::Error::msg)?;
+            set_path(&mut value, k.path, v)?;
         }
     }
 
     for set in &sources.sets {
         let Some((path, text)) = set.split_once('=') else {
-            bail!("--set {set}: expected KEY=VALUE, e.g. --set dns.ttl=120");
+            return Err(ConfigError::SetSyntax(set.clone()));
         };
         let path = path.trim();
         let v = parse_text(path, text);
         let origin = format!("--set {set}");
         if key(path).is_none() && !path.starts_with("vars.") {
             let mut probe = Value::Object(Map::new());
-            set_path(&mut probe, path, Value::Null)
-                .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+            set_path(&mut probe, path, Value::Null).map_err(|e| e.given_in(&origin))?;
             warnings.extend(unknown_keys(&probe, &origin));
         }
         check_value(path, &v, &origin)?;
-        set_path(&mut value, path, v).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+        set_path(&mut value, path, v).map_err(|e| e.given_in(&origin))?;
     }
 
     for k in KEYS {
         if get_path(&value, k.path).is_none_or(Value::is_null) {
             if let Some(default) = k.default {
-                set_path(&mut value, k.path, default()).map_err(anyhow::Error::msg)?;
+                set_path(&mut value, k.path, default())?;
             }
         }
     }
     if get_path(&value, "cloud.internalDomain").is_none_or(Value::is_null) {
         if let Some(domain) = get_path(&value, "cloud.domain").and_then(Value::as_str) {
             let internal = format!("internal.{domain}");
-            set_path(&mut value, "cloud.internalDomain", Value::String(internal))
-                .map_err(anyhow::Error::msg)?;
+            set_path(&mut value, "cloud.internalDomain", Value::String(internal))?;
         }
     }
     if get_path(&value, "dns.zones").is_none_or(Value::is_null) {
         if let Some(domain) = get_path(&value, "cloud.domain").and_then(Value::as_str) {
             let zones = Value::Array(vec![Value::String(domain.to_string())]);
-            set_path(&mut value, "dns.zones", zones).map_err(anyhow::Error::msg)?;
+            set_path(&mut value, "dns.zones", zones)?;
         }
     }
     source_ranges(&mut value, &mut warnings)?;
@@ -838,15 +934,13 @@ pub fn load(sources: &Sources, cwd: &Path, env: &dyn Fn(&str) -> Option<String>)
 /// list: empty is an error; a CIDR with host bits set is normalised with a
 /// warning; a range that admits everyone is warned about here (the apply
 /// refuses it unless `--force`).
-fn source_ranges(value: &mut Value, warnings: &mut Vec<String>) -> Result<()> {
-    const PATH: &str = "cluster.internalSourceRanges";
+fn source_ranges(value: &mut Value, warnings: &mut Vec<String>) -> Result<(), ConfigError> {
+    const PATH: &str = SOURCE_RANGES;
     let Some(list) = get_path(value, PATH).and_then(Value::as_array).cloned() else {
         return Ok(());
     };
     if list.is_empty() {
-        bail!(
-            "configuration key {PATH} is empty: internal services need at least one network to admit (default 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)"
-        );
+        return Err(ConfigError::NoSourceRanges);
     }
     let mut normal = Vec::with_capacity(list.len());
     for item in list {
@@ -854,7 +948,7 @@ fn source_ranges(value: &mut Value, warnings: &mut Vec<String>) -> Result<()> {
             normal.push(item);
             continue;
         };
-        let fixed = validate::normal_cidr(text).map_err(|e| anyhow::anyhow!("{PATH}: {e}"))?;
+        let fixed = validate::normal_cidr(text).map_err(ConfigError::SourceRange)?;
         if fixed != text {
             warnings.push(format!("{PATH}: {text} has host bits set; using {fixed}"));
         }
@@ -865,7 +959,7 @@ fn source_ranges(value: &mut Value, warnings: &mut Vec<String>) -> Result<()> {
         }
         normal.push(Value::String(fixed));
     }
-    set_path(value, PATH, Value::Array(normal)).map_err(anyhow::Error::msg)
+    set_path(value, PATH, Value::Array(normal))
 }
 
 impl Config {
@@ -875,8 +969,10 @@ impl Config {
     }
 
     /// The value at a dotted path, or an error naming the three ways to set it.
-    pub fn require(&self, path: &str) -> Result<&Value> {
-        self.get(path).ok_or_else(|| missing_key_error(path))
+    pub fn require(&self, path: &str) -> Result<&Value, ConfigError> {
+        self.get(path).ok_or_else(|| ConfigError::Missing {
+            key: path.to_string(),
+        })
     }
 }
 
@@ -885,7 +981,11 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn load_with(file: Option<&str>, env: &[(&str, &str)], sets: &[&str]) -> Result<Config> {
+    fn load_with(
+        file: Option<&str>,
+        env: &[(&str, &str)],
+        sets: &[&str],
+    ) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         if let Some(text) = file {
             std::fs::write(dir.path().join(FILE_NAME), text).unwrap();
@@ -1118,6 +1218,85 @@ mod tests {
                 && err.contains("CLOUD_DOMAIN")
                 && err.contains("--set cloud.domain="),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn config_errors_say_where_the_value_came_from() {
+        let err = load_with(None, &[], &["dns.ttl"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--set dns.ttl: expected KEY=VALUE, e.g. --set dns.ttl=120"
+        );
+        let err = load_with(None, &[("DNS_TTL", "0")], &[]).unwrap_err();
+        let ConfigError::Value { origin, key, .. } = &err else {
+            panic!("expected a value error, got {err:?}");
+        };
+        assert_eq!(
+            (origin.as_str(), key.as_str()),
+            ("environment variable DNS_TTL", "dns.ttl")
+        );
+        assert!(
+            err.to_string()
+                .starts_with("environment variable DNS_TTL: configuration key dns.ttl: "),
+            "{err}"
+        );
+        let err = load_with(None, &[], &["vars.a=1", "vars.a.b=2"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--set vars.a.b=2: vars.a is not a map, so vars.a.b cannot be set"
+        );
+        let err = load_with(None, &[], &["vars..a=1"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--set vars..a=1: \"vars..a\" has an empty part"
+        );
+        let err = load_with(None, &[], &["cluster.internalSourceRanges="]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "configuration key cluster.internalSourceRanges is empty: internal services need at least one network to admit (default 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)"
+        );
+    }
+
+    #[test]
+    fn config_error_texts() {
+        assert_eq!(
+            ConfigError::NotFound(PathBuf::from("/etc/wildrun.yaml")).to_string(),
+            "configuration file /etc/wildrun.yaml does not exist"
+        );
+        assert_eq!(
+            ConfigError::NotSections {
+                path: PathBuf::from("w.yaml"),
+                found: "a list",
+            }
+            .to_string(),
+            "w.yaml: the configuration must be a map of sections (cloud:, cluster:, ...), found a list"
+        );
+        assert_eq!(
+            ConfigError::KeyPath {
+                origin: None,
+                problem: "cloud is not a map, so cloud.domain cannot be set".into(),
+            }
+            .to_string(),
+            "cloud is not a map, so cloud.domain cannot be set"
+        );
+        assert_eq!(
+            ConfigError::SourceRange("\"x\" is not a network".into()).to_string(),
+            "cluster.internalSourceRanges: \"x\" is not a network"
+        );
+        assert_eq!(
+            ConfigError::Missing {
+                key: "cloud.domain".into()
+            }
+            .to_string(),
+            "configuration key cloud.domain is not set (the domain public services live under (required)): set it in wildrun.yaml (cloud: {domain: ...}), with the environment variable CLOUD_DOMAIN, or with --set cloud.domain=..."
+        );
+        assert_eq!(
+            ConfigError::Missing {
+                key: "vars.team".into()
+            }
+            .to_string(),
+            "configuration key vars.team is not set (): set it in wildrun.yaml (vars: {team: ...}), with the environment variable (none), or with --set vars.team=..."
         );
     }
 }

@@ -45,3 +45,17 @@ impl From<anyhow::Error> for Failure {
         }
     }
 }
+
+/// A core error the command line does not treat specially is the recipe's
+/// failure (exit 1), as any other; `?` then works where a [`Failure`] is returned.
+macro_rules! failed_from {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<$error> for Failure {
+            fn from(error: $error) -> Failure {
+                Failure::from(anyhow::Error::from(error))
+            }
+        }
+    )*};
+}
+
+failed_from!(crate::config::ConfigError, crate::plan::PlanError);

@@ -17,7 +17,7 @@
 
 use crate::objects::{strict, validate};
 use serde_json::{Map, Value};
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
 /// The type of a recipe parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,74 +112,97 @@ pub struct Param {
 
 const DECLARATION_KEYS: [&str; 5] = ["name", "type", "required", "default", "help"];
 
+/// What is wrong with a recipe's parameters: in the recipe's declaration
+/// (its author fixes `fn params()`), or in the words on the command line
+/// (whoever runs it fixes the command; the command line maps this to exit
+/// code 2). The message names the parameter and, where a known name is
+/// close, the one that was probably meant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    /// `fn params()` declares something wildrun cannot take.
+    #[error("{0}")]
+    Declaration(String),
+    /// The command line gives the recipe's parameters wrongly.
+    #[error("{0}")]
+    Usage(String),
+}
+
 /// Reads the value `fn params()` returned into declarations. `reserved`
 /// are the long names of wildrun's own options, which a recipe cannot take.
-pub fn from_declaration(value: &Value, reserved: &[String]) -> Result<Vec<Param>, String> {
+///
+/// Every error is a [`ParamsError::Declaration`].
+pub fn from_declaration(value: &Value, reserved: &[String]) -> Result<Vec<Param>, ParamsError> {
+    let bad = ParamsError::Declaration;
     let items = value.as_array().ok_or_else(|| {
-        format!(
+        bad(format!(
             "params() must return a list of maps, it returned {}",
             strict::describe(value)
-        )
+        ))
     })?;
     let mut params: Vec<Param> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let at = format!("params()[{i}]");
         let map = item.as_object().ok_or_else(|| {
-            format!("{at}: expected a map such as #{{ name: \"port\", type: \"port\" }}")
+            bad(format!(
+                "{at}: expected a map such as #{{ name: \"port\", type: \"port\" }}"
+            ))
         })?;
         for k in map.keys() {
             if !DECLARATION_KEYS.contains(&k.as_str()) {
                 let hint = strict::nearest(k, DECLARATION_KEYS)
                     .map(|s| format!(" (did you mean {s}?)"))
                     .unwrap_or_default();
-                return Err(format!("{at}: unknown key {k}{hint}"));
+                return Err(bad(format!("{at}: unknown key {k}{hint}")));
             }
         }
         let name = map
             .get("name")
             .and_then(Value::as_str)
-            .ok_or_else(|| format!("{at}: name is missing"))?
+            .ok_or_else(|| bad(format!("{at}: name is missing")))?
             .to_string();
         let at = format!("parameter {name}");
         if validate::dns1123_label(&name).is_err() {
-            return Err(format!(
+            return Err(bad(format!(
                 "{at}: a parameter name uses lowercase letters, digits and '-'"
-            ));
+            )));
         }
         if reserved.contains(&name) {
-            return Err(format!(
+            return Err(bad(format!(
                 "{at}: --{name} is one of wildrun's own options; choose another name"
-            ));
+            )));
         }
         if params.iter().any(|p| p.name == name) {
-            return Err(format!("{at} is declared twice"));
+            return Err(bad(format!("{at} is declared twice")));
         }
         let ty = match map.get("type") {
             None => ParamType::Text,
             Some(Value::String(t)) => ParamType::parse(t).ok_or_else(|| {
                 let names: Vec<&str> = ParamType::ALL.iter().map(|(n, _)| *n).collect();
-                format!("{at}: unknown type {t:?}; use one of {}", names.join(", "))
+                bad(format!(
+                    "{at}: unknown type {t:?}; use one of {}",
+                    names.join(", ")
+                ))
             })?,
             Some(other) => {
-                return Err(format!(
+                return Err(bad(format!(
                     "{at}: type must be a string, found {}",
                     strict::describe(other)
-                ))
+                )))
             }
         };
         let required = match map.get("required") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(format!("{at}: required must be true or false")),
+            Some(_) => return Err(bad(format!("{at}: required must be true or false"))),
         };
         let default = map.get("default").filter(|v| !v.is_null()).cloned();
         if let Some(d) = &default {
-            ty.check_default(d).map_err(|e| format!("{at}: {e}"))?;
+            ty.check_default(d).map_err(|e| bad(format!("{at}: {e}")))?;
         }
         let help = match map.get("help") {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(format!("{at}: help must be a string")),
+            Some(_) => return Err(bad(format!("{at}: help must be a string"))),
         };
         params.push(Param {
             name,
@@ -192,34 +215,22 @@ pub fn from_declaration(value: &Value, reserved: &[String]) -> Result<Vec<Param>
     Ok(params)
 }
 
-/// A command-line problem with the recipe's parameters (exit code 2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
 /// Parses the recipe's words (`--name x --port=8080 --flag`) into `args`.
 ///
 /// Every parameter appears in the result: given ones converted to their type,
-/// the rest with their default or null.
+/// the rest with their default or null. Every error is a [`ParamsError::Usage`].
 pub fn parse_args(
     params: &[Param],
     words: &[String],
     script: &str,
-) -> Result<Map<String, Value>, UsageError> {
+) -> Result<Map<String, Value>, ParamsError> {
     let mut given: Map<String, Value> = Map::new();
     let mut i = 0;
     while i < words.len() {
         let word = &words[i];
         i += 1;
         let Some(body) = word.strip_prefix("--") else {
-            return Err(UsageError(format!(
+            return Err(ParamsError::Usage(format!(
                 "unexpected argument {word:?}: recipe parameters are given as --name value"
             )));
         };
@@ -231,7 +242,7 @@ pub fn parse_args(
             let hint = strict::nearest(name, params.iter().map(|p| p.name.as_str()))
                 .map(|s| format!(" (did you mean --{s}?)"))
                 .unwrap_or_default();
-            return Err(UsageError(format!(
+            return Err(ParamsError::Usage(format!(
                 "unknown parameter --{name}{hint}; `wildrun {script} --help` lists the parameters"
             )));
         };
@@ -253,7 +264,7 @@ pub fn parse_args(
                     v.clone()
                 }
                 _ => {
-                    return Err(UsageError(format!(
+                    return Err(ParamsError::Usage(format!(
                         "--{name} needs a value ({})",
                         param.ty.name()
                     )))
@@ -261,12 +272,12 @@ pub fn parse_args(
             },
         };
         if given.contains_key(name) {
-            return Err(UsageError(format!("--{name} is given twice")));
+            return Err(ParamsError::Usage(format!("--{name} is given twice")));
         }
         let value = param
             .ty
             .convert(&text)
-            .map_err(|e| UsageError(format!("--{name}: {e}")))?;
+            .map_err(|e| ParamsError::Usage(format!("--{name}: {e}")))?;
         given.insert(name.to_string(), value);
     }
     let mut args = Map::new();
@@ -274,7 +285,7 @@ pub fn parse_args(
         let value = match given.remove(&p.name) {
             Some(v) => v,
             None if p.required => {
-                return Err(UsageError(format!(
+                return Err(ParamsError::Usage(format!(
                     "missing required parameter --{} ({}); `wildrun {script} --help` lists the parameters",
                     p.name,
                     if p.help.is_empty() { p.ty.name() } else { &p.help }
@@ -381,28 +392,33 @@ mod tests {
     #[test]
     fn unknown_parameter_suggests_nearest() {
         let err = parse_args(&decl(), &words(&["--nmae", "web"]), "r.rhai").unwrap_err();
-        assert!(
-            err.0
-                .contains("unknown parameter --nmae (did you mean --name?)"),
-            "{err}"
+        assert_eq!(
+            err,
+            ParamsError::Usage(
+                "unknown parameter --nmae (did you mean --name?); `wildrun r.rhai --help` lists the parameters".into()
+            )
         );
     }
 
     #[test]
     fn missing_and_mistyped() {
         let err = parse_args(&decl(), &[], "r.rhai").unwrap_err();
-        assert!(err.0.contains("missing required parameter --name"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("missing required parameter --name"),
+            "{err}"
+        );
         for bad in ["0", "70000", "abc"] {
             let err =
                 parse_args(&decl(), &words(&["--name", "a", "--port", bad]), "r.rhai").unwrap_err();
-            assert!(err.0.starts_with("--port:"), "{err}");
+            assert!(err.to_string().starts_with("--port:"), "{err}");
         }
         for bad in ["My_App", "", &"a".repeat(64)] {
             let err = parse_args(&decl(), &words(&["--name", bad]), "r.rhai").unwrap_err();
-            assert!(err.0.contains("not a valid name"), "{err}");
+            assert!(err.to_string().contains("not a valid name"), "{err}");
         }
         let err = parse_args(&decl(), &words(&["--name"]), "r.rhai").unwrap_err();
-        assert!(err.0.contains("needs a value"), "{err}");
+        assert!(err.to_string().contains("needs a value"), "{err}");
     }
 
     #[test]
@@ -410,21 +426,25 @@ mod tests {
         assert!(
             from_declaration(&json!([{"name": "x", "tpye": "int"}]), &own())
                 .unwrap_err()
+                .to_string()
                 .contains("did you mean type?")
         );
         assert!(
             from_declaration(&json!([{"name": "x", "type": "number"}]), &own())
                 .unwrap_err()
+                .to_string()
                 .contains("unknown type")
         );
         assert!(from_declaration(&json!([{"name": "config"}]), &own())
             .unwrap_err()
+            .to_string()
             .contains("wildrun's own options"));
         assert!(from_declaration(
             &json!([{"name": "p", "type": "port", "default": 0}]),
             &own()
         )
         .unwrap_err()
+        .to_string()
         .contains("not a port"));
     }
 
@@ -435,5 +455,28 @@ mod tests {
         assert!(text.contains("--port <port>"));
         assert!(text.contains("[default: nginx:latest]"));
         assert!(text.contains("Service name (required)"));
+    }
+
+    #[test]
+    fn a_declaration_error_is_the_recipes_a_usage_error_the_command_lines() {
+        let err = from_declaration(
+            &json!([{"name": "port", "type": "port", "default": 0}]),
+            &own(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ParamsError::Declaration("parameter port: 0 is not a port number (1-65535)".into())
+        );
+        let err = from_declaration(&json!([{"name": "a"}, {"name": "a"}]), &own()).unwrap_err();
+        assert_eq!(err.to_string(), "parameter a is declared twice");
+        let err =
+            parse_args(&decl(), &words(&["--name", "web", "--name", "x"]), "r.rhai").unwrap_err();
+        assert_eq!(err, ParamsError::Usage("--name is given twice".into()));
+        let err = parse_args(&decl(), &[], "r.rhai").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "missing required parameter --name (Service name); `wildrun r.rhai --help` lists the parameters"
+        );
     }
 }

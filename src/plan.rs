@@ -6,8 +6,8 @@
 //! runs; only a complete, valid plan is printed (`--dry-run`) or applied.
 
 use crate::objects::TypedObject;
-use anyhow::{bail, Result};
 use serde_json::{json, Map, Value};
+use std::path::PathBuf;
 
 /// Label every object wildrun applies carries.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -26,6 +26,40 @@ const MAX_LABEL_VALUE: usize = 63;
 /// Hex digits of the hash that ends a shortened instance label.
 const LABEL_HASH_DIGITS: usize = 10;
 
+/// Why a run's instance or plan cannot be made, or a plan not printed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The recipe's path has no file name to name the instance after.
+    #[error("recipe {} has no file name", .0.display())]
+    NoFileName(PathBuf),
+    /// The instance name (recipe file name and `--name`) has a character a
+    /// label cannot hold; the recipe file is what a person can rename.
+    #[error("the instance label {name:?} (recipe file name and --name) {problem}; rename the recipe file to letters, digits, '-' and '_'")]
+    InstanceLabel {
+        /// `<recipe>.<name>`.
+        name: String,
+        /// What is wrong with its characters.
+        problem: String,
+    },
+    /// The script asked twice for one object with different contents;
+    /// both script lines are named so a person can pick one.
+    #[error("{what} is planned twice with different contents: first at {first}, again at {again}")]
+    PlannedTwice {
+        /// The object, as [`Step::display_name`] names it.
+        what: String,
+        /// Where the script first asked for it.
+        first: Origin,
+        /// Where it asked again.
+        again: Origin,
+    },
+    /// The plan could not be printed as JSON.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// The plan could not be printed as YAML.
+    #[error(transparent)]
+    Yaml(#[from] crate::yaml::YamlError),
+}
+
 /// The instance a run acts for: `<recipe>.<name>` (or `<recipe>` for a
 /// recipe without a `name` parameter), and the value of [`INSTANCE_LABEL`]
 /// that finds its objects.
@@ -41,11 +75,11 @@ pub struct Instance {
 
 impl Instance {
     /// The instance of the recipe at `script` run with `--name name`.
-    pub fn of_recipe(script: &std::path::Path, name: Option<&str>) -> Result<Instance> {
+    pub fn of_recipe(script: &std::path::Path, name: Option<&str>) -> Result<Instance, PlanError> {
         let stem = script
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
-            .ok_or_else(|| anyhow::anyhow!("recipe {} has no file name", script.display()))?;
+            .ok_or_else(|| PlanError::NoFileName(script.to_path_buf()))?;
         let full = match name {
             Some(name) => format!("{stem}.{name}"),
             None => stem,
@@ -65,7 +99,7 @@ impl Instance {
     }
 
     /// The instance named `name`; its characters must be a label's.
-    pub fn new(name: String) -> Result<Instance> {
+    pub fn new(name: String) -> Result<Instance, PlanError> {
         let label = if name.len() <= MAX_LABEL_VALUE {
             name.clone()
         } else {
@@ -84,10 +118,8 @@ impl Instance {
         };
         // The whole name's characters, not only the label's: a shortened
         // label would hide a bad one past its cut.
-        if let Err(e) = crate::objects::validate::label_characters(&name) {
-            bail!(
-                "the instance label {name:?} (recipe file name and --name) {e}; rename the recipe file to letters, digits, '-' and '_'"
-            );
+        if let Err(problem) = crate::objects::validate::label_characters(&name) {
+            return Err(PlanError::InstanceLabel { name, problem });
         }
         Ok(Instance { name, label })
     }
@@ -382,7 +414,7 @@ pub enum Format {
 impl Plan {
     /// Adds a step. Asking twice for the same object is allowed only when
     /// both requests are identical; otherwise the two origins are named.
-    pub fn add(&mut self, step: Step, origin: Origin) -> Result<()> {
+    pub fn add(&mut self, step: Step, origin: Origin) -> Result<(), PlanError> {
         let target = step.target();
         if let Some(existing) = self
             .steps
@@ -392,12 +424,11 @@ impl Plan {
             if existing.step == step {
                 return Ok(());
             }
-            bail!(
-                "{} is planned twice with different contents: first at {}, again at {}",
-                step.display_name(),
-                existing.origin,
-                origin
-            );
+            return Err(PlanError::PlannedTwice {
+                what: step.display_name(),
+                first: existing.origin.clone(),
+                again: origin,
+            });
         }
         self.steps.push(PlannedStep { step, origin });
         Ok(())
@@ -430,7 +461,7 @@ impl Plan {
     }
 
     /// Renders every step, in apply order, as `--dry-run` prints it.
-    pub fn render(&self, format: Format) -> Result<String> {
+    pub fn render(&self, format: Format) -> Result<String, PlanError> {
         let objects: Vec<Value> = self
             .ordered()
             .iter()
@@ -442,7 +473,7 @@ impl Plan {
                 let mut out = String::new();
                 for obj in &objects {
                     out.push_str("---\n");
-                    out.push_str(&crate::yaml::emit_document(obj).map_err(anyhow::Error::msg)?);
+                    out.push_str(&crate::yaml::emit_document(obj)?);
                     if !out.ends_with('\n') {
                         out.push('\n');
                     }
@@ -608,5 +639,35 @@ mod tests {
         let docs = crate::yaml::parse_documents(&out, "plan").unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1]["metadata"]["name"], json!("b"));
+    }
+
+    #[test]
+    fn plan_errors_name_what_to_fix() {
+        let err = Instance::of_recipe(std::path::Path::new("/"), Some("web")).unwrap_err();
+        assert_eq!(err.to_string(), "recipe / has no file name");
+        let err = Instance::new("my recipe.web".into()).unwrap_err();
+        let PlanError::InstanceLabel { name, problem } = &err else {
+            panic!("expected InstanceLabel, got {err:?}");
+        };
+        assert_eq!(name, "my recipe.web");
+        assert_eq!(
+            err.to_string(),
+            format!("the instance label \"my recipe.web\" (recipe file name and --name) {problem}; rename the recipe file to letters, digits, '-' and '_'")
+        );
+        let twice = PlanError::PlannedTwice {
+            what: "ConfigMap a/b".into(),
+            first: Origin {
+                source: "r.rhai".into(),
+                line: 3,
+            },
+            again: Origin {
+                source: "lib.rhai".into(),
+                line: 0,
+            },
+        };
+        assert_eq!(
+            twice.to_string(),
+            "ConfigMap a/b is planned twice with different contents: first at r.rhai:3, again at lib.rhai"
+        );
     }
 }

@@ -4,10 +4,11 @@
 //! is an error naming the variable and the template line, never an empty
 //! string in a manifest. `$${` writes a literal `${` and `$$` a literal `$`.
 
-use std::fmt;
-
-/// A template references a variable that was not given.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A template references a variable that was not given, or writes a
+/// malformed `${`: `template:line: message`, so a person can open the
+/// template at that line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{template}:{line}: {message}")]
 pub struct TemplateError {
     /// The template's name (file path or `template`).
     pub template: String,
@@ -16,14 +17,6 @@ pub struct TemplateError {
     /// What is wrong.
     pub message: String,
 }
-
-impl fmt::Display for TemplateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.template, self.line, self.message)
-    }
-}
-
-impl std::error::Error for TemplateError {}
 
 fn is_ident_start(c: char) -> bool {
     c.is_ascii_alphabetic() || c == '_'
@@ -153,6 +146,15 @@ mod tests {
         assert!(
             !e.message.contains("y:"),
             "the snippet stays on its line: {e}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_reference_reads_template_line_and_the_fix() {
+        let err = render("a: 1\nb: ${1X}\n", "svc.yaml.tmpl", &vars).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "svc.yaml.tmpl:2: \"${1X}\": ${ must be followed by a variable name and }; write $${ for a literal ${"
         );
     }
 }

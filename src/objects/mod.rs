@@ -17,7 +17,6 @@ use kube::Resource;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::fmt;
 
 /// An object ready for output or apply: canonical JSON plus its identity.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,22 +35,16 @@ pub struct TypedObject {
     pub value: Value,
 }
 
-/// Why a map is not a valid object. Every problem found is listed.
-#[derive(Debug, Clone, PartialEq)]
+/// Why a map is not a valid object: `Kind name: problem; problem`. Every
+/// problem found is listed, so one run shows everything to fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{object}: {}", .problems.join("; "))]
 pub struct ObjectError {
     /// `Kind name`, or what is known of it.
     pub object: String,
     /// One entry per problem, each naming the field path.
     pub problems: Vec<String>,
 }
-
-impl fmt::Display for ObjectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.object, self.problems.join("; "))
-    }
-}
-
-impl std::error::Error for ObjectError {}
 
 /// The canonical JSON of a converted object and the unknown fields it had.
 type Converted = Result<(Value, Vec<strict::UnknownField>), strict::StrictError>;
@@ -563,5 +556,25 @@ mod tests {
         let v = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "a", "namespace": "a"}, "spec": {"x": 1}});
         let obj = TypedObject::from_value(&v).unwrap();
         assert!(!obj.typed);
+    }
+
+    #[test]
+    fn every_problem_is_listed_after_the_object() {
+        let err = ObjectError {
+            object: "Service web".into(),
+            problems: vec![
+                "spec.ports[0].port: 0 is not a port".into(),
+                "kind is missing".into(),
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "Service web: spec.ports[0].port: 0 is not a port; kind is missing"
+        );
+        let err = TypedObject::from_value(&json!({"metadata": {}})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "object: apiVersion is missing; kind is missing"
+        );
     }
 }

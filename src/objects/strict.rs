@@ -33,38 +33,40 @@ impl fmt::Display for UnknownField {
 }
 
 /// A deserialization failure, with the path of the value that caused it.
-#[derive(Debug)]
-pub struct StrictError {
-    path: Option<String>,
-    message: String,
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StrictError {
+    /// A value has the wrong type or form: `path: message`, where `path`
+    /// (`spec.replicas`, `spec.containers[0].ports`) is the field to fix.
+    #[error("{path}: {message}")]
+    At {
+        /// Dotted path of the value that failed.
+        path: String,
+        /// What the target type expected.
+        message: String,
+    },
+    /// A failure not placed in the object: at its root, or raised by a type
+    /// before the deserializer knew where it was.
+    #[error("{0}")]
+    Unplaced(String),
 }
 
 impl StrictError {
-    fn at(mut self, path: &str) -> Self {
-        if self.path.is_none() && !path.is_empty() {
-            self.path = Some(path.to_string());
-        }
-        self
-    }
-}
-
-impl fmt::Display for StrictError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.path {
-            Some(p) => write!(f, "{p}: {}", self.message),
-            None => f.write_str(&self.message),
+    /// Places the error at `path`, unless an inner, more precise path placed it first.
+    fn at(self, path: &str) -> Self {
+        match self {
+            StrictError::Unplaced(message) if !path.is_empty() => StrictError::At {
+                path: path.to_string(),
+                message,
+            },
+            placed => placed,
         }
     }
 }
 
-impl std::error::Error for StrictError {}
-
+/// serde's types report their failures through this.
 impl de::Error for StrictError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        StrictError {
-            path: None,
-            message: msg.to_string(),
-        }
+        StrictError::Unplaced(msg.to_string())
     }
 }
 
@@ -391,6 +393,20 @@ mod tests {
         assert_eq!(
             nearest("nmae", ["name", "namespace", "image"]).as_deref(),
             Some("name")
+        );
+    }
+
+    #[test]
+    fn an_error_is_placed_at_the_innermost_path_only() {
+        let root = <StrictError as de::Error>::custom("invalid type: null");
+        assert_eq!(root.to_string(), "invalid type: null");
+        assert_eq!(root.clone().at("").to_string(), "invalid type: null");
+        let placed = root.at("spec.replicas");
+        assert_eq!(placed.to_string(), "spec.replicas: invalid type: null");
+        assert_eq!(
+            placed.at("spec").to_string(),
+            "spec.replicas: invalid type: null",
+            "an outer path does not replace the inner one"
         );
     }
 }

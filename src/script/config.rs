@@ -3,12 +3,13 @@
 /// The `config` module scripts call as `config::require(...)`.
 #[rhai::export_module]
 pub mod config_api {
+    use crate::script::support::RhaiResultOf;
     use rhai::plugin::*;
 
     /// The value of a configuration key (`"cluster.loadBalancerIp"`), or an
     /// error naming the key and the three ways to set it.
     #[rhai_fn(return_raw)]
-    pub fn require(ctx: NativeCallContext, path: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn require(ctx: NativeCallContext, path: &str) -> RhaiResultOf<Dynamic> {
         let run = crate::script::support::RunHandle::from_context(&ctx)?;
         let state = run.state();
         let value = state

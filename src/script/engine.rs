@@ -3,7 +3,7 @@
 
 use super::errors::describe_error;
 use super::limits::{self, MAX_CALL_LEVELS, MAX_COLLECTION_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE};
-use super::support::{from_json, to_json, RunHandle, Watch};
+use super::support::{from_json, to_json, RhaiResultOf, RunHandle, Watch};
 use crate::config::Config;
 use crate::files::ReadScope;
 use crate::kube::apply::ExecOptions;
@@ -72,7 +72,7 @@ impl RecipeResolver {
         source_name: String,
         text: &str,
         pos: Position,
-    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<Shared<Module>> {
         if let Some(m) = self.cache.borrow().get(&key) {
             return Ok(m.clone());
         }
@@ -96,7 +96,7 @@ impl ModuleResolver for RecipeResolver {
         source: Option<&str>,
         path: &str,
         pos: Position,
-    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<Shared<Module>> {
         let file = if path.ends_with(".rhai") {
             path.to_string()
         } else {

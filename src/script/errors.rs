@@ -124,3 +124,144 @@ fn leaf_message(err: &EvalAltResult) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rhai::{Dynamic, ParseErrorType};
+
+    fn runtime(message: &str, line: u16, column: u16) -> Box<EvalAltResult> {
+        EvalAltResult::ErrorRuntime(message.into(), Position::new(line, column)).into()
+    }
+
+    fn call(name: &str, source: &str, inner: Box<EvalAltResult>, at: Position) -> EvalAltResult {
+        EvalAltResult::ErrorInFunctionCall(name.into(), source.into(), inner, at)
+    }
+
+    #[test]
+    fn a_runtime_error_reads_file_line_column_message() {
+        assert_eq!(
+            describe_error(&runtime("boom", 3, 5), "r.rhai"),
+            "r.rhai:3:5: boom"
+        );
+        let thrown = EvalAltResult::ErrorRuntime(Dynamic::from(42_i64), Position::new(3, 0));
+        assert_eq!(
+            describe_error(&thrown, "r.rhai"),
+            "r.rhai:3: script threw 42"
+        );
+        let nowhere = EvalAltResult::ErrorRuntime("boom".into(), Position::NONE);
+        assert_eq!(describe_error(&nowhere, "r.rhai"), "r.rhai: boom");
+    }
+
+    #[test]
+    fn a_nested_call_shows_the_outer_line_first_then_the_chain() {
+        let inner = call("helper", "", runtime("boom", 7, 9), Position::new(4, 3));
+        let outer = call("deploy", "lib.rhai", inner.into(), Position::new(10, 1));
+        assert_eq!(
+            describe_error(&outer, "r.rhai"),
+            "r.rhai:10:1: boom\n  at lib.rhai:7:9\n  in helper() called at lib.rhai:4:3"
+        );
+    }
+
+    #[test]
+    fn a_call_from_rust_has_no_location_of_its_own() {
+        // A `kube::watch` handler: wildrun calls it, not a script line.
+        let handler = call("on_event", "r.rhai", runtime("boom", 5, 3), Position::NONE);
+        assert_eq!(describe_error(&handler, "r.rhai"), "r.rhai:5:3: boom");
+        let nested = call(
+            "on_event",
+            "r.rhai",
+            call(
+                "check",
+                "lib.rhai",
+                runtime("boom", 2, 1),
+                Position::new(6, 4),
+            )
+            .into(),
+            Position::NONE,
+        );
+        assert_eq!(
+            describe_error(&nested, "r.rhai"),
+            "r.rhai:6:4: boom\n  at lib.rhai:2:1"
+        );
+    }
+
+    #[test]
+    fn a_module_with_a_syntax_error_is_named_with_its_line() {
+        let parse = EvalAltResult::ErrorParsing(ParseErrorType::UnexpectedEOF, Position::new(2, 4));
+        let err = EvalAltResult::ErrorInModule(
+            "stdlib/layer.rhai".into(),
+            parse.into(),
+            Position::new(1, 1),
+        );
+        assert_eq!(
+            describe_error(&err, "r.rhai"),
+            "r.rhai:1:1: error in imported module\n  stdlib/layer.rhai:2:4: syntax error: Script is incomplete"
+        );
+        let at_runtime = EvalAltResult::ErrorInModule(
+            "lib.rhai".into(),
+            runtime("bad", 3, 1),
+            Position::new(1, 1),
+        );
+        assert_eq!(
+            describe_error(&at_runtime, "r.rhai"),
+            "r.rhai:1:1: bad\n  at lib.rhai:3:1"
+        );
+    }
+
+    #[test]
+    fn limits_are_explained_in_plain_words() {
+        let at = Position::new(2, 1);
+        let cases: [(EvalAltResult, &str); 8] = [
+            (
+                EvalAltResult::ErrorTooManyOperations(at),
+                "r.rhai:2:1: the script was stopped after 20000000 operations; does a loop never end?",
+            ),
+            (
+                EvalAltResult::ErrorStackOverflow(at),
+                "r.rhai:2:1: the script was stopped at 64 nested function calls; does a function call itself forever?",
+            ),
+            (
+                EvalAltResult::ErrorModuleNotFound("layer".into(), at),
+                "r.rhai:2:1: module \"layer\" not found (looked in the recipe's folder, $WILDRUN_STDLIB, the nearest stdlib/ folder and the built-in stdlib)",
+            ),
+            (
+                EvalAltResult::ErrorDataTooLarge("Length of string".into(), at),
+                "r.rhai:2:1: the script built a string longer than 16 MiB, more than wildrun allows",
+            ),
+            (
+                EvalAltResult::ErrorDataTooLarge("Size of array/BLOB".into(), at),
+                "r.rhai:2:1: the script built a list of more than 100000 items, more than wildrun allows",
+            ),
+            (
+                EvalAltResult::ErrorDataTooLarge("Size of object map".into(), at),
+                "r.rhai:2:1: the script built a map of more than 100000 items, more than wildrun allows",
+            ),
+            (
+                EvalAltResult::ErrorTerminated(Dynamic::from(CPU_TIME_SPENT), at),
+                "r.rhai:2:1: the script was stopped after 10 s of computing; does it grow nested data in a loop, or copy large data again and again?",
+            ),
+            (
+                EvalAltResult::ErrorTerminated(Dynamic::UNIT, at),
+                "r.rhai:2:1: the script was stopped",
+            ),
+        ];
+        for (err, expected) in cases {
+            assert_eq!(describe_error(&err, "r.rhai"), expected);
+        }
+    }
+
+    #[test]
+    fn any_other_error_loses_rhais_trailing_position() {
+        let err = EvalAltResult::ErrorVariableNotFound("x".into(), Position::new(3, 5));
+        assert_eq!(
+            describe_error(&err, "r.rhai"),
+            "r.rhai:3:5: Variable not found: x"
+        );
+        let other = EvalAltResult::ErrorDataTooLarge("Size of BLOB".into(), Position::new(3, 5));
+        assert_eq!(
+            describe_error(&other, "r.rhai"),
+            "r.rhai:3:5: the script built data larger than wildrun allows (size of blob), more than wildrun allows"
+        );
+    }
+}

@@ -1,18 +1,14 @@
 //! `https::` for scripts: one HTTPS request, with what each stage took
 //! and the certificate the server showed.
 
-use super::support::{script_error, to_script, unknown_option, RunHandle};
+use super::support::{script_error, to_script, unknown_option, RhaiResultOf, RunHandle};
 use crate::dns;
 use crate::https::*;
 use rhai::plugin::*;
 use std::net::IpAddr;
 use std::time::Duration;
 
-fn request_from(
-    ctx: &NativeCallContext,
-    url: &str,
-    options: &rhai::Map,
-) -> Result<Request, Box<EvalAltResult>> {
+fn request_from(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> RhaiResultOf<Request> {
     const FUNCTION: &str = "https::get";
     const KNOWN: &[&str] = &["address", "port", "ca", "source", "dns_server", "timeout"];
     let run = RunHandle::from_context(ctx)?;
@@ -31,7 +27,7 @@ fn request_from(
             continue;
         }
         let text = || value.clone().into_string().ok().filter(|s| !s.is_empty());
-        let ip = |what: &str| -> Result<IpAddr, Box<EvalAltResult>> {
+        let ip = |what: &str| -> RhaiResultOf<IpAddr> {
             text()
                 .and_then(|t| t.trim().parse::<IpAddr>().ok())
                 .ok_or_else(|| bad(what))
@@ -78,11 +74,7 @@ fn request_from(
     Ok(request)
 }
 
-fn run_get(
-    ctx: &NativeCallContext,
-    url: &str,
-    options: &rhai::Map,
-) -> Result<Dynamic, Box<EvalAltResult>> {
+fn run_get(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> RhaiResultOf<Dynamic> {
     let request = request_from(ctx, url, options)?;
     let run = RunHandle::from_context(ctx)?;
     let response = run
@@ -98,7 +90,7 @@ pub mod https_api {
     /// happened: status, certificate, whether it verified, timings, or the
     /// step that failed.
     #[rhai_fn(return_raw)]
-    pub fn get(ctx: NativeCallContext, url: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn get(ctx: NativeCallContext, url: &str) -> RhaiResultOf<Dynamic> {
         super::run_get(&ctx, url, &rhai::Map::new())
     }
 
@@ -110,7 +102,7 @@ pub mod https_api {
         ctx: NativeCallContext,
         url: &str,
         options: rhai::Map,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<Dynamic> {
         super::run_get(&ctx, url, &options)
     }
 }

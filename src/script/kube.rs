@@ -1,7 +1,7 @@
 //! `kube::` for scripts: plan objects to apply, read the cluster, wait,
 //! delete, copy secrets, watch.
 
-use super::support::{from_json, origin, script_error, to_json, RunHandle};
+use super::support::{from_json, origin, script_error, to_json, RhaiResultOf, RunHandle};
 use crate::kube::run_labels;
 use crate::objects::TypedObject;
 use crate::plan::{
@@ -19,7 +19,7 @@ fn check_options(
     function: &str,
     options: &rhai::Map,
     known: &[&str],
-) -> Result<(), Box<EvalAltResult>> {
+) -> RhaiResultOf<()> {
     if let Some(key) = options.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(crate::script::support::unknown_option(
             ctx, function, key, known,
@@ -33,7 +33,7 @@ fn bool_option(
     function: &str,
     options: &rhai::Map,
     key: &str,
-) -> Result<bool, Box<EvalAltResult>> {
+) -> RhaiResultOf<bool> {
     match options.get(key) {
         None => Ok(false),
         Some(v) if v.is_unit() => Ok(false),
@@ -50,7 +50,7 @@ fn plan_object(
     ctx: &NativeCallContext,
     value: &Value,
     options: &rhai::Map,
-) -> Result<Dynamic, Box<EvalAltResult>> {
+) -> RhaiResultOf<Dynamic> {
     check_options(ctx, "apply", options, &["force", "keep", "patch"])?;
     let force = bool_option(ctx, "apply", options, "force")?;
     let keep = bool_option(ctx, "apply", options, "keep")?;
@@ -84,7 +84,7 @@ fn object_ref(
     ctx: &NativeCallContext,
     function: &str,
     reference: &rhai::Map,
-) -> Result<ObjectRef, Box<EvalAltResult>> {
+) -> RhaiResultOf<ObjectRef> {
     let value = to_json(&Dynamic::from_map(reference.clone()))?;
     let text = |pointer: &str| {
         value
@@ -118,7 +118,7 @@ fn ref_of(api_version: &str, kind: &str, namespace: &str, name: &str) -> ObjectR
     }
 }
 
-fn read(ctx: &NativeCallContext, target: &ObjectRef) -> Result<Option<Value>, Box<EvalAltResult>> {
+fn read(ctx: &NativeCallContext, target: &ObjectRef) -> RhaiResultOf<Option<Value>> {
     let run = RunHandle::from_context(ctx)?;
     let cluster = run
         .cluster()
@@ -130,18 +130,14 @@ fn read(ctx: &NativeCallContext, target: &ObjectRef) -> Result<Option<Value>, Bo
     .map_err(|e| script_error(ctx, format!("{e:#}")))
 }
 
-fn get_object(ctx: &NativeCallContext, target: &ObjectRef) -> Result<Dynamic, Box<EvalAltResult>> {
+fn get_object(ctx: &NativeCallContext, target: &ObjectRef) -> RhaiResultOf<Dynamic> {
     match read(ctx, target)? {
         Some(v) => from_json(&v),
         None => Ok(Dynamic::UNIT),
     }
 }
 
-fn selector(
-    ctx: &NativeCallContext,
-    key: &str,
-    value: &Dynamic,
-) -> Result<String, Box<EvalAltResult>> {
+fn selector(ctx: &NativeCallContext, key: &str, value: &Dynamic) -> RhaiResultOf<String> {
     if value.is_string() {
         return Ok(value.to_string());
     }
@@ -169,7 +165,7 @@ fn list_objects(
     api_version: &str,
     kind: &str,
     options: &rhai::Map,
-) -> Result<rhai::Array, Box<EvalAltResult>> {
+) -> RhaiResultOf<rhai::Array> {
     check_options(
         ctx,
         "kube::list",
@@ -206,14 +202,14 @@ fn register_watch(
     kind: &str,
     options: &rhai::Map,
     handler: FnPtr,
-) -> Result<(), Box<EvalAltResult>> {
+) -> RhaiResultOf<()> {
     check_options(
         ctx,
         "kube::watch",
         options,
         &["namespace", "labels", "fields"],
     )?;
-    let text = |key: &str| -> Result<Option<String>, Box<EvalAltResult>> {
+    let text = |key: &str| -> RhaiResultOf<Option<String>> {
         match options.get(key) {
             None => Ok(None),
             Some(v) if v.is_unit() => Ok(None),
@@ -241,7 +237,7 @@ fn register_watch(
     Ok(())
 }
 
-fn plan_step(ctx: &NativeCallContext, step: Step) -> Result<(), Box<EvalAltResult>> {
+fn plan_step(ctx: &NativeCallContext, step: Step) -> RhaiResultOf<()> {
     let run = RunHandle::from_context(ctx)?;
     let at = origin(ctx);
     let mut state = run.state();
@@ -253,7 +249,7 @@ fn plan_wait(
     target: ObjectRef,
     condition: &str,
     timeout: rhai::INT,
-) -> Result<(), Box<EvalAltResult>> {
+) -> RhaiResultOf<()> {
     if timeout <= 0 {
         return Err(script_error(
             ctx,
@@ -278,7 +274,7 @@ fn plan_delete(
     ctx: &NativeCallContext,
     target: ObjectRef,
     options: &rhai::Map,
-) -> Result<(), Box<EvalAltResult>> {
+) -> RhaiResultOf<()> {
     check_options(ctx, "kube::delete", options, &["propagation", "wait"])?;
     let propagation = match options.get("propagation") {
         None => Propagation::default(),
@@ -316,7 +312,7 @@ pub mod kube_api {
     /// Checks `object` and adds it to the run's plan; returns the object as it
     /// will be applied (canonical field order, wildrun's labels added).
     #[rhai_fn(return_raw)]
-    pub fn apply(ctx: NativeCallContext, object: rhai::Map) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn apply(ctx: NativeCallContext, object: rhai::Map) -> RhaiResultOf<Dynamic> {
         super::plan_object(
             &ctx,
             &to_json(&Dynamic::from_map(object))?,
@@ -332,16 +328,13 @@ pub mod kube_api {
         ctx: NativeCallContext,
         object: rhai::Map,
         options: rhai::Map,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<Dynamic> {
         super::plan_object(&ctx, &to_json(&Dynamic::from_map(object))?, &options)
     }
 
     /// `apply` for each object of a list, in order; returns the list of results.
     #[rhai_fn(return_raw)]
-    pub fn apply_all(
-        ctx: NativeCallContext,
-        objects: rhai::Array,
-    ) -> Result<rhai::Array, Box<EvalAltResult>> {
+    pub fn apply_all(ctx: NativeCallContext, objects: rhai::Array) -> RhaiResultOf<rhai::Array> {
         objects
             .iter()
             .enumerate()
@@ -362,10 +355,7 @@ pub mod kube_api {
 
     /// Plans the Namespace `name` (a no-op when the recipe applies it too).
     #[rhai_fn(return_raw)]
-    pub fn ensure_namespace(
-        ctx: NativeCallContext,
-        name: &str,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn ensure_namespace(ctx: NativeCallContext, name: &str) -> RhaiResultOf<Dynamic> {
         let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
         super::plan_object(&ctx, &ns, &rhai::Map::new())
     }
@@ -373,10 +363,7 @@ pub mod kube_api {
     /// The live object named by `reference` (a map with apiVersion, kind,
     /// metadata.name and metadata.namespace), or `()` when it does not exist.
     #[rhai_fn(name = "get", return_raw)]
-    pub fn get(
-        ctx: NativeCallContext,
-        reference: rhai::Map,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn get(ctx: NativeCallContext, reference: rhai::Map) -> RhaiResultOf<Dynamic> {
         let target = super::object_ref(&ctx, "kube::get", &reference)?;
         super::get_object(&ctx, &target)
     }
@@ -389,16 +376,13 @@ pub mod kube_api {
         kind: &str,
         namespace: &str,
         name: &str,
-    ) -> Result<Dynamic, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<Dynamic> {
         super::get_object(&ctx, &super::ref_of(api_version, kind, namespace, name))
     }
 
     /// Whether the object named by `reference` exists.
     #[rhai_fn(name = "exists", return_raw)]
-    pub fn exists(
-        ctx: NativeCallContext,
-        reference: rhai::Map,
-    ) -> Result<bool, Box<EvalAltResult>> {
+    pub fn exists(ctx: NativeCallContext, reference: rhai::Map) -> RhaiResultOf<bool> {
         let target = super::object_ref(&ctx, "kube::exists", &reference)?;
         Ok(super::read(&ctx, &target)?.is_some())
     }
@@ -411,7 +395,7 @@ pub mod kube_api {
         kind: &str,
         namespace: &str,
         name: &str,
-    ) -> Result<bool, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<bool> {
         Ok(super::read(&ctx, &super::ref_of(api_version, kind, namespace, name))?.is_some())
     }
 
@@ -421,7 +405,7 @@ pub mod kube_api {
         ctx: NativeCallContext,
         api_version: &str,
         kind: &str,
-    ) -> Result<rhai::Array, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<rhai::Array> {
         super::list_objects(&ctx, api_version, kind, &rhai::Map::new())
     }
 
@@ -433,13 +417,13 @@ pub mod kube_api {
         api_version: &str,
         kind: &str,
         options: rhai::Map,
-    ) -> Result<rhai::Array, Box<EvalAltResult>> {
+    ) -> RhaiResultOf<rhai::Array> {
         super::list_objects(&ctx, api_version, kind, &options)
     }
 
     /// Plans deleting the object named by `reference` (after the steps before it).
     #[rhai_fn(name = "delete", return_raw)]
-    pub fn delete(ctx: NativeCallContext, reference: rhai::Map) -> Result<(), Box<EvalAltResult>> {
+    pub fn delete(ctx: NativeCallContext, reference: rhai::Map) -> RhaiResultOf<()> {
         let target = super::object_ref(&ctx, "kube::delete", &reference)?;
         super::plan_delete(&ctx, target, &rhai::Map::new())
     }
@@ -451,7 +435,7 @@ pub mod kube_api {
         ctx: NativeCallContext,
         reference: rhai::Map,
         options: rhai::Map,
-    ) -> Result<(), Box<EvalAltResult>> {
+    ) -> RhaiResultOf<()> {
         let target = super::object_ref(&ctx, "kube::delete", &reference)?;
         super::plan_delete(&ctx, target, &options)
     }
@@ -466,7 +450,7 @@ pub mod kube_api {
         api_version: &str,
         kind: &str,
         handler: FnPtr,
-    ) -> Result<(), Box<EvalAltResult>> {
+    ) -> RhaiResultOf<()> {
         super::register_watch(&ctx, api_version, kind, &rhai::Map::new(), handler)
     }
 
@@ -478,7 +462,7 @@ pub mod kube_api {
         kind: &str,
         options: rhai::Map,
         handler: FnPtr,
-    ) -> Result<(), Box<EvalAltResult>> {
+    ) -> RhaiResultOf<()> {
         super::register_watch(&ctx, api_version, kind, &options, handler)
     }
 
@@ -492,7 +476,7 @@ pub mod kube_api {
         reference: rhai::Map,
         condition: &str,
         timeout: rhai::INT,
-    ) -> Result<(), Box<EvalAltResult>> {
+    ) -> RhaiResultOf<()> {
         let target = super::object_ref(&ctx, "kube::wait", &reference)?;
         super::plan_wait(&ctx, target, condition, timeout)
     }
@@ -504,7 +488,7 @@ pub mod kube_api {
         from_namespace: &str,
         name: &str,
         to_namespace: &str,
-    ) -> Result<(), Box<EvalAltResult>> {
+    ) -> RhaiResultOf<()> {
         copy_secret_with(ctx, from_namespace, name, to_namespace, rhai::Map::new())
     }
 
@@ -518,7 +502,7 @@ pub mod kube_api {
         name: &str,
         to_namespace: &str,
         options: rhai::Map,
-    ) -> Result<(), Box<EvalAltResult>> {
+    ) -> RhaiResultOf<()> {
         use crate::objects::validate;
         for (what, value, check) in [
             (

@@ -4,7 +4,7 @@
 //! data, so a script that reports (such as a doctor's checks) writes it here.
 //! Output is printed when the run ends, after everything else succeeded.
 
-use super::support::{script_error, to_json, RunHandle};
+use super::support::{script_error, to_json, RhaiResultOf, RunHandle};
 use rhai::plugin::*;
 
 /// The `out` module scripts call as `out::line(...)`.
@@ -12,7 +12,7 @@ use rhai::plugin::*;
 pub mod out_api {
     /// Writes a line of text to stdout.
     #[rhai_fn(return_raw)]
-    pub fn line(ctx: NativeCallContext, text: &str) -> Result<(), Box<EvalAltResult>> {
+    pub fn line(ctx: NativeCallContext, text: &str) -> RhaiResultOf<()> {
         let run = RunHandle::from_context(&ctx)?;
         let mut state = run.state();
         state.stdout.push_str(text);
@@ -22,7 +22,7 @@ pub mod out_api {
 
     /// Writes a value to stdout as pretty-printed JSON.
     #[rhai_fn(return_raw)]
-    pub fn json(ctx: NativeCallContext, value: Dynamic) -> Result<(), Box<EvalAltResult>> {
+    pub fn json(ctx: NativeCallContext, value: Dynamic) -> RhaiResultOf<()> {
         let text =
             serde_json::to_string_pretty(&to_json(&value)?).map_err(|e| script_error(&ctx, e))?;
         line(ctx, &text)
@@ -31,7 +31,7 @@ pub mod out_api {
     /// Sets the exit code of a run that ends without error (0–255; 1 means
     /// "a check failed"). A `throw` still ends the run with 1 and a message.
     #[rhai_fn(return_raw)]
-    pub fn exit_code(ctx: NativeCallContext, code: rhai::INT) -> Result<(), Box<EvalAltResult>> {
+    pub fn exit_code(ctx: NativeCallContext, code: rhai::INT) -> RhaiResultOf<()> {
         let code = u8::try_from(code).map_err(|_| {
             script_error(
                 &ctx,

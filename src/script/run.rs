@@ -2,7 +2,7 @@
 //! recipe can refuse what it must not do (the visibility layer refuses
 //! `--delete` while services use it, unless `--force`).
 
-use super::support::RunHandle;
+use super::support::{RhaiResultOf, RunHandle};
 use rhai::plugin::*;
 
 /// The `run` module scripts call as `run::action()`.
@@ -11,7 +11,7 @@ pub mod run_api {
     /// What this run does with the plan: `"apply"`, `"render"` (`--dry-run`),
     /// `"server-dry-run"`, `"diff"` or `"delete"`.
     #[rhai_fn(return_raw)]
-    pub fn action(ctx: NativeCallContext) -> Result<String, Box<EvalAltResult>> {
+    pub fn action(ctx: NativeCallContext) -> RhaiResultOf<String> {
         let run = RunHandle::from_context(&ctx)?;
         let name = run.state().action.name();
         Ok(name.to_string())
@@ -19,7 +19,7 @@ pub mod run_api {
 
     /// Whether `--force` was given.
     #[rhai_fn(return_raw)]
-    pub fn force(ctx: NativeCallContext) -> Result<bool, Box<EvalAltResult>> {
+    pub fn force(ctx: NativeCallContext) -> RhaiResultOf<bool> {
         let run = RunHandle::from_context(&ctx)?;
         let force = run.state().force;
         Ok(force)

@@ -91,7 +91,7 @@ impl RunHandle {
     }
 
     /// The run of the engine that is calling a host function.
-    pub fn from_context(ctx: &NativeCallContext) -> Result<RunHandle, Box<EvalAltResult>> {
+    pub fn from_context(ctx: &NativeCallContext) -> RhaiResultOf<RunHandle> {
         ctx.tag()
             .and_then(|t| t.clone().try_cast::<RunHandle>())
             .ok_or_else(|| "this function is only available while wildrun runs a recipe".into())
@@ -207,17 +207,14 @@ pub fn unknown_option(
 }
 
 /// Converts any serializable value to a script value.
-pub fn to_script<T: serde::Serialize>(
-    ctx: &NativeCallContext,
-    value: &T,
-) -> Result<Dynamic, Box<EvalAltResult>> {
+pub fn to_script<T: serde::Serialize>(ctx: &NativeCallContext, value: &T) -> RhaiResultOf<Dynamic> {
     let json = serde_json::to_value(value).map_err(|e| script_error(ctx, e))?;
     from_json(&json)
 }
 
 /// Converts a script value (map, array, ...) to JSON; data nested deeper
 /// than [`MAX_DATA_DEPTH`] is refused before it is copied.
-pub fn to_json(value: &Dynamic) -> Result<Value, Box<EvalAltResult>> {
+pub fn to_json(value: &Dynamic) -> RhaiResultOf<Value> {
     if deeper_than(value, MAX_DATA_DEPTH) {
         return Err(format!(
             "the data is nested more than {MAX_DATA_DEPTH} levels deep (maps and lists in maps and lists); wildrun refuses it"
@@ -240,6 +237,6 @@ fn deeper_than(value: &Dynamic, limit: usize) -> bool {
 }
 
 /// Converts JSON to a script value.
-pub fn from_json(value: &Value) -> Result<Dynamic, Box<EvalAltResult>> {
+pub fn from_json(value: &Value) -> RhaiResultOf<Dynamic> {
     rhai::serde::to_dynamic(value)
 }

@@ -1,7 +1,7 @@
 //! `template::` for scripts: envsubst-compatible `${VAR}` rendering of
 //! text and files.
 
-use super::support::{script_error, RunHandle};
+use super::support::{script_error, RhaiResultOf, RunHandle};
 use rhai::plugin::*;
 
 fn value_text(value: &Dynamic) -> Result<String, String> {
@@ -21,7 +21,7 @@ fn render_with_map(
     text: &str,
     name: &str,
     vars: &rhai::Map,
-) -> Result<String, Box<EvalAltResult>> {
+) -> RhaiResultOf<String> {
     // Check every value's type first so the lookup itself cannot fail.
     let mut texts = std::collections::HashMap::new();
     for (k, v) in vars {
@@ -39,21 +39,13 @@ pub mod template_api {
     /// Substitutes `${VAR}`/`$VAR` in `text` with the values of the map `vars`.
     /// An undefined variable is an error naming it and the line.
     #[rhai_fn(return_raw)]
-    pub fn render(
-        ctx: NativeCallContext,
-        text: &str,
-        vars: rhai::Map,
-    ) -> Result<String, Box<EvalAltResult>> {
+    pub fn render(ctx: NativeCallContext, text: &str, vars: rhai::Map) -> RhaiResultOf<String> {
         super::render_with_map(&ctx, text, "template", &vars)
     }
 
     /// Reads the file `path` (relative to the calling script) and renders it like `render`.
     #[rhai_fn(return_raw)]
-    pub fn file(
-        ctx: NativeCallContext,
-        path: &str,
-        vars: rhai::Map,
-    ) -> Result<String, Box<EvalAltResult>> {
+    pub fn file(ctx: NativeCallContext, path: &str, vars: rhai::Map) -> RhaiResultOf<String> {
         let run = RunHandle::from_context(&ctx)?;
         let full = run.resolve_path(&ctx, path);
         run.track_file(&full);

@@ -1,10 +1,10 @@
 //! `yaml::` for scripts: parse and write YAML, read YAML files.
 
-use super::support::{from_json, script_error, to_json, RunHandle};
+use super::support::{from_json, script_error, to_json, RhaiResultOf, RunHandle};
 use rhai::plugin::*;
 use serde_json::Value;
 
-fn to_array(docs: Vec<Value>) -> Result<rhai::Array, Box<EvalAltResult>> {
+fn to_array(docs: Vec<Value>) -> RhaiResultOf<rhai::Array> {
     docs.iter().map(from_json).collect()
 }
 
@@ -13,7 +13,7 @@ fn to_array(docs: Vec<Value>) -> Result<rhai::Array, Box<EvalAltResult>> {
 pub mod yaml_api {
     /// Parses YAML text into a list with one entry per document.
     #[rhai_fn(return_raw)]
-    pub fn parse(ctx: NativeCallContext, text: &str) -> Result<rhai::Array, Box<EvalAltResult>> {
+    pub fn parse(ctx: NativeCallContext, text: &str) -> RhaiResultOf<rhai::Array> {
         let docs =
             crate::yaml::parse_documents(text, "yaml::parse").map_err(|e| script_error(&ctx, e))?;
         super::to_array(docs)
@@ -21,7 +21,7 @@ pub mod yaml_api {
 
     /// Reads a YAML file (relative to the calling script) into a list of documents.
     #[rhai_fn(return_raw)]
-    pub fn file(ctx: NativeCallContext, path: &str) -> Result<rhai::Array, Box<EvalAltResult>> {
+    pub fn file(ctx: NativeCallContext, path: &str) -> RhaiResultOf<rhai::Array> {
         let run = RunHandle::from_context(&ctx)?;
         let full = run.resolve_path(&ctx, path);
         run.track_file(&full);
@@ -35,16 +35,13 @@ pub mod yaml_api {
 
     /// Writes a value as one YAML document.
     #[rhai_fn(return_raw)]
-    pub fn emit(ctx: NativeCallContext, value: Dynamic) -> Result<String, Box<EvalAltResult>> {
+    pub fn emit(ctx: NativeCallContext, value: Dynamic) -> RhaiResultOf<String> {
         crate::yaml::emit_document(&to_json(&value)?).map_err(|e| script_error(&ctx, e))
     }
 
     /// Writes each item of a list as its own document, separated by `---`.
     #[rhai_fn(return_raw)]
-    pub fn emit_all(
-        ctx: NativeCallContext,
-        values: rhai::Array,
-    ) -> Result<String, Box<EvalAltResult>> {
+    pub fn emit_all(ctx: NativeCallContext, values: rhai::Array) -> RhaiResultOf<String> {
         let mut out = String::new();
         for v in &values {
             out.push_str("---\n");
