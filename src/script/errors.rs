@@ -98,7 +98,7 @@ fn leaf_message(err: &EvalAltResult) -> String {
             } else if what.contains("map") {
                 format!("a map of more than {MAX_COLLECTION_SIZE} items")
             } else {
-                format!("data larger than wildrun allows ({what})")
+                format!("too much data ({what})")
             };
             format!("the script built {built}, more than wildrun allows")
         }
@@ -261,7 +261,7 @@ mod tests {
         let other = EvalAltResult::ErrorDataTooLarge("Size of BLOB".into(), Position::new(3, 5));
         assert_eq!(
             describe_error(&other, "r.rhai"),
-            "r.rhai:3:5: the script built data larger than wildrun allows (size of blob), more than wildrun allows"
+            "r.rhai:3:5: the script built too much data (size of blob), more than wildrun allows"
         );
     }
 }
