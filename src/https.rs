@@ -419,88 +419,105 @@ fn fail(response: &mut Response, stage: &str, error: String) {
     response.error = Some(error);
 }
 
+/// A step of the exchange that failed, and why.
+type StageResult<T> = Result<T, (&'static str, String)>;
+
+/// Resolves, connects, shakes hands and asks, filling `response` as each
+/// step succeeds; a failed step is recorded with its name.
 async fn exchange(
     request: &Request,
     target: &Target,
     ca: &[CertificateDer<'static>],
     response: &mut Response,
 ) {
-    let t = Instant::now();
-    let ip = match request.address {
-        Some(ip) => ip,
-        None => match resolve_host(
+    let steps = async {
+        let t = Instant::now();
+        let ip = resolve_step(request, target).await?;
+        response.timings.resolve_ms = millis(t.elapsed());
+        response.address = Some(ip.to_string());
+        let addr = SocketAddr::new(ip, response.port);
+
+        let t = Instant::now();
+        let stream = connect_step(request, addr).await?;
+        response.source = stream.local_addr().ok().map(|a| a.ip().to_string());
+        response.timings.connect_ms = millis(t.elapsed());
+
+        let t = Instant::now();
+        let tls = tls_step(target, ca, addr, stream, response).await?;
+        response.timings.tls_ms = millis(t.elapsed());
+
+        let t = Instant::now();
+        http_step(request, target, tls, t, response).await
+    };
+    if let Err((stage, error)) = steps.await {
+        fail(response, stage, error);
+    }
+}
+
+/// The address to connect to: given, or looked up.
+async fn resolve_step(request: &Request, target: &Target) -> StageResult<IpAddr> {
+    match request.address {
+        Some(ip) => Ok(ip),
+        None => resolve_host(
             &target.host,
             request.dns_server,
             Duration::from_secs(dns::DEFAULT_TIMEOUT_SECS),
         )
         .await
-        {
-            Ok(ip) => ip,
-            Err(e) => return fail(response, "resolve", e),
-        },
-    };
-    response.timings.resolve_ms = millis(t.elapsed());
-    response.address = Some(ip.to_string());
-    let addr = SocketAddr::new(ip, response.port);
+        .map_err(|e| ("resolve", e)),
+    }
+}
 
-    let t = Instant::now();
-    let socket = match if ip.is_ipv4() {
+/// A TCP connection to `addr`, from the request's source address if it names one.
+async fn connect_step(request: &Request, addr: SocketAddr) -> StageResult<tokio::net::TcpStream> {
+    let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()
     } else {
         tokio::net::TcpSocket::new_v6()
-    } {
-        Ok(s) => s,
-        Err(e) => return fail(response, "connect", format!("cannot open a socket: {e}")),
-    };
+    }
+    .map_err(|e| ("connect", format!("cannot open a socket: {e}")))?;
     if let Some(source) = request.source {
-        if let Err(e) = socket.bind(SocketAddr::new(source, 0)) {
-            return fail(
-                response,
+        socket.bind(SocketAddr::new(source, 0)).map_err(|e| {
+            (
                 "connect",
                 format!("cannot send from {source}: {e} (is it an address of this machine?)"),
-            );
-        }
-    }
-    let stream = match socket.connect(addr).await {
-        Ok(s) => s,
-        Err(e) => {
-            return fail(
-                response,
-                "connect",
-                format!("cannot connect to {addr}: {e}"),
             )
-        }
-    };
-    response.source = stream.local_addr().ok().map(|a| a.ip().to_string());
-    response.timings.connect_ms = millis(t.elapsed());
+        })?;
+    }
+    socket
+        .connect(addr)
+        .await
+        .map_err(|e| ("connect", format!("cannot connect to {addr}: {e}")))
+}
 
-    let t = Instant::now();
+/// The TLS handshake. The certificate the server showed, and whether it
+/// verified, are recorded even when the handshake fails.
+async fn tls_step(
+    target: &Target,
+    ca: &[CertificateDer<'static>],
+    addr: SocketAddr,
+    stream: tokio::net::TcpStream,
+    response: &mut Response,
+) -> StageResult<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     let recording = Arc::new(Recording {
         inner: verifier(ca),
         provider: provider(),
         seen: Mutex::new(Seen::default()),
     });
-    let config = match rustls::ClientConfig::builder_with_provider(provider())
+    let config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-    {
-        Ok(b) => b,
-        Err(e) => return fail(response, "tls", format!("cannot set up TLS: {e}")),
-    };
+        .map_err(|e| ("tls", format!("cannot set up TLS: {e}")))?;
     let mut config = config
         .dangerous()
         .with_custom_certificate_verifier(recording.clone())
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let server_name = match ServerName::try_from(target.host.clone()) {
-        Ok(n) => n,
-        Err(e) => {
-            return fail(
-                response,
-                "tls",
-                format!("{:?} cannot be a TLS server name: {e}", target.host),
-            )
-        }
-    };
+    let server_name = ServerName::try_from(target.host.clone()).map_err(|e| {
+        (
+            "tls",
+            format!("{:?} cannot be a TLS server name: {e}", target.host),
+        )
+    })?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let handshake = connector.connect(server_name, stream).await;
     if let Ok(seen) = recording.seen.lock() {
@@ -518,30 +535,25 @@ async fn exchange(
             }
         }
     }
-    let tls = match handshake {
-        Ok(t) => t,
-        Err(e) => {
-            return fail(
-                response,
-                "tls",
-                format!("the TLS handshake with {addr} failed: {e}"),
-            )
-        }
-    };
-    response.timings.tls_ms = millis(t.elapsed());
+    handshake.map_err(|e| ("tls", format!("the TLS handshake with {addr} failed: {e}")))
+}
 
-    let t = Instant::now();
+/// `GET` over the TLS stream: status, headers and (up to [`BODY_LIMIT`]) the body.
+async fn http_step(
+    request: &Request,
+    target: &Target,
+    tls: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    started: Instant,
+    response: &mut Response,
+) -> StageResult<()> {
     let io = hyper_util::rt::TokioIo::new(tls);
-    let (mut sender, connection) = match hyper::client::conn::http1::handshake::<
-        _,
-        http_body_util::Empty<hyper::body::Bytes>,
-    >(io)
-    .await
-    {
-        Ok(pair) => pair,
-        Err(e) => return fail(response, "http", format!("HTTP/1.1 over TLS failed: {e}")),
-    };
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, http_body_util::Empty<hyper::body::Bytes>>(io)
+            .await
+            .map_err(|e| ("http", format!("HTTP/1.1 over TLS failed: {e}")))?;
     let driver = tokio::spawn(connection);
+    // The connection's task ends with this function, whatever happens.
+    let _stop = AbortOnDrop(&driver);
     let host_header = if response.port == 443 {
         target.host.clone()
     } else {
@@ -549,27 +561,15 @@ async fn exchange(
     };
     let built = http::Request::get(target.path.as_str())
         .header(http::header::HOST, host_header)
-        .header(
-            http::header::USER_AGENT,
-            concat!("wildrun/", env!("CARGO_PKG_VERSION")),
-        )
+        .header(http::header::USER_AGENT, crate::kube::cluster::USER_AGENT)
         .header(http::header::ACCEPT, "*/*")
-        .body(http_body_util::Empty::new());
-    let built = match built {
-        Ok(r) => r,
-        Err(e) => {
-            driver.abort();
-            return fail(response, "http", format!("cannot build the request: {e}"));
-        }
-    };
-    let answer = match sender.send_request(built).await {
-        Ok(a) => a,
-        Err(e) => {
-            driver.abort();
-            return fail(response, "http", format!("no HTTP answer: {e}"));
-        }
-    };
-    response.timings.response_ms = millis(t.elapsed());
+        .body(http_body_util::Empty::new())
+        .map_err(|e| ("http", format!("cannot build the request: {e}")))?;
+    let answer = sender
+        .send_request(built)
+        .await
+        .map_err(|e| ("http", format!("no HTTP answer: {e}")))?;
+    response.timings.response_ms = millis(started.elapsed());
     response.answered = true;
     response.status = Some(answer.status().as_u16());
     response.reason = answer.status().canonical_reason().map(str::to_string);
@@ -592,7 +592,16 @@ async fn exchange(
         }
         Err(e) => tracing::debug!("reading the body of {}: {e}", request.url),
     }
-    driver.abort();
+    Ok(())
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop<'t, T>(&'t tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<'_, T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[cfg(test)]

@@ -142,71 +142,81 @@ pub fn links(plan: &Plan) -> Vec<Link> {
         })
         .collect();
     for p in &ordered {
-        let Step::Apply(a) = &p.step else { continue };
-        if a.object.kind != "Ingress" {
-            continue;
-        }
-        let ingress = &a.object.value;
-        let annotations = ingress.pointer("/metadata/annotations");
-        let annotation = |name: &str| {
-            annotations
-                .and_then(|m| m.get(name))
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        let Some(target) = TARGET_ANNOTATIONS.iter().find_map(|n| annotation(n)) else {
-            continue;
-        };
-        let internal = annotation(MIDDLEWARES_ANNOTATION).is_some();
-        let namespace = a.object.namespace.clone().unwrap_or_default();
-        let tls = ingress
-            .pointer("/spec/tls")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let rules = ingress
-            .pointer("/spec/rules")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        for host in rules
-            .iter()
-            .filter_map(|r| r.get("host").and_then(Value::as_str))
-        {
-            out.push(Link::Dns {
-                host: host.to_string(),
-                target: target.trim_end_matches('.').to_string(),
-            });
-            let secret = tls
-                .iter()
-                .find(|t| {
-                    t.get("hosts")
-                        .and_then(Value::as_array)
-                        .is_none_or(|hs| hs.iter().any(|h| h.as_str() == Some(host)))
-                })
-                .and_then(|t| t.get("secretName"))
-                .and_then(Value::as_str);
-            if let Some(name) = secret {
-                let copy = copies
-                    .iter()
-                    .find(|c| c.to_namespace == namespace && c.name == name)
-                    .map(|c| (*c).clone());
-                let link = Link::TlsSecret {
-                    namespace: namespace.clone(),
-                    name: name.to_string(),
-                    copy,
-                };
-                if !out.contains(&link) {
-                    out.push(link);
-                }
+        if let Step::Apply(a) = &p.step {
+            if a.object.kind == "Ingress" {
+                ingress_links(&a.object, &copies, &mut out);
             }
-            out.push(Link::Https {
-                host: host.to_string(),
-                internal,
-            });
         }
     }
     out
+}
+
+/// The links of one Ingress, per host: its DNS record, its TLS Secret
+/// (once, and the plan's copy of it if any), the HTTPS request. An Ingress
+/// without an ExternalDNS target publishes no name: it has none.
+fn ingress_links(
+    object: &crate::objects::TypedObject,
+    copies: &[&SecretCopy],
+    out: &mut Vec<Link>,
+) {
+    let ingress = &object.value;
+    let annotations = ingress.pointer("/metadata/annotations");
+    let annotation = |name: &str| {
+        annotations
+            .and_then(|m| m.get(name))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let Some(target) = TARGET_ANNOTATIONS.iter().find_map(|n| annotation(n)) else {
+        return;
+    };
+    let internal = annotation(MIDDLEWARES_ANNOTATION).is_some();
+    let namespace = object.namespace.clone().unwrap_or_default();
+    let list = |pointer: &str| {
+        ingress
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let tls = list("/spec/tls");
+    let rules = list("/spec/rules");
+    for host in rules
+        .iter()
+        .filter_map(|r| r.get("host").and_then(Value::as_str))
+    {
+        out.push(Link::Dns {
+            host: host.to_string(),
+            target: target.trim_end_matches('.').to_string(),
+        });
+        let secret = tls
+            .iter()
+            .find(|t| {
+                t.get("hosts")
+                    .and_then(Value::as_array)
+                    .is_none_or(|hs| hs.iter().any(|h| h.as_str() == Some(host)))
+            })
+            .and_then(|t| t.get("secretName"))
+            .and_then(Value::as_str);
+        if let Some(name) = secret {
+            let copy = copies
+                .iter()
+                .find(|c| c.to_namespace == namespace && c.name == name)
+                .map(|c| (*c).clone());
+            let link = Link::TlsSecret {
+                namespace: namespace.clone(),
+                name: name.to_string(),
+                copy,
+            };
+            if !out.contains(&link) {
+                out.push(link);
+            }
+        }
+        out.push(Link::Https {
+            host: host.to_string(),
+            internal,
+        });
+    }
 }
 
 /// What looking at a link found.
