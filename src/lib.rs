@@ -28,6 +28,9 @@
 //! | [`externaldns`] | which annotation prefix an ExternalDNS Deployment reads |
 //! | [`reach`] | `--wait`: after applying, wait until the service answers over HTTPS |
 
+// Every public item gets a doc comment (the project rule).
+#![warn(missing_docs)]
+
 pub mod action;
 pub mod actions;
 pub mod cert;
