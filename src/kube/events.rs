@@ -454,7 +454,7 @@ pub fn serve(
             }
             (TermEnd::Lost(why), None) => {
                 tracing::warn!(
-                    "{why}: this copy stops handling events (a plan not yet written is dropped) and waits to lead again"
+                    "{why}: this copy stops its watches, writes nothing more, and waits to lead again"
                 );
             }
         }

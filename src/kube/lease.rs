@@ -353,7 +353,7 @@ impl Election {
     /// holds it now, `Ok(None)` when renewed.
     pub async fn renew(&mut self) -> Result<Option<String>, LeaseError> {
         let Some(lease) = self.held.clone() else {
-            return Ok(Some("nobody (not held)".to_string()));
+            return Ok(Some("another copy (this one did not hold it)".to_string()));
         };
         match self.claim(lease, true).await? {
             Attempt::Leading { .. } => Ok(None),
