@@ -499,6 +499,13 @@ pub const KEYS: &[Key] = &[
         check: file_path,
     },
     Key {
+        path: "watch.leaseNamespace",
+        ty: KeyType::Text,
+        default: None,
+        help: "namespace of the Lease (wildrun-<instance>) through which copies of a script that calls kube::watch elect the one that handles events (default: the namespace of the pod wildrun runs in, else default)",
+        check: validate::dns1123_label,
+    },
+    Key {
         path: "sandbox.allowRead",
         ty: KeyType::List,
         default: None,

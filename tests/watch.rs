@@ -1,6 +1,11 @@
 //! Long-running wildrun on the real control plane: `--watch` re-running on
-//! edits, `kube::watch` handlers, the tls-sync example, and a watch that
-//! survives an API server restart.
+//! edits, `kube::watch` handlers (events merged per object while a handler
+//! runs), the tls-sync example, a watch that survives an API server
+//! restart, and two copies of one script electing a leader.
+//!
+//! Every test on the shared plane gives its copies a Lease of its own
+//! (`watch.leaseNamespace` in one of its namespaces): scripts of the same
+//! name in parallel tests would otherwise wait for each other.
 
 mod common;
 
@@ -83,6 +88,12 @@ impl Background {
             .iter()
             .filter(|l| l.contains(needle))
             .count()
+    }
+
+    /// Kills it with SIGKILL, as a node or OOM kill would: no clean-up.
+    fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends SIGINT (Ctrl-C) and returns the exit code.
@@ -264,7 +275,12 @@ fn watch_handler_sees_events_in_order_and_survives_its_errors() {
         ),
     )
     .unwrap();
-    let run = Background::start(cluster.kubeconfig_path(), dir.path(), &["events.rhai"]);
+    let lease = format!("watch.leaseNamespace={}", ns.name());
+    let run = Background::start(
+        cluster.kubeconfig_path(),
+        dir.path(),
+        &["events.rhai", "--set", &lease],
+    );
     run.wait_for("watching v1 ConfigMap");
     let cm = |name: &str, v: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns.name(), "labels": {"test": "events"}}, "data": {"v": v}});
     apply_json(cluster, &cm("a", "1"));
@@ -333,6 +349,7 @@ fn tls_sync_distributes_refreshes_and_removes_copies() {
         format!("tls.sourceNamespace={}", source.name()),
         format!("tls.publicSecret={public}"),
         format!("tls.internalSecret={internal}"),
+        format!("watch.leaseNamespace={}", source.name()),
     ];
     let mut args = vec!["examples/tls-sync.rhai"];
     for s in &sets {
@@ -460,6 +477,10 @@ fn tls_sync_deployment_manifests_apply_and_their_permissions_suffice() {
         deployment["spec"]["template"]["spec"]["serviceAccountName"],
         "wildrun-tls-sync"
     );
+    assert_eq!(
+        deployment["spec"]["replicas"], 2,
+        "two replicas: one leads, one stands by"
+    );
 
     // Run tls-sync as that ServiceAccount, as it runs in the cluster.
     let dir = tempfile::tempdir().unwrap();
@@ -469,10 +490,13 @@ fn tls_sync_deployment_manifests_apply_and_their_permissions_suffice() {
     let public = format!("{}-tls", unique_name("deploy"));
     apply_json(cluster, &tls_secret(source.name(), &public, "v1"));
     apply_json(cluster, &ingress(app.name(), &public));
+    // The Lease the replicas share, in the namespace they run in: what the
+    // Role of rbac.yaml allows (outside a pod it is not the default).
     let sets = [
         format!("tls.sourceNamespace={}", source.name()),
         format!("tls.publicSecret={public}"),
         format!("tls.internalSecret={public}-int"),
+        "watch.leaseNamespace=wildrun".to_string(),
     ];
     let mut args = vec!["examples/tls-sync.rhai"];
     for s in &sets {
@@ -483,6 +507,12 @@ fn tls_sync_deployment_manifests_apply_and_their_permissions_suffice() {
         secret_data(cluster, app.name(), &public).is_some()
     });
     assert!(!run.text().contains("may not"), "{}", run.text());
+    assert!(
+        run.text()
+            .contains("Lease wildrun/wildrun-tls-sync: this copy"),
+        "{}",
+        run.text()
+    );
     assert_eq!(run.interrupt(), Some(0));
 }
 
@@ -544,6 +574,7 @@ fn tls_sync_says_each_skip_once() {
     let sets = [
         format!("tls.sourceNamespace={}", source.name()),
         format!("tls.publicSecret={public}"),
+        format!("watch.leaseNamespace={}", app.name()),
     ];
     let run = Background::start(
         cluster.kubeconfig_path(),
@@ -555,6 +586,8 @@ fn tls_sync_says_each_skip_once() {
             &sets[0],
             "--set",
             &sets[1],
+            "--set",
+            &sets[2],
         ],
     );
     let copy = format!("Secret {}/{public}", app.name());
@@ -573,7 +606,8 @@ fn tls_sync_says_each_skip_once() {
             ],
         );
     }
-    // Each event is handled: the later ones say the skip at debug level only.
+    // The events are handled (those that come while a handler runs merged
+    // into one); the later ones say the skip at debug level only.
     let said = |level: &str| {
         run.text()
             .lines()
@@ -585,4 +619,244 @@ fn tls_sync_says_each_skip_once() {
     });
     assert_eq!(said("warning"), 1, "{}", run.text());
     assert_eq!(run.interrupt(), Some(0));
+}
+
+/// The handler calls a script logged as `CALL <event> <name> <v>`, in order.
+fn calls(run: &Background) -> Vec<String> {
+    run.text()
+        .lines()
+        .filter_map(|l| l.split("CALL ").nth(1))
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn events_that_come_while_a_handler_runs_merge_per_object() {
+    let cluster = TestCluster::shared();
+    let ns = TestNamespace::new(cluster, "burst");
+    // A server that takes connections and never answers: a DNS query over
+    // TCP to it waits for its timeout, the script's way to hold a handler.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+    let port = silent.local_addr().expect("its address").port();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("burst.rhai"),
+        format!(
+            "kube::watch(\"v1\", \"ConfigMap\", #{{ namespace: \"{ns}\", labels: \"test=burst\" }}, |event, cm| {{\n\
+                 log::info(`CALL ${{event}} ${{cm.metadata.name}} ${{cm.data?.v ?? \"\"}}`);\n\
+                 // The first change holds its handler (at most ~60 s) until the test's burst is over.\n\
+                 if event == \"modified\" && cm.data?.v == \"1\" {{\n\
+                     let n = 0;\n\
+                     while !kube::exists(\"v1\", \"ConfigMap\", \"{ns}\", \"gate\") && n < 30 {{\n\
+                         try {{ dns::resolve(\"gate.test\", \"A\", #{{ server: \"127.0.0.1:{port}\", tcp: true, timeout: 1 }}); }} catch {{}}\n\
+                         n += 1;\n\
+                     }}\n\
+                 }}\n\
+             }});\n",
+            ns = ns.name()
+        ),
+    )
+    .unwrap();
+    let cm = |name: &str, v: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns.name(), "labels": {"test": "burst"}}, "data": {"v": v}});
+    let names = ["target", "b", "c", "d", "e"];
+    for name in names {
+        apply_json(cluster, &cm(name, "0"));
+    }
+    let lease = format!("watch.leaseNamespace={}", ns.name());
+    let run = Background::start(
+        cluster.kubeconfig_path(),
+        dir.path(),
+        &["burst.rhai", "--set", &lease],
+    );
+    // Start-up: one call per object.
+    run.wait_for_count("CALL added", names.len());
+    for name in names {
+        assert_eq!(
+            run.count(&format!("CALL added {name} 0")),
+            1,
+            "{}",
+            run.text()
+        );
+    }
+
+    // A burst of changes to one object while its handler runs.
+    apply_json(cluster, &cm("target", "1"));
+    run.wait_for("CALL modified target 1");
+    let burst = 10;
+    for v in 2..=burst {
+        apply_json(cluster, &cm("target", &v.to_string()));
+    }
+    kubectl_ok(cluster, &["-n", ns.name(), "create", "configmap", "gate"]);
+    run.wait_for(&format!("CALL modified target {burst}"));
+    // Give a stray third call the time to show.
+    std::thread::sleep(Duration::from_secs(1));
+    let target: Vec<String> = calls(&run)
+        .into_iter()
+        .filter(|c| c.contains(" target "))
+        .collect();
+    assert_eq!(
+        target,
+        [
+            "added target 0".to_string(),
+            "modified target 1".to_string(),
+            format!("modified target {burst}")
+        ],
+        "a burst of {} changes made more than two calls:\n{}",
+        burst,
+        run.text()
+    );
+    assert_eq!(calls(&run).len(), names.len() + 2, "{}", run.text());
+    drop(silent);
+    assert_eq!(run.interrupt(), Some(0));
+}
+
+/// Whether an audit event is a write (a failed one too).
+fn is_write(event: &Value) -> bool {
+    matches!(
+        event["verb"].as_str(),
+        Some("create" | "update" | "patch" | "delete" | "deletecollection")
+    )
+}
+
+#[test]
+fn two_copies_elect_one_leader_and_the_other_takes_over_when_it_is_killed() {
+    let plane = common::cluster::PrivatePlane::start_audited();
+    let cluster = &plane.cluster;
+    for ns in ["certs", "app1", "app2", "copies"] {
+        kubectl_ok(cluster, &["create", "namespace", ns]);
+    }
+    apply_json(cluster, &tls_secret("certs", "wild-tls", "v1"));
+    apply_json(cluster, &ingress("app1", "wild-tls"));
+    apply_json(cluster, &ingress("app2", "wild-tls"));
+    // Two identities, so that the audit log tells the copies apart.
+    let dir = tempfile::tempdir().unwrap();
+    let mut copies = Vec::new();
+    for name in ["copy-a", "copy-b"] {
+        kubectl_ok(cluster, &["-n", "copies", "create", "serviceaccount", name]);
+        kubectl_ok(
+            cluster,
+            &[
+                "create",
+                "clusterrolebinding",
+                name,
+                "--clusterrole=cluster-admin",
+                &format!("--serviceaccount=copies:{name}"),
+            ],
+        );
+        let kubeconfig = cluster.token_kubeconfig("copies", name, dir.path());
+        copies.push((format!("system:serviceaccount:copies:{name}"), kubeconfig));
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let args = [
+        "examples/tls-sync.rhai",
+        "--set",
+        "tls.sourceNamespace=certs",
+        "--set",
+        "tls.publicSecret=wild-tls",
+    ];
+    let mut runs: Vec<Background> = copies
+        .iter()
+        .map(|(_, kubeconfig)| Background::start(kubeconfig, repo, &args))
+        .collect();
+
+    // Exactly one leads; the other says it waits.
+    const LEADS: &str = "Lease default/wildrun-tls-sync: this copy";
+    const WAITS: &str = "Lease default/wildrun-tls-sync is held by";
+    eventually("one copy leads and the other waits", || {
+        runs.iter().map(|r| r.count(LEADS)).sum::<usize>() == 1
+            && runs.iter().map(|r| r.count(WAITS)).sum::<usize>() == 1
+    });
+    let first = secret_data(cluster, "certs", "wild-tls").unwrap();
+    for ns in ["app1", "app2"] {
+        eventually("the leader makes the copies", || {
+            secret_data(cluster, ns, "wild-tls").as_ref() == Some(&first)
+        });
+    }
+    // Through two renewals, still one leader.
+    std::thread::sleep(Duration::from_secs(11));
+    let leaders: Vec<usize> = (0..runs.len())
+        .filter(|i| runs[*i].count(LEADS) > 0)
+        .collect();
+    assert_eq!(
+        leaders.len(),
+        1,
+        "{}\n---\n{}",
+        runs[0].text(),
+        runs[1].text()
+    );
+    let leader = leaders[0];
+    let follower = 1 - leader;
+
+    // The leader dies without a word; the source is renewed.
+    runs[leader].kill_hard();
+    apply_json(cluster, &tls_secret("certs", "wild-tls", "v2"));
+    let renewed_at = Instant::now();
+    let renewed = secret_data(cluster, "certs", "wild-tls").unwrap();
+    assert_ne!(renewed, first);
+    let limit = Duration::from_secs(15 + 5);
+    for ns in ["app1", "app2"] {
+        while secret_data(cluster, ns, "wild-tls").as_ref() != Some(&renewed) {
+            assert!(
+                renewed_at.elapsed() < limit,
+                "{ns}'s copy did not follow the renewal within {limit:?} of the leader's death:\n{}",
+                runs[follower].text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    eprintln!(
+        "the copies followed {:?} after the leader's death",
+        renewed_at.elapsed()
+    );
+    assert_eq!(runs[follower].count(LEADS), 1, "{}", runs[follower].text());
+
+    // The follower sent no write until it took the Lease (its first
+    // successful write of it), and wrote the copies after.
+    let user = &copies[follower].0;
+    let events: Vec<Value> = plane
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["user"]["username"] == user.as_str())
+        .collect();
+    let took_over = events
+        .iter()
+        .find(|e| {
+            e["objectRef"]["resource"] == "leases"
+                && is_write(e)
+                && e["responseStatus"]["code"]
+                    .as_u64()
+                    .is_some_and(|c| (200..300).contains(&c))
+        })
+        .unwrap_or_else(|| panic!("no write of the Lease by {user} in the audit log"))
+        ["requestReceivedTimestamp"]
+        .as_str()
+        .expect("a timestamp")
+        .to_string();
+    let before: Vec<String> = events
+        .iter()
+        .filter(|e| is_write(e))
+        .filter(|e| e["requestReceivedTimestamp"].as_str().unwrap_or_default() < took_over.as_str())
+        // Losing the race to create the Lease at start is not a write.
+        .filter(|e| !(e["objectRef"]["resource"] == "leases" && e["responseStatus"]["code"] == 409))
+        .map(|e| {
+            format!(
+                "{} {} ({})",
+                e["verb"], e["requestURI"], e["responseStatus"]["code"]
+            )
+        })
+        .collect();
+    assert!(
+        before.is_empty(),
+        "{user} wrote while it did not lead: {before:#?}"
+    );
+    let wrote_copies = events
+        .iter()
+        .filter(|e| is_write(e) && e["objectRef"]["resource"] == "secrets")
+        .count();
+    assert!(
+        wrote_copies >= 2,
+        "{user} made {wrote_copies} writes of Secrets after taking over"
+    );
+    let follower_run = runs.remove(follower);
+    assert_eq!(follower_run.interrupt(), Some(0));
 }

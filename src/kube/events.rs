@@ -5,16 +5,31 @@
 //! relists when its resourceVersion expires) running on the tokio runtime.
 //! Events go through one channel to the engine thread, which hands them, one
 //! at a time, to the caller's handler ([`serve`]).
+//!
+//! Events that arrive while a handler runs wait in [`Pending`], merged per
+//! object, so a handler sees each object's latest state once rather than
+//! every step on the way. The watches run only while this copy leads
+//! ([`super::lease`]): a copy that waits for the Lease watches nothing and
+//! writes nothing, and one that takes over starts from a full list.
 
 use super::cluster::Cluster;
+use super::lease::{Election, Leadership, LeaseSettings, Look};
 use crate::plan::Origin;
 use futures::StreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::time::Instant;
+
+/// The event of an object that appeared.
+pub const ADDED: &str = "added";
+/// The event of an object that changed.
+pub const MODIFIED: &str = "modified";
+/// The event of an object that is gone.
+pub const DELETED: &str = "deleted";
 
 /// A watch a script registered with `kube::watch`.
 #[derive(Debug, Clone)]
@@ -143,7 +158,7 @@ fn start_watch(
     spec: &WatchSpec,
     kind: &super::cluster::Kind,
     wake: Sender<Wake>,
-) {
+) -> tokio::task::JoinHandle<()> {
     let api = cluster.api(kind, spec.namespace.as_deref());
     let mut config = watcher::Config::default();
     if let Some(l) = &spec.labels {
@@ -194,7 +209,7 @@ fn start_watch(
                 break;
             }
         }
-    });
+    })
 }
 
 fn uid(obj: &Value) -> String {
@@ -261,13 +276,13 @@ impl Classifier {
                     .collect();
                 gone.into_iter()
                     .filter_map(|k| self.known.remove(&k))
-                    .map(|(_, obj)| ("deleted", obj))
+                    .map(|(_, obj)| (DELETED, obj))
                     .collect()
             }
             RawEvent::Applied(obj) => self.upsert(obj).into_iter().collect(),
             RawEvent::Deleted(obj) => {
                 self.known.remove(&uid(&obj));
-                vec![("deleted", obj)]
+                vec![(DELETED, obj)]
             }
         }
     }
@@ -276,23 +291,128 @@ impl Classifier {
         let key = uid(&obj);
         let rv = resource_version(&obj);
         let event = match self.known.get(&key) {
-            None => "added",
+            None => ADDED,
             Some((old, _)) if *old == rv => return None,
-            Some(_) => "modified",
+            Some(_) => MODIFIED,
         };
         self.known.insert(key, (rv, obj.clone()));
         Some((event, obj))
     }
 }
 
+/// Which object an event is about: the watch (so the kind and the handler)
+/// and the object's namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ObjectKey {
+    watch: usize,
+    namespace: String,
+    name: String,
+}
+
+/// What a handler has yet to see of one object: whether the object existed
+/// when the handler last saw it, whether it exists now, and its latest state.
+#[derive(Debug)]
+struct Merged {
+    existed: bool,
+    exists: bool,
+    object: Value,
+}
+
+/// Events waiting for their handler, merged per object (watch, namespace,
+/// name), in the order the objects first came.
+///
+/// A handler is told the difference between what it last saw and what is
+/// there now, with the latest object: added then modified is `added`;
+/// modified several times is one `modified`; modified then deleted is
+/// `deleted`; added then deleted before the handler ran is nothing at all;
+/// deleted then made again is `modified`. So a start-up costs at most one
+/// call per object, and a burst of changes to one object at most two: the
+/// one running when the burst began, and one for its end.
+#[derive(Debug, Default)]
+pub struct Pending {
+    order: VecDeque<ObjectKey>,
+    waiting: HashMap<ObjectKey, Merged>,
+}
+
+impl Pending {
+    /// Adds `event` (`added`, `modified` or `deleted`) of `object` from watch `watch`.
+    pub fn push(&mut self, watch: usize, event: &str, object: Value) {
+        let key = ObjectKey {
+            watch,
+            namespace: namespace_of(&object).unwrap_or_default(),
+            name: name_of(&object),
+        };
+        let exists = event != DELETED;
+        if let Some(merged) = self.waiting.get_mut(&key) {
+            merged.exists = exists;
+            merged.object = object;
+            if !merged.existed && !merged.exists {
+                // Came and went before the handler saw it: nothing to tell.
+                self.waiting.remove(&key);
+                self.order.retain(|k| *k != key);
+            }
+            return;
+        }
+        self.waiting.insert(
+            key.clone(),
+            Merged {
+                existed: event != ADDED,
+                exists,
+                object,
+            },
+        );
+        self.order.push_back(key);
+    }
+
+    /// The next event to hand to its handler: the watch, the merged event
+    /// and the latest object.
+    pub fn pop(&mut self) -> Option<(usize, &'static str, Value)> {
+        while let Some(key) = self.order.pop_front() {
+            let Some(merged) = self.waiting.remove(&key) else {
+                continue;
+            };
+            let event = match (merged.existed, merged.exists) {
+                (false, true) => ADDED,
+                (true, true) => MODIFIED,
+                (true, false) => DELETED,
+                (false, false) => continue,
+            };
+            return Some((key.watch, event, merged.object));
+        }
+        None
+    }
+
+    /// Whether no event waits.
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// How many objects have an event waiting.
+    pub fn len(&self) -> usize {
+        self.waiting.len()
+    }
+}
+
 /// Runs `watches` until Ctrl-C or SIGTERM, calling `on_event(index, event,
-/// object)` (`index` into `watches`) for each `added`, `modified` or `deleted` object, one at a time.
+/// object, leadership)` (`index` into `watches`) for each `added`,
+/// `modified` or `deleted` object, one at a time, with events that arrived
+/// meanwhile merged per object ([`Pending`]).
+///
+/// With `lease`, this copy first takes the Lease (waiting while another copy
+/// holds it) and runs the watches only while it holds it. When it takes
+/// over from another copy the watches start afresh, so the handlers see
+/// every object (`added`) and reconcile from a full list; when it leads
+/// again after losing the Lease with no other copy leading meanwhile (an
+/// API server outage), they go on from what they saw, reporting only what
+/// changed. `on_event` must ask [`Leadership::confirm`] before it writes.
+/// Without `lease` (a server dry run) the watches run at once.
 pub fn serve(
     runtime: &tokio::runtime::Handle,
     cluster: &Rc<Cluster>,
     watches: &[WatchSpec],
+    lease: Option<LeaseSettings>,
     wake: (Sender<Wake>, Receiver<Wake>),
-    mut on_event: impl FnMut(usize, &str, &Value),
+    mut on_event: impl FnMut(usize, &str, &Value, &mut Leadership),
 ) -> anyhow::Result<()> {
     let (tx, rx) = wake;
     let mut kinds = Vec::new();
@@ -302,26 +422,191 @@ pub fn serve(
             .map_err(|e| anyhow::anyhow!("{}: kube::watch: {e}", spec.origin))?;
         kinds.push(kind);
     }
-    for (index, (spec, kind)) in watches.iter().zip(&kinds).enumerate() {
-        start_watch(cluster, runtime, index, spec, kind, tx.clone());
-        tracing::info!("watching {}", spec.describe());
-    }
-    listen_for_stop(runtime, tx);
-    let mut classifiers: Vec<Classifier> = watches.iter().map(|_| Classifier::default()).collect();
+    listen_for_stop(runtime, tx.clone());
+    let election = lease.map(|settings| Election::new(cluster, settings));
+    let mut leadership = Leadership::new(runtime.clone(), election);
+    let mut seen = Seen::new(watches.len());
     loop {
-        let Ok(wake) = rx.recv() else { return Ok(()) };
-        let (index, raw) = match wake {
-            Wake::Stop(why) => {
-                tracing::info!("{why}: stopping the watches");
+        match wait_to_lead(&mut leadership, &rx)? {
+            Lead::Stop(why) => {
+                tracing::info!("{why}: stopping");
                 return Ok(());
             }
-            Wake::Files(_) => continue,
-            Wake::Cluster(index, raw) => (index, raw),
-        };
-        for (event, object) in classifiers[index].classify(raw) {
-            on_event(index, event, &object);
+            Lead::Resumed => {}
+            Lead::Fresh => seen = Seen::new(watches.len()),
+        }
+        let tasks: Vec<_> = watches
+            .iter()
+            .zip(&kinds)
+            .enumerate()
+            .map(|(index, (spec, kind))| {
+                tracing::info!("watching {}", spec.describe());
+                start_watch(cluster, runtime, index, spec, kind, tx.clone())
+            })
+            .collect();
+        let end = serve_term(&rx, &mut leadership, &mut seen, &mut on_event);
+        let stop_meanwhile = stop_watches(runtime, tasks, &rx);
+        match (end, stop_meanwhile) {
+            (TermEnd::Stop(why), _) | (TermEnd::Lost(_), Some(why)) => {
+                tracing::info!("{why}: stopping the watches");
+                leadership.release();
+                return Ok(());
+            }
+            (TermEnd::Lost(why), None) => {
+                tracing::warn!(
+                    "{why}: this copy stops its watches, writes nothing more, and waits to lead again"
+                );
+            }
         }
     }
+}
+
+/// How a term of leadership ended.
+enum TermEnd {
+    /// Ctrl-C or SIGTERM.
+    Stop(&'static str),
+    /// The Lease was lost (why).
+    Lost(String),
+}
+
+/// What the handlers have been told, kept from one term of leadership to
+/// the next when no other copy led in between.
+struct Seen {
+    classifiers: Vec<Classifier>,
+    pending: Pending,
+}
+
+impl Seen {
+    fn new(watch_count: usize) -> Seen {
+        Seen {
+            classifiers: (0..watch_count).map(|_| Classifier::default()).collect(),
+            pending: Pending::default(),
+        }
+    }
+}
+
+/// How waiting for the Lease ended.
+enum Lead {
+    /// This copy leads, after another did (or for the first time).
+    Fresh,
+    /// This copy leads again, and no other copy led meanwhile.
+    Resumed,
+    /// Ctrl-C or SIGTERM.
+    Stop(&'static str),
+}
+
+/// Waits until this copy leads, or is stopped.
+fn wait_to_lead(leadership: &mut Leadership, rx: &Receiver<Wake>) -> anyhow::Result<Lead> {
+    loop {
+        let wait = match leadership.try_lead()? {
+            Look::Leads { resumed: true } => return Ok(Lead::Resumed),
+            Look::Leads { resumed: false } => return Ok(Lead::Fresh),
+            Look::Wait(wait) => wait,
+        };
+        let until = Instant::now() + wait;
+        loop {
+            match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(Wake::Stop(why)) => return Ok(Lead::Stop(why)),
+                // No watch runs while waiting; nothing else matters here.
+                Ok(_) => continue,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return Ok(Lead::Stop("stopped")),
+            }
+        }
+    }
+}
+
+/// Serves the watches while this copy leads: renews the Lease when due,
+/// merges what arrived into the pending events and hands the next one to
+/// `on_event`.
+fn serve_term(
+    rx: &Receiver<Wake>,
+    leadership: &mut Leadership,
+    seen: &mut Seen,
+    on_event: &mut impl FnMut(usize, &str, &Value, &mut Leadership),
+) -> TermEnd {
+    let Seen {
+        classifiers,
+        pending,
+    } = seen;
+    loop {
+        if let Err(why) = leadership.keep() {
+            return TermEnd::Lost(why);
+        }
+        // Block only when there is nothing to hand out, and no longer than
+        // until the next renewal.
+        if pending.is_empty() {
+            let wake = match leadership.next_check_in() {
+                Some(wait) => match rx.recv_timeout(wait) {
+                    Ok(w) => w,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return TermEnd::Stop("stopped"),
+                },
+                None => match rx.recv() {
+                    Ok(w) => w,
+                    Err(_) => return TermEnd::Stop("stopped"),
+                },
+            };
+            if let Some(why) = take(wake, classifiers, pending) {
+                return TermEnd::Stop(why);
+            }
+        }
+        // Everything that arrived while the last handler ran merges now.
+        loop {
+            match rx.try_recv() {
+                Ok(w) => {
+                    if let Some(why) = take(w, classifiers, pending) {
+                        return TermEnd::Stop(why);
+                    }
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return TermEnd::Stop("stopped"),
+            }
+        }
+        if let Some((index, event, object)) = pending.pop() {
+            on_event(index, event, &object, leadership);
+        }
+    }
+}
+
+/// Files a wake-up: watch events into `pending`; `Some(why)` for a stop.
+fn take(wake: Wake, classifiers: &mut [Classifier], pending: &mut Pending) -> Option<&'static str> {
+    match wake {
+        Wake::Stop(why) => Some(why),
+        Wake::Files(_) => None,
+        Wake::Cluster(index, raw) => {
+            if let Some(classifier) = classifiers.get_mut(index) {
+                for (event, object) in classifier.classify(raw) {
+                    pending.push(index, event, object);
+                }
+            }
+            None
+        }
+    }
+}
+
+/// Stops the watches of a term and drops what they sent and nobody
+/// handled, so the next term starts clean. Returns a stop that arrived
+/// meanwhile.
+fn stop_watches(
+    runtime: &tokio::runtime::Handle,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    rx: &Receiver<Wake>,
+) -> Option<&'static str> {
+    for task in &tasks {
+        task.abort();
+    }
+    for task in tasks {
+        // Returns once the task is gone: nothing of it can arrive after.
+        let _ = runtime.block_on(task);
+    }
+    let mut stop = None;
+    while let Ok(wake) = rx.try_recv() {
+        if let Wake::Stop(why) = wake {
+            stop = Some(why);
+        }
+    }
+    stop
 }
 
 /// `Kind ns/name` (or `Kind name`) of a watched object, for messages.
@@ -382,6 +667,114 @@ mod tests {
             kinds(c.classify(RawEvent::Deleted(obj("b", "3")))),
             ["deleted b"]
         );
+    }
+
+    fn named(ns: &str, name: &str, v: &str) -> Value {
+        json!({"metadata": {"namespace": ns, "name": name, "resourceVersion": v}, "data": {"v": v}})
+    }
+
+    /// Everything pending, as `event ns/name v`.
+    fn drain(pending: &mut Pending) -> Vec<String> {
+        std::iter::from_fn(|| pending.pop())
+            .map(|(watch, e, o)| {
+                format!(
+                    "{watch} {e} {}/{} {}",
+                    namespace_of(&o).unwrap_or_default(),
+                    name_of(&o),
+                    o["data"]["v"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_burst_of_changes_to_one_object_is_one_event_with_the_latest_state() {
+        let mut p = Pending::default();
+        for v in 1..=20 {
+            p.push(0, MODIFIED, named("a", "web", &v.to_string()));
+        }
+        assert_eq!(p.len(), 1);
+        assert_eq!(drain(&mut p), ["0 modified a/web 20"]);
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn merged_events_tell_the_difference_from_what_the_handler_last_saw() {
+        let cases: &[(&[&str], Option<&str>)] = &[
+            (&[ADDED, MODIFIED, MODIFIED], Some(ADDED)),
+            (&[MODIFIED, DELETED], Some(DELETED)),
+            (&[MODIFIED, MODIFIED, DELETED], Some(DELETED)),
+            (&[DELETED, ADDED], Some(MODIFIED)),
+            (&[DELETED, ADDED, MODIFIED], Some(MODIFIED)),
+            (&[ADDED, DELETED], None),
+            (&[ADDED, MODIFIED, DELETED], None),
+            (&[ADDED, DELETED, ADDED], Some(ADDED)),
+        ];
+        for (events, expected) in cases {
+            let mut p = Pending::default();
+            for (i, e) in events.iter().enumerate() {
+                p.push(0, e, named("a", "x", &i.to_string()));
+            }
+            let last = (events.len() - 1).to_string();
+            let want: Vec<String> = expected
+                .iter()
+                .map(|e| format!("0 {e} a/x {last}"))
+                .collect();
+            assert_eq!(drain(&mut p), want, "{events:?}");
+        }
+    }
+
+    #[test]
+    fn objects_keep_their_first_arrival_order_and_are_told_apart_by_watch_namespace_and_name() {
+        let mut p = Pending::default();
+        p.push(0, ADDED, named("a", "x", "1"));
+        p.push(0, ADDED, named("b", "x", "2"));
+        p.push(1, ADDED, named("a", "x", "3"));
+        p.push(0, ADDED, named("a", "y", "4"));
+        p.push(0, MODIFIED, named("a", "x", "5"));
+        assert_eq!(
+            drain(&mut p),
+            [
+                "0 added a/x 5",
+                "0 added b/x 2",
+                "1 added a/x 3",
+                "0 added a/y 4"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_object_that_came_and_went_does_not_hold_a_place_in_the_queue() {
+        let mut p = Pending::default();
+        p.push(0, ADDED, named("a", "x", "1"));
+        p.push(0, ADDED, named("a", "y", "2"));
+        p.push(0, DELETED, named("a", "x", "3"));
+        p.push(0, ADDED, named("a", "x", "4"));
+        assert_eq!(drain(&mut p), ["0 added a/y 2", "0 added a/x 4"]);
+    }
+
+    /// A start-up list followed by changes while the first handler runs:
+    /// one call per object, with its latest state.
+    #[test]
+    fn start_up_costs_one_call_per_object() {
+        let mut c = Classifier::default();
+        let mut p = Pending::default();
+        let mut feed = |p: &mut Pending, raw| {
+            for (e, o) in c.classify(raw) {
+                p.push(0, e, o);
+            }
+        };
+        feed(&mut p, RawEvent::InitStart);
+        for name in ["a", "b", "c"] {
+            feed(&mut p, RawEvent::InitObject(obj(name, "1")));
+        }
+        feed(&mut p, RawEvent::InitDone);
+        feed(&mut p, RawEvent::Applied(obj("b", "2")));
+        feed(&mut p, RawEvent::Applied(obj("b", "3")));
+        let calls: Vec<String> = std::iter::from_fn(|| p.pop())
+            .map(|(_, e, o)| format!("{e} {} {}", name_of(&o), resource_version(&o)))
+            .collect();
+        assert_eq!(calls, ["added a 1", "added b 3", "added c 1"]);
     }
 
     #[test]

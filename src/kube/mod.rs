@@ -13,6 +13,7 @@ pub mod cleanup;
 pub mod cluster;
 pub mod diff;
 pub mod events;
+pub mod lease;
 pub mod objects;
 pub mod permissions;
 pub mod report;

@@ -2,12 +2,16 @@
 //! handler, and the plan the handler built (`kube::apply`, `copy_secret`,
 //! `delete`, ...) is carried out when it returns. An error is logged with the
 //! object's name and the script line, and the watch goes on.
+//!
+//! Copies of one instance elect a leader through a Lease
+//! ([`crate::kube::lease`]): only the copy holding it handles events.
 
 use super::errors::describe_error;
 use super::support::{from_json, RunHandle, Watch};
 use crate::kube::apply::{execute, ExecOptions};
 use crate::kube::cluster::Cluster;
 use crate::kube::events::{describe_object, Wake, WatchSpec};
+use crate::kube::lease::{Leadership, LeaseSettings, NAMESPACE_KEY};
 use crate::plan::Plan;
 use rhai::{Dynamic, Engine, AST};
 use serde_json::Value;
@@ -15,7 +19,8 @@ use std::rc::Rc;
 use std::sync::mpsc::{Receiver, Sender};
 
 /// Runs the registered watches until Ctrl-C or SIGTERM; each event calls its
-/// handler and applies the plan the handler built.
+/// handler and applies the plan the handler built. Only while this copy
+/// holds the instance's Lease: copies that wait send no write.
 pub fn serve(
     run: &RunHandle,
     engine: &Engine,
@@ -27,18 +32,36 @@ pub fn serve(
 ) -> anyhow::Result<()> {
     let runtime = run.state().runtime.clone();
     let specs: Vec<WatchSpec> = watches.iter().map(|w| w.spec.clone()).collect();
-    crate::kube::events::serve(&runtime, cluster, &specs, wake, |index, event, object| {
-        handle(
-            run,
-            engine,
-            ast,
-            cluster,
-            &watches[index],
-            event,
-            object,
-            options,
-        );
-    })
+    let lease = if options.server_dry_run {
+        // A dry run persists nothing, a Lease neither: it must not keep the
+        // real copies from leading.
+        tracing::info!("server dry run: no leader election, handlers plan with dryRun");
+        None
+    } else {
+        let state = run.state();
+        let namespace = state.config.get(NAMESPACE_KEY).and_then(Value::as_str);
+        Some(LeaseSettings::for_instance(&state.instance, namespace))
+    };
+    crate::kube::events::serve(
+        &runtime,
+        cluster,
+        &specs,
+        lease,
+        wake,
+        |index, event, object, leadership| {
+            handle(
+                run,
+                engine,
+                ast,
+                cluster,
+                &watches[index],
+                event,
+                object,
+                options,
+                leadership,
+            );
+        },
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -51,6 +74,7 @@ fn handle(
     event: &str,
     object: &Value,
     options: &ExecOptions,
+    leadership: &mut Leadership,
 ) {
     let who = describe_object(&watch.spec.kind, object);
     tracing::debug!("{event} {who}");
@@ -75,6 +99,12 @@ fn handle(
     }
     let plan = std::mem::take(&mut run.state().plan);
     if plan.is_empty() {
+        return;
+    }
+    if !leadership.confirm() {
+        tracing::warn!(
+            "handler for {who} ({event}): this copy lost the Lease while the handler ran; its plan was not applied (the copy that leads now reconciles from a full list)"
+        );
         return;
     }
     let options = ExecOptions {

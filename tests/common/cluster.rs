@@ -39,12 +39,23 @@ pub fn repo_root() -> &'static Path {
 /// `WILDRUN_CLUSTER_DIR` set to `state_dir` when given. Its stderr (progress)
 /// goes to the test's stderr; its stdout is returned.
 pub fn cluster_script(name: &str, args: &[&str], state_dir: Option<&Path>) -> Output {
+    cluster_script_with(name, args, state_dir, &[])
+}
+
+/// [`cluster_script`] with further environment variables (`WILDRUN_CLUSTER_AUDIT=1`).
+pub fn cluster_script_with(
+    name: &str,
+    args: &[&str],
+    state_dir: Option<&Path>,
+    env: &[(&str, &str)],
+) -> Output {
     let script = repo_root().join("tests/cluster").join(name);
     let mut cmd = Command::new(&script);
     cmd.args(args).stdin(Stdio::null()).stderr(Stdio::inherit());
     if let Some(dir) = state_dir {
         cmd.env("WILDRUN_CLUSTER_DIR", dir);
     }
+    cmd.envs(env.iter().copied());
     cmd.output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()))
 }
@@ -66,7 +77,12 @@ impl TestCluster {
     /// returns a handle to that plane. Tests use [`TestCluster::shared`]; this
     /// is for tests about the plane itself.
     pub fn up(state_dir: Option<&Path>) -> TestCluster {
-        let out = cluster_script("up", &[], state_dir);
+        TestCluster::up_with(state_dir, &[])
+    }
+
+    /// [`TestCluster::up`] with further environment variables for `up`.
+    pub fn up_with(state_dir: Option<&Path>, env: &[(&str, &str)]) -> TestCluster {
+        let out = cluster_script_with("up", &[], state_dir, env);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -353,6 +369,26 @@ impl PrivatePlane {
         let dir = tempfile::tempdir().expect("temporary state directory");
         let cluster = TestCluster::up(Some(dir.path()));
         PrivatePlane { dir, cluster }
+    }
+
+    /// Starts a new plane whose API server keeps an audit log
+    /// (`WILDRUN_CLUSTER_AUDIT=1`): every request, who sent it, its verb,
+    /// object and status; see [`PrivatePlane::audit_events`].
+    pub fn start_audited() -> PrivatePlane {
+        let dir = tempfile::tempdir().expect("temporary state directory");
+        let cluster = TestCluster::up_with(Some(dir.path()), &[("WILDRUN_CLUSTER_AUDIT", "1")]);
+        PrivatePlane { dir, cluster }
+    }
+
+    /// The requests the API server has answered so far (audit events at
+    /// stage `ResponseComplete`), oldest first; empty without an audit log.
+    pub fn audit_events(&self) -> Vec<serde_json::Value> {
+        let path = self.dir.path().join("logs/audit.log");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["stage"] == "ResponseComplete")
+            .collect()
     }
 
     /// Kills (`"stop"`) or restarts (`"start"`) its API server, keeping etcd.
