@@ -310,13 +310,27 @@ fn apply_and_serve(
         });
     }
     let cluster = session.cluster()?;
+    if !watches.is_empty() {
+        for (given, option) in [
+            (request.prune, "--prune"),
+            (request.wait.is_some(), "--wait"),
+        ] {
+            if given {
+                return Err(Failure::usage(format!("{option} does not go with a script that calls kube::watch: it runs until stopped, and its copies elect the one that applies the plan")));
+            }
+        }
+        // Copies of an automation elect a leader: the body's plan is the
+        // leader's to apply, like the handlers' (see script::events).
+        session.serve(&cluster, watches, &plan, &request.exec)?;
+        return Ok(Outcome {
+            stdout,
+            code: script_code,
+        });
+    }
     let report = session.block_on(apply(&cluster, request, &plan, instance))?;
     summarize(request, &plan, instance, &report, started);
     if let Some(timeout) = request.wait {
         wait_until_reachable(session, &cluster, &plan, config, timeout)?;
-    }
-    if !watches.is_empty() {
-        session.serve(&cluster, watches, &request.exec)?;
     }
     finish(request, stdout, &report, script_code)
 }

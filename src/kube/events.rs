@@ -406,12 +406,17 @@ impl Pending {
 /// API server outage), they go on from what they saw, reporting only what
 /// changed. `on_event` must ask [`Leadership::confirm`] before it writes.
 /// Without `lease` (a server dry run) the watches run at once.
+///
+/// `on_lead` runs at the start of every term that begins afresh, before the
+/// watches: the script's body plan is applied there, by the leader only.
+/// Its error ends the serving (the Lease is released).
 pub fn serve(
     runtime: &tokio::runtime::Handle,
     cluster: &Rc<Cluster>,
     watches: &[WatchSpec],
     lease: Option<LeaseSettings>,
     wake: (Sender<Wake>, Receiver<Wake>),
+    mut on_lead: impl FnMut() -> anyhow::Result<()>,
     mut on_event: impl FnMut(usize, &str, &Value, &mut Leadership),
 ) -> anyhow::Result<()> {
     let (tx, rx) = wake;
@@ -433,7 +438,13 @@ pub fn serve(
                 return Ok(());
             }
             Lead::Resumed => {}
-            Lead::Fresh => seen = Seen::new(watches.len()),
+            Lead::Fresh => {
+                seen = Seen::new(watches.len());
+                if let Err(e) = on_lead() {
+                    leadership.release();
+                    return Err(e);
+                }
+            }
         }
         let tasks: Vec<_> = watches
             .iter()

@@ -346,12 +346,14 @@ impl Session {
         self.run.block_on(future)
     }
 
-    /// Serves `watches` until stopped: each event calls its handler and
-    /// applies what the handler planned.
+    /// Serves `watches` until stopped: the copy that leads applies `body`
+    /// (the plan of the script's body), then each event calls its handler
+    /// and applies what the handler planned.
     pub fn serve(
         &self,
         cluster: &Rc<Cluster>,
         watches: Vec<Watch>,
+        body: &Plan,
         options: &ExecOptions,
     ) -> Result<()> {
         super::events::serve(
@@ -360,6 +362,7 @@ impl Session {
             &self.recipe.ast,
             cluster,
             watches,
+            body,
             options,
             std::sync::mpsc::channel(),
         )

@@ -20,13 +20,17 @@ use std::sync::mpsc::{Receiver, Sender};
 
 /// Runs the registered watches until Ctrl-C or SIGTERM; each event calls its
 /// handler and applies the plan the handler built. Only while this copy
-/// holds the instance's Lease: copies that wait send no write.
+/// holds the instance's Lease: copies that wait send no write. The plan of
+/// the script's body (`body`) is applied by each copy that starts to lead,
+/// before its watches, so a waiting copy writes nothing at all.
+#[allow(clippy::too_many_arguments)]
 pub fn serve(
     run: &RunHandle,
     engine: &Engine,
     ast: &AST,
     cluster: &Rc<Cluster>,
     watches: Vec<Watch>,
+    body: &Plan,
     options: &ExecOptions,
     wake: (Sender<Wake>, Receiver<Wake>),
 ) -> anyhow::Result<()> {
@@ -48,6 +52,18 @@ pub fn serve(
         &specs,
         lease,
         wake,
+        || {
+            if body.is_empty() {
+                return Ok(());
+            }
+            let report = run.block_on(execute(cluster, body, options))?;
+            tracing::info!(
+                "{}: {} (the body's plan, applied by the copy that leads)",
+                run.state().instance,
+                report.summary()
+            );
+            Ok(())
+        },
         |index, event, object, leadership| {
             handle(
                 run,
