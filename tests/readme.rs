@@ -10,13 +10,10 @@
 
 mod common;
 
+use common::background::Background;
 use common::TestCluster;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-/// How long a step waits for something it expects.
-const PATIENCE: Duration = Duration::from_secs(30);
+use std::process::{Command, Output, Stdio};
 
 /// One ```rhai block of the README.
 #[derive(Debug)]
@@ -170,38 +167,6 @@ kube::apply(#{ apiVersion: "v1", kind: "Secret", type: "kubernetes.io/tls",
     cluster.delete_namespace_later("myservice");
 }
 
-/// wildrun running in the background, its stderr going to a file.
-struct Background {
-    child: Child,
-    stderr: tempfile::NamedTempFile,
-}
-
-impl Background {
-    fn text(&self) -> String {
-        std::fs::read_to_string(self.stderr.path()).unwrap_or_default()
-    }
-
-    fn wait_for(&mut self, needle: &str) {
-        let deadline = Instant::now() + PATIENCE;
-        while !self.text().contains(needle) {
-            let exited = self.child.try_wait().ok().flatten();
-            assert!(
-                Instant::now() < deadline && exited.is_none(),
-                "no {needle:?} after {PATIENCE:?} (exit {exited:?}):\n{}",
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The `kube::watch` example, verbatim, in namespace shop: a labelled
 /// ConfigMap gets its copy, and Ctrl-C ends the run with exit 0.
 fn run_watch(example: &Example) {
@@ -214,17 +179,11 @@ fn run_watch(example: &Example) {
         text(&out)
     );
     let (dir, _) = recipe(example);
-    let stderr = tempfile::NamedTempFile::new().expect("stderr file");
-    let child = wildrun(
+    let mut bg = Background::spawn(wildrun(
         dir.path(),
         &["recipe.rhai"],
         &[("KUBECONFIG", kubeconfig.as_str())],
-    )
-    .stdout(Stdio::null())
-    .stderr(stderr.reopen().expect("stderr file"))
-    .spawn()
-    .expect("wildrun starts");
-    let mut bg = Background { child, stderr };
+    ));
     bg.wait_for("watching v1 ConfigMap in shop");
     for args in [
         &[
@@ -256,22 +215,10 @@ fn run_watch(example: &Example) {
         "{}",
         text(&copy)
     );
-    let kill = Command::new("kill")
-        .args(["-INT", &bg.child.id().to_string()])
-        .output()
-        .expect("kill runs");
-    assert!(kill.status.success());
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = bg.child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "wildrun did not stop on Ctrl-C");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let code = bg.interrupt();
     let output = bg.text();
     cluster.delete_namespace_later("shop");
-    assert_eq!(status.code(), Some(0), "{output}");
+    assert_eq!(code, Some(0), "{output}");
     assert!(!output.contains("panicked"), "{output}");
 }
 

@@ -9,121 +9,26 @@
 
 mod common;
 
+use common::background::{Background, PATIENCE};
 use common::cluster::unique_name;
 use common::{TestCluster, TestNamespace};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
+
 use std::time::{Duration, Instant};
 
-/// How long a test waits for something it expects.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-/// wildrun running in the background; its stderr is collected line by line.
-struct Background {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Background {
-    fn start(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Background {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wildrun"))
-            .current_dir(dir)
-            .args(args)
-            .env("KUBECONFIG", kubeconfig)
-            .env("CLOUD_DOMAIN", "cloud.example.test")
-            .env_remove("WILDRUN_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("wildrun starts");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        let stderr = child.stderr.take().expect("piped stderr");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Background { child, lines }
-    }
-
-    fn text(&self) -> String {
-        self.lines.lock().unwrap().join("\n")
-    }
-
-    /// Waits until `count` lines contain `needle`; panics with the whole output otherwise.
-    fn wait_for_count(&self, needle: &str, count: usize) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let seen = self
-                .lines
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|l| l.contains(needle))
-                .count();
-            if seen >= count {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {count}x {needle:?} after {PATIENCE:?}; output:\n{}",
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn wait_for(&self, needle: &str) {
-        self.wait_for_count(needle, 1);
-    }
-
-    fn count(&self, needle: &str) -> usize {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains(needle))
-            .count()
-    }
-
-    /// Kills it with SIGKILL, as a node or OOM kill would: no clean-up.
-    fn kill_hard(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Sends SIGINT (Ctrl-C) and returns the exit code.
-    fn interrupt(mut self) -> Option<i32> {
-        let pid = self.child.id().to_string();
-        let out = Command::new("kill")
-            .args(["-INT", &pid])
-            .output()
-            .expect("kill runs");
-        assert!(out.status.success());
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.code();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "wildrun did not stop after Ctrl-C:\n{}",
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// wildrun running in the background in `dir`, with `args`.
+fn start(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Background {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wildrun"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("CLOUD_DOMAIN", "cloud.example.test")
+        .env_remove("WILDRUN_CONFIG");
+    Background::spawn(command)
 }
 
 /// Rewrites a file the way an editor saving it does (write a new file, rename over).
@@ -191,7 +96,7 @@ fn watch_reapplies_on_edits_of_recipe_module_and_template() {
     std::fs::write(&module, "fn value() { \"one\" }\n").unwrap();
     std::fs::write(&template, "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings, namespace: \"${NS}\" }\ndata: { value: \"${VALUE}\" }\n").unwrap();
 
-    let run = Background::start(
+    let mut run = start(
         cluster.kubeconfig_path(),
         dir.path(),
         &["--watch", "app.rhai"],
@@ -276,7 +181,7 @@ fn watch_handler_sees_events_in_order_and_survives_its_errors() {
     )
     .unwrap();
     let lease = format!("watch.leaseNamespace={}", ns.name());
-    let run = Background::start(
+    let mut run = start(
         cluster.kubeconfig_path(),
         dir.path(),
         &["events.rhai", "--set", &lease],
@@ -355,7 +260,7 @@ fn tls_sync_distributes_refreshes_and_removes_copies() {
     for s in &sets {
         args.extend(["--set", s.as_str()]);
     }
-    let run = Background::start(cluster.kubeconfig_path(), repo, &args);
+    let mut run = start(cluster.kubeconfig_path(), repo, &args);
     let source_data = secret_data(cluster, source.name(), &public).unwrap();
 
     // An Ingress that existed before the start gets its copy.
@@ -436,7 +341,7 @@ fn watch_survives_an_api_server_restart() {
         "kube::watch(\"v1\", \"ConfigMap\", #{ namespace: \"restart\" }, |event, cm| { log::info(`EVENT ${event} ${cm.metadata.name}`); });\n",
     )
     .unwrap();
-    let run = Background::start(cluster.kubeconfig_path(), dir.path(), &["events.rhai"]);
+    let mut run = start(cluster.kubeconfig_path(), dir.path(), &["events.rhai"]);
     run.wait_for("EVENT added kube-root-ca.crt");
     kubectl_ok(cluster, &["-n", "restart", "create", "configmap", "before"]);
     run.wait_for("EVENT added before");
@@ -502,7 +407,7 @@ fn tls_sync_deployment_manifests_apply_and_their_permissions_suffice() {
     for s in &sets {
         args.extend(["--set", s.as_str()]);
     }
-    let run = Background::start(&kubeconfig, repo, &args);
+    let mut run = start(&kubeconfig, repo, &args);
     eventually("the ServiceAccount can make the copy", || {
         secret_data(cluster, app.name(), &public).is_some()
     });
@@ -525,7 +430,7 @@ fn tls_sync_copies_a_renewal_within_5s_after_an_api_server_outage() {
     apply_json(cluster, &tls_secret("certs", "wild-tls", "v1"));
     apply_json(cluster, &ingress("app", "wild-tls"));
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let run = Background::start(
+    let mut run = start(
         cluster.kubeconfig_path(),
         repo,
         &[
@@ -576,7 +481,7 @@ fn tls_sync_says_each_skip_once() {
         format!("tls.publicSecret={public}"),
         format!("watch.leaseNamespace={}", app.name()),
     ];
-    let run = Background::start(
+    let mut run = start(
         cluster.kubeconfig_path(),
         repo,
         &[
@@ -663,7 +568,7 @@ fn events_that_come_while_a_handler_runs_merge_per_object() {
         apply_json(cluster, &cm(name, "0"));
     }
     let lease = format!("watch.leaseNamespace={}", ns.name());
-    let run = Background::start(
+    let mut run = start(
         cluster.kubeconfig_path(),
         dir.path(),
         &["burst.rhai", "--set", &lease],
@@ -756,7 +661,7 @@ fn two_copies_elect_one_leader_and_the_other_takes_over_when_it_is_killed() {
     ];
     let mut runs: Vec<Background> = copies
         .iter()
-        .map(|(_, kubeconfig)| Background::start(kubeconfig, repo, &args))
+        .map(|(_, kubeconfig)| start(kubeconfig, repo, &args))
         .collect();
 
     // Exactly one leads; the other says it waits.
@@ -857,6 +762,6 @@ fn two_copies_elect_one_leader_and_the_other_takes_over_when_it_is_killed() {
         wrote_copies >= 2,
         "{user} made {wrote_copies} writes of Secrets after taking over"
     );
-    let follower_run = runs.remove(follower);
+    let mut follower_run = runs.remove(follower);
     assert_eq!(follower_run.interrupt(), Some(0));
 }

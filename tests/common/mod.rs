@@ -6,6 +6,7 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod background;
 pub mod cluster;
 pub mod dns;
 
