@@ -12,7 +12,8 @@
 
 use super::cluster::{Cluster, Kind};
 use super::objects::{
-    self, copy_object, get, is_our_copy, label, rv, server_side_apply, strip_server_fields, Applied,
+    self, copy_object, get, is_our_copy, label, rv, server_side_apply, strip_server_fields,
+    why_write, Applied,
 };
 use super::permissions::{Need, Permissions};
 use super::report::{Action, Entry, Report};
@@ -51,6 +52,10 @@ struct Prepared<'p> {
     copy: Option<Value>,
     /// Why the step will not run.
     skip: Option<String>,
+    /// The live target already holds what the step would apply, and
+    /// wildrun's field manager owns exactly those fields: the step sends
+    /// nothing and reports `unchanged` (see [`why_write`]).
+    unchanged: bool,
 }
 
 /// What the preflight read, by object: `None` when it does not exist.
@@ -126,6 +131,21 @@ fn read(snapshot: &Snapshot, target: &ObjectRef) -> Option<Value> {
     snapshot.get(target).cloned().flatten()
 }
 
+/// Whether `body` need not be written over `live` (see [`why_write`]); the
+/// reason for a write goes to the debug log (`-v`).
+fn already_holds(target: &ObjectRef, body: &Value, live: Option<&Value>) -> bool {
+    let Some(live) = live else {
+        return false;
+    };
+    match why_write(body, live) {
+        None => true,
+        Some(why) => {
+            tracing::debug!("{target}: writing, {why}");
+            false
+        }
+    }
+}
+
 /// Why applying `object` would take over what another instance made: its
 /// live version carries another `wildrun.dev/instance`. Namespaces (and
 /// objects kept for sharing) are shared by the instances in them, by design.
@@ -187,6 +207,7 @@ fn check_step<'p>(
         live: None,
         copy: None,
         skip: None,
+        unchanged: false,
     };
     if prepared.kind.is_none() {
         return prepared;
@@ -194,7 +215,9 @@ fn check_step<'p>(
     let at = &planned.origin;
     match &planned.step {
         Step::Apply(ApplyStep { object, .. }) => {
-            prepared.live = read(snapshot, &ObjectRef::of(object));
+            let target = ObjectRef::of(object);
+            prepared.live = read(snapshot, &target);
+            prepared.unchanged = already_holds(&target, &object.value, prepared.live.as_ref());
             if !options.adopt {
                 if let Some(problem) = other_instance(object, prepared.live.as_ref()) {
                     problems.push(format!("{at}: {problem}"));
@@ -243,6 +266,8 @@ fn check_step<'p>(
                     problems.push(format!(
                         "{at}: {target} exists and is not a copy wildrun made of {from} (no {MANAGED_BY_LABEL}={MANAGED_BY} label and {COPIED_FROM_ANNOTATION}={from} annotation); wildrun will not overwrite it: delete or rename it, or copy into another namespace"
                     ));
+                } else if let Some(body) = &prepared.copy {
+                    prepared.unchanged = already_holds(&target, body, Some(live));
                 }
             }
         }
@@ -255,7 +280,8 @@ fn needs(prepared: &[Prepared<'_>]) -> Vec<Need> {
     let mut out = Vec::new();
     for p in prepared {
         let Some(kind) = &p.kind else { continue };
-        if p.skip.is_some() {
+        // A step that writes nothing needs no permission to write.
+        if p.skip.is_some() || p.unchanged {
             continue;
         }
         let (target, verb) = match &p.planned.step {
@@ -477,6 +503,10 @@ async fn run_step(
                 report.push_entry(Entry::new(Action::Skipped, &target, Some(note)), dry_run);
                 return Ok(());
             }
+            if p.unchanged {
+                report.push_entry(Entry::new(Action::Unchanged, &target, None), dry_run);
+                return Ok(());
+            }
             let after = server_side_apply(
                 cluster,
                 kind,
@@ -507,6 +537,10 @@ async fn run_step(
                     copy.to_namespace
                 );
                 report.push_entry(Entry::new(Action::Skipped, &target, Some(note)), dry_run);
+                return Ok(());
+            }
+            if p.unchanged {
+                report.push_entry(Entry::new(Action::Unchanged, &target, None), dry_run);
                 return Ok(());
             }
             // The copy is wildrun's own object (checked in the preflight): take it over.
@@ -1200,5 +1234,75 @@ mod preflight_tests {
                 "r.rhai:8: namespace e does not exist and the recipe does not create it (needed for Secret e/tls (copy of cert-manager/tls))",
             ]
         );
+    }
+
+    /// A ConfigMap in `ns` as wildrun applied it for `instance`: its body,
+    /// with the server's metadata and wildrun's managedFields record.
+    fn applied_config_map(ns: &str, name: &str, data: Value, instance: &str) -> (Step, Value) {
+        let mut body = config_map(ns, name);
+        body["data"] = data.clone();
+        let step = apply(body, instance);
+        let Step::Apply(a) = &step else {
+            unreachable!("apply makes an apply step")
+        };
+        let mut live = a.object.value.clone();
+        live["metadata"]["resourceVersion"] = json!("7");
+        let data_fields: Map<String, Value> = data
+            .as_object()
+            .map(|d| d.keys().map(|k| (format!("f:{k}"), json!({}))).collect())
+            .unwrap_or_default();
+        live["metadata"]["managedFields"] = json!([{
+            "apiVersion": "v1", "fieldsType": "FieldsV1", "manager": "wildrun", "operation": "Apply",
+            "fieldsV1": {"f:data": data_fields, "f:metadata": {"f:labels": {
+                "f:app.kubernetes.io/managed-by": {}, "f:wildrun.dev/instance": {}}}}}]);
+        (step, live)
+    }
+
+    #[test]
+    fn an_object_that_already_holds_the_apply_is_not_written_and_needs_no_permission() {
+        let (step, live) = applied_config_map("web", "cfg", json!({"a": "1"}), "public.web");
+        let p = plan(vec![step]);
+        let target = reference("v1", "ConfigMap", Some("web"), "cfg");
+        let read = snapshot([(target.clone(), Some(live.clone()))]);
+        let (prepared, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(prepared.unchanged);
+        assert!(needs(&[prepared]).is_empty());
+
+        // Someone changed the value: written back, with the permission to patch.
+        let mut changed = live;
+        changed["data"]["a"] = json!("2");
+        let read = snapshot([(target, Some(changed))]);
+        let (prepared, _) = check_first(&p, config_maps(), &read, ExecOptions::default());
+        assert!(!prepared.unchanged);
+        let needs = needs(&[prepared]);
+        assert_eq!(needs.len(), 1);
+        assert_eq!(needs[0].verb, "patch");
+    }
+
+    #[test]
+    fn a_copy_whose_target_holds_the_source_s_data_is_not_written() {
+        let c = copy(Some("kubernetes.io/tls"));
+        let p = plan(vec![Step::CopySecret(c.clone())]);
+        let src = source(Some("kubernetes.io/tls"));
+        let mut ours = copy_object(&c, &src);
+        ours["metadata"]["managedFields"] = json!([{
+            "apiVersion": "v1", "fieldsType": "FieldsV1", "manager": "wildrun", "operation": "Apply",
+            "fieldsV1": {"f:type": {}, "f:data": {"f:tls.crt": {}, "f:tls.key": {}},
+                "f:metadata": {"f:labels": {"f:app.kubernetes.io/managed-by": {}, "f:wildrun.dev/instance": {}},
+                               "f:annotations": {"f:wildrun.dev/copied-from": {}}}}}]);
+        let read = snapshot([
+            (source_ref(), Some(src.clone())),
+            (target_ref(), Some(ours.clone())),
+        ]);
+        let (prepared, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(prepared.unchanged);
+        // The source was renewed: the copy follows.
+        let mut renewed = src;
+        renewed["data"]["tls.crt"] = json!("TkVX");
+        let read = snapshot([(source_ref(), Some(renewed)), (target_ref(), Some(ours))]);
+        let (prepared, _) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert!(!prepared.unchanged);
     }
 }
