@@ -131,6 +131,98 @@ fn read(snapshot: &Snapshot, target: &ObjectRef) -> Option<Value> {
     snapshot.get(target).cloned().flatten()
 }
 
+/// Whether `target` is a Namespace (read before what lives in it).
+fn is_namespace(target: &ObjectRef) -> bool {
+    target.kind == "Namespace" && target.api_version == "v1" && target.namespace.is_none()
+}
+
+/// Reads what the checks need, each object once and several at a time, in
+/// up to three rounds so that nothing is read whose answer is already known:
+///
+/// 1. the Namespaces the plan applies;
+/// 2. every other target and copy source, except the objects inside a
+///    Namespace round 1 found absent: nothing lives in a namespace that does
+///    not exist, so they are recorded as absent unread (a new service's
+///    namespace holds all but one of its objects);
+/// 3. the namespaces the plan writes into without applying them, unless
+///    round 2 found an object in them, which proves they exist.
+///
+/// Returns what was read and the namespaces known to exist.
+async fn read_targets(
+    cluster: &Cluster,
+    ordered: &[&PlannedStep],
+    kinds: &[Option<Kind>],
+    planned_ns: &BTreeSet<String>,
+) -> Result<(Snapshot, BTreeSet<String>)> {
+    let mut namespaces = Vec::new();
+    let mut others = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (planned, kind) in ordered.iter().zip(kinds) {
+        let Some(kind) = kind else { continue };
+        for (kind, target) in reads_of(planned, kind) {
+            if !seen.insert(target.clone()) {
+                continue;
+            }
+            if is_namespace(&target) {
+                namespaces.push((kind, target));
+            } else {
+                others.push((kind, target));
+            }
+        }
+    }
+    // 1.
+    let mut snapshot = read_all(cluster, namespaces).await?;
+    let mut existing: BTreeSet<String> = snapshot
+        .iter()
+        .filter(|(_, live)| live.is_some())
+        .map(|(target, _)| target.name.clone())
+        .collect();
+    // 2.
+    let inside_absent = |(kind, target): &(Kind, ObjectRef)| {
+        kind.namespaced
+            && target
+                .namespace
+                .as_ref()
+                .is_some_and(|ns| planned_ns.contains(ns) && !existing.contains(ns))
+    };
+    let (known_absent, unknown): (Vec<_>, Vec<_>) = others.into_iter().partition(inside_absent);
+    let proof: Vec<(ObjectRef, String)> = unknown
+        .iter()
+        .filter(|(kind, _)| kind.namespaced)
+        .filter_map(|(_, target)| Some((target.clone(), target.namespace.clone()?)))
+        .collect();
+    snapshot.extend(known_absent.into_iter().map(|(_, target)| (target, None)));
+    snapshot.extend(read_all(cluster, unknown).await?);
+    existing.extend(
+        proof
+            .into_iter()
+            .filter(|(target, _)| read(&snapshot, target).is_some())
+            .map(|(_, ns)| ns),
+    );
+    // 3.
+    let unproven: BTreeSet<String> = ordered
+        .iter()
+        .filter_map(|p| p.step.target().and_then(|t| t.namespace))
+        .filter(|ns| !planned_ns.contains(ns) && !existing.contains(ns))
+        .collect();
+    if !unproven.is_empty() {
+        let namespace_kind = cluster.resolve("v1", "Namespace").await?;
+        let wanted = unproven
+            .into_iter()
+            .map(|ns| (namespace_kind.clone(), ObjectRef::namespace(&ns)))
+            .collect();
+        let found = read_all(cluster, wanted).await?;
+        existing.extend(
+            found
+                .iter()
+                .filter(|(_, live)| live.is_some())
+                .map(|(target, _)| target.name.clone()),
+        );
+        snapshot.extend(found);
+    }
+    Ok((snapshot, existing))
+}
+
 /// Whether `body` need not be written over `live` (see [`why_write`]); the
 /// reason for a write goes to the debug log (`-v`).
 fn already_holds(target: &ObjectRef, body: &Value, live: Option<&Value>) -> bool {
@@ -365,7 +457,7 @@ fn planned_namespaces(ordered: &[&PlannedStep]) -> BTreeSet<String> {
 fn missing_namespaces(
     prepared: &[Prepared<'_>],
     planned: &BTreeSet<String>,
-    snapshot: &Snapshot,
+    existing: &BTreeSet<String>,
 ) -> Vec<String> {
     let mut reported = BTreeSet::new();
     let mut problems = Vec::new();
@@ -373,10 +465,7 @@ fn missing_namespaces(
         let Some(ns) = p.planned.step.target().and_then(|t| t.namespace) else {
             continue;
         };
-        if planned.contains(&ns)
-            || read(snapshot, &ObjectRef::namespace(&ns)).is_some()
-            || !reported.insert(ns.clone())
-        {
+        if planned.contains(&ns) || existing.contains(&ns) || !reported.insert(ns.clone()) {
             continue;
         }
         problems.push(format!(
@@ -392,34 +481,21 @@ fn missing_namespaces(
 pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> Result<Report> {
     let ordered = plan.ordered();
     let mut problems = Vec::new();
-    // 1. Kinds, through discovery (cached per group/version).
+    // 1. Kinds, through discovery (once per process, see Cluster::resolve).
     let mut kinds = Vec::with_capacity(ordered.len());
     for planned in &ordered {
         kinds.push(resolve_step(cluster, planned, &mut problems).await?);
     }
     // 2. Every object the checks need, read once each, several at a time.
     let planned_ns = planned_namespaces(&ordered);
-    let namespace_kind = cluster.resolve("v1", "Namespace").await?;
-    let mut wanted: Vec<(Kind, ObjectRef)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (planned, kind) in ordered.iter().zip(&kinds) {
-        let Some(kind) = kind else { continue };
-        let mut reads = reads_of(planned, kind);
-        if let Some(ns) = planned.step.target().and_then(|t| t.namespace) {
-            if !planned_ns.contains(&ns) {
-                reads.push((namespace_kind.clone(), ObjectRef::namespace(&ns)));
-            }
-        }
-        wanted.extend(reads.into_iter().filter(|(_, r)| seen.insert(r.clone())));
-    }
-    let snapshot = read_all(cluster, wanted).await?;
+    let (snapshot, existing_ns) = read_targets(cluster, &ordered, &kinds, &planned_ns).await?;
     // 3. The checks, on what was read.
     let prepared: Vec<Prepared<'_>> = ordered
         .iter()
         .zip(kinds)
         .map(|(planned, kind)| check_step(planned, kind, &snapshot, options, &mut problems))
         .collect();
-    problems.extend(missing_namespaces(&prepared, &planned_ns, &snapshot));
+    problems.extend(missing_namespaces(&prepared, &planned_ns, &existing_ns));
     if problems.is_empty() {
         let permissions = Permissions::new(cluster);
         problems.extend(permissions.check(&needs(&prepared)).await?);
@@ -1228,7 +1304,11 @@ mod preflight_tests {
         let prepared = check_all(&p, &read);
         assert_eq!(new_namespaces(&prepared), BTreeSet::from(["a".to_string()]));
         assert_eq!(
-            missing_namespaces(&prepared, &planned, &read),
+            missing_namespaces(
+                &prepared,
+                &planned,
+                &BTreeSet::from(["b".to_string(), "d".to_string()])
+            ),
             [
                 "r.rhai:5: namespace c does not exist and the recipe does not create it (needed for ConfigMap c/one)",
                 "r.rhai:8: namespace e does not exist and the recipe does not create it (needed for Secret e/tls (copy of cert-manager/tls))",
