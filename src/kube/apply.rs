@@ -23,7 +23,9 @@ use crate::plan::{
     INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use anyhow::{anyhow, Result};
+use futures::StreamExt;
 use serde_json::Value;
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 /// How to carry out a plan.
@@ -68,7 +70,7 @@ const CONCURRENT_READS: usize = 8;
 
 /// Reads every object in `wanted` (each once), several at a time.
 async fn read_all(cluster: &Cluster, wanted: Vec<(Kind, ObjectRef)>) -> Result<Snapshot> {
-    use futures::{StreamExt, TryStreamExt};
+    use futures::TryStreamExt;
     futures::stream::iter(wanted.into_iter().map(|(kind, target)| async move {
         let value = get(cluster, &kind, &target).await?;
         anyhow::Ok((target, value))
@@ -477,7 +479,9 @@ fn missing_namespaces(
     problems
 }
 
-/// Checks the whole plan, then carries it out in order.
+/// Checks the whole plan, then carries it out: cluster-scoped objects and
+/// waits one at a time in plan order, the steps of different namespaces
+/// side by side (see [`batches`]).
 pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> Result<Report> {
     let ordered = plan.ordered();
     let mut problems = Vec::new();
@@ -508,54 +512,208 @@ pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> R
         ));
     }
 
+    // 4. The writes.
     let dry_run = options.server_dry_run;
     let fresh_namespaces = new_namespaces(&prepared);
-    let mut report = Report {
-        quiet_unchanged: options.quiet_unchanged,
-        ..Report::default()
+    let progress = RefCell::new(Progress::new(prepared.len(), options));
+    let run = |index: usize| {
+        let (prepared, fresh_namespaces, progress) = (&prepared, &fresh_namespaces, &progress);
+        async move {
+            let result = run_step(cluster, &prepared[index], options, fresh_namespaces).await;
+            progress.borrow_mut().record(index, result);
+        }
     };
-    for (index, p) in prepared.iter().enumerate() {
-        if let Err(e) = run_step(cluster, p, options, &fresh_namespaces, &mut report).await {
-            let done: Vec<String> = report
-                .entries
-                .iter()
-                .map(|e| format!("    {}", e.line()))
-                .collect();
-            // The failing step is neither done nor surely not done: a write
-            // whose answer was lost may have taken effect.
-            let lines = |list: Vec<String>| {
-                if list.is_empty() {
-                    "    (nothing)".to_string()
-                } else {
-                    list.join("\n")
-                }
-            };
-            let not_done: Vec<String> = prepared[index + 1..]
-                .iter()
-                .map(|p| format!("    {}", p.planned.step.display_name()))
-                .collect();
-            return Err(anyhow!(
-                "{}: {e:#}\n  done before the failure:\n{}\n  failed (not confirmed by the API server):\n    {}\n  not done:\n{}\n  fix the problem and run again: objects already applied stay, and the run converges",
-                p.planned.origin,
-                lines(done),
-                p.planned.step.display_name(),
-                lines(not_done),
-            ));
+    for batch in batches(&prepared) {
+        match batch {
+            Batch::Alone(index) => run(index).await,
+            Batch::Lanes(lanes) => {
+                let progress = &progress;
+                futures::stream::iter(lanes.into_iter().map(|lane| async move {
+                    for index in lane {
+                        // After a failure nothing new starts; what is under
+                        // way finishes, so that the report can say it was done.
+                        if progress.borrow().failed {
+                            break;
+                        }
+                        run(index).await;
+                    }
+                }))
+                .buffer_unordered(CONCURRENT_NAMESPACES)
+                .collect::<Vec<()>>()
+                .await;
+            }
+        }
+        if progress.borrow().failed {
+            break;
         }
     }
+    let report = progress.into_inner().finish(&prepared)?;
     if dry_run {
         tracing::info!("server dry run: the API server checked the plan; nothing was persisted");
     }
     Ok(report)
 }
 
+/// How many namespaces are written to at once. Each write waits a round
+/// trip (and an etcd write) before the next in its namespace can start;
+/// eight keep two cores and a local API server busy without flooding a
+/// remote one (its default max-mutating-requests-inflight is 200).
+const CONCURRENT_NAMESPACES: usize = 8;
+
+/// How the steps of a plan may run.
+#[derive(Debug, PartialEq)]
+enum Batch {
+    /// One step, after everything before it and before everything after it.
+    Alone(usize),
+    /// Lanes of steps, one lane per namespace in the order the namespaces
+    /// first appear: the steps of a lane run in plan order, lanes side by side.
+    Lanes(Vec<Vec<usize>>),
+}
+
+/// The namespace whose lane a step runs in; `None` for a step that runs
+/// alone: cluster-scoped objects (Namespaces first of all, and CRDs, which
+/// the steps in namespaces may need) and waits, whose point is that later
+/// steps start after them.
+fn lane_of(p: &Prepared<'_>) -> Option<String> {
+    if !p.kind.as_ref()?.namespaced {
+        return None;
+    }
+    match &p.planned.step {
+        Step::Apply(a) => a.object.namespace.clone(),
+        Step::CopySecret(c) => Some(c.to_namespace.clone()),
+        Step::Delete(d) => d.target.namespace.clone(),
+        Step::Wait(_) => None,
+    }
+}
+
+/// Splits the plan into what may run side by side: between two steps that
+/// run alone, the steps in namespaces form one batch of lanes.
+fn batches(prepared: &[Prepared<'_>]) -> Vec<Batch> {
+    let mut out = Vec::new();
+    let mut lanes: Vec<Vec<usize>> = Vec::new();
+    let mut lane_index: std::collections::HashMap<String, usize> = Default::default();
+    for (index, p) in prepared.iter().enumerate() {
+        match lane_of(p) {
+            Some(ns) => {
+                let lane = *lane_index.entry(ns).or_insert_with(|| {
+                    lanes.push(Vec::new());
+                    lanes.len() - 1
+                });
+                lanes[lane].push(index);
+            }
+            None => {
+                if !lanes.is_empty() {
+                    lane_index.clear();
+                    out.push(Batch::Lanes(std::mem::take(&mut lanes)));
+                }
+                out.push(Batch::Alone(index));
+            }
+        }
+    }
+    if !lanes.is_empty() {
+        out.push(Batch::Lanes(lanes));
+    }
+    out
+}
+
+/// What the steps of a run came to. Steps finish in any order; the report
+/// and its log lines keep plan order.
+struct Progress {
+    /// Per step: `None` until it has run.
+    outcomes: Vec<Option<Result<Entry>>>,
+    /// Every step before this one has succeeded and is in the report.
+    reported: usize,
+    report: Report,
+    /// A step failed: start no more.
+    failed: bool,
+    dry_run: bool,
+}
+
+impl Progress {
+    fn new(steps: usize, options: &ExecOptions) -> Progress {
+        Progress {
+            outcomes: (0..steps).map(|_| None).collect(),
+            reported: 0,
+            report: Report {
+                quiet_unchanged: options.quiet_unchanged,
+                ..Report::default()
+            },
+            failed: false,
+            dry_run: options.server_dry_run,
+        }
+    }
+
+    /// Records how step `index` ended, and reports every step that is now
+    /// next in plan order.
+    fn record(&mut self, index: usize, result: Result<Entry>) {
+        self.failed |= result.is_err();
+        self.outcomes[index] = Some(result);
+        while let Some(Some(Ok(entry))) = self.outcomes.get(self.reported) {
+            self.report.push_entry(entry.clone(), self.dry_run);
+            self.reported += 1;
+        }
+    }
+
+    /// The report, or after a failure an error that says what was done, what
+    /// failed and what was not done.
+    fn finish(self, prepared: &[Prepared<'_>]) -> Result<Report> {
+        if !self.failed {
+            return Ok(self.report);
+        }
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        let mut not_done = Vec::new();
+        for (index, outcome) in self.outcomes.iter().enumerate() {
+            let step = &prepared[index].planned;
+            match outcome {
+                Some(Ok(entry)) => {
+                    // Done in another namespace after the failure: said now.
+                    if index >= self.reported {
+                        entry.log(self.dry_run, self.report.quiet_unchanged);
+                    }
+                    done.push(format!("    {}", entry.line()));
+                }
+                Some(Err(e)) => failed.push((step, e)),
+                None => not_done.push(format!("    {}", step.step.display_name())),
+            }
+        }
+        let lines = |list: Vec<String>| {
+            if list.is_empty() {
+                "    (nothing)".to_string()
+            } else {
+                list.join("\n")
+            }
+        };
+        let Some(((first, first_error), others)) = failed.split_first() else {
+            return Err(anyhow!(
+                "internal error: a step failed but none is recorded"
+            ));
+        };
+        // The failing steps are neither done nor surely not done: a write
+        // whose answer was lost may have taken effect.
+        let mut failed_lines = vec![format!("    {}", first.step.display_name())];
+        failed_lines.extend(
+            others.iter().map(|(step, e)| {
+                format!("    {} ({}: {e:#})", step.step.display_name(), step.origin)
+            }),
+        );
+        Err(anyhow!(
+            "{}: {first_error:#}\n  done before the failure:\n{}\n  failed (not confirmed by the API server):\n{}\n  not done:\n{}\n  fix the problem and run again: objects already applied stay, and the run converges",
+            first.origin,
+            lines(done),
+            failed_lines.join("\n"),
+            lines(not_done),
+        ))
+    }
+}
+
+/// Carries out one step; the line it adds to the report.
 async fn run_step(
     cluster: &Cluster,
     p: &Prepared<'_>,
     options: &ExecOptions,
     fresh_namespaces: &BTreeSet<String>,
-    report: &mut Report,
-) -> Result<()> {
+) -> Result<Entry> {
     let dry_run = options.server_dry_run;
     let Some(kind) = &p.kind else {
         return Err(anyhow!(
@@ -576,12 +734,10 @@ async fn run_step(
                     "not validated: namespace {} does not exist yet",
                     object.namespace.as_deref().unwrap_or_default()
                 );
-                report.push_entry(Entry::new(Action::Skipped, &target, Some(note)), dry_run);
-                return Ok(());
+                return Ok(Entry::new(Action::Skipped, &target, Some(note)));
             }
             if p.unchanged {
-                report.push_entry(Entry::new(Action::Unchanged, &target, None), dry_run);
-                return Ok(());
+                return Ok(Entry::new(Action::Unchanged, &target, None));
             }
             let after = server_side_apply(
                 cluster,
@@ -593,31 +749,26 @@ async fn run_step(
             )
             .await
             .map_err(|e| cluster.explain(e, &format!("apply {target}")))?;
-            report.push_entry(
-                Entry::new(outcome(p.live.as_ref(), &after, dry_run), &target, None),
-                dry_run,
-            );
+            Ok(Entry::new(
+                outcome(p.live.as_ref(), &after, dry_run),
+                &target,
+                None,
+            ))
         }
         Step::CopySecret(copy) => {
             let target = ObjectRef::secret(&copy.to_namespace, &copy.name);
             let Some(body) = &p.copy else {
-                report.push_entry(
-                    Entry::new(Action::Skipped, &target, p.skip.clone()),
-                    dry_run,
-                );
-                return Ok(());
+                return Ok(Entry::new(Action::Skipped, &target, p.skip.clone()));
             };
             if waits_for_namespace(&Some(copy.to_namespace.clone())) {
                 let note = format!(
                     "not validated: namespace {} does not exist yet",
                     copy.to_namespace
                 );
-                report.push_entry(Entry::new(Action::Skipped, &target, Some(note)), dry_run);
-                return Ok(());
+                return Ok(Entry::new(Action::Skipped, &target, Some(note)));
             }
             if p.unchanged {
-                report.push_entry(Entry::new(Action::Unchanged, &target, None), dry_run);
-                return Ok(());
+                return Ok(Entry::new(Action::Unchanged, &target, None));
             }
             // The copy is wildrun's own object (checked in the preflight): take it over.
             let after = server_side_apply(cluster, kind, &target, body, true, dry_run)
@@ -628,22 +779,23 @@ async fn run_step(
                         &format!("copy {}/{} to {target}", copy.from_namespace, copy.name),
                     )
                 })?;
-            report.push_entry(
-                Entry::new(outcome(p.live.as_ref(), &after, dry_run), &target, None),
-                dry_run,
-            );
+            Ok(Entry::new(
+                outcome(p.live.as_ref(), &after, dry_run),
+                &target,
+                None,
+            ))
         }
         Step::Wait(w) => {
             if dry_run {
                 let note = format!("not waited for {} in a dry run", w.condition);
-                report.push_entry(Entry::new(Action::Skipped, &w.target, Some(note)), dry_run);
-                return Ok(());
+                return Ok(Entry::new(Action::Skipped, &w.target, Some(note)));
             }
             wait::until(cluster, kind, &w.target, &w.condition, w.timeout).await?;
-            report.push_entry(
-                Entry::new(Action::Ready, &w.target, Some(w.condition.to_string())),
-                dry_run,
-            );
+            Ok(Entry::new(
+                Action::Ready,
+                &w.target,
+                Some(w.condition.to_string()),
+            ))
         }
         Step::Delete(d) => {
             let existed = objects::delete(cluster, kind, &d.target, d.propagation, dry_run).await?;
@@ -659,10 +811,9 @@ async fn run_step(
                 Action::Unchanged
             };
             let note = (!existed).then(|| "already absent".to_string());
-            report.push_entry(Entry::new(action, &d.target, note), dry_run);
+            Ok(Entry::new(action, &d.target, note))
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -1384,5 +1535,138 @@ mod preflight_tests {
         let read = snapshot([(source_ref(), Some(renewed)), (target_ref(), Some(ours))]);
         let (prepared, _) = check_first(&p, secrets(), &read, ExecOptions::default());
         assert!(!prepared.unchanged);
+    }
+
+    #[test]
+    fn steps_in_namespaces_run_in_lanes_between_steps_that_run_alone() {
+        let roles = kind(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRole",
+            "clusterroles",
+            false,
+        );
+        let steps_and_kinds = vec![
+            (apply(namespace("a"), "r.x"), namespaces()),
+            (apply(namespace("b"), "r.x"), namespaces()),
+            (apply(config_map("a", "one"), "r.x"), config_maps()),
+            (apply(config_map("b", "one"), "r.x"), config_maps()),
+            (apply(config_map("a", "two"), "r.x"), config_maps()),
+            (
+                Step::CopySecret(SecretCopy {
+                    to_namespace: "c".into(),
+                    ..copy(None)
+                }),
+                secrets(),
+            ),
+            (
+                Step::Wait(WaitStep {
+                    target: reference("apps/v1", "Deployment", Some("a"), "web"),
+                    condition: Condition::Rollout,
+                    timeout: Duration::from_secs(60),
+                }),
+                deployments(),
+            ),
+            (apply(config_map("b", "two"), "r.x"), config_maps()),
+            (
+                Step::Delete(DeleteStep {
+                    target: reference("rbac.authorization.k8s.io/v1", "ClusterRole", None, "old"),
+                    propagation: Propagation::Background,
+                    wait: None,
+                }),
+                roles,
+            ),
+            (
+                Step::Delete(DeleteStep {
+                    target: reference("v1", "ConfigMap", Some("b"), "old"),
+                    propagation: Propagation::Background,
+                    wait: None,
+                }),
+                config_maps(),
+            ),
+            (apply(config_map("a", "three"), "r.x"), config_maps()),
+        ];
+        let (steps, kinds): (Vec<Step>, Vec<Kind>) = steps_and_kinds.into_iter().unzip();
+        let p = plan(steps);
+        let mut problems = Vec::new();
+        let prepared: Vec<Prepared<'_>> = p
+            .ordered()
+            .into_iter()
+            .zip(kinds)
+            .map(|(planned, kind)| {
+                check_step(
+                    planned,
+                    Some(kind),
+                    &Snapshot::new(),
+                    &ExecOptions::default(),
+                    &mut problems,
+                )
+            })
+            .collect();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            batches(&prepared),
+            [
+                // The Namespaces, each alone.
+                Batch::Alone(0),
+                Batch::Alone(1),
+                // a: one, two; b: one; c: the copy.
+                Batch::Lanes(vec![vec![2, 4], vec![3], vec![5]]),
+                // The wait: everything before it is done, nothing after it started.
+                Batch::Alone(6),
+                Batch::Lanes(vec![vec![7]]),
+                // A cluster-scoped object.
+                Batch::Alone(8),
+                Batch::Lanes(vec![vec![9], vec![10]]),
+            ]
+        );
+    }
+
+    fn entry(action: Action, name: &str) -> Entry {
+        Entry::new(action, &reference("v1", "ConfigMap", Some("a"), name), None)
+    }
+
+    fn three_config_maps() -> Plan {
+        plan(vec![
+            apply(config_map("a", "one"), "r.x"),
+            apply(config_map("b", "two"), "r.x"),
+            apply(config_map("c", "three"), "r.x"),
+            apply(config_map("d", "four"), "r.x"),
+        ])
+    }
+
+    #[test]
+    fn the_report_keeps_plan_order_whatever_order_steps_finish_in() {
+        let p = three_config_maps();
+        let prepared = check_all(&p, &Snapshot::new());
+        let mut progress = Progress::new(4, &ExecOptions::default());
+        progress.record(2, Ok(entry(Action::Created, "three")));
+        progress.record(1, Ok(entry(Action::Created, "two")));
+        // Nothing can be said before the first step is.
+        assert!(progress.report.entries.is_empty());
+        progress.record(0, Ok(entry(Action::Unchanged, "one")));
+        assert_eq!(progress.report.entries.len(), 3);
+        progress.record(3, Ok(entry(Action::Configured, "four")));
+        let report = progress.finish(&prepared).expect("no failure");
+        let names: Vec<&str> = report.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["one", "two", "three", "four"]);
+    }
+
+    #[test]
+    fn after_a_failure_every_step_is_done_failed_or_not_done() {
+        let p = three_config_maps();
+        let prepared = check_all(&p, &Snapshot::new());
+        let mut progress = Progress::new(4, &ExecOptions::default());
+        // Step 2 fails while step 3, in another namespace, was under way and
+        // finished; step 4 never started.
+        progress.record(1, Err(anyhow!("refused")));
+        progress.record(2, Ok(entry(Action::Created, "three")));
+        progress.record(0, Ok(entry(Action::Created, "one")));
+        assert!(progress.failed);
+        let err = format!("{:#}", progress.finish(&prepared).expect_err("a failure"));
+        assert_eq!(
+            err,
+            "r.rhai:2: refused\n  done before the failure:\n    created    ConfigMap a/one\n    created    ConfigMap a/three\n  failed (not confirmed by the API server):\n    ConfigMap b/two\n  not done:\n    ConfigMap d/four\n  fix the problem and run again: objects already applied stay, and the run converges"
+        );
     }
 }
