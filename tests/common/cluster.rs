@@ -39,9 +39,22 @@ pub fn repo_root() -> &'static Path {
 /// `WILDRUN_CLUSTER_DIR` set to `state_dir` when given. Its stderr (progress)
 /// goes to the test's stderr; its stdout is returned.
 pub fn cluster_script(name: &str, args: &[&str], state_dir: Option<&Path>) -> Output {
+    cluster_script_with(name, args, state_dir, &[])
+}
+
+/// [`cluster_script`] with more environment variables (`WILDRUN_CLUSTER_AUDIT`).
+pub fn cluster_script_with(
+    name: &str,
+    args: &[&str],
+    state_dir: Option<&Path>,
+    env: &[(&str, &str)],
+) -> Output {
     let script = repo_root().join("tests/cluster").join(name);
     let mut cmd = Command::new(&script);
-    cmd.args(args).stdin(Stdio::null()).stderr(Stdio::inherit());
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
     if let Some(dir) = state_dir {
         cmd.env("WILDRUN_CLUSTER_DIR", dir);
     }
@@ -66,7 +79,12 @@ impl TestCluster {
     /// returns a handle to that plane. Tests use [`TestCluster::shared`]; this
     /// is for tests about the plane itself.
     pub fn up(state_dir: Option<&Path>) -> TestCluster {
-        let out = cluster_script("up", &[], state_dir);
+        TestCluster::up_with(state_dir, &[])
+    }
+
+    /// [`TestCluster::up`] with more environment variables for `up`.
+    pub fn up_with(state_dir: Option<&Path>, env: &[(&str, &str)]) -> TestCluster {
+        let out = cluster_script_with("up", &[], state_dir, env);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -350,9 +368,25 @@ pub struct PrivatePlane {
 impl PrivatePlane {
     /// Starts a new plane (a few seconds with built binaries).
     pub fn start() -> PrivatePlane {
+        PrivatePlane::start_with(&[])
+    }
+
+    /// Starts a new plane whose API server writes an audit log
+    /// ([`PrivatePlane::audit_log`]): one JSON line per request, for tests
+    /// that count the requests a client sends.
+    pub fn start_audited() -> PrivatePlane {
+        PrivatePlane::start_with(&[("WILDRUN_CLUSTER_AUDIT", "1")])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> PrivatePlane {
         let dir = tempfile::tempdir().expect("temporary state directory");
-        let cluster = TestCluster::up(Some(dir.path()));
+        let cluster = TestCluster::up_with(Some(dir.path()), env);
         PrivatePlane { dir, cluster }
+    }
+
+    /// The audit log of a plane from [`PrivatePlane::start_audited`].
+    pub fn audit_log(&self) -> PathBuf {
+        self.dir.path().join("logs/audit.log")
     }
 
     /// Kills (`"stop"`) or restarts (`"start"`) its API server, keeping etcd.
