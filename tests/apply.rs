@@ -1292,11 +1292,35 @@ struct Sent {
     what: String,
     /// The request's path.
     uri: String,
-    /// When the API server received it and when it answered (RFC 3339 with
-    /// microseconds, so that they compare as text).
-    received: String,
-    answered: String,
+    /// When the API server received it and when it answered, in
+    /// microseconds since the epoch.
+    received: i64,
+    answered: i64,
 }
+
+/// Microseconds since the epoch of an audit timestamp (`2026-11-29T16:25:23.735948Z`).
+fn micros(stamp: &str) -> i64 {
+    let number = |range: std::ops::Range<usize>| -> i64 {
+        stamp
+            .get(range)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an audit timestamp: {stamp}"))
+    };
+    let (y, m, d) = (number(0..4), number(5..7), number(8..10));
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let seconds = days * 86_400 + number(11..13) * 3600 + number(14..16) * 60 + number(17..19);
+    seconds * 1_000_000 + number(20..26)
+}
+
+/// Slack when comparing a request's arrival with the previous answer: the
+/// audit timestamp of an answer is taken after it is sent, so a client's
+/// next request can arrive a little before it.
+const SLACK_MICROS: i64 = 1_000;
 
 impl Sent {
     /// A request that changes the cluster (reviews create nothing stored).
@@ -1353,11 +1377,8 @@ impl Audit {
                 Sent {
                     what,
                     uri: e["requestURI"].as_str().unwrap_or_default().to_string(),
-                    received: e["requestReceivedTimestamp"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                    answered: e["stageTimestamp"].as_str().unwrap_or_default().to_string(),
+                    received: micros(e["requestReceivedTimestamp"].as_str().unwrap_or_default()),
+                    answered: micros(e["stageTimestamp"].as_str().unwrap_or_default()),
                 }
             })
             .collect()
@@ -1676,29 +1697,56 @@ fn writes_to_different_namespaces_run_side_by_side_and_the_report_keeps_plan_ord
     let sent = audit.sent();
     // Plan order in the report, whatever order the writes finished in.
     assert_eq!(report(&out), expected);
-    // Some writes were under way at once: one was received before another
-    // was answered.
+    // Some writes were under way at once: one was received well before
+    // another was answered.
     let writes: Vec<&Sent> = sent.iter().filter(|s| s.writes()).collect();
     assert_eq!(writes.len(), 12 * 4, "{}", tally(&sent));
     let overlapping = writes.iter().enumerate().any(|(i, a)| {
-        writes[i + 1..]
-            .iter()
-            .any(|b| a.received < b.answered && b.received < a.answered)
+        writes[i + 1..].iter().any(|b| {
+            a.received + SLACK_MICROS < b.answered && b.received + SLACK_MICROS < a.answered
+        })
     });
     assert!(overlapping, "every write waited for the previous one");
-    // The Namespaces were written one after the other, before anything in them.
-    let namespaces: Vec<&&Sent> = writes
-        .iter()
-        .filter(|s| s.uri.starts_with("/api/v1/namespaces/side-") && !s.uri.contains("/configmaps"))
+    // The Namespaces were written one after the other in plan order, and
+    // each before anything in it; the ConfigMaps of one namespace one after
+    // the other, in plan order.
+    let in_namespace = |i: usize| format!("/api/v1/namespaces/side-{i}/");
+    let namespaces: Vec<&&Sent> = (0..12)
+        .map(|i| {
+            writes
+                .iter()
+                .find(|s| s.uri.starts_with(&format!("/api/v1/namespaces/side-{i}?")))
+                .unwrap_or_else(|| panic!("no write of Namespace side-{i}: {writes:?}"))
+        })
         .collect();
-    assert_eq!(namespaces.len(), 12, "{writes:?}");
-    let last_namespace = namespaces.iter().map(|s| s.answered.as_str()).max();
-    let first_object = writes
-        .iter()
-        .filter(|s| s.uri.contains("/configmaps"))
-        .map(|s| s.received.as_str())
-        .min();
-    assert!(last_namespace < first_object, "{writes:?}");
+    for pair in namespaces.windows(2) {
+        assert!(
+            pair[0].answered <= pair[1].received + SLACK_MICROS,
+            "{pair:?}"
+        );
+    }
+    for (i, namespace) in namespaces.iter().enumerate() {
+        let objects: Vec<&&Sent> = writes
+            .iter()
+            .filter(|s| s.uri.starts_with(&in_namespace(i)))
+            .collect();
+        let names: Vec<&str> = objects
+            .iter()
+            .filter_map(|s| s.uri.split("/configmaps/").nth(1))
+            .map(|rest| rest.split('?').next().unwrap_or(rest))
+            .collect();
+        assert_eq!(names, ["a", "b", "c"], "{objects:?}");
+        assert!(
+            namespace.answered <= objects[0].received + SLACK_MICROS,
+            "{objects:?}"
+        );
+        for pair in objects.windows(2) {
+            assert!(
+                pair[0].answered <= pair[1].received + SLACK_MICROS,
+                "{pair:?}"
+            );
+        }
+    }
 
     // A failure in one namespace: it is reported failed, the rest of its
     // namespace not done, and every other step as done or not done, each once.

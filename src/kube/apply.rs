@@ -481,7 +481,8 @@ fn missing_namespaces(
 
 /// Checks the whole plan, then carries it out: cluster-scoped objects and
 /// waits one at a time in plan order, the steps of different namespaces
-/// side by side (see [`batches`]).
+/// side by side, each namespace's once its Namespace is there (see
+/// [`batches`]).
 pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> Result<Report> {
     let ordered = plan.ordered();
     let mut problems = Vec::new();
@@ -526,10 +527,39 @@ pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> R
     for batch in batches(&prepared) {
         match batch {
             Batch::Alone(index) => run(index).await,
-            Batch::Lanes(lanes) => {
-                let progress = &progress;
-                futures::stream::iter(lanes.into_iter().map(|lane| async move {
-                    for index in lane {
+            Batch::Lanes { namespaces, lanes } => {
+                // Signalled after each Namespace step, so that lanes waiting
+                // for theirs look again.
+                let made = tokio::sync::Notify::new();
+                let (made, progress) = (&made, &progress);
+                let creator = async move {
+                    for index in namespaces {
+                        if progress.borrow().failed {
+                            break;
+                        }
+                        run(index).await;
+                        made.notify_waiters();
+                    }
+                    made.notify_waiters();
+                };
+                let writer = futures::stream::iter(lanes.into_iter().map(|lane| async move {
+                    if let Some(namespace) = lane.after {
+                        loop {
+                            // Made before looking, so no signal is missed.
+                            let next = made.notified();
+                            {
+                                let progress = progress.borrow();
+                                match &progress.outcomes[namespace] {
+                                    Some(Ok(_)) => break,
+                                    Some(Err(_)) => return,
+                                    None if progress.failed => return,
+                                    None => {}
+                                }
+                            }
+                            next.await;
+                        }
+                    }
+                    for index in lane.steps {
                         // After a failure nothing new starts; what is under
                         // way finishes, so that the report can say it was done.
                         if progress.borrow().failed {
@@ -539,8 +569,8 @@ pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> R
                     }
                 }))
                 .buffer_unordered(CONCURRENT_NAMESPACES)
-                .collect::<Vec<()>>()
-                .await;
+                .collect::<Vec<()>>();
+                futures::join!(creator, writer);
             }
         }
         if progress.borrow().failed {
@@ -565,15 +595,31 @@ const CONCURRENT_NAMESPACES: usize = 8;
 enum Batch {
     /// One step, after everything before it and before everything after it.
     Alone(usize),
-    /// Lanes of steps, one lane per namespace in the order the namespaces
-    /// first appear: the steps of a lane run in plan order, lanes side by side.
-    Lanes(Vec<Vec<usize>>),
+    /// Namespaces made one at a time in plan order, and beside them lanes of
+    /// steps, one lane per namespace in the order the namespaces first
+    /// appear: the steps of a lane run in plan order, lanes side by side, a
+    /// lane into a namespace of `namespaces` once that Namespace is applied.
+    Lanes {
+        /// Namespace steps.
+        namespaces: Vec<usize>,
+        /// The lanes.
+        lanes: Vec<Lane>,
+    },
+}
+
+/// The steps of one namespace in a [`Batch::Lanes`].
+#[derive(Debug, PartialEq)]
+struct Lane {
+    /// The step that applies this lane's Namespace, which must succeed first.
+    after: Option<usize>,
+    /// The steps, in plan order.
+    steps: Vec<usize>,
 }
 
 /// The namespace whose lane a step runs in; `None` for a step that runs
-/// alone: cluster-scoped objects (Namespaces first of all, and CRDs, which
-/// the steps in namespaces may need) and waits, whose point is that later
-/// steps start after them.
+/// alone: cluster-scoped objects (Namespaces, CRDs, which the steps in
+/// namespaces may need) and waits, whose point is that later steps start
+/// after them.
 fn lane_of(p: &Prepared<'_>) -> Option<String> {
     if !p.kind.as_ref()?.namespaced {
         return None;
@@ -586,33 +632,65 @@ fn lane_of(p: &Prepared<'_>) -> Option<String> {
     }
 }
 
-/// Splits the plan into what may run side by side: between two steps that
-/// run alone, the steps in namespaces form one batch of lanes.
+/// The Namespace a step applies, if it applies one.
+fn namespace_applied<'p>(p: &Prepared<'p>) -> Option<&'p str> {
+    match &p.planned.step {
+        Step::Apply(a) if is_namespace(&ObjectRef::of(&a.object)) => Some(&a.object.name),
+        _ => None,
+    }
+}
+
+/// Splits the plan into what may run side by side. Steps that run alone
+/// (see [`lane_of`]) are barriers, except the Namespaces just before the
+/// steps in namespaces: those are still applied one at a time in plan
+/// order, but a namespace's lane starts as soon as its own Namespace is
+/// there instead of waiting for every other one (fifty new services do not
+/// wait for fifty Namespaces before their first object).
 fn batches(prepared: &[Prepared<'_>]) -> Vec<Batch> {
     let mut out = Vec::new();
-    let mut lanes: Vec<Vec<usize>> = Vec::new();
+    let mut namespaces: Vec<usize> = Vec::new();
+    let mut lanes: Vec<Lane> = Vec::new();
     let mut lane_index: std::collections::HashMap<String, usize> = Default::default();
+    let flush = |out: &mut Vec<Batch>, namespaces: &mut Vec<usize>, lanes: &mut Vec<Lane>| {
+        if !namespaces.is_empty() || !lanes.is_empty() {
+            out.push(Batch::Lanes {
+                namespaces: std::mem::take(namespaces),
+                lanes: std::mem::take(lanes),
+            });
+        }
+    };
     for (index, p) in prepared.iter().enumerate() {
-        match lane_of(p) {
-            Some(ns) => {
-                let lane = *lane_index.entry(ns).or_insert_with(|| {
-                    lanes.push(Vec::new());
+        match (lane_of(p), namespace_applied(p)) {
+            (Some(ns), _) => {
+                let lane = *lane_index.entry(ns.clone()).or_insert_with(|| {
+                    let after = namespaces
+                        .iter()
+                        .copied()
+                        .find(|&n| namespace_applied(&prepared[n]) == Some(ns.as_str()));
+                    lanes.push(Lane {
+                        after,
+                        steps: Vec::new(),
+                    });
                     lanes.len() - 1
                 });
-                lanes[lane].push(index);
+                lanes[lane].steps.push(index);
             }
-            None => {
+            (None, Some(_)) => {
+                // A Namespace after steps in namespaces: those finish first.
                 if !lanes.is_empty() {
                     lane_index.clear();
-                    out.push(Batch::Lanes(std::mem::take(&mut lanes)));
+                    flush(&mut out, &mut namespaces, &mut lanes);
                 }
+                namespaces.push(index);
+            }
+            (None, None) => {
+                lane_index.clear();
+                flush(&mut out, &mut namespaces, &mut lanes);
                 out.push(Batch::Alone(index));
             }
         }
     }
-    if !lanes.is_empty() {
-        out.push(Batch::Lanes(lanes));
-    }
+    flush(&mut out, &mut namespaces, &mut lanes);
     out
 }
 
@@ -1607,17 +1685,50 @@ mod preflight_tests {
         assert_eq!(
             batches(&prepared),
             [
-                // The Namespaces, each alone.
-                Batch::Alone(0),
-                Batch::Alone(1),
-                // a: one, two; b: one; c: the copy.
-                Batch::Lanes(vec![vec![2, 4], vec![3], vec![5]]),
+                // The Namespaces one at a time; each namespace's lane once its
+                // Namespace is there (a: one, two; b: one), a lane into a
+                // namespace that exists (c: the copy) at once.
+                Batch::Lanes {
+                    namespaces: vec![0, 1],
+                    lanes: vec![
+                        Lane {
+                            after: Some(0),
+                            steps: vec![2, 4]
+                        },
+                        Lane {
+                            after: Some(1),
+                            steps: vec![3]
+                        },
+                        Lane {
+                            after: None,
+                            steps: vec![5]
+                        },
+                    ],
+                },
                 // The wait: everything before it is done, nothing after it started.
                 Batch::Alone(6),
-                Batch::Lanes(vec![vec![7]]),
+                Batch::Lanes {
+                    namespaces: vec![],
+                    lanes: vec![Lane {
+                        after: None,
+                        steps: vec![7]
+                    }],
+                },
                 // A cluster-scoped object.
                 Batch::Alone(8),
-                Batch::Lanes(vec![vec![9], vec![10]]),
+                Batch::Lanes {
+                    namespaces: vec![],
+                    lanes: vec![
+                        Lane {
+                            after: None,
+                            steps: vec![9]
+                        },
+                        Lane {
+                            after: None,
+                            steps: vec![10]
+                        },
+                    ],
+                },
             ]
         );
     }
