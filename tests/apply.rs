@@ -1283,3 +1283,528 @@ fn an_instance_with_the_longest_valid_name_is_applied_pruned_and_deleted() {
         );
     }
 }
+
+/// One request wildrun sent, from an audit log line.
+#[derive(Debug)]
+struct Sent {
+    /// `get`, `patch`, ...; `discovery` for requests without an object
+    /// (`/api`, `/apis`), `review` for permission reviews.
+    what: String,
+    /// The request's path.
+    uri: String,
+    /// When the API server received it and when it answered, in
+    /// microseconds since the epoch.
+    received: i64,
+    answered: i64,
+}
+
+/// Microseconds since the epoch of an audit timestamp (`2026-11-29T16:25:23.735948Z`).
+fn micros(stamp: &str) -> i64 {
+    let number = |range: std::ops::Range<usize>| -> i64 {
+        stamp
+            .get(range)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an audit timestamp: {stamp}"))
+    };
+    let (y, m, d) = (number(0..4), number(5..7), number(8..10));
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let seconds = days * 86_400 + number(11..13) * 3600 + number(14..16) * 60 + number(17..19);
+    seconds * 1_000_000 + number(20..26)
+}
+
+/// Slack when comparing a request's arrival with the previous answer: the
+/// audit timestamp of an answer is taken after it is sent, so a client's
+/// next request can arrive a little before it.
+const SLACK_MICROS: i64 = 1_000;
+
+impl Sent {
+    /// A request that changes the cluster (reviews create nothing stored).
+    fn writes(&self) -> bool {
+        matches!(
+            self.what.as_str(),
+            "create" | "update" | "patch" | "delete" | "deletecollection"
+        )
+    }
+}
+
+/// An audit log read from its end at the time of [`Audit::mark`].
+struct Audit {
+    log: PathBuf,
+    from: u64,
+}
+
+impl Audit {
+    fn mark(log: &Path) -> Audit {
+        let from = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
+        Audit {
+            log: log.to_path_buf(),
+            from,
+        }
+    }
+
+    /// wildrun's requests since the mark (by its User-Agent), in the order
+    /// they were answered.
+    fn sent(&self) -> Vec<Sent> {
+        // The API server writes an event once the answer is sent: give it a moment.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let text = std::fs::read(&self.log).expect("the audit log");
+        let start = usize::try_from(self.from)
+            .unwrap_or(usize::MAX)
+            .min(text.len());
+        String::from_utf8_lossy(&text[start..])
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|e| {
+                e["stage"] == "ResponseComplete"
+                    && e["userAgent"]
+                        .as_str()
+                        .is_some_and(|a| a.starts_with("wildrun/"))
+            })
+            .map(|e| {
+                let resource = e["objectRef"]["resource"].as_str().unwrap_or_default();
+                let what = if e["objectRef"].is_null() {
+                    "discovery".to_string()
+                } else if resource.starts_with("selfsubject") {
+                    "review".to_string()
+                } else {
+                    e["verb"].as_str().unwrap_or_default().to_string()
+                };
+                Sent {
+                    what,
+                    uri: e["requestURI"].as_str().unwrap_or_default().to_string(),
+                    received: micros(e["requestReceivedTimestamp"].as_str().unwrap_or_default()),
+                    answered: micros(e["stageTimestamp"].as_str().unwrap_or_default()),
+                }
+            })
+            .collect()
+    }
+}
+
+/// `get 3, patch 2` for messages.
+fn tally(sent: &[Sent]) -> String {
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for s in sent {
+        *counts.entry(s.what.as_str()).or_default() += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    format!("{} requests ({})", sent.len(), parts.join(", "))
+}
+
+/// wildrun on a plane of a test's own, copying TLS from `tls_namespace`.
+fn wildrun_on(cluster: &TestCluster, tls_namespace: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wildrun"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .args(["--set", &format!("tls.sourceNamespace={tls_namespace}")])
+        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .env("CLOUD_DOMAIN", DOMAIN)
+        .env("CLUSTER_LOAD_BALANCER_IP", LB_IP)
+        .env_remove("WILDRUN_CONFIG")
+        .output()
+        .expect("wildrun runs")
+}
+
+fn kubectl_ok(cluster: &TestCluster, args: &[&str]) -> String {
+    let out = cluster.kubectl(args);
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_rerun_that_changes_nothing_writes_nothing_and_what_others_changed_is_put_back() {
+    // An audit log shows every request; the shared plane has none.
+    let plane = common::cluster::PrivatePlane::start_audited();
+    let cluster = &plane.cluster;
+    let log = plane.audit_log();
+    let tls = "tls-source";
+    kubectl_ok(cluster, &["create", "namespace", tls]);
+    create_tls_secret(cluster, tls, "wildcard-wild-cloud-tls", "first");
+    let name = "web";
+    let secret = "wildcard-wild-cloud-tls";
+    let run = |extra: &[&str]| {
+        let audit = Audit::mark(&log);
+        let mut args = vec!["scripts/public.rhai", "--name", name];
+        args.extend_from_slice(extra);
+        let out = wildrun_on(cluster, tls, &args);
+        (out, audit.sent())
+    };
+    let everything = |action: &str| {
+        [
+            format!("{action} Namespace {name}"),
+            format!("{action} Secret {name}/{secret}"),
+            format!("{action} Deployment {name}/{name}"),
+            format!("{action} Service {name}/{name}"),
+            format!("{action} Ingress {name}/{name}"),
+        ]
+    };
+
+    // A new service: discovery once (/api, /apis), no read of what cannot
+    // exist in a namespace that does not, the writes.
+    let (out, sent) = run(&[]);
+    assert_ok(&out, "first run");
+    assert_eq!(report(&out), everything("created"));
+    assert!(sent.len() <= 14, "{}", tally(&sent));
+    assert_eq!(
+        sent.iter().filter(|s| s.what == "discovery").count(),
+        2,
+        "{}",
+        tally(&sent)
+    );
+
+    // The same again: reads only, not one write, every object unchanged.
+    let (out, sent) = run(&[]);
+    assert_ok(&out, "second run");
+    assert_eq!(report(&out), everything("unchanged"));
+    let writes: Vec<&Sent> = sent.iter().filter(|s| s.writes()).collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(sent.len() <= 9, "{}", tally(&sent));
+
+    // Someone removes an annotation wildrun sets and changes the copy's
+    // data: both are put back, and only they are written.
+    let ingress = kubectl_ok(cluster, &["-n", name, "get", "ingress", name, "-o", "json"]);
+    let ingress: Value = serde_json::from_str(&ingress).unwrap();
+    let (annotation, value) = ingress["metadata"]["annotations"]
+        .as_object()
+        .and_then(|a| a.iter().find(|(k, _)| k.ends_with("/target")))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .expect("an ExternalDNS target annotation");
+    kubectl_ok(
+        cluster,
+        &[
+            "-n",
+            name,
+            "annotate",
+            "ingress",
+            name,
+            &format!("{annotation}-"),
+        ],
+    );
+    kubectl_ok(
+        cluster,
+        &[
+            "-n",
+            name,
+            "patch",
+            "secret",
+            secret,
+            "-p",
+            r#"{"data":{"tls.crt":"Y2hhbmdlZA=="}}"#,
+        ],
+    );
+    let (out, sent) = run(&[]);
+    assert_ok(&out, "run after the changes");
+    assert_eq!(
+        report(&out),
+        [
+            format!("unchanged Namespace {name}"),
+            format!("configured Secret {name}/{secret}"),
+            format!("unchanged Deployment {name}/{name}"),
+            format!("unchanged Service {name}/{name}"),
+            format!("configured Ingress {name}/{name}"),
+        ]
+    );
+    let writes: Vec<&str> = sent
+        .iter()
+        .filter(|s| s.writes())
+        .map(|s| s.uri.as_str())
+        .collect();
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    let ingress = kubectl_ok(cluster, &["-n", name, "get", "ingress", name, "-o", "json"]);
+    let ingress: Value = serde_json::from_str(&ingress).unwrap();
+    assert_eq!(ingress["metadata"]["annotations"][&annotation], value);
+    let copy = kubectl_ok(
+        cluster,
+        &[
+            "-n",
+            name,
+            "get",
+            "secret",
+            secret,
+            "-o",
+            "jsonpath={.data.tls\\.crt}",
+        ],
+    );
+    assert_eq!(
+        copy, "Y2VydC1maXJzdA==",
+        "the copy holds the source's data again"
+    );
+
+    // kubectl edit of the image makes the field kubectl's: without --force
+    // the apply conflicts (nothing is skipped that would hide that), with
+    // --force the image is put back and wildrun owns it again.
+    kubectl_ok(
+        cluster,
+        &[
+            "-n",
+            name,
+            "patch",
+            "deployment",
+            name,
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"nginx:edited"}]"#,
+        ],
+    );
+    let (out, _) = run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("conflict"), "{}", stderr(&out));
+    let (out, sent) = run(&["--force"]);
+    assert_ok(&out, "run with --force");
+    assert!(
+        report(&out).contains(&format!("configured Deployment {name}/{name}")),
+        "{:?}",
+        report(&out)
+    );
+    assert_eq!(
+        sent.iter().filter(|s| s.writes()).count(),
+        1,
+        "{}",
+        tally(&sent)
+    );
+    let (out, sent) = run(&[]);
+    assert_ok(&out, "run after taking the image back");
+    assert_eq!(report(&out), everything("unchanged"));
+    assert_eq!(
+        sent.iter().filter(|s| s.writes()).count(),
+        0,
+        "{}",
+        tally(&sent)
+    );
+}
+
+#[test]
+fn watch_reruns_share_one_discovery() {
+    let plane = common::cluster::PrivatePlane::start_audited();
+    let cluster = &plane.cluster;
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("config.rhai");
+    let write = |value: &str| {
+        // As an editor saves: a new file renamed over the old one.
+        let tmp = dir.path().join(".config.rhai.swp");
+        std::fs::write(
+            &tmp,
+            format!(
+                "kube::ensure_namespace(\"watched\");\n\
+                 kube::apply(#{{ apiVersion: \"v1\", kind: \"ConfigMap\",\n\
+                     metadata: #{{ name: \"settings\", namespace: \"watched\" }}, data: #{{ value: \"{value}\" }} }});\n"
+            ),
+        )
+        .unwrap();
+        std::fs::rename(&tmp, &recipe).unwrap();
+    };
+    write("one");
+    let audit = Audit::mark(&plane.audit_log());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wildrun"))
+        .arg("--watch")
+        .arg(&recipe)
+        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .env("CLOUD_DOMAIN", DOMAIN)
+        .env_remove("WILDRUN_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("wildrun starts");
+    let stderr_pipe = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr_pipe)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |needle: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !seen.iter().any(|l: &String| l.contains(needle)) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("no {needle:?}; output:\n{}", seen.join("\n")),
+            }
+        }
+    };
+    wait_for("run 1 done");
+    write("two");
+    wait_for("run 2 done");
+    write("three");
+    wait_for("run 3 done");
+    let _ = child.kill();
+    let _ = child.wait();
+    let sent = audit.sent();
+    // Three runs, one discovery: the second and third resolve every kind
+    // from the first run's answer.
+    assert_eq!(
+        sent.iter().filter(|s| s.what == "discovery").count(),
+        2,
+        "{}",
+        tally(&sent)
+    );
+    let value = kubectl_ok(
+        cluster,
+        &[
+            "-n",
+            "watched",
+            "get",
+            "configmap",
+            "settings",
+            "-o",
+            "jsonpath={.data.value}",
+        ],
+    );
+    assert_eq!(value, "three");
+}
+
+#[test]
+fn writes_to_different_namespaces_run_side_by_side_and_the_report_keeps_plan_order() {
+    let plane = common::cluster::PrivatePlane::start_audited();
+    let cluster = &plane.cluster;
+    // Twelve namespaces of three ConfigMaps each; in one of them the second
+    // object is refused by the API server's schema.
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    for i in 0..12 {
+        text.push_str(&format!("kube::ensure_namespace(\"side-{i}\");\n"));
+    }
+    for i in 0..12 {
+        expected.push(format!("created Namespace side-{i}"));
+    }
+    for i in 0..12 {
+        for object in ["a", "b", "c"] {
+            text.push_str(&format!(
+                "kube::apply(#{{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{{ name: \"{object}\", namespace: \"side-{i}\" }}, data: #{{ x: \"{object}\" }} }});\n"
+            ));
+            expected.push(format!("created ConfigMap side-{i}/{object}"));
+        }
+    }
+    let (_dir, path) = script(&text);
+    let audit = Audit::mark(&plane.audit_log());
+    let out = wildrun_on(cluster, "unused", &[path.to_str().unwrap()]);
+    assert_ok(&out, "apply");
+    let sent = audit.sent();
+    // Plan order in the report, whatever order the writes finished in.
+    assert_eq!(report(&out), expected);
+    // Some writes were under way at once: one was received well before
+    // another was answered.
+    let writes: Vec<&Sent> = sent.iter().filter(|s| s.writes()).collect();
+    assert_eq!(writes.len(), 12 * 4, "{}", tally(&sent));
+    let overlapping = writes.iter().enumerate().any(|(i, a)| {
+        writes[i + 1..].iter().any(|b| {
+            a.received + SLACK_MICROS < b.answered && b.received + SLACK_MICROS < a.answered
+        })
+    });
+    assert!(overlapping, "every write waited for the previous one");
+    // The Namespaces were written one after the other in plan order, and
+    // each before anything in it; the ConfigMaps of one namespace one after
+    // the other, in plan order.
+    let in_namespace = |i: usize| format!("/api/v1/namespaces/side-{i}/");
+    let namespaces: Vec<&&Sent> = (0..12)
+        .map(|i| {
+            writes
+                .iter()
+                .find(|s| s.uri.starts_with(&format!("/api/v1/namespaces/side-{i}?")))
+                .unwrap_or_else(|| panic!("no write of Namespace side-{i}: {writes:?}"))
+        })
+        .collect();
+    for pair in namespaces.windows(2) {
+        assert!(
+            pair[0].answered <= pair[1].received + SLACK_MICROS,
+            "{pair:?}"
+        );
+    }
+    for (i, namespace) in namespaces.iter().enumerate() {
+        let objects: Vec<&&Sent> = writes
+            .iter()
+            .filter(|s| s.uri.starts_with(&in_namespace(i)))
+            .collect();
+        let names: Vec<&str> = objects
+            .iter()
+            .filter_map(|s| s.uri.split("/configmaps/").nth(1))
+            .map(|rest| rest.split('?').next().unwrap_or(rest))
+            .collect();
+        assert_eq!(names, ["a", "b", "c"], "{objects:?}");
+        assert!(
+            namespace.answered <= objects[0].received + SLACK_MICROS,
+            "{objects:?}"
+        );
+        for pair in objects.windows(2) {
+            assert!(
+                pair[0].answered <= pair[1].received + SLACK_MICROS,
+                "{pair:?}"
+            );
+        }
+    }
+
+    // A failure in one namespace: it is reported failed, the rest of its
+    // namespace not done, and every other step as done or not done, each once.
+    let mut text = String::new();
+    for i in 0..6 {
+        text.push_str(&format!("kube::ensure_namespace(\"fail-{i}\");\n"));
+        text.push_str(&format!(
+            "kube::apply(#{{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{{ name: \"first\", namespace: \"fail-{i}\" }} }});\n"
+        ));
+        if i == 2 {
+            text.push_str(
+                "kube::apply(#{ apiVersion: \"traefik.io/v1alpha1\", kind: \"Middleware\",\n\
+                     metadata: #{ name: \"headers\", namespace: \"fail-2\" },\n\
+                     spec: #{ headers: #{ customRequestHeader: #{ \"X-A\": \"b\" } } } });\n",
+            );
+        }
+        text.push_str(&format!(
+            "kube::apply(#{{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{{ name: \"last\", namespace: \"fail-{i}\" }} }});\n"
+        ));
+    }
+    let (_dir, path) = script(&text);
+    let out = wildrun_on(cluster, "unused", &[path.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let (_, after) = err
+        .split_once("  done before the failure:\n")
+        .unwrap_or_else(|| panic!("no done section: {err}"));
+    let (done, after) = after
+        .split_once("  failed (not confirmed by the API server):\n")
+        .unwrap_or_else(|| panic!("no failed section: {err}"));
+    let (failed, after) = after
+        .split_once("  not done:\n")
+        .unwrap_or_else(|| panic!("no not-done section: {err}"));
+    let not_done: String = after
+        .lines()
+        .take_while(|l| l.starts_with("    "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(failed.contains("Middleware fail-2/headers"), "{err}");
+    assert!(not_done.contains("ConfigMap fail-2/last"), "{err}");
+    assert!(
+        done.contains("Namespace fail-5") && done.contains("ConfigMap fail-2/first"),
+        "{err}"
+    );
+    for i in 0..6 {
+        for object in ["first", "last"] {
+            let what = format!("ConfigMap fail-{i}/{object}");
+            let places = [&done, &failed, &not_done.as_str()]
+                .iter()
+                .filter(|section| section.contains(&what))
+                .count();
+            assert_eq!(places, 1, "{what} in {places} sections: {err}");
+            // What the report says was done is there; what it says was not, is not.
+            let exists = cluster
+                .kubectl(&["-n", &format!("fail-{i}"), "get", "configmap", object])
+                .status
+                .success();
+            assert_eq!(exists, done.contains(&what), "{what}: {err}");
+        }
+    }
+}

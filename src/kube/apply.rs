@@ -12,7 +12,8 @@
 
 use super::cluster::{Cluster, Kind};
 use super::objects::{
-    self, copy_object, get, is_our_copy, label, rv, server_side_apply, strip_server_fields, Applied,
+    self, copy_object, get, is_our_copy, label, rv, server_side_apply, strip_server_fields,
+    why_write, Applied,
 };
 use super::permissions::{Need, Permissions};
 use super::report::{Action, Entry, Report};
@@ -22,7 +23,9 @@ use crate::plan::{
     INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use anyhow::{anyhow, Result};
+use futures::StreamExt;
 use serde_json::Value;
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 /// How to carry out a plan.
@@ -51,6 +54,10 @@ struct Prepared<'p> {
     copy: Option<Value>,
     /// Why the step will not run.
     skip: Option<String>,
+    /// The live target already holds what the step would apply, and
+    /// wildrun's field manager owns exactly those fields: the step sends
+    /// nothing and reports `unchanged` (see [`why_write`]).
+    unchanged: bool,
 }
 
 /// What the preflight read, by object: `None` when it does not exist.
@@ -63,7 +70,7 @@ const CONCURRENT_READS: usize = 8;
 
 /// Reads every object in `wanted` (each once), several at a time.
 async fn read_all(cluster: &Cluster, wanted: Vec<(Kind, ObjectRef)>) -> Result<Snapshot> {
-    use futures::{StreamExt, TryStreamExt};
+    use futures::TryStreamExt;
     futures::stream::iter(wanted.into_iter().map(|(kind, target)| async move {
         let value = get(cluster, &kind, &target).await?;
         anyhow::Ok((target, value))
@@ -124,6 +131,113 @@ fn reads_of(planned: &PlannedStep, kind: &Kind) -> Vec<(Kind, ObjectRef)> {
 
 fn read(snapshot: &Snapshot, target: &ObjectRef) -> Option<Value> {
     snapshot.get(target).cloned().flatten()
+}
+
+/// Whether `target` is a Namespace (read before what lives in it).
+fn is_namespace(target: &ObjectRef) -> bool {
+    target.kind == "Namespace" && target.api_version == "v1" && target.namespace.is_none()
+}
+
+/// Reads what the checks need, each object once and several at a time, in
+/// up to three rounds so that nothing is read whose answer is already known:
+///
+/// 1. the Namespaces the plan applies;
+/// 2. every other target and copy source, except the objects inside a
+///    Namespace round 1 found absent: nothing lives in a namespace that does
+///    not exist, so they are recorded as absent unread (a new service's
+///    namespace holds all but one of its objects);
+/// 3. the namespaces the plan writes into without applying them, unless
+///    round 2 found an object in them, which proves they exist.
+///
+/// Returns what was read and the namespaces known to exist.
+async fn read_targets(
+    cluster: &Cluster,
+    ordered: &[&PlannedStep],
+    kinds: &[Option<Kind>],
+    planned_ns: &BTreeSet<String>,
+) -> Result<(Snapshot, BTreeSet<String>)> {
+    let mut namespaces = Vec::new();
+    let mut others = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (planned, kind) in ordered.iter().zip(kinds) {
+        let Some(kind) = kind else { continue };
+        for (kind, target) in reads_of(planned, kind) {
+            if !seen.insert(target.clone()) {
+                continue;
+            }
+            if is_namespace(&target) {
+                namespaces.push((kind, target));
+            } else {
+                others.push((kind, target));
+            }
+        }
+    }
+    // 1.
+    let mut snapshot = read_all(cluster, namespaces).await?;
+    let mut existing: BTreeSet<String> = snapshot
+        .iter()
+        .filter(|(_, live)| live.is_some())
+        .map(|(target, _)| target.name.clone())
+        .collect();
+    // 2.
+    let inside_absent = |(kind, target): &(Kind, ObjectRef)| {
+        kind.namespaced
+            && target
+                .namespace
+                .as_ref()
+                .is_some_and(|ns| planned_ns.contains(ns) && !existing.contains(ns))
+    };
+    let (known_absent, unknown): (Vec<_>, Vec<_>) = others.into_iter().partition(inside_absent);
+    let proof: Vec<(ObjectRef, String)> = unknown
+        .iter()
+        .filter(|(kind, _)| kind.namespaced)
+        .filter_map(|(_, target)| Some((target.clone(), target.namespace.clone()?)))
+        .collect();
+    snapshot.extend(known_absent.into_iter().map(|(_, target)| (target, None)));
+    snapshot.extend(read_all(cluster, unknown).await?);
+    existing.extend(
+        proof
+            .into_iter()
+            .filter(|(target, _)| read(&snapshot, target).is_some())
+            .map(|(_, ns)| ns),
+    );
+    // 3.
+    let unproven: BTreeSet<String> = ordered
+        .iter()
+        .filter_map(|p| p.step.target().and_then(|t| t.namespace))
+        .filter(|ns| !planned_ns.contains(ns) && !existing.contains(ns))
+        .collect();
+    if !unproven.is_empty() {
+        let namespace_kind = cluster.resolve("v1", "Namespace").await?;
+        let wanted = unproven
+            .into_iter()
+            .map(|ns| (namespace_kind.clone(), ObjectRef::namespace(&ns)))
+            .collect();
+        let found = read_all(cluster, wanted).await?;
+        existing.extend(
+            found
+                .iter()
+                .filter(|(_, live)| live.is_some())
+                .map(|(target, _)| target.name.clone()),
+        );
+        snapshot.extend(found);
+    }
+    Ok((snapshot, existing))
+}
+
+/// Whether `body` need not be written over `live` (see [`why_write`]); the
+/// reason for a write goes to the debug log (`-v`).
+fn already_holds(target: &ObjectRef, body: &Value, live: Option<&Value>) -> bool {
+    let Some(live) = live else {
+        return false;
+    };
+    match why_write(body, live) {
+        None => true,
+        Some(why) => {
+            tracing::debug!("{target}: writing, {why}");
+            false
+        }
+    }
 }
 
 /// Why applying `object` would take over what another instance made: its
@@ -187,6 +301,7 @@ fn check_step<'p>(
         live: None,
         copy: None,
         skip: None,
+        unchanged: false,
     };
     if prepared.kind.is_none() {
         return prepared;
@@ -194,7 +309,9 @@ fn check_step<'p>(
     let at = &planned.origin;
     match &planned.step {
         Step::Apply(ApplyStep { object, .. }) => {
-            prepared.live = read(snapshot, &ObjectRef::of(object));
+            let target = ObjectRef::of(object);
+            prepared.live = read(snapshot, &target);
+            prepared.unchanged = already_holds(&target, &object.value, prepared.live.as_ref());
             if !options.adopt {
                 if let Some(problem) = other_instance(object, prepared.live.as_ref()) {
                     problems.push(format!("{at}: {problem}"));
@@ -243,6 +360,8 @@ fn check_step<'p>(
                     problems.push(format!(
                         "{at}: {target} exists and is not a copy wildrun made of {from} (no {MANAGED_BY_LABEL}={MANAGED_BY} label and {COPIED_FROM_ANNOTATION}={from} annotation); wildrun will not overwrite it: delete or rename it, or copy into another namespace"
                     ));
+                } else if let Some(body) = &prepared.copy {
+                    prepared.unchanged = already_holds(&target, body, Some(live));
                 }
             }
         }
@@ -255,7 +374,8 @@ fn needs(prepared: &[Prepared<'_>]) -> Vec<Need> {
     let mut out = Vec::new();
     for p in prepared {
         let Some(kind) = &p.kind else { continue };
-        if p.skip.is_some() {
+        // A step that writes nothing needs no permission to write.
+        if p.skip.is_some() || p.unchanged {
             continue;
         }
         let (target, verb) = match &p.planned.step {
@@ -339,7 +459,7 @@ fn planned_namespaces(ordered: &[&PlannedStep]) -> BTreeSet<String> {
 fn missing_namespaces(
     prepared: &[Prepared<'_>],
     planned: &BTreeSet<String>,
-    snapshot: &Snapshot,
+    existing: &BTreeSet<String>,
 ) -> Vec<String> {
     let mut reported = BTreeSet::new();
     let mut problems = Vec::new();
@@ -347,10 +467,7 @@ fn missing_namespaces(
         let Some(ns) = p.planned.step.target().and_then(|t| t.namespace) else {
             continue;
         };
-        if planned.contains(&ns)
-            || read(snapshot, &ObjectRef::namespace(&ns)).is_some()
-            || !reported.insert(ns.clone())
-        {
+        if planned.contains(&ns) || existing.contains(&ns) || !reported.insert(ns.clone()) {
             continue;
         }
         problems.push(format!(
@@ -362,38 +479,28 @@ fn missing_namespaces(
     problems
 }
 
-/// Checks the whole plan, then carries it out in order.
+/// Checks the whole plan, then carries it out: cluster-scoped objects and
+/// waits one at a time in plan order, the steps of different namespaces
+/// side by side, each namespace's once its Namespace is there (see
+/// [`batches`]).
 pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> Result<Report> {
     let ordered = plan.ordered();
     let mut problems = Vec::new();
-    // 1. Kinds, through discovery (cached per group/version).
+    // 1. Kinds, through discovery (once per process, see Cluster::resolve).
     let mut kinds = Vec::with_capacity(ordered.len());
     for planned in &ordered {
         kinds.push(resolve_step(cluster, planned, &mut problems).await?);
     }
     // 2. Every object the checks need, read once each, several at a time.
     let planned_ns = planned_namespaces(&ordered);
-    let namespace_kind = cluster.resolve("v1", "Namespace").await?;
-    let mut wanted: Vec<(Kind, ObjectRef)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (planned, kind) in ordered.iter().zip(&kinds) {
-        let Some(kind) = kind else { continue };
-        let mut reads = reads_of(planned, kind);
-        if let Some(ns) = planned.step.target().and_then(|t| t.namespace) {
-            if !planned_ns.contains(&ns) {
-                reads.push((namespace_kind.clone(), ObjectRef::namespace(&ns)));
-            }
-        }
-        wanted.extend(reads.into_iter().filter(|(_, r)| seen.insert(r.clone())));
-    }
-    let snapshot = read_all(cluster, wanted).await?;
+    let (snapshot, existing_ns) = read_targets(cluster, &ordered, &kinds, &planned_ns).await?;
     // 3. The checks, on what was read.
     let prepared: Vec<Prepared<'_>> = ordered
         .iter()
         .zip(kinds)
         .map(|(planned, kind)| check_step(planned, kind, &snapshot, options, &mut problems))
         .collect();
-    problems.extend(missing_namespaces(&prepared, &planned_ns, &snapshot));
+    problems.extend(missing_namespaces(&prepared, &planned_ns, &existing_ns));
     if problems.is_empty() {
         let permissions = Permissions::new(cluster);
         problems.extend(permissions.check(&needs(&prepared)).await?);
@@ -406,54 +513,285 @@ pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> R
         ));
     }
 
+    // 4. The writes.
     let dry_run = options.server_dry_run;
     let fresh_namespaces = new_namespaces(&prepared);
-    let mut report = Report {
-        quiet_unchanged: options.quiet_unchanged,
-        ..Report::default()
+    let progress = RefCell::new(Progress::new(prepared.len(), options));
+    let run = |index: usize| {
+        let (prepared, fresh_namespaces, progress) = (&prepared, &fresh_namespaces, &progress);
+        async move {
+            let result = run_step(cluster, &prepared[index], options, fresh_namespaces).await;
+            progress.borrow_mut().record(index, result);
+        }
     };
-    for (index, p) in prepared.iter().enumerate() {
-        if let Err(e) = run_step(cluster, p, options, &fresh_namespaces, &mut report).await {
-            let done: Vec<String> = report
-                .entries
-                .iter()
-                .map(|e| format!("    {}", e.line()))
-                .collect();
-            // The failing step is neither done nor surely not done: a write
-            // whose answer was lost may have taken effect.
-            let lines = |list: Vec<String>| {
-                if list.is_empty() {
-                    "    (nothing)".to_string()
-                } else {
-                    list.join("\n")
-                }
-            };
-            let not_done: Vec<String> = prepared[index + 1..]
-                .iter()
-                .map(|p| format!("    {}", p.planned.step.display_name()))
-                .collect();
-            return Err(anyhow!(
-                "{}: {e:#}\n  done before the failure:\n{}\n  failed (not confirmed by the API server):\n    {}\n  not done:\n{}\n  fix the problem and run again: objects already applied stay, and the run converges",
-                p.planned.origin,
-                lines(done),
-                p.planned.step.display_name(),
-                lines(not_done),
-            ));
+    for batch in batches(&prepared) {
+        match batch {
+            Batch::Alone(index) => run(index).await,
+            Batch::Lanes { namespaces, lanes } => {
+                // Signalled after each Namespace step, so that lanes waiting
+                // for theirs look again.
+                let made = tokio::sync::Notify::new();
+                let (made, progress) = (&made, &progress);
+                let creator = async move {
+                    for index in namespaces {
+                        if progress.borrow().failed {
+                            break;
+                        }
+                        run(index).await;
+                        made.notify_waiters();
+                    }
+                    made.notify_waiters();
+                };
+                let writer = futures::stream::iter(lanes.into_iter().map(|lane| async move {
+                    if let Some(namespace) = lane.after {
+                        loop {
+                            // Made before looking, so no signal is missed.
+                            let next = made.notified();
+                            {
+                                let progress = progress.borrow();
+                                match &progress.outcomes[namespace] {
+                                    Some(Ok(_)) => break,
+                                    Some(Err(_)) => return,
+                                    None if progress.failed => return,
+                                    None => {}
+                                }
+                            }
+                            next.await;
+                        }
+                    }
+                    for index in lane.steps {
+                        // After a failure nothing new starts; what is under
+                        // way finishes, so that the report can say it was done.
+                        if progress.borrow().failed {
+                            break;
+                        }
+                        run(index).await;
+                    }
+                }))
+                .buffer_unordered(CONCURRENT_NAMESPACES)
+                .collect::<Vec<()>>();
+                futures::join!(creator, writer);
+            }
+        }
+        if progress.borrow().failed {
+            break;
         }
     }
+    let report = progress.into_inner().finish(&prepared)?;
     if dry_run {
         tracing::info!("server dry run: the API server checked the plan; nothing was persisted");
     }
     Ok(report)
 }
 
+/// How many namespaces are written to at once. Each write waits a round
+/// trip (and an etcd write) before the next in its namespace can start;
+/// eight keep two cores and a local API server busy without flooding a
+/// remote one (its default max-mutating-requests-inflight is 200).
+const CONCURRENT_NAMESPACES: usize = 8;
+
+/// How the steps of a plan may run.
+#[derive(Debug, PartialEq)]
+enum Batch {
+    /// One step, after everything before it and before everything after it.
+    Alone(usize),
+    /// Namespaces made one at a time in plan order, and beside them lanes of
+    /// steps, one lane per namespace in the order the namespaces first
+    /// appear: the steps of a lane run in plan order, lanes side by side, a
+    /// lane into a namespace of `namespaces` once that Namespace is applied.
+    Lanes {
+        /// Namespace steps.
+        namespaces: Vec<usize>,
+        /// The lanes.
+        lanes: Vec<Lane>,
+    },
+}
+
+/// The steps of one namespace in a [`Batch::Lanes`].
+#[derive(Debug, PartialEq)]
+struct Lane {
+    /// The step that applies this lane's Namespace, which must succeed first.
+    after: Option<usize>,
+    /// The steps, in plan order.
+    steps: Vec<usize>,
+}
+
+/// The namespace whose lane a step runs in; `None` for a step that runs
+/// alone: cluster-scoped objects (Namespaces, CRDs, which the steps in
+/// namespaces may need) and waits, whose point is that later steps start
+/// after them.
+fn lane_of(p: &Prepared<'_>) -> Option<String> {
+    if !p.kind.as_ref()?.namespaced {
+        return None;
+    }
+    match &p.planned.step {
+        Step::Apply(a) => a.object.namespace.clone(),
+        Step::CopySecret(c) => Some(c.to_namespace.clone()),
+        Step::Delete(d) => d.target.namespace.clone(),
+        Step::Wait(_) => None,
+    }
+}
+
+/// The Namespace a step applies, if it applies one.
+fn namespace_applied<'p>(p: &Prepared<'p>) -> Option<&'p str> {
+    match &p.planned.step {
+        Step::Apply(a) if is_namespace(&ObjectRef::of(&a.object)) => Some(&a.object.name),
+        _ => None,
+    }
+}
+
+/// Splits the plan into what may run side by side. Steps that run alone
+/// (see [`lane_of`]) are barriers, except the Namespaces just before the
+/// steps in namespaces: those are still applied one at a time in plan
+/// order, but a namespace's lane starts as soon as its own Namespace is
+/// there instead of waiting for every other one (fifty new services do not
+/// wait for fifty Namespaces before their first object).
+fn batches(prepared: &[Prepared<'_>]) -> Vec<Batch> {
+    let mut out = Vec::new();
+    let mut namespaces: Vec<usize> = Vec::new();
+    let mut lanes: Vec<Lane> = Vec::new();
+    let mut lane_index: std::collections::HashMap<String, usize> = Default::default();
+    let flush = |out: &mut Vec<Batch>, namespaces: &mut Vec<usize>, lanes: &mut Vec<Lane>| {
+        if !namespaces.is_empty() || !lanes.is_empty() {
+            out.push(Batch::Lanes {
+                namespaces: std::mem::take(namespaces),
+                lanes: std::mem::take(lanes),
+            });
+        }
+    };
+    for (index, p) in prepared.iter().enumerate() {
+        match (lane_of(p), namespace_applied(p)) {
+            (Some(ns), _) => {
+                let lane = *lane_index.entry(ns.clone()).or_insert_with(|| {
+                    let after = namespaces
+                        .iter()
+                        .copied()
+                        .find(|&n| namespace_applied(&prepared[n]) == Some(ns.as_str()));
+                    lanes.push(Lane {
+                        after,
+                        steps: Vec::new(),
+                    });
+                    lanes.len() - 1
+                });
+                lanes[lane].steps.push(index);
+            }
+            (None, Some(_)) => {
+                // A Namespace after steps in namespaces: those finish first.
+                if !lanes.is_empty() {
+                    lane_index.clear();
+                    flush(&mut out, &mut namespaces, &mut lanes);
+                }
+                namespaces.push(index);
+            }
+            (None, None) => {
+                lane_index.clear();
+                flush(&mut out, &mut namespaces, &mut lanes);
+                out.push(Batch::Alone(index));
+            }
+        }
+    }
+    flush(&mut out, &mut namespaces, &mut lanes);
+    out
+}
+
+/// What the steps of a run came to. Steps finish in any order; the report
+/// and its log lines keep plan order.
+struct Progress {
+    /// Per step: `None` until it has run.
+    outcomes: Vec<Option<Result<Entry>>>,
+    /// Every step before this one has succeeded and is in the report.
+    reported: usize,
+    report: Report,
+    /// A step failed: start no more.
+    failed: bool,
+    dry_run: bool,
+}
+
+impl Progress {
+    fn new(steps: usize, options: &ExecOptions) -> Progress {
+        Progress {
+            outcomes: (0..steps).map(|_| None).collect(),
+            reported: 0,
+            report: Report {
+                quiet_unchanged: options.quiet_unchanged,
+                ..Report::default()
+            },
+            failed: false,
+            dry_run: options.server_dry_run,
+        }
+    }
+
+    /// Records how step `index` ended, and reports every step that is now
+    /// next in plan order.
+    fn record(&mut self, index: usize, result: Result<Entry>) {
+        self.failed |= result.is_err();
+        self.outcomes[index] = Some(result);
+        while let Some(Some(Ok(entry))) = self.outcomes.get(self.reported) {
+            self.report.push_entry(entry.clone(), self.dry_run);
+            self.reported += 1;
+        }
+    }
+
+    /// The report, or after a failure an error that says what was done, what
+    /// failed and what was not done.
+    fn finish(self, prepared: &[Prepared<'_>]) -> Result<Report> {
+        if !self.failed {
+            return Ok(self.report);
+        }
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        let mut not_done = Vec::new();
+        for (index, outcome) in self.outcomes.iter().enumerate() {
+            let step = &prepared[index].planned;
+            match outcome {
+                Some(Ok(entry)) => {
+                    // Done in another namespace after the failure: said now.
+                    if index >= self.reported {
+                        entry.log(self.dry_run, self.report.quiet_unchanged);
+                    }
+                    done.push(format!("    {}", entry.line()));
+                }
+                Some(Err(e)) => failed.push((step, e)),
+                None => not_done.push(format!("    {}", step.step.display_name())),
+            }
+        }
+        let lines = |list: Vec<String>| {
+            if list.is_empty() {
+                "    (nothing)".to_string()
+            } else {
+                list.join("\n")
+            }
+        };
+        let Some(((first, first_error), others)) = failed.split_first() else {
+            return Err(anyhow!(
+                "internal error: a step failed but none is recorded"
+            ));
+        };
+        // The failing steps are neither done nor surely not done: a write
+        // whose answer was lost may have taken effect.
+        let mut failed_lines = vec![format!("    {}", first.step.display_name())];
+        failed_lines.extend(
+            others.iter().map(|(step, e)| {
+                format!("    {} ({}: {e:#})", step.step.display_name(), step.origin)
+            }),
+        );
+        Err(anyhow!(
+            "{}: {first_error:#}\n  done before the failure:\n{}\n  failed (not confirmed by the API server):\n{}\n  not done:\n{}\n  fix the problem and run again: objects already applied stay, and the run converges",
+            first.origin,
+            lines(done),
+            failed_lines.join("\n"),
+            lines(not_done),
+        ))
+    }
+}
+
+/// Carries out one step; the line it adds to the report.
 async fn run_step(
     cluster: &Cluster,
     p: &Prepared<'_>,
     options: &ExecOptions,
     fresh_namespaces: &BTreeSet<String>,
-    report: &mut Report,
-) -> Result<()> {
+) -> Result<Entry> {
     let dry_run = options.server_dry_run;
     let Some(kind) = &p.kind else {
         return Err(anyhow!(
@@ -474,8 +812,10 @@ async fn run_step(
                     "not validated: namespace {} does not exist yet",
                     object.namespace.as_deref().unwrap_or_default()
                 );
-                report.push_entry(Entry::new(Action::Skipped, &target, Some(note)), dry_run);
-                return Ok(());
+                return Ok(Entry::new(Action::Skipped, &target, Some(note)));
+            }
+            if p.unchanged {
+                return Ok(Entry::new(Action::Unchanged, &target, None));
             }
             let after = server_side_apply(
                 cluster,
@@ -487,27 +827,26 @@ async fn run_step(
             )
             .await
             .map_err(|e| cluster.explain(e, &format!("apply {target}")))?;
-            report.push_entry(
-                Entry::new(outcome(p.live.as_ref(), &after, dry_run), &target, None),
-                dry_run,
-            );
+            Ok(Entry::new(
+                outcome(p.live.as_ref(), &after, dry_run),
+                &target,
+                None,
+            ))
         }
         Step::CopySecret(copy) => {
             let target = ObjectRef::secret(&copy.to_namespace, &copy.name);
             let Some(body) = &p.copy else {
-                report.push_entry(
-                    Entry::new(Action::Skipped, &target, p.skip.clone()),
-                    dry_run,
-                );
-                return Ok(());
+                return Ok(Entry::new(Action::Skipped, &target, p.skip.clone()));
             };
             if waits_for_namespace(&Some(copy.to_namespace.clone())) {
                 let note = format!(
                     "not validated: namespace {} does not exist yet",
                     copy.to_namespace
                 );
-                report.push_entry(Entry::new(Action::Skipped, &target, Some(note)), dry_run);
-                return Ok(());
+                return Ok(Entry::new(Action::Skipped, &target, Some(note)));
+            }
+            if p.unchanged {
+                return Ok(Entry::new(Action::Unchanged, &target, None));
             }
             // The copy is wildrun's own object (checked in the preflight): take it over.
             let after = server_side_apply(cluster, kind, &target, body, true, dry_run)
@@ -518,22 +857,23 @@ async fn run_step(
                         &format!("copy {}/{} to {target}", copy.from_namespace, copy.name),
                     )
                 })?;
-            report.push_entry(
-                Entry::new(outcome(p.live.as_ref(), &after, dry_run), &target, None),
-                dry_run,
-            );
+            Ok(Entry::new(
+                outcome(p.live.as_ref(), &after, dry_run),
+                &target,
+                None,
+            ))
         }
         Step::Wait(w) => {
             if dry_run {
                 let note = format!("not waited for {} in a dry run", w.condition);
-                report.push_entry(Entry::new(Action::Skipped, &w.target, Some(note)), dry_run);
-                return Ok(());
+                return Ok(Entry::new(Action::Skipped, &w.target, Some(note)));
             }
             wait::until(cluster, kind, &w.target, &w.condition, w.timeout).await?;
-            report.push_entry(
-                Entry::new(Action::Ready, &w.target, Some(w.condition.to_string())),
-                dry_run,
-            );
+            Ok(Entry::new(
+                Action::Ready,
+                &w.target,
+                Some(w.condition.to_string()),
+            ))
         }
         Step::Delete(d) => {
             let existed = objects::delete(cluster, kind, &d.target, d.propagation, dry_run).await?;
@@ -549,10 +889,9 @@ async fn run_step(
                 Action::Unchanged
             };
             let note = (!existed).then(|| "already absent".to_string());
-            report.push_entry(Entry::new(action, &d.target, note), dry_run);
+            Ok(Entry::new(action, &d.target, note))
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -1194,11 +1533,251 @@ mod preflight_tests {
         let prepared = check_all(&p, &read);
         assert_eq!(new_namespaces(&prepared), BTreeSet::from(["a".to_string()]));
         assert_eq!(
-            missing_namespaces(&prepared, &planned, &read),
+            missing_namespaces(
+                &prepared,
+                &planned,
+                &BTreeSet::from(["b".to_string(), "d".to_string()])
+            ),
             [
                 "r.rhai:5: namespace c does not exist and the recipe does not create it (needed for ConfigMap c/one)",
                 "r.rhai:8: namespace e does not exist and the recipe does not create it (needed for Secret e/tls (copy of cert-manager/tls))",
             ]
+        );
+    }
+
+    /// A ConfigMap in `ns` as wildrun applied it for `instance`: its body,
+    /// with the server's metadata and wildrun's managedFields record.
+    fn applied_config_map(ns: &str, name: &str, data: Value, instance: &str) -> (Step, Value) {
+        let mut body = config_map(ns, name);
+        body["data"] = data.clone();
+        let step = apply(body, instance);
+        let Step::Apply(a) = &step else {
+            unreachable!("apply makes an apply step")
+        };
+        let mut live = a.object.value.clone();
+        live["metadata"]["resourceVersion"] = json!("7");
+        let data_fields: Map<String, Value> = data
+            .as_object()
+            .map(|d| d.keys().map(|k| (format!("f:{k}"), json!({}))).collect())
+            .unwrap_or_default();
+        live["metadata"]["managedFields"] = json!([{
+            "apiVersion": "v1", "fieldsType": "FieldsV1", "manager": "wildrun", "operation": "Apply",
+            "fieldsV1": {"f:data": data_fields, "f:metadata": {"f:labels": {
+                "f:app.kubernetes.io/managed-by": {}, "f:wildrun.dev/instance": {}}}}}]);
+        (step, live)
+    }
+
+    #[test]
+    fn an_object_that_already_holds_the_apply_is_not_written_and_needs_no_permission() {
+        let (step, live) = applied_config_map("web", "cfg", json!({"a": "1"}), "public.web");
+        let p = plan(vec![step]);
+        let target = reference("v1", "ConfigMap", Some("web"), "cfg");
+        let read = snapshot([(target.clone(), Some(live.clone()))]);
+        let (prepared, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(prepared.unchanged);
+        assert!(needs(&[prepared]).is_empty());
+
+        // Someone changed the value: written back, with the permission to patch.
+        let mut changed = live;
+        changed["data"]["a"] = json!("2");
+        let read = snapshot([(target, Some(changed))]);
+        let (prepared, _) = check_first(&p, config_maps(), &read, ExecOptions::default());
+        assert!(!prepared.unchanged);
+        let needs = needs(&[prepared]);
+        assert_eq!(needs.len(), 1);
+        assert_eq!(needs[0].verb, "patch");
+    }
+
+    #[test]
+    fn a_copy_whose_target_holds_the_source_s_data_is_not_written() {
+        let c = copy(Some("kubernetes.io/tls"));
+        let p = plan(vec![Step::CopySecret(c.clone())]);
+        let src = source(Some("kubernetes.io/tls"));
+        let mut ours = copy_object(&c, &src);
+        ours["metadata"]["managedFields"] = json!([{
+            "apiVersion": "v1", "fieldsType": "FieldsV1", "manager": "wildrun", "operation": "Apply",
+            "fieldsV1": {"f:type": {}, "f:data": {"f:tls.crt": {}, "f:tls.key": {}},
+                "f:metadata": {"f:labels": {"f:app.kubernetes.io/managed-by": {}, "f:wildrun.dev/instance": {}},
+                               "f:annotations": {"f:wildrun.dev/copied-from": {}}}}}]);
+        let read = snapshot([
+            (source_ref(), Some(src.clone())),
+            (target_ref(), Some(ours.clone())),
+        ]);
+        let (prepared, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(prepared.unchanged);
+        // The source was renewed: the copy follows.
+        let mut renewed = src;
+        renewed["data"]["tls.crt"] = json!("TkVX");
+        let read = snapshot([(source_ref(), Some(renewed)), (target_ref(), Some(ours))]);
+        let (prepared, _) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert!(!prepared.unchanged);
+    }
+
+    #[test]
+    fn steps_in_namespaces_run_in_lanes_between_steps_that_run_alone() {
+        let roles = kind(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRole",
+            "clusterroles",
+            false,
+        );
+        let steps_and_kinds = vec![
+            (apply(namespace("a"), "r.x"), namespaces()),
+            (apply(namespace("b"), "r.x"), namespaces()),
+            (apply(config_map("a", "one"), "r.x"), config_maps()),
+            (apply(config_map("b", "one"), "r.x"), config_maps()),
+            (apply(config_map("a", "two"), "r.x"), config_maps()),
+            (
+                Step::CopySecret(SecretCopy {
+                    to_namespace: "c".into(),
+                    ..copy(None)
+                }),
+                secrets(),
+            ),
+            (
+                Step::Wait(WaitStep {
+                    target: reference("apps/v1", "Deployment", Some("a"), "web"),
+                    condition: Condition::Rollout,
+                    timeout: Duration::from_secs(60),
+                }),
+                deployments(),
+            ),
+            (apply(config_map("b", "two"), "r.x"), config_maps()),
+            (
+                Step::Delete(DeleteStep {
+                    target: reference("rbac.authorization.k8s.io/v1", "ClusterRole", None, "old"),
+                    propagation: Propagation::Background,
+                    wait: None,
+                }),
+                roles,
+            ),
+            (
+                Step::Delete(DeleteStep {
+                    target: reference("v1", "ConfigMap", Some("b"), "old"),
+                    propagation: Propagation::Background,
+                    wait: None,
+                }),
+                config_maps(),
+            ),
+            (apply(config_map("a", "three"), "r.x"), config_maps()),
+        ];
+        let (steps, kinds): (Vec<Step>, Vec<Kind>) = steps_and_kinds.into_iter().unzip();
+        let p = plan(steps);
+        let mut problems = Vec::new();
+        let prepared: Vec<Prepared<'_>> = p
+            .ordered()
+            .into_iter()
+            .zip(kinds)
+            .map(|(planned, kind)| {
+                check_step(
+                    planned,
+                    Some(kind),
+                    &Snapshot::new(),
+                    &ExecOptions::default(),
+                    &mut problems,
+                )
+            })
+            .collect();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            batches(&prepared),
+            [
+                // The Namespaces one at a time; each namespace's lane once its
+                // Namespace is there (a: one, two; b: one), a lane into a
+                // namespace that exists (c: the copy) at once.
+                Batch::Lanes {
+                    namespaces: vec![0, 1],
+                    lanes: vec![
+                        Lane {
+                            after: Some(0),
+                            steps: vec![2, 4]
+                        },
+                        Lane {
+                            after: Some(1),
+                            steps: vec![3]
+                        },
+                        Lane {
+                            after: None,
+                            steps: vec![5]
+                        },
+                    ],
+                },
+                // The wait: everything before it is done, nothing after it started.
+                Batch::Alone(6),
+                Batch::Lanes {
+                    namespaces: vec![],
+                    lanes: vec![Lane {
+                        after: None,
+                        steps: vec![7]
+                    }],
+                },
+                // A cluster-scoped object.
+                Batch::Alone(8),
+                Batch::Lanes {
+                    namespaces: vec![],
+                    lanes: vec![
+                        Lane {
+                            after: None,
+                            steps: vec![9]
+                        },
+                        Lane {
+                            after: None,
+                            steps: vec![10]
+                        },
+                    ],
+                },
+            ]
+        );
+    }
+
+    fn entry(action: Action, name: &str) -> Entry {
+        Entry::new(action, &reference("v1", "ConfigMap", Some("a"), name), None)
+    }
+
+    fn three_config_maps() -> Plan {
+        plan(vec![
+            apply(config_map("a", "one"), "r.x"),
+            apply(config_map("b", "two"), "r.x"),
+            apply(config_map("c", "three"), "r.x"),
+            apply(config_map("d", "four"), "r.x"),
+        ])
+    }
+
+    #[test]
+    fn the_report_keeps_plan_order_whatever_order_steps_finish_in() {
+        let p = three_config_maps();
+        let prepared = check_all(&p, &Snapshot::new());
+        let mut progress = Progress::new(4, &ExecOptions::default());
+        progress.record(2, Ok(entry(Action::Created, "three")));
+        progress.record(1, Ok(entry(Action::Created, "two")));
+        // Nothing can be said before the first step is.
+        assert!(progress.report.entries.is_empty());
+        progress.record(0, Ok(entry(Action::Unchanged, "one")));
+        assert_eq!(progress.report.entries.len(), 3);
+        progress.record(3, Ok(entry(Action::Configured, "four")));
+        let report = progress.finish(&prepared).expect("no failure");
+        let names: Vec<&str> = report.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["one", "two", "three", "four"]);
+    }
+
+    #[test]
+    fn after_a_failure_every_step_is_done_failed_or_not_done() {
+        let p = three_config_maps();
+        let prepared = check_all(&p, &Snapshot::new());
+        let mut progress = Progress::new(4, &ExecOptions::default());
+        // Step 2 fails while step 3, in another namespace, was under way and
+        // finished; step 4 never started.
+        progress.record(1, Err(anyhow!("refused")));
+        progress.record(2, Ok(entry(Action::Created, "three")));
+        progress.record(0, Ok(entry(Action::Created, "one")));
+        assert!(progress.failed);
+        let err = format!("{:#}", progress.finish(&prepared).expect_err("a failure"));
+        assert_eq!(
+            err,
+            "r.rhai:2: refused\n  done before the failure:\n    created    ConfigMap a/one\n    created    ConfigMap a/three\n  failed (not confirmed by the API server):\n    ConfigMap b/two\n  not done:\n    ConfigMap d/four\n  fix the problem and run again: objects already applied stay, and the run converges"
         );
     }
 }

@@ -4,13 +4,14 @@
 use anyhow::{anyhow, bail, Context, Result};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::discovery::{ApiCapabilities, Scope};
+use kube::core::discovery::v2::{APIGroupDiscoveryList, ACCEPT_AGGREGATED_DISCOVERY_V2};
+use kube::discovery::Scope;
 use kube::Client;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// How to reach the cluster (`--kubeconfig`, `--context`, or the defaults).
 #[derive(Debug, Clone, Default)]
@@ -22,7 +23,7 @@ pub struct ConnectOptions {
 }
 
 /// A resolved kind: how to address it and whether it is namespaced.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Kind {
     /// Group, version, kind and plural.
     pub resource: ApiResource,
@@ -30,8 +31,33 @@ pub struct Kind {
     pub namespaced: bool,
 }
 
-/// The resources one `group/version` serves, or `None` when the cluster does not serve it.
-type ServedResources = Option<Vec<(ApiResource, ApiCapabilities)>>;
+/// The kinds one `group/version` serves, or `None` when the cluster does not serve it.
+type ServedKinds = Option<Vec<Kind>>;
+
+/// What discovery found on one API server.
+#[derive(Debug, Default)]
+struct Discovered {
+    /// Kinds by `group/version` (`apiVersion`).
+    versions: HashMap<String, ServedKinds>,
+    /// `versions` came from aggregated discovery and lists every
+    /// group/version the server serves, so one missing from it is not served.
+    /// Without aggregated discovery (before Kubernetes 1.26) each
+    /// group/version is asked for when first needed.
+    complete: bool,
+    /// When aggregated discovery was fetched.
+    fetched: Option<Instant>,
+}
+
+/// Discovery results by API server URL, for the whole process: every
+/// connection (each `--watch` re-run connects anew) resolves kinds from one
+/// discovery instead of asking again. A kind missing from results older
+/// than the connection asking is looked for once more (see
+/// [`Cluster::resolve`]): a CRD may have been installed since.
+static DISCOVERED: OnceLock<tokio::sync::Mutex<HashMap<String, Discovered>>> = OnceLock::new();
+
+fn discovered() -> &'static tokio::sync::Mutex<HashMap<String, Discovered>> {
+    DISCOVERED.get_or_init(Default::default)
+}
 
 /// A connected cluster.
 pub struct Cluster {
@@ -41,8 +67,9 @@ pub struct Cluster {
     pub server: String,
     /// Where the configuration came from, for messages.
     pub source: String,
-    /// Discovery results per `group/version` (`None`: not served), fetched once per run.
-    groups: Mutex<HashMap<String, ServedResources>>,
+    /// When the connection was made: discovery results older than this may
+    /// miss kinds installed since.
+    connected: Instant,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -117,42 +144,34 @@ impl Cluster {
             client,
             server,
             source,
-            groups: Mutex::new(HashMap::new()),
+            connected: Instant::now(),
         })
     }
 
-    /// Resolves `apiVersion`/`kind` through discovery (cached per group/version).
+    /// Resolves `apiVersion`/`kind` through discovery: aggregated discovery
+    /// (two requests, `/api` and `/apis`, for every kind the server serves),
+    /// once per process and API server; on servers without it, one request
+    /// per group/version, each once.
     ///
     /// A kind the cluster does not serve is an error that says whether the
-    /// whole API group is missing (its CRDs are not installed) or only the kind.
+    /// whole API group is missing (its CRDs are not installed) or only the
+    /// kind. Before saying so from results fetched before this connection
+    /// was made (an earlier `--watch` run), discovery is asked again.
     pub async fn resolve(&self, api_version: &str, kind: &str) -> Result<Kind> {
         let (group, version) = match api_version.split_once('/') {
             Some((g, v)) => (g, v),
             None => ("", api_version),
         };
-        let cached = self
-            .groups
-            .lock()
-            .map_err(|_| anyhow!("discovery cache poisoned"))?
-            .get(api_version)
-            .cloned();
-        let resources = match cached {
-            Some(g) => g,
-            None => {
-                let gv = kube::core::GroupVersion::gv(group, version);
-                let fetched = match retry(|| kube::discovery::pinned_group(&self.client, &gv)).await
-                {
-                    Ok(g) => Some(g.versioned_resources(version)),
-                    Err(kube::Error::Api(s)) if s.code == 404 => None,
-                    Err(e) => return Err(self.explain(e, &format!("discover API {api_version}"))),
-                };
-                self.groups
-                    .lock()
-                    .map_err(|_| anyhow!("discovery cache poisoned"))?
-                    .insert(api_version.to_string(), fetched.clone());
-                fetched
-            }
+        let (mut resources, older) = self.served(api_version, group, version).await?;
+        let found = |resources: &ServedKinds| {
+            resources
+                .as_ref()
+                .is_some_and(|r| r.iter().any(|k| k.resource.kind == kind))
         };
+        if !found(&resources) && older {
+            self.forget(api_version).await;
+            resources = self.served(api_version, group, version).await?.0;
+        }
         let Some(resources) = resources else {
             let hint = if group.contains('.') {
                 format!(" its CustomResourceDefinitions are not installed (kubectl get crd | grep {group})")
@@ -164,13 +183,10 @@ impl Cluster {
                 self.server
             );
         };
-        if let Some((ar, caps)) = resources.iter().find(|(ar, _)| ar.kind == kind) {
-            return Ok(Kind {
-                resource: ar.clone(),
-                namespaced: caps.scope == Scope::Namespaced,
-            });
+        if let Some(found) = resources.iter().find(|k| k.resource.kind == kind) {
+            return Ok(found.clone());
         }
-        let known: Vec<&str> = resources.iter().map(|(ar, _)| ar.kind.as_str()).collect();
+        let known: Vec<&str> = resources.iter().map(|k| k.resource.kind.as_str()).collect();
         let hint = crate::objects::strict::nearest(kind, known.iter().copied())
             .map(|k| format!(" (did you mean {k}?)"))
             .unwrap_or_default();
@@ -178,6 +194,71 @@ impl Cluster {
             "apiVersion {api_version} on {} has no kind {kind}{hint}; the CRD may be missing or at another version",
             self.server
         )
+    }
+
+    /// The kinds `api_version` serves, from the process's discovery results
+    /// (fetched first if need be), and whether those results are older than
+    /// this connection.
+    async fn served(
+        &self,
+        api_version: &str,
+        group: &str,
+        version: &str,
+    ) -> Result<(ServedKinds, bool)> {
+        let mut all = discovered().lock().await;
+        let known = all.entry(self.server.clone()).or_default();
+        if !known.complete && known.fetched.is_none() {
+            let fetched = match retry(|| aggregated(&self.client)).await {
+                Ok(fetched) => fetched,
+                // Refused rather than answered with the plain lists.
+                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 406 => None,
+                Err(e) => return Err(self.explain(e, "discover the API")),
+            };
+            known.fetched = Some(Instant::now());
+            if let Some(versions) = fetched {
+                known.versions = versions;
+                known.complete = true;
+            }
+        }
+        let older = known.fetched.is_some_and(|t| t < self.connected);
+        if known.complete {
+            return Ok((known.versions.get(api_version).cloned().flatten(), older));
+        }
+        if let Some(kinds) = known.versions.get(api_version) {
+            return Ok((kinds.clone(), older));
+        }
+        let gv = kube::core::GroupVersion::gv(group, version);
+        let kinds = match retry(|| kube::discovery::pinned_group(&self.client, &gv)).await {
+            Ok(g) => Some(
+                g.versioned_resources(version)
+                    .into_iter()
+                    .map(|(resource, caps)| Kind {
+                        resource,
+                        namespaced: caps.scope == Scope::Namespaced,
+                    })
+                    .collect(),
+            ),
+            Err(kube::Error::Api(s)) if s.code == 404 => None,
+            Err(e) => return Err(self.explain(e, &format!("discover API {api_version}"))),
+        };
+        known
+            .versions
+            .insert(api_version.to_string(), kinds.clone());
+        Ok((kinds, older))
+    }
+
+    /// Drops what discovery said about `api_version` on this server (all of
+    /// it, with aggregated discovery), so that it is asked again.
+    async fn forget(&self, api_version: &str) {
+        let mut all = discovered().lock().await;
+        if let Some(known) = all.get_mut(&self.server) {
+            if known.complete {
+                *known = Discovered::default();
+            } else {
+                known.versions.remove(api_version);
+                known.fetched = Some(Instant::now());
+            }
+        }
     }
 
     /// An `Api` for `kind`, in `namespace` when namespaced.
@@ -261,6 +342,86 @@ impl Cluster {
         };
         self.resolve(&api_version, &gvk.kind).await
     }
+}
+
+/// Every group/version the server serves with its kinds, from the two
+/// aggregated discovery documents (`/api` for the core group, `/apis` for
+/// the others, CRDs included); `None` when the server does not offer them
+/// (before Kubernetes 1.26 it answers with the plain lists instead).
+async fn aggregated(client: &Client) -> Result<Option<HashMap<String, ServedKinds>>, kube::Error> {
+    let (core, groups) = futures::try_join!(
+        aggregated_list(client, "/api"),
+        aggregated_list(client, "/apis")
+    )?;
+    let (Some(core), Some(groups)) = (core, groups) else {
+        return Ok(None);
+    };
+    Ok(Some(kinds_by_version(
+        core.items.into_iter().chain(groups.items),
+    )))
+}
+
+/// One aggregated discovery document; `None` when the server answered with
+/// something else. kube's `Discovery::run_aggregated` would read a plain
+/// `APIGroupList` as an empty discovery (every field of the aggregated
+/// types has a default), and so find no kind at all on an older server.
+async fn aggregated_list(
+    client: &Client,
+    path: &str,
+) -> Result<Option<APIGroupDiscoveryList>, kube::Error> {
+    let request = http::Request::get(path)
+        .header(http::header::ACCEPT, ACCEPT_AGGREGATED_DISCOVERY_V2)
+        .body(Vec::new())
+        .map_err(kube::Error::HttpError)?;
+    let answer: Value = client.request(request).await?;
+    Ok(as_aggregated(answer))
+}
+
+/// `answer` as an aggregated discovery document; `None` for anything else
+/// (a plain `APIVersions` or `APIGroupList`, or a document of an
+/// unexpected shape), which makes wildrun discover the old way.
+fn as_aggregated(answer: Value) -> Option<APIGroupDiscoveryList> {
+    if answer.get("kind").and_then(Value::as_str) != Some("APIGroupDiscoveryList") {
+        return None;
+    }
+    serde_json::from_value(answer).ok()
+}
+
+/// The kinds of each `apiVersion` in aggregated discovery's groups
+/// (subresources are listed apart, so every resource here is an object kind).
+fn kinds_by_version(
+    groups: impl Iterator<Item = kube::core::discovery::v2::APIGroupDiscovery>,
+) -> HashMap<String, ServedKinds> {
+    let mut out = HashMap::new();
+    for group in groups {
+        let name = group.metadata.and_then(|m| m.name).unwrap_or_default();
+        for served in group.versions {
+            let Some(version) = served.version else {
+                continue;
+            };
+            let gv = kube::core::GroupVersion::gv(&name, &version);
+            let kinds: Vec<Kind> = served
+                .resources
+                .into_iter()
+                .filter_map(|r| {
+                    let kind = r.response_kind.and_then(|k| k.kind)?;
+                    let plural = r.resource?;
+                    Some(Kind {
+                        resource: ApiResource {
+                            group: name.clone(),
+                            version: version.clone(),
+                            api_version: gv.api_version(),
+                            kind,
+                            plural,
+                        },
+                        namespaced: r.scope.as_deref() == Some("Namespaced"),
+                    })
+                })
+                .collect();
+            out.insert(gv.api_version(), Some(kinds));
+        }
+    }
+    out
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {
@@ -370,6 +531,69 @@ mod tests {
         }))
         .expect("a Status");
         kube::Error::Api(Box::new(status))
+    }
+
+    #[test]
+    fn aggregated_discovery_lists_every_kind_with_its_scope() {
+        // Trimmed from a v1.37 API server's /api and /apis.
+        let core = serde_json::json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
+            "items": [{"metadata": {}, "versions": [{"version": "v1", "freshness": "Current", "resources": [
+                {"resource": "namespaces", "responseKind": {"group": "", "version": "", "kind": "Namespace"},
+                 "scope": "Cluster", "verbs": ["create", "get"],
+                 "subresources": [{"subresource": "status", "responseKind": {"kind": "Namespace"}, "verbs": ["get"]}]},
+                {"resource": "secrets", "responseKind": {"group": "", "version": "", "kind": "Secret"},
+                 "scope": "Namespaced", "verbs": ["create", "get"]}]}]}]});
+        let groups = serde_json::json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
+            "items": [{"metadata": {"name": "cert-manager.io"}, "versions": [
+                {"version": "v1", "resources": [{"resource": "certificates",
+                    "responseKind": {"group": "cert-manager.io", "version": "v1", "kind": "Certificate"},
+                    "scope": "Namespaced"}]},
+                {"version": "v1alpha2", "resources": []}]}]});
+        let (Some(core), Some(groups)) = (as_aggregated(core), as_aggregated(groups)) else {
+            panic!("both are aggregated discovery documents");
+        };
+        let kinds = kinds_by_version(core.items.into_iter().chain(groups.items));
+        let summary = |api_version: &str| -> Option<Vec<(String, String, bool)>> {
+            kinds.get(api_version)?.as_ref().map(|ks| {
+                ks.iter()
+                    .map(|k| {
+                        (
+                            k.resource.kind.clone(),
+                            k.resource.plural.clone(),
+                            k.namespaced,
+                        )
+                    })
+                    .collect()
+            })
+        };
+        assert_eq!(
+            summary("v1"),
+            Some(vec![
+                ("Namespace".into(), "namespaces".into(), false),
+                ("Secret".into(), "secrets".into(), true),
+            ])
+        );
+        assert_eq!(
+            summary("cert-manager.io/v1"),
+            Some(vec![("Certificate".into(), "certificates".into(), true)])
+        );
+        let certificate = &kinds["cert-manager.io/v1"].as_ref().expect("served")[0];
+        assert_eq!(certificate.resource.group, "cert-manager.io");
+        assert_eq!(certificate.resource.api_version, "cert-manager.io/v1");
+        // A served version without kinds is served; an unknown one is not listed.
+        assert_eq!(summary("cert-manager.io/v1alpha2"), Some(vec![]));
+        assert!(!kinds.contains_key("apps/v1"));
+    }
+
+    #[test]
+    fn a_server_without_aggregated_discovery_is_recognised() {
+        // What an API server before 1.26 answers to the same request: read
+        // as aggregated discovery, it would be an empty list of groups.
+        let plain = serde_json::json!({"kind": "APIGroupList", "apiVersion": "v1",
+            "groups": [{"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}]}]});
+        assert!(as_aggregated(plain).is_none());
+        let versions = serde_json::json!({"kind": "APIVersions", "versions": ["v1"]});
+        assert!(as_aggregated(versions).is_none());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! values are masked: a changed value shows as `*** (before)`/`*** (after)`.
 
 use super::cluster::Cluster;
-use super::objects::{copy_object, get, server_side_apply, strip_server_fields};
+use super::objects::{copy_object, get, server_side_apply, strip_server_fields, why_write};
 use crate::plan::{ObjectRef, Plan, Step};
 use anyhow::Result;
 use serde_json::{Map, Value};
@@ -132,6 +132,8 @@ pub async fn diff_plan(
 ) -> Result<Vec<ObjectDiff>> {
     let mut out = Vec::new();
     let mut existing_namespaces = BTreeSet::new();
+    // Copies of one source (one per service namespace) read it once.
+    let mut sources: std::collections::HashMap<ObjectRef, Option<Value>> = Default::default();
     for planned in plan.ordered() {
         let (target, body) = match &planned.step {
             Step::Apply(a) => (ObjectRef::of(&a.object), a.object.value.clone()),
@@ -139,7 +141,15 @@ pub async fn diff_plan(
                 let secret = cluster.resolve("v1", "Secret").await?;
                 let source_ref = ObjectRef::secret(&c.from_namespace, &c.name);
                 let target = planned.step.target().unwrap_or(source_ref.clone());
-                match get(cluster, &secret, &source_ref).await? {
+                let source = match sources.get(&source_ref) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let read = get(cluster, &secret, &source_ref).await?;
+                        sources.insert(source_ref.clone(), read.clone());
+                        read
+                    }
+                };
+                match source {
                     Some(source) => (target, copy_object(c, &source)),
                     None => {
                         tracing::warn!(
@@ -171,8 +181,13 @@ pub async fn diff_plan(
                 existing_namespaces.contains(ns)
             }
         };
-        // The server's answer includes defaults; without the namespace it cannot answer.
-        let after = if namespace_exists {
+        // The server's answer includes defaults; without the namespace it
+        // cannot answer. An object that already holds the body would come
+        // back as it is: no need to ask.
+        let holds = live.as_ref().is_some_and(|l| why_write(&body, l).is_none());
+        let after = if holds {
+            live.clone().unwrap_or(body)
+        } else if namespace_exists {
             server_side_apply(cluster, &kind, &target, &body, true, true)
                 .await
                 .map_err(|e| cluster.explain(e, &format!("{}: diff {target}", planned.origin)))?

@@ -241,3 +241,536 @@ pub async fn delete(
         Err(e) => Err(cluster.explain(e, &format!("delete {target}"))),
     }
 }
+
+/// Why applying `body` over `live` might change the object, or `None` when
+/// it cannot, so that no write is needed.
+///
+/// A server-side apply changes nothing when the live object already holds
+/// every applied value *and* the field manager's own record (its entry in
+/// `managedFields`) lists exactly the applied fields: a field the manager
+/// owns but no longer applies would be removed, and a field it applies but
+/// does not own (someone else's `kubectl edit`, an object made by another
+/// tool) would change hands. Anything this cannot tell for sure (a `null`,
+/// a list whose kind of merge is unknown, no managedFields) counts as a
+/// possible change: a needless write costs one request, a skipped one would
+/// leave the cluster wrong.
+///
+/// The reason names the first field found, for `-v` logs.
+pub fn why_write(body: &Value, live: &Value) -> Option<String> {
+    if live.pointer("/metadata/deletionTimestamp").is_some() {
+        return Some("the object is being deleted".into());
+    }
+    let applied = applied_fields(body);
+    if let Err(path) = holds(&applied, live) {
+        return Some(format!("{path} differs from what is applied"));
+    }
+    let manager = field_manager(body);
+    let api_version = body.get("apiVersion").and_then(Value::as_str);
+    let fields = match managed_entry(live, manager, api_version) {
+        Ok(fields) => fields,
+        Err(why) => return Some(why),
+    };
+    owned_exactly(&applied, fields).err().map(|path| {
+        format!("field manager {manager} does not own exactly the applied fields (at {path})")
+    })
+}
+
+/// `body` without what names the object rather than describes it
+/// (apiVersion, kind, metadata.name and metadata.namespace): those are not
+/// fields any manager owns.
+fn applied_fields(body: &Value) -> Value {
+    let mut applied = body.clone();
+    if let Some(obj) = applied.as_object_mut() {
+        obj.remove("apiVersion");
+        obj.remove("kind");
+        let empty = obj
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .map(|meta| {
+                meta.remove("name");
+                meta.remove("namespace");
+                meta.is_empty()
+            });
+        if empty == Some(true) {
+            obj.remove("metadata");
+        }
+    }
+    applied
+}
+
+/// `Ok` when `live` holds every value of `applied`: maps may have more keys
+/// (defaults, other managers' fields), lists must match element by element
+/// (whether a list is atomic or merged by key is in the schema, which
+/// wildrun does not read; a list that grew counts as a change). `Err` names
+/// the first field that differs.
+fn holds(applied: &Value, live: &Value) -> Result<(), String> {
+    match (applied, live) {
+        (Value::Object(want), Value::Object(have)) => {
+            for (key, value) in want {
+                let Some(there) = have.get(key) else {
+                    return Err(format!(".{key}"));
+                };
+                holds(value, there).map_err(|path| format!(".{key}{path}"))?;
+            }
+            Ok(())
+        }
+        (Value::Array(want), Value::Array(have)) if want.len() == have.len() => {
+            for (index, (value, there)) in want.iter().zip(have).enumerate() {
+                holds(value, there).map_err(|path| format!("[{index}]{path}"))?;
+            }
+            Ok(())
+        }
+        // Applying null removes a field: not a value to compare.
+        (Value::Null, _) => Err(String::new()),
+        (want, have) if want == have => Ok(()),
+        _ => Err(String::new()),
+    }
+}
+
+/// The fields `manager` owns through server-side apply (its `managedFields`
+/// entry of operation `Apply`, not of a subresource), recorded at
+/// `api_version`: field paths are per version.
+fn managed_entry<'v>(
+    live: &'v Value,
+    manager: &str,
+    api_version: Option<&str>,
+) -> Result<&'v serde_json::Map<String, Value>, String> {
+    let entries: Vec<&Value> = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .map(|all| {
+            all.iter()
+                .filter(|e| {
+                    e.get("manager").and_then(Value::as_str) == Some(manager)
+                        && e.get("operation").and_then(Value::as_str) == Some("Apply")
+                        && e.get("subresource")
+                            .and_then(Value::as_str)
+                            .is_none_or(str::is_empty)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let [entry] = entries.as_slice() else {
+        return Err(format!(
+            "field manager {manager} has {} apply record(s) in managedFields, not one",
+            entries.len()
+        ));
+    };
+    if entry.get("apiVersion").and_then(Value::as_str) != api_version {
+        return Err(format!(
+            "field manager {manager} applied another apiVersion"
+        ));
+    }
+    if entry.get("fieldsType").and_then(Value::as_str) != Some("FieldsV1") {
+        return Err(format!("field manager {manager}'s record is not FieldsV1"));
+    }
+    entry
+        .get("fieldsV1")
+        .and_then(Value::as_object)
+        .ok_or_else(|| format!("field manager {manager}'s record has no fieldsV1"))
+}
+
+/// `Ok` when `node`, a manager's field set in the API server's `FieldsV1`
+/// form, lists exactly the fields of `applied`: no field missing (not owned)
+/// and none extra (owned, no longer applied: the apply would remove it).
+///
+/// `FieldsV1` keys are `f:<field>` for map fields, `k:<key as JSON>` for
+/// elements of a list merged by key, `v:<value as JSON>` for elements of a
+/// set, and `.` for "the element itself"; an empty node is a leaf, or an
+/// atomic struct or list owned whole (its values are compared by [`holds`]).
+fn owned_exactly(applied: &Value, node: &serde_json::Map<String, Value>) -> Result<(), String> {
+    let children: Vec<&String> = node.keys().filter(|k| *k != ".").collect();
+    if children.is_empty() {
+        // A leaf, or an atomic struct or list: owned as a whole. An empty
+        // node for a map of fields would mean the fields are not owned, but
+        // the server never records a granular map that way.
+        return match applied {
+            Value::Null => Err(String::new()),
+            _ => Ok(()),
+        };
+    }
+    match applied {
+        Value::Object(fields) => {
+            for key in &children {
+                let owned_field = key.strip_prefix("f:");
+                if !owned_field.is_some_and(|f| fields.contains_key(f)) {
+                    // Owned but no longer applied (or owned as something
+                    // other than a map field): the apply would remove it.
+                    return Err(format!(".{}", key.strip_prefix("f:").unwrap_or(key)));
+                }
+            }
+            for (field, value) in fields {
+                let child = node
+                    .get(&format!("f:{field}"))
+                    .and_then(Value::as_object)
+                    .ok_or_else(|| format!(".{field}"))?;
+                owned_exactly(value, child).map_err(|path| format!(".{field}{path}"))?;
+            }
+            Ok(())
+        }
+        Value::Array(items) if children.len() == items.len() => {
+            if children.iter().all(|k| k.starts_with("k:")) {
+                owned_by_key(items, &children, node)
+            } else if children.iter().all(|k| k.starts_with("v:")) {
+                for (index, item) in items.iter().enumerate() {
+                    let key = format!("v:{}", serde_json::to_string(item).unwrap_or_default());
+                    if !node.contains_key(&key) {
+                        return Err(format!("[{index}]"));
+                    }
+                }
+                Ok(())
+            } else {
+                // Elements by position (`i:`) or a mix: not worth guessing.
+                Err(String::new())
+            }
+        }
+        _ => Err(String::new()),
+    }
+}
+
+/// [`owned_exactly`] for a list merged by key: each applied element matches
+/// exactly one owned `k:` entry, and each entry one element. A key field
+/// the element leaves out matches any value: the server fills in defaults
+/// before recording the key (a container port's `protocol: TCP`).
+fn owned_by_key(
+    items: &[Value],
+    children: &[&String],
+    node: &serde_json::Map<String, Value>,
+) -> Result<(), String> {
+    let keys: Vec<Option<serde_json::Map<String, Value>>> = children
+        .iter()
+        .map(|k| {
+            k.strip_prefix("k:")
+                .and_then(|json| serde_json::from_str::<serde_json::Map<String, Value>>(json).ok())
+        })
+        .collect();
+    let mut used = vec![false; children.len()];
+    for (index, item) in items.iter().enumerate() {
+        let Some(fields) = item.as_object() else {
+            return Err(format!("[{index}]"));
+        };
+        let matches: Vec<usize> = keys
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| {
+                key.as_ref().is_some_and(|key| {
+                    key.iter().any(|(f, v)| fields.get(f) == Some(v))
+                        && key
+                            .iter()
+                            .all(|(f, v)| fields.get(f).is_none_or(|mine| mine == v))
+                })
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let [found] = matches.as_slice() else {
+            return Err(format!("[{index}]"));
+        };
+        if used[*found] {
+            return Err(format!("[{index}]"));
+        }
+        used[*found] = true;
+        let child = node
+            .get(children[*found].as_str())
+            .and_then(Value::as_object)
+            .ok_or_else(|| format!("[{index}]"))?;
+        owned_exactly(item, child).map_err(|path| format!("[{index}]{path}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod why_write_tests {
+    use super::*;
+
+    /// What wildrun applies: a Deployment with wildrun's labels.
+    fn body() -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "web",
+                "labels": {"app.kubernetes.io/managed-by": "wildrun", "wildrun.dev/instance": "public.web"}},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx:1",
+                        "ports": [{"containerPort": 80}]}]}
+                }
+            }
+        })
+    }
+
+    /// wildrun's field set for [`body`], as the API server records it.
+    fn wildrun_fields() -> Value {
+        json!({
+            "f:metadata": {"f:labels": {"f:app.kubernetes.io/managed-by": {}, "f:wildrun.dev/instance": {}}},
+            "f:spec": {
+                "f:replicas": {},
+                // An atomic struct: owned whole.
+                "f:selector": {},
+                "f:template": {
+                    "f:metadata": {"f:labels": {"f:app": {}}},
+                    "f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {
+                        ".": {}, "f:image": {}, "f:name": {},
+                        // The key holds the defaulted protocol; the fields do not.
+                        "f:ports": {"k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {
+                            ".": {}, "f:containerPort": {}}}
+                    }}}
+                }
+            }
+        })
+    }
+
+    fn entry(manager: &str, operation: &str, fields: Value) -> Value {
+        json!({"apiVersion": "apps/v1", "fieldsType": "FieldsV1", "fieldsV1": fields,
+               "manager": manager, "operation": operation, "time": "2026-11-29T15:49:12Z"})
+    }
+
+    /// The live object after wildrun applied [`body`]: defaults filled in,
+    /// server metadata, a status, and the controller's own fields.
+    fn live() -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {
+                "name": "web", "namespace": "web", "uid": "u", "resourceVersion": "42",
+                "generation": 1, "creationTimestamp": "2026-11-29T15:49:12Z",
+                "labels": {"app.kubernetes.io/managed-by": "wildrun", "wildrun.dev/instance": "public.web"},
+                "annotations": {"deployment.kubernetes.io/revision": "1"},
+                "managedFields": [
+                    entry("wildrun", "Apply", wildrun_fields()),
+                    {"apiVersion": "apps/v1", "fieldsType": "FieldsV1", "manager": "kube-controller-manager",
+                     "operation": "Update", "subresource": "status",
+                     "fieldsV1": {"f:status": {"f:replicas": {}}}},
+                    entry("kube-controller-manager", "Update", json!({"f:metadata": {"f:annotations": {
+                        ".": {}, "f:deployment.kubernetes.io/revision": {}}}})),
+                ]
+            },
+            "spec": {
+                "replicas": 1, "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600,
+                "selector": {"matchLabels": {"app": "web"}},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {
+                        "containers": [{"name": "web", "image": "nginx:1", "imagePullPolicy": "IfNotPresent",
+                            "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                            "terminationMessagePath": "/dev/termination-log"}],
+                        "restartPolicy": "Always", "dnsPolicy": "ClusterFirst"
+                    }
+                }
+            },
+            "status": {"replicas": 1}
+        })
+    }
+
+    fn set(value: &mut Value, pointer: &str, to: Value) {
+        *value.pointer_mut(pointer).expect("the field exists") = to;
+    }
+
+    #[test]
+    fn an_object_wildrun_applied_and_nobody_changed_needs_no_write() {
+        assert_eq!(why_write(&body(), &live()), None);
+    }
+
+    #[test]
+    fn a_value_someone_changed_is_written_back() {
+        let mut changed = live();
+        set(
+            &mut changed,
+            "/spec/template/spec/containers/0/image",
+            json!("nginx:2"),
+        );
+        let why = why_write(&body(), &changed).expect("a write");
+        assert!(
+            why.contains(".spec.template.spec.containers[0].image"),
+            "{why}"
+        );
+        // A label of wildrun's removed (kubectl label ... key-).
+        let mut removed = live();
+        removed["metadata"]["labels"]
+            .as_object_mut()
+            .map(|l| l.remove("wildrun.dev/instance"));
+        let why = why_write(&body(), &removed).expect("a write");
+        assert!(
+            why.contains(".metadata.labels.wildrun.dev/instance"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn an_atomic_list_that_grew_is_written() {
+        let mut body = body();
+        body["spec"]["template"]["spec"]["containers"][0]["args"] = json!(["a"]);
+        let mut fields = wildrun_fields();
+        fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]
+            ["f:args"] = json!({});
+        let mut live = live();
+        live["metadata"]["managedFields"][0] = entry("wildrun", "Apply", fields);
+        live["spec"]["template"]["spec"]["containers"][0]["args"] = json!(["a"]);
+        assert_eq!(why_write(&body, &live), None);
+        live["spec"]["template"]["spec"]["containers"][0]["args"] = json!(["a", "b"]);
+        assert!(why_write(&body, &live).is_some());
+    }
+
+    #[test]
+    fn a_field_wildrun_owns_but_no_longer_applies_is_written_to_remove_it() {
+        // The recipe dropped a label it used to set: the value is still
+        // there, and only an apply removes it.
+        let mut fields = wildrun_fields();
+        fields["f:metadata"]["f:labels"]["f:tier"] = json!({});
+        let mut ours = live();
+        ours["metadata"]["labels"]["tier"] = json!("front");
+        ours["metadata"]["managedFields"][0] = entry("wildrun", "Apply", fields);
+        let why = why_write(&body(), &ours).expect("a write");
+        assert!(why.contains(".metadata.labels.tier"), "{why}");
+        // The same label set by someone else stays theirs: no write.
+        let mut theirs = live();
+        theirs["metadata"]["labels"]["tier"] = json!("front");
+        assert_eq!(why_write(&body(), &theirs), None);
+    }
+
+    #[test]
+    fn a_field_wildrun_does_not_own_is_written_to_own_it() {
+        // kubectl edit set the image back to wildrun's value: the value holds,
+        // but the field is kubectl's, so the apply still changes its owner.
+        let mut fields = wildrun_fields();
+        fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]
+            .as_object_mut()
+            .map(|c| c.remove("f:image"));
+        let mut live = live();
+        live["metadata"]["managedFields"][0] = entry("wildrun", "Apply", fields);
+        let why = why_write(&body(), &live).expect("a write");
+        assert!(why.contains("image"), "{why}");
+    }
+
+    #[test]
+    fn without_wildrun_s_own_apply_record_the_object_is_written() {
+        // Made by kubectl with the same content: wildrun owns nothing yet.
+        let mut made_elsewhere = live();
+        made_elsewhere["metadata"]["managedFields"][0] =
+            entry("kubectl", "Apply", wildrun_fields());
+        assert!(why_write(&body(), &made_elsewhere).is_some());
+        // wildrun's fields recorded by an Update, not an apply.
+        let mut updated = live();
+        updated["metadata"]["managedFields"][0] = entry("wildrun", "Update", wildrun_fields());
+        assert!(why_write(&body(), &updated).is_some());
+        // No managedFields at all (a server that strips them).
+        let mut stripped = live();
+        stripped["metadata"]
+            .as_object_mut()
+            .map(|m| m.remove("managedFields"));
+        assert!(why_write(&body(), &stripped).is_some());
+        // Applied at another apiVersion: the field paths may differ.
+        let mut other_version = live();
+        other_version["metadata"]["managedFields"][0]["apiVersion"] = json!("apps/v1beta2");
+        assert!(why_write(&body(), &other_version).is_some());
+    }
+
+    #[test]
+    fn a_patch_of_someone_elses_object_is_checked_against_the_patch_manager() {
+        // kube::apply(object, #{ patch: true }): no wildrun labels, manager wildrun-patch.
+        let mut patch = body();
+        patch["metadata"]
+            .as_object_mut()
+            .map(|m| m.remove("labels"));
+        let mut fields = wildrun_fields();
+        fields.as_object_mut().map(|f| f.remove("f:metadata"));
+        let mut live = live();
+        live["metadata"]["managedFields"][0] = entry("wildrun", "Apply", fields.clone());
+        assert!(why_write(&patch, &live).is_some());
+        live["metadata"]["managedFields"][0] = entry(PATCH_FIELD_MANAGER, "Apply", fields);
+        assert_eq!(why_write(&patch, &live), None);
+    }
+
+    #[test]
+    fn what_cannot_be_compared_for_sure_is_written() {
+        // null removes a field: not a value the live object can hold.
+        let mut nulled = body();
+        nulled["spec"]["replicas"] = Value::Null;
+        assert!(why_write(&nulled, &live()).is_some());
+        // 1 and 1.0 are the same number to the server, not to this check.
+        let mut float = body();
+        float["spec"]["replicas"] = json!(1.0);
+        assert!(why_write(&float, &live()).is_some());
+        // An object being deleted.
+        let mut deleting = live();
+        deleting["metadata"]["deletionTimestamp"] = json!("2026-11-29T16:00:00Z");
+        assert!(why_write(&body(), &deleting).is_some());
+        // An element owned by position.
+        let mut fields = wildrun_fields();
+        fields["f:spec"]["f:template"]["f:spec"]["f:containers"] = json!({"i:0": {}});
+        let mut by_index = live();
+        by_index["metadata"]["managedFields"][0] = entry("wildrun", "Apply", fields);
+        assert!(why_write(&body(), &by_index).is_some());
+    }
+
+    #[test]
+    fn list_elements_match_their_owned_keys() {
+        // Two ports: each element matches its own key, the defaulted
+        // protocol included; a key that matches none is a change.
+        let mut body = body();
+        body["spec"]["template"]["spec"]["containers"][0]["ports"] =
+            json!([{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}]);
+        let mut fields = wildrun_fields();
+        fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]
+            ["f:ports"] = json!({
+            "k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}},
+            "k:{\"containerPort\":53,\"protocol\":\"UDP\"}": {".": {}, "f:containerPort": {}, "f:protocol": {}},
+        });
+        let mut live = live();
+        live["metadata"]["managedFields"][0] = entry("wildrun", "Apply", fields.clone());
+        live["spec"]["template"]["spec"]["containers"][0]["ports"] = json!([
+            {"containerPort": 80, "protocol": "TCP"}, {"containerPort": 53, "protocol": "UDP"}]);
+        assert_eq!(why_write(&body, &live), None);
+        // The recipe now asks for TCP on 53: same number, another key.
+        body["spec"]["template"]["spec"]["containers"][0]["ports"][1]["protocol"] = json!("TCP");
+        assert!(why_write(&body, &live).is_some());
+    }
+
+    #[test]
+    fn set_lists_are_owned_by_value() {
+        let body = json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "web", "labels": {"app.kubernetes.io/managed-by": "wildrun"},
+                         "finalizers": ["example.com/a"]}});
+        let mut live = body.clone();
+        live["metadata"]["managedFields"] = json!([{"apiVersion": "v1", "fieldsType": "FieldsV1",
+            "manager": "wildrun", "operation": "Apply",
+            "fieldsV1": {"f:metadata": {"f:labels": {"f:app.kubernetes.io/managed-by": {}},
+                                        "f:finalizers": {".": {}, "v:\"example.com/a\"": {}}}}}]);
+        assert_eq!(why_write(&body, &live), None);
+        live["metadata"]["managedFields"][0]["fieldsV1"]["f:metadata"]["f:finalizers"] =
+            json!({".": {}, "v:\"example.com/b\"": {}});
+        assert!(why_write(&body, &live).is_some());
+    }
+
+    /// A Secret copy as wildrun writes it, and as the cluster holds it.
+    fn copy_and_live(data: Value) -> (Value, Value) {
+        let body = json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": "tls", "namespace": "web",
+                "labels": {"app.kubernetes.io/managed-by": "wildrun"},
+                "annotations": {"wildrun.dev/copied-from": "cert-manager/tls"}},
+            "data": data});
+        let mut live = body.clone();
+        live["metadata"]["resourceVersion"] = json!("7");
+        live["metadata"]["managedFields"] = json!([{"apiVersion": "v1", "fieldsType": "FieldsV1",
+            "manager": "wildrun", "operation": "Apply",
+            "fieldsV1": {"f:type": {}, "f:data": {".": {}, "f:tls.crt": {}, "f:tls.key": {}},
+                "f:metadata": {"f:labels": {"f:app.kubernetes.io/managed-by": {}},
+                               "f:annotations": {"f:wildrun.dev/copied-from": {}}}}}]);
+        (body, live)
+    }
+
+    #[test]
+    fn a_secret_copy_is_compared_by_its_data() {
+        let (body, live) = copy_and_live(json!({"tls.crt": "Q0VSVA==", "tls.key": "S0VZ"}));
+        assert_eq!(why_write(&body, &live), None);
+        // The source was renewed.
+        let (renewed, _) = copy_and_live(json!({"tls.crt": "TkVX", "tls.key": "S0VZ"}));
+        let why = why_write(&renewed, &live).expect("a write");
+        assert!(why.contains(".data.tls.crt"), "{why}");
+        // The source lost a key the copy still has: only an apply removes it.
+        let (fewer, _) = copy_and_live(json!({"tls.crt": "Q0VSVA=="}));
+        let why = why_write(&fewer, &live).expect("a write");
+        assert!(why.contains(".data.tls.key"), "{why}");
+    }
+}

@@ -9,6 +9,7 @@
 use super::cluster::{retry, Cluster};
 use crate::plan::Origin;
 use anyhow::Result;
+use futures::stream::{self, StreamExt};
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, ResourceRule, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
@@ -16,6 +17,10 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::api::{Api, PostParams};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// How many reviews are in flight at once (one per namespace the plan
+/// writes into: fifty for fifty services).
+const CONCURRENT_REVIEWS: usize = 8;
 
 /// One permission a plan needs.
 #[derive(Debug, Clone)]
@@ -142,9 +147,15 @@ impl<'c> Permissions<'c> {
                 None => single.push(need),
             }
         }
+        // The reviews are independent of one another: asked several at a time.
+        let reviews: Vec<Result<Option<Vec<ResourceRule>>>> =
+            stream::iter(by_namespace.keys().map(|namespace| self.rules(namespace)))
+                .buffered(CONCURRENT_REVIEWS)
+                .collect()
+                .await;
         let mut denied: Vec<&Need> = Vec::new();
-        for (namespace, list) in by_namespace {
-            match self.rules(namespace).await? {
+        for ((_, list), rules) in by_namespace.into_iter().zip(reviews) {
+            match rules? {
                 Some(rules) => denied.extend(
                     list.into_iter()
                         .filter(|n| !rules.iter().any(|r| allows(r, n))),
@@ -152,26 +163,33 @@ impl<'c> Permissions<'c> {
                 None => single.extend(list),
             }
         }
-        let mut asked: BTreeMap<(String, String, String, Option<String>), bool> = BTreeMap::new();
-        for need in single {
-            let key = (
+        type Question = (String, String, String, Option<String>);
+        let question = |need: &Need| -> Question {
+            (
                 need.verb.clone(),
                 need.group.clone(),
                 need.resource.clone(),
                 need.namespace.clone(),
-            );
-            let allowed = match asked.get(&key) {
-                Some(a) => *a,
-                None => {
-                    let a = self.access(need).await?;
-                    asked.insert(key, a);
-                    a
-                }
-            };
-            if !allowed {
-                denied.push(need);
-            }
+            )
+        };
+        let mut questions: BTreeMap<Question, &Need> = BTreeMap::new();
+        for need in &single {
+            questions.entry(question(need)).or_insert(need);
         }
+        let answers: Vec<Result<bool>> =
+            stream::iter(questions.values().map(|need| self.access(need)))
+                .buffered(CONCURRENT_REVIEWS)
+                .collect()
+                .await;
+        let mut asked: BTreeMap<Question, bool> = BTreeMap::new();
+        for (key, allowed) in questions.into_keys().zip(answers) {
+            asked.insert(key, allowed?);
+        }
+        denied.extend(
+            single
+                .into_iter()
+                .filter(|need| !asked.get(&question(need)).copied().unwrap_or(false)),
+        );
         if denied.is_empty() {
             return Ok(Vec::new());
         }

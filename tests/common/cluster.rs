@@ -51,7 +51,10 @@ pub fn cluster_script_with(
 ) -> Output {
     let script = repo_root().join("tests/cluster").join(name);
     let mut cmd = Command::new(&script);
-    cmd.args(args).stdin(Stdio::null()).stderr(Stdio::inherit());
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
     if let Some(dir) = state_dir {
         cmd.env("WILDRUN_CLUSTER_DIR", dir);
     }
@@ -366,25 +369,31 @@ pub struct PrivatePlane {
 impl PrivatePlane {
     /// Starts a new plane (a few seconds with built binaries).
     pub fn start() -> PrivatePlane {
+        PrivatePlane::start_with(&[])
+    }
+
+    /// Starts a new plane whose API server writes an audit log
+    /// ([`PrivatePlane::audit_log`]): one JSON line per request, for tests
+    /// that count the requests a client sends.
+    pub fn start_audited() -> PrivatePlane {
+        PrivatePlane::start_with(&[("WILDRUN_CLUSTER_AUDIT", "1")])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> PrivatePlane {
         let dir = tempfile::tempdir().expect("temporary state directory");
-        let cluster = TestCluster::up(Some(dir.path()));
+        let cluster = TestCluster::up_with(Some(dir.path()), env);
         PrivatePlane { dir, cluster }
     }
 
-    /// Starts a new plane whose API server keeps an audit log
-    /// (`WILDRUN_CLUSTER_AUDIT=1`): every request, who sent it, its verb,
-    /// object and status; see [`PrivatePlane::audit_events`].
-    pub fn start_audited() -> PrivatePlane {
-        let dir = tempfile::tempdir().expect("temporary state directory");
-        let cluster = TestCluster::up_with(Some(dir.path()), &[("WILDRUN_CLUSTER_AUDIT", "1")]);
-        PrivatePlane { dir, cluster }
+    /// The audit log of a plane from [`PrivatePlane::start_audited`].
+    pub fn audit_log(&self) -> PathBuf {
+        self.dir.path().join("logs/audit.log")
     }
 
     /// The requests the API server has answered so far (audit events at
     /// stage `ResponseComplete`), oldest first; empty without an audit log.
     pub fn audit_events(&self) -> Vec<serde_json::Value> {
-        let path = self.dir.path().join("logs/audit.log");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let text = std::fs::read_to_string(self.audit_log()).unwrap_or_default();
         text.lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|e| e["stage"] == "ResponseComplete")
