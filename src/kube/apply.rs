@@ -27,6 +27,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// How to carry out a plan.
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,7 +50,7 @@ struct Prepared<'p> {
     planned: &'p PlannedStep,
     kind: Option<Kind>,
     /// The live target (apply, copy), if it exists.
-    live: Option<Value>,
+    live: Option<Arc<Value>>,
     /// The copy to write (copies whose source exists).
     copy: Option<Value>,
     /// Why the step will not run.
@@ -61,7 +62,7 @@ struct Prepared<'p> {
 }
 
 /// What the preflight read, by object: `None` when it does not exist.
-type Snapshot = std::collections::HashMap<ObjectRef, Option<Value>>;
+type Snapshot = std::collections::HashMap<ObjectRef, Option<Arc<Value>>>;
 
 /// How many reads the preflight has in flight at once: a plan of fifty
 /// services reads some three hundred objects, and one at a time most of the
@@ -73,7 +74,7 @@ async fn read_all(cluster: &Cluster, wanted: Vec<(Kind, ObjectRef)>) -> Result<S
     use futures::TryStreamExt;
     futures::stream::iter(wanted.into_iter().map(|(kind, target)| async move {
         let value = get(cluster, &kind, &target).await?;
-        anyhow::Ok((target, value))
+        anyhow::Ok((target, value.map(keep_for_preflight).map(Arc::new)))
     }))
     .buffer_unordered(CONCURRENT_READS)
     .try_collect()
@@ -129,7 +130,34 @@ fn reads_of(planned: &PlannedStep, kind: &Kind) -> Vec<(Kind, ObjectRef)> {
     }
 }
 
-fn read(snapshot: &Snapshot, target: &ObjectRef) -> Option<Value> {
+/// What the preflight needs of a live object: all of it but its status
+/// and other managers' records in `managedFields`. A plan of 500 services
+/// holds some 3,000 live objects at once; those parts are most of their
+/// size, and nothing compares them (the outcome of a write leaves them out,
+/// whether to write looks only at wildrun's own record).
+fn keep_for_preflight(mut live: Value) -> Value {
+    if let Some(object) = live.as_object_mut() {
+        object.remove("status");
+    }
+    if let Some(entries) = live
+        .pointer_mut("/metadata/managedFields")
+        .and_then(Value::as_array_mut)
+    {
+        entries.retain(|entry| {
+            entry
+                .get("manager")
+                .and_then(Value::as_str)
+                .is_some_and(|m| {
+                    m == super::objects::FIELD_MANAGER || m == super::objects::PATCH_FIELD_MANAGER
+                })
+        });
+    }
+    live
+}
+
+/// The object as the preflight read it, shared (no copy: a plan of 500
+/// services holds some 3,000 of them).
+fn read(snapshot: &Snapshot, target: &ObjectRef) -> Option<Arc<Value>> {
     snapshot.get(target).cloned().flatten()
 }
 
@@ -311,9 +339,9 @@ fn check_step<'p>(
         Step::Apply(ApplyStep { object, .. }) => {
             let target = ObjectRef::of(object);
             prepared.live = read(snapshot, &target);
-            prepared.unchanged = already_holds(&target, &object.value, prepared.live.as_ref());
+            prepared.unchanged = already_holds(&target, &object.value, prepared.live.as_deref());
             if !options.adopt {
-                if let Some(problem) = other_instance(object, prepared.live.as_ref()) {
+                if let Some(problem) = other_instance(object, prepared.live.as_deref()) {
                     problems.push(format!("{at}: {problem}"));
                 }
             }
@@ -828,7 +856,7 @@ async fn run_step(
             .await
             .map_err(|e| cluster.explain(e, &format!("apply {target}")))?;
             Ok(Entry::new(
-                outcome(p.live.as_ref(), &after, dry_run),
+                outcome(p.live.as_deref(), &after, dry_run),
                 &target,
                 None,
             ))
@@ -858,7 +886,7 @@ async fn run_step(
                     )
                 })?;
             Ok(Entry::new(
-                outcome(p.live.as_ref(), &after, dry_run),
+                outcome(p.live.as_deref(), &after, dry_run),
                 &target,
                 None,
             ))
@@ -966,6 +994,33 @@ mod outcome_tests {
 #[cfg(test)]
 mod preflight_tests {
     use super::*;
+
+    #[test]
+    fn the_preflight_keeps_what_it_compares_and_drops_the_rest() {
+        let live = json!({
+            "metadata": {"name": "web", "resourceVersion": "7", "labels": {"a": "b"},
+                "managedFields": [
+                    {"manager": "wildrun", "operation": "Apply", "fieldsV1": {"f:spec": {}}},
+                    {"manager": "wildrun-patch", "operation": "Apply", "fieldsV1": {}},
+                    {"manager": "kube-controller-manager", "operation": "Update",
+                     "subresource": "status", "fieldsV1": {"f:status": {}}},
+                ]},
+            "spec": {"replicas": 1},
+            "status": {"readyReplicas": 1},
+        });
+        let kept = keep_for_preflight(live);
+        assert_eq!(kept["spec"], json!({"replicas": 1}));
+        assert_eq!(kept["metadata"]["labels"], json!({"a": "b"}));
+        assert_eq!(kept["metadata"]["resourceVersion"], json!("7"));
+        assert!(kept.get("status").is_none());
+        let managers: Vec<&str> = kept["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["manager"].as_str())
+            .collect();
+        assert_eq!(managers, ["wildrun", "wildrun-patch"]);
+    }
     use crate::objects::TypedObject;
     use crate::plan::{DeleteStep, Origin, Propagation, SecretCopy, WaitStep};
     use kube::api::{ApiResource, GroupVersionKind};
@@ -1060,7 +1115,10 @@ mod preflight_tests {
     }
 
     fn snapshot<const N: usize>(entries: [(ObjectRef, Option<Value>); N]) -> Snapshot {
-        entries.into_iter().collect()
+        entries
+            .into_iter()
+            .map(|(target, live)| (target, live.map(Arc::new)))
+            .collect()
     }
 
     /// Checks the first step of `plan`; the step and the problems found.
