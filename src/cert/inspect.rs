@@ -429,21 +429,9 @@ mod tests {
     /// Certificate names as `inspect` reports them, for `covers`.
     fn names(dns_names: &[&str], ip_addresses: &[&str]) -> Info {
         Info {
-            subject: String::new(),
-            issuer: String::new(),
             dns_names: dns_names.iter().map(|n| n.to_string()).collect(),
             ip_addresses: ip_addresses.iter().map(|n| n.to_string()).collect(),
-            not_before: String::new(),
-            not_after: String::new(),
-            days_left: 0,
-            seconds_left: 0,
-            valid_now: false,
-            expired: false,
-            serial: String::new(),
-            is_ca: false,
-            key_matches: None,
-            chain_length: 0,
-            fingerprint: String::new(),
+            ..Info::default()
         }
     }
 

@@ -196,8 +196,9 @@ fn entries_found(keys: &[String]) -> String {
 
 use serde::Serialize;
 
-/// What `cert::inspect` returns.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// What `cert::inspect` returns. The default is empty: a certificate that
+/// names nothing (what `cert::covers` is given as a plain list of names).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Info {
     /// Subject distinguished name (`CN=example.com`).
     pub subject: String,

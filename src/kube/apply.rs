@@ -1023,18 +1023,11 @@ mod preflight_tests {
     }
     use crate::objects::TypedObject;
     use crate::plan::{DeleteStep, Origin, Propagation, SecretCopy, WaitStep};
-    use kube::api::{ApiResource, GroupVersionKind};
     use serde_json::{json, Map};
     use std::time::Duration;
 
     fn kind(group: &str, version: &str, name: &str, plural: &str, namespaced: bool) -> Kind {
-        Kind {
-            resource: ApiResource::from_gvk_with_plural(
-                &GroupVersionKind::gvk(group, version, name),
-                plural,
-            ),
-            namespaced,
-        }
+        Kind::new(group, version, name, plural, namespaced)
     }
 
     fn config_maps() -> Kind {

@@ -489,17 +489,10 @@ pub async fn prune_instance(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kube::api::{ApiResource, GroupVersionKind};
     use serde_json::json;
 
     fn kind(group: &str, version: &str, name: &str, plural: &str, namespaced: bool) -> Kind {
-        Kind {
-            resource: ApiResource::from_gvk_with_plural(
-                &GroupVersionKind::gvk(group, version, name),
-                plural,
-            ),
-            namespaced,
-        }
+        Kind::new(group, version, name, plural, namespaced)
     }
 
     fn config_maps() -> Kind {

@@ -31,6 +31,19 @@ pub struct Kind {
     pub namespaced: bool,
 }
 
+impl Kind {
+    /// The kind `group/version` `kind` (`plural` in URLs).
+    pub fn new(group: &str, version: &str, kind: &str, plural: &str, namespaced: bool) -> Kind {
+        Kind {
+            resource: ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk(group, version, kind),
+                plural,
+            ),
+            namespaced,
+        }
+    }
+}
+
 /// The kinds one `group/version` serves, or `None` when the cluster does not serve it.
 type ServedKinds = Option<Vec<Kind>>;
 

@@ -190,21 +190,9 @@ struct CoverNames {
 impl CoverNames {
     fn into_info(self) -> Info {
         Info {
-            subject: String::new(),
-            issuer: String::new(),
             dns_names: self.dns_names,
             ip_addresses: self.ip_addresses,
-            not_before: String::new(),
-            not_after: String::new(),
-            days_left: 0,
-            seconds_left: 0,
-            valid_now: false,
-            expired: false,
-            serial: String::new(),
-            is_ca: false,
-            key_matches: None,
-            chain_length: 0,
-            fingerprint: String::new(),
+            ..Info::default()
         }
     }
 }
