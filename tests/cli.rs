@@ -1200,3 +1200,25 @@ fn definition_files_describe_every_script_function_for_editors() {
     );
     assert!(all.contains("const args"), "the recipe's args are declared");
 }
+
+#[test]
+fn an_option_with_a_value_it_cannot_take_is_named_with_what_it_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (script, expected) in [
+        (
+            "dns::resolve(\"example.test\", \"A\", #{ tcp: 3 });\n",
+            "dns::resolve: option tcp must be true or false, not 3",
+        ),
+        (
+            "https::get(\"https://example.test/\", #{ port: 0 });\n",
+            "https::get: option port must be a port, 1-65535, not 0",
+        ),
+    ] {
+        std::fs::write(dir.path().join("bad.rhai"), script).unwrap();
+        let out = wildrun_in(dir.path(), &["bad.rhai", "--dry-run"], &[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(expected), "{err}");
+        assert!(err.contains("bad.rhai:1"), "names the line: {err}");
+    }
+}

@@ -1,7 +1,9 @@
 //! `dns::` for scripts: resolve names, and check what ExternalDNS should
 //! have published.
 
-use super::support::{script_error, to_script, unknown_option, RhaiResultOf, RunHandle};
+use super::support::{
+    bad_option, script_error, to_script, unknown_option, RhaiResultOf, RunHandle,
+};
 use crate::dns::*;
 use hickory_resolver::proto::rr::RecordType;
 use rhai::plugin::*;
@@ -17,12 +19,7 @@ fn query_from(
     const KNOWN: &[&str] = &["server", "tcp", "follow", "timeout"];
     let mut query = Query::new(name, record_type);
     for (key, value) in options {
-        let bad = |what: &str| {
-            script_error(
-                ctx,
-                format!("{function}: option {key} must be {what}, not {value}"),
-            )
-        };
+        let bad = |what: &str| bad_option(ctx, function, key, what, value);
         match key.as_str() {
             "server" if value.is_unit() => {}
             "server" => {

@@ -1,7 +1,9 @@
 //! `https::` for scripts: one HTTPS request, with what each stage took
 //! and the certificate the server showed.
 
-use super::support::{script_error, to_script, unknown_option, RhaiResultOf, RunHandle};
+use super::support::{
+    bad_option, script_error, to_script, unknown_option, RhaiResultOf, RunHandle,
+};
 use crate::dns;
 use crate::https::*;
 use rhai::plugin::*;
@@ -17,12 +19,7 @@ fn request_from(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> Rhai
         ..Request::default()
     };
     for (key, value) in options {
-        let bad = |what: &str| {
-            script_error(
-                ctx,
-                format!("{FUNCTION}: option {key} must be {what}, not {value}"),
-            )
-        };
+        let bad = |what: &str| bad_option(ctx, FUNCTION, key, what, value);
         if value.is_unit() {
             continue;
         }

@@ -186,6 +186,21 @@ pub fn script_error(
     EvalAltResult::ErrorRuntime(message.to_string().into(), ctx.call_position()).into()
 }
 
+/// The error for an option a host function knows but was given a value it
+/// cannot take: `dns::resolve: option tcp must be true or false, not 3`.
+pub fn bad_option(
+    ctx: &NativeCallContext,
+    function: &str,
+    key: &str,
+    expected: &str,
+    value: &Dynamic,
+) -> Box<EvalAltResult> {
+    script_error(
+        ctx,
+        format!("{function}: option {key} must be {expected}, not {value}"),
+    )
+}
+
 /// The error for an option a host function does not know, naming the
 /// nearest known one.
 pub fn unknown_option(
