@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::background::Background;
 use common::cluster::unique_name;
 use common::{TestCluster, TestNamespace};
 use serde_json::{json, Value};
@@ -76,6 +77,14 @@ impl World {
     }
 
     fn wildrun_as(&self, kubeconfig: &Path, args: &[&str]) -> Output {
+        self.command(kubeconfig, args)
+            .output()
+            .expect("wildrun runs")
+    }
+
+    /// wildrun with `args` as this world runs it: its TLS source namespace,
+    /// domain and load balancer address, no configuration file.
+    fn command(&self, kubeconfig: &Path, args: &[&str]) -> Command {
         let source = format!("tls.sourceNamespace={}", self.tls.name());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrun"));
         cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -85,7 +94,12 @@ impl World {
             .env("CLOUD_DOMAIN", DOMAIN)
             .env("CLUSTER_LOAD_BALANCER_IP", LB_IP)
             .env_remove("WILDRUN_CONFIG");
-        cmd.output().expect("wildrun runs")
+        cmd
+    }
+
+    /// wildrun with `args` in the background, as [`World::wildrun`] runs it.
+    fn spawn(&self, args: &[&str]) -> Background {
+        Background::spawn(self.command(self.cluster.kubeconfig_path(), args))
     }
 
     fn get(&self, args: &[&str]) -> Option<Value> {
@@ -1153,23 +1167,9 @@ fn delete_does_not_count_what_is_already_being_deleted() {
         .kubectl(&["-n", name, "delete", "configmap", "held", "--wait=false"]);
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let source = format!("tls.sourceNamespace={}", w.tls.name());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wildrun"))
-        .args([recipe, "--delete", "--set", &source])
-        .env("KUBECONFIG", w.cluster.kubeconfig_path())
-        .env_remove("WILDRUN_CONFIG")
-        .stdout(std::process::Stdio::null())
-        .stderr(log.reopen().unwrap())
-        .spawn()
-        .unwrap();
-    let text = || std::fs::read_to_string(log.path()).unwrap_or_default();
+    let mut child = w.spawn(&[recipe, "--delete"]);
     let line = format!("ConfigMap {name}/held");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !text().contains(&line) {
-        assert!(std::time::Instant::now() < deadline, "{}", text());
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    child.wait_for(&line);
     // Let the earlier deletion finish, so --delete's wait ends.
     let out = w.cluster.kubectl(&[
         "-n",
@@ -1183,8 +1183,8 @@ fn delete_does_not_count_what_is_already_being_deleted() {
         r#"{"metadata":{"finalizers":null}}"#,
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let status = child.wait().unwrap();
-    let err = text();
+    let status = child.wait();
+    let err = child.text();
     assert!(status.success(), "{err}");
     assert!(
         err.contains(&format!("{line} (already being deleted)")),
@@ -1211,22 +1211,8 @@ fn of_two_runs_racing_to_create_an_object_only_the_one_that_made_it_says_created
         "kube::wait(#{{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{{ name: \"gate\", namespace: \"{ns}\" }} }}, \"deleted\", 60);\n{raced}"
     ));
     let (_fast_dir, fast) = script(&raced);
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let source = format!("tls.sourceNamespace={}", w.tls.name());
-    let mut slow_run = Command::new(env!("CARGO_BIN_EXE_wildrun"))
-        .args([slow.to_str().unwrap(), "--set", &source])
-        .env("KUBECONFIG", w.cluster.kubeconfig_path())
-        .env_remove("WILDRUN_CONFIG")
-        .stdout(std::process::Stdio::null())
-        .stderr(log.reopen().unwrap())
-        .spawn()
-        .unwrap();
-    let text = || std::fs::read_to_string(log.path()).unwrap_or_default();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !text().contains("gate") {
-        assert!(std::time::Instant::now() < deadline, "{}", text());
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let mut slow_run = w.spawn(&[slow.to_str().unwrap()]);
+    slow_run.wait_for("gate");
     let fast_run = w.wildrun(&[fast.to_str().unwrap()]);
     assert_ok(&fast_run, "the fast run");
     let line = format!("ConfigMap {ns}/raced");
@@ -1239,8 +1225,8 @@ fn of_two_runs_racing_to_create_an_object_only_the_one_that_made_it_says_created
         .cluster
         .kubectl(&["-n", ns, "delete", "configmap", "gate"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let status = slow_run.wait().unwrap();
-    let err = text();
+    let status = slow_run.wait();
+    let err = slow_run.text();
     assert!(status.success(), "{err}");
     assert!(!err.contains(&format!("created    {line}")), "{err}");
     assert!(

@@ -69,6 +69,23 @@ impl Background {
         self.wait_for_count(needle, 1);
     }
 
+    /// Waits for it to exit by itself (at most [`PATIENCE`]) and returns
+    /// whether it succeeded.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the process did not end within {PATIENCE:?}:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Kills it with SIGKILL, as a node or OOM kill would: no clean-up.
     pub fn kill_hard(&mut self) {
         let _ = self.child.kill();
