@@ -1213,6 +1213,14 @@ fn an_option_with_a_value_it_cannot_take_is_named_with_what_it_takes() {
             "https::get(\"https://example.test/\", #{ port: 0 });\n",
             "https::get: option port must be a port, 1-65535, not 0",
         ),
+        (
+            "dns::resolve(\"example.test\", \"A\", #{ timeout: 0 });\n",
+            "dns::resolve: option timeout must be a positive number of seconds, not 0",
+        ),
+        (
+            "https::get(\"https://example.test/\", #{ timeout: \"soon\" });\n",
+            "https::get: option timeout must be a positive number of seconds, not soon",
+        ),
     ] {
         std::fs::write(dir.path().join("bad.rhai"), script).unwrap();
         let out = wildrun_in(dir.path(), &["bad.rhai", "--dry-run"], &[]);

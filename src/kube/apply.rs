@@ -1034,6 +1034,16 @@ mod preflight_tests {
         kind("", "v1", "ConfigMap", "configmaps", true)
     }
 
+    fn cluster_roles() -> Kind {
+        kind(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRole",
+            "clusterroles",
+            false,
+        )
+    }
+
     fn secrets() -> Kind {
         kind("", "v1", "Secret", "secrets", true)
     }
@@ -1404,13 +1414,7 @@ mod preflight_tests {
             name: "ca".into(),
             ..copy(None)
         };
-        let roles = kind(
-            "rbac.authorization.k8s.io",
-            "v1",
-            "ClusterRole",
-            "clusterroles",
-            false,
-        );
+        let roles = cluster_roles();
         let steps_and_kinds = vec![
             (apply(namespace("web"), "public.web"), Some(namespaces())),
             (
@@ -1668,13 +1672,7 @@ mod preflight_tests {
 
     #[test]
     fn steps_in_namespaces_run_in_lanes_between_steps_that_run_alone() {
-        let roles = kind(
-            "rbac.authorization.k8s.io",
-            "v1",
-            "ClusterRole",
-            "clusterroles",
-            false,
-        );
+        let roles = cluster_roles();
         let steps_and_kinds = vec![
             (apply(namespace("a"), "r.x"), namespaces()),
             (apply(namespace("b"), "r.x"), namespaces()),

@@ -2,12 +2,11 @@
 //! have published.
 
 use super::support::{
-    bad_option, script_error, to_script, unknown_option, RhaiResultOf, RunHandle,
+    bad_option, positive_seconds, script_error, to_script, unknown_option, RhaiResultOf, RunHandle,
 };
 use crate::dns::*;
 use hickory_resolver::proto::rr::RecordType;
 use rhai::plugin::*;
-use std::time::Duration;
 
 fn query_from(
     ctx: &NativeCallContext,
@@ -37,12 +36,8 @@ fn query_from(
             "tcp" => query.tcp = value.as_bool().map_err(|_| bad("true or false"))?,
             "follow" => query.follow = value.as_bool().map_err(|_| bad("true or false"))?,
             "timeout" => {
-                let secs = value
-                    .as_int()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| bad("a positive number of seconds"))?;
-                query.timeout = Duration::from_secs(secs.unsigned_abs());
+                query.timeout =
+                    positive_seconds(value).ok_or_else(|| bad("a positive number of seconds"))?;
             }
             other => return Err(unknown_option(ctx, function, other, KNOWN)),
         }

@@ -2,13 +2,12 @@
 //! and the certificate the server showed.
 
 use super::support::{
-    bad_option, script_error, to_script, unknown_option, RhaiResultOf, RunHandle,
+    bad_option, positive_seconds, script_error, to_script, unknown_option, RhaiResultOf, RunHandle,
 };
 use crate::dns;
 use crate::https::*;
 use rhai::plugin::*;
 use std::net::IpAddr;
-use std::time::Duration;
 
 fn request_from(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> RhaiResultOf<Request> {
     const FUNCTION: &str = "https::get";
@@ -58,12 +57,9 @@ fn request_from(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> Rhai
                 );
             }
             "timeout" => {
-                let secs = value
-                    .as_int()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| bad("a positive number of seconds"))?;
-                request.timeout = Some(Duration::from_secs(secs.unsigned_abs()));
+                request.timeout = Some(
+                    positive_seconds(value).ok_or_else(|| bad("a positive number of seconds"))?,
+                );
             }
             other => return Err(unknown_option(ctx, FUNCTION, other, KNOWN)),
         }

@@ -201,6 +201,15 @@ pub fn bad_option(
     )
 }
 
+/// A timeout option's value: a positive whole number of seconds.
+pub fn positive_seconds(value: &Dynamic) -> Option<std::time::Duration> {
+    value
+        .as_int()
+        .ok()
+        .filter(|s| *s > 0)
+        .map(|s| std::time::Duration::from_secs(s.unsigned_abs()))
+}
+
 /// The error for an option a host function does not know, naming the
 /// nearest known one.
 pub fn unknown_option(
