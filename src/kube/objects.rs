@@ -102,16 +102,19 @@ pub async fn copy_secret_now(cluster: &Cluster, copy: &SecretCopy) -> Result<boo
 
 /// Whether a live Secret is a copy wildrun made of `from`.
 pub(super) fn is_our_copy(live: &Value, from: &str) -> bool {
-    let labels = live.pointer("/metadata/labels");
-    let managed = labels
-        .and_then(|l| l.get(MANAGED_BY_LABEL))
-        .and_then(Value::as_str)
-        == Some(MANAGED_BY);
-    let origin = live
-        .pointer("/metadata/annotations")
+    copy_origin(live) == Some(from)
+}
+
+/// The source (`<namespace>/<name>`) of a Secret wildrun copied: its
+/// `wildrun.dev/copied-from` annotation, when it also carries wildrun's
+/// managed-by label; `None` for any other object.
+pub(super) fn copy_origin(live: &Value) -> Option<&str> {
+    if label(live, MANAGED_BY_LABEL) != Some(MANAGED_BY) {
+        return None;
+    }
+    live.pointer("/metadata/annotations")
         .and_then(|a| a.get(COPIED_FROM_ANNOTATION))
-        .and_then(Value::as_str);
-    managed && origin == Some(from)
+        .and_then(Value::as_str)
 }
 
 /// The label value `key` of an object.
@@ -207,6 +210,39 @@ pub fn strip_server_fields(value: &Value) -> Value {
         obj.remove("status");
     }
     v
+}
+
+/// A digest of `value` without the fields the server sets, so that two
+/// versions of an object compare without one being kept whole: equal when
+/// [`strip_server_fields`] of both are equal (whatever the order of map
+/// keys), different otherwise but for a chance of 2^-64.
+pub fn fingerprint(value: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn feed(value: &Value, hasher: &mut std::hash::DefaultHasher) {
+        match value {
+            Value::Null => 0u8.hash(hasher),
+            Value::Bool(b) => (1u8, b).hash(hasher),
+            Value::Number(n) => (2u8, n.to_string()).hash(hasher),
+            Value::String(s) => (3u8, s).hash(hasher),
+            Value::Array(items) => {
+                (4u8, items.len()).hash(hasher);
+                items.iter().for_each(|item| feed(item, hasher));
+            }
+            Value::Object(map) => {
+                (5u8, map.len()).hash(hasher);
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (key, item) in entries {
+                    key.hash(hasher);
+                    feed(item, hasher);
+                }
+            }
+        }
+    }
+    // DefaultHasher::new() has fixed keys: digests compare within a process.
+    let mut hasher = std::hash::DefaultHasher::new();
+    feed(&strip_server_fields(value), &mut hasher);
+    hasher.finish()
 }
 
 /// Kubernetes' name for `propagation`. Exhaustive, so that a new
@@ -481,6 +517,29 @@ fn owned_by_key(
 #[cfg(test)]
 mod why_write_tests {
     use super::*;
+
+    #[test]
+    fn a_fingerprint_ignores_server_fields_and_key_order_but_not_content() {
+        let object = json!({"metadata": {"name": "web", "labels": {"a": "1", "b": "2"}},
+                            "spec": {"replicas": 1, "paused": false}});
+        let read_later = json!({"spec": {"paused": false, "replicas": 1},
+                                "status": {"readyReplicas": 1},
+                                "metadata": {"labels": {"b": "2", "a": "1"}, "name": "web",
+                                    "resourceVersion": "8", "managedFields": [{"manager": "x"}]}});
+        assert_eq!(fingerprint(&object), fingerprint(&read_later));
+        for changed in [
+            json!({"metadata": {"name": "web", "labels": {"a": "1", "b": "3"}},
+                   "spec": {"replicas": 1, "paused": false}}),
+            json!({"metadata": {"name": "web", "labels": {"a": "1", "b": "2"}},
+                   "spec": {"replicas": 2, "paused": false}}),
+            json!({"metadata": {"name": "web", "labels": {"a": "1", "b": "2"}},
+                   "spec": {"replicas": 1}}),
+            json!({"metadata": {"name": "web", "labels": {"a": "1", "b": "2"}},
+                   "spec": {"replicas": "1", "paused": false}}),
+        ] {
+            assert_ne!(fingerprint(&object), fingerprint(&changed), "{changed}");
+        }
+    }
 
     /// What wildrun applies: a Deployment with wildrun's labels.
     fn body() -> Value {
