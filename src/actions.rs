@@ -119,6 +119,7 @@ fn new_state(
         ),
         action,
         force: request.exec.force,
+        reads: Default::default(),
         runtime,
     }
 }
@@ -300,6 +301,7 @@ fn apply_and_serve(
         stdout,
         exit_code,
         watches,
+        reads,
     } = produced;
     let script_code = exit_code.unwrap_or(EXIT_OK);
     // A script that only reads and reports (a doctor) has nothing to apply.
@@ -327,7 +329,7 @@ fn apply_and_serve(
             code: script_code,
         });
     }
-    let report = session.block_on(apply(&cluster, request, &plan, instance))?;
+    let report = session.block_on(apply(&cluster, request, &plan, instance, &reads))?;
     summarize(request, &plan, instance, &report, started);
     if let Some(timeout) = request.wait {
         wait_until_reachable(session, &cluster, &plan, config, timeout)?;
@@ -342,11 +344,12 @@ async fn apply(
     request: &Request,
     plan: &Plan,
     instance: &Instance,
+    script_reads: &kube::reads::Reads,
 ) -> Result<Report> {
     if request.prune {
         kube::cleanup::check_prune(cluster, plan, &instance.label).await?;
     }
-    let mut report = kube::apply::execute(cluster, plan, &request.exec).await?;
+    let mut report = kube::apply::execute(cluster, plan, &request.exec, script_reads).await?;
     if request.prune {
         kube::cleanup::prune_instance(
             cluster,

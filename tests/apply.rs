@@ -1655,6 +1655,116 @@ fn watch_reruns_share_one_discovery() {
 }
 
 #[test]
+fn what_a_script_just_read_is_not_read_again_before_the_writes() {
+    let plane = common::cluster::PrivatePlane::start_audited();
+    let cluster = &plane.cluster;
+    let tls = "tls-source";
+    let secret = "wildcard-wild-cloud-tls";
+    kubectl_ok(cluster, &["create", "namespace", tls]);
+    create_tls_secret(cluster, tls, secret, "first");
+    let targets = ["reads-a", "reads-b", "reads-c"];
+    for ns in targets {
+        kubectl_ok(cluster, &["create", "namespace", ns]);
+    }
+    // A controller's way: list what exists, read the source, plan what is
+    // missing or stale.
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("spread.rhai");
+    std::fs::write(
+        &recipe,
+        format!(
+            r#"let copies = kube::list("v1", "Secret", #{{ fields: "metadata.name={secret}" }});
+let namespaces = kube::list("v1", "Namespace");
+let source = kube::get("v1", "Secret", "{tls}", "{secret}");
+if source == () {{ throw "no source"; }}
+for ns in {targets:?} {{
+    kube::copy_secret("{tls}", "{secret}", ns, #{{ type: "kubernetes.io/tls" }});
+}}
+"#
+        ),
+    )
+    .unwrap();
+    let run = || {
+        let audit = Audit::mark(&plane.audit_log());
+        let out = wildrun_on(cluster, tls, &[recipe.to_str().unwrap()]);
+        (out, audit.sent())
+    };
+    let reads_of = |sent: &[Sent], path: &str| {
+        sent.iter()
+            .filter(|s| s.what == "get" && s.uri.split('?').next() == Some(path))
+            .count()
+    };
+    let source_path = format!("/api/v1/namespaces/{tls}/secrets/{secret}");
+
+    let (out, sent) = run();
+    assert_ok(&out, "first run");
+    let created: Vec<String> = targets
+        .iter()
+        .map(|ns| format!("created Secret {ns}/{secret}"))
+        .collect();
+    assert_eq!(report(&out), created);
+    // The source once (the script's own read), the targets and their
+    // namespaces never: the lists said where the copies were missing and
+    // that the namespaces are there.
+    assert_eq!(reads_of(&sent, &source_path), 1, "{}", tally(&sent));
+    for ns in targets {
+        assert_eq!(
+            reads_of(&sent, &format!("/api/v1/namespaces/{ns}")),
+            0,
+            "{sent:?}"
+        );
+        let target = format!("/api/v1/namespaces/{ns}/secrets/{secret}");
+        assert_eq!(reads_of(&sent, &target), 0, "{sent:?}");
+    }
+
+    // Again: the list returns the copies, which hold the source's data:
+    // nothing is written, and nothing read but by the script.
+    let (out, sent) = run();
+    assert_ok(&out, "second run");
+    let unchanged: Vec<String> = targets
+        .iter()
+        .map(|ns| format!("unchanged Secret {ns}/{secret}"))
+        .collect();
+    assert_eq!(report(&out), unchanged);
+    assert_eq!(
+        sent.iter().filter(|s| s.writes()).count(),
+        0,
+        "{}",
+        tally(&sent)
+    );
+    assert_eq!(
+        sent.iter().filter(|s| s.what == "get").count(),
+        1,
+        "{}",
+        tally(&sent)
+    );
+
+    // The source renewed: every copy follows (the script's read of the new
+    // source is what the copies are made of).
+    create_tls_secret(cluster, tls, secret, "second");
+    let (out, _) = run();
+    assert_ok(&out, "run after the renewal");
+    let configured: Vec<String> = targets
+        .iter()
+        .map(|ns| format!("configured Secret {ns}/{secret}"))
+        .collect();
+    assert_eq!(report(&out), configured);
+    let copy = kubectl_ok(
+        cluster,
+        &[
+            "-n",
+            targets[2],
+            "get",
+            "secret",
+            secret,
+            "-o",
+            "jsonpath={.data.tls\\.crt}",
+        ],
+    );
+    assert_eq!(copy, "Y2VydC1zZWNvbmQ=", "the copy holds the renewed data");
+}
+
+#[test]
 fn writes_to_different_namespaces_run_side_by_side_and_the_report_keeps_plan_order() {
     let plane = common::cluster::PrivatePlane::start_audited();
     let cluster = &plane.cluster;

@@ -13,6 +13,7 @@
 use super::cluster::{Cluster, Kind};
 use super::objects::{self, copy_object, get, label, rv, server_side_apply, why_write, Applied};
 use super::permissions::{Need, Permissions};
+use super::reads::Reads;
 use super::report::{Action, Entry, Report};
 use super::wait;
 use crate::plan::{
@@ -152,17 +153,22 @@ impl<'p> Projector<'p> {
 /// run would be spent waiting on round trips.
 const CONCURRENT_READS: usize = 8;
 
-/// Reads every object in `wanted` (each once), several at a time, keeping
-/// what `projector` says of each (`read_before`: earlier rounds).
+/// Reads every object in `wanted` (each once) that the script has not
+/// read already (`script_reads`), several at a time, keeping what
+/// `projector` says of each (`read_before`: earlier rounds).
 async fn read_all(
     cluster: &Cluster,
     wanted: Vec<(Kind, ObjectRef)>,
+    script_reads: &Reads,
     projector: &Projector<'_>,
     read_before: &Snapshot,
 ) -> Result<Snapshot> {
     use futures::TryStreamExt;
     futures::stream::iter(wanted.into_iter().map(|(kind, target)| async move {
-        let value = get(cluster, &kind, &target).await?;
+        let value = match script_reads.lookup(&target) {
+            Some(known) => known.map(|v| Value::clone(&v)),
+            None => get(cluster, &kind, &target).await?,
+        };
         let live = value.map(|v| Arc::new(projector.project(&target, v, read_before)));
         anyhow::Ok((target, live))
     }))
@@ -267,6 +273,7 @@ fn is_namespace(target: &ObjectRef) -> bool {
 /// Returns what was read and the namespaces known to exist.
 async fn read_targets(
     cluster: &Cluster,
+    script_reads: &Reads,
     ordered: &[&PlannedStep],
     kinds: &[Option<Kind>],
     planned_ns: &BTreeSet<String>,
@@ -290,7 +297,7 @@ async fn read_targets(
     }
     let nothing = Snapshot::new();
     // 1.
-    let mut snapshot = read_all(cluster, first, &projector, &nothing).await?;
+    let mut snapshot = read_all(cluster, first, script_reads, &projector, &nothing).await?;
     let mut existing: BTreeSet<String> = snapshot
         .iter()
         .filter(|(target, live)| is_namespace(target) && live.is_some())
@@ -311,7 +318,7 @@ async fn read_targets(
         .filter_map(|(_, target)| Some((target.clone(), target.namespace.clone()?)))
         .collect();
     snapshot.extend(known_absent.into_iter().map(|(_, target)| (target, None)));
-    let round = read_all(cluster, unknown, &projector, &snapshot).await?;
+    let round = read_all(cluster, unknown, script_reads, &projector, &snapshot).await?;
     snapshot.extend(round);
     existing.extend(
         proof
@@ -331,7 +338,7 @@ async fn read_targets(
             .into_iter()
             .map(|ns| (namespace_kind.clone(), ObjectRef::namespace(&ns)))
             .collect();
-        let found = read_all(cluster, wanted, &projector, &nothing).await?;
+        let found = read_all(cluster, wanted, script_reads, &projector, &nothing).await?;
         existing.extend(
             found
                 .iter()
@@ -604,8 +611,15 @@ fn missing_namespaces(
 /// Checks the whole plan, then carries it out: cluster-scoped objects and
 /// waits one at a time in plan order, the steps of different namespaces
 /// side by side, each namespace's once its Namespace is there (see
-/// [`batches`]).
-pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> Result<Report> {
+/// [`batches`]). `script_reads`: what the evaluation that made the plan
+/// read just before, which the checks do not read again (empty when the
+/// plan was made a while ago).
+pub async fn execute(
+    cluster: &Cluster,
+    plan: &Plan,
+    options: &ExecOptions,
+    script_reads: &Reads,
+) -> Result<Report> {
     let ordered = plan.ordered();
     let mut problems = Vec::new();
     // 1. Kinds, through discovery (once per process, see Cluster::resolve).
@@ -615,7 +629,8 @@ pub async fn execute(cluster: &Cluster, plan: &Plan, options: &ExecOptions) -> R
     }
     // 2. Every object the checks need, read once each, several at a time.
     let planned_ns = planned_namespaces(&ordered);
-    let (snapshot, existing_ns) = read_targets(cluster, &ordered, &kinds, &planned_ns).await?;
+    let (snapshot, existing_ns) =
+        read_targets(cluster, script_reads, &ordered, &kinds, &planned_ns).await?;
     // 3. The checks, on what was read.
     let prepared: Vec<Prepared<'_>> = ordered
         .iter()

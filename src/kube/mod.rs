@@ -16,6 +16,7 @@ pub mod events;
 pub mod lease;
 pub mod objects;
 pub mod permissions;
+pub mod reads;
 pub mod report;
 pub mod wait;
 

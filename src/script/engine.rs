@@ -281,6 +281,9 @@ pub struct Produced {
     pub exit_code: Option<u8>,
     /// Watches registered with `kube::watch`, to serve after applying.
     pub watches: Vec<Watch>,
+    /// What the script read from the cluster, for the preflight of `plan`
+    /// if it is carried out at once (see [`crate::kube::reads`]).
+    pub reads: crate::kube::reads::Reads,
 }
 
 /// One recipe run: its state, its engine and the compiled recipe.
@@ -326,6 +329,8 @@ impl Session {
     /// Runs the recipe's body with `args` and `config` in scope, and returns
     /// what it produced.
     pub fn run(&self, args: &Value, config: &Value) -> Result<Produced> {
+        // A --watch re-run reads the cluster anew.
+        self.run.state().reads = Default::default();
         self.recipe.run(&self.engine, args, config)?;
         let mut state = self.run.state();
         Ok(Produced {
@@ -333,6 +338,7 @@ impl Session {
             stdout: std::mem::take(&mut state.stdout),
             exit_code: state.exit_code,
             watches: std::mem::take(&mut state.watches),
+            reads: std::mem::take(&mut state.reads),
         })
     }
 

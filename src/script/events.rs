@@ -12,6 +12,7 @@ use crate::kube::apply::{execute, ExecOptions};
 use crate::kube::cluster::Cluster;
 use crate::kube::events::{describe_object, Wake, WatchSpec};
 use crate::kube::lease::{Leadership, LeaseSettings, NAMESPACE_KEY};
+use crate::kube::reads::Reads;
 use crate::plan::Plan;
 use rhai::{Dynamic, Engine, AST};
 use serde_json::Value;
@@ -56,7 +57,9 @@ pub fn serve(
             if body.is_empty() {
                 return Ok(());
             }
-            let report = run.block_on(execute(cluster, body, options))?;
+            // The body ran before this copy led, maybe long before: its
+            // reads are not used.
+            let report = run.block_on(execute(cluster, body, options, &Reads::default()))?;
             tracing::info!(
                 "{}: {} (the body's plan, applied by the copy that leads)",
                 run.state().instance,
@@ -94,7 +97,11 @@ fn handle(
 ) {
     let who = describe_object(&watch.spec.kind, object);
     tracing::debug!("{event} {who}");
-    run.state().plan = Plan::default();
+    {
+        let mut state = run.state();
+        state.plan = Plan::default();
+        state.reads = Reads::default();
+    }
     let argument = match from_json(object) {
         Ok(a) => a,
         Err(e) => {
@@ -113,7 +120,13 @@ fn handle(
         );
         return;
     }
-    let plan = std::mem::take(&mut run.state().plan);
+    let (plan, reads) = {
+        let mut state = run.state();
+        (
+            std::mem::take(&mut state.plan),
+            std::mem::take(&mut state.reads),
+        )
+    };
     if plan.is_empty() {
         return;
     }
@@ -127,7 +140,7 @@ fn handle(
         quiet_unchanged: true,
         ..*options
     };
-    if let Err(e) = run.block_on(execute(cluster, &plan, &options)) {
+    if let Err(e) = run.block_on(execute(cluster, &plan, &options, &reads)) {
         tracing::error!("handler for {who} ({event}): {e:#}");
     }
 }

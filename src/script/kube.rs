@@ -118,16 +118,23 @@ fn ref_of(api_version: &str, kind: &str, namespace: &str, name: &str) -> ObjectR
     }
 }
 
+/// Reads `target` now (a script may poll), and records the answer for the
+/// checks before the writes (see [`crate::kube::reads`]).
 fn read(ctx: &NativeCallContext, target: &ObjectRef) -> RhaiResultOf<Option<Value>> {
     let run = RunHandle::from_context(ctx)?;
     let cluster = run
         .cluster()
         .map_err(|e| script_error(ctx, format!("kube::get: {e}")))?;
-    run.block_on(async {
-        let kind = cluster.resolve(&target.api_version, &target.kind).await?;
-        crate::kube::objects::get(&cluster, &kind, target).await
-    })
-    .map_err(|e| script_error(ctx, format!("{e:#}")))
+    let found = run
+        .block_on(async {
+            let kind = cluster.resolve(&target.api_version, &target.kind).await?;
+            crate::kube::objects::get(&cluster, &kind, target).await
+        })
+        .map_err(|e| script_error(ctx, format!("{e:#}")))?;
+    run.state()
+        .reads
+        .record_object(target.clone(), found.clone());
+    Ok(found)
 }
 
 fn get_object(ctx: &NativeCallContext, target: &ObjectRef) -> RhaiResultOf<Dynamic> {
@@ -176,12 +183,20 @@ fn list_objects(
         Some(v) if !v.is_unit() => Some(v.to_string()),
         _ => None,
     };
+    let labels = match options.get("labels") {
+        Some(v) => Some(selector(ctx, "labels", v)?),
+        None => None,
+    };
+    let fields = match options.get("fields") {
+        Some(v) => Some(selector(ctx, "fields", v)?),
+        None => None,
+    };
     let mut params = kube::api::ListParams::default();
-    if let Some(v) = options.get("labels") {
-        params = params.labels(&selector(ctx, "labels", v)?);
+    if let Some(labels) = &labels {
+        params = params.labels(labels);
     }
-    if let Some(v) = options.get("fields") {
-        params = params.fields(&selector(ctx, "fields", v)?);
+    if let Some(fields) = &fields {
+        params = params.fields(fields);
     }
     let run = RunHandle::from_context(ctx)?;
     let cluster = run
@@ -193,7 +208,16 @@ fn list_objects(
             cluster.list(&kind, namespace.as_deref(), &params).await
         })
         .map_err(|e| script_error(ctx, format!("{e:#}")))?;
-    items.iter().map(from_json).collect()
+    let listed: RhaiResultOf<rhai::Array> = items.iter().map(from_json).collect();
+    run.state().reads.record_list(
+        api_version,
+        kind,
+        namespace.as_deref(),
+        labels.as_deref(),
+        fields.as_deref(),
+        items,
+    );
+    listed
 }
 
 fn register_watch(

@@ -66,6 +66,9 @@ pub struct RunState {
     pub action: crate::action::Action,
     /// `--force` (`run::force()`).
     pub force: bool,
+    /// What the current evaluation read from the cluster (see
+    /// [`crate::kube::reads`]): emptied when one starts.
+    pub reads: crate::kube::reads::Reads,
     /// Runtime for host functions that need the network.
     pub runtime: tokio::runtime::Handle,
 }
