@@ -774,10 +774,15 @@ fn scripts_read_the_cluster_and_wait() {
     assert!(err.contains("check.rhai:9"), "{err}");
 }
 
-/// A kubeconfig for a new ServiceAccount bound to `cluster_role`.
-fn service_account_kubeconfig(w: &World, cluster_role: &str, dir: &Path) -> PathBuf {
+/// A kubeconfig for a new ServiceAccount in `ns`, bound cluster-wide to
+/// `cluster_role`.
+fn service_account_kubeconfig(
+    cluster: &TestCluster,
+    ns: &str,
+    cluster_role: &str,
+    dir: &Path,
+) -> PathBuf {
     let sa = unique_name("deployer");
-    let ns = w.tls.name();
     for args in [
         vec!["-n", ns, "create", "serviceaccount", &sa],
         vec![
@@ -788,14 +793,14 @@ fn service_account_kubeconfig(w: &World, cluster_role: &str, dir: &Path) -> Path
             &format!("--serviceaccount={ns}:{sa}"),
         ],
     ] {
-        let out = w.cluster.kubectl(&args);
+        let out = cluster.kubectl(&args);
         assert!(
             out.status.success(),
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    w.cluster.token_kubeconfig(ns, &sa, dir)
+    cluster.token_kubeconfig(ns, &sa, dir)
 }
 
 /// examples/rbac.yaml's ClusterRole, applied under a new name (returned)
@@ -835,7 +840,8 @@ fn rbac_example_is_enough_and_a_missing_permission_stops_before_any_write() {
     );
 
     // The example role: every mode works.
-    let allowed = service_account_kubeconfig(&w, "wildrun-recipes", dir.path());
+    let allowed =
+        service_account_kubeconfig(w.cluster, w.tls.name(), "wildrun-recipes", dir.path());
     let name = w.name.as_str();
     assert_ok(
         &w.wildrun_as(&allowed, &["scripts/internal.rhai", "--name", name]),
@@ -874,7 +880,7 @@ fn rbac_example_is_enough_and_a_missing_permission_stops_before_any_write() {
         "ingresses",
         &["get", "list", "patch", "delete"],
     );
-    let denied = service_account_kubeconfig(&w, &reduced, dir.path());
+    let denied = service_account_kubeconfig(w.cluster, w.tls.name(), &reduced, dir.path());
     let other = unique_name("denied");
     let out = w.wildrun_as(&denied, &["scripts/internal.rhai", "--name", &other]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -985,7 +991,7 @@ fn delete_and_prune_check_delete_permission_before_the_first_write() {
         "deployments",
         &["get", "list", "create", "patch"],
     );
-    let user = service_account_kubeconfig(&w, &reduced, dir.path());
+    let user = service_account_kubeconfig(w.cluster, w.tls.name(), &reduced, dir.path());
 
     // --delete: refused before the Ingress and Service (deleted first) go.
     let out = w.wildrun_as(&user, &["scripts/public.rhai", "--name", name, "--delete"]);
@@ -1383,11 +1389,16 @@ fn tally(sent: &[Sent]) -> String {
 
 /// wildrun on a plane of a test's own, copying TLS from `tls_namespace`.
 fn wildrun_on(cluster: &TestCluster, tls_namespace: &str, args: &[&str]) -> Output {
+    wildrun_with(cluster.kubeconfig_path(), tls_namespace, args)
+}
+
+/// [`wildrun_on`] as the user of `kubeconfig`.
+fn wildrun_with(kubeconfig: &Path, tls_namespace: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wildrun"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(args)
         .args(["--set", &format!("tls.sourceNamespace={tls_namespace}")])
-        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .env("KUBECONFIG", kubeconfig)
         .env("CLOUD_DOMAIN", DOMAIN)
         .env("CLUSTER_LOAD_BALANCER_IP", LB_IP)
         .env_remove("WILDRUN_CONFIG")
@@ -1916,4 +1927,128 @@ fn writes_to_different_namespaces_run_side_by_side_and_the_report_keeps_plan_ord
             assert_eq!(exists, done.contains(&what), "{what}: {err}");
         }
     }
+}
+
+/// A recipe applying ConfigMap `settings` into each of `namespaces`
+/// (`ensure`: and making each namespace first).
+fn config_maps_into(namespaces: &[&str], ensure: bool) -> String {
+    let mut text = String::new();
+    for ns in namespaces {
+        if ensure {
+            text.push_str(&format!("kube::ensure_namespace(\"{ns}\");\n"));
+        }
+        text.push_str(&format!(
+            "kube::apply(#{{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{{ name: \"settings\", namespace: \"{ns}\" }}, data: #{{ a: \"b\" }} }});\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn a_plan_into_many_namespaces_is_reviewed_once_for_all_of_them() {
+    let plane = common::cluster::PrivatePlane::start_audited();
+    let cluster = &plane.cluster;
+    let dir = tempfile::tempdir().unwrap();
+    kubectl_ok(cluster, &["create", "namespace", "deployers"]);
+    // Bound cluster-wide through RBAC (the admin kubeconfig's
+    // system:masters would be allowed without it).
+    let admin = service_account_kubeconfig(cluster, "deployers", "cluster-admin", dir.path());
+    let namespaces: Vec<String> = (0..5).map(|i| format!("spread-{i}")).collect();
+    let namespaces: Vec<&str> = namespaces.iter().map(String::as_str).collect();
+    let (_dir, path) = script(&config_maps_into(&namespaces, true));
+    let audit = Audit::mark(&plane.audit_log());
+    let out = wildrun_with(&admin, "unused", &[path.to_str().unwrap()]);
+    assert_ok(&out, "apply into five namespaces");
+    let sent = audit.sent();
+    for ns in &namespaces {
+        assert!(
+            report(&out).contains(&format!("created ConfigMap {ns}/settings")),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // One question for the Namespaces, one for ConfigMaps in all
+    // namespaces; no namespace reviewed on its own.
+    let reviews: Vec<&Sent> = sent.iter().filter(|s| s.what == "review").collect();
+    assert!(
+        !reviews
+            .iter()
+            .any(|s| s.uri.contains("selfsubjectrulesreviews")),
+        "{reviews:?}"
+    );
+    assert_eq!(reviews.len(), 2, "{reviews:?}");
+}
+
+#[test]
+fn a_user_bound_per_namespace_writes_where_bound_and_is_refused_elsewhere() {
+    let w = World::new("perns", false);
+    let dir = tempfile::tempdir().unwrap();
+    // Reads Namespaces and ConfigMaps everywhere (the plane's
+    // wildrun-test-limited role), writes ConfigMaps only where a RoleBinding
+    // lets it: in the first three of four namespaces.
+    let user =
+        service_account_kubeconfig(w.cluster, w.tls.name(), "wildrun-test-limited", dir.path());
+    let namespaces: Vec<TestNamespace> = (0..4)
+        .map(|i| TestNamespace::new(w.cluster, &format!("perns-{i}")))
+        .collect();
+    let names: Vec<&str> = namespaces.iter().map(TestNamespace::name).collect();
+    let writer = unique_name("configmap-writer");
+    kubectl_ok(
+        w.cluster,
+        &[
+            "create",
+            "clusterrole",
+            &writer,
+            "--verb=create,patch",
+            "--resource=configmaps",
+        ],
+    );
+    // The test's own namespace's ServiceAccounts: the one made above.
+    let accounts = format!("--group=system:serviceaccounts:{}", w.tls.name());
+    for ns in &names[..3] {
+        kubectl_ok(
+            w.cluster,
+            &[
+                "-n",
+                ns,
+                "create",
+                "rolebinding",
+                &writer,
+                &format!("--clusterrole={writer}"),
+                &accounts,
+            ],
+        );
+    }
+
+    // Into all four: refused for the one without the binding, nothing written.
+    let (_dir, all) = script(&config_maps_into(&names, false));
+    let out = w.wildrun_as(&user, &[all.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("nothing was applied"), "{err}");
+    let refusals: Vec<&str> = err.lines().filter(|l| l.contains("may not")).collect();
+    assert_eq!(refusals.len(), 1, "{err}");
+    assert!(
+        refusals[0].contains(&format!(
+            "may not create configmaps in namespace {} (needed for ConfigMap {}/settings)",
+            names[3], names[3]
+        )) && refusals[0].contains("user \"system:serviceaccount:")
+            && refusals[0].contains("check.rhai:4"),
+        "{err}"
+    );
+    for ns in &names {
+        assert!(
+            w.get(&["-n", ns, "configmap", "settings"]).is_none(),
+            "a ConfigMap was written in {ns}: {err}"
+        );
+    }
+
+    // Into the three with the binding: applied.
+    let (_dir, bound) = script(&config_maps_into(&names[..3], false));
+    let out = w.wildrun_as(&user, &[bound.to_str().unwrap()]);
+    assert_ok(&out, "apply where the RoleBindings allow it");
+    for ns in &names[..3] {
+        w.must_get(&["-n", ns, "configmap", "settings"]);
+    }
+    let _ = w.cluster.kubectl(&["delete", "clusterrole", &writer]);
 }
