@@ -1706,14 +1706,16 @@ for ns in {targets:?} {{
             .count()
     };
     let source_path = format!("/api/v1/namespaces/{tls}/secrets/{secret}");
+    let every_copy = |action: &str| -> Vec<String> {
+        targets
+            .iter()
+            .map(|ns| format!("{action} Secret {ns}/{secret}"))
+            .collect()
+    };
 
     let (out, sent) = run();
     assert_ok(&out, "first run");
-    let created: Vec<String> = targets
-        .iter()
-        .map(|ns| format!("created Secret {ns}/{secret}"))
-        .collect();
-    assert_eq!(report(&out), created);
+    assert_eq!(report(&out), every_copy("created"));
     // The source once (the script's own read), the targets and their
     // namespaces never: the lists said where the copies were missing and
     // that the namespaces are there.
@@ -1732,11 +1734,7 @@ for ns in {targets:?} {{
     // nothing is written, and nothing read but by the script.
     let (out, sent) = run();
     assert_ok(&out, "second run");
-    let unchanged: Vec<String> = targets
-        .iter()
-        .map(|ns| format!("unchanged Secret {ns}/{secret}"))
-        .collect();
-    assert_eq!(report(&out), unchanged);
+    assert_eq!(report(&out), every_copy("unchanged"));
     assert_eq!(
         sent.iter().filter(|s| s.writes()).count(),
         0,
@@ -1755,11 +1753,7 @@ for ns in {targets:?} {{
     create_tls_secret(cluster, tls, secret, "second");
     let (out, _) = run();
     assert_ok(&out, "run after the renewal");
-    let configured: Vec<String> = targets
-        .iter()
-        .map(|ns| format!("configured Secret {ns}/{secret}"))
-        .collect();
-    assert_eq!(report(&out), configured);
+    assert_eq!(report(&out), every_copy("configured"));
     let copy = kubectl_ok(
         cluster,
         &[
