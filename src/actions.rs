@@ -120,6 +120,7 @@ fn new_state(
         action,
         force: request.exec.force,
         reads: Default::default(),
+        once: Default::default(),
         runtime,
     }
 }

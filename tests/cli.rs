@@ -1230,3 +1230,22 @@ fn an_option_with_a_value_it_cannot_take_is_named_with_what_it_takes() {
         assert!(err.contains("bad.rhai:1"), "names the line: {err}");
     }
 }
+
+#[test]
+fn run_once_is_true_the_first_time_a_run_asks_with_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("once.rhai"),
+        "fn check(name) { run::once(`check ${name}`) }\n\
+         let seen = [];\n\
+         for name in [\"a\", \"b\", \"a\", \"a\", \"b\", \"c\"] { seen.push(check(name)); }\n\
+         out::line(`${seen}`);\n",
+    )
+    .unwrap();
+    let out = wildrun_in(dir.path(), &["once.rhai", "--dry-run"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        "[true, true, false, false, false, true]"
+    );
+}

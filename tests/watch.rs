@@ -172,9 +172,12 @@ fn watch_handler_sees_events_in_order_and_survives_its_errors() {
     std::fs::write(
         dir.path().join("events.rhai"),
         format!(
-            "kube::watch(\"v1\", \"ConfigMap\", #{{ namespace: \"{}\", labels: \"test=events\" }}, |event, cm| {{\n\
+            "run::once(\"key\");\n\
+             kube::watch(\"v1\", \"ConfigMap\", #{{ namespace: \"{}\", labels: \"test=events\" }}, |event, cm| {{\n\
                  if cm.metadata.name == \"bad\" {{ throw \"bad object\"; }}\n\
-                 log::info(`EVENT ${{event}} ${{cm.metadata.name}} ${{cm.data?.v ?? \"\"}}`);\n\
+                 // Each call is an evaluation of its own: run::once starts afresh.\n\
+                 let first = run::once(\"key\") && !run::once(\"key\");\n\
+                 log::info(`EVENT ${{event}} ${{cm.metadata.name}} ${{cm.data?.v ?? \"\"}} ${{first}}`);\n\
              }});\n",
             ns.name()
         ),
@@ -189,7 +192,7 @@ fn watch_handler_sees_events_in_order_and_survives_its_errors() {
     run.wait_for("watching v1 ConfigMap");
     let cm = |name: &str, v: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns.name(), "labels": {"test": "events"}}, "data": {"v": v}});
     apply_json(cluster, &cm("a", "1"));
-    run.wait_for("EVENT added a 1");
+    run.wait_for("EVENT added a 1 ");
     apply_json(cluster, &cm("bad", "0"));
     run.wait_for("handler for ConfigMap");
     apply_json(cluster, &cm("a", "2"));
@@ -203,13 +206,16 @@ fn watch_handler_sees_events_in_order_and_survives_its_errors() {
         .filter(|l| l.contains("EVENT "))
         .map(|l| l.split("EVENT ").nth(1).unwrap().trim().to_string())
         .collect();
-    assert_eq!(events, ["added a 1", "modified a 2", "deleted a 2"]);
+    assert_eq!(
+        events,
+        ["added a 1 true", "modified a 2 true", "deleted a 2 true"]
+    );
     let text = run.text();
     assert!(
         text.contains(&format!(
             "handler for ConfigMap {}/bad (added) failed",
             ns.name()
-        )) && text.contains("events.rhai:2"),
+        )) && text.contains("events.rhai:3"),
         "{text}"
     );
     assert_eq!(run.interrupt(), Some(0));

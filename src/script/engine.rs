@@ -329,8 +329,7 @@ impl Session {
     /// Runs the recipe's body with `args` and `config` in scope, and returns
     /// what it produced.
     pub fn run(&self, args: &Value, config: &Value) -> Result<Produced> {
-        // A --watch re-run reads the cluster anew.
-        self.run.state().reads = Default::default();
+        self.run.state().start_evaluation();
         self.recipe.run(&self.engine, args, config)?;
         let mut state = self.run.state();
         Ok(Produced {

@@ -97,11 +97,7 @@ fn handle(
 ) {
     let who = describe_object(&watch.spec.kind, object);
     tracing::debug!("{event} {who}");
-    {
-        let mut state = run.state();
-        state.plan = Plan::default();
-        state.reads = Reads::default();
-    }
+    run.state().start_evaluation();
     let argument = match from_json(object) {
         Ok(a) => a,
         Err(e) => {

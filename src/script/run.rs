@@ -1,6 +1,7 @@
 //! `run::` for scripts: what this run of wildrun was asked to do, so a
 //! recipe can refuse what it must not do (the visibility layer refuses
-//! `--delete` while services use it, unless `--force`).
+//! `--delete` while services use it, unless `--force`), and `once`, for
+//! what a recipe checks or says once however many services it deploys.
 
 use super::support::{RhaiResultOf, RunHandle};
 use rhai::plugin::*;
@@ -15,6 +16,16 @@ pub mod run_api {
         let run = RunHandle::from_context(&ctx)?;
         let name = run.state().action.name();
         Ok(name.to_string())
+    }
+
+    /// `true` the first time this run (or this call of a watch handler)
+    /// asks with `key`, `false` after: for what a recipe that deploys many
+    /// services needs to check or say once, not once per service.
+    #[rhai_fn(return_raw)]
+    pub fn once(ctx: NativeCallContext, key: &str) -> RhaiResultOf<bool> {
+        let run = RunHandle::from_context(&ctx)?;
+        let first = run.state().once.insert(key.to_string());
+        Ok(first)
     }
 
     /// Whether `--force` was given.

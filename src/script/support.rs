@@ -69,8 +69,20 @@ pub struct RunState {
     /// What the current evaluation read from the cluster (see
     /// [`crate::kube::reads`]): emptied when one starts.
     pub reads: crate::kube::reads::Reads,
+    /// The keys `run::once` has seen in the current evaluation.
+    pub once: BTreeSet<String>,
     /// Runtime for host functions that need the network.
     pub runtime: tokio::runtime::Handle,
+}
+
+impl RunState {
+    /// Starts an evaluation (the recipe's body, or one handler call): its
+    /// plan, its reads and its `run::once` keys are its own.
+    pub fn start_evaluation(&mut self) {
+        self.plan = Plan::default();
+        self.reads = Default::default();
+        self.once.clear();
+    }
 }
 
 /// A watch a script registered with `kube::watch`: what to watch, and the
