@@ -1939,7 +1939,7 @@ fn config_maps_into(namespaces: &[&str], ensure: bool) -> String {
 }
 
 #[test]
-fn a_plan_into_many_namespaces_is_reviewed_once_for_all_of_them() {
+fn a_plan_into_many_namespaces_is_reviewed_and_read_once_for_all_of_them() {
     let plane = common::cluster::PrivatePlane::start_audited();
     let cluster = &plane.cluster;
     let dir = tempfile::tempdir().unwrap();
@@ -1947,12 +1947,13 @@ fn a_plan_into_many_namespaces_is_reviewed_once_for_all_of_them() {
     // Bound cluster-wide through RBAC (the admin kubeconfig's
     // system:masters would be allowed without it).
     let admin = service_account_kubeconfig(cluster, "deployers", "cluster-admin", dir.path());
-    let namespaces: Vec<String> = (0..5).map(|i| format!("spread-{i}")).collect();
+    // More than the preflight reads one by one (16).
+    let namespaces: Vec<String> = (0..20).map(|i| format!("spread-{i}")).collect();
     let namespaces: Vec<&str> = namespaces.iter().map(String::as_str).collect();
     let (_dir, path) = script(&config_maps_into(&namespaces, true));
     let audit = Audit::mark(&plane.audit_log());
     let out = wildrun_with(&admin, "unused", &[path.to_str().unwrap()]);
-    assert_ok(&out, "apply into five namespaces");
+    assert_ok(&out, "apply into twenty namespaces");
     let sent = audit.sent();
     for ns in &namespaces {
         assert!(
@@ -1971,6 +1972,92 @@ fn a_plan_into_many_namespaces_is_reviewed_once_for_all_of_them() {
         "{reviews:?}"
     );
     assert_eq!(reviews.len(), 2, "{reviews:?}");
+    // The Namespaces from one list, none read on its own.
+    // Lists of Namespaces, and reads of Namespaces named `prefix`N.
+    let namespace_reads = |sent: &[Sent], prefix: &str| -> (usize, usize) {
+        let path = |s: &&Sent| s.uri.split('?').next().unwrap_or_default().to_string();
+        let lists = sent
+            .iter()
+            .filter(|s| s.what == "list" && path(s) == "/api/v1/namespaces")
+            .count();
+        let gets = sent
+            .iter()
+            .filter(|s| {
+                s.what == "get"
+                    && path(s)
+                        .strip_prefix(&format!("/api/v1/namespaces/{prefix}"))
+                        .is_some_and(|rest| !rest.contains('/'))
+            })
+            .count();
+        (lists, gets)
+    };
+    assert_eq!(
+        namespace_reads(&sent, "spread-"),
+        (1, 0),
+        "{}",
+        tally(&sent)
+    );
+    // Again: every Namespace is there, and holds what the plan applies.
+    let audit = Audit::mark(&plane.audit_log());
+    let out = wildrun_with(&admin, "unused", &[path.to_str().unwrap()]);
+    assert_ok(&out, "the same again");
+    let sent = audit.sent();
+    assert!(
+        report(&out)
+            .iter()
+            .all(|line| line.starts_with("unchanged ")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        sent.iter().filter(|s| s.writes()).count(),
+        0,
+        "{}",
+        tally(&sent)
+    );
+    assert_eq!(
+        namespace_reads(&sent, "spread-"),
+        (1, 0),
+        "{}",
+        tally(&sent)
+    );
+
+    // A user who may read Namespaces one by one but not list them: read
+    // one by one, and the run goes through.
+    kubectl_ok(
+        cluster,
+        &[
+            "create",
+            "clusterrole",
+            "no-namespace-list",
+            "--verb=get,create,patch",
+            "--resource=namespaces,configmaps",
+        ],
+    );
+    let no_list = service_account_kubeconfig(cluster, "deployers", "no-namespace-list", dir.path());
+    let others: Vec<String> = (0..20).map(|i| format!("spread-more-{i}")).collect();
+    let others: Vec<&str> = others.iter().map(String::as_str).collect();
+    let (_dir, path) = script(&config_maps_into(&others, true));
+    let audit = Audit::mark(&plane.audit_log());
+    let out = wildrun_with(&no_list, "unused", &[path.to_str().unwrap()]);
+    assert_ok(&out, "apply without the permission to list Namespaces");
+    let sent = audit.sent();
+    assert_eq!(
+        report(&out)
+            .iter()
+            .filter(|line| line.starts_with("created "))
+            .count(),
+        40,
+        "{}",
+        stderr(&out)
+    );
+    // The list was refused (403), then each Namespace read.
+    assert_eq!(
+        namespace_reads(&sent, "spread-more-"),
+        (1, 20),
+        "{}",
+        tally(&sent)
+    );
 }
 
 #[test]

@@ -166,7 +166,7 @@ async fn read_all(
     use futures::TryStreamExt;
     futures::stream::iter(wanted.into_iter().map(|(kind, target)| async move {
         let value = match script_reads.lookup(&target) {
-            Some(known) => known.map(|v| Value::clone(&v)),
+            Some(answer) => answer.map(|v| Value::clone(&v)),
             None => get(cluster, &kind, &target).await?,
         };
         let live = value.map(|v| Arc::new(projector.project(&target, v, read_before)));
@@ -253,6 +253,65 @@ fn read(snapshot: &Snapshot, target: &ObjectRef) -> Option<Arc<Live>> {
     snapshot.get(target).cloned().flatten()
 }
 
+/// Above how many Namespaces to read, the preflight lists them all instead
+/// (one request; a plan of fifty new services read fifty Namespaces).
+const NAMESPACES_READ_ONE_BY_ONE: usize = 16;
+
+/// How many Namespaces one page of that list holds: the preflight holds
+/// one page at a time, however many namespaces the cluster has.
+const NAMESPACE_PAGE: u32 = 250;
+
+/// The names of every Namespace, from one list (in pages of
+/// [`NAMESPACE_PAGE`]), and what `projector` keeps of those in `wanted`,
+/// turned into [`Live`] page by page; `None` when listing fails (a user who
+/// may get Namespaces but not list them): they are then read one by one.
+async fn list_namespaces(
+    cluster: &Cluster,
+    wanted: &[(Kind, ObjectRef)],
+    projector: &Projector<'_>,
+) -> Option<(BTreeSet<String>, Snapshot)> {
+    let mut names = BTreeSet::new();
+    let mut snapshot = Snapshot::new();
+    let listing = async {
+        let wanted: std::collections::HashSet<&ObjectRef> = wanted.iter().map(|(_, t)| t).collect();
+        let nothing = Snapshot::new();
+        let kind = cluster.resolve("v1", "Namespace").await?;
+        let api = cluster.api(&kind, None);
+        let mut params = kube::api::ListParams::default().limit(NAMESPACE_PAGE);
+        // Bounded: a million namespaces at most.
+        for _ in 0..10_000 {
+            let page = super::cluster::retry(|| api.list(&params))
+                .await
+                .map_err(|e| cluster.explain(e, "list namespaces"))?;
+            for item in &page.items {
+                let Some(name) = item.metadata.name.as_deref() else {
+                    continue;
+                };
+                let target = ObjectRef::namespace(name);
+                if wanted.contains(&target) {
+                    let value = super::cluster::listed_value(&kind, item)?;
+                    let live = projector.project(&target, value, &nothing);
+                    snapshot.insert(target.clone(), Some(Arc::new(live)));
+                }
+                names.insert(target.name);
+            }
+            match page.metadata.continue_.filter(|token| !token.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => return anyhow::Ok(()),
+            }
+        }
+        Err(anyhow!("the list of Namespaces did not end"))
+    };
+    if let Err(e) = listing.await {
+        tracing::debug!("reading Namespaces one by one: {e:#}");
+        return None;
+    }
+    for (_, target) in wanted {
+        snapshot.entry(target.clone()).or_insert(None);
+    }
+    Some((names, snapshot))
+}
+
 /// Whether `target` is a Namespace (read before what lives in it).
 fn is_namespace(target: &ObjectRef) -> bool {
     target.kind == "Namespace" && target.api_version == "v1" && target.namespace.is_none()
@@ -261,8 +320,10 @@ fn is_namespace(target: &ObjectRef) -> bool {
 /// Reads what the checks need, each object once and several at a time, in
 /// up to three rounds so that nothing is read whose answer is already known:
 ///
-/// 1. the Namespaces the plan applies, and the sources of secret copies
-///    (each copy is compared with its source as it is read, in round 2);
+/// 1. the Namespaces the plan applies (more than
+///    [`NAMESPACES_READ_ONE_BY_ONE`]: from one list of them all), and the
+///    sources of secret copies (each copy is compared with its source as it
+///    is read, in round 2);
 /// 2. every other target, except the objects inside a
 ///    Namespace round 1 found absent: nothing lives in a namespace that does
 ///    not exist, so they are recorded as absent unread (a new service's
@@ -297,7 +358,21 @@ async fn read_targets(
     }
     let nothing = Snapshot::new();
     // 1.
-    let mut snapshot = read_all(cluster, first, script_reads, &projector, &nothing).await?;
+    let (namespaces, mut first): (Vec<_>, Vec<_>) = first
+        .into_iter()
+        .partition(|(_, target)| is_namespace(target) && script_reads.lookup(target).is_none());
+    let listed = match namespaces.len() > NAMESPACES_READ_ONE_BY_ONE {
+        true => list_namespaces(cluster, &namespaces, &projector).await,
+        false => None,
+    };
+    let (listed_names, mut snapshot) = match listed {
+        Some((names, read)) => (Some(names), read),
+        None => {
+            first.extend(namespaces);
+            (None, Snapshot::new())
+        }
+    };
+    snapshot.extend(read_all(cluster, first, script_reads, &projector, &nothing).await?);
     let mut existing: BTreeSet<String> = snapshot
         .iter()
         .filter(|(target, live)| is_namespace(target) && live.is_some())
@@ -327,11 +402,16 @@ async fn read_targets(
             .map(|(_, ns)| ns),
     );
     // 3.
-    let unproven: BTreeSet<String> = ordered
+    let mut unproven: BTreeSet<String> = ordered
         .iter()
         .filter_map(|p| p.step.target().and_then(|t| t.namespace))
         .filter(|ns| !planned_ns.contains(ns) && !existing.contains(ns))
         .collect();
+    if let Some(names) = &listed_names {
+        // The list of round 1 answers: there or not.
+        existing.extend(unproven.iter().filter(|ns| names.contains(*ns)).cloned());
+        unproven.clear();
+    }
     if !unproven.is_empty() {
         let namespace_kind = cluster.resolve("v1", "Namespace").await?;
         let wanted = unproven

@@ -297,17 +297,7 @@ impl Cluster {
             .map_err(|e| self.explain(e, &format!("list {}", kind.resource.plural)))?;
         list.items
             .iter()
-            .map(|item| {
-                let mut value = to_value(item)?;
-                if let Some(obj) = value.as_object_mut() {
-                    obj.insert(
-                        "apiVersion".into(),
-                        Value::String(kind.resource.api_version.clone()),
-                    );
-                    obj.insert("kind".into(), Value::String(kind.resource.kind.clone()));
-                }
-                Ok(value)
-            })
+            .map(|item| listed_value(kind, item))
             .collect()
     }
 
@@ -527,6 +517,21 @@ fn with_user_agent(mut config: kube::Config) -> kube::Config {
         http::HeaderValue::from_static(USER_AGENT),
     ));
     config
+}
+
+/// The JSON form of an object of `kind` from a list, whose items the API
+/// server sends without `apiVersion` and `kind`: with them, as a read of
+/// the object alone returns it.
+pub fn listed_value(kind: &Kind, item: &DynamicObject) -> Result<Value> {
+    let mut value = to_value(item)?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert(
+            "apiVersion".into(),
+            Value::String(kind.resource.api_version.clone()),
+        );
+        obj.insert("kind".into(), Value::String(kind.resource.kind.clone()));
+    }
+    Ok(value)
 }
 
 /// The JSON form of a live object.
