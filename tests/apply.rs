@@ -1947,14 +1947,21 @@ fn a_plan_into_many_namespaces_is_reviewed_and_read_once_for_all_of_them() {
     // Bound cluster-wide through RBAC (the admin kubeconfig's
     // system:masters would be allowed without it).
     let admin = service_account_kubeconfig(cluster, "deployers", "cluster-admin", dir.path());
-    // More than the preflight reads one by one (16).
+    // A ConfigMap into each of 20 new namespaces `prefix`N (more than the
+    // preflight reads one by one: 16), as `user`.
+    let spread = |user: &Path, prefix: &str| {
+        let namespaces: Vec<String> = (0..20).map(|i| format!("{prefix}{i}")).collect();
+        let namespaces: Vec<&str> = namespaces.iter().map(String::as_str).collect();
+        let recipe = script(&config_maps_into(&namespaces, true));
+        let audit = Audit::mark(&plane.audit_log());
+        let out = wildrun_with(user, "unused", &[recipe.1.to_str().unwrap()]);
+        assert_ok(&out, &format!("apply into {prefix}N"));
+        let sent = audit.sent();
+        (out, sent, recipe)
+    };
+    // The recipe's folder lives until the end: it is run again below.
+    let (out, sent, (_dir, path)) = spread(&admin, "spread-");
     let namespaces: Vec<String> = (0..20).map(|i| format!("spread-{i}")).collect();
-    let namespaces: Vec<&str> = namespaces.iter().map(String::as_str).collect();
-    let (_dir, path) = script(&config_maps_into(&namespaces, true));
-    let audit = Audit::mark(&plane.audit_log());
-    let out = wildrun_with(&admin, "unused", &[path.to_str().unwrap()]);
-    assert_ok(&out, "apply into twenty namespaces");
-    let sent = audit.sent();
     for ns in &namespaces {
         assert!(
             report(&out).contains(&format!("created ConfigMap {ns}/settings")),
@@ -2035,13 +2042,7 @@ fn a_plan_into_many_namespaces_is_reviewed_and_read_once_for_all_of_them() {
         ],
     );
     let no_list = service_account_kubeconfig(cluster, "deployers", "no-namespace-list", dir.path());
-    let others: Vec<String> = (0..20).map(|i| format!("spread-more-{i}")).collect();
-    let others: Vec<&str> = others.iter().map(String::as_str).collect();
-    let (_dir, path) = script(&config_maps_into(&others, true));
-    let audit = Audit::mark(&plane.audit_log());
-    let out = wildrun_with(&no_list, "unused", &[path.to_str().unwrap()]);
-    assert_ok(&out, "apply without the permission to list Namespaces");
-    let sent = audit.sent();
+    let (out, sent, _) = spread(&no_list, "spread-more-");
     assert_eq!(
         report(&out)
             .iter()
