@@ -324,6 +324,9 @@ fn apply_and_serve(
         }
         // Copies of an automation elect a leader: the body's plan is the
         // leader's to apply, like the handlers' (see script::events).
+        // The body's reads are not used (see script::events::serve): not
+        // kept for as long as the watches run either.
+        drop(reads);
         session.serve(&cluster, watches, &plan, &request.exec)?;
         return Ok(Outcome {
             stdout,
