@@ -58,4 +58,8 @@ macro_rules! failed_from {
     )*};
 }
 
-failed_from!(crate::config::ConfigError, crate::plan::PlanError);
+failed_from!(
+    crate::config::ConfigError,
+    crate::plan::PlanError,
+    crate::kube::KubeError
+);

@@ -11,6 +11,7 @@
 //! re-run converges.
 
 use super::cluster::{Cluster, Kind};
+use super::error::{KubeError, Result};
 use super::objects::{self, copy_object, get, label, rv, server_side_apply, why_write, Applied};
 use super::permissions::{Need, Permissions};
 use super::reads::Reads;
@@ -20,7 +21,6 @@ use crate::plan::{
     ApplyStep, Condition, ObjectRef, Plan, PlannedStep, Step, COPIED_FROM_ANNOTATION,
     INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
-use anyhow::{anyhow, Result};
 use futures::StreamExt;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -170,7 +170,7 @@ async fn read_all(
             None => get(cluster, &kind, &target).await?,
         };
         let live = value.map(|v| Arc::new(projector.project(&target, v, read_before)));
-        anyhow::Ok((target, live))
+        Ok::<_, KubeError>((target, live))
     }))
     .buffer_unordered(CONCURRENT_READS)
     .try_collect()
@@ -297,13 +297,13 @@ async fn list_namespaces(
             }
             match page.metadata.continue_.filter(|token| !token.is_empty()) {
                 Some(token) => params = params.continue_token(&token),
-                None => return anyhow::Ok(()),
+                None => return Ok::<_, KubeError>(()),
             }
         }
-        Err(anyhow!("the list of Namespaces did not end"))
+        Err(KubeError::EndlessList("Namespaces".into()))
     };
     if let Err(e) = listing.await {
-        tracing::debug!("reading Namespaces one by one: {e:#}");
+        tracing::debug!("reading Namespaces one by one: {}", super::error::chain(&e));
         return None;
     }
     for (_, target) in wanted {
@@ -723,11 +723,7 @@ pub async fn execute(
         problems.extend(permissions.check(&needs(&prepared)).await?);
     }
     if !problems.is_empty() {
-        return Err(anyhow!(
-            "nothing was applied; the plan has {} problem(s):\n  {}",
-            problems.len(),
-            problems.join("\n  ")
-        ));
+        return Err(KubeError::Refused { problems });
     }
 
     // 4. The writes.
@@ -955,50 +951,54 @@ impl Progress {
         if !self.failed {
             return Ok(self.report);
         }
+        let Progress {
+            outcomes,
+            reported,
+            report,
+            dry_run,
+            ..
+        } = self;
         let mut done = Vec::new();
         let mut failed = Vec::new();
         let mut not_done = Vec::new();
-        for (index, outcome) in self.outcomes.iter().enumerate() {
+        for (index, outcome) in outcomes.into_iter().enumerate() {
             let step = &prepared[index].planned;
             match outcome {
                 Some(Ok(entry)) => {
                     // Done in another namespace after the failure: said now.
-                    if index >= self.reported {
-                        entry.log(self.dry_run, self.report.quiet_unchanged);
+                    if index >= reported {
+                        entry.log(dry_run, report.quiet_unchanged);
                     }
-                    done.push(format!("    {}", entry.line()));
+                    done.push(entry.line());
                 }
                 Some(Err(e)) => failed.push((step, e)),
-                None => not_done.push(format!("    {}", step.step.display_name())),
+                None => not_done.push(step.step.display_name()),
             }
         }
-        let lines = |list: Vec<String>| {
-            if list.is_empty() {
-                "    (nothing)".to_string()
-            } else {
-                list.join("\n")
-            }
-        };
-        let Some(((first, first_error), others)) = failed.split_first() else {
-            return Err(anyhow!(
-                "internal error: a step failed but none is recorded"
+        let mut failed = failed.into_iter();
+        let Some((first, first_error)) = failed.next() else {
+            return Err(KubeError::Internal(
+                "a step failed but none is recorded".into(),
             ));
         };
         // The failing steps are neither done nor surely not done: a write
         // whose answer was lost may have taken effect.
-        let mut failed_lines = vec![format!("    {}", first.step.display_name())];
-        failed_lines.extend(
-            others.iter().map(|(step, e)| {
-                format!("    {} ({}: {e:#})", step.step.display_name(), step.origin)
-            }),
-        );
-        Err(anyhow!(
-            "{}: {first_error:#}\n  done before the failure:\n{}\n  failed (not confirmed by the API server):\n{}\n  not done:\n{}\n  fix the problem and run again: objects already applied stay, and the run converges",
-            first.origin,
-            lines(done),
-            failed_lines.join("\n"),
-            lines(not_done),
-        ))
+        let mut failed_lines = vec![first.step.display_name()];
+        failed_lines.extend(failed.map(|(step, e)| {
+            format!(
+                "{} ({}: {})",
+                step.step.display_name(),
+                step.origin,
+                super::error::chain(&e)
+            )
+        }));
+        Err(KubeError::Failed {
+            origin: first.origin.clone(),
+            error: Box::new(first_error),
+            done,
+            failed: failed_lines,
+            not_done,
+        })
     }
 }
 
@@ -1011,10 +1011,10 @@ async fn run_step(
 ) -> Result<Entry> {
     let dry_run = options.server_dry_run;
     let Some(kind) = &p.kind else {
-        return Err(anyhow!(
-            "internal error: {} was not resolved",
+        return Err(KubeError::Internal(format!(
+            "{} was not resolved",
             p.planned.step.display_name()
-        ));
+        )));
     };
     // In a server dry run, objects inside a namespace the plan would create
     // cannot be validated: the namespace does not exist on the server.
@@ -2100,14 +2100,22 @@ mod preflight_tests {
         let mut progress = Progress::new(4, &ExecOptions::default());
         // Step 2 fails while step 3, in another namespace, was under way and
         // finished; step 4 never started.
-        progress.record(1, Err(anyhow!("refused")));
+        progress.record(
+            1,
+            Err(KubeError::Api {
+                doing: "apply ConfigMap b/two".into(),
+                code: 403,
+                message: "refused".into(),
+                hint: String::new(),
+            }),
+        );
         progress.record(2, Ok(entry(Action::Created, "three")));
         progress.record(0, Ok(entry(Action::Created, "one")));
         assert!(progress.failed);
         let err = format!("{:#}", progress.finish(&prepared).expect_err("a failure"));
         assert_eq!(
             err,
-            "r.rhai:2: refused\n  done before the failure:\n    created    ConfigMap a/one\n    created    ConfigMap a/three\n  failed (not confirmed by the API server):\n    ConfigMap b/two\n  not done:\n    ConfigMap d/four\n  fix the problem and run again: objects already applied stay, and the run converges"
+            "r.rhai:2: apply ConfigMap b/two: refused\n  done before the failure:\n    created    ConfigMap a/one\n    created    ConfigMap a/three\n  failed (not confirmed by the API server):\n    ConfigMap b/two\n  not done:\n    ConfigMap d/four\n  fix the problem and run again: objects already applied stay, and the run converges"
         );
     }
 }

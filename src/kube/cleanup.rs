@@ -7,6 +7,7 @@
 //! so a neighbouring instance in the same namespace survives.
 
 use super::cluster::{Cluster, Kind};
+use super::error::Result;
 use super::objects::delete;
 use super::permissions::{Need, Permissions};
 use super::report::{Action, Entry, Report};
@@ -15,7 +16,6 @@ use crate::plan::{
     Condition, ObjectRef, Origin, Plan, Propagation, COPIED_FROM_ANNOTATION, DEFAULT_DELETE_WAIT,
     INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
-use anyhow::Result;
 use kube::api::ListParams;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -307,11 +307,10 @@ async fn check_delete(cluster: &Cluster, found: &[Found], option: &str) -> Resul
         .collect();
     let problems = Permissions::new(cluster).check(&needs).await?;
     if !problems.is_empty() {
-        anyhow::bail!(
-            "nothing was changed; {option} needs {} permission(s) the user lacks:\n  {}",
-            problems.len(),
-            problems.join("\n  ")
-        );
+        return Err(super::error::KubeError::NotPermitted {
+            option: option.to_string(),
+            problems,
+        });
     }
     Ok(())
 }

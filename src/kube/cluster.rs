@@ -1,7 +1,7 @@
 //! The connection to a cluster: configuration, discovery, retries, and
 //! error messages that say which server, which user and what to do.
 
-use anyhow::{anyhow, bail, Context, Result};
+use super::error::{KubeError, Result};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::discovery::v2::{APIGroupDiscoveryList, ACCEPT_AGGREGATED_DISCOVERY_V2};
@@ -113,11 +113,16 @@ impl Cluster {
             .unwrap_or_default();
         let (config, source) = match &options.kubeconfig {
             Some(path) => {
-                let kc = Kubeconfig::read_from(path)
-                    .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+                let kc = Kubeconfig::read_from(path).map_err(|error| KubeError::Kubeconfig {
+                    what: format!("cannot read kubeconfig {}", path.display()),
+                    error,
+                })?;
                 let config = kube::Config::from_custom_kubeconfig(kc, &kube_options)
                     .await
-                    .with_context(|| format!("kubeconfig {}{context_note}", path.display()))?;
+                    .map_err(|error| KubeError::Kubeconfig {
+                        what: format!("kubeconfig {}{context_note}", path.display()),
+                        error,
+                    })?;
                 (
                     config,
                     format!("kubeconfig {}{context_note}", path.display()),
@@ -130,17 +135,22 @@ impl Cluster {
                 ),
                 Err(kubeconfig_err) => {
                     if options.context.is_some() {
-                        return Err(anyhow!(kubeconfig_err).context(format!(
-                            "cannot use kubeconfig {}{context_note}",
-                            default_kubeconfig_path()
-                        )));
+                        return Err(KubeError::Kubeconfig {
+                            what: format!(
+                                "cannot use kubeconfig {}{context_note}",
+                                default_kubeconfig_path()
+                            ),
+                            error: kubeconfig_err,
+                        });
                     }
                     match kube::Config::incluster() {
                         Ok(config) => (config, "in-cluster service account".to_string()),
-                        Err(_) => bail!(
-                            "no cluster configuration: {kubeconfig_err} (tried {}, then the in-cluster service account); pass --kubeconfig FILE or set KUBECONFIG",
-                            default_kubeconfig_path()
-                        ),
+                        Err(_) => {
+                            return Err(KubeError::NoConfiguration {
+                                kubeconfig_error: kubeconfig_err.to_string(),
+                                tried: default_kubeconfig_path(),
+                            })
+                        }
                     }
                 }
             },
@@ -151,8 +161,16 @@ impl Cluster {
             .to_string()
             .trim_end_matches('/')
             .to_string();
-        let client = Client::try_from(config)
-            .with_context(|| format!("cannot build a client for {server} ({source})"))?;
+        let client = match Client::try_from(config) {
+            Ok(client) => client,
+            Err(error) => {
+                return Err(KubeError::Client {
+                    server,
+                    config_source: source,
+                    error,
+                })
+            }
+        };
         Ok(Cluster {
             client,
             server,
@@ -191,10 +209,12 @@ impl Cluster {
             } else {
                 " is it spelled right?".to_string()
             };
-            bail!(
-                "the cluster at {} does not serve apiVersion {api_version} (kind {kind}):{hint}",
-                self.server
-            );
+            return Err(KubeError::NotServed {
+                server: self.server.clone(),
+                api_version: api_version.to_string(),
+                kind: kind.to_string(),
+                hint,
+            });
         };
         if let Some(found) = resources.iter().find(|k| k.resource.kind == kind) {
             return Ok(found.clone());
@@ -203,10 +223,12 @@ impl Cluster {
         let hint = crate::objects::strict::nearest(kind, known.iter().copied())
             .map(|k| format!(" (did you mean {k}?)"))
             .unwrap_or_default();
-        bail!(
-            "apiVersion {api_version} on {} has no kind {kind}{hint}; the CRD may be missing or at another version",
-            self.server
-        )
+        Err(KubeError::NoKind {
+            server: self.server.clone(),
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            hint,
+        })
     }
 
     /// The kinds `api_version` serves, from the process's discovery results
@@ -303,7 +325,7 @@ impl Cluster {
 
     /// Turns a client error into a message people can act on; `doing`
     /// says what wildrun was doing ("apply Deployment web/web").
-    pub fn explain(&self, err: kube::Error, doing: &str) -> anyhow::Error {
+    pub fn explain(&self, err: kube::Error, doing: &str) -> KubeError {
         match err {
             kube::Error::Api(status) => {
                 let message = status.message.trim();
@@ -323,16 +345,19 @@ impl Cluster {
                     500 if is_transient_500(&status) => format!(" (the API server at {} is failing; retried and gave up)", self.server),
                     _ => String::new(),
                 };
-                anyhow!("{doing}: {message}{hint}")
+                KubeError::Api {
+                    doing: doing.to_string(),
+                    code: status.code,
+                    message: message.to_string(),
+                    hint,
+                }
             }
-            other => {
-                let detail = error_chain(&other);
-                anyhow!(
-                    "{doing}: cannot reach the API server at {} ({}): {detail}",
-                    self.server,
-                    self.source
-                )
-            }
+            other => KubeError::Unreachable {
+                doing: doing.to_string(),
+                server: self.server.clone(),
+                config_source: self.source.clone(),
+                detail: error_chain(&other),
+            },
         }
     }
 
@@ -536,7 +561,7 @@ pub fn listed_value(kind: &Kind, item: &DynamicObject) -> Result<Value> {
 
 /// The JSON form of a live object.
 pub fn to_value(obj: &DynamicObject) -> Result<Value> {
-    serde_json::to_value(obj).context("cannot convert an object from the cluster to JSON")
+    serde_json::to_value(obj).map_err(KubeError::ToJson)
 }
 
 #[cfg(test)]

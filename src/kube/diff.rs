@@ -6,9 +6,9 @@
 //! values are masked: a changed value shows as `*** (before)`/`*** (after)`.
 
 use super::cluster::Cluster;
+use super::error::Result;
 use super::objects::{copy_object, get, server_side_apply, strip_server_fields, why_write};
 use crate::plan::{ObjectRef, Plan, Step};
-use anyhow::Result;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -62,7 +62,7 @@ fn mask_secrets(before: &mut Value, after: &mut Value) {
 fn yaml(value: Option<&Value>) -> Result<String> {
     match value {
         None => Ok(String::new()),
-        Some(v) => crate::yaml::emit_document(v).map_err(anyhow::Error::msg),
+        Some(v) => Ok(crate::yaml::emit_document(v)?),
     }
 }
 

@@ -13,6 +13,7 @@
 //! writes nothing, and one that takes over starts from a full list.
 
 use super::cluster::Cluster;
+use super::error::{KubeError, Result};
 use super::lease::{Election, Leadership, LeaseSettings, Look};
 use crate::plan::Origin;
 use futures::StreamExt;
@@ -410,21 +411,24 @@ impl Pending {
 /// `on_lead` runs at the start of every term that begins afresh, before the
 /// watches: the script's body plan is applied there, by the leader only.
 /// Its error ends the serving (the Lease is released).
-pub fn serve(
+pub fn serve<E: From<KubeError>>(
     runtime: &tokio::runtime::Handle,
     cluster: &Rc<Cluster>,
     watches: &[WatchSpec],
     lease: Option<LeaseSettings>,
     wake: (Sender<Wake>, Receiver<Wake>),
-    mut on_lead: impl FnMut() -> anyhow::Result<()>,
+    mut on_lead: impl FnMut() -> std::result::Result<(), E>,
     mut on_event: impl FnMut(usize, &str, &Value, &mut Leadership),
-) -> anyhow::Result<()> {
+) -> std::result::Result<(), E> {
     let (tx, rx) = wake;
     let mut kinds = Vec::new();
     for spec in watches {
         let kind = runtime
             .block_on(cluster.resolve(&spec.api_version, &spec.kind))
-            .map_err(|e| anyhow::anyhow!("{}: kube::watch: {e}", spec.origin))?;
+            .map_err(|e| KubeError::Watch {
+                origin: spec.origin.clone(),
+                error: Box::new(e),
+            })?;
         kinds.push(kind);
     }
     listen_for_stop(runtime, tx.clone());
@@ -507,7 +511,7 @@ enum Lead {
 }
 
 /// Waits until this copy leads, or is stopped.
-fn wait_to_lead(leadership: &mut Leadership, rx: &Receiver<Wake>) -> anyhow::Result<Lead> {
+fn wait_to_lead(leadership: &mut Leadership, rx: &Receiver<Wake>) -> Result<Lead> {
     loop {
         let wait = match leadership.try_lead()? {
             Look::Leads { resumed: true } => return Ok(Lead::Resumed),

@@ -121,11 +121,11 @@ pub fn identity() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
     /// Trying again will not help: no permission, no such namespace.
-    #[error("{0:#}")]
-    Refused(anyhow::Error),
+    #[error("{0}")]
+    Refused(String),
     /// The API server failed or could not be reached: worth trying again.
-    #[error("{0:#}")]
-    Unavailable(anyhow::Error),
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// A Lease record as this candidate first saw it, and when.
@@ -473,19 +473,19 @@ impl Election {
         );
         match err {
             kube::Error::Api(s) if s.code == 401 || s.code == 403 => LeaseError::Refused(
-                anyhow::anyhow!("cannot {verb} {what} for leader election: {}; {grant}", s.message.trim()),
+                format!("cannot {verb} {what} for leader election: {}; {grant}", s.message.trim()),
             ),
-            kube::Error::Api(s) if s.code == 404 => LeaseError::Refused(anyhow::anyhow!(
+            kube::Error::Api(s) if s.code == 404 => LeaseError::Refused(format!(
                 "cannot {verb} {what} for leader election: {}; create namespace {} or choose another with --set {NAMESPACE_KEY}=NAMESPACE",
                 s.message.trim(),
                 self.settings.namespace
             )),
-            kube::Error::Api(s) => LeaseError::Unavailable(anyhow::anyhow!(
+            kube::Error::Api(s) => LeaseError::Unavailable(format!(
                 "cannot {verb} {what} on {}: {}",
                 self.server,
                 s.message.trim()
             )),
-            other => LeaseError::Unavailable(anyhow::anyhow!(
+            other => LeaseError::Unavailable(format!(
                 "cannot {verb} {what}: the API server at {} did not answer ({other})",
                 self.server
             )),
@@ -537,7 +537,7 @@ impl Leadership {
 
     /// One look at the Lease, taking it when it is free or expired. An
     /// error when looking cannot succeed (no permission, no namespace).
-    pub fn try_lead(&mut self) -> anyhow::Result<Look> {
+    pub fn try_lead(&mut self) -> super::error::Result<Look> {
         let Some(election) = &mut self.election else {
             return Ok(Look::Leads { resumed: false });
         };
@@ -567,7 +567,7 @@ impl Leadership {
                 self.failing = false;
                 Ok(Look::Wait(retry_in))
             }
-            Err(LeaseError::Refused(e)) => Err(e),
+            Err(e @ LeaseError::Refused(_)) => Err(e.into()),
             Err(LeaseError::Unavailable(e)) => {
                 if !self.failing {
                     tracing::warn!(

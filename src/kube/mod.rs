@@ -12,6 +12,7 @@ pub mod apply;
 pub mod cleanup;
 pub mod cluster;
 pub mod diff;
+pub mod error;
 pub mod events;
 pub mod lease;
 pub mod objects;
@@ -19,6 +20,8 @@ pub mod permissions;
 pub mod reads;
 pub mod report;
 pub mod wait;
+
+pub use error::{KubeError, Result};
 
 use crate::plan::{INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL};
 

@@ -7,10 +7,10 @@
 //! returns as soon as the API server has accepted it.
 
 use super::cluster::{retry, Cluster, Kind};
+use super::error::{KubeError, Result};
 use crate::plan::{
     ObjectRef, Propagation, SecretCopy, COPIED_FROM_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL,
 };
-use anyhow::{anyhow, Result};
 use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy, ValidationDirective};
 use serde_json::{json, Value};
 
@@ -88,9 +88,7 @@ pub async fn copy_secret_now(cluster: &Cluster, copy: &SecretCopy) -> Result<boo
     };
     if let Some(live) = get(cluster, &kind, &target).await? {
         if !is_our_copy(&live, &from) {
-            return Err(anyhow!(
-                "{target} exists and is not a copy wildrun made of {from}; wildrun will not overwrite it"
-            ));
+            return Err(KubeError::ForeignCopy { target, from });
         }
     }
     let body = copy_object(copy, &source);

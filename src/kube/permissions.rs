@@ -12,8 +12,8 @@
 //! the user may not finish is refused with nothing written.
 
 use super::cluster::{retry, Cluster};
+use super::error::Result;
 use crate::plan::Origin;
-use anyhow::Result;
 use futures::stream::{self, StreamExt};
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::authorization::v1::{

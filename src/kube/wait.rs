@@ -2,9 +2,9 @@
 //! waiting for and why it is not done yet.
 
 use super::cluster::{Cluster, Kind};
+use super::error::{KubeError, Result};
 use super::objects::get;
 use crate::plan::{Condition, ObjectRef};
-use anyhow::{bail, Result};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -120,7 +120,9 @@ pub async fn until(
             "Deployment" | "StatefulSet" | "DaemonSet"
         )
     {
-        bail!("{target}: only Deployments, StatefulSets and DaemonSets roll out; wait for a condition such as \"Ready\" instead");
+        return Err(KubeError::NoRollout {
+            target: target.clone(),
+        });
     }
     let start = Instant::now();
     let mut last = String::new();
@@ -135,10 +137,12 @@ pub async fn until(
             return Ok(());
         }
         if start.elapsed() >= timeout {
-            bail!(
-                "timed out after {}s waiting for {target} to be {condition}: {status}",
-                timeout.as_secs()
-            );
+            return Err(KubeError::Timeout {
+                target: Box::new(target.clone()),
+                condition: condition.clone(),
+                seconds: timeout.as_secs(),
+                status,
+            });
         }
         if status != last {
             tracing::info!("waiting for {target} to be {condition}: {status}");

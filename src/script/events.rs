@@ -137,6 +137,9 @@ fn handle(
         ..*options
     };
     if let Err(e) = run.block_on(execute(cluster, &plan, &options, &reads)) {
-        tracing::error!("handler for {who} ({event}): {e:#}");
+        tracing::error!(
+            "handler for {who} ({event}): {}",
+            crate::kube::error::chain(&e)
+        );
     }
 }

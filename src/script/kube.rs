@@ -130,7 +130,7 @@ fn read(ctx: &NativeCallContext, target: &ObjectRef) -> RhaiResultOf<Option<Valu
             let kind = cluster.resolve(&target.api_version, &target.kind).await?;
             crate::kube::objects::get(&cluster, &kind, target).await
         })
-        .map_err(|e| script_error(ctx, format!("{e:#}")))?;
+        .map_err(|e| script_error(ctx, crate::kube::error::chain(&e)))?;
     run.state()
         .reads
         .record_object(target.clone(), found.clone());
@@ -207,7 +207,7 @@ fn list_objects(
             let kind = cluster.resolve(api_version, kind).await?;
             cluster.list(&kind, namespace.as_deref(), &params).await
         })
-        .map_err(|e| script_error(ctx, format!("{e:#}")))?;
+        .map_err(|e| script_error(ctx, crate::kube::error::chain(&e)))?;
     let listed: RhaiResultOf<rhai::Array> = items.iter().map(from_json).collect();
     run.state().reads.record_list(
         api_version,

@@ -1,0 +1,259 @@
+//! [`KubeError`]: why talking to the cluster, applying a plan, deleting,
+//! waiting or leading failed, in words a person can act on (which server,
+//! which configuration, which script line, what to do next).
+
+use crate::plan::{Condition, ObjectRef, Origin};
+use crate::yaml::YamlError;
+
+/// The result of the `kube` module's functions.
+pub type Result<T, E = KubeError> = std::result::Result<T, E>;
+
+/// Why an operation on the cluster failed. Each message names what wildrun
+/// was doing and, where one helps, what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    /// The API server answered a request with an error (built by
+    /// [`Cluster::explain`](super::cluster::Cluster::explain)); the hint
+    /// says what to do for 401, 403, 409, 429, 5xx and schema errors.
+    #[error("{doing}: {message}{hint}")]
+    Api {
+        /// What wildrun was doing ("apply Deployment web/web").
+        doing: String,
+        /// The HTTP status code of the answer.
+        code: u16,
+        /// The API server's message.
+        message: String,
+        /// What to do about it, starting with a space (or empty).
+        hint: String,
+    },
+    /// The API server did not answer: refused, timed out, TLS failed.
+    #[error("{doing}: cannot reach the API server at {server} ({config_source}): {detail}")]
+    Unreachable {
+        /// What wildrun was doing.
+        doing: String,
+        /// The API server URL.
+        server: String,
+        /// Where the configuration came from ("kubeconfig ~/.kube/config").
+        config_source: String,
+        /// The client's error and its causes, joined with ": ".
+        detail: String,
+    },
+    /// The cluster does not serve the apiVersion at all: its CRDs are not
+    /// installed, or it is misspelt.
+    #[error(
+        "the cluster at {server} does not serve apiVersion {api_version} (kind {kind}):{hint}"
+    )]
+    NotServed {
+        /// The API server URL.
+        server: String,
+        /// The apiVersion asked for.
+        api_version: String,
+        /// The kind asked for.
+        kind: String,
+        /// What to check, starting with a space.
+        hint: String,
+    },
+    /// The cluster serves the apiVersion, but not this kind in it.
+    #[error("apiVersion {api_version} on {server} has no kind {kind}{hint}; the CRD may be missing or at another version")]
+    NoKind {
+        /// The API server URL.
+        server: String,
+        /// The apiVersion asked for.
+        api_version: String,
+        /// The kind asked for.
+        kind: String,
+        /// The nearest kind served (" (did you mean X?)"), or empty.
+        hint: String,
+    },
+    /// A kubeconfig cannot be read or used (`--kubeconfig`, `--context`,
+    /// `$KUBECONFIG`, `~/.kube/config`); the kubeconfig error follows as
+    /// the source.
+    #[error("{what}")]
+    Kubeconfig {
+        /// Which kubeconfig and what was done with it.
+        what: String,
+        /// What kube said.
+        #[source]
+        error: kube::config::KubeconfigError,
+    },
+    /// Neither a kubeconfig nor the in-cluster service account is there.
+    #[error("no cluster configuration: {kubeconfig_error} (tried {tried}, then the in-cluster service account); pass --kubeconfig FILE or set KUBECONFIG")]
+    NoConfiguration {
+        /// Why the default kubeconfig could not be used.
+        kubeconfig_error: String,
+        /// The kubeconfig tried ("~/.kube/config" or "$KUBECONFIG (...)").
+        tried: String,
+    },
+    /// The configuration was read but no client can be built from it (a
+    /// bad certificate, an unsupported auth setting); the client's error
+    /// follows as the source.
+    #[error("cannot build a client for {server} ({config_source})")]
+    Client {
+        /// The API server URL.
+        server: String,
+        /// Where the configuration came from.
+        config_source: String,
+        /// What kube said.
+        #[source]
+        error: kube::Error,
+    },
+    /// An object from the cluster could not be turned into JSON.
+    #[error("cannot convert an object from the cluster to JSON")]
+    ToJson(#[source] serde_json::Error),
+    /// The preflight found problems; nothing was written.
+    #[error("nothing was applied; the plan has {} problem(s):\n  {}", .problems.len(), .problems.join("\n  "))]
+    Refused {
+        /// One line per problem, each with its script line.
+        problems: Vec<String>,
+    },
+    /// `--delete` or `--prune` would delete objects the user may not
+    /// delete; nothing was deleted.
+    #[error("nothing was changed; {option} needs {} permission(s) the user lacks:\n  {}", .problems.len(), .problems.join("\n  "))]
+    NotPermitted {
+        /// `--delete` or `--prune`.
+        option: String,
+        /// One line per missing permission.
+        problems: Vec<String>,
+    },
+    /// A write failed while the plan was applied: what was done before,
+    /// what failed (not confirmed, so perhaps done) and what was not done.
+    #[error(
+        "{origin}: {}\n  done before the failure:\n{}\n  failed (not confirmed by the API server):\n{}\n  not done:\n{}\n  fix the problem and run again: objects already applied stay, and the run converges",
+        chain(error),
+        lines(done),
+        lines(failed),
+        lines(not_done)
+    )]
+    Failed {
+        /// The script line of the first step that failed.
+        origin: Origin,
+        /// Why it failed.
+        error: Box<KubeError>,
+        /// The report lines of the steps done.
+        done: Vec<String>,
+        /// The steps that failed: the first by name, the others with
+        /// their script line and error.
+        failed: Vec<String>,
+        /// The steps not started.
+        not_done: Vec<String>,
+    },
+    /// A Secret of the copy's name exists and wildrun did not make it.
+    #[error(
+        "{target} exists and is not a copy wildrun made of {from}; wildrun will not overwrite it"
+    )]
+    ForeignCopy {
+        /// The Secret in the way.
+        target: ObjectRef,
+        /// The source, `namespace/name`.
+        from: String,
+    },
+    /// A rollout was waited for on a kind that does not roll out.
+    #[error("{target}: only Deployments, StatefulSets and DaemonSets roll out; wait for a condition such as \"Ready\" instead")]
+    NoRollout {
+        /// The object waited for.
+        target: ObjectRef,
+    },
+    /// An object did not reach its condition in time.
+    #[error("timed out after {seconds}s waiting for {target} to be {condition}: {status}")]
+    Timeout {
+        /// The object waited for (boxed: it keeps the error small).
+        target: Box<ObjectRef>,
+        /// The condition it did not reach.
+        condition: Condition,
+        /// How long was waited.
+        seconds: u64,
+        /// What the object said last.
+        status: String,
+    },
+    /// A `kube::watch` names a kind the cluster cannot be watched for.
+    #[error("{origin}: kube::watch: {error}")]
+    Watch {
+        /// The script line of the `kube::watch`.
+        origin: Origin,
+        /// Why the kind cannot be watched (resolving it failed).
+        error: Box<KubeError>,
+    },
+    /// Leader election cannot go on (no permission, no namespace).
+    #[error(transparent)]
+    Lease(#[from] super::lease::LeaseError),
+    /// An object could not be written as YAML (for a diff).
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// A paged list never ended (the server kept sending continue tokens).
+    #[error("the list of {0} did not end")]
+    EndlessList(String),
+    /// wildrun broke one of its own rules: a bug to report.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// `err` and its causes, joined with ": ", as the command line prints an
+/// error (`{:#}`).
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// `list` indented, one a line; "(nothing)" when empty.
+fn lines(list: &[String]) -> String {
+    if list.is_empty() {
+        "    (nothing)".to_string()
+    } else {
+        list.iter()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_joins_the_causes() {
+        let inner = std::io::Error::other("connection refused");
+        let err = KubeError::ToJson(serde_json::Error::io(inner));
+        assert_eq!(
+            chain(&err),
+            "cannot convert an object from the cluster to JSON: connection refused"
+        );
+    }
+
+    #[test]
+    fn a_kubeconfig_error_keeps_what_kube_said_as_its_cause() {
+        let path = std::path::Path::new("/nonexistent/wildrun-kubeconfig");
+        let error = kube::config::Kubeconfig::read_from(path).expect_err("no such file");
+        let err = KubeError::Kubeconfig {
+            what: format!("cannot read kubeconfig {}", path.display()),
+            error,
+        };
+        assert_eq!(
+            err.to_string(),
+            "cannot read kubeconfig /nonexistent/wildrun-kubeconfig"
+        );
+        let text = chain(&err);
+        assert!(
+            text.starts_with("cannot read kubeconfig /nonexistent/wildrun-kubeconfig: "),
+            "{text}"
+        );
+        assert!(text.len() > err.to_string().len() + 2, "{text}");
+    }
+
+    #[test]
+    fn refusals_count_and_list_problems() {
+        let err = KubeError::Refused {
+            problems: vec!["r.rhai:1: a".into(), "r.rhai:2: b".into()],
+        };
+        assert_eq!(
+            err.to_string(),
+            "nothing was applied; the plan has 2 problem(s):\n  r.rhai:1: a\n  r.rhai:2: b"
+        );
+    }
+}
