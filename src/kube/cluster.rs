@@ -356,7 +356,7 @@ impl Cluster {
                 doing: doing.to_string(),
                 server: self.server.clone(),
                 config_source: self.source.clone(),
-                detail: error_chain(&other),
+                detail: super::error::chain(&other),
             },
         }
     }
@@ -450,19 +450,6 @@ fn kinds_by_version(
         }
     }
     out
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }
 
 /// The API server answers a server-side apply whose object does not fit the

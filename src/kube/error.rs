@@ -188,16 +188,19 @@ pub enum KubeError {
 }
 
 /// `err` and its causes, joined with ": ", as the command line prints an
-/// error (`{:#}`).
+/// error (`{:#}`); a cause whose text is already said is left out (client
+/// errors often repeat their source's words).
 pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
+    let mut parts = vec![err.to_string()];
     let mut source = err.source();
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
         source = s.source();
     }
-    text
+    parts.join(": ")
 }
 
 /// `list` indented, one a line; "(nothing)" when empty.
