@@ -1377,6 +1377,11 @@ impl Audit {
     }
 }
 
+/// How many of `sent` were writes.
+fn writes(sent: &[Sent]) -> usize {
+    sent.iter().filter(|s| s.writes()).count()
+}
+
 /// `get 3, patch 2` for messages.
 fn tally(sent: &[Sent]) -> String {
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
@@ -1461,8 +1466,7 @@ fn a_rerun_that_changes_nothing_writes_nothing_and_what_others_changed_is_put_ba
     let (out, sent) = run(&[]);
     assert_ok(&out, "second run");
     assert_eq!(report(&out), everything("unchanged"));
-    let writes: Vec<&Sent> = sent.iter().filter(|s| s.writes()).collect();
-    assert!(writes.is_empty(), "{writes:?}");
+    assert_eq!(writes(&sent), 0, "{}", tally(&sent));
     assert!(sent.len() <= 9, "{}", tally(&sent));
 
     // Someone removes an annotation wildrun sets and changes the copy's
@@ -1509,12 +1513,12 @@ fn a_rerun_that_changes_nothing_writes_nothing_and_what_others_changed_is_put_ba
             format!("configured Ingress {name}/{name}"),
         ]
     );
-    let writes: Vec<&str> = sent
+    let written: Vec<&str> = sent
         .iter()
         .filter(|s| s.writes())
         .map(|s| s.uri.as_str())
         .collect();
-    assert_eq!(writes.len(), 2, "{writes:?}");
+    assert_eq!(written.len(), 2, "{written:?}");
     let ingress = kubectl_ok(cluster, &["-n", name, "get", "ingress", name, "-o", "json"]);
     let ingress: Value = serde_json::from_str(&ingress).unwrap();
     assert_eq!(ingress["metadata"]["annotations"][&annotation], value);
@@ -1561,21 +1565,11 @@ fn a_rerun_that_changes_nothing_writes_nothing_and_what_others_changed_is_put_ba
         "{:?}",
         report(&out)
     );
-    assert_eq!(
-        sent.iter().filter(|s| s.writes()).count(),
-        1,
-        "{}",
-        tally(&sent)
-    );
+    assert_eq!(writes(&sent), 1, "{}", tally(&sent));
     let (out, sent) = run(&[]);
     assert_ok(&out, "run after taking the image back");
     assert_eq!(report(&out), everything("unchanged"));
-    assert_eq!(
-        sent.iter().filter(|s| s.writes()).count(),
-        0,
-        "{}",
-        tally(&sent)
-    );
+    assert_eq!(writes(&sent), 0, "{}", tally(&sent));
 }
 
 #[test]
@@ -1735,12 +1729,7 @@ for ns in {targets:?} {{
     let (out, sent) = run();
     assert_ok(&out, "second run");
     assert_eq!(report(&out), every_copy("unchanged"));
-    assert_eq!(
-        sent.iter().filter(|s| s.writes()).count(),
-        0,
-        "{}",
-        tally(&sent)
-    );
+    assert_eq!(writes(&sent), 0, "{}", tally(&sent));
     assert_eq!(
         sent.iter().filter(|s| s.what == "get").count(),
         1,
@@ -1800,10 +1789,10 @@ fn writes_to_different_namespaces_run_side_by_side_and_the_report_keeps_plan_ord
     assert_eq!(report(&out), expected);
     // Some writes were under way at once: one was received well before
     // another was answered.
-    let writes: Vec<&Sent> = sent.iter().filter(|s| s.writes()).collect();
-    assert_eq!(writes.len(), 12 * 4, "{}", tally(&sent));
-    let overlapping = writes.iter().enumerate().any(|(i, a)| {
-        writes[i + 1..].iter().any(|b| {
+    let written: Vec<&Sent> = sent.iter().filter(|s| s.writes()).collect();
+    assert_eq!(written.len(), 12 * 4, "{}", tally(&sent));
+    let overlapping = written.iter().enumerate().any(|(i, a)| {
+        written[i + 1..].iter().any(|b| {
             a.received + SLACK_MICROS < b.answered && b.received + SLACK_MICROS < a.answered
         })
     });
@@ -1814,10 +1803,10 @@ fn writes_to_different_namespaces_run_side_by_side_and_the_report_keeps_plan_ord
     let in_namespace = |i: usize| format!("/api/v1/namespaces/side-{i}/");
     let namespaces: Vec<&&Sent> = (0..12)
         .map(|i| {
-            writes
+            written
                 .iter()
                 .find(|s| s.uri.starts_with(&format!("/api/v1/namespaces/side-{i}?")))
-                .unwrap_or_else(|| panic!("no write of Namespace side-{i}: {writes:?}"))
+                .unwrap_or_else(|| panic!("no write of Namespace side-{i}: {written:?}"))
         })
         .collect();
     for pair in namespaces.windows(2) {
@@ -1827,7 +1816,7 @@ fn writes_to_different_namespaces_run_side_by_side_and_the_report_keeps_plan_ord
         );
     }
     for (i, namespace) in namespaces.iter().enumerate() {
-        let objects: Vec<&&Sent> = writes
+        let objects: Vec<&&Sent> = written
             .iter()
             .filter(|s| s.uri.starts_with(&in_namespace(i)))
             .collect();
@@ -2016,12 +2005,7 @@ fn a_plan_into_many_namespaces_is_reviewed_and_read_once_for_all_of_them() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(
-        sent.iter().filter(|s| s.writes()).count(),
-        0,
-        "{}",
-        tally(&sent)
-    );
+    assert_eq!(writes(&sent), 0, "{}", tally(&sent));
     assert_eq!(
         namespace_reads(&sent, "spread-"),
         (1, 0),

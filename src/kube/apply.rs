@@ -1138,45 +1138,36 @@ mod outcome_tests {
 
     #[test]
     fn a_change_by_someone_else_is_not_reported_as_configured() {
-        let before = object("10", 1, 0);
+        let before = kept(&object("10", 1, 0));
         // A controller updated the status between the read and the apply.
         let after = updated(object("11", 1, 1));
-        assert_eq!(
-            outcome(Some(&kept(&before)), &after, false),
-            Action::Unchanged
-        );
+        assert_eq!(outcome(Some(&before), &after, false), Action::Unchanged);
         // The object itself changed.
         let changed = updated(object("12", 2, 1));
+        assert_eq!(outcome(Some(&before), &changed, false), Action::Configured);
         assert_eq!(
-            outcome(Some(&kept(&before)), &changed, false),
-            Action::Configured
-        );
-        assert_eq!(
-            outcome(Some(&kept(&before)), &updated(before.clone()), false),
+            outcome(Some(&before), &updated(object("10", 1, 0)), false),
             Action::Unchanged
         );
     }
 
     #[test]
     fn a_server_dry_run_compares_objects_not_resource_versions() {
-        let before = object("10", 1, 0);
+        let before = kept(&object("10", 1, 0));
         // Nothing persists in a dry run, so the answer can carry the old
         // resourceVersion although the apply would change the object.
         let would_change = updated(object("10", 2, 0));
         assert_eq!(
-            outcome(Some(&kept(&before)), &would_change, true),
+            outcome(Some(&before), &would_change, true),
             Action::Configured
         );
         assert_eq!(
-            outcome(Some(&kept(&before)), &would_change, false),
+            outcome(Some(&before), &would_change, false),
             Action::Unchanged
         );
         // Only server fields differ: nothing of the object would change.
         let same = updated(object("11", 1, 1));
-        assert_eq!(
-            outcome(Some(&kept(&before)), &same, true),
-            Action::Unchanged
-        );
+        assert_eq!(outcome(Some(&before), &same, true), Action::Unchanged);
     }
 
     #[test]
