@@ -1881,12 +1881,16 @@ fn writes_to_different_namespaces_run_side_by_side_and_the_report_keeps_plan_ord
     // fail-2 fails, later Namespaces may or may not have been written yet:
     // each is in exactly one section, and the cluster agrees with it.
     assert!(done.contains("ConfigMap fail-2/first"), "{err}");
+    // In how many of the report's three sections `what` is.
+    let sections_naming = |what: &str| {
+        [&done, &failed, &not_done.as_str()]
+            .iter()
+            .filter(|section| section.contains(what))
+            .count()
+    };
     for i in 0..6 {
         let what = format!("Namespace fail-{i}");
-        let places = [&done, &failed, &not_done.as_str()]
-            .iter()
-            .filter(|section| section.contains(&what))
-            .count();
+        let places = sections_naming(&what);
         assert_eq!(places, 1, "{what} in {places} sections: {err}");
         let exists = cluster
             .kubectl(&["get", "namespace", &format!("fail-{i}")])
@@ -1897,10 +1901,7 @@ fn writes_to_different_namespaces_run_side_by_side_and_the_report_keeps_plan_ord
     for i in 0..6 {
         for object in ["first", "last"] {
             let what = format!("ConfigMap fail-{i}/{object}");
-            let places = [&done, &failed, &not_done.as_str()]
-                .iter()
-                .filter(|section| section.contains(&what))
-                .count();
+            let places = sections_naming(&what);
             assert_eq!(places, 1, "{what} in {places} sections: {err}");
             // What the report says was done is there; what it says was not, is not.
             let exists = cluster

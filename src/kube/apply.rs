@@ -1550,8 +1550,10 @@ mod preflight_tests {
 
     #[test]
     fn a_source_of_another_type_is_refused() {
-        let p = plan(vec![Step::CopySecret(copy(Some("kubernetes.io/tls")))]);
-        for (source_type, shown) in [(Some("Opaque"), "Opaque"), (None, "Opaque")] {
+        // The problems found copying a source of `source_type` for a copy
+        // that expects `expected`, into a target that does not exist.
+        let problems_for = |expected: Option<&str>, source_type: Option<&str>| {
+            let p = plan(vec![Step::CopySecret(copy(expected))]);
             let read = snapshot(
                 &p,
                 [
@@ -1559,33 +1561,20 @@ mod preflight_tests {
                     (target_ref(), None),
                 ],
             );
-            let (_, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+            check_first(&p, secrets(), &read, ExecOptions::default()).1
+        };
+        for (source_type, shown) in [(Some("Opaque"), "Opaque"), (None, "Opaque")] {
             assert_eq!(
-                problems,
+                problems_for(Some("kubernetes.io/tls"), source_type),
                 [format!(
                     "r.rhai:1: Secret cert-manager/tls has type {shown}, the recipe expects kubernetes.io/tls"
                 )]
             );
         }
-        let read = snapshot(
-            &p,
-            [
-                (source_ref(), Some(source(Some("kubernetes.io/tls")))),
-                (target_ref(), None),
-            ],
-        );
-        let (_, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        let problems = problems_for(Some("kubernetes.io/tls"), Some("kubernetes.io/tls"));
         assert!(problems.is_empty(), "{problems:?}");
         // No expected type: any source type is copied.
-        let p = plan(vec![Step::CopySecret(copy(None))]);
-        let read = snapshot(
-            &p,
-            [
-                (source_ref(), Some(source(Some("Opaque")))),
-                (target_ref(), None),
-            ],
-        );
-        let (_, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        let problems = problems_for(None, Some("Opaque"));
         assert!(problems.is_empty(), "{problems:?}");
     }
 
