@@ -113,7 +113,6 @@ fn new_state(
         stdout: String::new(),
         exit_code: None,
         watches: Vec::new(),
-        file_watch: request.file_watch,
         read_scope: ReadScope::new(
             std::iter::once(recipe_dir.to_path_buf()).chain(request.allow_read.iter().cloned()),
         ),
@@ -312,16 +311,19 @@ fn apply_and_serve(
             code: script_code,
         });
     }
-    let cluster = session.cluster()?;
     if !watches.is_empty() {
         for (given, option) in [
             (request.prune, "--prune"),
             (request.wait.is_some(), "--wait"),
+            (request.file_watch, "--watch"),
         ] {
             if given {
                 return Err(Failure::usage(format!("{option} does not go with a script that calls kube::watch: it runs until stopped, and its copies elect the one that applies the plan")));
             }
         }
+    }
+    let cluster = session.cluster()?;
+    if !watches.is_empty() {
         // Copies of an automation elect a leader: the body's plan is the
         // leader's to apply, like the handlers' (see script::events).
         // The body's reads are not used (see script::events::serve): not

@@ -1249,3 +1249,27 @@ fn run_once_is_true_the_first_time_a_run_asks_with_a_key() {
         "[true, true, false, false, false, true]"
     );
 }
+
+/// `--watch` re-runs a recipe on every edit; a script that calls kube::watch
+/// runs until stopped by itself. Together they are a usage error (exit 2),
+/// as `--prune` and `--wait` are, not an error logged while watching on.
+#[test]
+fn watch_with_a_script_that_calls_kube_watch_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("automation.rhai");
+    std::fs::write(
+        &script,
+        "kube::watch(\"v1\", \"ConfigMap\", |event, object| { log::info(event); });\n",
+    )
+    .expect("write script");
+    let out = wildrun(
+        &["--watch", script.to_str().expect("utf-8 path")],
+        &[("KUBECONFIG", "/nonexistent/kubeconfig")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--watch does not go with a script that calls kube::watch"),
+        "{}",
+        stderr(&out)
+    );
+}
