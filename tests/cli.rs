@@ -1249,3 +1249,28 @@ fn run_once_is_true_the_first_time_a_run_asks_with_a_key() {
         "[true, true, false, false, false, true]"
     );
 }
+
+#[test]
+fn a_large_configuration_without_aliases_is_read() {
+    // More values than the YAML parser's own default bound (250,000), as
+    // the probe of issue 22 had (171,000 list items, 15 MB); the recipe
+    // reads another key.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = String::from("cloud:\n  domain: example.com\nvars:\n  hosts:\n");
+    for i in 0..300_000 {
+        config.push_str(&format!("  - host-{i:06}.internal.example.com\n"));
+    }
+    std::fs::write(dir.path().join("big.yaml"), config).unwrap();
+    std::fs::write(
+        dir.path().join("r.rhai"),
+        "out::line(config.cloud.domain);\n",
+    )
+    .unwrap();
+    let out = wildrun_in(
+        dir.path(),
+        &["--config", "big.yaml", "r.rhai", "--dry-run"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "example.com\n");
+}
