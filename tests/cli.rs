@@ -1274,3 +1274,28 @@ fn a_large_configuration_without_aliases_is_read() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "example.com\n");
 }
+
+#[test]
+fn a_string_in_a_wrongly_typed_field_is_not_repeated() {
+    let dir = tempfile::tempdir().unwrap();
+    // As a value read from a Secret (base64) put into a number field.
+    let secret = "Q0ZUT0tFTi1zZWNyZXQtdmFsdWU=";
+    std::fs::write(
+        dir.path().join("r.rhai"),
+        format!(
+            "let token = \"{secret}\";\n\
+             kube::apply(#{{ apiVersion: \"apps/v1\", kind: \"Deployment\",\n\
+               metadata: #{{ name: \"web\", namespace: \"web\" }},\n\
+               spec: #{{ replicas: token, selector: #{{}}, template: #{{}} }} }});\n"
+        ),
+    )
+    .unwrap();
+    let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("Deployment web: spec.replicas: invalid type: string, expected i32"),
+        "{err}"
+    );
+    assert!(!err.contains(secret), "{err}");
+}
