@@ -1299,3 +1299,65 @@ fn a_string_in_a_wrongly_typed_field_is_not_repeated() {
     );
     assert!(!err.contains(secret), "{err}");
 }
+
+#[test]
+fn an_import_cycle_is_an_error_naming_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.rhai"),
+        "import \"b\" as b;\nfn f() { 1 }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.rhai"),
+        "import \"a\" as a;\nfn g() { 2 }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("r.rhai"),
+        "import \"a\" as a;\nout::line(\"ran\");\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("self.rhai"), "import \"self\" as me;\n").unwrap();
+    for (recipe, chain) in [
+        ("r.rhai", "import cycle: a.rhai → b.rhai → a.rhai"),
+        ("self.rhai", "import cycle: self.rhai → self.rhai"),
+    ] {
+        let out = wildrun_in(dir.path(), &[recipe, "--dry-run"], &[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{recipe}: {err}");
+        assert!(err.contains(&format!("{recipe}:1:")), "{recipe}: {err}");
+        assert!(err.contains(chain), "{recipe}: {err}");
+        assert!(stdout(&out).is_empty(), "{recipe}: nothing ran");
+    }
+}
+
+#[test]
+fn imports_nested_too_deep_are_stopped_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let depth = wildrun::script::limits::MAX_IMPORT_DEPTH + 1;
+    for i in 0..depth {
+        std::fs::write(
+            dir.path().join(format!("m{i}.rhai")),
+            format!("import \"m{}\" as next;\n", i + 1),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.path().join(format!("m{depth}.rhai")),
+        "fn end() { 0 }\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("r.rhai"), "import \"m0\" as m;\n").unwrap();
+    let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("imports nested more than 64 deep (r.rhai → … → m63.rhai → m64.rhai)"),
+        "{err}"
+    );
+    // 64 modules deep is allowed.
+    std::fs::write(dir.path().join("m63.rhai"), "fn end() { 0 }\n").unwrap();
+    let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

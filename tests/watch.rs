@@ -165,6 +165,41 @@ fn watch_reapplies_on_edits_of_recipe_module_and_template() {
 }
 
 #[test]
+fn watch_reports_an_import_cycle_and_goes_on_watching() {
+    // No cluster: each run renders (--dry-run).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.rhai"),
+        "import \"b\" as b;\nfn f() { 1 }\n",
+    )
+    .unwrap();
+    let b = dir.path().join("b.rhai");
+    std::fs::write(&b, "import \"a\" as a;\nfn g() { 2 }\n").unwrap();
+    std::fs::write(
+        dir.path().join("app.rhai"),
+        "import \"a\" as a;\nout::line(\"ran\");\n",
+    )
+    .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wildrun"));
+    command
+        .current_dir(dir.path())
+        .args(["--watch", "--dry-run", "app.rhai"])
+        .env_remove("WILDRUN_CONFIG");
+    let mut run = Background::spawn(command);
+    run.wait_for("run 1 failed");
+    assert!(
+        run.text()
+            .contains("import cycle: a.rhai → b.rhai → a.rhai"),
+        "{}",
+        run.text()
+    );
+    // The cycle is broken: the next run goes through.
+    save(&b, "fn g() { 2 }\n");
+    run.wait_for("run 2 done");
+    assert_eq!(run.interrupt(), Some(0), "{}", run.text());
+}
+
+#[test]
 fn watch_handler_sees_events_in_order_and_survives_its_errors() {
     let cluster = TestCluster::shared();
     let ns = TestNamespace::new(cluster, "kube-watch");
