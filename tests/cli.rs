@@ -1186,10 +1186,15 @@ fn definition_files_describe_every_script_function_for_editors() {
     for function in wildrun::script::engine::script_functions() {
         let (module, name) = function.split_once("::").unwrap();
         let file = std::fs::read_to_string(defs.join(format!("{module}.d.rhai"))).unwrap();
-        // A name that is a keyword (log::debug) is written as an `op`.
+        // A function named as a keyword (`debug`) would be written as an
+        // `op`, and no script could call it.
         assert!(
-            file.contains(&format!("fn {name}(")) || file.contains(&format!("op {name}(")),
+            file.contains(&format!("fn {name}(")),
             "{function} missing from {module}.d.rhai"
+        );
+        assert!(
+            !file.lines().any(|l| l.starts_with("op ")),
+            "{module}.d.rhai: {file}"
         );
     }
     let kube = std::fs::read_to_string(defs.join("kube.d.rhai")).unwrap();
