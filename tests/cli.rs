@@ -1366,3 +1366,62 @@ fn imports_nested_too_deep_are_stopped_in_plain_words() {
     let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// What the probe of issue 22 passed as `--greeting`: a quote, a line break,
+/// `---` and a ClusterRoleBinding of `default` to `cluster-admin`.
+const GREETING_INJECTION: &str = "Hi\"\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: pwned\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n- kind: ServiceAccount\n  name: default\n  namespace: default\n---\n# \"";
+
+#[test]
+fn a_template_value_cannot_add_documents_to_the_plan() {
+    let objects = dry_run(
+        &[
+            "--config",
+            "examples/wildrun.yaml",
+            "examples/public-with-config.rhai",
+            "--name",
+            "hello",
+            "--greeting",
+            GREETING_INJECTION,
+        ],
+        &[],
+    );
+    assert!(
+        !kinds(&objects)
+            .iter()
+            .any(|k| k.starts_with("ClusterRoleBinding")),
+        "{:?}",
+        kinds(&objects)
+    );
+    assert_eq!(objects.len(), 6, "{:?}", kinds(&objects));
+    // The value is the greeting, whole.
+    assert_eq!(
+        find(&objects, "ConfigMap")["data"]["greeting"],
+        GREETING_INJECTION
+    );
+}
+
+#[test]
+fn a_template_value_that_cannot_stay_in_its_place_is_refused_with_variable_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cm.yaml.tmpl"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: y}\ndata:\n  greeting: '${GREETING}'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("r.rhai"),
+        "kube::apply_all(yaml::parse(template::file(\"cm.yaml.tmpl\", #{ GREETING: \"a\\n---\\nkind: Secret\" })));\n",
+    )
+    .unwrap();
+    let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("r.rhai:1:")
+            && err.contains(
+                "cm.yaml.tmpl:5: variable GREETING: a line break cannot stand in single quotes"
+            ),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty(), "nothing is rendered");
+}
