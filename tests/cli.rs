@@ -119,6 +119,15 @@ fn kinds(objects: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// A new temporary folder holding `files` (name, text).
+fn folder<S: AsRef<str>>(files: &[(S, S)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name.as_ref()), text.as_ref()).expect("write a file");
+    }
+    dir
+}
+
 fn find<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
     objects
         .iter()
@@ -712,17 +721,13 @@ fn errors_inside_stdlib_point_at_the_recipe_line_too() {
 
 #[test]
 fn local_module_overrides_stdlib() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("visibility.rhai"),
-        "fn marker() { \"local\" }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("r.rhai"),
-        "import \"visibility\" as vis;\nkube::ensure_namespace(vis::marker());\n",
-    )
-    .unwrap();
+    let dir = folder(&[
+        ("visibility.rhai", "fn marker() { \"local\" }\n"),
+        (
+            "r.rhai",
+            "import \"visibility\" as vis;\nkube::ensure_namespace(vis::marker());\n",
+        ),
+    ]);
     let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[DOMAIN]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("name: local"), "{}", stdout(&out));
@@ -902,9 +907,9 @@ fn no_cluster_configuration_is_a_clear_error() {
     );
 }
 
-#[test]
-fn example_fork_and_configuration_work() {
-    let objects = dry_run(
+/// The plan of the example fork, service `hello`, with `--greeting`.
+fn example_fork(greeting: &str) -> Vec<Value> {
+    dry_run(
         &[
             "--config",
             "examples/wildrun.yaml",
@@ -912,10 +917,15 @@ fn example_fork_and_configuration_work() {
             "--name",
             "hello",
             "--greeting",
-            "Hi there",
+            greeting,
         ],
         &[],
-    );
+    )
+}
+
+#[test]
+fn example_fork_and_configuration_work() {
+    let objects = example_fork("Hi there");
     let config_map = find(&objects, "ConfigMap");
     assert_eq!(config_map["metadata"]["name"], "hello-settings");
     assert_eq!(config_map["data"]["greeting"], "Hi there");
@@ -1260,17 +1270,14 @@ fn a_large_configuration_without_aliases_is_read() {
     // More values than the YAML parser's own default bound (250,000), as
     // the probe of issue 22 had (171,000 list items, 15 MB); the recipe
     // reads another key.
-    let dir = tempfile::tempdir().unwrap();
     let mut config = String::from("cloud:\n  domain: example.com\nvars:\n  hosts:\n");
     for i in 0..300_000 {
         config.push_str(&format!("  - host-{i:06}.internal.example.com\n"));
     }
-    std::fs::write(dir.path().join("big.yaml"), config).unwrap();
-    std::fs::write(
-        dir.path().join("r.rhai"),
-        "out::line(config.cloud.domain);\n",
-    )
-    .unwrap();
+    let dir = folder(&[
+        ("big.yaml".to_string(), config),
+        ("r.rhai".into(), "out::line(config.cloud.domain);\n".into()),
+    ]);
     let out = wildrun_in(
         dir.path(),
         &["--config", "big.yaml", "r.rhai", "--dry-run"],
@@ -1282,19 +1289,17 @@ fn a_large_configuration_without_aliases_is_read() {
 
 #[test]
 fn a_string_in_a_wrongly_typed_field_is_not_repeated() {
-    let dir = tempfile::tempdir().unwrap();
     // As a value read from a Secret (base64) put into a number field.
     let secret = "Q0ZUT0tFTi1zZWNyZXQtdmFsdWU=";
-    std::fs::write(
-        dir.path().join("r.rhai"),
+    let dir = folder(&[(
+        "r.rhai".to_string(),
         format!(
             "let token = \"{secret}\";\n\
              kube::apply(#{{ apiVersion: \"apps/v1\", kind: \"Deployment\",\n\
                metadata: #{{ name: \"web\", namespace: \"web\" }},\n\
                spec: #{{ replicas: token, selector: #{{}}, template: #{{}} }} }});\n"
         ),
-    )
-    .unwrap();
+    )]);
     let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -1307,23 +1312,12 @@ fn a_string_in_a_wrongly_typed_field_is_not_repeated() {
 
 #[test]
 fn an_import_cycle_is_an_error_naming_the_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("a.rhai"),
-        "import \"b\" as b;\nfn f() { 1 }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("b.rhai"),
-        "import \"a\" as a;\nfn g() { 2 }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("r.rhai"),
-        "import \"a\" as a;\nout::line(\"ran\");\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("self.rhai"), "import \"self\" as me;\n").unwrap();
+    let dir = folder(&[
+        ("a.rhai", "import \"b\" as b;\nfn f() { 1 }\n"),
+        ("b.rhai", "import \"a\" as a;\nfn g() { 2 }\n"),
+        ("r.rhai", "import \"a\" as a;\nout::line(\"ran\");\n"),
+        ("self.rhai", "import \"self\" as me;\n"),
+    ]);
     for (recipe, chain) in [
         ("r.rhai", "import cycle: a.rhai → b.rhai → a.rhai"),
         ("self.rhai", "import cycle: self.rhai → self.rhai"),
@@ -1339,21 +1333,18 @@ fn an_import_cycle_is_an_error_naming_the_chain() {
 
 #[test]
 fn imports_nested_too_deep_are_stopped_in_plain_words() {
-    let dir = tempfile::tempdir().unwrap();
     let depth = wildrun::script::limits::MAX_IMPORT_DEPTH + 1;
-    for i in 0..depth {
-        std::fs::write(
-            dir.path().join(format!("m{i}.rhai")),
-            format!("import \"m{}\" as next;\n", i + 1),
-        )
-        .unwrap();
-    }
-    std::fs::write(
-        dir.path().join(format!("m{depth}.rhai")),
-        "fn end() { 0 }\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("r.rhai"), "import \"m0\" as m;\n").unwrap();
+    let mut files: Vec<(String, String)> = (0..depth)
+        .map(|i| {
+            (
+                format!("m{i}.rhai"),
+                format!("import \"m{}\" as next;\n", i + 1),
+            )
+        })
+        .collect();
+    files.push((format!("m{depth}.rhai"), "fn end() { 0 }\n".into()));
+    files.push(("r.rhai".into(), "import \"m0\" as m;\n".into()));
+    let dir = folder(&files);
     let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -1373,18 +1364,7 @@ const GREETING_INJECTION: &str = "Hi\"\n---\napiVersion: rbac.authorization.k8s.
 
 #[test]
 fn a_template_value_cannot_add_documents_to_the_plan() {
-    let objects = dry_run(
-        &[
-            "--config",
-            "examples/wildrun.yaml",
-            "examples/public-with-config.rhai",
-            "--name",
-            "hello",
-            "--greeting",
-            GREETING_INJECTION,
-        ],
-        &[],
-    );
+    let objects = example_fork(GREETING_INJECTION);
     assert!(
         !kinds(&objects)
             .iter()
@@ -1402,17 +1382,16 @@ fn a_template_value_cannot_add_documents_to_the_plan() {
 
 #[test]
 fn a_template_value_that_cannot_stay_in_its_place_is_refused_with_variable_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("cm.yaml.tmpl"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: y}\ndata:\n  greeting: '${GREETING}'\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("r.rhai"),
-        "kube::apply_all(yaml::parse(template::file(\"cm.yaml.tmpl\", #{ GREETING: \"a\\n---\\nkind: Secret\" })));\n",
-    )
-    .unwrap();
+    let dir = folder(&[
+        (
+            "cm.yaml.tmpl",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: y}\ndata:\n  greeting: '${GREETING}'\n",
+        ),
+        (
+            "r.rhai",
+            "kube::apply_all(yaml::parse(template::file(\"cm.yaml.tmpl\", #{ GREETING: \"a\\n---\\nkind: Secret\" })));\n",
+        ),
+    ]);
     let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");

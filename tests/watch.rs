@@ -19,15 +19,22 @@ use std::process::Command;
 
 use std::time::{Duration, Instant};
 
-/// wildrun running in the background in `dir`, with `args`.
-fn start(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Background {
+/// wildrun to run in `dir`, with `args`.
+fn wildrun(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wildrun"));
     command
         .current_dir(dir)
         .args(args)
-        .env("KUBECONFIG", kubeconfig)
         .env("CLOUD_DOMAIN", "cloud.example.test")
         .env_remove("WILDRUN_CONFIG");
+    command
+}
+
+/// wildrun running in the background in `dir`, with `args`, on the cluster
+/// of `kubeconfig`.
+fn start(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Background {
+    let mut command = wildrun(dir, args);
+    command.env("KUBECONFIG", kubeconfig);
     Background::spawn(command)
 }
 
@@ -180,12 +187,7 @@ fn watch_reports_an_import_cycle_and_goes_on_watching() {
         "import \"a\" as a;\nout::line(\"ran\");\n",
     )
     .unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wildrun"));
-    command
-        .current_dir(dir.path())
-        .args(["--watch", "--dry-run", "app.rhai"])
-        .env_remove("WILDRUN_CONFIG");
-    let mut run = Background::spawn(command);
+    let mut run = Background::spawn(wildrun(dir.path(), &["--watch", "--dry-run", "app.rhai"]));
     run.wait_for("run 1 failed");
     assert!(
         run.text()
