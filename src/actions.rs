@@ -202,6 +202,9 @@ fn prepare(
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
+    for n in &config.notes {
+        tracing::debug!("{n}");
+    }
     // Each key is required where a script uses it (`config::require`), not here.
     let instance = Instance::of_recipe(script, args.get("name").and_then(Value::as_str))?;
     Ok(Prepared {
