@@ -118,6 +118,7 @@ fn new_state(
         ),
         action,
         force: request.exec.force,
+        adopt: request.exec.adopt,
         reads: Default::default(),
         once: Default::default(),
         runtime,
@@ -200,6 +201,9 @@ fn prepare(
     let read_scope = read_scope(request, recipe_dir, &config, &cwd)?;
     for w in &config.warnings {
         tracing::warn!("{w}");
+    }
+    for n in &config.notes {
+        tracing::debug!("{n}");
     }
     // Each key is required where a script uses it (`config::require`), not here.
     let instance = Instance::of_recipe(script, args.get("name").and_then(Value::as_str))?;

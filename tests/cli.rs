@@ -624,6 +624,118 @@ fn unknown_config_key_warns_with_suggestion() {
     assert!(stderr(&out).contains("warning: tests/fixtures/typo-config.yaml: unknown configuration key dns.tll (did you mean dns.ttl?)"), "{}", stderr(&out));
 }
 
+/// A wild-cloud instance's config.yaml, read as it is.
+const WILD_CLOUD_CONFIG: &str = "tests/fixtures/wild-cloud-config.yaml";
+
+/// The object of `kind` named `name`.
+fn named<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {:?}", kinds(objects)))
+}
+
+#[test]
+fn a_wild_cloud_config_drives_the_layer_and_both_service_recipes() {
+    let config = ["--config", WILD_CLOUD_CONFIG];
+
+    let layer = dry_run(&[&config[..], &["scripts/cluster.rhai"]].concat(), &[]);
+    // cluster.ipAddressPool, operator.email, cloud.internalDomain,
+    // cluster.externalDns.ownerId, cluster.certManager.cloudflare.domain.
+    assert_eq!(
+        named(&layer, "IPAddressPool", "wildrun")["spec"]["addresses"],
+        json!(["192.168.8.240-192.168.8.250"])
+    );
+    assert_eq!(
+        named(&layer, "ClusterIssuer", "letsencrypt-prod")["spec"]["acme"]["email"],
+        "ops@example.com"
+    );
+    assert_eq!(
+        named(&layer, "Certificate", "wildcard-internal-wild-cloud")["spec"]["dnsNames"],
+        json!(["*.local.cloud.example.com", "local.cloud.example.com"])
+    );
+    assert_eq!(
+        named(&layer, "Certificate", "wildcard-wild-cloud")["spec"]["dnsNames"],
+        json!(["*.cloud.example.com", "cloud.example.com"])
+    );
+    let args = &named(&layer, "Deployment", "external-dns")["spec"]["template"]["spec"]
+        ["containers"][0]["args"];
+    for arg in [
+        "--txt-owner-id=wild-cloud-home",
+        "--domain-filter=example.com",
+    ] {
+        assert!(
+            args.as_array().is_some_and(|a| a.contains(&json!(arg))),
+            "{arg} not in {args}"
+        );
+    }
+    assert_eq!(
+        named(&layer, "Service", "traefik")["metadata"]["annotations"]
+            ["metallb.io/loadBalancerIPs"],
+        "192.168.8.240"
+    );
+
+    let public = dry_run(
+        &[&config[..], &["scripts/public.rhai", "--name", "x"]].concat(),
+        &[],
+    );
+    let ingress = find(&public, "Ingress");
+    assert_eq!(ingress["spec"]["rules"][0]["host"], "x.cloud.example.com");
+    assert_eq!(
+        ingress["metadata"]["annotations"]["external-dns.kubernetes.io/target"],
+        "cloud.example.com"
+    );
+
+    let internal = dry_run(
+        &[&config[..], &["scripts/internal.rhai", "--name", "x"]].concat(),
+        &[],
+    );
+    let ingress = find(&internal, "Ingress");
+    assert_eq!(
+        ingress["spec"]["rules"][0]["host"],
+        "x.local.cloud.example.com"
+    );
+    assert_eq!(
+        ingress["metadata"]["annotations"]["external-dns.kubernetes.io/target"],
+        "192.168.8.240"
+    );
+    assert_eq!(
+        find(&internal, "Secret")["metadata"]["annotations"]["wildrun.dev/copied-from"],
+        "cert-manager/wildcard-internal-wild-cloud-tls"
+    );
+}
+
+#[test]
+fn a_wild_cloud_config_is_read_quietly_and_its_mapping_said_at_v() {
+    let args = [
+        "--config",
+        WILD_CLOUD_CONFIG,
+        "scripts/cluster.rhai",
+        "--dry-run",
+    ];
+    let out = wildrun(&args, &[]);
+    let quiet = stderr(&out);
+    assert!(out.status.success(), "{quiet}");
+    assert!(!quiet.contains("unknown configuration key"), "{quiet}");
+    assert!(!quiet.contains(" → "), "said without -v: {quiet}");
+
+    let out = wildrun(&[&args[..], &["-v"]].concat(), &[]);
+    let verbose = stderr(&out);
+    assert!(out.status.success(), "{verbose}");
+    for line in [
+        "cluster.ipAddressPool → cluster.addressPool",
+        "cluster.externalDns.ownerId → dns.ownerId",
+        "operator.email → tls.acmeEmail",
+        "cluster.certManager.cloudflare.domain → dns.zones",
+    ] {
+        assert_eq!(verbose.matches(line).count(), 1, "{line}: {verbose}");
+    }
+    assert!(
+        verbose.contains("read as a wild-cloud config.yaml") && verbose.contains("cluster.nodes"),
+        "{verbose}"
+    );
+}
+
 #[test]
 fn script_errors_name_file_and_line() {
     assert_fails(

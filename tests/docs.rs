@@ -26,6 +26,23 @@ fn readme_documents_every_configuration_key_and_variable() {
 }
 
 #[test]
+fn readme_maps_every_wild_cloud_key() {
+    let text = readme();
+    for alias in wildrun::config::WILD_CLOUD_ALIASES {
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}`", alias.path)))
+            .unwrap_or_else(|| panic!("README's wild-cloud table lacks `{}`", alias.path));
+        assert!(
+            row.contains(&format!("| `{}`", alias.key)),
+            "README maps `{}` elsewhere than `{}`: {row}",
+            alias.path,
+            alias.key
+        );
+    }
+}
+
+#[test]
 fn readme_documents_every_script_function() {
     let text = readme();
     let functions = wildrun::script::engine::script_functions();

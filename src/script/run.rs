@@ -35,6 +35,15 @@ pub mod run_api {
         let force = run.state().force;
         Ok(force)
     }
+
+    /// Whether `--adopt` was given: the recipe may take over what it found
+    /// in the cluster instead of refusing to change it.
+    #[rhai_fn(return_raw)]
+    pub fn adopt(ctx: NativeCallContext) -> RhaiResultOf<bool> {
+        let run = RunHandle::from_context(&ctx)?;
+        let adopt = run.state().adopt;
+        Ok(adopt)
+    }
 }
 
 rhai::def_package! {
