@@ -9,9 +9,9 @@
 
 mod common;
 
+use common::bounded::output_within;
 use common::cluster::PrivatePlane;
 use common::{TestCluster, TestNamespace};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -26,47 +26,12 @@ fn wildrun(dir: &Path, kubeconfig: Option<&Path>, args: &[&str]) -> (Output, Dur
     cmd.current_dir(dir)
         .args(args)
         .env_remove("WILDRUN_CONFIG")
-        .env("CLOUD_DOMAIN", "cloud.example.test")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env("CLOUD_DOMAIN", "cloud.example.test");
     match kubeconfig {
         Some(path) => cmd.env("KUBECONFIG", path),
         None => cmd.env_remove("KUBECONFIG"),
     };
-    let started = Instant::now();
-    let mut child = cmd.spawn().expect("wildrun starts");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for wildrun") {
-            break status;
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            let err = stderr.join().unwrap_or_default();
-            panic!(
-                "wildrun {args:?} still ran after {DEADLINE:?}:\n{}",
-                String::from_utf8_lossy(&err)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let elapsed = started.elapsed();
-    let output = Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    };
-    (output, elapsed)
+    output_within(&mut cmd, DEADLINE)
 }
 
 fn stderr(out: &Output) -> String {
@@ -109,22 +74,20 @@ fn fifty_objects(dir: &Path, namespace: &str) -> PathBuf {
     path
 }
 
-/// A port on 127.0.0.1 where nothing listens.
-fn closed_port() -> u16 {
+/// A kubeconfig (in `dir`, with `contexts`) for a port on 127.0.0.1 where
+/// nothing listens, and that server's URL.
+fn closed_port_kubeconfig(dir: &Path, contexts: &[&str]) -> (PathBuf, String) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a local port");
-    listener.local_addr().expect("its address").port()
+    let port = listener.local_addr().expect("its address").port();
+    let server = format!("https://127.0.0.1:{port}");
+    let config = kubeconfig(dir, &server, serde_json::json!({"token": "t"}), contexts);
+    (config, server)
 }
 
 #[test]
 fn a_closed_port_is_one_error_said_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let server = format!("https://127.0.0.1:{}", closed_port());
-    let config = kubeconfig(
-        dir.path(),
-        &server,
-        serde_json::json!({"token": "t"}),
-        &["c"],
-    );
+    let (config, server) = closed_port_kubeconfig(dir.path(), &["c"]);
     fifty_objects(dir.path(), "closed");
     // Applying resolves each object's kind; --delete and --diff look
     // through many kinds: each would wait for discovery again.
@@ -428,13 +391,7 @@ fn plain_http_without_credentials_works() {
 #[test]
 fn a_context_that_does_not_exist_is_named_with_those_that_do() {
     let dir = tempfile::tempdir().unwrap();
-    let server = format!("https://127.0.0.1:{}", closed_port());
-    let config = kubeconfig(
-        dir.path(),
-        &server,
-        serde_json::json!({"token": "t"}),
-        &["alpha", "beta"],
-    );
+    let (config, _) = closed_port_kubeconfig(dir.path(), &["alpha", "beta"]);
     std::fs::write(
         dir.path().join("read.rhai"),
         "kube::get(\"v1\", \"Namespace\", \"\", \"default\");\n",
