@@ -193,10 +193,13 @@ async fn resolve_step(
     };
     let kind = match cluster.resolve(api_version, kind_name).await {
         Ok(k) => k,
-        Err(e) => {
+        Err(e @ (KubeError::NotServed { .. } | KubeError::NoKind { .. })) => {
             problems.push(format!("{at}: {e}"));
             return Ok(None);
         }
+        // An API server that does not answer is one error for the run, not
+        // one per step.
+        Err(e) => return Err(e),
     };
     if let Step::Apply(ApplyStep { object, .. }) = &planned.step {
         match (kind.namespaced, &object.namespace) {

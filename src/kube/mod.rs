@@ -19,6 +19,7 @@ pub mod objects;
 pub mod permissions;
 pub mod reads;
 pub mod report;
+pub mod transport;
 pub mod wait;
 
 pub use error::{KubeError, Result};

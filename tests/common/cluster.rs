@@ -400,7 +400,9 @@ impl PrivatePlane {
             .collect()
     }
 
-    /// Kills (`"stop"`) or restarts (`"start"`) its API server, keeping etcd.
+    /// Kills (`"stop"`) or restarts (`"start"`) its API server, keeping
+    /// etcd; or stops it with SIGSTOP (`"freeze"`: connections are still
+    /// accepted, never answered) and resumes it (`"thaw"`).
     pub fn apiserver(&self, action: &str) {
         let out = cluster_script("apiserver", &[action], Some(self.dir.path()));
         assert!(
