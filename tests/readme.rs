@@ -353,6 +353,7 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("yaml::emit_all(list)", "yaml::emit_all([cm, deploy])", Gives::Value),
     ("run::action()", "run::action()", Gives::Value),
     ("run::force()", "run::force()", Gives::Value),
+    ("run::adopt()", "run::adopt()", Gives::Value),
     ("run::once(key)", "run::once(\"readme\")", Gives::Value),
     ("config::require(key)", "config::require(\"cloud.domain\")", Gives::Value),
     ("out::line(text)", "out::line(\"readme\")", Gives::Value),
