@@ -55,7 +55,7 @@ lab_kill_strays() {
   keep=" $$ $(ps -o pid= --ppid $$ | tr -s ' \n' '  ') "
   for p in $(ip netns pids "$LAB_NETNS" 2>/dev/null); do
     [[ $keep == *" $p "* ]] && continue
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "WILDRUN_CLUSTER_DIR=$dir" || continue
+    tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qxF "WILDRUN_CLUSTER_DIR=$dir" || continue
     kill -KILL "$p" 2>/dev/null && log "killed stray process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60)) of $dir"
   done
   return 0
