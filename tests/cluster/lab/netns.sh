@@ -39,6 +39,17 @@ lab_enter_netns() {
 lab_netns_delete() { # DIR: the lab's state directory
   if ip netns list 2>/dev/null | grep -qE "^$LAB_NETNS( |\$)"; then
     lab_kill_strays "$1"
+    # What still runs there after a moment is not this lab's (another lab
+    # started in the same namespace): leave the namespace to it.
+    local i
+    for ((i = 0; i < 20; i++)); do
+      [[ -z $(ip netns pids "$LAB_NETNS" 2>/dev/null) ]] && break
+      sleep 0.1
+    done
+    if [[ -n $(ip netns pids "$LAB_NETNS" 2>/dev/null) ]]; then
+      log "left network namespace $LAB_NETNS: processes not of $1 run in it"
+      return 0
+    fi
     ip netns delete "$LAB_NETNS" && log "removed network namespace $LAB_NETNS"
   fi
   rm -rf "/etc/netns/$LAB_NETNS"
