@@ -32,7 +32,7 @@ const NAMESPACED_KINDS: &str = "deployments,services,ingresses,secrets,serviceac
     ingressroutes.traefik.io";
 
 /// The wild-cloud-shaped configuration fixture.
-const WILD_CLOUD_CONFIG: &str = "tests/fixtures/wild-cloud-config.yaml";
+const WILD_CLOUD_CONFIG: &str = "tests/fixtures/wild-cloud-lab-config.yaml";
 
 /// The items of a `kubectl get ... -o json` list.
 fn items(list: &Value) -> Vec<Value> {
