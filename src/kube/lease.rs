@@ -3,15 +3,16 @@
 //!
 //! The copies share a `coordination.k8s.io/v1` Lease ([`LeaseSettings`]).
 //! The holder writes its identity into `holderIdentity` and renews
-//! `renewTime` every [`RENEW_EVERY`]. A candidate reads the Lease every
-//! [`RETRY_EVERY`] and takes it when its holder released it, or when it has
-//! seen the record stay unchanged for `leaseDurationSeconds` (the holder died
-//! or lost the API server). Every write carries the `resourceVersion` it
-//! read, so of two candidates that try at once only one succeeds.
+//! `renewTime` every third of the lease's duration ([`LeaseTimes`]). A
+//! candidate reads the Lease every [`LeaseTimes::retry_every`] and takes it
+//! when its holder released it, or when it has seen the record stay
+//! unchanged for `leaseDurationSeconds` (the holder died or lost the API
+//! server). Every write carries the `resourceVersion` it read, so of two
+//! candidates that try at once only one succeeds.
 //!
-//! The holder stops handling events once it could not renew for
-//! [`RENEW_DEADLINE`], shorter than [`LEASE_DURATION`]: it has stopped before
-//! another copy may take over. Candidates measure how long a record stayed
+//! The holder stops handling events once it could not renew for the renew
+//! deadline, shorter than the duration: it has stopped before another copy
+//! may take over. Candidates measure how long a record stayed
 //! unchanged on their own monotonic clock, as client-go does, so clocks that
 //! disagree cannot make two leaders; only the first look at a Lease trusts its
 //! `renewTime`, so that a Lease whose holder is long gone is taken at once.
@@ -24,17 +25,54 @@ use kube::api::{Api, ObjectMeta, PostParams};
 use std::time::{Duration, Instant};
 
 /// How long a Lease stays with a holder that stopped renewing it
-/// (`leaseDurationSeconds`).
+/// (`leaseDurationSeconds`), unless configured ([`DURATION_KEY`]).
 pub const LEASE_DURATION: Duration = Duration::from_secs(15);
-/// How often the holder renews.
-pub const RENEW_EVERY: Duration = Duration::from_secs(5);
-/// How long the holder goes on without a successful renewal before it stops
-/// handling: less than [`LEASE_DURATION`], so it stops before anyone may
-/// take over, with time to spare for a plan being written.
-pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
-/// How often a waiting copy looks at the Lease, and how soon a failed
-/// renewal is tried again.
+/// How often a waiting copy looks at the Lease at most, and how soon a
+/// failed renewal is tried again.
 pub const RETRY_EVERY: Duration = Duration::from_secs(2);
+/// The configuration key that sets the lease's duration, in seconds.
+pub const DURATION_KEY: &str = "watch.leaseDuration";
+/// The shortest lease duration the configuration accepts: the renewals
+/// (every third of it) must have time to go through.
+pub const MIN_DURATION_SECONDS: u64 = 3;
+
+/// The timing of an election, all derived from the lease's duration. With
+/// the default 15 s these are client-go's: renew deadline 10 s, retry 2 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseTimes {
+    /// How long the Lease stays with a holder that stopped renewing it.
+    pub duration: Duration,
+    /// How long after its last successful renewal was sent the holder may
+    /// still write: two thirds of [`LeaseTimes::duration`]. The remaining
+    /// third is the margin a write sent just before the deadline has to
+    /// land before another copy may take over.
+    pub renew_deadline: Duration,
+    /// How often the holder renews: a third of the duration, so one failed
+    /// renewal leaves time for another before the deadline.
+    pub renew_every: Duration,
+    /// How often a waiting copy looks at the Lease, and how soon a failed
+    /// renewal is tried again: a fifth of the duration, at most [`RETRY_EVERY`].
+    pub retry_every: Duration,
+}
+
+impl LeaseTimes {
+    /// The timing of a Lease of `duration`.
+    pub fn of(duration: Duration) -> LeaseTimes {
+        LeaseTimes {
+            duration,
+            renew_deadline: duration * 2 / 3,
+            renew_every: duration / 3,
+            retry_every: (duration / 5).min(RETRY_EVERY),
+        }
+    }
+}
+
+impl Default for LeaseTimes {
+    fn default() -> LeaseTimes {
+        LeaseTimes::of(LEASE_DURATION)
+    }
+}
+
 /// Where a pod finds its own namespace (the service account's mount).
 pub const NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 /// The Lease's namespace outside a pod, unless configured.
@@ -51,18 +89,26 @@ pub struct LeaseSettings {
     pub name: String,
     /// This copy's `holderIdentity`: host name, process id and a random part.
     pub identity: String,
+    /// The lease's duration, and the renewals and looks that follow from it.
+    pub times: LeaseTimes,
 }
 
 impl LeaseSettings {
     /// The Lease of the instance labelled `instance`, in `namespace` (the
-    /// configured [`NAMESPACE_KEY`]) or else [`default_namespace`].
-    pub fn for_instance(instance: &str, namespace: Option<&str>) -> LeaseSettings {
+    /// configured [`NAMESPACE_KEY`]) or else [`default_namespace`], lasting
+    /// `duration` (the configured [`DURATION_KEY`]) or else [`LEASE_DURATION`].
+    pub fn for_instance(
+        instance: &str,
+        namespace: Option<&str>,
+        duration: Option<Duration>,
+    ) -> LeaseSettings {
         LeaseSettings {
             namespace: namespace
                 .map(str::to_string)
                 .unwrap_or_else(default_namespace),
             name: lease_name(instance),
             identity: identity(),
+            times: LeaseTimes::of(duration.unwrap_or(LEASE_DURATION)),
         }
     }
 
@@ -166,13 +212,14 @@ fn renew_age(spec: &LeaseSpec, wall: Timestamp) -> Duration {
 
 /// The decision of candidate `me` on reading `spec` (`None`: no Lease) at
 /// `now` (monotonic) and `wall` (the system clock). `observed` is what it
-/// saw before, updated here.
+/// saw before, updated here; `times`: this copy's timing.
 fn decide(
     spec: Option<&LeaseSpec>,
     me: &str,
     observed: &mut Option<Observed>,
     now: Instant,
     wall: Timestamp,
+    times: &LeaseTimes,
 ) -> Step {
     let Some(spec) = spec else {
         *observed = None;
@@ -190,7 +237,7 @@ fn decide(
         .lease_duration_seconds
         .and_then(|s| u64::try_from(s).ok())
         .filter(|s| *s > 0)
-        .map_or(LEASE_DURATION, Duration::from_secs);
+        .map_or(times.duration, Duration::from_secs);
     let since = match observed.as_ref() {
         Some(seen) if seen.spec == *spec => seen.since,
         _ => {
@@ -216,18 +263,25 @@ fn decide(
     } else {
         Step::Wait {
             holder: holder.to_string(),
-            retry_in: (expires - now).min(RETRY_EVERY),
+            retry_in: (expires - now).min(times.retry_every),
         }
     }
 }
 
-/// The record `me` writes to hold the Lease (`old`: the one read, if any).
-fn claimed(old: Option<&LeaseSpec>, me: &str, renew: bool, wall: Timestamp) -> LeaseSpec {
+/// The record `me` writes to hold the Lease for `duration` (`old`: the one
+/// read, if any).
+fn claimed(
+    old: Option<&LeaseSpec>,
+    me: &str,
+    renew: bool,
+    wall: Timestamp,
+    duration: Duration,
+) -> LeaseSpec {
     let base = old.cloned().unwrap_or_default();
     let transitions = base.lease_transitions.unwrap_or(0);
     LeaseSpec {
         holder_identity: Some(me.to_string()),
-        lease_duration_seconds: Some(LEASE_DURATION.as_secs() as i32),
+        lease_duration_seconds: Some(i32::try_from(duration.as_secs()).unwrap_or(i32::MAX)),
         acquire_time: if renew {
             base.acquire_time.clone()
         } else {
@@ -306,15 +360,18 @@ impl Election {
     }
 
     /// Whether this copy may still act at `now`: it holds the Lease and
-    /// renewed it less than [`RENEW_DEADLINE`] ago.
+    /// renewed it less than the renew deadline ago.
     pub fn valid(&self, now: Instant) -> bool {
-        self.held.is_some() && self.renewed_at.is_some_and(|t| now < t + RENEW_DEADLINE)
+        self.held.is_some()
+            && self
+                .renewed_at
+                .is_some_and(|t| now < t + self.settings.times.renew_deadline)
     }
 
     /// When the held Lease is due for renewal (`None` when not held).
     pub fn renew_at(&self) -> Option<Instant> {
         self.held.as_ref()?;
-        self.renewed_at.map(|t| t + RENEW_EVERY)
+        self.renewed_at.map(|t| t + self.settings.times.renew_every)
     }
 
     /// Reads the Lease and takes it when it is free or expired (or keeps it,
@@ -332,6 +389,7 @@ impl Election {
             &mut self.observed,
             Instant::now(),
             Timestamp::now(),
+            &self.settings.times,
         );
         match step {
             Step::Wait { holder, retry_in } => {
@@ -407,6 +465,7 @@ impl Election {
                 &self.settings.identity,
                 false,
                 Timestamp::now(),
+                self.settings.times.duration,
             )),
         };
         let sent = Instant::now();
@@ -426,6 +485,7 @@ impl Election {
             &self.settings.identity,
             renew,
             Timestamp::now(),
+            self.settings.times.duration,
         ));
         let sent = Instant::now();
         match self
@@ -543,6 +603,7 @@ impl Leadership {
         };
         let what = election.settings().describe();
         let me = election.settings().identity.clone();
+        let times = election.settings().times;
         match self.runtime.block_on(election.try_lead()) {
             Ok(Attempt::Leading { resumed }) => {
                 if resumed {
@@ -560,7 +621,7 @@ impl Leadership {
                 if !holder.is_empty() && self.said_holder.as_ref() != Some(&holder) {
                     tracing::info!(
                         "{what} is held by {holder}: this copy ({me}) waits, sends no write, and takes over when the holder stops renewing it for {}s",
-                        LEASE_DURATION.as_secs()
+                        times.duration.as_secs()
                     );
                     self.said_holder = Some(holder);
                 }
@@ -571,19 +632,19 @@ impl Leadership {
             Err(LeaseError::Unavailable(e)) => {
                 if !self.failing {
                     tracing::warn!(
-                        "{e}; this copy waits and tries again every {}s",
-                        RETRY_EVERY.as_secs()
+                        "{e}; this copy waits and tries again every {:.1}s",
+                        times.retry_every.as_secs_f64()
                     );
                     self.failing = true;
                 }
-                Ok(Look::Wait(RETRY_EVERY))
+                Ok(Look::Wait(times.retry_every))
             }
         }
     }
 
     /// Renews the Lease when that is due. `Err(why)` when this copy no
     /// longer leads: another took the Lease, or it could not be renewed for
-    /// [`RENEW_DEADLINE`].
+    /// the renew deadline.
     pub fn keep(&mut self) -> Result<(), String> {
         let Some(election) = &mut self.election else {
             return Ok(());
@@ -597,6 +658,7 @@ impl Leadership {
             return Ok(());
         }
         let what = election.settings().describe();
+        let times = election.settings().times;
         let why = match self.runtime.block_on(election.renew()) {
             Ok(None) => {
                 if self.failing {
@@ -610,18 +672,18 @@ impl Leadership {
             Err(e) if election.valid(Instant::now()) => {
                 if !self.failing {
                     tracing::warn!(
-                        "{e}; trying again every {}s (this copy stops handling if the Lease is not renewed within {}s)",
-                        RETRY_EVERY.as_secs(),
-                        RENEW_DEADLINE.as_secs()
+                        "{e}; trying again every {:.1}s (this copy stops handling if the Lease is not renewed within {:.1}s)",
+                        times.retry_every.as_secs_f64(),
+                        times.renew_deadline.as_secs_f64()
                     );
                     self.failing = true;
                 }
-                self.retry_renewal_at = Some(now + RETRY_EVERY);
+                self.retry_renewal_at = Some(now + times.retry_every);
                 return Ok(());
             }
             Err(e) => format!(
-                "{what} was not renewed for {}s ({e})",
-                RENEW_DEADLINE.as_secs()
+                "{what} was not renewed for {:.1}s ({e})",
+                times.renew_deadline.as_secs_f64()
             ),
         };
         election.abandon();
@@ -661,11 +723,12 @@ impl Leadership {
             return;
         }
         let what = election.settings().describe();
+        let duration = election.settings().times.duration;
         match self.runtime.block_on(election.release()) {
             Ok(()) => tracing::info!("{what} released"),
             Err(e) => tracing::warn!(
                 "{e}; another copy takes over within {}s",
-                LEASE_DURATION.as_secs()
+                duration.as_secs()
             ),
         }
     }
@@ -694,10 +757,20 @@ mod tests {
     fn no_lease_is_created_and_ours_is_renewed() {
         let mut seen = None;
         let now = Instant::now();
-        assert_eq!(decide(None, "me", &mut seen, now, at(0)), Step::Create);
+        assert_eq!(
+            decide(None, "me", &mut seen, now, at(0), &LeaseTimes::default()),
+            Step::Create
+        );
         let ours = held_by("me", at(-100));
         assert_eq!(
-            decide(Some(&ours), "me", &mut seen, now, at(0)),
+            decide(
+                Some(&ours),
+                "me",
+                &mut seen,
+                now,
+                at(0),
+                &LeaseTimes::default()
+            ),
             Step::Claim { renew: true }
         );
     }
@@ -708,7 +781,14 @@ mod tests {
         let released = released(&held_by("them", at(0)), at(0));
         assert_eq!(released.holder_identity, None);
         assert_eq!(
-            decide(Some(&released), "me", &mut seen, Instant::now(), at(0)),
+            decide(
+                Some(&released),
+                "me",
+                &mut seen,
+                Instant::now(),
+                at(0),
+                &LeaseTimes::default()
+            ),
             Step::Claim { renew: false }
         );
     }
@@ -719,19 +799,33 @@ mod tests {
         let mut seen = None;
         let record = held_by("them", at(0));
         // First look, renewed just now: wait.
-        let step = decide(Some(&record), "me", &mut seen, start, at(0));
+        let step = decide(
+            Some(&record),
+            "me",
+            &mut seen,
+            start,
+            at(0),
+            &LeaseTimes::default(),
+        );
         assert_eq!(
             step,
             Step::Wait {
                 holder: "them".into(),
-                retry_in: RETRY_EVERY
+                retry_in: LeaseTimes::default().retry_every
             }
         );
         // Renewed (changed) 10 s later: the wait counts from that look.
         let renewed = held_by("them", at(10));
         let later = start + Duration::from_secs(10);
         assert!(matches!(
-            decide(Some(&renewed), "me", &mut seen, later, at(10)),
+            decide(
+                Some(&renewed),
+                "me",
+                &mut seen,
+                later,
+                at(10),
+                &LeaseTimes::default()
+            ),
             Step::Wait { .. }
         ));
         // Unchanged for 14 s: still waiting, and the next look is due when it expires.
@@ -741,6 +835,7 @@ mod tests {
             &mut seen,
             later + Duration::from_secs(14),
             at(24),
+            &LeaseTimes::default(),
         );
         assert_eq!(
             step,
@@ -756,7 +851,8 @@ mod tests {
                 "me",
                 &mut seen,
                 later + LEASE_DURATION,
-                at(25)
+                at(25),
+                &LeaseTimes::default()
             ),
             Step::Claim { renew: false }
         );
@@ -769,22 +865,50 @@ mod tests {
         let mut seen = None;
         let stale = held_by("gone", at(-3600));
         assert_eq!(
-            decide(Some(&stale), "me", &mut seen, now, at(0)),
+            decide(
+                Some(&stale),
+                "me",
+                &mut seen,
+                now,
+                at(0),
+                &LeaseTimes::default()
+            ),
             Step::Claim { renew: false }
         );
         // A record that changed between two looks counts from the second,
         // whatever its renewTime says (another host's clock).
         let mut seen = None;
-        decide(Some(&held_by("a", at(0))), "me", &mut seen, now, at(0));
+        decide(
+            Some(&held_by("a", at(0))),
+            "me",
+            &mut seen,
+            now,
+            at(0),
+            &LeaseTimes::default(),
+        );
         let changed = held_by("b", at(-3600));
         assert!(matches!(
-            decide(Some(&changed), "me", &mut seen, now, at(0)),
+            decide(
+                Some(&changed),
+                "me",
+                &mut seen,
+                now,
+                at(0),
+                &LeaseTimes::default()
+            ),
             Step::Wait { .. }
         ));
         // A renewTime ahead of our clock is not an age.
         let mut seen = None;
         assert!(matches!(
-            decide(Some(&held_by("a", at(60))), "me", &mut seen, now, at(0)),
+            decide(
+                Some(&held_by("a", at(60))),
+                "me",
+                &mut seen,
+                now,
+                at(0),
+                &LeaseTimes::default()
+            ),
             Step::Wait { .. }
         ));
     }
@@ -792,17 +916,17 @@ mod tests {
     #[test]
     fn claims_count_transitions_and_keep_the_acquire_time_on_renewal() {
         let old = held_by("them", at(0));
-        let taken = claimed(Some(&old), "me", false, at(20));
+        let taken = claimed(Some(&old), "me", false, at(20), LEASE_DURATION);
         assert_eq!(taken.holder_identity.as_deref(), Some("me"));
         assert_eq!(taken.lease_transitions, Some(4));
         assert_eq!(taken.acquire_time, Some(MicroTime(at(20))));
         assert_eq!(taken.renew_time, Some(MicroTime(at(20))));
         assert_eq!(taken.lease_duration_seconds, Some(15));
-        let renewed = claimed(Some(&taken), "me", true, at(25));
+        let renewed = claimed(Some(&taken), "me", true, at(25), LEASE_DURATION);
         assert_eq!(renewed.lease_transitions, Some(4));
         assert_eq!(renewed.acquire_time, Some(MicroTime(at(20))));
         assert_eq!(renewed.renew_time, Some(MicroTime(at(25))));
-        let first = claimed(None, "me", false, at(0));
+        let first = claimed(None, "me", false, at(0), LEASE_DURATION);
         assert_eq!(first.lease_transitions, Some(0));
     }
 

@@ -11,13 +11,14 @@ use super::support::{from_json, RunHandle, Watch};
 use crate::kube::apply::{execute, ExecOptions};
 use crate::kube::cluster::Cluster;
 use crate::kube::events::{describe_object, Wake, WatchSpec};
-use crate::kube::lease::{Leadership, LeaseSettings, NAMESPACE_KEY};
+use crate::kube::lease::{Leadership, LeaseSettings, DURATION_KEY, NAMESPACE_KEY};
 use crate::kube::reads::Reads;
 use crate::plan::Plan;
 use rhai::{Dynamic, Engine, AST};
 use serde_json::Value;
 use std::rc::Rc;
 use std::sync::mpsc::{Receiver, Sender};
+use std::time::Duration;
 
 /// Runs the registered watches until Ctrl-C or SIGTERM; each event calls its
 /// handler and applies the plan the handler built. Only while this copy
@@ -45,7 +46,16 @@ pub fn serve(
     } else {
         let state = run.state();
         let namespace = state.config.get(NAMESPACE_KEY).and_then(Value::as_str);
-        Some(LeaseSettings::for_instance(&state.instance, namespace))
+        let duration = state
+            .config
+            .get(DURATION_KEY)
+            .and_then(Value::as_u64)
+            .map(Duration::from_secs);
+        Some(LeaseSettings::for_instance(
+            &state.instance,
+            namespace,
+            duration,
+        ))
     };
     crate::kube::events::serve(
         &runtime,
