@@ -176,6 +176,26 @@ pub enum KubeError {
         /// The steps not started.
         not_done: Vec<String>,
     },
+    /// This copy lost the leadership its plan was written under (the Lease
+    /// was taken over, or not renewed in time): the plan stopped at the
+    /// next write, so that two copies never write at once.
+    #[error(
+        "the plan was stopped because this copy no longer leads: {why}\n  done before it stopped:\n{}\n  failed (not confirmed by the API server):\n{}\n  not done:\n{}\n  the copy that leads now reconciles from the cluster's current state",
+        lines(done),
+        lines(failed),
+        lines(not_done)
+    )]
+    Fenced {
+        /// Why this copy no longer leads.
+        why: String,
+        /// The report lines of the steps done.
+        done: Vec<String>,
+        /// Steps under way when it stopped that failed, with their script
+        /// line and error.
+        failed: Vec<String>,
+        /// The steps not started.
+        not_done: Vec<String>,
+    },
     /// A Secret of the copy's name exists and wildrun did not make it.
     #[error(
         "{target} exists and is not a copy wildrun made of {from}; wildrun will not overwrite it"
