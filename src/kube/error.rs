@@ -115,12 +115,24 @@ pub enum KubeError {
         /// One line per missing permission.
         problems: Vec<String>,
     },
+    /// `--prune` would delete every object of the instance; nothing was
+    /// changed. A plan that comes out empty or wrong (a condition, a typo in
+    /// a loop, a half-saved file) must not empty the cluster silently.
+    #[error("nothing was changed; --prune would delete every object of instance {instance} ({}), because {reason}. A condition, a typo in a loop or a half-saved file can make a recipe plan less than it should. If that is what you want, run again with --allow-prune-all (or remove the instance with --delete)", super::cleanup::first_few(.objects))]
+    PruneAll {
+        /// The instance.
+        instance: String,
+        /// Its objects the prune would delete.
+        objects: Vec<String>,
+        /// Why: the plan is empty, or it keeps none of them.
+        reason: String,
+    },
     /// A write failed while the plan was applied: what was done before,
     /// what failed (not confirmed, so perhaps done) and what was not done.
     #[error(
         "{origin}: {}\n  done before the failure:\n{}\n  failed (not confirmed by the API server):\n{}\n  not done:\n{}\n  fix the problem and run again: objects already applied stay, and the run converges",
         chain(error),
-        lines(done),
+        lines(&done_lines(entries)),
         lines(failed),
         lines(not_done)
     )]
@@ -129,13 +141,14 @@ pub enum KubeError {
         origin: Origin,
         /// Why it failed.
         error: Box<KubeError>,
-        /// The report lines of the steps done.
-        done: Vec<String>,
         /// The steps that failed: the first by name, the others with
         /// their script line and error.
         failed: Vec<String>,
         /// The steps not started.
         not_done: Vec<String>,
+        /// Every step as a report entry (done, failed, not done), in plan
+        /// order: the lines of the steps done, and the report of `-o json`.
+        entries: Vec<super::report::Entry>,
     },
     /// A Secret of the copy's name exists and wildrun did not make it.
     #[error(
@@ -201,6 +214,16 @@ pub fn chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     parts.join(": ")
+}
+
+/// The report lines of the steps of `entries` that were done.
+fn done_lines(entries: &[super::report::Entry]) -> Vec<String> {
+    use super::report::Action;
+    entries
+        .iter()
+        .filter(|e| !matches!(e.action, Action::Failed | Action::NotDone))
+        .map(super::report::Entry::line)
+        .collect()
 }
 
 /// `list` indented, one a line; "(nothing)" when empty.
