@@ -70,23 +70,35 @@ fn rollout(kind: &str, obj: &Value) -> (bool, String) {
     }
 }
 
-/// Whether `status.conditions[type]` is True, and what the condition says.
-fn named(obj: &Value, wanted: &str) -> (bool, String) {
-    let conditions = obj.pointer("/status/conditions").and_then(Value::as_array);
-    let Some(c) = conditions
+/// The condition of type `wanted` in `obj`'s `status.conditions`.
+fn condition<'a>(obj: &'a Value, wanted: &str) -> Option<&'a Value> {
+    obj.pointer("/status/conditions")
+        .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .find(|c| c.get("type").and_then(Value::as_str) == Some(wanted))
-    else {
+}
+
+/// A condition's (or a container state's) `reason: message`, each when set.
+fn reason_and_message(c: &Value) -> String {
+    ["reason", "message"]
+        .iter()
+        .filter_map(|k| c.get(*k).and_then(Value::as_str).filter(|v| !v.is_empty()))
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// Whether `status.conditions[type]` is True, and what the condition says.
+fn named(obj: &Value, wanted: &str) -> (bool, String) {
+    let Some(c) = condition(obj, wanted) else {
         return (false, format!("no {wanted} condition yet"));
     };
     let status = c.get("status").and_then(Value::as_str).unwrap_or("Unknown");
     let mut text = format!("{wanted}={status}");
-    for key in ["reason", "message"] {
-        if let Some(v) = c.get(key).and_then(Value::as_str).filter(|v| !v.is_empty()) {
-            text.push_str(": ");
-            text.push_str(v);
-        }
+    let said = reason_and_message(c);
+    if !said.is_empty() {
+        text.push_str(": ");
+        text.push_str(&said);
     }
     (status == "True", text)
 }
@@ -211,13 +223,7 @@ fn pod_selector(workload: &Value) -> Option<String> {
 /// Why one pod is not ready, in words: the scheduler's or a container's
 /// reason when there is one, else its phase.
 fn pod_not_ready(pod: &Value) -> Option<String> {
-    let conditions = pod.pointer("/status/conditions").and_then(Value::as_array);
-    let condition = |wanted: &str| {
-        conditions
-            .into_iter()
-            .flatten()
-            .find(|c| c.get("type").and_then(Value::as_str) == Some(wanted))
-    };
+    let condition = |wanted: &str| condition(pod, wanted);
     if condition("Ready")
         .and_then(|c| c.get("status"))
         .and_then(Value::as_str)
@@ -229,24 +235,21 @@ fn pod_not_ready(pod: &Value) -> Option<String> {
         .pointer("/status/phase")
         .and_then(Value::as_str)
         .unwrap_or("Pending");
-    let said = |c: &Value| {
-        ["reason", "message"]
-            .iter()
-            .filter_map(|k| c.get(*k).and_then(Value::as_str).filter(|v| !v.is_empty()))
-            .collect::<Vec<_>>()
-            .join(": ")
-    };
     let waiting = pod
         .pointer("/status/containerStatuses")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .find_map(|c| c.pointer("/state/waiting").map(said));
+        .find_map(|c| c.pointer("/state/waiting").map(reason_and_message));
     let why = match (condition("PodScheduled"), waiting) {
         (_, Some(w)) if !w.is_empty() => w,
-        (Some(c), _) if c.get("status").and_then(Value::as_str) == Some("False") => said(c),
+        (Some(c), _) if c.get("status").and_then(Value::as_str) == Some("False") => {
+            reason_and_message(c)
+        }
         (None, _) if phase == "Pending" => "not scheduled to a node yet".to_string(),
-        _ => condition("Ready").map(said).unwrap_or_default(),
+        _ => condition("Ready")
+            .map(reason_and_message)
+            .unwrap_or_default(),
     };
     let name = pod
         .pointer("/metadata/name")
