@@ -679,6 +679,59 @@ fn an_internal_service_asked_from_outside_its_ranges_answers_403_as_expected() {
 }
 
 #[test]
+fn an_internal_service_that_lets_an_outsider_in_fails_wait_and_the_doctor() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    // Deployed and answering 127.0.0.1, inside the ranges it was given.
+    let svc = Service::deploy(lab, "internal", "letin", &ADMIT_LOCALHOST);
+    // The same service by a recipe whose middleware admits 127.0.0.1 while
+    // the configuration's ranges (the defaults: 10/8, 172.16/12,
+    // 192.168/16) do not hold it: every link but the last holds at once,
+    // and the answer to 127.0.0.1 is an outsider let in.
+    let out = lab.wildrun(&[
+        "tests/fixtures/outsider-let-in/internal.rhai",
+        "--name",
+        &svc.name,
+        "--wait",
+        "--timeout",
+        "15s",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "--wait must not succeed: {}",
+        text(&out)
+    );
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!(
+            "error: timed out after 15s waiting for HTTPS https://{}/: 200 ",
+            svc.host()
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        last.contains("127.0.0.1 is outside cluster.internalSourceRanges and was let in"),
+        "{}",
+        text(&out)
+    );
+    // The doctor says the same of it, with the same configuration.
+    let out = lab.wildrun(&["scripts/doctor.rhai", "--name", &svc.name, "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
+    let code = out.status.code();
+    assert_eq!(code, Some(1), "{report:#}");
+    let https = check(&report, "https");
+    assert_eq!(https["status"], "fail", "{report:#}");
+    assert!(
+        found(https).contains("127.0.0.1 is outside cluster.internalSourceRanges and was let in"),
+        "{https:#}"
+    );
+}
+
+#[test]
 fn try_deploys_hello_and_prints_a_curl_that_answers() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
