@@ -12,4 +12,6 @@ pub mod check;
 pub mod checks;
 pub mod ingress;
 pub mod names;
+pub mod route;
+pub mod rule;
 pub mod subject;

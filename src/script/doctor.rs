@@ -5,8 +5,9 @@
 
 use super::support::{script_error, to_json, to_script, RhaiResultOf, RunHandle};
 use crate::chain::check::Check;
+use crate::chain::route::Route;
 use crate::chain::subject::{Subject, SubjectError};
-use crate::chain::{checks, ingress, names};
+use crate::chain::{checks, ingress, names, route};
 use rhai::plugin::*;
 use serde_json::Value;
 
@@ -61,6 +62,16 @@ fn objects(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiResu
             ),
         )),
     }
+}
+
+/// A route map as `doctor::routes` returns it.
+fn route_of(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiResultOf<Route> {
+    typed(
+        ctx,
+        function,
+        "the route (as doctor::routes returns it)",
+        value,
+    )
 }
 
 fn checks_to_script(ctx: &NativeCallContext, checks: &[Check]) -> RhaiResultOf<rhai::Array> {
@@ -195,6 +206,188 @@ pub mod doctor_api {
             .into_iter()
             .map(Dynamic::from)
             .collect())
+    }
+
+    /// `--host H` or `--url https://H/path`: `#{ host, path }` (the path
+    /// without its query), or an error naming what is wrong.
+    #[rhai_fn(return_raw)]
+    pub fn host_and_path(ctx: NativeCallContext, url: &str) -> RhaiResultOf<rhai::Map> {
+        let target = crate::https::parse_url(url).map_err(|e| script_error(&ctx, e))?;
+        let path = target.path.split('?').next().unwrap_or("/").to_string();
+        let mut out = rhai::Map::new();
+        out.insert("host".into(), target.host.to_ascii_lowercase().into());
+        out.insert("path".into(), path.into());
+        Ok(out)
+    }
+
+    /// The routes to `host` and `path` among `ingresses` and
+    /// `ingress_routes` (as `kube::list` returns them), the one Traefik
+    /// picks first: `#{ routes, check }`, `check` the `route` check. Each
+    /// route is `#{ kind, namespace, name, class, rule, priority, backends,
+    /// tls_secret, tls, middlewares, object }`.
+    #[rhai_fn(return_raw)]
+    pub fn routes(
+        ctx: NativeCallContext,
+        host: &str,
+        path: &str,
+        ingresses: Dynamic,
+        ingress_routes: Dynamic,
+    ) -> RhaiResultOf<rhai::Map> {
+        let ingresses = super::objects(&ctx, "routes", &ingresses)?;
+        let ingress_routes = super::objects(&ctx, "routes", &ingress_routes)?;
+        let mut unreadable = Vec::new();
+        let found = route::find(host, path, &ingresses, &ingress_routes, &mut unreadable);
+        let check = checks::route::routes(host, path, &found, &unreadable);
+        let mut out = rhai::Map::new();
+        out.insert("routes".into(), to_script(&ctx, &found)?);
+        out.insert("check".into(), super::check(&ctx, &check)?);
+        Ok(out)
+    }
+
+    /// The doctor's `inputs` completed from the route Traefik picks: its
+    /// namespace and name, kind, the allowlist among `middlewares` (every
+    /// Traefik Middleware) as the ranges an asker must be in, its
+    /// ExternalDNS target, and the pods of `service` (`()`: none).
+    #[rhai_fn(return_raw)]
+    pub fn route_subject(
+        ctx: NativeCallContext,
+        inputs: rhai::Map,
+        route: Dynamic,
+        middlewares: Dynamic,
+        service: Dynamic,
+    ) -> RhaiResultOf<rhai::Map> {
+        let s = super::subject(&ctx, "route_subject", &Dynamic::from_map(inputs.clone()))?;
+        let route = super::route_of(&ctx, "route_subject", &route)?;
+        let all = super::objects(&ctx, "route_subject", &middlewares)?;
+        let svc = super::object(&service)?;
+        let completed = checks::route::subject(&s, &route, &all, svc.as_ref());
+        let mut out = inputs;
+        let fields = to_script(&ctx, &completed)?;
+        if let Some(map) = fields.read_lock::<rhai::Map>() {
+            for key in [
+                "name",
+                "namespace",
+                "route_kind",
+                "internal",
+                "source_ranges",
+                "target",
+                "pods",
+            ] {
+                if let Some(v) = map.get(key) {
+                    out.insert(key.into(), v.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `ingress-class` of a route: an Ingress's class is `ingress.className`.
+    #[rhai_fn(return_raw)]
+    pub fn route_class(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        route: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "route_class", &subject)?;
+        let route = super::route_of(&ctx, "route_class", &route)?;
+        let wanted = s.ingress_class.clone().unwrap_or_default();
+        super::check(&ctx, &checks::route::class(&route, &wanted))
+    }
+
+    /// `service` of a route: its first backend's Service (`()` when
+    /// missing) has the port it names.
+    #[rhai_fn(return_raw)]
+    pub fn route_service(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        route: Dynamic,
+        service: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "route_service", &subject)?;
+        let route = super::route_of(&ctx, "route_service", &route)?;
+        let svc = super::object(&service)?;
+        super::check(
+            &ctx,
+            &checks::backend::service(&s, route.backends.first(), svc.as_ref()),
+        )
+    }
+
+    /// `target-port`: the route's Service port sends to a port the
+    /// containers of `pods` declare.
+    #[rhai_fn(return_raw)]
+    pub fn target_port(
+        ctx: NativeCallContext,
+        route: Dynamic,
+        service: rhai::Map,
+        pods: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let route = super::route_of(&ctx, "target_port", &route)?;
+        let svc = to_json(&Dynamic::from_map(service))?;
+        let pods = super::objects(&ctx, "target_port", &pods)?;
+        match route.backends.first() {
+            Some(backend) => super::check(&ctx, &checks::route::target_port(backend, &svc, &pods)),
+            None => super::check(&ctx, &Check::skip("target-port", "no backend Service")),
+        }
+    }
+
+    /// `tls-secret`, `cert-covers`, `cert-valid`, `cert-days` of a route:
+    /// its Secret (as read; `()`: missing), or Traefik's default
+    /// certificate when it names none.
+    #[rhai_fn(return_raw)]
+    pub fn route_tls(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        route: Dynamic,
+        secret: Dynamic,
+    ) -> RhaiResultOf<rhai::Array> {
+        let s = super::subject(&ctx, "route_tls", &subject)?;
+        let route = super::route_of(&ctx, "route_tls", &route)?;
+        let secret = super::object(&secret)?;
+        let checks = match &route.tls_secret {
+            Some(name) => checks::tls::secret(&s, Some(name), secret.as_ref()),
+            None => {
+                let resolver = route
+                    .object
+                    .pointer("/spec/tls/certResolver")
+                    .and_then(Value::as_str);
+                checks::tls::default_certificate(&s, resolver)
+            }
+        };
+        super::checks_to_script(&ctx, &checks)
+    }
+
+    /// `middlewares`: every middleware the route names exists among
+    /// `middlewares` (chains followed), none in a form Traefik v3 dropped.
+    #[rhai_fn(return_raw)]
+    pub fn middlewares(
+        ctx: NativeCallContext,
+        route: Dynamic,
+        middlewares: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let route = super::route_of(&ctx, "middlewares", &route)?;
+        let all = super::objects(&ctx, "middlewares", &middlewares)?;
+        super::check(&ctx, &checks::route::middlewares(&route, &all))
+    }
+
+    /// `dns` of a host: its addresses (`dns::resolve(host, "A")`'s answer)
+    /// include Traefik's (`traefik_ips`), asking `server` (or `()`).
+    #[rhai_fn(return_raw)]
+    pub fn dns_address(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        answer: Dynamic,
+        traefik_ips: Dynamic,
+        server: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "dns_address", &subject)?;
+        let answer = super::typed(&ctx, "dns_address", "the answer of dns::resolve", &answer)?;
+        let ips: Vec<String> =
+            super::typed(&ctx, "dns_address", "Traefik's addresses", &traefik_ips)?;
+        let server = super::text(&server);
+        super::check(
+            &ctx,
+            &checks::route::address(s.host(), &answer, &ips, server.as_deref()),
+        )
     }
 
     /// `ingress`: the Ingress (`()` when missing) exists.

@@ -9,6 +9,7 @@ pub mod https;
 pub mod ingress;
 pub mod load_balancer;
 pub mod middleware;
+pub mod route;
 pub mod tls;
 
 use serde_json::Value;
