@@ -8,7 +8,8 @@
 //!   action) and [`watch`] (`--watch`);
 //! - **the script layer**, [`script`]: the only code that knows Rhai. The
 //!   engine, and one file per script namespace (`kube::`, `dns::`, `cert::`,
-//!   `https::`, `template::`, `yaml::`, `config::`, `log::`, `out::`, `run::`)
+//!   `https::`, `doctor::`, `template::`, `yaml::`, `config::`, `log::`, `out::`,
+//!   `run::`)
 //!   that converts script values and calls the core;
 //! - **the core**, plain Rust with typed inputs and outputs:
 //!
@@ -26,6 +27,7 @@
 //! | [`dns`], [`cert`], [`https`] | DNS lookups and ExternalDNS expectations; certificates; one HTTPS request |
 //! | [`files`] | reading files: bounded in size, confined to the folders a run may read |
 //! | [`externaldns`] | which annotation prefix an ExternalDNS Deployment reads |
+//! | [`chain`] | the chain from a host to a pod: its names, the rules judging each link, the doctor's checks |
 //! | [`reach`] | `--wait`: after applying, wait until the service answers over HTTPS |
 
 // Every public item gets a doc comment (the project rule).
@@ -34,6 +36,7 @@
 pub mod action;
 pub mod actions;
 pub mod cert;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod dns;

@@ -21,6 +21,9 @@
 //! Progress goes to stderr: a spinner on a terminal, one line per change
 //! otherwise.
 
+use crate::chain;
+use crate::chain::answer::{self, Served, Verdict};
+use crate::chain::checks::load_balancer;
 use crate::config::Config;
 use crate::dns::{self, Query};
 use crate::https;
@@ -110,15 +113,6 @@ impl std::fmt::Display for Link {
     }
 }
 
-/// The annotation names an ExternalDNS target may be under, newest first.
-const TARGET_ANNOTATIONS: &[&str] = &[
-    "external-dns.kubernetes.io/target",
-    "external-dns.alpha.kubernetes.io/target",
-];
-
-/// The annotation Traefik reads router middlewares from.
-const MIDDLEWARES_ANNOTATION: &str = "traefik.ingress.kubernetes.io/router.middlewares";
-
 /// The links to wait on for what `plan` applies, in order: rollouts first,
 /// then per Ingress host with an ExternalDNS target: DNS, TLS Secret, HTTPS.
 pub fn links(plan: &Plan) -> Vec<Link> {
@@ -160,62 +154,31 @@ fn ingress_links(
     out: &mut Vec<Link>,
 ) {
     let ingress = &object.value;
-    let annotations = ingress.pointer("/metadata/annotations");
-    let annotation = |name: &str| {
-        annotations
-            .and_then(|m| m.get(name))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    let Some(target) = TARGET_ANNOTATIONS.iter().find_map(|n| annotation(n)) else {
+    let Some(target) = chain::ingress::externaldns_target(ingress) else {
         return;
     };
-    let internal = annotation(MIDDLEWARES_ANNOTATION).is_some();
+    let internal = chain::ingress::names_middlewares(ingress);
     let namespace = object.namespace.clone().unwrap_or_default();
-    let list = |pointer: &str| {
-        ingress
-            .pointer(pointer)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let tls = list("/spec/tls");
-    let rules = list("/spec/rules");
-    for host in rules
-        .iter()
-        .filter_map(|r| r.get("host").and_then(Value::as_str))
-    {
+    for host in chain::ingress::hosts(ingress) {
         out.push(Link::Dns {
-            host: host.to_string(),
-            target: target.trim_end_matches('.').to_string(),
+            host: host.clone(),
+            target: target.clone(),
         });
-        let secret = tls
-            .iter()
-            .find(|t| {
-                t.get("hosts")
-                    .and_then(Value::as_array)
-                    .is_none_or(|hs| hs.iter().any(|h| h.as_str() == Some(host)))
-            })
-            .and_then(|t| t.get("secretName"))
-            .and_then(Value::as_str);
-        if let Some(name) = secret {
+        if let Some(name) = chain::ingress::tls_secret_for(ingress, &host) {
             let copy = copies
                 .iter()
                 .find(|c| c.to_namespace == namespace && c.name == name)
                 .map(|c| (*c).clone());
             let link = Link::TlsSecret {
                 namespace: namespace.clone(),
-                name: name.to_string(),
+                name,
                 copy,
             };
             if !out.contains(&link) {
                 out.push(link);
             }
         }
-        out.push(Link::Https {
-            host: host.to_string(),
-            internal,
-        });
+        out.push(Link::Https { host, internal });
     }
 }
 
@@ -358,64 +321,60 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
-/// Whether an HTTPS response means the service answers; for an internal
-/// service, Traefik's 403 to an asker outside `ranges` counts, with a note.
+/// Whether an HTTPS response means the service answers, by the chain's
+/// rules ([`chain::answer`]); for an internal service, Traefik's 403 to an
+/// asker outside `ranges` counts, with a note, and an answer to such an
+/// asker does not: the internal-only middleware is not in force (yet).
 pub fn judge(r: &https::Response, internal: bool, ranges: &[String]) -> Seen {
-    if !r.answered {
+    let Some(status) = r.status.filter(|_| r.answered) else {
         return Seen::NotYet(format!(
             "{} ({} failed)",
             r.error.as_deref().unwrap_or("no answer"),
             r.stage.as_deref().unwrap_or("request")
         ));
-    }
-    let status = r.status.unwrap_or(0);
+    };
     let subject = r
         .certificate
         .as_ref()
         .map(|c| format!("{} from {}", c.subject, c.issuer))
         .unwrap_or_else(|| "no certificate".into());
-    if r.covers != Some(true) {
-        return Seen::NotYet(format!(
+    // The wait does not know the Secret's certificate: it must verify.
+    match answer::judge_certificate(r.covers, r.verified, false) {
+        Served::NotNamed => return Seen::NotYet(format!(
             "Traefik serves a certificate that does not name {} ({subject}): it has not loaded the TLS Secret yet",
             r.host
-        ));
-    }
-    if !r.verified {
-        return Seen::NotYet(format!(
+        )),
+        Served::Unverified => return Seen::NotYet(format!(
             "the certificate does not verify: {} ({subject}); set tls.caFile (TLS_CA_FILE) to the CA of a private issuer",
             r.verify_error.as_deref().unwrap_or("unknown reason")
-        ));
+        )),
+        Served::Trusted => {}
     }
     let from = r.source.as_deref().unwrap_or("?");
-    let outside = r
-        .source
-        .as_deref()
-        .and_then(|s| s.parse::<IpAddr>().ok())
-        .is_some_and(|ip| {
-            !ranges
-                .iter()
-                .any(|range| dns::ip_in_range(ip, range).unwrap_or(false))
-        });
     let answered = format!(
         "{status} {} in {} ms, asked from {from}",
         r.reason.as_deref().unwrap_or(""),
         r.elapsed_ms
     )
     .replace("  ", " ");
-    match status {
-        403 if internal && outside => Seen::Holds(format!(
+    let asker = answer::asker(r.source.as_deref(), ranges);
+    match answer::judge_status(status, internal, asker) {
+        Verdict::AllowlistAtWork => Seen::Holds(format!(
             "{answered}: Traefik's allowlist refuses {from}, which is outside cluster.internalSourceRanges, as it should; askers inside the ranges reach the service"
         )),
-        403 if internal => Seen::NotYet(format!(
+        Verdict::RefusedInsider => Seen::NotYet(format!(
             "{answered}: Traefik refuses {from}, which is inside cluster.internalSourceRanges (the middleware's ranges differ, or Traefik sees another client address)"
         )),
-        404 => Seen::NotYet(format!(
+        Verdict::LetIn => Seen::NotYet(format!(
+            "{answered}: {from} is outside cluster.internalSourceRanges and was let in: the internal-only middleware is not in force (Traefik has not loaded it yet, or it does not apply to this router)"
+        )),
+        Verdict::NoRoute => Seen::NotYet(format!(
             "{answered}: Traefik has no route for the host yet"
         )),
-        500.. => Seen::NotYet(format!(
+        Verdict::NoBackend => Seen::NotYet(format!(
             "{answered}: Traefik has no ready backend yet"
         )),
-        _ => Seen::Holds(answered),
+        Verdict::Answers => Seen::Holds(answered),
     }
 }
 
@@ -751,22 +710,13 @@ impl Looker<'_> {
 /// `app.kubernetes.io/name=traefik`, if any.
 async fn traefik_address(cluster: &Cluster) -> Option<IpAddr> {
     let kind = cluster.resolve("v1", "Service").await.ok()?;
-    let params = kube::api::ListParams::default().labels("app.kubernetes.io/name=traefik");
+    let params = kube::api::ListParams::default().labels(chain::names::TRAEFIK_SELECTOR);
     let services = cluster.list(&kind, None, &params).await.ok()?;
     services
         .iter()
-        .filter(|s| s.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer"))
-        .flat_map(|s| {
-            s.pointer("/status/loadBalancer/ingress")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-        })
-        .find_map(|i| {
-            i.get("ip")
-                .and_then(Value::as_str)
-                .and_then(|ip| ip.parse().ok())
-        })
+        .filter(|s| load_balancer::is_load_balancer(s))
+        .flat_map(load_balancer::external_ips)
+        .find_map(|ip| ip.parse().ok())
 }
 
 /// Waits until every link of `plan` holds, showing progress on stderr.
@@ -1030,6 +980,19 @@ mod tests {
         );
         assert!(matches!(
             judge(&response(Some(403), "192.0.2.9"), false, &ranges),
+            Seen::Holds(_)
+        ));
+        // Internal: an answer to an outsider is not reaching the service:
+        // the allowlist is not in force, so the wait goes on, saying why.
+        let Seen::NotYet(why) = judge(&response(Some(200), "192.0.2.9"), true, &ranges) else {
+            panic!("an outsider let into an internal service must not count as answering")
+        };
+        assert!(
+            why.contains("192.0.2.9 is outside cluster.internalSourceRanges and was let in"),
+            "{why}"
+        );
+        assert!(matches!(
+            judge(&response(Some(200), "10.1.2.3"), true, &ranges),
             Seen::Holds(_)
         ));
         // A certificate that does not verify or does not name the host is not an answer yet.

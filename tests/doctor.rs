@@ -715,3 +715,41 @@ fn externaldns_prefix_argument_wins_over_the_image_tag() {
         .contains("--annotation-prefix=external-dns.kubernetes.io/"));
     assert_eq!(code, 0, "{report:#}");
 }
+
+#[test]
+fn host_and_url_are_checked_before_the_cluster_is_read() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_wildrun"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("scripts/doctor.rhai")
+            .args(args)
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .env_remove("WILDRUN_CONFIG")
+            .output()
+            .expect("wildrun runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["--url", "http://git.example.com/"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("--url: ") && err.contains("https"), "{err}");
+    let (code, err) = run(&[
+        "--host",
+        "git.example.com",
+        "--url",
+        "https://git.example.com/",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("--host and --url both name a host: give one"),
+        "{err}"
+    );
+    let (code, err) = run(&["--host", "git.example.com", "--name", "git"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("give one"), "{err}");
+    let (code, err) = run(&[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("--name is required"), "{err}");
+}

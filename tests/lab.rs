@@ -679,6 +679,59 @@ fn an_internal_service_asked_from_outside_its_ranges_answers_403_as_expected() {
 }
 
 #[test]
+fn an_internal_service_that_lets_an_outsider_in_fails_wait_and_the_doctor() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    // Deployed and answering 127.0.0.1, inside the ranges it was given.
+    let svc = Service::deploy(lab, "internal", "letin", &ADMIT_LOCALHOST);
+    // The same service by a recipe whose middleware admits 127.0.0.1 while
+    // the configuration's ranges (the defaults: 10/8, 172.16/12,
+    // 192.168/16) do not hold it: every link but the last holds at once,
+    // and the answer to 127.0.0.1 is an outsider let in.
+    let out = lab.wildrun(&[
+        "tests/fixtures/outsider-let-in/internal.rhai",
+        "--name",
+        &svc.name,
+        "--wait",
+        "--timeout",
+        "15s",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "--wait must not succeed: {}",
+        text(&out)
+    );
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!(
+            "error: timed out after 15s waiting for HTTPS https://{}/: 200 ",
+            svc.host()
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        last.contains("127.0.0.1 is outside cluster.internalSourceRanges and was let in"),
+        "{}",
+        text(&out)
+    );
+    // The doctor says the same of it, with the same configuration.
+    let out = lab.wildrun(&["scripts/doctor.rhai", "--name", &svc.name, "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
+    let code = out.status.code();
+    assert_eq!(code, Some(1), "{report:#}");
+    let https = check(&report, "https");
+    assert_eq!(https["status"], "fail", "{report:#}");
+    assert!(
+        found(https).contains("127.0.0.1 is outside cluster.internalSourceRanges and was let in"),
+        "{https:#}"
+    );
+}
+
+#[test]
 fn try_deploys_hello_and_prints_a_curl_that_answers() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
@@ -994,4 +1047,257 @@ fn layer_doctor_names_an_old_metallb_annotation_and_its_replacement() {
         })
         .unwrap_or_default();
     assert_eq!(failed.len(), 1, "{failed:#?}");
+}
+
+/// An app deployed with kubectl, as other tools deploy them: its own names
+/// and labels, no wildrun label. Its namespace is deleted on drop.
+struct ForeignApp {
+    lab: &'static Lab,
+    name: String,
+}
+
+impl ForeignApp {
+    /// The namespace `name`, a Deployment whose container port is named
+    /// `http` (8080, where the lab's backend answers), and a kubectl-made
+    /// copy of the public wildcard Secret.
+    fn new(lab: &'static Lab, prefix: &str) -> ForeignApp {
+        let app = ForeignApp {
+            lab,
+            name: unique_name(prefix),
+        };
+        let name = &app.name;
+        app.apply(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n---\n\
+             apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {name}}}\n\
+             spec:\n  selector: {{matchLabels: {{app.kubernetes.io/name: {name}}}}}\n  template:\n\
+             \x20   metadata: {{labels: {{app.kubernetes.io/name: {name}}}}}\n\
+             \x20   spec: {{containers: [{{name: {name}, image: example.org/app:1.0, ports: [{{name: http, containerPort: 8080}}]}}]}}\n"
+        ));
+        // The copy other tools make: kubectl get | sed | kubectl apply.
+        let source: Value = serde_json::from_str(&lab.kubectl_ok(&[
+            "-n",
+            "cert-manager",
+            "get",
+            "secret",
+            "wildcard-wild-cloud-tls",
+            "-o",
+            "json",
+        ]))
+        .expect("the wildcard Secret as JSON");
+        let copy = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": source["type"],
+            "metadata": {"name": "wildcard-wild-cloud-tls", "namespace": name}, "data": source["data"]});
+        app.apply(&copy.to_string());
+        app
+    }
+
+    fn apply(&self, manifest: &str) {
+        self.lab.kubectl_stdin(&["apply", "-f", "-"], manifest);
+    }
+
+    /// `scripts/doctor.rhai ARGS --json`: its report and exit code.
+    fn doctor(&self, args: &[&str]) -> (Value, Option<i32>) {
+        let mut all = vec!["scripts/doctor.rhai"];
+        all.extend(args);
+        all.push("--json");
+        let out = self.lab.wildrun(&all);
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
+        (report, out.status.code())
+    }
+
+    /// The doctor once the controllers have caught up: green within a minute.
+    fn doctor_green(&self, args: &[&str]) -> Value {
+        let mut last = Value::Null;
+        let green = (0..60).any(|_| {
+            let (report, code) = self.doctor(args);
+            last = report;
+            if code == Some(0) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            false
+        });
+        assert!(green, "not green within a minute: {last:#}");
+        last
+    }
+}
+
+impl Drop for ForeignApp {
+    fn drop(&mut self) {
+        let _ = self
+            .lab
+            .kubectl(&["delete", "namespace", &self.name, "--wait=false"]);
+    }
+}
+
+/// Names of the checks that failed.
+fn failed(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .map(|checks| {
+            checks
+                .iter()
+                .filter(|c| c["status"] == "fail")
+                .filter_map(|c| c["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts that the doctor fails `check` (its finding naming `found`),
+/// and nothing else but the request itself.
+fn assert_red(app: &ForeignApp, args: &[&str], check_name: &str, found_text: &str) {
+    let (report, code) = app.lab.eventually(
+        &format!("the doctor failing {check_name}"),
+        Duration::from_secs(30),
+        || {
+            let (report, code) = app.doctor(args);
+            failed(&report)
+                .contains(&check_name.to_string())
+                .then_some((report, code))
+        },
+    );
+    assert_eq!(code, Some(1), "{report:#}");
+    let others: Vec<String> = failed(&report)
+        .into_iter()
+        .filter(|n| n != check_name && n != "https")
+        .collect();
+    assert!(others.is_empty(), "other checks failed too: {report:#}");
+    assert!(
+        found(check(&report, check_name)).contains(found_text),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn the_doctor_follows_a_host_through_an_ingress_named_otherwise() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    // As gitea is deployed: Ingress <app>-public → Service <app>-http on a
+    // named port → the container port named http; the class by annotation;
+    // no ExternalDNS annotation (ExternalDNS publishes Traefik's address
+    // from the Ingress's status).
+    let app = ForeignApp::new(lab, "gitlike");
+    let name = app.name.clone();
+    let host = format!("{name}.{}", lab.domain());
+    // Service <app>-http, port web (3000) to `target` in the pods.
+    let service = |target: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}-http, namespace: {name}}}\n\
+             spec: {{selector: {{app.kubernetes.io/name: {name}}}, ports: [{{name: web, port: 3000, targetPort: {target}}}]}}\n"
+        )
+    };
+    app.apply(&service("http"));
+    app.apply(&format!(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\n\
+         metadata: {{name: {name}-public, namespace: {name}, annotations: {{kubernetes.io/ingress.class: traefik}}}}\n\
+         spec:\n  tls: [{{hosts: ['{host}'], secretName: wildcard-wild-cloud-tls}}]\n\
+         \x20 rules: [{{host: '{host}', http: {{paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: {name}-http, port: {{name: web}}}}}}}}]}}}}]\n"
+    ));
+    let args = ["--host", &host];
+    let report = app.doctor_green(&args);
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(report["route"], format!("Ingress {name}/{name}-public"));
+    assert_eq!(found(check(&report, "ingress-class")), "class traefik");
+    assert!(
+        found(check(&report, "target-port"))
+            .starts_with("port web → targetPort http → container port 8080"),
+        "{report:#}"
+    );
+    let https = found(check(&report, "https"));
+    assert!(
+        https.contains(": 200 ") && https.contains("the Secret's certificate"),
+        "{https}"
+    );
+
+    // A wrong targetPort: the Service sends to a port no container has.
+    app.apply(&service("9999"));
+    assert_red(
+        &app,
+        &args,
+        "target-port",
+        "targetPort 9999, which no container of the pods declares",
+    );
+    app.apply(&service("http"));
+
+    // The deprecated ipWhiteList, in the route's middlewares.
+    app.apply(&format!(
+        "apiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {{name: lan, namespace: {name}}}\n\
+         spec: {{ipWhiteList: {{sourceRange: [127.0.0.0/8]}}}}\n"
+    ));
+    lab.kubectl_ok(&[
+        "-n",
+        &name,
+        "annotate",
+        "ingress",
+        &format!("{name}-public"),
+        &format!("traefik.ingress.kubernetes.io/router.middlewares={name}-lan@kubernetescrd"),
+    ]);
+    assert_red(
+        &app,
+        &args,
+        "middlewares",
+        "ipWhiteList is ipAllowList in Traefik v3",
+    );
+    lab.kubectl_ok(&[
+        "-n",
+        &name,
+        "annotate",
+        "ingress",
+        &format!("{name}-public"),
+        "traefik.ingress.kubernetes.io/router.middlewares-",
+    ]);
+
+    // The TLS Secret copy missing.
+    lab.kubectl_ok(&["-n", &name, "delete", "secret", "wildcard-wild-cloud-tls"]);
+    assert_red(
+        &app,
+        &args,
+        "tls-secret",
+        &format!("no Secret {name}/wildcard-wild-cloud-tls"),
+    );
+}
+
+#[test]
+fn the_doctor_follows_a_url_through_an_ingress_route() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    // An IngressRoute on the domain itself (its address is in DNS), under a
+    // path of its own, through a chain of middlewares holding an allowlist
+    // that admits the lab's askers.
+    let app = ForeignApp::new(lab, "routed");
+    let name = app.name.clone();
+    let domain = lab.domain().to_string();
+    app.apply(&format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {name}}}\n\
+         spec: {{selector: {{app.kubernetes.io/name: {name}}}, ports: [{{name: web, port: 80, targetPort: 8080}}]}}\n---\n\
+         apiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {{name: lan, namespace: {name}}}\n\
+         spec: {{ipAllowList: {{sourceRange: [127.0.0.0/8]}}}}\n---\n\
+         apiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {{name: secure, namespace: {name}}}\n\
+         spec: {{chain: {{middlewares: [{{name: lan}}]}}}}\n---\n\
+         apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {{name: {name}, namespace: {name}}}\n\
+         spec:\n  entryPoints: [websecure]\n  tls: {{secretName: wildcard-wild-cloud-tls}}\n\
+         \x20 routes: [{{kind: Rule, match: 'Host(`{domain}`) && PathPrefix(`/{name}`)', middlewares: [{{name: secure}}],\n\
+         \x20           services: [{{name: {name}, port: web}}]}}]\n"
+    ));
+    let url = format!("https://{domain}/{name}/");
+    let args = ["--url", &url];
+    let report = app.doctor_green(&args);
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(report["route"], format!("IngressRoute {name}/{name}"));
+    assert_eq!(report["path"], format!("/{name}/"));
+    assert_eq!(report["visibility"], "internal", "{report:#}");
+    assert_eq!(
+        found(check(&report, "middlewares")),
+        format!("{name}/secure (chain: {name}/lan (ipAllowList 127.0.0.0/8))")
+    );
+    let https = found(check(&report, "https"));
+    assert!(
+        https.contains(": 200 ") && https.contains("inside the allowlist's sourceRange"),
+        "{https}"
+    );
+    // A host nothing routes.
+    let (report, code) = app.doctor(&["--host", &format!("nothing-{name}.{domain}")]);
+    assert_eq!(code, Some(1));
+    assert_eq!(failed(&report), ["route"], "{report:#}");
 }

@@ -194,11 +194,12 @@ fn entries_found(keys: &[String]) -> String {
     }
 }
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What `cert::inspect` returns. The default is empty: a certificate that
 /// names nothing (what `cert::covers` is given as a plain list of names).
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Info {
     /// Subject distinguished name (`CN=example.com`).
     pub subject: String,

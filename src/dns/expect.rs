@@ -4,11 +4,11 @@
 
 use super::{absolute, bare, resolve, Answer, DnsError, FoundRecord, Query};
 use hickory_resolver::proto::rr::RecordType;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// What `dns::expect` found: whether `name` points where it should.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Expectation {
     /// Whether the name points at the target.
     pub ok: bool,

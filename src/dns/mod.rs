@@ -21,7 +21,7 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::NetError;
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use hickory_resolver::TokioResolver;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
@@ -137,7 +137,7 @@ impl Query {
 }
 
 /// One record of an answer.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FoundRecord {
     /// Owner name, without the final dot.
     pub name: String,
@@ -151,7 +151,7 @@ pub struct FoundRecord {
 }
 
 /// What a lookup found: the value scripts receive from `dns::resolve`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Answer {
     /// The name asked for, without the final dot.
     pub name: String,

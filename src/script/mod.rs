@@ -11,6 +11,7 @@ pub mod cert;
 pub mod config;
 pub mod definitions;
 pub mod dns;
+pub mod doctor;
 pub mod engine;
 pub mod errors;
 pub mod events;

@@ -1,0 +1,89 @@
+//! One check of the doctor: a link of the chain, what was found there, and
+//! for a failure the fix.
+
+use serde::{Deserialize, Serialize};
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The link holds.
+    Pass,
+    /// The link is broken; the hint says how to mend it.
+    Fail,
+    /// Not checked: a link before it is broken, or `--skip` named it.
+    Skip,
+}
+
+/// A check's result, as the doctor prints it and `--json` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// The check's name (`dns`, `tls-secret`, ...).
+    pub name: String,
+    /// Pass, fail or skip.
+    pub status: Status,
+    /// What the check found, for people.
+    pub found: String,
+    /// The fix, for a failure only.
+    pub hint: Option<String>,
+}
+
+impl Check {
+    /// A check that passes when `ok`, else fails with `hint`.
+    pub fn judged(
+        name: &str,
+        ok: bool,
+        found: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Check {
+        Check {
+            name: name.to_string(),
+            status: if ok { Status::Pass } else { Status::Fail },
+            found: found.into(),
+            hint: (!ok).then(|| hint.into()),
+        }
+    }
+
+    /// A check that passes.
+    pub fn pass(name: &str, found: impl Into<String>) -> Check {
+        Check::judged(name, true, found, "")
+    }
+
+    /// A check that fails, with its fix.
+    pub fn fail(name: &str, found: impl Into<String>, hint: impl Into<String>) -> Check {
+        Check::judged(name, false, found, hint)
+    }
+
+    /// A check not made, and why.
+    pub fn skip(name: &str, why: impl Into<String>) -> Check {
+        Check {
+            name: name.to_string(),
+            status: Status::Skip,
+            found: why.into(),
+            hint: None,
+        }
+    }
+
+    /// Whether it passed.
+    pub fn passed(&self) -> bool {
+        self.status == Status::Pass
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hint_only_for_a_failure() {
+        let ok = Check::judged("dns", true, "fine", "fix it");
+        assert_eq!(ok.hint, None);
+        assert!(ok.passed());
+        let bad = Check::judged("dns", false, "broken", "fix it");
+        assert_eq!(bad.hint.as_deref(), Some("fix it"));
+        assert_eq!(bad.status, Status::Fail);
+        let json = serde_json::to_value(Check::skip("https", "not run")).unwrap();
+        assert_eq!(json["status"], "skip");
+        assert!(json["hint"].is_null());
+    }
+}

@@ -1,0 +1,29 @@
+//! The service doctor's checks, one link of the chain per file. Each is a
+//! pure function of the [`Subject`](super::subject::Subject) and the
+//! objects the script read, returning [`Check`](super::check::Check)s with
+//! the doctor's words; the script chooses, orders and prints them.
+
+pub mod backend;
+pub mod dns;
+pub mod https;
+pub mod ingress;
+pub mod load_balancer;
+pub mod middleware;
+pub mod route;
+pub mod tls;
+
+use serde_json::Value;
+
+/// A string at `pointer` in `object`.
+fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
+    object.pointer(pointer).and_then(Value::as_str)
+}
+
+/// `namespace/name` of an object.
+fn at(object: &Value) -> String {
+    format!(
+        "{}/{}",
+        text(object, "/metadata/namespace").unwrap_or_default(),
+        text(object, "/metadata/name").unwrap_or_default()
+    )
+}

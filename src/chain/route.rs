@@ -1,0 +1,441 @@
+//! The routes to a host and path: every Ingress rule and Traefik
+//! IngressRoute route that matches, whoever made them, with what each sends
+//! the request through (middlewares) and to (backends), and its TLS.
+//!
+//! Traefik picks the matching router of the highest priority: by default
+//! the length of its rule, the rule an Ingress path becomes
+//! (`Host(`h`) && PathPrefix(`/p`)`) or an IngressRoute's `match`.
+
+use super::ingress::{self, Backend, PortRef};
+use super::names::CRD_PROVIDER;
+use super::rule::Rule;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What serves a host and path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    /// `Ingress` or `IngressRoute`.
+    pub kind: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// The Ingress's class (field or annotation); `None` for an IngressRoute.
+    pub class: Option<String>,
+    /// The rule, in Traefik's words.
+    pub rule: String,
+    /// Traefik's priority: the route's own, else the length of its rule.
+    pub priority: i64,
+    /// Where requests go.
+    pub backends: Vec<Backend>,
+    /// The TLS Secret it names; `None` with `tls` set: Traefik's default
+    /// certificate (or its ACME resolver).
+    pub tls_secret: Option<String>,
+    /// Whether it serves TLS at all (an Ingress with `spec.tls` or on
+    /// Traefik's websecure entry point; an IngressRoute with `spec.tls`).
+    pub tls: bool,
+    /// The middlewares it names, in order, as `namespace/name` where the
+    /// reference says which (an Ingress's `<namespace>-<name>@kubernetescrd`
+    /// is resolved against the Middlewares that exist, see [`middleware_names`]).
+    pub middlewares: Vec<MiddlewareRef>,
+    /// The object itself.
+    pub object: Value,
+}
+
+/// A route's reference to a Traefik Middleware.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MiddlewareRef {
+    /// A namespace and a name (IngressRoute, chain).
+    Named {
+        /// The namespace.
+        namespace: String,
+        /// The name.
+        name: String,
+    },
+    /// An Ingress annotation's `<namespace>-<name>@<provider>`, which only
+    /// the Middlewares that exist can split.
+    Joined(String),
+}
+
+impl std::fmt::Display for MiddlewareRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MiddlewareRef::Named { namespace, name } => write!(f, "{namespace}/{name}"),
+            MiddlewareRef::Joined(text) => write!(f, "{text}"),
+        }
+    }
+}
+
+/// The routes `ingresses` and `ingress_routes` (as `kube::list` returns
+/// them) have for `host` and `path`, the one Traefik picks first (highest
+/// priority; on a tie, the longer rule). An IngressRoute whose rule cannot
+/// be read is left out, with the reason in `unreadable`.
+pub fn find(
+    host: &str,
+    path: &str,
+    ingresses: &[Value],
+    ingress_routes: &[Value],
+    unreadable: &mut Vec<String>,
+) -> Vec<Route> {
+    let mut found: Vec<Route> = Vec::new();
+    for ing in ingresses {
+        found.extend(ingress_routes_of(ing, host, path));
+    }
+    for ir in ingress_routes {
+        for (route, problem) in ingress_route_routes(ir, host, path) {
+            match problem {
+                Some(p) => unreadable.push(p),
+                None => found.extend(route),
+            }
+        }
+    }
+    found.sort_by_key(|r| std::cmp::Reverse(r.priority));
+    found
+}
+
+fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
+    object.pointer(pointer).and_then(Value::as_str)
+}
+
+fn array<'a>(object: &'a Value, pointer: &str) -> &'a [Value] {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+/// Whether an Ingress host (`*.example.com`: exactly one label) covers `host`.
+pub fn ingress_host_matches(pattern: &str, host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    match pattern.strip_prefix("*.") {
+        Some(parent) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest.eq_ignore_ascii_case(parent)),
+        None => pattern.eq_ignore_ascii_case(host),
+    }
+}
+
+/// Whether an Ingress path of `path_type` covers `path`: `Exact`, or a
+/// prefix of whole segments (`Prefix`; Traefik reads
+/// `ImplementationSpecific` as a plain prefix).
+pub fn ingress_path_matches(pattern: &str, path_type: &str, path: &str) -> bool {
+    match path_type {
+        "Exact" => pattern == path,
+        "Prefix" => {
+            let pattern = pattern.trim_end_matches('/');
+            pattern.is_empty()
+                || path == pattern
+                || path
+                    .strip_prefix(pattern)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        }
+        _ => path.starts_with(pattern),
+    }
+}
+
+/// The routes an Ingress has for `host` and `path` (one per matching path).
+fn ingress_routes_of(ing: &Value, host: &str, path: &str) -> Vec<Route> {
+    let mut out = Vec::new();
+    let middlewares: Vec<MiddlewareRef> = ingress::middlewares(ing)
+        .into_iter()
+        .map(MiddlewareRef::Joined)
+        .collect();
+    let tls_secret = ingress::tls_secret_for(ing, host);
+    let tls = tls_secret.is_some()
+        || !array(ing, "/spec/tls").is_empty()
+        || ingress::annotation(ing, "traefik.ingress.kubernetes.io/router.tls") == Some("true")
+        || ingress::annotation(ing, "traefik.ingress.kubernetes.io/router.entrypoints")
+            .is_some_and(|e| e.split(',').any(|e| e.trim() == "websecure"));
+    for rule in array(ing, "/spec/rules") {
+        let rule_host = rule.get("host").and_then(Value::as_str);
+        if rule_host.is_some_and(|h| !ingress_host_matches(h, host)) {
+            continue;
+        }
+        for p in array(rule, "/http/paths") {
+            let pattern = p.get("path").and_then(Value::as_str).unwrap_or("/");
+            let path_type = p
+                .get("pathType")
+                .and_then(Value::as_str)
+                .unwrap_or("Prefix");
+            if !ingress_path_matches(pattern, path_type, path) {
+                continue;
+            }
+            let matcher = if path_type == "Exact" {
+                "Path"
+            } else {
+                "PathPrefix"
+            };
+            let rule_text = match rule_host {
+                Some(h) => format!("Host(`{h}`) && {matcher}(`{pattern}`)"),
+                None => format!("{matcher}(`{pattern}`)"),
+            };
+            out.push(Route {
+                kind: "Ingress".into(),
+                namespace: text(ing, "/metadata/namespace").unwrap_or_default().into(),
+                name: text(ing, "/metadata/name").unwrap_or_default().into(),
+                class: ingress::class(ing).map(str::to_string),
+                priority: rule_text.len() as i64,
+                rule: rule_text,
+                backends: Backend::of_path(p).into_iter().collect(),
+                tls_secret: tls_secret.clone(),
+                tls,
+                middlewares: middlewares.clone(),
+                object: ing.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// The routes of an IngressRoute that match, or why one cannot be read.
+fn ingress_route_routes(
+    ir: &Value,
+    host: &str,
+    path: &str,
+) -> Vec<(Option<Route>, Option<String>)> {
+    let namespace = text(ir, "/metadata/namespace").unwrap_or_default();
+    let name = text(ir, "/metadata/name").unwrap_or_default();
+    let tls = ir.pointer("/spec/tls").is_some_and(|t| !t.is_null());
+    let tls_secret = text(ir, "/spec/tls/secretName").map(str::to_string);
+    let mut out = Vec::new();
+    for route in array(ir, "/spec/routes") {
+        let Some(rule_text) = route.get("match").and_then(Value::as_str) else {
+            continue;
+        };
+        let rule = match Rule::parse(rule_text) {
+            Ok(r) => r,
+            Err(e) => {
+                out.push((None, Some(format!("IngressRoute {namespace}/{name}: {e}"))));
+                continue;
+            }
+        };
+        if !rule.may_match(host, path) {
+            continue;
+        }
+        let backends = array(route, "/services")
+            .iter()
+            .filter(|s| s.get("kind").and_then(Value::as_str).unwrap_or("Service") == "Service")
+            .filter_map(|s| {
+                let port = match s.get("port") {
+                    Some(Value::Number(n)) => PortRef::Number(n.as_i64()?),
+                    Some(Value::String(p)) => match p.parse() {
+                        Ok(n) => PortRef::Number(n),
+                        Err(_) => PortRef::Name(p.clone()),
+                    },
+                    _ => return None,
+                };
+                Some(Backend {
+                    service: s.get("name")?.as_str()?.to_string(),
+                    port,
+                })
+            })
+            .collect();
+        let middlewares = array(route, "/middlewares")
+            .iter()
+            .filter_map(|m| {
+                let name = m.get("name")?.as_str()?;
+                Some(match name.split_once('@') {
+                    Some(_) => MiddlewareRef::Joined(name.to_string()),
+                    None => MiddlewareRef::Named {
+                        namespace: m
+                            .get("namespace")
+                            .and_then(Value::as_str)
+                            .unwrap_or(namespace)
+                            .to_string(),
+                        name: name.to_string(),
+                    },
+                })
+            })
+            .collect();
+        let priority = route
+            .get("priority")
+            .and_then(Value::as_i64)
+            .filter(|p| *p > 0)
+            .unwrap_or(rule_text.len() as i64);
+        out.push((
+            Some(Route {
+                kind: "IngressRoute".into(),
+                namespace: namespace.into(),
+                name: name.into(),
+                class: None,
+                rule: rule_text.to_string(),
+                priority,
+                backends,
+                tls_secret: tls_secret.clone(),
+                tls,
+                middlewares,
+                object: ir.clone(),
+            }),
+            None,
+        ));
+    }
+    out
+}
+
+/// The `namespace/name` of each Middleware a route names, resolving an
+/// Ingress's `<namespace>-<name>@kubernetescrd` against `middlewares` (all
+/// that exist); a reference to another provider, or to none that exists,
+/// stays as written.
+pub fn middleware_names(refs: &[MiddlewareRef], middlewares: &[Value]) -> Vec<MiddlewareRef> {
+    refs.iter()
+        .map(|r| match r {
+            MiddlewareRef::Named { .. } => r.clone(),
+            MiddlewareRef::Joined(text) => {
+                let Some(joined) = text.strip_suffix(CRD_PROVIDER) else {
+                    return r.clone();
+                };
+                middlewares
+                    .iter()
+                    .find_map(|m| {
+                        let ns = m.pointer("/metadata/namespace")?.as_str()?;
+                        let name = m.pointer("/metadata/name")?.as_str()?;
+                        (format!("{ns}-{name}") == joined).then(|| MiddlewareRef::Named {
+                            namespace: ns.into(),
+                            name: name.into(),
+                        })
+                    })
+                    .unwrap_or_else(|| r.clone())
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn gitea_ingress() -> Value {
+        json!({"metadata": {"name": "gitea-public", "namespace": "gitea",
+                            "annotations": {"kubernetes.io/ingress.class": "traefik",
+                                            "traefik.ingress.kubernetes.io/router.middlewares": "gitea-lan@kubernetescrd"}},
+               "spec": {"rules": [{"host": "git.example.com", "http": {"paths": [
+                            {"path": "/", "pathType": "Prefix",
+                             "backend": {"service": {"name": "gitea-http", "port": {"name": "http"}}}},
+                            {"path": "/api", "pathType": "Prefix",
+                             "backend": {"service": {"name": "gitea-api", "port": {"number": 8080}}}}]}}],
+                        "tls": [{"hosts": ["git.example.com"], "secretName": "wildcard-tls"}]}})
+    }
+
+    fn ingress_route() -> Value {
+        json!({"apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute",
+               "metadata": {"name": "whoami", "namespace": "apps"},
+               "spec": {"entryPoints": ["websecure"],
+                        "routes": [{"match": "Host(`who.example.com`) && PathPrefix(`/`)", "kind": "Rule",
+                                    "middlewares": [{"name": "lan"}, {"name": "auth", "namespace": "shared"}],
+                                    "services": [{"name": "whoami", "port": "web"}]}],
+                        "tls": {}}})
+    }
+
+    #[test]
+    fn ingress_hosts_and_paths() {
+        assert!(ingress_host_matches("*.example.com", "git.example.com"));
+        assert!(!ingress_host_matches("*.example.com", "a.git.example.com"));
+        assert!(!ingress_host_matches("*.example.com", "example.com"));
+        assert!(ingress_path_matches("/api", "Prefix", "/api/v1"));
+        assert!(ingress_path_matches("/api/", "Prefix", "/api"));
+        assert!(!ingress_path_matches("/api", "Prefix", "/apis"));
+        assert!(ingress_path_matches("/", "Prefix", "/anything"));
+        assert!(!ingress_path_matches("/a", "Exact", "/a/"));
+        assert!(ingress_path_matches(
+            "/api",
+            "ImplementationSpecific",
+            "/apis"
+        ));
+    }
+
+    #[test]
+    fn the_longest_ingress_path_wins() {
+        let mut unreadable = Vec::new();
+        let routes = find(
+            "git.example.com",
+            "/api/v1",
+            &[gitea_ingress()],
+            &[],
+            &mut unreadable,
+        );
+        assert_eq!(routes.len(), 2);
+        assert_eq!(routes[0].backends[0].service, "gitea-api");
+        assert_eq!(
+            routes[0].rule,
+            "Host(`git.example.com`) && PathPrefix(`/api`)"
+        );
+        let routes = find(
+            "git.example.com",
+            "/",
+            &[gitea_ingress()],
+            &[],
+            &mut unreadable,
+        );
+        assert_eq!(routes.len(), 1);
+        let r = &routes[0];
+        assert_eq!(
+            (r.kind.as_str(), r.class.as_deref()),
+            ("Ingress", Some("traefik"))
+        );
+        assert_eq!(r.backends[0].port, PortRef::Name("http".into()));
+        assert_eq!(r.tls_secret.as_deref(), Some("wildcard-tls"));
+        assert!(find(
+            "other.example.com",
+            "/",
+            &[gitea_ingress()],
+            &[],
+            &mut unreadable
+        )
+        .is_empty());
+        assert!(unreadable.is_empty());
+    }
+
+    #[test]
+    fn ingress_routes_by_their_match() {
+        let mut unreadable = Vec::new();
+        let routes = find(
+            "who.example.com",
+            "/",
+            &[],
+            &[ingress_route()],
+            &mut unreadable,
+        );
+        assert_eq!(routes.len(), 1);
+        let r = &routes[0];
+        assert_eq!(r.kind, "IngressRoute");
+        assert!(r.tls && r.tls_secret.is_none(), "{r:?}");
+        assert_eq!(
+            r.backends,
+            [Backend {
+                service: "whoami".into(),
+                port: PortRef::Name("web".into())
+            }]
+        );
+        assert_eq!(
+            r.middlewares
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["apps/lan", "shared/auth"]
+        );
+        let mut bad = ingress_route();
+        bad["spec"]["routes"][0]["match"] = json!("Host(`who.example.com`");
+        assert!(find("who.example.com", "/", &[], &[bad], &mut unreadable).is_empty());
+        assert_eq!(unreadable.len(), 1);
+        assert!(unreadable[0].starts_with("IngressRoute apps/whoami: cannot read the rule"));
+    }
+
+    #[test]
+    fn joined_middleware_references_resolve_against_what_exists() {
+        let refs = [
+            MiddlewareRef::Joined("my-app-lan@kubernetescrd".into()),
+            MiddlewareRef::Joined("gone-x@kubernetescrd".into()),
+            MiddlewareRef::Joined("auth@file".into()),
+        ];
+        let existing = [json!({"metadata": {"namespace": "my-app", "name": "lan"}})];
+        let names: Vec<String> = middleware_names(&refs, &existing)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(names, ["my-app/lan", "gone-x@kubernetescrd", "auth@file"]);
+    }
+}

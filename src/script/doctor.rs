@@ -1,0 +1,615 @@
+//! `doctor::` for scripts: the chain's rules and names (`crate::chain`), so
+//! the doctor's stdlib reads them instead of restating them. The stdlib
+//! reads the cluster and chooses, orders and prints the checks; every
+//! verdict and its words come from here.
+
+use super::support::{script_error, to_json, to_script, RhaiResultOf, RunHandle};
+use crate::chain::check::Check;
+use crate::chain::route::Route;
+use crate::chain::subject::{Subject, SubjectError};
+use crate::chain::{checks, ingress, names, route};
+use rhai::plugin::*;
+use serde_json::Value;
+
+/// A script value as a typed one, or an error naming the function and the
+/// argument.
+fn typed<T: serde::de::DeserializeOwned>(
+    ctx: &NativeCallContext,
+    function: &str,
+    what: &str,
+    value: &Dynamic,
+) -> RhaiResultOf<T> {
+    let json = to_json(value)?;
+    serde_json::from_value(json)
+        .map_err(|e| script_error(ctx, format!("doctor::{function}: {what}: {e}")))
+}
+
+/// The subject map a script passes (what `inputs` and `doctor::subject`
+/// made); a key set to `()` counts as not set.
+fn subject(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiResultOf<Subject> {
+    let mut json = to_json(value)?;
+    if let Value::Object(map) = &mut json {
+        map.retain(|_, v| !v.is_null());
+    }
+    serde_json::from_value(json).map_err(|e| {
+        script_error(
+            ctx,
+            format!(
+                "doctor::{function}: the subject (what inputs() and doctor::subject return): {e}"
+            ),
+        )
+    })
+}
+
+/// An object as `kube::get` returns it, or `None` for `()`.
+fn object(value: &Dynamic) -> RhaiResultOf<Option<Value>> {
+    if value.is_unit() {
+        return Ok(None);
+    }
+    to_json(value).map(Some)
+}
+
+/// A list of objects as `kube::list` returns it (`()`: none).
+fn objects(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiResultOf<Vec<Value>> {
+    match object(value)? {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items),
+        Some(_) => Err(script_error(
+            ctx,
+            format!(
+                "doctor::{function}: expected a list of objects (as kube::list returns), not {}",
+                value.type_name()
+            ),
+        )),
+    }
+}
+
+/// A route map as `doctor::routes` returns it.
+fn route_of(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiResultOf<Route> {
+    typed(
+        ctx,
+        function,
+        "the route (as doctor::routes returns it)",
+        value,
+    )
+}
+
+fn checks_to_script(ctx: &NativeCallContext, checks: &[Check]) -> RhaiResultOf<rhai::Array> {
+    checks.iter().map(|c| check(ctx, c)).collect()
+}
+
+fn check(ctx: &NativeCallContext, check: &Check) -> RhaiResultOf<Dynamic> {
+    to_script(ctx, check)
+}
+
+fn text(value: &Dynamic) -> Option<String> {
+    value.clone().into_string().ok().filter(|s| !s.is_empty())
+}
+
+fn optional_text(value: Option<String>) -> Dynamic {
+    value.map_or(Dynamic::UNIT, Dynamic::from)
+}
+
+/// The `doctor` module scripts call as `doctor::subject(...)`.
+#[export_module]
+pub mod doctor_api {
+    /// A check: `#{ name, status, found, hint }`, status `"pass"` when
+    /// `ok`, else `"fail"` with `hint`.
+    #[rhai_fn(return_raw)]
+    pub fn check(
+        ctx: NativeCallContext,
+        name: &str,
+        ok: bool,
+        found: &str,
+        hint: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let hint = super::text(&hint).unwrap_or_default();
+        super::check(&ctx, &Check::judged(name, ok, found, hint))
+    }
+
+    /// A check not made, and why: status `"skip"`.
+    #[rhai_fn(return_raw)]
+    pub fn skip(ctx: NativeCallContext, name: &str, why: &str) -> RhaiResultOf<Dynamic> {
+        super::check(&ctx, &Check::skip(name, why))
+    }
+
+    /// The inputs map `subject` completed from the Ingress (`()` when there
+    /// is none): `internal` (`--visibility`, else whether it names a router
+    /// middleware), `host`, and the ExternalDNS `target` it should carry.
+    #[rhai_fn(return_raw)]
+    pub fn subject(
+        ctx: NativeCallContext,
+        subject: rhai::Map,
+        ingress: Dynamic,
+    ) -> RhaiResultOf<rhai::Map> {
+        let s = super::subject(&ctx, "subject", &Dynamic::from_map(subject.clone()))?;
+        let ingress = super::object(&ingress)?;
+        let decided = match s.decide(ingress.as_ref()) {
+            Ok(d) => d,
+            // Said as `config::require` says it: the key and how to set it.
+            Err(SubjectError::NoLoadBalancerIp) => {
+                let run = RunHandle::from_context(&ctx)?;
+                let state = run.state();
+                let e = state
+                    .config
+                    .require("cluster.loadBalancerIp")
+                    .map(|_| SubjectError::NoLoadBalancerIp.to_string())
+                    .unwrap_or_else(|e| e.to_string());
+                return Err(script_error(&ctx, e));
+            }
+            Err(e) => return Err(script_error(&ctx, e)),
+        };
+        let mut out = subject;
+        out.insert("internal".into(), decided.internal.into());
+        out.insert("host".into(), super::optional_text(decided.host));
+        out.insert("target".into(), super::optional_text(decided.target));
+        Ok(out)
+    }
+
+    /// The backend of the Ingress's first path: `#{ service, port }` (port
+    /// a number or a name), or `()`.
+    #[rhai_fn(return_raw)]
+    pub fn backend(ctx: NativeCallContext, ingress: rhai::Map) -> RhaiResultOf<Dynamic> {
+        let ing = to_json(&Dynamic::from_map(ingress))?;
+        match ingress::first_backend(&ing) {
+            Some(b) => to_script(&ctx, &b),
+            None => Ok(Dynamic::UNIT),
+        }
+    }
+
+    /// The TLS Secret the Ingress names for `host` (else its first), or `()`.
+    #[rhai_fn(return_raw)]
+    pub fn tls_secret(ingress: rhai::Map, host: &str) -> RhaiResultOf<Dynamic> {
+        let ing = to_json(&Dynamic::from_map(ingress))?;
+        Ok(super::optional_text(
+            ingress::tls_secret_for(&ing, host).or_else(|| ingress::first_tls_secret(&ing)),
+        ))
+    }
+
+    /// The ExternalDNS target an object's annotations name (either prefix), or `()`.
+    #[rhai_fn(return_raw)]
+    pub fn externaldns_target(object: rhai::Map) -> RhaiResultOf<Dynamic> {
+        let value = to_json(&Dynamic::from_map(object))?;
+        Ok(super::optional_text(ingress::externaldns_target(&value)))
+    }
+
+    /// The external addresses MetalLB gave a LoadBalancer Service.
+    #[rhai_fn(return_raw)]
+    pub fn external_ips(service: rhai::Map) -> RhaiResultOf<rhai::Array> {
+        let value = to_json(&Dynamic::from_map(service))?;
+        Ok(checks::load_balancer::external_ips(&value)
+            .into_iter()
+            .map(Dynamic::from)
+            .collect())
+    }
+
+    /// The annotation prefixes a `dns.annotationPrefix` value writes under.
+    pub fn annotation_prefixes(choice: &str) -> rhai::Array {
+        crate::externaldns::prefixes(choice)
+            .into_iter()
+            .map(Dynamic::from)
+            .collect()
+    }
+
+    /// The reference to a namespace's internal-only Middleware that an
+    /// Ingress's router-middlewares annotation carries.
+    pub fn internal_only_reference(namespace: &str) -> String {
+        names::internal_only_reference(namespace)
+    }
+
+    /// The forms of a Traefik Middleware current releases dropped, each
+    /// named with its replacement (`ipWhiteList is ipAllowList in Traefik v3`).
+    #[rhai_fn(return_raw)]
+    pub fn deprecated_forms(middleware: rhai::Map) -> RhaiResultOf<rhai::Array> {
+        let value = to_json(&Dynamic::from_map(middleware))?;
+        Ok(checks::middleware::deprecated_forms(&value)
+            .into_iter()
+            .map(Dynamic::from)
+            .collect())
+    }
+
+    /// `--host H` or `--url https://H/path`: `#{ host, path }` (the path
+    /// without its query), or an error naming what is wrong.
+    #[rhai_fn(return_raw)]
+    pub fn host_and_path(ctx: NativeCallContext, url: &str) -> RhaiResultOf<rhai::Map> {
+        let target = crate::https::parse_url(url).map_err(|e| script_error(&ctx, e))?;
+        let path = target.path.split('?').next().unwrap_or("/").to_string();
+        let mut out = rhai::Map::new();
+        out.insert("host".into(), target.host.to_ascii_lowercase().into());
+        out.insert("path".into(), path.into());
+        Ok(out)
+    }
+
+    /// The routes to `host` and `path` among `ingresses` and
+    /// `ingress_routes` (as `kube::list` returns them), the one Traefik
+    /// picks first: `#{ routes, check }`, `check` the `route` check. Each
+    /// route is `#{ kind, namespace, name, class, rule, priority, backends,
+    /// tls_secret, tls, middlewares, object }`.
+    #[rhai_fn(return_raw)]
+    pub fn routes(
+        ctx: NativeCallContext,
+        host: &str,
+        path: &str,
+        ingresses: Dynamic,
+        ingress_routes: Dynamic,
+    ) -> RhaiResultOf<rhai::Map> {
+        let ingresses = super::objects(&ctx, "routes", &ingresses)?;
+        let ingress_routes = super::objects(&ctx, "routes", &ingress_routes)?;
+        let mut unreadable = Vec::new();
+        let found = route::find(host, path, &ingresses, &ingress_routes, &mut unreadable);
+        let check = checks::route::routes(host, path, &found, &unreadable);
+        let mut out = rhai::Map::new();
+        out.insert("routes".into(), to_script(&ctx, &found)?);
+        out.insert("check".into(), super::check(&ctx, &check)?);
+        Ok(out)
+    }
+
+    /// The doctor's `inputs` completed from the route Traefik picks: its
+    /// namespace and name, kind, the allowlist among `middlewares` (every
+    /// Traefik Middleware) as the ranges an asker must be in, its
+    /// ExternalDNS target, and the pods of `service` (`()`: none).
+    #[rhai_fn(return_raw)]
+    pub fn route_subject(
+        ctx: NativeCallContext,
+        inputs: rhai::Map,
+        route: Dynamic,
+        middlewares: Dynamic,
+        service: Dynamic,
+    ) -> RhaiResultOf<rhai::Map> {
+        let s = super::subject(&ctx, "route_subject", &Dynamic::from_map(inputs.clone()))?;
+        let route = super::route_of(&ctx, "route_subject", &route)?;
+        let all = super::objects(&ctx, "route_subject", &middlewares)?;
+        let svc = super::object(&service)?;
+        let completed = checks::route::subject(&s, &route, &all, svc.as_ref());
+        let mut out = inputs;
+        let fields = to_script(&ctx, &completed)?;
+        if let Some(map) = fields.read_lock::<rhai::Map>() {
+            for key in [
+                "name",
+                "namespace",
+                "route_kind",
+                "internal",
+                "source_ranges",
+                "target",
+                "pods",
+            ] {
+                if let Some(v) = map.get(key) {
+                    out.insert(key.into(), v.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `ingress-class` of a route: an Ingress's class is `ingress.className`.
+    #[rhai_fn(return_raw)]
+    pub fn route_class(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        route: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "route_class", &subject)?;
+        let route = super::route_of(&ctx, "route_class", &route)?;
+        let wanted = s.ingress_class.clone().unwrap_or_default();
+        super::check(&ctx, &checks::route::class(&route, &wanted))
+    }
+
+    /// `service` of a route: its first backend's Service (`()` when
+    /// missing) has the port it names.
+    #[rhai_fn(return_raw)]
+    pub fn route_service(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        route: Dynamic,
+        service: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "route_service", &subject)?;
+        let route = super::route_of(&ctx, "route_service", &route)?;
+        let svc = super::object(&service)?;
+        super::check(
+            &ctx,
+            &checks::backend::service(&s, route.backends.first(), svc.as_ref()),
+        )
+    }
+
+    /// `target-port`: the route's Service port sends to a port the
+    /// containers of `pods` declare.
+    #[rhai_fn(return_raw)]
+    pub fn target_port(
+        ctx: NativeCallContext,
+        route: Dynamic,
+        service: rhai::Map,
+        pods: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let route = super::route_of(&ctx, "target_port", &route)?;
+        let svc = to_json(&Dynamic::from_map(service))?;
+        let pods = super::objects(&ctx, "target_port", &pods)?;
+        match route.backends.first() {
+            Some(backend) => super::check(&ctx, &checks::route::target_port(backend, &svc, &pods)),
+            None => super::check(&ctx, &Check::skip("target-port", "no backend Service")),
+        }
+    }
+
+    /// `tls-secret`, `cert-covers`, `cert-valid`, `cert-days` of a route:
+    /// its Secret (as read; `()`: missing), or Traefik's default
+    /// certificate when it names none.
+    #[rhai_fn(return_raw)]
+    pub fn route_tls(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        route: Dynamic,
+        secret: Dynamic,
+    ) -> RhaiResultOf<rhai::Array> {
+        let s = super::subject(&ctx, "route_tls", &subject)?;
+        let route = super::route_of(&ctx, "route_tls", &route)?;
+        let secret = super::object(&secret)?;
+        let checks = match &route.tls_secret {
+            Some(name) => checks::tls::secret(&s, Some(name), secret.as_ref()),
+            None => {
+                let resolver = route
+                    .object
+                    .pointer("/spec/tls/certResolver")
+                    .and_then(Value::as_str);
+                checks::tls::default_certificate(&s, resolver)
+            }
+        };
+        super::checks_to_script(&ctx, &checks)
+    }
+
+    /// `middlewares`: every middleware the route names exists among
+    /// `middlewares` (chains followed), none in a form Traefik v3 dropped.
+    #[rhai_fn(return_raw)]
+    pub fn middlewares(
+        ctx: NativeCallContext,
+        route: Dynamic,
+        middlewares: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let route = super::route_of(&ctx, "middlewares", &route)?;
+        let all = super::objects(&ctx, "middlewares", &middlewares)?;
+        super::check(&ctx, &checks::route::middlewares(&route, &all))
+    }
+
+    /// `dns` of a host: its addresses (`dns::resolve(host, "A")`'s answer)
+    /// include Traefik's (`traefik_ips`), asking `server` (or `()`).
+    #[rhai_fn(return_raw)]
+    pub fn dns_address(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        answer: Dynamic,
+        traefik_ips: Dynamic,
+        server: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "dns_address", &subject)?;
+        let answer = super::typed(&ctx, "dns_address", "the answer of dns::resolve", &answer)?;
+        let ips: Vec<String> =
+            super::typed(&ctx, "dns_address", "Traefik's addresses", &traefik_ips)?;
+        let server = super::text(&server);
+        super::check(
+            &ctx,
+            &checks::route::address(s.host(), &answer, &ips, server.as_deref()),
+        )
+    }
+
+    /// `ingress`: the Ingress (`()` when missing) exists.
+    #[rhai_fn(return_raw)]
+    pub fn ingress(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        ingress: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "ingress", &subject)?;
+        let ing = super::object(&ingress)?;
+        super::check(&ctx, &checks::ingress::exists(&s, ing.as_ref()))
+    }
+
+    /// `ingress-class`: its class (field or annotation) is `ingress.className`.
+    #[rhai_fn(return_raw)]
+    pub fn ingress_class(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        ingress: rhai::Map,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "ingress_class", &subject)?;
+        let ing = to_json(&Dynamic::from_map(ingress))?;
+        super::check(&ctx, &checks::ingress::class(&s, &ing))
+    }
+
+    /// `ingress-host`: a rule serves the subject's host.
+    #[rhai_fn(return_raw)]
+    pub fn ingress_host(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        ingress: rhai::Map,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "ingress_host", &subject)?;
+        let ing = to_json(&Dynamic::from_map(ingress))?;
+        super::check(&ctx, &checks::ingress::host(&s, &ing))
+    }
+
+    /// `externaldns`: the Ingress carries the target and a TTL.
+    #[rhai_fn(return_raw)]
+    pub fn externaldns(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        ingress: rhai::Map,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "externaldns", &subject)?;
+        let ing = to_json(&Dynamic::from_map(ingress))?;
+        super::check(&ctx, &checks::dns::annotations(&s, &ing))
+    }
+
+    /// `externaldns-prefix`: the Ingress carries the target under the
+    /// prefix each ExternalDNS Deployment of `deployments` reads.
+    #[rhai_fn(return_raw)]
+    pub fn externaldns_prefix(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        ingress: rhai::Map,
+        deployments: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "externaldns_prefix", &subject)?;
+        let ing = to_json(&Dynamic::from_map(ingress))?;
+        let deployments = super::objects(&ctx, "externaldns_prefix", &deployments)?;
+        super::check(&ctx, &checks::dns::prefix(&s, &ing, &deployments))
+    }
+
+    /// `dns`: what `dns::expect(host, target)` found, asking `server` (or `()`).
+    #[rhai_fn(return_raw)]
+    pub fn dns(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        found: Dynamic,
+        server: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "dns", &subject)?;
+        let found = super::typed(&ctx, "dns", "the answer of dns::expect", &found)?;
+        let server = super::text(&server);
+        super::check(&ctx, &checks::dns::record(&s, &found, server.as_deref()))
+    }
+
+    /// `service`: the Ingress's backend Service (`()` when missing) has the
+    /// port the Ingress names.
+    #[rhai_fn(return_raw)]
+    pub fn service(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        ingress: rhai::Map,
+        service: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "service", &subject)?;
+        let ing = to_json(&Dynamic::from_map(ingress))?;
+        let svc = super::object(&service)?;
+        let backend = ingress::first_backend(&ing);
+        super::check(
+            &ctx,
+            &checks::backend::service(&s, backend.as_ref(), svc.as_ref()),
+        )
+    }
+
+    /// `endpoints`: an EndpointSlice of `slices` has a ready endpoint.
+    #[rhai_fn(return_raw)]
+    pub fn endpoints(
+        ctx: NativeCallContext,
+        service: rhai::Map,
+        slices: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let svc = to_json(&Dynamic::from_map(service))?;
+        let slices = super::objects(&ctx, "endpoints", &slices)?;
+        super::check(&ctx, &checks::backend::endpoints(&svc, &slices))
+    }
+
+    /// `tls-secret`, `cert-covers`, `cert-valid`, `cert-days`: the Secret
+    /// named `secret_name` (`()`: the Ingress names none), as read (`()`:
+    /// missing).
+    #[rhai_fn(return_raw)]
+    pub fn tls(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        secret_name: Dynamic,
+        secret: Dynamic,
+    ) -> RhaiResultOf<rhai::Array> {
+        let s = super::subject(&ctx, "tls", &subject)?;
+        let name = super::text(&secret_name);
+        let secret = super::object(&secret)?;
+        super::checks_to_script(
+            &ctx,
+            &checks::tls::secret(&s, name.as_deref(), secret.as_ref()),
+        )
+    }
+
+    /// `certificate`: the cert-manager Certificate among `certificates` that
+    /// writes `secret_name` is Ready.
+    #[rhai_fn(return_raw)]
+    pub fn certificate(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        secret_name: Dynamic,
+        certificates: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "certificate", &subject)?;
+        let name = super::text(&secret_name);
+        let certificates = super::objects(&ctx, "certificate", &certificates)?;
+        super::check(
+            &ctx,
+            &checks::tls::certificate(&s, name.as_deref(), &certificates),
+        )
+    }
+
+    /// `middleware`, `middleware-ref`, `middleware-ranges`: the internal-only
+    /// Middleware (`()` when missing), the Ingress's reference to it, its ranges.
+    #[rhai_fn(return_raw)]
+    pub fn middleware(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        ingress: rhai::Map,
+        middleware: Dynamic,
+    ) -> RhaiResultOf<rhai::Array> {
+        let s = super::subject(&ctx, "middleware", &subject)?;
+        let ing = to_json(&Dynamic::from_map(ingress))?;
+        let mw = super::object(&middleware)?;
+        super::checks_to_script(
+            &ctx,
+            &checks::middleware::internal_only(&s, &ing, mw.as_ref()),
+        )
+    }
+
+    /// `load-balancer`: Traefik's Service (`()` when not found) has an
+    /// address in one of `pools` (MetalLB's IPAddressPools; a string: why
+    /// they could not be listed).
+    #[rhai_fn(return_raw)]
+    pub fn load_balancer(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        traefik: Dynamic,
+        pools: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "load_balancer", &subject)?;
+        let svc = super::object(&traefik)?;
+        let pools = match pools.clone().into_string() {
+            Ok(error) => Err(error),
+            Err(_) => Ok(super::objects(&ctx, "load_balancer", &pools)?),
+        };
+        let pools = pools.as_deref().map_err(Clone::clone);
+        super::check(
+            &ctx,
+            &checks::load_balancer::traefik(&s, svc.as_ref(), pools),
+        )
+    }
+
+    /// `https`: the answer of `https::get` to the host, sent to an address
+    /// found `via` (words), judged by the chain's rules; `secret` is the TLS
+    /// Secret (`()`: none), whose certificate the served one is compared with.
+    #[rhai_fn(return_raw)]
+    pub fn https(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        response: Dynamic,
+        via: &str,
+        secret: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "https", &subject)?;
+        let response = super::typed(&ctx, "https", "the answer of https::get", &response)?;
+        let secret = super::object(&secret)?;
+        let fingerprint = checks::tls::fingerprint(secret.as_ref());
+        super::check(
+            &ctx,
+            &checks::https::answer(&s, &response, via, fingerprint.as_deref()),
+        )
+    }
+}
+
+rhai::def_package! {
+    /// The `doctor::` namespace, installed by the engine under that name,
+    /// with the chain's names as constants (`doctor::MIDDLEWARES_ANNOTATION`).
+    pub DoctorPackage(module) {
+        rhai::plugin::combine_with_exported_module!(module, "doctor", doctor_api);
+        let prefixes: rhai::Array = names::EXTERNALDNS_PREFIXES.iter().map(|p| Dynamic::from(*p)).collect();
+        module.set_var("EXTERNALDNS_PREFIXES", prefixes);
+        module.set_var("EXTERNALDNS_SELECTOR", names::EXTERNALDNS_SELECTOR.to_string());
+        module.set_var("MIDDLEWARES_ANNOTATION", names::MIDDLEWARES_ANNOTATION.to_string());
+        module.set_var("INTERNAL_ONLY_MIDDLEWARE", names::INTERNAL_ONLY_MIDDLEWARE.to_string());
+        module.set_var("TRAEFIK_SELECTOR", names::TRAEFIK_SELECTOR.to_string());
+        module.set_var("MANAGED_BY_SELECTOR", names::managed_by_selector());
+        module.set_var("INSTANCE_LABEL", names::INSTANCE_LABEL.to_string());
+    }
+}
