@@ -4,7 +4,9 @@
 //! across the kinds wildrun knows and the kinds the plan uses. Objects
 //! marked to keep (the wildcard Certificate several services share) are never
 //! removed, and a Namespace is removed only when nothing else is left in it,
-//! so a neighbouring instance in the same namespace survives.
+//! so a neighbouring instance in the same namespace survives. Objects
+//! another tool made that wildrun adopted (`--adopt`) are released, not
+//! deleted: they stay, without wildrun's marks and field ownership.
 
 use super::cluster::{Cluster, Kind};
 use super::error::Result;
@@ -13,8 +15,8 @@ use super::permissions::{Need, Permissions};
 use super::report::{Action, Entry, Report};
 use super::wait;
 use crate::plan::{
-    Condition, ObjectRef, Origin, Plan, Propagation, COPIED_FROM_ANNOTATION, DEFAULT_DELETE_WAIT,
-    INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
+    Condition, ObjectRef, Origin, Plan, Propagation, ADOPTED_ANNOTATION, COPIED_FROM_ANNOTATION,
+    DEFAULT_DELETE_WAIT, INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use kube::api::ListParams;
 use serde_json::Value;
@@ -36,6 +38,8 @@ struct Found {
     keep: bool,
     /// A Secret copy: other instances in its namespace may use it too.
     copy: bool,
+    /// Another tool made it and wildrun adopted it: released, not deleted.
+    adopted: bool,
     /// The object as listed.
     live: Value,
 }
@@ -223,6 +227,10 @@ async fn remove(
             report.push_entry(Entry::new(Action::Kept, &f.target, Some(note)), dry_run);
             continue;
         }
+        if f.adopted {
+            release_reported(cluster, &f, report, dry_run).await?;
+            continue;
+        }
         let existed = delete_reported(cluster, &f, report, dry_run).await?;
         deleted.push((f, existed));
     }
@@ -245,7 +253,8 @@ async fn remove(
             .filter(|(f, _)| f.target.namespace.as_deref() == Some(ns.as_str()))
             .map(|(f, _)| f.target.clone())
             .collect();
-        leaving.extend(ours.iter().map(|f| f.target.clone()));
+        // A released copy stays, and keeps its namespace.
+        leaving.extend(ours.iter().filter(|f| !f.adopted).map(|f| f.target.clone()));
         let others = other_objects(cluster, kinds, &ns, &leaving).await?;
         let keep_note = keep_note(&ns, &others);
         for f in ours {
@@ -258,6 +267,9 @@ async fn remove(
                     Entry::new(Action::Kept, &f.target, Some(format!("{KEEP_LABEL}=true"))),
                     dry_run,
                 ),
+                (None, false) if f.adopted => {
+                    release_reported(cluster, f, report, dry_run).await?;
+                }
                 (None, false) => {
                     let existed = delete_reported(cluster, f, report, dry_run).await?;
                     deleted.push((f.clone(), existed));
@@ -283,14 +295,15 @@ async fn remove(
 }
 
 /// Refuses, before anything is deleted, when the user may not delete one
-/// of `found` (objects kept by label excepted). `option` names the command
+/// of `found` (objects kept by label excepted; adopted ones are patched
+/// when released). `option` names the command
 /// line option the deletion is for (`--delete`, `--prune`).
 async fn check_delete(cluster: &Cluster, found: &[Found], option: &str) -> Result<()> {
     let needs: Vec<Need> = found
         .iter()
         .filter(|f| !f.keep)
         .map(|f| Need {
-            verb: "delete".into(),
+            verb: if f.adopted { "patch" } else { "delete" }.into(),
             group: f.kind.resource.group.clone(),
             resource: f.kind.resource.plural.clone(),
             namespace: if f.kind.namespaced {
@@ -334,6 +347,21 @@ async fn delete_reported(
     Ok(existed)
 }
 
+/// Releases the adopted object `f` and reports it, naming who made it.
+async fn release_reported(
+    cluster: &Cluster,
+    f: &Found,
+    report: &mut Report,
+    dry_run: bool,
+) -> Result<()> {
+    let made_by = super::owner::Owner::of(&f.live).made_by();
+    if super::objects::release(cluster, &f.kind, &f.target, &f.live, dry_run).await? {
+        let note = format!("made by {made_by}: left in place, no longer managed by wildrun");
+        report.push_entry(Entry::new(Action::Released, &f.target, Some(note)), dry_run);
+    }
+    Ok(())
+}
+
 async fn delete_one(cluster: &Cluster, f: &Found, dry_run: bool) -> Result<bool> {
     delete(
         cluster,
@@ -366,6 +394,7 @@ fn found_from(kind: &Kind, item: &Value) -> Found {
                 COPIED_FROM_ANNOTATION.replace('/', "~1")
             ))
             .is_some(),
+        adopted: super::owner::annotation(item, ADOPTED_ANNOTATION).is_some(),
         live: item.clone(),
     }
 }

@@ -11,11 +11,13 @@
 pub mod apply;
 pub mod cleanup;
 pub mod cluster;
+pub mod copies;
 pub mod diff;
 pub mod error;
 pub mod events;
 pub mod lease;
 pub mod objects;
+pub mod owner;
 pub mod permissions;
 pub mod reads;
 pub mod report;
