@@ -26,6 +26,7 @@
 //! | [`dns`], [`cert`], [`https`] | DNS lookups and ExternalDNS expectations; certificates; one HTTPS request |
 //! | [`files`] | reading files: bounded in size, confined to the folders a run may read |
 //! | [`externaldns`] | which annotation prefix an ExternalDNS Deployment reads |
+//! | [`discover`] | the layer a cluster already runs, each part found by what it is |
 //! | [`reach`] | `--wait`: after applying, wait until the service answers over HTTPS |
 
 // Every public item gets a doc comment (the project rule).
@@ -36,6 +37,7 @@ pub mod actions;
 pub mod cert;
 pub mod cli;
 pub mod config;
+pub mod discover;
 pub mod dns;
 pub mod externaldns;
 pub mod files;
