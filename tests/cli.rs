@@ -1249,3 +1249,30 @@ fn run_once_is_true_the_first_time_a_run_asks_with_a_key() {
         "[true, true, false, false, false, true]"
     );
 }
+
+#[test]
+fn log_debug_is_callable_and_shown_only_with_v() {
+    // `debug` is a keyword of Rhai's: `log::debug(...)` was a syntax error.
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("debug.rhai");
+    std::fs::write(
+        &recipe,
+        "log::debug(\"where it came from\");\nlog::info(\"said\");\n",
+    )
+    .unwrap();
+    let path = recipe.to_str().unwrap();
+    let out = wildrun(&[path, "-v"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("where it came from"),
+        "{}",
+        stderr(&out)
+    );
+    let out = wildrun(&[path], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("where it came from") && stderr(&out).contains("said"),
+        "{}",
+        stderr(&out)
+    );
+}

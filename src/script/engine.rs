@@ -144,6 +144,7 @@ pub(super) fn register_host_modules(engine: &mut Engine) {
     use rhai::packages::Package;
     super::kube::KubePackage::new().register_into_engine_as(engine, "kube");
     super::dns::DnsPackage::new().register_into_engine_as(engine, "dns");
+    super::discover::DiscoverPackage::new().register_into_engine_as(engine, "discover");
     super::cert::CertPackage::new().register_into_engine_as(engine, "cert");
     super::https::HttpsPackage::new().register_into_engine_as(engine, "https");
     super::template::TemplatePackage::new().register_into_engine_as(engine, "template");
@@ -176,10 +177,32 @@ pub fn new_engine(run: &RunHandle, recipe_dir: &Path) -> Engine {
         };
         eprintln!("{at}{text}");
     });
+    allow_keyword_names(&mut engine);
     register_host_modules(&mut engine);
     engine.set_module_resolver(RecipeResolver::new(recipe_dir, run.clone()));
     engine.set_default_tag(Dynamic::from(run.clone()));
     engine
+}
+
+/// Lets a namespaced function have a name Rhai reserves as a keyword:
+/// `log::debug(...)`. Rhai's tokenizer makes `debug` (the built-in
+/// `debug()`) a reserved token wherever it stands, and the parser refuses
+/// one after `::`; after `::` it can only be a function's name, so it is
+/// read as one there.
+fn allow_keyword_names(engine: &mut Engine) {
+    use rhai::Token;
+    let after_namespace = std::cell::Cell::new(false);
+    // Rhai marks the token mapper as volatile API, not as deprecated.
+    #[allow(deprecated)]
+    engine.on_parse_token(move |token, _, _| {
+        let qualified = after_namespace.replace(matches!(token, Token::DoubleColon));
+        match token {
+            Token::Reserved(name) if qualified && name.as_str() == "debug" => {
+                Token::Identifier(name)
+            }
+            other => other,
+        }
+    });
 }
 
 /// Every host function scripts can call, as `namespace::name`, sorted.
