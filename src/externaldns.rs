@@ -40,6 +40,39 @@ pub const DEFAULT_OWNER_ID: &str = "default";
 /// `--registry` when none is given (every release).
 pub const DEFAULT_REGISTRY: &str = "txt";
 
+/// What the release an image names knows and needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Release {
+    /// The version its tag names (`0.14.2`), if any.
+    pub version: Option<String>,
+    /// It knows `--annotation-prefix` ([`PREFIX_FLAG_SINCE`]); `false`
+    /// without a version, where writing the flag is not safe.
+    pub knows_annotation_prefix: bool,
+    /// It refuses to start without `--policy` ([`POLICY_REQUIRED_SINCE`]).
+    pub policy_required: bool,
+    /// The policy it uses when none is given: `sync`, or empty when it
+    /// requires one.
+    pub default_policy: String,
+}
+
+/// What the ExternalDNS release of `image` knows and needs. An image
+/// without a version is taken as a current release, except that the
+/// prefix flag is not written to it.
+pub fn release(image: &str) -> Release {
+    let version = version_of(image);
+    let policy_required = version.is_none_or(|v| v >= POLICY_REQUIRED_SINCE);
+    Release {
+        version: version.map(|(a, b, c)| format!("{a}.{b}.{c}")),
+        knows_annotation_prefix: version.is_some_and(|v| v >= PREFIX_FLAG_SINCE),
+        policy_required,
+        default_policy: if policy_required {
+            String::new()
+        } else {
+            POLICY_BEFORE_REQUIRED.to_string()
+        },
+    }
+}
+
 /// Whether an image is ExternalDNS's, whatever its registry: the last part
 /// of its path is `external-dns` (`registry.k8s.io/external-dns/external-dns:v0.14.2`,
 /// `docker.io/bitnami/external-dns`, a mirror's `registry.lan/external-dns`).
@@ -268,6 +301,21 @@ mod tests {
         ));
         assert_eq!(d.prefix, PREFIX);
         assert_eq!(d.reason, "--annotation-prefix=external-dns.kubernetes.io/");
+    }
+
+    #[test]
+    fn what_each_release_knows() {
+        let old = release("registry.k8s.io/external-dns/external-dns:v0.14.2");
+        assert_eq!(old.version.as_deref(), Some("0.14.2"));
+        assert!(!old.knows_annotation_prefix && !old.policy_required);
+        assert_eq!(old.default_policy, "sync");
+        let flag = release("registry.k8s.io/external-dns/external-dns:v0.20.0");
+        assert!(flag.knows_annotation_prefix && !flag.policy_required);
+        let current = release("registry.k8s.io/external-dns/external-dns:v0.22.0");
+        assert!(current.knows_annotation_prefix && current.policy_required);
+        assert_eq!(current.default_policy, "");
+        let untagged = release("registry.lan/external-dns");
+        assert!(!untagged.knows_annotation_prefix && untagged.policy_required);
     }
 
     #[test]

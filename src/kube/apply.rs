@@ -1793,7 +1793,7 @@ mod preflight_tests {
         let (_, problems) = check(someone_elses);
         assert_eq!(
             problems,
-            ["r.rhai:1: Secret web/tls exists, made by another tool (no field manager recorded), and is not a copy of cert-manager/tls: it lacks tls.crt, tls.key; has keys the source lacks: x. wildrun will not overwrite it: delete or rename it, or copy into another namespace"]
+            ["r.rhai:1: Secret web/tls exists, made by another tool (no field manager recorded), and is not a copy of cert-manager/tls: it lacks tls.crt, tls.key; it has keys the source lacks: x. wildrun will not overwrite it: delete or rename it, or copy into another namespace"]
         );
     }
 

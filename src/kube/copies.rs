@@ -44,7 +44,7 @@ pub fn judge(source: &Value, live: &Value) -> Existing {
     let mut differences = Vec::new();
     if !same_type {
         differences.push(format!(
-            "type {} (the source's: {})",
+            "its type is {} (the source's: {})",
             secret_type(live),
             secret_type(source)
         ));
@@ -86,9 +86,9 @@ pub fn judge(source: &Value, live: &Value) -> Existing {
         .map(|k| k.as_str())
         .collect();
     for (what, list) in [
-        ("lacks", missing),
-        ("has keys the source lacks:", extra),
-        ("holds other values under", changed),
+        ("it lacks", missing),
+        ("it has keys the source lacks:", extra),
+        ("it holds other values under", changed),
     ] {
         if !list.is_empty() {
             differences.push(format!("{what} {}", list.join(", ")));
@@ -112,18 +112,18 @@ fn certificate_differences(source: &crate::cert::Info, live: &crate::cert::Info)
     }
     if source.issuer != live.issuer {
         out.push(format!(
-            "issued by {} (the source's: by {})",
+            "its certificate is issued by {} (the source's: by {})",
             live.issuer, source.issuer
         ));
     }
     if source.not_after != live.not_after {
         out.push(format!(
-            "expires {} (the source's: {})",
+            "its certificate expires {} (the source's: {})",
             live.not_after, source.not_after
         ));
     }
     if out.is_empty() {
-        out.push("another certificate with the same names, issuer and expiry".into());
+        out.push("it holds another certificate with the same names, issuer and expiry".into());
     }
     out
 }
@@ -151,7 +151,7 @@ pub fn refusal(
         Existing::Same => "nothing".into(),
     };
     format!(
-        "{target} exists, made by {made_by}, and is not a copy of {from}: it {what}. wildrun will not overwrite it: delete or rename it, or copy into another namespace"
+        "{target} exists, made by {made_by}, and is not a copy of {from}: {what}. wildrun will not overwrite it: delete or rename it, or copy into another namespace"
     )
 }
 
@@ -198,8 +198,11 @@ mod tests {
             what.contains("its certificate names *.b.test (the source's: *.a.test, a.test)"),
             "{what}"
         );
-        assert!(what.contains("expires "), "{what}");
-        assert!(what.contains("holds other values under tls.key"), "{what}");
+        assert!(what.contains("its certificate expires "), "{what}");
+        assert!(
+            what.contains("it holds other values under tls.key"),
+            "{what}"
+        );
         assert!(!what.contains("issued by"), "{what}");
 
         let made_by = Owner::of(&live).made_by();
@@ -223,12 +226,12 @@ mod tests {
         let live = json!({"type": "Opaque", "data": {"a": "MQ==", "c": "Mw=="}});
         assert_eq!(
             judge(&source, &live),
-            Existing::Differs("lacks b; has keys the source lacks: c".into())
+            Existing::Differs("it lacks b; it has keys the source lacks: c".into())
         );
         let typed = json!({"type": "kubernetes.io/tls", "data": {"a": "MQ==", "b": "Mg=="}});
         assert_eq!(
             judge(&source, &typed),
-            Existing::Differs("type kubernetes.io/tls (the source's: Opaque)".into())
+            Existing::Differs("its type is kubernetes.io/tls (the source's: Opaque)".into())
         );
     }
 }
