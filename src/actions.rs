@@ -119,6 +119,7 @@ fn new_state(
         ),
         action,
         force: request.exec.force,
+        adopt: request.exec.adopt,
         reads: Default::default(),
         once: Default::default(),
         runtime,

@@ -1,8 +1,9 @@
 //! The wildcard Certificates of the two domains, found by the names they
 //! ask for: `*.<domain>` is the public one; `*.<internal domain>` the
-//! internal one, or when the internal domain is not configured, a wildcard
-//! one label below the domain (`*.local.<domain>`, `*.internal.<domain>`),
-//! which says what the cluster uses as its internal domain.
+//! internal one, and so is a wildcard one label below the domain
+//! (`*.local.<domain>`, `*.internal.<domain>`), which says what the cluster
+//! uses as its internal domain (wild-cloud's installers default to
+//! `local.<domain>`) when it differs from the configured one.
 
 use super::{Identity, Wanted};
 use crate::objects::string_list;
@@ -45,18 +46,24 @@ impl WildcardCertificate {
         let dns_names = string_list(object.pointer("/spec/dnsNames"));
         let domain = wanted.domain.trim_end_matches('.').to_ascii_lowercase();
         let bases: Vec<String> = dns_names.iter().filter_map(|n| wildcard_base(n)).collect();
+        let internal = wanted
+            .internal_domain
+            .as_deref()
+            .map(|d| d.trim_end_matches('.').to_ascii_lowercase());
+        let below = format!(".{domain}");
+        let one_label_below = |b: &String| {
+            b.strip_suffix(&below)
+                .is_some_and(|label| !label.is_empty() && !label.contains('.'))
+        };
         let (role, base) = if bases.contains(&domain) {
             ("public", domain.clone())
-        } else if let Some(internal) = &wanted.internal_domain {
-            let internal = internal.trim_end_matches('.').to_ascii_lowercase();
-            ("internal", bases.into_iter().find(|b| *b == internal)?)
+        } else if let Some(base) = bases
+            .iter()
+            .find(|b| Some(b.as_str()) == internal.as_deref())
+        {
+            ("internal", base.clone())
         } else {
-            let below = format!(".{domain}");
-            let one_label = bases.into_iter().find(|b| {
-                b.strip_suffix(&below)
-                    .is_some_and(|label| !label.is_empty() && !label.contains('.'))
-            })?;
-            ("internal", one_label)
+            ("internal", bases.into_iter().find(one_label_below)?)
         };
         let text = |p: &str| object.pointer(p).and_then(Value::as_str);
         Some(WildcardCertificate {
@@ -114,11 +121,14 @@ mod tests {
         let internal = WildcardCertificate::read(&local, &wanted(None)).unwrap();
         assert_eq!(internal.role, "internal");
         assert_eq!(internal.domain, "local.cloud.example.test");
-        // With one, only that one.
-        assert!(
-            WildcardCertificate::read(&local, &wanted(Some("internal.cloud.example.test")))
-                .is_none()
-        );
+        // With another one configured, still found: the domain tells.
+        let found = WildcardCertificate::read(&local, &wanted(Some("internal.cloud.example.test")));
+        assert_eq!(found.unwrap().domain, "local.cloud.example.test");
+        // A configured internal domain anywhere.
+        let elsewhere = certificate(&["*.lan.example.org"]);
+        assert!(WildcardCertificate::read(&elsewhere, &wanted(None)).is_none());
+        let found = WildcardCertificate::read(&elsewhere, &wanted(Some("lan.example.org")));
+        assert_eq!(found.unwrap().role, "internal");
         assert!(WildcardCertificate::read(
             &certificate(&["*.a.b.cloud.example.test"]),
             &wanted(None)

@@ -56,7 +56,9 @@ pub struct ExternalDns {
     pub selector: Value,
     /// The labels of its pod template.
     pub pod_labels: Value,
-    /// Every argument of the container (command and args).
+    /// The container's `command`.
+    pub command: Vec<String>,
+    /// The container's `args`.
     pub args: Vec<String>,
     /// It writes records of the public domain.
     pub writes_domain: bool,
@@ -82,15 +84,14 @@ impl ExternalDns {
             .iter()
             .find(|c| edns::is_external_dns_image(image(c)))?;
         let image = image(container).to_string();
-        let mut args = string_list(container.get("command"));
-        args.extend(string_list(container.get("args")));
+        let command = string_list(container.get("command"));
+        let container_args = string_list(container.get("args"));
+        // Flags may stand in either.
+        let args: Vec<String> = command.iter().chain(&container_args).cloned().collect();
         let last = |flag: &str| flag_values(&args, flag).pop();
-        let version = edns::version_of(&image);
+        let release = edns::release(&image);
         let detected = edns::detect(object);
-        let policy = last("--policy").unwrap_or_else(|| match version {
-            Some(v) if v >= edns::POLICY_REQUIRED_SINCE => String::new(),
-            _ => edns::POLICY_BEFORE_REQUIRED.to_string(),
-        });
+        let policy = last("--policy").unwrap_or(release.default_policy);
         let mut found = ExternalDns {
             id: Identity::of(object),
             container: container
@@ -98,7 +99,7 @@ impl ExternalDns {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string(),
-            version: version.map(|(a, b, c)| format!("{a}.{b}.{c}")),
+            version: release.version,
             provider: last("--provider"),
             domain_filters: flag_values(&args, "--domain-filter")
                 .into_iter()
@@ -110,7 +111,7 @@ impl ExternalDns {
             sources: flag_values(&args, "--source"),
             annotation_prefix: detected.prefix,
             prefix_reason: detected.reason,
-            knows_annotation_prefix: version.is_some_and(|v| v >= edns::PREFIX_FLAG_SINCE),
+            knows_annotation_prefix: release.knows_annotation_prefix,
             policy,
             registry: last("--registry").unwrap_or_else(|| edns::DEFAULT_REGISTRY.into()),
             service_account: object
@@ -126,7 +127,8 @@ impl ExternalDns {
                 .cloned()
                 .unwrap_or(Value::Null),
             image,
-            args,
+            command,
+            args: container_args,
             writes_domain: false,
             writes_internal_domain: false,
         };
@@ -148,11 +150,12 @@ impl ExternalDns {
         zones
     }
 
-    /// Whether it writes records of `domain`: a zone it is limited to holds
-    /// the domain or lies below it, and its exclusions do not cover the
-    /// domain. Without any filter it writes every zone its provider's
-    /// account holds (so any domain), except with rfc2136, which updates
-    /// only the zones it is given.
+    /// Whether it writes records of `domain`: a zone it is limited to is the
+    /// domain or lies above it, and its exclusions do not cover the domain.
+    /// Without any filter it writes every zone its provider's account holds
+    /// (so any domain), except with rfc2136, which updates only the zones it
+    /// is given. One limited to a zone below the domain (`internal.<domain>`)
+    /// writes that zone only, not the domain's records.
     pub fn writes(&self, domain: &str) -> bool {
         if domain.is_empty() || self.exclude_domains.iter().any(|e| within(domain, e)) {
             return false;
@@ -161,7 +164,7 @@ impl ExternalDns {
         if zones.is_empty() {
             return self.provider.as_deref() != Some("rfc2136");
         }
-        zones.iter().any(|z| within(domain, z) || within(z, domain))
+        zones.iter().any(|z| within(domain, z))
     }
 }
 
@@ -286,9 +289,10 @@ mod tests {
         assert!(read(&["--provider=cloudflare"]).writes_domain);
         // rfc2136 without a zone updates none.
         assert!(!read(&["--provider=rfc2136"]).writes_domain);
-        // A filter above the domain, or below it.
+        // A filter above the domain; one below it writes that zone only.
         assert!(read(&["--domain-filter=example.test"]).writes_domain);
-        assert!(read(&["--domain-filter=app.cloud.example.test"]).writes_domain);
+        let below = read(&["--domain-filter=internal.cloud.example.test"]);
+        assert!(!below.writes_domain && below.writes_internal_domain);
         assert!(!read(&["--domain-filter=notcloud.example.test"]).writes_domain);
         assert!(!read(&["--exclude-domains=example.test"]).writes_domain);
         // Not an ExternalDNS image.

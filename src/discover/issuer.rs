@@ -24,9 +24,9 @@ pub struct Issuer {
     pub account_key: Option<String>,
     /// ACME: each solver in words (`dns01 cloudflare`, `http01 ingress`).
     pub solvers: Vec<String>,
-    /// ACME: the solvers as they are.
-    #[serde(skip)]
-    pub solvers_spec: Value,
+    /// ACME: the solvers as they are (`spec.acme.solvers`), kept when
+    /// wildrun adopts the issuer.
+    pub acme_solvers: Value,
     /// CA: the Secret holding the CA.
     pub ca_secret: Option<String>,
     /// Its `Ready` condition, when it has one.
@@ -52,11 +52,11 @@ impl Issuer {
                 .and_then(Value::as_str)
                 .map(str::to_string)
         };
-        let solvers_spec = object
+        let acme_solvers = object
             .pointer("/spec/acme/solvers")
             .cloned()
             .unwrap_or(Value::Null);
-        let solvers = solvers_spec
+        let solvers = acme_solvers
             .as_array()
             .into_iter()
             .flatten()
@@ -84,7 +84,7 @@ impl Issuer {
             email: text("/spec/acme/email"),
             account_key: text("/spec/acme/privateKeySecretRef/name"),
             solvers,
-            solvers_spec,
+            acme_solvers,
             ca_secret: text("/spec/ca/secretName"),
             ready,
         }

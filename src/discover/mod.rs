@@ -55,6 +55,9 @@ pub struct Wanted {
     pub load_balancer_ip: Option<IpAddr>,
     /// `cluster.addressPool`, when given.
     pub address_pool: Vec<String>,
+    /// `ingress.traefikService` (`namespace/name`), when given: read as
+    /// Traefik's Service even when no Traefik workload's pods are found.
+    pub traefik_service: Option<String>,
 }
 
 /// Who made one object of the layer, and where it is.
@@ -118,8 +121,10 @@ pub struct Listed {
     pub pools: Vec<Value>,
     /// metallb.io/v1beta1 L2Advertisements.
     pub l2_advertisements: Vec<Value>,
-    /// apps/v1 Deployments and DaemonSets (with their `kind`).
-    pub workloads: Vec<Value>,
+    /// apps/v1 Deployments.
+    pub deployments: Vec<Value>,
+    /// apps/v1 DaemonSets.
+    pub daemon_sets: Vec<Value>,
     /// cert-manager.io/v1 ClusterIssuers.
     pub issuers: Vec<Value>,
     /// cert-manager.io/v1 Certificates.
@@ -128,6 +133,43 @@ pub struct Listed {
     pub services: Vec<Value>,
     /// Kinds the cluster does not serve (`metallb.io/v1beta1 IPAddressPool`).
     pub not_served: Vec<String>,
+}
+
+/// The kinds [`list`] reads, in the order of [`Listed`]'s lists.
+const LISTED_KINDS: [(&str, &str); 7] = [
+    ("metallb.io/v1beta1", "IPAddressPool"),
+    ("metallb.io/v1beta1", "L2Advertisement"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "DaemonSet"),
+    ("cert-manager.io/v1", "ClusterIssuer"),
+    ("cert-manager.io/v1", "Certificate"),
+    ("v1", "Service"),
+];
+
+impl Listed {
+    /// Every list with its apiVersion and kind (for recording what a
+    /// script read).
+    pub fn into_lists(self) -> Vec<(&'static str, &'static str, Vec<Value>)> {
+        let lists = [
+            self.pools,
+            self.l2_advertisements,
+            self.deployments,
+            self.daemon_sets,
+            self.issuers,
+            self.certificates,
+            self.services,
+        ];
+        LISTED_KINDS
+            .into_iter()
+            .zip(lists)
+            .map(|((api_version, kind), items)| (api_version, kind, items))
+            .collect()
+    }
+
+    /// The Deployments and DaemonSets.
+    fn workloads(&self) -> impl Iterator<Item = &Value> {
+        self.deployments.iter().chain(&self.daemon_sets)
+    }
 }
 
 /// The layer a cluster runs, part by part.
@@ -172,8 +214,7 @@ impl Layer {
     /// The parts of the layer in what was listed.
     pub fn read(listed: &Listed, wanted: &Wanted) -> Layer {
         let metallb = listed
-            .workloads
-            .iter()
+            .workloads()
             .filter_map(|w| {
                 let found = containers(w).iter().map(image).find(|i| {
                     crate::externaldns::image_name(i) == "controller" && i.contains("metallb")
@@ -199,9 +240,8 @@ impl Layer {
                 .collect(),
             l2_advertisements,
             external_dns: listed
-                .workloads
+                .deployments
                 .iter()
-                .filter(|w| w["kind"] != "DaemonSet")
                 .filter_map(|w| external_dns::ExternalDns::read(w, wanted))
                 .collect(),
             issuers: listed.issuers.iter().map(issuer::Issuer::read).collect(),
@@ -210,7 +250,11 @@ impl Layer {
                 .iter()
                 .filter_map(|c| certificate::WildcardCertificate::read(c, wanted))
                 .collect(),
-            traefik: traefik::TraefikService::find(&listed.services, &listed.workloads),
+            traefik: traefik::TraefikService::find(
+                &listed.services,
+                listed.workloads(),
+                wanted.traefik_service.as_deref(),
+            ),
             not_served: listed.not_served.clone(),
         }
     }
@@ -238,45 +282,30 @@ async fn list_all(
         .map_err(DiscoverError::List)
 }
 
-/// Reads the layer `cluster` runs: one list per kind, in every namespace.
-pub async fn discover(cluster: &Cluster, wanted: &Wanted) -> Result<Layer, DiscoverError> {
-    let mut listed = Listed::default();
+/// Lists what the layer is found in: one list per kind, in every namespace.
+pub async fn list(cluster: &Cluster) -> Result<Listed, DiscoverError> {
     let mut not_served = Vec::new();
-    listed.pools = list_all(
-        cluster,
-        "metallb.io/v1beta1",
-        "IPAddressPool",
-        &mut not_served,
-    )
-    .await?;
-    listed.l2_advertisements = list_all(
-        cluster,
-        "metallb.io/v1beta1",
-        "L2Advertisement",
-        &mut not_served,
-    )
-    .await?;
-    listed.workloads = list_all(cluster, "apps/v1", "Deployment", &mut not_served).await?;
-    listed
-        .workloads
-        .extend(list_all(cluster, "apps/v1", "DaemonSet", &mut not_served).await?);
-    listed.issuers = list_all(
-        cluster,
-        "cert-manager.io/v1",
-        "ClusterIssuer",
-        &mut not_served,
-    )
-    .await?;
-    listed.certificates = list_all(
-        cluster,
-        "cert-manager.io/v1",
-        "Certificate",
-        &mut not_served,
-    )
-    .await?;
-    listed.services = list_all(cluster, "v1", "Service", &mut not_served).await?;
-    listed.not_served = not_served;
-    Ok(Layer::read(&listed, wanted))
+    let mut lists = Vec::with_capacity(LISTED_KINDS.len());
+    for (api_version, kind) in LISTED_KINDS {
+        lists.push(list_all(cluster, api_version, kind, &mut not_served).await?);
+    }
+    let mut lists = lists.into_iter();
+    let mut next = || lists.next().unwrap_or_default();
+    Ok(Listed {
+        pools: next(),
+        l2_advertisements: next(),
+        deployments: next(),
+        daemon_sets: next(),
+        issuers: next(),
+        certificates: next(),
+        services: next(),
+        not_served,
+    })
+}
+
+/// Reads the layer `cluster` runs.
+pub async fn discover(cluster: &Cluster, wanted: &Wanted) -> Result<Layer, DiscoverError> {
+    Ok(Layer::read(&list(cluster).await?, wanted))
 }
 
 /// The address `text` for [`Wanted::load_balancer_ip`].
@@ -302,7 +331,7 @@ pub(crate) mod tests {
     #[test]
     fn metallb_is_found_by_its_controller_image() {
         let listed = Listed {
-            workloads: vec![
+            deployments: vec![
                 by_kubectl(
                     json!({"kind": "Deployment", "metadata": {"name": "controller", "namespace": "metallb-system"},
                     "spec": {"template": {"spec": {"containers": [{"name": "controller", "image": "quay.io/metallb/controller:v0.15.0"}]}}}}),

@@ -19,9 +19,10 @@ pub struct TraefikService {
     /// Where it is and who made it.
     #[serde(flatten)]
     pub id: Identity,
-    /// The workload whose pods it selects (`Deployment traefik/traefik`).
+    /// The workload whose pods it selects (`Deployment traefik/traefik`);
+    /// empty for the configured Service when no Traefik workload was found.
     pub workload: String,
-    /// That workload's Traefik image.
+    /// That workload's Traefik image (empty likewise).
     pub image: String,
     /// The address it asks MetalLB for, if it asks for one.
     pub asked_ip: Option<String>,
@@ -42,8 +43,13 @@ fn selects(selector: Option<&serde_json::Map<String, Value>>, labels: &Value) ->
 
 impl TraefikService {
     /// The LoadBalancer Services among `services` that select the pods of a
-    /// Traefik workload among `workloads`.
-    pub fn find(services: &[Value], workloads: &[Value]) -> Vec<TraefikService> {
+    /// Traefik workload among `workloads`, then the Service `named`
+    /// (`namespace/name`, the configured one) if it is not among them.
+    pub fn find<'w>(
+        services: &[Value],
+        workloads: impl IntoIterator<Item = &'w Value>,
+        named: Option<&str>,
+    ) -> Vec<TraefikService> {
         let mut found = Vec::new();
         for workload in workloads {
             let Some(traefik) = containers(workload)
@@ -70,13 +76,22 @@ impl TraefikService {
                 if found.iter().any(|f: &TraefikService| f.id == id) {
                     continue;
                 }
-                found.push(TraefikService::read(service, workload, traefik));
+                found.push(TraefikService::read(service, Some(workload), traefik));
+            }
+        }
+        let named = services
+            .iter()
+            .find(|s| named.is_some_and(|n| Identity::of(s).path() == n));
+        if let Some(service) = named {
+            let id = Identity::of(service);
+            if !found.iter().any(|f| f.id == id) {
+                found.push(TraefikService::read(service, None, ""));
             }
         }
         found
     }
 
-    fn read(service: &Value, workload: &Value, image: &str) -> TraefikService {
+    fn read(service: &Value, workload: Option<&Value>, image: &str) -> TraefikService {
         let annotation = |key: &str| {
             service
                 .pointer("/metadata/annotations")
@@ -93,14 +108,17 @@ impl TraefikService {
         let asked = annotation(ADDRESS_ANNOTATION)
             .or_else(|| annotation(OLD_ADDRESS_ANNOTATION))
             .or(spec_ip);
-        let workload_id = Identity::of(workload);
+        let workload = workload.map(|w| {
+            let id = Identity::of(w);
+            crate::objects::describe(
+                w["kind"].as_str().unwrap_or("Deployment"),
+                id.namespace.as_deref(),
+                &id.name,
+            )
+        });
         TraefikService {
             id: Identity::of(service),
-            workload: crate::objects::describe(
-                workload["kind"].as_str().unwrap_or("Deployment"),
-                workload_id.namespace.as_deref(),
-                &workload_id.name,
-            ),
+            workload: workload.unwrap_or_default(),
             image: image.to_string(),
             pinned_by_wildrun: wildrun_owns(service, "annotations", ADDRESS_ANNOTATION),
             asked_ip: asked.as_ref().map(|(ip, _)| ip.clone()),
@@ -143,7 +161,7 @@ mod tests {
             service("other", "LoadBalancer", json!({"app": "other"})),
             service("everything", "LoadBalancer", json!({})),
         ];
-        let found = TraefikService::find(&services, &[traefik("docker.io/traefik:v3.4.1")]);
+        let found = TraefikService::find(&services, &[traefik("docker.io/traefik:v3.4.1")], None);
         assert_eq!(found.len(), 1, "{found:?}");
         let t = &found[0];
         assert_eq!(t.id.path(), "traefik/traefik");
@@ -152,6 +170,13 @@ mod tests {
         assert_eq!(t.asked_by.as_deref(), Some(OLD_ADDRESS_ANNOTATION));
         assert_eq!(t.addresses, ["192.168.8.240"]);
         assert!(!t.pinned_by_wildrun);
-        assert!(TraefikService::find(&services, &[traefik("nginx:1")]).is_empty());
+        assert!(TraefikService::find(&services, &[traefik("nginx:1")], None).is_empty());
+        // The configured one is read without a Traefik workload.
+        let named = TraefikService::find(&services, &[], Some("traefik/other"));
+        assert_eq!(named.len(), 1);
+        assert_eq!(
+            (named[0].id.name.as_str(), named[0].workload.as_str()),
+            ("other", "")
+        );
     }
 }

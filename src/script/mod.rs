@@ -10,6 +10,7 @@
 pub mod cert;
 pub mod config;
 pub mod definitions;
+pub mod discover;
 pub mod dns;
 pub mod engine;
 pub mod errors;

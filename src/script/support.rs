@@ -66,6 +66,8 @@ pub struct RunState {
     pub action: crate::action::Action,
     /// `--force` (`run::force()`).
     pub force: bool,
+    /// `--adopt` (`run::adopt()`).
+    pub adopt: bool,
     /// What the current evaluation read from the cluster (see
     /// [`crate::kube::reads`]): emptied when one starts.
     pub reads: crate::kube::reads::Reads,
