@@ -259,6 +259,10 @@ fn every_rhai_example_in_the_readme_runs() {
             Some("recipe") => run_recipe(example),
             Some("fork") => run_fork(example),
             Some("cert") => run_cert(example),
+            Some("discover") => {
+                let kubeconfig = kubeconfig();
+                run_to_end(example, &[], &[("KUBECONFIG", kubeconfig.as_str())], |_| {})
+            }
             Some(m) if m.starts_with("no_run") => check_no_run(example),
             other => panic!(
                 "README.md:{}: a ```rhai example needs a marker line `<!-- example: NAME -->` that tests/readme.rs knows (found {other:?})",
