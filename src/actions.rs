@@ -113,7 +113,6 @@ fn new_state(
         stdout: String::new(),
         exit_code: None,
         watches: Vec::new(),
-        file_watch: request.file_watch,
         read_scope: ReadScope::new(
             std::iter::once(recipe_dir.to_path_buf()).chain(request.allow_read.iter().cloned()),
         ),
@@ -202,6 +201,9 @@ fn prepare(
     let read_scope = read_scope(request, recipe_dir, &config, &cwd)?;
     for w in &config.warnings {
         tracing::warn!("{w}");
+    }
+    for n in &config.notes {
+        tracing::debug!("{n}");
     }
     // Each key is required where a script uses it (`config::require`), not here.
     let instance = Instance::of_recipe(script, args.get("name").and_then(Value::as_str))?;
@@ -313,16 +315,19 @@ fn apply_and_serve(
             code: script_code,
         });
     }
-    let cluster = session.cluster()?;
     if !watches.is_empty() {
         for (given, option) in [
             (request.prune, "--prune"),
             (request.wait.is_some(), "--wait"),
+            (request.file_watch, "--watch"),
         ] {
             if given {
                 return Err(Failure::usage(format!("{option} does not go with a script that calls kube::watch: it runs until stopped, and its copies elect the one that applies the plan")));
             }
         }
+    }
+    let cluster = session.cluster()?;
+    if !watches.is_empty() {
         // Copies of an automation elect a leader: the body's plan is the
         // leader's to apply, like the handlers' (see script::events).
         // The body's reads are not used (see script::events::serve): not

@@ -5,6 +5,11 @@
 //! environment variable that sets it and the check its value must pass; the
 //! loader, the error messages and the README's reference all follow that
 //! table. The section `vars:` is free-form, for a team's own recipes.
+//!
+//! A wild-cloud instance's `config.yaml` is read as it is: its keys that
+//! name a wildrun setting under another name are read as that setting
+//! ([`WILD_CLOUD_ALIASES`]), and the rest of what wild-cloud keeps there is
+//! passed over without a warning (see [`is_wild_cloud`]).
 
 use crate::objects::{strict, validate};
 use serde::Deserialize;
@@ -63,6 +68,21 @@ pub enum ConfigError {
         key: String,
         /// What is wrong with the value.
         message: String,
+    },
+    /// A file gives a wild-cloud key and the wildrun key it stands for,
+    /// with different values: wildrun cannot tell which one is meant.
+    #[error("{}: {alias} is {alias_value} but {key} is {key_value}: {alias} is wild-cloud's name for {key}, so both set it; remove one of them, or give them the same value", .path.display())]
+    AliasConflict {
+        /// The configuration file.
+        path: PathBuf,
+        /// The wild-cloud key (`cluster.ipAddressPool`).
+        alias: &'static str,
+        /// The wildrun key (`cluster.addressPool`).
+        key: &'static str,
+        /// The wild-cloud key's value, as wildrun reads it (JSON).
+        alias_value: String,
+        /// The wildrun key's value (JSON).
+        key_value: String,
     },
     /// A `--set` without `=`.
     #[error("--set {0}: expected KEY=VALUE, e.g. --set dns.ttl=120")]
@@ -519,6 +539,116 @@ pub fn key(path: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.path == path)
 }
 
+/// A key of wild-cloud's `config.yaml` that names one of wildrun's
+/// settings ([`KEYS`]) under another name.
+#[derive(Debug)]
+pub struct Alias {
+    /// Its dotted path in wild-cloud's file (`cluster.ipAddressPool`).
+    pub path: &'static str,
+    /// The wildrun key it sets (`cluster.addressPool`).
+    pub key: &'static str,
+}
+
+/// wild-cloud's keys that wildrun reads as its own, from a file only (the
+/// environment and `--set` speak wildrun's names). `cloud.domain`,
+/// `cloud.internalDomain` and `cluster.loadBalancerIp` have the same name
+/// in both, so they need no entry.
+pub const WILD_CLOUD_ALIASES: &[Alias] = &[
+    // The range of MetalLB's pool, one `first-last` string.
+    Alias {
+        path: "cluster.ipAddressPool",
+        key: "cluster.addressPool",
+    },
+    // ExternalDNS's --txt-owner-id.
+    Alias {
+        path: "cluster.externalDns.ownerId",
+        key: "dns.ownerId",
+    },
+    // The Let's Encrypt account's email (and the operator's).
+    Alias {
+        path: "operator.email",
+        key: "tls.acmeEmail",
+    },
+    // The Cloudflare zone cert-manager's DNS-01 solver writes in: the zone
+    // ExternalDNS manages too.
+    Alias {
+        path: "cluster.certManager.cloudflare.domain",
+        key: "dns.zones",
+    },
+];
+
+/// The top-level sections of wild-cloud's `config.yaml`. Those wildrun has
+/// no section of that name for (`wildcloud`, `operator`, `apps`) mark a file
+/// as wild-cloud's; those both have (`cloud`, `cluster`) are shared.
+pub const WILD_CLOUD_SECTIONS: &[&str] = &["wildcloud", "operator", "cloud", "cluster", "apps"];
+
+/// Whether a configuration file is a wild-cloud `config.yaml`: it has a
+/// section only wild-cloud has, or one of [`WILD_CLOUD_ALIASES`]. Told by
+/// its shape because wild-cloud's file has no mark of its own, and a
+/// wildrun file never has those. In such a file, keys wildrun has no use
+/// for (apps, nodes, Talos, NFS, ...) are passed over, and a blank value
+/// (`""`, what wild-cloud writes for a question left unanswered) is unset.
+pub fn is_wild_cloud(file: &Value) -> bool {
+    let wildrun_sections = known_paths_under(None);
+    WILD_CLOUD_SECTIONS
+        .iter()
+        .filter(|s| !wildrun_sections.contains(s))
+        .chain(WILD_CLOUD_ALIASES.iter().map(|a| &a.path))
+        .any(|path| get_path(file, path).is_some())
+}
+
+/// Reads a wild-cloud file's aliases as wildrun's keys: sets each key an
+/// alias gives, and refuses a file that gives an alias and its key with
+/// different values. Returns one line per alias read, for `-v`.
+fn read_aliases(file: &mut Value, path: &Path) -> Result<Vec<String>, ConfigError> {
+    let origin = path.display().to_string();
+    let mut read = Vec::new();
+    for alias in WILD_CLOUD_ALIASES {
+        let Some(given) = get_path(file, alias.path).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let value = match (key(alias.key).map(|k| k.ty), given) {
+            // wild-cloud keeps one range or zone where wildrun takes a list.
+            (Some(KeyType::List), Value::String(s)) => Value::Array(vec![json!(s.trim())]),
+            (_, other) => other.clone(),
+        };
+        check_value(alias.key, &value, &format!("{origin} ({})", alias.path))?;
+        match get_path(file, alias.key).filter(|v| !v.is_null()) {
+            Some(own) if *own != value => {
+                return Err(ConfigError::AliasConflict {
+                    path: path.to_path_buf(),
+                    alias: alias.path,
+                    key: alias.key,
+                    alias_value: value.to_string(),
+                    key_value: own.to_string(),
+                })
+            }
+            Some(_) => {}
+            None => set_path(file, alias.key, value)?,
+        }
+        read.push(format!("{origin}: {} → {}", alias.path, alias.key));
+    }
+    Ok(read)
+}
+
+/// Unsets the blank values (`""`) of the keys wildrun reads from a
+/// wild-cloud file: wild-cloud writes a question left unanswered that way.
+fn unset_blank_values(file: &mut Value) -> Result<(), ConfigError> {
+    let paths = KEYS
+        .iter()
+        .map(|k| k.path)
+        .chain(WILD_CLOUD_ALIASES.iter().map(|a| a.path));
+    for path in paths {
+        let blank = get_path(file, path)
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.trim().is_empty());
+        if blank {
+            set_path(file, path, Value::Null)?;
+        }
+    }
+    Ok(())
+}
+
 /// The file's shape, used only to report wrong types with their line and
 /// column (serde-saphyr knows where each value stands in the file).
 #[derive(Deserialize)]
@@ -629,6 +759,10 @@ pub struct Config {
     /// Where each key that was given came from (the file, `environment
     /// variable X`, `--set k=v`); keys left to their defaults are absent.
     pub origins: std::collections::BTreeMap<String, String>,
+    /// How the file was read, said at `-v`: each wild-cloud key read as
+    /// wildrun's (`cluster.ipAddressPool → cluster.addressPool`), and the
+    /// keys passed over.
+    pub notes: Vec<String>,
 }
 
 impl Default for Config {
@@ -638,6 +772,7 @@ impl Default for Config {
             file: None,
             warnings: Vec::new(),
             origins: Default::default(),
+            notes: Vec::new(),
         }
     }
 }
@@ -749,34 +884,74 @@ fn known_paths_under(section: Option<&str>) -> Vec<&'static str> {
     }
 }
 
-/// Warnings for keys of `value` that no [`Key`] declares.
-fn unknown_keys(value: &Value, origin: &str) -> Vec<String> {
-    let mut out = Vec::new();
+/// What [`unknown_keys`] found among the keys no [`Key`] declares.
+#[derive(Default)]
+struct UnknownKeys {
+    /// Warnings for people: the unknown key, and the nearest known one.
+    warnings: Vec<String>,
+    /// The keys of a wild-cloud file passed over as wild-cloud's own.
+    passed_over: Vec<String>,
+}
+
+impl UnknownKeys {
+    /// Notes `path` as passed over, unless an alias is read from it (so
+    /// `operator` is not said to be passed over when `operator.email` is read).
+    fn pass_over(&mut self, path: &str) {
+        let read = WILD_CLOUD_ALIASES.iter().any(|a| {
+            a.path == path
+                || a.path
+                    .strip_prefix(path)
+                    .is_some_and(|r| r.starts_with('.'))
+        });
+        if !read {
+            self.passed_over.push(path.to_string());
+        }
+    }
+}
+
+/// The keys of `value` that no [`Key`] declares. In a wild-cloud file
+/// (`wild_cloud`), wild-cloud's own sections and its keys in the sections
+/// both tools share are passed over; only a near miss of a wildrun section,
+/// a typo in a section only wildrun has, or a key differing from wildrun's
+/// only in case is warned about.
+fn unknown_keys(value: &Value, origin: &str, wild_cloud: bool) -> UnknownKeys {
+    let mut out = UnknownKeys::default();
     let Some(top) = value.as_object() else {
         return out;
     };
     let sections = known_paths_under(None);
+    let wild_cloud_section = |s: &str| wild_cloud && WILD_CLOUD_SECTIONS.contains(&s);
     for (section, inner) in top {
         if section == "vars" {
             continue;
         }
         if !sections.contains(&section.as_str()) {
-            out.push(unknown_warning(
-                origin,
-                section,
-                strict::nearest(section, sections.iter().copied()),
-            ));
+            let nearest = strict::nearest(section, sections.iter().copied());
+            // wild-cloud's sections, and any it adds later, unless it is
+            // one letter or two from a wildrun section.
+            if wild_cloud && (wild_cloud_section(section) || nearest.is_none()) {
+                out.pass_over(section);
+                continue;
+            }
+            out.warnings.push(unknown_warning(origin, section, nearest));
             continue;
         }
         let leaves = known_paths_under(Some(section));
         for leaf in inner.as_object().into_iter().flat_map(|m| m.keys()) {
-            if !leaves.contains(&leaf.as_str()) {
-                out.push(unknown_warning(
-                    origin,
-                    &format!("{section}.{leaf}"),
-                    strict::nearest(leaf, leaves.iter().copied()).map(|s| format!("{section}.{s}")),
-                ));
+            if leaves.contains(&leaf.as_str()) {
+                continue;
             }
+            let path = format!("{section}.{leaf}");
+            let case_only = leaves.iter().any(|l| l.eq_ignore_ascii_case(leaf));
+            if wild_cloud_section(section) && !case_only {
+                out.pass_over(&path);
+                continue;
+            }
+            out.warnings.push(unknown_warning(
+                origin,
+                &path,
+                strict::nearest(leaf, leaves.iter().copied()).map(|s| format!("{section}.{s}")),
+            ));
         }
     }
     out
@@ -869,6 +1044,7 @@ pub fn load(
     let mut value = Value::Object(Map::new());
     let mut warnings = Vec::new();
     let mut origins = std::collections::BTreeMap::new();
+    let mut notes = Vec::new();
 
     let file = match (&sources.explicit_file, env(FILE_ENV)) {
         (Some(f), _) => Some(f.clone()),
@@ -882,11 +1058,26 @@ pub fn load(
         }
         value = read_file(path)?;
         let origin = path.display().to_string();
-        warnings.extend(unknown_keys(&value, &origin));
+        let wild_cloud = is_wild_cloud(&value);
+        let unknown = unknown_keys(&value, &origin, wild_cloud);
+        warnings.extend(unknown.warnings);
+        if wild_cloud {
+            let passed_over = match unknown.passed_over.is_empty() {
+                true => "none".to_string(),
+                false => unknown.passed_over.join(", "),
+            };
+            notes.push(format!(
+                "{origin}: read as a wild-cloud config.yaml; its keys wildrun has no use for are passed over: {passed_over}"
+            ));
+            unset_blank_values(&mut value)?;
+            notes.extend(read_aliases(&mut value, path)?);
+        }
         for k in KEYS {
             if let Some(v) = get_path(&value, k.path) {
                 check_value(k.path, v, &origin)?;
-                origins.insert(k.path.to_string(), origin.clone());
+                if !v.is_null() {
+                    origins.insert(k.path.to_string(), origin.clone());
+                }
             }
         }
     }
@@ -912,7 +1103,7 @@ pub fn load(
         if key(path).is_none() && !path.starts_with("vars.") {
             let mut probe = Value::Object(Map::new());
             set_path(&mut probe, path, Value::Null).map_err(|e| e.given_in(&origin))?;
-            warnings.extend(unknown_keys(&probe, &origin));
+            warnings.extend(unknown_keys(&probe, &origin, false).warnings);
         }
         check_value(path, &v, &origin)?;
         set_path(&mut value, path, v).map_err(|e| e.given_in(&origin))?;
@@ -944,6 +1135,7 @@ pub fn load(
         file,
         warnings,
         origins,
+        notes,
     })
 }
 
@@ -1302,6 +1494,212 @@ mod tests {
             err.to_string(),
             "configuration key cluster.internalSourceRanges is empty: internal services need at least one network to admit (default 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)"
         );
+    }
+
+    /// The wild-cloud config.yaml of the tests (tests/fixtures).
+    const WILD_CLOUD_FILE: &str = include_str!("../tests/fixtures/wild-cloud-config.yaml");
+
+    #[test]
+    fn every_alias_names_a_wildrun_key_and_a_wild_cloud_section() {
+        for alias in WILD_CLOUD_ALIASES {
+            assert!(key(alias.key).is_some(), "{} → {}", alias.path, alias.key);
+            assert!(key(alias.path).is_none(), "{} is wildrun's own", alias.path);
+            let section = alias.path.split('.').next().unwrap_or_default();
+            assert!(WILD_CLOUD_SECTIONS.contains(&section), "{}", alias.path);
+        }
+    }
+
+    #[test]
+    fn each_wild_cloud_alias_sets_its_wildrun_key() {
+        let cases = [
+            (
+                "cluster:\n  ipAddressPool: 192.168.8.240-192.168.8.250\n",
+                "cluster.addressPool",
+                json!(["192.168.8.240-192.168.8.250"]),
+            ),
+            (
+                "cluster:\n  externalDns:\n    ownerId: wild-cloud-home\n",
+                "dns.ownerId",
+                json!("wild-cloud-home"),
+            ),
+            (
+                "operator:\n  email: ops@example.com\n",
+                "tls.acmeEmail",
+                json!("ops@example.com"),
+            ),
+            (
+                "cluster:\n  certManager:\n    cloudflare:\n      domain: example.com\n",
+                "dns.zones",
+                json!(["example.com"]),
+            ),
+        ];
+        assert_eq!(cases.len(), WILD_CLOUD_ALIASES.len());
+        for (file, wildrun_key, want) in cases {
+            let alias = WILD_CLOUD_ALIASES
+                .iter()
+                .find(|a| a.key == wildrun_key)
+                .unwrap();
+            let c = load_with(Some(file), &[], &[]).unwrap();
+            assert_eq!(c.get(wildrun_key), Some(&want), "{file}");
+            assert!(c.warnings.is_empty(), "{file}: {:?}", c.warnings);
+            assert!(
+                c.notes
+                    .iter()
+                    .any(|n| n.ends_with(&format!(": {} → {wildrun_key}", alias.path))),
+                "{file}: {:?}",
+                c.notes
+            );
+        }
+    }
+
+    #[test]
+    fn a_wild_cloud_config_is_read_unchanged() {
+        let c = load_with(Some(WILD_CLOUD_FILE), &[], &[]).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        for (path, want) in [
+            ("cloud.domain", json!("cloud.example.com")),
+            ("cloud.internalDomain", json!("local.cloud.example.com")),
+            ("cluster.loadBalancerIp", json!("192.168.8.240")),
+            (
+                "cluster.addressPool",
+                json!(["192.168.8.240-192.168.8.250"]),
+            ),
+            ("dns.ownerId", json!("wild-cloud-home")),
+            ("dns.zones", json!(["example.com"])),
+            ("tls.acmeEmail", json!("ops@example.com")),
+        ] {
+            assert_eq!(c.get(path), Some(&want), "{path}");
+        }
+        // Said at -v: the file taken as wild-cloud's, what is passed over,
+        // each alias read.
+        let passed_over = c
+            .notes
+            .iter()
+            .find(|n| n.contains("read as a wild-cloud config.yaml"))
+            .unwrap_or_else(|| panic!("{:?}", c.notes));
+        for key in [
+            "wildcloud",
+            "apps",
+            "cloud.baseDomain",
+            "cloud.nfs",
+            "cluster.name",
+            "cluster.nodes",
+            "cluster.hostnamePrefix",
+        ] {
+            assert!(passed_over.contains(key), "{key}: {passed_over}");
+        }
+        for read in [
+            "operator",
+            "cluster.ipAddressPool",
+            "cluster.externalDns",
+            "cluster.certManager",
+        ] {
+            assert!(
+                !passed_over.contains(&format!(" {read},")),
+                "{read}: {passed_over}"
+            );
+        }
+        assert_eq!(c.notes.len(), 1 + WILD_CLOUD_ALIASES.len(), "{:?}", c.notes);
+        // The environment and --set still override the file.
+        let c = load_with(
+            Some(WILD_CLOUD_FILE),
+            &[("CLUSTER_ADDRESS_POOL", "192.168.8.240/29")],
+            &["dns.ownerId=mine"],
+        )
+        .unwrap();
+        assert_eq!(
+            c.get("cluster.addressPool"),
+            Some(&json!(["192.168.8.240/29"]))
+        );
+        assert_eq!(c.get("dns.ownerId"), Some(&json!("mine")));
+    }
+
+    #[test]
+    fn an_alias_and_its_key_with_different_values_are_refused() {
+        let file = "cluster:\n  ipAddressPool: 192.168.8.240-192.168.8.250\n  addressPool: [192.168.9.0/28]\n";
+        let err = load_with(Some(file), &[], &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("wildrun.yaml: cluster.ipAddressPool is [\"192.168.8.240-192.168.8.250\"] but cluster.addressPool is [\"192.168.9.0/28\"]"),
+            "{err}"
+        );
+        let file = "operator:\n  email: ops@example.com\ntls:\n  acmeEmail: certs@example.com\n";
+        let err = load_with(Some(file), &[], &[]).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "operator.email is \"ops@example.com\" but tls.acmeEmail is \"certs@example.com\""
+            ),
+            "{err}"
+        );
+        // The same value twice is no conflict.
+        let file = "cluster:\n  ipAddressPool: 192.168.8.240-192.168.8.250\n  addressPool: [192.168.8.240-192.168.8.250]\n";
+        let c = load_with(Some(file), &[], &[]).unwrap();
+        assert_eq!(
+            c.get("cluster.addressPool"),
+            Some(&json!(["192.168.8.240-192.168.8.250"]))
+        );
+    }
+
+    #[test]
+    fn a_bad_alias_value_names_the_file_the_alias_and_the_key() {
+        let err = load_with(Some("cluster:\n  ipAddressPool: lan\n"), &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("wildrun.yaml (cluster.ipAddressPool): configuration key cluster.addressPool: \"lan\" is not an address range"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn blank_values_of_a_wild_cloud_config_are_unset() {
+        let file = "operator:\n  email: \"\"\ncloud:\n  domain: cloud.example.com\n  internalDomain: \"\"\ncluster:\n  loadBalancerIp: \"\"\n";
+        let c = load_with(Some(file), &[], &[]).unwrap();
+        assert_eq!(c.get("tls.acmeEmail"), None);
+        assert_eq!(c.get("cluster.loadBalancerIp"), None);
+        assert_eq!(
+            c.get("cloud.internalDomain"),
+            Some(&json!("internal.cloud.example.com"))
+        );
+        // In a wildrun file a blank value is still an error.
+        let err = load_with(Some("cloud:\n  domain: \"\"\n"), &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("cloud.domain"), "{err}");
+    }
+
+    #[test]
+    fn in_a_wild_cloud_config_its_keys_pass_but_typos_of_wildruns_are_named() {
+        let file = format!(
+            "{WILD_CLOUD_FILE}dns:\n  tll: 30\ntsl:\n  issuer: ca\nbackups:\n  schedule: daily\n"
+        );
+        let file = file.replace(
+            "  loadBalancerIp: 192.168.8.240",
+            "  loadBalancerIP: 192.168.8.240",
+        );
+        let c = load_with(Some(&file), &[], &[]).unwrap();
+        let mut warnings: Vec<&str> = c
+            .warnings
+            .iter()
+            .filter_map(|w| w.split_once("wildrun.yaml: ").map(|(_, w)| w))
+            .collect();
+        warnings.sort();
+        assert_eq!(
+            warnings,
+            [
+                "unknown configuration key cluster.loadBalancerIP (did you mean cluster.loadBalancerIp?)",
+                "unknown configuration key dns.tll (did you mean dns.ttl?)",
+                "unknown configuration key tsl (did you mean tls?)",
+            ],
+            "{:?}",
+            c.warnings
+        );
+        // The same wild-cloud keys in a wildrun file are unknown.
+        let c = load_with(
+            Some("cloud:\n  domain: example.com\n  baseDomain: example.com\ncluster:\n  name: home\n"),
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(c.notes.is_empty(), "{:?}", c.notes);
     }
 
     #[test]

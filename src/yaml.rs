@@ -4,10 +4,33 @@
 
 use serde_json::Value;
 
+/// Most values (scalars, lists and maps) one YAML text
+/// may hold: a size bound. A 16 MiB file (the most wildrun reads) of list
+/// items of a few fields holds about 2,000,000; a text over it is refused as
+/// too large, in those words.
+pub const MAX_NODES: usize = 2_000_000;
+/// Most documents one YAML text may hold: as many as a script's list.
+pub const MAX_DOCUMENTS: usize = 100_000;
+/// Most parser events aliases may replay. Expansion, not size, is what makes
+/// an alias bomb: a few lines whose aliases expand a billion-fold.
+pub const MAX_ALIAS_REPLAY: usize = 1_000_000;
+
 /// wildrun reads YAML 1.2: only `true`/`false` are booleans, so `y`, `no`
 /// or `on` stay strings (a country code or a flag value is never flipped).
+/// Its limits tell a large text (a size bound) from an alias expansion.
 fn options() -> serde_saphyr::Options {
-    serde_saphyr::options! { strict_booleans: true }
+    serde_saphyr::options! {
+        strict_booleans: true,
+        budget: serde_saphyr::budget! {
+            max_nodes: MAX_NODES,
+            // A value is one or two events (a list or map starts and ends).
+            max_events: 2 * MAX_NODES,
+            max_documents: MAX_DOCUMENTS,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: MAX_ALIAS_REPLAY,
+        },
+    }
 }
 
 /// Deserializes one YAML document with wildrun's YAML rules.
@@ -46,25 +69,65 @@ impl YamlError {
     /// no snippet: the location says where to look).
     pub fn parse(err: &serde_saphyr::Error, name: &str) -> YamlError {
         let location = err.location().map(|l| (l.line(), l.column()));
-        let msg = err.without_snippet().to_string();
-        let first = msg.lines().next().unwrap_or_default();
-        // The parser's limits (alias bombs, huge documents) speak of its internals.
-        let message = match first.strip_prefix("budget breached: ") {
-            Some(rest) => {
-                let what = rest
-                    .split(|c: char| !c.is_ascii_alphanumeric())
-                    .next()
-                    .unwrap_or_default()
-                    .to_lowercase();
-                format!("the YAML is larger than wildrun reads once its aliases are expanded (too many {what}): is it an alias bomb?")
-            }
-            None => first.to_string(),
-        };
+        // The parser's limits speak of its internals.
+        let message = limit_message(err).unwrap_or_else(|| {
+            let msg = err.without_snippet().to_string();
+            msg.lines().next().unwrap_or_default().to_string()
+        });
         YamlError::Parse {
             name: name.to_string(),
             location,
             message,
         }
+    }
+}
+
+/// wildrun's words for a limit of the parser that `err` reached: a size
+/// bound says it is one, an alias expansion says so; `None` for any other error.
+fn limit_message(err: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach;
+    use serde_saphyr::Error;
+    let mut err = err;
+    while let Error::WithSnippet { error, .. } | Error::AliasError { error, .. } = err {
+        err = error;
+    }
+    let too_large = |what: String| Some(format!("the YAML is larger than wildrun reads: {what}"));
+    let alias_bomb = |what: &str| {
+        Some(format!(
+            "the YAML's aliases expand to more than wildrun reads ({what}): is it an alias bomb?"
+        ))
+    };
+    match err {
+        Error::Budget { breach, .. } => match breach {
+            BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } => too_large(format!(
+                "more than {MAX_NODES} values (scalars, lists and maps)"
+            )),
+            BudgetBreach::Documents { .. } => {
+                too_large(format!("more than {MAX_DOCUMENTS} documents"))
+            }
+            BudgetBreach::ScalarBytes { .. } => {
+                too_large("more than 64 MiB of text in its values".to_string())
+            }
+            BudgetBreach::Depth { .. } => {
+                too_large("lists and maps nested more than 64 levels deep".to_string())
+            }
+            BudgetBreach::Aliases { .. } => alias_bomb("too many aliases"),
+            BudgetBreach::Anchors { .. } => alias_bomb("too many anchors"),
+            BudgetBreach::AliasAnchorRatio { aliases, anchors } => {
+                alias_bomb(&format!("{aliases} aliases of {anchors} anchors"))
+            }
+            BudgetBreach::MergeKeys { .. } => alias_bomb("too many merge keys"),
+            BudgetBreach::RecordedAnchorEvents { .. }
+            | BudgetBreach::RecordedAnchorBytes { .. } => alias_bomb("too much anchored content"),
+            other => too_large(format!("{other:?}")),
+        },
+        Error::AliasReplayLimitExceeded { .. } => {
+            alias_bomb(&format!("more than {MAX_ALIAS_REPLAY} events replayed"))
+        }
+        Error::AliasExpansionLimitExceeded { .. }
+        | Error::AliasReplayStackDepthExceeded { .. }
+        | Error::AliasReplayCounterOverflow { .. } => alias_bomb("aliases nested too deep"),
+        _ => None,
     }
 }
 
@@ -160,10 +223,43 @@ mod tests {
         let err = parse_documents(&text, "bomb.yaml").unwrap_err().to_string();
         assert!(err.starts_with("bomb.yaml:"), "{err}");
         assert!(
-            err.contains(
-                ": the YAML is larger than wildrun reads once its aliases are expanded (too many "
-            ) && err.ends_with("): is it an alias bomb?"),
+            err.contains(": the YAML's aliases expand to more than wildrun reads (")
+                && err.ends_with("): is it an alias bomb?"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_large_document_without_aliases_is_read() {
+        // More values than the parser's default bound (250,000), no alias.
+        let text: String = std::iter::once("items:\n".to_string())
+            .chain((0..300_000).map(|i| format!("- i{i}\n")))
+            .collect();
+        let docs = parse_documents(&text, "big.yaml").unwrap();
+        assert_eq!(docs[0]["items"].as_array().map(Vec::len), Some(300_000));
+    }
+
+    #[test]
+    fn a_size_bound_says_it_is_one() {
+        let breach = |breach| serde_saphyr::Error::Budget {
+            breach,
+            location: serde_saphyr::Location::UNKNOWN,
+        };
+        use serde_saphyr::budget::BudgetBreach;
+        let cases = [
+            (
+                BudgetBreach::Nodes { nodes: MAX_NODES + 1 },
+                "the YAML is larger than wildrun reads: more than 2000000 values (scalars, lists and maps)",
+            ),
+            (
+                BudgetBreach::Documents { documents: MAX_DOCUMENTS + 1 },
+                "the YAML is larger than wildrun reads: more than 100000 documents",
+            ),
+        ];
+        for (b, expected) in cases {
+            let err = YamlError::parse(&breach(b), "big.yaml");
+            assert_eq!(err.to_string(), format!("big.yaml: {expected}"));
+            assert!(!err.to_string().contains("alias"), "{err}");
+        }
     }
 }

@@ -85,9 +85,8 @@ fn writes(plane: &PrivatePlane) -> usize {
 /// The layer a set-up repository's scripts make with kubectl, under their
 /// names: MetalLB's `first-pool`, ExternalDNS v0.14.2 in `externaldns`
 /// with `app:` labels and its own owner id, Let's Encrypt issuers with
-/// their own account keys, both wildcard Certificates (the internal one
-/// for `local.<domain>`), Traefik's LoadBalancer Service holding the
-/// address. No wildrun label anywhere.
+/// their own account keys, both wildcard Certificates, Traefik's
+/// LoadBalancer Service holding the address. No wildrun label anywhere.
 fn existing_layer(cluster: &TestCluster) {
     for ns in ["metallb-system", "externaldns", "cert-manager", "traefik"] {
         kubectl_ok(cluster, &["create", "namespace", ns]);
@@ -134,7 +133,10 @@ fn existing_layer(cluster: &TestCluster) {
                 "https://acme-staging-v02.api.letsencrypt.org/directory",
             ),
             certificate("wildcard-wild-cloud", DOMAIN),
-            certificate("wildcard-internal-wild-cloud", &format!("local.{DOMAIN}")),
+            certificate(
+                "wildcard-internal-wild-cloud",
+                &format!("internal.{DOMAIN}"),
+            ),
             json!({"apiVersion": "apps/v1", "kind": "Deployment",
                    "metadata": {"name": "traefik", "namespace": "traefik", "labels": traefik_labels},
                    "spec": {"selector": {"matchLabels": traefik_labels},
@@ -203,7 +205,7 @@ fn an_existing_layer_is_found_used_refused_adopted_and_released() {
     }
     for value in [
         "cluster.addressPool = [\"192.168.8.240-192.168.8.249\"] (found: IPAddressPool metallb-system/first-pool)",
-        "cloud.internalDomain = local.cloud.example.test (found: Certificate cert-manager/wildcard-internal-wild-cloud)",
+        "cloud.internalDomain = internal.cloud.example.test (default)",
         "dns.ownerId = wild-owner (found: ExternalDNS externaldns/external-dns)",
         "tls.acmeEmail = ops@wild.test (found: ClusterIssuer letsencrypt-prod)",
         "ingress.traefikService = traefik/traefik (found: the LoadBalancer Service selecting Deployment traefik/traefik)",

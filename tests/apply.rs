@@ -774,6 +774,12 @@ fn scripts_read_the_cluster_and_wait() {
         err.contains("replicas updated") && err.contains("available"),
         "{err}"
     );
+    // What blocks is named: the controller made the pod, no node took it.
+    assert!(
+        err.contains(&format!("not ready: pod {name}-"))
+            && err.contains("Pending (not scheduled to a node yet)"),
+        "{err}"
+    );
     assert!(err.contains("check.rhai:9"), "{err}");
 }
 

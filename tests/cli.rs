@@ -119,6 +119,15 @@ fn kinds(objects: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// A new temporary folder holding `files` (name, text).
+fn folder<S: AsRef<str>>(files: &[(S, S)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name.as_ref()), text.as_ref()).expect("write a file");
+    }
+    dir
+}
+
 fn find<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
     objects
         .iter()
@@ -615,6 +624,118 @@ fn unknown_config_key_warns_with_suggestion() {
     assert!(stderr(&out).contains("warning: tests/fixtures/typo-config.yaml: unknown configuration key dns.tll (did you mean dns.ttl?)"), "{}", stderr(&out));
 }
 
+/// A wild-cloud instance's config.yaml, read as it is.
+const WILD_CLOUD_CONFIG: &str = "tests/fixtures/wild-cloud-config.yaml";
+
+/// The object of `kind` named `name`.
+fn named<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {:?}", kinds(objects)))
+}
+
+#[test]
+fn a_wild_cloud_config_drives_the_layer_and_both_service_recipes() {
+    let config = ["--config", WILD_CLOUD_CONFIG];
+
+    let layer = dry_run(&[&config[..], &["scripts/cluster.rhai"]].concat(), &[]);
+    // cluster.ipAddressPool, operator.email, cloud.internalDomain,
+    // cluster.externalDns.ownerId, cluster.certManager.cloudflare.domain.
+    assert_eq!(
+        named(&layer, "IPAddressPool", "wildrun")["spec"]["addresses"],
+        json!(["192.168.8.240-192.168.8.250"])
+    );
+    assert_eq!(
+        named(&layer, "ClusterIssuer", "letsencrypt-prod")["spec"]["acme"]["email"],
+        "ops@example.com"
+    );
+    assert_eq!(
+        named(&layer, "Certificate", "wildcard-internal-wild-cloud")["spec"]["dnsNames"],
+        json!(["*.local.cloud.example.com", "local.cloud.example.com"])
+    );
+    assert_eq!(
+        named(&layer, "Certificate", "wildcard-wild-cloud")["spec"]["dnsNames"],
+        json!(["*.cloud.example.com", "cloud.example.com"])
+    );
+    let args = &named(&layer, "Deployment", "external-dns")["spec"]["template"]["spec"]
+        ["containers"][0]["args"];
+    for arg in [
+        "--txt-owner-id=wild-cloud-home",
+        "--domain-filter=example.com",
+    ] {
+        assert!(
+            args.as_array().is_some_and(|a| a.contains(&json!(arg))),
+            "{arg} not in {args}"
+        );
+    }
+    assert_eq!(
+        named(&layer, "Service", "traefik")["metadata"]["annotations"]
+            ["metallb.io/loadBalancerIPs"],
+        "192.168.8.240"
+    );
+
+    let public = dry_run(
+        &[&config[..], &["scripts/public.rhai", "--name", "x"]].concat(),
+        &[],
+    );
+    let ingress = find(&public, "Ingress");
+    assert_eq!(ingress["spec"]["rules"][0]["host"], "x.cloud.example.com");
+    assert_eq!(
+        ingress["metadata"]["annotations"]["external-dns.kubernetes.io/target"],
+        "cloud.example.com"
+    );
+
+    let internal = dry_run(
+        &[&config[..], &["scripts/internal.rhai", "--name", "x"]].concat(),
+        &[],
+    );
+    let ingress = find(&internal, "Ingress");
+    assert_eq!(
+        ingress["spec"]["rules"][0]["host"],
+        "x.local.cloud.example.com"
+    );
+    assert_eq!(
+        ingress["metadata"]["annotations"]["external-dns.kubernetes.io/target"],
+        "192.168.8.240"
+    );
+    assert_eq!(
+        find(&internal, "Secret")["metadata"]["annotations"]["wildrun.dev/copied-from"],
+        "cert-manager/wildcard-internal-wild-cloud-tls"
+    );
+}
+
+#[test]
+fn a_wild_cloud_config_is_read_quietly_and_its_mapping_said_at_v() {
+    let args = [
+        "--config",
+        WILD_CLOUD_CONFIG,
+        "scripts/cluster.rhai",
+        "--dry-run",
+    ];
+    let out = wildrun(&args, &[]);
+    let quiet = stderr(&out);
+    assert!(out.status.success(), "{quiet}");
+    assert!(!quiet.contains("unknown configuration key"), "{quiet}");
+    assert!(!quiet.contains(" → "), "said without -v: {quiet}");
+
+    let out = wildrun(&[&args[..], &["-v"]].concat(), &[]);
+    let verbose = stderr(&out);
+    assert!(out.status.success(), "{verbose}");
+    for line in [
+        "cluster.ipAddressPool → cluster.addressPool",
+        "cluster.externalDns.ownerId → dns.ownerId",
+        "operator.email → tls.acmeEmail",
+        "cluster.certManager.cloudflare.domain → dns.zones",
+    ] {
+        assert_eq!(verbose.matches(line).count(), 1, "{line}: {verbose}");
+    }
+    assert!(
+        verbose.contains("read as a wild-cloud config.yaml") && verbose.contains("cluster.nodes"),
+        "{verbose}"
+    );
+}
+
 #[test]
 fn script_errors_name_file_and_line() {
     assert_fails(
@@ -712,17 +833,13 @@ fn errors_inside_stdlib_point_at_the_recipe_line_too() {
 
 #[test]
 fn local_module_overrides_stdlib() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("visibility.rhai"),
-        "fn marker() { \"local\" }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("r.rhai"),
-        "import \"visibility\" as vis;\nkube::ensure_namespace(vis::marker());\n",
-    )
-    .unwrap();
+    let dir = folder(&[
+        ("visibility.rhai", "fn marker() { \"local\" }\n"),
+        (
+            "r.rhai",
+            "import \"visibility\" as vis;\nkube::ensure_namespace(vis::marker());\n",
+        ),
+    ]);
     let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[DOMAIN]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("name: local"), "{}", stdout(&out));
@@ -902,9 +1019,9 @@ fn no_cluster_configuration_is_a_clear_error() {
     );
 }
 
-#[test]
-fn example_fork_and_configuration_work() {
-    let objects = dry_run(
+/// The plan of the example fork, service `hello`, with `--greeting`.
+fn example_fork(greeting: &str) -> Vec<Value> {
+    dry_run(
         &[
             "--config",
             "examples/wildrun.yaml",
@@ -912,10 +1029,15 @@ fn example_fork_and_configuration_work() {
             "--name",
             "hello",
             "--greeting",
-            "Hi there",
+            greeting,
         ],
         &[],
-    );
+    )
+}
+
+#[test]
+fn example_fork_and_configuration_work() {
+    let objects = example_fork("Hi there");
     let config_map = find(&objects, "ConfigMap");
     assert_eq!(config_map["metadata"]["name"], "hello-settings");
     assert_eq!(config_map["data"]["greeting"], "Hi there");
@@ -1186,10 +1308,15 @@ fn definition_files_describe_every_script_function_for_editors() {
     for function in wildrun::script::engine::script_functions() {
         let (module, name) = function.split_once("::").unwrap();
         let file = std::fs::read_to_string(defs.join(format!("{module}.d.rhai"))).unwrap();
-        // A name that is a keyword (log::debug) is written as an `op`.
+        // A function named as a keyword (`debug`) would be written as an
+        // `op`, and no script could call it.
         assert!(
-            file.contains(&format!("fn {name}(")) || file.contains(&format!("op {name}(")),
+            file.contains(&format!("fn {name}(")),
             "{function} missing from {module}.d.rhai"
+        );
+        assert!(
+            !file.lines().any(|l| l.starts_with("op ")),
+            "{module}.d.rhai: {file}"
         );
     }
     let kube = std::fs::read_to_string(defs.join("kube.d.rhai")).unwrap();
@@ -1250,29 +1377,166 @@ fn run_once_is_true_the_first_time_a_run_asks_with_a_key() {
     );
 }
 
+/// `--watch` re-runs a recipe on every edit; a script that calls kube::watch
+/// runs until stopped by itself. Together they are a usage error (exit 2),
+/// as `--prune` and `--wait` are, not an error logged while watching on.
 #[test]
-fn log_debug_is_callable_and_shown_only_with_v() {
-    // `debug` is a keyword of Rhai's: `log::debug(...)` was a syntax error.
-    let dir = tempfile::tempdir().unwrap();
-    let recipe = dir.path().join("debug.rhai");
+fn watch_with_a_script_that_calls_kube_watch_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("automation.rhai");
     std::fs::write(
-        &recipe,
-        "log::debug(\"where it came from\");\nlog::info(\"said\");\n",
+        &script,
+        "kube::watch(\"v1\", \"ConfigMap\", |event, object| { log::info(event); });\n",
     )
-    .unwrap();
-    let path = recipe.to_str().unwrap();
-    let out = wildrun(&[path, "-v"], &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    .expect("write script");
+    let out = wildrun(
+        &["--watch", script.to_str().expect("utf-8 path")],
+        &[("KUBECONFIG", "/nonexistent/kubeconfig")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("where it came from"),
+        stderr(&out).contains("--watch does not go with a script that calls kube::watch"),
         "{}",
         stderr(&out)
     );
-    let out = wildrun(&[path], &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        !stderr(&out).contains("where it came from") && stderr(&out).contains("said"),
-        "{}",
-        stderr(&out)
+}
+
+#[test]
+fn a_large_configuration_without_aliases_is_read() {
+    // More values than the YAML parser's own default bound (250,000), as
+    // the probe of issue 22 had (171,000 list items, 15 MB); the recipe
+    // reads another key.
+    let mut config = String::from("cloud:\n  domain: example.com\nvars:\n  hosts:\n");
+    for i in 0..300_000 {
+        config.push_str(&format!("  - host-{i:06}.internal.example.com\n"));
+    }
+    let dir = folder(&[
+        ("big.yaml".to_string(), config),
+        ("r.rhai".into(), "out::line(config.cloud.domain);\n".into()),
+    ]);
+    let out = wildrun_in(
+        dir.path(),
+        &["--config", "big.yaml", "r.rhai", "--dry-run"],
+        &[],
     );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "example.com\n");
+}
+
+#[test]
+fn a_string_in_a_wrongly_typed_field_is_not_repeated() {
+    // As a value read from a Secret (base64) put into a number field.
+    let secret = "Q0ZUT0tFTi1zZWNyZXQtdmFsdWU=";
+    let dir = folder(&[(
+        "r.rhai".to_string(),
+        format!(
+            "let token = \"{secret}\";\n\
+             kube::apply(#{{ apiVersion: \"apps/v1\", kind: \"Deployment\",\n\
+               metadata: #{{ name: \"web\", namespace: \"web\" }},\n\
+               spec: #{{ replicas: token, selector: #{{}}, template: #{{}} }} }});\n"
+        ),
+    )]);
+    let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("Deployment web: spec.replicas: invalid type: string, expected i32"),
+        "{err}"
+    );
+    assert!(!err.contains(secret), "{err}");
+}
+
+#[test]
+fn an_import_cycle_is_an_error_naming_the_chain() {
+    let dir = folder(&[
+        ("a.rhai", "import \"b\" as b;\nfn f() { 1 }\n"),
+        ("b.rhai", "import \"a\" as a;\nfn g() { 2 }\n"),
+        ("r.rhai", "import \"a\" as a;\nout::line(\"ran\");\n"),
+        ("self.rhai", "import \"self\" as me;\n"),
+    ]);
+    for (recipe, chain) in [
+        ("r.rhai", "import cycle: a.rhai → b.rhai → a.rhai"),
+        ("self.rhai", "import cycle: self.rhai → self.rhai"),
+    ] {
+        let out = wildrun_in(dir.path(), &[recipe, "--dry-run"], &[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{recipe}: {err}");
+        assert!(err.contains(&format!("{recipe}:1:")), "{recipe}: {err}");
+        assert!(err.contains(chain), "{recipe}: {err}");
+        assert!(stdout(&out).is_empty(), "{recipe}: nothing ran");
+    }
+}
+
+#[test]
+fn imports_nested_too_deep_are_stopped_in_plain_words() {
+    let depth = wildrun::script::limits::MAX_IMPORT_DEPTH + 1;
+    let mut files: Vec<(String, String)> = (0..depth)
+        .map(|i| {
+            (
+                format!("m{i}.rhai"),
+                format!("import \"m{}\" as next;\n", i + 1),
+            )
+        })
+        .collect();
+    files.push((format!("m{depth}.rhai"), "fn end() { 0 }\n".into()));
+    files.push(("r.rhai".into(), "import \"m0\" as m;\n".into()));
+    let dir = folder(&files);
+    let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("imports nested more than 64 deep (r.rhai → … → m63.rhai → m64.rhai)"),
+        "{err}"
+    );
+    // 64 modules deep is allowed.
+    std::fs::write(dir.path().join("m63.rhai"), "fn end() { 0 }\n").unwrap();
+    let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// What the probe of issue 22 passed as `--greeting`: a quote, a line break,
+/// `---` and a ClusterRoleBinding of `default` to `cluster-admin`.
+const GREETING_INJECTION: &str = "Hi\"\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: pwned\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n- kind: ServiceAccount\n  name: default\n  namespace: default\n---\n# \"";
+
+#[test]
+fn a_template_value_cannot_add_documents_to_the_plan() {
+    let objects = example_fork(GREETING_INJECTION);
+    assert!(
+        !kinds(&objects)
+            .iter()
+            .any(|k| k.starts_with("ClusterRoleBinding")),
+        "{:?}",
+        kinds(&objects)
+    );
+    assert_eq!(objects.len(), 6, "{:?}", kinds(&objects));
+    // The value is the greeting, whole.
+    assert_eq!(
+        find(&objects, "ConfigMap")["data"]["greeting"],
+        GREETING_INJECTION
+    );
+}
+
+#[test]
+fn a_template_value_that_cannot_stay_in_its_place_is_refused_with_variable_file_and_line() {
+    let dir = folder(&[
+        (
+            "cm.yaml.tmpl",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: y}\ndata:\n  greeting: '${GREETING}'\n",
+        ),
+        (
+            "r.rhai",
+            "kube::apply_all(yaml::parse(template::file(\"cm.yaml.tmpl\", #{ GREETING: \"a\\n---\\nkind: Secret\" })));\n",
+        ),
+    ]);
+    let out = wildrun_in(dir.path(), &["r.rhai", "--dry-run"], &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("r.rhai:1:")
+            && err.contains(
+                "cm.yaml.tmpl:5: variable GREETING: a line break cannot stand in single quotes"
+            ),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty(), "nothing is rendered");
 }

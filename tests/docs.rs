@@ -26,6 +26,23 @@ fn readme_documents_every_configuration_key_and_variable() {
 }
 
 #[test]
+fn readme_maps_every_wild_cloud_key() {
+    let text = readme();
+    for alias in wildrun::config::WILD_CLOUD_ALIASES {
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}`", alias.path)))
+            .unwrap_or_else(|| panic!("README's wild-cloud table lacks `{}`", alias.path));
+        assert!(
+            row.contains(&format!("| `{}`", alias.key)),
+            "README maps `{}` elsewhere than `{}`: {row}",
+            alias.path,
+            alias.key
+        );
+    }
+}
+
+#[test]
 fn readme_documents_every_script_function() {
     let text = readme();
     let functions = wildrun::script::engine::script_functions();
@@ -68,5 +85,46 @@ fn readme_documents_every_option() {
             readme.contains(&format!("`--{option}")),
             "README's command line table lacks --{option}"
         );
+    }
+}
+
+/// The image is built with the repository root as its context: the ignore
+/// files must leave out the build output (gigabytes under `target/`) and keep
+/// every path the Containerfile copies.
+#[test]
+fn the_container_build_context_leaves_out_target_and_keeps_what_is_copied() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let containerfile = std::fs::read_to_string(root.join("examples/deploy/Containerfile"))
+        .expect("examples/deploy/Containerfile exists");
+    let copied: Vec<&str> = containerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("COPY "))
+        .filter(|l| !l.starts_with("--from"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(copied.contains(&"scripts/"), "{copied:?}");
+    for name in [".containerignore", ".dockerignore"] {
+        let ignore = std::fs::read_to_string(root.join(name))
+            .unwrap_or_else(|e| panic!("{name} must exist beside the build context: {e}"));
+        let patterns: Vec<&str> = ignore
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        assert!(
+            patterns.contains(&"target/"),
+            "{name} must leave out target/"
+        );
+        for path in &copied {
+            let top = path
+                .trim_start_matches("./")
+                .split('/')
+                .next()
+                .unwrap_or(path);
+            assert!(
+                !patterns.iter().any(|p| p.trim_end_matches('/') == top),
+                "{name} leaves out {path}, which the Containerfile copies"
+            );
+        }
     }
 }

@@ -510,3 +510,82 @@ fn delete_refuses_while_a_service_uses_the_layer_unless_forced() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_internal_certificate_under_another_domain_is_kept_unless_adopted() {
+    let w = World::new("layerdomain");
+    w.secret(w.tls.name(), "cloudflare-api-token", "api-token", TOKEN);
+    // The internal wildcard Certificate as wild-cloud's cert-manager
+    // installer leaves it by default: under local.<domain>.
+    let live = format!("local.{DOMAIN}");
+    let certificate = json!({
+        "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": "wildcard-internal-wild-cloud", "namespace": w.tls.name()},
+        "spec": {"secretName": "wildcard-internal-wild-cloud-tls",
+                 "dnsNames": [format!("*.{live}"), live.clone()],
+                 "issuerRef": {"name": "letsencrypt-prod", "kind": "ClusterIssuer"}},
+    });
+    w.kubectl_apply(&certificate);
+    let dns_names = || {
+        let out = w.get(&[
+            "-n",
+            w.tls.name(),
+            "certificates.cert-manager.io",
+            "wildcard-internal-wild-cloud",
+            "-o",
+            "json",
+        ]);
+        let cert: Value = serde_json::from_slice(&out.stdout).expect("the Certificate");
+        cert["spec"]["dnsNames"].clone()
+    };
+
+    // wildrun's default internal domain differs: refused before any write,
+    // naming both domains and both ways out.
+    let out = w.wildrun(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr.contains(&format!(
+            "Certificate {}/wildcard-internal-wild-cloud covers the internal domain {live}",
+            w.tls.name()
+        )) && stderr.contains(&format!(
+            "the configuration's internal domain (cloud.internalDomain) is internal.{DOMAIN}"
+        )) && stderr.contains(&format!("--set cloud.internalDomain={live}"))
+            && stderr.contains("--adopt"),
+        "{stderr}"
+    );
+    assert_eq!(dns_names(), certificate["spec"]["dnsNames"]);
+    let out = w.pool();
+    assert!(
+        !out.status.success(),
+        "written before the refusal: {}",
+        text(&out)
+    );
+
+    // Configured to the domain it has: no refusal.
+    let keep = format!("cloud.internalDomain={live}");
+    let out = w.wildrun(&["--set", &keep, "--dry-run=server"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !text(&out).contains("covers the internal domain"),
+        "{}",
+        text(&out)
+    );
+
+    // --adopt moves it, taking its dnsNames over from kubectl, and says so.
+    let out = w.wildrun(&["--adopt", "--dry-run=server"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "--adopt: Certificate {}/wildcard-internal-wild-cloud covers the internal domain {live}",
+            w.tls.name()
+        )) && stderr.contains(&format!(
+            "rewritten to the configuration's internal domain internal.{DOMAIN}"
+        )) && stderr.contains(&format!(
+            "configured Certificate {}/wildcard-internal-wild-cloud",
+            w.tls.name()
+        )),
+        "{stderr}"
+    );
+}

@@ -272,6 +272,210 @@ fn every_rhai_example_in_the_readme_runs() {
     }
 }
 
+/// The functions the README's Script API tables list, as their first
+/// column writes them (`kube::get(reference)`), each with its README line.
+fn documented_functions() -> Vec<(usize, String)> {
+    let text = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let start = text.find("\n### Script API").expect("a Script API section") + 1;
+    let end = text[start..]
+        .find("\n### ")
+        .map_or(text.len(), |e| start + e);
+    let first_line = text[..start].matches('\n').count() + 1;
+    let mut found = Vec::new();
+    for (offset, line) in text[start..end].lines().enumerate() {
+        let Some(cell) = line.strip_prefix('|').and_then(|l| l.split('|').next()) else {
+            continue;
+        };
+        for code in cell.split('`').skip(1).step_by(2) {
+            if code.contains("::") && code.ends_with(')') {
+                found.push((first_line + offset, code.to_string()));
+            }
+        }
+    }
+    found
+}
+
+/// How many arguments a call or a signature's parentheses hold.
+fn arity(call: &str) -> usize {
+    let inside = &call[call.find('(').map_or(call.len(), |i| i + 1)..];
+    let (mut depth, mut count, mut any, mut in_closure_params) = (0, 0, false, false);
+    for c in inside.chars() {
+        match c {
+            // `|a, b|`: a closure's parameters.
+            '|' => in_closure_params = !in_closure_params,
+            ',' if in_closure_params => {}
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' if depth == 0 => break,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => count += 1,
+            c if !c.is_whitespace() => any = true,
+            _ => {}
+        }
+    }
+    if any {
+        count + 1
+    } else {
+        0
+    }
+}
+
+/// What a call of the Script API table test must give: a value, or an
+/// error of the function itself (not Rhai's "Function not found").
+enum Gives {
+    Value,
+    Error(&'static str),
+}
+
+/// A call for every signature the Script API tables list, in a `--dry-run`
+/// (reading the cluster is then the function's own error), talking only to
+/// loopback. Values the calls use are made by [`PRELUDE`].
+const CALLS: &[(&str, &str, Gives)] = &[
+    ("kube::apply(object)", "kube::apply(cm)", Gives::Value),
+    ("kube::apply(object, options)", "kube::apply(deploy, #{ force: true })", Gives::Value),
+    ("kube::apply_all(objects)", "kube::apply_all([#{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{ name: \"readme-2\", namespace: \"readme\" } }])", Gives::Value),
+    ("kube::ensure_namespace(name)", "kube::ensure_namespace(\"readme\")", Gives::Value),
+    ("kube::copy_secret(from_ns, name, to_ns)", "kube::copy_secret(\"cert-manager\", \"wildcard-tls\", \"readme\")", Gives::Value),
+    ("kube::copy_secret(from_ns, name, to_ns, options)", "kube::copy_secret(\"cert-manager\", \"other-tls\", \"readme\", #{ type: \"kubernetes.io/tls\" })", Gives::Value),
+    ("kube::get(reference)", "kube::get(cm)", Gives::Error("--dry-run")),
+    ("kube::get(api_version, kind, namespace, name)", "kube::get(\"v1\", \"ConfigMap\", \"readme\", \"readme\")", Gives::Error("--dry-run")),
+    ("kube::exists(reference)", "kube::exists(cm)", Gives::Error("--dry-run")),
+    ("kube::exists(api_version, kind, namespace, name)", "kube::exists(\"v1\", \"ConfigMap\", \"readme\", \"readme\")", Gives::Error("--dry-run")),
+    ("kube::list(api_version, kind)", "kube::list(\"v1\", \"ConfigMap\")", Gives::Error("--dry-run")),
+    ("kube::list(api_version, kind, options)", "kube::list(\"v1\", \"ConfigMap\", #{ namespace: \"readme\" })", Gives::Error("--dry-run")),
+    ("kube::delete(reference)", "kube::delete(#{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{ name: \"old\", namespace: \"readme\" } })", Gives::Value),
+    ("kube::delete(reference, options)", "kube::delete(#{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{ name: \"older\", namespace: \"readme\" } }, #{ propagation: \"Foreground\" })", Gives::Value),
+    ("kube::watch(api_version, kind, handler)", "kube::watch(\"v1\", \"ConfigMap\", |event, object| {})", Gives::Value),
+    ("kube::watch(api_version, kind, options, handler)", "kube::watch(\"v1\", \"Secret\", #{ namespace: \"readme\" }, |event, object| {})", Gives::Value),
+    ("kube::wait(reference, condition, timeout)", "kube::wait(deploy, \"rollout\", 60)", Gives::Value),
+    ("template::render(text, vars)", "template::render(\"a: ${X}\\n\", #{ X: 1 })", Gives::Value),
+    ("template::render(text, vars, options)", "template::render(\"x=${X}\", #{ X: \"a: b\" }, #{ text: true })", Gives::Value),
+    ("template::file(path, vars)", "template::file(\"readme.yaml.tmpl\", #{ X: \"x\" })", Gives::Value),
+    ("template::file(path, vars, options)", "template::file(\"readme.yaml.tmpl\", #{ X: \"x\" }, #{ text: true })", Gives::Value),
+    ("yaml::parse(text)", "yaml::parse(\"a: 1\\n\")", Gives::Value),
+    ("yaml::file(path)", "yaml::file(\"readme.yaml.tmpl\")", Gives::Value),
+    ("yaml::emit(value)", "yaml::emit(cm)", Gives::Value),
+    ("yaml::emit_all(list)", "yaml::emit_all([cm, deploy])", Gives::Value),
+    ("run::action()", "run::action()", Gives::Value),
+    ("run::force()", "run::force()", Gives::Value),
+    ("run::adopt()", "run::adopt()", Gives::Value),
+    ("run::once(key)", "run::once(\"readme\")", Gives::Value),
+    ("config::require(key)", "config::require(\"cloud.domain\")", Gives::Value),
+    ("config::source(key)", "config::source(\"cloud.domain\")", Gives::Value),
+    // In a dry run it may not read the cluster: its own error says so.
+    ("discover::layer(options)", "discover::layer(#{ domain: \"example.com\" })", Gives::Error("--dry-run")),
+    ("discover::external_dns_release(image)", "discover::external_dns_release(\"registry.k8s.io/external-dns/external-dns:v0.14.2\")", Gives::Value),
+    ("out::line(text)", "out::line(\"readme\")", Gives::Value),
+    ("out::json(value)", "out::json(#{ a: 1 })", Gives::Value),
+    ("out::exit_code(code)", "out::exit_code(0)", Gives::Value),
+    ("log::verbose(message)", "log::verbose(\"readme\")", Gives::Value),
+    ("log::info(message)", "log::info(\"readme\")", Gives::Value),
+    ("log::warn(message)", "log::warn(\"readme\")", Gives::Value),
+    ("log::error(message)", "log::error(\"readme\")", Gives::Value),
+    // Without a server it would ask the system's nameservers: a type it
+    // does not take stops it before it asks.
+    ("dns::resolve(name, type)", "dns::resolve(\"readme.example.test\", \"MX\")", Gives::Error("MX")),
+    ("dns::resolve(name, type, options)", "dns::resolve(\"readme.example.test\", \"A\", #{ server: \"127.0.0.1:1\", timeout: 1 })", Gives::Value),
+    ("dns::expect(name, target)", "dns::expect(\"not a name!\", \"example.test\")", Gives::Error("is not a DNS name")),
+    ("dns::expect(name, target, options)", "dns::expect(\"readme.example.test\", \"example.test\", #{ server: \"127.0.0.1:1\", timeout: 1 })", Gives::Value),
+    ("dns::externaldns_prefix(deployment)", "dns::externaldns_prefix(deploy)", Gives::Value),
+    ("dns::ip_in_ranges(ip, ranges)", "dns::ip_in_ranges(\"10.0.0.1\", [\"10.0.0.0/8\"])", Gives::Value),
+    ("cert::inspect(cert)", "cert::inspect(pair.cert)", Gives::Value),
+    ("cert::covers(cert, host)", "cert::covers(pair.cert, \"readme.example.com\")", Gives::Value),
+    ("cert::status(certificate)", "cert::status(certificate)", Gives::Value),
+    ("cert::self_signed(names)", "cert::self_signed([\"a.example.com\"])", Gives::Value),
+    ("cert::self_signed(names, options)", "cert::self_signed(\"a.example.com\", #{ days: 1 })", Gives::Value),
+    ("cert::ca(common_name)", "cert::ca(\"readme CA\")", Gives::Value),
+    ("cert::ca(common_name, options)", "cert::ca(\"readme CA\", #{ days: 30 })", Gives::Value),
+    ("cert::issue(ca, names)", "cert::issue(ca, [\"a.example.com\"])", Gives::Value),
+    ("cert::issue(ca, names, options)", "cert::issue(ca, [\"a.example.com\"], #{ days: 1 })", Gives::Value),
+    ("https::get(url)", "https::get(\"https://127.0.0.1:1/\")", Gives::Value),
+    ("https::get(url, options)", "https::get(\"https://127.0.0.1:1/\", #{ timeout: 2 })", Gives::Value),
+];
+
+/// The values [`CALLS`] use.
+const PRELUDE: &str = r#"
+let cm = #{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "readme", namespace: "readme" }, data: #{ a: "b" } };
+let deploy = #{ apiVersion: "apps/v1", kind: "Deployment", metadata: #{ name: "web", namespace: "readme" },
+                spec: #{ selector: #{ matchLabels: #{ app: "web" } },
+                         template: #{ metadata: #{ labels: #{ app: "web" } }, spec: #{ containers: [#{ name: "web", image: "nginx:1" }] } } } };
+let certificate = #{ apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: #{ name: "c", namespace: "readme" },
+                     spec: #{ secretName: "s", dnsNames: ["readme.example.com"] } };
+let pair = cert::self_signed(["readme.example.com"]);
+let ca = cert::ca("readme CA");
+"#;
+
+#[test]
+fn every_function_the_script_api_tables_list_is_called() {
+    let documented = documented_functions();
+    assert!(documented.len() >= 40, "{documented:?}");
+    // Each documented signature has a call here, of its arity, and parses.
+    for (line, signature) in &documented {
+        let Some((_, call, _)) = CALLS.iter().find(|(s, _, _)| s == signature) else {
+            panic!(
+                "README.md:{line} lists {signature}: add a call of it to CALLS in tests/readme.rs"
+            );
+        };
+        let name = &signature[..signature.find('(').unwrap_or(signature.len())];
+        assert!(
+            call.starts_with(&format!("{name}(")) && arity(call) == arity(signature),
+            "the call of {signature} is {call}"
+        );
+        if let Err(e) = rhai::Engine::new().compile(call) {
+            panic!("README.md:{line} lists {signature}, which cannot be called: {call}: {e}");
+        }
+    }
+    for (signature, _, _) in CALLS {
+        assert!(
+            documented.iter().any(|(_, s)| s == signature),
+            "{signature} is in CALLS but not in the README's tables"
+        );
+    }
+    // And every function scripts have is in the tables.
+    for function in wildrun::script::engine::script_functions() {
+        assert!(
+            documented
+                .iter()
+                .any(|(_, s)| s.starts_with(&format!("{function}("))),
+            "{function} is missing from the README's Script API tables"
+        );
+    }
+
+    // One run calls them all, each in a `try`, and says what each gave.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("readme.yaml.tmpl"), "a: ${X}\n").expect("template");
+    let mut script = PRELUDE.to_string();
+    for (index, (_, call, _)) in CALLS.iter().enumerate() {
+        script.push_str(&format!(
+            "try {{ let result = {call}; out::line(\"call {index} gave a value\"); }} catch (e) {{ out::line(`call {index} failed: ${{e}}`); }}\n"
+        ));
+    }
+    std::fs::write(dir.path().join("recipe.rhai"), &script).expect("write the calls");
+    let out = wildrun(
+        dir.path(),
+        &["recipe.rhai", "--dry-run"],
+        &[("CLOUD_DOMAIN", "example.com")],
+    )
+    .output()
+    .expect("wildrun runs");
+    assert!(out.status.success(), "the calls failed: {}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for (index, (signature, _, gives)) in CALLS.iter().enumerate() {
+        let prefix = format!("call {index} ");
+        let said = stdout
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("{signature}: no outcome: {}", text(&out)));
+        match gives {
+            Gives::Value => assert_eq!(said, format!("{prefix}gave a value"), "{signature}"),
+            Gives::Error(expected) => assert!(
+                said.starts_with(&format!("{prefix}failed: ")) && said.contains(expected),
+                "{signature}: {said}"
+            ),
+        }
+        assert!(!said.contains("Function not found"), "{signature}: {said}");
+    }
+}
+
 #[test]
 fn a_broken_example_is_caught() {
     let broken = Example {

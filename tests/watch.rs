@@ -19,15 +19,22 @@ use std::process::Command;
 
 use std::time::{Duration, Instant};
 
-/// wildrun running in the background in `dir`, with `args`.
-fn start(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Background {
+/// wildrun to run in `dir`, with `args`.
+fn wildrun(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wildrun"));
     command
         .current_dir(dir)
         .args(args)
-        .env("KUBECONFIG", kubeconfig)
         .env("CLOUD_DOMAIN", "cloud.example.test")
         .env_remove("WILDRUN_CONFIG");
+    command
+}
+
+/// wildrun running in the background in `dir`, with `args`, on the cluster
+/// of `kubeconfig`.
+fn start(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Background {
+    let mut command = wildrun(dir, args);
+    command.env("KUBECONFIG", kubeconfig);
     Background::spawn(command)
 }
 
@@ -162,6 +169,36 @@ fn watch_reapplies_on_edits_of_recipe_module_and_template() {
         run.text()
     );
     assert_eq!(run.interrupt(), Some(0));
+}
+
+#[test]
+fn watch_reports_an_import_cycle_and_goes_on_watching() {
+    // No cluster: each run renders (--dry-run).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.rhai"),
+        "import \"b\" as b;\nfn f() { 1 }\n",
+    )
+    .unwrap();
+    let b = dir.path().join("b.rhai");
+    std::fs::write(&b, "import \"a\" as a;\nfn g() { 2 }\n").unwrap();
+    std::fs::write(
+        dir.path().join("app.rhai"),
+        "import \"a\" as a;\nout::line(\"ran\");\n",
+    )
+    .unwrap();
+    let mut run = Background::spawn(wildrun(dir.path(), &["--watch", "--dry-run", "app.rhai"]));
+    run.wait_for("run 1 failed");
+    assert!(
+        run.text()
+            .contains("import cycle: a.rhai → b.rhai → a.rhai"),
+        "{}",
+        run.text()
+    );
+    // The cycle is broken: the next run goes through.
+    save(&b, "fn g() { 2 }\n");
+    run.wait_for("run 2 done");
+    assert_eq!(run.interrupt(), Some(0), "{}", run.text());
 }
 
 #[test]

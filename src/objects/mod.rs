@@ -312,7 +312,8 @@ fn check_metadata(value: &Value, label_name: bool, problems: &mut Vec<String>) {
             match v.as_str() {
                 Some(s) => {
                     if let Err(e) = validate::label_value(s) {
-                        problems.push(format!("metadata.labels.{k} value {s:?} {e}"));
+                        // The value is not repeated: it may come from a Secret.
+                        problems.push(format!("metadata.labels.{k} value {e}"));
                     }
                 }
                 None => problems.push(format!("metadata.labels.{k} must be a string")),
@@ -505,6 +506,19 @@ mod tests {
         assert!(
             err.to_string().contains("spec.replicas: invalid type"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_label_value_that_is_not_a_label_is_not_repeated() {
+        // A Secret's value put into a label by mistake.
+        let secret = "Q0ZUT0tFTi1zZWNyZXQtdmFsdWUtdGhhdC1pcy1sb25nZXItdGhhbi1zaXh0eS10aHJlZQ==";
+        let mut object = deployment(json!({"selector": {}, "template": {}}));
+        object["metadata"]["labels"] = json!({ "token": secret });
+        let err = TypedObject::from_value(&object).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "Deployment web: metadata.labels.token value is 72 characters long; at most 63 are allowed"
         );
     }
 

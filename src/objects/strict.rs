@@ -64,9 +64,52 @@ impl StrictError {
 }
 
 /// serde's types report their failures through this.
+///
+/// serde's wording is kept, but a string value is named by its type only
+/// (`invalid type: string, expected i32`): it may have been read from a
+/// Secret, and the path already says which value to fix.
 impl de::Error for StrictError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         StrictError::Unplaced(msg.to_string())
+    }
+
+    fn invalid_type(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        Self::custom(format_args!(
+            "invalid type: {}, expected {expected}",
+            Unshown(unexpected)
+        ))
+    }
+
+    fn invalid_value(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        Self::custom(format_args!(
+            "invalid value: {}, expected {expected}",
+            Unshown(unexpected)
+        ))
+    }
+
+    fn unknown_variant(_variant: &str, expected: &'static [&'static str]) -> Self {
+        let quoted: Vec<String> = expected.iter().map(|v| format!("`{v}`")).collect();
+        Self::custom(match quoted.as_slice() {
+            [] => "unknown variant, there are no variants".to_string(),
+            [one] => format!("unknown variant, expected {one}"),
+            [first, second] => format!("unknown variant, expected {first} or {second}"),
+            all => format!("unknown variant, expected one of {}", all.join(", ")),
+        })
+    }
+}
+
+/// A value serde did not expect, as serde names it, except that text
+/// (a string, a character, bytes) is named by its type alone.
+struct Unshown<'a>(de::Unexpected<'a>);
+
+impl fmt::Display for Unshown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            de::Unexpected::Str(_) => f.write_str("string"),
+            de::Unexpected::Char(_) => f.write_str("character"),
+            de::Unexpected::Bytes(_) => f.write_str("byte array"),
+            other => other.fmt(f),
+        }
     }
 }
 
@@ -368,9 +411,42 @@ mod tests {
     fn type_error_names_the_path() {
         let v = json!({"metadata": {"name": "x"}, "spec": {"replicas": "two", "selector": {}}});
         let err = from_value::<Deployment>(&v, &[]).unwrap_err().to_string();
-        assert!(
-            err.starts_with("spec.replicas: invalid type: string \"two\""),
-            "{err}"
+        assert_eq!(err, "spec.replicas: invalid type: string, expected i32");
+    }
+
+    #[test]
+    fn a_string_in_a_wrongly_typed_field_is_never_echoed() {
+        // As a script would put a Secret's value into a number field.
+        let secret = "Q0ZUT0tFTi1zZWNyZXQtdmFsdWU=";
+        let v = json!({"metadata": {"name": "x"}, "spec": {"replicas": secret, "selector": {}}});
+        let err = from_value::<Deployment>(&v, &[]).unwrap_err().to_string();
+        assert!(!err.contains(secret), "{err}");
+        assert_eq!(err, "spec.replicas: invalid type: string, expected i32");
+        // Other values keep serde's words.
+        let v = json!({"metadata": {"name": "x"}, "spec": {"replicas": true, "selector": {}}});
+        let err = from_value::<Deployment>(&v, &[]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "spec.replicas: invalid type: boolean `true`, expected i32"
+        );
+    }
+
+    #[test]
+    fn invalid_values_and_unknown_variants_name_what_was_expected_only() {
+        let e = <StrictError as de::Error>::invalid_value(
+            de::Unexpected::Str("s3cr3t"),
+            &"a port name",
+        );
+        assert_eq!(e.to_string(), "invalid value: string, expected a port name");
+        let e = <StrictError as de::Error>::unknown_variant("s3cr3t", &["TCP", "UDP", "SCTP"]);
+        assert_eq!(
+            e.to_string(),
+            "unknown variant, expected one of `TCP`, `UDP`, `SCTP`"
+        );
+        let e = <StrictError as de::Error>::unknown_variant("s3cr3t", &["Ready", "Failed"]);
+        assert_eq!(
+            e.to_string(),
+            "unknown variant, expected `Ready` or `Failed`"
         );
     }
 

@@ -2,7 +2,9 @@
 //! module resolution, compiling and running a recipe.
 
 use super::errors::describe_error;
-use super::limits::{self, MAX_CALL_LEVELS, MAX_COLLECTION_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE};
+use super::limits::{
+    self, MAX_CALL_LEVELS, MAX_COLLECTION_SIZE, MAX_IMPORT_DEPTH, MAX_OPERATIONS, MAX_STRING_SIZE,
+};
 use super::support::{from_json, to_json, RhaiResultOf, RunHandle, Watch};
 use crate::config::Config;
 use crate::files::ReadScope;
@@ -39,14 +41,22 @@ pub const EMBEDDED_STDLIB: &[(&str, &str)] = &[
 /// Search order: the importing file's folder, the recipe's folder,
 /// `$WILDRUN_STDLIB`, the nearest `stdlib/` folder above the recipe, and
 /// last the stdlib built into the binary.
+///
+/// A module is compiled and run once per run (then cached). The files being
+/// loaded, each inside the one that imports it, are kept in order, starting
+/// with the recipe: an import of one of them is a cycle, which would
+/// otherwise load modules until the thread's stack overflows, and the chain
+/// is bounded by [`MAX_IMPORT_DEPTH`].
 struct RecipeResolver {
     dirs: Vec<PathBuf>,
     run: RunHandle,
     cache: RefCell<HashMap<PathBuf, Shared<Module>>>,
+    /// The recipe, then each module being loaded: key and name as shown.
+    loading: RefCell<Vec<(PathBuf, String)>>,
 }
 
 impl RecipeResolver {
-    fn new(recipe_dir: &Path, run: RunHandle) -> RecipeResolver {
+    fn new(recipe: &Path, recipe_dir: &Path, run: RunHandle) -> RecipeResolver {
         let mut dirs = vec![recipe_dir.to_path_buf()];
         if let Some(dir) = std::env::var_os("WILDRUN_STDLIB") {
             dirs.push(PathBuf::from(dir));
@@ -58,11 +68,42 @@ impl RecipeResolver {
         {
             dirs.push(dir);
         }
+        let root = (module_key(recipe), crate::files::display_path(recipe));
         RecipeResolver {
             dirs,
             run,
             cache: RefCell::new(HashMap::new()),
+            loading: RefCell::new(vec![root]),
         }
+    }
+
+    /// Refuses to load `key` while it is loading (an import cycle), or
+    /// deeper than [`MAX_IMPORT_DEPTH`]; the message names the chain.
+    fn check_chain(&self, key: &Path, name: &str) -> Result<(), String> {
+        let loading = self.loading.borrow();
+        let names = |from: usize| {
+            loading[from..]
+                .iter()
+                .map(|(_, n)| n.as_str())
+                .chain([name])
+                .collect::<Vec<_>>()
+        };
+        if let Some(start) = loading.iter().position(|(k, _)| k == key) {
+            return Err(format!(
+                "import cycle: {}; a module cannot import one that imports it back",
+                names(start).join(" → ")
+            ));
+        }
+        // The recipe is not an import.
+        if loading.len() > MAX_IMPORT_DEPTH {
+            let chain = names(0);
+            let (first, last) = (chain[0], &chain[chain.len() - 2..]);
+            return Err(format!(
+                "imports nested more than {MAX_IMPORT_DEPTH} deep ({first} → … → {}); does a chain of modules import more and more modules?",
+                last.join(" → ")
+            ));
+        }
+        Ok(())
     }
 
     fn compile_module(
@@ -76,12 +117,19 @@ impl RecipeResolver {
         if let Some(m) = self.cache.borrow().get(&key) {
             return Ok(m.clone());
         }
+        self.check_chain(&key, &source_name)
+            .map_err(|message| EvalAltResult::ErrorRuntime(message.into(), pos))?;
         let mut ast = engine
             .compile(text)
             .map_err(|e| EvalAltResult::ErrorInModule(source_name.clone(), e.into(), pos))?;
         ast.set_source(source_name.clone());
-        let mut module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
-            .map_err(|e| EvalAltResult::ErrorInModule(source_name, e, pos))?;
+        self.loading
+            .borrow_mut()
+            .push((key.clone(), source_name.clone()));
+        let evaluated = Module::eval_ast_as_new(Scope::new(), &ast, engine);
+        self.loading.borrow_mut().pop();
+        let mut module =
+            evaluated.map_err(|e| EvalAltResult::ErrorInModule(source_name, e, pos))?;
         module.build_index();
         let module: Shared<Module> = module.into();
         self.cache.borrow_mut().insert(key, module.clone());
@@ -120,7 +168,7 @@ impl ModuleResolver for RecipeResolver {
                 if let Some(dir) = candidate.parent() {
                     self.run.state().read_scope.allow(dir);
                 }
-                let key = candidate.canonicalize().unwrap_or(candidate.clone());
+                let key = module_key(&candidate);
                 return self.compile_module(
                     engine,
                     key,
@@ -136,6 +184,11 @@ impl ModuleResolver for RecipeResolver {
         }
         Err(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos).into())
     }
+}
+
+/// What identifies a module file: its path after following links and `..`.
+fn module_key(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Installs the script namespaces (`kube::`, `template::`, ...), each a
@@ -155,8 +208,9 @@ pub(super) fn register_host_modules(engine: &mut Engine) {
     super::run::RunPackage::new().register_into_engine_as(engine, "run");
 }
 
-/// Builds the engine for one run: limits, host modules, module resolver.
-pub fn new_engine(run: &RunHandle, recipe_dir: &Path) -> Engine {
+/// Builds the engine for one run of the recipe at `recipe`: limits, host
+/// modules, module resolver.
+pub fn new_engine(run: &RunHandle, recipe: &Path, recipe_dir: &Path) -> Engine {
     let mut engine = Engine::new();
     engine
         .set_max_operations(MAX_OPERATIONS)
@@ -177,32 +231,10 @@ pub fn new_engine(run: &RunHandle, recipe_dir: &Path) -> Engine {
         };
         eprintln!("{at}{text}");
     });
-    allow_keyword_names(&mut engine);
     register_host_modules(&mut engine);
-    engine.set_module_resolver(RecipeResolver::new(recipe_dir, run.clone()));
+    engine.set_module_resolver(RecipeResolver::new(recipe, recipe_dir, run.clone()));
     engine.set_default_tag(Dynamic::from(run.clone()));
     engine
-}
-
-/// Lets a namespaced function have a name Rhai reserves as a keyword:
-/// `log::debug(...)`. Rhai's tokenizer makes `debug` (the built-in
-/// `debug()`) a reserved token wherever it stands, and the parser refuses
-/// one after `::`; after `::` it can only be a function's name, so it is
-/// read as one there.
-fn allow_keyword_names(engine: &mut Engine) {
-    use rhai::Token;
-    let after_namespace = std::cell::Cell::new(false);
-    // Rhai marks the token mapper as volatile API, not as deprecated.
-    #[allow(deprecated)]
-    engine.on_parse_token(move |token, _, _| {
-        let qualified = after_namespace.replace(matches!(token, Token::DoubleColon));
-        match token {
-            Token::Reserved(name) if qualified && name.as_str() == "debug" => {
-                Token::Identifier(name)
-            }
-            other => other,
-        }
-    });
 }
 
 /// Every host function scripts can call, as `namespace::name`, sorted.
@@ -326,7 +358,7 @@ impl Session {
     /// Compiles the recipe at `script` for the run `run`.
     pub fn open(run: RunHandle, script: &Path, recipe_dir: &Path) -> Result<Session> {
         run.track_file(script);
-        let engine = new_engine(&run, recipe_dir);
+        let engine = new_engine(&run, script, recipe_dir);
         let recipe = Recipe::compile(&engine, script)?;
         Ok(Session {
             run,

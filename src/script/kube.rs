@@ -251,12 +251,6 @@ fn register_watch(
     };
     let run = RunHandle::from_context(ctx)?;
     let mut state = run.state();
-    if state.file_watch {
-        return Err(script_error(
-            ctx,
-            "kube::watch keeps a script running until it is stopped; it does not go with --watch",
-        ));
-    }
     state.watches.push(super::support::Watch { spec, handler });
     Ok(())
 }

@@ -22,6 +22,11 @@ const CPU_CHECK_INTERVAL: u64 = 64;
 /// What the progress hook returns when [`MAX_CPU_TIME`] is spent.
 pub(super) const CPU_TIME_SPENT: &str = "wildrun:cpu-time";
 
+/// Deepest chain of imports a run may load at once (a recipe importing a
+/// module importing a module ...), as source nesting is bounded: each level
+/// compiles and runs a module inside the one importing it.
+pub const MAX_IMPORT_DEPTH: usize = 64;
+
 /// Deepest nesting of maps and lists a script may hand to wildrun
 /// (`out::json`, `kube::apply`, `yaml::emit`, ...), as for source.
 pub const MAX_DATA_DEPTH: usize = 100;

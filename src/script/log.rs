@@ -7,8 +7,9 @@ use rhai::plugin::*;
 /// The `log` module scripts call as `log::info(...)`.
 #[export_module]
 pub mod log_api {
-    /// Logs at debug level (shown with -v).
-    pub fn debug(ctx: NativeCallContext, message: &str) {
+    /// Logs at debug level (shown with -v). Named `verbose` because `debug`
+    /// is a Rhai keyword: `log::debug(...)` does not parse.
+    pub fn verbose(ctx: NativeCallContext, message: &str) {
         tracing::debug!(target: "script", at = %origin(&ctx), "{message}");
     }
 

@@ -58,8 +58,6 @@ pub struct RunState {
     pub exit_code: Option<u8>,
     /// Watches registered with `kube::watch`, served after the body.
     pub watches: Vec<Watch>,
-    /// The run is one of `--watch`'s re-runs.
-    pub file_watch: bool,
     /// The folders `template::file` and `yaml::file` may read.
     pub read_scope: crate::files::ReadScope,
     /// What the run does with the plan (`run::action()`).

@@ -1,7 +1,8 @@
 //! `template::` for scripts: envsubst-compatible `${VAR}` rendering of
-//! text and files.
+//! YAML (values stay inside their scalars) and, with `text: true`, of text.
 
-use super::support::{script_error, RhaiResultOf, RunHandle};
+use super::support::{bad_option, script_error, unknown_option, RhaiResultOf, RunHandle};
+use crate::template::Format;
 use rhai::plugin::*;
 
 fn value_text(value: &Dynamic) -> Result<String, String> {
@@ -16,11 +17,33 @@ fn value_text(value: &Dynamic) -> Result<String, String> {
     }
 }
 
+/// The format `options` ask for: YAML unless `text: true`.
+fn format_from(
+    ctx: &NativeCallContext,
+    function: &str,
+    options: &rhai::Map,
+) -> RhaiResultOf<Format> {
+    let mut format = Format::Yaml;
+    for (key, value) in options {
+        match key.as_str() {
+            "text" => {
+                let text = value
+                    .as_bool()
+                    .map_err(|_| bad_option(ctx, function, key, "true or false", value))?;
+                format = if text { Format::Text } else { Format::Yaml };
+            }
+            other => return Err(unknown_option(ctx, function, other, &["text"])),
+        }
+    }
+    Ok(format)
+}
+
 fn render_with_map(
     ctx: &NativeCallContext,
     text: &str,
     name: &str,
     vars: &rhai::Map,
+    format: Format,
 ) -> RhaiResultOf<String> {
     // Check every value's type first so the lookup itself cannot fail.
     let mut texts = std::collections::HashMap::new();
@@ -29,30 +52,67 @@ fn render_with_map(
             value_text(v).map_err(|e| script_error(ctx, format!("{name}: variable {k}: {e}")))?;
         texts.insert(k.as_str(), text);
     }
-    crate::template::render(text, name, &|var| texts.get(var).cloned())
+    crate::template::render(text, name, format, &|var| texts.get(var).cloned())
         .map_err(|e| script_error(ctx, e))
+}
+
+fn render_file(
+    ctx: &NativeCallContext,
+    path: &str,
+    vars: &rhai::Map,
+    format: Format,
+) -> RhaiResultOf<String> {
+    let run = RunHandle::from_context(ctx)?;
+    let full = run.resolve_path(ctx, path);
+    run.track_file(&full);
+    let text = run
+        .read_file(&full)
+        .map_err(|e| script_error(ctx, format!("template::file: {e}")))?;
+    render_with_map(ctx, &text, &crate::files::display_path(&full), vars, format)
 }
 
 /// The `template` module scripts call as `template::render(...)`.
 #[export_module]
 pub mod template_api {
-    /// Substitutes `${VAR}`/`$VAR` in `text` with the values of the map `vars`.
-    /// An undefined variable is an error naming it and the line.
-    #[rhai_fn(return_raw)]
+    /// Substitutes `${VAR}`/`$VAR` in the YAML `text` with the values of the
+    /// map `vars`, each as part of the scalar its reference stands in: it
+    /// cannot change the YAML's structure. An undefined variable is an error
+    /// naming it and the line.
+    #[rhai_fn(name = "render", return_raw)]
     pub fn render(ctx: NativeCallContext, text: &str, vars: rhai::Map) -> RhaiResultOf<String> {
-        super::render_with_map(&ctx, text, "template", &vars)
+        super::render_with_map(&ctx, text, "template", &vars, super::Format::Yaml)
     }
 
-    /// Reads the file `path` (relative to the calling script) and renders it like `render`.
-    #[rhai_fn(return_raw)]
+    /// As `render`; `options.text: true` renders text that is not YAML,
+    /// writing the values as they are (never parse the result as YAML).
+    #[rhai_fn(name = "render", return_raw)]
+    pub fn render_with_options(
+        ctx: NativeCallContext,
+        text: &str,
+        vars: rhai::Map,
+        options: rhai::Map,
+    ) -> RhaiResultOf<String> {
+        let format = super::format_from(&ctx, "template::render", &options)?;
+        super::render_with_map(&ctx, text, "template", &vars, format)
+    }
+
+    /// Reads the YAML file `path` (relative to the calling script) and renders it like `render`.
+    #[rhai_fn(name = "file", return_raw)]
     pub fn file(ctx: NativeCallContext, path: &str, vars: rhai::Map) -> RhaiResultOf<String> {
-        let run = RunHandle::from_context(&ctx)?;
-        let full = run.resolve_path(&ctx, path);
-        run.track_file(&full);
-        let text = run
-            .read_file(&full)
-            .map_err(|e| script_error(&ctx, format!("template::file: {e}")))?;
-        super::render_with_map(&ctx, &text, &crate::files::display_path(&full), &vars)
+        super::render_file(&ctx, path, &vars, super::Format::Yaml)
+    }
+
+    /// As `file`; `options.text: true` reads a file that is not YAML (a
+    /// configuration file a ConfigMap carries) and writes the values as they are.
+    #[rhai_fn(name = "file", return_raw)]
+    pub fn file_with_options(
+        ctx: NativeCallContext,
+        path: &str,
+        vars: rhai::Map,
+        options: rhai::Map,
+    ) -> RhaiResultOf<String> {
+        let format = super::format_from(&ctx, "template::file", &options)?;
+        super::render_file(&ctx, path, &vars, format)
     }
 }
 
