@@ -183,11 +183,15 @@ fn an_existing_layer_is_found_used_refused_adopted_and_released() {
         let out = wildrun(cluster, ONLY_DOMAIN_AND_ADDRESS, &all);
         (out, writes(&plane) - before)
     };
+    // A run that must succeed: what it said, and how many writes it sent.
+    let succeeds = |args: &[&str]| {
+        let (out, written) = cluster_rhai(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        (stderr(&out), written)
+    };
 
     // 1. Every part is in use: said, filled into the configuration, nothing written.
-    let (out, written) = cluster_rhai(&["-v"]);
-    let err = stderr(&out);
-    assert!(out.status.success(), "{}", text(&out));
+    let (err, written) = succeeds(&["-v"]);
     for part in [
         "IPAddressPool metallb-system/first-pool",
         "L2Advertisement metallb-system/l2-advertisement",
@@ -254,9 +258,7 @@ fn an_existing_layer_is_found_used_refused_adopted_and_released() {
     // 3. --adopt: the found objects are managed in place, names and selector kept.
     let mut adopt = conflicting.to_vec();
     adopt.push("--adopt");
-    let (out, written) = cluster_rhai(&adopt);
-    let err = stderr(&out);
-    assert!(out.status.success(), "{}", text(&out));
+    let (err, written) = succeeds(&adopt);
     assert!(written > 0, "{err}");
     for adopted in [
         "IPAddressPool metallb-system/first-pool (adopted: made by kubectl (field manager kubectl-client-side-apply); --delete releases it)",
@@ -331,14 +333,11 @@ fn an_existing_layer_is_found_used_refused_adopted_and_released() {
         .success());
 
     // 4. Adopted objects are wildrun's now: the same run without --adopt changes nothing.
-    let (out, written) = cluster_rhai(&conflicting);
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(written, 0, "{}", stderr(&out));
+    let (err, written) = succeeds(&conflicting);
+    assert_eq!(written, 0, "{err}");
 
     // 5. --delete releases what was adopted: it stays, without wildrun's marks.
-    let (out, _) = cluster_rhai(&["--delete"]);
-    let err = stderr(&out);
-    assert!(out.status.success(), "{}", text(&out));
+    let (err, _) = succeeds(&["--delete"]);
     for released in [
         "IPAddressPool metallb-system/first-pool",
         "Deployment externaldns/external-dns",
@@ -414,6 +413,17 @@ fn tls_secret(namespace: &str, issuer: &str, names: &[&str], days: i64) -> Value
            "stringData": {"tls.crt": pair.cert, "tls.key": pair.key}})
 }
 
+/// The source of the copies in `namespace`: the wildcard Secret of the
+/// domain, valid `days`.
+fn wildcard_source(cluster: &TestCluster, namespace: &str, days: i64) {
+    let names = [format!("*.{DOMAIN}"), DOMAIN.to_string()];
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    kubectl_apply(
+        cluster,
+        &[tls_secret(namespace, "wild test CA", &names, days)],
+    );
+}
+
 /// What `kubectl get secret | sed | kubectl apply` makes of `source` in `namespace`.
 fn kubectl_copy(cluster: &TestCluster, source_namespace: &str, namespace: &str) {
     let mut copy = get(
@@ -456,15 +466,7 @@ fn a_kubectl_copy_of_the_secret_is_taken_when_identical_and_refused_naming_kubec
     let tls = TestNamespace::new(cluster, "copy-src");
     let app = TestNamespace::new(cluster, "copy-app");
     let other = TestNamespace::new(cluster, "copy-other");
-    kubectl_apply(
-        cluster,
-        &[tls_secret(
-            tls.name(),
-            "wild test CA",
-            &[&format!("*.{DOMAIN}"), DOMAIN],
-            90,
-        )],
-    );
+    wildcard_source(cluster, tls.name(), 90);
 
     // A byte-identical copy, as wild-cloud's scripts make it: taken as the copy.
     kubectl_copy(cluster, tls.name(), app.name());
@@ -484,13 +486,7 @@ fn a_kubectl_copy_of_the_secret_is_taken_when_identical_and_refused_naming_kubec
         "{err}"
     );
     // Kept in step from now on: a renewal reaches it.
-    let renewed = tls_secret(
-        tls.name(),
-        "wild test CA",
-        &[&format!("*.{DOMAIN}"), DOMAIN],
-        60,
-    );
-    kubectl_apply(cluster, &[renewed]);
+    wildcard_source(cluster, tls.name(), 60);
     let out = public(
         cluster,
         tls.name(),
@@ -546,15 +542,7 @@ fn a_kubectl_made_ingress_and_deployment_are_refused_unless_adopted_then_release
     let tls = TestNamespace::new(cluster, "adopt-src");
     let app = TestNamespace::new(cluster, "adopt-app");
     let name = app.name().to_string();
-    kubectl_apply(
-        cluster,
-        &[tls_secret(
-            tls.name(),
-            "wild test CA",
-            &[&format!("*.{DOMAIN}"), DOMAIN],
-            90,
-        )],
-    );
+    wildcard_source(cluster, tls.name(), 90);
     let labels = json!({"component": "web", "app": name});
     kubectl_apply(
         cluster,
