@@ -259,8 +259,15 @@ fn diff(
         } else {
             Vec::new()
         };
-        kube::diff::diff_plan(&cluster, plan, &removed).await
+        kube::diff::diff_plan(&cluster, plan, &removed, request.exec.force).await
     })?;
+    for conflicted in diffs.iter().filter(|d| !d.conflicts.is_empty()) {
+        tracing::warn!(
+            "{}: applying would fail with a conflict: another field manager owns {}; the diff shows what --force would do, which takes them over",
+            conflicted.target,
+            conflicted.conflicts.join(", ")
+        );
+    }
     let changed: Vec<&kube::diff::ObjectDiff> =
         diffs.iter().filter(|d| !d.text.is_empty()).collect();
     let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());

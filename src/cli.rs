@@ -102,6 +102,10 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = crate::reach::parse_duration)]
     pub timeout: Option<std::time::Duration>,
 
+    /// How long one request to the API server may take before the run gives up (300, 90s, 5m; default 30s); watches only for their start.
+    #[arg(long, value_name = "DURATION", value_parser = crate::reach::parse_duration)]
+    pub request_timeout: Option<std::time::Duration>,
+
     /// kubeconfig context to use.
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
@@ -355,6 +359,9 @@ impl Invocation {
             connect: ConnectOptions {
                 kubeconfig: cli.kubeconfig.clone(),
                 context: cli.context.clone(),
+                request_timeout: cli
+                    .request_timeout
+                    .unwrap_or(crate::kube::transport::DEFAULT_REQUEST_TIMEOUT),
             },
             sources: Sources {
                 explicit_file: cli.config.clone(),
@@ -567,6 +574,7 @@ mod tests {
             "allow-read",
             "wait",
             "timeout",
+            "request-timeout",
             "output",
             "help",
             "version",

@@ -206,6 +206,16 @@ fn positive(value: &str) -> Result<(), String> {
     }
 }
 
+fn lease_seconds(value: &str) -> Result<(), String> {
+    let least = crate::kube::lease::MIN_DURATION_SECONDS;
+    match value.parse::<u64>() {
+        Ok(n) if (least..=86_400).contains(&n) => Ok(()),
+        _ => Err(format!(
+            "{value:?} is not a whole number of seconds from {least} to 86400"
+        )),
+    }
+}
+
 fn one_of(value: &str, choices: &[&str]) -> Result<(), String> {
     if choices.contains(&value) {
         return Ok(());
@@ -524,6 +534,13 @@ pub const KEYS: &[Key] = &[
         default: None,
         help: "namespace of the Lease (wildrun-<instance>) through which copies of a script that calls kube::watch elect the one that handles events (default: the namespace of the pod wildrun runs in, else default)",
         check: validate::dns1123_label,
+    },
+    Key {
+        path: crate::kube::lease::DURATION_KEY,
+        ty: KeyType::Integer,
+        default: Some(|| json!(crate::kube::lease::LEASE_DURATION.as_secs())),
+        help: "seconds the Lease of a script that calls kube::watch stays with a copy that stopped renewing it; the holder renews every third of it and writes only within two thirds of it after its last renewal",
+        check: lease_seconds,
     },
     Key {
         path: "sandbox.allowRead",
@@ -1326,6 +1343,27 @@ mod tests {
             err.contains("dns.ttl") && err.contains("whole number"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_lease_duration_is_whole_seconds_long_enough_to_renew() {
+        let c = load_with(None, &[], &["watch.leaseDuration=4"]).unwrap();
+        assert_eq!(c.get("watch.leaseDuration"), Some(&json!(4)));
+        let c = load_with(None, &[], &[]).unwrap();
+        assert_eq!(c.get("watch.leaseDuration"), Some(&json!(15)));
+        for (bad, said) in [
+            ("2", "from 3 to 86400"),
+            ("0", "from 3 to 86400"),
+            ("1.5", "whole number"),
+        ] {
+            let err = load_with(None, &[], &[&format!("watch.leaseDuration={bad}")])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("watch.leaseDuration") && err.contains(said),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

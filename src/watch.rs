@@ -57,7 +57,7 @@ fn wait_for_change(
                     match rx.recv_timeout(DEBOUNCE) {
                         Ok(Wake::Files(more)) => changed.extend(more),
                         Ok(Wake::Stop(why)) => return Err(why),
-                        Ok(Wake::Cluster(..)) => {}
+                        Ok(Wake::Cluster(..) | Wake::Lease) => {}
                         Err(RecvTimeoutError::Timeout) => break,
                         Err(RecvTimeoutError::Disconnected) => return Err("stopped"),
                     }

@@ -691,9 +691,9 @@ fn misspelled_field_in_free_form_crd_part_is_rejected_by_the_real_schema() {
     );
 }
 
-#[test]
-fn conflicting_field_manager_needs_force() {
-    let w = World::new("conflict", true);
+/// Deploys the service of `w`, then lets field manager `hpa-like` take its
+/// Deployment's `spec.replicas` (3), as an autoscaler would.
+fn deploy_and_hand_replicas_to_another_manager(w: &World) {
     let name = w.name.as_str();
     assert_ok(
         &w.wildrun(&["scripts/public.rhai", "--name", name]),
@@ -716,6 +716,13 @@ fn conflicting_field_manager_needs_force() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn conflicting_field_manager_needs_force() {
+    let w = World::new("conflict", true);
+    let name = w.name.as_str();
+    deploy_and_hand_replicas_to_another_manager(&w);
 
     let out = w.wildrun(&["scripts/public.rhai", "--name", name]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -735,6 +742,46 @@ fn conflicting_field_manager_needs_force() {
     );
     let deployment = w.must_get(&["-n", name, "deployment", name]);
     assert_eq!(deployment["spec"]["replicas"], 1);
+}
+
+#[test]
+fn diff_names_the_fields_another_manager_owns_and_what_force_does() {
+    let w = World::new("diffconflict", true);
+    let name = w.name.as_str();
+    deploy_and_hand_replicas_to_another_manager(&w);
+
+    let out = w.wildrun(&["scripts/public.rhai", "--name", name, "--diff"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("would fail with a conflict"))
+        .collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(
+        said[0].contains(&format!("Deployment {name}/{name}"))
+            && said[0].contains(".spec.replicas (manager \"hpa-like\")")
+            && said[0].contains("--force"),
+        "{err}"
+    );
+    // The diff is what --force would do.
+    let diff = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        diff.contains("-  replicas: 3") && diff.contains("+  replicas: 1"),
+        "{diff}"
+    );
+
+    let forced = w.wildrun(&["scripts/public.rhai", "--name", name, "--diff", "--force"]);
+    assert_eq!(forced.status.code(), Some(1), "{}", stderr(&forced));
+    assert!(
+        !stderr(&forced).contains("would fail with a conflict"),
+        "{}",
+        stderr(&forced)
+    );
+    assert_eq!(String::from_utf8_lossy(&forced.stdout), diff);
+    // Nothing was changed: the other manager keeps its field.
+    let deployment = w.must_get(&["-n", name, "deployment", name]);
+    assert_eq!(deployment["spec"]["replicas"], 3);
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! The dry-run output is parsed back from YAML and checked field by field
 //! against the README's table.
 
+mod common;
+
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,16 +19,15 @@ fn wildrun(args: &[&str], env: &[(&str, &str)]) -> Output {
     wildrun_in(&repo(), args, env)
 }
 
-/// No command of these tests takes long: one that does is a hang.
-const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+/// No command of these tests takes long: one that does is a hang. The
+/// slowest (a script stopped by its 10 s CPU limit, a 300,000-item
+/// configuration, both in a debug build) took over 60 s of wall time on two
+/// loaded cores, so the bound leaves room for load while still ending a hang.
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(240);
 
 fn wildrun_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrun"));
-    cmd.current_dir(dir)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    cmd.current_dir(dir).args(args);
     for key in wildrun::config::KEYS
         .iter()
         .map(|k| k.env_var())
@@ -37,50 +38,7 @@ fn wildrun_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("wildrun runs");
-    // Drain both pipes while waiting, so a large output cannot block the child.
-    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-    );
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for wildrun") {
-            break status;
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            let err = stderr.join().unwrap_or_default();
-            panic!(
-                "wildrun {args:?} still ran after {DEADLINE:?}:\n{}",
-                String::from_utf8_lossy(&err)
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    }
+    common::bounded::output_within(&mut cmd, DEADLINE).0
 }
 
 fn stderr(out: &Output) -> String {

@@ -714,7 +714,7 @@ fn try_deploys_hello_and_prints_a_curl_that_answers() {
 
 // ---------------------------------------------------------------------------
 // The visibility layer itself (scripts/cluster.rhai). The lab applies its
-// layer by running `wildrun scripts/cluster.rhai` (tests/cluster/lab/start.sh,
+// layer by running `wildrun scripts/cluster.rhai` (tests/cluster/lab/wildrun-layer.sh,
 // configuration $WILDRUN_CONFIG): these tests show that the lab's controllers
 // acted on what wildrun wrote, that the ExternalDNS process runs as the
 // Deployment wildrun wrote says, and `doctor --layer` on the real thing.
@@ -722,11 +722,7 @@ fn try_deploys_hello_and_prints_a_curl_that_answers() {
 
 /// `kubectl get ARGS -o json` in the lab.
 fn layer_get(lab: &Lab, args: &[&str]) -> Value {
-    let mut all = vec!["get"];
-    all.extend(args);
-    all.extend(["-o", "json"]);
-    let out = lab.kubectl_ok(&all);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("kubectl {all:?}: {e}: {out}"))
+    lab.get_json(args)
 }
 
 /// Asserts `obj` carries the layer's instance label.

@@ -1,7 +1,9 @@
 //! Long-running wildrun on the real control plane: `--watch` re-running on
 //! edits, `kube::watch` handlers (events merged per object while a handler
 //! runs), the tls-sync example, a watch that survives an API server
-//! restart, and two copies of one script electing a leader.
+//! restart, two copies of one script electing a leader, and their writes
+//! fenced by the Lease (a leader stopped in the middle of a plan, a plan
+//! longer than the Lease).
 //!
 //! Every test on the shared plane gives its copies a Lease of its own
 //! (`watch.leaseNamespace` in one of its namespaces): scripts of the same
@@ -666,18 +668,10 @@ fn is_write(event: &Value) -> bool {
     )
 }
 
-#[test]
-fn two_copies_elect_one_leader_and_the_other_takes_over_when_it_is_killed() {
-    let plane = common::cluster::PrivatePlane::start_audited();
-    let cluster = &plane.cluster;
-    for ns in ["certs", "app1", "app2", "copies"] {
-        kubectl_ok(cluster, &["create", "namespace", ns]);
-    }
-    apply_json(cluster, &tls_secret("certs", "wild-tls", "v1"));
-    apply_json(cluster, &ingress("app1", "wild-tls"));
-    apply_json(cluster, &ingress("app2", "wild-tls"));
-    // Two identities, so that the audit log tells the copies apart.
-    let dir = tempfile::tempdir().unwrap();
+/// Two identities (ServiceAccounts `copy-a` and `copy-b` in namespace
+/// `copies`, which must exist, bound to cluster-admin), so that the audit
+/// log tells two copies apart: each one's user name and kubeconfig (in `dir`).
+fn two_identities(cluster: &TestCluster, dir: &Path) -> Vec<(String, std::path::PathBuf)> {
     let mut copies = Vec::new();
     for name in ["copy-a", "copy-b"] {
         kubectl_ok(cluster, &["-n", "copies", "create", "serviceaccount", name]);
@@ -691,9 +685,24 @@ fn two_copies_elect_one_leader_and_the_other_takes_over_when_it_is_killed() {
                 &format!("--serviceaccount=copies:{name}"),
             ],
         );
-        let kubeconfig = cluster.token_kubeconfig("copies", name, dir.path());
+        let kubeconfig = cluster.token_kubeconfig("copies", name, dir);
         copies.push((format!("system:serviceaccount:copies:{name}"), kubeconfig));
     }
+    copies
+}
+
+#[test]
+fn two_copies_elect_one_leader_and_the_other_takes_over_when_it_is_killed() {
+    let plane = common::cluster::PrivatePlane::start_audited();
+    let cluster = &plane.cluster;
+    for ns in ["certs", "app1", "app2", "copies"] {
+        kubectl_ok(cluster, &["create", "namespace", ns]);
+    }
+    apply_json(cluster, &tls_secret("certs", "wild-tls", "v1"));
+    apply_json(cluster, &ingress("app1", "wild-tls"));
+    apply_json(cluster, &ingress("app2", "wild-tls"));
+    let dir = tempfile::tempdir().unwrap();
+    let copies = two_identities(cluster, dir.path());
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let args = [
         "examples/tls-sync.rhai",
@@ -807,4 +816,454 @@ fn two_copies_elect_one_leader_and_the_other_takes_over_when_it_is_killed() {
     );
     let mut follower_run = runs.remove(follower);
     assert_eq!(follower_run.interrupt(), Some(0));
+}
+
+/// A handler that writes `count` ConfigMaps `cm-<i>` in namespace
+/// `targets`, each with the `n` of the ConfigMap `source/source`: a plan
+/// that takes a while, and whose every object says which trigger wrote it.
+/// With `gated`, the plan waits halfway for the ConfigMap `source/gate` to
+/// be deleted: a plan as long as the test wants.
+fn fan_out_script(count: usize, gated: bool) -> String {
+    let gate = if gated {
+        format!(
+            "if i == {} {{ kube::wait(#{{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{{ name: \"gate\", namespace: \"source\" }} }}, \"deleted\", 120); }}",
+            count / 2
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "kube::watch(\"v1\", \"ConfigMap\", #{{ namespace: \"source\", fields: \"metadata.name=source\" }}, |event, cm| {{\n\
+             if event == \"deleted\" {{ return; }}\n\
+             for i in 0..{count} {{\n\
+                 {gate}\n\
+                 kube::apply(#{{ apiVersion: \"v1\", kind: \"ConfigMap\",\n\
+                     metadata: #{{ name: `cm-${{i}}`, namespace: \"targets\" }}, data: #{{ n: cm.data.n }} }});\n\
+             }}\n\
+         }});\n"
+    )
+}
+
+/// Sets `source/source`'s `n`.
+fn set_source(cluster: &TestCluster, n: u32) {
+    apply_json(
+        cluster,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "source", "namespace": "source"},
+                "data": {"n": n.to_string()}}),
+    );
+}
+
+/// How many of the targets hold `n`.
+fn targets_holding(cluster: &TestCluster, n: u32) -> usize {
+    let Some(list) = get(cluster, &["-n", "targets", "configmaps"]) else {
+        return 0;
+    };
+    list["items"].as_array().map_or(0, |items| {
+        items
+            .iter()
+            .filter(|cm| cm["data"]["n"] == n.to_string().as_str())
+            .count()
+    })
+}
+
+/// Waits (at most `limit`) until all `count` targets hold `n`.
+fn wait_for_targets(
+    cluster: &TestCluster,
+    count: usize,
+    n: u32,
+    limit: Duration,
+    runs: &[Background],
+) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let holding = targets_holding(cluster, n);
+        if holding == count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{holding} of {count} targets hold n={n} after {limit:?}:\n{}",
+            outputs(runs)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Both copies' output, for failure messages.
+fn outputs(runs: &[Background]) -> String {
+    runs.iter()
+        .enumerate()
+        .map(|(i, r)| format!("--- copy {i}:\n{}", r.text()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether an audit event is a write by `user` to a target ConfigMap.
+fn writes_target(event: &Value, user: &str) -> bool {
+    is_write(event)
+        && event["user"]["username"] == user
+        && event["objectRef"]["resource"] == "configmaps"
+        && event["objectRef"]["namespace"] == "targets"
+}
+
+/// The writes of a target ConfigMap by one of `users` (from the audit
+/// log) that were not sent by the one that held the Lease `lease` at that
+/// moment, as `<received> <user> <verb> <name>`: the holder is who last
+/// wrote the Lease successfully, from the moment the API server received
+/// that write. Also how many writes each user made.
+fn writes_by_non_holders(
+    events: &[Value],
+    users: &[&str],
+    lease: &str,
+) -> (Vec<String>, Vec<usize>) {
+    let mut sorted: Vec<&Value> = events
+        .iter()
+        .filter(|e| users.contains(&e["user"]["username"].as_str().unwrap_or_default()))
+        .collect();
+    sorted.sort_by_key(|e| {
+        e["requestReceivedTimestamp"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    });
+    let mut holder: Option<&str> = None;
+    let mut wrong = Vec::new();
+    let mut counts = vec![0; users.len()];
+    for e in sorted {
+        let user = e["user"]["username"].as_str().unwrap_or_default();
+        if e["objectRef"]["resource"] == "leases"
+            && e["objectRef"]["name"] == lease
+            && is_write(e)
+            && e["responseStatus"]["code"]
+                .as_u64()
+                .is_some_and(|c| (200..300).contains(&c))
+        {
+            // A reconcile request annotates the Lease and leaves its holder.
+            let asks_to_reconcile = e["requestURI"]
+                .as_str()
+                .is_some_and(|uri| uri.contains("fieldManager=wildrun-reconcile-request"));
+            if !asks_to_reconcile {
+                holder = Some(user);
+            }
+        } else if writes_target(e, user) {
+            if let Some(i) = users.iter().position(|u| *u == user) {
+                counts[i] += 1;
+            }
+            if holder != Some(user) {
+                wrong.push(audit_line(e));
+            }
+        }
+    }
+    (wrong, counts)
+}
+
+/// `<received> <user> <verb> <name>` of an audit event, for messages.
+fn audit_line(e: &Value) -> String {
+    format!(
+        "{} {} {} {}",
+        e["requestReceivedTimestamp"].as_str().unwrap_or_default(),
+        e["user"]["username"].as_str().unwrap_or_default(),
+        e["verb"].as_str().unwrap_or_default(),
+        e["objectRef"]["name"].as_str().unwrap_or_default()
+    )
+}
+
+/// `Lease default/<name>` of the fan-out script's copies.
+const FAN_OUT_LEASE: &str = "wildrun-fan-out";
+const LEADS: &str = "Lease default/wildrun-fan-out: this copy";
+const STOPPED: &str = "the plan was stopped because this copy no longer leads";
+const STEPS_DOWN: &str = "writes nothing more, and waits to lead again";
+const ASKED: &str = "it asked the copy that leads to reconcile from a full list";
+const RECONCILES: &str = "the handlers reconcile every object";
+
+/// Starts `script` (a [`fan_out_script`]) as two copies (the identities of
+/// [`two_identities`]) with a Lease of 3 s and `source/source` at `n` = 1;
+/// waits until one leads. Returns the copies, and which one leads.
+fn start_two_fan_outs(
+    plane: &common::cluster::PrivatePlane,
+    dir: &Path,
+    copies: &[(String, std::path::PathBuf)],
+    script: &str,
+    extra: &[&str],
+) -> (Vec<Background>, usize) {
+    let cluster = &plane.cluster;
+    std::fs::write(dir.join("fan-out.rhai"), script).unwrap();
+    set_source(cluster, 1);
+    let mut args = vec!["fan-out.rhai", "--set", "watch.leaseDuration=3"];
+    args.extend_from_slice(extra);
+    let runs: Vec<Background> = copies
+        .iter()
+        .map(|(_, kubeconfig)| start(kubeconfig, dir, &args))
+        .collect();
+    eventually("one copy leads", || {
+        runs.iter().map(|r| r.count(LEADS)).sum::<usize>() == 1
+    });
+    let leader = (0..runs.len())
+        .find(|i| runs[*i].count(LEADS) == 1)
+        .expect("a leader");
+    (runs, leader)
+}
+
+/// Which of `runs` holds the fan-out script's Lease now: the one whose
+/// output names the Lease's `holderIdentity` as itself.
+fn holder_of_lease(cluster: &TestCluster, runs: &[Background]) -> usize {
+    let lease = get(cluster, &["-n", "default", "lease", FAN_OUT_LEASE]).expect("the Lease");
+    let holder = lease["spec"]["holderIdentity"].as_str().unwrap_or_default();
+    let me = format!("this copy ({holder})");
+    (0..runs.len())
+        .find(|i| !holder.is_empty() && runs[*i].text().contains(&me))
+        .unwrap_or_else(|| panic!("no copy holds the Lease ({holder:?}):\n{}", outputs(runs)))
+}
+
+/// The copies of the fan-out script in namespace `copies`, the source in
+/// `source` and the targets in `targets`, on a plane of the test's own.
+fn fan_out_plane() -> common::cluster::PrivatePlane {
+    let plane = common::cluster::PrivatePlane::start_audited();
+    for ns in ["source", "targets", "copies"] {
+        kubectl_ok(&plane.cluster, &["create", "namespace", ns]);
+    }
+    plane
+}
+
+#[test]
+fn a_leader_stopped_mid_plan_writes_nothing_after_another_copy_took_over() {
+    const COUNT: usize = 300;
+    let plane = fan_out_plane();
+    let cluster = &plane.cluster;
+    let dir = tempfile::tempdir().unwrap();
+    let copies = two_identities(cluster, dir.path());
+    let script = fan_out_script(COUNT, false);
+    let (mut runs, _) = start_two_fan_outs(&plane, dir.path(), &copies, &script, &[]);
+    wait_for_targets(cluster, COUNT, 1, PATIENCE, &runs);
+    let users: Vec<&str> = copies.iter().map(|(u, _)| u.as_str()).collect();
+
+    let mut all_late = Vec::new();
+    // Each round: the source changes, the leader is stopped after `at`
+    // writes of its plan, the source changes again; the other copy takes
+    // over and writes the new value; the stopped one is resumed.
+    let mut n = 1;
+    for at in [10, COUNT / 2] {
+        let (old, new) = (n + 1, n + 2);
+        n = new;
+        let leader = holder_of_lease(cluster, &runs);
+        let standby = 1 - leader;
+        let user = users[leader];
+        let mut offset = std::fs::metadata(plane.audit_log()).map_or(0, |m| m.len());
+        set_source(cluster, old);
+        let deadline = Instant::now() + PATIENCE;
+        let mut written = 0;
+        while written < at {
+            written += plane
+                .audit_events_from(&mut offset)
+                .iter()
+                .filter(|e| writes_target(e, user))
+                .count();
+            assert!(
+                Instant::now() < deadline,
+                "the leader wrote {written} of {at} targets:\n{}",
+                outputs(&runs)
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        runs[leader].pause();
+        set_source(cluster, new);
+        let standby_leads = runs[standby].count(LEADS);
+        wait_for_targets(cluster, COUNT, new, PATIENCE, &runs);
+        assert_eq!(
+            runs[standby].count(LEADS),
+            standby_leads + 1,
+            "{}",
+            outputs(&runs)
+        );
+
+        // Everything the API server received so far came before the resume.
+        let before: Vec<Value> = plane.audit_events();
+        let last_before = before
+            .iter()
+            .filter_map(|e| e["requestReceivedTimestamp"].as_str())
+            .max()
+            .unwrap_or_default()
+            .to_string();
+        let steps_down = runs[leader].count(STEPS_DOWN);
+        let resumed = Instant::now();
+        runs[leader].resume();
+        let deadline = resumed + PATIENCE;
+        while runs[leader].count(STEPS_DOWN) == steps_down {
+            assert!(
+                Instant::now() < deadline,
+                "the resumed copy did not step down:\n{}",
+                outputs(&runs)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let stepped_down_after = resumed.elapsed();
+        // Time for stray writes to show.
+        std::thread::sleep(Duration::from_secs(1));
+        let events = plane.audit_events();
+        let late: Vec<String> = events
+            .iter()
+            .filter(|e| writes_target(e, user))
+            .filter(|e| {
+                e["requestReceivedTimestamp"].as_str().unwrap_or_default() > last_before.as_str()
+            })
+            .map(audit_line)
+            .collect();
+        eprintln!(
+            "stopped after {at} writes: the resumed copy stepped down {stepped_down_after:?} after SIGCONT, with {} write(s) after it {:?}",
+            late.len(),
+            &late[..late.len().min(3)]
+        );
+        assert!(
+            runs[leader].text().contains(STOPPED),
+            "the resumed copy did not say its plan was stopped:\n{}",
+            runs[leader].text()
+        );
+        // At most the one write on its way when the copy was stopped (no
+        // check can come between the last one and the bytes leaving)...
+        assert!(late.len() <= 1, "{late:#?}\n{}", outputs(&runs));
+        all_late.extend(late.iter().cloned());
+        let (wrong, _) = writes_by_non_holders(&events, &users, FAN_OUT_LEASE);
+        assert!(
+            wrong.iter().all(|w| all_late.contains(w)),
+            "writes by a copy that did not hold the Lease: {wrong:#?}"
+        );
+        // ... which the copy that leads is asked to correct.
+        if !late.is_empty() {
+            assert!(
+                runs[leader].text().contains(ASKED),
+                "{}",
+                runs[leader].text()
+            );
+            runs[standby].wait_for(RECONCILES);
+        }
+        wait_for_targets(cluster, COUNT, new, PATIENCE, &runs);
+    }
+
+    // A write the leader did not see (a late one of a resumed copy) stays
+    // until a reconcile is asked for; then the leader corrects it.
+    let mut stale = get(cluster, &["-n", "targets", "configmap", "cm-7"]).expect("cm-7");
+    stale["data"]["n"] = json!("stale");
+    for field in [
+        "managedFields",
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+    ] {
+        stale["metadata"].as_object_mut().map(|m| m.remove(field));
+    }
+    // As wildrun's field manager, as a copy's own write would be.
+    let out = cluster.kubectl_stdin(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=wildrun",
+            "-f",
+            "-",
+        ],
+        &stale.to_string(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(targets_holding(cluster, n), COUNT - 1, "{}", outputs(&runs));
+    let leader = holder_of_lease(cluster, &runs);
+    let reconciles = runs[leader].count(RECONCILES);
+    kubectl_ok(
+        cluster,
+        &[
+            "-n",
+            "default",
+            "annotate",
+            "--overwrite",
+            "lease",
+            FAN_OUT_LEASE,
+            "wildrun.dev/reconcile-requested=a-test",
+        ],
+    );
+    runs[leader].wait_for_count(RECONCILES, reconciles + 1);
+    wait_for_targets(cluster, COUNT, n, PATIENCE, &runs);
+    for mut run in runs {
+        assert_eq!(run.interrupt(), Some(0));
+    }
+}
+
+#[test]
+fn a_plan_longer_than_the_lease_keeps_one_writer_at_a_time() {
+    const COUNT: usize = 400;
+    // Over three durations of the 3 s Lease: a holder that renews only
+    // between handlers loses it in the middle of the plan.
+    const GATE_HELD: Duration = Duration::from_secs(10);
+    let plane = fan_out_plane();
+    let cluster = &plane.cluster;
+    apply_json(
+        cluster,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "gate", "namespace": "source"}}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let copies = two_identities(cluster, dir.path());
+    let users: Vec<&str> = copies.iter().map(|(u, _)| u.as_str()).collect();
+    let script = fan_out_script(COUNT, true);
+    let (runs, leader) = start_two_fan_outs(&plane, dir.path(), &copies, &script, &["-v"]);
+
+    // The first half written, the plan waits for the gate.
+    let mut offset = 0;
+    let mut written = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while written < COUNT / 2 {
+        written += plane
+            .audit_events_from(&mut offset)
+            .iter()
+            .filter(|e| writes_target(e, users[leader]))
+            .count();
+        assert!(
+            Instant::now() < deadline,
+            "the leader wrote {written} of {} targets:\n{}",
+            COUNT / 2,
+            outputs(&runs)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(GATE_HELD);
+    kubectl_ok(cluster, &["-n", "source", "delete", "configmap", "gate"]);
+    wait_for_targets(cluster, COUNT, 1, Duration::from_secs(120), &runs);
+
+    let events = plane.audit_events();
+    let (wrong, counts) = writes_by_non_holders(&events, &users, FAN_OUT_LEASE);
+    assert!(
+        wrong.is_empty(),
+        "{} write(s) by a copy that did not hold the Lease, the first: {:#?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(10)]
+    );
+    let stamps: Vec<&str> = events
+        .iter()
+        .filter(|e| writes_target(e, users[leader]))
+        .filter_map(|e| e["requestReceivedTimestamp"].as_str())
+        .collect();
+    eprintln!(
+        "writes by each copy: {counts:?}; the leader's from {:?} to {:?}",
+        stamps.first(),
+        stamps.last()
+    );
+    let text = runs[leader].text();
+    let Some(said) = text
+        .lines()
+        .find(|l| l.contains("longer than the Lease's 3s"))
+    else {
+        panic!(
+            "the leader did not say its plan outlasted the Lease:\n{}",
+            text.lines()
+                .filter(|l| !l.starts_with("created") && !l.starts_with("debug"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    };
+    eprintln!("{said}");
+    for mut run in runs {
+        assert_eq!(run.interrupt(), Some(0));
+    }
 }

@@ -233,10 +233,13 @@ async fn resolve_step(
     };
     let kind = match cluster.resolve(api_version, kind_name).await {
         Ok(k) => k,
-        Err(e) => {
+        Err(e @ (KubeError::NotServed { .. } | KubeError::NoKind { .. })) => {
             problems.push(format!("{at}: {e}"));
             return Ok(None);
         }
+        // An API server that does not answer is one error for the run, not
+        // one per step.
+        Err(e) => return Err(e),
     };
     if let Step::Apply(ApplyStep { object, .. }) = &planned.step {
         match (kind.namespaced, &object.namespace) {
@@ -823,6 +826,28 @@ fn missing_namespaces(
     problems
 }
 
+/// What a writer asks before each step it sends. A copy of a `kube::watch`
+/// automation may write only while it holds its Lease
+/// ([`super::lease::LeaseFence`]): checked right before each write, not
+/// once per plan, since leadership can end in the middle of one.
+pub trait Fence {
+    /// `Err(why)` once no more writes may be sent: the plan stops there.
+    fn check(&self) -> std::result::Result<(), String>;
+
+    /// Told when a step [`Fence::check`] let through has ended: a write
+    /// that ends after the fence fell may have landed after it fell.
+    fn written(&self) {}
+}
+
+/// No fence: a run that holds no Lease writes its whole plan.
+pub struct Unfenced;
+
+impl Fence for Unfenced {
+    fn check(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+}
+
 /// Checks the whole plan, then carries it out: cluster-scoped objects and
 /// waits one at a time in plan order, the steps of different namespaces
 /// side by side, each namespace's once its Namespace is there (see
@@ -834,6 +859,19 @@ pub async fn execute(
     plan: &Plan,
     options: &ExecOptions,
     script_reads: &Reads,
+) -> Result<Report> {
+    execute_fenced(cluster, plan, options, script_reads, &Unfenced).await
+}
+
+/// [`execute`], asking `fence` before each step: when it says no, nothing
+/// more starts, and the error ([`KubeError::Fenced`]) says what was done
+/// and what was not.
+pub async fn execute_fenced(
+    cluster: &Cluster,
+    plan: &Plan,
+    options: &ExecOptions,
+    script_reads: &Reads,
+    fence: &dyn Fence,
 ) -> Result<Report> {
     let ordered = plan.ordered();
     let mut problems = Vec::new();
@@ -868,7 +906,12 @@ pub async fn execute(
     let run = |index: usize| {
         let (prepared, fresh_namespaces, progress) = (&prepared, &fresh_namespaces, &progress);
         async move {
+            if let Err(why) = fence.check() {
+                progress.borrow_mut().stop(why);
+                return;
+            }
             let result = run_step(cluster, &prepared[index], options, fresh_namespaces).await;
+            fence.written();
             progress.borrow_mut().record(index, result);
         }
     };
@@ -1050,8 +1093,10 @@ struct Progress {
     /// Every step before this one has succeeded and is in the report.
     reported: usize,
     report: Report,
-    /// A step failed: start no more.
+    /// A step failed, or the fence stopped the plan: start no more.
     failed: bool,
+    /// Why the fence stopped the plan.
+    stopped: Option<String>,
     dry_run: bool,
 }
 
@@ -1065,8 +1110,15 @@ impl Progress {
                 ..Report::default()
             },
             failed: false,
+            stopped: None,
             dry_run: options.server_dry_run,
         }
+    }
+
+    /// The fence refused the next step (`why`): start no more.
+    fn stop(&mut self, why: String) {
+        self.failed = true;
+        self.stopped.get_or_insert(why);
     }
 
     /// Records how step `index` ended, and reports every step that is now
@@ -1090,6 +1142,7 @@ impl Progress {
             outcomes,
             reported,
             report,
+            stopped,
             dry_run,
             ..
         } = self;
@@ -1110,6 +1163,22 @@ impl Progress {
                 None => not_done.push(step.step.display_name()),
             }
         }
+        let failed_line = |step: &PlannedStep, e: KubeError| {
+            format!(
+                "{} ({}: {})",
+                step.step.display_name(),
+                step.origin,
+                super::error::chain(&e)
+            )
+        };
+        if let Some(why) = stopped {
+            return Err(KubeError::Fenced {
+                why,
+                done,
+                failed: failed.into_iter().map(|(s, e)| failed_line(s, e)).collect(),
+                not_done,
+            });
+        }
         let mut failed = failed.into_iter();
         let Some((first, first_error)) = failed.next() else {
             return Err(KubeError::Internal(
@@ -1119,14 +1188,7 @@ impl Progress {
         // The failing steps are neither done nor surely not done: a write
         // whose answer was lost may have taken effect.
         let mut failed_lines = vec![first.step.display_name()];
-        failed_lines.extend(failed.map(|(step, e)| {
-            format!(
-                "{} ({}: {})",
-                step.step.display_name(),
-                step.origin,
-                super::error::chain(&e)
-            )
-        }));
+        failed_lines.extend(failed.map(|(step, e)| failed_line(step, e)));
         Err(KubeError::Failed {
             origin: first.origin.clone(),
             error: Box::new(first_error),

@@ -2,6 +2,7 @@
 //! error messages that say which server, which user and what to do.
 
 use super::error::{KubeError, Result};
+use super::transport::{self, DEFAULT_REQUEST_TIMEOUT};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::discovery::v2::{APIGroupDiscoveryList, ACCEPT_AGGREGATED_DISCOVERY_V2};
@@ -13,13 +14,26 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// How to reach the cluster (`--kubeconfig`, `--context`, or the defaults).
-#[derive(Debug, Clone, Default)]
+/// How to reach the cluster (`--kubeconfig`, `--context`,
+/// `--request-timeout`, or the defaults).
+#[derive(Debug, Clone)]
 pub struct ConnectOptions {
     /// `--kubeconfig FILE`.
     pub kubeconfig: Option<PathBuf>,
     /// `--context NAME`.
     pub context: Option<String>,
+    /// `--request-timeout`: how long one request may take.
+    pub request_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> ConnectOptions {
+        ConnectOptions {
+            kubeconfig: None,
+            context: None,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
 }
 
 /// A resolved kind: how to address it and whether it is namespaced.
@@ -83,6 +97,21 @@ pub struct Cluster {
     /// When the connection was made: discovery results older than this may
     /// miss kinds installed since.
     connected: Instant,
+    /// The last time discovery got no answer, and why: every kind a run
+    /// resolves shortly after fails with it at once instead of waiting again.
+    no_answer: std::sync::Mutex<Option<(Instant, NoAnswer)>>,
+    /// `--request-timeout`.
+    request_timeout: Duration,
+}
+
+/// Why the API server did not answer (refused, timed out, TLS failed).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{detail}")]
+struct NoAnswer {
+    /// The client's error and its causes.
+    detail: String,
+    /// No answer came within `--request-timeout`.
+    timed_out: bool,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -98,71 +127,151 @@ fn default_kubeconfig_path() -> String {
     }
 }
 
+/// A client configuration, where it came from, and the kubeconfig user it
+/// acts as (none in the cluster).
+struct Configuration {
+    config: kube::Config,
+    source: String,
+    user: Option<String>,
+}
+
+/// The configuration `options` point at: `--kubeconfig`, else `$KUBECONFIG`
+/// or `~/.kube/config`, else (without `--context`) the in-cluster service
+/// account.
+async fn configuration(options: &ConnectOptions) -> Result<Configuration> {
+    let kube_options = KubeConfigOptions {
+        context: options.context.clone(),
+        ..Default::default()
+    };
+    let context_note = options
+        .context
+        .as_ref()
+        .map(|c| format!(", context {c}"))
+        .unwrap_or_default();
+    let context = options.context.as_deref();
+    if let Some(path) = &options.kubeconfig {
+        let kubeconfig = Kubeconfig::read_from(path).map_err(|error| KubeError::Kubeconfig {
+            what: format!("cannot read kubeconfig {}", path.display()),
+            error,
+        })?;
+        let source = format!("kubeconfig {}{context_note}", path.display());
+        let user = context_user(&kubeconfig, context, &path.display().to_string())?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube_options)
+            .await
+            .map_err(|error| KubeError::Kubeconfig {
+                what: source.clone(),
+                error,
+            })?;
+        return Ok(Configuration {
+            config,
+            source,
+            user,
+        });
+    }
+    let tried = default_kubeconfig_path();
+    let source = format!("kubeconfig {tried}{context_note}");
+    let unusable = |error| KubeError::Kubeconfig {
+        what: format!("cannot use {source}"),
+        error,
+    };
+    let loaded = match Kubeconfig::read() {
+        Ok(kubeconfig) => match context_user(&kubeconfig, context, &tried) {
+            Ok(user) => kube::Config::from_custom_kubeconfig(kubeconfig, &kube_options)
+                .await
+                .map(|config| (config, user))
+                .map_err(unusable),
+            Err(e) => Err(e),
+        },
+        Err(error) => Err(unusable(error)),
+    };
+    let problem = match loaded {
+        Ok((config, user)) => {
+            return Ok(Configuration {
+                config,
+                source,
+                user,
+            })
+        }
+        Err(problem) if options.context.is_some() => return Err(problem),
+        Err(problem) => problem,
+    };
+    match kube::Config::incluster() {
+        Ok(config) => Ok(Configuration {
+            config,
+            source: "in-cluster service account".to_string(),
+            user: None,
+        }),
+        Err(_) => Err(KubeError::NoConfiguration {
+            kubeconfig_error: match &problem {
+                KubeError::Kubeconfig { error, .. } => super::error::chain(error),
+                other => other.to_string(),
+            },
+            tried,
+        }),
+    }
+}
+
+/// The user of the context a run uses (`--context`, else the kubeconfig's
+/// current-context); an error that lists the contexts there are when the
+/// kubeconfig has no context of that name.
+fn context_user(
+    kubeconfig: &Kubeconfig,
+    wanted: Option<&str>,
+    path: &str,
+) -> Result<Option<String>> {
+    let (name, named_by) = match (wanted, kubeconfig.current_context.as_deref()) {
+        (Some(name), _) => (name, "--context"),
+        (None, Some(name)) => (name, "its current-context"),
+        // kube says that no context is set.
+        (None, None) => return Ok(None),
+    };
+    match kubeconfig.contexts.iter().find(|c| c.name == name) {
+        Some(found) => Ok(found.context.as_ref().and_then(|c| c.user.clone())),
+        None => Err(KubeError::NoContext {
+            kubeconfig: path.to_string(),
+            context: name.to_string(),
+            named_by,
+            known: kubeconfig.contexts.iter().map(|c| c.name.clone()).collect(),
+        }),
+    }
+}
+
 impl Cluster {
     /// Builds a client from `--kubeconfig`/`--context`, `$KUBECONFIG`,
     /// `~/.kube/config`, or the in-cluster service account, in that order.
+    /// Every request of the client is bounded by `--request-timeout`; a user
+    /// with credentials for a plain-HTTP server is refused.
     pub async fn connect(options: &ConnectOptions) -> Result<Cluster> {
-        let kube_options = KubeConfigOptions {
-            context: options.context.clone(),
-            ..Default::default()
-        };
-        let context_note = options
-            .context
-            .as_ref()
-            .map(|c| format!(", context {c}"))
-            .unwrap_or_default();
-        let (config, source) = match &options.kubeconfig {
-            Some(path) => {
-                let kc = Kubeconfig::read_from(path).map_err(|error| KubeError::Kubeconfig {
-                    what: format!("cannot read kubeconfig {}", path.display()),
-                    error,
-                })?;
-                let config = kube::Config::from_custom_kubeconfig(kc, &kube_options)
-                    .await
-                    .map_err(|error| KubeError::Kubeconfig {
-                        what: format!("kubeconfig {}{context_note}", path.display()),
-                        error,
-                    })?;
-                (
-                    config,
-                    format!("kubeconfig {}{context_note}", path.display()),
-                )
-            }
-            None => match kube::Config::from_kubeconfig(&kube_options).await {
-                Ok(config) => (
-                    config,
-                    format!("kubeconfig {}{context_note}", default_kubeconfig_path()),
-                ),
-                Err(kubeconfig_err) => {
-                    if options.context.is_some() {
-                        return Err(KubeError::Kubeconfig {
-                            what: format!(
-                                "cannot use kubeconfig {}{context_note}",
-                                default_kubeconfig_path()
-                            ),
-                            error: kubeconfig_err,
-                        });
-                    }
-                    match kube::Config::incluster() {
-                        Ok(config) => (config, "in-cluster service account".to_string()),
-                        Err(_) => {
-                            return Err(KubeError::NoConfiguration {
-                                kubeconfig_error: kubeconfig_err.to_string(),
-                                tried: default_kubeconfig_path(),
-                            })
-                        }
-                    }
-                }
-            },
-        };
-        let config = with_user_agent(config);
+        let Configuration {
+            config,
+            source,
+            user,
+        } = configuration(options).await?;
         let server = config
             .cluster_url
             .to_string()
             .trim_end_matches('/')
             .to_string();
-        let client = match Client::try_from(config) {
-            Ok(client) => client,
+        if let Some(credentials) = transport::cleartext_credentials(&config) {
+            return Err(KubeError::CleartextCredentials {
+                server,
+                config_source: source,
+                user: user.map_or_else(|| "its user".to_string(), |u| format!("user {u:?}")),
+                credentials,
+            });
+        }
+        if transport::unused_client_certificate(&config) {
+            tracing::warn!("{source}: the server {server} is plain HTTP, where the user's client certificate cannot be presented: requests go unauthenticated");
+        }
+        let mut config = with_user_agent(config);
+        // The request bound gives up first; kube's own bound on connecting
+        // (30 s by default, which would cut a longer bound short, or win the
+        // race with it and be retried) only ends the connection attempt the
+        // client goes on with in the background.
+        config.connect_timeout = Some(options.request_timeout + Duration::from_secs(5));
+        let bound = transport::RequestBound::new(options.request_timeout, &server);
+        let client = match kube::client::ClientBuilder::try_from(config) {
+            Ok(builder) => builder.with_layer(&bound).build(),
             Err(error) => {
                 return Err(KubeError::Client {
                     server,
@@ -176,6 +285,8 @@ impl Cluster {
             server,
             source,
             connected: Instant::now(),
+            no_answer: Default::default(),
+            request_timeout: options.request_timeout,
         })
     }
 
@@ -243,7 +354,7 @@ impl Cluster {
         let mut all = discovered().lock().await;
         let known = all.entry(self.server.clone()).or_default();
         if !known.complete && known.fetched.is_none() {
-            let fetched = match retry(|| aggregated(&self.client)).await {
+            let fetched = match self.discover(|| aggregated(&self.client)).await {
                 Ok(fetched) => fetched,
                 // Refused rather than answered with the plain lists.
                 Err(kube::Error::Api(s)) if s.code == 404 || s.code == 406 => None,
@@ -263,7 +374,10 @@ impl Cluster {
             return Ok((kinds.clone(), older));
         }
         let gv = kube::core::GroupVersion::gv(group, version);
-        let kinds = match retry(|| kube::discovery::pinned_group(&self.client, &gv)).await {
+        let kinds = match self
+            .discover(|| kube::discovery::pinned_group(&self.client, &gv))
+            .await
+        {
             Ok(g) => Some(
                 g.versioned_resources(version)
                     .into_iter()
@@ -280,6 +394,59 @@ impl Cluster {
             .versions
             .insert(api_version.to_string(), kinds.clone());
         Ok((kinds, older))
+    }
+
+    /// Runs a discovery `request` (with [`retry`]), unless discovery got no
+    /// answer shortly before: one unreachable API server is one wait and one
+    /// error, not one per kind the run resolves. "Shortly" is the request
+    /// bound, so a long-running automation asks again after an outage.
+    async fn discover<T, F, Fut>(&self, request: F) -> Result<T, kube::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, kube::Error>>,
+    {
+        let earlier = self
+            .no_answer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some((when, why)) = earlier {
+            if when.elapsed() < self.request_timeout {
+                return Err(kube::Error::Service(Box::new(why)));
+            }
+        }
+        let answer = retry(request).await;
+        let failed = match &answer {
+            Err(e) if !matches!(e, kube::Error::Api(_)) => {
+                Some((Instant::now(), self.no_answer(e)))
+            }
+            _ => None,
+        };
+        *self.no_answer.lock().unwrap_or_else(|p| p.into_inner()) = failed;
+        answer
+    }
+
+    /// Why `err` (not an answer of the API server) means no answer.
+    fn no_answer(&self, err: &kube::Error) -> NoAnswer {
+        if let kube::Error::Service(inner) = err {
+            if let Some(earlier) = inner.downcast_ref::<NoAnswer>() {
+                return earlier.clone();
+            }
+        }
+        match transport::timed_out(err) {
+            Some(timed_out) => NoAnswer {
+                detail: timed_out.to_string(),
+                timed_out: true,
+            },
+            None => NoAnswer {
+                // Without kube's "ServiceError:" in front of what happened.
+                detail: match err {
+                    kube::Error::Service(inner) => super::error::chain(inner.as_ref()),
+                    other => super::error::chain(other),
+                },
+                timed_out: false,
+            },
+        }
     }
 
     /// Drops what discovery said about `api_version` on this server (all of
@@ -352,12 +519,26 @@ impl Cluster {
                     hint,
                 }
             }
-            other => KubeError::Unreachable {
-                doing: doing.to_string(),
-                server: self.server.clone(),
-                config_source: self.source.clone(),
-                detail: super::error::chain(&other),
-            },
+            other => {
+                let NoAnswer { detail, timed_out } = self.no_answer(&other);
+                let (doing, server, config_source) =
+                    (doing.to_string(), self.server.clone(), self.source.clone());
+                if timed_out {
+                    KubeError::TimedOut {
+                        doing,
+                        server,
+                        config_source,
+                        detail,
+                    }
+                } else {
+                    KubeError::Unreachable {
+                        doing,
+                        server,
+                        config_source,
+                        detail,
+                    }
+                }
+            }
         }
     }
 
@@ -488,6 +669,9 @@ fn retryable(err: &kube::Error) -> bool {
             500 => is_transient_500(s) && !is_schema_error(s),
             _ => false,
         },
+        // A request that used up its bound is not tried again: the bound
+        // is the longest a run waits.
+        kube::Error::Service(_) if transport::timed_out(err).is_some() => false,
         kube::Error::HyperError(_) | kube::Error::Service(_) => true,
         _ => false,
     }

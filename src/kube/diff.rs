@@ -19,6 +19,34 @@ pub struct ObjectDiff {
     pub target: ObjectRef,
     /// Unified diff, without colour.
     pub text: String,
+    /// The fields another field manager owns that the apply would change
+    /// (`.spec.replicas (manager "hpa")`): without `--force` the apply
+    /// fails on them, and `text` shows what `--force` would do.
+    pub conflicts: Vec<String>,
+}
+
+/// The fields of a server-side apply conflict (409), each with the manager
+/// that owns it, from the API server's causes (its message when it gives
+/// none).
+fn conflicting_fields(status: &kube::core::Status) -> Vec<String> {
+    let causes = status.details.as_ref().map(|d| d.causes.as_slice());
+    let fields: Vec<String> = causes
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| !c.field.is_empty())
+        .map(|c| {
+            // "conflict with \"hpa\" using apps/v1"
+            match c.message.split('"').nth(1) {
+                Some(manager) => format!("{} (manager {manager:?})", c.field),
+                None => format!("{} ({})", c.field, c.message),
+            }
+        })
+        .collect();
+    if fields.is_empty() {
+        vec![status.message.clone()]
+    } else {
+        fields
+    }
 }
 
 /// Masks Secret values: equal values become `***`, different ones
@@ -124,19 +152,26 @@ pub fn colour(text: &str) -> String {
 }
 
 /// Diffs every object of the plan against the cluster. `also_removed` are
-/// objects `--prune` would delete, shown as removals.
+/// objects `--prune` would delete, shown as removals. `force` is `--force`:
+/// without it (or the object's own `force`), fields another manager owns
+/// are reported as [`ObjectDiff::conflicts`], as the apply would refuse them.
 pub async fn diff_plan(
     cluster: &Cluster,
     plan: &Plan,
     also_removed: &[(ObjectRef, Value)],
+    force: bool,
 ) -> Result<Vec<ObjectDiff>> {
     let mut out = Vec::new();
     let mut existing_namespaces = BTreeSet::new();
     // Copies of one source (one per service namespace) read it once.
     let mut sources: std::collections::HashMap<ObjectRef, Option<Value>> = Default::default();
     for planned in plan.ordered() {
-        let (target, body) = match &planned.step {
-            Step::Apply(a) => (ObjectRef::of(&a.object), a.object.value.clone()),
+        let (target, body, forced) = match &planned.step {
+            Step::Apply(a) => (
+                ObjectRef::of(&a.object),
+                a.object.value.clone(),
+                force || a.force,
+            ),
             Step::CopySecret(c) => {
                 let secret = cluster.resolve("v1", "Secret").await?;
                 let source_ref = ObjectRef::secret(&c.from_namespace, &c.name);
@@ -150,7 +185,8 @@ pub async fn diff_plan(
                     }
                 };
                 match source {
-                    Some(source) => (target, copy_object(c, &source)),
+                    // A copy takes its fields over as its apply does.
+                    Some(source) => (target, copy_object(c, &source), true),
                     None => {
                         tracing::warn!(
                             "{target}: source Secret {}/{} does not exist yet; not diffed",
@@ -185,24 +221,38 @@ pub async fn diff_plan(
         // cannot answer. An object that already holds the body would come
         // back as it is: no need to ask.
         let holds = live.as_ref().is_some_and(|l| why_write(&body, l).is_none());
+        let mut conflicts = Vec::new();
         let after = if holds {
             live.clone().unwrap_or(body)
         } else if namespace_exists {
-            server_side_apply(cluster, &kind, &target, &body, true, true)
-                .await
-                .map_err(|e| cluster.explain(e, &format!("{}: diff {target}", planned.origin)))?
-                .object
+            let explain = |e| cluster.explain(e, &format!("{}: diff {target}", planned.origin));
+            match server_side_apply(cluster, &kind, &target, &body, forced, true).await {
+                Ok(applied) => applied.object,
+                Err(kube::Error::Api(status)) if status.code == 409 && !forced => {
+                    conflicts = conflicting_fields(&status);
+                    server_side_apply(cluster, &kind, &target, &body, true, true)
+                        .await
+                        .map_err(explain)?
+                        .object
+                }
+                Err(e) => return Err(explain(e)),
+            }
         } else {
             body
         };
         let text = unified(&target, live.as_ref(), Some(&after))?;
-        out.push(ObjectDiff { target, text });
+        out.push(ObjectDiff {
+            target,
+            text,
+            conflicts,
+        });
     }
     for (target, live) in also_removed {
         let text = unified(target, Some(live), None)?;
         out.push(ObjectDiff {
             target: target.clone(),
             text,
+            conflicts: Vec::new(),
         });
     }
     Ok(out)

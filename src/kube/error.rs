@@ -38,6 +38,45 @@ pub enum KubeError {
         /// The client's error and its causes, joined with ": ".
         detail: String,
     },
+    /// The API server took no answer within `--request-timeout`: it is
+    /// overloaded or stopped, or something on the way drops the packets.
+    #[error("{doing}: {detail} from the API server at {server} ({config_source}); is it overloaded or stopped, or does a firewall drop the packets? (--request-timeout sets how long wildrun waits)")]
+    TimedOut {
+        /// What wildrun was doing.
+        doing: String,
+        /// The API server URL.
+        server: String,
+        /// Where the configuration came from.
+        config_source: String,
+        /// Which request got no answer, and the bound.
+        detail: String,
+    },
+    /// `--context` (or the kubeconfig's current-context) names a context
+    /// the kubeconfig does not have.
+    #[error("kubeconfig {kubeconfig} has no context {context:?} (named by {named_by}); {}", known_contexts(.known))]
+    NoContext {
+        /// The kubeconfig file (or `$KUBECONFIG (...)`).
+        kubeconfig: String,
+        /// The context asked for.
+        context: String,
+        /// `--context` or `its current-context`.
+        named_by: &'static str,
+        /// The contexts the kubeconfig has.
+        known: Vec<String>,
+    },
+    /// The kubeconfig gives credentials for a plain-HTTP server, where
+    /// anyone on the way could read them; nothing was sent.
+    #[error("{config_source}: the server {server} is plain HTTP and {user} has {credentials}; wildrun does not send credentials in cleartext, so nothing was sent. Use the server's https:// address, or a context whose user has no credentials for a server that needs none (such as kubectl proxy)")]
+    CleartextCredentials {
+        /// The API server URL.
+        server: String,
+        /// Where the configuration came from.
+        config_source: String,
+        /// `user "name"`, or `its user`.
+        user: String,
+        /// What would have been sent ("a bearer token").
+        credentials: String,
+    },
     /// The cluster does not serve the apiVersion at all: its CRDs are not
     /// installed, or it is misspelt.
     #[error(
@@ -137,6 +176,26 @@ pub enum KubeError {
         /// The steps not started.
         not_done: Vec<String>,
     },
+    /// This copy lost the leadership its plan was written under (the Lease
+    /// was taken over, or not renewed in time): the plan stopped at the
+    /// next write, so that two copies never write at once.
+    #[error(
+        "the plan was stopped because this copy no longer leads: {why}\n  done before it stopped:\n{}\n  failed (not confirmed by the API server):\n{}\n  not done:\n{}\n  the copy that leads now reconciles from the cluster's current state",
+        lines(done),
+        lines(failed),
+        lines(not_done)
+    )]
+    Fenced {
+        /// Why this copy no longer leads.
+        why: String,
+        /// The report lines of the steps done.
+        done: Vec<String>,
+        /// Steps under way when it stopped that failed, with their script
+        /// line and error.
+        failed: Vec<String>,
+        /// The steps not started.
+        not_done: Vec<String>,
+    },
     /// A Secret of the copy's name exists, wildrun did not make it, and its
     /// data differs from the source's.
     #[error("{refusal}")]
@@ -198,6 +257,18 @@ pub fn chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     parts.join(": ")
+}
+
+/// The contexts a kubeconfig has, for [`KubeError::NoContext`].
+fn known_contexts(known: &[String]) -> String {
+    if known.is_empty() {
+        "it has no contexts".to_string()
+    } else {
+        format!(
+            "it has {} (kubectl config get-contexts lists them)",
+            known.join(", ")
+        )
+    }
 }
 
 /// `list` indented, one a line; "(nothing)" when empty.

@@ -74,6 +74,9 @@ pub enum Wake {
     Files(Vec<std::path::PathBuf>),
     /// Ctrl-C or SIGTERM: finish what is running, then stop.
     Stop(&'static str),
+    /// News from the task that renews the Lease: the term of leadership
+    /// ended, or another copy asked for a reconcile.
+    Lease,
 }
 
 /// A watcher event, reduced to what the handlers need.
@@ -405,8 +408,9 @@ impl Pending {
 /// every object (`added`) and reconcile from a full list; when it leads
 /// again after losing the Lease with no other copy leading meanwhile (an
 /// API server outage), they go on from what they saw, reporting only what
-/// changed. `on_event` must ask [`Leadership::confirm`] before it writes.
-/// Without `lease` (a server dry run) the watches run at once.
+/// changed; when a plan was stopped before its end, they start afresh.
+/// `on_event` writes through [`Leadership::fence`], which is asked before
+/// each write. Without `lease` (a server dry run) the watches run at once.
 ///
 /// `on_lead` runs at the start of every term that begins afresh, before the
 /// watches: the script's body plan is applied there, by the leader only.
@@ -417,8 +421,8 @@ pub fn serve<E: From<KubeError>>(
     watches: &[WatchSpec],
     lease: Option<LeaseSettings>,
     wake: (Sender<Wake>, Receiver<Wake>),
-    mut on_lead: impl FnMut() -> std::result::Result<(), E>,
-    mut on_event: impl FnMut(usize, &str, &Value, &mut Leadership),
+    mut on_lead: impl FnMut(&Leadership) -> std::result::Result<(), E>,
+    mut on_event: impl FnMut(usize, &str, &Value, &Leadership),
 ) -> std::result::Result<(), E> {
     let (tx, rx) = wake;
     let mut kinds = Vec::new();
@@ -433,10 +437,20 @@ pub fn serve<E: From<KubeError>>(
     }
     listen_for_stop(runtime, tx.clone());
     let election = lease.map(|settings| Election::new(cluster, settings));
-    let mut leadership = Leadership::new(runtime.clone(), election);
+    let nudge = tx.clone();
+    let mut leadership = Leadership::new(runtime.clone(), election, move || {
+        let _ = nudge.send(Wake::Lease);
+    });
     let mut seen = Seen::new(watches.len());
+    // Asked to reconcile: the term goes on, the watches start afresh.
+    let mut reconcile = false;
     loop {
-        match wait_to_lead(&mut leadership, &rx)? {
+        let lead = if std::mem::take(&mut reconcile) {
+            Lead::Fresh
+        } else {
+            wait_to_lead(&mut leadership, &rx)?
+        };
+        match lead {
             Lead::Stop(why) => {
                 tracing::info!("{why}: stopping");
                 return Ok(());
@@ -444,7 +458,7 @@ pub fn serve<E: From<KubeError>>(
             Lead::Resumed => {}
             Lead::Fresh => {
                 seen = Seen::new(watches.len());
-                if let Err(e) = on_lead() {
+                if let Err(e) = on_lead(&leadership) {
                     leadership.release();
                     return Err(e);
                 }
@@ -462,10 +476,14 @@ pub fn serve<E: From<KubeError>>(
         let end = serve_term(&rx, &mut leadership, &mut seen, &mut on_event);
         let stop_meanwhile = stop_watches(runtime, tasks, &rx);
         match (end, stop_meanwhile) {
-            (TermEnd::Stop(why), _) | (TermEnd::Lost(_), Some(why)) => {
+            (TermEnd::Stop(why), _) | (TermEnd::Lost(_) | TermEnd::Reconcile, Some(why)) => {
                 tracing::info!("{why}: stopping the watches");
                 leadership.release();
                 return Ok(());
+            }
+            (TermEnd::Reconcile, None) => {
+                tracing::warn!("another copy may have written after it lost the Lease and asked for a reconcile: the watches start again from a full list, and the handlers reconcile every object");
+                reconcile = true;
             }
             (TermEnd::Lost(why), None) => {
                 tracing::warn!(
@@ -482,6 +500,8 @@ enum TermEnd {
     Stop(&'static str),
     /// The Lease was lost (why).
     Lost(String),
+    /// Another copy asked for a reconcile: the watches start afresh.
+    Reconcile,
 }
 
 /// What the handlers have been told, kept from one term of leadership to
@@ -531,14 +551,14 @@ fn wait_to_lead(leadership: &mut Leadership, rx: &Receiver<Wake>) -> Result<Lead
     }
 }
 
-/// Serves the watches while this copy leads: renews the Lease when due,
-/// merges what arrived into the pending events and hands the next one to
-/// `on_event`.
+/// Serves the watches while this copy leads (its renewal task renews the
+/// Lease): merges what arrived into the pending events and hands the next
+/// one to `on_event`, as long as the Lease is held.
 fn serve_term(
     rx: &Receiver<Wake>,
     leadership: &mut Leadership,
     seen: &mut Seen,
-    on_event: &mut impl FnMut(usize, &str, &Value, &mut Leadership),
+    on_event: &mut impl FnMut(usize, &str, &Value, &Leadership),
 ) -> TermEnd {
     let Seen {
         classifiers,
@@ -548,8 +568,11 @@ fn serve_term(
         if let Err(why) = leadership.keep() {
             return TermEnd::Lost(why);
         }
+        if leadership.take_reconcile() {
+            return TermEnd::Reconcile;
+        }
         // Block only when there is nothing to hand out, and no longer than
-        // until the next renewal.
+        // until the renew deadline.
         if pending.is_empty() {
             let wake = match leadership.next_check_in() {
                 Some(wait) => match rx.recv_timeout(wait) {
@@ -578,6 +601,10 @@ fn serve_term(
                 Err(TryRecvError::Disconnected) => return TermEnd::Stop("stopped"),
             }
         }
+        // What arrived may be the end of the term.
+        if let Err(why) = leadership.keep() {
+            return TermEnd::Lost(why);
+        }
         if let Some((index, event, object)) = pending.pop() {
             on_event(index, event, &object, leadership);
         }
@@ -588,7 +615,7 @@ fn serve_term(
 fn take(wake: Wake, classifiers: &mut [Classifier], pending: &mut Pending) -> Option<&'static str> {
     match wake {
         Wake::Stop(why) => Some(why),
-        Wake::Files(_) => None,
+        Wake::Files(_) | Wake::Lease => None,
         Wake::Cluster(index, raw) => {
             if let Some(classifier) = classifiers.get_mut(index) {
                 for (event, object) in classifier.classify(raw) {

@@ -21,6 +21,7 @@ pub mod owner;
 pub mod permissions;
 pub mod reads;
 pub mod report;
+pub mod transport;
 pub mod wait;
 
 pub use error::{KubeError, Result};

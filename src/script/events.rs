@@ -4,20 +4,24 @@
 //! object's name and the script line, and the watch goes on.
 //!
 //! Copies of one instance elect a leader through a Lease
-//! ([`crate::kube::lease`]): only the copy holding it handles events.
+//! ([`crate::kube::lease`]): only the copy holding it handles events, and
+//! each write of a plan is fenced by it.
 
 use super::errors::describe_error;
 use super::support::{from_json, RunHandle, Watch};
-use crate::kube::apply::{execute, ExecOptions};
+use crate::kube::apply::{execute_fenced, ExecOptions};
 use crate::kube::cluster::Cluster;
+use crate::kube::error::KubeError;
 use crate::kube::events::{describe_object, Wake, WatchSpec};
-use crate::kube::lease::{Leadership, LeaseSettings, NAMESPACE_KEY};
+use crate::kube::lease::{Leadership, LeaseSettings, DURATION_KEY, NAMESPACE_KEY};
 use crate::kube::reads::Reads;
+use crate::kube::report::Report;
 use crate::plan::Plan;
 use rhai::{Dynamic, Engine, AST};
 use serde_json::Value;
 use std::rc::Rc;
 use std::sync::mpsc::{Receiver, Sender};
+use std::time::{Duration, Instant};
 
 /// Runs the registered watches until Ctrl-C or SIGTERM; each event calls its
 /// handler and applies the plan the handler built. Only while this copy
@@ -45,7 +49,16 @@ pub fn serve(
     } else {
         let state = run.state();
         let namespace = state.config.get(NAMESPACE_KEY).and_then(Value::as_str);
-        Some(LeaseSettings::for_instance(&state.instance, namespace))
+        let duration = state
+            .config
+            .get(DURATION_KEY)
+            .and_then(Value::as_u64)
+            .map(Duration::from_secs);
+        Some(LeaseSettings::for_instance(
+            &state.instance,
+            namespace,
+            duration,
+        ))
     };
     crate::kube::events::serve(
         &runtime,
@@ -53,19 +66,34 @@ pub fn serve(
         &specs,
         lease,
         wake,
-        || {
+        |leadership| {
             if body.is_empty() {
                 return Ok(());
             }
+            let what = format!("{}: the body's plan", run.state().instance);
             // The body ran before this copy led, maybe long before: its
             // reads are not used.
-            let report = run.block_on(execute(cluster, body, options, &Reads::default()))?;
-            tracing::info!(
-                "{}: {} (the body's plan, applied by the copy that leads)",
-                run.state().instance,
-                report.summary()
-            );
-            Ok(())
+            match apply_fenced(
+                run,
+                cluster,
+                body,
+                options,
+                &Reads::default(),
+                leadership,
+                &what,
+            ) {
+                Ok(report) => {
+                    tracing::info!(
+                        "{}: {} (the body's plan, applied by the copy that leads)",
+                        run.state().instance,
+                        report.summary()
+                    );
+                    Ok(())
+                }
+                // Said; the term ends and the next leader applies it again.
+                Err(KubeError::Fenced { .. }) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
         },
         |index, event, object, leadership| {
             handle(
@@ -93,7 +121,7 @@ fn handle(
     event: &str,
     object: &Value,
     options: &ExecOptions,
-    leadership: &mut Leadership,
+    leadership: &Leadership,
 ) {
     let who = describe_object(&watch.spec.kind, object);
     tracing::debug!("{event} {who}");
@@ -136,10 +164,45 @@ fn handle(
         quiet_unchanged: true,
         ..*options
     };
-    if let Err(e) = run.block_on(execute(cluster, &plan, &options, &reads)) {
-        tracing::error!(
-            "handler for {who} ({event}): {}",
-            crate::kube::error::chain(&e)
+    let what = format!("handler for {who} ({event})");
+    match apply_fenced(run, cluster, &plan, &options, &reads, leadership, &what) {
+        // Said already.
+        Ok(_) | Err(KubeError::Fenced { .. }) => {}
+        Err(e) => tracing::error!("{what}: {}", crate::kube::error::chain(&e)),
+    }
+}
+
+/// Carries out `plan` (of `what`, for messages) with each write fenced by
+/// the Lease. A plan stopped because this copy lost the Lease is said here,
+/// as a warning; so is, at `-v`, a plan that took longer than the Lease
+/// lasts (a holder that did not renew meanwhile would have lost it).
+fn apply_fenced(
+    run: &RunHandle,
+    cluster: &Cluster,
+    plan: &Plan,
+    options: &ExecOptions,
+    reads: &Reads,
+    leadership: &Leadership,
+    what: &str,
+) -> Result<Report, KubeError> {
+    let fence = leadership.fence();
+    let started = Instant::now();
+    let result = run.block_on(execute_fenced(cluster, plan, options, reads, &fence));
+    let took = started.elapsed();
+    let stopped = matches!(result, Err(KubeError::Fenced { .. }));
+    if let Some(lease) = leadership
+        .lease_duration()
+        .filter(|d| took > *d && !stopped)
+    {
+        tracing::debug!(
+            "{what}: its plan of {} step(s) took {:.1}s, longer than the Lease's {}s; the Lease was renewed meanwhile on a task of its own, and each write was sent only while this copy held it",
+            plan.len(),
+            took.as_secs_f64(),
+            lease.as_secs()
         );
     }
+    if let Err(e @ KubeError::Fenced { .. }) = &result {
+        tracing::warn!("{what}: {e}");
+    }
+    result
 }

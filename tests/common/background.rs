@@ -92,14 +92,30 @@ impl Background {
         let _ = self.child.wait();
     }
 
-    /// Sends SIGINT (Ctrl-C) and returns the exit code.
-    pub fn interrupt(&mut self) -> Option<i32> {
+    /// Sends it the signal `name` (`INT`, `STOP`, `CONT`).
+    fn signal(&self, name: &str) {
         let pid = self.child.id().to_string();
         let out = Command::new("kill")
-            .args(["-INT", &pid])
+            .args([&format!("-{name}"), &pid])
             .output()
             .expect("kill runs");
-        assert!(out.status.success());
+        assert!(out.status.success(), "kill -{name} {pid} failed");
+    }
+
+    /// Stops it (SIGSTOP), as a frozen node or a debugger would: it does
+    /// nothing, and knows nothing of it, until [`Background::resume`].
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a paused process go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    /// Sends SIGINT (Ctrl-C) and returns the exit code.
+    pub fn interrupt(&mut self) -> Option<i32> {
+        self.signal("INT");
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -117,6 +133,7 @@ impl Background {
 
 impl Drop for Background {
     fn drop(&mut self) {
+        // SIGKILL ends a stopped process too.
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

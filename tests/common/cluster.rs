@@ -393,14 +393,35 @@ impl PrivatePlane {
     /// The requests the API server has answered so far (audit events at
     /// stage `ResponseComplete`), oldest first; empty without an audit log.
     pub fn audit_events(&self) -> Vec<serde_json::Value> {
-        let text = std::fs::read_to_string(self.audit_log()).unwrap_or_default();
-        text.lines()
+        self.audit_events_from(&mut 0)
+    }
+
+    /// The requests answered since byte `offset` of the audit log, which
+    /// moves past what was read: only complete lines (the API server may
+    /// be writing the last one).
+    pub fn audit_events_from(&self, offset: &mut u64) -> Vec<serde_json::Value> {
+        use std::io::{Read, Seek};
+        let mut text = Vec::new();
+        if let Ok(mut file) = std::fs::File::open(self.audit_log()) {
+            let read = file
+                .seek(std::io::SeekFrom::Start(*offset))
+                .and_then(|_| file.read_to_end(&mut text));
+            if read.is_err() {
+                text.clear();
+            }
+        }
+        let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        *offset += complete as u64;
+        String::from_utf8_lossy(&text[..complete])
+            .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|e| e["stage"] == "ResponseComplete")
             .collect()
     }
 
-    /// Kills (`"stop"`) or restarts (`"start"`) its API server, keeping etcd.
+    /// Kills (`"stop"`) or restarts (`"start"`) its API server, keeping
+    /// etcd; or stops it with SIGSTOP (`"freeze"`: connections are still
+    /// accepted, never answered) and resumes it (`"thaw"`).
     pub fn apiserver(&self, action: &str) {
         let out = cluster_script("apiserver", &[action], Some(self.dir.path()));
         assert!(

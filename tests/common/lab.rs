@@ -12,6 +12,11 @@
 //! Tests that break a link of the lab for real (stop ExternalDNS or Traefik,
 //! exhaust the MetalLB pool) hold [`Lab::exclusive`]; every other test holds
 //! [`Lab::shared_use`], so no test sees another's breakage.
+//!
+//! [`Lab::existing`] is the lab's second shape, whose layer wildrun did not
+//! make (`tests/cluster/up --lab --existing-layer`): the one named by
+//! `WILDRUN_TEST_EXISTING_LAB`, or started (or reused) on first use. It has
+//! a lock of its own.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,10 +32,13 @@ pub struct Lab {
     dir: PathBuf,
     env: BTreeMap<String, String>,
     kubectl: PathBuf,
+    lock: &'static RwLock<()>,
 }
 
 static SHARED: OnceLock<Lab> = OnceLock::new();
 static USE: RwLock<()> = RwLock::new(());
+static EXISTING: OnceLock<Lab> = OnceLock::new();
+static EXISTING_USE: RwLock<()> = RwLock::new(());
 
 /// The output of a command as text, for assertions and messages.
 pub fn text(out: &Output) -> String {
@@ -45,37 +53,57 @@ pub fn text(out: &Output) -> String {
 impl Lab {
     /// The lab of this test process, started on first use.
     pub fn shared() -> &'static Lab {
-        SHARED.get_or_init(|| {
-            let dir = match std::env::var_os("WILDRUN_TEST_LAB") {
-                Some(d) if !d.is_empty() => PathBuf::from(d),
-                _ => {
-                    let out = Command::new(repo_root().join("tests/cluster/up"))
-                        .arg("--lab")
-                        .stdin(Stdio::null())
-                        .stderr(Stdio::inherit())
-                        .output()
-                        .expect("run tests/cluster/up --lab");
-                    assert!(
-                        out.status.success(),
-                        "tests/cluster/up --lab failed ({}); its messages above name the log to read",
-                        out.status
-                    );
-                    let stdout = String::from_utf8_lossy(&out.stdout);
-                    let kubeconfig = stdout
-                        .lines()
-                        .find_map(|l| l.strip_prefix("export KUBECONFIG="))
-                        .expect("up --lab printed export KUBECONFIG=");
-                    PathBuf::from(kubeconfig)
-                        .parent()
-                        .expect("kubeconfig in the lab's directory")
-                        .to_path_buf()
-                }
-            };
-            Lab::from_dir(dir)
+        SHARED.get_or_init(|| Lab::from_dir(Lab::dir_or_up("WILDRUN_TEST_LAB", &["--lab"]), &USE))
+    }
+
+    /// The existing-layer lab (a layer set up by kubectl-applied manifests
+    /// under wild-cloud's names, and two apps), started on first use.
+    pub fn existing() -> &'static Lab {
+        EXISTING.get_or_init(|| {
+            let args = ["--lab", "--existing-layer"];
+            let lab = Lab::from_dir(
+                Lab::dir_or_up("WILDRUN_TEST_EXISTING_LAB", &args),
+                &EXISTING_USE,
+            );
+            assert_eq!(
+                lab.var("WILDRUN_LAB_SHAPE"),
+                "existing-layer",
+                "{} holds a lab of another shape",
+                lab.dir.display()
+            );
+            lab
         })
     }
 
-    fn from_dir(dir: PathBuf) -> Lab {
+    /// The state directory named by `env_var`, or else the one of the lab
+    /// `tests/cluster/up ARGS` starts or reuses.
+    fn dir_or_up(env_var: &str, args: &[&str]) -> PathBuf {
+        if let Some(d) = std::env::var_os(env_var).filter(|d| !d.is_empty()) {
+            return PathBuf::from(d);
+        }
+        let out = Command::new(repo_root().join("tests/cluster/up"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run tests/cluster/up");
+        assert!(
+            out.status.success(),
+            "tests/cluster/up {args:?} failed ({}); its messages above name the log to read",
+            out.status
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let kubeconfig = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("export KUBECONFIG="))
+            .expect("up printed export KUBECONFIG=");
+        PathBuf::from(kubeconfig)
+            .parent()
+            .expect("kubeconfig in the lab's directory")
+            .to_path_buf()
+    }
+
+    fn from_dir(dir: PathBuf, lock: &'static RwLock<()>) -> Lab {
         let lab_env = std::fs::read_to_string(dir.join("lab-env")).unwrap_or_else(|e| {
             panic!(
                 "{}/lab-env: {e} (is the lab running? tests/cluster/up --lab)",
@@ -98,17 +126,22 @@ impl Lab {
         );
         let bin_dir = std::fs::read_to_string(dir.join("bin-dir")).expect("lab's bin-dir");
         let kubectl = Path::new(bin_dir.trim()).join("kubectl");
-        Lab { dir, env, kubectl }
+        Lab {
+            dir,
+            env,
+            kubectl,
+            lock,
+        }
     }
 
     /// Hold while using the lab as it is (many tests at once).
     pub fn shared_use(&self) -> RwLockReadGuard<'static, ()> {
-        USE.read().unwrap_or_else(|e| e.into_inner())
+        self.lock.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Hold while breaking a link of the lab (no other test meanwhile).
     pub fn exclusive(&self) -> RwLockWriteGuard<'static, ()> {
-        USE.write().unwrap_or_else(|e| e.into_inner())
+        self.lock.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A value `up --lab` exported (`CLOUD_DOMAIN`, `WILDRUN_LAB_CA`, ...).
@@ -123,9 +156,13 @@ impl Lab {
         self.var("CLOUD_DOMAIN")
     }
 
-    /// The internal domain (wildrun's default: `internal.<domain>`).
+    /// The internal domain: the lab's export, else wildrun's default
+    /// `internal.<domain>` (the existing-layer lab's is `local.<domain>`).
     pub fn internal_domain(&self) -> String {
-        format!("internal.{}", self.domain())
+        self.env
+            .get("WILDRUN_LAB_INTERNAL_DOMAIN")
+            .cloned()
+            .unwrap_or_else(|| format!("internal.{}", self.domain()))
     }
 
     /// Traefik's address, assigned by MetalLB.
@@ -180,6 +217,15 @@ impl Lab {
         let out = self.kubectl(args);
         assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `kubectl get ARGS -o json`, which must succeed, parsed.
+    pub fn get_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["get"];
+        all.extend(args);
+        all.extend(["-o", "json"]);
+        let out = self.kubectl_ok(&all);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("kubectl {all:?}: {e}: {out}"))
     }
 
     /// kubectl with `stdin` (e.g. `apply -f -`); must succeed.
@@ -270,6 +316,18 @@ impl Lab {
         }
         let (body, code) = stdout.rsplit_once('\n').unwrap_or(("", stdout.as_str()));
         (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// The command line lab process `name` was started with (its binary,
+    /// then its args), as `tests/cluster/lib.sh` records it in `cmd/NAME`.
+    pub fn process_argv(&self, name: &str) -> Vec<String> {
+        let path = self.dir.join("cmd").join(name);
+        let cmd = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (no lab process {name}?)", path.display()));
+        cmd.split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
     }
 
     /// `tests/cluster/lab-ctl ARGS` (stop/start a lab process); must succeed.

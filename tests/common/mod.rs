@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod background;
+pub mod bounded;
 pub mod cluster;
 pub mod dns;
 

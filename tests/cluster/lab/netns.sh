@@ -39,6 +39,17 @@ lab_enter_netns() {
 lab_netns_delete() { # DIR: the lab's state directory
   if ip netns list 2>/dev/null | grep -qE "^$LAB_NETNS( |\$)"; then
     lab_kill_strays "$1"
+    # What still runs there after a moment is not this lab's (another lab
+    # started in the same namespace): leave the namespace to it.
+    local i
+    for ((i = 0; i < 20; i++)); do
+      [[ -z $(ip netns pids "$LAB_NETNS" 2>/dev/null) ]] && break
+      sleep 0.1
+    done
+    if [[ -n $(ip netns pids "$LAB_NETNS" 2>/dev/null) ]]; then
+      log "left network namespace $LAB_NETNS: processes not of $1 run in it"
+      return 0
+    fi
     ip netns delete "$LAB_NETNS" && log "removed network namespace $LAB_NETNS"
   fi
   rm -rf "/etc/netns/$LAB_NETNS"
@@ -55,7 +66,7 @@ lab_kill_strays() {
   keep=" $$ $(ps -o pid= --ppid $$ | tr -s ' \n' '  ') "
   for p in $(ip netns pids "$LAB_NETNS" 2>/dev/null); do
     [[ $keep == *" $p "* ]] && continue
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "WILDRUN_CLUSTER_DIR=$dir" || continue
+    tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qxF "WILDRUN_CLUSTER_DIR=$dir" || continue
     kill -KILL "$p" 2>/dev/null && log "killed stray process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60)) of $dir"
   done
   return 0

@@ -19,17 +19,35 @@
 # Each controller also has a Deployment in the cluster, as it would in a real
 # one (kwok "runs" its pod), whose image and args are the process's own, so
 # what reads the cluster (the doctor) sees what a user's cluster shows.
+#
+# LAB_SHAPE (set by up) says who set the layer up: `wildrun-layer` (the
+# default: wildrun scripts/cluster.rhai, lab/wildrun-layer.sh) or
+# `existing-layer` (a cluster's own set-up scripts: plain manifests applied
+# with kubectl, lab/existing-layer.sh).
 # shellcheck shell=bash
 
+LAB_SHAPE=${LAB_SHAPE:-wildrun-layer}
 LAB_DOMAIN=cloud.example.test
-LAB_INTERNAL_DOMAIN=internal.$LAB_DOMAIN
 LAB_LB_IP=127.0.0.240
 LAB_POOL=127.0.0.240-127.0.0.243
 LAB_HTTPS_PORT=443
 LAB_DNS=127.0.0.1:53
-LAB_BACKEND_PORTS=(80 8080)
-LAB_TSIG_KEY=wildrun-lab
 LAB_NODE=lab-node
+case $LAB_SHAPE in
+  wildrun-layer)
+    LAB_INTERNAL_DOMAIN=internal.$LAB_DOMAIN
+    LAB_BACKEND_PORTS=(80 8080)
+    LAB_TSIG_KEY=wildrun-lab
+    ;;
+  existing-layer)
+    # wild-cloud's installers default the internal domain to local.<domain>.
+    LAB_INTERNAL_DOMAIN=local.$LAB_DOMAIN
+    # 3000: the port of the gitea-shaped app.
+    LAB_BACKEND_PORTS=(80 8080 3000)
+    LAB_TSIG_KEY=externaldns
+    ;;
+  *) die "unknown lab shape '$LAB_SHAPE' (expected wildrun-layer or existing-layer)" ;;
+esac
 LAB_BIN=$("$cluster_here/build" --print-lab-bin-dir)
 KC=$STATE/kubeconfig
 # shellcheck source=../versions
@@ -166,192 +184,77 @@ ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365
   -keyout "$PKI/lab-ca.key" -out "$PKI/lab-ca.crt"
 chmod 644 "$PKI/lab-ca.crt"
 
-# ---- the layer's objects ----------------------------------------------------------
-# A Deployment for a controller that runs as a process here: kwok "runs" its
-# pod; image and args say what runs.
-mirror_deployment() { # NAMESPACE NAME APP IMAGE ARG...
-  local ns=$1 name=$2 app=$3 image=$4; shift 4
-  printf -- '---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\n  namespace: %s\n  labels: {app.kubernetes.io/name: %s, app.kubernetes.io/instance: %s}\n' "$name" "$ns" "$app" "$name"
-  printf 'spec:\n  replicas: 1\n  selector: {matchLabels: {app.kubernetes.io/instance: %s}}\n  template:\n    metadata:\n      labels: {app.kubernetes.io/name: %s, app.kubernetes.io/instance: %s}\n' "$name" "$app" "$name"
-  printf '    spec:\n      nodeName: %s\n      containers:\n      - name: %s\n        image: %s\n        args:\n' "$LAB_NODE" "$app" "$image"
-  local a
-  for a in "$@"; do printf '        - %s\n' "$(printf '%s' "$a" | sed 's/"/\\"/g; s/^/"/; s/$/"/')"; done
+# ---- the layer's controllers, as both shapes start them ------------------------------
+# deployment_args NAMESPACE NAME: the args of the Deployment's first
+# container, one a line (a process started from them runs what the
+# Deployment says).
+deployment_args() {
+  kubectl -n "$1" get deployment "$2" -o jsonpath='{range .spec.template.spec.containers[0].args[*]}{@}{"\n"}{end}'
+}
+
+lb_ip() { kubectl -n traefik get service traefik -o jsonpath='{.status.loadBalancer.ingress[0].ip}'; }
+lb_assigned() { [[ $(lb_ip) == "$LAB_LB_IP" ]]; }
+first_pod() { kubectl -n "$1" get pods -l "$2" -o jsonpath='{.items[0].metadata.name}'; }
+
+# start_metallb NAMESPACE POD-SELECTOR ARG...: MetalLB's controller, once
+# kwok runs its Deployment's pod (the controller insists on a Pod of its own
+# name in its namespace); waits for Traefik's Service to get its address.
+start_metallb() {
+  local ns=$1 selector=$2; shift 2
+  lab_wait "MetalLB's controller pod (kwok)" 30 first_pod "$ns" "$selector"
+  lab_start metallb-controller "$LAB_BIN/metallb-controller" -kubeconfig "$KC" \
+    -pod-name "$(first_pod "$ns" "$selector")" "$@"
+  lab_wait "MetalLB assigning $LAB_LB_IP to Service traefik/traefik" 30 lb_assigned
+}
+
+# start_cert_manager ARG...: cert-manager's controller; waits for both
+# wildcard Certificates (the same names in both shapes: wildrun's defaults
+# are wild-cloud's).
+cert_ready() { [[ $(kubectl -n cert-manager get certificate "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
+start_cert_manager() {
+  lab_start cert-manager-controller "$LAB_BIN/cert-manager-controller" --kubeconfig "$KC" "$@"
+  lab_wait "cert-manager issuing wildcard-wild-cloud" 60 cert_ready wildcard-wild-cloud
+  lab_wait "cert-manager issuing wildcard-internal-wild-cloud" 60 cert_ready wildcard-internal-wild-cloud
+}
+
+# start_traefik ARG...: Traefik, serving websecure on the address MetalLB
+# assigned (in a real cluster, MetalLB announces it and kube-proxy forwards
+# it to Traefik's pod).
+traefik_up() { curl -sk --max-time 1 -o /dev/null "https://$(lb_ip):$LAB_HTTPS_PORT/"; }
+start_traefik() {
+  (
+    # Traefik takes the cluster from KUBECONFIG only when it does not think it
+    # runs in a pod.
+    unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
+    export KUBECONFIG=$KC
+    lab_start traefik "$LAB_BIN/traefik" "$@"
+  )
+  lab_wait "Traefik serving https://$LAB_LB_IP:$LAB_HTTPS_PORT" 30 traefik_up
+}
+
+# start_external_dns NAME BINARY ARG...: an ExternalDNS writing to Knot. The
+# TSIG secret goes on the command line here (lab-ctl restarts a process with
+# its command line only); the Deployments read it from a Secret through
+# EXTERNAL_DNS_RFC2136_TSIG_SECRET.
+start_external_dns() {
+  local name=$1 bin=$2; shift 2
+  lab_start "$name" "$LAB_BIN/$bin" --kubeconfig "$KC" "$@" "--rfc2136-tsig-secret=$tsig_secret"
+}
+
+# deployments_available NAMESPACE...: every Deployment there Available (kwok).
+deployments_available() {
+  local ns
+  for ns in "$@"; do
+    kubectl -n "$ns" wait --for=condition=Available --timeout=1s deployment --all >/dev/null 2>&1 || return 1
+  done
 }
 
 ca_crt=$(base64 -w0 <"$PKI/lab-ca.crt") ca_key=$(base64 -w0 <"$PKI/lab-ca.key")
 tsig_b64=$(printf '%s' "$tsig_secret" | base64 -w0)
-# What the layer finds already there, as on a user's cluster: the
-# controllers' namespaces, the CA and TSIG Secrets the configuration names,
-# Traefik's IngressClass and its LoadBalancer Service (made by "its chart",
-# here; wildrun pins its address).
-lab_apply <<YAML
-apiVersion: v1
-kind: Namespace
-metadata: {name: cert-manager}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: metallb-system}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: traefik}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: external-dns}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: lab-ca, namespace: cert-manager}
-type: kubernetes.io/tls
-data: {tls.crt: $ca_crt, tls.key: $ca_key}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: lab-tsig, namespace: external-dns}
-type: Opaque
-data: {tsig-secret: $tsig_b64}
----
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: traefik}
-spec: {controller: traefik.io/ingress-controller}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: traefik
-  namespace: traefik
-  labels: {app.kubernetes.io/name: traefik}
-spec:
-  type: LoadBalancer
-  selector: {app.kubernetes.io/name: traefik}
-  ports: [{name: websecure, port: 443, targetPort: 443, protocol: TCP}]
-YAML
 
-# ---- the visibility layer: wildrun scripts/cluster.rhai -----------------------------
-# MetalLB's pool, the ca ClusterIssuer, both wildcard Certificates, ExternalDNS
-# (rfc2136 to Knot) and Traefik's address, from this configuration; the
-# controllers below act on what it wrote.
-cat >"$STATE/wildrun.yaml" <<CONF
-# The lab's configuration (tests/cluster/lab/start.sh): what
-# wildrun scripts/cluster.rhai applied the lab's layer from.
-cloud:
-  domain: $LAB_DOMAIN
-cluster:
-  loadBalancerIp: $LAB_LB_IP
-  addressPool: [$LAB_POOL]
-metallb:
-  pool: lab
-tls:
-  issuer: ca
-  caSecret: lab-ca
-  caFile: $PKI/lab-ca.crt
-dns:
-  provider: rfc2136
-  zones: [$LAB_DOMAIN]
-  ownerId: wildrun-lab
-  rfc2136Host: 127.0.0.1
-  rfc2136Port: ${LAB_DNS##*:}
-  rfc2136TsigKey: $LAB_TSIG_KEY
-  rfc2136TsigSecret: lab-tsig
-externalDns:
-  image: registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION
-  # The internal zone has an ExternalDNS of its own (below).
-  extraArgs: [--policy=sync, --min-event-sync-interval=1s, "--metrics-address=127.0.0.1:7979", "--exclude-domains=$LAB_INTERNAL_DOMAIN"]
-CONF
-repo=$(cd "$cluster_here/../.." && pwd)
-wildrun_bin=${WILDRUN_BIN:-}
-if [[ -z $wildrun_bin ]]; then
-  # up runs outside cargo test: build wildrun (nothing to do when it is
-  # current), in the machine's network namespace (this one has no route out,
-  # and a first build downloads crates).
-  build_ns=()
-  if command -v nsenter >/dev/null && [[ -e /proc/1/ns/net ]]; then build_ns=(nsenter --net=/proc/1/ns/net --); fi
-  (cd "$repo" && "${build_ns[@]}" cargo build --quiet --bin wildrun) >"$LOGS/wildrun-build.log" 2>&1 \
-    || die "cargo build of wildrun failed; log: $LOGS/wildrun-build.log"
-  wildrun_bin=${CARGO_TARGET_DIR:-$repo/target}/debug/wildrun
-fi
-[[ -x $wildrun_bin ]] || die "no wildrun binary at $wildrun_bin"
-(cd "$repo" && KUBECONFIG=$KC KUBECACHEDIR=$STATE/kube-cache WILDRUN_CONFIG=$STATE/wildrun.yaml \
-  "$wildrun_bin" scripts/cluster.rhai) >"$LOGS/cluster-rhai.log" 2>&1 \
-  || { tail -n 20 "$LOGS/cluster-rhai.log" >&2; die "wildrun scripts/cluster.rhai failed; log: $LOGS/cluster-rhai.log"; }
-
-# ---- MetalLB ------------------------------------------------------------------------
-metallb_args=(-namespace metallb-system -webhook-mode=disabled -disable-cert-rotation -port=0)
-mirror_deployment metallb-system controller metallb "quay.io/metallb/controller:$METALLB_VERSION" \
-  "${metallb_args[@]}" | lab_apply
-# The controller insists on a Pod of its own name in its namespace.
-metallb_pod() { kubectl -n metallb-system get pods -l app.kubernetes.io/instance=controller -o jsonpath='{.items[0].metadata.name}'; }
-lab_wait "MetalLB's controller pod (kwok)" 30 metallb_pod
-lab_start metallb-controller "$LAB_BIN/metallb-controller" -kubeconfig "$KC" \
-  -pod-name "$(metallb_pod)" "${metallb_args[@]}"
-lb_ip() { kubectl -n traefik get service traefik -o jsonpath='{.status.loadBalancer.ingress[0].ip}'; }
-lb_assigned() { [[ $(lb_ip) == "$LAB_LB_IP" ]]; }
-lab_wait "MetalLB assigning $LAB_LB_IP to Service traefik/traefik" 30 lb_assigned
-
-# ---- cert-manager -------------------------------------------------------------------
-certmanager_args=(--cluster-resource-namespace=cert-manager --leader-elect=false)
-mirror_deployment cert-manager cert-manager cert-manager "quay.io/jetstack/cert-manager-controller:$CERT_MANAGER_VERSION" \
-  "${certmanager_args[@]}" | lab_apply
-lab_start cert-manager-controller "$LAB_BIN/cert-manager-controller" --kubeconfig "$KC" "${certmanager_args[@]}"
-cert_ready() { [[ $(kubectl -n cert-manager get certificate "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
-lab_wait "cert-manager issuing wildcard-wild-cloud" 60 cert_ready wildcard-wild-cloud
-lab_wait "cert-manager issuing wildcard-internal-wild-cloud" 60 cert_ready wildcard-internal-wild-cloud
-
-# ---- Traefik ------------------------------------------------------------------------
-# It serves websecure on the address MetalLB assigned (in a real cluster,
-# MetalLB announces it and kube-proxy forwards it to Traefik's pod).
-traefik_args=(--entryPoints.websecure.address="$(lb_ip):$LAB_HTTPS_PORT"
-  --entryPoints.websecure.http.tls=true
-  --providers.kubernetesingress=true --providers.kubernetescrd=true
-  --providers.kubernetesingress.ingressendpoint.publishedservice=traefik/traefik
-  --log.level=INFO --accesslog=true)
-mirror_deployment traefik traefik traefik "docker.io/traefik:$TRAEFIK_VERSION" "${traefik_args[@]}" | lab_apply
-(
-  # Traefik takes the cluster from KUBECONFIG only when it does not think it
-  # runs in a pod.
-  unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
-  export KUBECONFIG=$KC
-  lab_start traefik "$LAB_BIN/traefik" "${traefik_args[@]}"
-)
-traefik_up() { curl -sk --max-time 1 -o /dev/null "https://$(lb_ip):$LAB_HTTPS_PORT/"; }
-lab_wait "Traefik serving https://$LAB_LB_IP:$LAB_HTTPS_PORT" 30 traefik_up
-
-# ---- ExternalDNS ---------------------------------------------------------------------
-externaldns_args() { # ZONE OWNER METRICS-PORT [EXTRA...]
-  local zone=$1 owner=$2 metrics=$3; shift 3
-  printf '%s\n' --source=ingress --provider=rfc2136 \
-    --rfc2136-host=127.0.0.1 --rfc2136-port=53 "--rfc2136-zone=$zone" \
-    "--rfc2136-tsig-keyname=$LAB_TSIG_KEY" --rfc2136-tsig-secret-alg=hmac-sha256 --rfc2136-axfr \
-    "--domain-filter=$zone" --registry=txt "--txt-owner-id=$owner" --policy=sync \
-    --events --min-event-sync-interval=1s "--metrics-address=127.0.0.1:$metrics" "$@"
-}
-# The public zone's ExternalDNS is the one scripts/cluster.rhai wrote: the
-# process runs with its Deployment's args.
-mapfile -t edns_public < <(kubectl -n external-dns get deployment external-dns \
-  -o jsonpath='{range .spec.template.spec.containers[0].args[*]}{@}{"\n"}{end}')
-((${#edns_public[@]} > 5)) || die "Deployment external-dns/external-dns (scripts/cluster.rhai) has no args; log: $LOGS/cluster-rhai.log"
-mapfile -t edns_internal < <(externaldns_args "$LAB_INTERNAL_DOMAIN" wildrun-lab-internal 7980 \
-  --annotation-prefix=external-dns.alpha.kubernetes.io/)
-mirror_deployment external-dns external-dns-internal external-dns "registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION" "${edns_internal[@]}" | lab_apply
-# The TSIG secret goes on the command line here (lab-ctl restarts a process
-# with its command line only); the Deployments read it from Secret
-# external-dns/lab-tsig through EXTERNAL_DNS_RFC2136_TSIG_SECRET.
-lab_start external-dns "$LAB_BIN/external-dns" --kubeconfig "$KC" "${edns_public[@]}" \
-  "--rfc2136-tsig-secret=$tsig_secret"
-lab_start external-dns-internal "$LAB_BIN/external-dns" --kubeconfig "$KC" "${edns_internal[@]}" \
-  "--rfc2136-tsig-secret=$tsig_secret"
-
-# ---- every controller's Deployment available (kwok) -------------------------------
-deployments_available() {
-  local ns
-  for ns in metallb-system cert-manager traefik external-dns; do
-    kubectl -n "$ns" wait --for=condition=Available --timeout=1s deployment --all >/dev/null 2>&1 || return 1
-  done
-}
-lab_wait "the controllers' Deployments Available" 30 deployments_available
+# ---- the layer and its controllers (and, existing-layer, the apps) -----------------
+# shellcheck source=wildrun-layer.sh
+. "$cluster_here/lab/$LAB_SHAPE.sh"
 
 # What clients of the lab need, as `export` lines (printed by up).
 {
@@ -362,6 +265,8 @@ lab_wait "the controllers' Deployments Available" 30 deployments_available
   echo "export WILDRUN_LAB_CA=$PKI/lab-ca.crt"
   echo "export WILDRUN_LAB_HTTPS_PORT=$LAB_HTTPS_PORT"
   echo "export WILDRUN_LAB_NETNS=$LAB_NETNS"
+  echo "export WILDRUN_LAB_SHAPE=$LAB_SHAPE"
+  echo "export WILDRUN_LAB_INTERNAL_DOMAIN=$LAB_INTERNAL_DOMAIN"
   echo "export WILDRUN_CONFIG=$STATE/wildrun.yaml"
 } >"$STATE/lab-env"
-log "lab's components ready in $((SECONDS - t_lab))s: https://*.$LAB_DOMAIN at $(lb_ip):$LAB_HTTPS_PORT, DNS $LAB_DNS, network namespace $LAB_NETNS"
+log "lab's components ready in $((SECONDS - t_lab))s ($LAB_SHAPE): https://*.$LAB_DOMAIN at $(lb_ip):$LAB_HTTPS_PORT, DNS $LAB_DNS, network namespace $LAB_NETNS"

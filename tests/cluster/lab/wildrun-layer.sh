@@ -1,0 +1,157 @@
+# The visibility lab's layer as wildrun sets it up (LAB_SHAPE=wildrun-layer, the
+# default of tests/cluster/up --lab), sourced by lab/start.sh, which defines
+# the functions and variables used here: what a cluster has before wildrun,
+# then `wildrun scripts/cluster.rhai` writing the layer, then the controllers
+# acting on what it wrote.
+# shellcheck shell=bash disable=SC2154
+
+# A Deployment for a controller that runs as a process here: kwok "runs" its
+# pod; image and args say what runs.
+mirror_deployment() { # NAMESPACE NAME APP IMAGE ARG...
+  local ns=$1 name=$2 app=$3 image=$4; shift 4
+  printf -- '---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\n  namespace: %s\n  labels: {app.kubernetes.io/name: %s, app.kubernetes.io/instance: %s}\n' "$name" "$ns" "$app" "$name"
+  printf 'spec:\n  replicas: 1\n  selector: {matchLabels: {app.kubernetes.io/instance: %s}}\n  template:\n    metadata:\n      labels: {app.kubernetes.io/name: %s, app.kubernetes.io/instance: %s}\n' "$name" "$app" "$name"
+  printf '    spec:\n      nodeName: %s\n      containers:\n      - name: %s\n        image: %s\n        args:\n' "$LAB_NODE" "$app" "$image"
+  local a
+  for a in "$@"; do printf '        - %s\n' "$(printf '%s' "$a" | sed 's/"/\\"/g; s/^/"/; s/$/"/')"; done
+}
+
+# What the layer finds already there, as on a user's cluster: the
+# controllers' namespaces, the CA and TSIG Secrets the configuration names,
+# Traefik's IngressClass and its LoadBalancer Service (made by "its chart",
+# here; wildrun pins its address).
+lab_apply <<YAML
+apiVersion: v1
+kind: Namespace
+metadata: {name: cert-manager}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: metallb-system}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: traefik}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: external-dns}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: lab-ca, namespace: cert-manager}
+type: kubernetes.io/tls
+data: {tls.crt: $ca_crt, tls.key: $ca_key}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: lab-tsig, namespace: external-dns}
+type: Opaque
+data: {tsig-secret: $tsig_b64}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: traefik}
+spec: {controller: traefik.io/ingress-controller}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: traefik
+  namespace: traefik
+  labels: {app.kubernetes.io/name: traefik}
+spec:
+  type: LoadBalancer
+  selector: {app.kubernetes.io/name: traefik}
+  ports: [{name: websecure, port: 443, targetPort: 443, protocol: TCP}]
+YAML
+
+# ---- the visibility layer: wildrun scripts/cluster.rhai -----------------------------
+# MetalLB's pool, the ca ClusterIssuer, both wildcard Certificates, ExternalDNS
+# (rfc2136 to Knot) and Traefik's address, from this configuration; the
+# controllers below act on what it wrote.
+cat >"$STATE/wildrun.yaml" <<CONF
+# The lab's configuration (tests/cluster/lab/wildrun-layer.sh): what
+# wildrun scripts/cluster.rhai applied the lab's layer from.
+cloud:
+  domain: $LAB_DOMAIN
+cluster:
+  loadBalancerIp: $LAB_LB_IP
+  addressPool: [$LAB_POOL]
+metallb:
+  pool: lab
+tls:
+  issuer: ca
+  caSecret: lab-ca
+  caFile: $PKI/lab-ca.crt
+dns:
+  provider: rfc2136
+  zones: [$LAB_DOMAIN]
+  ownerId: wildrun-lab
+  rfc2136Host: 127.0.0.1
+  rfc2136Port: ${LAB_DNS##*:}
+  rfc2136TsigKey: $LAB_TSIG_KEY
+  rfc2136TsigSecret: lab-tsig
+externalDns:
+  image: registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION
+  # The internal zone has an ExternalDNS of its own (below).
+  extraArgs: [--policy=sync, --min-event-sync-interval=1s, "--metrics-address=127.0.0.1:7979", "--exclude-domains=$LAB_INTERNAL_DOMAIN"]
+CONF
+repo=$(cd "$cluster_here/../.." && pwd)
+wildrun_bin=${WILDRUN_BIN:-}
+if [[ -z $wildrun_bin ]]; then
+  # up runs outside cargo test: build wildrun (nothing to do when it is
+  # current), in the machine's network namespace (this one has no route out,
+  # and a first build downloads crates).
+  build_ns=()
+  if command -v nsenter >/dev/null && [[ -e /proc/1/ns/net ]]; then build_ns=(nsenter --net=/proc/1/ns/net --); fi
+  (cd "$repo" && "${build_ns[@]}" cargo build --quiet --bin wildrun) >"$LOGS/wildrun-build.log" 2>&1 \
+    || die "cargo build of wildrun failed; log: $LOGS/wildrun-build.log"
+  wildrun_bin=${CARGO_TARGET_DIR:-$repo/target}/debug/wildrun
+fi
+[[ -x $wildrun_bin ]] || die "no wildrun binary at $wildrun_bin"
+(cd "$repo" && KUBECONFIG=$KC KUBECACHEDIR=$STATE/kube-cache WILDRUN_CONFIG=$STATE/wildrun.yaml \
+  "$wildrun_bin" scripts/cluster.rhai) >"$LOGS/cluster-rhai.log" 2>&1 \
+  || { tail -n 20 "$LOGS/cluster-rhai.log" >&2; die "wildrun scripts/cluster.rhai failed; log: $LOGS/cluster-rhai.log"; }
+
+# ---- MetalLB ------------------------------------------------------------------------
+metallb_args=(-namespace metallb-system -webhook-mode=disabled -disable-cert-rotation -port=0)
+mirror_deployment metallb-system controller metallb "quay.io/metallb/controller:$METALLB_VERSION" \
+  "${metallb_args[@]}" | lab_apply
+start_metallb metallb-system app.kubernetes.io/instance=controller "${metallb_args[@]}"
+
+# ---- cert-manager -------------------------------------------------------------------
+certmanager_args=(--cluster-resource-namespace=cert-manager --leader-elect=false)
+mirror_deployment cert-manager cert-manager cert-manager "quay.io/jetstack/cert-manager-controller:$CERT_MANAGER_VERSION" \
+  "${certmanager_args[@]}" | lab_apply
+start_cert_manager "${certmanager_args[@]}"
+
+# ---- Traefik ------------------------------------------------------------------------
+traefik_args=(--entryPoints.websecure.address="$(lb_ip):$LAB_HTTPS_PORT"
+  --entryPoints.websecure.http.tls=true
+  --providers.kubernetesingress=true --providers.kubernetescrd=true
+  --providers.kubernetesingress.ingressendpoint.publishedservice=traefik/traefik
+  --log.level=INFO --accesslog=true)
+mirror_deployment traefik traefik traefik "docker.io/traefik:$TRAEFIK_VERSION" "${traefik_args[@]}" | lab_apply
+start_traefik "${traefik_args[@]}"
+
+# ---- ExternalDNS ---------------------------------------------------------------------
+externaldns_args() { # ZONE OWNER METRICS-PORT [EXTRA...]
+  local zone=$1 owner=$2 metrics=$3; shift 3
+  printf '%s\n' --source=ingress --provider=rfc2136 \
+    --rfc2136-host=127.0.0.1 --rfc2136-port=53 "--rfc2136-zone=$zone" \
+    "--rfc2136-tsig-keyname=$LAB_TSIG_KEY" --rfc2136-tsig-secret-alg=hmac-sha256 --rfc2136-axfr \
+    "--domain-filter=$zone" --registry=txt "--txt-owner-id=$owner" --policy=sync \
+    --events --min-event-sync-interval=1s "--metrics-address=127.0.0.1:$metrics" "$@"
+}
+# The public zone's ExternalDNS is the one scripts/cluster.rhai wrote: the
+# process runs with its Deployment's args.
+mapfile -t edns_public < <(deployment_args external-dns external-dns)
+((${#edns_public[@]} > 5)) || die "Deployment external-dns/external-dns (scripts/cluster.rhai) has no args; log: $LOGS/cluster-rhai.log"
+mapfile -t edns_internal < <(externaldns_args "$LAB_INTERNAL_DOMAIN" wildrun-lab-internal 7980 \
+  --annotation-prefix=external-dns.alpha.kubernetes.io/)
+mirror_deployment external-dns external-dns-internal external-dns "registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION" "${edns_internal[@]}" | lab_apply
+start_external_dns external-dns external-dns "${edns_public[@]}"
+start_external_dns external-dns-internal external-dns "${edns_internal[@]}"
+
+lab_wait "the controllers' Deployments Available" 30 deployments_available metallb-system cert-manager traefik external-dns
