@@ -209,7 +209,7 @@ fn an_existing_layer_is_found_used_refused_adopted_and_released() {
     }
     for value in [
         "cluster.addressPool = [\"192.168.8.240-192.168.8.249\"] (found: IPAddressPool metallb-system/first-pool)",
-        "cloud.internalDomain = internal.cloud.example.test (default)",
+        "cloud.internalDomain = internal.cloud.example.test (found: Certificate cert-manager/wildcard-internal-wild-cloud)",
         "dns.ownerId = wild-owner (found: ExternalDNS externaldns/external-dns)",
         "tls.acmeEmail = ops@wild.test (found: ClusterIssuer letsencrypt-prod)",
         "ingress.traefikService = traefik/traefik (found: the LoadBalancer Service selecting Deployment traefik/traefik)",
