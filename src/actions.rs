@@ -10,8 +10,9 @@ use crate::action::Action;
 use crate::config::{self, Config, Sources};
 use crate::files::ReadScope;
 use crate::kube::apply::ExecOptions;
+use crate::kube::cleanup::{PruneRules, Pruning, WatchStep};
 use crate::kube::cluster::{Cluster, ConnectOptions};
-use crate::kube::report::Report;
+use crate::kube::report::{Action as ReportAction, Entry, Report};
 use crate::outcome::{Failure, Outcome, EXIT_FAILED, EXIT_OK};
 use crate::plan::{Format, Instance, Plan};
 use crate::script::engine::{Produced, Session};
@@ -36,6 +37,10 @@ pub struct Request {
     pub action: Result<Action, String>,
     /// `--prune`.
     pub prune: bool,
+    /// `--allow-prune-all`: `--prune` may remove every object of the instance.
+    pub allow_prune_all: bool,
+    /// `--allow-prune-data`: `--prune` may remove objects that hold data.
+    pub allow_prune_data: bool,
     /// `--wait`, and for how long.
     pub wait: Option<Duration>,
     /// `-o`.
@@ -52,6 +57,9 @@ pub struct Request {
     pub own_options: Vec<String>,
     /// The run is one of `--watch`'s re-runs.
     pub file_watch: bool,
+    /// With `--watch`: when the watch last saw a file of the run change
+    /// (`None` for the first run), for the prune's settling time.
+    pub last_change: Option<std::time::SystemTime>,
 }
 
 /// One run of the recipe, and every file it read (script, modules,
@@ -133,19 +141,34 @@ struct Prepared {
     instance: Instance,
 }
 
-/// Runs the recipe's body and carries out the action.
+/// Runs the recipe's body and carries out the action. With `-o` for a
+/// report, a run that fails before it has one still prints one: empty.
 fn run_session(
     request: &Request,
     session: &Session,
     recipe_dir: &Path,
 ) -> Result<Outcome, Failure> {
+    let wants_report = matches!(
+        request.action,
+        Ok(Action::Apply | Action::ServerDryRun | Action::Delete)
+    );
+    carry_out(request, session, recipe_dir).map_err(|failure| match request.output {
+        Some(format) if wants_report && failure.stdout.is_empty() => {
+            with_report(failure, format, &[])
+        }
+        _ => failure,
+    })
+}
+
+/// [`run_session`]'s work.
+fn carry_out(request: &Request, session: &Session, recipe_dir: &Path) -> Result<Outcome, Failure> {
     let declared = session.params(&request.own_options)?;
     let recipe = &session.recipe;
     if request.recipe_help {
-        return Ok(Outcome {
-            stdout: params::help_text(&recipe.display, &recipe.about, &declared),
-            code: EXIT_OK,
-        });
+        return Ok(Outcome::new(
+            params::help_text(&recipe.display, &recipe.about, &declared),
+            EXIT_OK,
+        ));
     }
     let args = params::parse_args(&declared, &request.recipe_words, &recipe.display)
         .map_err(Failure::usage)?;
@@ -164,17 +187,22 @@ fn run_session(
         Action::Render => render(&produced, request.output, &recipe.display, instance),
         Action::Diff => {
             note_unserved_watches(&produced);
-            diff(session, request, &produced.plan, instance)
+            let rules = prune_rules(request, &prepared.config, None);
+            diff(session, request, &produced.plan, instance, &rules)
         }
         Action::Delete => {
             note_unserved_watches(&produced);
             let cluster = session.cluster()?;
-            let report = session.block_on(kube::cleanup::delete_instance(
-                &cluster,
-                &produced.plan,
-                &instance.label,
-                request.exec.server_dry_run,
-            ))?;
+            let mut report = Report::default();
+            session
+                .block_on(kube::cleanup::delete_instance(
+                    &cluster,
+                    &produced.plan,
+                    &instance.label,
+                    request.exec.server_dry_run,
+                    &mut report,
+                ))
+                .map_err(|e| reported(request, e, &report.entries))?;
             summarize(request, &produced.plan, instance, &report, started);
             finish(request, produced.stdout, &report, script_code)
         }
@@ -238,10 +266,7 @@ fn render(
             instance.name,
         );
     }
-    Ok(Outcome {
-        stdout,
-        code: produced.exit_code.unwrap_or(EXIT_OK),
-    })
+    Ok(Outcome::new(stdout, produced.exit_code.unwrap_or(EXIT_OK)))
 }
 
 /// `--diff` (with `--prune`: also what pruning would remove); exit 1 when
@@ -251,11 +276,18 @@ fn diff(
     request: &Request,
     plan: &Plan,
     instance: &Instance,
+    rules: &PruneRules,
 ) -> Result<Outcome, Failure> {
     let cluster = session.cluster()?;
     let diffs = session.block_on(async {
         let removed = if request.prune {
-            kube::cleanup::stale_objects(&cluster, plan, &instance.label).await?
+            // What the prune would leave in place is said, as the prune would.
+            let preview =
+                kube::cleanup::preview_prune(&cluster, plan, &instance.label, rules).await?;
+            for entry in &preview.spared {
+                entry.log(false, false);
+            }
+            preview.removed
         } else {
             Vec::new()
         };
@@ -287,14 +319,12 @@ fn diff(
     } else {
         tracing::info!("{name}: {} object(s) differ", changed.len());
     }
-    Ok(Outcome {
-        stdout,
-        code: if changed.is_empty() {
-            EXIT_OK
-        } else {
-            EXIT_FAILED
-        },
-    })
+    let code = if changed.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    };
+    Ok(Outcome::new(stdout, code))
 }
 
 /// Applies the plan (and prunes), then `--wait`, then serves the script's
@@ -317,10 +347,7 @@ fn apply_and_serve(
     let script_code = exit_code.unwrap_or(EXIT_OK);
     // A script that only reads and reports (a doctor) has nothing to apply.
     if plan.is_empty() && !request.prune && watches.is_empty() {
-        return Ok(Outcome {
-            stdout,
-            code: script_code,
-        });
+        return Ok(Outcome::new(stdout, script_code));
     }
     if !watches.is_empty() {
         for (given, option) in [
@@ -333,7 +360,9 @@ fn apply_and_serve(
             }
         }
     }
-    let cluster = session.cluster()?;
+    let cluster = session
+        .cluster()
+        .map_err(|e| reported(request, e, &not_done(&plan)))?;
     if !watches.is_empty() {
         // Copies of an automation elect a leader: the body's plan is the
         // leader's to apply, like the handlers' (see script::events).
@@ -341,43 +370,113 @@ fn apply_and_serve(
         // kept for as long as the watches run either.
         drop(reads);
         session.serve(&cluster, watches, &plan, &request.exec)?;
-        return Ok(Outcome {
-            stdout,
-            code: script_code,
-        });
+        return Ok(Outcome::new(stdout, script_code));
     }
-    let report = session.block_on(apply(&cluster, request, &plan, instance, &reads))?;
+    // In --watch, a prune waits until the files the run read have settled.
+    let unsettled = request.file_watch.then(|| {
+        let mut files = session.files_read();
+        files.extend(config.file.iter().cloned());
+        crate::watch::settled(&files, request.last_change, std::time::SystemTime::now()).err()
+    });
+    let watch_step = unsettled.clone().map(|u| WatchStep {
+        unsettled: u.map(|u| u.to_string()),
+    });
+    let rules = prune_rules(request, config, watch_step);
+    let (report, error) =
+        session.block_on(apply(&cluster, request, &plan, instance, &reads, &rules));
+    if let Some(error) = error {
+        return Err(reported(request, error, &report.entries));
+    }
     summarize(request, &plan, instance, &report, started);
     if let Some(timeout) = request.wait {
-        wait_until_reachable(session, &cluster, &plan, config, timeout)?;
+        wait_until_reachable(session, &cluster, &plan, config, timeout)
+            .map_err(|f| reported(request, f, &report.entries))?;
     }
-    finish(request, stdout, &report, script_code)
+    let mut outcome = finish(request, stdout, &report, script_code)?;
+    // Held for the files to settle: the watch runs again once they have.
+    let held = report.count(ReportAction::Held) > 0;
+    outcome.prune_due = unsettled.flatten().filter(|_| held).map(|u| u.due);
+    Ok(outcome)
 }
 
-/// Applies the plan; with `--prune`, checks the delete permission before
-/// the first write and removes what the recipe stopped producing after.
+/// What narrows or widens `--prune` for this run: the options,
+/// `prune.keepKinds`, and in `--watch` the step's state.
+fn prune_rules(request: &Request, config: &Config, watch: Option<WatchStep>) -> PruneRules {
+    let keep_kinds = config
+        .get("prune.keepKinds")
+        .and_then(Value::as_array)
+        .map(|kinds| {
+            kinds
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    PruneRules {
+        allow_all: request.allow_prune_all,
+        allow_data: request.allow_prune_data,
+        keep_kinds,
+        watch,
+    }
+}
+
+/// Applies the plan; with `--prune`, decides what to prune and checks the
+/// delete permission before the first write, and removes what the recipe
+/// stopped producing after. The report is there whatever happens: after a
+/// failure it says what was done, what failed and what was not done.
 async fn apply(
     cluster: &Cluster,
     request: &Request,
     plan: &Plan,
     instance: &Instance,
     script_reads: &kube::reads::Reads,
-) -> Result<Report> {
-    if request.prune {
-        kube::cleanup::check_prune(cluster, plan, &instance.label).await?;
+    rules: &PruneRules,
+) -> (Report, Option<kube::KubeError>) {
+    let not_done = |extra: Vec<Entry>| Report {
+        entries: not_done(plan).into_iter().chain(extra).collect(),
+        ..Report::default()
+    };
+    let pruning = if request.prune {
+        match kube::cleanup::check_prune(cluster, plan, &instance.label, rules).await {
+            Ok(pruning) => Some(pruning),
+            Err(e) => return (not_done(Vec::new()), Some(e)),
+        }
+    } else {
+        None
+    };
+    let prune_not_done = || pruning.as_ref().map(Pruning::not_done).unwrap_or_default();
+    let mut report = match kube::apply::execute(cluster, plan, &request.exec, script_reads).await {
+        Ok(report) => report,
+        Err(e) => {
+            let report = match &e {
+                kube::KubeError::Failed { entries, .. } => Report {
+                    entries: entries.iter().cloned().chain(prune_not_done()).collect(),
+                    ..Report::default()
+                },
+                _ => not_done(prune_not_done()),
+            };
+            return (report, Some(e));
+        }
+    };
+    if let Some(pruning) = pruning {
+        let dry_run = request.exec.server_dry_run;
+        let pruned =
+            kube::cleanup::prune_instance(cluster, plan, pruning, dry_run, &mut report).await;
+        if let Err(e) = pruned {
+            return (report, Some(e));
+        }
     }
-    let mut report = kube::apply::execute(cluster, plan, &request.exec, script_reads).await?;
-    if request.prune {
-        kube::cleanup::prune_instance(
-            cluster,
-            plan,
-            &instance.label,
-            request.exec.server_dry_run,
-            &mut report,
-        )
-        .await?;
-    }
-    Ok(report)
+    (report, None)
+}
+
+/// Every step of `plan` as not done, for the report of a run that failed
+/// before its first write.
+fn not_done(plan: &Plan) -> Vec<Entry> {
+    plan.ordered()
+        .iter()
+        .map(|p| Entry::for_step(ReportAction::NotDone, &p.step, None))
+        .collect()
 }
 
 /// `--wait`: until the service answers over HTTPS, or the timeout.
@@ -427,18 +526,39 @@ fn finish(
 ) -> Result<Outcome, Failure> {
     let report_text = match request.output {
         None => String::new(),
-        Some(Format::Json) => {
-            serde_json::to_string_pretty(&report.entries).map_err(anyhow::Error::from)? + "\n"
-        }
-        Some(Format::Yaml) => {
-            let entries = serde_json::to_value(&report.entries).map_err(anyhow::Error::from)?;
-            crate::yaml::emit_document(&entries).map_err(anyhow::Error::msg)?
-        }
+        Some(format) => render_report(format, &report.entries)?,
     };
-    Ok(Outcome {
-        stdout: format!("{script_stdout}{report_text}"),
-        code,
+    Ok(Outcome::new(format!("{script_stdout}{report_text}"), code))
+}
+
+/// Report `entries` in `format`, for stdout.
+fn render_report(format: Format, entries: &[Entry]) -> anyhow::Result<String> {
+    Ok(match format {
+        Format::Json => serde_json::to_string_pretty(entries)? + "\n",
+        Format::Yaml => crate::yaml::emit_document(&serde_json::to_value(entries)?)
+            .map_err(anyhow::Error::msg)?,
     })
+}
+
+/// `failure` with the report `entries` for stdout, in `format`; a report
+/// that cannot be written is said on stderr (the failure matters more).
+fn with_report(mut failure: Failure, format: Format, entries: &[Entry]) -> Failure {
+    match render_report(format, entries) {
+        Ok(text) => failure.stdout = text,
+        Err(e) => tracing::error!("cannot write the report: {e:#}"),
+    }
+    failure
+}
+
+/// The failure of a run that stopped on `error`, with the report of what
+/// was done, what failed and what was not done (`entries`) when `-o` asks
+/// for one.
+fn reported(request: &Request, error: impl Into<Failure>, entries: &[Entry]) -> Failure {
+    let failure = error.into();
+    match request.output {
+        Some(format) => with_report(failure, format, entries),
+        None => failure,
+    }
 }
 
 /// The folders a recipe may read: its own folder tree, the configuration

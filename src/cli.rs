@@ -74,6 +74,14 @@ pub struct Cli {
     #[arg(long)]
     pub prune: bool,
 
+    /// Let --prune delete every object of the instance (an empty plan, or one that keeps none of them); refused without it.
+    #[arg(long)]
+    pub allow_prune_all: bool,
+
+    /// Let --prune delete objects that hold data: PersistentVolumeClaims and the kinds of prune.keepKinds; kept without it.
+    #[arg(long)]
+    pub allow_prune_data: bool,
+
     /// Re-run whenever the recipe, a module, a template or the configuration changes.
     #[arg(long)]
     pub watch: bool,
@@ -301,8 +309,12 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
     if inv.cli.watch && !inv.recipe_help {
         // Options that do not go together are not fixed by editing a file.
         request.action.clone().map_err(Failure::usage)?;
-        return crate::watch::watch_files(runtime.clone(), || {
-            actions::run_once(&request, runtime.clone())
+        return crate::watch::watch_files(runtime.clone(), |last_change| {
+            let step = Request {
+                last_change,
+                ..request.clone()
+            };
+            actions::run_once(&step, runtime.clone())
         });
     }
     actions::run_once(&request, runtime).0
@@ -312,10 +324,7 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
 fn completions(shell: clap_complete::Shell) -> Outcome {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "wildrun", &mut script);
-    Outcome {
-        stdout: String::from_utf8_lossy(&script).into_owned(),
-        code: EXIT_OK,
-    }
+    Outcome::new(String::from_utf8_lossy(&script).into_owned(), EXIT_OK)
 }
 
 /// `--definitions DIR`: the script API's definition files, written; their
@@ -329,10 +338,7 @@ fn definitions(dir: &std::path::Path) -> Result<Outcome, Failure> {
         dir.display()
     );
     let stdout: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
-    Ok(Outcome {
-        stdout,
-        code: EXIT_OK,
-    })
+    Ok(Outcome::new(stdout, EXIT_OK))
 }
 
 impl Invocation {
@@ -345,6 +351,8 @@ impl Invocation {
             recipe_help: self.recipe_help,
             action: action(cli),
             prune: cli.prune,
+            allow_prune_all: cli.allow_prune_all,
+            allow_prune_data: cli.allow_prune_data,
             wait: cli
                 .wait
                 .then(|| cli.timeout.unwrap_or(crate::reach::DEFAULT_TIMEOUT)),
@@ -370,6 +378,7 @@ impl Invocation {
             allow_read: cli.allow_read.clone(),
             own_options: own_option_names(),
             file_watch: cli.watch,
+            last_change: None,
         }
     }
 }
@@ -396,6 +405,16 @@ fn action(cli: &Cli) -> Result<Action, String> {
             "--diff and --delete do not go together: --diff shows what applying would change"
                 .into(),
         );
+    }
+    for (given, option) in [
+        (cli.allow_prune_all, "--allow-prune-all"),
+        (cli.allow_prune_data, "--allow-prune-data"),
+    ] {
+        if given && !cli.prune {
+            return Err(format!(
+                "{option} widens what --prune may delete; add --prune"
+            ));
+        }
     }
     if cli.delete && cli.prune {
         return Err("--delete already removes everything of the instance; drop --prune".into());
@@ -473,33 +492,30 @@ pub fn main() -> ExitCode {
         .spawn(move || run(&inv, handle));
     let result = match worker.map(|w| w.join()) {
         Ok(Ok(result)) => result,
-        Ok(Err(_)) => Err(Failure {
-            code: EXIT_FAILED,
-            error: anyhow!("internal error: the engine thread panicked"),
-        }),
-        Err(e) => Err(Failure {
-            code: EXIT_FAILED,
-            error: anyhow!("cannot start the engine thread: {e}"),
-        }),
+        Ok(Err(_)) => Err(Failure::from(anyhow!(
+            "internal error: the engine thread panicked"
+        ))),
+        Err(e) => Err(Failure::from(anyhow!(
+            "cannot start the engine thread: {e}"
+        ))),
     };
-    match result {
-        Ok(outcome) => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            if out
-                .write_all(outcome.stdout.as_bytes())
-                .and_then(|_| out.flush())
-                .is_err()
-            {
-                return ExitCode::from(EXIT_FAILED);
-            }
-            ExitCode::from(outcome.code)
-        }
+    let (stdout, code) = match result {
+        Ok(outcome) => (outcome.stdout, outcome.code),
         Err(failure) => {
             eprintln!("error: {:#}", failure.error);
-            ExitCode::from(failure.code)
+            (failure.stdout, failure.code)
         }
+    };
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(stdout.as_bytes())
+        .and_then(|_| out.flush())
+        .is_err()
+    {
+        return ExitCode::from(EXIT_FAILED);
     }
+    ExitCode::from(code)
 }
 
 #[cfg(test)]
@@ -568,6 +584,8 @@ mod tests {
             "diff",
             "delete",
             "prune",
+            "allow-prune-all",
+            "allow-prune-data",
             "watch",
             "force",
             "adopt",
@@ -601,6 +619,8 @@ mod tests {
             &["--wait", "--dry-run"],
             &["--timeout", "5m"],
             &["--watch", "--diff"],
+            &["--allow-prune-all"],
+            &["--allow-prune-data", "--delete"],
         ] {
             assert!(parse(words).is_err(), "{words:?}");
         }
@@ -609,6 +629,19 @@ mod tests {
         assert_eq!(parse(&["--diff", "--prune"]), Ok(Action::Diff));
         assert_eq!(parse(&["--delete"]), Ok(Action::Delete));
         assert_eq!(parse(&["--prune", "--wait"]), Ok(Action::Apply));
+        assert_eq!(
+            parse(&[
+                "--prune",
+                "--allow-prune-all",
+                "--allow-prune-data",
+                "--watch"
+            ]),
+            Ok(Action::Apply)
+        );
+        assert_eq!(
+            parse(&["--diff", "--prune", "--allow-prune-data"]),
+            Ok(Action::Diff)
+        );
     }
 
     #[test]

@@ -302,6 +302,27 @@ fn flag(value: &str) -> Result<(), String> {
     }
 }
 
+/// A kind as `prune.keepKinds` names it: `Kind` (in any group) or
+/// `Kind.group` (`Cluster.postgresql.cnpg.io`), as kubectl writes kinds.
+fn kind_name(value: &str) -> Result<(), String> {
+    let (kind, group) = match value.split_once('.') {
+        Some((kind, group)) => (kind, Some(group)),
+        None => (value, None),
+    };
+    let mut chars = kind.chars();
+    let starts_upper = chars.next().is_some_and(|c| c.is_ascii_uppercase());
+    if !starts_upper || !chars.all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "{value:?} is not a kind: Kind or Kind.group, e.g. StatefulSet or Cluster.postgresql.cnpg.io"
+        ));
+    }
+    match group {
+        Some(group) => validate::dns1123_subdomain(group)
+            .map_err(|e| format!("{value:?}: the group after the kind: {e}")),
+        None => Ok(()),
+    }
+}
+
 /// Every configuration key wildrun knows.
 pub const KEYS: &[Key] = &[
     Key {
@@ -541,6 +562,13 @@ pub const KEYS: &[Key] = &[
         default: Some(|| json!(crate::kube::lease::LEASE_DURATION.as_secs())),
         help: "seconds the Lease of a script that calls kube::watch stays with a copy that stopped renewing it; the holder renews every third of it and writes only within two thirds of it after its last renewal",
         check: lease_seconds,
+    },
+    Key {
+        path: "prune.keepKinds",
+        ty: KeyType::List,
+        default: Some(|| json!([])),
+        help: "kinds whose objects hold data, which --prune leaves in place unless --allow-prune-data is given, besides PersistentVolumeClaims: Kind or Kind.group",
+        check: kind_name,
     },
     Key {
         path: "sandbox.allowRead",
@@ -1231,6 +1259,29 @@ mod tests {
             sets: sets.iter().map(|s| s.to_string()).collect(),
         };
         load(&sources, dir.path(), &|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn prune_keep_kinds_are_kinds_with_an_optional_group() {
+        let c = load_with(
+            Some("prune:\n  keepKinds: [StatefulSet, Cluster.postgresql.cnpg.io]\n"),
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.get("prune.keepKinds"),
+            Some(&json!(["StatefulSet", "Cluster.postgresql.cnpg.io"]))
+        );
+        let c = load_with(None, &[], &[]).unwrap();
+        assert_eq!(c.get("prune.keepKinds"), Some(&json!([])));
+        for bad in ["statefulset", "Stateful-Set", "Cluster.Bad_Group"] {
+            let err = load_with(None, &[], &[&format!("prune.keepKinds={bad}")])
+                .map(|c| format!("{:?}", c.get("prune.keepKinds")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("prune.keepKinds"), "{bad}: {err}");
+        }
     }
 
     #[test]

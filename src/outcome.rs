@@ -9,12 +9,27 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 /// What a finished run produced.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Outcome {
     /// Text for stdout (manifests, diffs, help, the script's `out::`).
     pub stdout: String,
     /// Exit code.
     pub code: u8,
+    /// With `--watch --prune`: the prune was held because a file the run
+    /// read changed too recently; `--watch` runs again at this time if
+    /// nothing changes before (see [`crate::watch::PRUNE_SETTLE`]).
+    pub prune_due: Option<std::time::SystemTime>,
+}
+
+impl Outcome {
+    /// A run that printed `stdout` and ends with `code`.
+    pub fn new(stdout: String, code: u8) -> Outcome {
+        Outcome {
+            stdout,
+            code,
+            prune_due: None,
+        }
+    }
 }
 
 /// A failure with the exit code it maps to.
@@ -24,6 +39,9 @@ pub struct Failure {
     pub code: u8,
     /// What went wrong.
     pub error: anyhow::Error,
+    /// Data for stdout all the same: with `-o`, the report of what was
+    /// done, what failed and what was not done.
+    pub stdout: String,
 }
 
 impl Failure {
@@ -32,6 +50,7 @@ impl Failure {
         Failure {
             code: EXIT_USAGE,
             error: anyhow::Error::msg(message.to_string()),
+            stdout: String::new(),
         }
     }
 }
@@ -42,6 +61,7 @@ impl From<anyhow::Error> for Failure {
         Failure {
             code: EXIT_FAILED,
             error,
+            stdout: String::new(),
         }
     }
 }

@@ -371,10 +371,16 @@ impl Step {
 
     /// The object the step writes, if it writes one.
     pub fn target(&self) -> Option<ObjectRef> {
+        matches!(self, Step::Apply(_) | Step::CopySecret(_)).then(|| self.object())
+    }
+
+    /// The object the step is about: the one it writes, waits for or deletes.
+    pub fn object(&self) -> ObjectRef {
         match self {
-            Step::Apply(a) => Some(ObjectRef::of(&a.object)),
-            Step::CopySecret(c) => Some(ObjectRef::secret(&c.to_namespace, &c.name)),
-            Step::Wait(_) | Step::Delete(_) => None,
+            Step::Apply(a) => ObjectRef::of(&a.object),
+            Step::CopySecret(c) => ObjectRef::secret(&c.to_namespace, &c.name),
+            Step::Wait(w) => w.target.clone(),
+            Step::Delete(d) => d.target.clone(),
         }
     }
 

@@ -7,6 +7,12 @@
 //! than write it in place), bursts of events are folded into one run, an
 //! error is reported and the watch goes on, and Ctrl-C or SIGTERM ends the
 //! watch with exit 0 once the current run is done.
+//!
+//! With `--prune`, a run deletes nothing until the files it read have been
+//! unchanged for [`PRUNE_SETTLE`]: an editor or a sync tool may be halfway
+//! through writing one, and what is missing from it now may be back in a
+//! moment. Such a run applies, holds its prune, and the watch runs again
+//! once the files have settled.
 
 use crate::kube::events::{listen_for_stop, Wake};
 use crate::outcome::{Failure, Outcome, EXIT_OK, EXIT_USAGE};
@@ -16,10 +22,88 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Quiet time that ends a burst of file events (an editor's save, a `git checkout`).
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// How long the files a run read must stay unchanged before `--watch
+/// --prune` deletes anything. Longer than the pause inside a slow save
+/// (an editor that truncates a file and writes it seconds later, a sync
+/// tool or `git` writing files one by one, seen to take 4 s), short enough
+/// that a removal made on purpose is carried out soon after.
+pub const PRUNE_SETTLE: Duration = Duration::from_secs(10);
+
+/// Why the files a run read have not settled: which changed last, how long
+/// ago, and when they will have settled if nothing changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unsettled {
+    /// The file that changed last, when a file's time says it (not an event).
+    pub file: Option<PathBuf>,
+    /// How long ago it changed.
+    pub age: Duration,
+    /// When [`PRUNE_SETTLE`] will have passed since.
+    pub due: SystemTime,
+}
+
+impl std::fmt::Display for Unsettled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match &self.file {
+            Some(file) => crate::files::display_path(file),
+            None => "a file the run read".to_string(),
+        };
+        write!(
+            f,
+            "{what} changed {:.1}s ago; --watch prunes once the files the run read are unchanged for {}s, then runs again",
+            self.age.as_secs_f64(),
+            PRUNE_SETTLE.as_secs()
+        )
+    }
+}
+
+/// Whether `files` have been unchanged for [`PRUNE_SETTLE`] at `now`, by
+/// their modification times and by `last_change`, when the watch last saw
+/// one of them change (a file replaced by an older one keeps its old time).
+/// A file that cannot be read counts as changed just now; a time in the
+/// future (another machine's clock) says nothing, and the events decide.
+pub fn settled(
+    files: &[PathBuf],
+    last_change: Option<SystemTime>,
+    now: SystemTime,
+) -> Result<(), Unsettled> {
+    // The file changed last, by its time.
+    let mut newest: Option<(SystemTime, &PathBuf)> = None;
+    for file in files {
+        let changed = match std::fs::metadata(file).and_then(|m| m.modified()) {
+            Ok(t) if t > now => continue,
+            Ok(t) => t,
+            Err(_) => now,
+        };
+        if newest.is_none_or(|(t, _)| changed > t) {
+            newest = Some((changed, file));
+        }
+    }
+    let latest = match (newest.map(|(t, _)| t), last_change) {
+        (Some(a), Some(b)) => a.max(b),
+        (a, b) => match a.or(b) {
+            Some(t) => t,
+            None => return Ok(()),
+        },
+    };
+    let age = now.duration_since(latest).unwrap_or_default();
+    if age >= PRUNE_SETTLE {
+        return Ok(());
+    }
+    // Named when its own time is recent too (the event is its save).
+    let file = newest
+        .filter(|(t, _)| now.duration_since(*t).unwrap_or_default() < PRUNE_SETTLE)
+        .map(|(_, f)| f.clone());
+    Err(Unsettled {
+        file,
+        age,
+        due: latest + PRUNE_SETTLE,
+    })
+}
 
 fn canonical(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
@@ -42,14 +126,33 @@ fn touches(paths: &[PathBuf], files: &BTreeSet<PathBuf>) -> bool {
         .any(|p| files.contains(&canonical(p)) || files.contains(p))
 }
 
-/// Waits for a change to one of `files`; folds a burst into one. `Err` on stop.
+/// What ended a wait for changes.
+#[derive(Debug, PartialEq)]
+enum Woken {
+    /// These files changed (a burst folded into one).
+    Changed(Vec<PathBuf>),
+    /// Nothing changed until the deadline.
+    Due,
+}
+
+/// Waits for a change to one of `files`, or until `deadline`; folds a
+/// burst into one. `Err` on stop.
 fn wait_for_change(
     rx: &Receiver<Wake>,
     files: &BTreeSet<PathBuf>,
-) -> Result<Vec<PathBuf>, &'static str> {
+    deadline: Option<SystemTime>,
+) -> Result<Woken, &'static str> {
     loop {
-        match rx.recv() {
-            Err(_) => return Err("stopped"),
+        let next = match deadline {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(due) => match due.duration_since(SystemTime::now()) {
+                Ok(left) if !left.is_zero() => rx.recv_timeout(left),
+                _ => return Ok(Woken::Due),
+            },
+        };
+        match next {
+            Err(RecvTimeoutError::Timeout) => return Ok(Woken::Due),
+            Err(RecvTimeoutError::Disconnected) => return Err("stopped"),
             Ok(Wake::Stop(why)) => return Err(why),
             Ok(Wake::Files(paths)) if touches(&paths, files) => {
                 let mut changed = paths;
@@ -65,25 +168,25 @@ fn wait_for_change(
                 changed.retain(|p| files.contains(&canonical(p)) || files.contains(p));
                 changed.sort();
                 changed.dedup();
-                return Ok(changed);
+                return Ok(Woken::Changed(changed));
             }
             Ok(_) => {}
         }
     }
 }
 
-fn print_outcome(outcome: &Outcome) {
+fn print_stdout(text: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = out
-        .write_all(outcome.stdout.as_bytes())
-        .and_then(|_| out.flush());
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }
 
 /// Runs `run_once` (one run: its result and the files it read) until
-/// stopped, again on every change of a file it read.
+/// stopped, again on every change of a file it read, and again when a run
+/// held its prune until the files settle. `run_once` is given when the
+/// watch last saw a file change (`None` for the first run).
 pub fn watch_files(
     runtime: tokio::runtime::Handle,
-    mut run_once: impl FnMut() -> (Result<Outcome, Failure>, Vec<PathBuf>),
+    mut run_once: impl FnMut(Option<SystemTime>) -> (Result<Outcome, Failure>, Vec<PathBuf>),
 ) -> Result<Outcome, Failure> {
     let (tx, rx) = channel();
     listen_for_stop(&runtime, tx.clone());
@@ -100,10 +203,11 @@ pub fn watch_files(
     let mut watched_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut last_good: BTreeSet<PathBuf> = BTreeSet::new();
     let mut runs = 0u64;
+    let mut last_change: Option<SystemTime> = None;
     loop {
         runs += 1;
         let started = Instant::now();
-        let (result, read) = run_once();
+        let (result, read) = run_once(last_change);
         // A command line the first run rejects (a missing --name) stays wrong: stop.
         if runs == 1 {
             if let Err(failure) = &result {
@@ -113,9 +217,13 @@ pub fn watch_files(
             }
         }
         match &result {
-            Ok(outcome) => print_outcome(outcome),
-            Err(failure) => tracing::error!("{:#}", failure.error),
+            Ok(outcome) => print_stdout(&outcome.stdout),
+            Err(failure) => {
+                tracing::error!("{:#}", failure.error);
+                print_stdout(&failure.stdout);
+            }
         }
+        let prune_due = result.as_ref().ok().and_then(|o| o.prune_due);
         let mut files: BTreeSet<PathBuf> = read.iter().map(|p| canonical(p)).collect();
         // A failed run may stop before it reads everything: keep watching what the last good run read.
         if result.is_ok() {
@@ -137,20 +245,22 @@ pub fn watch_files(
             started.elapsed().as_secs_f64(),
             files.len()
         );
-        match wait_for_change(&rx, &files) {
-            Ok(changed) => {
+        match wait_for_change(&rx, &files, prune_due) {
+            Ok(Woken::Changed(changed)) => {
+                last_change = Some(SystemTime::now());
                 let names: Vec<String> = changed
                     .iter()
                     .map(|p| crate::files::display_path(p))
                     .collect();
                 tracing::info!("changed: {}", names.join(", "));
             }
+            Ok(Woken::Due) => tracing::info!(
+                "no file changed for {}s: running again to prune",
+                PRUNE_SETTLE.as_secs()
+            ),
             Err(why) => {
                 tracing::info!("{why}: stopping the watch");
-                return Ok(Outcome {
-                    stdout: String::new(),
-                    code: EXIT_OK,
-                });
+                return Ok(Outcome::new(String::new(), EXIT_OK));
             }
         }
     }
@@ -179,15 +289,53 @@ mod tests {
         .unwrap();
         tx.send(Wake::Files(vec![PathBuf::from("/r/recipe.rhai")]))
             .unwrap();
-        let changed = wait_for_change(&rx, &files).unwrap();
+        let changed = wait_for_change(&rx, &files, None).unwrap();
         assert_eq!(
             changed,
-            [
+            Woken::Changed(vec![
                 PathBuf::from("/r/lib.rhai"),
                 PathBuf::from("/r/recipe.rhai")
-            ]
+            ])
         );
+        // With a deadline and no change: due.
+        let soon = SystemTime::now() + Duration::from_millis(20);
+        assert_eq!(wait_for_change(&rx, &files, Some(soon)), Ok(Woken::Due));
         tx.send(Wake::Stop("interrupted")).unwrap();
-        assert_eq!(wait_for_change(&rx, &files), Err("interrupted"));
+        assert_eq!(wait_for_change(&rx, &files, None), Err("interrupted"));
+    }
+
+    #[test]
+    fn files_settle_once_neither_their_times_nor_the_watch_saw_a_change_for_the_settle_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("objs.yaml");
+        std::fs::write(&file, "a: 1\n").unwrap();
+        let written = std::fs::metadata(&file).unwrap().modified().unwrap();
+        let files = [file.clone()];
+        // Just written.
+        let err = settled(&files, None, written + Duration::from_secs(2)).unwrap_err();
+        assert_eq!(err.file.as_deref(), Some(file.as_path()));
+        assert_eq!(err.age, Duration::from_secs(2));
+        assert_eq!(err.due, written + PRUNE_SETTLE);
+        assert!(err.to_string().contains("objs.yaml changed 2.0s ago; --watch prunes once the files the run read are unchanged for 10s"), "{err}");
+        let later = written + PRUNE_SETTLE;
+        assert_eq!(settled(&files, None, later), Ok(()));
+        // The watch saw a change after the file's time: that counts.
+        let seen = written + Duration::from_secs(5);
+        let err = settled(&files, Some(seen), later).unwrap_err();
+        assert_eq!((err.file, err.due), (None, seen + PRUNE_SETTLE));
+        let err = settled(&files, Some(seen), seen).unwrap_err();
+        assert_eq!(err.age, Duration::ZERO);
+        assert_eq!(
+            err.file.as_deref(),
+            Some(file.as_path()),
+            "named by its own time"
+        );
+        // A time in the future says nothing; a file gone is a change now.
+        assert_eq!(
+            settled(&files, None, written - Duration::from_secs(60)),
+            Ok(())
+        );
+        let gone = [dir.path().join("gone.yaml")];
+        assert!(settled(&gone, None, later).is_err());
     }
 }

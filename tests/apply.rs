@@ -582,12 +582,28 @@ fn prune_removes_what_the_recipe_stopped_producing() {
     let fork = dir.path().join("public.rhai");
     let fork = fork.to_str().unwrap();
 
+    // --diff --prune shows exactly what --prune deletes: the Ingress, not
+    // the TLS copy, which stays while the namespace holds the Deployment
+    // and Service.
     let diff = w.wildrun(&[fork, "--name", name, "--diff", "--prune"]);
-    assert_eq!(diff.status.code(), Some(1));
-    assert!(
-        stdout(&diff).contains(&format!("--- live Ingress {name}/{name}")),
+    assert_eq!(diff.status.code(), Some(1), "{}", stderr(&diff));
+    let predicted: Vec<String> = stdout(&diff)
+        .lines()
+        .filter_map(|l| l.strip_prefix("--- live "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        predicted,
+        [format!("Ingress {name}/{name}")],
         "{}",
         stdout(&diff)
+    );
+    assert!(
+        stderr(&diff).contains(&format!(
+            "kept       Secret {name}/wildcard-wild-cloud-tls (namespace {name} still holds"
+        )),
+        "{}",
+        stderr(&diff)
     );
 
     let out = w.wildrun(&[fork, "--name", name]);
@@ -607,11 +623,15 @@ fn prune_removes_what_the_recipe_stopped_producing() {
         w.get(&["-n", name, "deployment", name]).is_some(),
         "the Deployment stays"
     );
-    let lines = report(&out);
-    assert!(
-        lines.contains(&format!("deleted Ingress {name}/{name}")),
-        "{lines:?}"
-    );
+    let deleted: Vec<String> = report(&out)
+        .iter()
+        .filter_map(|l| l.strip_prefix("deleted "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(deleted, predicted);
+    assert!(w
+        .get(&["-n", name, "secret", "wildcard-wild-cloud-tls"])
+        .is_some());
 }
 
 #[test]
@@ -724,7 +744,7 @@ fn conflicting_field_manager_needs_force() {
     let name = w.name.as_str();
     deploy_and_hand_replicas_to_another_manager(&w);
 
-    let out = w.wildrun(&["scripts/public.rhai", "--name", name]);
+    let out = w.wildrun(&["scripts/public.rhai", "--name", name, "-o", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -734,6 +754,24 @@ fn conflicting_field_manager_needs_force() {
     assert!(
         err.contains("--force"),
         "the error says how to take over: {err}"
+    );
+    // The report on stdout all the same: done, failed, not done.
+    let entries: Vec<Value> =
+        serde_json::from_slice(&out.stdout).expect("-o json prints the report when a run fails");
+    let action = |kind: &str| {
+        entries
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .map(|e| e["action"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_else(|| panic!("no {kind} in {entries:?}"))
+    };
+    assert_eq!(action("Namespace"), "unchanged", "{entries:?}");
+    assert_eq!(action("Deployment"), "failed", "{entries:?}");
+    assert_eq!(action("Ingress"), "not-done", "{entries:?}");
+    let failed = entries.iter().find(|e| e["action"] == "failed").unwrap();
+    assert!(
+        failed["note"].as_str().unwrap().contains("conflict"),
+        "{failed}"
     );
 
     assert_ok(
@@ -2174,4 +2212,340 @@ fn a_user_bound_per_namespace_writes_where_bound_and_is_refused_elsewhere() {
         w.must_get(&["-n", ns, "configmap", "settings"]);
     }
     let _ = w.cluster.kubectl(&["delete", "clusterrole", &writer]);
+}
+
+/// A user's objects of kinds wildrun has no type for, made with kubectl
+/// in `ns`: an IngressRoute (Traefik's CRD), a Lease and a ResourceQuota.
+fn users_objects(ns: &str, labels: Value) -> Vec<Value> {
+    vec![
+        json!({"apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute",
+               "metadata": {"name": "user-route", "namespace": ns, "labels": labels},
+               "spec": {"entryPoints": ["web"], "routes": [{"match": "Host(`a.example.test`)", "kind": "Rule", "services": [{"name": "web", "port": 80}]}]}}),
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+               "metadata": {"name": "user-lease", "namespace": ns, "labels": labels},
+               "spec": {"holderIdentity": "someone"}}),
+        json!({"apiVersion": "v1", "kind": "ResourceQuota",
+               "metadata": {"name": "user-quota", "namespace": ns, "labels": labels},
+               "spec": {"hard": {"pods": "10"}}}),
+    ]
+}
+
+/// The kinds and names of [`users_objects`], as the report names them.
+const USERS_OBJECTS: [(&str, &str); 3] = [
+    ("IngressRoute", "user-route"),
+    ("Lease", "user-lease"),
+    ("ResourceQuota", "user-quota"),
+];
+
+fn kubectl_apply(cluster: &TestCluster, objects: &[Value]) {
+    for object in objects {
+        let out = cluster.kubectl_stdin(&["apply", "-f", "-"], &object.to_string());
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
+
+/// Whether each of [`USERS_OBJECTS`] is still in `ns`.
+fn assert_users_objects_remain(w: &World, ns: &str) {
+    for (kind, name) in USERS_OBJECTS {
+        assert!(
+            w.get(&["-n", ns, &kind.to_lowercase(), name]).is_some(),
+            "{kind} {ns}/{name} was deleted"
+        );
+    }
+}
+
+#[test]
+fn delete_keeps_a_namespace_that_holds_objects_of_kinds_wildrun_does_not_know_and_names_them() {
+    let w = World::new("delete-keeps", true);
+    let name = w.name.as_str();
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", name]),
+        "apply",
+    );
+    kubectl_apply(w.cluster, &users_objects(name, json!({})));
+
+    let out = w.wildrun(&[
+        "scripts/public.rhai",
+        "--name",
+        name,
+        "--delete",
+        "-o",
+        "json",
+    ]);
+    assert_ok(&out, "delete");
+    let err = stderr(&out);
+    for kind in ["deployment", "service", "ingress"] {
+        assert!(
+            w.get(&["-n", name, kind, name]).is_none(),
+            "the instance's {kind} remains: {err}"
+        );
+    }
+    assert!(w.get(&["namespace", name]).is_some(), "{err}");
+    assert_users_objects_remain(&w, name);
+    let kept = err
+        .lines()
+        .find(|l| l.starts_with(&format!("kept       Namespace {name} (")))
+        .unwrap_or_else(|| panic!("the Namespace is not reported kept: {err}"));
+    assert!(
+        kept.contains(&format!("namespace {name} still holds ")),
+        "{kept}"
+    );
+    for (kind, object) in USERS_OBJECTS {
+        assert!(kept.contains(&format!("{kind} {object}")), "{kept}");
+    }
+    // The report on stdout says the same.
+    let entries: Vec<Value> = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let namespace = entries
+        .iter()
+        .find(|e| e["kind"] == "Namespace")
+        .expect("the Namespace is in the report");
+    assert_eq!(namespace["action"], "kept", "{entries:?}");
+    assert!(
+        namespace["note"]
+            .as_str()
+            .unwrap()
+            .contains("Lease user-lease"),
+        "{namespace}"
+    );
+}
+
+#[test]
+fn delete_keeps_a_namespace_where_another_instance_has_objects_of_any_kind() {
+    let w = World::new("shared-kinds", true);
+    let shared = w.name.as_str();
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", shared]),
+        "apply the first instance",
+    );
+    // A second instance in the same namespace, of kinds wildrun has no type for.
+    let dir = tempfile::tempdir().unwrap();
+    let instance = unique_name("routes");
+    let routes = dir.path().join(format!("{instance}.rhai"));
+    let applies: String = users_objects(shared, json!({}))
+        .iter()
+        .take(2)
+        .map(|o| format!("kube::apply(yaml::parse({:?})[0]);\n", o.to_string()))
+        .collect();
+    std::fs::write(&routes, &applies).unwrap();
+    let routes = routes.to_str().unwrap();
+    assert_ok(&w.wildrun(&[routes]), "apply the second instance");
+    let lease = w.must_get(&["-n", shared, "lease", "user-lease"]);
+    assert_eq!(labels_of(&lease)["wildrun.dev/instance"], instance.as_str());
+
+    let out = w.wildrun(&["scripts/public.rhai", "--name", shared, "--delete"]);
+    assert_ok(&out, "delete the first instance");
+    let err = stderr(&out);
+    assert!(w.get(&["namespace", shared]).is_some(), "{err}");
+    for (kind, name) in &USERS_OBJECTS[..2] {
+        assert!(
+            w.get(&["-n", shared, &kind.to_lowercase(), name]).is_some(),
+            "the other instance's {kind} was deleted: {err}"
+        );
+    }
+    assert!(
+        err.contains(&format!(
+            "kept       Namespace {shared} (namespace {shared} still holds"
+        )),
+        "{err}"
+    );
+    // Once the second instance is gone too, nothing holds the namespace.
+    let out = w.wildrun(&[routes, "--delete"]);
+    assert_ok(&out, "delete the second instance");
+    assert!(w.get(&["namespace", shared]).is_none(), "{}", stderr(&out));
+}
+
+#[test]
+fn delete_keeps_a_namespace_holding_a_kind_the_user_may_not_list() {
+    let w = World::new("delete-unlisted", true);
+    let name = w.name.as_str();
+    // examples/rbac.yaml's role, listing only the kinds wildrun has types
+    // for (and Pods) instead of every kind: it may not list Leases.
+    let rbac =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rbac.yaml"))
+            .unwrap();
+    let mut role = wildrun::yaml::parse_documents(&rbac, "rbac.yaml").unwrap()[0].clone();
+    let narrow = unique_name("list-known-kinds");
+    role["metadata"]["name"] = json!(narrow);
+    let rules = role["rules"].as_array_mut().unwrap();
+    rules.retain(|r| r["resources"] != json!(["*"]));
+    rules.extend([
+        json!({"apiGroups": [""], "resources": ["pods", "configmaps", "serviceaccounts", "persistentvolumeclaims", "secrets", "services"], "verbs": ["list"]}),
+        json!({"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets"], "verbs": ["list"]}),
+        json!({"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["list"]}),
+        json!({"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "networkpolicies"], "verbs": ["list"]}),
+        json!({"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["list"]}),
+        json!({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["list"]}),
+        json!({"apiGroups": ["cert-manager.io"], "resources": ["certificates"], "verbs": ["list"]}),
+        json!({"apiGroups": ["traefik.io"], "resources": ["middlewares"], "verbs": ["list"]}),
+        json!({"apiGroups": ["metallb.io"], "resources": ["ipaddresspools"], "verbs": ["list"]}),
+    ]);
+    let out = w
+        .cluster
+        .kubectl_stdin(&["apply", "-f", "-"], &role.to_string());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let user = service_account_kubeconfig(w.cluster, w.tls.name(), &narrow, dir.path());
+
+    assert_ok(
+        &w.wildrun_as(&user, &["scripts/public.rhai", "--name", name]),
+        "apply",
+    );
+    kubectl_apply(w.cluster, &users_objects(name, json!({}))[1..2]);
+    let out = w.wildrun_as(&user, &["scripts/public.rhai", "--name", name, "--delete"]);
+    assert_ok(&out, "delete");
+    let err = stderr(&out);
+    assert!(
+        w.get(&["-n", name, "lease", "user-lease"]).is_some(),
+        "the Lease the user cannot see was deleted: {err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "kept       Namespace {name} (namespace {name} may hold objects wildrun cannot see: "
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("(not allowed to list them)"),
+        "the kinds that could not be listed are named: {err}"
+    );
+    let _ = w.cluster.kubectl(&["delete", "clusterrole", &narrow]);
+}
+
+/// A recipe of `objects` (JSON) in namespace `ns`, which it makes.
+fn recipe_of(ns: &str, objects: &[Value]) -> String {
+    let mut text = format!("kube::ensure_namespace(\"{ns}\");\n");
+    for object in objects {
+        text.push_str(&format!(
+            "kube::apply(yaml::parse({:?})[0]);\n",
+            object.to_string()
+        ));
+    }
+    text
+}
+
+fn config_map(ns: &str, name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": {"a": "b"}})
+}
+
+fn volume_claim(ns: &str, name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": ns},
+           "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+}
+
+#[test]
+fn a_prune_that_would_remove_every_object_is_refused_unless_allowed() {
+    let mut w = World::new("prune-all", false);
+    let ns = w.name.clone();
+    let ns = ns.as_str();
+    let typo = format!("{ns}-typo");
+    w.cleanup_namespace(&typo);
+    let dir = tempfile::tempdir().unwrap();
+    let instance = unique_name("objs");
+    let recipe = dir.path().join(format!("{instance}.rhai"));
+    let recipe_path = recipe.to_str().unwrap();
+    let full = recipe_of(ns, &[config_map(ns, "one"), config_map(ns, "two")]);
+    std::fs::write(&recipe, &full).unwrap();
+    assert_ok(&w.wildrun(&[recipe_path]), "apply");
+    let uid = |name: &str| w.must_get(&["-n", ns, "configmap", name])["metadata"]["uid"].clone();
+    let before = [uid("one"), uid("two")];
+
+    // An empty plan (a condition gone wrong), then a plan that keeps none of
+    // the instance's objects (a renamed loop variable): refused, nothing changes.
+    for (text, reason) in [
+        (
+            "let objects = [];\nfor o in objects { kube::apply(o); }\n".to_string(),
+            "the plan is empty",
+        ),
+        (
+            recipe_of(&typo, &[config_map(&typo, "one")]),
+            "the plan keeps none of them",
+        ),
+    ] {
+        std::fs::write(&recipe, &text).unwrap();
+        let out = w.wildrun(&[recipe_path, "--prune", "-o", "json"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!(
+                "nothing was changed; --prune would delete every object of instance {instance} ("
+            )) && err.contains(reason)
+                && err.contains("--allow-prune-all"),
+            "{err}"
+        );
+        assert_eq!([uid("one"), uid("two")], before, "{err}");
+        assert!(w.get(&["namespace", &typo]).is_none(), "{err}");
+        let entries: Vec<Value> = serde_json::from_slice(&out.stdout).expect("a JSON report");
+        assert!(
+            entries.iter().all(|e| e["action"] == "not-done"),
+            "{entries:?}"
+        );
+    }
+
+    // Said explicitly, it goes ahead.
+    std::fs::write(&recipe, "").unwrap();
+    let out = w.wildrun(&[recipe_path, "--prune", "--allow-prune-all"]);
+    assert_ok(&out, "prune with --allow-prune-all");
+    assert!(w.get(&["-n", ns, "configmap", "one"]).is_none());
+    assert!(w.get(&["namespace", ns]).is_none(), "{}", stderr(&out));
+}
+
+#[test]
+fn prune_keeps_objects_that_hold_data_unless_allowed_and_diff_says_so() {
+    let w = World::new("prune-data", false);
+    let ns = w.name.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join(format!("{}.rhai", unique_name("data")));
+    let recipe_path = recipe.to_str().unwrap();
+    std::fs::write(
+        &recipe,
+        recipe_of(ns, &[volume_claim(ns, "data"), config_map(ns, "state")]),
+    )
+    .unwrap();
+    assert_ok(&w.wildrun(&[recipe_path]), "apply");
+    let claim_uid = w.must_get(&["-n", ns, "pvc", "data"])["metadata"]["uid"].clone();
+    // The recipe drops both; ConfigMaps hold data too, says prune.keepKinds.
+    std::fs::write(&recipe, recipe_of(ns, &[])).unwrap();
+    let keep = ["--set", "prune.keepKinds=StatefulSet,ConfigMap"];
+
+    let mut args = vec![recipe_path, "--diff", "--prune"];
+    args.extend(keep);
+    let diff = w.wildrun(&args);
+    assert_eq!(diff.status.code(), Some(0), "{}", stderr(&diff));
+    assert!(
+        !stdout(&diff).contains("PersistentVolumeClaim"),
+        "{}",
+        stdout(&diff)
+    );
+    assert!(
+        stderr(&diff).contains(&format!("kept       PersistentVolumeClaim {ns}/data (PersistentVolumeClaim holds data: --prune leaves it unless --allow-prune-data is given)")),
+        "{}",
+        stderr(&diff)
+    );
+
+    let mut args = vec![recipe_path, "--prune"];
+    args.extend(keep);
+    let out = w.wildrun(&args);
+    assert_ok(&out, "prune");
+    let pvc = w.must_get(&["-n", ns, "pvc", "data"]);
+    assert_eq!(pvc["metadata"]["uid"], claim_uid);
+    assert!(w.get(&["-n", ns, "configmap", "state"]).is_some());
+    let lines = report(&out);
+    for kept in [
+        format!("kept PersistentVolumeClaim {ns}/data"),
+        format!("kept ConfigMap {ns}/state"),
+    ] {
+        assert!(lines.contains(&kept), "{lines:?}");
+    }
+
+    // Confirmed: the claim goes, and so does the ConfigMap once
+    // prune.keepKinds no longer names it.
+    let out = w.wildrun(&[recipe_path, "--prune", "--allow-prune-data"]);
+    assert_ok(&out, "prune --allow-prune-data");
+    assert!(w.get(&["-n", ns, "configmap", "state"]).is_none());
+    let pvc = w.get(&["-n", ns, "pvc", "data"]);
+    assert!(
+        pvc.as_ref()
+            .is_none_or(|p| p["metadata"]["deletionTimestamp"].is_string()),
+        "{pvc:?}"
+    );
 }

@@ -1267,3 +1267,151 @@ fn a_plan_longer_than_the_lease_keeps_one_writer_at_a_time() {
         assert_eq!(run.interrupt(), Some(0));
     }
 }
+
+/// `objects` as one YAML file of JSON documents.
+fn yaml_file(objects: &[Value]) -> String {
+    objects.iter().map(|o| format!("---\n{o}\n")).collect()
+}
+
+/// Waits until the `nth` line holding `marker` is followed by a finished run.
+fn wait_for_run_after(run: &mut Background, marker: &str, nth: usize) {
+    run.wait_for_count(marker, nth);
+    eventually(&format!("a run after {marker:?} #{nth}"), || {
+        let text = run.text();
+        text.match_indices(marker)
+            .nth(nth - 1)
+            .is_some_and(|(at, _)| text[at..].contains(" done in "))
+    });
+}
+
+#[test]
+fn watch_prune_waits_for_a_half_saved_file_keeps_data_and_holds_a_large_removal() {
+    let cluster = TestCluster::shared();
+    let guard = TestNamespace::new(cluster, "watch-prune");
+    let ns = guard.name();
+    let dir = tempfile::tempdir().unwrap();
+    // A recipe of its own name: its instance is this test's alone.
+    let instance = unique_name("wz");
+    let recipe = format!("{instance}.rhai");
+    std::fs::write(
+        dir.path().join(&recipe),
+        "kube::apply_all(yaml::file(\"objs.yaml\"));\n",
+    )
+    .unwrap();
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    let claim = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": ns},
+                       "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    let cm = |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": {"k": name}});
+    let objs = dir.path().join("objs.yaml");
+    let full = yaml_file(&[namespace.clone(), claim.clone(), cm("a"), cm("b"), cm("c")]);
+    std::fs::write(&objs, &full).unwrap();
+
+    let mut run = start(
+        cluster.kubeconfig_path(),
+        dir.path(),
+        &["--watch", "--prune", &recipe],
+    );
+    run.wait_for("run 1 done");
+    let uid = |kind: &str, name: &str| {
+        get(cluster, &["-n", ns, kind, name]).map(|o| o["metadata"]["uid"].clone())
+    };
+    let before: Vec<_> = [
+        ("pvc", "data"),
+        ("configmap", "a"),
+        ("configmap", "b"),
+        ("configmap", "c"),
+    ]
+    .iter()
+    .map(|(kind, name)| uid(kind, name).unwrap())
+    .collect();
+    let unchanged = |what: &str, run: &Background| {
+        let now: Vec<_> = [
+            ("pvc", "data"),
+            ("configmap", "a"),
+            ("configmap", "b"),
+            ("configmap", "c"),
+        ]
+        .iter()
+        .map(|(kind, name)| uid(kind, name))
+        .collect();
+        assert_eq!(
+            now,
+            before.iter().cloned().map(Some).collect::<Vec<_>>(),
+            "{what}:\n{}",
+            run.text()
+        );
+    };
+    const AGAIN: &str = "running again to prune";
+
+    // An editor writes the file in two steps: first without `c`, seconds
+    // later whole. The run in between holds its prune; the one after finds
+    // nothing to remove, and nothing is removed later either.
+    let without_c = yaml_file(&[namespace.clone(), claim.clone(), cm("a"), cm("b")]);
+    for (half_saved, pause, held) in [
+        (
+            without_c.as_str(),
+            3,
+            format!("ConfigMap {ns}/c (objs.yaml changed "),
+        ),
+        // The same with the file truncated to nothing, as the issue saw.
+        ("", 4, format!("PersistentVolumeClaim {ns}/data")),
+    ] {
+        let runs = run.count(" done in ");
+        std::fs::write(&objs, half_saved).unwrap();
+        run.wait_for(&format!("run {} done", runs + 1));
+        std::thread::sleep(Duration::from_secs(pause));
+        std::fs::write(&objs, &full).unwrap();
+        run.wait_for(&format!("run {} done", runs + 2));
+        // Longer than the watch waits before it prunes what it held.
+        std::thread::sleep(Duration::from_secs(11));
+        unchanged(&format!("{half_saved:?} deleted something"), &run);
+        // The held step was reported, with why.
+        assert!(
+            run.text().contains(&format!("held       {held}")),
+            "{}",
+            run.text()
+        );
+    }
+    assert_eq!(run.count("deleted "), 0, "{}", run.text());
+    assert_eq!(run.count(AGAIN), 0, "{}", run.text());
+
+    // A removal made on purpose is pruned once the file has settled.
+    std::fs::write(&objs, &without_c).unwrap();
+    wait_for_run_after(&mut run, AGAIN, 1);
+    assert!(
+        run.text().contains(&format!("deleted    ConfigMap {ns}/c")),
+        "{}",
+        run.text()
+    );
+    assert_eq!(uid("configmap", "c"), None);
+
+    // Most of the instance at once: held until a run without --watch.
+    std::fs::write(&objs, yaml_file(std::slice::from_ref(&namespace))).unwrap();
+    wait_for_run_after(&mut run, AGAIN, 2);
+    let text = run.text();
+    assert!(
+        text.contains(&format!("held       ConfigMap {ns}/a (the plan dropped 3 of the 4 objects of instance {instance}, more than 50% in one --watch step: run the same command without --watch to confirm)")),
+        "{text}"
+    );
+    assert!(uid("configmap", "a").is_some() && uid("configmap", "b").is_some());
+
+    // The confirmation: the ConfigMaps go, the claim stays for its data.
+    let mut confirm = Command::new(env!("CARGO_BIN_EXE_wildrun"));
+    confirm
+        .current_dir(dir.path())
+        .args(["--prune", &recipe])
+        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .env_remove("WILDRUN_CONFIG");
+    let out = confirm.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "kept       PersistentVolumeClaim {ns}/data (PersistentVolumeClaim holds data"
+        )),
+        "{err}"
+    );
+    assert_eq!(uid("configmap", "a"), None, "{err}");
+    assert_eq!(uid("pvc", "data"), Some(before[0].clone()), "{err}");
+    assert_eq!(run.interrupt(), Some(0));
+}

@@ -1146,9 +1146,9 @@ impl Progress {
             dry_run,
             ..
         } = self;
-        let mut done = Vec::new();
         let mut failed = Vec::new();
         let mut not_done = Vec::new();
+        let mut entries = Vec::new();
         for (index, outcome) in outcomes.into_iter().enumerate() {
             let step = &prepared[index].planned;
             match outcome {
@@ -1157,10 +1157,17 @@ impl Progress {
                     if index >= reported {
                         entry.log(dry_run, report.quiet_unchanged);
                     }
-                    done.push(entry.line());
+                    entries.push(entry);
                 }
-                Some(Err(e)) => failed.push((step, e)),
-                None => not_done.push(step.step.display_name()),
+                Some(Err(e)) => {
+                    let note = format!("{}: {}", step.origin, super::error::chain(&e));
+                    entries.push(Entry::for_step(Action::Failed, &step.step, Some(note)));
+                    failed.push((step, e));
+                }
+                None => {
+                    entries.push(Entry::for_step(Action::NotDone, &step.step, None));
+                    not_done.push(step.step.display_name());
+                }
             }
         }
         let failed_line = |step: &PlannedStep, e: KubeError| {
@@ -1174,7 +1181,7 @@ impl Progress {
         if let Some(why) = stopped {
             return Err(KubeError::Fenced {
                 why,
-                done,
+                done: super::error::done_lines(&entries),
                 failed: failed.into_iter().map(|(s, e)| failed_line(s, e)).collect(),
                 not_done,
             });
@@ -1192,9 +1199,9 @@ impl Progress {
         Err(KubeError::Failed {
             origin: first.origin.clone(),
             error: Box::new(first_error),
-            done,
             failed: failed_lines,
             not_done,
+            entries,
         })
     }
 }

@@ -3,13 +3,24 @@
 //! An instance's objects are found by their `wildrun.dev/instance` label,
 //! across the kinds wildrun knows and the kinds the plan uses. Objects
 //! marked to keep (the wildcard Certificate several services share) are never
-//! removed, and a Namespace is removed only when nothing else is left in it,
-//! so a neighbouring instance in the same namespace survives. Objects
-//! another tool made that wildrun adopted (`--adopt`) are released, not
-//! deleted: they stay, without wildrun's marks and field ownership.
+//! removed, and a Namespace (or a Secret copy other instances may share) is
+//! removed only when its namespace holds nothing else, of any kind the API
+//! server serves ([`super::contents`]), so a neighbour survives.
+//!
+//! `--prune` has further guards, because a plan can come out smaller than
+//! meant (a condition, a typo in a loop, a half-saved file): a prune that
+//! would remove every object of the instance is refused without
+//! `--allow-prune-all`; objects that hold data (PersistentVolumeClaims and
+//! the kinds of `prune.keepKinds`) stay without `--allow-prune-data`; and in
+//! `--watch`, a prune waits for the files to settle and a large one waits
+//! for a run without `--watch` ([`WatchStep`]).
+//!
+//! Objects another tool made that wildrun adopted (`--adopt`) are released,
+//! not deleted: they stay, without wildrun's marks and field ownership.
 
 use super::cluster::{Cluster, Kind};
-use super::error::Result;
+use super::contents::{Holdings, Inventory};
+use super::error::{KubeError, Result};
 use super::objects::delete;
 use super::permissions::{Need, Permissions};
 use super::report::{Action, Entry, Report};
@@ -22,12 +33,28 @@ use kube::api::ListParams;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// Objects Kubernetes puts into every namespace; they do not keep a namespace alive.
-fn is_namespace_default(kind: &str, name: &str) -> bool {
-    matches!(
-        (kind, name),
-        ("ConfigMap", "kube-root-ca.crt") | ("ServiceAccount", "default")
-    )
+/// Kinds whose objects hold data that deleting them destroys, besides the
+/// ones `prune.keepKinds` names: `(group, kind)`. A PersistentVolumeClaim
+/// deleted takes its volume with it under the usual `Delete` reclaim policy,
+/// and one made again is a new, empty volume.
+pub const DATA_KINDS: &[(&str, &str)] = &[("", "PersistentVolumeClaim")];
+
+/// The share of an instance's objects one `--watch` step may prune, as
+/// `(numerator, denominator)`: more than half is held until a run without
+/// `--watch` confirms it. An edit rarely drops most of a recipe at once; a
+/// broken loop, a wrong condition or a file in mid-save does.
+pub const WATCH_PRUNE_SHARE: (usize, usize) = (1, 2);
+
+/// How many objects a message names before it says "and N more".
+const NAMED: usize = 3;
+
+/// `items` for a message: the first few, then how many more.
+pub fn first_few(items: &[String]) -> String {
+    let mut shown: Vec<String> = items.iter().take(NAMED).cloned().collect();
+    if items.len() > NAMED {
+        shown.push(format!("and {} more", items.len() - NAMED));
+    }
+    shown.join(", ")
 }
 
 /// A live object found by label.
@@ -98,72 +125,27 @@ async fn find_instance(cluster: &Cluster, kinds: &[Kind], instance: &str) -> Res
     Ok(found)
 }
 
-/// What else lives in `namespace` besides the objects about to be deleted.
-///
-/// Pods are checked too (anything running there). A kind the user may not
-/// list counts as "something else": a namespace is removed only when it is
-/// known to be empty.
-async fn other_objects(
-    cluster: &Cluster,
-    kinds: &[Kind],
-    namespace: &str,
-    leaving: &[ObjectRef],
-) -> Result<Vec<String>> {
-    let mut checked: Vec<Kind> = kinds.iter().filter(|k| k.namespaced).cloned().collect();
-    checked.push(cluster.resolve("v1", "Pod").await?);
-    let mut others = Vec::new();
-    for kind in &checked {
-        let items = match list(cluster, kind, Some(namespace), None).await {
-            Ok(items) => items,
-            Err(e) if e.to_string().contains("forbidden") => {
-                others.push(format!(
-                    "possibly {} (not allowed to list them)",
-                    kind.resource.plural
-                ));
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        others.extend(
-            items
-                .iter()
-                .filter_map(|item| blocks_namespace(kind, item, leaving)),
-        );
+/// Why a namespace (and the copies in it) stays: the first few objects it
+/// still holds, then how many more, and the kinds that could not be read;
+/// `None` when it holds nothing else.
+fn keep_note(ns: &str, holdings: &Holdings) -> Option<String> {
+    let Holdings {
+        objects,
+        unreadable,
+    } = holdings;
+    match (objects.is_empty(), unreadable.is_empty()) {
+        (true, true) => None,
+        (false, true) => Some(format!("namespace {ns} still holds {}", first_few(objects))),
+        (true, false) => Some(format!(
+            "namespace {ns} may hold objects wildrun cannot see: {}",
+            first_few(unreadable)
+        )),
+        (false, false) => Some(format!(
+            "namespace {ns} still holds {}, and may hold objects wildrun cannot see: {}",
+            first_few(objects),
+            first_few(unreadable)
+        )),
     }
-    Ok(others)
-}
-
-/// `Kind name` of a listed `item` that keeps its namespace alive: one that
-/// is not `leaving`, not owned by another object, and not one Kubernetes
-/// puts into every namespace. `None` when it does not count.
-fn blocks_namespace(kind: &Kind, item: &Value, leaving: &[ObjectRef]) -> Option<String> {
-    let name = item["metadata"]["name"].as_str().unwrap_or_default();
-    let owned = item
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .is_some_and(|o| !o.is_empty());
-    let gone = leaving
-        .iter()
-        .any(|t| t.kind == kind.resource.kind && t.name == name);
-    // Pods and ReplicaSets of a Deployment being deleted go with it.
-    if !gone && !owned && !is_namespace_default(&kind.resource.kind, name) {
-        Some(format!("{} {name}", kind.resource.kind))
-    } else {
-        None
-    }
-}
-
-/// Why a namespace (and the copies in it) stays: the first three of the
-/// `others` still in it, then how many more; `None` when nothing is left.
-fn keep_note(ns: &str, others: &[String]) -> Option<String> {
-    if others.is_empty() {
-        return None;
-    }
-    let mut shown: Vec<String> = others.iter().take(3).cloned().collect();
-    if others.len() > 3 {
-        shown.push(format!("and {} more", others.len() - 3));
-    }
-    Some(format!("namespace {ns} still holds {}", shown.join(", ")))
 }
 
 /// `found`, in the order `remove` deletes it.
@@ -190,108 +172,135 @@ fn deletion_order(mut found: Vec<Found>, order: &[ObjectRef]) -> DeletionOrder {
     }
 }
 
+/// The namespace a copy lives in, or a Namespace's own name.
+fn namespace_of(f: &Found) -> String {
+    if f.target.kind == "Namespace" {
+        f.target.name.clone()
+    } else {
+        f.target.namespace.clone().unwrap_or_default()
+    }
+}
+
 /// The copies in `ns` and the Namespace `ns` among `namespace_bound`,
 /// copies first: they go before their namespace.
 fn bound_to<'f>(namespace_bound: &'f [Found], ns: &str) -> Vec<&'f Found> {
     let mut ours: Vec<&Found> = namespace_bound
         .iter()
-        .filter(|f| {
-            f.target.namespace.as_deref() == Some(ns)
-                || (f.target.kind == "Namespace" && f.target.name == ns)
-        })
+        .filter(|f| namespace_of(f) == ns)
         .collect();
     ours.sort_by_key(|f| f.target.kind == "Namespace");
     ours
 }
 
+/// For each of `namespace_bound` (copies and Namespaces), in deletion
+/// order: `None` when it may go, or why it stays. It may go when its
+/// namespace holds nothing but what is `leaving` (the instance's objects
+/// deleted before it) and the other namespace-bound objects there; `also`
+/// are objects that will be there though they may not be yet (a preview).
+async fn namespace_verdicts<'f>(
+    cluster: &Cluster,
+    namespace_bound: &'f [Found],
+    leaving: &[ObjectRef],
+    also: &[ObjectRef],
+) -> Result<Vec<(&'f Found, Option<String>)>> {
+    let mut verdicts = Vec::new();
+    if namespace_bound.is_empty() {
+        return Ok(verdicts);
+    }
+    // Asked now, not taken from the run's discovery: a CRD installed since counts.
+    let inventory = Inventory::discover(cluster).await?;
+    let namespaces: BTreeSet<String> = namespace_bound.iter().map(namespace_of).collect();
+    for ns in namespaces {
+        let ours = bound_to(namespace_bound, &ns);
+        let mut gone: Vec<ObjectRef> = leaving
+            .iter()
+            .filter(|t| t.namespace.as_deref() == Some(ns.as_str()))
+            .cloned()
+            .collect();
+        // A released copy stays, and keeps its namespace.
+        gone.extend(ours.iter().filter(|f| !f.adopted).map(|f| f.target.clone()));
+        let holdings = inventory.holdings(cluster, &ns, &gone, also).await?;
+        let note = keep_note(&ns, &holdings);
+        for f in ours {
+            let kept = note
+                .clone()
+                .or_else(|| f.keep.then(|| format!("{KEEP_LABEL}=true")));
+            verdicts.push((f, kept));
+        }
+    }
+    Ok(verdicts)
+}
+
 /// Deletes `found` objects: first the instance's own objects in reverse
 /// plan order, then, namespace by namespace, Secret copies and the Namespace
-/// itself when nothing else is left there; waits until all are gone.
+/// itself when nothing else is left there; waits until all are gone. When
+/// it fails, the objects it did not get to are in the report as not done
+/// (the one that failed is there already).
 async fn remove(
     cluster: &Cluster,
     plan: &Plan,
-    kinds: &[Kind],
     found: Vec<Found>,
     report: &mut Report,
     dry_run: bool,
 ) -> Result<()> {
+    let targets: Vec<ObjectRef> = found.iter().map(|f| f.target.clone()).collect();
     let DeletionOrder {
         own,
         namespace_bound,
     } = deletion_order(found, &plan.targets());
-
-    let mut deleted: Vec<(Found, bool)> = Vec::new();
-    for f in own {
-        if f.keep {
-            let note = format!("{KEEP_LABEL}=true: shared with other services");
-            report.push_entry(Entry::new(Action::Kept, &f.target, Some(note)), dry_run);
-            continue;
-        }
-        if f.adopted {
-            release_reported(cluster, &f, report, dry_run).await?;
-            continue;
-        }
-        let existed = delete_reported(cluster, &f, report, dry_run).await?;
-        deleted.push((f, existed));
-    }
-
-    // Copies and namespaces: only where nothing else remains.
-    let namespaces: BTreeSet<String> = namespace_bound
-        .iter()
-        .map(|f| {
-            if f.target.kind == "Namespace" {
-                f.target.name.clone()
-            } else {
-                f.target.namespace.clone().unwrap_or_default()
+    let result = async {
+        let mut deleted: Vec<(Found, bool)> = Vec::new();
+        for f in own {
+            if f.keep {
+                let note = format!("{KEEP_LABEL}=true: shared with other services");
+                report.push_entry(Entry::new(Action::Kept, &f.target, Some(note)), dry_run);
+                continue;
             }
-        })
-        .collect();
-    for ns in namespaces {
-        let ours = bound_to(&namespace_bound, &ns);
-        let mut leaving: Vec<ObjectRef> = deleted
-            .iter()
-            .filter(|(f, _)| f.target.namespace.as_deref() == Some(ns.as_str()))
-            .map(|(f, _)| f.target.clone())
-            .collect();
-        // A released copy stays, and keeps its namespace.
-        leaving.extend(ours.iter().filter(|f| !f.adopted).map(|f| f.target.clone()));
-        let others = other_objects(cluster, kinds, &ns, &leaving).await?;
-        let keep_note = keep_note(&ns, &others);
-        for f in ours {
-            match (&keep_note, f.keep) {
-                (Some(note), _) => report.push_entry(
-                    Entry::new(Action::Kept, &f.target, Some(note.clone())),
-                    dry_run,
-                ),
-                (None, true) => report.push_entry(
-                    Entry::new(Action::Kept, &f.target, Some(format!("{KEEP_LABEL}=true"))),
-                    dry_run,
-                ),
-                (None, false) if f.adopted => {
-                    release_reported(cluster, f, report, dry_run).await?;
+            if f.adopted {
+                release_reported(cluster, &f, report, dry_run).await?;
+                continue;
+            }
+            let existed = delete_reported(cluster, &f, report, dry_run).await?;
+            deleted.push((f, existed));
+        }
+        // Copies and namespaces: only where nothing else remains.
+        let leaving: Vec<ObjectRef> = deleted.iter().map(|(f, _)| f.target.clone()).collect();
+        for (f, kept) in namespace_verdicts(cluster, &namespace_bound, &leaving, &[]).await? {
+            match kept {
+                Some(note) => {
+                    report.push_entry(Entry::new(Action::Kept, &f.target, Some(note)), dry_run)
                 }
-                (None, false) => {
+                None if f.adopted => release_reported(cluster, f, report, dry_run).await?,
+                None => {
                     let existed = delete_reported(cluster, f, report, dry_run).await?;
                     deleted.push((f.clone(), existed));
                 }
             }
         }
+        if !dry_run {
+            for (f, existed) in &deleted {
+                if *existed {
+                    let gone = &Condition::Deleted;
+                    wait::until(cluster, &f.kind, &f.target, gone, DEFAULT_DELETE_WAIT).await?;
+                }
+            }
+        }
+        Ok(())
     }
-    if !dry_run {
-        for (f, existed) in &deleted {
-            if *existed {
-                wait::until(
-                    cluster,
-                    &f.kind,
-                    &f.target,
-                    &Condition::Deleted,
-                    DEFAULT_DELETE_WAIT,
-                )
-                .await?;
+    .await;
+    if result.is_err() {
+        for target in targets {
+            let said = report.entries.iter().any(|e| {
+                e.kind == target.kind && e.namespace == target.namespace && e.name == target.name
+            });
+            if !said {
+                report
+                    .entries
+                    .push(Entry::new(Action::NotDone, &target, None));
             }
         }
     }
-    Ok(())
+    result
 }
 
 /// Refuses, before anything is deleted, when the user may not delete one
@@ -320,7 +329,7 @@ async fn check_delete(cluster: &Cluster, found: &[Found], option: &str) -> Resul
         .collect();
     let problems = Permissions::new(cluster).check(&needs).await?;
     if !problems.is_empty() {
-        return Err(super::error::KubeError::NotPermitted {
+        return Err(KubeError::NotPermitted {
             option: option.to_string(),
             problems,
         });
@@ -330,7 +339,8 @@ async fn check_delete(cluster: &Cluster, found: &[Found], option: &str) -> Resul
 
 /// Deletes `f` and reports it; an object already being deleted (an earlier
 /// run's) is not deleted again, nor counted as deleted by this run. Whether
-/// there is something to wait for.
+/// there is something to wait for. A deletion that fails is in the report
+/// as failed (not logged: the error says it).
 async fn delete_reported(
     cluster: &Cluster,
     f: &Found,
@@ -342,9 +352,19 @@ async fn delete_reported(
         report.push_entry(Entry::new(Action::Unchanged, &f.target, note), dry_run);
         return Ok(true);
     }
-    let existed = delete_one(cluster, f, dry_run).await?;
-    report.push_entry(Entry::new(Action::Deleted, &f.target, None), dry_run);
-    Ok(existed)
+    match delete_one(cluster, f, dry_run).await {
+        Ok(existed) => {
+            report.push_entry(Entry::new(Action::Deleted, &f.target, None), dry_run);
+            Ok(existed)
+        }
+        Err(e) => {
+            let note = Some(super::error::chain(&e));
+            report
+                .entries
+                .push(Entry::new(Action::Failed, &f.target, note));
+            Err(e)
+        }
+    }
 }
 
 /// Releases the adopted object `f` and reports it, naming who made it.
@@ -428,13 +448,15 @@ async fn namespace_bound(cluster: &Cluster, ns: &str) -> Result<Vec<Found>> {
     Ok(out)
 }
 
-/// `--delete`: removes every object of `instance`.
+/// `--delete`: removes every object of `instance`, saying each in `report`
+/// (which, when it fails, also says what failed and what was not done).
 pub async fn delete_instance(
     cluster: &Cluster,
     plan: &Plan,
     instance: &str,
     dry_run: bool,
-) -> Result<Report> {
+    report: &mut Report,
+) -> Result<()> {
     let kinds = searchable_kinds(cluster, plan).await?;
     let mut found = find_instance(cluster, &kinds, instance).await?;
     let mut touched: BTreeSet<String> = plan
@@ -450,23 +472,159 @@ pub async fn delete_instance(
             }
         }
     }
-    let mut report = Report::default();
     if found.is_empty() {
         tracing::info!("nothing of instance {instance} is in the cluster");
     }
     check_delete(cluster, &found, "--delete").await?;
-    remove(cluster, plan, &kinds, found, &mut report, dry_run).await?;
-    Ok(report)
+    remove(cluster, plan, found, report, dry_run).await
 }
 
-async fn stale(
+/// What narrows or widens `--prune`.
+#[derive(Debug, Clone, Default)]
+pub struct PruneRules {
+    /// `--allow-prune-all`: a prune may remove every object of the
+    /// instance (an empty plan, or one that keeps none of them).
+    pub allow_all: bool,
+    /// `--allow-prune-data`: a prune may remove objects that hold data.
+    pub allow_data: bool,
+    /// `prune.keepKinds`: kinds that hold data besides [`DATA_KINDS`],
+    /// each `Kind` (any group) or `Kind.group`.
+    pub keep_kinds: Vec<String>,
+    /// The run is a step of `--watch`.
+    pub watch: Option<WatchStep>,
+}
+
+/// What a prune in a `--watch` step needs to know.
+#[derive(Debug, Clone, Default)]
+pub struct WatchStep {
+    /// Why the files the run read have not settled yet (one changed a
+    /// moment ago); `None` once they have.
+    pub unsettled: Option<String>,
+}
+
+/// What a prune will do, decided before the plan is applied.
+#[derive(Debug, Default)]
+pub struct Pruning {
+    /// What to delete (copies and Namespaces only if their namespace
+    /// holds nothing else by then).
+    remove: Vec<Found>,
+    /// What stays on purpose, as report entries: held back, or holding data.
+    spared: Vec<Entry>,
+}
+
+impl Pruning {
+    /// Whether a step was held back, to be confirmed or retried.
+    pub fn held(&self) -> bool {
+        self.spared.iter().any(|e| e.action == Action::Held)
+    }
+
+    /// Its report entries for a run that failed before pruning: the
+    /// deletions not done, and what it would have spared anyway.
+    pub fn not_done(&self) -> Vec<Entry> {
+        self.remove
+            .iter()
+            .map(|f| {
+                let note = "--prune would have deleted it; the run stopped before".to_string();
+                Entry::new(Action::NotDone, &f.target, Some(note))
+            })
+            .chain(self.spared.iter().cloned())
+            .collect()
+    }
+}
+
+/// Whether `kind` holds data a deletion destroys: [`DATA_KINDS`] and the
+/// kinds `keep_kinds` names (`Kind` or `Kind.group`).
+fn holds_data(kind: &Kind, keep_kinds: &[String]) -> bool {
+    let (group, name) = (kind.resource.group.as_str(), kind.resource.kind.as_str());
+    DATA_KINDS.contains(&(group, name))
+        || keep_kinds.iter().any(|entry| match entry.split_once('.') {
+            Some((k, g)) => k == name && g == group,
+            None => entry == name,
+        })
+}
+
+/// Sorts what `--prune` would remove (`stale`, none kept by label) out of
+/// an instance of `owned` objects (those not kept by label): refused,
+/// held, kept for its data, or to delete. `plan_empty`: the plan has no
+/// object at all.
+fn sort_prune(
+    stale: Vec<Found>,
+    owned: usize,
+    plan_empty: bool,
+    instance: &str,
+    rules: &PruneRules,
+) -> Result<Pruning> {
+    if stale.is_empty() {
+        return Ok(Pruning::default());
+    }
+    let hold = |stale: Vec<Found>, why: String| Pruning {
+        remove: Vec::new(),
+        spared: stale
+            .iter()
+            .map(|f| Entry::new(Action::Held, &f.target, Some(why.clone())))
+            .collect(),
+    };
+    // A file in mid-save first: what the plan lacks now may be back in a moment.
+    if let Some(WatchStep {
+        unsettled: Some(why),
+    }) = &rules.watch
+    {
+        return Ok(hold(stale, why.clone()));
+    }
+    if !rules.allow_all && (plan_empty || stale.len() >= owned) {
+        return Err(KubeError::PruneAll {
+            instance: instance.to_string(),
+            objects: stale.iter().map(|f| f.target.to_string()).collect(),
+            reason: if plan_empty {
+                "the plan is empty".into()
+            } else {
+                "the plan keeps none of them".into()
+            },
+        });
+    }
+    let (share, of) = WATCH_PRUNE_SHARE;
+    if rules.watch.is_some() && stale.len() * of > owned * share {
+        let why = format!(
+            "the plan dropped {} of the {owned} objects of instance {instance}, more than {}% in one --watch step: run the same command without --watch to confirm",
+            stale.len(),
+            share * 100 / of
+        );
+        return Ok(hold(stale, why));
+    }
+    let (data, remove): (Vec<Found>, Vec<Found>) = stale
+        .into_iter()
+        .partition(|f| !rules.allow_data && holds_data(&f.kind, &rules.keep_kinds));
+    let spared = data
+        .iter()
+        .map(|f| {
+            let note = format!(
+                "{} holds data: --prune leaves it unless --allow-prune-data is given",
+                f.target.kind
+            );
+            Entry::new(Action::Kept, &f.target, Some(note))
+        })
+        .collect();
+    Ok(Pruning { remove, spared })
+}
+
+/// What `--prune` would do with `plan` for `instance` under `rules`.
+async fn decide_prune(
     cluster: &Cluster,
     plan: &Plan,
-    kinds: &[Kind],
     instance: &str,
-) -> Result<Vec<Found>> {
-    let found = find_instance(cluster, kinds, instance).await?;
-    Ok(stale_of(found, &plan.targets()))
+    rules: &PruneRules,
+) -> Result<Pruning> {
+    let kinds = searchable_kinds(cluster, plan).await?;
+    let found = find_instance(cluster, &kinds, instance).await?;
+    let planned = plan.targets();
+    let owned = found.iter().filter(|f| !f.keep).count();
+    sort_prune(
+        stale_of(found, &planned),
+        owned,
+        planned.is_empty(),
+        instance,
+        rules,
+    )
 }
 
 /// What `--prune` removes of `found`: objects the plan no longer produces
@@ -478,40 +636,81 @@ fn stale_of(found: Vec<Found>, planned: &[ObjectRef]) -> Vec<Found> {
         .collect()
 }
 
-/// Objects of `instance` in the cluster that `plan` no longer produces (what
-/// `--prune` removes), as listed.
-pub async fn stale_objects(
+/// What `--diff --prune` shows: exactly what `--prune` would delete (as
+/// listed), and what it would leave in place with why.
+#[derive(Debug, Default)]
+pub struct PrunePreview {
+    /// The objects it would delete, as listed.
+    pub removed: Vec<(ObjectRef, Value)>,
+    /// What it would keep or hold back, as report entries.
+    pub spared: Vec<Entry>,
+}
+
+/// What `--prune` would do after applying `plan`, without doing it: the
+/// same decisions, with the plan's objects counted as there already (the
+/// apply comes first). Fails as `--prune` would refuse.
+pub async fn preview_prune(
     cluster: &Cluster,
     plan: &Plan,
     instance: &str,
-) -> Result<Vec<(ObjectRef, Value)>> {
-    let kinds = searchable_kinds(cluster, plan).await?;
-    Ok(stale(cluster, plan, &kinds, instance)
-        .await?
-        .into_iter()
-        .map(|f| (f.target, f.live))
-        .collect())
+    rules: &PruneRules,
+) -> Result<PrunePreview> {
+    let Pruning { remove, spared } = decide_prune(cluster, plan, instance, rules).await?;
+    let planned = plan.targets();
+    let DeletionOrder {
+        own,
+        namespace_bound,
+    } = deletion_order(remove, &planned);
+    let leaving: Vec<ObjectRef> = own.iter().map(|f| f.target.clone()).collect();
+    let mut preview = PrunePreview {
+        removed: own
+            .iter()
+            .map(|f| (f.target.clone(), f.live.clone()))
+            .collect(),
+        spared,
+    };
+    for (f, kept) in namespace_verdicts(cluster, &namespace_bound, &leaving, &planned).await? {
+        match kept {
+            Some(note) => preview
+                .spared
+                .push(Entry::new(Action::Kept, &f.target, Some(note))),
+            None => preview.removed.push((f.target.clone(), f.live.clone())),
+        }
+    }
+    Ok(preview)
 }
 
-/// Before `--prune` applies anything: refuses when the user may not delete
-/// an object the prune would remove.
-pub async fn check_prune(cluster: &Cluster, plan: &Plan, instance: &str) -> Result<()> {
-    let kinds = searchable_kinds(cluster, plan).await?;
-    let stale = stale(cluster, plan, &kinds, instance).await?;
-    check_delete(cluster, &stale, "--prune").await
+/// Before `--prune` applies anything: decides what the prune will do, and
+/// refuses when it would remove every object of the instance (without
+/// `--allow-prune-all`) or the user may not delete an object it would remove.
+pub async fn check_prune(
+    cluster: &Cluster,
+    plan: &Plan,
+    instance: &str,
+    rules: &PruneRules,
+) -> Result<Pruning> {
+    let pruning = decide_prune(cluster, plan, instance, rules).await?;
+    check_delete(cluster, &pruning.remove, "--prune").await?;
+    Ok(pruning)
 }
 
-/// `--prune`: removes objects of `instance` that `plan` no longer produces.
+/// `--prune`, after the apply: carries out what [`check_prune`] decided,
+/// saying each object in `report`, the ones left in place too.
 pub async fn prune_instance(
     cluster: &Cluster,
     plan: &Plan,
-    instance: &str,
+    pruning: Pruning,
     dry_run: bool,
     report: &mut Report,
 ) -> Result<()> {
-    let kinds = searchable_kinds(cluster, plan).await?;
-    let stale = stale(cluster, plan, &kinds, instance).await?;
-    remove(cluster, plan, &kinds, stale, report, dry_run).await
+    let Pruning {
+        remove: stale,
+        spared,
+    } = pruning;
+    for entry in spared {
+        report.push_entry(entry, dry_run);
+    }
+    remove(cluster, plan, stale, report, dry_run).await
 }
 
 #[cfg(test)]
@@ -650,64 +849,168 @@ mod tests {
     }
 
     #[test]
-    fn only_objects_that_stay_keep_a_namespace() {
-        let cm = config_maps();
-        let pods = kind("", "v1", "Pod", "pods", true);
-        let leaving = vec![ObjectRef {
-            api_version: "v1".into(),
-            kind: "ConfigMap".into(),
-            namespace: Some("a".into()),
-            name: "cfg".into(),
-        }];
-        let listed = |name: &str| item(Some("a"), name, json!({}), json!({}));
-        assert_eq!(blocks_namespace(&cm, &listed("cfg"), &leaving), None);
-        assert_eq!(
-            blocks_namespace(&cm, &listed("other"), &leaving).as_deref(),
-            Some("ConfigMap other")
-        );
-        // Leaving is matched by kind too: a Pod named cfg stays.
-        assert_eq!(
-            blocks_namespace(&pods, &listed("cfg"), &leaving).as_deref(),
-            Some("Pod cfg")
-        );
-        // What Kubernetes puts into every namespace does not count...
-        assert_eq!(
-            blocks_namespace(&cm, &listed("kube-root-ca.crt"), &leaving),
-            None
-        );
-        let accounts = kind("", "v1", "ServiceAccount", "serviceaccounts", true);
-        assert_eq!(
-            blocks_namespace(&accounts, &listed("default"), &leaving),
-            None
-        );
-        assert_eq!(
-            blocks_namespace(&accounts, &listed("robot"), &leaving).as_deref(),
-            Some("ServiceAccount robot")
-        );
-        // ...nor what another object owns (it goes with its owner).
-        let mut owned = listed("web-5d4f-x2");
-        owned["metadata"]["ownerReferences"] = json!([{"kind": "ReplicaSet", "name": "web-5d4f"}]);
-        assert_eq!(blocks_namespace(&pods, &owned, &leaving), None);
-        owned["metadata"]["ownerReferences"] = json!([]);
-        assert_eq!(
-            blocks_namespace(&pods, &owned, &leaving).as_deref(),
-            Some("Pod web-5d4f-x2")
-        );
-        assert!(is_namespace_default("ConfigMap", "kube-root-ca.crt"));
-        assert!(!is_namespace_default("Secret", "kube-root-ca.crt"));
-    }
-
-    #[test]
-    fn the_keep_note_names_three_things_and_counts_the_rest() {
-        assert_eq!(keep_note("a", &[]), None);
+    fn the_keep_note_names_three_things_counts_the_rest_and_says_what_it_could_not_read() {
+        let holdings = |objects: &[String], unreadable: &[&str]| Holdings {
+            objects: objects.to_vec(),
+            unreadable: unreadable.iter().map(|s| s.to_string()).collect(),
+        };
+        assert_eq!(keep_note("a", &holdings(&[], &[])), None);
         let others: Vec<String> = (1..=5).map(|i| format!("ConfigMap c{i}")).collect();
         assert_eq!(
-            keep_note("a", &others[..3]).as_deref(),
+            keep_note("a", &holdings(&others[..3], &[])).as_deref(),
             Some("namespace a still holds ConfigMap c1, ConfigMap c2, ConfigMap c3")
         );
         assert_eq!(
-            keep_note("a", &others).as_deref(),
+            keep_note("a", &holdings(&others, &[])).as_deref(),
             Some("namespace a still holds ConfigMap c1, ConfigMap c2, ConfigMap c3, and 2 more")
         );
+        let forbidden = "leases.coordination.k8s.io (not allowed to list them)";
+        assert_eq!(
+            keep_note("a", &holdings(&[], &[forbidden])).as_deref(),
+            Some("namespace a may hold objects wildrun cannot see: leases.coordination.k8s.io (not allowed to list them)")
+        );
+        assert_eq!(
+            keep_note("a", &holdings(&others[..1], &[forbidden])).as_deref(),
+            Some("namespace a still holds ConfigMap c1, and may hold objects wildrun cannot see: leases.coordination.k8s.io (not allowed to list them)")
+        );
+    }
+
+    fn pvcs() -> Kind {
+        kind(
+            "",
+            "v1",
+            "PersistentVolumeClaim",
+            "persistentvolumeclaims",
+            true,
+        )
+    }
+
+    /// An instance of a Namespace, a PVC and `configmaps` ConfigMaps, all stale.
+    fn instance(configmaps: usize) -> Vec<Found> {
+        let mut all = vec![
+            found(
+                &kind("", "v1", "Namespace", "namespaces", false),
+                None,
+                "a",
+                false,
+                false,
+            ),
+            found(&pvcs(), Some("a"), "data", false, false),
+        ];
+        all.extend(
+            (0..configmaps)
+                .map(|i| found(&config_maps(), Some("a"), &format!("c{i}"), false, false)),
+        );
+        all
+    }
+
+    #[test]
+    fn a_prune_of_every_object_is_refused_unless_allowed() {
+        let rules = PruneRules::default();
+        let err = sort_prune(instance(1), 3, true, "r.x", &rules).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("nothing was changed; --prune would delete every object of instance r.x (Namespace a, PersistentVolumeClaim a/data, ConfigMap a/c0), because the plan is empty"),
+            "{text}"
+        );
+        assert!(text.contains("--allow-prune-all"), "{text}");
+        // A plan with objects, none of them the instance's.
+        let err = sort_prune(instance(1), 3, false, "r.x", &rules).unwrap_err();
+        assert!(
+            err.to_string().contains("the plan keeps none of them"),
+            "{err}"
+        );
+        let allowed = PruneRules {
+            allow_all: true,
+            allow_data: true,
+            ..PruneRules::default()
+        };
+        let pruning = sort_prune(instance(1), 3, true, "r.x", &allowed).unwrap();
+        assert_eq!(pruning.remove.len(), 3);
+        // Nothing stale: nothing to refuse, even with an empty plan.
+        assert!(sort_prune(Vec::new(), 3, true, "r.x", &rules).is_ok());
+    }
+
+    #[test]
+    fn objects_holding_data_stay_unless_allowed() {
+        let mut stale = instance(1);
+        stale.remove(0);
+        let rules = PruneRules {
+            keep_kinds: vec!["ConfigMap.example.io".into()],
+            ..PruneRules::default()
+        };
+        let pruning = sort_prune(stale.clone(), 5, false, "r.x", &rules).unwrap();
+        assert_eq!(names(&pruning.remove), ["ConfigMap a/c0"]);
+        let lines: Vec<String> = pruning.spared.iter().map(Entry::line).collect();
+        assert_eq!(lines, ["kept       PersistentVolumeClaim a/data (PersistentVolumeClaim holds data: --prune leaves it unless --allow-prune-data is given)"]);
+        // prune.keepKinds: a kind by name, or by name and group.
+        for entry in ["ConfigMap", "ConfigMap.example.io"] {
+            let rules = PruneRules {
+                keep_kinds: vec![entry.into()],
+                ..PruneRules::default()
+            };
+            let pruning = sort_prune(stale.clone(), 5, false, "r.x", &rules).unwrap();
+            let kept = entry == "ConfigMap";
+            assert_eq!(pruning.remove.is_empty(), kept, "{entry}");
+        }
+        let allowed = PruneRules {
+            allow_data: true,
+            ..PruneRules::default()
+        };
+        let pruning = sort_prune(stale, 5, false, "r.x", &allowed).unwrap();
+        assert_eq!(pruning.remove.len(), 2);
+        assert!(pruning.spared.is_empty());
+    }
+
+    #[test]
+    fn a_watch_step_holds_a_prune_until_the_files_settle_and_a_large_one_until_confirmed() {
+        let unsettled = PruneRules {
+            allow_all: true,
+            watch: Some(WatchStep {
+                unsettled: Some("objs.yaml changed 0.5s ago".into()),
+            }),
+            ..PruneRules::default()
+        };
+        let pruning = sort_prune(instance(0), 2, true, "r.x", &unsettled).unwrap();
+        assert!(pruning.remove.is_empty() && pruning.held());
+        assert_eq!(
+            pruning.spared[0].line(),
+            "held       Namespace a (objs.yaml changed 0.5s ago)"
+        );
+        let settled = PruneRules {
+            watch: Some(WatchStep::default()),
+            ..PruneRules::default()
+        };
+        // Half of an instance of four: applied (the PVC kept for its data).
+        let mut two = instance(2);
+        two.remove(0);
+        two.remove(0);
+        let pruning = sort_prune(two, 4, false, "r.x", &settled).unwrap();
+        assert_eq!(names(&pruning.remove), ["ConfigMap a/c0", "ConfigMap a/c1"]);
+        assert!(!pruning.held());
+        // More than half: held, whatever --allow-prune-all says.
+        let mut three = instance(2);
+        three.remove(0);
+        let confirmed_elsewhere = PruneRules {
+            allow_all: true,
+            ..settled.clone()
+        };
+        let pruning = sort_prune(three.clone(), 4, false, "r.x", &confirmed_elsewhere).unwrap();
+        assert!(pruning.remove.is_empty() && pruning.held());
+        assert!(
+            pruning.spared[0].line().contains("the plan dropped 3 of the 4 objects of instance r.x, more than 50% in one --watch step: run the same command without --watch to confirm"),
+            "{}",
+            pruning.spared[0].line()
+        );
+        // Without --watch the same prune goes ahead.
+        let pruning = sort_prune(three, 4, false, "r.x", &PruneRules::default()).unwrap();
+        assert_eq!(pruning.remove.len(), 2);
+    }
+
+    #[test]
+    fn first_few_names_three_and_counts_the_rest() {
+        let items: Vec<String> = (1..=4).map(|i| i.to_string()).collect();
+        assert_eq!(first_few(&items[..2]), "1, 2");
+        assert_eq!(first_few(&items), "1, 2, 3, and 1 more");
     }
 }

@@ -574,7 +574,7 @@ async fn aggregated(client: &Client) -> Result<Option<HashMap<String, ServedKind
 /// something else. kube's `Discovery::run_aggregated` would read a plain
 /// `APIGroupList` as an empty discovery (every field of the aggregated
 /// types has a default), and so find no kind at all on an older server.
-async fn aggregated_list(
+pub(super) async fn aggregated_list(
     client: &Client,
     path: &str,
 ) -> Result<Option<APIGroupDiscoveryList>, kube::Error> {
@@ -596,12 +596,29 @@ fn as_aggregated(answer: Value) -> Option<APIGroupDiscoveryList> {
     serde_json::from_value(answer).ok()
 }
 
-/// The kinds of each `apiVersion` in aggregated discovery's groups
-/// (subresources are listed apart, so every resource here is an object kind).
+/// The kinds of each `apiVersion` in aggregated discovery's groups.
 fn kinds_by_version(
     groups: impl Iterator<Item = kube::core::discovery::v2::APIGroupDiscovery>,
 ) -> HashMap<String, ServedKinds> {
-    let mut out = HashMap::new();
+    served_versions(groups)
+        .into_iter()
+        .map(|(api_version, kinds)| {
+            let kinds = kinds.into_iter().map(|(kind, _verbs)| kind).collect();
+            (api_version, Some(kinds))
+        })
+        .collect()
+}
+
+/// A kind served, with the verbs it supports (`list`, `delete`, ...).
+pub(super) type KindVerbs = (Kind, Vec<String>);
+
+/// Each `apiVersion` of aggregated discovery's groups with its kinds and
+/// their verbs, in the order served: a group's versions come in order of
+/// preference. Subresources are listed apart, so each is an object kind.
+pub(super) fn served_versions(
+    groups: impl Iterator<Item = kube::core::discovery::v2::APIGroupDiscovery>,
+) -> Vec<(String, Vec<KindVerbs>)> {
+    let mut out = Vec::new();
     for group in groups {
         let name = group.metadata.and_then(|m| m.name).unwrap_or_default();
         for served in group.versions {
@@ -609,25 +626,30 @@ fn kinds_by_version(
                 continue;
             };
             let gv = kube::core::GroupVersion::gv(&name, &version);
-            let kinds: Vec<Kind> = served
+            let kinds = served
                 .resources
                 .into_iter()
                 .filter_map(|r| {
                     let kind = r.response_kind.and_then(|k| k.kind)?;
                     let plural = r.resource?;
-                    Some(Kind {
-                        resource: ApiResource {
-                            group: name.clone(),
-                            version: version.clone(),
-                            api_version: gv.api_version(),
-                            kind,
-                            plural,
+                    let resource = ApiResource {
+                        group: name.clone(),
+                        version: version.clone(),
+                        api_version: gv.api_version(),
+                        kind,
+                        plural,
+                    };
+                    let namespaced = r.scope.as_deref() == Some("Namespaced");
+                    Some((
+                        Kind {
+                            resource,
+                            namespaced,
                         },
-                        namespaced: r.scope.as_deref() == Some("Namespaced"),
-                    })
+                        r.verbs,
+                    ))
                 })
                 .collect();
-            out.insert(gv.api_version(), Some(kinds));
+            out.push((gv.api_version(), kinds));
         }
     }
     out

@@ -154,12 +154,24 @@ pub enum KubeError {
         /// One line per missing permission.
         problems: Vec<String>,
     },
+    /// `--prune` would delete every object of the instance; nothing was
+    /// changed. A plan that comes out empty or wrong (a condition, a typo in
+    /// a loop, a half-saved file) must not empty the cluster silently.
+    #[error("nothing was changed; --prune would delete every object of instance {instance} ({}), because {reason}. A condition, a typo in a loop or a half-saved file can make a recipe plan less than it should. If that is what you want, run again with --allow-prune-all (or remove the instance with --delete)", super::cleanup::first_few(.objects))]
+    PruneAll {
+        /// The instance.
+        instance: String,
+        /// Its objects the prune would delete.
+        objects: Vec<String>,
+        /// Why: the plan is empty, or it keeps none of them.
+        reason: String,
+    },
     /// A write failed while the plan was applied: what was done before,
     /// what failed (not confirmed, so perhaps done) and what was not done.
     #[error(
         "{origin}: {}\n  done before the failure:\n{}\n  failed (not confirmed by the API server):\n{}\n  not done:\n{}\n  fix the problem and run again: objects already applied stay, and the run converges",
         chain(error),
-        lines(done),
+        lines(&done_lines(entries)),
         lines(failed),
         lines(not_done)
     )]
@@ -168,13 +180,14 @@ pub enum KubeError {
         origin: Origin,
         /// Why it failed.
         error: Box<KubeError>,
-        /// The report lines of the steps done.
-        done: Vec<String>,
         /// The steps that failed: the first by name, the others with
         /// their script line and error.
         failed: Vec<String>,
         /// The steps not started.
         not_done: Vec<String>,
+        /// Every step as a report entry (done, failed, not done), in plan
+        /// order: the lines of the steps done, and the report of `-o json`.
+        entries: Vec<super::report::Entry>,
     },
     /// This copy lost the leadership its plan was written under (the Lease
     /// was taken over, or not renewed in time): the plan stopped at the
@@ -269,6 +282,16 @@ fn known_contexts(known: &[String]) -> String {
             known.join(", ")
         )
     }
+}
+
+/// The report lines of the steps of `entries` that were done.
+pub(super) fn done_lines(entries: &[super::report::Entry]) -> Vec<String> {
+    use super::report::Action;
+    entries
+        .iter()
+        .filter(|e| !matches!(e.action, Action::Failed | Action::NotDone))
+        .map(super::report::Entry::line)
+        .collect()
 }
 
 /// `list` indented, one a line; "(nothing)" when empty.

@@ -11,6 +11,7 @@
 pub mod apply;
 pub mod cleanup;
 pub mod cluster;
+pub mod contents;
 pub mod copies;
 pub mod diff;
 pub mod error;

@@ -4,7 +4,7 @@
 //! Kept apart from the code that applies a plan, so that `--delete` and
 //! `--prune` (cleanup) report in the same words without depending on it.
 
-use crate::plan::ObjectRef;
+use crate::plan::{ObjectRef, Step};
 use serde::Serialize;
 
 /// What happened to one object.
@@ -28,6 +28,15 @@ pub enum Action {
     Released,
     /// A wait ended with the condition met.
     Ready,
+    /// A deletion a prune would have made was held back (see the note):
+    /// `--watch` waits for the files to settle, or for a run without
+    /// `--watch` to confirm a large removal.
+    Held,
+    /// The step failed (see the note); it may or may not have taken effect.
+    Failed,
+    /// The step was not started because an earlier one failed.
+    #[serde(rename = "not-done")]
+    NotDone,
 }
 
 impl Action {
@@ -42,6 +51,9 @@ impl Action {
             Action::Kept => "kept",
             Action::Released => "released",
             Action::Ready => "ready",
+            Action::Held => "held",
+            Action::Failed => "failed",
+            Action::NotDone => "not-done",
         }
     }
 }
@@ -75,6 +87,18 @@ impl Entry {
         }
     }
 
+    /// An entry for a planned step that did not happen as planned
+    /// ([`Action::Failed`], [`Action::NotDone`]): its object, and for a
+    /// wait or a delete what the step was, before `note`.
+    pub fn for_step(action: Action, step: &Step, note: Option<String>) -> Entry {
+        let what = matches!(step, Step::Wait(_) | Step::Delete(_)).then(|| step.display_name());
+        let note = match (what, note) {
+            (Some(what), Some(note)) => Some(format!("{what}: {note}")),
+            (what, note) => what.or(note),
+        };
+        Entry::new(action, &step.object(), note)
+    }
+
     /// `configured  Deployment web/web`, with the note if any.
     pub fn line(&self) -> String {
         let target = crate::objects::describe(&self.kind, self.namespace.as_deref(), &self.name);
@@ -89,7 +113,7 @@ impl Entry {
         let suffix = if dry_run { " [server dry run]" } else { "" };
         match self.action {
             // Watch handlers run on every event: the same skip is said once.
-            Action::Skipped => {
+            Action::Skipped | Action::Held => {
                 let line = self.line();
                 if first_time(&line) || !quiet_unchanged {
                     tracing::warn!("{line}{suffix}")
@@ -139,6 +163,7 @@ impl Report {
             Action::Deleted,
             Action::Released,
             Action::Kept,
+            Action::Held,
             Action::Skipped,
             Action::Ready,
         ] {

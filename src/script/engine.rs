@@ -396,6 +396,12 @@ impl Session {
         })
     }
 
+    /// Every file the run has read so far: the recipe, its modules, the
+    /// files of `template::file` and `yaml::file`.
+    pub fn files_read(&self) -> Vec<std::path::PathBuf> {
+        self.run.state().files_read.iter().cloned().collect()
+    }
+
     /// The cluster, connected on first use.
     pub fn cluster(&self) -> Result<Rc<Cluster>> {
         self.run.cluster()
