@@ -94,7 +94,7 @@ pub struct Cli {
     #[arg(long)]
     pub force: bool,
 
-    /// Take over objects another instance of a recipe made (their wildrun.dev/instance label differs); without it they are refused.
+    /// Take over objects another instance made, and manage in place objects another tool made (kubectl, Helm; marked wildrun.dev/adopted, released by --delete); without it both are refused.
     #[arg(long)]
     pub adopt: bool,
 

@@ -801,6 +801,9 @@ pub struct Config {
     pub file: Option<PathBuf>,
     /// Warnings for people (unknown keys with suggestions).
     pub warnings: Vec<String>,
+    /// Where each key that was given came from (the file, `environment
+    /// variable X`, `--set k=v`); keys left to their defaults are absent.
+    pub origins: std::collections::BTreeMap<String, String>,
     /// How the file was read, said at `-v`: each wild-cloud key read as
     /// wildrun's (`cluster.ipAddressPool → cluster.addressPool`), and the
     /// keys passed over.
@@ -813,6 +816,7 @@ impl Default for Config {
             value: Value::Object(Map::new()),
             file: None,
             warnings: Vec::new(),
+            origins: Default::default(),
             notes: Vec::new(),
         }
     }
@@ -1084,6 +1088,7 @@ pub fn load(
 ) -> Result<Config, ConfigError> {
     let mut value = Value::Object(Map::new());
     let mut warnings = Vec::new();
+    let mut origins = std::collections::BTreeMap::new();
     let mut notes = Vec::new();
 
     let file = match (&sources.explicit_file, env(FILE_ENV)) {
@@ -1115,6 +1120,9 @@ pub fn load(
         for k in KEYS {
             if let Some(v) = get_path(&value, k.path) {
                 check_value(k.path, v, &origin)?;
+                if !v.is_null() {
+                    origins.insert(k.path.to_string(), origin.clone());
+                }
             }
         }
     }
@@ -1123,8 +1131,10 @@ pub fn load(
         let var = k.env_var();
         if let Some(text) = env(&var).filter(|t| !t.is_empty()) {
             let v = parse_text(k.path, &text);
-            check_value(k.path, &v, &format!("environment variable {var}"))?;
+            let origin = format!("environment variable {var}");
+            check_value(k.path, &v, &origin)?;
             set_path(&mut value, k.path, v)?;
+            origins.insert(k.path.to_string(), origin);
         }
     }
 
@@ -1142,6 +1152,7 @@ pub fn load(
         }
         check_value(path, &v, &origin)?;
         set_path(&mut value, path, v).map_err(|e| e.given_in(&origin))?;
+        origins.insert(path.to_string(), origin);
     }
 
     for k in KEYS {
@@ -1168,6 +1179,7 @@ pub fn load(
         value,
         file,
         warnings,
+        origins,
         notes,
     })
 }
@@ -1208,6 +1220,12 @@ impl Config {
     /// The value at a dotted path, if set.
     pub fn get(&self, path: &str) -> Option<&Value> {
         get_path(&self.value, path).filter(|v| !v.is_null())
+    }
+
+    /// Where the value at a dotted path was given (the file, `environment
+    /// variable X`, `--set k=v`); `None` when it is a default or unset.
+    pub fn origin(&self, path: &str) -> Option<&str> {
+        self.origins.get(path).map(String::as_str)
     }
 
     /// The value at a dotted path, or an error naming the three ways to set it.
@@ -1505,6 +1523,29 @@ mod tests {
                 && err.contains("--set cloud.domain="),
             "{err}"
         );
+    }
+
+    #[test]
+    fn each_given_key_knows_where_it_came_from_and_defaults_none() {
+        let config = load_with(
+            Some("cloud: {domain: example.test}\ndns: {ownerId: mine}\n"),
+            &[("CLUSTER_LOAD_BALANCER_IP", "192.0.2.1")],
+            &["dns.ownerId=theirs"],
+        )
+        .unwrap();
+        assert!(config.origin("cloud.domain").unwrap().ends_with(FILE_NAME));
+        assert_eq!(
+            config.origin("cluster.loadBalancerIp"),
+            Some("environment variable CLUSTER_LOAD_BALANCER_IP")
+        );
+        assert_eq!(
+            config.origin("dns.ownerId"),
+            Some("--set dns.ownerId=theirs")
+        );
+        // Defaults and values derived from others were not given.
+        assert_eq!(config.origin("metallb.pool"), None);
+        assert_eq!(config.origin("cloud.internalDomain"), None);
+        assert!(config.get("cloud.internalDomain").is_some());
     }
 
     #[test]

@@ -20,8 +20,92 @@ pub const ALPHA_PREFIX: &str = "external-dns.alpha.kubernetes.io/";
 pub const BOTH: &str = "both";
 /// Every value `dns.annotationPrefix` takes.
 pub const CHOICES: &[&str] = &[BOTH, PREFIX, ALPHA_PREFIX];
-/// The first release whose default is [`PREFIX`].
+/// The first release whose default is [`PREFIX`] (kubernetes-sigs/external-dns
+/// #6424, "switch default annotations prefix to GA", in v0.22.0; v0.21.0
+/// still defaults to [`ALPHA_PREFIX`]).
 pub const NEW_DEFAULT_SINCE: (u64, u64, u64) = (0, 22, 0);
+/// The first release that knows `--annotation-prefix` (#5889, "add custom
+/// annotation prefix support for split horizon DNS", first tagged in
+/// v0.20.0). Earlier releases stop at start-up on the unknown flag, so it
+/// is never written to them.
+pub const PREFIX_FLAG_SINCE: (u64, u64, u64) = (0, 20, 0);
+/// The first release that has no default `--policy` and refuses to start
+/// without one (#6508, v0.22.0); earlier releases default to
+/// [`POLICY_BEFORE_REQUIRED`].
+pub const POLICY_REQUIRED_SINCE: (u64, u64, u64) = (0, 22, 0);
+/// The policy of releases before [`POLICY_REQUIRED_SINCE`] when none is given.
+pub const POLICY_BEFORE_REQUIRED: &str = "sync";
+/// `--txt-owner-id` when none is given (every release).
+pub const DEFAULT_OWNER_ID: &str = "default";
+/// `--registry` when none is given (every release).
+pub const DEFAULT_REGISTRY: &str = "txt";
+
+/// What the release an image names knows and needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Release {
+    /// The version its tag names (`0.14.2`), if any.
+    pub version: Option<String>,
+    /// It knows `--annotation-prefix` ([`PREFIX_FLAG_SINCE`]); `false`
+    /// without a version, where writing the flag is not safe.
+    pub knows_annotation_prefix: bool,
+    /// It refuses to start without `--policy` ([`POLICY_REQUIRED_SINCE`]).
+    pub policy_required: bool,
+    /// The policy it uses when none is given: `sync`, or empty when it
+    /// requires one.
+    pub default_policy: String,
+}
+
+/// What the ExternalDNS release of `image` knows and needs. An image
+/// without a version is taken as a current release, except that the
+/// prefix flag is not written to it.
+pub fn release(image: &str) -> Release {
+    let version = version_of(image);
+    let policy_required = version.is_none_or(|v| v >= POLICY_REQUIRED_SINCE);
+    Release {
+        version: version.map(|(a, b, c)| format!("{a}.{b}.{c}")),
+        knows_annotation_prefix: version.is_some_and(|v| v >= PREFIX_FLAG_SINCE),
+        policy_required,
+        default_policy: if policy_required {
+            String::new()
+        } else {
+            POLICY_BEFORE_REQUIRED.to_string()
+        },
+    }
+}
+
+/// Whether an image is ExternalDNS's, whatever its registry: the last part
+/// of its path is `external-dns` (`registry.k8s.io/external-dns/external-dns:v0.14.2`,
+/// `docker.io/bitnami/external-dns`, a mirror's `registry.lan/external-dns`).
+pub fn is_external_dns_image(image: &str) -> bool {
+    image_name(image) == "external-dns"
+}
+
+/// The last part of an image reference's path, without tag or digest:
+/// `traefik` for `docker.io/traefik:v3.4.1`, `controller` for
+/// `quay.io/metallb/controller:v0.15.0`.
+pub fn image_name(image: &str) -> &str {
+    let path = image.split('@').next().unwrap_or(image);
+    let last = path.rsplit('/').next().unwrap_or(path);
+    last.split(':').next().unwrap_or(last)
+}
+
+/// The values of `flag` (`--domain-filter`) in a container's words, in
+/// order: `--flag=value` and `--flag value`.
+pub fn flag_values(words: &[String], flag: &str) -> Vec<String> {
+    let inline = format!("{flag}=");
+    let mut found = Vec::new();
+    let mut iter = words.iter().peekable();
+    while let Some(word) = iter.next() {
+        if let Some(v) = word.strip_prefix(&inline) {
+            found.push(v.to_string());
+        } else if word == flag {
+            if let Some(v) = iter.next_if(|next| !next.starts_with("--")) {
+                found.push(v.clone());
+            }
+        }
+    }
+    found
+}
 
 /// The check of configuration key `dns.annotationPrefix`.
 pub fn check_choice(value: &str) -> Result<(), String> {
@@ -88,16 +172,7 @@ pub fn version_of(image: &str) -> Option<(u64, u64, u64)> {
 /// The value of `--annotation-prefix` in a container's words, if given
 /// (`--annotation-prefix=X` or `--annotation-prefix X`; the last one wins).
 pub fn prefix_from_args(words: &[String]) -> Option<String> {
-    let mut found = None;
-    let mut iter = words.iter();
-    while let Some(word) = iter.next() {
-        if let Some(v) = word.strip_prefix("--annotation-prefix=") {
-            found = Some(v.to_string());
-        } else if word == "--annotation-prefix" {
-            found = iter.next().cloned();
-        }
-    }
-    found
+    flag_values(words, "--annotation-prefix").pop()
 }
 
 /// Which prefix the ExternalDNS of `deployment` (a Deployment as
@@ -226,6 +301,51 @@ mod tests {
         ));
         assert_eq!(d.prefix, PREFIX);
         assert_eq!(d.reason, "--annotation-prefix=external-dns.kubernetes.io/");
+    }
+
+    #[test]
+    fn what_each_release_knows() {
+        let old = release("registry.k8s.io/external-dns/external-dns:v0.14.2");
+        assert_eq!(old.version.as_deref(), Some("0.14.2"));
+        assert!(!old.knows_annotation_prefix && !old.policy_required);
+        assert_eq!(old.default_policy, "sync");
+        let flag = release("registry.k8s.io/external-dns/external-dns:v0.20.0");
+        assert!(flag.knows_annotation_prefix && !flag.policy_required);
+        let current = release("registry.k8s.io/external-dns/external-dns:v0.22.0");
+        assert!(current.knows_annotation_prefix && current.policy_required);
+        assert_eq!(current.default_policy, "");
+        let untagged = release("registry.lan/external-dns");
+        assert!(!untagged.knows_annotation_prefix && untagged.policy_required);
+    }
+
+    #[test]
+    fn images_and_flags() {
+        assert!(is_external_dns_image(
+            "registry.k8s.io/external-dns/external-dns:v0.13.4"
+        ));
+        assert!(is_external_dns_image(
+            "docker.io/bitnami/external-dns@sha256:ab"
+        ));
+        assert!(!is_external_dns_image(
+            "registry.k8s.io/external-dns/other:v1"
+        ));
+        assert_eq!(image_name("docker.io/traefik:v3.4.1"), "traefik");
+        assert_eq!(image_name("localhost:5000/traefik"), "traefik");
+        let words: Vec<String> = [
+            "--domain-filter=a.test",
+            "--events",
+            "--domain-filter",
+            "b.test",
+            "--txt-owner-id",
+            "--policy=sync",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(flag_values(&words, "--domain-filter"), ["a.test", "b.test"]);
+        // A flag followed by another flag has no value.
+        assert!(flag_values(&words, "--txt-owner-id").is_empty());
+        assert!(flag_values(&words, "--domain").is_empty());
     }
 
     #[test]

@@ -28,6 +28,7 @@
 //! | [`files`] | reading files: bounded in size, confined to the folders a run may read |
 //! | [`externaldns`] | which annotation prefix an ExternalDNS Deployment reads |
 //! | [`chain`] | the chain from a host to a pod: its names, the rules judging each link, the doctor's checks |
+//! | [`discover`] | the layer a cluster already runs, each part found by what it is |
 //! | [`reach`] | `--wait`: after applying, wait until the service answers over HTTPS |
 
 // Every public item gets a doc comment (the project rule).
@@ -39,6 +40,7 @@ pub mod cert;
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod discover;
 pub mod dns;
 pub mod externaldns;
 pub mod files;

@@ -20,6 +20,14 @@ pub const COPIED_FROM_ANNOTATION: &str = "wildrun.dev/copied-from";
 /// Label marking an object to keep: several instances share it (the
 /// wildcard Certificate), so `--delete` and `--prune` never remove it.
 pub const KEEP_LABEL: &str = "wildrun.dev/keep";
+/// Annotation on an object another tool made and wildrun manages in place
+/// (`--adopt`): the field manager that made it (`kubectl-client-side-apply`).
+/// `--delete` releases such an object instead of deleting it.
+pub const ADOPTED_ANNOTATION: &str = "wildrun.dev/adopted";
+/// Annotation on an adopted object that carried another
+/// `app.kubernetes.io/managed-by` value (`Helm`): the value, put back when
+/// it is released.
+pub const ADOPTED_MANAGED_BY_ANNOTATION: &str = "wildrun.dev/adopted-managed-by";
 
 /// The longest label value Kubernetes accepts.
 const MAX_LABEL_VALUE: usize = 63;

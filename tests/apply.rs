@@ -443,7 +443,10 @@ fn secret_copy_follows_its_source_and_never_overwrites_foreign_secrets() {
     let err = stderr(&out);
     assert!(
         err.contains("nothing was applied")
-            && err.contains("is not a copy wildrun made")
+            && err.contains(
+                "made by kubectl (field manager kubectl-client-side-apply), and is not a copy of"
+            )
+            && err.contains("it holds other values under tls.crt, tls.key")
             && err.contains("will not overwrite"),
         "{err}"
     );

@@ -429,3 +429,68 @@ fn the_wild_cloud_config_fixture_describes_the_existing_lab() {
         service["spec"]["ports"][0]["port"]
     );
 }
+
+/// The parts of the existing layer scripts/cluster.rhai must report in use.
+const PARTS_IN_USE: [&str; 7] = [
+    "IPAddressPool metallb-system/first-pool",
+    "L2Advertisement metallb-system/l2-advertisement",
+    "Service traefik/traefik",
+    "ClusterIssuer wild-cloud-ca",
+    "Certificate cert-manager/wildcard-wild-cloud",
+    "Certificate cert-manager/wildcard-internal-wild-cloud",
+    "Deployment externaldns/external-dns",
+];
+
+#[test]
+fn cluster_rhai_finds_every_part_in_use_and_writes_nothing() {
+    let lab = Lab::existing();
+    let _use = lab.shared_use();
+    // The lab's own wildrun.yaml (only the domain and the address), then
+    // the wild-cloud config.yaml of this cluster. A server dry run, so that
+    // a regression cannot change the lab other tests hold to its shape.
+    for extra in [&[][..], &["--config", WILD_CLOUD_CONFIG][..]] {
+        let mut args = vec!["scripts/cluster.rhai", "--dry-run=server", "-v"];
+        args.extend_from_slice(extra);
+        let out = lab.wildrun(&args);
+        let all = text(&out);
+        assert!(out.status.success(), "{extra:?}: {all}");
+        for part in PARTS_IN_USE {
+            assert!(
+                all.contains(&format!("using existing {part} (not made by wildrun)")),
+                "{extra:?}: {part} not reported in use: {all}"
+            );
+        }
+        assert!(
+            all.contains("nothing to write")
+                && !all.contains("created ")
+                && !all.contains("configured ")
+                && !all.contains("unchanged "),
+            "{extra:?}: {all}"
+        );
+        // What it was not given came from the cluster, and -v says so.
+        assert!(
+            all.contains("dns.provider = rfc2136 (found: ExternalDNS externaldns/external-dns)"),
+            "{extra:?}: {all}"
+        );
+    }
+}
+
+#[test]
+fn cluster_rhai_refuses_a_conflicting_setting_naming_both_ways_out() {
+    let lab = Lab::existing();
+    let _use = lab.shared_use();
+    let out = lab.wildrun(&[
+        "scripts/cluster.rhai",
+        "--dry-run=server",
+        "--set",
+        "dns.ownerId=wildrun",
+    ]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("Deployment externaldns/external-dns (made by kubectl (field manager kubectl-client-side-apply)) is the cluster's and differs from the configuration: dns.ownerId is wildrun, it has external-dns-wild-cloud-lab")
+            && all.contains("(dns.ownerId: external-dns-wild-cloud-lab)")
+            && all.contains("or pass --adopt"),
+        "{all}"
+    );
+}

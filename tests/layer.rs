@@ -539,9 +539,27 @@ fn an_internal_certificate_under_another_domain_is_kept_unless_adopted() {
         cert["spec"]["dnsNames"].clone()
     };
 
-    // wildrun's default internal domain differs: refused before any write,
-    // naming both domains and both ways out.
-    let out = w.wildrun(&[]);
+    // Not configured: the layer uses the domain it has, and says that the
+    // service recipes need it configured too.
+    let out = w.wildrun(&["--dry-run=server"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "cloud.internalDomain is not configured: the layer uses {live}"
+        )) && text(&out).contains(&format!("set it (cloud.internalDomain: {live})")),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !text(&out).contains("configured Certificate"),
+        "{}",
+        text(&out)
+    );
+
+    // Configured to another domain: refused before any write, naming both
+    // domains and both ways out.
+    let other = format!("cloud.internalDomain=internal.{DOMAIN}");
+    let out = w.wildrun(&["--set", &other]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
@@ -573,7 +591,7 @@ fn an_internal_certificate_under_another_domain_is_kept_unless_adopted() {
     );
 
     // --adopt moves it, taking its dnsNames over from kubectl, and says so.
-    let out = w.wildrun(&["--adopt", "--dry-run=server"]);
+    let out = w.wildrun(&["--set", &other, "--adopt", "--dry-run=server"]);
     assert!(out.status.success(), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

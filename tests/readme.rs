@@ -259,6 +259,10 @@ fn every_rhai_example_in_the_readme_runs() {
             Some("recipe") => run_recipe(example),
             Some("fork") => run_fork(example),
             Some("cert") => run_cert(example),
+            Some("discover") => {
+                let kubeconfig = kubeconfig();
+                run_to_end(example, &[], &[("KUBECONFIG", kubeconfig.as_str())], |_| {})
+            }
             Some(m) if m.starts_with("no_run") => check_no_run(example),
             other => panic!(
                 "README.md:{}: a ```rhai example needs a marker line `<!-- example: NAME -->` that tests/readme.rs knows (found {other:?})",
@@ -356,6 +360,10 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("run::adopt()", "run::adopt()", Gives::Value),
     ("run::once(key)", "run::once(\"readme\")", Gives::Value),
     ("config::require(key)", "config::require(\"cloud.domain\")", Gives::Value),
+    ("config::source(key)", "config::source(\"cloud.domain\")", Gives::Value),
+    // In a dry run it may not read the cluster: its own error says so.
+    ("discover::layer(options)", "discover::layer(#{ domain: \"example.com\" })", Gives::Error("--dry-run")),
+    ("discover::external_dns_release(image)", "discover::external_dns_release(\"registry.k8s.io/external-dns/external-dns:v0.14.2\")", Gives::Value),
     ("out::line(text)", "out::line(\"readme\")", Gives::Value),
     ("out::json(value)", "out::json(#{ a: 1 })", Gives::Value),
     ("out::exit_code(code)", "out::exit_code(0)", Gives::Value),

@@ -371,6 +371,12 @@ pub async fn resolve(query: &Query) -> Result<Answer, DnsError> {
 /// Whether `ip` lies in `range`: a CIDR (`192.168.8.0/24`), a range of
 /// addresses (`192.168.8.240-192.168.8.250`, as MetalLB writes pools) or one address.
 pub fn ip_in_range(ip: IpAddr, range: &str) -> Result<bool, DnsError> {
+    let (first, last) = address_bounds(range)?;
+    Ok(first <= ip && ip <= last && first.is_ipv4() == ip.is_ipv4())
+}
+
+/// The first and last address of `range` (as [`ip_in_range`] reads it).
+pub fn address_bounds(range: &str) -> Result<(IpAddr, IpAddr), DnsError> {
     let range = range.trim();
     if let Some((first, last)) = range.split_once('-') {
         let parse = |t: &str| {
@@ -381,8 +387,7 @@ pub fn ip_in_range(ip: IpAddr, range: &str) -> Result<bool, DnsError> {
                     text: t.into(),
                 })
         };
-        let (first, last) = (parse(first)?, parse(last)?);
-        return Ok(first <= ip && ip <= last && first.is_ipv4() == ip.is_ipv4());
+        return Ok((parse(first)?, parse(last)?));
     }
     crate::objects::validate::cidr(range).map_err(|reason| DnsError::Range {
         range: range.into(),
@@ -393,14 +398,7 @@ pub fn ip_in_range(ip: IpAddr, range: &str) -> Result<bool, DnsError> {
         range: range.into(),
         text: addr.into(),
     })?;
-    let bits = |ip: IpAddr| match ip {
-        IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, 32u32),
-        IpAddr::V6(v) => (u128::from(v), 128u32),
-    };
-    if net.is_ipv4() != ip.is_ipv4() {
-        return Ok(false);
-    }
-    let (net_bits, max) = bits(net);
+    let max = if net.is_ipv4() { 32u32 } else { 128 };
     let prefix: u32 = if prefix.is_empty() {
         max
     } else {
@@ -408,12 +406,30 @@ pub fn ip_in_range(ip: IpAddr, range: &str) -> Result<bool, DnsError> {
             range: range.into(),
         })?
     };
-    let mask = if prefix == 0 {
+    let host_bits = max.saturating_sub(prefix.min(max));
+    let mask: u128 = if host_bits == 0 {
         0
     } else {
-        u128::MAX << (128 - prefix)
+        u128::MAX >> (128 - host_bits)
     };
-    Ok(bits(ip).0 & mask == net_bits & mask)
+    Ok(match net {
+        IpAddr::V4(v) => {
+            // At most 32 host bits: the mask fits in a u32.
+            let mask = u32::try_from(mask).unwrap_or(u32::MAX);
+            let base = u32::from(v) & !mask;
+            (IpAddr::V4(base.into()), IpAddr::V4((base | mask).into()))
+        }
+        IpAddr::V6(v) => {
+            let base = u128::from(v) & !mask;
+            (IpAddr::V6(base.into()), IpAddr::V6((base | mask).into()))
+        }
+    })
+}
+
+/// Whether two ranges (as [`ip_in_range`] reads them) share an address.
+pub fn ranges_overlap(a: &str, b: &str) -> Result<bool, DnsError> {
+    let ((a_first, a_last), (b_first, b_last)) = (address_bounds(a)?, address_bounds(b)?);
+    Ok(a_first.is_ipv4() == b_first.is_ipv4() && a_first <= b_last && b_first <= a_last)
 }
 
 #[cfg(test)]
@@ -482,6 +498,28 @@ mod tests {
         // An address of the other family is never in range, whatever its bits.
         assert_eq!(ip_in_range(v6, "0.0.0.0/0"), Ok(false));
         assert_eq!(ip_in_range(ip, "::-ffff::"), Ok(false));
+    }
+
+    #[test]
+    fn overlapping_ranges() {
+        assert_eq!(
+            address_bounds("192.168.8.0/30"),
+            Ok((
+                "192.168.8.0".parse().unwrap(),
+                "192.168.8.3".parse().unwrap()
+            ))
+        );
+        assert_eq!(
+            ranges_overlap("192.168.8.240-192.168.8.250", "192.168.8.250/32"),
+            Ok(true)
+        );
+        assert_eq!(
+            ranges_overlap("192.168.8.240-192.168.8.250", "192.168.8.0/25"),
+            Ok(false)
+        );
+        assert_eq!(ranges_overlap("10.0.0.0/8", "10.1.2.3"), Ok(true));
+        assert_eq!(ranges_overlap("fd00::/8", "0.0.0.0/0"), Ok(false));
+        assert!(ranges_overlap("10.0.0.0/8", "nope").is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 use super::cluster::{Cluster, Kind};
 use super::error::{KubeError, Result};
 use super::objects::{self, copy_object, get, label, rv, server_side_apply, why_write, Applied};
+use super::owner::{Adoption, Owner};
 use super::permissions::{Need, Permissions};
 use super::reads::Reads;
 use super::report::{Action, Entry, Report};
@@ -36,7 +37,9 @@ pub struct ExecOptions {
     pub force: bool,
     /// `--require-tls`: a missing source secret is an error, not a warning.
     pub require_tls: bool,
-    /// `--adopt`: take over objects another instance made.
+    /// `--adopt`: take over objects another instance made, and manage in
+    /// place objects another tool made (marked adopted: `--delete`
+    /// releases them).
     pub adopt: bool,
     /// Report unchanged objects at debug level only (watch handlers, which
     /// run on every event, report what changed).
@@ -51,6 +54,11 @@ struct Prepared<'p> {
     live: Option<Arc<Live>>,
     /// The copy to write (copies whose source exists).
     copy: Option<Value>,
+    /// What to write instead of the planned object: the object with the
+    /// marks of an adopted one ([`Adoption::body`]), written with force.
+    adopted_body: Option<Value>,
+    /// Said beside the object in the report (`adopted: made by kubectl`).
+    note: Option<String>,
     /// Why the step will not run.
     skip: Option<String>,
     /// The live target already holds what the step would apply, and
@@ -86,21 +94,43 @@ struct Live {
     holds: bool,
     /// The whole object, status and other managers' records dropped
     /// ([`keep_for_preflight`]): kept only for a copy's source, whose data
-    /// the copy is made of.
+    /// the copy is made of, and for a Secret in a copy's way that wildrun
+    /// did not make, which is judged by its data.
     whole: Option<Value>,
+    /// Who made it, for people, when it carries no managed-by label of
+    /// wildrun's: another tool made it.
+    made_by: Option<String>,
+    /// wildrun adopted it (`--adopt`): it carries the adoption marks.
+    adopted: bool,
+    /// What writing over it as an adopted object keeps: set when another
+    /// tool made it or wildrun adopted it.
+    adoption: Option<Adoption>,
 }
 
 impl Live {
     /// What to keep of `live`, read as the target of `body` (if the plan
     /// writes to it), whole if `keep_whole`.
     fn of(target: &ObjectRef, live: Value, body: Option<&Value>, keep_whole: bool) -> Live {
+        let owner = Owner::of(&live);
+        let adopted = owner.adopted.is_some();
+        let adoption = (!owner.ours || adopted).then(|| Adoption::of(&live));
+        // An adopted object is written with its marks: compared with them.
+        let written = match (&adoption, body) {
+            (Some(adoption), Some(body)) if adopted => {
+                Some(std::borrow::Cow::Owned(adoption.body(body)))
+            }
+            (_, body) => body.map(std::borrow::Cow::Borrowed),
+        };
         Live {
             resource_version: rv(&live).map(str::to_string),
             fingerprint: objects::fingerprint(&live),
             instance: label(&live, INSTANCE_LABEL).map(str::to_string),
             kept: label(&live, KEEP_LABEL) == Some("true"),
             copy_of: objects::copy_origin(&live).map(str::to_string),
-            holds: body.is_some_and(|body| already_holds(target, body, Some(&live))),
+            holds: written.is_some_and(|body| already_holds(target, &body, Some(&live))),
+            made_by: (!owner.ours).then(|| owner.made_by()),
+            adopted,
+            adoption,
             whole: keep_whole.then(|| keep_for_preflight(live)),
         }
     }
@@ -134,7 +164,16 @@ impl<'p> Projector<'p> {
     /// source as `read` holds it, so sources are read in an earlier round
     /// than their copies.
     fn project(&self, target: &ObjectRef, live: Value, read_before: &Snapshot) -> Live {
-        let body = match self.writers.get(target).map(|p| &p.step) {
+        let writer = self.writers.get(target).map(|p| &p.step);
+        // A Secret in a copy's way that wildrun did not make is judged by its data.
+        let in_the_way = match writer {
+            Some(Step::CopySecret(copy)) => {
+                objects::copy_origin(&live)
+                    != Some(format!("{}/{}", copy.from_namespace, copy.name).as_str())
+            }
+            _ => false,
+        };
+        let body = match writer {
             Some(Step::Apply(a)) => Some(std::borrow::Cow::Borrowed(&a.object.value)),
             Some(Step::CopySecret(copy)) => read(
                 read_before,
@@ -144,7 +183,8 @@ impl<'p> Projector<'p> {
             .map(std::borrow::Cow::Owned),
             _ => None,
         };
-        Live::of(target, live, body.as_deref(), self.sources.contains(target))
+        let keep_whole = in_the_way || self.sources.contains(target);
+        Live::of(target, live, body.as_deref(), keep_whole)
     }
 }
 
@@ -475,6 +515,60 @@ fn other_instance(object: &crate::objects::TypedObject, live: Option<&Live>) -> 
     ))
 }
 
+/// What applying an object over a live one that another tool made (or that
+/// wildrun adopted) comes to.
+enum Adopt {
+    /// Nothing to adopt: wildrun made it, or it is a Namespace or a patch.
+    No,
+    /// Another tool made it and `--adopt` was not given: why it is refused.
+    Refused(String),
+    /// Written as an adopted object: the body with its marks, and for a
+    /// first adoption a note for the report.
+    Yes {
+        /// What to write.
+        body: Value,
+        /// `adopted: made by ...` the first time.
+        note: Option<String>,
+    },
+}
+
+/// Whether `object` is written over `live` as an adopted object. An
+/// object another tool made (no managed-by label of wildrun's) is refused
+/// unless `adopt` (`--adopt`): wildrun does not take over what it did not
+/// make behind its maker's back. Namespaces, shared by design, and patches
+/// of someone else's object (`patch: true`, which carry no wildrun label)
+/// are exempt.
+fn adoption(object: &crate::objects::TypedObject, live: &Live, adopt: bool) -> Adopt {
+    let patch = label(&object.value, MANAGED_BY_LABEL) != Some(MANAGED_BY);
+    let Some(adoption) = &live.adoption else {
+        return Adopt::No;
+    };
+    if patch || object.kind == "Namespace" {
+        return Adopt::No;
+    }
+    if live.adopted {
+        return Adopt::Yes {
+            body: adoption.body(&object.value),
+            note: None,
+        };
+    }
+    let made_by = live
+        .made_by
+        .clone()
+        .unwrap_or_else(|| "another tool".into());
+    if !adopt {
+        return Adopt::Refused(format!(
+            "{} exists and was made by {made_by}, not by wildrun; wildrun will not take it over: give the recipe another name (or namespace), delete it, or pass --adopt to let wildrun manage it in place (keeping its name{}; --delete then releases it and leaves it running)",
+            ObjectRef::of(object),
+            if adoption.selector.is_some() { " and selector" } else { "" }
+        ));
+    }
+    Adopt::Yes {
+        body: adoption.body(&object.value),
+        note: Some(format!("adopted: made by {made_by}; --delete releases it")),
+    }
+}
+
 /// Why an allow list (Traefik `ipAllowList`) would let everyone in: a range
 /// such as `0.0.0.0/0` or `::/0` makes an internal service public.
 fn open_allow_list(object: &crate::objects::TypedObject) -> Option<String> {
@@ -508,6 +602,8 @@ fn check_step<'p>(
         kind,
         live: None,
         copy: None,
+        adopted_body: None,
+        note: None,
         skip: None,
         unchanged: false,
     };
@@ -523,6 +619,16 @@ fn check_step<'p>(
             if !options.adopt {
                 if let Some(problem) = other_instance(object, prepared.live.as_deref()) {
                     problems.push(format!("{at}: {problem}"));
+                }
+            }
+            if let Some(live) = prepared.live.as_deref() {
+                match adoption(object, live, options.adopt) {
+                    Adopt::No => {}
+                    Adopt::Refused(problem) => problems.push(format!("{at}: {problem}")),
+                    Adopt::Yes { body, note } => {
+                        prepared.adopted_body = Some(body);
+                        prepared.note = note;
+                    }
                 }
             }
             if !options.force {
@@ -569,13 +675,42 @@ fn check_step<'p>(
                 }
             }
             prepared.live = read(snapshot, &target);
-            if let Some(live) = &prepared.live {
-                if live.copy_of.as_deref() != Some(from.as_str()) {
-                    problems.push(format!(
-                        "{at}: {target} exists and is not a copy wildrun made of {from} (no {MANAGED_BY_LABEL}={MANAGED_BY} label and {COPIED_FROM_ANNOTATION}={from} annotation); wildrun will not overwrite it: delete or rename it, or copy into another namespace"
-                    ));
-                } else if prepared.copy.is_some() {
-                    prepared.unchanged = live.holds;
+            if let Some(live) = prepared.live.clone() {
+                let source = read(
+                    snapshot,
+                    &ObjectRef::secret(&copy.from_namespace, &copy.name),
+                );
+                let source = source.as_ref().and_then(|s| s.whole.as_ref());
+                if live.copy_of.as_deref() == Some(from.as_str()) {
+                    prepared.unchanged = prepared.copy.is_some() && live.holds;
+                    if let (true, Some(adoption), Some(body)) =
+                        (live.adopted, &live.adoption, &prepared.copy)
+                    {
+                        prepared.copy = Some(adoption.body(body));
+                    }
+                } else {
+                    match (source, live.whole.as_ref(), &live.adoption, &prepared.copy) {
+                        // Another tool's Secret, judged by its data.
+                        (Some(source), Some(whole), Some(adoption), Some(body)) => {
+                            let made_by = live.made_by.clone().unwrap_or_else(|| "wildrun".into());
+                            if super::copies::judge(source, whole) == super::copies::Existing::Same {
+                                // It is the copy: taken as wildrun's own,
+                                // kept in step from now on, released by --delete.
+                                prepared.copy = Some(adoption.body(body));
+                                prepared.note = Some(format!(
+                                    "taken as the copy of {from}: the same data, made by {made_by}"
+                                ));
+                            } else {
+                                problems.push(format!(
+                                    "{at}: {}",
+                                    super::copies::refusal(&target, &from, &made_by, whole, source)
+                                ));
+                            }
+                        }
+                        _ => problems.push(format!(
+                            "{at}: {target} exists and is not a copy wildrun made of {from} (no {MANAGED_BY_LABEL}={MANAGED_BY} label and {COPIED_FROM_ANNOTATION}={from} annotation); wildrun will not overwrite it: delete or rename it, or copy into another namespace"
+                        )),
+                    }
                 }
             }
         }
@@ -1103,12 +1238,14 @@ async fn run_step(
             if p.unchanged {
                 return Ok(Entry::new(Action::Unchanged, &target, None));
             }
+            // An adopted object is managed in place: wildrun's values win
+            // over its maker's (what --adopt asked for).
             let after = server_side_apply(
                 cluster,
                 kind,
                 &target,
-                &object.value,
-                *force || options.force,
+                p.adopted_body.as_ref().unwrap_or(&object.value),
+                *force || options.force || p.adopted_body.is_some(),
                 dry_run,
             )
             .await
@@ -1116,7 +1253,7 @@ async fn run_step(
             Ok(Entry::new(
                 outcome(p.live.as_deref(), &after, dry_run),
                 &target,
-                None,
+                p.note.clone(),
             ))
         }
         Step::CopySecret(copy) => {
@@ -1146,7 +1283,7 @@ async fn run_step(
             Ok(Entry::new(
                 outcome(p.live.as_deref(), &after, dry_run),
                 &target,
-                None,
+                p.note.clone(),
             ))
         }
         Step::Wait(w) => {
@@ -1492,18 +1629,62 @@ mod preflight_tests {
             "{problems:?}"
         );
 
-        // Its own object, and one no instance claims, are applied.
-        for labels in [json!({INSTANCE_LABEL: "public.web"}), json!({})] {
-            let read = snapshot(
-                &p,
-                [(
-                    reference("v1", "ConfigMap", Some("web"), "cfg"),
-                    Some(live(config_map("web", "cfg"), labels)),
-                )],
-            );
-            let (_, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
-            assert!(problems.is_empty(), "{problems:?}");
-        }
+        // Its own object is applied.
+        let read = snapshot(
+            &p,
+            [(
+                reference("v1", "ConfigMap", Some("web"), "cfg"),
+                Some(live(
+                    config_map("web", "cfg"),
+                    json!({INSTANCE_LABEL: "public.web"}),
+                )),
+            )],
+        );
+        let (prepared, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(prepared.adopted_body.is_none());
+    }
+
+    #[test]
+    fn another_tool_s_object_is_refused_naming_the_tool_unless_adopted() {
+        let p = plan(vec![apply(config_map("web", "cfg"), "public.web")]);
+        let mut theirs = live(config_map("web", "cfg"), json!({"app": "web"}));
+        theirs["metadata"]["managedFields"] = json!([{"manager": "kubectl-client-side-apply",
+            "operation": "Update", "time": "2026-01-01T00:00:00Z", "fieldsV1": {}}]);
+        let target = reference("v1", "ConfigMap", Some("web"), "cfg");
+        let read = snapshot(&p, [(target.clone(), Some(theirs.clone()))]);
+        let (_, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("ConfigMap web/cfg exists and was made by kubectl (field manager kubectl-client-side-apply), not by wildrun")
+                && problems[0].contains("--adopt"),
+            "{problems:?}"
+        );
+        // --adopt: written in place, marked, with a note for the report.
+        let (prepared, problems) = check_first(&p, config_maps(), &read, adopt());
+        assert!(problems.is_empty(), "{problems:?}");
+        let body = prepared.adopted_body.as_ref().expect("an adopted body");
+        assert_eq!(
+            body["metadata"]["annotations"][crate::plan::ADOPTED_ANNOTATION],
+            "kubectl-client-side-apply"
+        );
+        assert!(
+            prepared
+                .note
+                .as_deref()
+                .is_some_and(|n| n.contains("adopted: made by kubectl")),
+            "{:?}",
+            prepared.note
+        );
+        // Adopted before: managed as wildrun's own, without --adopt.
+        theirs["metadata"]["labels"] =
+            json!({INSTANCE_LABEL: "public.web", MANAGED_BY_LABEL: MANAGED_BY});
+        theirs["metadata"]["annotations"] =
+            json!({crate::plan::ADOPTED_ANNOTATION: "kubectl-client-side-apply"});
+        let read = snapshot(&p, [(target, Some(theirs))]);
+        let (prepared, problems) = check_first(&p, config_maps(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(prepared.adopted_body.is_some() && prepared.note.is_none());
     }
 
     #[test]
@@ -1661,10 +1842,7 @@ mod preflight_tests {
             },
             &source(None),
         );
-        // The origin annotation without wildrun's label.
-        let mut unlabelled = copy_object(&c, &source(None));
-        unlabelled["metadata"]["labels"] = json!({});
-        for target in [someone_elses, other_copy, unlabelled] {
+        let check = |target: Value| {
             let read = snapshot(
                 &p,
                 [
@@ -1672,13 +1850,67 @@ mod preflight_tests {
                     (target_ref(), Some(target)),
                 ],
             );
-            let (_, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
-            assert_eq!(problems.len(), 1, "{problems:?}");
-            assert!(
-                problems[0].starts_with("r.rhai:1: Secret web/tls exists and is not a copy wildrun made of cert-manager/tls (no app.kubernetes.io/managed-by=wildrun label and wildrun.dev/copied-from=cert-manager/tls annotation); wildrun will not overwrite it"),
-                "{problems:?}"
-            );
-        }
+            check_first(&p, secrets(), &read, ExecOptions::default())
+        };
+        let (_, problems) = check(other_copy);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("r.rhai:1: Secret web/tls exists and is not a copy wildrun made of cert-manager/tls (no app.kubernetes.io/managed-by=wildrun label and wildrun.dev/copied-from=cert-manager/tls annotation); wildrun will not overwrite it"),
+            "{problems:?}"
+        );
+        // Another tool's Secret: what differs and who made it.
+        let (_, problems) = check(someone_elses);
+        assert_eq!(
+            problems,
+            ["r.rhai:1: Secret web/tls exists, made by another tool (no field manager recorded), and is not a copy of cert-manager/tls: it lacks tls.crt, tls.key; it has keys the source lacks: x. wildrun will not overwrite it: delete or rename it, or copy into another namespace"]
+        );
+    }
+
+    #[test]
+    fn another_tool_s_identical_secret_is_taken_as_the_copy() {
+        let c = copy(None);
+        let p = plan(vec![Step::CopySecret(c.clone())]);
+        // What `kubectl get | sed | kubectl apply` makes: the source's
+        // type and data, its labels and annotations, none of wildrun's.
+        let mut theirs = source(None);
+        theirs["metadata"]["namespace"] = json!("web");
+        theirs["metadata"]["annotations"] = json!({"cert-manager.io/certificate-name": "wildcard"});
+        theirs["metadata"]["managedFields"] = json!([{"manager": "kubectl-client-side-apply",
+            "operation": "Update", "time": "2026-01-01T00:00:00Z", "fieldsV1": {}}]);
+        let read = snapshot(
+            &p,
+            [
+                (source_ref(), Some(source(None))),
+                (target_ref(), Some(theirs.clone())),
+            ],
+        );
+        let (prepared, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(!prepared.unchanged);
+        let body = prepared.copy.as_ref().expect("the copy to write");
+        assert_eq!(
+            body["metadata"]["annotations"][crate::plan::ADOPTED_ANNOTATION],
+            "kubectl-client-side-apply"
+        );
+        assert_eq!(
+            prepared.note.as_deref(),
+            Some("taken as the copy of cert-manager/tls: the same data, made by kubectl (field manager kubectl-client-side-apply)")
+        );
+        // Other data: refused, naming who made it.
+        theirs["data"]["tls.key"] = json!("b3RoZXI=");
+        let read = snapshot(
+            &p,
+            [
+                (source_ref(), Some(source(None))),
+                (target_ref(), Some(theirs)),
+            ],
+        );
+        let (_, problems) = check_first(&p, secrets(), &read, ExecOptions::default());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("made by kubectl (field manager kubectl-client-side-apply), and is not a copy of cert-manager/tls: it holds other values under tls.key"),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -14,6 +14,9 @@
 //! the kinds of `prune.keepKinds`) stay without `--allow-prune-data`; and in
 //! `--watch`, a prune waits for the files to settle and a large one waits
 //! for a run without `--watch` ([`WatchStep`]).
+//!
+//! Objects another tool made that wildrun adopted (`--adopt`) are released,
+//! not deleted: they stay, without wildrun's marks and field ownership.
 
 use super::cluster::{Cluster, Kind};
 use super::contents::{Holdings, Inventory};
@@ -23,8 +26,8 @@ use super::permissions::{Need, Permissions};
 use super::report::{Action, Entry, Report};
 use super::wait;
 use crate::plan::{
-    Condition, ObjectRef, Origin, Plan, Propagation, COPIED_FROM_ANNOTATION, DEFAULT_DELETE_WAIT,
-    INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
+    Condition, ObjectRef, Origin, Plan, Propagation, ADOPTED_ANNOTATION, COPIED_FROM_ANNOTATION,
+    DEFAULT_DELETE_WAIT, INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use kube::api::ListParams;
 use serde_json::Value;
@@ -62,6 +65,8 @@ struct Found {
     keep: bool,
     /// A Secret copy: other instances in its namespace may use it too.
     copy: bool,
+    /// Another tool made it and wildrun adopted it: released, not deleted.
+    adopted: bool,
     /// The object as listed.
     live: Value,
 }
@@ -212,7 +217,8 @@ async fn namespace_verdicts<'f>(
             .filter(|t| t.namespace.as_deref() == Some(ns.as_str()))
             .cloned()
             .collect();
-        gone.extend(ours.iter().map(|f| f.target.clone()));
+        // A released copy stays, and keeps its namespace.
+        gone.extend(ours.iter().filter(|f| !f.adopted).map(|f| f.target.clone()));
         let holdings = inventory.holdings(cluster, &ns, &gone, also).await?;
         let note = keep_note(&ns, &holdings);
         for f in ours {
@@ -250,6 +256,10 @@ async fn remove(
                 report.push_entry(Entry::new(Action::Kept, &f.target, Some(note)), dry_run);
                 continue;
             }
+            if f.adopted {
+                release_reported(cluster, &f, report, dry_run).await?;
+                continue;
+            }
             let existed = delete_reported(cluster, &f, report, dry_run).await?;
             deleted.push((f, existed));
         }
@@ -260,6 +270,7 @@ async fn remove(
                 Some(note) => {
                     report.push_entry(Entry::new(Action::Kept, &f.target, Some(note)), dry_run)
                 }
+                None if f.adopted => release_reported(cluster, f, report, dry_run).await?,
                 None => {
                     let existed = delete_reported(cluster, f, report, dry_run).await?;
                     deleted.push((f.clone(), existed));
@@ -293,14 +304,15 @@ async fn remove(
 }
 
 /// Refuses, before anything is deleted, when the user may not delete one
-/// of `found` (objects kept by label excepted). `option` names the command
+/// of `found` (objects kept by label excepted; adopted ones are patched
+/// when released). `option` names the command
 /// line option the deletion is for (`--delete`, `--prune`).
 async fn check_delete(cluster: &Cluster, found: &[Found], option: &str) -> Result<()> {
     let needs: Vec<Need> = found
         .iter()
         .filter(|f| !f.keep)
         .map(|f| Need {
-            verb: "delete".into(),
+            verb: if f.adopted { "patch" } else { "delete" }.into(),
             group: f.kind.resource.group.clone(),
             resource: f.kind.resource.plural.clone(),
             namespace: if f.kind.namespaced {
@@ -355,6 +367,21 @@ async fn delete_reported(
     }
 }
 
+/// Releases the adopted object `f` and reports it, naming who made it.
+async fn release_reported(
+    cluster: &Cluster,
+    f: &Found,
+    report: &mut Report,
+    dry_run: bool,
+) -> Result<()> {
+    let made_by = super::owner::Owner::of(&f.live).made_by();
+    if super::objects::release(cluster, &f.kind, &f.target, &f.live, dry_run).await? {
+        let note = format!("made by {made_by}: left in place, no longer managed by wildrun");
+        report.push_entry(Entry::new(Action::Released, &f.target, Some(note)), dry_run);
+    }
+    Ok(())
+}
+
 async fn delete_one(cluster: &Cluster, f: &Found, dry_run: bool) -> Result<bool> {
     delete(
         cluster,
@@ -387,6 +414,7 @@ fn found_from(kind: &Kind, item: &Value) -> Found {
                 COPIED_FROM_ANNOTATION.replace('/', "~1")
             ))
             .is_some(),
+        adopted: super::owner::annotation(item, ADOPTED_ANNOTATION).is_some(),
         live: item.clone(),
     }
 }

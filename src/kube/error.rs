@@ -209,15 +209,12 @@ pub enum KubeError {
         /// The steps not started.
         not_done: Vec<String>,
     },
-    /// A Secret of the copy's name exists and wildrun did not make it.
-    #[error(
-        "{target} exists and is not a copy wildrun made of {from}; wildrun will not overwrite it"
-    )]
+    /// A Secret of the copy's name exists, wildrun did not make it, and its
+    /// data differs from the source's.
+    #[error("{refusal}")]
     ForeignCopy {
-        /// The Secret in the way.
-        target: ObjectRef,
-        /// The source, `namespace/name`.
-        from: String,
+        /// What differs and who made it ([`super::copies::refusal`]).
+        refusal: String,
     },
     /// A rollout was waited for on a kind that does not roll out.
     #[error("{target}: only Deployments, StatefulSets and DaemonSets roll out; wait for a condition such as \"Ready\" instead")]

@@ -71,7 +71,8 @@ pub(super) fn copy_object(copy: &SecretCopy, source: &Value) -> Value {
 
 /// Makes the copy `copy` now (`--wait`, once cert-manager has issued the
 /// source the run had to skip): reads the source and the target, refuses a
-/// target wildrun did not make, and applies. `false` when the source still
+/// target wildrun did not make unless it holds the source's data (then it
+/// is taken as the copy, as [`super::copies`] says), and applies. `false` when the source still
 /// does not exist.
 pub async fn copy_secret_now(cluster: &Cluster, copy: &SecretCopy) -> Result<bool> {
     let kind = cluster.resolve("v1", "Secret").await?;
@@ -86,12 +87,19 @@ pub async fn copy_secret_now(cluster: &Cluster, copy: &SecretCopy) -> Result<boo
     else {
         return Ok(false);
     };
+    let mut body = copy_object(copy, &source);
     if let Some(live) = get(cluster, &kind, &target).await? {
-        if !is_our_copy(&live, &from) {
-            return Err(KubeError::ForeignCopy { target, from });
+        let ours = is_our_copy(&live, &from);
+        let owner = super::owner::Owner::of(&live);
+        if !ours && super::copies::judge(&source, &live) != super::copies::Existing::Same {
+            let refusal = super::copies::refusal(&target, &from, &owner.made_by(), &live, &source);
+            return Err(KubeError::ForeignCopy { refusal });
+        }
+        // Another tool's identical copy is taken as wildrun's, as the run does.
+        if !ours || owner.adopted.is_some() {
+            body = super::owner::Adoption::of(&live).body(&body);
         }
     }
-    let body = copy_object(copy, &source);
     server_side_apply(cluster, &kind, &target, &body, true, false)
         .await
         .map_err(|e| cluster.explain(e, &format!("copy {from} to {target}")))?;
@@ -275,6 +283,33 @@ pub async fn delete(
         Err(e) => Err(cluster.explain(e, &format!("delete {target}"))),
     }
 }
+
+/// Releases an object wildrun adopted (see [`super::owner::release_patch`]):
+/// one merge patch, under a field manager of its own so that no record of
+/// wildrun's is made by it. The object stays. `false` when it was gone.
+pub async fn release(
+    cluster: &Cluster,
+    kind: &Kind,
+    target: &ObjectRef,
+    live: &Value,
+    dry_run: bool,
+) -> Result<bool> {
+    let api = cluster.api(kind, target.namespace.as_deref());
+    let mut params = PatchParams {
+        field_manager: Some(RELEASE_FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    params.dry_run = dry_run;
+    let patch = Patch::Merge(super::owner::release_patch(live));
+    match retry(|| api.patch(&target.name, &params, &patch)).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(cluster.explain(e, &format!("release {target}"))),
+    }
+}
+
+/// The field manager of the patch that releases an adopted object.
+pub const RELEASE_FIELD_MANAGER: &str = "wildrun-release";
 
 /// Why applying `body` over `live` might change the object, or `None` when
 /// it cannot, so that no write is needed.

@@ -23,6 +23,9 @@ pub enum Action {
     Deleted,
     /// It was left in place on purpose (see the note).
     Kept,
+    /// wildrun adopted it and let it go: its marks and field ownership
+    /// were removed, the object stays.
+    Released,
     /// A wait ended with the condition met.
     Ready,
     /// A deletion a prune would have made was held back (see the note):
@@ -46,6 +49,7 @@ impl Action {
             Action::Skipped => "skipped",
             Action::Deleted => "deleted",
             Action::Kept => "kept",
+            Action::Released => "released",
             Action::Ready => "ready",
             Action::Held => "held",
             Action::Failed => "failed",
@@ -157,6 +161,7 @@ impl Report {
             Action::Configured,
             Action::Unchanged,
             Action::Deleted,
+            Action::Released,
             Action::Kept,
             Action::Held,
             Action::Skipped,

@@ -18,6 +18,19 @@ pub mod config_api {
             .map_err(|e| crate::script::support::script_error(&ctx, e))?;
         crate::script::support::from_json(value)
     }
+
+    /// Where the configuration key at `path` was given: the file's path,
+    /// `environment variable X` or `--set k=v`; `()` when the key has its
+    /// default or is not set (so a recipe can tell a choice from a default).
+    #[rhai_fn(return_raw)]
+    pub fn source(ctx: NativeCallContext, path: &str) -> RhaiResultOf<Dynamic> {
+        let run = crate::script::support::RunHandle::from_context(&ctx)?;
+        let state = run.state();
+        Ok(match state.config.origin(path) {
+            Some(origin) => origin.to_string().into(),
+            None => Dynamic::UNIT,
+        })
+    }
 }
 
 rhai::def_package! {

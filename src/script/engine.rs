@@ -198,6 +198,7 @@ pub(super) fn register_host_modules(engine: &mut Engine) {
     super::kube::KubePackage::new().register_into_engine_as(engine, "kube");
     super::dns::DnsPackage::new().register_into_engine_as(engine, "dns");
     super::doctor::DoctorPackage::new().register_into_engine_as(engine, "doctor");
+    super::discover::DiscoverPackage::new().register_into_engine_as(engine, "discover");
     super::cert::CertPackage::new().register_into_engine_as(engine, "cert");
     super::https::HttpsPackage::new().register_into_engine_as(engine, "https");
     super::template::TemplatePackage::new().register_into_engine_as(engine, "template");

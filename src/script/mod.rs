@@ -10,6 +10,7 @@
 pub mod cert;
 pub mod config;
 pub mod definitions;
+pub mod discover;
 pub mod dns;
 pub mod doctor;
 pub mod engine;

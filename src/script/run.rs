@@ -1,6 +1,7 @@
 //! `run::` for scripts: what this run of wildrun was asked to do, so a
 //! recipe can refuse what it must not do (the visibility layer refuses
-//! `--delete` while services use it, unless `--force`), and `once`, for
+//! `--delete` while services use it, unless `--force`, and a part of the
+//! layer another tool made unless `--adopt`), and `once`, for
 //! what a recipe checks or says once however many services it deploys.
 
 use super::support::{RhaiResultOf, RunHandle};
@@ -36,8 +37,8 @@ pub mod run_api {
         Ok(force)
     }
 
-    /// Whether `--adopt` was given: the recipe may take over what it found
-    /// in the cluster instead of refusing to change it.
+    /// Whether `--adopt` was given: objects another tool made may be
+    /// managed in place (marked adopted; `--delete` releases them).
     #[rhai_fn(return_raw)]
     pub fn adopt(ctx: NativeCallContext) -> RhaiResultOf<bool> {
         let run = RunHandle::from_context(&ctx)?;

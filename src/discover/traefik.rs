@@ -1,0 +1,182 @@
+//! Traefik's LoadBalancer Service, found by what it serves: a Service of
+//! type LoadBalancer whose selector matches the pod template of a
+//! Deployment or DaemonSet running Traefik's image, whatever the names and
+//! labels its chart or manifests gave them.
+
+use super::{containers, image, Identity};
+use crate::kube::owner::wildrun_owns;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The annotation MetalLB reads the address a Service asks for from.
+pub const ADDRESS_ANNOTATION: &str = "metallb.io/loadBalancerIPs";
+/// The annotation MetalLB releases before v0.13 read (still honoured).
+pub const OLD_ADDRESS_ANNOTATION: &str = "metallb.universe.tf/loadBalancerIPs";
+
+/// Traefik's Service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraefikService {
+    /// Where it is and who made it.
+    #[serde(flatten)]
+    pub id: Identity,
+    /// The workload whose pods it selects (`Deployment traefik/traefik`);
+    /// empty for the configured Service when no Traefik workload was found.
+    pub workload: String,
+    /// That workload's Traefik image (empty likewise).
+    pub image: String,
+    /// The address it asks MetalLB for, if it asks for one.
+    pub asked_ip: Option<String>,
+    /// Where it asks: the annotation's name, or `spec.loadBalancerIP`.
+    pub asked_by: Option<String>,
+    /// wildrun's patch manager set the address annotation (an earlier run
+    /// of scripts/cluster.rhai pinned it).
+    pub pinned_by_wildrun: bool,
+    /// The addresses MetalLB gave it (`status.loadBalancer.ingress`).
+    pub addresses: Vec<String>,
+}
+
+/// Whether every pair of `selector` is among `labels` (an empty selector
+/// selects nothing here: it is no Service of Traefik's).
+fn selects(selector: Option<&serde_json::Map<String, Value>>, labels: &Value) -> bool {
+    selector.is_some_and(|s| !s.is_empty() && s.iter().all(|(k, v)| labels.get(k) == Some(v)))
+}
+
+impl TraefikService {
+    /// The LoadBalancer Services among `services` that select the pods of a
+    /// Traefik workload among `workloads`, then the Service `named`
+    /// (`namespace/name`, the configured one) if it is not among them.
+    pub fn find<'w>(
+        services: &[Value],
+        workloads: impl IntoIterator<Item = &'w Value>,
+        named: Option<&str>,
+    ) -> Vec<TraefikService> {
+        let mut found = Vec::new();
+        for workload in workloads {
+            let Some(traefik) = containers(workload)
+                .iter()
+                .map(image)
+                .find(|i| crate::externaldns::image_name(i) == "traefik")
+            else {
+                continue;
+            };
+            let namespace = workload.pointer("/metadata/namespace");
+            let labels = workload
+                .pointer("/spec/template/metadata/labels")
+                .cloned()
+                .unwrap_or(Value::Null);
+            for service in services {
+                let selector = service.pointer("/spec/selector").and_then(Value::as_object);
+                if service.pointer("/metadata/namespace") != namespace
+                    || service.pointer("/spec/type").and_then(Value::as_str) != Some("LoadBalancer")
+                    || !selects(selector, &labels)
+                {
+                    continue;
+                }
+                let id = Identity::of(service);
+                if found.iter().any(|f: &TraefikService| f.id == id) {
+                    continue;
+                }
+                found.push(TraefikService::read(service, Some(workload), traefik));
+            }
+        }
+        let named = services
+            .iter()
+            .find(|s| named.is_some_and(|n| Identity::of(s).path() == n));
+        if let Some(service) = named {
+            let id = Identity::of(service);
+            if !found.iter().any(|f| f.id == id) {
+                found.push(TraefikService::read(service, None, ""));
+            }
+        }
+        found
+    }
+
+    fn read(service: &Value, workload: Option<&Value>, image: &str) -> TraefikService {
+        let annotation = |key: &str| {
+            service
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(key))
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .map(|v| (v.to_string(), key.to_string()))
+        };
+        let spec_ip = service
+            .pointer("/spec/loadBalancerIP")
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(|v| (v.to_string(), "spec.loadBalancerIP".to_string()));
+        let asked = annotation(ADDRESS_ANNOTATION)
+            .or_else(|| annotation(OLD_ADDRESS_ANNOTATION))
+            .or(spec_ip);
+        let workload = workload.map(|w| {
+            let id = Identity::of(w);
+            crate::objects::describe(
+                w["kind"].as_str().unwrap_or("Deployment"),
+                id.namespace.as_deref(),
+                &id.name,
+            )
+        });
+        TraefikService {
+            id: Identity::of(service),
+            workload: workload.unwrap_or_default(),
+            image: image.to_string(),
+            pinned_by_wildrun: wildrun_owns(service, "annotations", ADDRESS_ANNOTATION),
+            asked_ip: asked.as_ref().map(|(ip, _)| ip.clone()),
+            asked_by: asked.map(|(_, by)| by),
+            addresses: service
+                .pointer("/status/loadBalancer/ingress")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i.get("ip").and_then(Value::as_str).map(str::to_string))
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn traefik(image: &str) -> Value {
+        json!({"kind": "Deployment", "metadata": {"name": "traefik", "namespace": "traefik"},
+               "spec": {"template": {"metadata": {"labels": {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-traefik"}},
+                                     "spec": {"containers": [{"name": "traefik", "image": image}]}}}})
+    }
+
+    fn service(name: &str, kind: &str, selector: Value) -> Value {
+        json!({"metadata": {"name": name, "namespace": "traefik",
+                            "annotations": {"metallb.universe.tf/loadBalancerIPs": "192.168.8.240"}},
+               "spec": {"type": kind, "selector": selector},
+               "status": {"loadBalancer": {"ingress": [{"ip": "192.168.8.240"}]}}})
+    }
+
+    #[test]
+    fn the_load_balancer_selecting_traefik_pods_is_found() {
+        let selector = json!({"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-traefik"});
+        let services = vec![
+            service("traefik", "LoadBalancer", selector.clone()),
+            service("traefik-internal", "ClusterIP", selector),
+            service("other", "LoadBalancer", json!({"app": "other"})),
+            service("everything", "LoadBalancer", json!({})),
+        ];
+        let found = TraefikService::find(&services, &[traefik("docker.io/traefik:v3.4.1")], None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let t = &found[0];
+        assert_eq!(t.id.path(), "traefik/traefik");
+        assert_eq!(t.workload, "Deployment traefik/traefik");
+        assert_eq!(t.asked_ip.as_deref(), Some("192.168.8.240"));
+        assert_eq!(t.asked_by.as_deref(), Some(OLD_ADDRESS_ANNOTATION));
+        assert_eq!(t.addresses, ["192.168.8.240"]);
+        assert!(!t.pinned_by_wildrun);
+        assert!(TraefikService::find(&services, &[traefik("nginx:1")], None).is_empty());
+        // The configured one is read without a Traefik workload.
+        let named = TraefikService::find(&services, &[], Some("traefik/other"));
+        assert_eq!(named.len(), 1);
+        assert_eq!(
+            (named[0].id.name.as_str(), named[0].workload.as_str()),
+            ("other", "")
+        );
+    }
+}
