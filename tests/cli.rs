@@ -724,6 +724,30 @@ fn script_errors_name_file_and_line() {
 }
 
 #[test]
+fn rhais_raw_messages_come_in_plain_words_with_the_way_out() {
+    assert_fails(
+        &["tests/fixtures/reserved-key.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/reserved-key.rhai:2:",
+            "'match' is a reserved keyword",
+            r#"#{ "match": ... }"#,
+        ],
+    );
+    assert_fails(
+        &["tests/fixtures/missing-section.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/missing-section.rhai:3:",
+            "cannot read .gitea: the value before it is missing",
+            "?.gitea",
+        ],
+    );
+}
+
+#[test]
 fn template_with_undefined_variable() {
     assert_fails(
         &["tests/fixtures/undefined-var.rhai", "--dry-run"],

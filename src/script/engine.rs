@@ -272,7 +272,10 @@ impl Recipe {
         let display = crate::files::display_path(path);
         let mut ast = engine.compile(&text).map_err(|e| {
             let (line, col) = (e.1.line().unwrap_or(0), e.1.position().unwrap_or(0));
-            anyhow!("{display}:{line}:{col}: syntax error: {}", e.0)
+            anyhow!(
+                "{display}:{line}:{col}: syntax error: {}",
+                super::errors::syntax_error_words(&e.0)
+            )
         })?;
         ast.set_source(display.clone());
         let about = text
