@@ -748,6 +748,37 @@ fn rhais_raw_messages_come_in_plain_words_with_the_way_out() {
 }
 
 #[test]
+fn files_read_gives_a_files_text_unchanged_inside_the_sandbox_only() {
+    let out = wildrun(&["tests/fixtures/files/read.rhai", "--dry-run"], &[DOMAIN]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "[server]\nDOMAIN = git.example.com\nROOT_URL = https://git.example.com/\n\n"
+    );
+    assert_fails(
+        &["tests/fixtures/files/as-yaml.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/files/as-yaml.rhai:2:",
+            "app.ini.tmpl:",
+            "probably a Helm/Go or Jinja template",
+            "files::read",
+        ],
+    );
+    assert_fails(
+        &["tests/fixtures/files/outside.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/files/outside.rhai:2:",
+            "files::read:",
+            "--allow-read",
+        ],
+    );
+}
+
+#[test]
 fn template_with_undefined_variable() {
     assert_fails(
         &["tests/fixtures/undefined-var.rhai", "--dry-run"],

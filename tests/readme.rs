@@ -353,6 +353,7 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("template::file(path, vars, options)", "template::file(\"readme.yaml.tmpl\", #{ X: \"x\" }, #{ text: true })", Gives::Value),
     ("yaml::parse(text)", "yaml::parse(\"a: 1\\n\")", Gives::Value),
     ("yaml::file(path)", "yaml::file(\"readme.yaml.tmpl\")", Gives::Value),
+    ("files::read(path)", "files::read(\"readme.yaml.tmpl\")", Gives::Value),
     ("yaml::emit(value)", "yaml::emit(cm)", Gives::Value),
     ("yaml::emit_all(list)", "yaml::emit_all([cm, deploy])", Gives::Value),
     ("run::action()", "run::action()", Gives::Value),

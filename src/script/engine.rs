@@ -203,6 +203,7 @@ pub(super) fn register_host_modules(engine: &mut Engine) {
     super::https::HttpsPackage::new().register_into_engine_as(engine, "https");
     super::template::TemplatePackage::new().register_into_engine_as(engine, "template");
     super::yaml::YamlPackage::new().register_into_engine_as(engine, "yaml");
+    super::files::FilesPackage::new().register_into_engine_as(engine, "files");
     super::log::LogPackage::new().register_into_engine_as(engine, "log");
     super::config::ConfigPackage::new().register_into_engine_as(engine, "config");
     super::out::OutPackage::new().register_into_engine_as(engine, "out");
