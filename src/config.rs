@@ -302,6 +302,19 @@ fn flag(value: &str) -> Result<(), String> {
     }
 }
 
+/// One of `externalDns.extraArgs`: a flag, and not one the layer writes
+/// from a key of its own.
+fn external_dns_flag(value: &str) -> Result<(), String> {
+    flag(value)?;
+    let name = value.split('=').next().unwrap_or(value);
+    if name == crate::externaldns::POLICY_FLAG {
+        return Err(format!(
+            "{value:?}: scripts/cluster.rhai writes --policy from configuration key dns.policy (ExternalDNS refuses the flag twice); set dns.policy instead"
+        ));
+    }
+    Ok(())
+}
+
 /// A kind as `prune.keepKinds` names it: `Kind` (in any group) or
 /// `Kind.group` (`Cluster.postgresql.cnpg.io`), as kubectl writes kinds.
 fn kind_name(value: &str) -> Result<(), String> {
@@ -438,6 +451,13 @@ pub const KEYS: &[Key] = &[
         check: validate::label_value,
     },
     Key {
+        path: "dns.policy",
+        ty: KeyType::Text,
+        default: Some(|| json!("sync")),
+        help: "ExternalDNS's --policy: sync (also deletes the records it owns that no Ingress asks for any more), upsert-only (never deletes) or create-only",
+        check: crate::externaldns::check_policy,
+    },
+    Key {
         path: "dns.cloudflareTokenSecret",
         ty: KeyType::Text,
         default: Some(|| json!("cloudflare-api-token")),
@@ -497,8 +517,8 @@ pub const KEYS: &[Key] = &[
         path: "externalDns.extraArgs",
         ty: KeyType::List,
         default: Some(|| json!([])),
-        help: "further ExternalDNS flags, after the ones scripts/cluster.rhai writes (--policy=sync, --exclude-domains=...)",
-        check: flag,
+        help: "further ExternalDNS flags, after the ones scripts/cluster.rhai writes (--exclude-domains=..., --interval=...; not --policy: dns.policy)",
+        check: external_dns_flag,
     },
     Key {
         path: "tls.sourceNamespace",
@@ -1493,6 +1513,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not a command-line flag"), "{err}");
+        // The policy has a key of its own, which the layer always writes.
+        let err = load_with(
+            None,
+            &[],
+            &["externalDns.extraArgs=--interval=1m,--policy=sync"],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("configuration key externalDns.extraArgs")
+                && err.contains("set dns.policy instead"),
+            "{err}"
+        );
+        let err = load_with(None, &[], &["dns.policy=upsert"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("configuration key dns.policy")
+                && err.contains("did you mean upsert-only?"),
+            "{err}"
+        );
         let err = load_with(None, &[], &["tls.acmeEmail=nobody"])
             .unwrap_err()
             .to_string();

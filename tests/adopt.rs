@@ -293,6 +293,12 @@ fn an_existing_layer_is_found_used_refused_adopted_and_released() {
         args.contains(&"--publish-internal-services"),
         "its own flags are kept: {args:?}"
     );
+    // Its policy, read from it (v0.14.2 defaults to sync), now stated.
+    assert!(
+        args.contains(&"--policy=sync")
+            && args.iter().filter(|a| a.starts_with("--policy")).count() == 1,
+        "{args:?}"
+    );
     // v0.14.2 does not know the flag: never written to it.
     assert!(
         !args.iter().any(|a| a.starts_with("--annotation-prefix")),
