@@ -86,11 +86,15 @@ enum Removal {
 
 /// What removing `f` does; `kept` is why its namespace keeps it (for
 /// Secret copies and Namespaces, see [`namespace_verdicts`]), if it does.
+/// An adopted object is released whatever its namespace holds: it stays
+/// either way, and must not stay marked as wildrun's.
 fn removal(f: &Found, kept: Option<String>) -> Removal {
+    if f.adopted {
+        return Removal::Released;
+    }
     match kept {
         Some(note) => Removal::Kept(note),
         None if f.keep => Removal::Kept(format!("{KEEP_LABEL}=true: shared with other services")),
-        None if f.adopted => Removal::Released,
         None => Removal::Deleted,
     }
 }
@@ -1132,9 +1136,16 @@ mod tests {
             removal(&found(&cm, Some("a"), "shared", true, false), None),
             Removal::Kept("wildrun.dev/keep=true: shared with other services".into())
         );
-        // Its namespace's verdict comes first.
+        // A copy taken over stays either way: released, not kept marked as wildrun's.
         assert_eq!(
             removal(&adopted, Some("namespace a still holds ConfigMap x".into())),
+            Removal::Released
+        );
+        assert_eq!(
+            removal(
+                &found(&cm, Some("a"), "copy", false, true),
+                Some("namespace a still holds ConfigMap x".into())
+            ),
             Removal::Kept("namespace a still holds ConfigMap x".into())
         );
     }
