@@ -506,6 +506,59 @@ const WRITABLE_KINDS: &str = "namespaces,deployments,services,secrets,serviceacc
     ipaddresspools.metallb.io,l2advertisements.metallb.io,certificates.cert-manager.io,\
     clusterissuers.cert-manager.io,ingressroutes.traefik.io,clusterroles,clusterrolebindings";
 
+/// `wildrun scripts/cluster.rhai -v` on the layer as it is.
+const JOIN: &[&str] = &["scripts/cluster.rhai", "-v"];
+/// `wildrun scripts/doctor.rhai --layer`.
+const LAYER_DOCTOR: &[&str] = &["scripts/doctor.rhai", "--layer"];
+/// A configuration that conflicts with two parts of the layer.
+const CONFLICTING: &[&str] = &[
+    "scripts/cluster.rhai",
+    "--set",
+    "dns.ownerId=wildrun",
+    "--set",
+    "cluster.addressPool=127.0.0.240-127.0.0.242",
+];
+/// The two parts taken over, then released.
+const ADOPT: &[&str] = &[
+    "scripts/cluster.rhai",
+    "--set",
+    "dns.ownerId=wildrun-lab-adopted",
+    "--set",
+    "cluster.addressPool=127.0.0.240-127.0.0.242",
+    "--adopt",
+];
+const RELEASE: &[&str] = &[
+    "scripts/cluster.rhai",
+    "--set",
+    "dns.ownerId=wildrun-lab-adopted",
+    "--set",
+    "cluster.addressPool=127.0.0.240-127.0.0.242",
+    "--delete",
+];
+/// A service into namespace `shop`, prepared as wild-cloud prepares an app's.
+const PUBLIC_SHOP: &[&str] = &[
+    "scripts/public.rhai",
+    "--name",
+    "shop",
+    "--namespace",
+    "shop",
+    "--wait",
+];
+/// The wild-cloud config.yaml of the lab, for scripts/cluster.rhai.
+const WILD_CLOUD_JOIN: &[&str] = &["--config", WILD_CLOUD_CONFIG, "scripts/cluster.rhai"];
+
+/// The runs README.md shows from this lab ("On a cluster you already
+/// run"), each as a test here makes it.
+const README_RUNS: [&[&str]; 7] = [
+    JOIN,
+    LAYER_DOCTOR,
+    CONFLICTING,
+    ADOPT,
+    RELEASE,
+    PUBLIC_SHOP,
+    WILD_CLOUD_JOIN,
+];
+
 /// `kind/namespace/name` → resourceVersion of every object of
 /// [`WRITABLE_KINDS`]: a write anywhere, or a new object, changes it.
 fn resource_versions(lab: &Lab) -> std::collections::BTreeMap<String, String> {
@@ -560,7 +613,7 @@ fn cluster_rhai_joins_the_layer_for_real_writing_nothing_and_doctor_layer_is_gre
     let lab = Lab::existing();
     let _only = lab.exclusive();
     let before = resource_versions(lab);
-    let out = lab.wildrun(&["scripts/cluster.rhai", "-v"]);
+    let out = lab.wildrun(JOIN);
     let all = text(&out);
     assert!(out.status.success(), "{all}");
     for part in PARTS_IN_USE {
@@ -588,6 +641,12 @@ fn cluster_rhai_joins_the_layer_for_real_writing_nothing_and_doctor_layer_is_gre
 
     // The layer as it is, its controllers found by image and its parts under
     // their own names: every check passes.
+    let out = lab.wildrun(LAYER_DOCTOR);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(" passed, 0 failed"),
+        "{}",
+        text(&out)
+    );
     let (report, code) = layer_doctor(lab, &[]);
     assert_eq!(code, Some(0), "{report:#}");
     assert_eq!(report["failed"], 0, "{report:#}");
@@ -620,13 +679,7 @@ fn a_conflicting_setting_is_refused_before_any_write() {
     let lab = Lab::existing();
     let _only = lab.exclusive();
     let before = resource_versions(lab);
-    let out = lab.wildrun(&[
-        "scripts/cluster.rhai",
-        "--set",
-        "dns.ownerId=wildrun",
-        "--set",
-        "cluster.addressPool=127.0.0.240-127.0.0.242",
-    ]);
+    let out = lab.wildrun(CONFLICTING);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
@@ -721,23 +774,14 @@ fn cluster_rhai_adopts_the_parts_then_delete_releases_them_and_they_keep_running
             ("externaldns", "deployment", "external-dns"),
         ],
     );
-    let sets = [
-        "--set",
-        "dns.ownerId=wildrun-lab-adopted",
-        "--set",
-        "cluster.addressPool=127.0.0.240-127.0.0.242",
-    ];
-    let run = |extra: &[&str]| {
-        let mut args = vec!["scripts/cluster.rhai"];
-        args.extend_from_slice(&sets);
-        args.extend_from_slice(extra);
-        let out = lab.wildrun(&args);
-        assert!(out.status.success(), "{extra:?}: {}", text(&out));
+    let run = |args: &[&str]| {
+        let out = lab.wildrun(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
 
     // --adopt: managed in place under their names, selector kept.
-    let err = run(&["--adopt"]);
+    let err = run(ADOPT);
     for part in [
         "IPAddressPool metallb-system/first-pool",
         "Deployment externaldns/external-dns",
@@ -778,7 +822,7 @@ fn cluster_rhai_adopts_the_parts_then_delete_releases_them_and_they_keep_running
     assert_eq!(pools.len(), 1, "{pools:#?}");
 
     // --delete: released, not deleted; the report says which.
-    let err = run(&["--delete"]);
+    let err = run(RELEASE);
     for part in [
         "IPAddressPool metallb-system/first-pool",
         "Deployment externaldns/external-dns",
@@ -838,8 +882,15 @@ struct AppNamespace {
 }
 
 impl AppNamespace {
-    fn prepare(lab: &'static Lab, prefix: &str) -> AppNamespace {
-        let name = common::cluster::unique_name(prefix);
+    fn prepare(lab: &'static Lab, name: &str) -> AppNamespace {
+        let name = name.to_string();
+        // One of an earlier run may still be terminating.
+        let _ = lab.kubectl(&[
+            "wait",
+            "--for=delete",
+            &format!("namespace/{name}"),
+            "--timeout=90s",
+        ]);
         let namespace =
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
         lab.kubectl_stdin(&["apply", "-f", "-"], &namespace.to_string());
@@ -873,19 +924,13 @@ impl Drop for AppNamespace {
     }
 }
 
-/// public.rhai `--name <namespace>` into `app`'s namespace with `--wait`, then
-/// `--delete`, with `config` (extra args before): the copy is taken as the
+/// `run` (public.rhai `--name <namespace> --namespace <namespace> --wait`)
+/// into `app`'s namespace, then the same with `--delete` for `--wait`: the copy is taken as the
 /// kubectl one, the service answers 200 by name, and the copy is released
 /// at the end, without wildrun's marks.
-fn public_into_prepared_namespace(lab: &'static Lab, app: &AppNamespace, config: &[&str]) {
+fn public_into_prepared_namespace(lab: &'static Lab, app: &AppNamespace, run: &[&str]) {
     let ns = app.name.as_str();
-    let run = |extra: &[&str]| {
-        let mut args = config.to_vec();
-        args.extend(["scripts/public.rhai", "--name", ns, "--namespace", ns]);
-        args.extend_from_slice(extra);
-        lab.wildrun(&args)
-    };
-    let out = run(&["--wait"]);
+    let out = lab.wildrun(run);
     let all = text(&out);
     assert!(out.status.success(), "{all}");
     assert!(
@@ -900,7 +945,11 @@ fn public_into_prepared_namespace(lab: &'static Lab, app: &AppNamespace, config:
     let (status, body) = lab.https_get(&format!("https://{ns}.{}/", lab.domain()), &[]);
     assert_eq!(status, 200, "{body}");
 
-    let out = run(&["--delete"]);
+    let delete: Vec<&str> = run
+        .iter()
+        .map(|a| if *a == "--wait" { "--delete" } else { a })
+        .collect();
+    let out = lab.wildrun(&delete);
     let all = text(&out);
     assert!(out.status.success(), "{all}");
     // The namespace still holds the other copy: the one taken over stays,
@@ -925,8 +974,8 @@ fn public_into_prepared_namespace(lab: &'static Lab, app: &AppNamespace, config:
 fn public_rhai_takes_the_kubectl_copy_in_an_apps_namespace_and_answers_200() {
     let lab = Lab::existing();
     let _use = lab.shared_use();
-    let app = AppNamespace::prepare(lab, "wildapp");
-    public_into_prepared_namespace(lab, &app, &[]);
+    let app = AppNamespace::prepare(lab, "shop");
+    public_into_prepared_namespace(lab, &app, PUBLIC_SHOP);
 }
 
 #[test]
@@ -936,7 +985,7 @@ fn a_wild_cloud_config_yaml_drives_cluster_rhai_and_public_rhai() {
         let _only = lab.exclusive();
         // For real: it uses every part and writes nothing.
         let before = resource_versions(lab);
-        let out = lab.wildrun(&["--config", WILD_CLOUD_CONFIG, "scripts/cluster.rhai"]);
+        let out = lab.wildrun(WILD_CLOUD_JOIN);
         let all = text(&out);
         assert!(out.status.success(), "{all}");
         assert!(all.contains("nothing to write"), "{all}");
@@ -945,8 +994,52 @@ fn a_wild_cloud_config_yaml_drives_cluster_rhai_and_public_rhai() {
             Vec::<String>::new(),
             "{all}"
         );
-        AppNamespace::prepare(lab, "wildcfg")
+        AppNamespace::prepare(lab, "blog")
     };
     let _use = lab.shared_use();
-    public_into_prepared_namespace(lab, &app, &["--config", WILD_CLOUD_CONFIG]);
+    public_into_prepared_namespace(
+        lab,
+        &app,
+        &[
+            "--config",
+            WILD_CLOUD_CONFIG,
+            "scripts/public.rhai",
+            "--name",
+            "blog",
+            "--namespace",
+            "blog",
+            "--wait",
+        ],
+    );
+}
+
+#[test]
+fn the_readme_shows_exactly_the_lab_runs_these_tests_make() {
+    // Marked in README.md: the console block after `<!-- runs: existing-layer lab -->`.
+    let readme =
+        std::fs::read_to_string(common::cluster::repo_root().join("README.md")).expect("README.md");
+    let block = readme
+        .split("<!-- runs: existing-layer lab -->")
+        .nth(1)
+        .and_then(|rest| rest.split("```console\n").nth(1))
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("README.md has the existing-layer lab's runs");
+    let prefix = "$ ip netns exec \"$WILDRUN_LAB_NETNS\" wildrun ";
+    let shown: Vec<Vec<&str>> = block
+        .lines()
+        .filter(|l| l.starts_with("$ ") && l.contains(" wildrun "))
+        .map(|l| {
+            let run = l
+                .strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("README.md: {l:?} does not start with {prefix:?}"));
+            // A trailing `# comment` says what to expect.
+            run.split(" #")
+                .next()
+                .unwrap_or(run)
+                .split_whitespace()
+                .collect()
+        })
+        .collect();
+    let made: Vec<Vec<&str>> = README_RUNS.iter().map(|r| r.to_vec()).collect();
+    assert_eq!(shown, made, "README.md's lab runs and the tests' differ");
 }
