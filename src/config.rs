@@ -259,6 +259,10 @@ fn dns_provider(value: &str) -> Result<(), String> {
     one_of(value, &["cloudflare", "rfc2136"])
 }
 
+fn dns_policy(value: &str) -> Result<(), String> {
+    one_of(value, crate::externaldns::POLICIES)
+}
+
 fn tsig_algorithm(value: &str) -> Result<(), String> {
     one_of(
         value,
@@ -455,7 +459,7 @@ pub const KEYS: &[Key] = &[
         ty: KeyType::Text,
         default: Some(|| json!("sync")),
         help: "ExternalDNS's --policy: sync (also deletes the records it owns that no Ingress asks for any more), upsert-only (never deletes) or create-only",
-        check: crate::externaldns::check_policy,
+        check: dns_policy,
     },
     Key {
         path: "dns.cloudflareTokenSecret",

@@ -134,20 +134,6 @@ pub fn check_choice(value: &str) -> Result<(), String> {
     ))
 }
 
-/// The check of configuration key `dns.policy`.
-pub fn check_policy(value: &str) -> Result<(), String> {
-    if POLICIES.contains(&value) {
-        return Ok(());
-    }
-    let hint = crate::objects::strict::nearest(value, POLICIES.iter().copied())
-        .map(|s| format!(" (did you mean {s}?)"))
-        .unwrap_or_default();
-    Err(format!(
-        "{value:?} is not an ExternalDNS policy{hint}; use one of {}",
-        POLICIES.join(", ")
-    ))
-}
-
 /// The prefixes a `dns.annotationPrefix` value writes annotations under.
 pub fn prefixes(choice: &str) -> Vec<&'static str> {
     match choice {
