@@ -2619,3 +2619,53 @@ fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+#[test]
+fn a_namespace_another_tool_made_is_used_as_it_is_and_survives_delete() {
+    let w = World::new("nsforeign", false);
+    let ns = w.name.as_str();
+    // As `kubectl create namespace` makes it, before any run of wildrun.
+    let made = w.cluster.kubectl(&["create", "namespace", ns]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let (_dir, path) = script(&format!(
+        "kube::ensure_namespace(\"{ns}\");\n\
+         kube::apply(#{{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{{ name: \"app\", namespace: \"{ns}\" }}, data: #{{ a: \"b\" }} }});\n"
+    ));
+    let path = path.to_str().expect("a UTF-8 path");
+
+    // The diff predicts what applying does: the ConfigMap, not the namespace.
+    let diff = w.wildrun(&[path, "--diff"]);
+    assert_eq!(diff.status.code(), Some(1), "{}", stderr(&diff));
+    let shown = stdout(&diff);
+    assert!(
+        shown.contains(&format!("ConfigMap {ns}/app")) && !shown.contains("Namespace"),
+        "{shown}"
+    );
+
+    let out = w.wildrun(&[path]);
+    assert_ok(&out, "apply");
+    let said = stderr(&out);
+    assert!(
+        said.lines().any(|l| l.starts_with("unchanged")
+            && l.contains(&format!("Namespace {ns} (made by kubectl"))
+            && l.contains("used as it is")),
+        "{said}"
+    );
+    let live = w.must_get(&["namespace", ns]);
+    assert!(
+        live["metadata"]["labels"]
+            .get("wildrun.dev/instance")
+            .is_none()
+            && live["metadata"]["labels"]
+                .get("app.kubernetes.io/managed-by")
+                .is_none(),
+        "labelled as wildrun's: {live:#}"
+    );
+
+    // --delete removes what the instance made and leaves the namespace.
+    let out = w.wildrun(&[path, "--delete"]);
+    assert_ok(&out, "delete");
+    assert!(w.get(&["-n", ns, "configmap", "app"]).is_none());
+    let live = w.must_get(&["namespace", ns]);
+    assert!(live["metadata"]["deletionTimestamp"].is_null(), "{live:#}");
+}

@@ -105,6 +105,8 @@ struct Live {
     /// What writing over it as an adopted object keeps: set when another
     /// tool made it or wildrun adopted it.
     adoption: Option<Adoption>,
+    /// A Namespace another tool made: who, and it is not written.
+    used_as_it_is: Option<String>,
 }
 
 impl Live {
@@ -129,6 +131,7 @@ impl Live {
             copy_of: objects::copy_origin(&live).map(str::to_string),
             holds: written.is_some_and(|body| already_holds(target, &body, Some(&live))),
             made_by: (!owner.ours).then(|| owner.made_by()),
+            used_as_it_is: super::owner::namespace_used_as_it_is(&target.kind, &live),
             adopted,
             adoption,
             whole: keep_whole.then(|| keep_for_preflight(live)),
@@ -535,7 +538,9 @@ enum Adopt {
 /// Whether `object` is written over `live` as an adopted object. An
 /// object another tool made (no managed-by label of wildrun's) is refused
 /// unless `adopt` (`--adopt`): wildrun does not take over what it did not
-/// make behind its maker's back. Namespaces, shared by design, and patches
+/// make behind its maker's back. Namespaces (shared by design; one another
+/// tool made is not written at all, see
+/// [`super::owner::namespace_used_as_it_is`]) and patches
 /// of someone else's object (`patch: true`, which carry no wildrun label)
 /// are exempt.
 fn adoption(object: &crate::objects::TypedObject, live: &Live, adopt: bool) -> Adopt {
@@ -621,7 +626,14 @@ fn check_step<'p>(
                     problems.push(format!("{at}: {problem}"));
                 }
             }
-            if let Some(live) = prepared.live.as_deref() {
+            if let Some(made_by) = prepared.live.as_ref().and_then(|l| l.used_as_it_is.clone()) {
+                // Used as it is: labelled as wildrun's, a later --delete of
+                // the instance would delete a namespace it never made.
+                prepared.unchanged = true;
+                prepared.note = Some(format!(
+                    "made by {made_by}: used as it is, not labelled as wildrun's"
+                ));
+            } else if let Some(live) = prepared.live.as_deref() {
                 match adoption(object, live, options.adopt) {
                     Adopt::No => {}
                     Adopt::Refused(problem) => problems.push(format!("{at}: {problem}")),
@@ -1236,7 +1248,7 @@ async fn run_step(
                 return Ok(Entry::new(Action::Skipped, &target, Some(note)));
             }
             if p.unchanged {
-                return Ok(Entry::new(Action::Unchanged, &target, None));
+                return Ok(Entry::new(Action::Unchanged, &target, p.note.clone()));
             }
             // An adopted object is managed in place: wildrun's values win
             // over its maker's (what --adopt asked for).

@@ -218,6 +218,13 @@ pub async fn diff_plan(
         if target.kind == "Namespace" && live.is_some() {
             existing_namespaces.insert(target.name.clone());
         }
+        // Applying leaves it as it is: so does the diff.
+        if live
+            .as_ref()
+            .is_some_and(|l| super::owner::namespace_used_as_it_is(&target.kind, l).is_some())
+        {
+            continue;
+        }
         let namespace_exists = match &target.namespace {
             None => true,
             Some(ns) => {

@@ -61,6 +61,15 @@ impl Owner {
     }
 }
 
+/// Who made `live`, when it is a Namespace another tool made that wildrun
+/// uses as it is: never written (labelled as wildrun's, a later `--delete`
+/// of the instance would delete a namespace it never made). `None` for
+/// any other object, and for a Namespace wildrun made or adopted.
+pub fn namespace_used_as_it_is(kind: &str, live: &Value) -> Option<String> {
+    let owner = Owner::of(live);
+    (kind == "Namespace" && !owner.ours && owner.adopted.is_none()).then(|| owner.made_by())
+}
+
 /// The value of annotation `key` of an object.
 pub fn annotation<'v>(object: &'v Value, key: &str) -> Option<&'v str> {
     object
