@@ -67,7 +67,7 @@ pub struct ExternalDns {
 }
 
 /// Whether `name` is `zone` or lies below it.
-fn within(name: &str, zone: &str) -> bool {
+pub fn within(name: &str, zone: &str) -> bool {
     let (name, zone) = (name.trim_end_matches('.'), zone.trim_end_matches('.'));
     !zone.is_empty()
         && (name.eq_ignore_ascii_case(zone)
