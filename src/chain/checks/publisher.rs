@@ -95,23 +95,27 @@ fn judge(host: &str, route: &Route, deployments: &[Value]) -> Check {
             .map(|e| format!("Deployment {} ({})", e.id.path(), limits(e)))
             .collect::<Vec<_>>()
             .join(", ");
-        let excluded = found.iter().any(|e| {
-            e.exclude_domains
-                .iter()
-                .any(|x| crate::discover::external_dns::within(host, x))
-        });
-        let first = found[0].id.path();
-        let fix = if excluded {
-            format!("{host} is excluded (--exclude-domains): remove the exclusion from Deployment {first}'s args, or publish {host} another way")
+        let within = crate::discover::external_dns::within;
+        let first = &found[0];
+        let at = first.id.path();
+        let zone = super::address::parent(host);
+        let filtered_out = !first.domain_filters.is_empty()
+            && !first.domain_filters.iter().any(|f| within(host, f));
+        let fix = if first.exclude_domains.iter().any(|x| within(host, x)) {
+            format!("{host} is excluded (--exclude-domains): remove the exclusion from Deployment {at}'s args, or publish {host} another way")
+        } else if filtered_out || first.provider.as_deref() != Some("rfc2136") {
+            format!("add --domain-filter={zone} to the args of Deployment {at} (it publishes only names under its filters), or serve {host} under a domain it holds")
         } else {
-            format!(
-                "add --domain-filter={} to the args of Deployment {first} (it publishes only names under its filters), or serve {host} under a domain it holds",
-                super::address::parent(host)
-            )
+            format!("add --rfc2136-zone={zone} to the args of Deployment {at} (with rfc2136 it updates only the zones it is given), or serve {host} under a zone it updates")
+        };
+        let what = if found.iter().any(|e| !e.domain_filters.is_empty()) {
+            "the domain filter"
+        } else {
+            "the zones"
         };
         return Check::fail(
             NAME,
-            format!("{host} is outside the domain filter of every ExternalDNS: {each}"),
+            format!("{host} is outside {what} of every ExternalDNS: {each}"),
             fix,
         );
     }
@@ -242,6 +246,7 @@ mod tests {
                 "--source=service",
                 "--source=ingress",
                 "--provider=rfc2136",
+                "--rfc2136-zone=cloud.example.test",
                 "--domain-filter=cloud.example.test",
                 "--txt-owner-id=lab",
             ],
@@ -249,7 +254,7 @@ mod tests {
         let c = publisher(HOST, &route("Ingress", json!({})), &[d], false);
         assert_eq!(c.status, Status::Pass, "{c:?}");
         assert!(
-            c.found.starts_with("ExternalDNS externaldns/external-dns (v0.14.2 rfc2136, owner lab) publishes gitea.cloud.example.test: --domain-filter=cloud.example.test, sources service, ingress, reads external-dns.alpha.kubernetes.io/"),
+            c.found.starts_with("ExternalDNS externaldns/external-dns (v0.14.2 rfc2136, owner lab) publishes gitea.cloud.example.test: --domain-filter=cloud.example.test --rfc2136-zone=cloud.example.test, sources service, ingress, reads external-dns.alpha.kubernetes.io/"),
             "{}",
             c.found
         );
@@ -283,6 +288,17 @@ mod tests {
             c.hint.as_deref(),
             Some("add --domain-filter=cloud.example.test to the args of Deployment externaldns/external-dns (it publishes only names under its filters), or serve gitea.cloud.example.test under a domain it holds")
         );
+        // rfc2136 without a zone holding the host.
+        let d = deployment(
+            json!({}),
+            &["--provider=rfc2136", "--rfc2136-zone=example.org"],
+        );
+        let c = publisher(HOST, &route("Ingress", json!({})), &[d], false);
+        assert_eq!(c.found, "gitea.cloud.example.test is outside the zones of every ExternalDNS: Deployment externaldns/external-dns (--rfc2136-zone=example.org)");
+        assert!(c
+            .hint
+            .unwrap()
+            .starts_with("add --rfc2136-zone=cloud.example.test"));
         // Published all the same (another way): said, not failed.
         let d = deployment(
             json!({}),
