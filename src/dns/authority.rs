@@ -24,6 +24,30 @@ pub struct Authority {
     pub addresses: Vec<String>,
 }
 
+/// Why a zone's servers could not be found.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorityError {
+    /// A name that cannot be asked.
+    #[error(transparent)]
+    Dns(#[from] DnsError),
+    /// The resolver did not answer for a candidate zone.
+    #[error("cannot find the nameservers of {zone} through the resolver: {reason}")]
+    Unanswered {
+        /// The name asked.
+        zone: String,
+        /// Its status or error.
+        reason: String,
+    },
+    /// The zone's nameservers have no address.
+    #[error("the nameservers of {zone} ({names}) have no address the resolver knows")]
+    NoAddress {
+        /// The zone.
+        zone: String,
+        /// Its nameservers, comma-separated.
+        names: String,
+    },
+}
+
 /// The names from `name` up to (not including) the root: `a.b.c`, `b.c`, `c`.
 fn upward(name: &str) -> Vec<String> {
     let name = name.trim_end_matches('.');
@@ -33,21 +57,38 @@ fn upward(name: &str) -> Vec<String> {
         .collect()
 }
 
-/// The zone `name` lies in and its servers, asked through `base`'s
-/// resolver (its server, timeout and transport); `None` when no name from
-/// it upward has NS records or none of their servers has an address.
-pub async fn authority(name: &str, base: &Query) -> Result<Option<Authority>, DnsError> {
-    let ask = |name: &str, record_type: RecordType| Query {
-        name: name.to_string(),
-        record_type,
-        ..base.clone()
-    };
-    for candidate in upward(name) {
-        let answer = resolve(&ask(&candidate, RecordType::NS)).await?;
+/// The names above `host`, nearest first (`a.b.example.com` →
+/// `b.example.com`, `example.com`, `com`).
+pub fn parents(host: &str) -> Vec<String> {
+    upward(host).into_iter().skip(1).collect()
+}
+
+/// The first of `candidates` (nearest first) that has NS records of its
+/// own: the zone, its nameservers and their addresses, asked through
+/// `base`'s resolver (its server, timeout and transport). `None` when none
+/// has.
+pub async fn first_zone(
+    candidates: &[String],
+    base: &Query,
+) -> Result<Option<Authority>, AuthorityError> {
+    for zone in candidates {
+        let answer = resolve(&Query {
+            name: zone.clone(),
+            record_type: RecordType::NS,
+            follow: false,
+            ..base.clone()
+        })
+        .await?;
+        if answer.status == "timeout" || answer.status == "error" {
+            return Err(AuthorityError::Unanswered {
+                zone: zone.clone(),
+                reason: answer.error.unwrap_or(answer.status),
+            });
+        }
         let nameservers: Vec<String> = answer
             .records
             .iter()
-            .filter(|r| r.record_type == "NS" && r.name.eq_ignore_ascii_case(&candidate))
+            .filter(|r| r.record_type == "NS" && r.name.eq_ignore_ascii_case(zone))
             .map(|r| r.value.trim_end_matches('.').to_string())
             .collect();
         if nameservers.is_empty() {
@@ -55,7 +96,13 @@ pub async fn authority(name: &str, base: &Query) -> Result<Option<Authority>, Dn
         }
         let mut addresses = Vec::new();
         for ns in &nameservers {
-            let found = resolve(&ask(ns, RecordType::A)).await?;
+            let found = resolve(&Query {
+                name: ns.clone(),
+                record_type: RecordType::A,
+                follow: true,
+                ..base.clone()
+            })
+            .await?;
             addresses.extend(
                 found
                     .values
@@ -65,10 +112,13 @@ pub async fn authority(name: &str, base: &Query) -> Result<Option<Authority>, Dn
             );
         }
         if addresses.is_empty() {
-            return Ok(None);
+            return Err(AuthorityError::NoAddress {
+                zone: zone.clone(),
+                names: nameservers.join(", "),
+            });
         }
         return Ok(Some(Authority {
-            zone: candidate,
+            zone: zone.clone(),
             nameservers,
             addresses,
         }));
@@ -76,12 +126,19 @@ pub async fn authority(name: &str, base: &Query) -> Result<Option<Authority>, Dn
     Ok(None)
 }
 
+/// The zone `name` lies in and its servers: the nearest name from `name`
+/// itself upward with NS records of its own (`name` is the apex of a zone
+/// of its own, or lies in a parent's).
+pub async fn authority(name: &str, base: &Query) -> Result<Option<Authority>, AuthorityError> {
+    first_zone(&upward(name), base).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn names_upward_to_the_top_label() {
+    fn names_upward_and_parents_to_the_top_label() {
         assert_eq!(
             upward("gitea.cloud.example.test."),
             [
@@ -92,5 +149,10 @@ mod tests {
             ]
         );
         assert!(upward("").is_empty());
+        assert_eq!(
+            parents("a.b.example.com"),
+            ["b.example.com", "example.com", "com"]
+        );
+        assert_eq!(parents("example.com."), ["com"]);
     }
 }

@@ -29,7 +29,7 @@ use std::time::Duration;
 mod authority;
 mod expect;
 
-pub use authority::{authority, Authority};
+pub use authority::{authority, first_zone, parents, Authority, AuthorityError};
 pub use expect::{expect, Expectation};
 
 /// Why a query could not be made. What DNS answers (NXDOMAIN, no data, a

@@ -96,12 +96,13 @@ fn run_authority(
     }
     let query = query_from(ctx, "dns::authority", name, RecordType::NS, options)?;
     let run = RunHandle::from_context(ctx)?;
-    let found = run
-        .block_on(authority(name, &query))
-        .map_err(|e| script_error(ctx, format!("dns::authority: {e}")))?;
-    match found {
-        Some(a) => to_script(ctx, &a),
-        None => Ok(Dynamic::UNIT),
+    match run.block_on(authority(name, &query)) {
+        Ok(Some(a)) => to_script(ctx, &a),
+        // Not found, or not answered: nothing to compare with.
+        Ok(None) | Err(AuthorityError::Unanswered { .. } | AuthorityError::NoAddress { .. }) => {
+            Ok(Dynamic::UNIT)
+        }
+        Err(AuthorityError::Dns(e)) => Err(script_error(ctx, format!("dns::authority: {e}"))),
     }
 }
 

@@ -24,21 +24,30 @@ fn typed<T: serde::de::DeserializeOwned>(
         .map_err(|e| script_error(ctx, format!("doctor::{function}: {what}: {e}")))
 }
 
-/// The subject map a script passes (what `inputs` and `doctor::subject`
-/// made); a key set to `()` counts as not set.
-fn subject(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiResultOf<Subject> {
+/// A map a script passes, as `T`; a key set to `()` counts as not set.
+fn map_arg<T: serde::de::DeserializeOwned>(
+    ctx: &NativeCallContext,
+    function: &str,
+    what: &str,
+    value: &Dynamic,
+) -> RhaiResultOf<T> {
     let mut json = to_json(value)?;
     if let Value::Object(map) = &mut json {
         map.retain(|_, v| !v.is_null());
     }
-    serde_json::from_value(json).map_err(|e| {
-        script_error(
-            ctx,
-            format!(
-                "doctor::{function}: the subject (what inputs() and doctor::subject return): {e}"
-            ),
-        )
-    })
+    serde_json::from_value(json)
+        .map_err(|e| script_error(ctx, format!("doctor::{function}: {what}: {e}")))
+}
+
+/// The subject map a script passes (what `inputs` and `doctor::subject`
+/// made).
+fn subject(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiResultOf<Subject> {
+    map_arg(
+        ctx,
+        function,
+        "the subject (what inputs() and doctor::subject return)",
+        value,
+    )
 }
 
 /// An object as `kube::get` returns it, or `None` for `()`.
@@ -75,22 +84,18 @@ fn route_of(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiRes
 }
 
 /// The DNS lookups map a script passes (`#{ asked, zone, nameservers,
-/// authoritative, probe }`); a key set to `()` counts as not set.
+/// authoritative, probe }`).
 fn lookups(
     ctx: &NativeCallContext,
     function: &str,
     value: &Dynamic,
 ) -> RhaiResultOf<crate::chain::checks::address::Lookups> {
-    let mut json = to_json(value)?;
-    if let Value::Object(map) = &mut json {
-        map.retain(|_, v| !v.is_null());
-    }
-    serde_json::from_value(json).map_err(|e| {
-        script_error(
-            ctx,
-            format!("doctor::{function}: the lookups (#{{ asked, zone, nameservers, authoritative, probe }}): {e}"),
-        )
-    })
+    map_arg(
+        ctx,
+        function,
+        "the lookups (#{ asked, zone, nameservers, authoritative, probe })",
+        value,
+    )
 }
 
 fn checks_to_script(ctx: &NativeCallContext, checks: &[Check]) -> RhaiResultOf<rhai::Array> {
