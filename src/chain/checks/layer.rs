@@ -20,14 +20,7 @@ fn available(workload: &Value) -> (bool, String) {
             format!("{ready} of {wanted} ready"),
         );
     }
-    let condition = workload
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|cs| {
-            cs.iter()
-                .find(|c| c.get("type").and_then(Value::as_str) == Some("Available"))
-        });
-    let ok = condition
+    let ok = crate::kube::wait::condition(workload, "Available")
         .and_then(|c| c.get("status"))
         .and_then(Value::as_str)
         == Some("True");
