@@ -455,3 +455,44 @@ fn a_host_outside_the_externaldns_domain_filter_turns_the_externaldns_check_red(
         "add --domain-filter=example.org to the args of Deployment externaldns/external-dns (it publishes only names under its filters), or serve gitea.example.org under a domain it holds"
     );
 }
+
+#[test]
+fn traefiks_service_is_found_by_the_image_of_the_pods_it_selects() {
+    let lab = Lab::existing();
+    let _lab = lab.exclusive();
+    // Traefik installed without its chart's labels on the Service: found
+    // by the pods it selects, which run Traefik's image.
+    let label = "app.kubernetes.io/name";
+    let mut restore = Restore::new(lab);
+    let back = format!("{label}=traefik");
+    restore.then(
+        &[
+            "-n",
+            "traefik",
+            "label",
+            "service",
+            "traefik",
+            &back,
+            KUBECTL_MANAGER,
+        ],
+        None,
+    );
+    let remove = format!("{label}-");
+    lab.kubectl_ok(&[
+        "-n",
+        "traefik",
+        "label",
+        "service",
+        "traefik",
+        &remove,
+        KUBECTL_MANAGER,
+    ]);
+    let report = doctor_green(lab, &["--host", &gitea_host(lab)]);
+    assert!(
+        found(&report, "load-balancer").starts_with(&format!(
+            "Service traefik/traefik has {}, in IPAddressPool metallb-system/first-pool",
+            lab.lb_ip()
+        )),
+        "{report:#}"
+    );
+}

@@ -354,6 +354,30 @@ pub mod doctor_api {
         )
     }
 
+    /// Traefik's LoadBalancer Service among `services`: the one selecting
+    /// the pods of a Deployment or DaemonSet among `workloads` that runs
+    /// Traefik's image, whatever its names and labels (as `kube::list`
+    /// returns them); `()` when none does.
+    #[rhai_fn(return_raw)]
+    pub fn traefik_service(
+        ctx: NativeCallContext,
+        services: Dynamic,
+        workloads: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let services = super::objects(&ctx, "traefik_service", &services)?;
+        let workloads = super::objects(&ctx, "traefik_service", &workloads)?;
+        let found = crate::discover::traefik::TraefikService::find(&services, &workloads, None);
+        let service = found.first().and_then(|t| {
+            services
+                .iter()
+                .find(|s| crate::discover::Identity::of(s) == t.id)
+        });
+        match service {
+            Some(s) => to_script(&ctx, s),
+            None => Ok(Dynamic::UNIT),
+        }
+    }
+
     /// The deprecated flags of an ExternalDNS Deployment (found by image:
     /// none for another Deployment), each with its replacement, for the
     /// release its image names.
