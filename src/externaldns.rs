@@ -33,6 +33,10 @@ pub const PREFIX_FLAG_SINCE: (u64, u64, u64) = (0, 20, 0);
 /// without one (#6508, v0.22.0); earlier releases default to
 /// [`POLICY_BEFORE_REQUIRED`].
 pub const POLICY_REQUIRED_SINCE: (u64, u64, u64) = (0, 22, 0);
+/// The first release that knows `--rfc2136-axfr` and calls
+/// `--rfc2136-tsig-axfr` deprecated (v0.22.0; v0.21.0 and earlier know
+/// only `--rfc2136-tsig-axfr`, read from each release's flag definitions).
+pub const RFC2136_AXFR_SINCE: (u64, u64, u64) = (0, 22, 0);
 /// The policy of releases before [`POLICY_REQUIRED_SINCE`] when none is given.
 pub const POLICY_BEFORE_REQUIRED: &str = "sync";
 /// The values of `--policy` (every release since v0.13 knows the three):
@@ -242,6 +246,20 @@ pub fn detect(deployment: &Value) -> Detected {
     }
 }
 
+/// The deprecated flags among an ExternalDNS container's `words` (its
+/// command and args), each with its replacement, for the release `image`
+/// names: a flag is named only when that release knows the replacement.
+pub fn deprecated_flags(image: &str, words: &[String]) -> Vec<String> {
+    let knows_axfr = version_of(image).is_some_and(|v| v >= RFC2136_AXFR_SINCE);
+    words
+        .iter()
+        .filter(|w| {
+            knows_axfr && (*w == "--rfc2136-tsig-axfr" || w.starts_with("--rfc2136-tsig-axfr="))
+        })
+        .map(|_| "--rfc2136-tsig-axfr is deprecated, use --rfc2136-axfr".to_string())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,5 +384,22 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("both"), "{err}");
+    }
+
+    #[test]
+    fn tsig_axfr_is_deprecated_only_where_its_replacement_exists() {
+        let words = vec![
+            "--provider=rfc2136".to_string(),
+            "--rfc2136-tsig-axfr".to_string(),
+        ];
+        assert_eq!(
+            deprecated_flags("registry.k8s.io/external-dns/external-dns:v0.22.0", &words),
+            ["--rfc2136-tsig-axfr is deprecated, use --rfc2136-axfr"]
+        );
+        // v0.14.2 has no --rfc2136-axfr: nothing to move to.
+        assert!(
+            deprecated_flags("registry.k8s.io/external-dns/external-dns:v0.14.2", &words)
+                .is_empty()
+        );
     }
 }

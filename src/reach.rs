@@ -481,15 +481,7 @@ struct Nameservers {
     zones: HashMap<String, (String, Vec<SocketAddr>)>,
 }
 
-/// The names above `host`, nearest first (`a.b.example.com` → `b.example.com`, `example.com`).
-pub fn parents(host: &str) -> Vec<String> {
-    let host = host.trim_end_matches('.');
-    let labels: Vec<&str> = host.split('.').collect();
-    (1..labels.len())
-        .map(|i| labels[i..].join("."))
-        .filter(|n| !n.is_empty())
-        .collect()
-}
+use crate::dns::parents;
 
 impl Nameservers {
     /// The authoritative servers for `host`: the nearest parent with NS
@@ -503,42 +495,19 @@ impl Nameservers {
             if let Some(found) = self.zones.get(&zone) {
                 return Ok(found.clone());
             }
-            let mut query = Query::new(&zone, RecordType::NS);
-            query.follow = false;
-            let answer = dns::resolve(&query).await.map_err(|e| e.to_string())?;
-            if answer.status == "timeout" || answer.status == "error" {
-                return Err(format!(
-                    "cannot find the nameservers of {zone} through the system's resolver: {}",
-                    answer.error.unwrap_or(answer.status)
-                ));
-            }
-            let names: Vec<String> = answer
-                .records
-                .iter()
-                .filter(|r| r.record_type == "NS" && r.name.eq_ignore_ascii_case(&zone))
-                .map(|r| r.value.trim_end_matches('.').to_string())
-                .collect();
-            if names.is_empty() {
+            let base = Query::new(&zone, RecordType::NS);
+            let Some(authority) = dns::first_zone(std::slice::from_ref(&zone), &base)
+                .await
+                .map_err(|e| e.to_string())?
+            else {
                 continue;
-            }
-            let mut servers = Vec::new();
-            for name in &names {
-                let mut q = Query::new(name, RecordType::A);
-                q.follow = true;
-                let a = dns::resolve(&q).await.map_err(|e| e.to_string())?;
-                servers.extend(
-                    a.values
-                        .iter()
-                        .filter_map(|v| v.parse::<IpAddr>().ok())
-                        .map(|ip| SocketAddr::new(ip, 53)),
-                );
-            }
-            if servers.is_empty() {
-                return Err(format!(
-                    "the nameservers of {zone} ({}) have no address the system's resolver knows",
-                    names.join(", ")
-                ));
-            }
+            };
+            let names = authority.nameservers;
+            let servers: Vec<SocketAddr> = authority
+                .addresses
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .collect();
             let found = (format!("{} for zone {zone}", names.join(", ")), servers);
             self.zones.insert(zone, found.clone());
             return Ok(found);
@@ -922,15 +891,6 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(300)), "5m");
         assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
         assert_eq!(format_duration(Duration::from_secs(3)), "3s");
-    }
-
-    #[test]
-    fn parents_of_a_host() {
-        assert_eq!(
-            parents("a.b.example.com"),
-            ["b.example.com", "example.com", "com"]
-        );
-        assert_eq!(parents("example.com."), ["com"]);
     }
 
     fn response(status: Option<u16>, source: &str) -> https::Response {

@@ -1200,7 +1200,10 @@ fn the_doctor_follows_a_host_through_an_ingress_named_otherwise() {
     let report = app.doctor_green(&args);
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(report["route"], format!("Ingress {name}/{name}-public"));
-    assert_eq!(found(check(&report, "ingress-class")), "class traefik");
+    assert_eq!(
+        found(check(&report, "ingress-class")),
+        "class traefik (annotation kubernetes.io/ingress.class)"
+    );
     assert!(
         found(check(&report, "target-port"))
             .starts_with("port web → targetPort http → container port 8080"),

@@ -41,10 +41,6 @@ pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 /// chart labels them.
 pub const TRAEFIK_SELECTOR: &str = "app.kubernetes.io/name=traefik";
 
-/// The selector of ExternalDNS's Deployments, as its Helm chart labels
-/// them (the layer's discovery will find them by image instead).
-pub const EXTERNALDNS_SELECTOR: &str = "app.kubernetes.io/name=external-dns";
-
 /// The selector of every object wildrun applies.
 pub fn managed_by_selector() -> String {
     format!("{MANAGED_BY_LABEL}={MANAGED_BY}")

@@ -67,7 +67,7 @@ pub struct ExternalDns {
 }
 
 /// Whether `name` is `zone` or lies below it.
-fn within(name: &str, zone: &str) -> bool {
+pub fn within(name: &str, zone: &str) -> bool {
     let (name, zone) = (name.trim_end_matches('.'), zone.trim_end_matches('.'));
     !zone.is_empty()
         && (name.eq_ignore_ascii_case(zone)
@@ -140,31 +140,22 @@ impl ExternalDns {
         Some(found)
     }
 
-    /// The zones it is limited to: its domain filters, and for rfc2136 the
-    /// zones it updates.
-    pub fn zones(&self) -> Vec<String> {
-        let mut zones = self.domain_filters.clone();
-        if self.provider.as_deref() == Some("rfc2136") {
-            zones.extend(self.rfc2136_zones.iter().cloned());
-        }
-        zones
-    }
-
-    /// Whether it writes records of `domain`: a zone it is limited to is the
-    /// domain or lies above it, and its exclusions do not cover the domain.
-    /// Without any filter it writes every zone its provider's account holds
-    /// (so any domain), except with rfc2136, which updates only the zones it
-    /// is given. One limited to a zone below the domain (`internal.<domain>`)
-    /// writes that zone only, not the domain's records.
+    /// Whether it writes records of `domain`: its domain filters (if any)
+    /// hold the domain, and with rfc2136 a zone it updates holds it too
+    /// (ExternalDNS publishes only what passes both); its exclusions do
+    /// not cover it. Without any filter it writes every zone its
+    /// provider's account holds (so any domain), except with rfc2136,
+    /// which updates only the zones it is given. One limited to a zone
+    /// below the domain (`internal.<domain>`) writes that zone only, not
+    /// the domain's records.
     pub fn writes(&self, domain: &str) -> bool {
         if domain.is_empty() || self.exclude_domains.iter().any(|e| within(domain, e)) {
             return false;
         }
-        let zones = self.zones();
-        if zones.is_empty() {
-            return self.provider.as_deref() != Some("rfc2136");
-        }
-        zones.iter().any(|z| within(domain, z))
+        let holds = |zones: &[String]| zones.iter().any(|z| within(domain, z));
+        let filtered_in = self.domain_filters.is_empty() || holds(&self.domain_filters);
+        let in_a_zone = self.provider.as_deref() != Some("rfc2136") || holds(&self.rfc2136_zones);
+        filtered_in && in_a_zone
     }
 }
 
@@ -317,6 +308,23 @@ mod tests {
         assert!(!below.writes_domain && below.writes_internal_domain);
         assert!(!read(&["--domain-filter=notcloud.example.test"]).writes_domain);
         assert!(!read(&["--exclude-domains=example.test"]).writes_domain);
+        // rfc2136 publishes only what passes the filter and lies in a zone.
+        assert!(
+            !read(&[
+                "--provider=rfc2136",
+                "--rfc2136-zone=cloud.example.test",
+                "--domain-filter=payne.io"
+            ])
+            .writes_domain
+        );
+        assert!(
+            read(&[
+                "--provider=rfc2136",
+                "--rfc2136-zone=cloud.example.test",
+                "--domain-filter=cloud.example.test"
+            ])
+            .writes_domain
+        );
         // Not an ExternalDNS image.
         assert!(ExternalDns::read(&deployment("nginx:1", &[]), &wanted()).is_none());
     }

@@ -210,15 +210,85 @@ pub(crate) fn image(container: &Value) -> &str {
         .unwrap_or_default()
 }
 
+/// Whether an image is MetalLB's controller (`quay.io/metallb/controller`).
+pub fn is_metallb_controller_image(image: &str) -> bool {
+    crate::externaldns::image_name(image) == "controller" && image.contains("metallb")
+}
+
+/// Whether an image is cert-manager's controller
+/// (`quay.io/jetstack/cert-manager-controller`).
+pub fn is_cert_manager_controller_image(image: &str) -> bool {
+    crate::externaldns::image_name(image) == "cert-manager-controller"
+}
+
+/// Whether an image is Traefik's (`docker.io/traefik`, `traefik`).
+pub fn is_traefik_image(image: &str) -> bool {
+    crate::externaldns::image_name(image) == "traefik"
+}
+
+/// A controller of the layer: the name wildrun calls it by (the
+/// `app.kubernetes.io/name` its chart gives it), the project's name for
+/// people, and how its image is known.
+#[derive(Debug, Clone, Copy)]
+pub struct ControllerKind {
+    /// `metallb`, `cert-manager`, `traefik`, `external-dns`.
+    pub app: &'static str,
+    /// `MetalLB`, `cert-manager`, `Traefik`, `ExternalDNS`.
+    pub project: &'static str,
+    /// Whether an image is this controller's.
+    pub is_image: fn(&str) -> bool,
+}
+
+/// The layer's controllers, each found by its image whatever its labels
+/// (wild-cloud's MetalLB carries `app: metallb`, its ExternalDNS `app:
+/// external-dns`, neither `app.kubernetes.io/name`).
+pub const CONTROLLER_KINDS: [ControllerKind; 4] = [
+    ControllerKind {
+        app: "metallb",
+        project: "MetalLB",
+        is_image: is_metallb_controller_image,
+    },
+    ControllerKind {
+        app: "cert-manager",
+        project: "cert-manager",
+        is_image: is_cert_manager_controller_image,
+    },
+    ControllerKind {
+        app: "traefik",
+        project: "Traefik",
+        is_image: is_traefik_image,
+    },
+    ControllerKind {
+        app: "external-dns",
+        project: "ExternalDNS",
+        is_image: crate::externaldns::is_external_dns_image,
+    },
+];
+
+/// The controller kind wildrun calls `app`, if it is one of the layer's.
+pub fn controller_kind(app: &str) -> Option<ControllerKind> {
+    CONTROLLER_KINDS.into_iter().find(|k| k.app == app)
+}
+
+/// The first image of `workload`'s containers that `is` says is the one
+/// looked for.
+pub fn image_of(workload: &Value, is: impl Fn(&str) -> bool) -> Option<&str> {
+    containers(workload).iter().map(image).find(|i| is(i))
+}
+
+/// Whether a container of `workload` runs an image `is` says is the one
+/// looked for.
+pub fn runs_image(workload: &Value, is: impl Fn(&str) -> bool) -> bool {
+    image_of(workload, is).is_some()
+}
+
 impl Layer {
     /// The parts of the layer in what was listed.
     pub fn read(listed: &Listed, wanted: &Wanted) -> Layer {
         let metallb = listed
             .workloads()
             .filter_map(|w| {
-                let found = containers(w).iter().map(image).find(|i| {
-                    crate::externaldns::image_name(i) == "controller" && i.contains("metallb")
-                })?;
+                let found = image_of(w, is_metallb_controller_image)?;
                 Some(Controller {
                     id: Identity::of(w),
                     kind: w["kind"].as_str().unwrap_or("Deployment").to_string(),

@@ -3,7 +3,7 @@
 //! Deployment or DaemonSet running Traefik's image, whatever the names and
 //! labels its chart or manifests gave them.
 
-use super::{containers, image, Identity};
+use super::Identity;
 use crate::kube::owner::wildrun_owns;
 use serde::Serialize;
 use serde_json::Value;
@@ -52,11 +52,7 @@ impl TraefikService {
     ) -> Vec<TraefikService> {
         let mut found = Vec::new();
         for workload in workloads {
-            let Some(traefik) = containers(workload)
-                .iter()
-                .map(image)
-                .find(|i| crate::externaldns::image_name(i) == "traefik")
-            else {
+            let Some(traefik) = super::image_of(workload, super::is_traefik_image) else {
                 continue;
             };
             let namespace = workload.pointer("/metadata/namespace");

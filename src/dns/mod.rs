@@ -26,8 +26,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod authority;
 mod expect;
 
+pub use authority::{authority, first_zone, parents, Authority, AuthorityError};
 pub use expect::{expect, Expectation};
 
 /// Why a query could not be made. What DNS answers (NXDOMAIN, no data, a
@@ -205,6 +207,7 @@ fn data_text(data: &RData) -> String {
         RData::A(a) => a.0.to_string(),
         RData::AAAA(a) => a.0.to_string(),
         RData::CNAME(c) => bare(&c.0),
+        RData::NS(n) => bare(&n.0),
         RData::TXT(t) => t
             .txt_data
             .iter()

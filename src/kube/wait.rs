@@ -71,7 +71,7 @@ fn rollout(kind: &str, obj: &Value) -> (bool, String) {
 }
 
 /// The condition of type `wanted` in `obj`'s `status.conditions`.
-fn condition<'a>(obj: &'a Value, wanted: &str) -> Option<&'a Value> {
+pub fn condition<'a>(obj: &'a Value, wanted: &str) -> Option<&'a Value> {
     obj.pointer("/status/conditions")
         .and_then(Value::as_array)
         .into_iter()

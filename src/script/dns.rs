@@ -83,6 +83,29 @@ fn run_expect(
     to_script(ctx, &result)
 }
 
+fn run_authority(
+    ctx: &NativeCallContext,
+    name: &str,
+    options: &rhai::Map,
+) -> RhaiResultOf<Dynamic> {
+    if options.contains_key("follow") {
+        return Err(script_error(
+            ctx,
+            "dns::authority: option follow does not apply",
+        ));
+    }
+    let query = query_from(ctx, "dns::authority", name, RecordType::NS, options)?;
+    let run = RunHandle::from_context(ctx)?;
+    match run.block_on(authority(name, &query)) {
+        Ok(Some(a)) => to_script(ctx, &a),
+        // Not found, or not answered: nothing to compare with.
+        Ok(None) | Err(AuthorityError::Unanswered { .. } | AuthorityError::NoAddress { .. }) => {
+            Ok(Dynamic::UNIT)
+        }
+        Err(AuthorityError::Dns(e)) => Err(script_error(ctx, format!("dns::authority: {e}"))),
+    }
+}
+
 /// The `dns` module scripts call as `dns::resolve(...)`.
 #[export_module]
 pub mod dns_api {
@@ -122,6 +145,25 @@ pub mod dns_api {
     ) -> RhaiResultOf<Dynamic> {
         super::run_expect(&ctx, name, target, &options)
     }
+    /// The zone `name` lies in and its authoritative servers, found from
+    /// the name upward through the system's nameservers: `#{ zone,
+    /// nameservers, addresses }` (`addresses` as `"ip:53"`, for `resolve`'s
+    /// `server`), or `()` when none is found.
+    #[rhai_fn(return_raw)]
+    pub fn authority(ctx: NativeCallContext, name: &str) -> RhaiResultOf<Dynamic> {
+        super::run_authority(&ctx, name, &rhai::Map::new())
+    }
+
+    /// `authority` with options `server`, `tcp` and `timeout` (as for `resolve`).
+    #[rhai_fn(name = "authority", return_raw)]
+    pub fn authority_with(
+        ctx: NativeCallContext,
+        name: &str,
+        options: rhai::Map,
+    ) -> RhaiResultOf<Dynamic> {
+        super::run_authority(&ctx, name, &options)
+    }
+
     /// Which annotation prefix the ExternalDNS of `deployment` (a Deployment
     /// as `kube::get` returns it) reads, from its `--annotation-prefix`
     /// argument or its image tag: `#{ deployment, prefix, reason, image,

@@ -24,21 +24,30 @@ fn typed<T: serde::de::DeserializeOwned>(
         .map_err(|e| script_error(ctx, format!("doctor::{function}: {what}: {e}")))
 }
 
-/// The subject map a script passes (what `inputs` and `doctor::subject`
-/// made); a key set to `()` counts as not set.
-fn subject(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiResultOf<Subject> {
+/// A map a script passes, as `T`; a key set to `()` counts as not set.
+fn map_arg<T: serde::de::DeserializeOwned>(
+    ctx: &NativeCallContext,
+    function: &str,
+    what: &str,
+    value: &Dynamic,
+) -> RhaiResultOf<T> {
     let mut json = to_json(value)?;
     if let Value::Object(map) = &mut json {
         map.retain(|_, v| !v.is_null());
     }
-    serde_json::from_value(json).map_err(|e| {
-        script_error(
-            ctx,
-            format!(
-                "doctor::{function}: the subject (what inputs() and doctor::subject return): {e}"
-            ),
-        )
-    })
+    serde_json::from_value(json)
+        .map_err(|e| script_error(ctx, format!("doctor::{function}: {what}: {e}")))
+}
+
+/// The subject map a script passes (what `inputs` and `doctor::subject`
+/// made).
+fn subject(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiResultOf<Subject> {
+    map_arg(
+        ctx,
+        function,
+        "the subject (what inputs() and doctor::subject return)",
+        value,
+    )
 }
 
 /// An object as `kube::get` returns it, or `None` for `()`.
@@ -70,6 +79,21 @@ fn route_of(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiRes
         ctx,
         function,
         "the route (as doctor::routes returns it)",
+        value,
+    )
+}
+
+/// The DNS lookups map a script passes (`#{ asked, zone, nameservers,
+/// authoritative, probe }`).
+fn lookups(
+    ctx: &NativeCallContext,
+    function: &str,
+    value: &Dynamic,
+) -> RhaiResultOf<crate::chain::checks::address::Lookups> {
+    map_arg(
+        ctx,
+        function,
+        "the lookups (#{ asked, zone, nameservers, authoritative, probe })",
         value,
     )
 }
@@ -281,17 +305,125 @@ pub mod doctor_api {
         Ok(out)
     }
 
-    /// `ingress-class` of a route: an Ingress's class is `ingress.className`.
+    /// `ingress-class` of a route: an Ingress's class (field or annotation)
+    /// is `ingress.className` or one of Traefik's among `ingress_classes`
+    /// (as `kube::list` returns them), or it names none and Traefik's is
+    /// the default.
     #[rhai_fn(return_raw)]
     pub fn route_class(
         ctx: NativeCallContext,
         subject: Dynamic,
         route: Dynamic,
+        ingress_classes: Dynamic,
     ) -> RhaiResultOf<Dynamic> {
         let s = super::subject(&ctx, "route_class", &subject)?;
         let route = super::route_of(&ctx, "route_class", &route)?;
+        let classes = super::objects(&ctx, "route_class", &ingress_classes)?;
         let wanted = s.ingress_class.clone().unwrap_or_default();
-        super::check(&ctx, &checks::route::class(&route, &wanted))
+        super::check(&ctx, &checks::route::class(&route, &wanted, &classes))
+    }
+
+    /// `externaldns` of a route: the ExternalDNS that should publish the
+    /// subject's host, found by image among `deployments` (every
+    /// Deployment, as `kube::list` returns them): its domain filter holds
+    /// the host, it reads the route's source and the prefix of its target.
+    /// `lookups` and `traefik_ips` as for `dns_address`: a host published
+    /// all the same was published another way (said, not failed).
+    #[rhai_fn(return_raw)]
+    pub fn route_externaldns(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        route: Dynamic,
+        deployments: Dynamic,
+        lookups: Dynamic,
+        traefik_ips: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let s = super::subject(&ctx, "route_externaldns", &subject)?;
+        let route = super::route_of(&ctx, "route_externaldns", &route)?;
+        let deployments = super::objects(&ctx, "route_externaldns", &deployments)?;
+        let lookups = super::lookups(&ctx, "route_externaldns", &lookups)?;
+        let ips: Vec<String> = super::typed(
+            &ctx,
+            "route_externaldns",
+            "Traefik's addresses",
+            &traefik_ips,
+        )?;
+        super::check(
+            &ctx,
+            &checks::publisher::publisher(s.host(), &route, &deployments, lookups.published(&ips)),
+        )
+    }
+
+    /// Traefik's LoadBalancer Service among `services`: the one selecting
+    /// the pods of a Deployment or DaemonSet among `workloads` that runs
+    /// Traefik's image, whatever its names and labels (as `kube::list`
+    /// returns them); `()` when none does.
+    #[rhai_fn(return_raw)]
+    pub fn traefik_service(
+        ctx: NativeCallContext,
+        services: Dynamic,
+        workloads: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let services = super::objects(&ctx, "traefik_service", &services)?;
+        let workloads = super::objects(&ctx, "traefik_service", &workloads)?;
+        let found = crate::discover::traefik::TraefikService::find(&services, &workloads, None);
+        let service = found.first().and_then(|t| {
+            services
+                .iter()
+                .find(|s| crate::discover::Identity::of(s) == t.id)
+        });
+        match service {
+            Some(s) => to_script(&ctx, s),
+            None => Ok(Dynamic::UNIT),
+        }
+    }
+
+    /// The deprecated flags of an ExternalDNS Deployment (found by image:
+    /// none for another Deployment), each with its replacement, for the
+    /// release its image names.
+    #[rhai_fn(return_raw)]
+    pub fn externaldns_deprecations(deployment: rhai::Map) -> RhaiResultOf<rhai::Array> {
+        let value = to_json(&Dynamic::from_map(deployment))?;
+        let found = crate::discover::external_dns::ExternalDns::read(
+            &value,
+            &crate::discover::Wanted::default(),
+        );
+        Ok(found
+            .map(|e| {
+                let words: Vec<String> = e.command.iter().chain(&e.args).cloned().collect();
+                crate::externaldns::deprecated_flags(&e.image, &words)
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .map(Dynamic::from)
+            .collect())
+    }
+
+    /// `controller-<app>` of `doctor --layer`: a Deployment or DaemonSet
+    /// among `workloads` runs the controller's image (`app`: `metallb`,
+    /// `cert-manager`, `traefik`, `external-dns`), and each that does is
+    /// available.
+    #[rhai_fn(return_raw)]
+    pub fn controller(
+        ctx: NativeCallContext,
+        app: &str,
+        workloads: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let Some(kind) = crate::discover::controller_kind(app) else {
+            let known: Vec<&str> = crate::discover::CONTROLLER_KINDS
+                .iter()
+                .map(|k| k.app)
+                .collect();
+            return Err(script_error(
+                &ctx,
+                format!(
+                    "doctor::controller: no controller {app:?}; the layer's are {}",
+                    known.join(", ")
+                ),
+            ));
+        };
+        let workloads = super::objects(&ctx, "controller", &workloads)?;
+        super::check(&ctx, &checks::layer::controller(kind, &workloads))
     }
 
     /// `service` of a route: its first backend's Service (`()` when
@@ -369,25 +501,38 @@ pub mod doctor_api {
         super::check(&ctx, &checks::route::middlewares(&route, &all))
     }
 
-    /// `dns` of a host: its addresses (`dns::resolve(host, "A")`'s answer)
-    /// include Traefik's (`traefik_ips`), asking `server` (or `()`).
+    /// `dns` of a host: what `lookups` found (`#{ asked, zone, nameservers,
+    /// authoritative, probe }`: the user's resolver's answer, the zone and
+    /// its servers as `dns::authority` found them, their answer, and the
+    /// resolver's answer for `doctor::probe_name(host)`) against Traefik's
+    /// addresses (`traefik_ips`), asking `server` (or `()`).
     #[rhai_fn(return_raw)]
     pub fn dns_address(
         ctx: NativeCallContext,
         subject: Dynamic,
-        answer: Dynamic,
+        lookups: Dynamic,
         traefik_ips: Dynamic,
         server: Dynamic,
     ) -> RhaiResultOf<Dynamic> {
         let s = super::subject(&ctx, "dns_address", &subject)?;
-        let answer = super::typed(&ctx, "dns_address", "the answer of dns::resolve", &answer)?;
+        let lookups = super::lookups(&ctx, "dns_address", &lookups)?;
         let ips: Vec<String> =
             super::typed(&ctx, "dns_address", "Traefik's addresses", &traefik_ips)?;
         let server = super::text(&server);
         super::check(
             &ctx,
-            &checks::route::address(s.host(), &answer, &ips, server.as_deref()),
+            &checks::address::address(s.host(), &lookups, &ips, server.as_deref()),
         )
+    }
+
+    /// A name beside `host` that nobody made (`wildrun-probe-<n>.<parent>`):
+    /// a resolver that answers it answers every name of the domain.
+    pub fn probe_name(host: &str) -> String {
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or_default();
+        checks::address::probe_name(host, nonce ^ u64::from(std::process::id()))
     }
 
     /// `ingress`: the Ingress (`()` when missing) exists.
@@ -605,7 +750,6 @@ rhai::def_package! {
         rhai::plugin::combine_with_exported_module!(module, "doctor", doctor_api);
         let prefixes: rhai::Array = names::EXTERNALDNS_PREFIXES.iter().map(|p| Dynamic::from(*p)).collect();
         module.set_var("EXTERNALDNS_PREFIXES", prefixes);
-        module.set_var("EXTERNALDNS_SELECTOR", names::EXTERNALDNS_SELECTOR.to_string());
         module.set_var("MIDDLEWARES_ANNOTATION", names::MIDDLEWARES_ANNOTATION.to_string());
         module.set_var("INTERNAL_ONLY_MIDDLEWARE", names::INTERNAL_ONLY_MIDDLEWARE.to_string());
         module.set_var("TRAEFIK_SELECTOR", names::TRAEFIK_SELECTOR.to_string());

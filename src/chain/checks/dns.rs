@@ -3,30 +3,16 @@
 
 use super::super::check::Check;
 use super::super::ingress;
-use super::super::names::{
-    EXTERNALDNS_ALPHA_PREFIX, EXTERNALDNS_PREFIX, EXTERNALDNS_SELECTOR, TARGET, TTL,
-};
+use super::super::names::{EXTERNALDNS_ALPHA_PREFIX, EXTERNALDNS_PREFIX, TARGET, TTL};
 use super::super::subject::Subject;
 use crate::dns::Expectation;
 use serde_json::Value;
 
-/// `externaldns`: the Ingress carries the target (under either prefix) and
-/// a TTL.
+/// `externaldns`: wildrun's own Ingress carries the target (under either
+/// prefix) and a TTL (a route found by host: [`super::publisher`]).
 pub fn annotations(s: &Subject, ing: &Value) -> Check {
     let target = ingress::externaldns_annotation(ing, TARGET, s.target.as_deref());
     let ttl = ingress::externaldns_annotation(ing, TTL, None);
-    if !s.by_recipe() {
-        // A route found by host: what it asks of ExternalDNS, if anything;
-        // the record itself is the dns check's.
-        return Check::pass(
-            "externaldns",
-            match target {
-                Some(t) => format!("target {t}, ttl {}", ttl.unwrap_or("(ExternalDNS's default)")),
-                None if s.route_kind() == "Ingress" => "no target annotation: ExternalDNS (--source=ingress) publishes the address in the Ingress's status".to_string(),
-                None => "no target annotation: ExternalDNS (--source=traefik-proxy) publishes Traefik's address".to_string(),
-            },
-        );
-    }
     let kind = if s.internal { "an A record" } else { "a CNAME" };
     Check::judged(
         "externaldns",
@@ -48,15 +34,20 @@ pub fn annotations(s: &Subject, ing: &Value) -> Check {
 /// its release's default).
 pub fn prefix(s: &Subject, ing: &Value, deployments: &[Value]) -> Check {
     const NAME: &str = "externaldns-prefix";
+    // Found by image, whatever their labels.
+    let deployments: Vec<&Value> = deployments
+        .iter()
+        .filter(|d| crate::discover::runs_image(d, crate::externaldns::is_external_dns_image))
+        .collect();
     if deployments.is_empty() {
         return Check::skip(
             NAME,
-            format!("no ExternalDNS Deployment visible (label {EXTERNALDNS_SELECTOR}, any namespace): cannot tell which annotation prefix it reads"),
+            "no ExternalDNS Deployment found (by image, any namespace): cannot tell which annotation prefix it reads",
         );
     }
     // Grouped by prefix and reason: which Deployments read what, and why.
     let mut groups: Vec<(String, String, Vec<String>)> = Vec::new();
-    for found in deployments.iter().map(crate::externaldns::detect) {
+    for found in deployments.into_iter().map(crate::externaldns::detect) {
         match groups
             .iter_mut()
             .find(|(p, r, _)| *p == found.prefix && *r == found.reason)
@@ -163,32 +154,6 @@ mod tests {
         assert_eq!(
             annotations(&s, &ing(json!({}))).found,
             "target (missing), ttl (missing)"
-        );
-    }
-
-    #[test]
-    fn a_route_found_by_host_needs_no_ttl() {
-        let s = Subject {
-            route_kind: Some("Ingress".into()),
-            ..subject()
-        };
-        let c = annotations(
-            &s,
-            &ing(json!({"external-dns.kubernetes.io/target": "example.com"})),
-        );
-        assert_eq!(
-            (c.status, c.found.as_str()),
-            (
-                Status::Pass,
-                "target example.com, ttl (ExternalDNS's default)"
-            )
-        );
-        let c = annotations(&s, &ing(json!({})));
-        assert!(
-            c.found
-                .starts_with("no target annotation: ExternalDNS (--source=ingress)"),
-            "{}",
-            c.found
         );
     }
 

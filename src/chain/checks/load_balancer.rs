@@ -35,7 +35,7 @@ pub fn traefik(s: &Subject, traefik: Option<&Value>, pools: Result<&[Value], Str
             NAME,
             "no Traefik LoadBalancer Service found",
             format!(
-                "install Traefik with a LoadBalancer Service labelled {}, or pass --traefik-service namespace/name",
+                "install Traefik with a LoadBalancer Service (labelled {}, or selecting the pods of a workload running Traefik's image), or pass --traefik-service namespace/name",
                 super::super::names::TRAEFIK_SELECTOR
             ),
         );

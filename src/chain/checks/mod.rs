@@ -3,12 +3,15 @@
 //! objects the script read, returning [`Check`](super::check::Check)s with
 //! the doctor's words; the script chooses, orders and prints them.
 
+pub mod address;
 pub mod backend;
 pub mod dns;
 pub mod https;
 pub mod ingress;
+pub mod layer;
 pub mod load_balancer;
 pub mod middleware;
+pub mod publisher;
 pub mod route;
 pub mod tls;
 

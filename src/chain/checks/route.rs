@@ -10,7 +10,6 @@ use super::super::route::{middleware_names, MiddlewareRef, Route};
 use super::super::subject::Subject;
 use super::backend::service_ports;
 use super::{at, text};
-use crate::dns::Answer;
 use serde_json::Value;
 
 /// How deep a chain of Middleware chains is followed (a loop stops there).
@@ -54,9 +53,17 @@ pub fn routes(host: &str, path: &str, routes: &[Route], unreadable: &[String]) -
     )
 }
 
-/// `ingress-class`: an Ingress is Traefik's (its class, by field or
-/// annotation, is `wanted`); an IngressRoute is Traefik's own kind.
-pub fn class(route: &Route, wanted: &str) -> Check {
+/// The controller Traefik's IngressClasses name.
+pub const TRAEFIK_INGRESS_CONTROLLER: &str = "traefik.io/ingress-controller";
+
+/// The annotation marking the cluster's default IngressClass.
+pub const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
+
+/// `ingress-class`: an Ingress is Traefik's: its class (by field or
+/// annotation) is `wanted` or an IngressClass of Traefik's controller among
+/// `classes`, or it names none and Traefik's IngressClass is the default.
+/// An IngressRoute is Traefik's own kind.
+pub fn class(route: &Route, wanted: &str, classes: &[Value]) -> Check {
     const NAME: &str = "ingress-class";
     if route.kind != "Ingress" {
         return Check::pass(
@@ -64,14 +71,53 @@ pub fn class(route: &Route, wanted: &str) -> Check {
             format!("{}: Traefik's own kind, no class", route.kind),
         );
     }
+    let traefiks: Vec<&Value> = classes
+        .iter()
+        .filter(|c| text(c, "/spec/controller") == Some(TRAEFIK_INGRESS_CONTROLLER))
+        .collect();
+    let class_name = |c: &Value| text(c, "/metadata/name").unwrap_or_default().to_string();
+    let hint = format!(
+        "Traefik serves Ingresses of class {wanted} (configuration ingress.className): set spec.ingressClassName (or the annotation kubernetes.io/ingress.class) of Ingress {}/{} to {wanted}",
+        route.namespace, route.name
+    );
+    let Some(class) = route.class.as_deref() else {
+        let default = traefiks.iter().find(|c| {
+            c.pointer("/metadata/annotations")
+                .and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION))
+                .and_then(Value::as_str)
+                == Some("true")
+        });
+        return match default {
+            Some(c) => Check::pass(
+                NAME,
+                format!(
+                    "no class: IngressClass {} (Traefik's) is the cluster's default",
+                    class_name(c)
+                ),
+            ),
+            None => Check::fail(
+                NAME,
+                "no class, and no IngressClass of Traefik's is the cluster's default",
+                hint,
+            ),
+        };
+    };
+    let by = if route
+        .object
+        .pointer("/spec/ingressClassName")
+        .and_then(Value::as_str)
+        .is_some_and(|c| !c.is_empty())
+    {
+        "spec.ingressClassName"
+    } else {
+        "annotation kubernetes.io/ingress.class"
+    };
+    let traefiks_class = traefiks.iter().any(|c| class_name(c) == class);
     Check::judged(
         NAME,
-        route.class.as_deref() == Some(wanted),
-        format!("class {}", route.class.as_deref().unwrap_or("(none)")),
-        format!(
-            "Traefik serves Ingresses of class {wanted} (configuration ingress.className): set spec.ingressClassName (or the annotation kubernetes.io/ingress.class) of Ingress {}/{} to {wanted}",
-            route.namespace, route.name
-        ),
+        class == wanted || traefiks_class,
+        format!("class {class} ({by})"),
+        hint,
     )
 }
 
@@ -340,41 +386,6 @@ pub fn subject(inputs: &Subject, route: &Route, all: &[Value], service: Option<&
     }
 }
 
-/// `dns`: the host's addresses (`answer`, as `dns::resolve(host, "A")`
-/// found) include Traefik's (`traefik_ips`).
-pub fn address(host: &str, answer: &Answer, traefik_ips: &[String], server: Option<&str>) -> Check {
-    const NAME: &str = "dns";
-    let via = server
-        .filter(|s| !s.is_empty())
-        .map(|s| format!(" (asked {s})"))
-        .unwrap_or_default();
-    let alias = answer
-        .cname
-        .as_ref()
-        .map(|c| format!(" (a CNAME to {c})"))
-        .unwrap_or_default();
-    if answer.values.is_empty() {
-        return Check::fail(
-            NAME,
-            format!("{host} has no address ({}){via}", answer.status),
-            "no record: is ExternalDNS running, reading this route's source (ingress, traefik-proxy) and its domain filter holding the host? (kubectl logs deploy/external-dns)",
-        );
-    }
-    let values = answer.values.join(", ");
-    if traefik_ips.is_empty() {
-        return Check::pass(
-            NAME,
-            format!("{host} has {values}{alias}{via}; Traefik's address is not known to compare (see load-balancer)"),
-        );
-    }
-    Check::judged(
-        NAME,
-        answer.values.iter().any(|v| traefik_ips.contains(v)),
-        format!("{host} has {values}{alias}{via}; Traefik's address is {}", traefik_ips.join(", ")),
-        format!("{host} must lead to Traefik's address {}: fix the record (or the annotation external-dns.kubernetes.io/target ExternalDNS writes it from)", traefik_ips.join(", ")),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,16 +436,43 @@ mod tests {
     #[test]
     fn class_of_an_ingress() {
         assert_eq!(
-            class(&route("Ingress", Some("traefik"), vec![]), "traefik").status,
+            class(&route("Ingress", Some("traefik"), vec![]), "traefik", &[]).status,
             Status::Pass
         );
         assert_eq!(
-            class(&route("Ingress", Some("nginx"), vec![]), "traefik").status,
+            class(&route("Ingress", Some("nginx"), vec![]), "traefik", &[]).status,
             Status::Fail
         );
         assert_eq!(
-            class(&route("IngressRoute", None, vec![]), "traefik").status,
+            class(&route("IngressRoute", None, vec![]), "traefik", &[]).status,
             Status::Pass
+        );
+    }
+
+    #[test]
+    fn an_ingress_without_a_class_is_traefiks_when_its_class_is_the_default() {
+        let default = json!({"metadata": {"name": "traefik",
+                                          "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"}},
+                             "spec": {"controller": "traefik.io/ingress-controller"}});
+        let c = class(
+            &route("Ingress", None, vec![]),
+            "traefik",
+            std::slice::from_ref(&default),
+        );
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert_eq!(
+            c.found,
+            "no class: IngressClass traefik (Traefik's) is the cluster's default"
+        );
+        let c = class(&route("Ingress", None, vec![]), "traefik", &[]);
+        assert_eq!(c.status, Status::Fail);
+        // Another name for Traefik's class is Traefik's too.
+        let lan = json!({"metadata": {"name": "lan"}, "spec": {"controller": "traefik.io/ingress-controller"}});
+        let c = class(&route("Ingress", Some("lan"), vec![]), "traefik", &[lan]);
+        assert_eq!(c.status, Status::Pass);
+        assert_eq!(
+            c.found,
+            "class lan (annotation kubernetes.io/ingress.class)"
         );
     }
 
@@ -564,38 +602,6 @@ mod tests {
         assert_eq!(
             middlewares(&route("Ingress", None, vec![]), &all).found,
             "none"
-        );
-    }
-
-    #[test]
-    fn the_name_leads_to_traefik() {
-        let answer = Answer {
-            name: "web.example.com".into(),
-            record_type: "A".into(),
-            status: "ok".into(),
-            values: vec!["192.168.8.240".into()],
-            cname: Some("example.com".into()),
-            records: vec![],
-            server: "system".into(),
-            error: None,
-        };
-        let ips = vec!["192.168.8.240".to_string()];
-        let c = address("web.example.com", &answer, &ips, None);
-        assert_eq!(c.status, Status::Pass);
-        assert_eq!(c.found, "web.example.com has 192.168.8.240 (a CNAME to example.com); Traefik's address is 192.168.8.240");
-        assert_eq!(
-            address("web.example.com", &answer, &["10.0.0.1".into()], None).status,
-            Status::Fail
-        );
-        let none = Answer {
-            values: vec![],
-            status: "nxdomain".into(),
-            cname: None,
-            ..answer
-        };
-        assert_eq!(
-            address("web.example.com", &none, &ips, Some("127.0.0.1:53")).found,
-            "web.example.com has no address (nxdomain) (asked 127.0.0.1:53)"
         );
     }
 }

@@ -1,0 +1,316 @@
+//! `dns` of `doctor --host`: the host's address, as the user's resolver
+//! and as the zone's authoritative servers answer it.
+//!
+//! Where they disagree, both are shown. A LAN resolver that answers the
+//! load balancer's address for every name under the domain (split horizon,
+//! as wild-cloud's dnsmasq `address=/<domain>/<LB>` does) is recognised by
+//! its answer for a name nobody made, and explained rather than failed.
+
+use super::super::check::Check;
+use crate::dns::Answer;
+use serde::Deserialize;
+
+/// What DNS says of a host, as the script looked it up.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Lookups {
+    /// The user's resolver (the system's, or `--dns-server`): the host's A answer.
+    pub asked: Option<Answer>,
+    /// The apex of the zone the host lies in, when its servers were found.
+    pub zone: Option<String>,
+    /// The zone's nameservers.
+    pub nameservers: Vec<String>,
+    /// What the zone's servers answer for the host.
+    pub authoritative: Option<Answer>,
+    /// The user's resolver's answer for a name beside the host that nobody
+    /// made (`wildrun-probe-<n>.<parent>`).
+    pub probe: Option<Answer>,
+}
+
+/// Whether an answer has an address of Traefik's (`traefik_ips`), or any
+/// address when Traefik's is not known.
+fn leads(answer: &Answer, traefik_ips: &[String]) -> bool {
+    if traefik_ips.is_empty() {
+        !answer.values.is_empty()
+    } else {
+        answer.values.iter().any(|v| traefik_ips.contains(v))
+    }
+}
+
+/// An answer's addresses, or its status.
+fn said(answer: &Answer) -> String {
+    if answer.values.is_empty() {
+        format!("no address ({})", answer.status)
+    } else {
+        answer.values.join(", ")
+    }
+}
+
+fn same(a: &Answer, b: &Answer) -> bool {
+    let sorted = |x: &Answer| {
+        let mut v = x.values.clone();
+        v.sort();
+        v
+    };
+    sorted(a) == sorted(b) && (!a.values.is_empty() || a.status == b.status)
+}
+
+/// The parent domain of a host (`cloud.example.test` for `gitea.cloud.example.test`).
+pub fn parent(host: &str) -> &str {
+    host.split_once('.').map_or(host, |(_, rest)| rest)
+}
+
+/// The made-up name beside `host` whose answer tells a resolver that
+/// answers every name of the domain (`wildrun-probe-<n>.<parent>`).
+pub fn probe_name(host: &str, nonce: u64) -> String {
+    format!("wildrun-probe-{nonce:x}.{}", parent(host))
+}
+
+impl Lookups {
+    /// The zone's servers, for people: `the zone Z's servers (ns1, ns2)`.
+    fn servers(&self) -> String {
+        format!(
+            "the zone {}'s servers ({})",
+            self.zone.as_deref().unwrap_or("?"),
+            self.nameservers.join(", ")
+        )
+    }
+
+    /// The user's resolver answers the same addresses as for the host for
+    /// a name nobody made: it answers for the whole domain.
+    pub fn split_horizon(&self) -> bool {
+        match (&self.asked, &self.probe) {
+            (Some(asked), Some(probe)) => !probe.values.is_empty() && same(asked, probe),
+            _ => false,
+        }
+    }
+
+    /// Whether the host is published where everyone asks: the zone's
+    /// servers lead to Traefik; without them, the user's resolver does,
+    /// unless it answers for the whole domain.
+    pub fn published(&self, traefik_ips: &[String]) -> bool {
+        match (&self.authoritative, &self.asked) {
+            (Some(a), _) => leads(a, traefik_ips),
+            (None, Some(asked)) => !self.split_horizon() && leads(asked, traefik_ips),
+            (None, None) => false,
+        }
+    }
+}
+
+/// `dns`: the user's resolver leads the host to Traefik's address
+/// (`traefik_ips`); the zone's servers' answer is shown where it differs,
+/// and a split-horizon resolver explained.
+pub fn address(
+    host: &str,
+    lookups: &Lookups,
+    traefik_ips: &[String],
+    server: Option<&str>,
+) -> Check {
+    const NAME: &str = "dns";
+    let Some(asked) = &lookups.asked else {
+        return Check::skip(NAME, "the host was not looked up");
+    };
+    let via = format!(
+        " (asked {})",
+        server
+            .filter(|s| !s.is_empty())
+            .unwrap_or("the system's resolver")
+    );
+    let alias = asked
+        .cname
+        .as_ref()
+        .map(|c| format!(" (a CNAME to {c})"))
+        .unwrap_or_default();
+    let traefik = if traefik_ips.is_empty() {
+        "Traefik's address is not known to compare (see load-balancer)".to_string()
+    } else {
+        format!("Traefik's address is {}", traefik_ips.join(", "))
+    };
+    let zone = lookups.authoritative.as_ref().map(|a| {
+        if same(a, asked) {
+            format!("{} agree", lookups.servers())
+        } else {
+            format!("{} say {}", lookups.servers(), said(a))
+        }
+    });
+    let zone_text = zone.as_ref().map(|z| format!("; {z}")).unwrap_or_default();
+    if asked.values.is_empty() {
+        return Check::fail(
+            NAME,
+            format!("{host} has {}{via}{zone_text}", said(asked)),
+            "no record: is ExternalDNS running, reading this route's source (ingress, traefik-proxy) and its domain filter holding the host? (see externaldns; kubectl logs deploy/external-dns)",
+        );
+    }
+    let values = asked.values.join(", ");
+    let found = format!("{host} has {values}{alias}{via}{zone_text}; {traefik}");
+    if !leads(asked, traefik_ips) {
+        return Check::fail(
+            NAME,
+            found,
+            format!("{host} must lead to Traefik's address {}: fix the record (or the annotation external-dns.kubernetes.io/target ExternalDNS writes it from)", traefik_ips.join(", ")),
+        );
+    }
+    let Some(authoritative) = &lookups.authoritative else {
+        return Check::pass(NAME, found);
+    };
+    if same(authoritative, asked) || leads(authoritative, traefik_ips) {
+        return Check::pass(NAME, found);
+    }
+    if lookups.split_horizon() {
+        let domain = parent(host);
+        return Check::pass(
+            NAME,
+            format!(
+                "{host} has {values}{via}: that resolver answers {values} for every name under {domain} (split horizon, as dnsmasq's address=/{domain}/{values} does), so it leads to Traefik on this network; {} say {}: that is what the rest of the world gets; {traefik}",
+                lookups.servers(),
+                said(authoritative)
+            ),
+        );
+    }
+    Check::fail(
+        NAME,
+        format!("your resolver and the zone's servers disagree: {found}"),
+        format!(
+            "{} answer {}: your resolver's answer is cached or overridden; fix the record at the zone (ExternalDNS writes it) and wait for its TTL, or fix the resolver",
+            lookups.servers(),
+            said(authoritative)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::check::Status;
+
+    fn answer(values: &[&str], status: &str) -> Answer {
+        Answer {
+            name: "web.example.com".into(),
+            record_type: "A".into(),
+            status: status.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+            cname: None,
+            records: vec![],
+            server: "system".into(),
+            error: None,
+        }
+    }
+
+    fn ips() -> Vec<String> {
+        vec!["192.168.8.240".to_string()]
+    }
+
+    const HOST: &str = "web.example.com";
+
+    #[test]
+    fn the_name_leads_to_traefik() {
+        let mut asked = answer(&["192.168.8.240"], "ok");
+        asked.cname = Some("example.com".into());
+        let lookups = Lookups {
+            asked: Some(asked.clone()),
+            ..Lookups::default()
+        };
+        let c = address(HOST, &lookups, &ips(), None);
+        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.found, "web.example.com has 192.168.8.240 (a CNAME to example.com) (asked the system's resolver); Traefik's address is 192.168.8.240");
+        assert_eq!(
+            address(HOST, &lookups, &["10.0.0.1".into()], None).status,
+            Status::Fail
+        );
+        let none = Lookups {
+            asked: Some(answer(&[], "nxdomain")),
+            ..Lookups::default()
+        };
+        assert_eq!(
+            address(HOST, &none, &ips(), Some("127.0.0.1:53")).found,
+            "web.example.com has no address (nxdomain) (asked 127.0.0.1:53)"
+        );
+        assert!(lookups.published(&ips()));
+        assert!(!none.published(&ips()));
+    }
+
+    fn with_zone(asked: Answer, authoritative: Answer, probe: Option<Answer>) -> Lookups {
+        Lookups {
+            asked: Some(asked),
+            zone: Some("example.com".into()),
+            nameservers: vec!["ns1.example.com".into()],
+            authoritative: Some(authoritative),
+            probe,
+        }
+    }
+
+    #[test]
+    fn the_zones_servers_agree_or_are_shown() {
+        let lan = answer(&["192.168.8.240"], "ok");
+        let agree = with_zone(lan.clone(), lan.clone(), None);
+        let c = address(HOST, &agree, &ips(), None);
+        assert_eq!(c.status, Status::Pass);
+        assert!(
+            c.found
+                .contains("the zone example.com's servers (ns1.example.com) agree"),
+            "{}",
+            c.found
+        );
+        // A stale or overridden answer: both shown, failed.
+        let disagree = with_zone(
+            lan.clone(),
+            answer(&["203.0.113.9"], "ok"),
+            Some(answer(&[], "nxdomain")),
+        );
+        let c = address(HOST, &disagree, &ips(), None);
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.found.starts_with(
+                "your resolver and the zone's servers disagree: web.example.com has 192.168.8.240"
+            ),
+            "{}",
+            c.found
+        );
+        assert!(
+            c.found
+                .contains("the zone example.com's servers (ns1.example.com) say 203.0.113.9"),
+            "{}",
+            c.found
+        );
+        assert!(!disagree.published(&ips()));
+    }
+
+    #[test]
+    fn a_split_horizon_resolver_is_explained_not_failed() {
+        let lan = answer(&["192.168.8.240"], "ok");
+        // dnsmasq address=/example.com/192.168.8.240: any name answers it.
+        let split = with_zone(lan.clone(), answer(&[], "nxdomain"), Some(lan.clone()));
+        assert!(split.split_horizon());
+        let c = address(HOST, &split, &ips(), None);
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert!(
+            c.found
+                .contains("answers 192.168.8.240 for every name under example.com (split horizon"),
+            "{}",
+            c.found
+        );
+        assert!(
+            c.found.contains(
+                "the zone example.com's servers (ns1.example.com) say no address (nxdomain)"
+            ),
+            "{}",
+            c.found
+        );
+        // Not published for the rest of the world.
+        assert!(!split.published(&ips()));
+        // Without the zone's servers, a split-horizon answer proves nothing either.
+        let no_zone = Lookups {
+            authoritative: None,
+            ..split
+        };
+        assert!(!no_zone.published(&ips()));
+    }
+
+    #[test]
+    fn the_probe_name_is_beside_the_host() {
+        assert_eq!(
+            probe_name("gitea.cloud.example.test", 255),
+            "wildrun-probe-ff.cloud.example.test"
+        );
+    }
+}
