@@ -535,6 +535,18 @@ fn missing_configuration_names_the_three_ways() {
             "--set cloud.domain=",
         ],
     );
+    // internal.rhai with nothing configured names the domain the same way.
+    assert_fails(
+        &["scripts/internal.rhai", "--name", "a", "--dry-run"],
+        &[],
+        1,
+        &[
+            "cloud.domain is not set",
+            "wildrun.yaml",
+            "CLOUD_DOMAIN",
+            "--set cloud.domain=",
+        ],
+    );
     assert_fails(
         &["scripts/internal.rhai", "--name", "a", "--dry-run"],
         &[DOMAIN],
