@@ -1153,10 +1153,12 @@ fn another_instances_objects_are_refused_unless_adopted() {
     assert!(
         err.contains(&format!(
             "Deployment {name}/{name} belongs to instance public.{name}"
-        )) && err.contains(&format!("wildrun public.rhai --name {name} --delete"))
-            && err.contains("--adopt"),
+        )) && err.contains("--adopt"),
         "{err}"
     );
+    // The fix it names runs as printed, from where the run was made.
+    let printed = format!("`wildrun scripts/public.rhai --name {name} --delete`");
+    assert!(err.contains(&printed), "{err}");
     assert!(err.contains("nothing was applied"), "{err}");
     assert_eq!(host(&w), public_host, "the public host was replaced");
     let deployment = w.must_get(&["-n", name, "deployment", name]);
@@ -1175,6 +1177,8 @@ fn another_instances_objects_are_refused_unless_adopted() {
         json!(format!("internal.{name}"))
     );
     assert_ne!(host(&w), public_host);
+    let words: Vec<&str> = printed.trim_matches('`').split(' ').skip(1).collect();
+    assert_ok(&w.wildrun(&words), "the command the refusal printed");
 }
 
 #[test]

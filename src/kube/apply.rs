@@ -29,7 +29,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// How to carry out a plan.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ExecOptions {
     /// `--dry-run=server`: the API server validates, nothing persists.
     pub server_dry_run: bool,
@@ -44,6 +44,11 @@ pub struct ExecOptions {
     /// Report unchanged objects at debug level only (watch handlers, which
     /// run on every event, report what changed).
     pub quiet_unchanged: bool,
+    /// The folder of the running recipe, as given on the command line: a
+    /// message that names another instance's recipe names its file there
+    /// when it is there (`scripts/public.rhai`), so the command runs as
+    /// printed.
+    pub recipe_dir: Option<std::path::PathBuf>,
 }
 
 /// A step with what the preflight learned.
@@ -491,7 +496,11 @@ fn already_holds(target: &ObjectRef, body: &Value, live: Option<&Value>) -> bool
 /// Why applying `object` would take over what another instance made: its
 /// live version carries another `wildrun.dev/instance`. Namespaces (and
 /// objects kept for sharing) are shared by the instances in them, by design.
-fn other_instance(object: &crate::objects::TypedObject, live: Option<&Live>) -> Option<String> {
+fn other_instance(
+    object: &crate::objects::TypedObject,
+    live: Option<&Live>,
+    recipe_dir: Option<&std::path::Path>,
+) -> Option<String> {
     if object.kind == "Namespace" {
         return None;
     }
@@ -501,13 +510,27 @@ fn other_instance(object: &crate::objects::TypedObject, live: Option<&Live>) -> 
     if ours == theirs || live.kept {
         return None;
     }
+    // The label holds the recipe's file name only: name its file beside
+    // the running recipe when it is there.
+    let recipe_file = |recipe: &str| {
+        let file = format!("{recipe}.rhai");
+        match recipe_dir.map(|dir| dir.join(&file)) {
+            Some(beside) if beside.is_file() => beside.display().to_string(),
+            _ => file,
+        }
+    };
     let how = match theirs.split_once('.') {
         // A shortened label no longer holds the whole --name.
         Some((recipe, _)) if crate::plan::Instance::is_shortened(theirs) => {
-            format!("`wildrun {recipe}.rhai --name NAME --delete` with that instance's name")
+            format!(
+                "`wildrun {} --name NAME --delete` with that instance's name",
+                recipe_file(recipe)
+            )
         }
-        Some((recipe, name)) => format!("`wildrun {recipe}.rhai --name {name} --delete`"),
-        None => format!("`wildrun {theirs}.rhai --delete`"),
+        Some((recipe, name)) => {
+            format!("`wildrun {} --name {name} --delete`", recipe_file(recipe))
+        }
+        None => format!("`wildrun {} --delete`", recipe_file(theirs)),
     };
     Some(format!(
         "{} belongs to instance {theirs} (label {INSTANCE_LABEL}), not {ours}; wildrun will not take it over. To move it here, remove it from {theirs} first ({how}, or drop it from that recipe and run it with --prune), or take it over with --adopt",
@@ -617,7 +640,11 @@ fn check_step<'p>(
             prepared.live = read(snapshot, &target);
             prepared.unchanged = prepared.live.as_ref().is_some_and(|live| live.holds);
             if !options.adopt {
-                if let Some(problem) = other_instance(object, prepared.live.as_deref()) {
+                if let Some(problem) = other_instance(
+                    object,
+                    prepared.live.as_deref(),
+                    options.recipe_dir.as_deref(),
+                ) {
                     problems.push(format!("{at}: {problem}"));
                 }
             }
@@ -1610,6 +1637,19 @@ mod preflight_tests {
             problems[0].contains("(`wildrun internal.rhai --name web --delete`, or drop it"),
             "{problems:?}"
         );
+        // Beside the running recipe, the other one is named by its path.
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("internal.rhai"), "").expect("a recipe");
+        let beside = ExecOptions {
+            recipe_dir: Some(dir.path().into()),
+            ..ExecOptions::default()
+        };
+        let (_, problems) = check_first(&p, config_maps(), &read, beside);
+        let command = format!(
+            "(`wildrun {} --name web --delete`",
+            dir.path().join("internal.rhai").display()
+        );
+        assert!(problems[0].contains(&command), "{problems:?}");
         let (prepared, problems) = check_first(&p, config_maps(), &read, adopt());
         assert!(problems.is_empty(), "{problems:?}");
         assert!(prepared.live.is_some());
