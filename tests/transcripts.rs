@@ -28,6 +28,7 @@ mod common;
 
 use common::background::Background;
 use common::cluster::PrivatePlane;
+use common::lab::Lab;
 use common::TestCluster;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -144,6 +145,7 @@ fn redactions() -> snapbox::Redactions {
         ("[PORT]", r"\b127\.0\.0\.1:(?<redacted>\d{4,5})\b"),
         ("[LINE]", r"\bstdlib/\w+\.rhai:(?<redacted>\d+(:\d+)?)"),
         ("[DAYS]", r"\b(?<redacted>\d+) days left"),
+        ("[COUNT]", r"\b(?<redacted>\d+) ownership record"),
         ("[DURATION]", r"\b\d+(\.\d+)? ?(ms|s)\b"),
     ];
     for (placeholder, pattern) in patterns {
@@ -174,7 +176,7 @@ fn compare(step: &Step, actual: &str) {
 }
 
 /// A folder with what the README's commands name: `scripts/`, `stdlib/`,
-/// `examples/`, `tests/fixtures/`, copied, and `wildrun` (this build) in a
+/// `examples/`, `tests/fixtures/`, `tests/cluster/`, copied, and `wildrun` (this build) in a
 /// `bin/` of its own for PATH.
 struct Scratch {
     dir: tempfile::TempDir,
@@ -183,11 +185,20 @@ struct Scratch {
 impl Scratch {
     fn new() -> Scratch {
         let dir = tempfile::tempdir().expect("temp dir");
-        for sub in ["scripts", "stdlib", "examples", "tests/fixtures"] {
+        for sub in [
+            "scripts",
+            "stdlib",
+            "examples",
+            "tests/fixtures",
+            "tests/cluster",
+        ] {
             copy_tree(&repo().join(sub), &dir.path().join(sub));
         }
         let bin = dir.path().join(".bin");
         std::fs::create_dir_all(&bin).expect("bin dir");
+        // curl draws its progress meter only when its output is not a
+        // terminal, as here: without it, as the reader sees it.
+        std::fs::write(bin.join(".curlrc"), "silent\nshow-error\n").expect("curlrc");
         std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_wildrun"), bin.join("wildrun"))
             .expect("link wildrun");
         Scratch { dir }
@@ -212,6 +223,7 @@ impl Scratch {
             .current_dir(self.path())
             .stdin(Stdio::null())
             .env("PATH", path)
+            .env("CURL_HOME", self.path().join(".bin"))
             .env_remove("WILDRUN_CONFIG");
         for key in wildrun::config::KEYS.iter().map(|k| k.env_var()) {
             cmd.env_remove(key);
@@ -481,4 +493,166 @@ fn wildrun_in(scratch: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Command
     }
     cmd.envs(env.iter().copied());
     cmd
+}
+
+/// The visibility lab as the README names it (`/tmp/wildrun-lab`, network
+/// namespace `wildrun-lab`) and as this run has it.
+struct LabNames {
+    dir: String,
+    netns: String,
+}
+
+impl LabNames {
+    fn of(lab: &Lab) -> LabNames {
+        LabNames {
+            dir: lab.dir().display().to_string(),
+            netns: lab.var("WILDRUN_LAB_NETNS").to_string(),
+        }
+    }
+
+    /// A README command as this lab runs it.
+    fn command(&self, command: &str) -> String {
+        command
+            .replace("/tmp/wildrun-lab/", &format!("{}/", self.dir))
+            .replace(
+                "ip netns exec wildrun-lab ",
+                &format!("ip netns exec {} ", self.netns),
+            )
+    }
+
+    /// This lab's output as the README names it.
+    fn output(&self, output: &str) -> String {
+        output
+            .replace(&self.dir, "/tmp/wildrun-lab")
+            .replace(
+                &format!("namespace {})", self.netns),
+                "namespace wildrun-lab)",
+            )
+            .replace(
+                &format!("ip netns exec {} ", self.netns),
+                "ip netns exec wildrun-lab ",
+            )
+    }
+}
+
+/// Runs a step in the lab: `tests/...` and `ip netns exec ...` on the host
+/// (as the reader types them), the rest inside the lab's network namespace
+/// with its configuration; then compares.
+fn run_lab_step(step: &Step, lab: &Lab, scratch: &Scratch) {
+    let names = LabNames::of(lab);
+    let command = names.command(step.command.as_deref().expect("a command"));
+    let kubectl_dir = lab_kubectl_dir(lab);
+    let path = format!(
+        "{}:{}:{}",
+        scratch.path().join(".bin").display(),
+        kubectl_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let on_host = command.starts_with("tests/") || command.starts_with("ip netns exec ");
+    let mut cmd = if on_host {
+        let mut cmd = Command::new("bash");
+        cmd.env("WILDRUN_LAB_DIR", &names.dir)
+            .env("WILDRUN_LAB_NETNS_NAME", &names.netns)
+            .env("WILDRUN_BIN", env!("CARGO_BIN_EXE_wildrun"))
+            .stdin(Stdio::null());
+        cmd
+    } else {
+        lab.command("bash")
+    };
+    cmd.arg("-c")
+        .arg(&command)
+        .current_dir(scratch.path())
+        .env("CURL_HOME", scratch.path().join(".bin"))
+        .env("PATH", path);
+    let (code, output) = run_merged(cmd);
+    assert_eq!(
+        code,
+        Some(step.exit),
+        "README.md:{}: `{command}` exits {code:?}, the README says {}:\n{output}",
+        step.line,
+        step.exit
+    );
+    compare(step, &names.output(&output));
+}
+
+fn lab_kubectl_dir(lab: &Lab) -> PathBuf {
+    let bin_dir = std::fs::read_to_string(lab.dir().join("bin-dir")).expect("the lab's bin-dir");
+    PathBuf::from(bin_dir.trim())
+}
+
+/// Deletes service `name` of scripts/public.rhai in the lab, and waits
+/// until ExternalDNS has removed its record.
+fn delete_lab_service(lab: &Lab, name: &str) {
+    let out = lab.wildrun(&["scripts/public.rhai", "--name", name, "--delete"]);
+    assert!(out.status.success(), "{out:?}");
+    let host = format!("{name}.{}", lab.domain());
+    lab.eventually(
+        &format!("ExternalDNS removes {host}"),
+        std::time::Duration::from_secs(60),
+        || lab.dig(&host, "CNAME").is_empty().then_some(()),
+    );
+}
+
+/// The transcripts of the visibility lab: `tests/cluster/try`, the layer,
+/// `--wait`, and the doctor on a healthy service and with ExternalDNS
+/// stopped.
+#[test]
+fn the_transcripts_in_the_visibility_lab_are_real_runs() {
+    let all = transcripts();
+    let lab = Lab::shared();
+    let scratch = Scratch::new();
+    {
+        let _use = lab.shared_use();
+        // From a lab without them (an earlier run may have failed midway).
+        delete_lab_service(lab, "hello");
+        delete_lab_service(lab, "myservice");
+        for step in &by_marker(&all, "try").steps {
+            run_lab_step(step, lab, &scratch);
+        }
+        delete_lab_service(lab, "hello");
+
+        for step in &by_marker(&all, "wait").steps {
+            run_lab_step(step, lab, &scratch);
+        }
+
+        // The layer's first run is the one the lab's start made: its log.
+        let layer = &by_marker(&all, "layer").steps;
+        let first = std::fs::read_to_string(lab.dir().join("logs/cluster-rhai.log"))
+            .expect("the lab's log of scripts/cluster.rhai");
+        compare(&layer[0], &first);
+        for step in &layer[1..] {
+            run_lab_step(step, lab, &scratch);
+        }
+
+        for step in &by_marker(&all, "doctor").steps {
+            run_lab_step(step, lab, &scratch);
+        }
+    }
+
+    // With ExternalDNS stopped, a new deployment has no record.
+    let _alone = lab.exclusive();
+    delete_lab_service(lab, "myservice");
+    lab.ctl(&["stop", "external-dns"]);
+    let out = lab.wildrun(&["scripts/public.rhai", "--name", "myservice"]);
+    assert!(out.status.success(), "{out:?}");
+    let rollout = lab.kubectl(&[
+        "-n",
+        "myservice",
+        "rollout",
+        "status",
+        "deployment/myservice",
+        "--timeout=60s",
+    ]);
+    // ExternalDNS starts again whatever the outcome, before it is judged.
+    let broken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        for step in &by_marker(&all, "doctor-broken").steps {
+            run_lab_step(step, lab, &scratch);
+        }
+    }));
+    lab.ctl(&["start", "external-dns"]);
+    assert!(rollout.status.success(), "{rollout:?}");
+    if let Err(failure) = broken {
+        std::panic::resume_unwind(failure);
+    }
+    delete_lab_service(lab, "myservice");
 }
