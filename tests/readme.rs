@@ -222,6 +222,54 @@ fn run_watch(example: &Example) {
     assert!(!output.contains("panicked"), "{output}");
 }
 
+/// The doctor's fork, on a service deployed with one replica: its own
+/// check is reported with the doctor's, and fails.
+fn run_doctor_fork(example: &Example) {
+    let cluster = TestCluster::shared();
+    let kubeconfig = kubeconfig();
+    let env = [
+        ("KUBECONFIG", kubeconfig.as_str()),
+        ("CLOUD_DOMAIN", "example.com"),
+    ];
+    let name = common::cluster::unique_name("readme-doctor");
+    let out = wildrun(&repo(), &["scripts/public.rhai", "--name", &name], &env)
+        .output()
+        .expect("wildrun runs");
+    assert!(out.status.success(), "deploy: {}", text(&out));
+    let (dir, _) = recipe(example);
+    // Only the cluster is read: no nameserver but a closed loopback port,
+    // no HTTPS request.
+    let out = wildrun(
+        dir.path(),
+        &[
+            "recipe.rhai",
+            "--name",
+            &name,
+            "--dns-server",
+            "127.0.0.1:1",
+            "--skip",
+            "https",
+        ],
+        &env,
+    )
+    .output()
+    .expect("wildrun runs");
+    cluster.delete_namespace_later(&name);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("✗ replicas") && all.contains("1 replica(s)"),
+        "the fork's check is not reported: {all}"
+    );
+    assert!(
+        all.contains(&format!(
+            "wildrun scripts/public.rhai --name {name} --replicas 2"
+        )),
+        "{all}"
+    );
+    assert!(all.contains("✓ ingress "), "{all}");
+}
+
 /// Compiles the example and checks that each `ns::function` it calls exists.
 fn check_no_run(example: &Example) {
     let engine = rhai::Engine::new();
@@ -259,6 +307,7 @@ fn every_rhai_example_in_the_readme_runs() {
             Some("recipe") => run_recipe(example),
             Some("fork") => run_fork(example),
             Some("cert") => run_cert(example),
+            Some("doctor-fork") => run_doctor_fork(example),
             Some("discover") => {
                 let kubeconfig = kubeconfig();
                 run_to_end(example, &[], &[("KUBECONFIG", kubeconfig.as_str())], |_| {})
