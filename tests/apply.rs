@@ -948,6 +948,28 @@ fn rbac_example_is_enough_and_a_missing_permission_stops_before_any_write() {
         ),
         "diff as the rbac.yaml user",
     );
+    // The doctor, in its three forms, reads all it needs (its checks may
+    // fail here: no controllers; only loopback is asked).
+    let host = format!("{name}.{DOMAIN}");
+    for form in [
+        &["--name", name][..],
+        &["--host", &host][..],
+        &["--layer"][..],
+    ] {
+        let mut args = vec!["scripts/doctor.rhai"];
+        args.extend(form);
+        args.extend(["--dns-server", "127.0.0.1:1", "--skip", "https"]);
+        if form == ["--layer"] {
+            args.truncate(args.len() - 2);
+        }
+        let out = w.wildrun_as(&allowed, &args);
+        let said = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            !said.contains("forbidden") && !said.contains("lacks this permission"),
+            "doctor {form:?} as the rbac.yaml user: {said}"
+        );
+        assert!(said.contains("passed, "), "doctor {form:?}: {said}");
+    }
     assert_ok(
         &w.wildrun_as(
             &allowed,

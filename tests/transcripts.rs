@@ -298,6 +298,7 @@ const MARKERS: &[(&str, &str)] = &[
     ("watch", "plane"),
     ("lease", "plane"),
     ("tls-sync", "plane"),
+    ("deployer", "plane"),
     ("wild-cloud", "local"),
 ];
 
@@ -479,6 +480,12 @@ fn the_transcripts_on_a_control_plane_are_real_runs() {
     other.interrupt();
     leader.interrupt();
     compare(lease, &(said.join("\n") + "\n"));
+
+    // A kubeconfig of its own for the ServiceAccount examples/rbac.yaml is
+    // bound to, and a run with it.
+    for step in &by_marker(&all, "deployer").steps {
+        run_step(step, &scratch, &env, &kubectl_dir);
+    }
 }
 
 /// This build's wildrun in the scratch folder (stderr collected by
