@@ -2575,3 +2575,68 @@ fn prune_keeps_objects_that_hold_data_unless_allowed_and_diff_says_so() {
         "{pvc:?}"
     );
 }
+
+/// A copy two instances keep (a recipe and tls-sync, or any script that
+/// copies the same source into the same namespace) stays the instance's
+/// that made it: the other keeps its data in step and says whose it is;
+/// neither run takes it from the other; `--adopt` moves it.
+#[test]
+fn a_copy_two_instances_keep_stays_the_makers() {
+    let w = World::new("copyowner", true);
+    let name = w.name.as_str();
+    let secret = "wildcard-wild-cloud-tls";
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", name]),
+        "public",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sync = dir.path().join("sync.rhai");
+    std::fs::write(
+        &sync,
+        format!(
+            "kube::copy_secret(\"{}\", \"{secret}\", \"{name}\", #{{ type: \"kubernetes.io/tls\" }});\n",
+            w.tls.name()
+        ),
+    )
+    .unwrap();
+    let sync = sync.to_str().unwrap();
+    let instance = |w: &World| {
+        w.must_get(&["-n", name, "secret", secret])["metadata"]["labels"]["wildrun.dev/instance"]
+            .clone()
+    };
+
+    // cert-manager renews the source; the other instance updates the copy.
+    create_tls_secret(w.cluster, w.tls.name(), secret, "renewed");
+    let out = w.wildrun(&[sync]);
+    assert_ok(&out, "the other instance");
+    assert!(
+        stderr(&out).contains(&format!(
+            "configured Secret {name}/{secret} (kept in step with {}/{secret}; the copy stays instance public.{name}'s, which made it (--adopt moves it here))",
+            w.tls.name()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(instance(&w), json!(format!("public.{name}")));
+    let copy = w.must_get(&["-n", name, "secret", secret]);
+    assert_eq!(copy["data"]["tls.crt"], json!(base64_of("cert-renewed")));
+
+    // The recipe finds its own copy, up to date: nothing to take back.
+    let out = w.wildrun(&["scripts/public.rhai", "--name", name]);
+    assert_ok(&out, "public again");
+    assert!(
+        report(&out).contains(&format!("unchanged Secret {name}/{secret}")),
+        "{}",
+        stderr(&out)
+    );
+
+    // --adopt moves it.
+    let out = w.wildrun(&[sync, "--adopt"]);
+    assert_ok(&out, "the other instance --adopt");
+    assert_eq!(instance(&w), json!("sync"));
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}

@@ -282,7 +282,8 @@ fn by_marker<'a>(all: &'a [Transcript], marker: &str) -> &'a Transcript {
 
 /// Where each marker runs: `plane` on a control plane of this test's own,
 /// `lab` in the visibility lab (with WILDRUN_TEST_LAB), `local` with no
-/// cluster.
+/// cluster. `existing-lab`: the existing-layer lab's transcripts, which
+/// this file does not run yet (their commands run in tests/existing.rs).
 const MARKERS: &[(&str, &str)] = &[
     ("try", "lab"),
     ("layer", "lab"),

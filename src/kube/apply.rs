@@ -110,6 +110,9 @@ struct Live {
     /// What writing over it as an adopted object keeps: set when another
     /// tool made it or wildrun adopted it.
     adoption: Option<Adoption>,
+    /// A copy of the plan's source that another instance made: its labels,
+    /// which a write keeping it in step keeps ([`copy_maker_labels`]).
+    maker_labels: Option<serde_json::Map<String, Value>>,
 }
 
 impl Live {
@@ -137,6 +140,7 @@ impl Live {
             adopted,
             adoption,
             whole: keep_whole.then(|| keep_for_preflight(live)),
+            maker_labels: None,
         }
     }
 }
@@ -188,8 +192,23 @@ impl<'p> Projector<'p> {
             .map(std::borrow::Cow::Owned),
             _ => None,
         };
+        // A copy another instance made is compared as it will be written:
+        // with its maker's labels.
+        let maker_labels = body
+            .as_deref()
+            .filter(|_| matches!(writer, Some(Step::CopySecret(_))) && !in_the_way)
+            .and_then(|body| copy_maker_labels(body, &live));
+        let body = match (&maker_labels, body) {
+            (Some(labels), Some(body)) => Some(std::borrow::Cow::Owned(with_labels(
+                body.into_owned(),
+                labels,
+            ))),
+            (_, body) => body,
+        };
         let keep_whole = in_the_way || self.sources.contains(target);
-        Live::of(target, live, body.as_deref(), keep_whole)
+        let mut kept = Live::of(target, live, body.as_deref(), keep_whole);
+        kept.maker_labels = maker_labels;
+        kept
     }
 }
 
@@ -493,6 +512,27 @@ fn already_holds(target: &ObjectRef, body: &Value, live: Option<&Value>) -> bool
     }
 }
 
+/// The labels of the live copy `live` when another instance made it than
+/// the one of the copy `body` writes. A copy both keep (tls-sync, and a
+/// recipe deploying into the same namespace) stays its maker's: the other
+/// keeps its data in step with the source and writes the maker's labels,
+/// so neither takes it from the other and the maker's `--delete` removes
+/// it; `--adopt` moves it.
+fn copy_maker_labels(body: &Value, live: &Value) -> Option<serde_json::Map<String, Value>> {
+    let maker = label(live, INSTANCE_LABEL)?;
+    let shared = label(live, KEEP_LABEL) == Some("true");
+    if shared || label(body, INSTANCE_LABEL) == Some(maker) {
+        return None;
+    }
+    live.pointer("/metadata/labels")?.as_object().cloned()
+}
+
+/// `body` with the labels `labels` instead of its own.
+fn with_labels(mut body: Value, labels: &serde_json::Map<String, Value>) -> Value {
+    body["metadata"]["labels"] = Value::Object(labels.clone());
+    body
+}
+
 /// Why applying `object` would take over what another instance made: its
 /// live version carries another `wildrun.dev/instance`. Namespaces (and
 /// objects kept for sharing) are shared by the instances in them, by design.
@@ -710,6 +750,27 @@ fn check_step<'p>(
                 let source = source.as_ref().and_then(|s| s.whole.as_ref());
                 if live.copy_of.as_deref() == Some(from.as_str()) {
                     prepared.unchanged = prepared.copy.is_some() && live.holds;
+                    let maker = live
+                        .maker_labels
+                        .as_ref()
+                        .filter(|_| prepared.copy.is_some());
+                    if let Some(labels) = maker {
+                        let maker = labels
+                            .get(INSTANCE_LABEL)
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        if options.adopt {
+                            // Moved here: the label changes, whatever the data.
+                            prepared.unchanged = false;
+                            prepared.note = Some(format!("taken from instance {maker} (--adopt)"));
+                        } else {
+                            prepared.note = Some(format!(
+                                "kept in step with {from}; the copy stays instance {maker}'s, which made it (--adopt moves it here)"
+                            ));
+                            prepared.copy =
+                                prepared.copy.take().map(|body| with_labels(body, labels));
+                        }
+                    }
                     if let (true, Some(adoption), Some(body)) =
                         (live.adopted, &live.adoption, &prepared.copy)
                     {
