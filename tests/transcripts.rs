@@ -208,15 +208,20 @@ impl Scratch {
         self.dir.path()
     }
 
-    /// `bash -c command` here, with `env` and this build's wildrun and
-    /// `kubectl_dir` first on PATH.
-    fn command(&self, command: &str, env: &[(&str, &str)], kubectl_dir: &Path) -> Command {
-        let path = format!(
+    /// PATH with this build's wildrun and `kubectl_dir` first.
+    fn path_var(&self, kubectl_dir: &Path) -> String {
+        format!(
             "{}:{}:{}",
             self.path().join(".bin").display(),
             kubectl_dir.display(),
             std::env::var("PATH").unwrap_or_default()
-        );
+        )
+    }
+
+    /// `bash -c command` here, with `env` and this build's wildrun and
+    /// `kubectl_dir` first on PATH.
+    fn command(&self, command: &str, env: &[(&str, &str)], kubectl_dir: &Path) -> Command {
+        let path = self.path_var(kubectl_dir);
         let mut cmd = Command::new("bash");
         cmd.arg("-c")
             .arg(command)
@@ -263,6 +268,12 @@ fn run_merged(mut cmd: Command) -> (Option<i32>, String) {
 fn run_step(step: &Step, scratch: &Scratch, env: &[(&str, &str)], kubectl_dir: &Path) {
     let command = step.command.as_deref().expect("a command");
     let (code, output) = run_merged(scratch.command(command, env, kubectl_dir));
+    judge(step, command, code, &output);
+}
+
+/// The exit code `command` (as run) gave must be the step's, and its
+/// output what the README shows.
+fn judge(step: &Step, command: &str, code: Option<i32>, output: &str) {
     assert_eq!(
         code,
         Some(step.exit),
@@ -270,7 +281,7 @@ fn run_step(step: &Step, scratch: &Scratch, env: &[(&str, &str)], kubectl_dir: &
         step.line,
         step.exit
     );
-    compare(step, &output);
+    compare(step, output);
 }
 
 /// The transcripts, by marker; panics naming a block without a known one.
@@ -549,13 +560,7 @@ impl LabNames {
 fn run_lab_step(step: &Step, lab: &Lab, scratch: &Scratch) {
     let names = LabNames::of(lab);
     let command = names.command(step.command.as_deref().expect("a command"));
-    let kubectl_dir = lab_kubectl_dir(lab);
-    let path = format!(
-        "{}:{}:{}",
-        scratch.path().join(".bin").display(),
-        kubectl_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = scratch.path_var(&lab_kubectl_dir(lab));
     let on_host = command.starts_with("tests/") || command.starts_with("ip netns exec ");
     let mut cmd = if on_host {
         let mut cmd = Command::new("bash");
@@ -573,14 +578,7 @@ fn run_lab_step(step: &Step, lab: &Lab, scratch: &Scratch) {
         .env("CURL_HOME", scratch.path().join(".bin"))
         .env("PATH", path);
     let (code, output) = run_merged(cmd);
-    assert_eq!(
-        code,
-        Some(step.exit),
-        "README.md:{}: `{command}` exits {code:?}, the README says {}:\n{output}",
-        step.line,
-        step.exit
-    );
-    compare(step, &names.output(&output));
+    judge(step, &command, code, &names.output(&output));
 }
 
 fn lab_kubectl_dir(lab: &Lab) -> PathBuf {
