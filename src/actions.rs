@@ -43,6 +43,8 @@ pub struct Request {
     pub allow_prune_data: bool,
     /// `--wait`, and for how long.
     pub wait: Option<Duration>,
+    /// `--show-secrets`: whether `--dry-run` prints Secret values.
+    pub secret_values: crate::plan::SecretValues,
     /// `-o`.
     pub output: Option<Format>,
     /// How to apply (`--force`, `--adopt`, `--require-tls`, `--dry-run=server`).
@@ -184,7 +186,7 @@ fn carry_out(request: &Request, session: &Session, recipe_dir: &Path) -> Result<
     let script_code = produced.exit_code.unwrap_or(EXIT_OK);
     let instance = &prepared.instance;
     match action {
-        Action::Render => render(&produced, request.output, &recipe.display, instance),
+        Action::Render => render(&produced, request, &recipe.display, instance),
         Action::Diff => {
             note_unserved_watches(&produced);
             let rules = prune_rules(request, &prepared.config, None);
@@ -253,13 +255,14 @@ fn note_unserved_watches(produced: &Produced) {
 /// `--dry-run`: the plan, printed.
 fn render(
     produced: &Produced,
-    format: Option<Format>,
+    request: &Request,
     recipe: &str,
     instance: &Instance,
 ) -> Result<Outcome, Failure> {
     let mut stdout = produced.stdout.clone();
     if !produced.plan.is_empty() {
-        stdout.push_str(&produced.plan.render(format.unwrap_or_default())?);
+        let format = request.output.unwrap_or_default();
+        stdout.push_str(&produced.plan.render(format, request.secret_values)?);
         tracing::info!(
             "{recipe}: {} object(s) planned for instance {} (dry run: nothing was applied)",
             produced.plan.len(),

@@ -122,6 +122,10 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
 
+    /// Print the values of the Secrets a recipe builds with --dry-run (masked as *** by default, as --diff masks them).
+    #[arg(long)]
+    pub show_secrets: bool,
+
     /// Output format: of the objects with --dry-run (default yaml), of the report otherwise (default none).
     #[arg(short = 'o', long = "output", value_enum)]
     pub output: Option<Format>,
@@ -357,6 +361,11 @@ impl Invocation {
                 .wait
                 .then(|| cli.timeout.unwrap_or(crate::reach::DEFAULT_TIMEOUT)),
             output: cli.output,
+            secret_values: if cli.show_secrets {
+                crate::plan::SecretValues::Shown
+            } else {
+                crate::plan::SecretValues::Masked
+            },
             exec: ExecOptions {
                 server_dry_run: cli.dry_run == Some(DryRun::Server),
                 force: cli.force,

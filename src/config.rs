@@ -259,6 +259,10 @@ fn dns_provider(value: &str) -> Result<(), String> {
     one_of(value, &["cloudflare", "rfc2136"])
 }
 
+fn dns_policy(value: &str) -> Result<(), String> {
+    one_of(value, crate::externaldns::POLICIES)
+}
+
 fn tsig_algorithm(value: &str) -> Result<(), String> {
     one_of(
         value,
@@ -300,6 +304,19 @@ fn flag(value: &str) -> Result<(), String> {
             "{value:?} is not a command-line flag (--name=value)"
         ))
     }
+}
+
+/// One of `externalDns.extraArgs`: a flag, and not one the layer writes
+/// from a key of its own.
+fn external_dns_flag(value: &str) -> Result<(), String> {
+    flag(value)?;
+    let name = value.split('=').next().unwrap_or(value);
+    if name == crate::externaldns::POLICY_FLAG {
+        return Err(format!(
+            "{value:?}: scripts/cluster.rhai writes --policy from configuration key dns.policy (ExternalDNS refuses the flag twice); set dns.policy instead"
+        ));
+    }
+    Ok(())
 }
 
 /// A kind as `prune.keepKinds` names it: `Kind` (in any group) or
@@ -438,6 +455,13 @@ pub const KEYS: &[Key] = &[
         check: validate::label_value,
     },
     Key {
+        path: "dns.policy",
+        ty: KeyType::Text,
+        default: Some(|| json!("sync")),
+        help: "ExternalDNS's --policy: sync (also deletes the records it owns that no Ingress asks for any more), upsert-only (never deletes) or create-only",
+        check: dns_policy,
+    },
+    Key {
         path: "dns.cloudflareTokenSecret",
         ty: KeyType::Text,
         default: Some(|| json!("cloudflare-api-token")),
@@ -497,8 +521,8 @@ pub const KEYS: &[Key] = &[
         path: "externalDns.extraArgs",
         ty: KeyType::List,
         default: Some(|| json!([])),
-        help: "further ExternalDNS flags, after the ones scripts/cluster.rhai writes (--policy=sync, --exclude-domains=...)",
-        check: flag,
+        help: "further ExternalDNS flags, after the ones scripts/cluster.rhai writes (--exclude-domains=..., --interval=...; not --policy: dns.policy)",
+        check: external_dns_flag,
     },
     Key {
         path: "tls.sourceNamespace",
@@ -1493,6 +1517,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not a command-line flag"), "{err}");
+        // The policy has a key of its own, which the layer always writes.
+        let err = load_with(
+            None,
+            &[],
+            &["externalDns.extraArgs=--interval=1m,--policy=sync"],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("configuration key externalDns.extraArgs")
+                && err.contains("set dns.policy instead"),
+            "{err}"
+        );
+        let err = load_with(None, &[], &["dns.policy=upsert"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("configuration key dns.policy")
+                && err.contains("did you mean upsert-only?"),
+            "{err}"
+        );
         let err = load_with(None, &[], &["tls.acmeEmail=nobody"])
             .unwrap_err()
             .to_string();

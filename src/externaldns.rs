@@ -35,6 +35,13 @@ pub const PREFIX_FLAG_SINCE: (u64, u64, u64) = (0, 20, 0);
 pub const POLICY_REQUIRED_SINCE: (u64, u64, u64) = (0, 22, 0);
 /// The policy of releases before [`POLICY_REQUIRED_SINCE`] when none is given.
 pub const POLICY_BEFORE_REQUIRED: &str = "sync";
+/// The values of `--policy` (every release since v0.13 knows the three):
+/// `sync` also deletes the records its owner id owns that no source asks
+/// for any more; `upsert-only` never deletes; `create-only` only creates.
+pub const POLICIES: &[&str] = &["sync", "upsert-only", "create-only"];
+/// The flag configuration key `dns.policy` writes; `externalDns.extraArgs`
+/// may not give it too (ExternalDNS refuses a repeated flag).
+pub const POLICY_FLAG: &str = "--policy";
 /// `--txt-owner-id` when none is given (every release).
 pub const DEFAULT_OWNER_ID: &str = "default";
 /// `--registry` when none is given (every release).

@@ -474,12 +474,21 @@ impl Plan {
         self.steps.is_empty()
     }
 
-    /// Renders every step, in apply order, as `--dry-run` prints it.
-    pub fn render(&self, format: Format) -> Result<String, PlanError> {
+    /// Renders every step, in apply order, as `--dry-run` prints it. The
+    /// values of the Secrets the plan builds are masked unless `secrets` is
+    /// [`SecretValues::Shown`] (`--show-secrets`): a dry run's output ends up
+    /// in CI logs and pull-request comments.
+    pub fn render(&self, format: Format, secrets: SecretValues) -> Result<String, PlanError> {
         let objects: Vec<Value> = self
             .ordered()
             .iter()
             .filter_map(|p| p.step.rendered())
+            .map(|mut object| {
+                if secrets == SecretValues::Masked {
+                    mask_secret_values(&mut object);
+                }
+                object
+            })
             .collect();
         match format {
             Format::Json => Ok(serde_json::to_string_pretty(&objects)? + "\n"),
@@ -493,6 +502,36 @@ impl Plan {
                     }
                 }
                 Ok(out)
+            }
+        }
+    }
+}
+
+/// Whether printed objects show the values of Secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecretValues {
+    /// Each value of `data` and `stringData` prints as `***` (the keys stay).
+    #[default]
+    Masked,
+    /// `--show-secrets`: the values as the recipe built them.
+    Shown,
+}
+
+/// The text a masked Secret value prints as.
+pub const MASKED_VALUE: &str = "***";
+
+/// Replaces every value of a core Secret's `data` and `stringData` with
+/// [`MASKED_VALUE`]; other objects are left as they are.
+pub fn mask_secret_values(object: &mut Value) {
+    let is_secret = object.get("kind").and_then(Value::as_str) == Some("Secret")
+        && object.get("apiVersion").and_then(Value::as_str) == Some("v1");
+    if !is_secret {
+        return;
+    }
+    for field in ["data", "stringData"] {
+        if let Some(Value::Object(values)) = object.get_mut(field) {
+            for value in values.values_mut() {
+                *value = Value::String(MASKED_VALUE.to_string());
             }
         }
     }
@@ -643,13 +682,43 @@ mod tests {
     }
 
     #[test]
+    fn secret_values_are_masked_unless_shown() {
+        let mut plan = Plan::default();
+        let secret = json!({
+            "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "db", "namespace": "a" },
+            "data": { "k": "UzNjcmV0LXZhbHVl" }, "stringData": { "dbPassword": "S3cret-value" },
+        });
+        let step = Step::Apply(ApplyStep {
+            object: TypedObject::from_value(&secret).unwrap(),
+            force: false,
+        });
+        plan.add(step, Origin::default()).unwrap();
+        for format in [Format::Yaml, Format::Json] {
+            let masked = plan.render(format, SecretValues::Masked).unwrap();
+            assert!(
+                !masked.contains("S3cret-value") && !masked.contains("UzNjcmV0LXZhbHVl"),
+                "{masked}"
+            );
+            assert!(
+                masked.contains("dbPassword") && masked.contains(MASKED_VALUE),
+                "{masked}"
+            );
+            let shown = plan.render(format, SecretValues::Shown).unwrap();
+            assert!(
+                shown.contains("S3cret-value") && shown.contains("UzNjcmV0LXZhbHVl"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
     fn yaml_render_is_multi_document() {
         let mut plan = Plan::default();
         plan.add(obj("Namespace", "v1", None, "a"), Origin::default())
             .unwrap();
         plan.add(obj("ConfigMap", "v1", Some("a"), "b"), Origin::default())
             .unwrap();
-        let out = plan.render(Format::Yaml).unwrap();
+        let out = plan.render(Format::Yaml, SecretValues::Masked).unwrap();
         let docs = crate::yaml::parse_documents(&out, "plan").unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1]["metadata"]["name"], json!("b"));

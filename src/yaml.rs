@@ -134,8 +134,30 @@ fn limit_message(err: &serde_saphyr::Error) -> Option<String> {
 /// Parses every document of `text` (empty documents are skipped).
 pub fn parse_documents(text: &str, name: &str) -> Result<Vec<Value>, YamlError> {
     let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options())
-        .map_err(|e| YamlError::parse(&e, name))?;
+        .map_err(|e| YamlError::parse(&e, name).with_template_hint(text))?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// What a parse error says when the text holds `{{ }}`: the parser's words
+/// ("expected string scalar") do not say that the file is a template.
+const TEMPLATE_HINT: &str = "the text holds {{ }}, so it is probably a Helm/Go or Jinja template, which is not YAML until it is filled in: read it with files::read and fill it in the script, or write its variables as ${VAR} and use template::file";
+
+impl YamlError {
+    /// Adds [`TEMPLATE_HINT`] to a parse error of a text that holds `{{`.
+    fn with_template_hint(self, text: &str) -> YamlError {
+        match self {
+            YamlError::Parse {
+                name,
+                location,
+                message,
+            } if text.contains("{{") => YamlError::Parse {
+                name,
+                location,
+                message: format!("{message}; {TEMPLATE_HINT}"),
+            },
+            other => other,
+        }
+    }
 }
 
 /// Emits one value as a YAML document.
@@ -154,6 +176,22 @@ mod tests {
         assert_eq!(docs, vec![json!({"a": 1}), json!({"b": ["x", "y"]})]);
         let text = emit_document(&docs[1]).unwrap();
         assert_eq!(parse_documents(&text, "t").unwrap()[0], docs[1]);
+    }
+
+    #[test]
+    fn a_go_template_is_named_as_one() {
+        let err = parse_documents("metadata:\n  name: {{ .Values.name }}\n", "app.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("app.yaml:2:"), "{err}");
+        assert!(
+            err.contains("probably a Helm/Go or Jinja template") && err.contains("files::read"),
+            "{err}"
+        );
+        let plain = parse_documents("a: [1, 2\n", "m.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(!plain.contains("template"), "{plain}");
     }
 
     #[test]

@@ -293,6 +293,12 @@ fn an_existing_layer_is_found_used_refused_adopted_and_released() {
         args.contains(&"--publish-internal-services"),
         "its own flags are kept: {args:?}"
     );
+    // Its policy, read from it (v0.14.2 defaults to sync), now stated.
+    assert!(
+        args.contains(&"--policy=sync")
+            && args.iter().filter(|a| a.starts_with("--policy")).count() == 1,
+        "{args:?}"
+    );
     // v0.14.2 does not know the flag: never written to it.
     assert!(
         !args.iter().any(|a| a.starts_with("--annotation-prefix")),
@@ -635,4 +641,99 @@ fn a_kubectl_made_ingress_and_deployment_are_refused_unless_adopted_then_release
         err.contains("released") && err.contains("1 deleted"),
         "{err}"
     );
+}
+
+#[test]
+fn a_diff_of_a_prune_says_an_adopted_object_is_released_as_the_prune_does() {
+    let cluster = TestCluster::shared();
+    let space = TestNamespace::new(cluster, "adopt-prune");
+    let ns = space.name();
+    let config_map = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": name, "namespace": ns}, "data": {"a": "b"}})
+    };
+    // "theirs" made by kubectl, then adopted; "ours" made by wildrun.
+    kubectl_apply(cluster, &[config_map("theirs")]);
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let recipe = dir.path().join(format!("{}.rhai", unique_name("objs")));
+    let recipe_path = recipe.to_str().expect("a UTF-8 path");
+    let write_recipe = |names: &[&str]| {
+        let text: String = names
+            .iter()
+            .map(|n| {
+                format!(
+                    "kube::apply(yaml::parse({:?})[0]);\n",
+                    config_map(n).to_string()
+                )
+            })
+            .collect();
+        std::fs::write(&recipe, text).expect("write the recipe");
+    };
+    write_recipe(&["kept", "theirs", "ours"]);
+    let out = wildrun(cluster, &[], &[recipe_path, "--adopt"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let theirs = get(cluster, &["-n", ns, "configmap", "theirs"]);
+    assert_eq!(
+        theirs["metadata"]["annotations"]["wildrun.dev/adopted"],
+        "kubectl-client-side-apply"
+    );
+
+    // The recipe drops both: --diff --prune shows the adopted one released
+    // (its marks go, it stays), the other removed.
+    write_recipe(&["kept"]);
+    let diff = wildrun(cluster, &[], &[recipe_path, "--diff", "--prune"]);
+    let shown = String::from_utf8_lossy(&diff.stdout).into_owned();
+    assert_eq!(diff.status.code(), Some(1), "{}", text(&diff));
+    assert!(
+        shown.contains(&format!(
+            "--- live ConfigMap {ns}/theirs\n+++ released ConfigMap {ns}/theirs\n"
+        )) && shown.contains("-    wildrun.dev/adopted: kubectl-client-side-apply"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(&format!("--- live ConfigMap {ns}/theirs\n+++ /dev/null")),
+        "{shown}"
+    );
+    // What stays after the release: its data.
+    let released = shown
+        .split(&format!("--- live ConfigMap {ns}/theirs"))
+        .nth(1)
+        .and_then(|rest| rest.split("--- live").next())
+        .unwrap_or_default();
+    assert!(!released.contains("-  a: b"), "{shown}");
+    assert!(
+        shown.contains(&format!("--- live ConfigMap {ns}/ours\n+++ /dev/null\n")),
+        "{shown}"
+    );
+    let said = format!(
+        "released   ConfigMap {ns}/theirs (made by kubectl (field manager kubectl-client-side-apply): left in place, no longer managed by wildrun)"
+    );
+    assert!(stderr(&diff).contains(&said), "{}", text(&diff));
+    // A diff changes nothing.
+    assert_eq!(
+        get(cluster, &["-n", ns, "configmap", "theirs"])["metadata"]["annotations"]
+            ["wildrun.dev/adopted"],
+        "kubectl-client-side-apply"
+    );
+
+    // --prune does what the diff said.
+    let out = wildrun(cluster, &[], &[recipe_path, "--prune"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        err.contains(&said) && err.contains(&format!("deleted    ConfigMap {ns}/ours")),
+        "{err}"
+    );
+    let theirs = get(cluster, &["-n", ns, "configmap", "theirs"]);
+    assert!(
+        theirs["metadata"]["annotations"]
+            .get("wildrun.dev/adopted")
+            .is_none(),
+        "{theirs}"
+    );
+    assert_eq!(theirs["data"], json!({"a": "b"}));
+    assert!(!cluster
+        .kubectl(&["-n", ns, "get", "configmap", "ours"])
+        .status
+        .success());
 }

@@ -2636,6 +2636,71 @@ fn a_copy_two_instances_keep_stays_the_makers() {
     assert_eq!(instance(&w), json!("sync"));
 }
 
+#[test]
+fn no_output_mode_prints_the_values_of_a_secret_the_recipe_builds() {
+    let w = World::new("secretout", false);
+    let ns = w.name.as_str();
+    // The value in plain text (stringData) and as base64 (data), as a
+    // recipe that generates an app's password would hold it.
+    let recipe = |value: &str| {
+        let encoded = base64_of(value);
+        format!(
+            "kube::apply(#{{ apiVersion: \"v1\", kind: \"Namespace\", metadata: #{{ name: \"{ns}\" }} }});\n\
+             kube::apply(#{{ apiVersion: \"v1\", kind: \"Secret\", metadata: #{{ name: \"db\", namespace: \"{ns}\" }},\n\
+                             stringData: #{{ dbPassword: \"{value}\" }}, data: #{{ token: \"{encoded}\" }} }});\n"
+        )
+    };
+    let (_dir, path) = script(&recipe("S3cret-first-value"));
+    let path = path.to_str().expect("a UTF-8 path");
+    let leaks = |out: &Output, value: &str| {
+        let all = format!("{}{}", stdout(out), stderr(out));
+        all.contains(value) || all.contains(&base64_of(value))
+    };
+
+    for args in [
+        vec![path, "--dry-run"],
+        vec![path, "--dry-run", "-o", "json"],
+        vec![path, "--dry-run=server"],
+        vec![path, "--dry-run=server", "-o", "json"],
+        vec![path, "-v"],
+        vec![path, "-o", "json", "-v"],
+    ] {
+        let out = w.wildrun(&args);
+        assert_ok(&out, &format!("{args:?}"));
+        assert!(
+            !leaks(&out, "S3cret-first-value"),
+            "{args:?} printed the value:\n{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+    // A changed value: the diff says the Secret changes, without either value.
+    std::fs::write(path, recipe("S3cret-second-value")).expect("rewrite the recipe");
+    let diff = w.wildrun(&[path, "--diff"]);
+    assert_eq!(diff.status.code(), Some(1), "{}", stderr(&diff));
+    for value in ["S3cret-first-value", "S3cret-second-value"] {
+        assert!(
+            !leaks(&diff, value),
+            "--diff printed {value}:\n{}",
+            stdout(&diff)
+        );
+    }
+    let out = w.wildrun(&[path, "--delete", "-o", "json"]);
+    assert_ok(&out, "--delete");
+    assert!(!leaks(&out, "S3cret-first-value"), "{}", stdout(&out));
+
+    // Asked for, the values are printed, for piping to another tool.
+    let shown = w.wildrun(&[path, "--dry-run", "--show-secrets"]);
+    assert_ok(&shown, "--show-secrets");
+    assert!(
+        stdout(&shown).contains("S3cret-second-value")
+            && stdout(&shown).contains(&base64_of("S3cret-second-value")),
+        "{}",
+        stdout(&shown)
+    );
+}
+
+/// Standard base64 with padding, as Kubernetes stores Secret data.
 fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)

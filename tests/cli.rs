@@ -736,6 +736,61 @@ fn script_errors_name_file_and_line() {
 }
 
 #[test]
+fn rhais_raw_messages_come_in_plain_words_with_the_way_out() {
+    assert_fails(
+        &["tests/fixtures/reserved-key.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/reserved-key.rhai:2:",
+            "'match' is a reserved keyword",
+            r#"#{ "match": ... }"#,
+        ],
+    );
+    assert_fails(
+        &["tests/fixtures/missing-section.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/missing-section.rhai:3:",
+            "cannot read .gitea: the value before it is missing",
+            "?.gitea",
+        ],
+    );
+}
+
+#[test]
+fn files_read_gives_a_files_text_unchanged_inside_the_sandbox_only() {
+    let out = wildrun(&["tests/fixtures/files/read.rhai", "--dry-run"], &[DOMAIN]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "[server]\nDOMAIN = git.example.com\nROOT_URL = https://git.example.com/\n\n"
+    );
+    assert_fails(
+        &["tests/fixtures/files/as-yaml.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/files/as-yaml.rhai:2:",
+            "app.ini.tmpl:",
+            "probably a Helm/Go or Jinja template",
+            "files::read",
+        ],
+    );
+    assert_fails(
+        &["tests/fixtures/files/outside.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/files/outside.rhai:2:",
+            "files::read:",
+            "--allow-read",
+        ],
+    );
+}
+
+#[test]
 fn template_with_undefined_variable() {
     assert_fails(
         &["tests/fixtures/undefined-var.rhai", "--dry-run"],

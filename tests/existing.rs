@@ -494,3 +494,552 @@ fn cluster_rhai_refuses_a_conflicting_setting_naming_both_ways_out() {
         "{all}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// wildrun on this layer for real (issue 18, item 6): runs that write, or
+// could, hold the lab alone and leave it as they found it.
+// ---------------------------------------------------------------------------
+
+/// The kinds whose objects a run of scripts/cluster.rhai could write or
+/// make, in every namespace (cluster-scoped ones too).
+const WRITABLE_KINDS: &str = "namespaces,deployments,services,secrets,serviceaccounts,ingresses,\
+    ipaddresspools.metallb.io,l2advertisements.metallb.io,certificates.cert-manager.io,\
+    clusterissuers.cert-manager.io,ingressroutes.traefik.io,clusterroles,clusterrolebindings";
+
+/// `wildrun scripts/cluster.rhai -v` on the layer as it is.
+const JOIN: &[&str] = &["scripts/cluster.rhai", "-v"];
+/// `wildrun scripts/doctor.rhai --layer`.
+const LAYER_DOCTOR: &[&str] = &["scripts/doctor.rhai", "--layer"];
+/// A configuration that conflicts with two parts of the layer.
+const CONFLICTING: &[&str] = &[
+    "scripts/cluster.rhai",
+    "--set",
+    "dns.ownerId=wildrun",
+    "--set",
+    "cluster.addressPool=127.0.0.240-127.0.0.242",
+];
+/// The two parts taken over, then released.
+const ADOPT: &[&str] = &[
+    "scripts/cluster.rhai",
+    "--set",
+    "dns.ownerId=wildrun-lab-adopted",
+    "--set",
+    "cluster.addressPool=127.0.0.240-127.0.0.242",
+    "--adopt",
+];
+const RELEASE: &[&str] = &[
+    "scripts/cluster.rhai",
+    "--set",
+    "dns.ownerId=wildrun-lab-adopted",
+    "--set",
+    "cluster.addressPool=127.0.0.240-127.0.0.242",
+    "--delete",
+];
+/// A service into namespace `shop`, prepared as wild-cloud prepares an app's.
+const PUBLIC_SHOP: &[&str] = &[
+    "scripts/public.rhai",
+    "--name",
+    "shop",
+    "--namespace",
+    "shop",
+    "--wait",
+];
+/// The wild-cloud config.yaml of the lab, for scripts/cluster.rhai.
+const WILD_CLOUD_JOIN: &[&str] = &["--config", WILD_CLOUD_CONFIG, "scripts/cluster.rhai"];
+
+/// The runs README.md shows from this lab ("On a cluster you already
+/// run"), each as a test here makes it.
+const README_RUNS: [&[&str]; 7] = [
+    JOIN,
+    LAYER_DOCTOR,
+    CONFLICTING,
+    ADOPT,
+    RELEASE,
+    PUBLIC_SHOP,
+    WILD_CLOUD_JOIN,
+];
+
+/// `kind/namespace/name` → resourceVersion of every object of
+/// [`WRITABLE_KINDS`]: a write anywhere, or a new object, changes it.
+fn resource_versions(lab: &Lab) -> std::collections::BTreeMap<String, String> {
+    items(&lab.get_json(&[WRITABLE_KINDS, "-A"]))
+        .iter()
+        .map(|o| {
+            let version = o["metadata"]["resourceVersion"].as_str().unwrap_or("");
+            (id(o), version.to_string())
+        })
+        .collect()
+}
+
+/// What differs between two [`resource_versions`]: objects changed, made or gone.
+fn changed(
+    before: &std::collections::BTreeMap<String, String>,
+    after: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut out: Vec<String> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    out.extend(
+        before
+            .keys()
+            .filter(|k| !after.contains_key(*k))
+            .map(|k| format!("{k} (gone)")),
+    );
+    out
+}
+
+/// `wildrun scripts/doctor.rhai --layer --json ARGS`: the report and exit code.
+fn layer_doctor(lab: &Lab, args: &[&str]) -> (Value, Option<i32>) {
+    let mut all = vec!["scripts/doctor.rhai", "--layer", "--json"];
+    all.extend_from_slice(args);
+    let out = lab.wildrun(&all);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --layer --json: {e}: {}", text(&out)));
+    (report, out.status.code())
+}
+
+/// The check `name` of a doctor report.
+fn check<'r>(report: &'r Value, name: &str) -> &'r Value {
+    report["checks"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name}: {report:#}"))
+}
+
+#[test]
+fn cluster_rhai_joins_the_layer_for_real_writing_nothing_and_doctor_layer_is_green() {
+    let lab = Lab::existing();
+    let _only = lab.exclusive();
+    let before = resource_versions(lab);
+    let out = lab.wildrun(JOIN);
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    for part in PARTS_IN_USE {
+        assert!(
+            all.contains(&format!("using existing {part} (not made by wildrun)")),
+            "{part} not reported in use: {all}"
+        );
+    }
+    assert!(
+        all.contains(
+            "the cluster runs every part of the visibility layer already: nothing to write"
+        ),
+        "{all}"
+    );
+    // The policy it runs with, read from it (v0.14.2 without --policy: sync).
+    assert!(
+        all.contains("dns.policy = sync (found: ExternalDNS externaldns/external-dns)"),
+        "{all}"
+    );
+    assert_eq!(
+        changed(&before, &resource_versions(lab)),
+        Vec::<String>::new(),
+        "{all}"
+    );
+
+    // The layer as it is, its controllers found by image and its parts under
+    // their own names: every check passes.
+    let out = lab.wildrun(LAYER_DOCTOR);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(" passed, 0 failed"),
+        "{}",
+        text(&out)
+    );
+    let (report, code) = layer_doctor(lab, &[]);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["failed"], 0, "{report:#}");
+    for (name, found) in [
+        ("controller-metallb", "metallb-system/controller available"),
+        (
+            "controller-external-dns",
+            "externaldns/external-dns available",
+        ),
+        ("pool", "IPAddressPool metallb-system/first-pool"),
+        (
+            "l2advertisement",
+            "L2Advertisement metallb-system/l2-advertisement announces first-pool",
+        ),
+        ("traefik-address", &format!("has {}", lab.lb_ip())),
+        ("issuer-wild-cloud-ca", "ClusterIssuer wild-cloud-ca: Ready"),
+        (
+            "certificate-internal",
+            &format!("*.{}", lab.internal_domain()),
+        ),
+    ] {
+        let c = check(&report, name);
+        assert_eq!(c["status"], "pass", "{c:#}");
+        assert!(c["found"].as_str().unwrap_or("").contains(found), "{c:#}");
+    }
+}
+
+#[test]
+fn a_conflicting_setting_is_refused_before_any_write() {
+    let lab = Lab::existing();
+    let _only = lab.exclusive();
+    let before = resource_versions(lab);
+    let out = lab.wildrun(CONFLICTING);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("conflicts with the configuration; nothing was written")
+            && all.contains("IPAddressPool metallb-system/first-pool (made by kubectl (field manager kubectl-client-side-apply)) is the cluster's and differs from the configuration: cluster.addressPool is [\"127.0.0.240-127.0.0.242\"], it has [\"127.0.0.240-127.0.0.243\"]")
+            && all.contains("Deployment externaldns/external-dns (made by kubectl"),
+        "{all}"
+    );
+    // Nothing changed, nothing was made (no second ExternalDNS, no pool).
+    assert_eq!(
+        changed(&before, &resource_versions(lab)),
+        Vec::<String>::new(),
+        "{all}"
+    );
+}
+
+/// Puts objects back as their set-up applied them (`kubectl apply` of
+/// their last-applied-configuration), when dropped: a test that adopts
+/// parts of the lab leaves it as it found it, even when it fails.
+struct Restore {
+    lab: &'static Lab,
+    /// `(namespace, resource, name, last-applied-configuration)`.
+    objects: Vec<(String, String, String, String)>,
+}
+
+impl Restore {
+    /// Remembers `resource` `namespace/name` as it is now.
+    fn remember(lab: &'static Lab, objects: &[(&str, &str, &str)]) -> Restore {
+        let objects = objects
+            .iter()
+            .map(|(ns, resource, name)| {
+                let live = lab.get_json(&["-n", ns, resource, name]);
+                let applied = live["metadata"]["annotations"]
+                    ["kubectl.kubernetes.io/last-applied-configuration"]
+                    .as_str()
+                    .unwrap_or_else(|| {
+                        panic!("{resource} {ns}/{name}: no last-applied-configuration")
+                    })
+                    .to_string();
+                (
+                    ns.to_string(),
+                    resource.to_string(),
+                    name.to_string(),
+                    applied,
+                )
+            })
+            .collect();
+        Restore { lab, objects }
+    }
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let bin_dir = std::fs::read_to_string(self.lab.dir().join("bin-dir")).unwrap_or_default();
+        let kubectl = std::path::Path::new(bin_dir.trim()).join("kubectl");
+        for (ns, resource, name, applied) in &self.objects {
+            // Not asserted: a panic while unwinding would abort the tests.
+            let child = self
+                .lab
+                .command(&kubectl)
+                .args(["apply", "-f", "-"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .spawn();
+            if let Ok(mut child) = child {
+                if let Some(mut stdin) = child.stdin.take() {
+                    let _ = stdin.write_all(applied.as_bytes());
+                }
+                let _ = child.wait();
+            }
+            if resource == "deployment" {
+                let _ = self
+                    .lab
+                    .command(&kubectl)
+                    .args(["-n", ns, "rollout", "status", &format!("deployment/{name}")])
+                    .args(["--timeout=60s"])
+                    .output();
+            }
+        }
+    }
+}
+
+#[test]
+fn cluster_rhai_adopts_the_parts_then_delete_releases_them_and_they_keep_running() {
+    let lab = Lab::existing();
+    let _only = lab.exclusive();
+    let _restore = Restore::remember(
+        lab,
+        &[
+            ("metallb-system", "ipaddresspool", "first-pool"),
+            ("externaldns", "deployment", "external-dns"),
+        ],
+    );
+    let run = |args: &[&str]| {
+        let out = lab.wildrun(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+
+    // --adopt: managed in place under their names, selector kept.
+    let err = run(ADOPT);
+    for part in [
+        "IPAddressPool metallb-system/first-pool",
+        "Deployment externaldns/external-dns",
+    ] {
+        assert!(
+            err.contains(&format!("configured {part} (adopted: made by kubectl (field manager kubectl-client-side-apply); --delete releases it)")),
+            "{part}: {err}"
+        );
+    }
+    assert!(!err.contains("created "), "{err}");
+    let edns = lab.get_json(&["-n", "externaldns", "deployment", "external-dns"]);
+    assert_eq!(
+        edns["metadata"]["annotations"]["wildrun.dev/adopted"],
+        "kubectl-client-side-apply"
+    );
+    assert_eq!(
+        edns["spec"]["selector"]["matchLabels"],
+        json!({"app": "external-dns"})
+    );
+    let args = &edns["spec"]["template"]["spec"]["containers"][0]["args"];
+    for arg in [
+        "--txt-owner-id=wildrun-lab-adopted",
+        "--policy=sync",
+        "--publish-internal-services",
+    ] {
+        assert!(
+            args.as_array().is_some_and(|a| a.contains(&json!(arg))),
+            "{arg}: {args}"
+        );
+    }
+    let pool = lab.get_json(&["-n", "metallb-system", "ipaddresspool", "first-pool"]);
+    assert_eq!(
+        pool["spec"]["addresses"],
+        json!(["127.0.0.240-127.0.0.242"])
+    );
+    // Never a second one.
+    let pools = items(&lab.get_json(&["ipaddresspools.metallb.io", "-A"]));
+    assert_eq!(pools.len(), 1, "{pools:#?}");
+
+    // --delete: released, not deleted; the report says which.
+    let err = run(RELEASE);
+    for part in [
+        "IPAddressPool metallb-system/first-pool",
+        "Deployment externaldns/external-dns",
+    ] {
+        assert!(
+            err.contains(&format!("released   {part} (made by kubectl (field manager kubectl-client-side-apply): left in place, no longer managed by wildrun)")),
+            "{part}: {err}"
+        );
+    }
+    assert!(
+        err.contains(", 2 released in ") && !err.contains("deleted "),
+        "{err}"
+    );
+    for (ns, resource, name) in [
+        ("metallb-system", "ipaddresspool", "first-pool"),
+        ("externaldns", "deployment", "external-dns"),
+    ] {
+        let live = lab.get_json(&["-n", ns, resource, name, "--show-managed-fields"]);
+        assert_eq!(wildrun_marks(&live), Vec::<String>::new(), "{live:#}");
+        assert!(
+            live["metadata"]["annotations"]
+                .get("wildrun.dev/adopted")
+                .is_none(),
+            "{live:#}"
+        );
+    }
+    // They keep running: ExternalDNS's Deployment rolls out, its process is
+    // up, MetalLB keeps Traefik's address, and the apps answer by name.
+    lab.kubectl_ok(&[
+        "-n",
+        "externaldns",
+        "rollout",
+        "status",
+        "deployment/external-dns",
+        "--timeout=60s",
+    ]);
+    let pid = std::fs::read_to_string(lab.dir().join("pids/external-dns.pid")).unwrap_or_default();
+    assert!(
+        std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        "the external-dns process (pid {pid}) is gone"
+    );
+    let traefik = lab.get_json(&["-n", "traefik", "service", "traefik"]);
+    assert_eq!(
+        traefik["status"]["loadBalancer"]["ingress"][0]["ip"],
+        lab.lb_ip()
+    );
+    let (status, body) = lab.https_get(&format!("https://gitea.{}/", lab.domain()), &[]);
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A namespace prepared as wild-cloud's `wild-app-deploy` prepares an
+/// app's: made by kubectl, both wildcard Secrets copied in with `kubectl
+/// get | sed | kubectl apply`. Deleted when dropped.
+struct AppNamespace {
+    lab: &'static Lab,
+    name: String,
+}
+
+impl AppNamespace {
+    fn prepare(lab: &'static Lab, name: &str) -> AppNamespace {
+        let name = name.to_string();
+        // One of an earlier run may still be terminating.
+        let _ = lab.kubectl(&[
+            "wait",
+            "--for=delete",
+            &format!("namespace/{name}"),
+            "--timeout=90s",
+        ]);
+        let namespace =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        lab.kubectl_stdin(&["apply", "-f", "-"], &namespace.to_string());
+        for secret in [
+            "wildcard-wild-cloud-tls",
+            "wildcard-internal-wild-cloud-tls",
+        ] {
+            let mut copy = lab.get_json(&["-n", "cert-manager", "secret", secret]);
+            if let Some(meta) = copy["metadata"].as_object_mut() {
+                for server_set in [
+                    "uid",
+                    "resourceVersion",
+                    "creationTimestamp",
+                    "managedFields",
+                ] {
+                    meta.remove(server_set);
+                }
+                meta.insert("namespace".into(), json!(name));
+            }
+            lab.kubectl_stdin(&["apply", "-f", "-"], &copy.to_string());
+        }
+        AppNamespace { lab, name }
+    }
+}
+
+impl Drop for AppNamespace {
+    fn drop(&mut self) {
+        let _ = self
+            .lab
+            .kubectl(&["delete", "namespace", &self.name, "--wait=false"]);
+    }
+}
+
+/// `run` (public.rhai `--name <namespace> --namespace <namespace> --wait`)
+/// into `app`'s namespace, then the same with `--delete` for `--wait`: the copy is taken as the
+/// kubectl one, the service answers 200 by name, and the copy is released
+/// at the end, without wildrun's marks.
+fn public_into_prepared_namespace(lab: &'static Lab, app: &AppNamespace, run: &[&str]) {
+    let ns = app.name.as_str();
+    let out = lab.wildrun(run);
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains(&format!("configured Secret {ns}/wildcard-wild-cloud-tls (taken as the copy of cert-manager/wildcard-wild-cloud-tls: the same data, made by kubectl (field manager kubectl-client-side-apply))")),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("✓ HTTPS https://{ns}.{}/: 200 OK", lab.domain()))
+            && all.contains("the service answers"),
+        "{all}"
+    );
+    let (status, body) = lab.https_get(&format!("https://{ns}.{}/", lab.domain()), &[]);
+    assert_eq!(status, 200, "{body}");
+
+    let delete: Vec<&str> = run
+        .iter()
+        .map(|a| if *a == "--wait" { "--delete" } else { a })
+        .collect();
+    let out = lab.wildrun(&delete);
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    // The namespace still holds the other copy: the one taken over stays,
+    // released, as the kubectl copy it was.
+    assert!(
+        all.contains(&format!(
+            "released   Secret {ns}/wildcard-wild-cloud-tls (made by kubectl"
+        )),
+        "{all}"
+    );
+    let copy = lab.get_json(&[
+        "-n",
+        ns,
+        "secret",
+        "wildcard-wild-cloud-tls",
+        "--show-managed-fields",
+    ]);
+    assert_eq!(wildrun_marks(&copy), Vec::<String>::new(), "{copy:#}");
+}
+
+#[test]
+fn public_rhai_takes_the_kubectl_copy_in_an_apps_namespace_and_answers_200() {
+    let lab = Lab::existing();
+    let _use = lab.shared_use();
+    let app = AppNamespace::prepare(lab, "shop");
+    public_into_prepared_namespace(lab, &app, PUBLIC_SHOP);
+}
+
+#[test]
+fn a_wild_cloud_config_yaml_drives_cluster_rhai_and_public_rhai() {
+    let lab = Lab::existing();
+    let app = {
+        let _only = lab.exclusive();
+        // For real: it uses every part and writes nothing.
+        let before = resource_versions(lab);
+        let out = lab.wildrun(WILD_CLOUD_JOIN);
+        let all = text(&out);
+        assert!(out.status.success(), "{all}");
+        assert!(all.contains("nothing to write"), "{all}");
+        assert_eq!(
+            changed(&before, &resource_versions(lab)),
+            Vec::<String>::new(),
+            "{all}"
+        );
+        AppNamespace::prepare(lab, "blog")
+    };
+    let _use = lab.shared_use();
+    public_into_prepared_namespace(
+        lab,
+        &app,
+        &[
+            "--config",
+            WILD_CLOUD_CONFIG,
+            "scripts/public.rhai",
+            "--name",
+            "blog",
+            "--namespace",
+            "blog",
+            "--wait",
+        ],
+    );
+}
+
+#[test]
+fn the_readme_shows_exactly_the_lab_runs_these_tests_make() {
+    // Marked in README.md: the console block after `<!-- runs: existing-layer lab -->`.
+    let readme =
+        std::fs::read_to_string(common::cluster::repo_root().join("README.md")).expect("README.md");
+    let block = readme
+        .split("<!-- runs: existing-layer lab -->")
+        .nth(1)
+        .and_then(|rest| rest.split("```console\n").nth(1))
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("README.md has the existing-layer lab's runs");
+    let prefix = "$ ip netns exec \"$WILDRUN_LAB_NETNS\" wildrun ";
+    let shown: Vec<Vec<&str>> = block
+        .lines()
+        .filter(|l| l.starts_with("$ ") && l.contains(" wildrun "))
+        .map(|l| {
+            let run = l
+                .strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("README.md: {l:?} does not start with {prefix:?}"));
+            // A trailing `# comment` says what to expect.
+            run.split(" #")
+                .next()
+                .unwrap_or(run)
+                .split_whitespace()
+                .collect()
+        })
+        .collect();
+    let made: Vec<Vec<&str>> = README_RUNS.iter().map(|r| r.to_vec()).collect();
+    assert_eq!(shown, made, "README.md's lab runs and the tests' differ");
+}

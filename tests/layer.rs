@@ -142,6 +142,8 @@ fn the_cloudflare_layer_renders_current_forms_and_names_its_secret() {
             &format!("--domain-filter={DOMAIN}"),
             "--registry=txt",
             "--txt-owner-id=wildrun",
+            // The default image (v0.22.0) refuses to start without it.
+            "--policy=sync",
             "--events",
             "--annotation-prefix=external-dns.kubernetes.io/",
         ]
@@ -207,7 +209,8 @@ fn the_rfc2136_layer_renders_its_server_zones_and_tsig_secret_reference() {
         "dns.zones=cloud.example.test,internal.cloud.example.test",
         "dns.ownerId=home",
         "dns.annotationPrefix=external-dns.alpha.kubernetes.io/",
-        "externalDns.extraArgs=--policy=sync,--interval=30s",
+        "dns.policy=upsert-only",
+        "externalDns.extraArgs=--interval=30s",
         "tls.issuer=ca",
         "tls.caSecret=home-ca",
     ]);
@@ -230,9 +233,9 @@ fn the_rfc2136_layer_renders_its_server_zones_and_tsig_secret_reference() {
             "--domain-filter=internal.cloud.example.test",
             "--registry=txt",
             "--txt-owner-id=home",
+            "--policy=upsert-only",
             "--events",
             "--annotation-prefix=external-dns.alpha.kubernetes.io/",
-            "--policy=sync",
             "--interval=30s",
         ]
     );
@@ -278,6 +281,10 @@ fn bad_layer_configuration_is_refused_before_anything_is_written() {
         (
             &["dns.provider=rfc2136"],
             "configuration key dns.rfc2136Host is not set",
+        ),
+        (
+            &["externalDns.extraArgs=--policy=upsert-only"],
+            "writes --policy from configuration key dns.policy (ExternalDNS refuses the flag twice); set dns.policy instead",
         ),
     ];
     for (sets, want) in cases {

@@ -402,6 +402,7 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("template::file(path, vars, options)", "template::file(\"readme.yaml.tmpl\", #{ X: \"x\" }, #{ text: true })", Gives::Value),
     ("yaml::parse(text)", "yaml::parse(\"a: 1\\n\")", Gives::Value),
     ("yaml::file(path)", "yaml::file(\"readme.yaml.tmpl\")", Gives::Value),
+    ("files::read(path)", "files::read(\"readme.yaml.tmpl\")", Gives::Value),
     ("yaml::emit(value)", "yaml::emit(cm)", Gives::Value),
     ("yaml::emit_all(list)", "yaml::emit_all([cm, deploy])", Gives::Value),
     ("run::action()", "run::action()", Gives::Value),
@@ -439,6 +440,39 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("cert::issue(ca, names, options)", "cert::issue(ca, [\"a.example.com\"], #{ days: 1 })", Gives::Value),
     ("https::get(url)", "https::get(\"https://127.0.0.1:1/\")", Gives::Value),
     ("https::get(url, options)", "https::get(\"https://127.0.0.1:1/\", #{ timeout: 2 })", Gives::Value),
+    // The doctor's rules, on an Ingress, Service and Middleware of PRELUDE's.
+    ("doctor::check(name, ok, found, hint)", "doctor::check(\"readme\", true, \"found\", ())", Gives::Value),
+    ("doctor::skip(name, why)", "doctor::skip(\"readme\", \"why\")", Gives::Value),
+    ("doctor::subject(inputs, ingress)", "doctor::subject(inputs, ing)", Gives::Value),
+    ("doctor::ingress(s, ingress)", "doctor::ingress(s, ing)", Gives::Value),
+    ("doctor::ingress_class(s, ingress)", "doctor::ingress_class(s, ing)", Gives::Value),
+    ("doctor::ingress_host(s, ingress)", "doctor::ingress_host(s, ing)", Gives::Value),
+    ("doctor::externaldns(s, ingress)", "doctor::externaldns(s, ing)", Gives::Value),
+    ("doctor::externaldns_prefix(s, ingress, deployments)", "doctor::externaldns_prefix(s, ing, [])", Gives::Value),
+    ("doctor::dns(s, expectation, server)", "doctor::dns(s, dns::expect(\"web.example.com\", \"example.com\", #{ server: \"127.0.0.1:1\", timeout: 1 }), ())", Gives::Value),
+    ("doctor::service(s, ingress, service)", "doctor::service(s, ing, svc)", Gives::Value),
+    ("doctor::endpoints(service, slices)", "doctor::endpoints(svc, [])", Gives::Value),
+    ("doctor::tls(s, secret_name, secret)", "doctor::tls(s, \"wildcard-tls\", ())", Gives::Value),
+    ("doctor::certificate(s, secret_name, certificates)", "doctor::certificate(s, \"wildcard-tls\", [])", Gives::Value),
+    ("doctor::middleware(s, ingress, middleware)", "doctor::middleware(s, ing, mw)", Gives::Value),
+    ("doctor::load_balancer(s, traefik, pools)", "doctor::load_balancer(s, (), [])", Gives::Value),
+    ("doctor::https(s, response, via, secret)", "doctor::https(s, https::get(\"https://127.0.0.1:1/\", #{ timeout: 1 }), \"the readme\", ())", Gives::Value),
+    ("doctor::backend(ingress)", "doctor::backend(ing)", Gives::Value),
+    ("doctor::tls_secret(ingress, host)", "doctor::tls_secret(ing, \"web.example.com\")", Gives::Value),
+    ("doctor::externaldns_target(object)", "doctor::externaldns_target(ing)", Gives::Value),
+    ("doctor::external_ips(service)", "doctor::external_ips(svc)", Gives::Value),
+    ("doctor::host_and_path(url)", "doctor::host_and_path(\"https://web.example.com/a?b\")", Gives::Value),
+    ("doctor::routes(host, path, ingresses, ingress_routes)", "doctor::routes(\"web.example.com\", \"/\", [ing], [])", Gives::Value),
+    ("doctor::route_subject(inputs, route, middlewares, service)", "doctor::route_subject(inputs, route, [mw], svc)", Gives::Value),
+    ("doctor::route_class(s, route)", "doctor::route_class(s, route)", Gives::Value),
+    ("doctor::route_service(s, route, service)", "doctor::route_service(s, route, svc)", Gives::Value),
+    ("doctor::target_port(route, service, pods)", "doctor::target_port(route, svc, [])", Gives::Value),
+    ("doctor::route_tls(s, route, secret)", "doctor::route_tls(s, route, ())", Gives::Value),
+    ("doctor::middlewares(route, middlewares)", "doctor::middlewares(route, [mw])", Gives::Value),
+    ("doctor::dns_address(s, answer, traefik_ips, server)", "doctor::dns_address(s, dns::resolve(\"web.example.com\", \"A\", #{ server: \"127.0.0.1:1\", timeout: 1 }), [], ())", Gives::Value),
+    ("doctor::annotation_prefixes(choice)", "doctor::annotation_prefixes(\"both\")", Gives::Value),
+    ("doctor::internal_only_reference(namespace)", "doctor::internal_only_reference(\"readme\")", Gives::Value),
+    ("doctor::deprecated_forms(middleware)", "doctor::deprecated_forms(mw)", Gives::Value),
 ];
 
 /// The values [`CALLS`] use.
@@ -451,6 +485,16 @@ let certificate = #{ apiVersion: "cert-manager.io/v1", kind: "Certificate", meta
                      spec: #{ secretName: "s", dnsNames: ["readme.example.com"] } };
 let pair = cert::self_signed(["readme.example.com"]);
 let ca = cert::ca("readme CA");
+let ing = #{ apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: #{ name: "web", namespace: "readme", annotations: #{ "external-dns.alpha.kubernetes.io/target": "example.com" } },
+             spec: #{ ingressClassName: "traefik", tls: [#{ hosts: ["web.example.com"], secretName: "wildcard-tls" }],
+                      rules: [#{ host: "web.example.com", http: #{ paths: [#{ path: "/", pathType: "Prefix", backend: #{ service: #{ name: "web", port: #{ number: 80 } } } }] } }] } };
+let svc = #{ apiVersion: "v1", kind: "Service", metadata: #{ name: "web", namespace: "readme" },
+             spec: #{ selector: #{ app: "web" }, ports: [#{ name: "http", port: 80, targetPort: 8080 }] } };
+let mw = #{ apiVersion: "traefik.io/v1alpha1", kind: "Middleware", metadata: #{ name: "readme-internal-only", namespace: "readme" },
+            spec: #{ ipAllowList: #{ sourceRange: ["10.0.0.0/8"] } } };
+let inputs = #{ name: "web", namespace: "readme", domain: "example.com", days: 30, https_port: 443 };
+let s = doctor::subject(inputs, ing);
+let route = doctor::routes("web.example.com", "/", [ing], []).routes[0];
 "#;
 
 #[test]

@@ -91,7 +91,7 @@ impl ExternalDns {
         let last = |flag: &str| flag_values(&args, flag).pop();
         let release = edns::release(&image);
         let detected = edns::detect(object);
-        let policy = last("--policy").unwrap_or(release.default_policy);
+        let policy = last(edns::POLICY_FLAG).unwrap_or(release.default_policy);
         let mut found = ExternalDns {
             id: Identity::of(object),
             container: container
@@ -274,6 +274,28 @@ mod tests {
             .unwrap()
             .knows_annotation_prefix
         );
+    }
+
+    #[test]
+    fn a_stated_policy_is_read_whatever_the_release() {
+        for image in [
+            "registry.k8s.io/external-dns/external-dns:v0.14.2",
+            "registry.k8s.io/external-dns/external-dns:v0.22.0",
+        ] {
+            let found = ExternalDns::read(
+                &deployment(image, &["--provider=cloudflare", "--policy", "upsert-only"]),
+                &wanted(),
+            )
+            .unwrap();
+            assert_eq!(found.policy, "upsert-only", "{image}");
+            let found = ExternalDns::read(
+                &deployment(image, &["--policy=sync", "--policy=create-only"]),
+                &wanted(),
+            )
+            .unwrap();
+            // kingpin refuses a repeated flag; were it taken, the last would win.
+            assert_eq!(found.policy, "create-only", "{image}");
+        }
     }
 
     #[test]

@@ -71,6 +71,34 @@ struct Found {
     live: Value,
 }
 
+/// What removing one found object does. One decision for `--delete`,
+/// `--prune` and `--diff --prune` ([`removal`]), so that the diff says
+/// what the prune will do.
+#[derive(Debug, Clone, PartialEq)]
+enum Removal {
+    /// Left in place, for the reason given.
+    Kept(String),
+    /// Another tool made it and wildrun adopted it: released, not deleted.
+    Released,
+    /// Deleted.
+    Deleted,
+}
+
+/// What removing `f` does; `kept` is why its namespace keeps it (for
+/// Secret copies and Namespaces, see [`namespace_verdicts`]), if it does.
+/// An adopted object is released whatever its namespace holds: it stays
+/// either way, and must not stay marked as wildrun's.
+fn removal(f: &Found, kept: Option<String>) -> Removal {
+    if f.adopted {
+        return Removal::Released;
+    }
+    match kept {
+        Some(note) => Removal::Kept(note),
+        None if f.keep => Removal::Kept(format!("{KEEP_LABEL}=true: shared with other services")),
+        None => Removal::Deleted,
+    }
+}
+
 /// Every kind to search: the plan's kinds, then the kinds wildrun knows, each once.
 async fn searchable_kinds(cluster: &Cluster, plan: &Plan) -> Result<Vec<Kind>> {
     let mut wanted: Vec<(String, String)> = plan
@@ -222,10 +250,7 @@ async fn namespace_verdicts<'f>(
         let holdings = inventory.holdings(cluster, &ns, &gone, also).await?;
         let note = keep_note(&ns, &holdings);
         for f in ours {
-            let kept = note
-                .clone()
-                .or_else(|| f.keep.then(|| format!("{KEEP_LABEL}=true")));
-            verdicts.push((f, kept));
+            verdicts.push((f, note.clone()));
         }
     }
     Ok(verdicts)
@@ -250,32 +275,13 @@ async fn remove(
     } = deletion_order(found, &plan.targets());
     let result = async {
         let mut deleted: Vec<(Found, bool)> = Vec::new();
-        for f in own {
-            if f.keep {
-                let note = format!("{KEEP_LABEL}=true: shared with other services");
-                report.push_entry(Entry::new(Action::Kept, &f.target, Some(note)), dry_run);
-                continue;
-            }
-            if f.adopted {
-                release_reported(cluster, &f, report, dry_run).await?;
-                continue;
-            }
-            let existed = delete_reported(cluster, &f, report, dry_run).await?;
-            deleted.push((f, existed));
+        for f in &own {
+            remove_one(cluster, f, removal(f, None), report, dry_run, &mut deleted).await?;
         }
         // Copies and namespaces: only where nothing else remains.
         let leaving: Vec<ObjectRef> = deleted.iter().map(|(f, _)| f.target.clone()).collect();
         for (f, kept) in namespace_verdicts(cluster, &namespace_bound, &leaving, &[]).await? {
-            match kept {
-                Some(note) => {
-                    report.push_entry(Entry::new(Action::Kept, &f.target, Some(note)), dry_run)
-                }
-                None if f.adopted => release_reported(cluster, f, report, dry_run).await?,
-                None => {
-                    let existed = delete_reported(cluster, f, report, dry_run).await?;
-                    deleted.push((f.clone(), existed));
-                }
-            }
+            remove_one(cluster, f, removal(f, kept), report, dry_run, &mut deleted).await?;
         }
         if !dry_run {
             for (f, existed) in &deleted {
@@ -301,6 +307,30 @@ async fn remove(
         }
     }
     result
+}
+
+/// Carries out what [`removal`] decided for `f`, saying it in `report`;
+/// a deleted object goes into `deleted`, with whether there is something
+/// to wait for.
+async fn remove_one(
+    cluster: &Cluster,
+    f: &Found,
+    removal: Removal,
+    report: &mut Report,
+    dry_run: bool,
+    deleted: &mut Vec<(Found, bool)>,
+) -> Result<()> {
+    match removal {
+        Removal::Kept(note) => {
+            report.push_entry(Entry::new(Action::Kept, &f.target, Some(note)), dry_run);
+        }
+        Removal::Released => release_reported(cluster, f, report, dry_run).await?,
+        Removal::Deleted => {
+            let existed = delete_reported(cluster, f, report, dry_run).await?;
+            deleted.push((f.clone(), existed));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses, before anything is deleted, when the user may not delete one
@@ -367,17 +397,25 @@ async fn delete_reported(
     }
 }
 
-/// Releases the adopted object `f` and reports it, naming who made it.
+/// The report entry of releasing the adopted object `f`, naming who made it.
+fn released_entry(f: &Found) -> Entry {
+    let made_by = super::owner::Owner::of(&f.live).made_by();
+    let note = format!("made by {made_by}: left in place, no longer managed by wildrun");
+    Entry::new(Action::Released, &f.target, Some(note))
+}
+
+/// Releases the adopted object `f` and reports it.
 async fn release_reported(
     cluster: &Cluster,
     f: &Found,
     report: &mut Report,
     dry_run: bool,
 ) -> Result<()> {
-    let made_by = super::owner::Owner::of(&f.live).made_by();
-    if super::objects::release(cluster, &f.kind, &f.target, &f.live, dry_run).await? {
-        let note = format!("made by {made_by}: left in place, no longer managed by wildrun");
-        report.push_entry(Entry::new(Action::Released, &f.target, Some(note)), dry_run);
+    if super::objects::release(cluster, &f.kind, &f.target, &f.live, dry_run)
+        .await?
+        .is_some()
+    {
+        report.push_entry(released_entry(f), dry_run);
     }
     Ok(())
 }
@@ -636,13 +674,26 @@ fn stale_of(found: Vec<Found>, planned: &[ObjectRef]) -> Vec<Found> {
         .collect()
 }
 
-/// What `--diff --prune` shows: exactly what `--prune` would delete (as
-/// listed), and what it would leave in place with why.
+/// One object `--prune` would take out of the instance, for `--diff`.
+#[derive(Debug, Clone)]
+pub struct Pruned {
+    /// The object.
+    pub target: ObjectRef,
+    /// It as listed.
+    pub live: Value,
+    /// `None` when it would be deleted; for an adopted object, which is
+    /// released instead, what it would be once released (the API server's
+    /// answer to the release patch, sent as a dry run).
+    pub released: Option<Value>,
+}
+
+/// What `--diff --prune` shows: exactly what `--prune` would delete or
+/// release, and what it would leave in place with why.
 #[derive(Debug, Default)]
 pub struct PrunePreview {
-    /// The objects it would delete, as listed.
-    pub removed: Vec<(ObjectRef, Value)>,
-    /// What it would keep or hold back, as report entries.
+    /// The objects it would delete or release.
+    pub removed: Vec<Pruned>,
+    /// What it would keep, hold back or release, as report entries.
     pub spared: Vec<Entry>,
 }
 
@@ -661,23 +712,67 @@ pub async fn preview_prune(
         own,
         namespace_bound,
     } = deletion_order(remove, &planned);
-    let leaving: Vec<ObjectRef> = own.iter().map(|f| f.target.clone()).collect();
     let mut preview = PrunePreview {
-        removed: own
-            .iter()
-            .map(|f| (f.target.clone(), f.live.clone()))
-            .collect(),
+        removed: Vec::new(),
         spared,
     };
-    for (f, kept) in namespace_verdicts(cluster, &namespace_bound, &leaving, &planned).await? {
-        match kept {
-            Some(note) => preview
-                .spared
-                .push(Entry::new(Action::Kept, &f.target, Some(note))),
-            None => preview.removed.push((f.target.clone(), f.live.clone())),
+    let mut leaving = Vec::new();
+    for f in &own {
+        let removal = removal(f, None);
+        if removal == Removal::Deleted {
+            leaving.push(f.target.clone());
         }
+        preview.add(cluster, f, removal).await?;
+    }
+    for (f, kept) in namespace_verdicts(cluster, &namespace_bound, &leaving, &planned).await? {
+        preview.add(cluster, f, removal(f, kept)).await?;
     }
     Ok(preview)
+}
+
+/// `object` with its top-level fields in the order of `like`'s, then its
+/// others: a listed object carries `apiVersion` and `kind` last, the API
+/// server's answer first, and a diff should show only what changed.
+fn ordered_like(object: Value, like: &Value) -> Value {
+    let (Value::Object(mut fields), Some(order)) = (object.clone(), like.as_object()) else {
+        return object;
+    };
+    let mut out = serde_json::Map::new();
+    for key in order.keys() {
+        if let Some(v) = fields.remove(key) {
+            out.insert(key.clone(), v);
+        }
+    }
+    out.extend(fields);
+    Value::Object(out)
+}
+
+impl PrunePreview {
+    /// Adds what [`removal`] decided for `f`, as `--prune` would do it.
+    async fn add(&mut self, cluster: &Cluster, f: &Found, removal: Removal) -> Result<()> {
+        let released = match removal {
+            Removal::Kept(note) => {
+                self.spared
+                    .push(Entry::new(Action::Kept, &f.target, Some(note)));
+                return Ok(());
+            }
+            Removal::Deleted => None,
+            Removal::Released => {
+                let after =
+                    super::objects::release(cluster, &f.kind, &f.target, &f.live, true).await?;
+                // Gone since it was listed: nothing to release.
+                let Some(after) = after else { return Ok(()) };
+                self.spared.push(released_entry(f));
+                Some(ordered_like(after, &f.live))
+            }
+        };
+        self.removed.push(Pruned {
+            target: f.target.clone(),
+            live: f.live.clone(),
+            released,
+        });
+        Ok(())
+    }
 }
 
 /// Before `--prune` applies anything: decides what the prune will do, and
@@ -1005,6 +1100,54 @@ mod tests {
         // Without --watch the same prune goes ahead.
         let pruning = sort_prune(three, 4, false, "r.x", &PruneRules::default()).unwrap();
         assert_eq!(pruning.remove.len(), 2);
+    }
+
+    #[test]
+    fn a_released_object_is_shown_in_the_listed_object_s_field_order() {
+        let listed =
+            json!({"metadata": {"name": "a"}, "data": {}, "apiVersion": "v1", "kind": "ConfigMap"});
+        let answered = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {}, "extra": 1});
+        let keys: Vec<String> = ordered_like(answered, &listed)
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["metadata", "data", "apiVersion", "kind", "extra"]);
+    }
+
+    #[test]
+    fn adopted_objects_are_released_and_kept_ones_kept_whatever_else_holds() {
+        let cm = config_maps();
+        let adopted = found_from(
+            &cm,
+            &item(
+                Some("a"),
+                "theirs",
+                json!({}),
+                json!({ADOPTED_ANNOTATION: "kubectl-client-side-apply"}),
+            ),
+        );
+        assert!(adopted.adopted);
+        assert_eq!(removal(&adopted, None), Removal::Released);
+        assert_eq!(
+            removal(&found(&cm, Some("a"), "ours", false, false), None),
+            Removal::Deleted
+        );
+        assert_eq!(
+            removal(&found(&cm, Some("a"), "shared", true, false), None),
+            Removal::Kept("wildrun.dev/keep=true: shared with other services".into())
+        );
+        // A copy taken over stays either way: released, not kept marked as wildrun's.
+        assert_eq!(
+            removal(&adopted, Some("namespace a still holds ConfigMap x".into())),
+            Removal::Released
+        );
+        assert_eq!(
+            removal(
+                &found(&cm, Some("a"), "copy", false, true),
+                Some("namespace a still holds ConfigMap x".into())
+            ),
+            Removal::Kept("namespace a still holds ConfigMap x".into())
+        );
     }
 
     #[test]

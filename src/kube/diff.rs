@@ -5,6 +5,7 @@
 //! changes only. Server-set metadata and status are left out, and Secret
 //! values are masked: a changed value shows as `*** (before)`/`*** (after)`.
 
+use super::cleanup::Pruned;
 use super::cluster::Cluster;
 use super::error::Result;
 use super::objects::{copy_object, get, server_side_apply, strip_server_fields, why_write};
@@ -100,6 +101,17 @@ pub fn unified(
     before: Option<&Value>,
     after: Option<&Value>,
 ) -> Result<String> {
+    unified_as(target, before, after, "wildrun")
+}
+
+/// [`unified`], the "after" side headed `<after_label> <target>`
+/// (`released Deployment a/b` for an adopted object a prune lets go).
+fn unified_as(
+    target: &ObjectRef,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    after_label: &str,
+) -> Result<String> {
     let mut b = before.map(strip_server_fields);
     let mut a = after.map(strip_server_fields);
     if target.kind == "Secret" {
@@ -119,7 +131,7 @@ pub fn unified(
         "/dev/null".to_string()
     };
     let new_label = if after.is_some() {
-        format!("wildrun {target}")
+        format!("{after_label} {target}")
     } else {
         "/dev/null".to_string()
     };
@@ -151,14 +163,16 @@ pub fn colour(text: &str) -> String {
         + "\n"
 }
 
-/// Diffs every object of the plan against the cluster. `also_removed` are
-/// objects `--prune` would delete, shown as removals. `force` is `--force`:
+/// Diffs every object of the plan against the cluster. `also_pruned` are
+/// objects `--prune` would delete, shown as removals, or release (adopted
+/// ones), shown as what releasing changes under the heading `released`.
+/// `force` is `--force`:
 /// without it (or the object's own `force`), fields another manager owns
 /// are reported as [`ObjectDiff::conflicts`], as the apply would refuse them.
 pub async fn diff_plan(
     cluster: &Cluster,
     plan: &Plan,
-    also_removed: &[(ObjectRef, Value)],
+    also_pruned: &[Pruned],
     force: bool,
 ) -> Result<Vec<ObjectDiff>> {
     let mut out = Vec::new();
@@ -247,8 +261,13 @@ pub async fn diff_plan(
             conflicts,
         });
     }
-    for (target, live) in also_removed {
-        let text = unified(target, Some(live), None)?;
+    for pruned in also_pruned {
+        let Pruned {
+            target,
+            live,
+            released,
+        } = pruned;
+        let text = unified_as(target, Some(live), released.as_ref(), "released")?;
         out.push(ObjectDiff {
             target: target.clone(),
             text,

@@ -286,14 +286,15 @@ pub async fn delete(
 
 /// Releases an object wildrun adopted (see [`super::owner::release_patch`]):
 /// one merge patch, under a field manager of its own so that no record of
-/// wildrun's is made by it. The object stays. `false` when it was gone.
+/// wildrun's is made by it. The object stays. Returns it as released (as
+/// it would be, with `dry_run`), or `None` when it was gone.
 pub async fn release(
     cluster: &Cluster,
     kind: &Kind,
     target: &ObjectRef,
     live: &Value,
     dry_run: bool,
-) -> Result<bool> {
+) -> Result<Option<Value>> {
     let api = cluster.api(kind, target.namespace.as_deref());
     let mut params = PatchParams {
         field_manager: Some(RELEASE_FIELD_MANAGER.into()),
@@ -302,8 +303,8 @@ pub async fn release(
     params.dry_run = dry_run;
     let patch = Patch::Merge(super::owner::release_patch(live));
     match retry(|| api.patch(&target.name, &params, &patch)).await {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Ok(released) => Ok(Some(super::cluster::to_value(&released)?)),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
         Err(e) => Err(cluster.explain(e, &format!("release {target}"))),
     }
 }

@@ -203,6 +203,7 @@ pub(super) fn register_host_modules(engine: &mut Engine) {
     super::https::HttpsPackage::new().register_into_engine_as(engine, "https");
     super::template::TemplatePackage::new().register_into_engine_as(engine, "template");
     super::yaml::YamlPackage::new().register_into_engine_as(engine, "yaml");
+    super::files::FilesPackage::new().register_into_engine_as(engine, "files");
     super::log::LogPackage::new().register_into_engine_as(engine, "log");
     super::config::ConfigPackage::new().register_into_engine_as(engine, "config");
     super::out::OutPackage::new().register_into_engine_as(engine, "out");
@@ -272,7 +273,10 @@ impl Recipe {
         let display = crate::files::display_path(path);
         let mut ast = engine.compile(&text).map_err(|e| {
             let (line, col) = (e.1.line().unwrap_or(0), e.1.position().unwrap_or(0));
-            anyhow!("{display}:{line}:{col}: syntax error: {}", e.0)
+            anyhow!(
+                "{display}:{line}:{col}: syntax error: {}",
+                super::errors::syntax_error_words(&e.0)
+            )
         })?;
         ast.set_source(display.clone());
         let about = text

@@ -5,7 +5,7 @@ use super::limits::{
     CPU_TIME_SPENT, MAX_CALL_LEVELS, MAX_COLLECTION_SIZE, MAX_CPU_TIME, MAX_OPERATIONS,
     MAX_STRING_SIZE,
 };
-use rhai::{EvalAltResult, Position};
+use rhai::{EvalAltResult, ParseErrorType, Position};
 
 fn at(source: &str, pos: Position) -> String {
     match (pos.line(), pos.position()) {
@@ -46,7 +46,11 @@ pub fn describe_error(err: &EvalAltResult, main_source: &str) -> String {
                     chain.push(format!("  importing {module} at {here}"));
                 }
                 if let EvalAltResult::ErrorParsing(kind, p) = inner.as_ref() {
-                    chain.push(format!("  {}: syntax error: {kind}", at(module, *p)));
+                    chain.push(format!(
+                        "  {}: syntax error: {}",
+                        at(module, *p),
+                        syntax_error_words(kind)
+                    ));
                     break;
                 }
                 source = module.clone();
@@ -73,8 +77,39 @@ pub fn describe_error(err: &EvalAltResult, main_source: &str) -> String {
     chain.join("\n")
 }
 
+/// A syntax error in plain words: Rhai's message, with the way out where
+/// Rhai gives none.
+pub fn syntax_error_words(kind: &ParseErrorType) -> String {
+    match kind {
+        // Kubernetes fields such as an IngressRoute's `match` are Rhai keywords.
+        ParseErrorType::Reserved(word) => format!(
+            "'{word}' is a reserved keyword in Rhai; as a map key, quote it: #{{ \"{word}\": ... }}, and read it as value[\"{word}\"]"
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Rhai's "Unknown property 'x' - a getter is not registered for type 't'",
+/// which a script meets when a map lacks a key (often a configuration
+/// section) and the next `.x` reads from `()`.
+fn unknown_property_words(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("Unknown property '")?;
+    let (property, rest) = rest.split_once('\'')?;
+    let type_name = rest.split('\'').nth(1)?;
+    Some(if type_name == "()" {
+        format!(
+            "cannot read .{property}: the value before it is missing (a key that is not there, such as a configuration section that is not set); check that key, or write ?.{property} to read () when it is absent"
+        )
+    } else {
+        format!("a {type_name} has no property .{property}")
+    })
+}
+
 fn leaf_message(err: &EvalAltResult) -> String {
     match err {
+        EvalAltResult::ErrorDotExpr(message, _) => {
+            unknown_property_words(message).unwrap_or_else(|| message.clone())
+        }
         EvalAltResult::ErrorRuntime(value, _) => {
             if value.is_string() {
                 value.clone().into_string().unwrap_or_default()
@@ -249,6 +284,36 @@ mod tests {
         for (err, expected) in cases {
             assert_eq!(describe_error(&err, "r.rhai"), expected);
         }
+    }
+
+    #[test]
+    fn a_property_of_a_missing_value_is_explained() {
+        let engine = rhai::Engine::new();
+        let err = engine
+            .eval::<Dynamic>("let config = #{ cloud: #{} };\nconfig.apps.gitea")
+            .unwrap_err();
+        let message = describe_error(&err, "r.rhai");
+        assert!(message.starts_with("r.rhai:2:"), "{message}");
+        assert!(
+            message.contains("cannot read .gitea: the value before it is missing")
+                && message.contains("?.gitea")
+                && !message.contains("getter"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_reserved_word_as_a_key_shows_the_quoted_form() {
+        let err = rhai::Engine::new()
+            .compile("let rule = #{ match: \"Host(`a`)\" };")
+            .unwrap_err();
+        let words = syntax_error_words(&err.0);
+        assert!(
+            words.contains("'match' is a reserved keyword")
+                && words.contains("#{ \"match\": ... }")
+                && words.contains("value[\"match\"]"),
+            "{words}"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod doctor;
 pub mod engine;
 pub mod errors;
 pub mod events;
+pub mod files;
 pub mod https;
 pub mod kube;
 pub mod limits;

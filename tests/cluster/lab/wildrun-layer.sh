@@ -95,7 +95,7 @@ dns:
 externalDns:
   image: registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION
   # The internal zone has an ExternalDNS of its own (below).
-  extraArgs: [--policy=sync, --min-event-sync-interval=1s, "--metrics-address=127.0.0.1:7979", "--exclude-domains=$LAB_INTERNAL_DOMAIN"]
+  extraArgs: [--min-event-sync-interval=1s, "--metrics-address=127.0.0.1:7979", "--exclude-domains=$LAB_INTERNAL_DOMAIN"]
 CONF
 repo=$(cd "$cluster_here/../.." && pwd)
 wildrun_bin=${WILDRUN_BIN:-}
