@@ -372,6 +372,11 @@ impl Invocation {
                 require_tls: cli.require_tls,
                 adopt: cli.adopt,
                 quiet_unchanged: false,
+                recipe_dir: cli
+                    .script
+                    .as_deref()
+                    .and_then(|s| s.parent())
+                    .map(Into::into),
             },
             connect: ConnectOptions {
                 kubeconfig: cli.kubeconfig.clone(),

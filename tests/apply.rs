@@ -948,6 +948,28 @@ fn rbac_example_is_enough_and_a_missing_permission_stops_before_any_write() {
         ),
         "diff as the rbac.yaml user",
     );
+    // The doctor, in its three forms, reads all it needs (its checks may
+    // fail here: no controllers; only loopback is asked).
+    let host = format!("{name}.{DOMAIN}");
+    for form in [
+        &["--name", name][..],
+        &["--host", &host][..],
+        &["--layer"][..],
+    ] {
+        let mut args = vec!["scripts/doctor.rhai"];
+        args.extend(form);
+        args.extend(["--dns-server", "127.0.0.1:1", "--skip", "https"]);
+        if form == ["--layer"] {
+            args.truncate(args.len() - 2);
+        }
+        let out = w.wildrun_as(&allowed, &args);
+        let said = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            !said.contains("forbidden") && !said.contains("lacks this permission"),
+            "doctor {form:?} as the rbac.yaml user: {said}"
+        );
+        assert!(said.contains("passed, "), "doctor {form:?}: {said}");
+    }
     assert_ok(
         &w.wildrun_as(
             &allowed,
@@ -1153,10 +1175,12 @@ fn another_instances_objects_are_refused_unless_adopted() {
     assert!(
         err.contains(&format!(
             "Deployment {name}/{name} belongs to instance public.{name}"
-        )) && err.contains(&format!("wildrun public.rhai --name {name} --delete"))
-            && err.contains("--adopt"),
+        )) && err.contains("--adopt"),
         "{err}"
     );
+    // The fix it names runs as printed, from where the run was made.
+    let printed = format!("`wildrun scripts/public.rhai --name {name} --delete`");
+    assert!(err.contains(&printed), "{err}");
     assert!(err.contains("nothing was applied"), "{err}");
     assert_eq!(host(&w), public_host, "the public host was replaced");
     let deployment = w.must_get(&["-n", name, "deployment", name]);
@@ -1175,6 +1199,8 @@ fn another_instances_objects_are_refused_unless_adopted() {
         json!(format!("internal.{name}"))
     );
     assert_ne!(host(&w), public_host);
+    let words: Vec<&str> = printed.trim_matches('`').split(' ').skip(1).collect();
+    assert_ok(&w.wildrun(&words), "the command the refusal printed");
 }
 
 #[test]
@@ -2548,6 +2574,66 @@ fn prune_keeps_objects_that_hold_data_unless_allowed_and_diff_says_so() {
             .is_none_or(|p| p["metadata"]["deletionTimestamp"].is_string()),
         "{pvc:?}"
     );
+}
+
+/// A copy two instances keep (a recipe and tls-sync, or any script that
+/// copies the same source into the same namespace) stays the instance's
+/// that made it: the other keeps its data in step and says whose it is;
+/// neither run takes it from the other; `--adopt` moves it.
+#[test]
+fn a_copy_two_instances_keep_stays_the_makers() {
+    let w = World::new("copyowner", true);
+    let name = w.name.as_str();
+    let secret = "wildcard-wild-cloud-tls";
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", name]),
+        "public",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sync = dir.path().join("sync.rhai");
+    std::fs::write(
+        &sync,
+        format!(
+            "kube::copy_secret(\"{}\", \"{secret}\", \"{name}\", #{{ type: \"kubernetes.io/tls\" }});\n",
+            w.tls.name()
+        ),
+    )
+    .unwrap();
+    let sync = sync.to_str().unwrap();
+    let instance = |w: &World| {
+        w.must_get(&["-n", name, "secret", secret])["metadata"]["labels"]["wildrun.dev/instance"]
+            .clone()
+    };
+
+    // cert-manager renews the source; the other instance updates the copy.
+    create_tls_secret(w.cluster, w.tls.name(), secret, "renewed");
+    let out = w.wildrun(&[sync]);
+    assert_ok(&out, "the other instance");
+    assert!(
+        stderr(&out).contains(&format!(
+            "configured Secret {name}/{secret} (kept in step with {}/{secret}; the copy stays instance public.{name}'s, which made it (--adopt moves it here))",
+            w.tls.name()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(instance(&w), json!(format!("public.{name}")));
+    let copy = w.must_get(&["-n", name, "secret", secret]);
+    assert_eq!(copy["data"]["tls.crt"], json!(base64_of("cert-renewed")));
+
+    // The recipe finds its own copy, up to date: nothing to take back.
+    let out = w.wildrun(&["scripts/public.rhai", "--name", name]);
+    assert_ok(&out, "public again");
+    assert!(
+        report(&out).contains(&format!("unchanged Secret {name}/{secret}")),
+        "{}",
+        stderr(&out)
+    );
+
+    // --adopt moves it.
+    let out = w.wildrun(&[sync, "--adopt"]);
+    assert_ok(&out, "the other instance --adopt");
+    assert_eq!(instance(&w), json!("sync"));
 }
 
 #[test]

@@ -535,6 +535,18 @@ fn missing_configuration_names_the_three_ways() {
             "--set cloud.domain=",
         ],
     );
+    // internal.rhai with nothing configured names the domain the same way.
+    assert_fails(
+        &["scripts/internal.rhai", "--name", "a", "--dry-run"],
+        &[],
+        1,
+        &[
+            "cloud.domain is not set",
+            "wildrun.yaml",
+            "CLOUD_DOMAIN",
+            "--set cloud.domain=",
+        ],
+    );
     assert_fails(
         &["scripts/internal.rhai", "--name", "a", "--dry-run"],
         &[DOMAIN],
@@ -1332,13 +1344,87 @@ fn definition_files_describe_every_script_function_for_editors() {
             "{module}.d.rhai: {file}"
         );
     }
+    // Every declaration of wildrun's namespaces is well formed, as the
+    // language server parses it (Rhai's own built-ins are Rhai's).
+    let functions = wildrun::script::engine::script_functions();
+    let modules: std::collections::BTreeSet<&str> = functions
+        .iter()
+        .filter_map(|f| f.split_once("::").map(|(module, _)| module))
+        .collect();
+    for module in modules {
+        let file = std::fs::read_to_string(defs.join(format!("{module}.d.rhai"))).unwrap();
+        for line in file.lines().map(str::trim).filter(|l| l.starts_with("fn ")) {
+            assert!(
+                well_formed_declaration(line),
+                "{module}.d.rhai: malformed declaration: {line}"
+            );
+        }
+    }
     let kube = std::fs::read_to_string(defs.join("kube.d.rhai")).unwrap();
     assert!(kube.starts_with("module kube;"), "{kube}");
+    assert!(
+        kube.contains("`patch: true` sets only"),
+        "kube::apply's options are all described: {kube}"
+    );
     assert!(
         kube.contains("/// Checks `object` and adds it to the run's plan"),
         "doc comments are carried: {kube}"
     );
     assert!(all.contains("const args"), "the recipe's args are declared");
+}
+
+/// `fn name(param: type, ...) -> type;`, strictly: the grammar of Rhai's
+/// definition files (the rhai crate has no parser of them), with a type a
+/// word, `?`, `()`, or a word with generic arguments (`Range<int>`),
+/// brackets balanced and no stray text.
+fn well_formed_declaration(line: &str) -> bool {
+    fn well_formed_type(ty: &str) -> bool {
+        if ty == "?" || ty == "()" {
+            return true;
+        }
+        let (head, generic) = match ty.split_once('<') {
+            Some((head, rest)) => match rest.strip_suffix('>') {
+                Some(inner) => (head, Some(inner)),
+                None => return false,
+            },
+            None => (ty, None),
+        };
+        let word =
+            |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        word(head) && generic.is_none_or(|g| g.split(", ").all(well_formed_type))
+    }
+    let Some(rest) = line.strip_prefix("fn ").and_then(|r| r.strip_suffix(';')) else {
+        return false;
+    };
+    let Some((call, returns)) = rest.rsplit_once(") -> ") else {
+        return false;
+    };
+    let Some((_, params)) = call.split_once('(') else {
+        return false;
+    };
+    let params_ok = params.is_empty()
+        || params.split(", ").all(|p| {
+            p.split_once(": ")
+                .is_some_and(|(name, ty)| !name.is_empty() && well_formed_type(ty))
+        });
+    params_ok && well_formed_type(returns)
+}
+
+#[test]
+fn a_malformed_declaration_is_caught() {
+    assert!(well_formed_declaration(
+        "fn list(api_version: string, kind: string) -> Array;"
+    ));
+    assert!(well_formed_declaration(
+        "fn range(from: int, to: int) -> Range<int>;"
+    ));
+    assert!(well_formed_declaration(
+        "fn watch(kind: string, handler: Fn) -> ();"
+    ));
+    assert!(!well_formed_declaration(
+        "fn apply_all(objects: array) -> Array >;"
+    ));
+    assert!(!well_formed_declaration("fn x(a: Map >) -> ?;"));
 }
 
 #[test]

@@ -979,10 +979,16 @@ fn layer_runs_again_without_creating_anything_and_the_doctor_is_green() {
     for name in ["certificate-public", "certificate-internal"] {
         let c = check(&report, name);
         assert_eq!(c["status"], "fail", "{report:#}");
-        assert!(
-            c["hint"].as_str().unwrap_or("").contains("renewal"),
-            "{c:#}"
-        );
+        let hint = c["hint"].as_str().unwrap_or("");
+        assert!(hint.contains("renewal"), "{c:#}");
+        // The command the fix names runs as printed.
+        let command = hint
+            .split_once("kubectl ")
+            .map(|(_, rest)| rest.split(';').next().unwrap_or(rest))
+            .unwrap_or_else(|| panic!("no kubectl command in {c:#}"));
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let out = lab.kubectl(&words);
+        assert!(out.status.success(), "kubectl {command}: {}", text(&out));
     }
     drop(svc);
 }

@@ -222,6 +222,54 @@ fn run_watch(example: &Example) {
     assert!(!output.contains("panicked"), "{output}");
 }
 
+/// The doctor's fork, on a service deployed with one replica: its own
+/// check is reported with the doctor's, and fails.
+fn run_doctor_fork(example: &Example) {
+    let cluster = TestCluster::shared();
+    let kubeconfig = kubeconfig();
+    let env = [
+        ("KUBECONFIG", kubeconfig.as_str()),
+        ("CLOUD_DOMAIN", "example.com"),
+    ];
+    let name = common::cluster::unique_name("readme-doctor");
+    let out = wildrun(&repo(), &["scripts/public.rhai", "--name", &name], &env)
+        .output()
+        .expect("wildrun runs");
+    assert!(out.status.success(), "deploy: {}", text(&out));
+    let (dir, _) = recipe(example);
+    // Only the cluster is read: no nameserver but a closed loopback port,
+    // no HTTPS request.
+    let out = wildrun(
+        dir.path(),
+        &[
+            "recipe.rhai",
+            "--name",
+            &name,
+            "--dns-server",
+            "127.0.0.1:1",
+            "--skip",
+            "https",
+        ],
+        &env,
+    )
+    .output()
+    .expect("wildrun runs");
+    cluster.delete_namespace_later(&name);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("✗ replicas") && all.contains("1 replica(s)"),
+        "the fork's check is not reported: {all}"
+    );
+    assert!(
+        all.contains(&format!(
+            "wildrun scripts/public.rhai --name {name} --replicas 2"
+        )),
+        "{all}"
+    );
+    assert!(all.contains("✓ ingress "), "{all}");
+}
+
 /// Compiles the example and checks that each `ns::function` it calls exists.
 fn check_no_run(example: &Example) {
     let engine = rhai::Engine::new();
@@ -259,6 +307,7 @@ fn every_rhai_example_in_the_readme_runs() {
             Some("recipe") => run_recipe(example),
             Some("fork") => run_fork(example),
             Some("cert") => run_cert(example),
+            Some("doctor-fork") => run_doctor_fork(example),
             Some("discover") => {
                 let kubeconfig = kubeconfig();
                 run_to_end(example, &[], &[("KUBECONFIG", kubeconfig.as_str())], |_| {})
@@ -536,4 +585,121 @@ fn a_broken_example_is_caught() {
     };
     let caught = std::panic::catch_unwind(|| check_no_run(&broken));
     assert!(caught.is_err(), "a call of a missing function must fail");
+}
+
+/// The options the README's command-line table lists (`--dry-run=server`,
+/// `-o`, `--output`, ...), each with its README line.
+fn documented_options() -> Vec<(usize, String)> {
+    let text = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let start = text
+        .find("\n## Command line")
+        .expect("a Command line section")
+        + 1;
+    let end = text[start..]
+        .find("\n## ")
+        .map_or(text.len(), |e| start + e);
+    let first_line = text[..start].matches('\n').count() + 1;
+    let option = regex::Regex::new(r"(?:^|[\s(])(--?[a-z][a-z-]*(?:=server)?)").expect("a pattern");
+    let mut found = Vec::new();
+    for (offset, line) in text[start..end].lines().enumerate() {
+        let Some(cell) = line.strip_prefix('|').and_then(|l| l.split('|').next()) else {
+            continue;
+        };
+        for code in cell.split('`').skip(1).step_by(2) {
+            for m in option.captures_iter(code) {
+                found.push((first_line + offset, m[1].to_string()));
+            }
+        }
+    }
+    found
+}
+
+/// Every option of the command-line table is used by a test: some test
+/// file passes it as an argument (`"--prune"`, `"--dry-run=server"`).
+#[test]
+fn every_option_the_command_line_table_lists_is_used_by_a_test() {
+    let options = documented_options();
+    assert!(options.len() >= 25, "{options:?}");
+    let mut tests = String::new();
+    for entry in std::fs::read_dir(repo().join("tests"))
+        .expect("tests/")
+        .flatten()
+    {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            tests.push_str(&std::fs::read_to_string(&path).expect("a test file"));
+        }
+    }
+    let unused: Vec<String> = options
+        .iter()
+        .filter(|(_, option)| {
+            ["\"", "=", " "]
+                .iter()
+                .all(|after| !tests.contains(&format!("\"{option}{after}")))
+        })
+        .map(|(line, option)| format!("README.md:{line}: {option}"))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "options of the command-line table no test uses: {unused:?}"
+    );
+}
+
+/// `-q` drops the report (warnings stay), `-qq` the warnings too, `-vv`
+/// adds the Kubernetes client's own logs; `--quiet` and `--verbose` are
+/// `-q` and `-v`.
+#[test]
+fn the_verbosity_options_say_what_the_table_says() {
+    let kubeconfig = kubeconfig();
+    let env = [
+        ("KUBECONFIG", kubeconfig.as_str()),
+        ("CLOUD_DOMAIN", "example.com"),
+    ];
+    let name = common::cluster::unique_name("readme-verbosity");
+    let stderr = |verbosity: &str| {
+        let args = [
+            verbosity,
+            "scripts/public.rhai",
+            "--name",
+            &name,
+            "--diff",
+            "--set",
+            "dns.tll=1",
+        ];
+        let out = wildrun(&repo(), &args, &env)
+            .output()
+            .expect("wildrun runs");
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let warning = "unknown configuration key dns.tll";
+    let report = "object(s) differ";
+    for quiet in ["-q", "--quiet"] {
+        let said = stderr(quiet);
+        assert!(
+            said.contains(warning) && !said.contains(report),
+            "{quiet}: {said}"
+        );
+    }
+    let said = stderr("-qq");
+    assert!(
+        !said.contains(warning) && !said.contains(report),
+        "-qq: {said}"
+    );
+    // --verbose: where each configuration value came from (a dry run).
+    let args = [
+        "--verbose",
+        "--config",
+        "tests/fixtures/wild-cloud-config.yaml",
+        "scripts/cluster.rhai",
+        "--dry-run",
+    ];
+    let out = wildrun(&repo(), &args, &[]).output().expect("wildrun runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("debug: stdlib/layer.rhai:") && said.contains("(default)"),
+        "--verbose: {said}"
+    );
+    let said = stderr("-vv");
+    assert!(said.contains("debug: requesting"), "-vv: {said}");
 }

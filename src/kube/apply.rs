@@ -29,7 +29,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// How to carry out a plan.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ExecOptions {
     /// `--dry-run=server`: the API server validates, nothing persists.
     pub server_dry_run: bool,
@@ -44,6 +44,11 @@ pub struct ExecOptions {
     /// Report unchanged objects at debug level only (watch handlers, which
     /// run on every event, report what changed).
     pub quiet_unchanged: bool,
+    /// The folder of the running recipe, as given on the command line: a
+    /// message that names another instance's recipe names its file there
+    /// when it is there (`scripts/public.rhai`), so the command runs as
+    /// printed.
+    pub recipe_dir: Option<std::path::PathBuf>,
 }
 
 /// A step with what the preflight learned.
@@ -107,6 +112,9 @@ struct Live {
     adoption: Option<Adoption>,
     /// A Namespace another tool made: who, and it is not written.
     used_as_it_is: Option<String>,
+    /// A copy of the plan's source that another instance made: its labels,
+    /// which a write keeping it in step keeps ([`copy_maker_labels`]).
+    maker_labels: Option<serde_json::Map<String, Value>>,
 }
 
 impl Live {
@@ -135,6 +143,7 @@ impl Live {
             adopted,
             adoption,
             whole: keep_whole.then(|| keep_for_preflight(live)),
+            maker_labels: None,
         }
     }
 }
@@ -186,8 +195,23 @@ impl<'p> Projector<'p> {
             .map(std::borrow::Cow::Owned),
             _ => None,
         };
+        // A copy another instance made is compared as it will be written:
+        // with its maker's labels.
+        let maker_labels = body
+            .as_deref()
+            .filter(|_| matches!(writer, Some(Step::CopySecret(_))) && !in_the_way)
+            .and_then(|body| copy_maker_labels(body, &live));
+        let body = match (&maker_labels, body) {
+            (Some(labels), Some(body)) => Some(std::borrow::Cow::Owned(with_labels(
+                body.into_owned(),
+                labels,
+            ))),
+            (_, body) => body,
+        };
         let keep_whole = in_the_way || self.sources.contains(target);
-        Live::of(target, live, body.as_deref(), keep_whole)
+        let mut kept = Live::of(target, live, body.as_deref(), keep_whole);
+        kept.maker_labels = maker_labels;
+        kept
     }
 }
 
@@ -491,10 +515,35 @@ fn already_holds(target: &ObjectRef, body: &Value, live: Option<&Value>) -> bool
     }
 }
 
+/// The labels of the live copy `live` when another instance made it than
+/// the one of the copy `body` writes. A copy both keep (tls-sync, and a
+/// recipe deploying into the same namespace) stays its maker's: the other
+/// keeps its data in step with the source and writes the maker's labels,
+/// so neither takes it from the other and the maker's `--delete` removes
+/// it; `--adopt` moves it.
+fn copy_maker_labels(body: &Value, live: &Value) -> Option<serde_json::Map<String, Value>> {
+    let maker = label(live, INSTANCE_LABEL)?;
+    let shared = label(live, KEEP_LABEL) == Some("true");
+    if shared || label(body, INSTANCE_LABEL) == Some(maker) {
+        return None;
+    }
+    live.pointer("/metadata/labels")?.as_object().cloned()
+}
+
+/// `body` with the labels `labels` instead of its own.
+fn with_labels(mut body: Value, labels: &serde_json::Map<String, Value>) -> Value {
+    body["metadata"]["labels"] = Value::Object(labels.clone());
+    body
+}
+
 /// Why applying `object` would take over what another instance made: its
 /// live version carries another `wildrun.dev/instance`. Namespaces (and
 /// objects kept for sharing) are shared by the instances in them, by design.
-fn other_instance(object: &crate::objects::TypedObject, live: Option<&Live>) -> Option<String> {
+fn other_instance(
+    object: &crate::objects::TypedObject,
+    live: Option<&Live>,
+    recipe_dir: Option<&std::path::Path>,
+) -> Option<String> {
     if object.kind == "Namespace" {
         return None;
     }
@@ -504,13 +553,27 @@ fn other_instance(object: &crate::objects::TypedObject, live: Option<&Live>) -> 
     if ours == theirs || live.kept {
         return None;
     }
+    // The label holds the recipe's file name only: name its file beside
+    // the running recipe when it is there.
+    let recipe_file = |recipe: &str| {
+        let file = format!("{recipe}.rhai");
+        match recipe_dir.map(|dir| dir.join(&file)) {
+            Some(beside) if beside.is_file() => beside.display().to_string(),
+            _ => file,
+        }
+    };
     let how = match theirs.split_once('.') {
         // A shortened label no longer holds the whole --name.
         Some((recipe, _)) if crate::plan::Instance::is_shortened(theirs) => {
-            format!("`wildrun {recipe}.rhai --name NAME --delete` with that instance's name")
+            format!(
+                "`wildrun {} --name NAME --delete` with that instance's name",
+                recipe_file(recipe)
+            )
         }
-        Some((recipe, name)) => format!("`wildrun {recipe}.rhai --name {name} --delete`"),
-        None => format!("`wildrun {theirs}.rhai --delete`"),
+        Some((recipe, name)) => {
+            format!("`wildrun {} --name {name} --delete`", recipe_file(recipe))
+        }
+        None => format!("`wildrun {} --delete`", recipe_file(theirs)),
     };
     Some(format!(
         "{} belongs to instance {theirs} (label {INSTANCE_LABEL}), not {ours}; wildrun will not take it over. To move it here, remove it from {theirs} first ({how}, or drop it from that recipe and run it with --prune), or take it over with --adopt",
@@ -622,7 +685,11 @@ fn check_step<'p>(
             prepared.live = read(snapshot, &target);
             prepared.unchanged = prepared.live.as_ref().is_some_and(|live| live.holds);
             if !options.adopt {
-                if let Some(problem) = other_instance(object, prepared.live.as_deref()) {
+                if let Some(problem) = other_instance(
+                    object,
+                    prepared.live.as_deref(),
+                    options.recipe_dir.as_deref(),
+                ) {
                     problems.push(format!("{at}: {problem}"));
                 }
             }
@@ -695,6 +762,27 @@ fn check_step<'p>(
                 let source = source.as_ref().and_then(|s| s.whole.as_ref());
                 if live.copy_of.as_deref() == Some(from.as_str()) {
                     prepared.unchanged = prepared.copy.is_some() && live.holds;
+                    let maker = live
+                        .maker_labels
+                        .as_ref()
+                        .filter(|_| prepared.copy.is_some());
+                    if let Some(labels) = maker {
+                        let maker = labels
+                            .get(INSTANCE_LABEL)
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        if options.adopt {
+                            // Moved here: the label changes, whatever the data.
+                            prepared.unchanged = false;
+                            prepared.note = Some(format!("taken from instance {maker} (--adopt)"));
+                        } else {
+                            prepared.note = Some(format!(
+                                "kept in step with {from}; the copy stays instance {maker}'s, which made it (--adopt moves it here)"
+                            ));
+                            prepared.copy =
+                                prepared.copy.take().map(|body| with_labels(body, labels));
+                        }
+                    }
                     if let (true, Some(adoption), Some(body)) =
                         (live.adopted, &live.adoption, &prepared.copy)
                     {
@@ -1622,6 +1710,19 @@ mod preflight_tests {
             problems[0].contains("(`wildrun internal.rhai --name web --delete`, or drop it"),
             "{problems:?}"
         );
+        // Beside the running recipe, the other one is named by its path.
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("internal.rhai"), "").expect("a recipe");
+        let beside = ExecOptions {
+            recipe_dir: Some(dir.path().into()),
+            ..ExecOptions::default()
+        };
+        let (_, problems) = check_first(&p, config_maps(), &read, beside);
+        let command = format!(
+            "(`wildrun {} --name web --delete`",
+            dir.path().join("internal.rhai").display()
+        );
+        assert!(problems[0].contains(&command), "{problems:?}");
         let (prepared, problems) = check_first(&p, config_maps(), &read, adopt());
         assert!(problems.is_empty(), "{problems:?}");
         assert!(prepared.live.is_some());

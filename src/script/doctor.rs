@@ -9,6 +9,7 @@ use crate::chain::route::Route;
 use crate::chain::subject::{Subject, SubjectError};
 use crate::chain::{checks, ingress, names, route};
 use rhai::plugin::*;
+use rhai::{Array, Map};
 use serde_json::Value;
 
 /// A script value as a typed one, or an error naming the function and the
@@ -98,7 +99,7 @@ fn lookups(
     )
 }
 
-fn checks_to_script(ctx: &NativeCallContext, checks: &[Check]) -> RhaiResultOf<rhai::Array> {
+fn checks_to_script(ctx: &NativeCallContext, checks: &[Check]) -> RhaiResultOf<Array> {
     checks.iter().map(|c| check(ctx, c)).collect()
 }
 
@@ -145,7 +146,7 @@ pub mod doctor_api {
         ctx: NativeCallContext,
         subject: rhai::Map,
         ingress: Dynamic,
-    ) -> RhaiResultOf<rhai::Map> {
+    ) -> RhaiResultOf<Map> {
         let s = super::subject(&ctx, "subject", &Dynamic::from_map(subject.clone()))?;
         let ingress = super::object(&ingress)?;
         let decided = match s.decide(ingress.as_ref()) {
@@ -199,7 +200,7 @@ pub mod doctor_api {
 
     /// The external addresses MetalLB gave a LoadBalancer Service.
     #[rhai_fn(return_raw)]
-    pub fn external_ips(service: rhai::Map) -> RhaiResultOf<rhai::Array> {
+    pub fn external_ips(service: rhai::Map) -> RhaiResultOf<Array> {
         let value = to_json(&Dynamic::from_map(service))?;
         Ok(checks::load_balancer::external_ips(&value)
             .into_iter()
@@ -224,7 +225,7 @@ pub mod doctor_api {
     /// The forms of a Traefik Middleware current releases dropped, each
     /// named with its replacement (`ipWhiteList is ipAllowList in Traefik v3`).
     #[rhai_fn(return_raw)]
-    pub fn deprecated_forms(middleware: rhai::Map) -> RhaiResultOf<rhai::Array> {
+    pub fn deprecated_forms(middleware: rhai::Map) -> RhaiResultOf<Array> {
         let value = to_json(&Dynamic::from_map(middleware))?;
         Ok(checks::middleware::deprecated_forms(&value)
             .into_iter()
@@ -235,7 +236,7 @@ pub mod doctor_api {
     /// `--host H` or `--url https://H/path`: `#{ host, path }` (the path
     /// without its query), or an error naming what is wrong.
     #[rhai_fn(return_raw)]
-    pub fn host_and_path(ctx: NativeCallContext, url: &str) -> RhaiResultOf<rhai::Map> {
+    pub fn host_and_path(ctx: NativeCallContext, url: &str) -> RhaiResultOf<Map> {
         let target = crate::https::parse_url(url).map_err(|e| script_error(&ctx, e))?;
         let path = target.path.split('?').next().unwrap_or("/").to_string();
         let mut out = rhai::Map::new();
@@ -256,7 +257,7 @@ pub mod doctor_api {
         path: &str,
         ingresses: Dynamic,
         ingress_routes: Dynamic,
-    ) -> RhaiResultOf<rhai::Map> {
+    ) -> RhaiResultOf<Map> {
         let ingresses = super::objects(&ctx, "routes", &ingresses)?;
         let ingress_routes = super::objects(&ctx, "routes", &ingress_routes)?;
         let mut unreadable = Vec::new();
@@ -279,7 +280,7 @@ pub mod doctor_api {
         route: Dynamic,
         middlewares: Dynamic,
         service: Dynamic,
-    ) -> RhaiResultOf<rhai::Map> {
+    ) -> RhaiResultOf<Map> {
         let s = super::subject(&ctx, "route_subject", &Dynamic::from_map(inputs.clone()))?;
         let route = super::route_of(&ctx, "route_subject", &route)?;
         let all = super::objects(&ctx, "route_subject", &middlewares)?;
@@ -382,7 +383,7 @@ pub mod doctor_api {
     /// none for another Deployment), each with its replacement, for the
     /// release its image names.
     #[rhai_fn(return_raw)]
-    pub fn externaldns_deprecations(deployment: rhai::Map) -> RhaiResultOf<rhai::Array> {
+    pub fn externaldns_deprecations(deployment: rhai::Map) -> RhaiResultOf<Array> {
         let value = to_json(&Dynamic::from_map(deployment))?;
         let found = crate::discover::external_dns::ExternalDns::read(
             &value,
@@ -471,7 +472,7 @@ pub mod doctor_api {
         subject: Dynamic,
         route: Dynamic,
         secret: Dynamic,
-    ) -> RhaiResultOf<rhai::Array> {
+    ) -> RhaiResultOf<Array> {
         let s = super::subject(&ctx, "route_tls", &subject)?;
         let route = super::route_of(&ctx, "route_tls", &route)?;
         let secret = super::object(&secret)?;
@@ -652,7 +653,7 @@ pub mod doctor_api {
         subject: Dynamic,
         secret_name: Dynamic,
         secret: Dynamic,
-    ) -> RhaiResultOf<rhai::Array> {
+    ) -> RhaiResultOf<Array> {
         let s = super::subject(&ctx, "tls", &subject)?;
         let name = super::text(&secret_name);
         let secret = super::object(&secret)?;
@@ -688,7 +689,7 @@ pub mod doctor_api {
         subject: Dynamic,
         ingress: rhai::Map,
         middleware: Dynamic,
-    ) -> RhaiResultOf<rhai::Array> {
+    ) -> RhaiResultOf<Array> {
         let s = super::subject(&ctx, "middleware", &subject)?;
         let ing = to_json(&Dynamic::from_map(ingress))?;
         let mw = super::object(&middleware)?;

@@ -162,7 +162,7 @@ fn handle(
     }
     let options = ExecOptions {
         quiet_unchanged: true,
-        ..*options
+        ..options.clone()
     };
     let what = format!("handler for {who} ({event})");
     match apply_fenced(run, cluster, &plan, &options, &reads, leadership, &what) {

@@ -9,7 +9,7 @@ use crate::plan::{
     DEFAULT_DELETE_WAIT, KEEP_LABEL,
 };
 use rhai::plugin::*;
-use rhai::FnPtr;
+use rhai::{Array, FnPtr};
 use serde_json::{json, Map, Value};
 use std::str::FromStr;
 use std::time::Duration;
@@ -172,7 +172,7 @@ fn list_objects(
     api_version: &str,
     kind: &str,
     options: &rhai::Map,
-) -> RhaiResultOf<rhai::Array> {
+) -> RhaiResultOf<Array> {
     check_options(
         ctx,
         "kube::list",
@@ -208,7 +208,7 @@ fn list_objects(
             cluster.list(&kind, namespace.as_deref(), &params).await
         })
         .map_err(|e| script_error(ctx, crate::kube::error::chain(&e)))?;
-    let listed: RhaiResultOf<rhai::Array> = items.iter().map(from_json).collect();
+    let listed: RhaiResultOf<Array> = items.iter().map(from_json).collect();
     run.state().reads.record_list(
         api_version,
         kind,
@@ -340,7 +340,10 @@ pub mod kube_api {
 
     /// `apply` with options: `force: true` takes over fields another field
     /// manager owns; `keep: true` marks an object several instances share
-    /// (`--delete` and `--prune` never remove it).
+    /// (`--delete` and `--prune` never remove it); `patch: true` sets only
+    /// the fields given on an object wildrun did not make (no wildrun
+    /// labels, so `--delete` and `--prune` never see it; field manager
+    /// `wildrun-patch`).
     #[rhai_fn(name = "apply", return_raw)]
     pub fn apply_with(
         ctx: NativeCallContext,
@@ -352,7 +355,7 @@ pub mod kube_api {
 
     /// `apply` for each object of a list, in order; returns the list of results.
     #[rhai_fn(return_raw)]
-    pub fn apply_all(ctx: NativeCallContext, objects: rhai::Array) -> RhaiResultOf<rhai::Array> {
+    pub fn apply_all(ctx: NativeCallContext, objects: rhai::Array) -> RhaiResultOf<Array> {
         objects
             .iter()
             .enumerate()
@@ -419,11 +422,7 @@ pub mod kube_api {
 
     /// Every live object of a kind, in all namespaces.
     #[rhai_fn(name = "list", return_raw)]
-    pub fn list(
-        ctx: NativeCallContext,
-        api_version: &str,
-        kind: &str,
-    ) -> RhaiResultOf<rhai::Array> {
+    pub fn list(ctx: NativeCallContext, api_version: &str, kind: &str) -> RhaiResultOf<Array> {
         super::list_objects(&ctx, api_version, kind, &rhai::Map::new())
     }
 
@@ -435,7 +434,7 @@ pub mod kube_api {
         api_version: &str,
         kind: &str,
         options: rhai::Map,
-    ) -> RhaiResultOf<rhai::Array> {
+    ) -> RhaiResultOf<Array> {
         super::list_objects(&ctx, api_version, kind, &options)
     }
 

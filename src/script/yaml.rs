@@ -2,9 +2,10 @@
 
 use super::support::{from_json, script_error, to_json, RhaiResultOf, RunHandle};
 use rhai::plugin::*;
+use rhai::Array;
 use serde_json::Value;
 
-fn to_array(docs: Vec<Value>) -> RhaiResultOf<rhai::Array> {
+fn to_array(docs: Vec<Value>) -> RhaiResultOf<Array> {
     docs.iter().map(from_json).collect()
 }
 
@@ -13,7 +14,7 @@ fn to_array(docs: Vec<Value>) -> RhaiResultOf<rhai::Array> {
 pub mod yaml_api {
     /// Parses YAML text into a list with one entry per document.
     #[rhai_fn(return_raw)]
-    pub fn parse(ctx: NativeCallContext, text: &str) -> RhaiResultOf<rhai::Array> {
+    pub fn parse(ctx: NativeCallContext, text: &str) -> RhaiResultOf<Array> {
         let docs =
             crate::yaml::parse_documents(text, "yaml::parse").map_err(|e| script_error(&ctx, e))?;
         super::to_array(docs)
@@ -21,7 +22,7 @@ pub mod yaml_api {
 
     /// Reads a YAML file (relative to the calling script) into a list of documents.
     #[rhai_fn(return_raw)]
-    pub fn file(ctx: NativeCallContext, path: &str) -> RhaiResultOf<rhai::Array> {
+    pub fn file(ctx: NativeCallContext, path: &str) -> RhaiResultOf<Array> {
         let run = RunHandle::from_context(&ctx)?;
         let full = run.resolve_path(&ctx, path);
         run.track_file(&full);
