@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::cluster::unique_name;
 use common::lab::{text, Lab};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const WAIT: &str = "120s";
 
@@ -854,10 +854,13 @@ fn layer_metallb_assigns_traefik_its_address_from_the_pool_wildrun_wrote() {
         .unwrap_or_else(|| panic!("no field manager wildrun-patch: {managers:#?}"));
     let owned = patch["fieldsV1"].to_string();
     assert!(owned.contains("f:metallb.io/loadBalancerIPs"), "{owned}");
-    assert!(
-        !owned.contains("f:spec"),
-        "wildrun-patch owns more than the annotation: {owned}"
+    // Of the spec, only the policy that keeps client addresses.
+    assert_eq!(
+        patch["fieldsV1"]["f:spec"],
+        json!({"f:externalTrafficPolicy": {}}),
+        "wildrun-patch owns more than the annotation and the policy: {owned}"
     );
+    assert_eq!(svc["spec"]["externalTrafficPolicy"], "Local");
     assert!(
         !managers.iter().any(|m| m["manager"] == "wildrun"),
         "{managers:#?}"

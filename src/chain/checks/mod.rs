@@ -4,6 +4,7 @@
 //! the doctor's words; the script chooses, orders and prints them.
 
 pub mod backend;
+pub mod client_address;
 pub mod dns;
 pub mod https;
 pub mod ingress;
