@@ -1304,3 +1304,130 @@ fn the_doctor_follows_a_url_through_an_ingress_route() {
     assert_eq!(code, Some(1));
     assert_eq!(failed(&report), ["route"], "{report:#}");
 }
+
+// ---- the lab as a network (tests/cluster/up --lab --network) -------------------
+//
+// internet-client 203.0.113.10 → router 203.0.113.1 (DNAT :443 → MetalLB's
+// 192.168.8.240) → node (kube-proxy, nftables) → Traefik's pod → the
+// backend, which reports the client address Traefik saw (X-Real-Ip).
+
+/// The internet client's address, as `lab/network.sh` gives it.
+const INTERNET_CLIENT: &str = "203.0.113.10";
+/// The LAN client's address.
+const LAN_CLIENT: &str = "192.168.8.20";
+/// The node's address on the pods' bridge: what kube-proxy masquerades
+/// forwarded connections to.
+const NODE_BRIDGE: &str = "10.244.0.1";
+
+/// `https://HOST/` asked from `netns` at the router's public address
+/// (whatever DNS says), as a client on the internet sends it.
+fn at_public_address(lab: &Lab, netns: &str, host: &str) -> (u16, String) {
+    let resolve = format!("{host}:443:{}", lab.var("WILDRUN_LAB_PUBLIC_IP"));
+    lab.https_get_in(netns, &format!("https://{host}/"), &["--resolve", &resolve])
+}
+
+/// The `client-address` check of `doctor --layer`, run on the node.
+fn layer_client_address(lab: &Lab) -> Value {
+    let out = lab.wildrun(&["scripts/doctor.rhai", "--layer", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor --layer --json printed no JSON ({e}): {}",
+            text(&out)
+        )
+    });
+    check(&report, "client-address").clone()
+}
+
+#[test]
+fn network_the_internet_reaches_a_public_service_through_the_router() {
+    let lab = Lab::network();
+    let _use = lab.shared_use();
+    let svc = Service::deploy(lab, "public", "netpub", &[]);
+    // Resolved by the public DNS (the router forwards 53 to the zone's
+    // server): a CNAME to the apex, the router's public address.
+    let internet = lab.var("WILDRUN_LAB_INTERNET_NETNS");
+    let (status, body) = lab.https_get_in(internet, &svc.url(), &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(backend_said(&body, "host"), svc.host());
+    assert_eq!(backend_said(&body, "client"), INTERNET_CLIENT, "{body}");
+    // From the LAN the same name reaches it through the router's NAT
+    // loopback, which masquerades the LAN client to the router.
+    let lan = lab.var("WILDRUN_LAB_LAN_NETNS");
+    let (status, body) = lab.https_get_in(lan, &svc.url(), &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(backend_said(&body, "client"), "192.168.8.1", "{body}");
+}
+
+#[test]
+fn network_an_internal_service_refuses_the_internet_and_serves_the_lan() {
+    let lab = Lab::network();
+    let _use = lab.shared_use();
+    let svc = Service::deploy(lab, "internal", "netint", &[]);
+    let internet = lab.var("WILDRUN_LAB_INTERNET_NETNS");
+    let (status, body) = at_public_address(lab, internet, &svc.host());
+    assert_eq!(
+        status, 403,
+        "the internet reached an internal service: {body}"
+    );
+    // The LAN's resolver answers the internal domain with MetalLB's address
+    // (split horizon); the allowlist sees the LAN client itself.
+    let lan = lab.var("WILDRUN_LAB_LAN_NETNS");
+    let (status, body) = lab.https_get_in(lan, &svc.url(), &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(backend_said(&body, "client"), LAN_CLIENT, "{body}");
+}
+
+#[test]
+fn network_cluster_policy_leaks_the_doctor_says_so_and_cluster_rhai_mends_it() {
+    let lab = Lab::network();
+    let _only = lab.exclusive();
+    let svc = Service::deploy(lab, "internal", "netleak", &[]);
+    let internet = lab.var("WILDRUN_LAB_INTERNET_NETNS");
+    assert_eq!(at_public_address(lab, internet, &svc.host()).0, 403);
+    assert_eq!(layer_client_address(lab)["status"], "pass");
+
+    // Traefik's Service back at the Kubernetes default: kube-proxy
+    // masquerades the internet client to the node, which the allowlist admits.
+    lab.kubectl_ok(&[
+        "-n",
+        "traefik",
+        "patch",
+        "service",
+        "traefik",
+        "--field-manager=leak-test",
+        "-p",
+        r#"{"spec":{"externalTrafficPolicy":"Cluster"}}"#,
+    ]);
+    let body = lab.eventually("the internet let in", Duration::from_secs(20), || {
+        let (status, body) = at_public_address(lab, internet, &svc.host());
+        (status == 200).then_some(body)
+    });
+    assert_eq!(backend_said(&body, "client"), NODE_BRIDGE, "{body}");
+    let leak = layer_client_address(lab);
+    assert_eq!(leak["status"], "fail", "{leak:#}");
+    assert!(
+        found(&leak).contains("every client looks internal to the internal-only middleware"),
+        "{leak:#}"
+    );
+    let (report, _) = svc.doctor();
+    assert_eq!(
+        check(&report, "client-address")["status"],
+        "fail",
+        "{report:#}"
+    );
+
+    // scripts/cluster.rhai mends it.
+    let out = lab.wildrun(&["scripts/cluster.rhai"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("externalTrafficPolicy Cluster → Local"),
+        "{}",
+        text(&out)
+    );
+    lab.eventually(
+        "the internet refused again",
+        Duration::from_secs(20),
+        || (at_public_address(lab, internet, &svc.host()).0 == 403).then_some(()),
+    );
+    assert_eq!(layer_client_address(lab)["status"], "pass");
+}

@@ -63,7 +63,11 @@ metadata:
 spec:
   type: LoadBalancer
   selector: {app.kubernetes.io/name: traefik}
-  ports: [{name: websecure, port: 443, targetPort: 443, protocol: TCP}]
+  ports: $(if ((LAB_NETWORK)); then
+    echo "[{name: web, port: 80, targetPort: 8000, protocol: TCP}, {name: websecure, port: 443, targetPort: 8443, protocol: TCP}]"
+  else
+    echo "[{name: websecure, port: 443, targetPort: 443, protocol: TCP}]"
+  fi)
 YAML
 
 # ---- the visibility layer: wildrun scripts/cluster.rhai -----------------------------
@@ -127,7 +131,14 @@ mirror_deployment cert-manager cert-manager cert-manager "quay.io/jetstack/cert-
 start_cert_manager "${certmanager_args[@]}"
 
 # ---- Traefik ------------------------------------------------------------------------
-traefik_args=(--entryPoints.websecure.address="$(lb_ip):$LAB_HTTPS_PORT"
+if ((LAB_NETWORK)); then
+  # A pod: its ports on every address of the pods' namespace, reached
+  # through the Service (kube-proxy) as on a real cluster.
+  traefik_entry=(--entryPoints.web.address=:8000 --entryPoints.websecure.address=:8443)
+else
+  traefik_entry=(--entryPoints.websecure.address="$(lb_ip):$LAB_HTTPS_PORT")
+fi
+traefik_args=("${traefik_entry[@]}"
   --entryPoints.websecure.http.tls=true
   --providers.kubernetesingress=true --providers.kubernetescrd=true
   --providers.kubernetesingress.ingressendpoint.publishedservice=traefik/traefik
