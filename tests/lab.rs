@@ -1431,3 +1431,41 @@ fn network_cluster_policy_leaks_the_doctor_says_so_and_cluster_rhai_mends_it() {
     );
     assert_eq!(layer_client_address(lab)["status"], "pass");
 }
+
+#[test]
+fn network_metallb_answers_arp_for_its_address_from_the_node() {
+    let lab = Lab::network();
+    let _use = lab.shared_use();
+    // No route names MetalLB's address: the LAN client asks for it by ARP,
+    // and MetalLB's speaker answers with the node's LAN interface.
+    let lan = lab.var("WILDRUN_LAB_LAN_NETNS");
+    let (status, body) = lab.https_get_in(lan, &format!("https://{}/", lab.lb_ip()), &["-k"]);
+    assert_ne!(
+        status,
+        0,
+        "the LAN client did not reach {}: {body}",
+        lab.lb_ip()
+    );
+    let run = |mut cmd: std::process::Command| {
+        let out = cmd.output().expect("run in the lab");
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let mut neigh = lab.command_in(lan, "ip");
+    neigh.args(["neigh", "show", lab.lb_ip()]);
+    let neigh = run(neigh);
+    let mut route = lab.command_in(lan, "ip");
+    route.args(["route", "get", lab.lb_ip()]);
+    assert!(
+        !run(route).contains(" via "),
+        "a route, not ARP, reaches it"
+    );
+    let mut mac = lab.command("cat");
+    mac.arg("/sys/class/net/lan0/address");
+    let node_mac = run(mac);
+    assert!(
+        neigh.contains(&format!("lladdr {node_mac}")),
+        "{} is not the node's ({node_mac}) on the LAN: {neigh}",
+        lab.lb_ip()
+    );
+}

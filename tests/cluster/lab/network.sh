@@ -9,13 +9,9 @@
 #                                                          │ DNAT :53 → 192.168.8.10 (Knot)
 #                                                          │ dnsmasq 192.168.8.1 (split horizon)
 #   lan-client 192.168.8.20 ──────── LAN 192.168.8.0/24 ───┤ 192.168.8.1
-#                                                          │ route 192.168.8.240 via 192.168.8.10
 #   node 192.168.8.10 (the plane, kube-proxy, controllers) ┘
+#     │ MetalLB's speaker answers ARP for 192.168.8.240 on lan0
 #     └─ cni0 10.244.0.1/16 ── pods 10.244.1.0/24 (Traefik, the backend)
-#
-# MetalLB's address is reached by a static route on the router and the LAN
-# client, not by MetalLB's speaker: the speaker wants its own memberlist and
-# a kubelet-run pod, and the lab has neither (see tests/cluster/README.md).
 # shellcheck shell=bash disable=SC2034  # variables are used by the sourcing scripts
 
 LAB_PODS_NETNS=$LAB_NETNS-pods
@@ -76,9 +72,7 @@ lab_network_create() {
   ip -n "$LAB_NETNS" route replace default via "$LAB_ROUTER_LAN_IP"
   ip -n "$LAB_LAN_NETNS" addr replace "$LAB_LAN_CLIENT_IP/24" dev eth0
   ip -n "$LAB_LAN_NETNS" route replace default via "$LAB_ROUTER_LAN_IP"
-  # MetalLB's address lives on the node (no speaker announces it).
-  ip -n "$LAB_ROUTER_NETNS" route replace "$LAB_NET_LB_IP/32" via "$LAB_NODE_LAN_IP"
-  ip -n "$LAB_LAN_NETNS" route replace "$LAB_NET_LB_IP/32" via "$LAB_NODE_LAN_IP"
+  # MetalLB's address: on the LAN itself, answered by the speaker (ARP).
 
   # The WAN: the router's public address and one client, nothing else.
   lab_veth "$LAB_ROUTER_NETNS" wan0 "$LAB_INTERNET_NETNS" eth0
