@@ -150,20 +150,11 @@ impl EntryPoints {
 
 /// The arguments of every container of `pods` (command and args), in order.
 pub fn container_args(pods: &[Value]) -> Vec<String> {
-    let mut args = Vec::new();
-    for pod in pods {
-        let containers = pod
-            .pointer("/spec/containers")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        for c in containers {
-            for key in ["command", "args"] {
-                args.extend(crate::objects::string_list(c.get(key)));
-            }
-        }
-    }
-    args
+    pods.iter()
+        .flat_map(super::containers)
+        .flat_map(|c| ["command", "args"].map(|key| crate::objects::string_list(c.get(key))))
+        .flatten()
+        .collect()
 }
 
 /// `client-address`: whether Traefik, behind `service` (its LoadBalancer

@@ -20,6 +20,14 @@ fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
     object.pointer(pointer).and_then(Value::as_str)
 }
 
+/// The containers of a pod (`spec.containers`; none when unreadable).
+fn containers(pod: &Value) -> &[Value] {
+    pod.pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
 /// `namespace/name` of an object.
 fn at(object: &Value) -> String {
     format!(
