@@ -242,7 +242,7 @@ fn an_existing_layer_is_found_used_refused_adopted_and_released() {
         assert!(err.contains(value), "-v does not say {value}:\n{err}");
     }
     assert!(
-        err.contains("Service traefik/traefik: externalTrafficPolicy Cluster → Local (ingress.clientAddress local)")
+        err.contains("Service traefik/traefik: externalTrafficPolicy was Cluster, now Local (ingress.clientAddress local)")
             && err.contains("configured Service traefik/traefik")
             && !err.contains("nothing to write")
             && !err.contains("created "),

@@ -471,7 +471,7 @@ fn cluster_rhai_finds_every_part_in_use_and_writes_nothing() {
             })
             .collect();
         assert!(
-            all.contains("externalTrafficPolicy Cluster → Local")
+            all.contains("externalTrafficPolicy was Cluster, now Local")
                 && written == ["configured Service traefik/traefik [server dry run]"],
             "{extra:?}: {all}"
         );

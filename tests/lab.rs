@@ -1420,7 +1420,7 @@ fn network_cluster_policy_leaks_the_doctor_says_so_and_cluster_rhai_mends_it() {
     let out = lab.wildrun(&["scripts/cluster.rhai"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("externalTrafficPolicy Cluster → Local"),
+        text(&out).contains("externalTrafficPolicy was Cluster, now Local"),
         "{}",
         text(&out)
     );
