@@ -1469,3 +1469,28 @@ fn network_metallb_answers_arp_for_its_address_from_the_node() {
         lab.lb_ip()
     );
 }
+
+#[test]
+fn network_the_doctor_asked_from_the_lan_client_says_the_lan_client_asked() {
+    let lab = Lab::network();
+    let _use = lab.shared_use();
+    let svc = Service::deploy(lab, "internal", "netdoc", &[]);
+    // wildrun on the LAN client: the API server at the node's LAN address,
+    // names through the LAN's resolver (MetalLB's address, split horizon).
+    let lan = lab.var("WILDRUN_LAB_LAN_NETNS");
+    let out = lab
+        .command_in(lan, env!("CARGO_BIN_EXE_wildrun"))
+        .current_dir(common::cluster::repo_root())
+        .env("KUBECONFIG", lab.var("WILDRUN_LAB_LAN_KUBECONFIG"))
+        .args(["scripts/doctor.rhai", "--name", &svc.name, "--json"])
+        .output()
+        .expect("run the doctor on the LAN client");
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    let https = found(check(&report, "https"));
+    assert!(
+        https.contains(&format!("from {LAN_CLIENT}")) && https.contains(": 200 "),
+        "{https}"
+    );
+}

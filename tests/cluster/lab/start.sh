@@ -274,6 +274,15 @@ start_cert_manager() {
   lab_wait "cert-manager issuing wildcard-internal-wild-cloud" 60 cert_ready wildcard-internal-wild-cloud
 }
 
+# lab_kubeconfig_at ADDRESS FILE: the admin kubeconfig, reaching the API
+# server at the node's ADDRESS (network shape, where it listens on every
+# address of the node), TLS checked against the name its certificate has.
+lab_kubeconfig_at() {
+  sed -e "s#server: https://127.0.0.1:#server: https://$1:#" \
+    -e 's#^\(    certificate-authority-data: .*\)#\1\n    tls-server-name: localhost#' "$KC" >"$2"
+  chmod 600 "$2"
+}
+
 # start_traefik ARG...: Traefik, serving websecure on the address MetalLB
 # assigned (in a real cluster, MetalLB announces it and kube-proxy forwards
 # it to Traefik's pod).
@@ -288,9 +297,7 @@ start_traefik() {
       # From the pods' namespace the API server is at the node's bridge
       # address, which its certificate does not name: the name it does.
       KUBECONFIG=$STATE/kubeconfig-pods
-      sed -e "s#server: https://127.0.0.1:#server: https://$LAB_CNI_IP:#" \
-        -e 's#^\(    certificate-authority-data: .*\)#\1\n    tls-server-name: localhost#' "$KC" >"$KUBECONFIG"
-      chmod 600 "$KUBECONFIG"
+      lab_kubeconfig_at "$LAB_CNI_IP" "$KUBECONFIG"
       lab_start_in "$LAB_PODS_NETNS" traefik "$LAB_BIN/traefik" "$@"
     else
       lab_start traefik "$LAB_BIN/traefik" "$@"
@@ -336,6 +343,9 @@ tsig_b64=$(printf '%s' "$tsig_secret" | base64 -w0)
   echo "export WILDRUN_LAB_INTERNAL_DOMAIN=$LAB_INTERNAL_DOMAIN"
   echo "export WILDRUN_CONFIG=$STATE/wildrun.yaml"
   if ((LAB_NETWORK)); then
+    # wildrun and kubectl on the LAN client (the doctor asking from there).
+    lab_kubeconfig_at "$LAB_NODE_LAN_IP" "$STATE/kubeconfig-lan"
+    echo "export WILDRUN_LAB_LAN_KUBECONFIG=$STATE/kubeconfig-lan"
     echo "export WILDRUN_LAB_LAN_NETNS=$LAB_LAN_NETNS"
     echo "export WILDRUN_LAB_INTERNET_NETNS=$LAB_INTERNET_NETNS"
     echo "export WILDRUN_LAB_PUBLIC_IP=$LAB_PUBLIC_IP"
