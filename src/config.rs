@@ -263,6 +263,17 @@ fn dns_policy(value: &str) -> Result<(), String> {
     one_of(value, crate::externaldns::POLICIES)
 }
 
+fn client_address(value: &str) -> Result<(), String> {
+    one_of(
+        value,
+        &crate::chain::checks::client_address::ClientAddress::CHOICES,
+    )
+}
+
+fn client_address_leak(value: &str) -> Result<(), String> {
+    one_of(value, &["warn", "error"])
+}
+
 fn tsig_algorithm(value: &str) -> Result<(), String> {
     one_of(
         value,
@@ -411,6 +422,20 @@ pub const KEYS: &[Key] = &[
         default: Some(|| json!("traefik/traefik")),
         help: "Traefik's LoadBalancer Service as namespace/name, which scripts/cluster.rhai pins to cluster.loadBalancerIp",
         check: namespaced_name,
+    },
+    Key {
+        path: "ingress.clientAddress",
+        ty: KeyType::Text,
+        default: Some(|| json!("local")),
+        help: "how Traefik learns each client's address, which the internal-only middleware judges: local (scripts/cluster.rhai sets externalTrafficPolicy: Local on Traefik's Service) or proxy-protocol (a proxy in front of Traefik speaks PROXY protocol and Traefik's entry points trust it; the policy is left alone)",
+        check: client_address,
+    },
+    Key {
+        path: "ingress.clientAddressLeak",
+        ty: KeyType::Text,
+        default: Some(|| json!("warn")),
+        help: "what the internal recipe does when Traefik cannot see client addresses (every client looks internal to the internal-only middleware): warn, or error (refuse to deploy)",
+        check: client_address_leak,
     },
     Key {
         path: "dns.ttl",

@@ -39,8 +39,16 @@ use std::time::{Duration, Instant};
 /// How long `--wait` waits unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// How often a link that does not hold yet is looked at again.
+/// How often a link of the cluster's objects that does not hold yet is
+/// looked at again (an API request each time).
 const POLL: Duration = Duration::from_secs(1);
+
+/// How often the DNS record is asked for again: one query to the zone's own
+/// servers, so the wait sees the record within this of ExternalDNS writing it.
+const DNS_POLL: Duration = Duration::from_millis(50);
+
+/// How often the HTTPS request is sent again while it does not answer.
+const HTTPS_POLL: Duration = Duration::from_millis(100);
 
 /// The longest one HTTPS request of the wait may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -91,6 +99,19 @@ pub enum Link {
         /// Traefik's 403 to an asker outside the ranges counts as an answer.
         internal: bool,
     },
+}
+
+impl Link {
+    /// How soon the link is looked at again while it does not hold: the
+    /// record and the request, which come last and cost one query or
+    /// request, soon; the cluster's objects once a second.
+    pub fn poll_interval(&self) -> Duration {
+        match self {
+            Link::Dns { .. } => DNS_POLL,
+            Link::Https { .. } => HTTPS_POLL,
+            Link::Rollout(_) | Link::TlsSecret { .. } => POLL,
+        }
+    }
 }
 
 impl std::fmt::Display for Link {
@@ -736,7 +757,9 @@ pub async fn until_reachable(
                 elapsed: format_duration(settings.timeout),
             });
         }
-        let pause = POLL.min(settings.timeout.saturating_sub(started.elapsed()));
+        let pause = link
+            .poll_interval()
+            .min(settings.timeout.saturating_sub(started.elapsed()));
         let tick = Duration::from_millis(100);
         let until = Instant::now() + pause;
         while Instant::now() < until {
@@ -877,6 +900,22 @@ mod tests {
             matches!(&events[..], [Event::Holds { .. }, Event::Done { after }] if *after == s * 3)
         );
         assert!(p.current().is_none());
+    }
+
+    #[test]
+    fn the_record_and_the_request_are_asked_again_sooner_than_the_objects() {
+        let dns = Link::Dns {
+            host: "a.example.com".into(),
+            target: "example.com".into(),
+        };
+        let https = Link::Https {
+            host: "a.example.com".into(),
+            internal: false,
+        };
+        assert_eq!(dns.poll_interval(), Duration::from_millis(50));
+        assert_eq!(https.poll_interval(), Duration::from_millis(100));
+        let rollout = Link::Rollout(ObjectRef::secret("web", "tls"));
+        assert_eq!(rollout.poll_interval(), Duration::from_secs(1));
     }
 
     #[test]

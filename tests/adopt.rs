@@ -190,7 +190,32 @@ fn an_existing_layer_is_found_used_refused_adopted_and_released() {
         (stderr(&out), written)
     };
 
-    // 1. Every part is in use: said, filled into the configuration, nothing written.
+    // 0. Traefik's Service as its chart makes it (externalTrafficPolicy
+    // Cluster): the layer's doctor finds the leak.
+    let layer_doctor = || {
+        let out = wildrun(
+            cluster,
+            ONLY_DOMAIN_AND_ADDRESS,
+            &["scripts/doctor.rhai", "--layer", "--json"],
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).expect("doctor --json");
+        let checks = report["checks"].as_array().cloned().unwrap_or_default();
+        checks
+            .into_iter()
+            .find(|c| c["name"] == "client-address")
+            .unwrap_or_else(|| panic!("no client-address check: {report:#}"))
+    };
+    let leak = layer_doctor();
+    assert_eq!(leak["status"], "fail", "{leak:#}");
+    let found = leak["found"].as_str().unwrap_or_default();
+    assert!(
+        found.contains("externalTrafficPolicy Cluster")
+            && found.contains("every client looks internal to the internal-only middleware"),
+        "{leak:#}"
+    );
+
+    // 1. Every part is in use: said, filled into the configuration, nothing
+    // written but the Service's externalTrafficPolicy, which closes the leak.
     let (err, written) = succeeds(&["-v"]);
     for part in [
         "IPAddressPool metallb-system/first-pool",
@@ -216,6 +241,37 @@ fn an_existing_layer_is_found_used_refused_adopted_and_released() {
     ] {
         assert!(err.contains(value), "-v does not say {value}:\n{err}");
     }
+    assert!(
+        err.contains("Service traefik/traefik: externalTrafficPolicy was Cluster, now Local (ingress.clientAddress local)")
+            && err.contains("configured Service traefik/traefik")
+            && !err.contains("nothing to write")
+            && !err.contains("created "),
+        "{err}"
+    );
+    assert_eq!(written, 1, "a layer in use was written to:\n{err}");
+    let svc = get(
+        cluster,
+        &[
+            "-n",
+            "traefik",
+            "service",
+            "traefik",
+            "--show-managed-fields",
+        ],
+    );
+    assert_eq!(svc["spec"]["externalTrafficPolicy"], "Local", "{svc:#}");
+    let patch = svc["metadata"]["managedFields"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["manager"] == "wildrun-patch"))
+        .map(|m| m["fieldsV1"].to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        patch, r#"{"f:spec":{"f:externalTrafficPolicy":{}}}"#,
+        "{svc:#}"
+    );
+    assert_eq!(layer_doctor()["status"], "pass");
+    // Once set, a layer in use is written to no more.
+    let (err, written) = succeeds(&[]);
     assert!(
         err.contains(
             "the cluster runs every part of the visibility layer already: nothing to write"

@@ -18,6 +18,7 @@ mod common;
 
 use common::cluster::unique_name;
 use common::dns::{DnsServer, ZONE};
+use common::lab::text;
 use common::{TestCluster, TestNamespace};
 use serde_json::{json, Value};
 use std::process::{Command, Output};
@@ -97,6 +98,7 @@ impl World {
             "metadata": {"name": "traefik", "namespace": world.tls.name(),
                          "labels": {"app.kubernetes.io/name": "traefik"}},
             "spec": {"type": "LoadBalancer", "selector": {"app": "traefik"},
+                     "externalTrafficPolicy": "Local",
                      "ports": [{"name": "websecure", "port": 443}]}});
         world.apply(&traefik);
         world.patch_status(
@@ -595,6 +597,97 @@ fn middleware_missing_for_an_internal_service() {
     let report = assert_fails(&world, &["middleware"], "no Middleware", "internal recipe");
     assert_eq!(find(&report, "middleware-ref")["status"], "pass");
     assert_eq!(find(&report, "middleware-ranges")["status"], "skip");
+}
+
+/// Traefik's Service back at the Kubernetes default policy, which hides
+/// client addresses from Traefik.
+fn leak(world: &World) {
+    world.kubectl(&[
+        "patch",
+        "service",
+        "traefik",
+        "-n",
+        world.tls.name(),
+        "--type=merge",
+        "-p",
+        r#"{"spec": {"externalTrafficPolicy": "Cluster"}}"#,
+    ]);
+}
+
+#[test]
+fn an_internal_service_behind_a_layer_hiding_client_addresses_fails() {
+    let world = World::new("doctor-leak", true);
+    assert_eq!(find(&world.doctor().1, "client-address")["status"], "pass");
+    leak(&world);
+    let report = assert_fails(
+        &world,
+        &["client-address"],
+        "every client looks internal to the internal-only middleware",
+        "externalTrafficPolicy: Local",
+    );
+    let hint = find(&report, "client-address")["hint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        hint.contains("ingress.clientAddress=proxy-protocol"),
+        "{hint}"
+    );
+    // A proxy in front speaking PROXY protocol: Traefik must trust it.
+    let (_, report) = {
+        let mut args = world.doctor_args();
+        args.push("--json".into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = world.wildrun_with(&args, &[("INGRESS_CLIENT_ADDRESS", "proxy-protocol")]);
+        let report: Value = serde_json::from_slice(&out.stdout).expect("doctor --json");
+        (out.status.code(), report)
+    };
+    let check = find(&report, "client-address");
+    assert_eq!(check["status"], "fail", "{check:#}");
+    assert!(
+        check["found"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("websecure do not trust PROXY protocol"),
+        "{check:#}"
+    );
+}
+
+#[test]
+fn the_internal_recipe_warns_when_the_layer_leaks_and_refuses_when_strict() {
+    let world = World::new("doctor-leakrun", true);
+    let traefik = format!("ingress.traefikService={}/traefik", world.tls.name());
+    let deploy = |name: &str, env: &[(&str, &str)]| {
+        world.wildrun_with(
+            &["scripts/internal.rhai", "--name", name, "--set", &traefik],
+            env,
+        )
+    };
+    // Local: not a word about it.
+    let out = deploy(&world.name, &[]);
+    check_ok(&out, "internal.rhai");
+    assert!(!text(&out).contains("not internal-only"), "{}", text(&out));
+    leak(&world);
+    let out = deploy(&world.name, &[]);
+    check_ok(&out, "internal.rhai");
+    let said = text(&out);
+    assert!(
+        said.contains(&format!("{} is not internal-only", world.host()))
+            && said.contains("every client looks internal to the internal-only middleware")
+            && said.contains("ingress.clientAddressLeak=error"),
+        "{said}"
+    );
+    // Strict: refused before anything is written.
+    let other = unique_name("doctor-leakstrict");
+    let out = deploy(&other, &[("INGRESS_CLIENT_ADDRESS_LEAK", "error")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("ingress.clientAddressLeak is error: nothing deployed"),
+        "{}",
+        text(&out)
+    );
+    let ns = world.cluster.kubectl(&["get", "namespace", &other]);
+    assert!(!ns.status.success(), "namespace {other} was made");
 }
 
 #[test]

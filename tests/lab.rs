@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::cluster::unique_name;
 use common::lab::{text, Lab};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const WAIT: &str = "120s";
 
@@ -854,10 +854,13 @@ fn layer_metallb_assigns_traefik_its_address_from_the_pool_wildrun_wrote() {
         .unwrap_or_else(|| panic!("no field manager wildrun-patch: {managers:#?}"));
     let owned = patch["fieldsV1"].to_string();
     assert!(owned.contains("f:metallb.io/loadBalancerIPs"), "{owned}");
-    assert!(
-        !owned.contains("f:spec"),
-        "wildrun-patch owns more than the annotation: {owned}"
+    // Of the spec, only the policy that keeps client addresses.
+    assert_eq!(
+        patch["fieldsV1"]["f:spec"],
+        json!({"f:externalTrafficPolicy": {}}),
+        "wildrun-patch owns more than the annotation and the policy: {owned}"
     );
+    assert_eq!(svc["spec"]["externalTrafficPolicy"], "Local");
     assert!(
         !managers.iter().any(|m| m["manager"] == "wildrun"),
         "{managers:#?}"
@@ -1311,4 +1314,194 @@ fn the_doctor_follows_a_url_through_an_ingress_route() {
     let (report, code) = app.doctor(&["--host", &format!("nothing-{name}.{domain}")]);
     assert_eq!(code, Some(1));
     assert_eq!(failed(&report), ["route"], "{report:#}");
+}
+
+// ---- the lab as a network (tests/cluster/up --lab --network) -------------------
+//
+// internet-client 203.0.113.10 → router 203.0.113.1 (DNAT :443 → MetalLB's
+// 192.168.8.240) → node (kube-proxy, nftables) → Traefik's pod → the
+// backend, which reports the client address Traefik saw (X-Real-Ip).
+
+/// The internet client's address, as `lab/network.sh` gives it.
+const INTERNET_CLIENT: &str = "203.0.113.10";
+/// The LAN client's address.
+const LAN_CLIENT: &str = "192.168.8.20";
+/// The node's address on the pods' bridge: what kube-proxy masquerades
+/// forwarded connections to.
+const NODE_BRIDGE: &str = "10.244.0.1";
+
+/// `https://HOST/` asked from `netns` at the router's public address
+/// (whatever DNS says), as a client on the internet sends it.
+fn at_public_address(lab: &Lab, netns: &str, host: &str) -> (u16, String) {
+    let resolve = format!("{host}:443:{}", lab.var("WILDRUN_LAB_PUBLIC_IP"));
+    lab.https_get_in(netns, &format!("https://{host}/"), &["--resolve", &resolve])
+}
+
+/// The `client-address` check of `doctor --layer`, run on the node.
+fn layer_client_address(lab: &Lab) -> Value {
+    let out = lab.wildrun(&["scripts/doctor.rhai", "--layer", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor --layer --json printed no JSON ({e}): {}",
+            text(&out)
+        )
+    });
+    check(&report, "client-address").clone()
+}
+
+#[test]
+fn network_the_internet_reaches_a_public_service_through_the_router() {
+    let lab = Lab::network();
+    let _use = lab.shared_use();
+    let svc = Service::deploy(lab, "public", "netpub", &[]);
+    // Resolved by the public DNS (the router forwards 53 to the zone's
+    // server): a CNAME to the apex, the router's public address.
+    let internet = lab.var("WILDRUN_LAB_INTERNET_NETNS");
+    let (status, body) = lab.https_get_in(internet, &svc.url(), &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(backend_said(&body, "host"), svc.host());
+    assert_eq!(backend_said(&body, "client"), INTERNET_CLIENT, "{body}");
+    // From the LAN the same name reaches it through the router's NAT
+    // loopback, which masquerades the LAN client to the router.
+    let lan = lab.var("WILDRUN_LAB_LAN_NETNS");
+    let (status, body) = lab.https_get_in(lan, &svc.url(), &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(backend_said(&body, "client"), "192.168.8.1", "{body}");
+}
+
+#[test]
+fn network_an_internal_service_refuses_the_internet_and_serves_the_lan() {
+    let lab = Lab::network();
+    let _use = lab.shared_use();
+    let svc = Service::deploy(lab, "internal", "netint", &[]);
+    let internet = lab.var("WILDRUN_LAB_INTERNET_NETNS");
+    let (status, body) = at_public_address(lab, internet, &svc.host());
+    assert_eq!(
+        status, 403,
+        "the internet reached an internal service: {body}"
+    );
+    // The LAN's resolver answers the internal domain with MetalLB's address
+    // (split horizon); the allowlist sees the LAN client itself.
+    let lan = lab.var("WILDRUN_LAB_LAN_NETNS");
+    let (status, body) = lab.https_get_in(lan, &svc.url(), &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(backend_said(&body, "client"), LAN_CLIENT, "{body}");
+}
+
+#[test]
+fn network_cluster_policy_leaks_the_doctor_says_so_and_cluster_rhai_mends_it() {
+    let lab = Lab::network();
+    let _only = lab.exclusive();
+    let svc = Service::deploy(lab, "internal", "netleak", &[]);
+    let internet = lab.var("WILDRUN_LAB_INTERNET_NETNS");
+    assert_eq!(at_public_address(lab, internet, &svc.host()).0, 403);
+    assert_eq!(layer_client_address(lab)["status"], "pass");
+
+    // Traefik's Service back at the Kubernetes default: kube-proxy
+    // masquerades the internet client to the node, which the allowlist admits.
+    lab.kubectl_ok(&[
+        "-n",
+        "traefik",
+        "patch",
+        "service",
+        "traefik",
+        "--field-manager=leak-test",
+        "-p",
+        r#"{"spec":{"externalTrafficPolicy":"Cluster"}}"#,
+    ]);
+    let body = lab.eventually("the internet let in", Duration::from_secs(20), || {
+        let (status, body) = at_public_address(lab, internet, &svc.host());
+        (status == 200).then_some(body)
+    });
+    assert_eq!(backend_said(&body, "client"), NODE_BRIDGE, "{body}");
+    let leak = layer_client_address(lab);
+    assert_eq!(leak["status"], "fail", "{leak:#}");
+    assert!(
+        found(&leak).contains("every client looks internal to the internal-only middleware"),
+        "{leak:#}"
+    );
+    let (report, _) = svc.doctor();
+    assert_eq!(
+        check(&report, "client-address")["status"],
+        "fail",
+        "{report:#}"
+    );
+
+    // scripts/cluster.rhai mends it.
+    let out = lab.wildrun(&["scripts/cluster.rhai"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("externalTrafficPolicy was Cluster, now Local"),
+        "{}",
+        text(&out)
+    );
+    lab.eventually(
+        "the internet refused again",
+        Duration::from_secs(20),
+        || (at_public_address(lab, internet, &svc.host()).0 == 403).then_some(()),
+    );
+    assert_eq!(layer_client_address(lab)["status"], "pass");
+}
+
+#[test]
+fn network_metallb_answers_arp_for_its_address_from_the_node() {
+    let lab = Lab::network();
+    let _use = lab.shared_use();
+    // No route names MetalLB's address: the LAN client asks for it by ARP,
+    // and MetalLB's speaker answers with the node's LAN interface.
+    let lan = lab.var("WILDRUN_LAB_LAN_NETNS");
+    let (status, body) = lab.https_get_in(lan, &format!("https://{}/", lab.lb_ip()), &["-k"]);
+    assert_ne!(
+        status,
+        0,
+        "the LAN client did not reach {}: {body}",
+        lab.lb_ip()
+    );
+    let run = |mut cmd: std::process::Command| {
+        let out = cmd.output().expect("run in the lab");
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let mut neigh = lab.command_in(lan, "ip");
+    neigh.args(["neigh", "show", lab.lb_ip()]);
+    let neigh = run(neigh);
+    let mut route = lab.command_in(lan, "ip");
+    route.args(["route", "get", lab.lb_ip()]);
+    assert!(
+        !run(route).contains(" via "),
+        "a route, not ARP, reaches it"
+    );
+    let mut mac = lab.command("cat");
+    mac.arg("/sys/class/net/lan0/address");
+    let node_mac = run(mac);
+    assert!(
+        neigh.contains(&format!("lladdr {node_mac}")),
+        "{} is not the node's ({node_mac}) on the LAN: {neigh}",
+        lab.lb_ip()
+    );
+}
+
+#[test]
+fn network_the_doctor_asked_from_the_lan_client_says_the_lan_client_asked() {
+    let lab = Lab::network();
+    let _use = lab.shared_use();
+    let svc = Service::deploy(lab, "internal", "netdoc", &[]);
+    // wildrun on the LAN client: the API server at the node's LAN address,
+    // names through the LAN's resolver (MetalLB's address, split horizon).
+    let lan = lab.var("WILDRUN_LAB_LAN_NETNS");
+    let out = lab
+        .command_in(lan, env!("CARGO_BIN_EXE_wildrun"))
+        .current_dir(common::cluster::repo_root())
+        .env("KUBECONFIG", lab.var("WILDRUN_LAB_LAN_KUBECONFIG"))
+        .args(["scripts/doctor.rhai", "--name", &svc.name, "--json"])
+        .output()
+        .expect("run the doctor on the LAN client");
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    let https = found(check(&report, "https"));
+    assert!(
+        https.contains(&format!("from {LAN_CLIENT}")) && https.contains(": 200 "),
+        "{https}"
+    );
 }

@@ -178,13 +178,14 @@ fn the_cloudflare_layer_renders_current_forms_and_names_its_secret() {
         json!([{"kind": "ServiceAccount", "name": "external-dns", "namespace": "external-dns"}])
     );
 
-    // Traefik's Service: only the annotation, none of wildrun's labels.
+    // Traefik's Service: only the annotation and the policy that keeps
+    // client addresses, none of wildrun's labels.
     let traefik = find(&objects, "Service", "traefik");
     assert_eq!(
         traefik["metadata"],
         json!({"name": "traefik", "namespace": "traefik", "annotations": {"metallb.io/loadBalancerIPs": LB_IP}})
     );
-    assert!(traefik.get("spec").is_none());
+    assert_eq!(traefik["spec"], json!({"externalTrafficPolicy": "Local"}));
 
     // None of the forms current releases dropped.
     let all = serde_json::to_string(&objects).unwrap();
@@ -196,6 +197,29 @@ fn the_cloudflare_layer_renders_current_forms_and_names_its_secret() {
     ] {
         assert!(!all.contains(old), "{old} in {all}");
     }
+}
+
+#[test]
+fn with_proxy_protocol_in_front_traefiks_policy_is_left_alone() {
+    let objects = render(&["ingress.clientAddress=proxy-protocol"]);
+    let traefik = find(&objects, "Service", "traefik");
+    assert!(traefik.get("spec").is_none(), "{traefik:#}");
+    let out = wildrun(
+        None,
+        &[
+            "scripts/cluster.rhai",
+            "--dry-run",
+            "--set",
+            "ingress.clientAddress=proxy",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("ingress.clientAddress")
+            && text(&out).contains("did you mean proxy-protocol?"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

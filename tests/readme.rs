@@ -458,6 +458,8 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("doctor::certificate(s, secret_name, certificates)", "doctor::certificate(s, \"wildcard-tls\", [])", Gives::Value),
     ("doctor::middleware(s, ingress, middleware)", "doctor::middleware(s, ing, mw)", Gives::Value),
     ("doctor::load_balancer(s, traefik, pools)", "doctor::load_balancer(s, (), [])", Gives::Value),
+    ("doctor::client_address(traefik, pods, mode)", "doctor::client_address(svc, [], \"local\")", Gives::Value),
+    ("doctor::traffic_policy(service)", "doctor::traffic_policy(svc)", Gives::Value),
     ("doctor::https(s, response, via, secret)", "doctor::https(s, https::get(\"https://127.0.0.1:1/\", #{ timeout: 1 }), \"the readme\", ())", Gives::Value),
     ("doctor::backend(ingress)", "doctor::backend(ing)", Gives::Value),
     ("doctor::tls_secret(ingress, host)", "doctor::tls_secret(ing, \"web.example.com\")", Gives::Value),

@@ -5,6 +5,7 @@
 
 use super::support::{script_error, to_json, to_script, RhaiResultOf, RunHandle};
 use crate::chain::check::Check;
+use crate::chain::checks::client_address;
 use crate::chain::route::Route;
 use crate::chain::subject::{Subject, SubjectError};
 use crate::chain::{checks, ingress, names, route};
@@ -722,6 +723,35 @@ pub mod doctor_api {
         )
     }
 
+    /// `client-address`: whether Traefik, behind its Service `traefik`
+    /// (`()`: not found) and run as `pods` say (their command lines), sees
+    /// each client's own address as `mode` (`ingress.clientAddress`) wants.
+    #[rhai_fn(return_raw)]
+    pub fn client_address(
+        ctx: NativeCallContext,
+        traefik: Dynamic,
+        pods: Dynamic,
+        mode: &str,
+    ) -> RhaiResultOf<Dynamic> {
+        let svc = super::object(&traefik)?;
+        let pods = super::objects(&ctx, "client_address", &pods)?;
+        let mode = super::typed(
+            &ctx,
+            "client_address",
+            "the mode (ingress.clientAddress: local or proxy-protocol)",
+            &Dynamic::from(mode.to_string()),
+        )?;
+        let args = client_address::container_args(&pods);
+        super::check(&ctx, &client_address::judge(svc.as_ref(), &args, mode))
+    }
+
+    /// A Service's `externalTrafficPolicy` (`Cluster` when it names none).
+    #[rhai_fn(return_raw)]
+    pub fn traffic_policy(service: rhai::Map) -> RhaiResultOf<String> {
+        let svc = to_json(&Dynamic::from_map(service))?;
+        Ok(client_address::traffic_policy(&svc).to_string())
+    }
+
     /// `https`: the answer of `https::get` to the host, sent to an address
     /// found `via` (words), judged by the chain's rules; `secret` is the TLS
     /// Secret (`()`: none), whose certificate the served one is compared with.
@@ -756,5 +786,7 @@ rhai::def_package! {
         module.set_var("TRAEFIK_SELECTOR", names::TRAEFIK_SELECTOR.to_string());
         module.set_var("MANAGED_BY_SELECTOR", names::managed_by_selector());
         module.set_var("INSTANCE_LABEL", names::INSTANCE_LABEL.to_string());
+        module.set_var("LOCAL_TRAFFIC_POLICY", checks::client_address::LOCAL.to_string());
+        module.set_var("CLIENT_ADDRESS_LEAK", checks::client_address::LEAK.to_string());
     }
 }

@@ -17,6 +17,11 @@
 //! make (`tests/cluster/up --lab --existing-layer`): the one named by
 //! `WILDRUN_TEST_EXISTING_LAB`, or started (or reused) on first use. It has
 //! a lock of its own.
+//!
+//! [`Lab::network`] is the lab as a network (`tests/cluster/up --lab
+//! --network`): a router, a LAN client and an internet client around the
+//! node, kube-proxy between MetalLB's address and Traefik's pod; the one
+//! named by `WILDRUN_TEST_NETWORK_LAB`, or started on first use.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +44,8 @@ static SHARED: OnceLock<Lab> = OnceLock::new();
 static USE: RwLock<()> = RwLock::new(());
 static EXISTING: OnceLock<Lab> = OnceLock::new();
 static EXISTING_USE: RwLock<()> = RwLock::new(());
+static NETWORK: OnceLock<Lab> = OnceLock::new();
+static NETWORK_USE: RwLock<()> = RwLock::new(());
 
 /// The output of a command as text, for assertions and messages.
 pub fn text(out: &Output) -> String {
@@ -68,6 +75,25 @@ impl Lab {
             assert_eq!(
                 lab.var("WILDRUN_LAB_SHAPE"),
                 "existing-layer",
+                "{} holds a lab of another shape",
+                lab.dir.display()
+            );
+            lab
+        })
+    }
+
+    /// The lab as a network (router, LAN and internet clients, kube-proxy),
+    /// started on first use.
+    pub fn network() -> &'static Lab {
+        NETWORK.get_or_init(|| {
+            let args = ["--lab", "--network"];
+            let lab = Lab::from_dir(
+                Lab::dir_or_up("WILDRUN_TEST_NETWORK_LAB", &args),
+                &NETWORK_USE,
+            );
+            assert_eq!(
+                lab.var("WILDRUN_LAB_SHAPE"),
+                "network",
                 "{} holds a lab of another shape",
                 lab.dir.display()
             );
@@ -183,7 +209,13 @@ impl Lab {
     /// `program args` inside the lab's network namespace, with the lab's
     /// exports (KUBECONFIG, CLOUD_DOMAIN, ...) in its environment.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let netns = self.var("WILDRUN_LAB_NETNS");
+        self.command_in(self.var("WILDRUN_LAB_NETNS"), program)
+    }
+
+    /// `program args` inside the lab's network namespace `netns` (the
+    /// network lab's `WILDRUN_LAB_LAN_NETNS`, `WILDRUN_LAB_INTERNET_NETNS`),
+    /// with the lab's exports in its environment.
+    pub fn command_in(&self, netns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = if netns.is_empty() {
             Command::new(program)
         } else {
@@ -295,8 +327,14 @@ impl Lab {
     /// lab's DNS; `extra` goes before the URL. Returns (status code, body);
     /// status 0 when no response came (curl's exit code is in the body).
     pub fn https_get(&self, url: &str, extra: &[&str]) -> (u16, String) {
+        self.https_get_in(self.var("WILDRUN_LAB_NETNS"), url, extra)
+    }
+
+    /// [`Lab::https_get`] from the lab's network namespace `netns`, which
+    /// resolves through its own resolver.
+    pub fn https_get_in(&self, netns: &str, url: &str, extra: &[&str]) -> (u16, String) {
         let out = self
-            .command("curl")
+            .command_in(netns, "curl")
             .args(["-sS", "--max-time", "5", "--cacert", self.ca_file()])
             .args(["-w", "\n%{http_code}"])
             .args(extra)

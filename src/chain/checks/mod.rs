@@ -5,6 +5,7 @@
 
 pub mod address;
 pub mod backend;
+pub mod client_address;
 pub mod dns;
 pub mod https;
 pub mod ingress;
@@ -20,6 +21,14 @@ use serde_json::Value;
 /// A string at `pointer` in `object`.
 fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
     object.pointer(pointer).and_then(Value::as_str)
+}
+
+/// The containers of a pod (`spec.containers`; none when unreadable).
+fn containers(pod: &Value) -> &[Value] {
+    pod.pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 /// `namespace/name` of an object.

@@ -12,6 +12,7 @@ carried and which pod address it reached:
     addr=10.244.0.7:80
     path=/
     from=127.0.0.1
+    client=127.0.0.1
 
 Usage: backend.py PORT [PORT...]
 """
@@ -30,6 +31,8 @@ class Handler(BaseHTTPRequestHandler):
             f"addr={local[0]}:{local[1]}\n"
             f"path={self.path}\n"
             f"from={self.client_address[0]}\n"
+            # The client as Traefik saw it (what its ipAllowList judged).
+            f"client={self.headers.get('X-Real-Ip', '')}\n"
         ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; charset=utf-8")

@@ -12,6 +12,15 @@
 
 LAB_NETNS=${WILDRUN_LAB_NETNS_NAME:-wildrun-lab}
 LAB_POD_CIDR=10.244.0.0/16
+# LAB_NETWORK=1 (up --lab --network): the namespace is the node of a network
+# (lab/network.sh), its pods behind a bridge rather than on its loopback.
+# A lab started so says so in its state directory (lab-ctl re-enters it).
+if [[ -z ${LAB_NETWORK:-} && $(cat "${WILDRUN_CLUSTER_DIR:-/nonexistent}/lab-shape" 2>/dev/null) == network ]]; then
+  LAB_NETWORK=1
+fi
+LAB_NETWORK=${LAB_NETWORK:-0}
+# shellcheck source=network.sh
+. "$(dirname "${BASH_SOURCE[0]}")/network.sh"
 
 lab_in_netns() { [[ $(ip netns identify $$ 2>/dev/null) == "$LAB_NETNS" ]]; }
 
@@ -23,7 +32,11 @@ lab_netns_create() {
     log "made network namespace $LAB_NETNS (loopback only, pod range $LAB_POD_CIDR)"
   fi
   ip -n "$LAB_NETNS" link set lo up
-  ip -n "$LAB_NETNS" addr replace "$LAB_POD_CIDR" dev lo
+  if ((LAB_NETWORK)); then
+    lab_network_create
+  else
+    ip -n "$LAB_NETNS" addr replace "$LAB_POD_CIDR" dev lo
+  fi
   mkdir -p "/etc/netns/$LAB_NETNS"
   echo "nameserver 127.0.0.1" >"/etc/netns/$LAB_NETNS/resolv.conf"
 }
@@ -53,6 +66,7 @@ lab_netns_delete() { # DIR: the lab's state directory
     ip netns delete "$LAB_NETNS" && log "removed network namespace $LAB_NETNS"
   fi
   rm -rf "/etc/netns/$LAB_NETNS"
+  lab_network_delete
 }
 
 # lab_kill_strays DIR: kill what still runs of the lab of state directory

@@ -46,8 +46,23 @@ case $LAB_SHAPE in
     LAB_BACKEND_PORTS=(80 8080 3000)
     LAB_TSIG_KEY=externaldns
     ;;
-  *) die "unknown lab shape '$LAB_SHAPE' (expected wildrun-layer or existing-layer)" ;;
+  network)
+    # wildrun's layer on the lab as a network (lab/network.sh): MetalLB's
+    # address on the LAN, the zone's apex the router's public address,
+    # pods behind the node's bridge, kube-proxy between them.
+    LAB_INTERNAL_DOMAIN=internal.$LAB_DOMAIN
+    LAB_BACKEND_PORTS=(80 8080)
+    LAB_TSIG_KEY=wildrun-lab
+    LAB_LB_IP=$LAB_NET_LB_IP
+    LAB_POOL=$LAB_NET_POOL
+    LAB_POD_CIDR=$LAB_NET_POD_CIDR
+    ;;
+  *) die "unknown lab shape '$LAB_SHAPE' (expected wildrun-layer, existing-layer or network)" ;;
 esac
+# The layer this shape applies (network: wildrun's, as the default).
+LAB_LAYER=$LAB_SHAPE; [[ $LAB_SHAPE == network ]] && LAB_LAYER=wildrun-layer
+# The apex's address: the router's public one on the network.
+LAB_APEX_IP=$LAB_LB_IP; ((LAB_NETWORK)) && LAB_APEX_IP=$LAB_PUBLIC_IP
 LAB_BIN=$("$cluster_here/build" --print-lab-bin-dir)
 KC=$STATE/kubeconfig
 # shellcheck source=../versions
@@ -60,6 +75,15 @@ mkdir -p "$STATE/lab" "$STATE/knot"
 lab_start() {
   local name=$1 bin=$2; shift 2
   start_process "$name" "$bin" "$@"
+}
+
+# lab_start_in NETNS NAME BINARY ARGS...: a lab process in another of the
+# lab's namespaces (ip netns exec replaces itself with BINARY, whose name
+# the pid check then expects).
+lab_start_in() {
+  local ns=$1 name=$2 bin=$3; shift 3
+  start_process "$name" ip netns exec "$ns" "$bin" "$@"
+  readlink -f "$(command -v "$bin")" >"$STATE/pids/$name.exe"
 }
 
 # lab_alive: fail, with its log, when a process started so far has exited.
@@ -92,9 +116,16 @@ lab_apply() { kctl lab-objects apply --server-side --force-conflicts --field-man
 # The interpreter itself, not a wrapper (pyenv's shim is a shell script), so
 # its pid file names the binary that runs.
 python=$(python3 -c 'import sys; print(sys.executable)') || die "python3 is not installed"
-lab_start backend "$python" "$cluster_here/lab/backend.py" "${LAB_BACKEND_PORTS[@]}"
+backend_probe=10.244.255.254
+if ((LAB_NETWORK)); then
+  # Every pod address is in the pods' namespace, behind the node's bridge.
+  lab_start_in "$LAB_PODS_NETNS" backend "$python" "$cluster_here/lab/backend.py" "${LAB_BACKEND_PORTS[@]}"
+  backend_probe=10.244.1.254
+else
+  lab_start backend "$python" "$cluster_here/lab/backend.py" "${LAB_BACKEND_PORTS[@]}"
+fi
 backend_up() {
-  curl -fsS --max-time 1 "http://10.244.255.254:${LAB_BACKEND_PORTS[0]}/" | grep -q '^host='
+  curl -fsS --max-time 1 "http://$backend_probe:${LAB_BACKEND_PORTS[0]}/" | grep -q '^host='
 }
 lab_wait "backend on the pod range" 10 backend_up
 
@@ -113,7 +144,7 @@ for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml \
   { cat "$kwok_dir/$f"; echo "---"; } >>"$stages"
 done
 lab_start kwok "$LAB_BIN/kwok" --kubeconfig "$KC" --manage-all-nodes=true \
-  --cidr "$LAB_POD_CIDR" --node-ip 127.0.0.1 -c "$stages"
+  --cidr "$LAB_POD_CIDR" --node-ip "$( ((LAB_NETWORK)) && echo "$LAB_NODE_LAN_IP" || echo 127.0.0.1)" -c "$stages"
 lab_apply <<YAML
 apiVersion: v1
 kind: Node
@@ -125,12 +156,25 @@ YAML
 node_ready() { [[ $(kubectl get node "$LAB_NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
 lab_wait "node $LAB_NODE Ready (kwok)" 30 node_ready
 
+# ---- the network: kube-proxy on the node ------------------------------------------
+if ((LAB_NETWORK)); then
+  # nftables mode, as the node of a current cluster runs it: Services'
+  # cluster, node-port and load-balancer addresses to their pods' endpoints,
+  # masquerading what externalTrafficPolicy Cluster sends on.
+  lab_start kube-proxy "$LAB_BIN/kube-proxy" --kubeconfig "$KC" --hostname-override "$LAB_NODE" \
+    --proxy-mode nftables --cluster-cidr 10.244.0.0/16 --nodeport-addresses "$LAB_NODE_LAN_IP/32" \
+    --metrics-bind-address 127.0.0.1:10249 --healthz-bind-address 127.0.0.1:10256 \
+    --conntrack-max-per-core 0
+  kube_proxy_up() { curl -fsS --max-time 1 http://127.0.0.1:10256/healthz >/dev/null; }
+  lab_wait "kube-proxy healthy" 30 kube_proxy_up
+fi
+
 # ---- DNS: Knot --------------------------------------------------------------------
 tsig_secret=$(openssl rand -base64 32)
 printf '%s' "$tsig_secret" >"$STATE/knot/tsig.secret"
 zone_file() { # ZONE [DELEGATED-CHILD]
   printf '$ORIGIN %s.\n$TTL 60\n@ SOA ns1.%s. hostmaster.%s. 1 3600 600 86400 60\n@ NS ns1.%s.\nns1 A 127.0.0.1\n@ A %s\n' \
-    "$1" "$1" "$1" "$1" "$LAB_LB_IP"
+    "$1" "$1" "$1" "$1" "$LAB_APEX_IP"
   if [[ -n ${2:-} ]]; then
     local child=${2%."$1"}
     printf '%s NS ns1.%s.\nns1.%s A 127.0.0.1\n' "$child" "$2" "$child"
@@ -141,7 +185,7 @@ zone_file "$LAB_INTERNAL_DOMAIN" >"$STATE/knot/$LAB_INTERNAL_DOMAIN.zone"
 cat >"$STATE/knot/knot.conf" <<CONF
 server:
     rundir: "$STATE/knot"
-    listen: [ 127.0.0.1@53 ]
+    listen: [ 127.0.0.1@53$( ((LAB_NETWORK)) && echo ", $LAB_NODE_LAN_IP@53") ]
 database:
     storage: "$STATE/knot/db"
 control:
@@ -176,6 +220,19 @@ lab_start knotd "$knotd_bin" -c "$STATE/knot/knot.conf"
 soa() { kdig @127.0.0.1 +time=1 +retry=0 +short "$1" SOA | grep -q hostmaster; }
 lab_wait "Knot serving $LAB_DOMAIN" 10 soa "$LAB_DOMAIN"
 lab_wait "Knot serving $LAB_INTERNAL_DOMAIN" 10 soa "$LAB_INTERNAL_DOMAIN"
+if ((LAB_NETWORK)); then
+  # The LAN's resolver on the router, split horizon as a wild-cloud LAN's
+  # dnsmasq: the internal domain is MetalLB's address, everything else of
+  # the domain is asked of the authoritative server (public services then
+  # resolve to the router's public address, reached by NAT loopback).
+  dnsmasq_bin=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
+  [[ -x $dnsmasq_bin ]] || die "dnsmasq is not installed (Debian package dnsmasq-base; tests/setup installs it)"
+  lab_start_in "$LAB_ROUTER_NETNS" dnsmasq "$dnsmasq_bin" --keep-in-foreground --no-daemon --conf-file=/dev/null \
+    --no-resolv --no-hosts --user=root --pid-file= --bind-interfaces --listen-address="$LAB_ROUTER_LAN_IP" \
+    --port=53 --address="/$LAB_INTERNAL_DOMAIN/$LAB_LB_IP" --server="/$LAB_DOMAIN/$LAB_NODE_LAN_IP" --log-queries
+  lan_dns() { ip netns exec "$LAB_LAN_NETNS" kdig @"$LAB_ROUTER_LAN_IP" +time=1 +retry=0 +short "ns1.$LAB_DOMAIN" A | grep -q .; }
+  lab_wait "dnsmasq answering the LAN" 10 lan_dns
+fi
 
 # ---- the lab CA -----------------------------------------------------------------
 ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
@@ -217,6 +274,15 @@ start_cert_manager() {
   lab_wait "cert-manager issuing wildcard-internal-wild-cloud" 60 cert_ready wildcard-internal-wild-cloud
 }
 
+# lab_kubeconfig_at ADDRESS FILE: the admin kubeconfig, reaching the API
+# server at the node's ADDRESS (network shape, where it listens on every
+# address of the node), TLS checked against the name its certificate has.
+lab_kubeconfig_at() {
+  sed -e "s#server: https://127.0.0.1:#server: https://$1:#" \
+    -e 's#^\(    certificate-authority-data: .*\)#\1\n    tls-server-name: localhost#' "$KC" >"$2"
+  chmod 600 "$2"
+}
+
 # start_traefik ARG...: Traefik, serving websecure on the address MetalLB
 # assigned (in a real cluster, MetalLB announces it and kube-proxy forwards
 # it to Traefik's pod).
@@ -227,7 +293,15 @@ start_traefik() {
     # runs in a pod.
     unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
     export KUBECONFIG=$KC
-    lab_start traefik "$LAB_BIN/traefik" "$@"
+    if ((LAB_NETWORK)); then
+      # From the pods' namespace the API server is at the node's bridge
+      # address, which its certificate does not name: the name it does.
+      KUBECONFIG=$STATE/kubeconfig-pods
+      lab_kubeconfig_at "$LAB_CNI_IP" "$KUBECONFIG"
+      lab_start_in "$LAB_PODS_NETNS" traefik "$LAB_BIN/traefik" "$@"
+    else
+      lab_start traefik "$LAB_BIN/traefik" "$@"
+    fi
   )
   lab_wait "Traefik serving https://$LAB_LB_IP:$LAB_HTTPS_PORT" 30 traefik_up
 }
@@ -254,7 +328,7 @@ tsig_b64=$(printf '%s' "$tsig_secret" | base64 -w0)
 
 # ---- the layer and its controllers (and, existing-layer, the apps) -----------------
 # shellcheck source=wildrun-layer.sh
-. "$cluster_here/lab/$LAB_SHAPE.sh"
+. "$cluster_here/lab/$LAB_LAYER.sh"
 
 # What clients of the lab need, as `export` lines (printed by up).
 {
@@ -268,5 +342,13 @@ tsig_b64=$(printf '%s' "$tsig_secret" | base64 -w0)
   echo "export WILDRUN_LAB_SHAPE=$LAB_SHAPE"
   echo "export WILDRUN_LAB_INTERNAL_DOMAIN=$LAB_INTERNAL_DOMAIN"
   echo "export WILDRUN_CONFIG=$STATE/wildrun.yaml"
+  if ((LAB_NETWORK)); then
+    # wildrun and kubectl on the LAN client (the doctor asking from there).
+    lab_kubeconfig_at "$LAB_NODE_LAN_IP" "$STATE/kubeconfig-lan"
+    echo "export WILDRUN_LAB_LAN_KUBECONFIG=$STATE/kubeconfig-lan"
+    echo "export WILDRUN_LAB_LAN_NETNS=$LAB_LAN_NETNS"
+    echo "export WILDRUN_LAB_INTERNET_NETNS=$LAB_INTERNET_NETNS"
+    echo "export WILDRUN_LAB_PUBLIC_IP=$LAB_PUBLIC_IP"
+  fi
 } >"$STATE/lab-env"
 log "lab's components ready in $((SECONDS - t_lab))s ($LAB_SHAPE): https://*.$LAB_DOMAIN at $(lb_ip):$LAB_HTTPS_PORT, DNS $LAB_DNS, network namespace $LAB_NETNS"

@@ -63,7 +63,11 @@ metadata:
 spec:
   type: LoadBalancer
   selector: {app.kubernetes.io/name: traefik}
-  ports: [{name: websecure, port: 443, targetPort: 443, protocol: TCP}]
+  ports: $(if ((LAB_NETWORK)); then
+    echo "[{name: web, port: 80, targetPort: 8000, protocol: TCP}, {name: websecure, port: 443, targetPort: 8443, protocol: TCP}]"
+  else
+    echo "[{name: websecure, port: 443, targetPort: 443, protocol: TCP}]"
+  fi)
 YAML
 
 # ---- the visibility layer: wildrun scripts/cluster.rhai -----------------------------
@@ -119,6 +123,17 @@ metallb_args=(-namespace metallb-system -webhook-mode=disabled -disable-cert-rot
 mirror_deployment metallb-system controller metallb "quay.io/metallb/controller:$METALLB_VERSION" \
   "${metallb_args[@]}" | lab_apply
 start_metallb metallb-system app.kubernetes.io/instance=controller "${metallb_args[@]}"
+if ((LAB_NETWORK)); then
+  # The speaker, layer 2: answers ARP for MetalLB's address on the LAN from
+  # the node (with externalTrafficPolicy Local, only once Traefik's pod is
+  # on it). Its pod is kwok's; the process runs on the node.
+  speaker_args=(-namespace metallb-system -node-name "$LAB_NODE" -port=0 -health-probe-port=17473)
+  mirror_deployment metallb-system speaker metallb-speaker "quay.io/metallb/speaker:$METALLB_VERSION" \
+    "${speaker_args[@]}" | lab_apply
+  lab_wait "MetalLB's speaker pod (kwok)" 30 first_pod metallb-system app.kubernetes.io/instance=speaker
+  lab_start metallb-speaker "$LAB_BIN/metallb-speaker" -kubeconfig "$KC" \
+    -pod-name "$(first_pod metallb-system app.kubernetes.io/instance=speaker)" "${speaker_args[@]}"
+fi
 
 # ---- cert-manager -------------------------------------------------------------------
 certmanager_args=(--cluster-resource-namespace=cert-manager --leader-elect=false)
@@ -127,7 +142,14 @@ mirror_deployment cert-manager cert-manager cert-manager "quay.io/jetstack/cert-
 start_cert_manager "${certmanager_args[@]}"
 
 # ---- Traefik ------------------------------------------------------------------------
-traefik_args=(--entryPoints.websecure.address="$(lb_ip):$LAB_HTTPS_PORT"
+if ((LAB_NETWORK)); then
+  # A pod: its ports on every address of the pods' namespace, reached
+  # through the Service (kube-proxy) as on a real cluster.
+  traefik_entry=(--entryPoints.web.address=:8000 --entryPoints.websecure.address=:8443)
+else
+  traefik_entry=(--entryPoints.websecure.address="$(lb_ip):$LAB_HTTPS_PORT")
+fi
+traefik_args=("${traefik_entry[@]}"
   --entryPoints.websecure.http.tls=true
   --providers.kubernetesingress=true --providers.kubernetescrd=true
   --providers.kubernetesingress.ingressendpoint.publishedservice=traefik/traefik
@@ -155,3 +177,8 @@ start_external_dns external-dns external-dns "${edns_public[@]}"
 start_external_dns external-dns-internal external-dns "${edns_internal[@]}"
 
 lab_wait "the controllers' Deployments Available" 30 deployments_available metallb-system cert-manager traefik external-dns
+if ((LAB_NETWORK)); then
+  # The LAN learns MetalLB's address from the speaker (ARP), no route needed.
+  lan_reaches_lb() { ip netns exec "$LAB_LAN_NETNS" curl -sk --max-time 1 -o /dev/null "https://$LAB_LB_IP/"; }
+  lab_wait "the LAN reaching $LAB_LB_IP (MetalLB's speaker answering ARP)" 30 lan_reaches_lb
+fi
