@@ -116,6 +116,10 @@ metadata:
   labels: $traefik_labels
 spec:
   type: LoadBalancer
+  # A cluster already closed to the internet: Traefik sees client addresses,
+  # so scripts/cluster.rhai has nothing to write here. The leak itself (the
+  # policy left at Cluster) is reproduced in the --network lab.
+  externalTrafficPolicy: Local
   selector: {app.kubernetes.io/name: traefik, app.kubernetes.io/instance: traefik-traefik}
   ports:
   - {name: web, port: 80, targetPort: web, protocol: TCP}
