@@ -298,7 +298,8 @@ fn by_marker<'a>(all: &'a [Transcript], marker: &str) -> &'a Transcript {
 
 /// Where each marker runs: `plane` on a control plane of this test's own,
 /// `lab` in the visibility lab (with WILDRUN_TEST_LAB), `local` with no
-/// cluster. `existing-lab`: the existing-layer lab's transcripts, which
+/// cluster. `existing-lab` and `network-lab`: the transcripts of the
+/// existing-layer and network labs, which
 /// this file does not run yet (their commands run in tests/existing.rs).
 const MARKERS: &[(&str, &str)] = &[
     ("try", "lab"),
@@ -308,6 +309,8 @@ const MARKERS: &[(&str, &str)] = &[
     ("existing-layer-adopt", "existing-lab"),
     ("existing-layer-secret", "existing-lab"),
     ("existing-layer-runs", "existing-lab"),
+    ("existing-layer-rerun", "existing-lab"),
+    ("try-network", "network-lab"),
     ("apply", "plane"),
     ("wait", "lab"),
     ("doctor", "lab"),
