@@ -1287,7 +1287,8 @@ fn wait_for_run_after(run: &mut Background, marker: &str, nth: usize) {
 #[test]
 fn watch_prune_waits_for_a_half_saved_file_keeps_data_and_holds_a_large_removal() {
     let cluster = TestCluster::shared();
-    let guard = TestNamespace::new(cluster, "watch-prune");
+    // Made by the run, so the Namespace is one of the instance's objects.
+    let guard = TestNamespace::to_be_made(cluster, "watch-prune");
     let ns = guard.name();
     let dir = tempfile::tempdir().unwrap();
     // A recipe of its own name: its instance is this test's alone.

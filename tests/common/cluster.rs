@@ -311,6 +311,16 @@ impl TestNamespace {
         }
     }
 
+    /// A fresh name for a namespace the test's wildrun run makes itself
+    /// (so that it is wildrun's: one kubectl made is used as it is, never
+    /// labelled as an instance's); deleted with the guard like the others.
+    pub fn to_be_made(cluster: &TestCluster, test_name: &str) -> TestNamespace {
+        TestNamespace {
+            name: unique_name(test_name),
+            cluster: cluster.clone(),
+        }
+    }
+
     /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.name
