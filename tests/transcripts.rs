@@ -659,8 +659,23 @@ fn the_transcripts_in_the_visibility_lab_are_real_runs() {
         "deployment/myservice",
         "--timeout=60s",
     ]);
+    // Traefik serves the new Ingress (it picks it up in its own time): the
+    // transcript shows DNS broken, not a route still on its way.
+    let host = format!("myservice.{}", lab.domain());
+    let resolve = format!("{host}:443:{}", lab.lb_ip());
+    let url = format!("https://{host}/");
+    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lab.eventually(
+            &format!("Traefik serves {host}"),
+            std::time::Duration::from_secs(30),
+            || (lab.https_get(&url, &["--resolve", &resolve]).0 == 200).then_some(()),
+        )
+    }));
     // ExternalDNS starts again whatever the outcome, before it is judged.
     let broken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if let Err(failure) = served {
+            std::panic::resume_unwind(failure);
+        }
         for step in &by_marker(&all, "doctor-broken").steps {
             run_lab_step(step, lab, &scratch);
         }
