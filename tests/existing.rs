@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::lab::{text, Lab};
+use common::lab::{check, text, Lab};
 use serde_json::{json, Value};
 
 /// The namespaces of the existing layer and its apps.
@@ -599,20 +599,7 @@ fn changed(
 
 /// `wildrun scripts/doctor.rhai --layer --json ARGS`: the report and exit code.
 fn layer_doctor(lab: &Lab, args: &[&str]) -> (Value, Option<i32>) {
-    let mut all = vec!["scripts/doctor.rhai", "--layer", "--json"];
-    all.extend_from_slice(args);
-    let out = lab.wildrun(&all);
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("doctor --layer --json: {e}: {}", text(&out)));
-    (report, out.status.code())
-}
-
-/// The check `name` of a doctor report.
-fn check<'r>(report: &'r Value, name: &str) -> &'r Value {
-    report["checks"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no check {name}: {report:#}"))
+    lab.doctor(&[&["--layer"][..], args].concat())
 }
 
 #[test]

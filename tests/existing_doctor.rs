@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::lab::{text, Lab};
+use common::lab::{check, text, Lab};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -25,25 +25,6 @@ const KUBECTL_MANAGER: &str = "--field-manager=kubectl-client-side-apply";
 /// How long a green doctor may take to come back after another test put an
 /// object back (Traefik reloads, ExternalDNS's interval is 5 s).
 const SETTLE: Duration = Duration::from_secs(60);
-
-/// `wildrun scripts/doctor.rhai ARGS --json` in the lab: the report and the exit code.
-fn doctor(lab: &Lab, args: &[&str]) -> (Value, Option<i32>) {
-    let mut all = vec!["scripts/doctor.rhai"];
-    all.extend_from_slice(args);
-    all.push("--json");
-    let out = lab.wildrun(&all);
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("doctor {args:?} printed no JSON ({e}): {}", text(&out)));
-    (report, out.status.code())
-}
-
-/// The check named `name` of a report.
-fn check<'r>(report: &'r Value, name: &str) -> &'r Value {
-    report["checks"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no check {name}: {report:#}"))
-}
 
 /// What a check found.
 fn found<'r>(report: &'r Value, name: &str) -> &'r str {
@@ -64,7 +45,7 @@ fn with_status(report: &Value, status: &str) -> Vec<String> {
 /// The doctor with `args`, once every check passes (within [`SETTLE`]).
 fn doctor_green(lab: &Lab, args: &[&str]) -> Value {
     lab.eventually(&format!("doctor {args:?} green"), SETTLE, || {
-        let (report, code) = doctor(lab, args);
+        let (report, code) = lab.doctor(args);
         (code == Some(0) && with_status(&report, "fail").is_empty()).then_some(report)
     })
 }
@@ -73,7 +54,7 @@ fn doctor_green(lab: &Lab, args: &[&str]) -> Value {
 /// `found_text`, and fails nothing but `name` and `also` (the links after
 /// it that the same break takes down). Returns the report.
 fn assert_red(lab: &Lab, args: &[&str], name: &str, found_text: &str, also: &[&str]) -> Value {
-    let (report, code) = doctor(lab, args);
+    let (report, code) = lab.doctor(args);
     assert_eq!(code, Some(1), "{report:#}");
     assert_eq!(check(&report, name)["status"], "fail", "{report:#}");
     assert!(

@@ -15,7 +15,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use common::cluster::unique_name;
-use common::lab::{text, Lab};
+use common::lab::{check, text, Lab};
 use serde_json::{json, Value};
 
 const WAIT: &str = "120s";
@@ -117,14 +117,6 @@ impl Drop for Service {
             eprintln!("cleanup of {} failed: {}", self.name, text(&out));
         }
     }
-}
-
-/// The check named `name` of a doctor report.
-fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .and_then(|checks| checks.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
 }
 
 /// What a check found, as text (empty when it says nothing).
@@ -794,16 +786,7 @@ fn ready(obj: &Value) -> bool {
 
 /// `wildrun scripts/doctor.rhai --layer --json ARGS`: the report and exit code.
 fn layer_doctor(lab: &Lab, extra: &[&str]) -> (Value, Option<i32>) {
-    let mut args = vec!["scripts/doctor.rhai", "--layer", "--json"];
-    args.extend(extra);
-    let out = lab.wildrun(&args);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "doctor --layer --json printed no JSON ({e}): {}",
-            text(&out)
-        )
-    });
-    (report, out.status.code())
+    lab.doctor(&[&["--layer"][..], extra].concat())
 }
 
 #[test]

@@ -47,6 +47,14 @@ static EXISTING_USE: RwLock<()> = RwLock::new(());
 static NETWORK: OnceLock<Lab> = OnceLock::new();
 static NETWORK_USE: RwLock<()> = RwLock::new(());
 
+/// The check named `name` of a doctor report (panics naming it when absent).
+pub fn check<'r>(report: &'r serde_json::Value, name: &str) -> &'r serde_json::Value {
+    report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name}: {report:#}"))
+}
+
 /// The output of a command as text, for assertions and messages.
 pub fn text(out: &Output) -> String {
     format!(
@@ -304,6 +312,18 @@ impl Lab {
             .lines()
             .map(str::to_string)
             .collect()
+    }
+
+    /// `wildrun scripts/doctor.rhai ARGS --json` in the lab: the report and
+    /// the exit code (panics, with the output, when it printed no JSON).
+    pub fn doctor(&self, args: &[&str]) -> (serde_json::Value, Option<i32>) {
+        let mut all = vec!["scripts/doctor.rhai"];
+        all.extend_from_slice(args);
+        all.push("--json");
+        let out = self.wildrun(&all);
+        let report = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("doctor {args:?} printed no JSON ({e}): {}", text(&out)));
+        (report, out.status.code())
     }
 
     /// Polls `check` every 200 ms until it returns `Some`, for at most `limit`.
