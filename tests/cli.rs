@@ -770,6 +770,19 @@ fn unknown_field_and_wrong_type_name_the_path_and_line() {
 }
 
 #[test]
+fn gateway_api_kinds_are_typed_objects() {
+    assert_fails(
+        &["tests/fixtures/httproute-unknown-field.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/httproute-unknown-field.rhai:2:",
+            "HTTPRoute web: unknown field spec.rules[0].backendRef (did you mean backendRefs?)",
+        ],
+    );
+}
+
+#[test]
 fn errors_inside_stdlib_point_at_the_recipe_line_too() {
     let dir = tempfile::tempdir().unwrap();
     let recipe = dir.path().join("fork.rhai");
