@@ -6,14 +6,18 @@
 //! its gateway-httproute source.
 //!
 //! Each test fails when its link is broken: the record is ExternalDNS's
-//! (its ownership record names the HTTPRoute), the answer the backend's.
+//! (its ownership record names the HTTPRoute), the answer the backend's,
+//! and the doctor is red with the check of the link broken for real (a
+//! wrong listener, a missing backend, the ReferenceGrant taken away).
 
 mod common;
 
 use std::process::Output;
+use std::time::Duration;
 
 use common::cluster::unique_name;
 use common::lab::{text, Lab};
+use serde_json::Value;
 
 const WAIT: &str = "120s";
 
@@ -154,4 +158,152 @@ fn an_internal_service_over_an_httproute_admits_only_its_source_ranges() {
     // an asker outside the ranges.
     let (status, body) = lab.https_get(&svc.url(), &["--interface", "127.9.9.9"]);
     assert_eq!(status, 403, "from 127.9.9.9 (outside the range): {body}");
+}
+
+/// The doctor's JSON report and exit code for `svc`, in gateway mode.
+fn doctor(svc: &RoutedService) -> (Value, Option<i32>) {
+    let mut args = vec!["scripts/doctor.rhai", "--name", &svc.name, "--json"];
+    args.extend(svc.extra.iter().map(String::as_str));
+    let out = svc.lab.wildrun(&args);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
+    (report, out.status.code())
+}
+
+/// `name (status): found` of every check that did not pass.
+fn not_passed(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] != "pass")
+        .map(|c| format!("{} ({}): {}", c["name"], c["status"], c["found"]))
+        .collect()
+}
+
+/// The names of the failed checks.
+fn failed(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] == "fail")
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The check named `name`'s hint.
+fn hint<'a>(report: &'a Value, name: &str) -> &'a str {
+    report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == name))
+        .and_then(|c| c["hint"].as_str())
+        .unwrap_or_else(|| panic!("no hint for {name} in {report:#}"))
+}
+
+/// A JSON patch to the service's HTTPRoute.
+fn patch_route(svc: &RoutedService, patch: &str) {
+    svc.lab.kubectl_ok(&[
+        "-n",
+        &svc.name,
+        "patch",
+        "httproute",
+        &svc.name,
+        "--type=json",
+        "-p",
+        patch,
+    ]);
+}
+
+#[test]
+fn the_doctor_is_green_on_a_route_and_red_on_a_wrong_listener_or_backend() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let public = RoutedService::deploy(lab, "public", "gwdoc", &[]);
+    let (report, code) = doctor(&public);
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, Some(0));
+    let internal = RoutedService::deploy(lab, "internal", "gwdocint", &ADMIT_LOCALHOST);
+    let (report, code) = doctor(&internal);
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, Some(0));
+
+    // A listener the Gateway does not have: the route is not Accepted.
+    patch_route(
+        &public,
+        r#"[{"op": "replace", "path": "/spec/parentRefs/0/sectionName", "value": "web"}]"#,
+    );
+    let report = lab.eventually("the route refused", Duration::from_secs(30), || {
+        let (report, code) = doctor(&public);
+        (code == Some(1) && failed(&report).contains(&"route-accepted".to_string()))
+            .then_some(report)
+    });
+    assert!(
+        failed(&report).contains(&"listener".to_string()),
+        "{report:#}"
+    );
+    assert!(
+        hint(&report, "route-accepted").contains("[\"https\"]"),
+        "{report:#}"
+    );
+
+    // A backend that does not exist: the references do not resolve.
+    patch_route(
+        &internal,
+        r#"[{"op": "replace", "path": "/spec/rules/0/backendRefs/0/name", "value": "missing"}]"#,
+    );
+    let report = lab.eventually("the backend unresolved", Duration::from_secs(30), || {
+        let (report, code) = doctor(&internal);
+        (code == Some(1) && failed(&report).contains(&"route-refs".to_string())).then_some(report)
+    });
+    assert!(
+        hint(&report, "route-refs").contains("Service that does not exist"),
+        "{report:#}"
+    );
+    assert!(
+        failed(&report).contains(&"service".to_string()),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn the_doctor_is_red_without_the_reference_grant_for_the_certificate() {
+    let lab = Lab::shared();
+    // Takes the layer's ReferenceGrant away: no other test may see it gone.
+    let _only = lab.exclusive();
+    let svc = RoutedService::deploy(lab, "public", "gwgrant", &[]);
+    lab.kubectl_ok(&[
+        "-n",
+        "cert-manager",
+        "delete",
+        "referencegrant",
+        "wildrun-gateways",
+    ]);
+    let report = lab.eventually("the listener refused", Duration::from_secs(30), || {
+        let (report, code) = doctor(&svc);
+        (code == Some(1) && failed(&report).contains(&"reference-grant".to_string()))
+            .then_some(report)
+    });
+    assert!(
+        failed(&report).contains(&"listener".to_string()),
+        "{report:#}"
+    );
+    assert!(
+        hint(&report, "listener").contains("ReferenceGrant"),
+        "{report:#}"
+    );
+
+    // The layer makes it again.
+    let out = lab
+        .command(env!("CARGO_BIN_EXE_wildrun"))
+        .current_dir(common::cluster::repo_root())
+        .args(["scripts/cluster.rhai", "--set", "ingress.api=gateway"])
+        .output()
+        .expect("run scripts/cluster.rhai");
+    assert!(out.status.success(), "{}", text(&out));
+    let (report, _) = lab.eventually("the listener mended", Duration::from_secs(30), || {
+        let (report, code) = doctor(&svc);
+        (code == Some(0)).then_some((report, code))
+    });
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
 }

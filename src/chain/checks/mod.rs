@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod dns;
+pub mod gateway;
 pub mod https;
 pub mod ingress;
 pub mod load_balancer;
