@@ -307,3 +307,82 @@ fn the_doctor_is_red_without_the_reference_grant_for_the_certificate() {
     });
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
 }
+
+/// Requests `url` in the lab every 100 ms until `stop`, at most 1200 times;
+/// the statuses seen, in order.
+fn request_loop(
+    lab: &'static Lab,
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Vec<u16>> {
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in 0..1200 {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            seen.push(lab.https_get(&url, &[]).0);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        seen
+    })
+}
+
+#[test]
+fn moving_from_ingress_to_httproute_and_back_keeps_answering() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let mut svc = RoutedService {
+        lab,
+        recipe: "public",
+        name: unique_name("gwmove"),
+        extra: Vec::new(),
+    };
+    let out = svc.run(&["--wait", "--timeout", WAIT]);
+    assert!(
+        out.status.success(),
+        "deploy over an Ingress: {}",
+        text(&out)
+    );
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let requests = request_loop(lab, svc.url(), stop.clone());
+    // Onto the Gateway API: the HTTPRoute answers before the Ingress goes.
+    svc.extra = GATEWAY.iter().map(|s| s.to_string()).collect();
+    let moved = svc.run(&["--prune"]);
+    assert!(
+        moved.status.success(),
+        "move to HTTPRoute: {}",
+        text(&moved)
+    );
+    let said = String::from_utf8_lossy(&moved.stderr);
+    let waited = said
+        .find("waiting until the new route answers")
+        .expect("the wait said");
+    let deleted = said
+        .find(&format!("deleted    Ingress {0}/{0}", svc.name))
+        .expect("the Ingress pruned");
+    assert!(waited < deleted, "{said}");
+    assert_eq!(route_accepted(lab, &svc.name), "True");
+    // And back to an Ingress, the HTTPRoute pruned once the Ingress answers.
+    svc.extra.clear();
+    let back = svc.run(&["--prune"]);
+    assert!(
+        back.status.success(),
+        "move back to Ingress: {}",
+        text(&back)
+    );
+    let said = String::from_utf8_lossy(&back.stderr);
+    assert!(
+        said.contains(&format!("deleted    HTTPRoute {0}/{0}", svc.name)),
+        "{said}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = requests.join().expect("the request loop");
+    assert!(seen.len() >= 10, "too few requests to tell: {seen:?}");
+    assert!(
+        seen.iter().all(|s| *s == 200),
+        "a request failed during the moves: {seen:?}"
+    );
+}

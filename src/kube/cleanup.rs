@@ -518,6 +518,22 @@ impl Pruning {
         self.spared.iter().any(|e| e.action == Action::Held)
     }
 
+    /// The routes it removes (Ingresses, HTTPRoutes, IngressRoutes), as
+    /// `Kind namespace/name`: a recipe that moved to another routing API
+    /// replaces them, and the new route must answer before they go.
+    pub fn removed_routes(&self) -> Vec<String> {
+        self.remove
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f.target.kind.as_str(),
+                    "Ingress" | "HTTPRoute" | "IngressRoute"
+                )
+            })
+            .map(|f| f.target.to_string())
+            .collect()
+    }
+
     /// Its report entries for a run that failed before pruning: the
     /// deletions not done, and what it would have spared anyway.
     pub fn not_done(&self) -> Vec<Entry> {
