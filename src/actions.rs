@@ -478,12 +478,17 @@ async fn apply(
     };
     if let Some(pruning) = pruning {
         let dry_run = request.exec.server_dry_run;
-        let replaced = pruning.removed_routes();
-        let plan_routes = plan
-            .targets()
+        let planned_hosts: Vec<String> = plan
+            .ordered()
             .iter()
-            .any(|t| matches!(t.kind.as_str(), "Ingress" | "HTTPRoute" | "IngressRoute"));
-        if !dry_run && plan_routes && !replaced.is_empty() {
+            .filter_map(|p| match &p.step {
+                crate::plan::Step::Apply(a) => Some(&a.object),
+                _ => None,
+            })
+            .flat_map(|o| kube::cleanup::route_hosts(&o.kind, &o.value))
+            .collect();
+        let replaced = pruning.replaced_routes(&planned_hosts);
+        if !dry_run && !replaced.is_empty() {
             tracing::info!(
                 "--prune: the plan replaces {}; waiting until the new route answers before removing it",
                 kube::cleanup::first_few(&replaced)
