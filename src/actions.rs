@@ -385,8 +385,15 @@ fn apply_and_serve(
         unsettled: u.map(|u| u.to_string()),
     });
     let rules = prune_rules(request, config, watch_step);
-    let (report, error) =
-        session.block_on(apply(&cluster, request, &plan, instance, &reads, &rules));
+    // A prune that removes routes the plan replaces waits for the new
+    // route to answer first, as long as --wait would.
+    let replacing = crate::reach::Settings::from_config(
+        config,
+        request.wait.unwrap_or(crate::reach::DEFAULT_TIMEOUT),
+    );
+    let (report, error) = session.block_on(apply(
+        &cluster, request, &plan, instance, &reads, &rules, &replacing,
+    ));
     if let Some(error) = error {
         return Err(reported(request, error, &report.entries));
     }
@@ -424,10 +431,19 @@ fn prune_rules(request: &Request, config: &Config, watch: Option<WatchStep>) -> 
     }
 }
 
+/// How long a prune that replaces a route waits, once the new route
+/// answers, before removing the old: Traefik serves a route it has taken
+/// only after its providers' throttle (`providersThrottleDuration`, 2 s by
+/// default), with room for a loaded machine.
+const ROUTE_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Applies the plan; with `--prune`, decides what to prune and checks the
 /// delete permission before the first write, and removes what the recipe
-/// stopped producing after. The report is there whatever happens: after a
-/// failure it says what was done, what failed and what was not done.
+/// stopped producing after. When that removes routes (an Ingress the plan
+/// replaced by an HTTPRoute, or back), it first waits, with `replacing`,
+/// until the plan's service answers, so the move never stops answering.
+/// The report is there whatever happens: after a failure it says what was
+/// done, what failed and what was not done.
 async fn apply(
     cluster: &Cluster,
     request: &Request,
@@ -435,6 +451,7 @@ async fn apply(
     instance: &Instance,
     script_reads: &kube::reads::Reads,
     rules: &PruneRules,
+    replacing: &crate::reach::Settings,
 ) -> (Report, Option<kube::KubeError>) {
     let not_done = |extra: Vec<Entry>| Report {
         entries: not_done(plan).into_iter().chain(extra).collect(),
@@ -464,6 +481,39 @@ async fn apply(
     };
     if let Some(pruning) = pruning {
         let dry_run = request.exec.server_dry_run;
+        let planned_hosts: Vec<String> = plan
+            .ordered()
+            .iter()
+            .filter_map(|p| match &p.step {
+                crate::plan::Step::Apply(a) => Some(&a.object),
+                _ => None,
+            })
+            .flat_map(|o| kube::cleanup::route_hosts(&o.kind, &o.value))
+            .collect();
+        let replaced = pruning.replaced_routes(&planned_hosts);
+        if !dry_run && !replaced.is_empty() {
+            tracing::info!(
+                "--prune: the plan replaces {}; waiting until the new route answers before removing it",
+                kube::cleanup::first_few(&replaced)
+            );
+            if let Err(e) = crate::reach::until_reachable(cluster, plan, replacing).await {
+                report.entries.extend(pruning.not_done());
+                let reason = e.to_string();
+                return (
+                    report,
+                    Some(kube::KubeError::RouteNotAnswering { replaced, reason }),
+                );
+            }
+            // The answer may still come through the old route: Traefik
+            // reports a route taken when it reads it, and serves it once it
+            // applies its providers' configuration (throttled, 2 s by
+            // default).
+            tracing::info!(
+                "--prune: giving Traefik {}s to serve the new route before removing the old",
+                ROUTE_SETTLE.as_secs()
+            );
+            tokio::time::sleep(ROUTE_SETTLE).await;
+        }
         let pruned =
             kube::cleanup::prune_instance(cluster, plan, pruning, dry_run, &mut report).await;
         if let Err(e) = pruned {

@@ -255,6 +255,10 @@ fn address_range(value: &str) -> Result<(), String> {
     })
 }
 
+fn routing_api(value: &str) -> Result<(), String> {
+    one_of(value, &["ingress", "gateway"])
+}
+
 fn dns_provider(value: &str) -> Result<(), String> {
     one_of(value, &["cloudflare", "rfc2136"])
 }
@@ -401,6 +405,13 @@ pub const KEYS: &[Key] = &[
         default: Some(|| json!("wildrun")),
         help: "name of the IPAddressPool (and its L2Advertisement)",
         check: validate::dns1123_subdomain,
+    },
+    Key {
+        path: "ingress.api",
+        ty: KeyType::Text,
+        default: Some(|| json!("ingress")),
+        help: "routing API of the service recipes, scripts/cluster.rhai and the doctor: ingress (an Ingress per service, the wildcard Secret copied beside it) or gateway (an HTTPRoute per service on the layer's Gateways, TLS ending at the Gateway)",
+        check: routing_api,
     },
     Key {
         path: "ingress.className",

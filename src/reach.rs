@@ -14,6 +14,9 @@
 //!      copy of it was skipped because cert-manager had not issued the source
 //!      yet, the copy is made as soon as the source exists;
 //!    - an HTTPS request to the host that answers (see [`judge`]).
+//! 3. for each HTTPRoute: `Accepted` (references resolved) by each parent
+//!    Gateway listener, then per host the DNS record to the Gateway's
+//!    ExternalDNS target and the HTTPS request (TLS ends at the Gateway).
 //!
 //! Links are waited on one after the other, each until it holds; the whole
 //! wait ends at the timeout with the link and its last reason. A failed read
@@ -35,6 +38,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+
+/// The Gateway API version the wait reads routes and Gateways at.
+const GATEWAY_API_VERSION: &str = "gateway.networking.k8s.io/v1";
 
 /// How long `--wait` waits unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -91,6 +97,24 @@ pub enum Link {
         /// The plan's copy into that namespace, if it has one.
         copy: Option<SecretCopy>,
     },
+    /// An HTTPRoute is `Accepted` by its parent Gateway listener, with
+    /// its references (backends) resolved.
+    RouteAccepted {
+        /// The route's namespace.
+        namespace: String,
+        /// The route's name.
+        name: String,
+        /// The Gateway listener it attaches to.
+        parent: chain::httproute::ParentRef,
+    },
+    /// ExternalDNS has written the record of an HTTPRoute's `host`, to the
+    /// target its parent Gateway carries (read when looked at).
+    RouteDns {
+        /// The route host.
+        host: String,
+        /// The Gateway whose ExternalDNS target the record points to.
+        parent: chain::httproute::ParentRef,
+    },
     /// An HTTPS request to the host answers.
     Https {
         /// The Ingress host.
@@ -107,9 +131,9 @@ impl Link {
     /// request, soon; the cluster's objects once a second.
     pub fn poll_interval(&self) -> Duration {
         match self {
-            Link::Dns { .. } => DNS_POLL,
+            Link::Dns { .. } | Link::RouteDns { .. } => DNS_POLL,
             Link::Https { .. } => HTTPS_POLL,
-            Link::Rollout(_) | Link::TlsSecret { .. } => POLL,
+            Link::Rollout(_) | Link::TlsSecret { .. } | Link::RouteAccepted { .. } => POLL,
         }
     }
 }
@@ -130,6 +154,16 @@ impl std::fmt::Display for Link {
                 namespace, name, ..
             } => write!(f, "TLS Secret {namespace}/{name}"),
             Link::Https { host, .. } => write!(f, "HTTPS https://{host}/"),
+            Link::RouteAccepted {
+                namespace,
+                name,
+                parent,
+            } => write!(f, "HTTPRoute {namespace}/{name} accepted by {parent}"),
+            Link::RouteDns { host, parent } => write!(
+                f,
+                "DNS record {host} (to Gateway {}/{}'s target)",
+                parent.namespace, parent.name
+            ),
         }
     }
 }
@@ -160,6 +194,9 @@ pub fn links(plan: &Plan) -> Vec<Link> {
         if let Step::Apply(a) = &p.step {
             if a.object.kind == "Ingress" {
                 ingress_links(&a.object, &copies, &mut out);
+            }
+            if a.object.kind == chain::httproute::KIND {
+                route_links(&a.object.value, &mut out);
             }
         }
     }
@@ -199,6 +236,37 @@ fn ingress_links(
                 out.push(link);
             }
         }
+        out.push(Link::Https { host, internal });
+    }
+}
+
+/// The links of one HTTPRoute: accepted by each parent listener, then per
+/// host its DNS record (to the first parent Gateway's target) and the HTTPS
+/// request. TLS ends at the Gateway, whose listener holds the certificate.
+fn route_links(route: &Value, out: &mut Vec<Link>) {
+    let parents = chain::httproute::parents(route);
+    let namespace = chain::httproute::namespace(route).to_string();
+    let name = route
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    for parent in &parents {
+        out.push(Link::RouteAccepted {
+            namespace: namespace.clone(),
+            name: name.clone(),
+            parent: parent.clone(),
+        });
+    }
+    let Some(first) = parents.first() else {
+        return;
+    };
+    let internal = !chain::httproute::middlewares(route).is_empty();
+    for host in chain::httproute::hosts(route) {
+        out.push(Link::RouteDns {
+            host: host.clone(),
+            parent: first.clone(),
+        });
         out.push(Link::Https { host, internal });
     }
 }
@@ -570,7 +638,77 @@ impl Looker<'_> {
                 copy,
             } => self.look_secret(namespace, name, copy.as_ref()).await,
             Link::Https { host, internal } => Ok(self.look_https(host, *internal).await),
+            Link::RouteAccepted {
+                namespace,
+                name,
+                parent,
+            } => self.look_route(namespace, name, parent).await,
+            Link::RouteDns { host, parent } => {
+                let gateway = self
+                    .get(
+                        GATEWAY_API_VERSION,
+                        "Gateway",
+                        &parent.namespace,
+                        &parent.name,
+                    )
+                    .await?;
+                let target = gateway.as_ref().and_then(chain::httproute::gateway_target);
+                Ok(match target {
+                    Some(target) => self.look_dns(host, &target).await,
+                    None => Seen::NotYet(format!(
+                        "{} has no ExternalDNS target annotation (scripts/cluster.rhai with ingress.api=gateway writes it)",
+                        parent
+                    )),
+                })
+            }
         }
+    }
+
+    /// The live namespaced object `kind` `namespace/name`, if it exists.
+    async fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Value>, anyhow::Error> {
+        let resolved = self.cluster.resolve(api_version, kind).await?;
+        let target = ObjectRef {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            namespace: Some(namespace.to_string()),
+            name: name.to_string(),
+        };
+        Ok(crate::kube::objects::get(self.cluster, &resolved, &target).await?)
+    }
+
+    async fn look_route(
+        &self,
+        namespace: &str,
+        name: &str,
+        parent: &chain::httproute::ParentRef,
+    ) -> Result<Seen, anyhow::Error> {
+        let route = self
+            .get(GATEWAY_API_VERSION, chain::httproute::KIND, namespace, name)
+            .await?;
+        let Some(route) = route else {
+            return Ok(Seen::NotYet(format!(
+                "HTTPRoute {namespace}/{name} does not exist"
+            )));
+        };
+        let Some(status) = chain::httproute::parent_status(&route, parent) else {
+            return Ok(Seen::NotYet(format!(
+                "no controller has written a status for {parent} yet (does Traefik run its kubernetesGateway provider?)"
+            )));
+        };
+        for kind in ["Accepted", "ResolvedRefs"] {
+            match chain::httproute::condition(status, kind) {
+                Some(c) if c.holds() => {}
+                Some(c) => return Ok(Seen::NotYet(format!("{kind} is {c}"))),
+                None => return Ok(Seen::NotYet(format!("no {kind} condition yet"))),
+            }
+        }
+        Ok(Seen::Holds("Accepted, references resolved".to_string()))
     }
 
     async fn look_dns(&mut self, host: &str, target: &str) -> Seen {
@@ -717,7 +855,7 @@ pub async fn until_reachable(
 ) -> Result<(), WaitError> {
     let links = links(plan);
     if links.is_empty() {
-        tracing::info!("--wait: the recipe applied no workload and no Ingress with an ExternalDNS target; nothing to wait for");
+        tracing::info!("--wait: the recipe applied no workload, no Ingress with an ExternalDNS target and no HTTPRoute; nothing to wait for");
         return Ok(());
     }
     let started = Instant::now();
@@ -867,6 +1005,45 @@ mod tests {
         // No ExternalDNS target: only rollouts.
         let p = plan(&[ingress(json!({})), deployment()], &[]);
         assert_eq!(links(&p).len(), 1);
+    }
+
+    #[test]
+    fn an_httproute_is_followed_through_its_gateway() {
+        let route = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"hostnames": ["web.internal.example.com"],
+                     "parentRefs": [{"name": "internal", "namespace": "traefik", "sectionName": "https"}],
+                     "rules": [{"filters": [{"type": "ExtensionRef", "extensionRef":
+                                    {"group": "traefik.io", "kind": "Middleware", "name": "internal-only"}}],
+                                "backendRefs": [{"name": "web", "port": 80}]}]}});
+        let parent = chain::httproute::ParentRef {
+            namespace: "traefik".into(),
+            name: "internal".into(),
+            section: Some("https".into()),
+        };
+        let links = links(&plan(&[route], &[]));
+        assert_eq!(
+            links,
+            vec![
+                Link::RouteAccepted {
+                    namespace: "shop".into(),
+                    name: "web".into(),
+                    parent: parent.clone(),
+                },
+                Link::RouteDns {
+                    host: "web.internal.example.com".into(),
+                    parent,
+                },
+                Link::Https {
+                    host: "web.internal.example.com".into(),
+                    internal: true,
+                },
+            ]
+        );
+        assert_eq!(
+            links[0].to_string(),
+            "HTTPRoute shop/web accepted by Gateway traefik/internal listener https"
+        );
     }
 
     #[test]

@@ -2755,3 +2755,42 @@ fn a_namespace_another_tool_made_is_used_as_it_is_and_survives_delete() {
     let live = w.must_get(&["namespace", ns]);
     assert!(live["metadata"]["deletionTimestamp"].is_null(), "{live:#}");
 }
+
+#[test]
+fn a_prune_that_replaces_a_route_keeps_the_old_one_until_the_new_one_answers() {
+    let w = World::new("route-move", true);
+    let name = w.name.as_str();
+    assert_ok(
+        &w.wildrun(&["scripts/public.rhai", "--name", name]),
+        "apply over an Ingress",
+    );
+    // The plane runs no Traefik: the HTTPRoute is never Accepted, so the
+    // Ingress it replaces must stay.
+    let out = w.wildrun(&[
+        "scripts/public.rhai",
+        "--name",
+        name,
+        "--set",
+        "ingress.api=gateway",
+        "--prune",
+        "--wait",
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "nothing was pruned: the plan replaces Ingress {name}/{name} but the new route does not answer yet"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        w.get(&["-n", name, "ingress", name]).is_some(),
+        "the Ingress stays"
+    );
+    assert!(
+        w.get(&["-n", name, "httproute", name]).is_some(),
+        "the HTTPRoute is applied"
+    );
+}

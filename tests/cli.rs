@@ -837,6 +837,148 @@ fn unknown_field_and_wrong_type_name_the_path_and_line() {
 }
 
 #[test]
+fn gateway_api_kinds_are_typed_objects() {
+    assert_fails(
+        &["tests/fixtures/httproute-unknown-field.rhai", "--dry-run"],
+        &[DOMAIN],
+        1,
+        &[
+            "tests/fixtures/httproute-unknown-field.rhai:2:",
+            "HTTPRoute web: unknown field spec.rules[0].backendRef (did you mean backendRefs?)",
+        ],
+    );
+}
+
+/// `ingress.api: gateway`, set by its environment variable.
+const GATEWAY_API: (&str, &str) = ("INGRESS_API", "gateway");
+
+#[test]
+fn with_the_gateway_api_the_service_recipes_render_an_httproute_and_no_secret_copy() {
+    let internal = dry_run(
+        &["scripts/internal.rhai", "--name", "web"],
+        &[DOMAIN, LB, GATEWAY_API],
+    );
+    assert_eq!(
+        kinds(&internal),
+        [
+            "Namespace web",
+            "Deployment web",
+            "Service web",
+            "Middleware internal-only",
+            "HTTPRoute web"
+        ]
+    );
+    let route = named(&internal, "HTTPRoute", "web");
+    assert_eq!(
+        route["spec"]["parentRefs"],
+        json!([{"name": "internal", "namespace": "traefik", "sectionName": "https"}])
+    );
+    assert_eq!(
+        route["spec"]["hostnames"],
+        json!(["web.internal.cloud.example.com"])
+    );
+    let rule = &route["spec"]["rules"][0];
+    assert_eq!(rule["backendRefs"], json!([{"name": "web", "port": 80}]));
+    assert_eq!(
+        rule["filters"],
+        json!([{"type": "ExtensionRef", "extensionRef":
+            {"group": "traefik.io", "kind": "Middleware", "name": "internal-only"}}])
+    );
+
+    let public = dry_run(
+        &["scripts/public.rhai", "--name", "web"],
+        &[DOMAIN, GATEWAY_API],
+    );
+    let route = named(&public, "HTTPRoute", "web");
+    assert_eq!(route["spec"]["parentRefs"][0]["name"], "public");
+    assert!(
+        route["spec"]["rules"][0].get("filters").is_none(),
+        "{route}"
+    );
+    assert!(!kinds(&public)
+        .iter()
+        .any(|k| k.starts_with("Secret") || k.starts_with("Ingress")));
+
+    // A value that is not a routing API is refused, with the nearest one.
+    assert_fails(
+        &["scripts/public.rhai", "--name", "web", "--dry-run"],
+        &[DOMAIN, ("INGRESS_API", "gatway")],
+        1,
+        &["configuration key ingress.api", "did you mean gateway?"],
+    );
+}
+
+#[test]
+fn with_the_gateway_api_the_layer_renders_its_gateways() {
+    let env = [
+        DOMAIN,
+        LB,
+        ("CLUSTER_ADDRESS_POOL", "192.168.8.240/29"),
+        ("TLS_ACME_EMAIL", "ops@example.com"),
+        GATEWAY_API,
+    ];
+    let layer = dry_run(&["scripts/cluster.rhai"], &env);
+    assert_eq!(
+        named(&layer, "GatewayClass", "traefik")["spec"]["controllerName"],
+        "traefik.io/gateway-controller"
+    );
+    // One Gateway per visibility path, each with its own ExternalDNS target.
+    for (name, host, target, secret) in [
+        (
+            "public",
+            "*.cloud.example.com",
+            "cloud.example.com",
+            "wildcard-wild-cloud-tls",
+        ),
+        (
+            "internal",
+            "*.internal.cloud.example.com",
+            "192.168.8.240",
+            "wildcard-internal-wild-cloud-tls",
+        ),
+    ] {
+        let gateway = named(&layer, "Gateway", name);
+        assert_eq!(gateway["metadata"]["namespace"], "traefik");
+        assert_eq!(
+            gateway["metadata"]["annotations"]["external-dns.kubernetes.io/target"],
+            target
+        );
+        let listener = &gateway["spec"]["listeners"][0];
+        assert_eq!(listener["name"], "https");
+        assert_eq!(listener["hostname"], host);
+        assert_eq!(listener["protocol"], "HTTPS");
+        assert_eq!(listener["port"], 443);
+        assert_eq!(
+            listener["tls"]["certificateRefs"],
+            json!([{"kind": "Secret", "name": secret, "namespace": "cert-manager"}])
+        );
+        assert_eq!(listener["allowedRoutes"]["namespaces"]["from"], "All");
+    }
+    // The Gateways (namespace traefik) may use the Secrets in cert-manager.
+    let grant = named(&layer, "ReferenceGrant", "wildrun-gateways");
+    assert_eq!(grant["metadata"]["namespace"], "cert-manager");
+    assert_eq!(
+        grant["spec"]["from"],
+        json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "traefik"}])
+    );
+    let args = &named(&layer, "Deployment", "external-dns")["spec"]["template"]["spec"]
+        ["containers"][0]["args"];
+    assert!(
+        args.as_array()
+            .is_some_and(|a| a.contains(&json!("--source=gateway-httproute"))),
+        "{args}"
+    );
+    let rules = &named(&layer, "ClusterRole", "external-dns")["rules"];
+    assert!(rules.to_string().contains("httproutes"), "{rules}");
+
+    // Without it, none of that.
+    let plain = dry_run(&["scripts/cluster.rhai"], &env[..4]);
+    assert!(!kinds(&plain)
+        .iter()
+        .any(|k| k.starts_with("Gateway") || k.starts_with("ReferenceGrant")));
+}
+
+#[test]
 fn errors_inside_stdlib_point_at_the_recipe_line_too() {
     let dir = tempfile::tempdir().unwrap();
     let recipe = dir.path().join("fork.rhai");

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 use wildrun::objects::crds::{Certificate, ClusterIssuer, IPAddressPool, Middleware};
+use wildrun::objects::gateway::{Gateway, GatewayClass, HTTPRoute, ReferenceGrant};
 
 fn crd_dir() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -125,4 +126,13 @@ fn middleware_fields_match_traefik() {
 #[test]
 fn ip_address_pool_fields_match_metallb() {
     assert_same_fields::<IPAddressPool>("metallb.io", "ipaddresspools");
+}
+
+#[test]
+fn gateway_api_fields_match_the_standard_channel() {
+    let group = wildrun::objects::gateway::GROUP;
+    assert_same_fields::<GatewayClass>(group, "gatewayclasses");
+    assert_same_fields::<Gateway>(group, "gateways");
+    assert_same_fields::<HTTPRoute>(group, "httproutes");
+    assert_same_fields::<ReferenceGrant>(group, "referencegrants");
 }

@@ -473,6 +473,39 @@ fn the_doctor_reports_a_wrong_middleware_range() {
     );
 }
 
+/// The lab's public Gateway deleted while it lives; `wildrun
+/// scripts/cluster.rhai --set ingress.api=gateway` makes it again on drop.
+struct WithoutPublicGateway(&'static Lab);
+
+impl WithoutPublicGateway {
+    fn new(lab: &'static Lab) -> Self {
+        let _ = lab.kubectl(&[
+            "-n",
+            "traefik",
+            "delete",
+            "gateway",
+            "public",
+            "--ignore-not-found",
+        ]);
+        WithoutPublicGateway(lab)
+    }
+}
+
+impl Drop for WithoutPublicGateway {
+    fn drop(&mut self) {
+        let out = self
+            .0
+            .command(env!("CARGO_BIN_EXE_wildrun"))
+            .current_dir(common::cluster::repo_root())
+            .args(["scripts/cluster.rhai", "--set", "ingress.api=gateway"])
+            .output()
+            .expect("run scripts/cluster.rhai");
+        if !out.status.success() {
+            eprintln!("putting the public Gateway back failed: {}", text(&out));
+        }
+    }
+}
+
 #[test]
 fn the_doctor_reports_a_certificate_whose_issuer_does_not_exist() {
     let lab = Lab::shared();
@@ -480,6 +513,9 @@ fn the_doctor_reports_a_certificate_whose_issuer_does_not_exist() {
     // serves, so while another public service runs it would answer this host
     // with that service's wildcard instead of its own default certificate.
     let _only = lab.exclusive();
+    // The lab's public Gateway (tests/gateway.rs) serves the wildcard too:
+    // taken away meanwhile, put back by the layer.
+    let _gateway = WithoutPublicGateway::new(lab);
     // A wildcard Certificate whose ClusterIssuer does not exist, as a layer
     // set up with a misspelt issuer has it: cert-manager never issues it.
     let name = unique_name("noissuer");

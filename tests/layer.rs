@@ -512,6 +512,26 @@ fn missing_secrets_are_an_error_before_any_write() {
 }
 
 #[test]
+fn with_the_gateway_api_delete_refuses_while_an_httproute_uses_the_layer() {
+    let w = World::new("layerdelgw");
+    let user = unique_name("layerroute");
+    let instance = format!("public.{user}");
+    w.kubectl_apply(&json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": user, "namespace": w.traefik.name(),
+                     "labels": {"app.kubernetes.io/managed-by": "wildrun", "wildrun.dev/instance": instance}},
+        "spec": {"hostnames": [format!("{user}.{DOMAIN}")]},
+    }));
+    let out = w.wildrun(&["--delete", "--set", "ingress.api=gateway"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr.contains("the visibility layer is in use by") && stderr.contains(&instance),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn delete_refuses_while_a_service_uses_the_layer_unless_forced() {
     let w = World::new("layerdel");
     let user = unique_name("layeruser");

@@ -10,6 +10,7 @@
 pub mod answer;
 pub mod check;
 pub mod checks;
+pub mod httproute;
 pub mod ingress;
 pub mod names;
 pub mod route;

@@ -550,10 +550,36 @@ pub struct Pruning {
     spared: Vec<Entry>,
 }
 
+/// The hosts a route object of `kind` serves (an Ingress's rules, an
+/// HTTPRoute's hostnames); none for other kinds.
+pub fn route_hosts(kind: &str, object: &Value) -> Vec<String> {
+    match kind {
+        "Ingress" => crate::chain::ingress::hosts(object),
+        "HTTPRoute" => crate::chain::httproute::hosts(object),
+        _ => Vec::new(),
+    }
+}
+
 impl Pruning {
     /// Whether a step was held back, to be confirmed or retried.
     pub fn held(&self) -> bool {
         self.spared.iter().any(|e| e.action == Action::Held)
+    }
+
+    /// The routes it removes that serve one of `hosts` (Ingresses and
+    /// HTTPRoutes), as `Kind namespace/name`: a recipe that moved to the
+    /// other routing API replaces them, and the new route must answer
+    /// before they go.
+    pub fn replaced_routes(&self, hosts: &[String]) -> Vec<String> {
+        self.remove
+            .iter()
+            .filter(|f| {
+                route_hosts(&f.target.kind, &f.live)
+                    .iter()
+                    .any(|h| hosts.contains(h))
+            })
+            .map(|f| f.target.to_string())
+            .collect()
     }
 
     /// Its report entries for a run that failed before pruning: the

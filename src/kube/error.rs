@@ -166,6 +166,16 @@ pub enum KubeError {
         /// Why: the plan is empty, or it keeps none of them.
         reason: String,
     },
+    /// `--prune` would remove routes the plan replaces (an Ingress by an
+    /// HTTPRoute, or back), but the new route did not answer in time:
+    /// nothing was pruned, so the old route still serves.
+    #[error("nothing was pruned: the plan replaces {} but the new route does not answer yet ({reason}); the old route keeps serving. Fix what the reason names (wildrun scripts/doctor.rhai --name ... says which link) and run again", super::cleanup::first_few(.replaced))]
+    RouteNotAnswering {
+        /// The routes the prune would have removed.
+        replaced: Vec<String>,
+        /// Why the new route does not answer, as `--wait` last saw it.
+        reason: String,
+    },
     /// A write failed while the plan was applied: what was done before,
     /// what failed (not confirmed, so perhaps done) and what was not done.
     #[error(

@@ -3,13 +3,15 @@
 //! A script builds an object as a map. [`TypedObject::from_value`] looks up
 //! its `apiVersion`/`kind`, deserializes it strictly into the matching Rust
 //! type (k8s-openapi for core kinds, [`crds`] for cert-manager, Traefik and
-//! MetalLB), rejects unknown fields and wrong types with their paths, checks
+//! MetalLB, [`gateway`] for the Gateway API), rejects unknown fields and
+//! wrong types with their paths, checks
 //! names, hosts, labels and ports, and keeps the typed object's canonical
 //! JSON form for output and for the API server. Kinds the registry does not
 //! know pass through with only the metadata checks: the cluster's schema
 //! validates them when they are applied.
 
 pub mod crds;
+pub mod gateway;
 pub mod strict;
 pub mod validate;
 
@@ -130,6 +132,10 @@ fn registry() -> &'static [KindInfo] {
             convert_custom crds::ClusterIssuer,
             convert_custom crds::Middleware,
             convert_custom crds::IPAddressPool,
+            convert_custom gateway::GatewayClass,
+            convert_custom gateway::Gateway,
+            convert_custom gateway::HTTPRoute,
+            convert_custom gateway::ReferenceGrant,
         ];
         for k in &mut kinds {
             k.label_name = matches!(k.kind.as_str(), "Namespace" | "Service");
@@ -415,6 +421,22 @@ fn check_kind_fields(kind: &str, v: &Value, problems: &mut Vec<String>) {
             for (i, tls) in each(v, "/spec/tls") {
                 for (j, h) in each(tls, "/hosts") {
                     check_host_at(h, format!("spec.tls[{i}].hosts[{j}]"), problems);
+                }
+            }
+        }
+        "HTTPRoute" => {
+            for (i, h) in each(v, "/spec/hostnames") {
+                check_host_at(h, format!("spec.hostnames[{i}]"), problems);
+            }
+            for (i, rule) in each(v, "/spec/rules") {
+                for (j, backend) in each(rule, "/backendRefs") {
+                    if let Some(port) = backend.get("port") {
+                        check_port_at(
+                            port,
+                            format!("spec.rules[{i}].backendRefs[{j}].port"),
+                            problems,
+                        );
+                    }
                 }
             }
         }

@@ -43,7 +43,11 @@ fn map_arg<T: serde::de::DeserializeOwned>(
 
 /// The subject map a script passes (what `inputs` and `doctor::subject`
 /// made).
-fn subject(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiResultOf<Subject> {
+pub(super) fn subject(
+    ctx: &NativeCallContext,
+    function: &str,
+    value: &Dynamic,
+) -> RhaiResultOf<Subject> {
     map_arg(
         ctx,
         function,
@@ -53,7 +57,7 @@ fn subject(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiResu
 }
 
 /// An object as `kube::get` returns it, or `None` for `()`.
-fn object(value: &Dynamic) -> RhaiResultOf<Option<Value>> {
+pub(super) fn object(value: &Dynamic) -> RhaiResultOf<Option<Value>> {
     if value.is_unit() {
         return Ok(None);
     }
@@ -61,7 +65,11 @@ fn object(value: &Dynamic) -> RhaiResultOf<Option<Value>> {
 }
 
 /// A list of objects as `kube::list` returns it (`()`: none).
-fn objects(ctx: &NativeCallContext, function: &str, value: &Dynamic) -> RhaiResultOf<Vec<Value>> {
+pub(super) fn objects(
+    ctx: &NativeCallContext,
+    function: &str,
+    value: &Dynamic,
+) -> RhaiResultOf<Vec<Value>> {
     match object(value)? {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => Ok(items),
@@ -104,7 +112,7 @@ fn checks_to_script(ctx: &NativeCallContext, checks: &[Check]) -> RhaiResultOf<A
     checks.iter().map(|c| check(ctx, c)).collect()
 }
 
-fn check(ctx: &NativeCallContext, check: &Check) -> RhaiResultOf<Dynamic> {
+pub(super) fn check(ctx: &NativeCallContext, check: &Check) -> RhaiResultOf<Dynamic> {
     to_script(ctx, check)
 }
 
@@ -779,6 +787,7 @@ rhai::def_package! {
     /// with the chain's names as constants (`doctor::MIDDLEWARES_ANNOTATION`).
     pub DoctorPackage(module) {
         rhai::plugin::combine_with_exported_module!(module, "doctor", doctor_api);
+        rhai::plugin::combine_with_exported_module!(module, "doctor_gateway", super::doctor_gateway::gateway_api);
         let prefixes: rhai::Array = names::EXTERNALDNS_PREFIXES.iter().map(|p| Dynamic::from(*p)).collect();
         module.set_var("EXTERNALDNS_PREFIXES", prefixes);
         module.set_var("MIDDLEWARES_ANNOTATION", names::MIDDLEWARES_ANNOTATION.to_string());

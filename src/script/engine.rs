@@ -30,6 +30,7 @@ pub const EMBEDDED_STDLIB: &[(&str, &str)] = &[
         include_str!("../../stdlib/reachability.rhai"),
     ),
     ("layer", include_str!("../../stdlib/layer.rhai")),
+    ("gateway", include_str!("../../stdlib/gateway.rhai")),
     (
         "layer_health",
         include_str!("../../stdlib/layer_health.rhai"),

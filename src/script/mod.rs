@@ -13,6 +13,7 @@ pub mod definitions;
 pub mod discover;
 pub mod dns;
 pub mod doctor;
+pub mod doctor_gateway;
 pub mod engine;
 pub mod errors;
 pub mod events;

@@ -7,6 +7,7 @@ pub mod address;
 pub mod backend;
 pub mod client_address;
 pub mod dns;
+pub mod gateway;
 pub mod https;
 pub mod ingress;
 pub mod layer;

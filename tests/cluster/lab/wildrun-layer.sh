@@ -114,8 +114,12 @@ if [[ -z $wildrun_bin ]]; then
   wildrun_bin=${CARGO_TARGET_DIR:-$repo/target}/debug/wildrun
 fi
 [[ -x $wildrun_bin ]] || die "no wildrun binary at $wildrun_bin"
+# INGRESS_API=gateway: the layer also gets the Gateway API's part (GatewayClass,
+# the two Gateways, ExternalDNS's gateway-httproute source), so services of
+# either routing API answer here; the configuration file keeps the default
+# (ingress), which the service recipes read.
 (cd "$repo" && KUBECONFIG=$KC KUBECACHEDIR=$STATE/kube-cache WILDRUN_CONFIG=$STATE/wildrun.yaml \
-  "$wildrun_bin" scripts/cluster.rhai) >"$LOGS/cluster-rhai.log" 2>&1 \
+  INGRESS_API=gateway "$wildrun_bin" scripts/cluster.rhai) >"$LOGS/cluster-rhai.log" 2>&1 \
   || { tail -n 20 "$LOGS/cluster-rhai.log" >&2; die "wildrun scripts/cluster.rhai failed; log: $LOGS/cluster-rhai.log"; }
 
 # ---- MetalLB ------------------------------------------------------------------------
@@ -153,6 +157,9 @@ traefik_args=("${traefik_entry[@]}"
   --entryPoints.websecure.http.tls=true
   --providers.kubernetesingress=true --providers.kubernetescrd=true
   --providers.kubernetesingress.ingressendpoint.publishedservice=traefik/traefik
+  --providers.kubernetesgateway=true
+  --providers.kubernetesgateway.statusaddress.service.name=traefik
+  --providers.kubernetesgateway.statusaddress.service.namespace=traefik
   --log.level=INFO --accesslog=true)
 mirror_deployment traefik traefik traefik "docker.io/traefik:$TRAEFIK_VERSION" "${traefik_args[@]}" | lab_apply
 start_traefik "${traefik_args[@]}"
@@ -171,7 +178,7 @@ externaldns_args() { # ZONE OWNER METRICS-PORT [EXTRA...]
 mapfile -t edns_public < <(deployment_args external-dns external-dns)
 ((${#edns_public[@]} > 5)) || die "Deployment external-dns/external-dns (scripts/cluster.rhai) has no args; log: $LOGS/cluster-rhai.log"
 mapfile -t edns_internal < <(externaldns_args "$LAB_INTERNAL_DOMAIN" wildrun-lab-internal 7980 \
-  --annotation-prefix=external-dns.alpha.kubernetes.io/)
+  --annotation-prefix=external-dns.alpha.kubernetes.io/ --source=gateway-httproute)
 mirror_deployment external-dns external-dns-internal external-dns "registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION" "${edns_internal[@]}" | lab_apply
 start_external_dns external-dns external-dns "${edns_public[@]}"
 start_external_dns external-dns-internal external-dns "${edns_internal[@]}"

@@ -1,0 +1,388 @@
+//! The pipeline over the Gateway API (`ingress.api: gateway`), on the
+//! visibility lab (tests/common/lab.rs): the lab's layer carries the
+//! GatewayClass and the two Gateways (tests/cluster/lab/wildrun-layer.sh
+//! runs scripts/cluster.rhai with INGRESS_API=gateway), Traefik serves them
+//! with its kubernetesGateway provider, ExternalDNS reads the routes through
+//! its gateway-httproute source.
+//!
+//! Each test fails when its link is broken: the record is ExternalDNS's
+//! (its ownership record names the HTTPRoute), the answer the backend's,
+//! and the doctor is red with the check of the link broken for real (a
+//! wrong listener, a missing backend, the ReferenceGrant taken away).
+
+mod common;
+
+use std::process::Output;
+use std::time::Duration;
+
+use common::cluster::unique_name;
+use common::lab::{text, Lab};
+use serde_json::Value;
+
+const WAIT: &str = "120s";
+
+/// The routing API these tests deploy with.
+const GATEWAY: [&str; 2] = ["--set", "ingress.api=gateway"];
+
+/// Internal services admit only 127.0.0.1, the address every client in the
+/// lab asks from unless it binds another (curl --interface 127.9.9.9).
+const ADMIT_LOCALHOST: [&str; 2] = ["--set", "cluster.internalSourceRanges=127.0.0.1/32"];
+
+/// A service deployed by a bundled recipe over an HTTPRoute; deleted (with
+/// `--delete`) on drop.
+struct RoutedService {
+    lab: &'static Lab,
+    recipe: &'static str,
+    name: String,
+    extra: Vec<String>,
+}
+
+impl RoutedService {
+    /// Deploys `scripts/<recipe>.rhai --name <unique> --set
+    /// ingress.api=gateway extra... --wait`; panics with wildrun's output
+    /// when it does not exit 0.
+    fn deploy(lab: &'static Lab, recipe: &'static str, prefix: &str, extra: &[&str]) -> Self {
+        let svc = RoutedService {
+            lab,
+            recipe,
+            name: unique_name(prefix),
+            extra: GATEWAY.iter().chain(extra).map(|s| s.to_string()).collect(),
+        };
+        let out = svc.run(&["--wait", "--timeout", WAIT]);
+        assert!(out.status.success(), "deploy {}: {}", svc.name, text(&out));
+        svc
+    }
+
+    /// Runs the recipe for this service with `more` arguments.
+    fn run(&self, more: &[&str]) -> Output {
+        let recipe = format!("scripts/{}.rhai", self.recipe);
+        let mut args: Vec<&str> = vec![&recipe, "--name", &self.name];
+        args.extend(self.extra.iter().map(String::as_str));
+        args.extend(more);
+        self.lab.wildrun(&args)
+    }
+
+    fn host(&self) -> String {
+        if self.recipe == "internal" {
+            format!("{}.{}", self.name, self.lab.internal_domain())
+        } else {
+            format!("{}.{}", self.name, self.lab.domain())
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}/", self.host())
+    }
+}
+
+impl Drop for RoutedService {
+    fn drop(&mut self) {
+        let out = self.run(&["--delete"]);
+        if !out.status.success() {
+            eprintln!("cleanup of {} failed: {}", self.name, text(&out));
+        }
+    }
+}
+
+/// The lab backend's `host=` line.
+fn backend_host(body: &str) -> &str {
+    body.lines()
+        .find_map(|l| l.strip_prefix("host="))
+        .unwrap_or_else(|| panic!("the backend's answer has no host=: {body:?}"))
+}
+
+/// The HTTPRoute's `Accepted` condition status for its (one) parent.
+fn route_accepted(lab: &Lab, name: &str) -> String {
+    lab.kubectl_ok(&[
+        "-n",
+        name,
+        "get",
+        "httproute",
+        name,
+        "-o",
+        "jsonpath={.status.parents[0].conditions[?(@.type==\"Accepted\")].status}",
+    ])
+}
+
+#[test]
+fn a_public_service_over_an_httproute_answers_by_name() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let svc = RoutedService::deploy(lab, "public", "gwpub", &[]);
+    let host = svc.host();
+
+    // An HTTPRoute and no Ingress, no copy of the certificate: TLS ends at
+    // the Gateway.
+    assert_eq!(route_accepted(lab, &svc.name), "True");
+    let ingresses = lab.kubectl_ok(&["-n", &svc.name, "get", "ingress,secret", "-o", "name"]);
+    assert_eq!(
+        ingresses.trim(),
+        "",
+        "no Ingress and no Secret copy expected"
+    );
+
+    // ExternalDNS wrote the CNAME from the route (its ownership record
+    // names the HTTPRoute), with the target the public Gateway carries.
+    assert_eq!(lab.dig(&host, "CNAME"), vec![format!("{}.", lab.domain())]);
+    let txt = lab.dig(&format!("cname-{host}"), "TXT").join(" ");
+    assert!(
+        txt.contains(&format!(
+            "external-dns/resource=httproute/{0}/{0}",
+            svc.name
+        )),
+        "no ExternalDNS ownership record naming the HTTPRoute for {host}: {txt:?}"
+    );
+
+    // Resolved through Knot, verified against the lab CA, routed by
+    // Traefik's Gateway to the pod, answered by the backend.
+    let (status, body) = lab.https_get(&svc.url(), &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(backend_host(&body), host);
+}
+
+#[test]
+fn an_internal_service_over_an_httproute_admits_only_its_source_ranges() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let svc = RoutedService::deploy(lab, "internal", "gwint", &ADMIT_LOCALHOST);
+    let host = svc.host();
+    // An A record to Traefik's address, the internal Gateway's target
+    // (--wait waited for it).
+    assert_eq!(lab.dig(&host, "A"), vec![lab.lb_ip().to_string()]);
+
+    let (status, body) = lab.https_get(&svc.url(), &[]);
+    assert_eq!(status, 200, "from 127.0.0.1 (inside the range): {body}");
+    assert_eq!(backend_host(&body), host);
+
+    // The ExtensionRef filter: Traefik's internal-only Middleware refuses
+    // an asker outside the ranges.
+    let (status, body) = lab.https_get(&svc.url(), &["--interface", "127.9.9.9"]);
+    assert_eq!(status, 403, "from 127.9.9.9 (outside the range): {body}");
+}
+
+/// The doctor's JSON report and exit code for `svc`, in gateway mode.
+fn doctor(svc: &RoutedService) -> (Value, Option<i32>) {
+    let mut args = vec!["scripts/doctor.rhai", "--name", &svc.name, "--json"];
+    args.extend(svc.extra.iter().map(String::as_str));
+    let out = svc.lab.wildrun(&args);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
+    (report, out.status.code())
+}
+
+/// `name (status): found` of every check that did not pass.
+fn not_passed(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] != "pass")
+        .map(|c| format!("{} ({}): {}", c["name"], c["status"], c["found"]))
+        .collect()
+}
+
+/// The names of the failed checks.
+fn failed(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] == "fail")
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The check named `name`'s hint.
+fn hint<'a>(report: &'a Value, name: &str) -> &'a str {
+    report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == name))
+        .and_then(|c| c["hint"].as_str())
+        .unwrap_or_else(|| panic!("no hint for {name} in {report:#}"))
+}
+
+/// A JSON patch to the service's HTTPRoute.
+fn patch_route(svc: &RoutedService, patch: &str) {
+    svc.lab.kubectl_ok(&[
+        "-n",
+        &svc.name,
+        "patch",
+        "httproute",
+        &svc.name,
+        "--type=json",
+        "-p",
+        patch,
+    ]);
+}
+
+#[test]
+fn the_doctor_is_green_on_a_route_and_red_on_a_wrong_listener_or_backend() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let public = RoutedService::deploy(lab, "public", "gwdoc", &[]);
+    let (report, code) = doctor(&public);
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, Some(0));
+    let internal = RoutedService::deploy(lab, "internal", "gwdocint", &ADMIT_LOCALHOST);
+    let (report, code) = doctor(&internal);
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, Some(0));
+
+    // A listener the Gateway does not have: the route is not Accepted.
+    patch_route(
+        &public,
+        r#"[{"op": "replace", "path": "/spec/parentRefs/0/sectionName", "value": "web"}]"#,
+    );
+    let report = lab.eventually("the route refused", Duration::from_secs(30), || {
+        let (report, code) = doctor(&public);
+        (code == Some(1) && failed(&report).contains(&"route-accepted".to_string()))
+            .then_some(report)
+    });
+    assert!(
+        failed(&report).contains(&"listener".to_string()),
+        "{report:#}"
+    );
+    assert!(
+        hint(&report, "route-accepted").contains("[\"https\"]"),
+        "{report:#}"
+    );
+
+    // A backend that does not exist: the references do not resolve.
+    patch_route(
+        &internal,
+        r#"[{"op": "replace", "path": "/spec/rules/0/backendRefs/0/name", "value": "missing"}]"#,
+    );
+    let report = lab.eventually("the backend unresolved", Duration::from_secs(30), || {
+        let (report, code) = doctor(&internal);
+        (code == Some(1) && failed(&report).contains(&"route-refs".to_string())).then_some(report)
+    });
+    assert!(
+        hint(&report, "route-refs").contains("Service that does not exist"),
+        "{report:#}"
+    );
+    assert!(
+        failed(&report).contains(&"service".to_string()),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn the_doctor_is_red_without_the_reference_grant_for_the_certificate() {
+    let lab = Lab::shared();
+    // Takes the layer's ReferenceGrant away: no other test may see it gone.
+    let _only = lab.exclusive();
+    let svc = RoutedService::deploy(lab, "public", "gwgrant", &[]);
+    lab.kubectl_ok(&[
+        "-n",
+        "cert-manager",
+        "delete",
+        "referencegrant",
+        "wildrun-gateways",
+    ]);
+    let report = lab.eventually("the listener refused", Duration::from_secs(30), || {
+        let (report, code) = doctor(&svc);
+        (code == Some(1) && failed(&report).contains(&"reference-grant".to_string()))
+            .then_some(report)
+    });
+    assert!(
+        failed(&report).contains(&"listener".to_string()),
+        "{report:#}"
+    );
+    assert!(
+        hint(&report, "listener").contains("ReferenceGrant"),
+        "{report:#}"
+    );
+
+    // The layer makes it again.
+    let out = lab
+        .command(env!("CARGO_BIN_EXE_wildrun"))
+        .current_dir(common::cluster::repo_root())
+        .args(["scripts/cluster.rhai", "--set", "ingress.api=gateway"])
+        .output()
+        .expect("run scripts/cluster.rhai");
+    assert!(out.status.success(), "{}", text(&out));
+    let (report, _) = lab.eventually("the listener mended", Duration::from_secs(30), || {
+        let (report, code) = doctor(&svc);
+        (code == Some(0)).then_some((report, code))
+    });
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+}
+
+/// Requests `url` in the lab every 100 ms until `stop`, at most 1200 times;
+/// the statuses seen, in order.
+fn request_loop(
+    lab: &'static Lab,
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Vec<u16>> {
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in 0..1200 {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            seen.push(lab.https_get(&url, &[]).0);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        seen
+    })
+}
+
+#[test]
+fn moving_from_ingress_to_httproute_and_back_keeps_answering() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let mut svc = RoutedService {
+        lab,
+        recipe: "public",
+        name: unique_name("gwmove"),
+        extra: Vec::new(),
+    };
+    let out = svc.run(&["--wait", "--timeout", WAIT]);
+    assert!(
+        out.status.success(),
+        "deploy over an Ingress: {}",
+        text(&out)
+    );
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let requests = request_loop(lab, svc.url(), stop.clone());
+    // Onto the Gateway API: the HTTPRoute answers before the Ingress goes.
+    svc.extra = GATEWAY.iter().map(|s| s.to_string()).collect();
+    let moved = svc.run(&["--prune"]);
+    assert!(
+        moved.status.success(),
+        "move to HTTPRoute: {}",
+        text(&moved)
+    );
+    let said = String::from_utf8_lossy(&moved.stderr);
+    let waited = said
+        .find("waiting until the new route answers")
+        .expect("the wait said");
+    let deleted = said
+        .find(&format!("deleted    Ingress {0}/{0}", svc.name))
+        .expect("the Ingress pruned");
+    assert!(waited < deleted, "{said}");
+    assert_eq!(route_accepted(lab, &svc.name), "True");
+    // And back to an Ingress, the HTTPRoute pruned once the Ingress answers.
+    svc.extra.clear();
+    let back = svc.run(&["--prune"]);
+    assert!(
+        back.status.success(),
+        "move back to Ingress: {}",
+        text(&back)
+    );
+    let said = String::from_utf8_lossy(&back.stderr);
+    assert!(
+        said.contains(&format!("deleted    HTTPRoute {0}/{0}", svc.name)),
+        "{said}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = requests.join().expect("the request loop");
+    assert!(seen.len() >= 10, "too few requests to tell: {seen:?}");
+    assert!(
+        seen.iter().all(|s| *s == 200),
+        "a request failed during the moves: {seen:?}"
+    );
+}
