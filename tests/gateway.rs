@@ -167,6 +167,7 @@ fn doctor(svc: &RoutedService) -> (Value, Option<i32>) {
     let out = svc.lab.wildrun(&args);
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
+    svc.lab.run_hint_commands(&report);
     (report, out.status.code())
 }
 

@@ -106,6 +106,7 @@ impl Service {
             .expect("run the doctor in the lab");
         let report: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
+        self.lab.run_hint_commands(&report);
         (report, out.status.code())
     }
 }
@@ -1522,5 +1523,13 @@ fn network_the_doctor_asked_from_the_lan_client_says_the_lan_client_asked() {
     assert!(
         https.contains(&format!("from {LAN_CLIENT}")) && https.contains(": 200 "),
         "{https}"
+    );
+}
+
+#[test]
+fn the_commands_a_hint_suggests_end_with_their_clause() {
+    assert_eq!(
+        common::lab::reading_commands("check the pods (kubectl -n shop get pods -l app=web) and run kubectl apply -f x; see kubectl describe clusterissuer ca: a missing Secret"),
+        ["kubectl -n shop get pods -l app=web", "kubectl describe clusterissuer ca"]
     );
 }

@@ -316,6 +316,8 @@ impl Lab {
 
     /// `wildrun scripts/doctor.rhai ARGS --json` in the lab: the report and
     /// the exit code (panics, with the output, when it printed no JSON).
+    /// The kubectl commands its fix hints suggest run as printed
+    /// ([`Lab::run_hint_commands`]).
     pub fn doctor(&self, args: &[&str]) -> (serde_json::Value, Option<i32>) {
         let mut all = vec!["scripts/doctor.rhai"];
         all.extend_from_slice(args);
@@ -323,7 +325,44 @@ impl Lab {
         let out = self.wildrun(&all);
         let report = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("doctor {args:?} printed no JSON ({e}): {}", text(&out)));
+        self.run_hint_commands(&report);
         (report, out.status.code())
+    }
+
+    /// Runs, as printed, every kubectl command that only reads among the
+    /// fix hints of a doctor's report, and panics naming the check and the
+    /// command when one fails: a hint must work when pasted. `logs` runs
+    /// as `get` (kwok's pods have no logs to show; that the object it
+    /// names exists is what can be wrong).
+    pub fn run_hint_commands(&self, report: &serde_json::Value) {
+        let path = format!(
+            "{}:{}",
+            self.kubectl
+                .parent()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        for check in report["checks"].as_array().into_iter().flatten() {
+            let Some(hint) = check["hint"].as_str() else {
+                continue;
+            };
+            for command in reading_commands(hint) {
+                let out = self
+                    .command("bash")
+                    .arg("-c")
+                    .arg(command.replacen(" logs ", " get ", 1))
+                    .env("PATH", &path)
+                    .output()
+                    .expect("run bash in the lab");
+                assert!(
+                    out.status.success(),
+                    "the fix hint of check {} suggests `{command}`, which fails as printed: {}\nthe hint: {hint}",
+                    check["name"],
+                    text(&out)
+                );
+            }
+        }
     }
 
     /// Polls `check` every 200 ms until it returns `Some`, for at most `limit`.
@@ -490,4 +529,35 @@ impl Drop for Restore<'_> {
             }
         }
     }
+}
+
+/// The kubectl commands in `hint` that only read (`get`, `describe`,
+/// `logs`), as printed: each from `kubectl ` to the end of its clause (a
+/// closing parenthesis or backquote, `: `, `; `, or the end).
+pub fn reading_commands(hint: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = hint;
+    while let Some(at) = rest.find("kubectl ") {
+        let tail = &rest[at..];
+        let end = [")", "`", ": ", "; "]
+            .iter()
+            .filter_map(|stop| tail.find(stop))
+            .min()
+            .unwrap_or(tail.len());
+        let command = tail[..end].trim_end_matches(['.', ',', ' ']);
+        let mut words = command.split_whitespace().skip(1);
+        let verb = loop {
+            match words.next() {
+                Some("-n" | "--namespace") => {
+                    words.next();
+                }
+                other => break other,
+            }
+        };
+        if matches!(verb, Some("get" | "describe" | "logs")) {
+            found.push(command.to_string());
+        }
+        rest = &tail[end..];
+    }
+    found
 }

@@ -138,7 +138,7 @@ pub fn address(
         return Check::fail(
             NAME,
             format!("{host} has {}{via}{zone_text}", said(asked)),
-            "no record: is ExternalDNS running, reading this route's source (ingress, traefik-proxy) and its domain filter holding the host? (see externaldns; kubectl logs deploy/external-dns)",
+            "no record: is ExternalDNS running, reading this route's source (ingress, traefik-proxy) and its domain filter holding the host? (the externaldns check names the ExternalDNS that should publish it: read its logs)",
         );
     }
     let values = asked.values.join(", ");

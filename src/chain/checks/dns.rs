@@ -94,7 +94,7 @@ pub fn record(s: &Subject, found: &Expectation, server: Option<&str>) -> Check {
     let host = s.host();
     let target = s.target();
     let hint = match found.status.as_str() {
-        "nxdomain" => "no record yet: is ExternalDNS running and watching Ingresses? (kubectl logs deploy/external-dns)".to_string(),
+        "nxdomain" => "no record yet: is ExternalDNS running and watching Ingresses? Find it and read its logs (kubectl get deployments -A | grep external-dns)".to_string(),
         "timeout" => "the nameserver did not answer; check --dns-server and that it is reachable".to_string(),
         "error" => "the nameserver failed the query; check --dns-server and the zone".to_string(),
         _ if s.internal => format!(
