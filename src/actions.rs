@@ -39,7 +39,7 @@ pub struct Request {
     pub prune: bool,
     /// `--allow-prune-all`: `--prune` may remove every object of the instance.
     pub allow_prune_all: bool,
-    /// `--allow-prune-data`: `--prune` may remove objects that hold data.
+    /// `--allow-prune-data`: `--prune` and `--delete` may remove objects that hold data.
     pub allow_prune_data: bool,
     /// `--wait`, and for how long.
     pub wait: Option<Duration>,
@@ -196,11 +196,13 @@ fn carry_out(request: &Request, session: &Session, recipe_dir: &Path) -> Result<
             note_unserved_watches(&produced);
             let cluster = session.cluster()?;
             let mut report = Report::default();
+            let rules = prune_rules(request, &prepared.config, None);
             session
                 .block_on(kube::cleanup::delete_instance(
                     &cluster,
                     &produced.plan,
                     &instance.label,
+                    &rules,
                     request.exec.server_dry_run,
                     &mut report,
                 ))

@@ -78,7 +78,7 @@ pub struct Cli {
     #[arg(long)]
     pub allow_prune_all: bool,
 
-    /// Let --prune delete objects that hold data: PersistentVolumeClaims and the kinds of prune.keepKinds; kept without it.
+    /// Let --prune and --delete delete objects that hold data: PersistentVolumeClaims and the kinds of prune.keepKinds; kept without it.
     #[arg(long)]
     pub allow_prune_data: bool,
 
@@ -420,15 +420,14 @@ fn action(cli: &Cli) -> Result<Action, String> {
                 .into(),
         );
     }
-    for (given, option) in [
-        (cli.allow_prune_all, "--allow-prune-all"),
-        (cli.allow_prune_data, "--allow-prune-data"),
-    ] {
-        if given && !cli.prune {
-            return Err(format!(
-                "{option} widens what --prune may delete; add --prune"
-            ));
-        }
+    if cli.allow_prune_all && !cli.prune {
+        return Err("--allow-prune-all widens what --prune may delete; add --prune".into());
+    }
+    if cli.allow_prune_data && !(cli.prune || cli.delete) {
+        return Err(
+            "--allow-prune-data widens what --prune and --delete may delete; add one of them"
+                .into(),
+        );
     }
     if cli.delete && cli.prune {
         return Err("--delete already removes everything of the instance; drop --prune".into());
@@ -634,7 +633,7 @@ mod tests {
             &["--timeout", "5m"],
             &["--watch", "--diff"],
             &["--allow-prune-all"],
-            &["--allow-prune-data", "--delete"],
+            &["--allow-prune-data"],
         ] {
             assert!(parse(words).is_err(), "{words:?}");
         }
@@ -642,6 +641,10 @@ mod tests {
         assert_eq!(parse(&["--dry-run=server"]), Ok(Action::ServerDryRun));
         assert_eq!(parse(&["--diff", "--prune"]), Ok(Action::Diff));
         assert_eq!(parse(&["--delete"]), Ok(Action::Delete));
+        assert_eq!(
+            parse(&["--delete", "--allow-prune-data"]),
+            Ok(Action::Delete)
+        );
         assert_eq!(parse(&["--prune", "--wait"]), Ok(Action::Apply));
         assert_eq!(
             parse(&[

@@ -2755,3 +2755,97 @@ fn a_namespace_another_tool_made_is_used_as_it_is_and_survives_delete() {
     let live = w.must_get(&["namespace", ns]);
     assert!(live["metadata"]["deletionTimestamp"].is_null(), "{live:#}");
 }
+
+/// `--delete` leaves what holds data (PersistentVolumeClaims, the kinds of
+/// `prune.keepKinds`) and what is kept by label, with the namespace that
+/// holds them; a later deploy of the same instance finds them and writes
+/// nothing to them; `--allow-prune-data` deletes them too.
+#[test]
+fn delete_keeps_what_holds_data_and_its_namespace_and_a_later_deploy_finds_it() {
+    let w = World::new("delete-data", false);
+    let ns = w.name.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join(format!("{}.rhai", unique_name("data")));
+    let recipe_path = recipe.to_str().unwrap();
+    let shared = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared", "namespace": ns}, "data": {"a": "b"}});
+    let account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "worker", "namespace": ns}});
+    std::fs::write(
+        &recipe,
+        recipe_of(
+            ns,
+            &[volume_claim(ns, "data"), config_map(ns, "state"), account],
+        ) + format!(
+            "kube::apply(yaml::parse({:?})[0], #{{ keep: true }});\n",
+            shared.to_string()
+        )
+        .as_str(),
+    )
+    .unwrap();
+    let keep = ["--set", "prune.keepKinds=ServiceAccount"];
+    let mut args = vec![recipe_path];
+    args.extend(keep);
+    assert_ok(&w.wildrun(&args), "apply");
+    let uid =
+        |kind: &str, name: &str| w.must_get(&["-n", ns, kind, name])["metadata"]["uid"].clone();
+    let claim_uid = uid("pvc", "data");
+
+    let mut args = vec![recipe_path, "--delete"];
+    args.extend(keep);
+    let out = w.wildrun(&args);
+    assert_ok(&out, "delete");
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!("kept       PersistentVolumeClaim {ns}/data (PersistentVolumeClaim holds data: --delete leaves it unless --allow-prune-data is given)")),
+        "{said}"
+    );
+    let lines = report(&out);
+    for line in [
+        format!("kept ServiceAccount {ns}/worker"),
+        format!("kept ConfigMap {ns}/shared"),
+        format!("deleted ConfigMap {ns}/state"),
+        format!("kept Namespace {ns}"),
+    ] {
+        assert!(lines.contains(&line), "{line} not in {lines:?}");
+    }
+    assert!(
+        said.contains(&format!("namespace {ns} still holds"))
+            && said.contains("PersistentVolumeClaim data"),
+        "{said}"
+    );
+    assert_eq!(uid("pvc", "data"), claim_uid);
+    assert!(w.get(&["-n", ns, "configmap", "state"]).is_none());
+    let live_ns = w.must_get(&["namespace", ns]);
+    assert!(
+        live_ns["metadata"]["deletionTimestamp"].is_null(),
+        "{live_ns:#}"
+    );
+
+    // Deployed again, the instance finds its claim as it left it.
+    let mut args = vec![recipe_path];
+    args.extend(keep);
+    let out = w.wildrun(&args);
+    assert_ok(&out, "deploy again");
+    let lines = report(&out);
+    for line in [
+        format!("unchanged PersistentVolumeClaim {ns}/data"),
+        format!("unchanged ServiceAccount {ns}/worker"),
+        format!("created ConfigMap {ns}/state"),
+    ] {
+        assert!(lines.contains(&line), "{line} not in {lines:?}");
+    }
+    assert_eq!(uid("pvc", "data"), claim_uid);
+
+    // Asked for, what holds data goes too (what is kept by label stays).
+    let out = w.wildrun(&[recipe_path, "--delete", "--allow-prune-data"]);
+    assert_ok(&out, "delete --allow-prune-data");
+    let lines = report(&out);
+    for line in [
+        format!("deleted PersistentVolumeClaim {ns}/data"),
+        format!("deleted ServiceAccount {ns}/worker"),
+        format!("kept ConfigMap {ns}/shared"),
+    ] {
+        assert!(lines.contains(&line), "{line} not in {lines:?}");
+    }
+    let pvc = w.get(&["-n", ns, "pvc", "data"]);
+    assert!(pvc.is_none(), "{pvc:?}");
+}
