@@ -272,6 +272,10 @@ pub struct ApplyStep {
     pub object: TypedObject,
     /// Take over fields another field manager owns.
     pub force: bool,
+    /// `#{ recreate: true }`: an object that exists is deleted (what it
+    /// owns first: a Job's pods) and created again, so that a Job runs
+    /// again on each deploy and its immutable template may change.
+    pub recreate: bool,
 }
 
 /// Wait until an object reaches a condition.
@@ -592,6 +596,7 @@ mod tests {
         Step::Apply(ApplyStep {
             object: TypedObject::from_value(&v).unwrap(),
             force: false,
+            recreate: false,
         })
     }
 
@@ -691,6 +696,7 @@ mod tests {
         let step = Step::Apply(ApplyStep {
             object: TypedObject::from_value(&secret).unwrap(),
             force: false,
+            recreate: false,
         });
         plan.add(step, Origin::default()).unwrap();
         for format in [Format::Yaml, Format::Json] {

@@ -2849,3 +2849,99 @@ fn delete_keeps_what_holds_data_and_its_namespace_and_a_later_deploy_finds_it() 
     let pvc = w.get(&["-n", ns, "pvc", "data"]);
     assert!(pvc.is_none(), "{pvc:?}");
 }
+
+/// A Job applied with `#{ recreate: true }` is deleted and created again on
+/// each deploy (a new uid, reported `re-created`); `--dry-run=server`
+/// deletes nothing and `--diff` says it would be re-created. Without the
+/// option, a changed template fails as the API server says, with the option
+/// named.
+#[test]
+fn a_job_applied_with_recreate_is_a_new_one_on_each_deploy() {
+    let w = World::new("recreate", false);
+    let ns = w.name.as_str();
+    let recipe = |image: &str, options: &str| {
+        format!(
+            "kube::ensure_namespace(\"{ns}\");\n\
+             kube::apply(#{{ apiVersion: \"batch/v1\", kind: \"Job\", metadata: #{{ name: \"migrate\", namespace: \"{ns}\" }},\n\
+                 spec: #{{ backoffLimit: 0, template: #{{ spec: #{{ restartPolicy: \"Never\",\n\
+                     containers: [#{{ name: \"migrate\", image: \"{image}\", command: [\"true\"] }}] }} }} }} }}{options});\n"
+        )
+    };
+    let (_dir, path) = script(&recipe("busybox:1.36", ", #{ recreate: true }"));
+    let path = path.to_str().expect("a UTF-8 path");
+    let uid = || w.must_get(&["-n", ns, "job", "migrate"])["metadata"]["uid"].clone();
+
+    let out = w.wildrun(&[path]);
+    assert_ok(&out, "first deploy");
+    assert!(
+        report(&out).contains(&format!("created Job {ns}/migrate")),
+        "{}",
+        stderr(&out)
+    );
+    let first = uid();
+
+    let out = w.wildrun(&[path, "--dry-run=server"]);
+    assert_ok(&out, "server dry run");
+    assert!(
+        stderr(&out).contains(&format!("re-created Job {ns}/migrate (#{{ recreate: true }}: would be deleted and created again) [server dry run]")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(uid(), first, "a dry run deleted the Job");
+    let diff = w.wildrun(&[path, "--diff"]);
+    assert_eq!(diff.status.code(), Some(1), "{}", stderr(&diff));
+    assert!(
+        stdout(&diff).contains(&format!("+++ re-created Job {ns}/migrate")),
+        "{}",
+        stdout(&diff)
+    );
+    assert_eq!(uid(), first, "--diff deleted the Job");
+
+    let out = w.wildrun(&[path, "-o", "json"]);
+    assert_ok(&out, "second deploy");
+    assert!(
+        stderr(&out).contains(&format!(
+            "re-created Job {ns}/migrate (#{{ recreate: true }}: deleted and created again)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let entries: Vec<Value> = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "re-created" && e["name"] == "migrate"),
+        "{entries:?}"
+    );
+    let second = uid();
+    assert_ne!(second, first, "the second deploy's Job is the first one");
+
+    // Without the option, a changed template is refused in place, and the
+    // error names the way out.
+    std::fs::write(path, recipe("busybox:1.37", "")).expect("rewrite the recipe");
+    let out = w.wildrun(&[path]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("field is immutable") && stderr(&out).contains("#{ recreate: true }"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(uid(), second);
+    // With it, the Job is made again with the new template.
+    std::fs::write(path, recipe("busybox:1.37", ", #{ recreate: true }")).expect("rewrite");
+    let diff = w.wildrun(&[path, "--diff"]);
+    assert_eq!(diff.status.code(), Some(1), "{}", stderr(&diff));
+    assert!(
+        stdout(&diff).contains("-        image: busybox:1.36")
+            && stdout(&diff).contains("+        image: busybox:1.37"),
+        "{}",
+        stdout(&diff)
+    );
+    assert_ok(&w.wildrun(&[path]), "deploy with a new template");
+    let job = w.must_get(&["-n", ns, "job", "migrate"]);
+    assert_ne!(job["metadata"]["uid"], second);
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["image"],
+        json!("busybox:1.37")
+    );
+}

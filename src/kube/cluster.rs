@@ -508,6 +508,9 @@ impl Cluster {
                     409 if message.contains("conflict") => {
                         " (another field manager owns these fields: pass #{ force: true } to kube::apply or --force to take them over)".to_string()
                     }
+                    422 if message.contains("field is immutable") => {
+                        " (a field that cannot change once the object is made, such as a Job's pod template: apply it with #{ recreate: true } to delete it and create it again on each deploy)".to_string()
+                    }
                     429 | 502..=504 => format!(" (the API server at {} is overloaded or unavailable; retried and gave up)", self.server),
                     500 if is_transient_500(&status) => format!(" (the API server at {} is failing; retried and gave up)", self.server),
                     _ => String::new(),

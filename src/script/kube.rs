@@ -51,15 +51,24 @@ fn plan_object(
     value: &Value,
     options: &rhai::Map,
 ) -> RhaiResultOf<Dynamic> {
-    check_options(ctx, "apply", options, &["force", "keep", "patch"])?;
+    check_options(
+        ctx,
+        "apply",
+        options,
+        &["force", "keep", "patch", "recreate"],
+    )?;
     let force = bool_option(ctx, "apply", options, "force")?;
     let keep = bool_option(ctx, "apply", options, "keep")?;
     // An object wildrun did not make: only the fields given, without
     // wildrun's labels (so --delete and --prune never see it), under a field
     // manager of its own (kube::objects::PATCH_FIELD_MANAGER).
     let patch = bool_option(ctx, "apply", options, "patch")?;
+    let recreate = bool_option(ctx, "apply", options, "recreate")?;
     let run = RunHandle::from_context(ctx)?;
     let mut obj = TypedObject::from_value(value).map_err(|e| script_error(ctx, e))?;
+    if recreate {
+        refuse_recreate(ctx, &obj, patch)?;
+    }
     // Before borrowing the state: `origin` reads it for handler calls.
     let at = origin(ctx);
     let mut state = run.state();
@@ -73,9 +82,40 @@ fn plan_object(
     let rendered = obj.value.clone();
     state
         .plan
-        .add(Step::Apply(ApplyStep { object: obj, force }), at)
+        .add(
+            Step::Apply(ApplyStep {
+                object: obj,
+                force,
+                recreate,
+            }),
+            at,
+        )
         .map_err(|e| script_error(ctx, e))?;
     from_json(&rendered)
+}
+
+/// Why `recreate: true` cannot go with `object`: deleting a Namespace
+/// deletes everything in it, deleting what holds data loses it, and an
+/// object applied with `patch: true` is another tool's.
+fn refuse_recreate(ctx: &NativeCallContext, object: &TypedObject, patch: bool) -> RhaiResultOf<()> {
+    let group = object
+        .api_version
+        .rsplit_once('/')
+        .map_or("", |(group, _)| group);
+    let why = if patch {
+        "recreate: true does not go with patch: true (the object is another tool's, not wildrun's to delete)".to_string()
+    } else if object.kind == "Namespace" {
+        "recreate: true would delete the Namespace and everything in it; apply it without recreate"
+            .to_string()
+    } else if crate::kube::cleanup::DATA_KINDS.contains(&(group, object.kind.as_str())) {
+        format!(
+            "recreate: true would delete {} and the data it holds; apply it without recreate",
+            object.display_name()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(script_error(ctx, format!("apply: {why}")))
 }
 
 /// Reads an object reference from a map with `apiVersion`, `kind` and
@@ -343,7 +383,9 @@ pub mod kube_api {
     /// (`--delete` and `--prune` never remove it); `patch: true` sets only
     /// the fields given on an object wildrun did not make (no wildrun
     /// labels, so `--delete` and `--prune` never see it; field manager
-    /// `wildrun-patch`).
+    /// `wildrun-patch`); `recreate: true` deletes an object that exists
+    /// (with what it owns) and creates it again: a Job that runs on each
+    /// deploy.
     #[rhai_fn(name = "apply", return_raw)]
     pub fn apply_with(
         ctx: NativeCallContext,
