@@ -20,6 +20,11 @@ pub const COPIED_FROM_ANNOTATION: &str = "wildrun.dev/copied-from";
 /// Label marking an object to keep: several instances share it (the
 /// wildcard Certificate), so `--delete` and `--prune` never remove it.
 pub const KEEP_LABEL: &str = "wildrun.dev/keep";
+/// Annotation on a Secret of generated values (`kube::generated_secret`):
+/// the keys wildrun generated, comma-separated. Such a Secret holds what
+/// cannot be made again (a database's password), so `--delete` and
+/// `--prune` keep it as they keep PersistentVolumeClaims.
+pub const GENERATED_ANNOTATION: &str = "wildrun.dev/generated";
 /// Annotation on an object another tool made and wildrun manages in place
 /// (`--adopt`): the field manager that made it (`kubectl-client-side-apply`).
 /// `--delete` releases such an object instead of deleting it.
@@ -465,6 +470,25 @@ impl Plan {
         self.ordered()
             .iter()
             .filter_map(|p| p.step.target())
+            .collect()
+    }
+
+    /// The Secrets of generated values the plan applies, as `namespace/name`.
+    pub fn generated_secrets(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .filter_map(|p| match &p.step {
+                Step::Apply(a)
+                    if crate::kube::generated::is_generated(&a.object.kind, &a.object.value) =>
+                {
+                    Some(format!(
+                        "{}/{}",
+                        a.object.namespace.as_deref().unwrap_or_default(),
+                        a.object.name
+                    ))
+                }
+                _ => None,
+            })
             .collect()
     }
 

@@ -2945,3 +2945,249 @@ fn a_job_applied_with_recreate_is_a_new_one_on_each_deploy() {
         json!("busybox:1.37")
     );
 }
+
+/// A recipe's generated Secret and its claim, in namespace `ns`: `keys`
+/// is the map of `kube::generated_secret`'s `keys`.
+fn generated_recipe(ns: &str, keys: &str) -> String {
+    format!(
+        "kube::ensure_namespace(\"{ns}\");\n\
+         kube::generated_secret(\"{ns}\", \"app-db\", #{{ keys: {keys} }});\n"
+    ) + recipe_of(ns, &[volume_claim(ns, "data")])
+        .lines()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .as_str()
+        + "\n"
+}
+
+/// The decoded value of `key` in Secret `ns/name`.
+fn secret_value(w: &World, ns: &str, name: &str, key: &str) -> String {
+    use base64::Engine;
+    let secret = w.must_get(&["-n", ns, "secret", name]);
+    let text = secret["data"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {secret:#}"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64");
+    String::from_utf8(bytes).expect("UTF-8")
+}
+
+/// A generated Secret is made once: a re-run reads its values and writes
+/// nothing (the API server's audit log counts the writes), `--delete`
+/// keeps it with the claim, and the next deploy finds both and writes
+/// nothing to them.
+#[test]
+fn a_generated_secret_is_made_once_and_a_rerun_or_a_later_deploy_writes_nothing() {
+    let plane = common::cluster::PrivatePlane::start_audited();
+    let cluster = &plane.cluster;
+    let log = plane.audit_log();
+    let ns = "app";
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("app.rhai");
+    std::fs::write(
+        &recipe,
+        generated_recipe(
+            ns,
+            "#{ password: #{ length: 40 }, pin: #{ length: 8, alphabet: \"0123456789\" } }",
+        ),
+    )
+    .unwrap();
+    let recipe = recipe.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let audit = Audit::mark(&log);
+        let mut args = vec![recipe];
+        args.extend_from_slice(extra);
+        let out = wildrun_on(cluster, "unused", &args);
+        assert_ok(&out, &format!("{args:?}"));
+        (out, audit.sent())
+    };
+    let value = |key: &str| {
+        let text = kubectl_ok(
+            cluster,
+            &[
+                "-n",
+                ns,
+                "get",
+                "secret",
+                "app-db",
+                "-o",
+                &format!("jsonpath={{.data.{key}}}"),
+            ],
+        );
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .expect("base64");
+        String::from_utf8(bytes).expect("UTF-8")
+    };
+
+    let (out, _) = run(&[]);
+    assert!(
+        report(&out).contains(&format!("created Secret {ns}/app-db")),
+        "{}",
+        stderr(&out)
+    );
+    let (password, pin) = (value("password"), value("pin"));
+    assert!(
+        password.len() == 40 && password.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{password}"
+    );
+    assert!(
+        pin.len() == 8 && pin.chars().all(|c| c.is_ascii_digit()),
+        "{pin}"
+    );
+
+    let (out, sent) = run(&[]);
+    assert_eq!(writes(&sent), 0, "a re-run wrote: {}", tally(&sent));
+    assert!(
+        report(&out).contains(&format!("unchanged Secret {ns}/app-db")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        (value("password"), value("pin")),
+        (password.clone(), pin.clone())
+    );
+
+    let (out, _) = run(&["--delete"]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!("kept       Secret {ns}/app-db (Secret holds generated values: --delete leaves it unless --allow-prune-data is given)"))
+            && report(&out).contains(&format!("kept PersistentVolumeClaim {ns}/data"))
+            && report(&out).contains(&format!("kept Namespace {ns}")),
+        "{said}"
+    );
+
+    let (out, sent) = run(&[]);
+    assert_eq!(
+        writes(&sent),
+        0,
+        "the deploy after --delete wrote: {}\n{}",
+        tally(&sent),
+        stderr(&out)
+    );
+    for line in [
+        format!("unchanged Secret {ns}/app-db"),
+        format!("unchanged PersistentVolumeClaim {ns}/data"),
+    ] {
+        assert!(report(&out).contains(&line), "{}", stderr(&out));
+    }
+    assert_eq!((value("password"), value("pin")), (password, pin));
+}
+
+/// A key added later is generated and the others kept; `--rotate-secret`
+/// makes all of them again, and names only a Secret the recipe generates.
+/// No output mode prints a generated value, except `--show-secrets`.
+#[test]
+fn generated_values_are_never_printed_and_rotate_only_when_asked() {
+    let w = World::new("generated", false);
+    let ns = w.name.as_str();
+    let (_dir, path) = script(&generated_recipe(ns, "#{ password: #{} }"));
+    let path = path.to_str().expect("a UTF-8 path");
+    let out = w.wildrun(&[path]);
+    assert_ok(&out, "first deploy");
+    let password = secret_value(&w, ns, "app-db", "password");
+    assert_eq!(password.len(), 32, "{password}");
+    let leaks = |out: &Output, value: &str| {
+        let all = format!("{}{}", stdout(out), stderr(out));
+        all.contains(value) || all.contains(&base64_of(value))
+    };
+    assert!(!leaks(&out, &password), "{}", stderr(&out));
+
+    // A key added later: generated; the password stays.
+    std::fs::write(
+        path,
+        generated_recipe(ns, "#{ password: #{}, token: #{ length: 64 } }"),
+    )
+    .expect("rewrite the recipe");
+    let diff = w.wildrun(&[path, "--diff"]);
+    assert_eq!(diff.status.code(), Some(1), "{}", stderr(&diff));
+    assert!(
+        stdout(&diff).contains("password: \"***\"")
+            && stdout(&diff).contains("token: \"*** (after)\""),
+        "{}",
+        stdout(&diff)
+    );
+    let out = w.wildrun(&[path]);
+    assert_ok(&out, "deploy with a new key");
+    assert!(
+        stderr(&out).contains(&format!(
+            "Secret {ns}/app-db: new values for token (not in the cluster yet)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(secret_value(&w, ns, "app-db", "password"), password);
+    let token = secret_value(&w, ns, "app-db", "token");
+    assert_eq!(token.len(), 64);
+
+    // Every output mode, the values in none of them.
+    for args in [
+        vec![path],
+        vec![path, "-v"],
+        vec![path, "-o", "json"],
+        vec![path, "--dry-run"],
+        vec![path, "--dry-run", "-o", "json"],
+        vec![path, "--dry-run=server", "-o", "json"],
+        vec![path, "--diff"],
+        vec![path, "--diff", "--rotate-secret", &format!("{ns}/app-db")],
+        vec![path, "--delete", "-o", "json", "-v"],
+    ] {
+        let out = w.wildrun(&args);
+        // --diff exits 1 when something differs (the rotated values).
+        let differs = args.contains(&"--diff") && out.status.code() == Some(1);
+        if !differs {
+            assert_ok(&out, &format!("{args:?}"));
+        }
+        for value in [&password, &token] {
+            assert!(
+                !leaks(&out, value),
+                "{args:?} printed a value:\n{}{}",
+                stdout(&out),
+                stderr(&out)
+            );
+        }
+    }
+    // --delete kept it: the values are still the same.
+    assert_eq!(secret_value(&w, ns, "app-db", "password"), password);
+
+    // Rotation: only the Secrets the recipe generates, and only when asked.
+    let out = w.wildrun(&[path, "--rotate-secret", &format!("{ns}/app-dbx")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "--rotate-secret {ns}/app-dbx: the recipe generates no Secret {ns}/app-dbx with kube::generated_secret (it generates {ns}/app-db)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = w.wildrun(&[path, "--rotate-secret", &format!("{ns}/app-db")]);
+    assert_ok(&out, "rotate");
+    assert!(
+        report(&out).contains(&format!("configured Secret {ns}/app-db")),
+        "{}",
+        stderr(&out)
+    );
+    let rotated = secret_value(&w, ns, "app-db", "password");
+    assert!(rotated != password && rotated.len() == 32);
+    assert_ne!(secret_value(&w, ns, "app-db", "token"), token);
+    assert!(!leaks(&out, &rotated), "{}", stderr(&out));
+
+    // Asked for, the dry run prints the values it would apply (new ones:
+    // it reads no cluster), for piping to another tool.
+    let shown = w.wildrun(&[path, "--dry-run", "--show-secrets", "-o", "json"]);
+    assert_ok(&shown, "--show-secrets");
+    let objects: Vec<Value> = serde_json::from_slice(&shown.stdout).expect("JSON");
+    let secret = objects
+        .iter()
+        .find(|o| o["kind"] == "Secret")
+        .expect("the Secret");
+    assert!(
+        secret["data"]["password"]
+            .as_str()
+            .is_some_and(|v| v != "***" && v.len() > 32),
+        "{secret:#}"
+    );
+}

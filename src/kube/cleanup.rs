@@ -69,6 +69,9 @@ struct Found {
     copy: bool,
     /// Another tool made it and wildrun adopted it: released, not deleted.
     adopted: bool,
+    /// A Secret of generated values (`kube::generated_secret`): it holds
+    /// data, as a PersistentVolumeClaim does.
+    generated: bool,
     /// The object as listed.
     live: Value,
 }
@@ -455,6 +458,7 @@ fn found_from(kind: &Kind, item: &Value) -> Found {
             ))
             .is_some(),
         adopted: super::owner::annotation(item, ADOPTED_ANNOTATION).is_some(),
+        generated: super::generated::is_generated(&kind.resource.kind, item),
         live: item.clone(),
     }
 }
@@ -531,14 +535,19 @@ pub async fn delete_instance(
 
 /// Whether `f` holds data that `rules` says to keep (no `--allow-prune-data`).
 fn keeps_data(f: &Found, rules: &PruneRules) -> bool {
-    !rules.allow_data && holds_data(&f.kind, &rules.keep_kinds)
+    !rules.allow_data && (f.generated || holds_data(&f.kind, &rules.keep_kinds))
 }
 
 /// The report entry of `f`, kept by `option` (`--delete`, `--prune`)
 /// because it holds data.
 fn data_kept(f: &Found, option: &str) -> Entry {
+    let what = if f.generated {
+        "holds generated values"
+    } else {
+        "holds data"
+    };
     let note = format!(
-        "{} holds data: {option} leaves it unless --allow-prune-data is given",
+        "{} {what}: {option} leaves it unless --allow-prune-data is given",
         f.target.kind
     );
     Entry::new(Action::Kept, &f.target, Some(note))

@@ -1,7 +1,7 @@
 //! `kube::` for scripts: plan objects to apply, read the cluster, wait,
 //! delete, copy secrets, watch.
 
-use super::support::{from_json, origin, script_error, to_json, RhaiResultOf, RunHandle};
+use super::support::{from_json, origin, script_error, to_json, Mode, RhaiResultOf, RunHandle};
 use crate::kube::run_labels;
 use crate::objects::TypedObject;
 use crate::plan::{
@@ -92,6 +92,57 @@ fn plan_object(
         )
         .map_err(|e| script_error(ctx, e))?;
     from_json(&rendered)
+}
+
+/// `kube::generated_secret`: the Secret `namespace/name` with the keys of
+/// `options.keys`, each value kept from the live Secret or generated
+/// ([`crate::kube::generated`]), planned as `kube::apply` plans it.
+fn plan_generated_secret(
+    ctx: &NativeCallContext,
+    namespace: &str,
+    name: &str,
+    options: &rhai::Map,
+) -> RhaiResultOf<Dynamic> {
+    use crate::kube::generated::{build, SecretSpec};
+    use crate::objects::validate;
+    const FUNCTION: &str = "kube::generated_secret";
+    validate::dns1123_label(namespace)
+        .map_err(|e| script_error(ctx, format!("{FUNCTION}: namespace {namespace:?} {e}")))?;
+    validate::dns1123_subdomain(name)
+        .map_err(|e| script_error(ctx, format!("{FUNCTION}: name {name:?} {e}")))?;
+    check_options(ctx, FUNCTION, options, &["keys"])?;
+    let keys = options.get("keys").map(to_json).transpose()?;
+    let spec = SecretSpec::from_keys(keys.as_ref())
+        .map_err(|e| script_error(ctx, format!("{FUNCTION}: {e}")))?;
+    let target = ObjectRef::secret(namespace, name);
+    let run = RunHandle::from_context(ctx)?;
+    let (mode, rotate) = {
+        let state = run.state();
+        let rotate = state
+            .rotate_secrets
+            .contains(&format!("{namespace}/{name}"));
+        (state.mode, rotate)
+    };
+    // --dry-run contacts no cluster: every value is new (and masked).
+    let live = match mode {
+        Mode::Cluster => read(ctx, &target)?,
+        Mode::DryRun => None,
+    };
+    let generated = build(&target, &spec, live.as_ref(), rotate)
+        .map_err(|e| script_error(ctx, format!("{FUNCTION}: {e}")))?;
+    if !generated.new_keys.is_empty() && mode == Mode::Cluster {
+        let why = if rotate {
+            "--rotate-secret"
+        } else {
+            "not in the cluster yet"
+        };
+        tracing::info!(
+            "{}: {target}: new values for {} ({why})",
+            origin(ctx),
+            generated.new_keys.join(", ")
+        );
+    }
+    plan_object(ctx, &generated.secret, &rhai::Map::new())
 }
 
 /// Why `recreate: true` cannot go with `object`: deleting a Namespace
@@ -414,6 +465,21 @@ pub mod kube_api {
                 super::plan_object(&ctx, &to_json(o)?, &rhai::Map::new())
             })
             .collect()
+    }
+
+    /// Plans the Secret `namespace/name` of generated values: `options.keys`
+    /// maps each key to `#{ length, alphabet }` (default 32 letters and
+    /// digits). A value the Secret already holds in the cluster is kept;
+    /// a missing key is generated; `--rotate-secret namespace/name` makes
+    /// them all again. Returns the Secret as it will be applied.
+    #[rhai_fn(return_raw)]
+    pub fn generated_secret(
+        ctx: NativeCallContext,
+        namespace: &str,
+        name: &str,
+        options: rhai::Map,
+    ) -> RhaiResultOf<Dynamic> {
+        super::plan_generated_secret(&ctx, namespace, name, &options)
     }
 
     /// Plans the Namespace `name` (a no-op when the recipe applies it too).
