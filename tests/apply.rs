@@ -170,6 +170,18 @@ fn report(out: &Output) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that the report of `out` has each of `lines` (`kept Namespace a`).
+fn assert_reported(out: &Output, lines: &[String]) {
+    let reported = report(out);
+    for line in lines {
+        assert!(
+            reported.contains(line),
+            "{line} not in {reported:?}:\n{}",
+            stderr(out)
+        );
+    }
+}
+
 fn labels_of(obj: &Value) -> &Value {
     &obj["metadata"]["labels"]
 }
@@ -2798,15 +2810,15 @@ fn delete_keeps_what_holds_data_and_its_namespace_and_a_later_deploy_finds_it() 
         said.contains(&format!("kept       PersistentVolumeClaim {ns}/data (PersistentVolumeClaim holds data: --delete leaves it unless --allow-prune-data is given)")),
         "{said}"
     );
-    let lines = report(&out);
-    for line in [
-        format!("kept ServiceAccount {ns}/worker"),
-        format!("kept ConfigMap {ns}/shared"),
-        format!("deleted ConfigMap {ns}/state"),
-        format!("kept Namespace {ns}"),
-    ] {
-        assert!(lines.contains(&line), "{line} not in {lines:?}");
-    }
+    assert_reported(
+        &out,
+        &[
+            format!("kept ServiceAccount {ns}/worker"),
+            format!("kept ConfigMap {ns}/shared"),
+            format!("deleted ConfigMap {ns}/state"),
+            format!("kept Namespace {ns}"),
+        ],
+    );
     assert!(
         said.contains(&format!("namespace {ns} still holds"))
             && said.contains("PersistentVolumeClaim data"),
@@ -2825,27 +2837,27 @@ fn delete_keeps_what_holds_data_and_its_namespace_and_a_later_deploy_finds_it() 
     args.extend(keep);
     let out = w.wildrun(&args);
     assert_ok(&out, "deploy again");
-    let lines = report(&out);
-    for line in [
-        format!("unchanged PersistentVolumeClaim {ns}/data"),
-        format!("unchanged ServiceAccount {ns}/worker"),
-        format!("created ConfigMap {ns}/state"),
-    ] {
-        assert!(lines.contains(&line), "{line} not in {lines:?}");
-    }
+    assert_reported(
+        &out,
+        &[
+            format!("unchanged PersistentVolumeClaim {ns}/data"),
+            format!("unchanged ServiceAccount {ns}/worker"),
+            format!("created ConfigMap {ns}/state"),
+        ],
+    );
     assert_eq!(uid("pvc", "data"), claim_uid);
 
     // Asked for, what holds data goes too (what is kept by label stays).
     let out = w.wildrun(&[recipe_path, "--delete", "--allow-prune-data"]);
     assert_ok(&out, "delete --allow-prune-data");
-    let lines = report(&out);
-    for line in [
-        format!("deleted PersistentVolumeClaim {ns}/data"),
-        format!("deleted ServiceAccount {ns}/worker"),
-        format!("kept ConfigMap {ns}/shared"),
-    ] {
-        assert!(lines.contains(&line), "{line} not in {lines:?}");
-    }
+    assert_reported(
+        &out,
+        &[
+            format!("deleted PersistentVolumeClaim {ns}/data"),
+            format!("deleted ServiceAccount {ns}/worker"),
+            format!("kept ConfigMap {ns}/shared"),
+        ],
+    );
     let pvc = w.get(&["-n", ns, "pvc", "data"]);
     assert!(pvc.is_none(), "{pvc:?}");
 }
@@ -3068,12 +3080,13 @@ fn a_generated_secret_is_made_once_and_a_rerun_or_a_later_deploy_writes_nothing(
         tally(&sent),
         stderr(&out)
     );
-    for line in [
-        format!("unchanged Secret {ns}/app-db"),
-        format!("unchanged PersistentVolumeClaim {ns}/data"),
-    ] {
-        assert!(report(&out).contains(&line), "{}", stderr(&out));
-    }
+    assert_reported(
+        &out,
+        &[
+            format!("unchanged Secret {ns}/app-db"),
+            format!("unchanged PersistentVolumeClaim {ns}/data"),
+        ],
+    );
     assert_eq!((value("password"), value("pin")), (password, pin));
 }
 
