@@ -2934,7 +2934,10 @@ fn a_job_applied_with_recreate_is_a_new_one_on_each_deploy() {
     let out = w.wildrun(&[path]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("field is immutable") && stderr(&out).contains("#{ recreate: true }"),
+        stderr(&out).contains(
+            "Job.batch \"migrate\" is invalid: spec.template: field is immutable (a field"
+        ) && stderr(&out).contains("#{ recreate: true }")
+            && !stderr(&out).contains("busybox:1.37"),
         "{}",
         stderr(&out)
     );
