@@ -39,8 +39,11 @@ pub struct Request {
     pub prune: bool,
     /// `--allow-prune-all`: `--prune` may remove every object of the instance.
     pub allow_prune_all: bool,
-    /// `--allow-prune-data`: `--prune` may remove objects that hold data.
+    /// `--allow-prune-data`: `--prune` and `--delete` may remove objects that hold data.
     pub allow_prune_data: bool,
+    /// `--rotate-secret`: the Secrets (`namespace/name`) whose generated
+    /// values are made again.
+    pub rotate_secrets: Vec<String>,
     /// `--wait`, and for how long.
     pub wait: Option<Duration>,
     /// `--show-secrets`: whether `--dry-run` prints Secret values.
@@ -129,6 +132,7 @@ fn new_state(
         action,
         force: request.exec.force,
         adopt: request.exec.adopt,
+        rotate_secrets: request.rotate_secrets.iter().cloned().collect(),
         reads: Default::default(),
         once: Default::default(),
         runtime,
@@ -183,6 +187,7 @@ fn carry_out(request: &Request, session: &Session, recipe_dir: &Path) -> Result<
     );
     let started = std::time::Instant::now();
     let produced = session.run(&Value::Object(prepared.args), &prepared.config.value)?;
+    check_rotations(&request.rotate_secrets, &produced.plan)?;
     let script_code = produced.exit_code.unwrap_or(EXIT_OK);
     let instance = &prepared.instance;
     match action {
@@ -196,11 +201,13 @@ fn carry_out(request: &Request, session: &Session, recipe_dir: &Path) -> Result<
             note_unserved_watches(&produced);
             let cluster = session.cluster()?;
             let mut report = Report::default();
+            let rules = prune_rules(request, &prepared.config, None);
             session
                 .block_on(kube::cleanup::delete_instance(
                     &cluster,
                     &produced.plan,
                     &instance.label,
+                    &rules,
                     request.exec.server_dry_run,
                     &mut report,
                 ))
@@ -217,6 +224,25 @@ fn carry_out(request: &Request, session: &Session, recipe_dir: &Path) -> Result<
             started,
         ),
     }
+}
+
+/// Refuses a `--rotate-secret` that names no Secret the recipe generates:
+/// a typo would otherwise rotate nothing, silently.
+fn check_rotations(rotate: &[String], plan: &Plan) -> Result<(), Failure> {
+    let generated = plan.generated_secrets();
+    for wanted in rotate {
+        if !generated.iter().any(|g| g == wanted) {
+            let made = if generated.is_empty() {
+                "it generates none".to_string()
+            } else {
+                format!("it generates {}", generated.join(", "))
+            };
+            return Err(Failure::usage(format!(
+                "--rotate-secret {wanted}: the recipe generates no Secret {wanted} with kube::generated_secret ({made})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The configuration and the instance, before the body runs.
@@ -357,6 +383,7 @@ fn apply_and_serve(
             (request.prune, "--prune"),
             (request.wait.is_some(), "--wait"),
             (request.file_watch, "--watch"),
+            (!request.rotate_secrets.is_empty(), "--rotate-secret"),
         ] {
             if given {
                 return Err(Failure::usage(format!("{option} does not go with a script that calls kube::watch: it runs until stopped, and its copies elect the one that applies the plan")));

@@ -78,9 +78,13 @@ pub struct Cli {
     #[arg(long)]
     pub allow_prune_all: bool,
 
-    /// Let --prune delete objects that hold data: PersistentVolumeClaims and the kinds of prune.keepKinds; kept without it.
+    /// Let --prune and --delete delete objects that hold data: PersistentVolumeClaims and the kinds of prune.keepKinds; kept without it.
     #[arg(long)]
     pub allow_prune_data: bool,
+
+    /// Generate every value of the Secret NAMESPACE/NAME the recipe makes with kube::generated_secret again (repeatable); without it, values already in the cluster are kept.
+    #[arg(long = "rotate-secret", value_name = "NAMESPACE/NAME", value_parser = parse_secret_name)]
+    pub rotate_secrets: Vec<String>,
 
     /// Re-run whenever the recipe, a module, a template or the configuration changes.
     #[arg(long)]
@@ -357,6 +361,7 @@ impl Invocation {
             prune: cli.prune,
             allow_prune_all: cli.allow_prune_all,
             allow_prune_data: cli.allow_prune_data,
+            rotate_secrets: cli.rotate_secrets.clone(),
             wait: cli
                 .wait
                 .then(|| cli.timeout.unwrap_or(crate::reach::DEFAULT_TIMEOUT)),
@@ -407,6 +412,19 @@ pub fn own_option_names() -> Vec<String> {
         .collect()
 }
 
+/// `--rotate-secret`'s `NAMESPACE/NAME`, checked as Kubernetes names.
+fn parse_secret_name(text: &str) -> Result<String, String> {
+    use crate::objects::validate;
+    let Some((namespace, name)) = text.split_once('/') else {
+        return Err(format!(
+            "{text:?} is not NAMESPACE/NAME (the Secret's namespace, a slash, its name)"
+        ));
+    };
+    validate::dns1123_label(namespace).map_err(|e| format!("namespace {namespace:?} {e}"))?;
+    validate::dns1123_subdomain(name).map_err(|e| format!("name {name:?} {e}"))?;
+    Ok(text.to_string())
+}
+
 /// The action the options ask for, or why they do not go together.
 fn action(cli: &Cli) -> Result<Action, String> {
     if cli.watch && (cli.diff || cli.delete) {
@@ -420,15 +438,17 @@ fn action(cli: &Cli) -> Result<Action, String> {
                 .into(),
         );
     }
-    for (given, option) in [
-        (cli.allow_prune_all, "--allow-prune-all"),
-        (cli.allow_prune_data, "--allow-prune-data"),
-    ] {
-        if given && !cli.prune {
-            return Err(format!(
-                "{option} widens what --prune may delete; add --prune"
-            ));
-        }
+    if cli.allow_prune_all && !cli.prune {
+        return Err("--allow-prune-all widens what --prune may delete; add --prune".into());
+    }
+    if cli.allow_prune_data && !(cli.prune || cli.delete) {
+        return Err(
+            "--allow-prune-data widens what --prune and --delete may delete; add one of them"
+                .into(),
+        );
+    }
+    if !cli.rotate_secrets.is_empty() && (cli.delete || cli.watch) {
+        return Err("--rotate-secret makes new values once, when applying: it does not go with --delete or --watch (which would rotate on every change)".into());
     }
     if cli.delete && cli.prune {
         return Err("--delete already removes everything of the instance; drop --prune".into());
@@ -600,6 +620,7 @@ mod tests {
             "prune",
             "allow-prune-all",
             "allow-prune-data",
+            "rotate-secret",
             "watch",
             "force",
             "adopt",
@@ -634,7 +655,9 @@ mod tests {
             &["--timeout", "5m"],
             &["--watch", "--diff"],
             &["--allow-prune-all"],
-            &["--allow-prune-data", "--delete"],
+            &["--allow-prune-data"],
+            &["--rotate-secret", "shop/db", "--delete"],
+            &["--rotate-secret", "shop/db", "--watch"],
         ] {
             assert!(parse(words).is_err(), "{words:?}");
         }
@@ -642,6 +665,21 @@ mod tests {
         assert_eq!(parse(&["--dry-run=server"]), Ok(Action::ServerDryRun));
         assert_eq!(parse(&["--diff", "--prune"]), Ok(Action::Diff));
         assert_eq!(parse(&["--delete"]), Ok(Action::Delete));
+        assert_eq!(
+            parse(&["--rotate-secret", "shop/db", "--rotate-secret", "shop/api"]),
+            Ok(Action::Apply)
+        );
+        for bad in ["db", "Shop/db", "shop/"] {
+            let words = ["wildrun", "r.rhai", "--rotate-secret", bad];
+            assert!(
+                Invocation::parse(words.iter().map(OsString::from).collect()).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse(&["--delete", "--allow-prune-data"]),
+            Ok(Action::Delete)
+        );
         assert_eq!(parse(&["--prune", "--wait"]), Ok(Action::Apply));
         assert_eq!(
             parse(&[

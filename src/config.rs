@@ -638,7 +638,7 @@ pub const KEYS: &[Key] = &[
         path: "prune.keepKinds",
         ty: KeyType::List,
         default: Some(|| json!([])),
-        help: "kinds whose objects hold data, which --prune leaves in place unless --allow-prune-data is given, besides PersistentVolumeClaims: Kind or Kind.group",
+        help: "kinds whose objects hold data, which --prune and --delete leave in place unless --allow-prune-data is given, besides PersistentVolumeClaims: Kind or Kind.group",
         check: kind_name,
     },
     Key {

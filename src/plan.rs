@@ -20,6 +20,11 @@ pub const COPIED_FROM_ANNOTATION: &str = "wildrun.dev/copied-from";
 /// Label marking an object to keep: several instances share it (the
 /// wildcard Certificate), so `--delete` and `--prune` never remove it.
 pub const KEEP_LABEL: &str = "wildrun.dev/keep";
+/// Annotation on a Secret of generated values (`kube::generated_secret`):
+/// the keys wildrun generated, comma-separated. Such a Secret holds what
+/// cannot be made again (a database's password), so `--delete` and
+/// `--prune` keep it as they keep PersistentVolumeClaims.
+pub const GENERATED_ANNOTATION: &str = "wildrun.dev/generated";
 /// Annotation on an object another tool made and wildrun manages in place
 /// (`--adopt`): the field manager that made it (`kubectl-client-side-apply`).
 /// `--delete` releases such an object instead of deleting it.
@@ -272,6 +277,10 @@ pub struct ApplyStep {
     pub object: TypedObject,
     /// Take over fields another field manager owns.
     pub force: bool,
+    /// `#{ recreate: true }`: an object that exists is deleted (what it
+    /// owns first: a Job's pods) and created again, so that a Job runs
+    /// again on each deploy and its immutable template may change.
+    pub recreate: bool,
 }
 
 /// Wait until an object reaches a condition.
@@ -464,6 +473,25 @@ impl Plan {
             .collect()
     }
 
+    /// The Secrets of generated values the plan applies, as `namespace/name`.
+    pub fn generated_secrets(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .filter_map(|p| match &p.step {
+                Step::Apply(a)
+                    if crate::kube::generated::is_generated(&a.object.kind, &a.object.value) =>
+                {
+                    Some(format!(
+                        "{}/{}",
+                        a.object.namespace.as_deref().unwrap_or_default(),
+                        a.object.name
+                    ))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Number of steps.
     pub fn len(&self) -> usize {
         self.steps.len()
@@ -592,6 +620,7 @@ mod tests {
         Step::Apply(ApplyStep {
             object: TypedObject::from_value(&v).unwrap(),
             force: false,
+            recreate: false,
         })
     }
 
@@ -691,6 +720,7 @@ mod tests {
         let step = Step::Apply(ApplyStep {
             object: TypedObject::from_value(&secret).unwrap(),
             force: false,
+            recreate: false,
         });
         plan.add(step, Origin::default()).unwrap();
         for format in [Format::Yaml, Format::Json] {

@@ -942,6 +942,7 @@ mod tests {
                 Step::Apply(crate::plan::ApplyStep {
                     object: obj,
                     force: false,
+                    recreate: false,
                 }),
                 Origin::default(),
             )

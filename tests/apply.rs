@@ -170,6 +170,18 @@ fn report(out: &Output) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that the report of `out` has each of `lines` (`kept Namespace a`).
+fn assert_reported(out: &Output, lines: &[String]) {
+    let reported = report(out);
+    for line in lines {
+        assert!(
+            reported.contains(line),
+            "{line} not in {reported:?}:\n{}",
+            stderr(out)
+        );
+    }
+}
+
 fn labels_of(obj: &Value) -> &Value {
     &obj["metadata"]["labels"]
 }
@@ -2792,5 +2804,445 @@ fn a_prune_that_replaces_a_route_keeps_the_old_one_until_the_new_one_answers() {
     assert!(
         w.get(&["-n", name, "httproute", name]).is_some(),
         "the HTTPRoute is applied"
+    );
+}
+
+/// `--delete` leaves what holds data (PersistentVolumeClaims, the kinds of
+/// `prune.keepKinds`) and what is kept by label, with the namespace that
+/// holds them; a later deploy of the same instance finds them and writes
+/// nothing to them; `--allow-prune-data` deletes them too.
+#[test]
+fn delete_keeps_what_holds_data_and_its_namespace_and_a_later_deploy_finds_it() {
+    let w = World::new("delete-data", false);
+    let ns = w.name.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join(format!("{}.rhai", unique_name("data")));
+    let recipe_path = recipe.to_str().unwrap();
+    let shared = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared", "namespace": ns}, "data": {"a": "b"}});
+    let account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "worker", "namespace": ns}});
+    std::fs::write(
+        &recipe,
+        recipe_of(
+            ns,
+            &[volume_claim(ns, "data"), config_map(ns, "state"), account],
+        ) + format!(
+            "kube::apply(yaml::parse({:?})[0], #{{ keep: true }});\n",
+            shared.to_string()
+        )
+        .as_str(),
+    )
+    .unwrap();
+    let keep = ["--set", "prune.keepKinds=ServiceAccount"];
+    let mut args = vec![recipe_path];
+    args.extend(keep);
+    assert_ok(&w.wildrun(&args), "apply");
+    let uid =
+        |kind: &str, name: &str| w.must_get(&["-n", ns, kind, name])["metadata"]["uid"].clone();
+    let claim_uid = uid("pvc", "data");
+
+    let mut args = vec![recipe_path, "--delete"];
+    args.extend(keep);
+    let out = w.wildrun(&args);
+    assert_ok(&out, "delete");
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!("kept       PersistentVolumeClaim {ns}/data (PersistentVolumeClaim holds data: --delete leaves it unless --allow-prune-data is given)")),
+        "{said}"
+    );
+    assert_reported(
+        &out,
+        &[
+            format!("kept ServiceAccount {ns}/worker"),
+            format!("kept ConfigMap {ns}/shared"),
+            format!("deleted ConfigMap {ns}/state"),
+            format!("kept Namespace {ns}"),
+        ],
+    );
+    assert!(
+        said.contains(&format!("namespace {ns} still holds"))
+            && said.contains("PersistentVolumeClaim data"),
+        "{said}"
+    );
+    assert_eq!(uid("pvc", "data"), claim_uid);
+    assert!(w.get(&["-n", ns, "configmap", "state"]).is_none());
+    let live_ns = w.must_get(&["namespace", ns]);
+    assert!(
+        live_ns["metadata"]["deletionTimestamp"].is_null(),
+        "{live_ns:#}"
+    );
+
+    // Deployed again, the instance finds its claim as it left it.
+    let mut args = vec![recipe_path];
+    args.extend(keep);
+    let out = w.wildrun(&args);
+    assert_ok(&out, "deploy again");
+    assert_reported(
+        &out,
+        &[
+            format!("unchanged PersistentVolumeClaim {ns}/data"),
+            format!("unchanged ServiceAccount {ns}/worker"),
+            format!("created ConfigMap {ns}/state"),
+        ],
+    );
+    assert_eq!(uid("pvc", "data"), claim_uid);
+
+    // Asked for, what holds data goes too (what is kept by label stays).
+    let out = w.wildrun(&[recipe_path, "--delete", "--allow-prune-data"]);
+    assert_ok(&out, "delete --allow-prune-data");
+    assert_reported(
+        &out,
+        &[
+            format!("deleted PersistentVolumeClaim {ns}/data"),
+            format!("deleted ServiceAccount {ns}/worker"),
+            format!("kept ConfigMap {ns}/shared"),
+        ],
+    );
+    let pvc = w.get(&["-n", ns, "pvc", "data"]);
+    assert!(pvc.is_none(), "{pvc:?}");
+}
+
+/// A Job applied with `#{ recreate: true }` is deleted and created again on
+/// each deploy (a new uid, reported `re-created`); `--dry-run=server`
+/// deletes nothing and `--diff` says it would be re-created. Without the
+/// option, a changed template fails as the API server says, with the option
+/// named.
+#[test]
+fn a_job_applied_with_recreate_is_a_new_one_on_each_deploy() {
+    let w = World::new("recreate", false);
+    let ns = w.name.as_str();
+    let recipe = |image: &str, options: &str| {
+        format!(
+            "kube::ensure_namespace(\"{ns}\");\n\
+             kube::apply(#{{ apiVersion: \"batch/v1\", kind: \"Job\", metadata: #{{ name: \"migrate\", namespace: \"{ns}\" }},\n\
+                 spec: #{{ backoffLimit: 0, template: #{{ spec: #{{ restartPolicy: \"Never\",\n\
+                     containers: [#{{ name: \"migrate\", image: \"{image}\", command: [\"true\"] }}] }} }} }} }}{options});\n"
+        )
+    };
+    let (_dir, path) = script(&recipe("busybox:1.36", ", #{ recreate: true }"));
+    let path = path.to_str().expect("a UTF-8 path");
+    let uid = || w.must_get(&["-n", ns, "job", "migrate"])["metadata"]["uid"].clone();
+
+    let out = w.wildrun(&[path]);
+    assert_ok(&out, "first deploy");
+    assert!(
+        report(&out).contains(&format!("created Job {ns}/migrate")),
+        "{}",
+        stderr(&out)
+    );
+    let first = uid();
+
+    let out = w.wildrun(&[path, "--dry-run=server"]);
+    assert_ok(&out, "server dry run");
+    assert!(
+        stderr(&out).contains(&format!("re-created Job {ns}/migrate (#{{ recreate: true }}: would be deleted and created again) [server dry run]")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(uid(), first, "a dry run deleted the Job");
+    let diff = w.wildrun(&[path, "--diff"]);
+    assert_eq!(diff.status.code(), Some(1), "{}", stderr(&diff));
+    assert!(
+        stdout(&diff).contains(&format!("+++ re-created Job {ns}/migrate")),
+        "{}",
+        stdout(&diff)
+    );
+    assert_eq!(uid(), first, "--diff deleted the Job");
+
+    let out = w.wildrun(&[path, "-o", "json"]);
+    assert_ok(&out, "second deploy");
+    assert!(
+        stderr(&out).contains(&format!(
+            "re-created Job {ns}/migrate (#{{ recreate: true }}: deleted and created again)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let entries: Vec<Value> = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "re-created" && e["name"] == "migrate"),
+        "{entries:?}"
+    );
+    let second = uid();
+    assert_ne!(second, first, "the second deploy's Job is the first one");
+
+    // Without the option, a changed template is refused in place, and the
+    // error names the way out.
+    std::fs::write(path, recipe("busybox:1.37", "")).expect("rewrite the recipe");
+    let out = w.wildrun(&[path]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "Job.batch \"migrate\" is invalid: spec.template: field is immutable (a field"
+        ) && stderr(&out).contains("#{ recreate: true }")
+            && !stderr(&out).contains("busybox:1.37"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(uid(), second);
+    // With it, the Job is made again with the new template.
+    std::fs::write(path, recipe("busybox:1.37", ", #{ recreate: true }")).expect("rewrite");
+    let diff = w.wildrun(&[path, "--diff"]);
+    assert_eq!(diff.status.code(), Some(1), "{}", stderr(&diff));
+    assert!(
+        stdout(&diff).contains("-        image: busybox:1.36")
+            && stdout(&diff).contains("+        image: busybox:1.37"),
+        "{}",
+        stdout(&diff)
+    );
+    assert_ok(&w.wildrun(&[path]), "deploy with a new template");
+    let job = w.must_get(&["-n", ns, "job", "migrate"]);
+    assert_ne!(job["metadata"]["uid"], second);
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["image"],
+        json!("busybox:1.37")
+    );
+}
+
+/// A recipe's generated Secret and its claim, in namespace `ns`: `keys`
+/// is the map of `kube::generated_secret`'s `keys`.
+fn generated_recipe(ns: &str, keys: &str) -> String {
+    format!(
+        "kube::ensure_namespace(\"{ns}\");\n\
+         kube::generated_secret(\"{ns}\", \"app-db\", #{{ keys: {keys} }});\n"
+    ) + recipe_of(ns, &[volume_claim(ns, "data")])
+        .lines()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .as_str()
+        + "\n"
+}
+
+/// The decoded value of `key` in Secret `ns/name`.
+fn secret_value(w: &World, ns: &str, name: &str, key: &str) -> String {
+    use base64::Engine;
+    let secret = w.must_get(&["-n", ns, "secret", name]);
+    let text = secret["data"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {secret:#}"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64");
+    String::from_utf8(bytes).expect("UTF-8")
+}
+
+/// A generated Secret is made once: a re-run reads its values and writes
+/// nothing (the API server's audit log counts the writes), `--delete`
+/// keeps it with the claim, and the next deploy finds both and writes
+/// nothing to them.
+#[test]
+fn a_generated_secret_is_made_once_and_a_rerun_or_a_later_deploy_writes_nothing() {
+    let plane = common::cluster::PrivatePlane::start_audited();
+    let cluster = &plane.cluster;
+    let log = plane.audit_log();
+    let ns = "app";
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("app.rhai");
+    std::fs::write(
+        &recipe,
+        generated_recipe(
+            ns,
+            "#{ password: #{ length: 40 }, pin: #{ length: 8, alphabet: \"0123456789\" } }",
+        ),
+    )
+    .unwrap();
+    let recipe = recipe.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let audit = Audit::mark(&log);
+        let mut args = vec![recipe];
+        args.extend_from_slice(extra);
+        let out = wildrun_on(cluster, "unused", &args);
+        assert_ok(&out, &format!("{args:?}"));
+        (out, audit.sent())
+    };
+    let value = |key: &str| {
+        let text = kubectl_ok(
+            cluster,
+            &[
+                "-n",
+                ns,
+                "get",
+                "secret",
+                "app-db",
+                "-o",
+                &format!("jsonpath={{.data.{key}}}"),
+            ],
+        );
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .expect("base64");
+        String::from_utf8(bytes).expect("UTF-8")
+    };
+
+    let (out, _) = run(&[]);
+    assert!(
+        report(&out).contains(&format!("created Secret {ns}/app-db")),
+        "{}",
+        stderr(&out)
+    );
+    let (password, pin) = (value("password"), value("pin"));
+    assert!(
+        password.len() == 40 && password.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{password}"
+    );
+    assert!(
+        pin.len() == 8 && pin.chars().all(|c| c.is_ascii_digit()),
+        "{pin}"
+    );
+
+    let (out, sent) = run(&[]);
+    assert_eq!(writes(&sent), 0, "a re-run wrote: {}", tally(&sent));
+    assert!(
+        report(&out).contains(&format!("unchanged Secret {ns}/app-db")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        (value("password"), value("pin")),
+        (password.clone(), pin.clone())
+    );
+
+    let (out, _) = run(&["--delete"]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!("kept       Secret {ns}/app-db (Secret holds generated values: --delete leaves it unless --allow-prune-data is given)"))
+            && report(&out).contains(&format!("kept PersistentVolumeClaim {ns}/data"))
+            && report(&out).contains(&format!("kept Namespace {ns}")),
+        "{said}"
+    );
+
+    let (out, sent) = run(&[]);
+    assert_eq!(
+        writes(&sent),
+        0,
+        "the deploy after --delete wrote: {}\n{}",
+        tally(&sent),
+        stderr(&out)
+    );
+    assert_reported(
+        &out,
+        &[
+            format!("unchanged Secret {ns}/app-db"),
+            format!("unchanged PersistentVolumeClaim {ns}/data"),
+        ],
+    );
+    assert_eq!((value("password"), value("pin")), (password, pin));
+}
+
+/// A key added later is generated and the others kept; `--rotate-secret`
+/// makes all of them again, and names only a Secret the recipe generates.
+/// No output mode prints a generated value, except `--show-secrets`.
+#[test]
+fn generated_values_are_never_printed_and_rotate_only_when_asked() {
+    let w = World::new("generated", false);
+    let ns = w.name.as_str();
+    let (_dir, path) = script(&generated_recipe(ns, "#{ password: #{} }"));
+    let path = path.to_str().expect("a UTF-8 path");
+    let out = w.wildrun(&[path]);
+    assert_ok(&out, "first deploy");
+    let password = secret_value(&w, ns, "app-db", "password");
+    assert_eq!(password.len(), 32, "{password}");
+    let leaks = |out: &Output, value: &str| {
+        let all = format!("{}{}", stdout(out), stderr(out));
+        all.contains(value) || all.contains(&base64_of(value))
+    };
+    assert!(!leaks(&out, &password), "{}", stderr(&out));
+
+    // A key added later: generated; the password stays.
+    std::fs::write(
+        path,
+        generated_recipe(ns, "#{ password: #{}, token: #{ length: 64 } }"),
+    )
+    .expect("rewrite the recipe");
+    let diff = w.wildrun(&[path, "--diff"]);
+    assert_eq!(diff.status.code(), Some(1), "{}", stderr(&diff));
+    assert!(
+        stdout(&diff).contains("password: \"***\"")
+            && stdout(&diff).contains("token: \"*** (after)\""),
+        "{}",
+        stdout(&diff)
+    );
+    let out = w.wildrun(&[path]);
+    assert_ok(&out, "deploy with a new key");
+    assert!(
+        stderr(&out).contains(&format!(
+            "Secret {ns}/app-db: new values for token (not in the cluster yet)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(secret_value(&w, ns, "app-db", "password"), password);
+    let token = secret_value(&w, ns, "app-db", "token");
+    assert_eq!(token.len(), 64);
+
+    // Every output mode, the values in none of them.
+    for args in [
+        vec![path],
+        vec![path, "-v"],
+        vec![path, "-o", "json"],
+        vec![path, "--dry-run"],
+        vec![path, "--dry-run", "-o", "json"],
+        vec![path, "--dry-run=server", "-o", "json"],
+        vec![path, "--diff"],
+        vec![path, "--diff", "--rotate-secret", &format!("{ns}/app-db")],
+        vec![path, "--delete", "-o", "json", "-v"],
+    ] {
+        let out = w.wildrun(&args);
+        // --diff exits 1 when something differs (the rotated values).
+        let differs = args.contains(&"--diff") && out.status.code() == Some(1);
+        if !differs {
+            assert_ok(&out, &format!("{args:?}"));
+        }
+        for value in [&password, &token] {
+            assert!(
+                !leaks(&out, value),
+                "{args:?} printed a value:\n{}{}",
+                stdout(&out),
+                stderr(&out)
+            );
+        }
+    }
+    // --delete kept it: the values are still the same.
+    assert_eq!(secret_value(&w, ns, "app-db", "password"), password);
+
+    // Rotation: only the Secrets the recipe generates, and only when asked.
+    let out = w.wildrun(&[path, "--rotate-secret", &format!("{ns}/app-dbx")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "--rotate-secret {ns}/app-dbx: the recipe generates no Secret {ns}/app-dbx with kube::generated_secret (it generates {ns}/app-db)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = w.wildrun(&[path, "--rotate-secret", &format!("{ns}/app-db")]);
+    assert_ok(&out, "rotate");
+    assert!(
+        report(&out).contains(&format!("configured Secret {ns}/app-db")),
+        "{}",
+        stderr(&out)
+    );
+    let rotated = secret_value(&w, ns, "app-db", "password");
+    assert!(rotated != password && rotated.len() == 32);
+    assert_ne!(secret_value(&w, ns, "app-db", "token"), token);
+    assert!(!leaks(&out, &rotated), "{}", stderr(&out));
+
+    // Asked for, the dry run prints the values it would apply (new ones:
+    // it reads no cluster), for piping to another tool.
+    let shown = w.wildrun(&[path, "--dry-run", "--show-secrets", "-o", "json"]);
+    assert_ok(&shown, "--show-secrets");
+    let objects: Vec<Value> = serde_json::from_slice(&shown.stdout).expect("JSON");
+    let secret = objects
+        .iter()
+        .find(|o| o["kind"] == "Secret")
+        .expect("the Secret");
+    assert!(
+        secret["data"]["password"]
+            .as_str()
+            .is_some_and(|v| v != "***" && v.len() > 32),
+        "{secret:#}"
     );
 }

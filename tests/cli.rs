@@ -1795,3 +1795,80 @@ fn a_template_value_that_cannot_stay_in_its_place_is_refused_with_variable_file_
     );
     assert!(stdout(&out).is_empty(), "nothing is rendered");
 }
+
+#[test]
+fn recreate_is_refused_where_deleting_would_lose_what_the_object_holds() {
+    let dir = folder(&[(
+        "recreate.rhai",
+        "let claim = #{ apiVersion: \"v1\", kind: \"PersistentVolumeClaim\", metadata: #{ name: \"data\", namespace: \"shop\" },\n\
+         spec: #{ accessModes: [\"ReadWriteOnce\"], resources: #{ requests: #{ storage: \"1Gi\" } } } };\n\
+         let ns = #{ apiVersion: \"v1\", kind: \"Namespace\", metadata: #{ name: \"shop\" } };\n\
+         let job = #{ apiVersion: \"batch/v1\", kind: \"Job\", metadata: #{ name: \"migrate\", namespace: \"shop\" } };\n\
+         if args.what == \"claim\" { kube::apply(claim, #{ recreate: true }); }\n\
+         if args.what == \"ns\" { kube::apply(ns, #{ recreate: true }); }\n\
+         if args.what == \"patch\" { kube::apply(job, #{ recreate: true, patch: true }); }\n\
+         if args.what == \"job\" { kube::apply(job, #{ recreate: true }); }\n\
+         fn params() { [#{ name: \"what\", required: true }] }\n",
+    )]);
+    let path = dir.path().join("recreate.rhai");
+    let path = path.to_str().expect("a UTF-8 path");
+    for (what, line, expected) in [
+        (
+            "claim",
+            5,
+            "would delete PersistentVolumeClaim shop/data and the data it holds",
+        ),
+        ("ns", 6, "would delete the Namespace and everything in it"),
+        ("patch", 7, "recreate: true does not go with patch: true"),
+    ] {
+        assert_fails(
+            &[path, "--what", what, "--dry-run"],
+            &[],
+            1,
+            &[&format!("recreate.rhai:{line}:"), expected],
+        );
+    }
+    let out = wildrun(&[path, "--what", "job", "--dry-run"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_generated_secret_s_bad_settings_name_the_field_file_and_line() {
+    let dir = folder(&[(
+        "secret.rhai",
+        "kube::ensure_namespace(\"shop\");\n\
+         let keys = #{ password: #{ length: 32 }, pin: #{ length: args.length, alphabet: args.alphabet } };\n\
+         kube::generated_secret(\"shop\", \"db\", #{ keys: keys });\n\
+         fn params() { [#{ name: \"length\", type: \"int\", \"default\": 6 }, #{ name: \"alphabet\", \"default\": \"0123456789\" }] }\n",
+    )]);
+    let path = dir.path().join("secret.rhai");
+    let path = path.to_str().expect("a UTF-8 path");
+    for (args, expected) in [
+        (
+            &["--length", "0"][..],
+            "keys.pin.length must be a whole number from 1 to 4096, not 0",
+        ),
+        (
+            &["--alphabet", "0"],
+            "keys.pin.alphabet must have at least 2 characters, not 1",
+        ),
+        (&["--alphabet", "0120"], "keys.pin.alphabet holds '0' twice"),
+    ] {
+        let mut all = vec![path, "--dry-run"];
+        all.extend_from_slice(args);
+        assert_fails(
+            &all,
+            &[],
+            1,
+            &["secret.rhai:3:", "kube::generated_secret: ", expected],
+        );
+    }
+    // The defaults are fine; the values are masked.
+    let out = wildrun(&[path, "--dry-run"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("pin: '***'") || stdout(&out).contains("pin: \"***\""),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -270,6 +270,20 @@ fn run_doctor_fork(example: &Example) {
     assert!(all.contains("✓ ingress "), "{all}");
 }
 
+/// The app of "Apply, diff, prune, delete": `examples/wiki.rhai` as it is
+/// (its transcript runs that file on a plane, tests/transcripts.rs), here
+/// as a dry run.
+fn run_lifecycle(example: &Example) {
+    let file =
+        std::fs::read_to_string(repo().join("examples/wiki.rhai")).expect("examples/wiki.rhai");
+    assert_eq!(
+        example.code, file,
+        "README.md:{}: the example is not examples/wiki.rhai",
+        example.line
+    );
+    run_to_end(example, &["--dry-run"], &[], |_| {});
+}
+
 /// Compiles the example and checks that each `ns::function` it calls exists.
 fn check_no_run(example: &Example) {
     let engine = rhai::Engine::new();
@@ -308,6 +322,7 @@ fn every_rhai_example_in_the_readme_runs() {
             Some("fork") => run_fork(example),
             Some("cert") => run_cert(example),
             Some("doctor-fork") => run_doctor_fork(example),
+            Some("lifecycle") => run_lifecycle(example),
             Some("discover") => {
                 let kubeconfig = kubeconfig();
                 run_to_end(example, &[], &[("KUBECONFIG", kubeconfig.as_str())], |_| {})
@@ -383,6 +398,7 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("kube::apply(object, options)", "kube::apply(deploy, #{ force: true })", Gives::Value),
     ("kube::apply_all(objects)", "kube::apply_all([#{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{ name: \"readme-2\", namespace: \"readme\" } }])", Gives::Value),
     ("kube::ensure_namespace(name)", "kube::ensure_namespace(\"readme\")", Gives::Value),
+    ("kube::generated_secret(namespace, name, options)", "kube::generated_secret(\"readme\", \"readme-db\", #{ keys: #{ password: #{ length: 40 }, pin: #{ length: 6, alphabet: \"0123456789\" } } })", Gives::Value),
     ("kube::copy_secret(from_ns, name, to_ns)", "kube::copy_secret(\"cert-manager\", \"wildcard-tls\", \"readme\")", Gives::Value),
     ("kube::copy_secret(from_ns, name, to_ns, options)", "kube::copy_secret(\"cert-manager\", \"other-tls\", \"readme\", #{ type: \"kubernetes.io/tls\" })", Gives::Value),
     ("kube::get(reference)", "kube::get(cm)", Gives::Error("--dry-run")),

@@ -309,6 +309,7 @@ const MARKERS: &[(&str, &str)] = &[
     ("existing-layer-rerun", "existing-lab"),
     ("try-network", "network-lab"),
     ("apply", "plane"),
+    ("lifecycle", "plane"),
     ("wait", "lab"),
     ("doctor", "lab"),
     ("doctor-broken", "lab"),
@@ -398,7 +399,8 @@ fn kubectl_ok(cluster: &TestCluster, args: &[&str]) {
     assert!(out.status.success(), "kubectl {args:?}: {out:?}");
 }
 
-/// The transcripts of "Apply, diff, prune, delete", `--watch` and
+/// The transcripts of "Apply, diff, prune, delete" (a service, then an
+/// app's lifecycle), `--watch` and
 /// `kube::watch`, in that order, on a plane of their own (the namespaces
 /// they name are fixed, and tls-sync reconciles every namespace).
 #[test]
@@ -420,6 +422,10 @@ fn the_transcripts_on_a_control_plane_are_real_runs() {
     let scratch = Scratch::new();
 
     for step in &by_marker(&all, "apply").steps {
+        run_step(step, &scratch, &env, &kubectl_dir);
+    }
+    // A generated Secret, a claim and a Job re-created on each deploy.
+    for step in &by_marker(&all, "lifecycle").steps {
         run_step(step, &scratch, &env, &kubectl_dir);
     }
 

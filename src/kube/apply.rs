@@ -19,8 +19,8 @@ use super::reads::Reads;
 use super::report::{Action, Entry, Report};
 use super::wait;
 use crate::plan::{
-    ApplyStep, Condition, ObjectRef, Plan, PlannedStep, Step, COPIED_FROM_ANNOTATION,
-    INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
+    ApplyStep, Condition, ObjectRef, Plan, PlannedStep, Propagation, Step, COPIED_FROM_ANNOTATION,
+    DEFAULT_DELETE_WAIT, INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use futures::StreamExt;
 use serde_json::Value;
@@ -827,30 +827,47 @@ fn needs(prepared: &[Prepared<'_>]) -> Vec<Need> {
         if p.skip.is_some() || p.unchanged {
             continue;
         }
-        let (target, verb) = match &p.planned.step {
+        let (target, verbs): (ObjectRef, &[&str]) = match &p.planned.step {
+            // Deleted, then created again.
+            Step::Apply(a) if a.recreate && p.live.is_some() => {
+                (ObjectRef::of(&a.object), &["delete", "create"])
+            }
             Step::Apply(a) => (
                 ObjectRef::of(&a.object),
-                if p.live.is_some() { "patch" } else { "create" },
+                if p.live.is_some() {
+                    &["patch"]
+                } else {
+                    &["create"]
+                },
             ),
             Step::CopySecret(_) => match p.planned.step.target() {
-                Some(t) => (t, if p.live.is_some() { "patch" } else { "create" }),
+                Some(t) => (
+                    t,
+                    if p.live.is_some() {
+                        &["patch"]
+                    } else {
+                        &["create"]
+                    },
+                ),
                 None => continue,
             },
-            Step::Delete(d) => (d.target.clone(), "delete"),
-            Step::Wait(w) => (w.target.clone(), "get"),
+            Step::Delete(d) => (d.target.clone(), &["delete"]),
+            Step::Wait(w) => (w.target.clone(), &["get"]),
         };
-        out.push(Need {
-            verb: verb.to_string(),
-            group: kind.resource.group.clone(),
-            resource: kind.resource.plural.clone(),
-            namespace: if kind.namespaced {
-                target.namespace.clone()
-            } else {
-                None
-            },
-            what: target.to_string(),
-            origin: p.planned.origin.clone(),
-        });
+        for verb in verbs {
+            out.push(Need {
+                verb: verb.to_string(),
+                group: kind.resource.group.clone(),
+                resource: kind.resource.plural.clone(),
+                namespace: if kind.namespaced {
+                    target.namespace.clone()
+                } else {
+                    None
+                },
+                what: target.to_string(),
+                origin: p.planned.origin.clone(),
+            });
+        }
     }
     out
 }
@@ -1326,7 +1343,11 @@ async fn run_step(
         dry_run && ns.as_ref().is_some_and(|ns| fresh_namespaces.contains(ns))
     };
     match &p.planned.step {
-        Step::Apply(ApplyStep { object, force }) => {
+        Step::Apply(ApplyStep {
+            object,
+            force,
+            recreate,
+        }) => {
             let target = ObjectRef::of(object);
             if waits_for_namespace(&object.namespace) {
                 let note = format!(
@@ -1334,6 +1355,10 @@ async fn run_step(
                     object.namespace.as_deref().unwrap_or_default()
                 );
                 return Ok(Entry::new(Action::Skipped, &target, Some(note)));
+            }
+            if *recreate && p.live.is_some() {
+                let force = *force || options.force;
+                return recreate_object(cluster, kind, object, force, dry_run).await;
             }
             if p.unchanged {
                 return Ok(Entry::new(Action::Unchanged, &target, p.note.clone()));
@@ -1415,6 +1440,33 @@ async fn run_step(
             Ok(Entry::new(action, &d.target, note))
         }
     }
+}
+
+/// `#{ recreate: true }` on an object that exists: deletes it, what it
+/// owns first (a Job's pods: two runs of a migration must not overlap),
+/// waits until it is gone ([`DEFAULT_DELETE_WAIT`] at most), and creates it
+/// again as the recipe has it. In a server dry run only the deletion is
+/// validated: the object stays, so its successor cannot be.
+async fn recreate_object(
+    cluster: &Cluster,
+    kind: &Kind,
+    object: &crate::objects::TypedObject,
+    force: bool,
+    dry_run: bool,
+) -> Result<Entry> {
+    let target = ObjectRef::of(object);
+    objects::delete(cluster, kind, &target, Propagation::Foreground, dry_run).await?;
+    if dry_run {
+        let note = "#{ recreate: true }: would be deleted and created again".to_string();
+        return Ok(Entry::new(Action::Recreated, &target, Some(note)));
+    }
+    let gone = &Condition::Deleted;
+    wait::until(cluster, kind, &target, gone, DEFAULT_DELETE_WAIT).await?;
+    server_side_apply(cluster, kind, &target, &object.value, force, false)
+        .await
+        .map_err(|e| cluster.explain(e, &format!("create {target} again")))?;
+    let note = "#{ recreate: true }: deleted and created again".to_string();
+    Ok(Entry::new(Action::Recreated, &target, Some(note)))
 }
 
 #[cfg(test)]
@@ -1611,6 +1663,7 @@ mod preflight_tests {
         Step::Apply(ApplyStep {
             object,
             force: false,
+            recreate: false,
         })
     }
 

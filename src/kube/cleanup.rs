@@ -5,13 +5,15 @@
 //! marked to keep (the wildcard Certificate several services share) are never
 //! removed, and a Namespace (or a Secret copy other instances may share) is
 //! removed only when its namespace holds nothing else, of any kind the API
-//! server serves ([`super::contents`]), so a neighbour survives.
+//! server serves ([`super::contents`]), so a neighbour survives. Objects
+//! that hold data (PersistentVolumeClaims and the kinds of
+//! `prune.keepKinds`) stay without `--allow-prune-data`, under `--delete`
+//! and `--prune` alike, and so does their namespace.
 //!
 //! `--prune` has further guards, because a plan can come out smaller than
 //! meant (a condition, a typo in a loop, a half-saved file): a prune that
 //! would remove every object of the instance is refused without
-//! `--allow-prune-all`; objects that hold data (PersistentVolumeClaims and
-//! the kinds of `prune.keepKinds`) stay without `--allow-prune-data`; and in
+//! `--allow-prune-all`; and in
 //! `--watch`, a prune waits for the files to settle and a large one waits
 //! for a run without `--watch` ([`WatchStep`]).
 //!
@@ -67,6 +69,9 @@ struct Found {
     copy: bool,
     /// Another tool made it and wildrun adopted it: released, not deleted.
     adopted: bool,
+    /// A Secret of generated values (`kube::generated_secret`): it holds
+    /// data, as a PersistentVolumeClaim does.
+    generated: bool,
     /// The object as listed.
     live: Value,
 }
@@ -453,6 +458,7 @@ fn found_from(kind: &Kind, item: &Value) -> Found {
             ))
             .is_some(),
         adopted: super::owner::annotation(item, ADOPTED_ANNOTATION).is_some(),
+        generated: super::generated::is_generated(&kind.resource.kind, item),
         live: item.clone(),
     }
 }
@@ -488,10 +494,14 @@ async fn namespace_bound(cluster: &Cluster, ns: &str) -> Result<Vec<Found>> {
 
 /// `--delete`: removes every object of `instance`, saying each in `report`
 /// (which, when it fails, also says what failed and what was not done).
+/// Objects that hold data (see [`holds_data`]) stay unless `rules` allows
+/// them to go (`--allow-prune-data`), and keep their namespace: a later
+/// deploy of the instance finds them again.
 pub async fn delete_instance(
     cluster: &Cluster,
     plan: &Plan,
     instance: &str,
+    rules: &PruneRules,
     dry_run: bool,
     report: &mut Report,
 ) -> Result<()> {
@@ -513,17 +523,43 @@ pub async fn delete_instance(
     if found.is_empty() {
         tracing::info!("nothing of instance {instance} is in the cluster");
     }
+    let (data, found): (Vec<Found>, Vec<Found>) = found
+        .into_iter()
+        .partition(|f| keeps_data(f, rules) && !f.adopted);
     check_delete(cluster, &found, "--delete").await?;
+    for f in &data {
+        report.push_entry(data_kept(f, "--delete"), dry_run);
+    }
     remove(cluster, plan, found, report, dry_run).await
 }
 
-/// What narrows or widens `--prune`.
+/// Whether `f` holds data that `rules` says to keep (no `--allow-prune-data`).
+fn keeps_data(f: &Found, rules: &PruneRules) -> bool {
+    !rules.allow_data && (f.generated || holds_data(&f.kind, &rules.keep_kinds))
+}
+
+/// The report entry of `f`, kept by `option` (`--delete`, `--prune`)
+/// because it holds data.
+fn data_kept(f: &Found, option: &str) -> Entry {
+    let what = if f.generated {
+        "holds generated values"
+    } else {
+        "holds data"
+    };
+    let note = format!(
+        "{} {what}: {option} leaves it unless --allow-prune-data is given",
+        f.target.kind
+    );
+    Entry::new(Action::Kept, &f.target, Some(note))
+}
+
+/// What narrows or widens `--prune` (and, for objects that hold data, `--delete`).
 #[derive(Debug, Clone, Default)]
 pub struct PruneRules {
     /// `--allow-prune-all`: a prune may remove every object of the
     /// instance (an empty plan, or one that keeps none of them).
     pub allow_all: bool,
-    /// `--allow-prune-data`: a prune may remove objects that hold data.
+    /// `--allow-prune-data`: a prune or `--delete` may remove objects that hold data.
     pub allow_data: bool,
     /// `prune.keepKinds`: kinds that hold data besides [`DATA_KINDS`],
     /// each `Kind` (any group) or `Kind.group`.
@@ -655,19 +691,9 @@ fn sort_prune(
         );
         return Ok(hold(stale, why));
     }
-    let (data, remove): (Vec<Found>, Vec<Found>) = stale
-        .into_iter()
-        .partition(|f| !rules.allow_data && holds_data(&f.kind, &rules.keep_kinds));
-    let spared = data
-        .iter()
-        .map(|f| {
-            let note = format!(
-                "{} holds data: --prune leaves it unless --allow-prune-data is given",
-                f.target.kind
-            );
-            Entry::new(Action::Kept, &f.target, Some(note))
-        })
-        .collect();
+    let (data, remove): (Vec<Found>, Vec<Found>) =
+        stale.into_iter().partition(|f| keeps_data(f, rules));
+    let spared = data.iter().map(|f| data_kept(f, "--prune")).collect();
     Ok(Pruning { remove, spared })
 }
 

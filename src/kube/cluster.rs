@@ -508,6 +508,9 @@ impl Cluster {
                     409 if message.contains("conflict") => {
                         " (another field manager owns these fields: pass #{ force: true } to kube::apply or --force to take them over)".to_string()
                     }
+                    422 if message.contains("field is immutable") => {
+                        " (a field that cannot change once the object is made, such as a Job's pod template: apply it with #{ recreate: true } to delete it and create it again on each deploy)".to_string()
+                    }
                     429 | 502..=504 => format!(" (the API server at {} is overloaded or unavailable; retried and gave up)", self.server),
                     500 if is_transient_500(&status) => format!(" (the API server at {} is failing; retried and gave up)", self.server),
                     _ => String::new(),
@@ -515,7 +518,7 @@ impl Cluster {
                 KubeError::Api {
                     doing: doing.to_string(),
                     code: status.code,
-                    message: message.to_string(),
+                    message: without_immutable_values(message),
                     hint,
                 }
             }
@@ -657,6 +660,22 @@ pub(super) fn served_versions(
 
 /// The API server answers a server-side apply whose object does not fit the
 /// kind's schema with a 500; that is a validation error, not an outage.
+/// `message` without the values the API server prints beside a field that
+/// cannot change (`spec.template: Invalid value: {...}: field is
+/// immutable`: a Job's whole pod template, env values included): the
+/// field and the words stay.
+fn without_immutable_values(message: &str) -> String {
+    static DUMPED: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let dumped = DUMPED
+        .get_or_init(|| regex::Regex::new(r"(?s)Invalid value: .*?: field is immutable").ok());
+    match dumped {
+        Some(dumped) => dumped
+            .replace_all(message, "field is immutable")
+            .into_owned(),
+        None => message.to_string(),
+    }
+}
+
 fn is_schema_error(status: &kube::core::Status) -> bool {
     status.code == 500
         && (status
@@ -760,6 +779,17 @@ pub fn to_value(obj: &DynamicObject) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_immutable_field_s_error_leaves_out_the_values() {
+        let message = r#"Job.batch "migrate" is invalid: spec.template: Invalid value: {"labels":{"a":"b"},"Spec":{"Env":[{"Name":"TOKEN","Value":"s3cret: x"}]}}: field is immutable"#;
+        assert_eq!(
+            without_immutable_values(message),
+            r#"Job.batch "migrate" is invalid: spec.template: field is immutable"#
+        );
+        let other = "Service \"web\" is invalid: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535";
+        assert_eq!(without_immutable_values(other), other);
+    }
 
     fn api_error(code: u16, message: &str) -> kube::Error {
         let status: kube::core::Status = serde_json::from_value(serde_json::json!({

@@ -163,6 +163,57 @@ pub fn colour(text: &str) -> String {
         + "\n"
 }
 
+/// The diff of an object applied with `#{ recreate: true }` that exists,
+/// headed `re-created`: never empty, since it is deleted and created again
+/// whatever it holds. Against what the API server answers to applying it
+/// in place (a dry run); when it refuses a change in place (a Job's
+/// template is immutable), against the fields the recipe sets.
+async fn recreated(
+    cluster: &Cluster,
+    kind: &super::cluster::Kind,
+    target: &ObjectRef,
+    live: &Value,
+    body: &Value,
+) -> std::result::Result<Result<String>, kube::Error> {
+    let (before, after) = match server_side_apply(cluster, kind, target, body, true, true).await {
+        Ok(applied) => (live.clone(), applied.object),
+        Err(kube::Error::Api(status)) if status.code == 422 => {
+            (shaped_like(live, body), body.clone())
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(
+        unified_as(target, Some(&before), Some(&after), "re-created").map(|text| {
+            if text.is_empty() {
+                format!("--- live {target}\n+++ re-created {target}\n")
+            } else {
+                text
+            }
+        }),
+    )
+}
+
+/// `live` cut down to the fields `shape` has, in `shape`'s order (lists of
+/// the same length item by item): what the recipe sets, as it is now.
+fn shaped_like(live: &Value, shape: &Value) -> Value {
+    match (live, shape) {
+        (Value::Object(fields), Value::Object(wanted)) => Value::Object(
+            wanted
+                .iter()
+                .filter_map(|(k, w)| fields.get(k).map(|v| (k.clone(), shaped_like(v, w))))
+                .collect(),
+        ),
+        (Value::Array(items), Value::Array(wanted)) if items.len() == wanted.len() => Value::Array(
+            items
+                .iter()
+                .zip(wanted)
+                .map(|(v, w)| shaped_like(v, w))
+                .collect(),
+        ),
+        _ => live.clone(),
+    }
+}
+
 /// Diffs every object of the plan against the cluster. `also_pruned` are
 /// objects `--prune` would delete, shown as removals, or release (adopted
 /// ones), shown as what releasing changes under the heading `released`.
@@ -180,12 +231,16 @@ pub async fn diff_plan(
     // Copies of one source (one per service namespace) read it once.
     let mut sources: std::collections::HashMap<ObjectRef, Option<Value>> = Default::default();
     for planned in plan.ordered() {
+        let mut recreate = false;
         let (target, body, forced) = match &planned.step {
-            Step::Apply(a) => (
-                ObjectRef::of(&a.object),
-                a.object.value.clone(),
-                force || a.force,
-            ),
+            Step::Apply(a) => {
+                recreate = a.recreate;
+                (
+                    ObjectRef::of(&a.object),
+                    a.object.value.clone(),
+                    force || a.force,
+                )
+            }
             Step::CopySecret(c) => {
                 let secret = cluster.resolve("v1", "Secret").await?;
                 let source_ref = ObjectRef::secret(&c.from_namespace, &c.name);
@@ -238,6 +293,18 @@ pub async fn diff_plan(
                 existing_namespaces.contains(ns)
             }
         };
+        if let (true, Some(live)) = (recreate, &live) {
+            let explain = |e| cluster.explain(e, &format!("{}: diff {target}", planned.origin));
+            let text = recreated(cluster, &kind, &target, live, &body)
+                .await
+                .map_err(explain)??;
+            out.push(ObjectDiff {
+                target,
+                text,
+                conflicts: Vec::new(),
+            });
+            continue;
+        }
         // The server's answer includes defaults; without the namespace it
         // cannot answer. An object that already holds the body would come
         // back as it is: no need to ask.
@@ -426,6 +493,24 @@ mod tests {
         assert!(
             changed.starts_with("--- live ConfigMap a/b\n+++ wildrun ConfigMap a/b\n"),
             "{changed}"
+        );
+    }
+
+    #[test]
+    fn a_live_object_is_cut_to_the_fields_the_recipe_sets() {
+        let live = json!({"spec": {"backoffLimit": 6, "template": {"spec": {
+            "containers": [{"name": "m", "image": "a:1", "imagePullPolicy": "IfNotPresent"}],
+            "dnsPolicy": "ClusterFirst"}}}});
+        let body = json!({"spec": {"template": {"spec": {"containers": [{"image": "a:2", "name": "m"}]}}}});
+        assert_eq!(
+            shaped_like(&live, &body),
+            json!({"spec": {"template": {"spec": {"containers": [{"image": "a:1", "name": "m"}]}}}})
+        );
+        // A list of another length is kept whole: an item was added or removed.
+        let more = json!({"spec": {"template": {"spec": {"containers": []}}}});
+        assert_eq!(
+            shaped_like(&live, &more)["spec"]["template"]["spec"]["containers"],
+            live["spec"]["template"]["spec"]["containers"]
         );
     }
 }

@@ -1,8 +1,8 @@
 //! `kube::` for scripts: the objects a recipe wants in the cluster.
 //!
-//! `apply`, `apply_all`, `copy_secret`, `ensure_namespace`, `delete` and
-//! `wait` add steps to the run's [`Plan`](crate::plan::Plan); each object is
-//! checked (typed conversion, unknown fields, names, hosts, ports) and
+//! `apply`, `apply_all`, `copy_secret`, `ensure_namespace`,
+//! `generated_secret` ([`generated`]), `delete` and `wait` add steps to
+//! the run's [`Plan`](crate::plan::Plan); each object is checked (typed conversion, unknown fields, names, hosts, ports) and
 //! labelled with the run's identity as it is added. Nothing is written while
 //! the script runs: the complete plan is printed (`--dry-run`) or carried out
 //! ([`apply::execute`]) after the script has finished without error.
@@ -16,6 +16,7 @@ pub mod copies;
 pub mod diff;
 pub mod error;
 pub mod events;
+pub mod generated;
 pub mod lease;
 pub mod objects;
 pub mod owner;

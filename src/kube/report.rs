@@ -19,6 +19,9 @@ pub enum Action {
     Unchanged,
     /// The step was not carried out (see the note).
     Skipped,
+    /// It existed and was deleted and created again (`#{ recreate: true }`).
+    #[serde(rename = "re-created")]
+    Recreated,
     /// It was deleted.
     Deleted,
     /// It was left in place on purpose (see the note).
@@ -47,6 +50,7 @@ impl Action {
             Action::Configured => "configured",
             Action::Unchanged => "unchanged",
             Action::Skipped => "skipped",
+            Action::Recreated => "re-created",
             Action::Deleted => "deleted",
             Action::Kept => "kept",
             Action::Released => "released",
@@ -160,6 +164,7 @@ impl Report {
             Action::Created,
             Action::Configured,
             Action::Unchanged,
+            Action::Recreated,
             Action::Deleted,
             Action::Released,
             Action::Kept,

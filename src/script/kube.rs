@@ -1,7 +1,7 @@
 //! `kube::` for scripts: plan objects to apply, read the cluster, wait,
 //! delete, copy secrets, watch.
 
-use super::support::{from_json, origin, script_error, to_json, RhaiResultOf, RunHandle};
+use super::support::{from_json, origin, script_error, to_json, Mode, RhaiResultOf, RunHandle};
 use crate::kube::run_labels;
 use crate::objects::TypedObject;
 use crate::plan::{
@@ -51,15 +51,24 @@ fn plan_object(
     value: &Value,
     options: &rhai::Map,
 ) -> RhaiResultOf<Dynamic> {
-    check_options(ctx, "apply", options, &["force", "keep", "patch"])?;
+    check_options(
+        ctx,
+        "apply",
+        options,
+        &["force", "keep", "patch", "recreate"],
+    )?;
     let force = bool_option(ctx, "apply", options, "force")?;
     let keep = bool_option(ctx, "apply", options, "keep")?;
     // An object wildrun did not make: only the fields given, without
     // wildrun's labels (so --delete and --prune never see it), under a field
     // manager of its own (kube::objects::PATCH_FIELD_MANAGER).
     let patch = bool_option(ctx, "apply", options, "patch")?;
+    let recreate = bool_option(ctx, "apply", options, "recreate")?;
     let run = RunHandle::from_context(ctx)?;
     let mut obj = TypedObject::from_value(value).map_err(|e| script_error(ctx, e))?;
+    if recreate {
+        refuse_recreate(ctx, &obj, patch)?;
+    }
     // Before borrowing the state: `origin` reads it for handler calls.
     let at = origin(ctx);
     let mut state = run.state();
@@ -73,9 +82,91 @@ fn plan_object(
     let rendered = obj.value.clone();
     state
         .plan
-        .add(Step::Apply(ApplyStep { object: obj, force }), at)
+        .add(
+            Step::Apply(ApplyStep {
+                object: obj,
+                force,
+                recreate,
+            }),
+            at,
+        )
         .map_err(|e| script_error(ctx, e))?;
     from_json(&rendered)
+}
+
+/// `kube::generated_secret`: the Secret `namespace/name` with the keys of
+/// `options.keys`, each value kept from the live Secret or generated
+/// ([`crate::kube::generated`]), planned as `kube::apply` plans it.
+fn plan_generated_secret(
+    ctx: &NativeCallContext,
+    namespace: &str,
+    name: &str,
+    options: &rhai::Map,
+) -> RhaiResultOf<Dynamic> {
+    use crate::kube::generated::{build, SecretSpec};
+    use crate::objects::validate;
+    const FUNCTION: &str = "kube::generated_secret";
+    validate::dns1123_label(namespace)
+        .map_err(|e| script_error(ctx, format!("{FUNCTION}: namespace {namespace:?} {e}")))?;
+    validate::dns1123_subdomain(name)
+        .map_err(|e| script_error(ctx, format!("{FUNCTION}: name {name:?} {e}")))?;
+    check_options(ctx, FUNCTION, options, &["keys"])?;
+    let keys = options.get("keys").map(to_json).transpose()?;
+    let spec = SecretSpec::from_keys(keys.as_ref())
+        .map_err(|e| script_error(ctx, format!("{FUNCTION}: {e}")))?;
+    let target = ObjectRef::secret(namespace, name);
+    let run = RunHandle::from_context(ctx)?;
+    let (mode, rotate) = {
+        let state = run.state();
+        let rotate = state
+            .rotate_secrets
+            .contains(&format!("{namespace}/{name}"));
+        (state.mode, rotate)
+    };
+    // --dry-run contacts no cluster: every value is new (and masked).
+    let live = match mode {
+        Mode::Cluster => read(ctx, &target)?,
+        Mode::DryRun => None,
+    };
+    let generated = build(&target, &spec, live.as_ref(), rotate)
+        .map_err(|e| script_error(ctx, format!("{FUNCTION}: {e}")))?;
+    if !generated.new_keys.is_empty() && mode == Mode::Cluster {
+        let why = if rotate {
+            "--rotate-secret"
+        } else {
+            "not in the cluster yet"
+        };
+        tracing::info!(
+            "{}: {target}: new values for {} ({why})",
+            origin(ctx),
+            generated.new_keys.join(", ")
+        );
+    }
+    plan_object(ctx, &generated.secret, &rhai::Map::new())
+}
+
+/// Why `recreate: true` cannot go with `object`: deleting a Namespace
+/// deletes everything in it, deleting what holds data loses it, and an
+/// object applied with `patch: true` is another tool's.
+fn refuse_recreate(ctx: &NativeCallContext, object: &TypedObject, patch: bool) -> RhaiResultOf<()> {
+    let group = object
+        .api_version
+        .rsplit_once('/')
+        .map_or("", |(group, _)| group);
+    let why = if patch {
+        "recreate: true does not go with patch: true (the object is another tool's, not wildrun's to delete)".to_string()
+    } else if object.kind == "Namespace" {
+        "recreate: true would delete the Namespace and everything in it; apply it without recreate"
+            .to_string()
+    } else if crate::kube::cleanup::DATA_KINDS.contains(&(group, object.kind.as_str())) {
+        format!(
+            "recreate: true would delete {} and the data it holds; apply it without recreate",
+            object.display_name()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(script_error(ctx, format!("apply: {why}")))
 }
 
 /// Reads an object reference from a map with `apiVersion`, `kind` and
@@ -343,7 +434,9 @@ pub mod kube_api {
     /// (`--delete` and `--prune` never remove it); `patch: true` sets only
     /// the fields given on an object wildrun did not make (no wildrun
     /// labels, so `--delete` and `--prune` never see it; field manager
-    /// `wildrun-patch`).
+    /// `wildrun-patch`); `recreate: true` deletes an object that exists
+    /// (with what it owns) and creates it again: a Job that runs on each
+    /// deploy.
     #[rhai_fn(name = "apply", return_raw)]
     pub fn apply_with(
         ctx: NativeCallContext,
@@ -372,6 +465,21 @@ pub mod kube_api {
                 super::plan_object(&ctx, &to_json(o)?, &rhai::Map::new())
             })
             .collect()
+    }
+
+    /// Plans the Secret `namespace/name` of generated values: `options.keys`
+    /// maps each key to `#{ length, alphabet }` (default 32 letters and
+    /// digits). A value the Secret already holds in the cluster is kept;
+    /// a missing key is generated; `--rotate-secret namespace/name` makes
+    /// them all again. Returns the Secret as it will be applied.
+    #[rhai_fn(return_raw)]
+    pub fn generated_secret(
+        ctx: NativeCallContext,
+        namespace: &str,
+        name: &str,
+        options: rhai::Map,
+    ) -> RhaiResultOf<Dynamic> {
+        super::plan_generated_secret(&ctx, namespace, name, &options)
     }
 
     /// Plans the Namespace `name` (a no-op when the recipe applies it too).

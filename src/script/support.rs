@@ -66,6 +66,9 @@ pub struct RunState {
     pub force: bool,
     /// `--adopt` (`run::adopt()`).
     pub adopt: bool,
+    /// `--rotate-secret`: the Secrets (`namespace/name`) whose generated
+    /// values `kube::generated_secret` makes again instead of keeping.
+    pub rotate_secrets: BTreeSet<String>,
     /// What the current evaluation read from the cluster (see
     /// [`crate::kube::reads`]): emptied when one starts.
     pub reads: crate::kube::reads::Reads,
