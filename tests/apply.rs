@@ -1904,10 +1904,14 @@ fn writes_to_different_namespaces_run_side_by_side_and_the_report_keeps_plan_ord
     for i in 0..12 {
         expected.push(format!("created Namespace side-{i}"));
     }
+    // Each ConfigMap carries 256 KiB, so the API server takes some
+    // milliseconds over each write (storing it, auditing it): writes under
+    // way at once overlap by more than the slack even on a busy machine.
+    text.push_str("let bulk = \"x\"; for n in 0..18 { bulk += bulk; }\n");
     for i in 0..12 {
         for object in ["a", "b", "c"] {
             text.push_str(&format!(
-                "kube::apply(#{{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{{ name: \"{object}\", namespace: \"side-{i}\" }}, data: #{{ x: \"{object}\" }} }});\n"
+                "kube::apply(#{{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{{ name: \"{object}\", namespace: \"side-{i}\" }}, data: #{{ x: \"{object}\", bulk: bulk }} }});\n"
             ));
             expected.push(format!("created ConfigMap side-{i}/{object}"));
         }
