@@ -25,6 +25,19 @@ pub const KEEP_LABEL: &str = "wildrun.dev/keep";
 /// cannot be made again (a database's password), so `--delete` and
 /// `--prune` keep it as they keep PersistentVolumeClaims.
 pub const GENERATED_ANNOTATION: &str = "wildrun.dev/generated";
+
+/// Whether `object` (as listed or planned), of kind `kind`, is a Secret of
+/// generated values.
+pub fn is_generated(kind: &str, object: &Value) -> bool {
+    kind == "Secret"
+        && object
+            .pointer(&format!(
+                "/metadata/annotations/{}",
+                GENERATED_ANNOTATION.replace('/', "~1")
+            ))
+            .is_some()
+}
+
 /// Annotation on an object another tool made and wildrun manages in place
 /// (`--adopt`): the field manager that made it (`kubectl-client-side-apply`).
 /// `--delete` releases such an object instead of deleting it.
@@ -478,15 +491,11 @@ impl Plan {
         self.steps
             .iter()
             .filter_map(|p| match &p.step {
-                Step::Apply(a)
-                    if crate::kube::generated::is_generated(&a.object.kind, &a.object.value) =>
-                {
-                    Some(format!(
-                        "{}/{}",
-                        a.object.namespace.as_deref().unwrap_or_default(),
-                        a.object.name
-                    ))
-                }
+                Step::Apply(a) if is_generated(&a.object.kind, &a.object.value) => Some(format!(
+                    "{}/{}",
+                    a.object.namespace.as_deref().unwrap_or_default(),
+                    a.object.name
+                )),
                 _ => None,
             })
             .collect()

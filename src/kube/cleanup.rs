@@ -458,7 +458,7 @@ fn found_from(kind: &Kind, item: &Value) -> Found {
             ))
             .is_some(),
         adopted: super::owner::annotation(item, ADOPTED_ANNOTATION).is_some(),
-        generated: super::generated::is_generated(&kind.resource.kind, item),
+        generated: crate::plan::is_generated(&kind.resource.kind, item),
         live: item.clone(),
     }
 }

@@ -290,18 +290,6 @@ pub fn build(
     Ok(Generated { secret, new_keys })
 }
 
-/// Whether `object` (as listed or planned), of kind `kind`, is a Secret of
-/// generated values.
-pub fn is_generated(kind: &str, object: &Value) -> bool {
-    kind == "Secret"
-        && object
-            .pointer(&format!(
-                "/metadata/annotations/{}",
-                GENERATED_ANNOTATION.replace('/', "~1")
-            ))
-            .is_some()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,7 +329,7 @@ mod tests {
             one.secret["metadata"]["annotations"][GENERATED_ANNOTATION],
             json!("password,pin")
         );
-        assert!(is_generated("Secret", &one.secret));
+        assert!(crate::plan::is_generated("Secret", &one.secret));
     }
 
     #[test]
