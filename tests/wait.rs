@@ -109,3 +109,68 @@ fn wait_times_out_naming_the_rollout() {
         "{err}"
     );
 }
+
+#[test]
+fn wait_watches_the_rollout_rather_than_polling_it() {
+    // An audited plane of its own: the requests the wait sends are counted.
+    let plane = common::cluster::PrivatePlane::start_audited();
+    let cluster = &plane.cluster;
+    let tls = TestNamespace::new(cluster, "wait-watch-tls");
+    let name = unique_name("wait-watch");
+    let ca = wildrun::cert::ca("wait test CA", &options(30)).unwrap();
+    let pair = wildrun::cert::issue(&ca, &[format!("*.{ZONE}")], &options(30)).unwrap();
+    write_secret(cluster, tls.name(), "wildcard-wild-cloud-tls", &pair);
+    let out = wildrun(
+        cluster,
+        tls.name(),
+        &[
+            "scripts/public.rhai",
+            "--name",
+            &name,
+            "--wait",
+            "--timeout",
+            "6s",
+        ],
+        &[],
+    )
+    .output()
+    .expect("wildrun runs");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "timed out after 6s waiting for rollout of Deployment {name}/{name}"
+        )),
+        "{err}"
+    );
+    // The API server logs a watch once it ends (wildrun has exited).
+    std::thread::sleep(Duration::from_millis(500));
+    let requests: Vec<(String, String)> = plane
+        .audit_events()
+        .iter()
+        .filter(|e| {
+            e["userAgent"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("wildrun/"))
+                && e["objectRef"]["resource"] == "deployments"
+                && e["objectRef"]["namespace"] == name.as_str()
+        })
+        .map(|e| {
+            (
+                e["verb"].as_str().unwrap_or_default().to_string(),
+                e["requestURI"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    // Watched by name: the rollout is looked at when the Deployment changes.
+    assert!(
+        requests.iter().any(|(verb, uri)| verb == "watch"
+            && uri.contains(&format!("fieldSelector=metadata.name%3D{name}"))),
+        "{requests:#?}"
+    );
+    // Not read again every second of the six (6 reads or more): the first
+    // look, one after the watch's first list, one per change the
+    // controller-manager makes to its status.
+    let reads = requests.iter().filter(|(verb, _)| verb == "get").count();
+    assert!(reads <= 4, "{reads} reads of the Deployment: {requests:#?}");
+}
