@@ -4,15 +4,15 @@
 //!
 //! 1. every Deployment, StatefulSet and DaemonSet rolls out;
 //! 2. for each Ingress host with an ExternalDNS target annotation, in order:
+//!    - the TLS Secret the Ingress names, in its namespace; when the run's
+//!      copy of it was skipped because cert-manager had not issued the source
+//!      yet, the copy is made as soon as the source exists;
 //!    - the DNS record ExternalDNS writes (a CNAME to a name target, an A
 //!      record to an address), asked at the zone's **authoritative**
 //!      nameservers, found from the zone's NS records through the system's
 //!      resolver (or the nameserver `dns.server` names), never through the
 //!      user's resolver for the host itself, so an early NXDOMAIN is never
 //!      cached where the user will ask later;
-//!    - the TLS Secret the Ingress names, in its namespace; when the run's
-//!      copy of it was skipped because cert-manager had not issued the source
-//!      yet, the copy is made as soon as the source exists;
 //!    - an HTTPS request to the host that answers (see [`judge`]).
 //! 3. for each HTTPRoute: `Accepted` (references resolved) by each parent
 //!    Gateway listener, then per host the DNS record to the Gateway's
@@ -230,7 +230,7 @@ impl std::fmt::Display for Link {
 }
 
 /// The links to wait on for what `plan` applies, in order: rollouts first,
-/// then per Ingress host with an ExternalDNS target: DNS, TLS Secret, HTTPS.
+/// then per Ingress host with an ExternalDNS target: TLS Secret, DNS, HTTPS.
 pub fn links(plan: &Plan) -> Vec<Link> {
     let ordered = plan.ordered();
     let mut out = Vec::new();
@@ -264,8 +264,8 @@ pub fn links(plan: &Plan) -> Vec<Link> {
     out
 }
 
-/// The links of one Ingress, per host: its DNS record, its TLS Secret
-/// (once, and the plan's copy of it if any), the HTTPS request. An Ingress
+/// The links of one Ingress, per host: its TLS Secret (once, and the
+/// plan's copy of it if any), its DNS record, the HTTPS request. An Ingress
 /// without an ExternalDNS target publishes no name: it has none.
 fn ingress_links(
     object: &crate::objects::TypedObject,
@@ -279,10 +279,6 @@ fn ingress_links(
     let internal = chain::ingress::names_middlewares(ingress);
     let namespace = object.namespace.clone().unwrap_or_default();
     for host in chain::ingress::hosts(ingress) {
-        out.push(Link::Dns {
-            host: host.clone(),
-            target: target.clone(),
-        });
         if let Some(name) = chain::ingress::tls_secret_for(ingress, &host) {
             let copy = copies
                 .iter()
@@ -297,6 +293,13 @@ fn ingress_links(
                 out.push(link);
             }
         }
+        // The record last before the request: it is the slow link (seconds,
+        // ExternalDNS's), and the request is sent ahead while it is missing,
+        // so the wait ends as soon as it appears.
+        out.push(Link::Dns {
+            host: host.clone(),
+            target: target.clone(),
+        });
         out.push(Link::Https { host, internal });
     }
 }
@@ -682,15 +685,15 @@ struct Looker<'a> {
 
 impl Looker<'_> {
     /// Sends the HTTPS request of the host whose DNS record `link` waits
-    /// for ahead (when one of the `upcoming` links is that request), keeps
-    /// it going through the links up to the request, and stops it otherwise.
+    /// for ahead (when the next link is that request), keeps it for the
+    /// request's link, and stops it otherwise.
     async fn send_ahead(
         &mut self,
         link: &Link,
         upcoming: &[Link],
         ahead: &mut Option<wake::Ahead>,
     ) {
-        if matches!(link, Link::TlsSecret { .. } | Link::Https { .. }) {
+        if matches!(link, Link::Https { .. }) {
             return;
         }
         let Some(host) = link.record_host() else {
@@ -701,9 +704,7 @@ impl Looker<'_> {
             return;
         }
         *ahead = None;
-        let requested = upcoming
-            .iter()
-            .any(|l| matches!(l, Link::Https { host: h, .. } if h == host));
+        let requested = matches!(upcoming.first(), Some(Link::Https { host: h, .. }) if h == host);
         if !requested {
             return;
         }
@@ -718,7 +719,7 @@ impl Looker<'_> {
         // The address the record will lead to: its own, or its target's.
         let address = match target.parse::<IpAddr>() {
             Ok(ip) => ip,
-            Err(_) => match self.address(&target).await {
+            Err(_) => match self.address_of(host, &target).await {
                 Ok((ip, _)) => ip,
                 Err(_) => return,
             },
@@ -914,9 +915,16 @@ impl Looker<'_> {
     }
 
     async fn address(&mut self, host: &str) -> Result<(IpAddr, String), String> {
+        self.address_of(host, host).await
+    }
+
+    /// The address of `name` at the nameservers of `host`'s zone (`name` may
+    /// be the zone's apex, which has no zone above it), else the
+    /// load balancer's.
+    async fn address_of(&mut self, host: &str, name: &str) -> Result<(IpAddr, String), String> {
         if let Ok((which, servers)) = self.nameservers.for_host(host).await {
             for server in servers {
-                let mut query = Query::new(host, RecordType::A);
+                let mut query = Query::new(name, RecordType::A);
                 query.server = Some(server);
                 if let Ok(answer) = dns::resolve(&query).await {
                     if let Some(ip) = answer.values.iter().find_map(|v| v.parse().ok()) {
@@ -931,7 +939,7 @@ impl Looker<'_> {
         match traefik_address(self.cluster).await {
             Some(ip) => Ok((ip, "Traefik's LoadBalancer address; DNS gave no address".into())),
             None => Err(format!(
-                "{host} has no address at its nameservers, cluster.loadBalancerIp is not set and no Traefik LoadBalancer Service has one"
+                "{name} has no address at its nameservers, cluster.loadBalancerIp is not set and no Traefik LoadBalancer Service has one"
             )),
         }
     }
@@ -1131,13 +1139,13 @@ mod tests {
             names,
             [
                 "rollout of Deployment shop/web",
-                "DNS record web.example.com (a CNAME to example.com)",
                 "TLS Secret shop/wild-tls",
+                "DNS record web.example.com (a CNAME to example.com)",
                 "HTTPS https://web.example.com/",
             ]
         );
         assert!(
-            matches!(&found[2], Link::TlsSecret { copy: Some(c), .. } if c.from_namespace == "cert-manager")
+            matches!(&found[1], Link::TlsSecret { copy: Some(c), .. } if c.from_namespace == "cert-manager")
         );
         // An internal Ingress: an A record, and the 403 rule applies.
         let p = plan(
@@ -1147,11 +1155,11 @@ mod tests {
             &[],
         );
         let found = links(&p);
+        assert!(matches!(&found[0], Link::TlsSecret { copy: None, .. }));
         assert_eq!(
-            found[0].to_string(),
+            found[1].to_string(),
             "DNS record web.example.com (an A record to 192.168.8.240)"
         );
-        assert!(matches!(&found[1], Link::TlsSecret { copy: None, .. }));
         assert_eq!(
             found[2],
             Link::Https {
