@@ -255,6 +255,10 @@ fn address_range(value: &str) -> Result<(), String> {
     })
 }
 
+fn on_or_off(value: &str) -> Result<(), String> {
+    one_of(value, &["on", "off"])
+}
+
 fn routing_api(value: &str) -> Result<(), String> {
     one_of(value, &["ingress", "gateway"])
 }
@@ -412,6 +416,13 @@ pub const KEYS: &[Key] = &[
         default: Some(|| json!("ingress")),
         help: "routing API of the service recipes, scripts/cluster.rhai and the doctor: ingress (an Ingress per service, the wildcard Secret copied beside it) or gateway (an HTTPRoute per service on the layer's Gateways, TLS ending at the Gateway)",
         check: routing_api,
+    },
+    Key {
+        path: "ingress.gateways",
+        ty: KeyType::Text,
+        default: Some(|| json!("off")),
+        help: "on: scripts/cluster.rhai sets up the Gateway API's part of the layer (GatewayClass, Gateways, ExternalDNS's gateway-httproute source) while services keep ingress.api, so a cluster serves routes of both APIs; ingress.api gateway implies it",
+        check: on_or_off,
     },
     Key {
         path: "ingress.className",

@@ -146,6 +146,26 @@ pub enum Link {
     },
 }
 
+/// A reason without the time its look took (`404 Not Found in 12 ms`):
+/// the same answer, slower or faster, is not news to print again.
+fn without_timings(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut rest = reason;
+    while let Some(at) = rest.find(" in ") {
+        let after = &rest[at + 4..];
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        out.push_str(&rest[..at]);
+        if digits > 0 && after[digits..].starts_with(" ms") {
+            rest = &after[digits + 3..];
+        } else {
+            out.push_str(" in ");
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 impl Link {
     /// How soon the link is looked at again while it does not hold: the
     /// record and the request, which come last and cost one query or
@@ -412,7 +432,7 @@ impl Progress {
         };
         match seen {
             Seen::NotYet(reason) => {
-                if self.reason.as_deref() == Some(reason.as_str()) {
+                if self.reason.as_deref().map(without_timings) == Some(without_timings(&reason)) {
                     return Vec::new();
                 }
                 self.reason = Some(reason.clone());
@@ -1382,6 +1402,37 @@ mod tests {
         r.covers = Some(false);
         assert!(
             matches!(judge(&r, false, &ranges), Seen::NotYet(w) if w.contains("does not name"))
+        );
+    }
+    #[test]
+    fn the_same_answer_slower_or_faster_is_said_once() {
+        assert_eq!(
+            without_timings("404 Not Found in 12 ms, asked from 127.0.0.1: no route in it"),
+            "404 Not Found, asked from 127.0.0.1: no route in it"
+        );
+        let mut progress = Progress::new(vec![Link::Https {
+            host: "a.example.com".into(),
+            internal: false,
+        }]);
+        let said =
+            |p: &mut Progress, r: &str| p.observe(Seen::NotYet(r.into()), Duration::ZERO).len();
+        assert_eq!(
+            said(
+                &mut progress,
+                "404 Not Found in 12 ms, asked from 127.0.0.1"
+            ),
+            1
+        );
+        assert_eq!(
+            said(&mut progress, "404 Not Found in 9 ms, asked from 127.0.0.1"),
+            0
+        );
+        assert_eq!(
+            said(
+                &mut progress,
+                "502 Bad Gateway in 9 ms, asked from 127.0.0.1"
+            ),
+            1
         );
     }
 }

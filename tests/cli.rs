@@ -976,6 +976,20 @@ fn with_the_gateway_api_the_layer_renders_its_gateways() {
     assert!(!kinds(&plain)
         .iter()
         .any(|k| k.starts_with("Gateway") || k.starts_with("ReferenceGrant")));
+
+    // ingress.gateways: on gives the layer the same part while the services
+    // stay on Ingresses.
+    let both = [&env[..4], &[("INGRESS_GATEWAYS", "on")]].concat();
+    let layer_of_both = dry_run(&["scripts/cluster.rhai"], &both);
+    let gateway_kinds = |objects: &[Value]| -> Vec<String> {
+        kinds(objects)
+            .into_iter()
+            .filter(|k| k.starts_with("Gateway") || k.starts_with("ReferenceGrant"))
+            .collect()
+    };
+    assert_eq!(gateway_kinds(&layer_of_both), gateway_kinds(&layer));
+    let service = dry_run(&["scripts/public.rhai", "--name", "web"], &both);
+    assert!(kinds(&service).contains(&"Ingress web".to_string()));
 }
 
 #[test]

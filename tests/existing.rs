@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::lab::{check, text, Lab};
+use common::lab::{check, text, Lab, Restore};
 use serde_json::{json, Value};
 
 /// The namespaces of the existing layer and its apps.
@@ -554,18 +554,6 @@ const PUBLIC_SHOP: &[&str] = &[
 /// The wild-cloud config.yaml of the lab, for scripts/cluster.rhai.
 const WILD_CLOUD_JOIN: &[&str] = &["--config", WILD_CLOUD_CONFIG, "scripts/cluster.rhai"];
 
-/// The runs README.md shows from this lab ("On a cluster you already
-/// run"), each as a test here makes it.
-const README_RUNS: [&[&str]; 7] = [
-    JOIN,
-    LAYER_DOCTOR,
-    CONFLICTING,
-    ADOPT,
-    RELEASE,
-    PUBLIC_SHOP,
-    WILD_CLOUD_JOIN,
-];
-
 /// `kind/namespace/name` → resourceVersion of every object of
 /// [`WRITABLE_KINDS`]: a write anywhere, or a new object, changes it.
 fn resource_versions(lab: &Lab) -> std::collections::BTreeMap<String, String> {
@@ -693,84 +681,13 @@ fn a_conflicting_setting_is_refused_before_any_write() {
     );
 }
 
-/// Puts objects back as their set-up applied them (`kubectl apply` of
-/// their last-applied-configuration), when dropped: a test that adopts
-/// parts of the lab leaves it as it found it, even when it fails.
-struct Restore {
-    lab: &'static Lab,
-    /// `(namespace, resource, name, last-applied-configuration)`.
-    objects: Vec<(String, String, String, String)>,
-}
-
-impl Restore {
-    /// Remembers `resource` `namespace/name` as it is now.
-    fn remember(lab: &'static Lab, objects: &[(&str, &str, &str)]) -> Restore {
-        let objects = objects
-            .iter()
-            .map(|(ns, resource, name)| {
-                let live = lab.get_json(&["-n", ns, resource, name]);
-                let applied = live["metadata"]["annotations"]
-                    ["kubectl.kubernetes.io/last-applied-configuration"]
-                    .as_str()
-                    .unwrap_or_else(|| {
-                        panic!("{resource} {ns}/{name}: no last-applied-configuration")
-                    })
-                    .to_string();
-                (
-                    ns.to_string(),
-                    resource.to_string(),
-                    name.to_string(),
-                    applied,
-                )
-            })
-            .collect();
-        Restore { lab, objects }
-    }
-}
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        use std::io::Write;
-        let bin_dir = std::fs::read_to_string(self.lab.dir().join("bin-dir")).unwrap_or_default();
-        let kubectl = std::path::Path::new(bin_dir.trim()).join("kubectl");
-        for (ns, resource, name, applied) in &self.objects {
-            // Not asserted: a panic while unwinding would abort the tests.
-            let child = self
-                .lab
-                .command(&kubectl)
-                .args(["apply", "-f", "-"])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null())
-                .spawn();
-            if let Ok(mut child) = child {
-                if let Some(mut stdin) = child.stdin.take() {
-                    let _ = stdin.write_all(applied.as_bytes());
-                }
-                let _ = child.wait();
-            }
-            if resource == "deployment" {
-                let _ = self
-                    .lab
-                    .command(&kubectl)
-                    .args(["-n", ns, "rollout", "status", &format!("deployment/{name}")])
-                    .args(["--timeout=60s"])
-                    .output();
-            }
-        }
-    }
-}
-
 #[test]
 fn cluster_rhai_adopts_the_parts_then_delete_releases_them_and_they_keep_running() {
     let lab = Lab::existing();
     let _only = lab.exclusive();
-    let _restore = Restore::remember(
-        lab,
-        &[
-            ("metallb-system", "ipaddresspool", "first-pool"),
-            ("externaldns", "deployment", "external-dns"),
-        ],
-    );
+    let mut restore = Restore::new(lab);
+    restore.remember("metallb-system", "ipaddresspool", "first-pool");
+    restore.remember("externaldns", "deployment", "external-dns");
     let run = |args: &[&str]| {
         let out = lab.wildrun(args);
         assert!(out.status.success(), "{args:?}: {}", text(&out));
@@ -1008,35 +925,4 @@ fn a_wild_cloud_config_yaml_drives_cluster_rhai_and_public_rhai() {
             "--wait",
         ],
     );
-}
-
-#[test]
-fn the_readme_shows_exactly_the_lab_runs_these_tests_make() {
-    // Marked in README.md: the console block after `<!-- runs: existing-layer lab -->`.
-    let readme =
-        std::fs::read_to_string(common::cluster::repo_root().join("README.md")).expect("README.md");
-    let block = readme
-        .split("<!-- runs: existing-layer lab -->")
-        .nth(1)
-        .and_then(|rest| rest.split("```console\n").nth(1))
-        .and_then(|rest| rest.split("\n```").next())
-        .expect("README.md has the existing-layer lab's runs");
-    let prefix = "$ ip netns exec \"$WILDRUN_LAB_NETNS\" wildrun ";
-    let shown: Vec<Vec<&str>> = block
-        .lines()
-        .filter(|l| l.starts_with("$ ") && l.contains(" wildrun "))
-        .map(|l| {
-            let run = l
-                .strip_prefix(prefix)
-                .unwrap_or_else(|| panic!("README.md: {l:?} does not start with {prefix:?}"));
-            // A trailing `# comment` says what to expect.
-            run.split(" #")
-                .next()
-                .unwrap_or(run)
-                .split_whitespace()
-                .collect()
-        })
-        .collect();
-    let made: Vec<Vec<&str>> = README_RUNS.iter().map(|r| r.to_vec()).collect();
-    assert_eq!(shown, made, "README.md's lab runs and the tests' differ");
 }

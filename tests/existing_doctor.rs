@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::lab::{check, text, Lab};
+use common::lab::{check, Lab, Restore};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -67,68 +67,6 @@ fn assert_red(lab: &Lab, args: &[&str], name: &str, found_text: &str, also: &[&s
         .collect();
     assert!(others.is_empty(), "other checks failed too: {report:#}");
     report
-}
-
-/// Runs kubectl commands when dropped: puts back what a test changed,
-/// also when it fails.
-struct Restore<'l> {
-    lab: &'l Lab,
-    steps: Vec<(Vec<String>, Option<String>)>,
-}
-
-impl<'l> Restore<'l> {
-    fn new(lab: &'l Lab) -> Self {
-        Restore {
-            lab,
-            steps: Vec::new(),
-        }
-    }
-
-    /// `kubectl ARGS` on drop (with `stdin`, if given).
-    fn then(&mut self, args: &[&str], stdin: Option<String>) {
-        self.steps
-            .push((args.iter().map(|a| a.to_string()).collect(), stdin));
-    }
-}
-
-impl Drop for Restore<'_> {
-    fn drop(&mut self) {
-        for (i, (mut args, stdin)) in self.steps.drain(..).enumerate().rev() {
-            // A file, not stdin: kubectl_stdin would panic inside a panic.
-            let file = stdin.map(|input| {
-                let path = std::env::temp_dir().join(format!(
-                    "existing-doctor-restore-{}-{i}.json",
-                    std::process::id()
-                ));
-                std::fs::write(&path, input).expect("write the object to restore");
-                path
-            });
-            if let Some(path) = &file {
-                args = args
-                    .into_iter()
-                    .map(|a| {
-                        if a == "-" {
-                            path.display().to_string()
-                        } else {
-                            a
-                        }
-                    })
-                    .collect();
-            }
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let out = self.lab.kubectl(&args);
-            if let Some(path) = file {
-                let _ = std::fs::remove_file(path);
-            }
-            if !out.status.success() {
-                eprintln!("restoring: kubectl {args:?}: {}", text(&out));
-                assert!(
-                    std::thread::panicking(),
-                    "restoring failed: kubectl {args:?}"
-                );
-            }
-        }
-    }
 }
 
 fn gitea_host(lab: &Lab) -> String {

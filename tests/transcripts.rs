@@ -28,7 +28,7 @@ mod common;
 
 use common::background::Background;
 use common::cluster::PrivatePlane;
-use common::lab::Lab;
+use common::lab::{Lab, Restore};
 use common::TestCluster;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -78,10 +78,6 @@ fn transcripts_in(text: &str) -> Vec<Transcript> {
         }
         let marker = i.checked_sub(1).and_then(|p| {
             let line = lines[p].trim();
-            // tests/existing.rs checks the commands of its block by this marker.
-            if line == "<!-- runs: existing-layer lab -->" {
-                return Some("existing-layer-runs".to_string());
-            }
             line.strip_prefix("<!-- transcript:")
                 .and_then(|m| m.strip_suffix("-->"))
                 .map(|m| m.trim().to_string())
@@ -298,9 +294,10 @@ fn by_marker<'a>(all: &'a [Transcript], marker: &str) -> &'a Transcript {
 
 /// Where each marker runs: `plane` on a control plane of this test's own,
 /// `lab` in the visibility lab (with WILDRUN_TEST_LAB), `local` with no
-/// cluster. `existing-lab` and `network-lab`: the transcripts of the
-/// existing-layer and network labs, which
-/// this file does not run yet (their commands run in tests/existing.rs).
+/// cluster, `existing-lab` in the existing-layer lab
+/// (`WILDRUN_TEST_EXISTING_LAB`). `network-lab`: the transcript of the
+/// network lab, which this file does not run yet (its commands run in
+/// tests/lab.rs).
 const MARKERS: &[(&str, &str)] = &[
     ("try", "lab"),
     ("layer", "lab"),
@@ -686,4 +683,96 @@ fn the_transcripts_in_the_visibility_lab_are_real_runs() {
         std::panic::resume_unwind(failure);
     }
     delete_lab_service(lab, "myservice");
+}
+
+/// The transcripts of the existing-layer lab ("On a cluster you already
+/// run" and `doctor --host`), in README order. What they change is put
+/// back: the pool and ExternalDNS they adopt and release, gitea's Service
+/// they break, the namespaces and the Ingress they make.
+#[test]
+fn the_transcripts_in_the_existing_layer_lab_are_real_runs() {
+    let all = transcripts();
+    let lab = Lab::existing();
+    let _only = lab.exclusive();
+    let scratch = Scratch::new();
+    let run = |marker: &str| {
+        for step in &by_marker(&all, marker).steps {
+            run_lab_step(step, lab, &scratch);
+        }
+    };
+    let made_here = ["blog", "store", "shop"];
+    let clear = |restore: &mut Restore| {
+        for ns in made_here {
+            restore.then(
+                &[
+                    "delete",
+                    "namespace",
+                    ns,
+                    "--ignore-not-found",
+                    "--wait=true",
+                    "--timeout=90s",
+                ],
+                None,
+            );
+        }
+        restore.then(
+            &[
+                "-n",
+                "gitea",
+                "delete",
+                "ingress",
+                "gitea-org",
+                "--ignore-not-found",
+            ],
+            None,
+        );
+    };
+    // From a lab without them (an earlier run may have failed midway).
+    drop({
+        let mut before = Restore::new(lab);
+        clear(&mut before);
+        before
+    });
+    let mut after = Restore::new(lab);
+    clear(&mut after);
+
+    run("existing-layer-used");
+    run("existing-layer-rerun");
+    run("existing-layer-conflict");
+    {
+        let mut adopted = Restore::new(lab);
+        adopted.remember("metallb-system", "ipaddresspool", "first-pool");
+        adopted.remember("externaldns", "deployment", "external-dns");
+        run("existing-layer-adopt");
+    }
+    run("existing-layer-secret");
+    run("existing-layer-runs");
+    let out = lab.wildrun(&[
+        "scripts/public.rhai",
+        "--name",
+        "shop",
+        "--namespace",
+        "shop",
+        "--delete",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    {
+        let mut service = Restore::new(lab);
+        service.remember("gitea", "service", "gitea-http");
+        let steps = &by_marker(&all, "doctor-host").steps;
+        run_lab_step(&steps[0], lab, &scratch);
+        // Traefik follows the Service (its providers' throttle): the
+        // transcript shows the 502 the broken port gives, not the route
+        // before it.
+        let url = format!("https://gitea.{}/explore", lab.domain());
+        lab.eventually(
+            "Traefik sends gitea's requests to the broken port",
+            std::time::Duration::from_secs(30),
+            || (lab.https_get(&url, &[]).0 == 502).then_some(()),
+        );
+        for step in &steps[1..] {
+            run_lab_step(step, lab, &scratch);
+        }
+    }
+    run("doctor-host-filter");
 }

@@ -8,6 +8,7 @@ use super::support::{script_error, to_json, to_script, RhaiResultOf};
 use crate::chain::checks::{self, gateway};
 use crate::chain::httproute;
 use rhai::plugin::*;
+use rhai::Map;
 use serde_json::Value;
 
 /// The `doctor::` functions for HTTPRoutes.
@@ -19,9 +20,9 @@ pub mod gateway_api {
     #[rhai_fn(return_raw)]
     pub fn httproute_subject(
         ctx: NativeCallContext,
-        subject: rhai::Map,
+        subject: Map,
         route: Dynamic,
-    ) -> RhaiResultOf<rhai::Map> {
+    ) -> RhaiResultOf<Map> {
         let mut s = super::subject(
             &ctx,
             "httproute_subject",
@@ -53,7 +54,7 @@ pub mod gateway_api {
     /// The route's first parent Gateway listener: `#{ namespace, name,
     /// section }`, or `()`.
     #[rhai_fn(return_raw)]
-    pub fn httproute_parent(ctx: NativeCallContext, route: rhai::Map) -> RhaiResultOf<Dynamic> {
+    pub fn httproute_parent(ctx: NativeCallContext, route: Map) -> RhaiResultOf<Dynamic> {
         let route = to_json(&Dynamic::from_map(route))?;
         match httproute::parents(&route).first() {
             Some(p) => to_script(&ctx, p),
@@ -64,11 +65,7 @@ pub mod gateway_api {
     /// The Secret the route's listener terminates TLS with, for `host`:
     /// `#{ namespace, name }`, or `()`.
     #[rhai_fn(return_raw)]
-    pub fn listener_secret(
-        route: rhai::Map,
-        gateway: rhai::Map,
-        host: &str,
-    ) -> RhaiResultOf<Dynamic> {
+    pub fn listener_secret(route: Map, gateway: Map, host: &str) -> RhaiResultOf<Dynamic> {
         let route = to_json(&Dynamic::from_map(route))?;
         let gateway = to_json(&Dynamic::from_map(gateway))?;
         let found = httproute::parents(&route).first().and_then(|p| {
@@ -77,7 +74,7 @@ pub mod gateway_api {
         });
         Ok(match found {
             Some((namespace, name)) => {
-                let mut map = rhai::Map::new();
+                let mut map = Map::new();
                 map.insert("namespace".into(), namespace.into());
                 map.insert("name".into(), name.into());
                 Dynamic::from_map(map)
@@ -88,7 +85,7 @@ pub mod gateway_api {
 
     /// The backend of the route's first rule: `#{ service, port }`, or `()`.
     #[rhai_fn(return_raw)]
-    pub fn httproute_backend(ctx: NativeCallContext, route: rhai::Map) -> RhaiResultOf<Dynamic> {
+    pub fn httproute_backend(ctx: NativeCallContext, route: Map) -> RhaiResultOf<Dynamic> {
         let route = to_json(&Dynamic::from_map(route))?;
         match httproute::backends(&route).first() {
             Some(b) => to_script(&ctx, b),
@@ -113,7 +110,7 @@ pub mod gateway_api {
     pub fn httproute_host(
         ctx: NativeCallContext,
         subject: Dynamic,
-        route: rhai::Map,
+        route: Map,
     ) -> RhaiResultOf<Dynamic> {
         let s = super::subject(&ctx, "httproute_host", &subject)?;
         let route = to_json(&Dynamic::from_map(route))?;
@@ -124,7 +121,7 @@ pub mod gateway_api {
     #[rhai_fn(return_raw)]
     pub fn httproute_accepted(
         ctx: NativeCallContext,
-        route: rhai::Map,
+        route: Map,
         gateway: Dynamic,
     ) -> RhaiResultOf<Dynamic> {
         let route = to_json(&Dynamic::from_map(route))?;
@@ -134,7 +131,7 @@ pub mod gateway_api {
 
     /// `route-refs`: the parent resolved the route's references.
     #[rhai_fn(return_raw)]
-    pub fn httproute_refs(ctx: NativeCallContext, route: rhai::Map) -> RhaiResultOf<Dynamic> {
+    pub fn httproute_refs(ctx: NativeCallContext, route: Map) -> RhaiResultOf<Dynamic> {
         let route = to_json(&Dynamic::from_map(route))?;
         super::check(&ctx, &gateway::resolved_refs(&route))
     }
@@ -145,7 +142,7 @@ pub mod gateway_api {
     pub fn httproute_listener(
         ctx: NativeCallContext,
         subject: Dynamic,
-        route: rhai::Map,
+        route: Map,
         gateway: Dynamic,
     ) -> RhaiResultOf<Dynamic> {
         let s = super::subject(&ctx, "httproute_listener", &subject)?;
@@ -159,7 +156,7 @@ pub mod gateway_api {
     #[rhai_fn(return_raw)]
     pub fn reference_grant(
         ctx: NativeCallContext,
-        gateway: rhai::Map,
+        gateway: Map,
         secret: Dynamic,
         grants: Dynamic,
     ) -> RhaiResultOf<Dynamic> {
@@ -181,7 +178,7 @@ pub mod gateway_api {
     pub fn gateway_address(
         ctx: NativeCallContext,
         subject: Dynamic,
-        gateway: rhai::Map,
+        gateway: Map,
     ) -> RhaiResultOf<Dynamic> {
         let s = super::subject(&ctx, "gateway_address", &subject)?;
         let gw = to_json(&Dynamic::from_map(gateway))?;
@@ -194,7 +191,7 @@ pub mod gateway_api {
     pub fn externaldns_gateway(
         ctx: NativeCallContext,
         subject: Dynamic,
-        gateway: rhai::Map,
+        gateway: Map,
         deployments: Dynamic,
     ) -> RhaiResultOf<Dynamic> {
         let s = super::subject(&ctx, "externaldns_gateway", &subject)?;
@@ -208,7 +205,7 @@ pub mod gateway_api {
     pub fn httproute_service(
         ctx: NativeCallContext,
         subject: Dynamic,
-        route: rhai::Map,
+        route: Map,
         service: Dynamic,
     ) -> RhaiResultOf<Dynamic> {
         let s = super::subject(&ctx, "httproute_service", &subject)?;
@@ -226,7 +223,7 @@ pub mod gateway_api {
     pub fn httproute_middleware_ref(
         ctx: NativeCallContext,
         subject: Dynamic,
-        route: rhai::Map,
+        route: Map,
     ) -> RhaiResultOf<Dynamic> {
         let s = super::subject(&ctx, "httproute_middleware_ref", &subject)?;
         let route = to_json(&Dynamic::from_map(route))?;

@@ -399,3 +399,95 @@ impl Lab {
         assert!(out.status.success(), "lab-ctl {args:?}: {}", text(&out));
     }
 }
+
+/// Runs kubectl commands when dropped, last first: puts back what a test
+/// changed in a lab, also when the test fails.
+pub struct Restore<'l> {
+    lab: &'l Lab,
+    steps: Vec<(Vec<String>, Option<String>)>,
+}
+
+impl<'l> Restore<'l> {
+    pub fn new(lab: &'l Lab) -> Self {
+        Restore {
+            lab,
+            steps: Vec::new(),
+        }
+    }
+
+    /// `kubectl ARGS` on drop (with `stdin`, if given, for an `-` argument).
+    pub fn then(&mut self, args: &[&str], stdin: Option<String>) {
+        self.steps
+            .push((args.iter().map(|a| a.to_string()).collect(), stdin));
+    }
+
+    /// Applies `resource namespace/name` again as its set-up applied it
+    /// (its last-applied-configuration) on drop, and for a Deployment
+    /// waits until it has rolled out.
+    pub fn remember(&mut self, namespace: &str, resource: &str, name: &str) {
+        let live = self.lab.get_json(&["-n", namespace, resource, name]);
+        let applied = live["metadata"]["annotations"]
+            ["kubectl.kubernetes.io/last-applied-configuration"]
+            .as_str()
+            .unwrap_or_else(|| {
+                panic!("{resource} {namespace}/{name}: no last-applied-configuration")
+            })
+            .to_string();
+        if resource == "deployment" {
+            let target = format!("deployment/{name}");
+            self.then(
+                &[
+                    "-n",
+                    namespace,
+                    "rollout",
+                    "status",
+                    &target,
+                    "--timeout=60s",
+                ],
+                None,
+            );
+        }
+        self.then(&["apply", "-f", "-"], Some(applied));
+    }
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        for (i, (mut args, stdin)) in self.steps.drain(..).enumerate().rev() {
+            // A file, not stdin: kubectl_stdin would panic inside a panic.
+            let file = stdin.map(|input| {
+                let path = std::env::temp_dir().join(format!(
+                    "lab-restore-{}-{i}-{:?}.json",
+                    std::process::id(),
+                    std::thread::current().id()
+                ));
+                std::fs::write(&path, input).expect("write the object to restore");
+                path
+            });
+            if let Some(path) = &file {
+                args = args
+                    .into_iter()
+                    .map(|a| {
+                        if a == "-" {
+                            path.display().to_string()
+                        } else {
+                            a
+                        }
+                    })
+                    .collect();
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = self.lab.kubectl(&args);
+            if let Some(path) = file {
+                let _ = std::fs::remove_file(path);
+            }
+            if !out.status.success() {
+                eprintln!("restoring: kubectl {args:?}: {}", text(&out));
+                assert!(
+                    std::thread::panicking(),
+                    "restoring failed: kubectl {args:?}"
+                );
+            }
+        }
+    }
+}

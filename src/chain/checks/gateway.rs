@@ -255,21 +255,23 @@ pub fn address(gateway: &Value, load_balancer_ip: Option<&str>) -> Check {
 }
 
 /// `externaldns-gateway`: an ExternalDNS Deployment among `deployments`
-/// reads HTTPRoutes (`--source=gateway-httproute`), and the Gateway
-/// carries the target `s.target` under the annotation prefix it reads.
+/// (found by image, whatever its name and labels) reads HTTPRoutes
+/// (`--source=gateway-httproute`), and the Gateway carries the target
+/// `s.target` under the annotation prefix it reads.
 pub fn externaldns(s: &Subject, gateway: &Value, deployments: &[Value]) -> Check {
     const NAME: &str = "externaldns-gateway";
     let reads_routes = |d: &&Value| {
-        d.pointer("/spec/template/spec/containers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .any(|c| {
-                let args = crate::objects::string_list(c.get("args"));
-                crate::externaldns::flag_values(&args, "--source")
-                    .iter()
-                    .any(|v| v == SOURCE)
-            })
+        crate::discover::runs_image(d, crate::externaldns::is_external_dns_image)
+            && d.pointer("/spec/template/spec/containers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|c| {
+                    let args = crate::objects::string_list(c.get("args"));
+                    crate::externaldns::flag_values(&args, "--source")
+                        .iter()
+                        .any(|v| v == SOURCE)
+                })
     };
     let Some(reader) = deployments.iter().find(reads_routes) else {
         return Check::fail(
@@ -408,9 +410,14 @@ mod tests {
             ..Subject::default()
         };
         let edns = json!({"metadata": {"name": "external-dns", "namespace": "external-dns"},
-            "spec": {"template": {"spec": {"containers": [{"args": [
+            "spec": {"template": {"spec": {"containers": [{
+                "image": "registry.k8s.io/external-dns/external-dns:v0.22.0", "args": [
                 "--source=ingress", "--source=gateway-httproute", "--annotation-prefix=external-dns.kubernetes.io/"]}]}}}});
         assert!(externaldns(&s, &gateway(), std::slice::from_ref(&edns)).passed());
+        // Found by image: another program with the same flags is not ExternalDNS.
+        let mut other = edns.clone();
+        other["spec"]["template"]["spec"]["containers"][0]["image"] = json!("example/dns-sync:1");
+        assert!(!externaldns(&s, &gateway(), &[other]).passed());
         let mut no_source = edns;
         no_source["spec"]["template"]["spec"]["containers"][0]["args"] =
             json!(["--source=ingress"]);

@@ -96,6 +96,11 @@ dns:
   rfc2136Port: ${LAB_DNS##*:}
   rfc2136TsigKey: $LAB_TSIG_KEY
   rfc2136TsigSecret: lab-tsig
+ingress:
+  # The Gateway API's part of the layer beside the Ingresses (GatewayClass,
+  # the two Gateways, ExternalDNS's gateway-httproute source): services of
+  # either routing API answer here; they keep the default ingress.api.
+  gateways: on
 externalDns:
   image: registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION
   # The internal zone has an ExternalDNS of its own (below).
@@ -114,12 +119,8 @@ if [[ -z $wildrun_bin ]]; then
   wildrun_bin=${CARGO_TARGET_DIR:-$repo/target}/debug/wildrun
 fi
 [[ -x $wildrun_bin ]] || die "no wildrun binary at $wildrun_bin"
-# INGRESS_API=gateway: the layer also gets the Gateway API's part (GatewayClass,
-# the two Gateways, ExternalDNS's gateway-httproute source), so services of
-# either routing API answer here; the configuration file keeps the default
-# (ingress), which the service recipes read.
 (cd "$repo" && KUBECONFIG=$KC KUBECACHEDIR=$STATE/kube-cache WILDRUN_CONFIG=$STATE/wildrun.yaml \
-  INGRESS_API=gateway "$wildrun_bin" scripts/cluster.rhai) >"$LOGS/cluster-rhai.log" 2>&1 \
+  "$wildrun_bin" scripts/cluster.rhai) >"$LOGS/cluster-rhai.log" 2>&1 \
   || { tail -n 20 "$LOGS/cluster-rhai.log" >&2; die "wildrun scripts/cluster.rhai failed; log: $LOGS/cluster-rhai.log"; }
 
 # ---- MetalLB ------------------------------------------------------------------------
