@@ -106,7 +106,7 @@ pub struct Cli {
     #[arg(long = "allow-read", value_name = "DIR")]
     pub allow_read: Vec<PathBuf>,
 
-    /// After applying, wait until the service answers: rollouts, each Ingress host's DNS record (at its zone's nameservers), TLS Secret, then an HTTPS request.
+    /// After applying, wait until the service answers: rollouts, each Ingress host's TLS Secret, DNS record (at its zone's nameservers), then an HTTPS request.
     #[arg(long)]
     pub wait: bool,
 

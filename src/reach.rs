@@ -4,15 +4,15 @@
 //!
 //! 1. every Deployment, StatefulSet and DaemonSet rolls out;
 //! 2. for each Ingress host with an ExternalDNS target annotation, in order:
+//!    - the TLS Secret the Ingress names, in its namespace; when the run's
+//!      copy of it was skipped because cert-manager had not issued the source
+//!      yet, the copy is made as soon as the source exists;
 //!    - the DNS record ExternalDNS writes (a CNAME to a name target, an A
 //!      record to an address), asked at the zone's **authoritative**
 //!      nameservers, found from the zone's NS records through the system's
 //!      resolver (or the nameserver `dns.server` names), never through the
 //!      user's resolver for the host itself, so an early NXDOMAIN is never
 //!      cached where the user will ask later;
-//!    - the TLS Secret the Ingress names, in its namespace; when the run's
-//!      copy of it was skipped because cert-manager had not issued the source
-//!      yet, the copy is made as soon as the source exists;
 //!    - an HTTPS request to the host that answers (see [`judge`]).
 //! 3. for each HTTPRoute: `Accepted` (references resolved) by each parent
 //!    Gateway listener, then per host the DNS record to the Gateway's
@@ -21,6 +21,15 @@
 //! Links are waited on one after the other, each until it holds; the whole
 //! wait ends at the timeout with the link and its last reason. A failed read
 //! of the cluster (the API server restarting) is a reason like any other.
+//!
+//! The wait watches rather than polls where it can ([`wake`]): a link of
+//! the cluster's objects is looked at again when a watch of the objects it
+//! reads reports a change (once a second if a watch cannot run). The DNS
+//! record cannot be watched: the zone's servers are asked every 50 ms
+//! (at most 20 queries a second). While it is missing, the HTTPS request is
+//! sent ahead to the address the record will lead to, one at a time and at
+//! most every 100 ms, so the answer is known when the record appears; once
+//! on the HTTPS link, a request every 100 ms at most.
 //! Progress goes to stderr: a spinner on a terminal, one line per change
 //! otherwise.
 
@@ -39,6 +48,8 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+mod wake;
+
 /// The Gateway API version the wait reads routes and Gateways at.
 const GATEWAY_API_VERSION: &str = "gateway.networking.k8s.io/v1";
 
@@ -46,15 +57,25 @@ const GATEWAY_API_VERSION: &str = "gateway.networking.k8s.io/v1";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How often a link of the cluster's objects that does not hold yet is
-/// looked at again (an API request each time).
+/// looked at again when its objects cannot be watched (an API request each
+/// time).
 const POLL: Duration = Duration::from_secs(1);
+
+/// How often a link of watched objects is looked at again when no event
+/// came: a safety net for an event lost between a look and its watch.
+const WATCHED_POLL: Duration = Duration::from_secs(10);
 
 /// How often the DNS record is asked for again: one query to the zone's own
 /// servers, so the wait sees the record within this of ExternalDNS writing it.
 const DNS_POLL: Duration = Duration::from_millis(50);
 
-/// How often the HTTPS request is sent again while it does not answer.
+/// How often the HTTPS request is sent again while it does not answer, and
+/// sent ahead while the DNS record is missing (start to start, one at a time).
 const HTTPS_POLL: Duration = Duration::from_millis(100);
+
+/// How old an answer to the request sent ahead may be when the record
+/// appears and still count: two of its rounds.
+const AHEAD_FRESH: Duration = Duration::from_millis(200);
 
 /// The longest one HTTPS request of the wait may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -158,6 +179,46 @@ impl Link {
     }
 }
 
+impl Link {
+    /// The objects whose changes can make the link hold, watched while it
+    /// is waited on: the workload, the TLS Secret and the source of the
+    /// run's copy of it, the HTTPRoute.
+    pub fn watched(&self) -> Vec<ObjectRef> {
+        match self {
+            Link::Rollout(target) => vec![target.clone()],
+            Link::TlsSecret {
+                namespace,
+                name,
+                copy,
+            } => {
+                let mut objects = vec![ObjectRef::secret(namespace, name)];
+                if let Some(c) = copy {
+                    objects.push(ObjectRef::secret(&c.from_namespace, &c.name));
+                }
+                objects
+            }
+            Link::RouteAccepted {
+                namespace, name, ..
+            } => vec![ObjectRef {
+                api_version: GATEWAY_API_VERSION.to_string(),
+                kind: chain::httproute::KIND.to_string(),
+                namespace: Some(namespace.clone()),
+                name: name.clone(),
+            }],
+            Link::Dns { .. } | Link::RouteDns { .. } | Link::Https { .. } => Vec::new(),
+        }
+    }
+
+    /// The host whose HTTPS request is worth sending ahead while this link
+    /// waits: the host of a DNS record.
+    fn record_host(&self) -> Option<&str> {
+        match self {
+            Link::Dns { host, .. } | Link::RouteDns { host, .. } => Some(host),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -189,7 +250,7 @@ impl std::fmt::Display for Link {
 }
 
 /// The links to wait on for what `plan` applies, in order: rollouts first,
-/// then per Ingress host with an ExternalDNS target: DNS, TLS Secret, HTTPS.
+/// then per Ingress host with an ExternalDNS target: TLS Secret, DNS, HTTPS.
 pub fn links(plan: &Plan) -> Vec<Link> {
     let ordered = plan.ordered();
     let mut out = Vec::new();
@@ -223,8 +284,8 @@ pub fn links(plan: &Plan) -> Vec<Link> {
     out
 }
 
-/// The links of one Ingress, per host: its DNS record, its TLS Secret
-/// (once, and the plan's copy of it if any), the HTTPS request. An Ingress
+/// The links of one Ingress, per host: its TLS Secret (once, and the
+/// plan's copy of it if any), its DNS record, the HTTPS request. An Ingress
 /// without an ExternalDNS target publishes no name: it has none.
 fn ingress_links(
     object: &crate::objects::TypedObject,
@@ -238,10 +299,6 @@ fn ingress_links(
     let internal = chain::ingress::names_middlewares(ingress);
     let namespace = object.namespace.clone().unwrap_or_default();
     for host in chain::ingress::hosts(ingress) {
-        out.push(Link::Dns {
-            host: host.clone(),
-            target: target.clone(),
-        });
         if let Some(name) = chain::ingress::tls_secret_for(ingress, &host) {
             let copy = copies
                 .iter()
@@ -256,6 +313,13 @@ fn ingress_links(
                 out.push(link);
             }
         }
+        // The record last before the request: it is the slow link (seconds,
+        // ExternalDNS's), and the request is sent ahead while it is missing,
+        // so the wait ends as soon as it appears.
+        out.push(Link::Dns {
+            host: host.clone(),
+            target: target.clone(),
+        });
         out.push(Link::Https { host, internal });
     }
 }
@@ -348,6 +412,11 @@ impl Progress {
     /// The link waited on now, or `None` when all hold.
     pub fn current(&self) -> Option<&Link> {
         self.links.get(self.current)
+    }
+
+    /// The links after the current one.
+    pub fn upcoming(&self) -> &[Link] {
+        self.links.get(self.current + 1..).unwrap_or_default()
     }
 
     /// The last reason the current link gave.
@@ -635,7 +704,71 @@ struct Looker<'a> {
 }
 
 impl Looker<'_> {
-    async fn look(&mut self, link: &Link) -> Result<Seen, anyhow::Error> {
+    /// Sends the HTTPS request of the host whose DNS record `link` waits
+    /// for ahead (when the next link is that request), keeps it for the
+    /// request's link, and stops it otherwise.
+    async fn send_ahead(
+        &mut self,
+        link: &Link,
+        upcoming: &[Link],
+        ahead: &mut Option<wake::Ahead>,
+    ) {
+        if matches!(link, Link::Https { .. }) {
+            return;
+        }
+        let Some(host) = link.record_host() else {
+            *ahead = None;
+            return;
+        };
+        if ahead.as_ref().is_some_and(|a| a.host() == host) {
+            return;
+        }
+        *ahead = None;
+        let requested = matches!(upcoming.first(), Some(Link::Https { host: h, .. }) if h == host);
+        if !requested {
+            return;
+        }
+        let target = match link {
+            Link::Dns { target, .. } => Some(target.clone()),
+            Link::RouteDns { parent, .. } => self.gateway_target(parent).await.ok().flatten(),
+            _ => None,
+        };
+        let Some(target) = target else {
+            return;
+        };
+        // The address the record will lead to: its own, or its target's.
+        let address = match target.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => match self.address_of(host, &target).await {
+                Ok((ip, _)) => ip,
+                Err(_) => return,
+            },
+        };
+        let request = self.https_request(host, address);
+        *ahead = Some(wake::Ahead::start(host, address, request, HTTPS_POLL));
+    }
+
+    /// The ExternalDNS target a Gateway carries, if any.
+    async fn gateway_target(
+        &self,
+        parent: &chain::httproute::ParentRef,
+    ) -> Result<Option<String>, anyhow::Error> {
+        let gateway = self
+            .get(
+                GATEWAY_API_VERSION,
+                "Gateway",
+                &parent.namespace,
+                &parent.name,
+            )
+            .await?;
+        Ok(gateway.as_ref().and_then(chain::httproute::gateway_target))
+    }
+
+    async fn look(
+        &mut self,
+        link: &Link,
+        ahead: &mut Option<wake::Ahead>,
+    ) -> Result<Seen, anyhow::Error> {
         match link {
             Link::Rollout(target) => {
                 let kind = self
@@ -657,22 +790,17 @@ impl Looker<'_> {
                 name,
                 copy,
             } => self.look_secret(namespace, name, copy.as_ref()).await,
-            Link::Https { host, internal } => Ok(self.look_https(host, *internal).await),
+            Link::Https { host, internal } => {
+                let sent = ahead.take().filter(|a| a.host() == host);
+                Ok(self.look_https(host, *internal, sent).await)
+            }
             Link::RouteAccepted {
                 namespace,
                 name,
                 parent,
             } => self.look_route(namespace, name, parent).await,
             Link::RouteDns { host, parent } => {
-                let gateway = self
-                    .get(
-                        GATEWAY_API_VERSION,
-                        "Gateway",
-                        &parent.namespace,
-                        &parent.name,
-                    )
-                    .await?;
-                let target = gateway.as_ref().and_then(chain::httproute::gateway_target);
+                let target = self.gateway_target(parent).await?;
                 Ok(match target {
                     Some(target) => self.look_dns(host, &target).await,
                     None => Seen::NotYet(format!(
@@ -807,9 +935,16 @@ impl Looker<'_> {
     }
 
     async fn address(&mut self, host: &str) -> Result<(IpAddr, String), String> {
+        self.address_of(host, host).await
+    }
+
+    /// The address of `name` at the nameservers of `host`'s zone (`name` may
+    /// be the zone's apex, which has no zone above it), else the
+    /// load balancer's.
+    async fn address_of(&mut self, host: &str, name: &str) -> Result<(IpAddr, String), String> {
         if let Ok((which, servers)) = self.nameservers.for_host(host).await {
             for server in servers {
-                let mut query = Query::new(host, RecordType::A);
+                let mut query = Query::new(name, RecordType::A);
                 query.server = Some(server);
                 if let Ok(answer) = dns::resolve(&query).await {
                     if let Some(ip) = answer.values.iter().find_map(|v| v.parse().ok()) {
@@ -824,25 +959,42 @@ impl Looker<'_> {
         match traefik_address(self.cluster).await {
             Some(ip) => Ok((ip, "Traefik's LoadBalancer address; DNS gave no address".into())),
             None => Err(format!(
-                "{host} has no address at its nameservers, cluster.loadBalancerIp is not set and no Traefik LoadBalancer Service has one"
+                "{name} has no address at its nameservers, cluster.loadBalancerIp is not set and no Traefik LoadBalancer Service has one"
             )),
         }
     }
 
-    async fn look_https(&mut self, host: &str, internal: bool) -> Seen {
-        let (ip, via) = match self.address(host).await {
-            Ok(found) => found,
-            Err(e) => return Seen::NotYet(e),
-        };
-        let request = https::Request {
+    /// The wait's HTTPS request to `host` at `address`.
+    fn https_request(&self, host: &str, address: IpAddr) -> https::Request {
+        https::Request {
             url: format!("https://{host}/"),
-            address: Some(ip),
+            address: Some(address),
             port: Some(self.settings.https_port),
             ca: self.settings.ca_file.clone(),
             timeout: Some(REQUEST_TIMEOUT),
             ..https::Request::default()
+        }
+    }
+
+    /// The request to `host` at the address DNS gives: the answer to the
+    /// request `sent` ahead to that address when it is fresh and holds,
+    /// else a request now.
+    async fn look_https(&mut self, host: &str, internal: bool, sent: Option<wake::Ahead>) -> Seen {
+        let (ip, via) = match self.address(host).await {
+            Ok(found) => found,
+            Err(e) => return Seen::NotYet(e),
         };
-        match https::get(&request).await {
+        let ranges = &self.settings.internal_ranges;
+        let early = sent
+            .filter(|a| a.address() == ip)
+            .and_then(|a| a.recent(AHEAD_FRESH))
+            .map(|(_, r)| r)
+            .filter(|r| matches!(judge(r, internal, ranges), Seen::Holds(_)));
+        let answer = match early {
+            Some(r) => Ok(r),
+            None => https::get(&self.https_request(host, ip)).await,
+        };
+        match answer {
             Ok(r) => match judge(&r, internal, &self.settings.internal_ranges) {
                 Seen::Holds(note) => Seen::Holds(format!("{note}, at {ip}:{} ({via})", r.port)),
                 Seen::NotYet(reason) => {
@@ -889,9 +1041,16 @@ pub async fn until_reachable(
             zones: HashMap::new(),
         },
     };
+    let mut watches = wake::Watches::default();
+    let mut ahead = None;
     while let Some(link) = progress.current().cloned() {
         let left = settings.timeout.saturating_sub(started.elapsed());
-        let seen = match tokio::time::timeout(left, looker.look(&link)).await {
+        // Watching starts before the look, so no change after it is missed.
+        watches.follow(cluster, link.watched()).await;
+        looker
+            .send_ahead(&link, progress.upcoming(), &mut ahead)
+            .await;
+        let seen = match tokio::time::timeout(left, looker.look(&link, &mut ahead)).await {
             Ok(Ok(seen)) => seen,
             // The API server may be restarting: keep waiting, and say so.
             Ok(Err(e)) => Seen::NotYet(format!("{e:#}")),
@@ -915,14 +1074,20 @@ pub async fn until_reachable(
                 elapsed: format_duration(settings.timeout),
             });
         }
-        let pause = link
-            .poll_interval()
-            .min(settings.timeout.saturating_sub(started.elapsed()));
+        let pause = if watches.watching() {
+            WATCHED_POLL
+        } else {
+            link.poll_interval()
+        }
+        .min(settings.timeout.saturating_sub(started.elapsed()));
         let tick = Duration::from_millis(100);
         let until = Instant::now() + pause;
         while Instant::now() < until {
-            tokio::time::sleep(tick.min(until.saturating_duration_since(Instant::now()))).await;
-            display.tick();
+            let nap = tick.min(until.saturating_duration_since(Instant::now()));
+            tokio::select! {
+                _ = watches.changed() => break,
+                _ = tokio::time::sleep(nap) => display.tick(),
+            }
         }
     }
     Ok(())
@@ -995,13 +1160,13 @@ mod tests {
             names,
             [
                 "rollout of Deployment shop/web",
-                "DNS record web.example.com (a CNAME to example.com)",
                 "TLS Secret shop/wild-tls",
+                "DNS record web.example.com (a CNAME to example.com)",
                 "HTTPS https://web.example.com/",
             ]
         );
         assert!(
-            matches!(&found[2], Link::TlsSecret { copy: Some(c), .. } if c.from_namespace == "cert-manager")
+            matches!(&found[1], Link::TlsSecret { copy: Some(c), .. } if c.from_namespace == "cert-manager")
         );
         // An internal Ingress: an A record, and the 403 rule applies.
         let p = plan(
@@ -1011,11 +1176,11 @@ mod tests {
             &[],
         );
         let found = links(&p);
+        assert!(matches!(&found[0], Link::TlsSecret { copy: None, .. }));
         assert_eq!(
-            found[0].to_string(),
+            found[1].to_string(),
             "DNS record web.example.com (an A record to 192.168.8.240)"
         );
-        assert!(matches!(&found[1], Link::TlsSecret { copy: None, .. }));
         assert_eq!(
             found[2],
             Link::Https {
@@ -1114,6 +1279,44 @@ mod tests {
         assert_eq!(https.poll_interval(), Duration::from_millis(100));
         let rollout = Link::Rollout(ObjectRef::secret("web", "tls"));
         assert_eq!(rollout.poll_interval(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_objects_a_link_reads_are_watched() {
+        let rollout =
+            ObjectRef::of(&crate::objects::TypedObject::from_value(&deployment()).unwrap());
+        assert_eq!(Link::Rollout(rollout.clone()).watched(), vec![rollout]);
+        // The Secret, and the source of the run's copy of it: its
+        // appearing lets the wait make the copy.
+        let secret = Link::TlsSecret {
+            namespace: "shop".into(),
+            name: "wild-tls".into(),
+            copy: Some(copy()),
+        };
+        assert_eq!(
+            secret.watched(),
+            vec![
+                ObjectRef::secret("shop", "wild-tls"),
+                ObjectRef::secret("cert-manager", "wild-tls")
+            ]
+        );
+        let route = Link::RouteAccepted {
+            namespace: "shop".into(),
+            name: "web".into(),
+            parent: chain::httproute::ParentRef {
+                namespace: "traefik".into(),
+                name: "public".into(),
+                section: None,
+            },
+        };
+        assert_eq!(route.watched()[0].to_string(), "HTTPRoute shop/web");
+        // The record and the request are asked, not watched.
+        let dns = Link::Dns {
+            host: "a.example.com".into(),
+            target: "example.com".into(),
+        };
+        assert!(dns.watched().is_empty());
+        assert_eq!(dns.record_host(), Some("a.example.com"));
     }
 
     #[test]

@@ -62,22 +62,16 @@ fn stderr(out: &Output) -> String {
 
 /// How many writes wildrun has sent to `plane` so far (audit log).
 fn writes(plane: &PrivatePlane) -> usize {
-    // The API server logs an event once its answer is sent: give it a moment.
-    std::thread::sleep(std::time::Duration::from_millis(500));
     plane
-        .audit_events()
+        .wildrun_requests()
         .iter()
         .filter(|e| {
-            e["userAgent"]
+            matches!(
+                e["verb"].as_str(),
+                Some("create" | "update" | "patch" | "delete")
+            ) && !e["objectRef"]["resource"]
                 .as_str()
-                .is_some_and(|a| a.starts_with("wildrun/"))
-                && matches!(
-                    e["verb"].as_str(),
-                    Some("create" | "update" | "patch" | "delete")
-                )
-                && !e["objectRef"]["resource"]
-                    .as_str()
-                    .is_some_and(|r| r.starts_with("selfsubject"))
+                .is_some_and(|r| r.starts_with("selfsubject"))
         })
         .count()
 }

@@ -1416,6 +1416,12 @@ fn network_cluster_policy_leaks_the_doctor_says_so_and_cluster_rhai_mends_it() {
     let internet = lab.var("WILDRUN_LAB_INTERNET_NETNS");
     assert_eq!(at_public_address(lab, internet, &svc.host()).0, 403);
     assert_eq!(layer_client_address(lab)["status"], "pass");
+    let (report, _) = lab.doctor(&["--host", &svc.host(), "--skip", "https"]);
+    assert_eq!(
+        check(&report, "client-address")["status"],
+        "pass",
+        "{report:#}"
+    );
 
     // Traefik's Service back at the Kubernetes default: kube-proxy
     // masquerades the internet client to the node, which the allowlist admits.
@@ -1445,6 +1451,14 @@ fn network_cluster_policy_leaks_the_doctor_says_so_and_cluster_rhai_mends_it() {
         check(&report, "client-address")["status"],
         "fail",
         "{report:#}"
+    );
+    // So does the doctor for whatever serves the host (behind an allowlist).
+    let (report, _) = lab.doctor(&["--host", &svc.host(), "--skip", "https"]);
+    let leak = check(&report, "client-address");
+    assert_eq!(leak["status"], "fail", "{report:#}");
+    assert!(
+        found(leak).contains("every client looks internal to the internal-only middleware"),
+        "{leak:#}"
     );
 
     // scripts/cluster.rhai mends it.

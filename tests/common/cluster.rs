@@ -406,6 +406,21 @@ impl PrivatePlane {
         self.audit_events_from(&mut 0)
     }
 
+    /// The requests wildrun has sent so far (audit events whose user agent
+    /// is wildrun's), after a moment: the API server logs an event once
+    /// its answer is sent, a watch once it ends.
+    pub fn wildrun_requests(&self) -> Vec<serde_json::Value> {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        self.audit_events()
+            .into_iter()
+            .filter(|e| {
+                e["userAgent"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("wildrun/"))
+            })
+            .collect()
+    }
+
     /// The requests answered since byte `offset` of the audit log, which
     /// moves past what was read: only complete lines (the API server may
     /// be writing the last one).
