@@ -488,6 +488,20 @@ impl WithoutPublicGateway {
             "public",
             "--ignore-not-found",
         ]);
+        // Traefik drops the listener's certificate in its own time (its
+        // providers' throttle): until then it still answers every host
+        // under the domain with the wildcard.
+        let host = format!("no-such-host.{}", lab.domain());
+        let resolve = format!("{host}:443:{}", lab.lb_ip());
+        let url = format!("https://{host}/");
+        lab.eventually(
+            "Traefik no longer serves the public Gateway's wildcard",
+            Duration::from_secs(30),
+            || {
+                let (_, said) = lab.https_get(&url, &["--resolve", &resolve]);
+                said.contains("curl exit Some(60)").then_some(())
+            },
+        );
         WithoutPublicGateway(lab)
     }
 }
