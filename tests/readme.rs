@@ -580,6 +580,7 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("doctor::route_externaldns(s, route, deployments, lookups, traefik_ips)", "doctor::route_externaldns(s, route, [deploy], #{}, [])", Gives::Value),
     ("doctor::traefik_service(services, workloads)", "doctor::traefik_service([svc], [])", Gives::Value),
     ("doctor::probe_name(host)", "doctor::probe_name(\"web.example.com\")", Gives::Value),
+    ("doctor::route_hosts(route)", "doctor::route_hosts(ing)", Gives::Value),
     ("doctor::controller(app, workloads)", "doctor::controller(\"metallb\", [deploy])", Gives::Value),
     ("doctor::externaldns_deprecations(deployment)", "doctor::externaldns_deprecations(deploy)", Gives::Value),
     ("doctor::annotation_prefixes(choice)", "doctor::annotation_prefixes(\"both\")", Gives::Value),
