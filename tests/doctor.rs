@@ -847,29 +847,6 @@ fn host_and_url_are_checked_before_the_cluster_is_read() {
     assert!(err.contains("--name is required"), "{err}");
 }
 
-/// A fork that names its objects as wild-cloud's gitea does (Deployment
-/// `gitea`, Service `gitea-http`, Ingress `gitea-public`), beside the
-/// World's service in its namespace.
-const GITEA_FORK: &str = r#"
-import "visibility" as vis;
-fn params() {
-    import "visibility" as vis;
-    vis::service_params_with(#{ image: "gitea/gitea:1.22.0", port: 3000 })
-}
-let svc = vis::inputs(args, config, "public");
-svc.component = "gitea";
-svc.ports = [#{ name: "http", port: 3000 }];
-svc.paths = [#{ service: "gitea-http" }];
-let service = vis::cluster_service(svc);
-service.metadata.name = "gitea-http";
-let ingress = vis::ingress(svc);
-ingress.metadata.name = "gitea-public";
-kube::copy_secret(svc.tls_namespace, svc.tls_secret, svc.namespace, #{ type: "kubernetes.io/tls", labels: vis::labels(svc) });
-kube::apply(vis::deployment(svc));
-kube::apply(service);
-kube::apply(ingress);
-"#;
-
 /// `--instance` finds a fork's objects by its label, whatever their
 /// names, and checks its host as `--host` does; an unknown or malformed
 /// instance is a clear error.
@@ -877,11 +854,16 @@ kube::apply(ingress);
 fn the_doctor_checks_an_instance_by_its_label_whatever_its_names() {
     let world = World::new("doctor-instance", false);
     let fork = format!("{}-git", world.name);
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("gitea.rhai"), GITEA_FORK).expect("write the fork");
-    let recipe = dir.path().join("gitea.rhai").display().to_string();
+    // Deployment gitea, Service gitea-http, Ingress gitea-public, beside
+    // the World's service in its namespace.
     check_ok(
-        &world.wildrun(&[&recipe, "--name", &fork, "--namespace", &world.name]),
+        &world.wildrun(&[
+            "tests/fixtures/gitea-fork.rhai",
+            "--name",
+            &fork,
+            "--namespace",
+            &world.name,
+        ]),
         "the fork",
     );
     let host = format!("{fork}.{ZONE}");
@@ -895,7 +877,7 @@ fn the_doctor_checks_an_instance_by_its_label_whatever_its_names() {
         "endpoints": [{"addresses": ["10.42.0.8"], "conditions": {"ready": true}}]}),
     );
 
-    let instance = format!("gitea.{fork}");
+    let instance = format!("gitea-fork.{fork}");
     let traefik = format!("{}/traefik", world.tls.name());
     let dns = world.dns.addr();
     let args = [

@@ -1292,6 +1292,42 @@ fn the_doctor_follows_a_host_through_an_ingress_named_otherwise() {
     );
 }
 
+/// `doctor --instance` on a fork whose objects are named as gitea's
+/// (tests/fixtures/gitea-fork.rhai), beside a Deployment another tool
+/// made: it finds the fork's objects by their label, and is green through
+/// the real controllers, the request included.
+#[test]
+fn the_doctor_checks_a_fork_by_its_instance() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let app = ForeignApp::new(lab, "gitfork");
+    let name = app.name.clone();
+    let out = lab.wildrun(&[
+        "tests/fixtures/gitea-fork.rhai",
+        "--name",
+        &name,
+        "--port",
+        "8080",
+    ]);
+    assert!(out.status.success(), "the fork: {}", text(&out));
+    let instance = format!("gitea-fork.{name}");
+    let report = app.doctor_green(&["--instance", &instance]);
+    assert_eq!(
+        report["objects"],
+        serde_json::json!([
+            format!("Ingress {name}/gitea-public"),
+            format!("Service {name}/gitea-http"),
+            format!("Deployment {name}/gitea")
+        ]),
+        "{report:#}"
+    );
+    let host = &report["hosts"][0];
+    assert_eq!(host["host"], format!("{name}.{}", lab.domain()));
+    assert_eq!(host["route"], format!("Ingress {name}/gitea-public"));
+    let https = found(check(host, "https"));
+    assert!(https.contains(": 200 "), "{report:#}");
+}
+
 #[test]
 fn the_doctor_follows_a_url_through_an_ingress_route() {
     let lab = Lab::shared();
