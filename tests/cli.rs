@@ -1116,6 +1116,44 @@ fn the_builders_make_what_real_apps_need_on_either_route() {
     );
 }
 
+/// `service_port`: the Service listens on another port than the
+/// container; the route goes to the Service's, the probe to the
+/// container's.
+#[test]
+fn a_service_port_other_than_the_containers() {
+    let script = "import \"visibility\" as vis;\n\
+                  fn params() { import \"visibility\" as vis; vis::service_params() }\n\
+                  let svc = vis::inputs(args, config, \"public\");\n\
+                  svc.service_port = 80;\n\
+                  vis::deploy(svc);\n";
+    let dir = folder(&[("app.rhai", script)]);
+    let out = wildrun_in(
+        dir.path(),
+        &[
+            "app.rhai",
+            "--name",
+            "immich",
+            "--port",
+            "2283",
+            "--dry-run",
+        ],
+        &[DOMAIN],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let objects = wildrun::yaml::parse_documents(&stdout(&out), "stdout").expect("YAML");
+    assert_eq!(
+        find(&objects, "Service")["spec"]["ports"],
+        json!([{"port": 80, "targetPort": 2283}])
+    );
+    let container = &find(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["ports"], json!([{"containerPort": 2283}]));
+    assert_eq!(container["readinessProbe"]["httpGet"]["port"], 2283);
+    assert_eq!(
+        find(&objects, "Ingress")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"],
+        json!({"name": "immich", "port": {"number": 80}})
+    );
+}
+
 /// A misspelt key or parameter is an error naming it, not ignored.
 #[test]
 fn the_builders_refuse_keys_they_do_not_have() {
