@@ -1293,25 +1293,31 @@ fn the_doctor_follows_a_host_through_an_ingress_named_otherwise() {
 }
 
 /// `doctor --instance` on a fork whose objects are named as gitea's
-/// (tests/fixtures/gitea-fork.rhai), beside a Deployment another tool
-/// made: it finds the fork's objects by their label, and is green through
-/// the real controllers, the request included.
+/// (tests/fixtures/gitea-fork.rhai), deployed with `--wait`: it finds
+/// them by their label, and is green through the real controllers, the
+/// request included. (`--delete` on drop waits for the namespace to go,
+/// so no copy of the wildcard Secret outlives the test for Traefik.)
 #[test]
 fn the_doctor_checks_a_fork_by_its_instance() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    let app = ForeignApp::new(lab, "gitfork");
-    let name = app.name.clone();
-    let out = lab.wildrun(&[
-        "tests/fixtures/gitea-fork.rhai",
-        "--name",
-        &name,
-        "--port",
-        "8080",
-    ]);
-    assert!(out.status.success(), "the fork: {}", text(&out));
+    let svc = Service::deploy(
+        lab,
+        "../tests/fixtures/gitea-fork",
+        "gitfork",
+        &["--port", "8080"],
+    );
+    let name = svc.name.clone();
     let instance = format!("gitea-fork.{name}");
-    let report = app.doctor_green(&["--instance", &instance]);
+    let report = lab.eventually(
+        &format!("doctor --instance {instance} green"),
+        Duration::from_secs(60),
+        || {
+            let out = lab.wildrun(&["scripts/doctor.rhai", "--instance", &instance, "--json"]);
+            let report: Value = serde_json::from_slice(&out.stdout).ok()?;
+            (out.status.code() == Some(0)).then_some(report)
+        },
+    );
     assert_eq!(
         report["objects"],
         serde_json::json!([
@@ -1322,7 +1328,7 @@ fn the_doctor_checks_a_fork_by_its_instance() {
         "{report:#}"
     );
     let host = &report["hosts"][0];
-    assert_eq!(host["host"], format!("{name}.{}", lab.domain()));
+    assert_eq!(host["host"], svc.host());
     assert_eq!(host["route"], format!("Ingress {name}/gitea-public"));
     let https = found(check(host, "https"));
     assert!(https.contains(": 200 "), "{report:#}");
