@@ -106,6 +106,7 @@ impl Service {
             .expect("run the doctor in the lab");
         let report: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
+        self.lab.run_hint_commands(&report);
         (report, out.status.code())
     }
 }
@@ -1415,6 +1416,12 @@ fn network_cluster_policy_leaks_the_doctor_says_so_and_cluster_rhai_mends_it() {
     let internet = lab.var("WILDRUN_LAB_INTERNET_NETNS");
     assert_eq!(at_public_address(lab, internet, &svc.host()).0, 403);
     assert_eq!(layer_client_address(lab)["status"], "pass");
+    let (report, _) = lab.doctor(&["--host", &svc.host(), "--skip", "https"]);
+    assert_eq!(
+        check(&report, "client-address")["status"],
+        "pass",
+        "{report:#}"
+    );
 
     // Traefik's Service back at the Kubernetes default: kube-proxy
     // masquerades the internet client to the node, which the allowlist admits.
@@ -1444,6 +1451,14 @@ fn network_cluster_policy_leaks_the_doctor_says_so_and_cluster_rhai_mends_it() {
         check(&report, "client-address")["status"],
         "fail",
         "{report:#}"
+    );
+    // So does the doctor for whatever serves the host (behind an allowlist).
+    let (report, _) = lab.doctor(&["--host", &svc.host(), "--skip", "https"]);
+    let leak = check(&report, "client-address");
+    assert_eq!(leak["status"], "fail", "{report:#}");
+    assert!(
+        found(leak).contains("every client looks internal to the internal-only middleware"),
+        "{leak:#}"
     );
 
     // scripts/cluster.rhai mends it.
@@ -1522,5 +1537,13 @@ fn network_the_doctor_asked_from_the_lan_client_says_the_lan_client_asked() {
     assert!(
         https.contains(&format!("from {LAN_CLIENT}")) && https.contains(": 200 "),
         "{https}"
+    );
+}
+
+#[test]
+fn the_commands_a_hint_suggests_end_with_their_clause() {
+    assert_eq!(
+        common::lab::reading_commands("check the pods (kubectl -n shop get pods -l app=web) and run kubectl apply -f x; see kubectl describe clusterissuer ca: a missing Secret"),
+        ["kubectl -n shop get pods -l app=web", "kubectl describe clusterissuer ca"]
     );
 }
