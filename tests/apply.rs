@@ -240,6 +240,8 @@ fn public_recipe_applies_spec_objects_and_converges() {
     assert_eq!(container["name"], name);
     assert_eq!(container["image"], "nginx:latest");
     assert_eq!(container["ports"][0]["containerPort"], 80);
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/");
+    assert_eq!(container["readinessProbe"]["httpGet"]["port"], 80);
 
     let service = w.must_get(&["-n", name, "service", name]);
     assert_eq!(service["spec"]["type"], "ClusterIP");

@@ -147,6 +147,11 @@ fn public_dry_run_matches_spec() {
     assert_eq!(container["name"], "myservice");
     assert_eq!(container["image"], "nginx:latest");
     assert_eq!(container["ports"], json!([{"containerPort": 80}]));
+    // Ready when it answers on its port, not when it starts.
+    assert_eq!(
+        container["readinessProbe"],
+        json!({"httpGet": {"path": "/", "port": 80}})
+    );
 
     let service = find(&objects, "Service");
     assert_eq!(service["spec"]["type"], "ClusterIP");
@@ -228,6 +233,7 @@ fn internal_dry_run_matches_spec() {
     let container = &find(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container["image"], "registry/admin:2");
     assert_eq!(container["ports"][0]["containerPort"], 8080);
+    assert_eq!(container["readinessProbe"]["httpGet"]["port"], 8080);
     assert_eq!(
         find(&objects, "Service")["spec"]["ports"],
         json!([{"port": 8080, "targetPort": 8080}])
@@ -906,6 +912,273 @@ fn with_the_gateway_api_the_service_recipes_render_an_httproute_and_no_secret_co
         1,
         &["configuration key ingress.api", "did you mean gateway?"],
     );
+}
+
+/// `--probe false` takes the readiness probe away and changes nothing
+/// else: both bundled recipes, both routing APIs.
+#[test]
+fn probe_false_drops_only_the_readiness_probe() {
+    for recipe in ["scripts/public.rhai", "scripts/internal.rhai"] {
+        for api in ["ingress", "gateway"] {
+            let env = [DOMAIN, LB, ("INGRESS_API", api)];
+            let with = dry_run(&[recipe, "--name", "web"], &env);
+            let mut without = dry_run(&[recipe, "--name", "web", "--probe", "false"], &env);
+            let container = &mut without
+                .iter_mut()
+                .find(|o| o["kind"] == "Deployment")
+                .expect("a Deployment")["spec"]["template"]["spec"]["containers"][0];
+            assert!(container.get("readinessProbe").is_none(), "{container}");
+            container["readinessProbe"] = json!({"httpGet": {"path": "/", "port": 80}});
+            assert_eq!(with, without, "{recipe} {api}");
+        }
+    }
+}
+
+/// `--host` and `--domain` put a bundled recipe's service on another
+/// host, on the Ingress and on the HTTPRoute alike; the DNS target stays
+/// the configured one, and a host the wildcard does not cover is warned
+/// about.
+#[test]
+fn host_and_domain_parameters_move_the_service() {
+    for (recipe, target) in [
+        ("scripts/public.rhai", "cloud.example.com"),
+        ("scripts/internal.rhai", "192.168.8.240"),
+    ] {
+        let objects = dry_run(
+            &[recipe, "--name", "web", "--host", "shop.cloud.example.com"],
+            &[DOMAIN, LB],
+        );
+        let ingress = find(&objects, "Ingress");
+        assert_eq!(
+            ingress["spec"]["rules"][0]["host"],
+            "shop.cloud.example.com"
+        );
+        assert_eq!(
+            ingress["spec"]["tls"][0]["hosts"],
+            json!(["shop.cloud.example.com"])
+        );
+        assert_eq!(
+            ingress["metadata"]["annotations"]["external-dns.kubernetes.io/target"],
+            target
+        );
+        let objects = dry_run(
+            &[recipe, "--name", "web", "--domain", "shop.example.org"],
+            &[DOMAIN, LB, GATEWAY_API],
+        );
+        let route = find(&objects, "HTTPRoute");
+        assert_eq!(route["spec"]["hostnames"], json!(["web.shop.example.org"]));
+    }
+    let out = wildrun(
+        &[
+            "scripts/public.rhai",
+            "--name",
+            "web",
+            "--domain",
+            "example.org",
+            "--dry-run",
+        ],
+        &[DOMAIN],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "web.example.org is not covered by wildcard-wild-cloud-tls (*.cloud.example.com)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = wildrun(
+        &[
+            "scripts/public.rhai",
+            "--name",
+            "web",
+            "--host",
+            "a.cloud.example.com",
+            "--dry-run",
+        ],
+        &[DOMAIN],
+    );
+    assert!(!stderr(&out).contains("is not covered"), "{}", stderr(&out));
+}
+
+/// The builders' keys, on both routes: named ports, a Service port other
+/// than the container's, several hosts and paths, probes, resources.
+const BUILDERS: &str = r#"
+import "visibility" as vis;
+fn params() {
+    import "visibility" as vis;
+    vis::service_params_with(#{ port: 3000, image: "gitea/gitea:1.22.0" })
+}
+let svc = vis::inputs(args, config, "internal");
+svc = vis::override(svc, #{ ports: [#{ name: "http", port: 80, container_port: 3000 }, #{ name: "ssh", container_port: 2222 }] });
+svc.hosts = [svc.host, `git.${svc.domain}`];
+svc.paths = [#{ path: "/" }, #{ path: "/api", service: "api", port: 8080 }];
+svc.liveness = vis::http_probe("/healthz", "http");
+svc.resources = #{ requests: #{ cpu: "100m" }, limits: #{ memory: "256Mi" } };
+vis::deploy(svc);
+let worker = vis::component(svc, "worker", #{ image: "busybox:1" });
+kube::apply(vis::deployment(worker));
+"#;
+
+#[test]
+fn the_builders_make_what_real_apps_need_on_either_route() {
+    let dir = folder(&[("app.rhai", BUILDERS)]);
+    let run = |api: &str| {
+        let out = wildrun_in(
+            dir.path(),
+            &["app.rhai", "--name", "gitea", "--dry-run"],
+            &[DOMAIN, LB, ("INGRESS_API", api)],
+        );
+        assert!(out.status.success(), "{api}: {}", stderr(&out));
+        wildrun::yaml::parse_documents(&stdout(&out), "stdout").expect("YAML")
+    };
+    let objects = run("ingress");
+    let deployment = named(&objects, "Deployment", "gitea");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "gitea/gitea:1.22.0");
+    assert_eq!(
+        container["ports"],
+        json!([{"containerPort": 3000, "name": "http"}, {"containerPort": 2222, "name": "ssh"}])
+    );
+    assert_eq!(
+        container["readinessProbe"],
+        json!({"httpGet": {"path": "/", "port": "http"}})
+    );
+    assert_eq!(
+        container["livenessProbe"],
+        json!({"httpGet": {"path": "/healthz", "port": "http"}})
+    );
+    assert_eq!(
+        container["resources"],
+        json!({"requests": {"cpu": "100m"}, "limits": {"memory": "256Mi"}})
+    );
+    assert_eq!(
+        named(&objects, "Service", "gitea")["spec"]["ports"],
+        json!([{"name": "http", "port": 80, "targetPort": 3000}, {"name": "ssh", "port": 2222, "targetPort": 2222}])
+    );
+    // The worker: the instance's labels, a selector of its own, no port,
+    // no probe, no Service.
+    let worker = named(&objects, "Deployment", "worker");
+    assert_eq!(
+        worker["metadata"]["labels"]["wildrun.dev/instance"],
+        "app.gitea"
+    );
+    assert_eq!(
+        worker["spec"]["selector"]["matchLabels"],
+        json!({"app": "worker"})
+    );
+    assert_eq!(
+        worker["spec"]["template"]["spec"]["containers"],
+        json!([{"name": "worker", "image": "busybox:1"}])
+    );
+    assert!(!kinds(&objects).contains(&"Service worker".to_string()));
+
+    let hosts = json!([
+        "gitea.internal.cloud.example.com",
+        "git.internal.cloud.example.com"
+    ]);
+    let ingress = named(&objects, "Ingress", "gitea");
+    let paths = json!([
+        {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "gitea", "port": {"number": 80}}}},
+        {"path": "/api", "pathType": "Prefix", "backend": {"service": {"name": "api", "port": {"number": 8080}}}},
+    ]);
+    let rules = ingress["spec"]["rules"].as_array().expect("rules");
+    assert_eq!(
+        rules.iter().map(|r| r["host"].clone()).collect::<Vec<_>>(),
+        hosts.as_array().expect("hosts").clone()
+    );
+    assert!(
+        rules.iter().all(|r| r["http"]["paths"] == paths),
+        "{ingress}"
+    );
+    assert_eq!(ingress["spec"]["tls"][0]["hosts"], hosts);
+
+    // The HTTPRoute says the same: both hosts, a rule per path, each
+    // with the internal-only filter.
+    let objects = run("gateway");
+    let route = named(&objects, "HTTPRoute", "gitea");
+    assert_eq!(route["spec"]["hostnames"], hosts);
+    let rules = route["spec"]["rules"].as_array().expect("rules");
+    assert_eq!(rules.len(), 2, "{route}");
+    assert_eq!(
+        rules[1]["matches"],
+        json!([{"path": {"type": "PathPrefix", "value": "/api"}}])
+    );
+    assert_eq!(
+        rules[1]["backendRefs"],
+        json!([{"name": "api", "port": 8080}])
+    );
+    assert!(
+        rules
+            .iter()
+            .all(|r| r["filters"][0]["type"] == "ExtensionRef"),
+        "{route}"
+    );
+}
+
+/// `service_port`: the Service listens on another port than the
+/// container; the route goes to the Service's, the probe to the
+/// container's.
+#[test]
+fn a_service_port_other_than_the_containers() {
+    let script = "import \"visibility\" as vis;\n\
+                  fn params() { import \"visibility\" as vis; vis::service_params() }\n\
+                  let svc = vis::inputs(args, config, \"public\");\n\
+                  svc.service_port = 80;\n\
+                  vis::deploy(svc);\n";
+    let dir = folder(&[("app.rhai", script)]);
+    let out = wildrun_in(
+        dir.path(),
+        &[
+            "app.rhai",
+            "--name",
+            "immich",
+            "--port",
+            "2283",
+            "--dry-run",
+        ],
+        &[DOMAIN],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let objects = wildrun::yaml::parse_documents(&stdout(&out), "stdout").expect("YAML");
+    assert_eq!(
+        find(&objects, "Service")["spec"]["ports"],
+        json!([{"port": 80, "targetPort": 2283}])
+    );
+    let container = &find(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["ports"], json!([{"containerPort": 2283}]));
+    assert_eq!(container["readinessProbe"]["httpGet"]["port"], 2283);
+    assert_eq!(
+        find(&objects, "Ingress")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"],
+        json!({"name": "immich", "port": {"number": 80}})
+    );
+}
+
+/// A misspelt key or parameter is an error naming it, not ignored.
+#[test]
+fn the_builders_refuse_keys_they_do_not_have() {
+    for (code, expected) in [
+        (
+            "let svc = vis::override(vis::inputs(args, config, \"public\"), #{ prot: 81 });",
+            "vis::override: \"prot\" is not a key of the service map",
+        ),
+        (
+            "let p = vis::service_params_with(#{ imgae: \"x\" });",
+            "service_params_with: no parameter \"imgae\"",
+        ),
+        (
+            "let svc = vis::component(vis::inputs(args, config, \"public\"), \"worker\"); kube::apply(vis::cluster_service(svc));",
+            "component worker has no ports",
+        ),
+    ] {
+        let script = format!(
+            "import \"visibility\" as vis;\nfn params() {{ import \"visibility\" as vis; vis::service_params() }}\n{code}\n"
+        );
+        let dir = folder(&[("app.rhai", script.as_str())]);
+        let out = wildrun_in(dir.path(), &["app.rhai", "--name", "x", "--dry-run"], &[DOMAIN]);
+        assert_eq!(out.status.code(), Some(1), "{code}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{code}: {}", stderr(&out));
+    }
 }
 
 #[test]

@@ -846,3 +846,133 @@ fn host_and_url_are_checked_before_the_cluster_is_read() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("--name is required"), "{err}");
 }
+
+/// `--instance` finds a fork's objects by its label, whatever their
+/// names, and checks its host as `--host` does; an unknown or malformed
+/// instance is a clear error.
+#[test]
+fn the_doctor_checks_an_instance_by_its_label_whatever_its_names() {
+    let world = World::new("doctor-instance", false);
+    let fork = format!("{}-git", world.name);
+    // Deployment gitea, Service gitea-http, Ingress gitea-public, beside
+    // the World's service in its namespace.
+    check_ok(
+        &world.wildrun(&[
+            "tests/fixtures/gitea-fork.rhai",
+            "--name",
+            &fork,
+            "--namespace",
+            &world.name,
+        ]),
+        "the fork",
+    );
+    let host = format!("{fork}.{ZONE}");
+    world.dns.add(&host, "CNAME", ZONE);
+    world.apply(
+        &json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "gitea-http-test", "namespace": world.name,
+                     "labels": {"kubernetes.io/service-name": "gitea-http"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 3000, "protocol": "TCP"}],
+        "endpoints": [{"addresses": ["10.42.0.8"], "conditions": {"ready": true}}]}),
+    );
+
+    let instance = format!("gitea-fork.{fork}");
+    let traefik = format!("{}/traefik", world.tls.name());
+    let dns = world.dns.addr();
+    let args = [
+        "scripts/doctor.rhai",
+        "--instance",
+        &instance,
+        "--dns-server",
+        &dns,
+        "--traefik-service",
+        &traefik,
+        "--skip",
+        "https",
+    ];
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let out = world.wildrun(&json_args);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", text(&out)));
+    // Only the fork's objects, by label: not the World's service beside it.
+    let ns = &world.name;
+    assert_eq!(
+        report["objects"],
+        json!([
+            format!("Ingress {ns}/gitea-public"),
+            format!("Service {ns}/gitea-http"),
+            format!("Deployment {ns}/gitea")
+        ]),
+        "{report:#}"
+    );
+    // No kubelet on this plane: the Deployment has no ready replica.
+    let deployment = &report["checks"][0];
+    assert_eq!(deployment["name"], "deployment");
+    assert_eq!(deployment["status"], "fail", "{report:#}");
+    assert!(
+        deployment["found"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("gitea: 0 of 1 replica(s) ready"),
+        "{report:#}"
+    );
+    assert_eq!(report["checks"][1]["name"], "endpoints");
+    assert_eq!(report["checks"][1]["status"], "pass", "{report:#}");
+    // Its host, checked as --host checks it.
+    let hosts = report["hosts"].as_array().expect("hosts");
+    assert_eq!(hosts.len(), 1, "{report:#}");
+    assert_eq!(hosts[0]["host"], host.as_str());
+    assert_eq!(hosts[0]["route"], format!("Ingress {ns}/gitea-public"));
+    let status = |name: &str| {
+        hosts[0]["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == name))
+            .map(|c| c["status"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_else(|| panic!("no check {name}: {report:#}"))
+    };
+    // (`dns` also asks the zone's own servers, which this plane's test
+    // zone has none of: see tests/existing_doctor.rs for it in the lab.)
+    for name in [
+        "route",
+        "service",
+        "endpoints",
+        "tls-secret",
+        "cert-covers",
+        "load-balancer",
+    ] {
+        assert_eq!(status(name), "pass", "{name}: {report:#}");
+    }
+    assert_eq!(status("https"), "skip");
+    assert_eq!(report["ok"], false);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    // The human form says the same.
+    let out = world.wildrun(&args);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!("instance {instance}: Ingress {ns}/gitea-public"))
+            && said.contains(&format!("https://{host}/ → Ingress {ns}/gitea-public")),
+        "{said}"
+    );
+
+    // An instance nothing is labelled with names the ones that exist.
+    let out = world.wildrun(&["scripts/doctor.rhai", "--instance", "gitea.nothing-here"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no Ingress, IngressRoute, HTTPRoute, Service or Deployment in any namespace is labelled wildrun.dev/instance=gitea.nothing-here")
+            && err.contains(&format!("public.{}", world.name))
+            && err.contains(&instance),
+        "{err}"
+    );
+    let out = world.wildrun(&["scripts/doctor.rhai", "--instance", "gitea"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("\"gitea\" is not an instance; wildrun names them <recipe>.<name>"),
+        "{}",
+        text(&out)
+    );
+}

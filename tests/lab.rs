@@ -1306,6 +1306,54 @@ fn the_doctor_follows_a_host_through_an_ingress_named_otherwise() {
     );
 }
 
+/// `doctor --instance` on a fork whose objects are named as gitea's
+/// (tests/fixtures/gitea-fork.rhai), deployed with `--wait`: it finds
+/// them by their label, and is green through the real controllers, the
+/// request included.
+#[test]
+fn the_doctor_checks_a_fork_by_its_instance() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let svc = Service::deploy(
+        lab,
+        "../tests/fixtures/gitea-fork",
+        "gitfork",
+        &["--port", "8080"],
+    );
+    let name = svc.name.clone();
+    let instance = format!("gitea-fork.{name}");
+    let report = lab.eventually(
+        &format!("doctor --instance {instance} green"),
+        Duration::from_secs(60),
+        || {
+            let out = lab.wildrun(&["scripts/doctor.rhai", "--instance", &instance, "--json"]);
+            let report: Value = serde_json::from_slice(&out.stdout).ok()?;
+            (out.status.code() == Some(0)).then_some(report)
+        },
+    );
+    assert_eq!(
+        report["objects"],
+        serde_json::json!([
+            format!("Ingress {name}/gitea-public"),
+            format!("Service {name}/gitea-http"),
+            format!("Deployment {name}/gitea")
+        ]),
+        "{report:#}"
+    );
+    let host = &report["hosts"][0];
+    assert_eq!(host["host"], svc.host());
+    assert_eq!(host["route"], format!("Ingress {name}/gitea-public"));
+    let https = found(check(host, "https"));
+    assert!(https.contains(": 200 "), "{report:#}");
+    // Gone, and gone from Traefik too before another test holds the lab
+    // alone: its copy of the wildcard Secret would still be served there.
+    let url = svc.url();
+    drop(svc);
+    lab.eventually("Traefik forgets the fork", Duration::from_secs(30), || {
+        (lab.https_get(&url, &[]).0 != 200).then_some(())
+    });
+}
+
 #[test]
 fn the_doctor_follows_a_url_through_an_ingress_route() {
     let lab = Lab::shared();

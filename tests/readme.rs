@@ -284,6 +284,92 @@ fn run_lifecycle(example: &Example) {
     run_to_end(example, &["--dry-run"], &[], |_| {});
 }
 
+/// The multi-component recipe, a dry run: what its text says it makes.
+fn run_components(example: &Example) {
+    let (dir, _) = recipe(example);
+    let out = wildrun(
+        dir.path(),
+        &["recipe.rhai", "--name", "shop", "--dry-run"],
+        &[("CLOUD_DOMAIN", "example.com")],
+    )
+    .output()
+    .expect("wildrun runs");
+    assert!(
+        out.status.success(),
+        "README.md:{}: the example failed: {}",
+        example.line,
+        text(&out)
+    );
+    let objects = wildrun::yaml::parse_documents(&String::from_utf8_lossy(&out.stdout), "stdout")
+        .expect("YAML");
+    let names: Vec<String> = objects
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {}",
+                o["kind"].as_str().unwrap_or("?"),
+                o["metadata"]["name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    for expected in [
+        "Deployment shop",
+        "Deployment api",
+        "Deployment worker",
+        "Service shop",
+        "Service api",
+        "Ingress shop",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "README.md:{}: no {expected} in {names:?}",
+            example.line
+        );
+    }
+    assert!(!names.iter().any(|n| n == "Service worker"), "{names:?}");
+    let ingress = objects
+        .iter()
+        .find(|o| o["kind"] == "Ingress")
+        .expect("the Ingress");
+    let hosts: Vec<&str> = ingress["spec"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter_map(|r| r["host"].as_str())
+        .collect();
+    assert_eq!(hosts, ["shop.example.com", "www.example.com"], "{ingress}");
+    let api = objects
+        .iter()
+        .find(|o| o["kind"] == "Service" && o["metadata"]["name"] == "api")
+        .expect("Service api");
+    assert_eq!(api["spec"]["ports"][0]["port"], 80);
+    assert_eq!(api["spec"]["ports"][0]["targetPort"], 3000);
+}
+
+/// Every function of stdlib/visibility.rhai is in the `vis::` table.
+#[test]
+fn every_function_of_the_visibility_stdlib_is_documented() {
+    let source =
+        std::fs::read_to_string(repo().join("stdlib/visibility.rhai")).expect("visibility.rhai");
+    let documented = documented_functions();
+    let mut count = 0;
+    for line in source.lines() {
+        let Some(rest) = line.strip_prefix("fn ") else {
+            continue;
+        };
+        let signature = format!(
+            "vis::{}",
+            &rest[..rest.find(')').map_or(rest.len(), |p| p + 1)]
+        );
+        count += 1;
+        assert!(
+            documented.iter().any(|(_, s)| *s == signature),
+            "stdlib/visibility.rhai's {signature} is not in the README's vis:: table as written"
+        );
+    }
+    assert!(count >= 20, "{count} functions");
+}
+
 /// Compiles the example and checks that each `ns::function` it calls exists.
 fn check_no_run(example: &Example) {
     let engine = rhai::Engine::new();
@@ -323,6 +409,7 @@ fn every_rhai_example_in_the_readme_runs() {
             Some("cert") => run_cert(example),
             Some("doctor-fork") => run_doctor_fork(example),
             Some("lifecycle") => run_lifecycle(example),
+            Some("components") => run_components(example),
             Some("discover") => {
                 let kubeconfig = kubeconfig();
                 run_to_end(example, &[], &[("KUBECONFIG", kubeconfig.as_str())], |_| {})
@@ -493,15 +580,47 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("doctor::route_externaldns(s, route, deployments, lookups, traefik_ips)", "doctor::route_externaldns(s, route, [deploy], #{}, [])", Gives::Value),
     ("doctor::traefik_service(services, workloads)", "doctor::traefik_service([svc], [])", Gives::Value),
     ("doctor::probe_name(host)", "doctor::probe_name(\"web.example.com\")", Gives::Value),
+    ("doctor::route_hosts(route)", "doctor::route_hosts(ing)", Gives::Value),
     ("doctor::controller(app, workloads)", "doctor::controller(\"metallb\", [deploy])", Gives::Value),
     ("doctor::externaldns_deprecations(deployment)", "doctor::externaldns_deprecations(deploy)", Gives::Value),
     ("doctor::annotation_prefixes(choice)", "doctor::annotation_prefixes(\"both\")", Gives::Value),
     ("doctor::internal_only_reference(namespace)", "doctor::internal_only_reference(\"readme\")", Gives::Value),
     ("doctor::deprecated_forms(middleware)", "doctor::deprecated_forms(mw)", Gives::Value),
+    ("vis::service_params()", "vis::service_params()", Gives::Value),
+    ("vis::service_params_with(defaults)", "vis::service_params_with(#{ port: 3000 })", Gives::Value),
+    ("vis::service_defaults()", "vis::service_defaults()", Gives::Value),
+    ("vis::inputs(args, config, visibility)", "vis::inputs(#{ name: \"web\" }, config, \"outside\")", Gives::Error("visibility must be")),
+    ("vis::override(svc, changes)", "vis::override(web, #{ image: \"nginx:1\" })", Gives::Value),
+    ("vis::component(svc, name)", "vis::component(web, \"worker\")", Gives::Value),
+    ("vis::component(svc, name, changes)", "vis::component(web, \"api\", #{ port: 3000 })", Gives::Value),
+    ("vis::ports(svc)", "vis::ports(web)", Gives::Value),
+    ("vis::hosts(svc)", "vis::hosts(web)", Gives::Value),
+    ("vis::paths(svc)", "vis::paths(web)", Gives::Value),
+    ("vis::http_probe(path, port)", "vis::http_probe(\"/healthz\", \"http\")", Gives::Value),
+    ("vis::readiness_probe(svc)", "vis::readiness_probe(web)", Gives::Value),
+    ("vis::namespace(svc)", "vis::namespace(web)", Gives::Value),
+    ("vis::deployment(svc)", "vis::deployment(web)", Gives::Value),
+    ("vis::cluster_service(svc)", "vis::cluster_service(vis::component(web, \"worker\"))", Gives::Error("has no ports")),
+    ("vis::ingress(svc)", "vis::ingress(web)", Gives::Value),
+    ("vis::http_route(svc)", "vis::http_route(web)", Gives::Value),
+    ("vis::internal_only_middleware(svc)", "vis::internal_only_middleware(web)", Gives::Value),
+    ("vis::wildcard_certificate(svc)", "vis::wildcard_certificate(web)", Gives::Value),
+    ("vis::certificate_name(secret)", "vis::certificate_name(\"wildcard-wild-cloud-tls\")", Gives::Value),
+    ("vis::labels(svc)", "vis::labels(web)", Gives::Value),
+    ("vis::metadata(svc, name, namespace)", "vis::metadata(web, \"web\", ())", Gives::Value),
+    ("vis::annotation_prefixes(choice)", "vis::annotation_prefixes(\"both\")", Gives::Value),
+    ("vis::route_annotations(svc)", "vis::route_annotations(web)", Gives::Value),
+    ("vis::check_certificate(svc)", "vis::check_certificate(web)", Gives::Value),
+    ("vis::check_hosts(svc)", "vis::check_hosts(web)", Gives::Value),
+    ("vis::check_client_address(svc)", "vis::check_client_address(web)", Gives::Value),
+    ("vis::client_address_of(traefik, mode)", "vis::client_address_of((), \"local\")", Gives::Value),
+    ("vis::deploy(svc)", "vis::deploy(web)", Gives::Value),
 ];
 
 /// The values [`CALLS`] use.
 const PRELUDE: &str = r#"
+import "visibility" as vis;
+let web = vis::inputs(#{ name: "web" }, config, "public");
 let cm = #{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "readme", namespace: "readme" }, data: #{ a: "b" } };
 let deploy = #{ apiVersion: "apps/v1", kind: "Deployment", metadata: #{ name: "web", namespace: "readme" },
                 spec: #{ selector: #{ matchLabels: #{ app: "web" } },

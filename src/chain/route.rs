@@ -95,6 +95,63 @@ pub fn find(
     found
 }
 
+/// A host a route serves and a path to ask it at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// The host.
+    pub host: String,
+    /// The path: the first the route names for that host, else `/`.
+    pub path: String,
+}
+
+/// The hosts a route object serves, each once, in order: an Ingress's
+/// rules, a Traefik IngressRoute's `match` rules (its `Host(...)`
+/// matchers), an HTTPRoute's `hostnames`. Wildcard hosts and host
+/// patterns are left out: no one request checks them. An IngressRoute
+/// rule that cannot be read adds nothing (`doctor::routes` names it).
+pub fn addresses(object: &Value) -> Vec<Address> {
+    let mut found: Vec<Address> = Vec::new();
+    let mut add = |host: &str, path: Option<&str>| {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if host.is_empty() || host.contains('*') || found.iter().any(|a| a.host == host) {
+            return;
+        }
+        let path = path.filter(|p| p.starts_with('/')).unwrap_or("/");
+        found.push(Address {
+            host,
+            path: path.to_string(),
+        });
+    };
+    match text(object, "/kind").unwrap_or_default() {
+        "Ingress" => {
+            for rule in array(object, "/spec/rules") {
+                if let Some(host) = text(rule, "/host") {
+                    add(host, text(rule, "/http/paths/0/path"));
+                }
+            }
+        }
+        "IngressRoute" => {
+            for route in array(object, "/spec/routes") {
+                let Ok(rule) = Rule::parse(text(route, "/match").unwrap_or_default()) else {
+                    continue;
+                };
+                let (hosts, path) = rule.hosts_and_path();
+                for host in hosts {
+                    add(&host, path.as_deref());
+                }
+            }
+        }
+        "HTTPRoute" => {
+            let path = text(object, "/spec/rules/0/matches/0/path/value");
+            for host in super::httproute::hosts(object) {
+                add(&host, path);
+            }
+        }
+        _ => {}
+    }
+    found
+}
+
 fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
     object.pointer(pointer).and_then(Value::as_str)
 }
@@ -437,5 +494,40 @@ mod tests {
             .map(ToString::to_string)
             .collect();
         assert_eq!(names, ["my-app/lan", "gone-x@kubernetescrd", "auth@file"]);
+    }
+
+    #[test]
+    fn the_addresses_of_each_kind_of_route() {
+        let ingress = json!({"kind": "Ingress", "spec": {"rules": [
+            {"host": "git.example.com", "http": {"paths": [{"path": "/api"}]}},
+            {"host": "*.example.com"},
+            {"host": "Git.example.com."},
+            {"host": "www.example.com"}]}});
+        let hosts: Vec<(String, String)> = addresses(&ingress)
+            .into_iter()
+            .map(|a| (a.host, a.path))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("git.example.com".to_string(), "/api".to_string()),
+                ("www.example.com".into(), "/".into())
+            ]
+        );
+        let ingress_route = json!({"kind": "IngressRoute", "spec": {"routes": [
+            {"match": "Host(`who.example.com`) && PathPrefix(`/x`)"},
+            {"match": "Host(`who.example.com`"},
+            {"match": "HostRegexp(`.+`)"}]}});
+        assert_eq!(
+            addresses(&ingress_route),
+            [Address {
+                host: "who.example.com".into(),
+                path: "/x".into()
+            }]
+        );
+        let http_route =
+            json!({"kind": "HTTPRoute", "spec": {"hostnames": ["a.example.com", "b.example.com"]}});
+        assert_eq!(addresses(&http_route).len(), 2);
+        assert!(addresses(&json!({"kind": "Service"})).is_empty());
     }
 }

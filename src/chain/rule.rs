@@ -101,6 +101,25 @@ impl Rule {
         }
     }
 
+    /// The hosts the rule names in its `Host(...)` matchers (outside a
+    /// `!`), in order, and the first path it names (`Path`, `PathPrefix`),
+    /// for asking it: what `doctor --instance` checks of an IngressRoute.
+    pub fn hosts_and_path(&self) -> (Vec<String>, Option<String>) {
+        match self {
+            Rule::Host(hosts) => (hosts.clone(), None),
+            Rule::Path(paths) | Rule::PathPrefix(paths) => (Vec::new(), paths.first().cloned()),
+            Rule::And(a, b) | Rule::Or(a, b) => {
+                let (mut hosts, path) = a.hosts_and_path();
+                let (more, other) = b.hosts_and_path();
+                hosts.extend(more);
+                (hosts, path.or(other))
+            }
+            Rule::HostRegexp(_) | Rule::PathRegexp(_) | Rule::Other(_) | Rule::Not(_) => {
+                (Vec::new(), None)
+            }
+        }
+    }
+
     /// Whether a request to `host` and `path` may match (a matcher that
     /// cannot be decided here counts as matching).
     pub fn may_match(&self, host: &str, path: &str) -> bool {
@@ -282,6 +301,28 @@ mod tests {
 
     fn matches(rule: &str, host: &str, path: &str) -> bool {
         Rule::parse(rule).unwrap().may_match(host, path)
+    }
+
+    #[test]
+    fn the_hosts_and_path_a_rule_names() {
+        let rule =
+            Rule::parse("(Host(`a.example.com`, `b.example.com`) || Host(`c.example.com`)) && PathPrefix(`/api`) && !Host(`d.example.com`)")
+                .unwrap();
+        assert_eq!(
+            rule.hosts_and_path(),
+            (
+                vec![
+                    "a.example.com".to_string(),
+                    "b.example.com".into(),
+                    "c.example.com".into()
+                ],
+                Some("/api".to_string())
+            )
+        );
+        assert_eq!(
+            Rule::parse("HostRegexp(`.+`)").unwrap().hosts_and_path(),
+            (Vec::new(), None)
+        );
     }
 
     #[test]

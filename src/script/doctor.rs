@@ -254,6 +254,15 @@ pub mod doctor_api {
         Ok(out)
     }
 
+    /// The hosts a route object (an Ingress, IngressRoute or HTTPRoute as
+    /// `kube::list` returns it) serves, each `#{ host, path }` (the first
+    /// path it names for it, else `/`), for `doctor --instance`.
+    #[rhai_fn(return_raw)]
+    pub fn route_hosts(ctx: NativeCallContext, route: rhai::Map) -> RhaiResultOf<Dynamic> {
+        let value = to_json(&Dynamic::from_map(route))?;
+        to_script(&ctx, &route::addresses(&value))
+    }
+
     /// The routes to `host` and `path` among `ingresses` and
     /// `ingress_routes` (as `kube::list` returns them), the one Traefik
     /// picks first: `#{ routes, check }`, `check` the `route` check. Each
