@@ -266,6 +266,87 @@ fn the_doctor_is_green_on_a_route_and_red_on_a_wrong_listener_or_backend() {
     );
 }
 
+/// `doctor --host`'s report for the service's host (no `--name`: found
+/// by host, whoever made the route).
+fn doctor_by_host(svc: &RoutedService) -> (Value, Option<i32>) {
+    let host = svc.host();
+    let mut args = vec!["--host", host.as_str()];
+    args.extend(svc.extra.iter().map(String::as_str));
+    svc.lab.doctor(&args)
+}
+
+#[test]
+fn the_doctor_by_host_follows_an_httproute_through_its_gateway() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let svc = RoutedService::deploy(lab, "public", "gwhost", &[]);
+    let (report, code) = doctor_by_host(&svc);
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        report["route"],
+        format!("HTTPRoute {0}/{0}", svc.name),
+        "{report:#}"
+    );
+    // The links through the Gateway, and ExternalDNS read from it.
+    for name in [
+        "route-accepted",
+        "route-refs",
+        "listener",
+        "reference-grant",
+        "gateway-address",
+    ] {
+        assert_eq!(
+            common::lab::check(&report, name)["status"],
+            "pass",
+            "{name}: {report:#}"
+        );
+    }
+    let externaldns = common::lab::check(&report, "externaldns")["found"].to_string();
+    assert!(
+        externaldns.contains("gateway-httproute") && externaldns.contains("target"),
+        "{report:#}"
+    );
+
+    // A listener the Gateway does not have: not Accepted, named.
+    patch_route(
+        &svc,
+        r#"[{"op": "replace", "path": "/spec/parentRefs/0/sectionName", "value": "web"}]"#,
+    );
+    let report = lab.eventually("the route refused", Duration::from_secs(30), || {
+        let (report, code) = doctor_by_host(&svc);
+        (code == Some(1) && failed(&report).contains(&"route-accepted".to_string()))
+            .then_some(report)
+    });
+    assert!(
+        hint(&report, "route-accepted").contains("[\"https\"]"),
+        "{report:#}"
+    );
+    assert!(
+        failed(&report).contains(&"listener".to_string()),
+        "{report:#}"
+    );
+
+    // Back on its listener, with a backend that does not exist.
+    patch_route(
+        &svc,
+        r#"[{"op": "replace", "path": "/spec/parentRefs/0/sectionName", "value": "https"},
+            {"op": "replace", "path": "/spec/rules/0/backendRefs/0/name", "value": "missing"}]"#,
+    );
+    let report = lab.eventually("the backend unresolved", Duration::from_secs(30), || {
+        let (report, code) = doctor_by_host(&svc);
+        (code == Some(1) && failed(&report).contains(&"route-refs".to_string())).then_some(report)
+    });
+    assert!(
+        hint(&report, "route-refs").contains("Service that does not exist"),
+        "{report:#}"
+    );
+    assert!(
+        failed(&report).contains(&"service".to_string()),
+        "{report:#}"
+    );
+}
+
 #[test]
 fn the_doctor_is_red_without_the_reference_grant_for_the_certificate() {
     let lab = Lab::shared();

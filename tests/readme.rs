@@ -475,6 +475,23 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("doctor::middlewares(route, middlewares)", "doctor::middlewares(route, [mw])", Gives::Value),
     ("doctor::dns_address(s, lookups, traefik_ips, server)", "doctor::dns_address(s, #{ asked: dns::resolve(\"web.example.com\", \"A\", #{ server: \"127.0.0.1:1\", timeout: 1 }) }, [], ())", Gives::Value),
     ("doctor::route_externaldns(s, route, deployments, lookups, traefik_ips)", "doctor::route_externaldns(s, route, [deploy], #{}, [])", Gives::Value),
+    ("doctor::route_externaldns(s, route, gateway, deployments, lookups, traefik_ips)", "doctor::route_externaldns(s, http_route, gw, [deploy], #{}, [])", Gives::Value),
+    ("doctor::routes(host, path, ingresses, ingress_routes, http_routes)", "doctor::routes(\"web.example.com\", \"/\", [], [], [hr])", Gives::Value),
+    // The checks of ingress.api: gateway, on an HTTPRoute and Gateway of PRELUDE's.
+    ("doctor::httproute_subject(inputs, route)", "doctor::httproute_subject(inputs, hr)", Gives::Value),
+    ("doctor::httproute(s, route)", "doctor::httproute(gs, hr)", Gives::Value),
+    ("doctor::httproute_host(s, route)", "doctor::httproute_host(gs, hr)", Gives::Value),
+    ("doctor::httproute_accepted(route, gateway)", "doctor::httproute_accepted(hr, gw)", Gives::Value),
+    ("doctor::httproute_refs(route)", "doctor::httproute_refs(hr)", Gives::Value),
+    ("doctor::httproute_listener(s, route, gateway)", "doctor::httproute_listener(gs, hr, gw)", Gives::Value),
+    ("doctor::reference_grant(gateway, secret, grants)", "doctor::reference_grant(gw, doctor::listener_secret(hr, gw, \"web.example.com\"), [])", Gives::Value),
+    ("doctor::gateway_address(s, gateway)", "doctor::gateway_address(gs, gw)", Gives::Value),
+    ("doctor::externaldns_gateway(s, gateway, deployments)", "doctor::externaldns_gateway(gs, gw, [deploy])", Gives::Value),
+    ("doctor::httproute_service(s, route, service)", "doctor::httproute_service(gs, hr, svc)", Gives::Value),
+    ("doctor::httproute_middleware_ref(s, route)", "doctor::httproute_middleware_ref(gs, hr)", Gives::Value),
+    ("doctor::httproute_parent(route)", "doctor::httproute_parent(hr)", Gives::Value),
+    ("doctor::httproute_backend(route)", "doctor::httproute_backend(hr)", Gives::Value),
+    ("doctor::listener_secret(route, gateway, host)", "doctor::listener_secret(hr, gw, \"web.example.com\")", Gives::Value),
     ("doctor::traefik_service(services, workloads)", "doctor::traefik_service([svc], [])", Gives::Value),
     ("doctor::probe_name(host)", "doctor::probe_name(\"web.example.com\")", Gives::Value),
     ("doctor::controller(app, workloads)", "doctor::controller(\"metallb\", [deploy])", Gives::Value),
@@ -504,6 +521,15 @@ let mw = #{ apiVersion: "traefik.io/v1alpha1", kind: "Middleware", metadata: #{ 
 let inputs = #{ name: "web", namespace: "readme", domain: "example.com", days: 30, https_port: 443 };
 let s = doctor::subject(inputs, ing);
 let route = doctor::routes("web.example.com", "/", [ing], []).routes[0];
+let hr = #{ apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: #{ name: "web", namespace: "readme" },
+            spec: #{ hostnames: ["web.example.com"], parentRefs: [#{ name: "public", namespace: "traefik", sectionName: "https" }],
+                     rules: [#{ backendRefs: [#{ name: "web", port: 80 }] }] } };
+let gw = #{ apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway",
+            metadata: #{ name: "public", namespace: "traefik", annotations: #{ "external-dns.alpha.kubernetes.io/target": "example.com" } },
+            spec: #{ gatewayClassName: "traefik", listeners: [#{ name: "https", hostname: "*.example.com", port: 443, protocol: "HTTPS",
+                     tls: #{ certificateRefs: [#{ name: "wildcard-tls", namespace: "cert-manager" }] } }] } };
+let gs = doctor::httproute_subject(inputs, hr);
+let http_route = doctor::routes("web.example.com", "/", [], [], [hr]).routes[0];
 "#;
 
 #[test]

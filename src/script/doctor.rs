@@ -267,10 +267,33 @@ pub mod doctor_api {
         ingresses: Dynamic,
         ingress_routes: Dynamic,
     ) -> RhaiResultOf<Map> {
+        routes_with_http_routes(ctx, host, path, ingresses, ingress_routes, Dynamic::UNIT)
+    }
+
+    /// As `routes`, with the Gateway API's HTTPRoutes (`http_routes`) too:
+    /// a route of kind `HTTPRoute` serves `host` by its `hostnames` and
+    /// `path` by its rules' matches.
+    #[rhai_fn(name = "routes", return_raw)]
+    pub fn routes_with_http_routes(
+        ctx: NativeCallContext,
+        host: &str,
+        path: &str,
+        ingresses: Dynamic,
+        ingress_routes: Dynamic,
+        http_routes: Dynamic,
+    ) -> RhaiResultOf<Map> {
         let ingresses = super::objects(&ctx, "routes", &ingresses)?;
         let ingress_routes = super::objects(&ctx, "routes", &ingress_routes)?;
+        let http_routes = super::objects(&ctx, "routes", &http_routes)?;
         let mut unreadable = Vec::new();
-        let found = route::find(host, path, &ingresses, &ingress_routes, &mut unreadable);
+        let found = route::find(
+            host,
+            path,
+            &ingresses,
+            &ingress_routes,
+            &http_routes,
+            &mut unreadable,
+        );
         let check = checks::route::routes(host, path, &found, &unreadable);
         let mut out = rhai::Map::new();
         out.insert("routes".into(), to_script(&ctx, &found)?);
@@ -348,6 +371,31 @@ pub mod doctor_api {
         lookups: Dynamic,
         traefik_ips: Dynamic,
     ) -> RhaiResultOf<Dynamic> {
+        route_externaldns_through(
+            ctx,
+            subject,
+            route,
+            Dynamic::UNIT,
+            deployments,
+            lookups,
+            traefik_ips,
+        )
+    }
+
+    /// As `route_externaldns`, for an HTTPRoute: ExternalDNS reads it with
+    /// its `gateway-httproute` source and takes the target from its parent
+    /// `gateway` (`()`: missing).
+    #[rhai_fn(name = "route_externaldns", return_raw)]
+    pub fn route_externaldns_through(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        route: Dynamic,
+        gateway: Dynamic,
+        deployments: Dynamic,
+        lookups: Dynamic,
+        traefik_ips: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let gateway = super::object(&gateway)?;
         let s = super::subject(&ctx, "route_externaldns", &subject)?;
         let route = super::route_of(&ctx, "route_externaldns", &route)?;
         let deployments = super::objects(&ctx, "route_externaldns", &deployments)?;
@@ -360,7 +408,13 @@ pub mod doctor_api {
         )?;
         super::check(
             &ctx,
-            &checks::publisher::publisher(s.host(), &route, &deployments, lookups.published(&ips)),
+            &checks::publisher::publisher(
+                s.host(),
+                &route,
+                gateway.as_ref(),
+                &deployments,
+                lookups.published(&ips),
+            ),
         )
     }
 
