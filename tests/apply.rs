@@ -582,9 +582,16 @@ fn prune_removes_what_the_recipe_stopped_producing() {
     let fork = dir.path().join("public.rhai");
     let fork = fork.to_str().unwrap();
 
+    // Another tool's object beside the instance's: it may use the TLS copy.
+    kubectl_ok(
+        w.cluster,
+        &["-n", name, "create", "configmap", "users-config"],
+    );
+
     // --diff --prune shows exactly what --prune deletes: the Ingress, not
-    // the TLS copy, which stays while the namespace holds the Deployment
-    // and Service.
+    // the TLS copy, which stays while the namespace holds another tool's
+    // ConfigMap (the instance's own Deployment and Service, whose plan
+    // dropped the copy, do not keep it).
     let diff = w.wildrun(&[fork, "--name", name, "--diff", "--prune"]);
     assert_eq!(diff.status.code(), Some(1), "{}", stderr(&diff));
     let predicted: Vec<String> = stdout(&diff)
@@ -600,7 +607,7 @@ fn prune_removes_what_the_recipe_stopped_producing() {
     );
     assert!(
         stderr(&diff).contains(&format!(
-            "kept       Secret {name}/wildcard-wild-cloud-tls (namespace {name} still holds"
+            "kept       Secret {name}/wildcard-wild-cloud-tls (namespace {name} still holds ConfigMap users-config)"
         )),
         "{}",
         stderr(&diff)
@@ -632,6 +639,28 @@ fn prune_removes_what_the_recipe_stopped_producing() {
     assert!(w
         .get(&["-n", name, "secret", "wildcard-wild-cloud-tls"])
         .is_some());
+
+    // Once nothing else is there, the copy the plan dropped goes: the
+    // instance's own objects no longer use it.
+    kubectl_ok(
+        w.cluster,
+        &["-n", name, "delete", "configmap", "users-config"],
+    );
+    let out = w.wildrun(&[fork, "--name", name, "--prune"]);
+    assert_ok(&out, "prune the unused copy");
+    assert_eq!(
+        report(&out)
+            .iter()
+            .filter(|l| l.starts_with("deleted "))
+            .collect::<Vec<_>>(),
+        [&format!("deleted Secret {name}/wildcard-wild-cloud-tls")],
+        "{}",
+        stderr(&out)
+    );
+    assert!(w
+        .get(&["-n", name, "secret", "wildcard-wild-cloud-tls"])
+        .is_none());
+    assert!(w.get(&["namespace", name]).is_some(), "the Namespace stays");
 }
 
 #[test]

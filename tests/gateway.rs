@@ -445,6 +445,15 @@ fn moving_from_ingress_to_httproute_and_back_keeps_answering() {
         .expect("the Ingress pruned");
     assert!(waited < deleted, "{said}");
     assert_eq!(route_accepted(lab, &svc.name), "True");
+    // The Secret copy the Ingress used goes with it: TLS ends at the
+    // Gateway, and the namespace holds only the instance's own objects.
+    let copy = format!("{}/wildcard-wild-cloud-tls", svc.name);
+    let copy_deleted = said
+        .find(&format!("deleted    Secret {copy}"))
+        .unwrap_or_else(|| panic!("the Secret copy not pruned: {said}"));
+    assert!(deleted < copy_deleted, "{said}");
+    let secrets = lab.kubectl_ok(&["-n", &svc.name, "get", "secret", "-o", "name"]);
+    assert_eq!(secrets.trim(), "", "no Secret copy expected");
     // And back to an Ingress, the HTTPRoute pruned once the Ingress answers.
     svc.extra.clear();
     let back = svc.run(&["--prune"]);
@@ -458,6 +467,14 @@ fn moving_from_ingress_to_httproute_and_back_keeps_answering() {
         said.contains(&format!("deleted    HTTPRoute {0}/{0}", svc.name)),
         "{said}"
     );
+    // The copy is applied again, before the Ingress that names it.
+    let copied = said
+        .find(&format!("created    Secret {copy}"))
+        .unwrap_or_else(|| panic!("the Secret copy not applied: {said}"));
+    let ingress = said
+        .find(&format!("created    Ingress {0}/{0}", svc.name))
+        .unwrap_or_else(|| panic!("the Ingress not applied: {said}"));
+    assert!(copied < ingress, "{said}");
     std::thread::sleep(Duration::from_secs(2));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let seen = requests.join().expect("the request loop");
