@@ -504,7 +504,7 @@ pub mod doctor_api {
         let svc = super::object(&service)?;
         super::check(
             &ctx,
-            &checks::backend::service(&s, route.backends.first(), svc.as_ref()),
+            &checks::backend::service(&s, s.route_kind(), route.backends.first(), svc.as_ref()),
         )
     }
 
@@ -691,7 +691,7 @@ pub mod doctor_api {
         let backend = ingress::first_backend(&ing);
         super::check(
             &ctx,
-            &checks::backend::service(&s, backend.as_ref(), svc.as_ref()),
+            &checks::backend::service(&s, "Ingress", backend.as_ref(), svc.as_ref()),
         )
     }
 

@@ -217,7 +217,7 @@ pub mod gateway_api {
         let backend = httproute::backends(&route).into_iter().next();
         super::check(
             &ctx,
-            &checks::backend::service(&s, backend.as_ref(), svc.as_ref()),
+            &checks::backend::service(&s, httproute::KIND, backend.as_ref(), svc.as_ref()),
         )
     }
 

@@ -255,31 +255,24 @@ pub fn address(gateway: &Value, load_balancer_ip: Option<&str>) -> Check {
 }
 
 /// `externaldns-gateway`: an ExternalDNS Deployment among `deployments`
-/// reads HTTPRoutes (`--source=gateway-httproute`), and the Gateway
+/// (found by image, any namespace; the one whose zones hold the host
+/// first) reads HTTPRoutes (`--source=gateway-httproute`), and the Gateway
 /// carries the target `s.target` under the annotation prefix it reads.
 pub fn externaldns(s: &Subject, gateway: &Value, deployments: &[Value]) -> Check {
     const NAME: &str = "externaldns-gateway";
-    let reads_routes = |d: &&Value| {
-        d.pointer("/spec/template/spec/containers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .any(|c| {
-                let args = crate::objects::string_list(c.get("args"));
-                crate::externaldns::flag_values(&args, "--source")
-                    .iter()
-                    .any(|v| v == SOURCE)
-            })
-    };
-    let Some(reader) = deployments.iter().find(reads_routes) else {
+    let mut readers: Vec<_> = super::publisher::external_dns_for(s.host(), deployments)
+        .into_iter()
+        .filter(|e| e.sources.iter().any(|v| v == SOURCE))
+        .collect();
+    readers.sort_by_key(|e| !e.writes_domain);
+    let Some(reader) = readers.first() else {
         return Check::fail(
             NAME,
             format!("no ExternalDNS Deployment runs with --source={SOURCE}"),
             format!("add --source={SOURCE} to ExternalDNS's args ({LAYER_FIX} does for the layer's own)"),
         );
     };
-    let found = crate::externaldns::detect(reader);
-    let key = format!("{}{TARGET}", found.prefix);
+    let key = format!("{}{TARGET}", reader.annotation_prefix);
     let on_gateway = ingress::annotation(gateway, &key).map(|t| t.trim_end_matches('.'));
     let wanted = s.target.as_deref();
     let ok = on_gateway.is_some() && (wanted.is_none() || on_gateway == wanted);
@@ -288,9 +281,9 @@ pub fn externaldns(s: &Subject, gateway: &Value, deployments: &[Value]) -> Check
         ok,
         format!(
             "ExternalDNS {} reads HTTPRoutes and {} ({}); the Gateway's {key} is {}",
-            found.deployment,
-            found.prefix,
-            found.reason,
+            reader.id.path(),
+            reader.annotation_prefix,
+            reader.prefix_reason,
             on_gateway.unwrap_or("(missing)")
         ),
         format!(
@@ -408,7 +401,7 @@ mod tests {
             ..Subject::default()
         };
         let edns = json!({"metadata": {"name": "external-dns", "namespace": "external-dns"},
-            "spec": {"template": {"spec": {"containers": [{"args": [
+            "spec": {"template": {"spec": {"containers": [{"image": "registry.k8s.io/external-dns/external-dns:v0.22.0", "args": [
                 "--source=ingress", "--source=gateway-httproute", "--annotation-prefix=external-dns.kubernetes.io/"]}]}}}});
         assert!(externaldns(&s, &gateway(), std::slice::from_ref(&edns)).passed());
         let mut no_source = edns;
