@@ -484,3 +484,89 @@ fn moving_from_ingress_to_httproute_and_back_keeps_answering() {
         "a request failed during the moves: {seen:?}"
     );
 }
+
+#[test]
+fn the_layer_doctor_checks_the_gateways_and_fails_on_a_missing_listener_secret() {
+    let lab = Lab::shared();
+    // Breaks the layer's internal Gateway: no other test may see it.
+    let _only = lab.exclusive();
+    let layer = ["--layer", "--set", "ingress.api=gateway"];
+    let (report, code) = lab.doctor(&layer);
+    assert_eq!(failed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, Some(0));
+    for name in [
+        "gateway-class",
+        "gateway-public",
+        "gateway-internal",
+        "externaldns-httproute",
+    ] {
+        assert_eq!(
+            common::lab::check(&report, name)["status"],
+            "pass",
+            "{name}: {report:#}"
+        );
+    }
+
+    // The internal Gateway's listener names a Secret that does not exist.
+    let pointer = "/spec/listeners/0/tls/certificateRefs/0/name";
+    let original = lab.kubectl_ok(&[
+        "-n",
+        "traefik",
+        "get",
+        "gateway",
+        "internal",
+        "-o",
+        "jsonpath={.spec.listeners[0].tls.certificateRefs[0].name}",
+    ]);
+    let set_secret = |name: &str| {
+        lab.kubectl_ok(&[
+            "-n",
+            "traefik",
+            "patch",
+            "gateway",
+            "internal",
+            "--type=json",
+            "-p",
+            &format!(r#"[{{"op": "replace", "path": "{pointer}", "value": "{name}"}}]"#),
+        ]);
+    };
+    set_secret("missing-tls");
+    let broken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let report = lab.eventually(
+            "the internal Gateway refused",
+            Duration::from_secs(30),
+            || {
+                let (report, code) = lab.doctor(&layer);
+                (code == Some(1) && failed(&report) == ["gateway-internal"]).then_some(report)
+            },
+        );
+        let check = common::lab::check(&report, "gateway-internal");
+        assert!(
+            check["hint"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("the wildcard Certificate writes it"),
+            "{report:#}"
+        );
+        assert!(
+            check["found"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("missing-tls"),
+            "{report:#}"
+        );
+    }));
+    // Put back as it was (the same value the layer applies).
+    set_secret(original.trim());
+    lab.eventually(
+        "the internal Gateway mended",
+        Duration::from_secs(30),
+        || {
+            let (report, code) = lab.doctor(&layer);
+            (code == Some(0)).then_some(report)
+        },
+    );
+    if let Err(failure) = broken {
+        std::panic::resume_unwind(failure);
+    }
+}

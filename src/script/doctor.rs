@@ -847,6 +847,7 @@ rhai::def_package! {
         module.set_var("MIDDLEWARES_ANNOTATION", names::MIDDLEWARES_ANNOTATION.to_string());
         module.set_var("INTERNAL_ONLY_MIDDLEWARE", names::INTERNAL_ONLY_MIDDLEWARE.to_string());
         module.set_var("TRAEFIK_SELECTOR", names::TRAEFIK_SELECTOR.to_string());
+        module.set_var("GATEWAY_CONTROLLER", names::GATEWAY_CONTROLLER.to_string());
         module.set_var("MANAGED_BY_SELECTOR", names::managed_by_selector());
         module.set_var("INSTANCE_LABEL", names::INSTANCE_LABEL.to_string());
         module.set_var("LOCAL_TRAFFIC_POLICY", checks::client_address::LOCAL.to_string());
