@@ -2823,3 +2823,55 @@ fn a_prune_that_replaces_a_route_keeps_the_old_one_until_the_new_one_answers() {
         "the HTTPRoute is applied"
     );
 }
+
+/// Every Gateway API release serves ReferenceGrant as v1beta1 (the only
+/// version before v1.1, as in wild-cloud's CRDs): a recipe's v1beta1 grant
+/// is checked as one, applied at that version, and deleted once (its v1
+/// view is the same object).
+#[test]
+fn a_reference_grant_written_as_v1beta1_is_applied_at_that_version_and_deleted_once() {
+    let w = World::new("grantbeta", false);
+    let name = w.name.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("grant.rhai");
+    std::fs::write(
+        &script,
+        format!(
+            r#"kube::apply(#{{ apiVersion: "v1", kind: "Namespace", metadata: #{{ name: "{name}" }} }});
+kube::apply(#{{ apiVersion: "gateway.networking.k8s.io/v1beta1", kind: "ReferenceGrant",
+    metadata: #{{ name: "gateways", namespace: "{name}" }},
+    spec: #{{ from: [#{{ group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "traefik" }}],
+              to: [#{{ group: "", kind: "Secret" }}] }} }});
+"#
+        ),
+    )
+    .unwrap();
+    let script = script.to_str().unwrap();
+    let out = w.wildrun(&[script]);
+    assert_ok(&out, "apply a v1beta1 ReferenceGrant");
+    assert!(
+        report(&out).contains(&format!("created ReferenceGrant {name}/gateways")),
+        "{}",
+        stderr(&out)
+    );
+    let out = w.wildrun(&[script, "--delete"]);
+    assert_ok(&out, "delete it");
+    let deleted: Vec<String> = report(&out)
+        .into_iter()
+        .filter(|l| l.starts_with("deleted "))
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            format!("deleted ReferenceGrant {name}/gateways"),
+            format!("deleted Namespace {name}")
+        ],
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains(" 2 deleted "),
+        "counted once: {}",
+        stderr(&out)
+    );
+}

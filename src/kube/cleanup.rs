@@ -19,7 +19,7 @@
 //! not deleted: they stay, without wildrun's marks and field ownership.
 
 use super::cluster::{Cluster, Kind};
-use super::contents::{Holdings, Inventory};
+use super::contents::{group_of, Holdings, Inventory};
 use super::error::{KubeError, Result};
 use super::objects::delete;
 use super::permissions::{Need, Permissions};
@@ -99,7 +99,9 @@ fn removal(f: &Found, kept: Option<String>) -> Removal {
     }
 }
 
-/// Every kind to search: the plan's kinds, then the kinds wildrun knows, each once.
+/// Every kind to search: the plan's kinds, then the kinds wildrun knows,
+/// each once whatever its version (a ReferenceGrant listed as v1beta1 and
+/// as v1 is the same objects twice).
 async fn searchable_kinds(cluster: &Cluster, plan: &Plan) -> Result<Vec<Kind>> {
     let mut wanted: Vec<(String, String)> = plan
         .targets()
@@ -110,7 +112,7 @@ async fn searchable_kinds(cluster: &Cluster, plan: &Plan) -> Result<Vec<Kind>> {
     let mut seen = BTreeSet::new();
     let mut kinds = Vec::new();
     for (api_version, kind) in wanted {
-        if !seen.insert((api_version.clone(), kind.clone())) {
+        if !seen.insert((group_of(&api_version).to_string(), kind.clone())) {
             continue;
         }
         match cluster.resolve(&api_version, &kind).await {
