@@ -556,8 +556,21 @@ fn the_layer_doctor_checks_the_gateways_and_fails_on_a_missing_listener_secret()
             "{report:#}"
         );
     }));
-    // Put back as it was (the same value the layer applies).
+    // Put back as it was, and the field given back to the layer (kubectl's
+    // patch took it: the layer's next run would meet a conflict).
     set_secret(original.trim());
+    let out = lab
+        .command(env!("CARGO_BIN_EXE_wildrun"))
+        .current_dir(common::cluster::repo_root())
+        .args([
+            "scripts/cluster.rhai",
+            "--set",
+            "ingress.api=gateway",
+            "--force",
+        ])
+        .output()
+        .expect("run scripts/cluster.rhai");
+    assert!(out.status.success(), "{}", text(&out));
     lab.eventually(
         "the internal Gateway mended",
         Duration::from_secs(30),

@@ -658,3 +658,91 @@ fn an_internal_certificate_under_another_domain_is_kept_unless_adopted() {
         "{stderr}"
     );
 }
+
+/// The layer's Gateways follow the rules of every part of the layer:
+/// another tool's Gateway of that name is used when it matches the
+/// configuration, refused before any write when it differs (naming both
+/// ways out), and adopted in place with --adopt; wild-cloud's own HTTP
+/// Gateway (`traefik-gateway`) is left as it is.
+#[test]
+fn with_the_gateway_api_another_tools_gateway_is_used_refused_or_adopted() {
+    let w = World::new("layergw");
+    w.secret(w.tls.name(), "cloudflare-api-token", "api-token", TOKEN);
+    let ns = w.traefik.name();
+    let gateway = ["--set", "ingress.api=gateway"];
+    w.kubectl_apply(&json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "traefik-gateway", "namespace": ns},
+        "spec": {"gatewayClassName": "traefik",
+                 "listeners": [{"name": "web", "port": 8000, "protocol": "HTTP"}]},
+    }));
+    // The public Gateway as the layer renders it, made by kubectl.
+    let sets = w.sets();
+    let mut render_sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    render_sets.push("ingress.api=gateway");
+    let rendered = render(&render_sets);
+    let mut public = find(&rendered, "Gateway", "public").clone();
+    public["metadata"]
+        .as_object_mut()
+        .expect("metadata")
+        .remove("labels");
+    w.kubectl_apply(&public);
+
+    let mut args = gateway.to_vec();
+    args.push("--dry-run=server");
+    let out = w.wildrun(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "using existing Gateway {ns}/public (not made by wildrun)"
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !text(&out).contains(&format!("Gateway {ns}/public\n"))
+            && !text(&out).contains("traefik-gateway"),
+        "{}",
+        text(&out)
+    );
+
+    // Another port: refused before anything is written.
+    let out = w.cluster.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "gateway",
+        "public",
+        "--type=json",
+        "-p",
+        r#"[{"op": "replace", "path": "/spec/listeners/0/port", "value": 8443}]"#,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = w.wildrun(&gateway);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr.contains(&format!("Gateway {ns}/public (made by kubectl"))
+            && stderr.contains("ingress.httpsPort is 443, it has 8443")
+            && stderr.contains("ingress.httpsPort: 8443")
+            && stderr.contains("--adopt"),
+        "{stderr}"
+    );
+    let out = w.pool();
+    assert!(
+        !out.status.success(),
+        "written before the refusal: {}",
+        text(&out)
+    );
+
+    // --adopt: managed in place, the configuration's port written.
+    let mut args = gateway.to_vec();
+    args.extend(["--adopt", "--dry-run=server"]);
+    let out = w.wildrun(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("configured Gateway {ns}/public")),
+        "{}",
+        text(&out)
+    );
+}

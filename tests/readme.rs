@@ -413,6 +413,7 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("config::source(key)", "config::source(\"cloud.domain\")", Gives::Value),
     // In a dry run it may not read the cluster: its own error says so.
     ("discover::layer(options)", "discover::layer(#{ domain: \"example.com\" })", Gives::Error("--dry-run")),
+    ("discover::identity(object)", "discover::identity(cm)", Gives::Value),
     ("discover::external_dns_release(image)", "discover::external_dns_release(\"registry.k8s.io/external-dns/external-dns:v0.14.2\")", Gives::Value),
     ("out::line(text)", "out::line(\"readme\")", Gives::Value),
     ("out::json(value)", "out::json(#{ a: 1 })", Gives::Value),
