@@ -215,6 +215,59 @@ fn patch_route(svc: &RoutedService, patch: &str) {
     ]);
 }
 
+/// A doctor run on a service: its JSON report and exit code.
+type DoctorRun = fn(&RoutedService) -> (Value, Option<i32>);
+
+/// Points the route at a listener its Gateway does not have: the doctor
+/// `run` fails `route-accepted`, naming the listeners there are, and
+/// `listener`.
+fn a_wrong_listener_is_refused(svc: &RoutedService, run: DoctorRun) {
+    patch_route(
+        svc,
+        r#"[{"op": "replace", "path": "/spec/parentRefs/0/sectionName", "value": "web"}]"#,
+    );
+    let report = svc
+        .lab
+        .eventually("the route refused", Duration::from_secs(30), || {
+            let (report, code) = run(svc);
+            (code == Some(1) && failed(&report).contains(&"route-accepted".to_string()))
+                .then_some(report)
+        });
+    assert!(
+        failed(&report).contains(&"listener".to_string()),
+        "{report:#}"
+    );
+    assert!(
+        hint(&report, "route-accepted").contains("[\"https\"]"),
+        "{report:#}"
+    );
+}
+
+/// Applies `patch` (which names a backend that does not exist): the
+/// doctor `run` fails `route-refs` with the fix, and `service`.
+fn a_missing_backend_is_unresolved(svc: &RoutedService, patch: &str, run: DoctorRun) {
+    patch_route(svc, patch);
+    let report = svc
+        .lab
+        .eventually("the backend unresolved", Duration::from_secs(30), || {
+            let (report, code) = run(svc);
+            (code == Some(1) && failed(&report).contains(&"route-refs".to_string()))
+                .then_some(report)
+        });
+    assert!(
+        hint(&report, "route-refs").contains("Service that does not exist"),
+        "{report:#}"
+    );
+    assert!(
+        failed(&report).contains(&"service".to_string()),
+        "{report:#}"
+    );
+}
+
+/// The patch that names a backend Service that does not exist.
+const MISSING_BACKEND: &str =
+    r#"[{"op": "replace", "path": "/spec/rules/0/backendRefs/0/name", "value": "missing"}]"#;
+
 #[test]
 fn the_doctor_is_green_on_a_route_and_red_on_a_wrong_listener_or_backend() {
     let lab = Lab::shared();
@@ -229,41 +282,9 @@ fn the_doctor_is_green_on_a_route_and_red_on_a_wrong_listener_or_backend() {
     assert_eq!(code, Some(0));
 
     // A listener the Gateway does not have: the route is not Accepted.
-    patch_route(
-        &public,
-        r#"[{"op": "replace", "path": "/spec/parentRefs/0/sectionName", "value": "web"}]"#,
-    );
-    let report = lab.eventually("the route refused", Duration::from_secs(30), || {
-        let (report, code) = doctor(&public);
-        (code == Some(1) && failed(&report).contains(&"route-accepted".to_string()))
-            .then_some(report)
-    });
-    assert!(
-        failed(&report).contains(&"listener".to_string()),
-        "{report:#}"
-    );
-    assert!(
-        hint(&report, "route-accepted").contains("[\"https\"]"),
-        "{report:#}"
-    );
-
+    a_wrong_listener_is_refused(&public, doctor);
     // A backend that does not exist: the references do not resolve.
-    patch_route(
-        &internal,
-        r#"[{"op": "replace", "path": "/spec/rules/0/backendRefs/0/name", "value": "missing"}]"#,
-    );
-    let report = lab.eventually("the backend unresolved", Duration::from_secs(30), || {
-        let (report, code) = doctor(&internal);
-        (code == Some(1) && failed(&report).contains(&"route-refs".to_string())).then_some(report)
-    });
-    assert!(
-        hint(&report, "route-refs").contains("Service that does not exist"),
-        "{report:#}"
-    );
-    assert!(
-        failed(&report).contains(&"service".to_string()),
-        "{report:#}"
-    );
+    a_missing_backend_is_unresolved(&internal, MISSING_BACKEND, doctor);
 }
 
 /// `doctor --host`'s report for the service's host (no `--name`: found
@@ -309,41 +330,13 @@ fn the_doctor_by_host_follows_an_httproute_through_its_gateway() {
     );
 
     // A listener the Gateway does not have: not Accepted, named.
-    patch_route(
-        &svc,
-        r#"[{"op": "replace", "path": "/spec/parentRefs/0/sectionName", "value": "web"}]"#,
-    );
-    let report = lab.eventually("the route refused", Duration::from_secs(30), || {
-        let (report, code) = doctor_by_host(&svc);
-        (code == Some(1) && failed(&report).contains(&"route-accepted".to_string()))
-            .then_some(report)
-    });
-    assert!(
-        hint(&report, "route-accepted").contains("[\"https\"]"),
-        "{report:#}"
-    );
-    assert!(
-        failed(&report).contains(&"listener".to_string()),
-        "{report:#}"
-    );
-
+    a_wrong_listener_is_refused(&svc, doctor_by_host);
     // Back on its listener, with a backend that does not exist.
-    patch_route(
+    a_missing_backend_is_unresolved(
         &svc,
         r#"[{"op": "replace", "path": "/spec/parentRefs/0/sectionName", "value": "https"},
             {"op": "replace", "path": "/spec/rules/0/backendRefs/0/name", "value": "missing"}]"#,
-    );
-    let report = lab.eventually("the backend unresolved", Duration::from_secs(30), || {
-        let (report, code) = doctor_by_host(&svc);
-        (code == Some(1) && failed(&report).contains(&"route-refs".to_string())).then_some(report)
-    });
-    assert!(
-        hint(&report, "route-refs").contains("Service that does not exist"),
-        "{report:#}"
-    );
-    assert!(
-        failed(&report).contains(&"service".to_string()),
-        "{report:#}"
+        doctor_by_host,
     );
 }
 
@@ -375,13 +368,7 @@ fn the_doctor_is_red_without_the_reference_grant_for_the_certificate() {
     );
 
     // The layer makes it again.
-    let out = lab
-        .command(env!("CARGO_BIN_EXE_wildrun"))
-        .current_dir(common::cluster::repo_root())
-        .args(["scripts/cluster.rhai", "--set", "ingress.api=gateway"])
-        .output()
-        .expect("run scripts/cluster.rhai");
-    assert!(out.status.success(), "{}", text(&out));
+    lab.gateway_layer(&[]);
     let (report, _) = lab.eventually("the listener mended", Duration::from_secs(30), || {
         let (report, code) = doctor(&svc);
         (code == Some(0)).then_some((report, code))
@@ -559,18 +546,7 @@ fn the_layer_doctor_checks_the_gateways_and_fails_on_a_missing_listener_secret()
     // Put back as it was, and the field given back to the layer (kubectl's
     // patch took it: the layer's next run would meet a conflict).
     set_secret(original.trim());
-    let out = lab
-        .command(env!("CARGO_BIN_EXE_wildrun"))
-        .current_dir(common::cluster::repo_root())
-        .args([
-            "scripts/cluster.rhai",
-            "--set",
-            "ingress.api=gateway",
-            "--force",
-        ])
-        .output()
-        .expect("run scripts/cluster.rhai");
-    assert!(out.status.success(), "{}", text(&out));
+    lab.gateway_layer(&["--force"]);
     lab.eventually(
         "the internal Gateway mended",
         Duration::from_secs(30),

@@ -735,13 +735,7 @@ fn the_gateway_transcripts_in_the_visibility_lab_are_real_runs() {
         );
         run_lab_step(&grant[1], lab, &scratch);
     }));
-    let out = lab
-        .command(env!("CARGO_BIN_EXE_wildrun"))
-        .current_dir(common::cluster::repo_root())
-        .args(["scripts/cluster.rhai", "--set", "ingress.api=gateway"])
-        .output()
-        .expect("run scripts/cluster.rhai");
-    assert!(out.status.success(), "{}", common::lab::text(&out));
+    lab.gateway_layer(&[]);
     if let Err(failure) = broken {
         std::panic::resume_unwind(failure);
     }
