@@ -8,6 +8,7 @@ use super::support::{script_error, to_json, to_script, RhaiResultOf};
 use crate::chain::checks::{self, gateway};
 use crate::chain::httproute;
 use rhai::plugin::*;
+use rhai::Map;
 use serde_json::Value;
 
 /// The `doctor::` functions for HTTPRoutes.
@@ -21,7 +22,7 @@ pub mod gateway_api {
         ctx: NativeCallContext,
         subject: rhai::Map,
         route: Dynamic,
-    ) -> RhaiResultOf<rhai::Map> {
+    ) -> RhaiResultOf<Map> {
         let mut s = super::subject(
             &ctx,
             "httproute_subject",
