@@ -481,6 +481,11 @@ fn the_layer_doctor_checks_the_gateways_and_fails_on_a_missing_listener_secret()
     let (report, code) = lab.doctor(&layer);
     assert_eq!(failed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
+    assert_eq!(
+        common::lab::check(&report, "crds")["found"],
+        "9 CRDs served and Established",
+        "the Gateway API's four counted: {report:#}"
+    );
     for name in [
         "gateway-class",
         "gateway-public",
