@@ -596,9 +596,16 @@ fn prune_removes_what_the_recipe_stopped_producing() {
     let fork = dir.path().join("public.rhai");
     let fork = fork.to_str().unwrap();
 
+    // Another tool's object beside the instance's: it may use the TLS copy.
+    kubectl_ok(
+        w.cluster,
+        &["-n", name, "create", "configmap", "users-config"],
+    );
+
     // --diff --prune shows exactly what --prune deletes: the Ingress, not
-    // the TLS copy, which stays while the namespace holds the Deployment
-    // and Service.
+    // the TLS copy, which stays while the namespace holds another tool's
+    // ConfigMap (the instance's own Deployment and Service, whose plan
+    // dropped the copy, do not keep it).
     let diff = w.wildrun(&[fork, "--name", name, "--diff", "--prune"]);
     assert_eq!(diff.status.code(), Some(1), "{}", stderr(&diff));
     let predicted: Vec<String> = stdout(&diff)
@@ -614,7 +621,7 @@ fn prune_removes_what_the_recipe_stopped_producing() {
     );
     assert!(
         stderr(&diff).contains(&format!(
-            "kept       Secret {name}/wildcard-wild-cloud-tls (namespace {name} still holds"
+            "kept       Secret {name}/wildcard-wild-cloud-tls (namespace {name} still holds ConfigMap users-config)"
         )),
         "{}",
         stderr(&diff)
@@ -646,6 +653,28 @@ fn prune_removes_what_the_recipe_stopped_producing() {
     assert!(w
         .get(&["-n", name, "secret", "wildcard-wild-cloud-tls"])
         .is_some());
+
+    // Once nothing else is there, the copy the plan dropped goes: the
+    // instance's own objects no longer use it.
+    kubectl_ok(
+        w.cluster,
+        &["-n", name, "delete", "configmap", "users-config"],
+    );
+    let out = w.wildrun(&[fork, "--name", name, "--prune"]);
+    assert_ok(&out, "prune the unused copy");
+    assert_eq!(
+        report(&out)
+            .iter()
+            .filter(|l| l.starts_with("deleted "))
+            .collect::<Vec<_>>(),
+        [&format!("deleted Secret {name}/wildcard-wild-cloud-tls")],
+        "{}",
+        stderr(&out)
+    );
+    assert!(w
+        .get(&["-n", name, "secret", "wildcard-wild-cloud-tls"])
+        .is_none());
+    assert!(w.get(&["namespace", name]).is_some(), "the Namespace stays");
 }
 
 #[test]
@@ -3250,5 +3279,57 @@ fn generated_values_are_never_printed_and_rotate_only_when_asked() {
             .as_str()
             .is_some_and(|v| v != "***" && v.len() > 32),
         "{secret:#}"
+    );
+}
+
+/// Every Gateway API release serves ReferenceGrant as v1beta1 (the only
+/// version before v1.1, as in wild-cloud's CRDs): a recipe's v1beta1 grant
+/// is checked as one, applied at that version, and deleted once (its v1
+/// view is the same object).
+#[test]
+fn a_reference_grant_written_as_v1beta1_is_applied_at_that_version_and_deleted_once() {
+    let w = World::new("grantbeta", false);
+    let name = w.name.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("grant.rhai");
+    std::fs::write(
+        &script,
+        format!(
+            r#"kube::apply(#{{ apiVersion: "v1", kind: "Namespace", metadata: #{{ name: "{name}" }} }});
+kube::apply(#{{ apiVersion: "gateway.networking.k8s.io/v1beta1", kind: "ReferenceGrant",
+    metadata: #{{ name: "gateways", namespace: "{name}" }},
+    spec: #{{ from: [#{{ group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "traefik" }}],
+              to: [#{{ group: "", kind: "Secret" }}] }} }});
+"#
+        ),
+    )
+    .unwrap();
+    let script = script.to_str().unwrap();
+    let out = w.wildrun(&[script]);
+    assert_ok(&out, "apply a v1beta1 ReferenceGrant");
+    assert!(
+        report(&out).contains(&format!("created ReferenceGrant {name}/gateways")),
+        "{}",
+        stderr(&out)
+    );
+    let out = w.wildrun(&[script, "--delete"]);
+    assert_ok(&out, "delete it");
+    let deleted: Vec<String> = report(&out)
+        .into_iter()
+        .filter(|l| l.starts_with("deleted "))
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            format!("deleted ReferenceGrant {name}/gateways"),
+            format!("deleted Namespace {name}")
+        ],
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains(" 2 deleted "),
+        "counted once: {}",
+        stderr(&out)
     );
 }

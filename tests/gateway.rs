@@ -216,6 +216,59 @@ fn patch_route(svc: &RoutedService, patch: &str) {
     ]);
 }
 
+/// A doctor run on a service: its JSON report and exit code.
+type DoctorRun = fn(&RoutedService) -> (Value, Option<i32>);
+
+/// Points the route at a listener its Gateway does not have: the doctor
+/// `run` fails `route-accepted`, naming the listeners there are, and
+/// `listener`.
+fn a_wrong_listener_is_refused(svc: &RoutedService, run: DoctorRun) {
+    patch_route(
+        svc,
+        r#"[{"op": "replace", "path": "/spec/parentRefs/0/sectionName", "value": "web"}]"#,
+    );
+    let report = svc
+        .lab
+        .eventually("the route refused", Duration::from_secs(30), || {
+            let (report, code) = run(svc);
+            (code == Some(1) && failed(&report).contains(&"route-accepted".to_string()))
+                .then_some(report)
+        });
+    assert!(
+        failed(&report).contains(&"listener".to_string()),
+        "{report:#}"
+    );
+    assert!(
+        hint(&report, "route-accepted").contains("[\"https\"]"),
+        "{report:#}"
+    );
+}
+
+/// Applies `patch` (which names a backend that does not exist): the
+/// doctor `run` fails `route-refs` with the fix, and `service`.
+fn a_missing_backend_is_unresolved(svc: &RoutedService, patch: &str, run: DoctorRun) {
+    patch_route(svc, patch);
+    let report = svc
+        .lab
+        .eventually("the backend unresolved", Duration::from_secs(30), || {
+            let (report, code) = run(svc);
+            (code == Some(1) && failed(&report).contains(&"route-refs".to_string()))
+                .then_some(report)
+        });
+    assert!(
+        hint(&report, "route-refs").contains("Service that does not exist"),
+        "{report:#}"
+    );
+    assert!(
+        failed(&report).contains(&"service".to_string()),
+        "{report:#}"
+    );
+}
+
+/// The patch that names a backend Service that does not exist.
+const MISSING_BACKEND: &str =
+    r#"[{"op": "replace", "path": "/spec/rules/0/backendRefs/0/name", "value": "missing"}]"#;
+
 #[test]
 fn the_doctor_is_green_on_a_route_and_red_on_a_wrong_listener_or_backend() {
     let lab = Lab::shared();
@@ -230,40 +283,61 @@ fn the_doctor_is_green_on_a_route_and_red_on_a_wrong_listener_or_backend() {
     assert_eq!(code, Some(0));
 
     // A listener the Gateway does not have: the route is not Accepted.
-    patch_route(
-        &public,
-        r#"[{"op": "replace", "path": "/spec/parentRefs/0/sectionName", "value": "web"}]"#,
-    );
-    let report = lab.eventually("the route refused", Duration::from_secs(30), || {
-        let (report, code) = doctor(&public);
-        (code == Some(1) && failed(&report).contains(&"route-accepted".to_string()))
-            .then_some(report)
-    });
-    assert!(
-        failed(&report).contains(&"listener".to_string()),
+    a_wrong_listener_is_refused(&public, doctor);
+    // A backend that does not exist: the references do not resolve.
+    a_missing_backend_is_unresolved(&internal, MISSING_BACKEND, doctor);
+}
+
+/// `doctor --host`'s report for the service's host (no `--name`: found
+/// by host, whoever made the route).
+fn doctor_by_host(svc: &RoutedService) -> (Value, Option<i32>) {
+    let host = svc.host();
+    let mut args = vec!["--host", host.as_str()];
+    args.extend(svc.extra.iter().map(String::as_str));
+    svc.lab.doctor(&args)
+}
+
+#[test]
+fn the_doctor_by_host_follows_an_httproute_through_its_gateway() {
+    let lab = Lab::shared();
+    let _use = lab.shared_use();
+    let svc = RoutedService::deploy(lab, "public", "gwhost", &[]);
+    let (report, code) = doctor_by_host(&svc);
+    assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        report["route"],
+        format!("HTTPRoute {0}/{0}", svc.name),
         "{report:#}"
     );
+    // The links through the Gateway, and ExternalDNS read from it.
+    for name in [
+        "route-accepted",
+        "route-refs",
+        "listener",
+        "reference-grant",
+        "gateway-address",
+    ] {
+        assert_eq!(
+            common::lab::check(&report, name)["status"],
+            "pass",
+            "{name}: {report:#}"
+        );
+    }
+    let externaldns = common::lab::check(&report, "externaldns")["found"].to_string();
     assert!(
-        hint(&report, "route-accepted").contains("[\"https\"]"),
+        externaldns.contains("gateway-httproute") && externaldns.contains("target"),
         "{report:#}"
     );
 
-    // A backend that does not exist: the references do not resolve.
-    patch_route(
-        &internal,
-        r#"[{"op": "replace", "path": "/spec/rules/0/backendRefs/0/name", "value": "missing"}]"#,
-    );
-    let report = lab.eventually("the backend unresolved", Duration::from_secs(30), || {
-        let (report, code) = doctor(&internal);
-        (code == Some(1) && failed(&report).contains(&"route-refs".to_string())).then_some(report)
-    });
-    assert!(
-        hint(&report, "route-refs").contains("Service that does not exist"),
-        "{report:#}"
-    );
-    assert!(
-        failed(&report).contains(&"service".to_string()),
-        "{report:#}"
+    // A listener the Gateway does not have: not Accepted, named.
+    a_wrong_listener_is_refused(&svc, doctor_by_host);
+    // Back on its listener, with a backend that does not exist.
+    a_missing_backend_is_unresolved(
+        &svc,
+        r#"[{"op": "replace", "path": "/spec/parentRefs/0/sectionName", "value": "https"},
+            {"op": "replace", "path": "/spec/rules/0/backendRefs/0/name", "value": "missing"}]"#,
+        doctor_by_host,
     );
 }
 
@@ -295,13 +369,7 @@ fn the_doctor_is_red_without_the_reference_grant_for_the_certificate() {
     );
 
     // The layer makes it again.
-    let out = lab
-        .command(env!("CARGO_BIN_EXE_wildrun"))
-        .current_dir(common::cluster::repo_root())
-        .args(["scripts/cluster.rhai", "--set", "ingress.api=gateway"])
-        .output()
-        .expect("run scripts/cluster.rhai");
-    assert!(out.status.success(), "{}", text(&out));
+    lab.gateway_layer(&[]);
     let (report, _) = lab.eventually("the listener mended", Duration::from_secs(30), || {
         let (report, code) = doctor(&svc);
         (code == Some(0)).then_some((report, code))
@@ -365,6 +433,15 @@ fn moving_from_ingress_to_httproute_and_back_keeps_answering() {
         .expect("the Ingress pruned");
     assert!(waited < deleted, "{said}");
     assert_eq!(route_accepted(lab, &svc.name), "True");
+    // The Secret copy the Ingress used goes with it: TLS ends at the
+    // Gateway, and the namespace holds only the instance's own objects.
+    let copy = format!("{}/wildcard-wild-cloud-tls", svc.name);
+    let copy_deleted = said
+        .find(&format!("deleted    Secret {copy}"))
+        .unwrap_or_else(|| panic!("the Secret copy not pruned: {said}"));
+    assert!(deleted < copy_deleted, "{said}");
+    let secrets = lab.kubectl_ok(&["-n", &svc.name, "get", "secret", "-o", "name"]);
+    assert_eq!(secrets.trim(), "", "no Secret copy expected");
     // And back to an Ingress, the HTTPRoute pruned once the Ingress answers.
     svc.extra.clear();
     let back = svc.run(&["--prune"]);
@@ -378,6 +455,14 @@ fn moving_from_ingress_to_httproute_and_back_keeps_answering() {
         said.contains(&format!("deleted    HTTPRoute {0}/{0}", svc.name)),
         "{said}"
     );
+    // The copy is applied again, before the Ingress that names it.
+    let copied = said
+        .find(&format!("created    Secret {copy}"))
+        .unwrap_or_else(|| panic!("the Secret copy not applied: {said}"));
+    let ingress = said
+        .find(&format!("created    Ingress {0}/{0}", svc.name))
+        .unwrap_or_else(|| panic!("the Ingress not applied: {said}"));
+    assert!(copied < ingress, "{said}");
     std::thread::sleep(Duration::from_secs(2));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let seen = requests.join().expect("the request loop");
@@ -386,4 +471,97 @@ fn moving_from_ingress_to_httproute_and_back_keeps_answering() {
         seen.iter().all(|s| *s == 200),
         "a request failed during the moves: {seen:?}"
     );
+}
+
+#[test]
+fn the_layer_doctor_checks_the_gateways_and_fails_on_a_missing_listener_secret() {
+    let lab = Lab::shared();
+    // Breaks the layer's internal Gateway: no other test may see it.
+    let _only = lab.exclusive();
+    let layer = ["--layer", "--set", "ingress.api=gateway"];
+    let (report, code) = lab.doctor(&layer);
+    assert_eq!(failed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        common::lab::check(&report, "crds")["found"],
+        "9 CRDs served and Established",
+        "the Gateway API's four counted: {report:#}"
+    );
+    for name in [
+        "gateway-class",
+        "gateway-public",
+        "gateway-internal",
+        "externaldns-httproute",
+    ] {
+        assert_eq!(
+            common::lab::check(&report, name)["status"],
+            "pass",
+            "{name}: {report:#}"
+        );
+    }
+
+    // The internal Gateway's listener names a Secret that does not exist.
+    let pointer = "/spec/listeners/0/tls/certificateRefs/0/name";
+    let original = lab.kubectl_ok(&[
+        "-n",
+        "traefik",
+        "get",
+        "gateway",
+        "internal",
+        "-o",
+        "jsonpath={.spec.listeners[0].tls.certificateRefs[0].name}",
+    ]);
+    let set_secret = |name: &str| {
+        lab.kubectl_ok(&[
+            "-n",
+            "traefik",
+            "patch",
+            "gateway",
+            "internal",
+            "--type=json",
+            "-p",
+            &format!(r#"[{{"op": "replace", "path": "{pointer}", "value": "{name}"}}]"#),
+        ]);
+    };
+    set_secret("missing-tls");
+    let broken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let report = lab.eventually(
+            "the internal Gateway refused",
+            Duration::from_secs(30),
+            || {
+                let (report, code) = lab.doctor(&layer);
+                (code == Some(1) && failed(&report) == ["gateway-internal"]).then_some(report)
+            },
+        );
+        let check = common::lab::check(&report, "gateway-internal");
+        assert!(
+            check["hint"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("the wildcard Certificate writes it"),
+            "{report:#}"
+        );
+        assert!(
+            check["found"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("missing-tls"),
+            "{report:#}"
+        );
+    }));
+    // Put back as it was, and the field given back to the layer (kubectl's
+    // patch took it: the layer's next run would meet a conflict).
+    set_secret(original.trim());
+    lab.gateway_layer(&["--force"]);
+    lab.eventually(
+        "the internal Gateway mended",
+        Duration::from_secs(30),
+        || {
+            let (report, code) = lab.doctor(&layer);
+            (code == Some(0)).then_some(report)
+        },
+    );
+    if let Err(failure) = broken {
+        std::panic::resume_unwind(failure);
+    }
 }

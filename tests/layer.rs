@@ -330,7 +330,7 @@ fn bad_layer_configuration_is_refused_before_anything_is_written() {
 /// A plane-side world: test namespaces for MetalLB, the TLS sources,
 /// ExternalDNS and Traefik, so the layer's objects land only there.
 struct World {
-    cluster: &'static TestCluster,
+    cluster: TestCluster,
     metallb: TestNamespace,
     tls: TestNamespace,
     edns: TestNamespace,
@@ -339,9 +339,14 @@ struct World {
 
 impl World {
     fn new(test: &str) -> World {
-        let cluster = TestCluster::shared();
+        World::on(TestCluster::shared(), test)
+    }
+
+    /// A world on `cluster` (a plane of the test's own, for a real run of
+    /// the layer: its cluster-scoped objects would meet other tests').
+    fn on(cluster: &TestCluster, test: &str) -> World {
         let world = World {
-            cluster,
+            cluster: cluster.clone(),
             metallb: TestNamespace::new(cluster, &format!("{test}-metallb")),
             tls: TestNamespace::new(cluster, &format!("{test}-tls")),
             edns: TestNamespace::new(cluster, &format!("{test}-edns")),
@@ -657,4 +662,155 @@ fn an_internal_certificate_under_another_domain_is_kept_unless_adopted() {
         )),
         "{stderr}"
     );
+}
+
+/// The layer's Gateways follow the rules of every part of the layer:
+/// another tool's Gateway of that name is used when it matches the
+/// configuration, refused before any write when it differs (naming both
+/// ways out), and adopted in place with --adopt; wild-cloud's own HTTP
+/// Gateway (`traefik-gateway`) is left as it is.
+#[test]
+fn with_the_gateway_api_another_tools_gateway_is_used_refused_or_adopted() {
+    let w = World::new("layergw");
+    w.secret(w.tls.name(), "cloudflare-api-token", "api-token", TOKEN);
+    let ns = w.traefik.name();
+    let gateway = ["--set", "ingress.api=gateway"];
+    w.kubectl_apply(&json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "traefik-gateway", "namespace": ns},
+        "spec": {"gatewayClassName": "traefik",
+                 "listeners": [{"name": "web", "port": 8000, "protocol": "HTTP"}]},
+    }));
+    // The public Gateway as the layer renders it, made by kubectl.
+    let sets = w.sets();
+    let mut render_sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    render_sets.push("ingress.api=gateway");
+    let rendered = render(&render_sets);
+    let mut public = find(&rendered, "Gateway", "public").clone();
+    public["metadata"]
+        .as_object_mut()
+        .expect("metadata")
+        .remove("labels");
+    w.kubectl_apply(&public);
+
+    let mut args = gateway.to_vec();
+    args.push("--dry-run=server");
+    let out = w.wildrun(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "using existing Gateway {ns}/public (not made by wildrun)"
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !text(&out).contains(&format!("Gateway {ns}/public\n"))
+            && !text(&out).contains("traefik-gateway"),
+        "{}",
+        text(&out)
+    );
+
+    // Another port: refused before anything is written.
+    let out = w.cluster.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "gateway",
+        "public",
+        "--type=json",
+        "-p",
+        r#"[{"op": "replace", "path": "/spec/listeners/0/port", "value": 8443}]"#,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = w.wildrun(&gateway);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr.contains(&format!("Gateway {ns}/public (made by kubectl"))
+            && stderr.contains("ingress.httpsPort is 443, it has 8443")
+            && stderr.contains("ingress.httpsPort: 8443")
+            && stderr.contains("--adopt"),
+        "{stderr}"
+    );
+    let out = w.pool();
+    assert!(
+        !out.status.success(),
+        "written before the refusal: {}",
+        text(&out)
+    );
+
+    // --adopt: managed in place, the configuration's port written.
+    let mut args = gateway.to_vec();
+    args.extend(["--adopt", "--dry-run=server"]);
+    let out = w.wildrun(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("configured Gateway {ns}/public")),
+        "{}",
+        text(&out)
+    );
+}
+
+/// A Gateway adopted with --adopt is managed in place (the configuration's
+/// port written, marked adopted), and `--delete` releases it: it stays,
+/// without wildrun's marks. A real run, on a plane of its own.
+#[test]
+fn with_the_gateway_api_an_adopted_gateway_is_released_by_delete() {
+    let plane = common::cluster::PrivatePlane::start();
+    let w = World::on(&plane.cluster, "layergwadopt");
+    w.secret(w.tls.name(), "cloudflare-api-token", "api-token", TOKEN);
+    let ns = w.traefik.name().to_string();
+    let sets = w.sets();
+    let mut render_sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    render_sets.push("ingress.api=gateway");
+    let mut public = find(&render(&render_sets), "Gateway", "public").clone();
+    public["metadata"]
+        .as_object_mut()
+        .expect("metadata")
+        .remove("labels");
+    public["spec"]["listeners"][0]["port"] = json!(8443);
+    w.kubectl_apply(&public);
+    let gateway_json = || -> Value {
+        let out = w.get(&[
+            "-n",
+            &ns,
+            "gateways.gateway.networking.k8s.io",
+            "public",
+            "-o",
+            "json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).expect("the Gateway")
+    };
+
+    let out = w.wildrun(&["--set", "ingress.api=gateway", "--adopt"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let adopted = gateway_json();
+    assert_eq!(adopted["spec"]["listeners"][0]["port"], 443, "{adopted:#}");
+    assert!(
+        adopted["metadata"]["annotations"]["wildrun.dev/adopted"].is_string(),
+        "{adopted:#}"
+    );
+
+    let out = w.wildrun(&["--set", "ingress.api=gateway", "--delete"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("released   Gateway {ns}/public")),
+        "{}",
+        text(&out)
+    );
+    let released = gateway_json();
+    assert!(
+        released["metadata"]["annotations"]
+            .get("wildrun.dev/adopted")
+            .is_none()
+            && released["metadata"]["labels"]
+                .get("app.kubernetes.io/managed-by")
+                .is_none(),
+        "{released:#}"
+    );
+    // The Gateway the layer made itself is deleted.
+    let out = w.get(&["-n", &ns, "gateways.gateway.networking.k8s.io", "internal"]);
+    assert!(!out.status.success(), "{}", text(&out));
 }

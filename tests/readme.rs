@@ -516,6 +516,7 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("config::source(key)", "config::source(\"cloud.domain\")", Gives::Value),
     // In a dry run it may not read the cluster: its own error says so.
     ("discover::layer(options)", "discover::layer(#{ domain: \"example.com\" })", Gives::Error("--dry-run")),
+    ("discover::identity(object)", "discover::identity(cm)", Gives::Value),
     ("discover::external_dns_release(image)", "discover::external_dns_release(\"registry.k8s.io/external-dns/external-dns:v0.14.2\")", Gives::Value),
     ("out::line(text)", "out::line(\"readme\")", Gives::Value),
     ("out::json(value)", "out::json(#{ a: 1 })", Gives::Value),
@@ -578,6 +579,27 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("doctor::middlewares(route, middlewares)", "doctor::middlewares(route, [mw])", Gives::Value),
     ("doctor::dns_address(s, lookups, traefik_ips, server)", "doctor::dns_address(s, #{ asked: dns::resolve(\"web.example.com\", \"A\", #{ server: \"127.0.0.1:1\", timeout: 1 }) }, [], ())", Gives::Value),
     ("doctor::route_externaldns(s, route, deployments, lookups, traefik_ips)", "doctor::route_externaldns(s, route, [deploy], #{}, [])", Gives::Value),
+    ("doctor::route_externaldns(s, route, gateway, deployments, lookups, traefik_ips)", "doctor::route_externaldns(s, http_route, gw, [deploy], #{}, [])", Gives::Value),
+    ("doctor::routes(host, path, ingresses, ingress_routes, http_routes)", "doctor::routes(\"web.example.com\", \"/\", [], [], [hr])", Gives::Value),
+    // The checks of ingress.api: gateway, on an HTTPRoute and Gateway of PRELUDE's.
+    ("doctor::httproute_subject(inputs, route)", "doctor::httproute_subject(inputs, hr)", Gives::Value),
+    ("doctor::httproute(s, route)", "doctor::httproute(gs, hr)", Gives::Value),
+    ("doctor::httproute_host(s, route)", "doctor::httproute_host(gs, hr)", Gives::Value),
+    ("doctor::httproute_accepted(route, gateway)", "doctor::httproute_accepted(hr, gw)", Gives::Value),
+    ("doctor::httproute_refs(route)", "doctor::httproute_refs(hr)", Gives::Value),
+    ("doctor::httproute_listener(s, route, gateway)", "doctor::httproute_listener(gs, hr, gw)", Gives::Value),
+    ("doctor::reference_grant(gateway, secret, grants)", "doctor::reference_grant(gw, doctor::listener_secret(hr, gw, \"web.example.com\"), [])", Gives::Value),
+    ("doctor::gateway_address(s, gateway)", "doctor::gateway_address(gs, gw)", Gives::Value),
+    ("doctor::externaldns_gateway(s, gateway, deployments)", "doctor::externaldns_gateway(gs, gw, [deploy])", Gives::Value),
+    ("doctor::httproute_service(s, route, service)", "doctor::httproute_service(gs, hr, svc)", Gives::Value),
+    ("doctor::httproute_middleware_ref(s, route)", "doctor::httproute_middleware_ref(gs, hr)", Gives::Value),
+    ("doctor::httproute_parent(route)", "doctor::httproute_parent(hr)", Gives::Value),
+    ("doctor::httproute_backend(route)", "doctor::httproute_backend(hr)", Gives::Value),
+    ("doctor::gateway_class(name, classes)", "doctor::gateway_class(\"traefik\", [])", Gives::Value),
+    ("doctor::layer_gateway(namespace, name, gateway, secret, grants, load_balancer_ip)", "doctor::layer_gateway(\"traefik\", \"public\", gw, (), [], ())", Gives::Value),
+    ("doctor::externaldns_source(domain, deployments)", "doctor::externaldns_source(\"example.com\", [deploy])", Gives::Value),
+    ("doctor::gateway_secret(gateway)", "doctor::gateway_secret(gw)", Gives::Value),
+    ("doctor::listener_secret(route, gateway, host)", "doctor::listener_secret(hr, gw, \"web.example.com\")", Gives::Value),
     ("doctor::traefik_service(services, workloads)", "doctor::traefik_service([svc], [])", Gives::Value),
     ("doctor::probe_name(host)", "doctor::probe_name(\"web.example.com\")", Gives::Value),
     ("doctor::route_hosts(route)", "doctor::route_hosts(ing)", Gives::Value),
@@ -639,6 +661,15 @@ let mw = #{ apiVersion: "traefik.io/v1alpha1", kind: "Middleware", metadata: #{ 
 let inputs = #{ name: "web", namespace: "readme", domain: "example.com", days: 30, https_port: 443 };
 let s = doctor::subject(inputs, ing);
 let route = doctor::routes("web.example.com", "/", [ing], []).routes[0];
+let hr = #{ apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: #{ name: "web", namespace: "readme" },
+            spec: #{ hostnames: ["web.example.com"], parentRefs: [#{ name: "public", namespace: "traefik", sectionName: "https" }],
+                     rules: [#{ backendRefs: [#{ name: "web", port: 80 }] }] } };
+let gw = #{ apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway",
+            metadata: #{ name: "public", namespace: "traefik", annotations: #{ "external-dns.alpha.kubernetes.io/target": "example.com" } },
+            spec: #{ gatewayClassName: "traefik", listeners: [#{ name: "https", hostname: "*.example.com", port: 443, protocol: "HTTPS",
+                     tls: #{ certificateRefs: [#{ name: "wildcard-tls", namespace: "cert-manager" }] } }] } };
+let gs = doctor::httproute_subject(inputs, hr);
+let http_route = doctor::routes("web.example.com", "/", [], [], [hr]).routes[0];
 "#;
 
 #[test]

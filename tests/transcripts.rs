@@ -313,6 +313,10 @@ const MARKERS: &[(&str, &str)] = &[
     ("wait", "lab"),
     ("doctor", "lab"),
     ("doctor-broken", "lab"),
+    ("gateway-wait", "lab"),
+    ("gateway-move", "lab"),
+    ("gateway-doctor", "lab"),
+    ("gateway-doctor-grant", "lab"),
     ("doctor-host", "existing-lab"),
     ("doctor-host-filter", "existing-lab"),
     ("watch", "plane"),
@@ -781,4 +785,56 @@ fn the_transcripts_in_the_existing_layer_lab_are_real_runs() {
         }
     }
     run("doctor-host-filter");
+}
+
+/// The transcripts of "Gateway API": `--wait` over an HTTPRoute, the move
+/// of an instance from its Ingress with `--prune`, the doctor on the route,
+/// and the doctor with the layer's ReferenceGrant taken away (put back by
+/// the layer's run afterwards, whatever the outcome).
+#[test]
+fn the_gateway_transcripts_in_the_visibility_lab_are_real_runs() {
+    let all = transcripts();
+    let lab = Lab::shared();
+    let scratch = Scratch::new();
+    // Takes the layer's ReferenceGrant away: no other test may see it gone.
+    let _alone = lab.exclusive();
+    for name in ["gw3", "web"] {
+        delete_lab_service(lab, name);
+    }
+    for step in &by_marker(&all, "gateway-wait").steps {
+        run_lab_step(step, lab, &scratch);
+    }
+
+    // The instance answers over its Ingress first.
+    let out = lab.wildrun(&["scripts/public.rhai", "--name", "web", "--wait"]);
+    assert!(out.status.success(), "{}", common::lab::text(&out));
+    for step in &by_marker(&all, "gateway-move").steps {
+        run_lab_step(step, lab, &scratch);
+    }
+    for step in &by_marker(&all, "gateway-doctor").steps {
+        run_lab_step(step, lab, &scratch);
+    }
+
+    let grant = &by_marker(&all, "gateway-doctor-grant").steps;
+    let broken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_lab_step(&grant[0], lab, &scratch);
+        // Traefik takes a moment to refuse the listener and the route.
+        lab.eventually(
+            "Traefik refuses the listener and the route",
+            std::time::Duration::from_secs(60),
+            || {
+                let (report, _) = lab.doctor(&["--name", "web", "--set", "ingress.api=gateway"]);
+                let failed = |name: &str| common::lab::check(&report, name)["status"] == "fail";
+                (failed("route-accepted") && failed("listener")).then_some(())
+            },
+        );
+        run_lab_step(&grant[1], lab, &scratch);
+    }));
+    lab.gateway_layer(&[]);
+    if let Err(failure) = broken {
+        std::panic::resume_unwind(failure);
+    }
+    for name in ["gw3", "web"] {
+        delete_lab_service(lab, name);
+    }
 }

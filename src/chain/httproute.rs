@@ -9,6 +9,7 @@
 use super::ingress::{self, Backend, PortRef};
 use super::names::TARGET;
 use super::route::{MiddlewareRef, Route};
+use super::{array, text};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -17,18 +18,6 @@ pub const GROUP: &str = crate::objects::gateway::GROUP;
 
 /// The kind [`Route::kind`] carries for an HTTPRoute.
 pub const KIND: &str = "HTTPRoute";
-
-fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
-    object.pointer(pointer).and_then(Value::as_str)
-}
-
-fn array<'a>(object: &'a Value, pointer: &str) -> &'a [Value] {
-    object
-        .pointer(pointer)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
 
 /// A route's reference to a Gateway listener, its namespace filled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,14 +276,28 @@ pub fn as_route(route: &Value, host: &str, path: &str) -> Option<Route> {
     if !covers {
         return None;
     }
-    let prefix = array(route, "/spec/rules")
+    // A rule without matches matches every path (a `PathPrefix /`); a
+    // PathPrefix matches whole segments, as an Ingress's `Prefix`.
+    let (matcher, prefix) = array(route, "/spec/rules")
         .iter()
-        .flat_map(|r| array(r, "/matches"))
-        .filter_map(|m| text(m, "/path/value"))
-        .filter(|p| path.starts_with(p))
-        .max_by_key(|p| p.len())
-        .unwrap_or("/");
-    let rule = format!("Host(`{host}`) && PathPrefix(`{prefix}`)");
+        .flat_map(|r| match array(r, "/matches") {
+            [] => vec![("Prefix", "/")],
+            matches => matches
+                .iter()
+                .map(|m| match text(m, "/path/type") {
+                    Some("Exact") => ("Exact", text(m, "/path/value").unwrap_or("/")),
+                    _ => ("Prefix", text(m, "/path/value").unwrap_or("/")),
+                })
+                .collect(),
+        })
+        .filter(|(matcher, p)| super::route::ingress_path_matches(p, matcher, path))
+        .max_by_key(|(_, p)| p.len())?;
+    let matcher = if matcher == "Exact" {
+        "Path"
+    } else {
+        "PathPrefix"
+    };
+    let rule = format!("Host(`{host}`) && {matcher}(`{prefix}`)");
     Some(Route {
         kind: KIND.to_string(),
         namespace: namespace(route).to_string(),
@@ -382,6 +385,16 @@ mod tests {
         );
         assert_eq!(r.kind, "HTTPRoute");
         assert!(as_route(&route(), "other.example.com", "/").is_none());
+        // A path no rule matches is not served.
+        let mut api_only = route();
+        api_only["spec"]["rules"][0]["matches"] =
+            json!([{"path": {"type": "PathPrefix", "value": "/api"}}]);
+        assert!(as_route(&api_only, "web.internal.example.com", "/").is_none());
+        let r = as_route(&api_only, "web.internal.example.com", "/api/v1").expect("/api");
+        assert_eq!(
+            r.rule,
+            "Host(`web.internal.example.com`) && PathPrefix(`/api`)"
+        );
     }
 
     #[test]

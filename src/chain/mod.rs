@@ -16,3 +16,19 @@ pub mod names;
 pub mod route;
 pub mod rule;
 pub mod subject;
+
+use serde_json::Value;
+
+/// A string at `pointer` in `object`.
+fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
+    object.pointer(pointer).and_then(Value::as_str)
+}
+
+/// The list at `pointer` in `object` (empty when missing or not a list).
+fn array<'a>(object: &'a Value, pointer: &str) -> &'a [Value] {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}

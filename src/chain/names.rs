@@ -41,6 +41,10 @@ pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 /// chart labels them.
 pub const TRAEFIK_SELECTOR: &str = "app.kubernetes.io/name=traefik";
 
+/// The controller name Traefik's kubernetesGateway provider serves
+/// GatewayClasses of.
+pub const GATEWAY_CONTROLLER: &str = "traefik.io/gateway-controller";
+
 /// The selector of every object wildrun applies.
 pub fn managed_by_selector() -> String {
     format!("{MANAGED_BY_LABEL}={MANAGED_BY}")

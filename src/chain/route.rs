@@ -9,13 +9,14 @@
 use super::ingress::{self, Backend, PortRef};
 use super::names::CRD_PROVIDER;
 use super::rule::Rule;
+use super::{array, text};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// What serves a host and path.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Route {
-    /// `Ingress` or `IngressRoute`.
+    /// `Ingress`, `IngressRoute` or `HTTPRoute`.
     pub kind: String,
     /// Its namespace.
     pub namespace: String,
@@ -68,21 +69,28 @@ impl std::fmt::Display for MiddlewareRef {
     }
 }
 
-/// The routes `ingresses` and `ingress_routes` (as `kube::list` returns
-/// them) have for `host` and `path`, the one Traefik picks first (highest
-/// priority; on a tie, the longer rule). An IngressRoute whose rule cannot
-/// be read is left out, with the reason in `unreadable`.
+/// The routes `ingresses`, `ingress_routes` and `http_routes` (Gateway
+/// API HTTPRoutes; as `kube::list` returns them) have for `host` and
+/// `path`, the one Traefik picks first (highest priority; on a tie, the
+/// longer rule). An IngressRoute whose rule cannot be read is left out,
+/// with the reason in `unreadable`.
 pub fn find(
     host: &str,
     path: &str,
     ingresses: &[Value],
     ingress_routes: &[Value],
+    http_routes: &[Value],
     unreadable: &mut Vec<String>,
 ) -> Vec<Route> {
     let mut found: Vec<Route> = Vec::new();
     for ing in ingresses {
         found.extend(ingress_routes_of(ing, host, path));
     }
+    found.extend(
+        http_routes
+            .iter()
+            .filter_map(|r| super::httproute::as_route(r, host, path)),
+    );
     for ir in ingress_routes {
         for (route, problem) in ingress_route_routes(ir, host, path) {
             match problem {
@@ -150,18 +158,6 @@ pub fn addresses(object: &Value) -> Vec<Address> {
         _ => {}
     }
     found
-}
-
-fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
-    object.pointer(pointer).and_then(Value::as_str)
-}
-
-fn array<'a>(object: &'a Value, pointer: &str) -> &'a [Value] {
-    object
-        .pointer(pointer)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
 }
 
 /// Whether an Ingress host (`*.example.com`: exactly one label) covers `host`.
@@ -412,6 +408,7 @@ mod tests {
             "/api/v1",
             &[gitea_ingress()],
             &[],
+            &[],
             &mut unreadable,
         );
         assert_eq!(routes.len(), 2);
@@ -424,6 +421,7 @@ mod tests {
             "git.example.com",
             "/",
             &[gitea_ingress()],
+            &[],
             &[],
             &mut unreadable,
         );
@@ -440,6 +438,7 @@ mod tests {
             "/",
             &[gitea_ingress()],
             &[],
+            &[],
             &mut unreadable
         )
         .is_empty());
@@ -454,6 +453,7 @@ mod tests {
             "/",
             &[],
             &[ingress_route()],
+            &[],
             &mut unreadable,
         );
         assert_eq!(routes.len(), 1);
@@ -476,9 +476,41 @@ mod tests {
         );
         let mut bad = ingress_route();
         bad["spec"]["routes"][0]["match"] = json!("Host(`who.example.com`");
-        assert!(find("who.example.com", "/", &[], &[bad], &mut unreadable).is_empty());
+        assert!(find("who.example.com", "/", &[], &[bad], &[], &mut unreadable).is_empty());
         assert_eq!(unreadable.len(), 1);
         assert!(unreadable[0].starts_with("IngressRoute apps/whoami: cannot read the rule"));
+    }
+
+    #[test]
+    fn http_routes_are_routes_too() {
+        let http_route = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"hostnames": ["git.example.com"],
+                     "parentRefs": [{"name": "public", "namespace": "traefik", "sectionName": "https"}],
+                     "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/api/v1"}}],
+                                "backendRefs": [{"name": "web", "port": 80}]}]}});
+        let mut unreadable = Vec::new();
+        let routes = find(
+            "git.example.com",
+            "/api/v1/x",
+            &[gitea_ingress()],
+            &[],
+            &[http_route],
+            &mut unreadable,
+        );
+        // The longest rule first: the HTTPRoute's /api/v1 over the Ingress's paths.
+        assert_eq!(
+            routes
+                .iter()
+                .map(|r| format!("{} {}", r.kind, r.rule))
+                .collect::<Vec<_>>(),
+            [
+                "HTTPRoute Host(`git.example.com`) && PathPrefix(`/api/v1`)",
+                "Ingress Host(`git.example.com`) && PathPrefix(`/api`)",
+                "Ingress Host(`git.example.com`) && PathPrefix(`/`)"
+            ]
+        );
+        assert_eq!(routes[0].backends[0].service, "web");
     }
 
     #[test]

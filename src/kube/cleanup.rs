@@ -21,7 +21,7 @@
 //! not deleted: they stay, without wildrun's marks and field ownership.
 
 use super::cluster::{Cluster, Kind};
-use super::contents::{Holdings, Inventory};
+use super::contents::{group_of, Holdings, Inventory};
 use super::error::{KubeError, Result};
 use super::objects::delete;
 use super::permissions::{Need, Permissions};
@@ -104,7 +104,9 @@ fn removal(f: &Found, kept: Option<String>) -> Removal {
     }
 }
 
-/// Every kind to search: the plan's kinds, then the kinds wildrun knows, each once.
+/// Every kind to search: the plan's kinds, then the kinds wildrun knows,
+/// each once whatever its version (a ReferenceGrant listed as v1beta1 and
+/// as v1 is the same objects twice).
 async fn searchable_kinds(cluster: &Cluster, plan: &Plan) -> Result<Vec<Kind>> {
     let mut wanted: Vec<(String, String)> = plan
         .targets()
@@ -115,7 +117,7 @@ async fn searchable_kinds(cluster: &Cluster, plan: &Plan) -> Result<Vec<Kind>> {
     let mut seen = BTreeSet::new();
     let mut kinds = Vec::new();
     for (api_version, kind) in wanted {
-        if !seen.insert((api_version.clone(), kind.clone())) {
+        if !seen.insert((group_of(&api_version).to_string(), kind.clone())) {
             continue;
         }
         match cluster.resolve(&api_version, &kind).await {
@@ -230,11 +232,18 @@ fn bound_to<'f>(namespace_bound: &'f [Found], ns: &str) -> Vec<&'f Found> {
 /// namespace holds nothing but what is `leaving` (the instance's objects
 /// deleted before it) and the other namespace-bound objects there; `also`
 /// are objects that will be there though they may not be yet (a preview).
+///
+/// `planned` are the plan's targets (none for `--delete`). Those that stay are the instance's
+/// own and do not keep a Secret copy the plan dropped (the instance no
+/// longer uses it: an Ingress moved to an HTTPRoute, whose TLS ends at the
+/// Gateway); they keep a Namespace. Other instances' objects, and other
+/// tools', keep both.
 async fn namespace_verdicts<'f>(
     cluster: &Cluster,
     namespace_bound: &'f [Found],
     leaving: &[ObjectRef],
     also: &[ObjectRef],
+    planned: &[ObjectRef],
 ) -> Result<Vec<(&'f Found, Option<String>)>> {
     let mut verdicts = Vec::new();
     if namespace_bound.is_empty() {
@@ -252,10 +261,31 @@ async fn namespace_verdicts<'f>(
             .collect();
         // A released copy stays, and keeps its namespace.
         gone.extend(ours.iter().filter(|f| !f.adopted).map(|f| f.target.clone()));
+        let staying: Vec<ObjectRef> = planned
+            .iter()
+            .filter(|t| t.namespace.as_deref() == Some(ns.as_str()) && !gone.contains(t))
+            .cloned()
+            .collect();
+        gone.extend(staying.iter().cloned());
         let holdings = inventory.holdings(cluster, &ns, &gone, also).await?;
         let note = keep_note(&ns, &holdings);
+        let namespace_note = if staying.is_empty() {
+            note.clone()
+        } else {
+            let names: Vec<String> = staying
+                .iter()
+                .map(|t| format!("{} {}", t.kind, t.name))
+                .chain(holdings.objects.iter().cloned())
+                .collect();
+            Some(format!("namespace {ns} still holds {}", first_few(&names)))
+        };
         for f in ours {
-            verdicts.push((f, note.clone()));
+            let verdict = if f.target.kind == "Namespace" {
+                namespace_note.clone()
+            } else {
+                note.clone()
+            };
+            verdicts.push((f, verdict));
         }
     }
     Ok(verdicts)
@@ -265,11 +295,14 @@ async fn namespace_verdicts<'f>(
 /// plan order, then, namespace by namespace, Secret copies and the Namespace
 /// itself when nothing else is left there; waits until all are gone. When
 /// it fails, the objects it did not get to are in the report as not done
-/// (the one that failed is there already).
+/// (the one that failed is there already). `staying`: the instance's
+/// objects that stay (a prune's plan; none for `--delete`), see
+/// [`namespace_verdicts`].
 async fn remove(
     cluster: &Cluster,
     plan: &Plan,
     found: Vec<Found>,
+    staying: &[ObjectRef],
     report: &mut Report,
     dry_run: bool,
 ) -> Result<()> {
@@ -285,7 +318,9 @@ async fn remove(
         }
         // Copies and namespaces: only where nothing else remains.
         let leaving: Vec<ObjectRef> = deleted.iter().map(|(f, _)| f.target.clone()).collect();
-        for (f, kept) in namespace_verdicts(cluster, &namespace_bound, &leaving, &[]).await? {
+        for (f, kept) in
+            namespace_verdicts(cluster, &namespace_bound, &leaving, &[], staying).await?
+        {
             remove_one(cluster, f, removal(f, kept), report, dry_run, &mut deleted).await?;
         }
         if !dry_run {
@@ -530,7 +565,7 @@ pub async fn delete_instance(
     for f in &data {
         report.push_entry(data_kept(f, "--delete"), dry_run);
     }
-    remove(cluster, plan, found, report, dry_run).await
+    remove(cluster, plan, found, &[], report, dry_run).await
 }
 
 /// Whether `f` holds data that `rules` says to keep (no `--allow-prune-data`).
@@ -776,7 +811,9 @@ pub async fn preview_prune(
         }
         preview.add(cluster, f, removal).await?;
     }
-    for (f, kept) in namespace_verdicts(cluster, &namespace_bound, &leaving, &planned).await? {
+    for (f, kept) in
+        namespace_verdicts(cluster, &namespace_bound, &leaving, &planned, &planned).await?
+    {
         preview.add(cluster, f, removal(f, kept)).await?;
     }
     Ok(preview)
@@ -857,7 +894,7 @@ pub async fn prune_instance(
     for entry in spared {
         report.push_entry(entry, dry_run);
     }
-    remove(cluster, plan, stale, report, dry_run).await
+    remove(cluster, plan, stale, &plan.targets(), report, dry_run).await
 }
 
 #[cfg(test)]

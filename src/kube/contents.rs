@@ -252,7 +252,7 @@ impl Inventory {
 }
 
 /// The group of an `apiVersion` (`""` for the core group's `v1`).
-fn group_of(api_version: &str) -> &str {
+pub(crate) fn group_of(api_version: &str) -> &str {
     api_version.split_once('/').map(|(g, _)| g).unwrap_or("")
 }
 

@@ -83,6 +83,18 @@ where
     Ok((value, unknown))
 }
 
+/// The older version every Gateway API release serves ReferenceGrant at
+/// (the only one before v1.1, as in wild-cloud's v1.0.0 CRDs).
+const REFERENCE_GRANT_V1BETA1: &str = "gateway.networking.k8s.io/v1beta1";
+
+/// A ReferenceGrant written as v1beta1: the same fields as v1, kept at the
+/// version it was written in (the typed struct would write v1).
+fn convert_reference_grant_v1beta1(value: &Value) -> Converted {
+    let (mut canonical, unknown) = convert_custom::<gateway::ReferenceGrant>(value)?;
+    canonical["apiVersion"] = Value::String(REFERENCE_GRANT_V1BETA1.to_string());
+    Ok((canonical, unknown))
+}
+
 macro_rules! kinds {
     ($($conv:ident $ty:ty),* $(,)?) => {
         vec![$(KindInfo {
@@ -140,6 +152,13 @@ fn registry() -> &'static [KindInfo] {
         for k in &mut kinds {
             k.label_name = matches!(k.kind.as_str(), "Namespace" | "Service");
         }
+        kinds.push(KindInfo {
+            api_version: REFERENCE_GRANT_V1BETA1.to_string(),
+            kind: "ReferenceGrant".to_string(),
+            namespaced: true,
+            label_name: false,
+            convert: convert_reference_grant_v1beta1,
+        });
         kinds
     })
 }
@@ -150,10 +169,16 @@ fn lookup(api_version: &str, kind: &str) -> Option<&'static KindInfo> {
         .find(|k| k.api_version == api_version && k.kind == kind)
 }
 
-/// Every `(apiVersion, kind)` the registry types.
+/// Every `(apiVersion, kind)` the registry types, each kind once (in its
+/// newest version: a ReferenceGrant is typed as v1 and v1beta1 too).
 pub fn known_kinds() -> Vec<(String, String)> {
+    let mut seen = std::collections::BTreeSet::new();
     registry()
         .iter()
+        .filter(|k| {
+            let group = crate::kube::contents::group_of(&k.api_version);
+            seen.insert((group.to_string(), k.kind.clone()))
+        })
         .map(|k| (k.api_version.clone(), k.kind.clone()))
         .collect()
 }
@@ -585,6 +610,33 @@ mod tests {
         let v = json!({"apiVersion": "apps/v1beta1", "kind": "Deployment", "metadata": {"name": "a", "namespace": "a"}});
         let err = TypedObject::from_value(&v).unwrap_err().to_string();
         assert!(err.contains("did you mean apps/v1?"), "{err}");
+    }
+
+    #[test]
+    fn a_reference_grant_of_v1beta1_is_typed_and_keeps_its_version() {
+        let mut v = json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+            "metadata": {"name": "g", "namespace": "cert-manager"},
+            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "traefik"}],
+                     "to": [{"group": "", "kind": "Secret"}]}});
+        let obj = TypedObject::from_value(&v).expect("v1beta1 serves ReferenceGrant");
+        assert!(obj.typed);
+        assert_eq!(obj.api_version, "gateway.networking.k8s.io/v1beta1");
+        assert_eq!(obj.value["apiVersion"], "gateway.networking.k8s.io/v1beta1");
+        v["spec"]["tos"] = json!([]);
+        let err = TypedObject::from_value(&v).unwrap_err().to_string();
+        assert!(err.contains("tos"), "{err}");
+        // Searched for once, in its newest version.
+        let grants: Vec<_> = known_kinds()
+            .into_iter()
+            .filter(|(_, k)| k == "ReferenceGrant")
+            .collect();
+        assert_eq!(
+            grants,
+            [(
+                "gateway.networking.k8s.io/v1".to_string(),
+                "ReferenceGrant".to_string()
+            )]
+        );
     }
 
     #[test]

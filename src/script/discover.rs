@@ -102,6 +102,18 @@ pub mod discover_api {
         to_script(&ctx, &layer)
     }
 
+    /// Who made an object (as `kube::get` returns it; `()` gives `()`):
+    /// `#{ namespace, name, ours, adopted, instance, made_by }`, as every
+    /// part `discover::layer` finds carries it.
+    #[rhai_fn(return_raw)]
+    pub fn identity(ctx: NativeCallContext, object: Dynamic) -> RhaiResultOf<Dynamic> {
+        if object.is_unit() {
+            return Ok(Dynamic::UNIT);
+        }
+        let value = crate::script::support::to_json(&object)?;
+        to_script(&ctx, &crate::discover::Identity::of(&value))
+    }
+
     /// What the ExternalDNS release an image names knows and needs:
     /// `#{ version, knows_annotation_prefix, policy_required,
     /// default_policy }` (`--annotation-prefix` exists since v0.20.0;

@@ -276,10 +276,33 @@ pub mod doctor_api {
         ingresses: Dynamic,
         ingress_routes: Dynamic,
     ) -> RhaiResultOf<Map> {
+        routes_with_http_routes(ctx, host, path, ingresses, ingress_routes, Dynamic::UNIT)
+    }
+
+    /// As `routes`, with the Gateway API's HTTPRoutes (`http_routes`) too:
+    /// a route of kind `HTTPRoute` serves `host` by its `hostnames` and
+    /// `path` by its rules' matches.
+    #[rhai_fn(name = "routes", return_raw)]
+    pub fn routes_with_http_routes(
+        ctx: NativeCallContext,
+        host: &str,
+        path: &str,
+        ingresses: Dynamic,
+        ingress_routes: Dynamic,
+        http_routes: Dynamic,
+    ) -> RhaiResultOf<Map> {
         let ingresses = super::objects(&ctx, "routes", &ingresses)?;
         let ingress_routes = super::objects(&ctx, "routes", &ingress_routes)?;
+        let http_routes = super::objects(&ctx, "routes", &http_routes)?;
         let mut unreadable = Vec::new();
-        let found = route::find(host, path, &ingresses, &ingress_routes, &mut unreadable);
+        let found = route::find(
+            host,
+            path,
+            &ingresses,
+            &ingress_routes,
+            &http_routes,
+            &mut unreadable,
+        );
         let check = checks::route::routes(host, path, &found, &unreadable);
         let mut out = rhai::Map::new();
         out.insert("routes".into(), to_script(&ctx, &found)?);
@@ -357,6 +380,31 @@ pub mod doctor_api {
         lookups: Dynamic,
         traefik_ips: Dynamic,
     ) -> RhaiResultOf<Dynamic> {
+        route_externaldns_through(
+            ctx,
+            subject,
+            route,
+            Dynamic::UNIT,
+            deployments,
+            lookups,
+            traefik_ips,
+        )
+    }
+
+    /// As `route_externaldns`, for an HTTPRoute: ExternalDNS reads it with
+    /// its `gateway-httproute` source and takes the target from its parent
+    /// `gateway` (`()`: missing).
+    #[rhai_fn(name = "route_externaldns", return_raw)]
+    pub fn route_externaldns_through(
+        ctx: NativeCallContext,
+        subject: Dynamic,
+        route: Dynamic,
+        gateway: Dynamic,
+        deployments: Dynamic,
+        lookups: Dynamic,
+        traefik_ips: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let gateway = super::object(&gateway)?;
         let s = super::subject(&ctx, "route_externaldns", &subject)?;
         let route = super::route_of(&ctx, "route_externaldns", &route)?;
         let deployments = super::objects(&ctx, "route_externaldns", &deployments)?;
@@ -369,7 +417,13 @@ pub mod doctor_api {
         )?;
         super::check(
             &ctx,
-            &checks::publisher::publisher(s.host(), &route, &deployments, lookups.published(&ips)),
+            &checks::publisher::publisher(
+                s.host(),
+                &route,
+                gateway.as_ref(),
+                &deployments,
+                lookups.published(&ips),
+            ),
         )
     }
 
@@ -459,7 +513,7 @@ pub mod doctor_api {
         let svc = super::object(&service)?;
         super::check(
             &ctx,
-            &checks::backend::service(&s, route.backends.first(), svc.as_ref()),
+            &checks::backend::service(&s, s.route_kind(), route.backends.first(), svc.as_ref()),
         )
     }
 
@@ -646,7 +700,7 @@ pub mod doctor_api {
         let backend = ingress::first_backend(&ing);
         super::check(
             &ctx,
-            &checks::backend::service(&s, backend.as_ref(), svc.as_ref()),
+            &checks::backend::service(&s, "Ingress", backend.as_ref(), svc.as_ref()),
         )
     }
 
@@ -802,6 +856,7 @@ rhai::def_package! {
         module.set_var("MIDDLEWARES_ANNOTATION", names::MIDDLEWARES_ANNOTATION.to_string());
         module.set_var("INTERNAL_ONLY_MIDDLEWARE", names::INTERNAL_ONLY_MIDDLEWARE.to_string());
         module.set_var("TRAEFIK_SELECTOR", names::TRAEFIK_SELECTOR.to_string());
+        module.set_var("GATEWAY_CONTROLLER", names::GATEWAY_CONTROLLER.to_string());
         module.set_var("MANAGED_BY_SELECTOR", names::managed_by_selector());
         module.set_var("INSTANCE_LABEL", names::INSTANCE_LABEL.to_string());
         module.set_var("LOCAL_TRAFFIC_POLICY", checks::client_address::LOCAL.to_string());

@@ -72,15 +72,7 @@ pub mod gateway_api {
             let listener = httproute::listener(&gateway, p, host)?;
             httproute::listener_secret(&gateway, listener)
         });
-        Ok(match found {
-            Some((namespace, name)) => {
-                let mut map = Map::new();
-                map.insert("namespace".into(), namespace.into());
-                map.insert("name".into(), name.into());
-                Dynamic::from_map(map)
-            }
-            None => Dynamic::UNIT,
-        })
+        Ok(super::secret_ref(found))
     }
 
     /// The backend of the route's first rule: `#{ service, port }`, or `()`.
@@ -214,7 +206,7 @@ pub mod gateway_api {
         let backend = httproute::backends(&route).into_iter().next();
         super::check(
             &ctx,
-            &checks::backend::service(&s, backend.as_ref(), svc.as_ref()),
+            &checks::backend::service(&s, httproute::KIND, backend.as_ref(), svc.as_ref()),
         )
     }
 
@@ -228,5 +220,82 @@ pub mod gateway_api {
         let s = super::subject(&ctx, "httproute_middleware_ref", &subject)?;
         let route = to_json(&Dynamic::from_map(route))?;
         super::check(&ctx, &gateway::middleware_ref(&s, &route))
+    }
+
+    /// `gateway-class` of `doctor --layer`: the GatewayClass `name` among
+    /// `classes` (as `kube::list` returns them) names Traefik's controller
+    /// and is Accepted.
+    #[rhai_fn(return_raw)]
+    pub fn gateway_class(
+        ctx: NativeCallContext,
+        name: &str,
+        classes: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let classes = super::objects(&ctx, "gateway_class", &classes)?;
+        super::check(&ctx, &gateway::gateway_class(name, &classes))
+    }
+
+    /// The Secret the first listener of `gateway` terminates TLS with:
+    /// `#{ namespace, name }`, or `()`.
+    #[rhai_fn(return_raw)]
+    pub fn gateway_secret(gateway: rhai::Map) -> RhaiResultOf<Dynamic> {
+        let gw = to_json(&Dynamic::from_map(gateway))?;
+        Ok(super::secret_ref(gateway::gateway_secret(&gw)))
+    }
+
+    /// `gateway-<name>` (`gateway-public`, `gateway-internal`) of `doctor
+    /// --layer`: the Gateway `namespace/name` (`gateway`, `()`: missing), its
+    /// certificate `secret` (`()`: missing), the ReferenceGrants of the
+    /// Secret's namespace, and Traefik's address (`()`: any).
+    #[rhai_fn(return_raw)]
+    pub fn layer_gateway(
+        ctx: NativeCallContext,
+        namespace: &str,
+        name: &str,
+        gateway: Dynamic,
+        secret: Dynamic,
+        grants: Dynamic,
+        load_balancer_ip: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let gw = super::object(&gateway)?;
+        let secret = super::object(&secret)?;
+        let grants = super::objects(&ctx, "layer_gateway", &grants)?;
+        let ip = load_balancer_ip.into_string().ok();
+        super::check(
+            &ctx,
+            &gateway::layer_gateway(
+                &format!("gateway-{name}"),
+                (namespace, name),
+                gw.as_ref(),
+                secret.as_ref(),
+                &grants,
+                ip.as_deref(),
+            ),
+        )
+    }
+
+    /// `externaldns-httproute` of `doctor --layer`: an ExternalDNS among
+    /// `deployments` (found by image) reads HTTPRoutes.
+    #[rhai_fn(return_raw)]
+    pub fn externaldns_source(
+        ctx: NativeCallContext,
+        domain: &str,
+        deployments: Dynamic,
+    ) -> RhaiResultOf<Dynamic> {
+        let deployments = super::objects(&ctx, "externaldns_source", &deployments)?;
+        super::check(&ctx, &gateway::externaldns_source(domain, &deployments))
+    }
+}
+
+/// `#{ namespace, name }` of a Secret, or `()`.
+fn secret_ref(found: Option<(String, String)>) -> Dynamic {
+    match found {
+        Some((namespace, name)) => {
+            let mut map = rhai::Map::new();
+            map.insert("namespace".into(), namespace.into());
+            map.insert("name".into(), name.into());
+            Dynamic::from_map(map)
+        }
+        None => Dynamic::UNIT,
     }
 }

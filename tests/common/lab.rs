@@ -244,6 +244,17 @@ impl Lab {
             .expect("run wildrun in the lab")
     }
 
+    /// Runs the lab's layer again, with the Gateway API's part
+    /// (`scripts/cluster.rhai --set ingress.api=gateway` and `extra`), as
+    /// its start did: puts back what a test took away. Panics with the
+    /// output when it fails.
+    pub fn gateway_layer(&self, extra: &[&str]) {
+        let mut args = vec!["scripts/cluster.rhai", "--set", "ingress.api=gateway"];
+        args.extend_from_slice(extra);
+        let out = self.wildrun(&args);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+
     /// Runs the pinned kubectl against the lab as its admin.
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.command(&self.kubectl)

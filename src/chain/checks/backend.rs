@@ -6,21 +6,21 @@ use super::super::subject::Subject;
 use super::text;
 use serde_json::Value;
 
-/// `service`: the backend Service exists and has the port the Ingress names.
-pub fn service(s: &Subject, backend: Option<&Backend>, service: Option<&Value>) -> Check {
+/// `service`: the backend Service exists and has the port the route (an
+/// Ingress, or the `by` kind: `HTTPRoute`, `IngressRoute`) names.
+pub fn service(s: &Subject, by: &str, backend: Option<&Backend>, service: Option<&Value>) -> Check {
     const NAME: &str = "service";
     let Some(backend) = backend else {
         return Check::fail(
             NAME,
-            "the Ingress names no backend service",
-            "give the Ingress rule a path with backend.service; redeploy with the recipe",
+            format!("the {by} names no backend service"),
+            format!("give the {by} rule a backend Service; redeploy with the recipe"),
         );
     };
-    let by = s.route_kind();
     let Some(service) = service else {
         let hint = if s.by_recipe() {
             format!(
-                "create the Service {} (the recipe applies it), or fix the Ingress backend",
+                "create the Service {} (the recipe applies it), or fix the {by} backend",
                 backend.service
             )
         } else {
@@ -55,7 +55,7 @@ pub fn service(s: &Subject, backend: Option<&Backend>, service: Option<&Value>) 
         ),
         if s.by_recipe() {
             format!(
-                "make the Ingress backend port {wanted} match a Service port ({listed}), or redeploy both with the same --port"
+                "make the {by} backend port {wanted} match a Service port ({listed}), or redeploy both with the same --port"
             )
         } else {
             format!("make the {by}'s backend port {wanted} match a Service port ({listed}), by number or name")
@@ -188,22 +188,25 @@ mod tests {
             service: "web-http".into(),
             port: PortRef::Name("http".into()),
         };
-        assert_eq!(service(&s, Some(&by_name), Some(&svc)).status, Status::Pass);
+        assert_eq!(
+            service(&s, "Ingress", Some(&by_name), Some(&svc)).status,
+            Status::Pass
+        );
         let wrong = Backend {
             service: "web-http".into(),
             port: PortRef::Number(8080),
         };
-        let c = service(&s, Some(&wrong), Some(&svc));
+        let c = service(&s, "Ingress", Some(&wrong), Some(&svc));
         assert_eq!(
             c.found,
             "Service web-http ports 80, 8443; the Ingress wants 8080"
         );
         assert_eq!(c.status, Status::Fail);
         assert_eq!(
-            service(&s, Some(&wrong), None).found,
+            service(&s, "Ingress", Some(&wrong), None).found,
             "no Service shop/web-http"
         );
-        assert_eq!(service(&s, None, None).status, Status::Fail);
+        assert_eq!(service(&s, "Ingress", None, None).status, Status::Fail);
         let ports = service_ports(&svc);
         assert_eq!(ports[0].target, PortRef::Name("web".into()));
         assert_eq!(ports[1].target, PortRef::Number(8443));

@@ -8,7 +8,7 @@
 use super::super::check::Check;
 use super::super::httproute::{self, Condition, ParentRef};
 use super::super::ingress;
-use super::super::names::{INTERNAL_ONLY_MIDDLEWARE, TARGET};
+use super::super::names::{GATEWAY_CONTROLLER, INTERNAL_ONLY_MIDDLEWARE, TARGET};
 use super::super::subject::Subject;
 use super::text;
 use serde_json::Value;
@@ -168,37 +168,197 @@ pub fn listener(s: &Subject, route: &Value, gateway: Option<&Value>) -> Check {
             "set the HTTPRoute's sectionName to a listener of the Gateway (the recipes use https)",
         );
     };
+    match listener_state(gateway, listener) {
+        Ok(described) => Check::pass(NAME, format!("{described}: resolved and programmed")),
+        Err((found, hint)) => Check::fail(NAME, found, hint),
+    }
+}
+
+/// What the controller says of one listener of `gateway`: its description
+/// (`Gateway ns/name listener https (HTTPS *.example.com port 443)`) when
+/// it is resolved and programmed, else what is wrong and the fix.
+fn listener_state(gateway: &Value, listener: &Value) -> Result<String, (String, String)> {
+    let (ns, gateway_name) = (
+        text(gateway, "/metadata/namespace").unwrap_or_default(),
+        text(gateway, "/metadata/name").unwrap_or_default(),
+    );
     let name = text(listener, "/name").unwrap_or_default();
     let port = listener.get("port").and_then(Value::as_i64).unwrap_or(0);
     let described = format!(
-        "Gateway {}/{} listener {name} ({} {} port {port})",
-        parent.namespace,
-        parent.name,
+        "Gateway {ns}/{gateway_name} listener {name} ({} {} port {port})",
         text(listener, "/protocol").unwrap_or("?"),
         text(listener, "/hostname").unwrap_or("any host"),
     );
     let Some(status) = httproute::listener_status(gateway, name) else {
-        return Check::fail(
-            NAME,
+        return Err((
             format!("{described}: no status (no controller serves the Gateway)"),
-            "run Traefik with --providers.kubernetesgateway=true; the Gateway's class must name traefik.io/gateway-controller",
-        );
+            format!("run Traefik with --providers.kubernetesgateway=true; the Gateway's class must name {GATEWAY_CONTROLLER}"),
+        ));
     };
     for kind in ["ResolvedRefs", "Programmed"] {
         if let Some(c) = httproute::condition(status, kind).filter(|c| !c.holds()) {
             let hint = match c.reason.as_str() {
                 "RefNotPermitted" => format!(
-                    "the listener's certificate is a Secret in another namespace: add a ReferenceGrant there from Gateways in {} ({LAYER_FIX} makes it)",
-                    parent.namespace
+                    "the listener's certificate is a Secret in another namespace: add a ReferenceGrant there from Gateways in {ns} ({LAYER_FIX} makes it)"
                 ),
                 "InvalidCertificateRef" => "the listener's certificate Secret is missing or holds no certificate: is the wildcard Certificate issued? (kubectl -n cert-manager describe certificate)".to_string(),
                 "PortUnavailable" => format!("Traefik has no entry point on port {port}: ingress.httpsPort must be the port of Traefik's websecure entry point"),
-                _ => format!("read the Gateway's status: kubectl -n {} describe gateway {}", parent.namespace, parent.name),
+                _ => format!("read the Gateway's status: kubectl -n {ns} describe gateway {gateway_name}"),
             };
-            return Check::fail(NAME, format!("{described}: {kind} {c}"), hint);
+            return Err((format!("{described}: {kind} {c}"), hint));
         }
     }
-    Check::pass(NAME, format!("{described}: resolved and programmed"))
+    Ok(described)
+}
+
+/// `gateway-class` of `doctor --layer`: the GatewayClass `name` (the one
+/// the layer's Gateways name) among `classes` names Traefik's controller
+/// and Traefik accepted it.
+pub fn gateway_class(name: &str, classes: &[Value]) -> Check {
+    const NAME: &str = "gateway-class";
+    let Some(class) = classes
+        .iter()
+        .find(|c| text(c, "/metadata/name") == Some(name))
+    else {
+        return Check::fail(
+            NAME,
+            format!("no GatewayClass {name}"),
+            format!("{LAYER_FIX} makes it, for {GATEWAY_CONTROLLER}"),
+        );
+    };
+    let controller = text(class, "/spec/controllerName").unwrap_or_default();
+    if controller != GATEWAY_CONTROLLER {
+        return Check::fail(
+            NAME,
+            format!("GatewayClass {name} names controller {controller}, not Traefik's {GATEWAY_CONTROLLER}"),
+            format!("Traefik serves only Gateways of a class naming {GATEWAY_CONTROLLER}: remove or rename that GatewayClass, then {LAYER_FIX}"),
+        );
+    }
+    let status = class.get("status").unwrap_or(&Value::Null);
+    match httproute::condition(status, "Accepted") {
+        Some(c) => Check::judged(
+            NAME,
+            c.holds(),
+            format!("GatewayClass {name} ({controller}): Accepted {c}"),
+            format!("read its status: kubectl describe gatewayclass {name}"),
+        ),
+        None => Check::fail(
+            NAME,
+            format!("GatewayClass {name} ({controller}): no Accepted condition: Traefik has not taken it"),
+            "run Traefik with --providers.kubernetesgateway=true (its kubernetesGateway provider accepts the class)",
+        ),
+    }
+}
+
+/// The Secret the first listener of `gateway` terminates TLS with, as
+/// (namespace, name).
+pub fn gateway_secret(gateway: &Value) -> Option<(String, String)> {
+    let listeners = gateway.pointer("/spec/listeners")?.as_array()?;
+    httproute::listener_secret(gateway, listeners.first()?)
+}
+
+/// `gateway-public` / `gateway-internal` of `doctor --layer`: the layer's
+/// Gateway `namespace/name` exists; each listener is resolved and
+/// programmed; its certificate `secret` (as read from where the first
+/// listener names it; `None`: missing) exists and, in another namespace,
+/// one of `grants` there grants it; the Gateway has an address
+/// (`load_balancer_ip` when given) and is programmed. The first problem
+/// fails it, with its fix.
+pub fn layer_gateway(
+    check: &str,
+    at: (&str, &str),
+    gateway: Option<&Value>,
+    secret: Option<&Value>,
+    grants: &[Value],
+    load_balancer_ip: Option<&str>,
+) -> Check {
+    let (ns, name) = at;
+    let Some(gateway) = gateway else {
+        return Check::fail(
+            check,
+            format!("no Gateway {ns}/{name}"),
+            format!("{LAYER_FIX} makes it"),
+        );
+    };
+    let fail = |c: Check| Check::fail(check, c.found, c.hint.unwrap_or_default());
+    let certificate = gateway_secret(gateway);
+    // First: a missing Secret is what a refused listener then says
+    // (Traefik reports it as not permitted when no grant names it).
+    if let (Some((secret_ns, secret_name)), None) = (&certificate, secret) {
+        return Check::fail(
+            check,
+            format!("Gateway {ns}/{name}: its certificate Secret {secret_ns}/{secret_name} does not exist"),
+            format!("the wildcard Certificate writes it: is it issued? (kubectl -n {secret_ns} describe certificate); scripts/cluster.rhai makes the Certificates, and its Gateways name their Secrets"),
+        );
+    }
+    let mut said = Vec::new();
+    for listener in gateway
+        .pointer("/spec/listeners")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match listener_state(gateway, listener) {
+            Ok(described) => said.push(format!("{described} resolved and programmed")),
+            Err((found, hint)) => return Check::fail(check, found, hint),
+        }
+    }
+    if let Some(certificate) = &certificate {
+        let granted = reference_grant(gateway, Some(certificate), grants);
+        if !granted.passed() {
+            return fail(granted);
+        }
+        said.push(granted.found);
+    }
+    let address = self::address(gateway, load_balancer_ip);
+    if !address.passed() {
+        return fail(address);
+    }
+    said.push(address.found);
+    let status = gateway.get("status").unwrap_or(&Value::Null);
+    match httproute::condition(status, "Programmed") {
+        Some(c) if c.holds() => Check::pass(check, said.join("; ")),
+        Some(c) => Check::fail(
+            check,
+            format!("Gateway {ns}/{name}: Programmed {c}"),
+            format!("read the Gateway's status: kubectl -n {ns} describe gateway {name}"),
+        ),
+        None => Check::fail(
+            check,
+            format!("Gateway {ns}/{name}: no status (no controller serves it)"),
+            format!("run Traefik with --providers.kubernetesgateway=true; the Gateway's class must name {GATEWAY_CONTROLLER}"),
+        ),
+    }
+}
+
+/// `externaldns-httproute` of `doctor --layer`: an ExternalDNS (found by
+/// image among `deployments`) reads HTTPRoutes, the one that holds
+/// `domain` first.
+pub fn externaldns_source(domain: &str, deployments: &[Value]) -> Check {
+    const NAME: &str = "externaldns-httproute";
+    let found = super::publisher::external_dns_for(domain, deployments);
+    let reading: Vec<String> = found
+        .iter()
+        .filter(|e| e.sources.iter().any(|v| v == SOURCE))
+        .map(|e| e.id.path())
+        .collect();
+    Check::judged(
+        NAME,
+        !reading.is_empty(),
+        if reading.is_empty() {
+            format!(
+                "no ExternalDNS reads HTTPRoutes (--source={SOURCE}); found: {}",
+                if found.is_empty() {
+                    "none".to_string()
+                } else {
+                    found.iter().map(|e| e.id.path()).collect::<Vec<_>>().join(", ")
+                }
+            )
+        } else {
+            format!("ExternalDNS {} read HTTPRoutes (--source={SOURCE})", reading.join(", "))
+        },
+        format!("add --source={SOURCE} to ExternalDNS's args, and read access to Gateways, HTTPRoutes and Namespaces ({LAYER_FIX} does for the layer's own)"),
+    )
 }
 
 /// `reference-grant`: a listener certificate in another namespace than
@@ -255,33 +415,24 @@ pub fn address(gateway: &Value, load_balancer_ip: Option<&str>) -> Check {
 }
 
 /// `externaldns-gateway`: an ExternalDNS Deployment among `deployments`
-/// (found by image, whatever its name and labels) reads HTTPRoutes
-/// (`--source=gateway-httproute`), and the Gateway carries the target
-/// `s.target` under the annotation prefix it reads.
+/// (found by image, any namespace; the one whose zones hold the host
+/// first) reads HTTPRoutes (`--source=gateway-httproute`), and the Gateway
+/// carries the target `s.target` under the annotation prefix it reads.
 pub fn externaldns(s: &Subject, gateway: &Value, deployments: &[Value]) -> Check {
     const NAME: &str = "externaldns-gateway";
-    let reads_routes = |d: &&Value| {
-        crate::discover::runs_image(d, crate::externaldns::is_external_dns_image)
-            && d.pointer("/spec/template/spec/containers")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .any(|c| {
-                    let args = crate::objects::string_list(c.get("args"));
-                    crate::externaldns::flag_values(&args, "--source")
-                        .iter()
-                        .any(|v| v == SOURCE)
-                })
-    };
-    let Some(reader) = deployments.iter().find(reads_routes) else {
+    let mut readers: Vec<_> = super::publisher::external_dns_for(s.host(), deployments)
+        .into_iter()
+        .filter(|e| e.sources.iter().any(|v| v == SOURCE))
+        .collect();
+    readers.sort_by_key(|e| !e.writes_domain);
+    let Some(reader) = readers.first() else {
         return Check::fail(
             NAME,
             format!("no ExternalDNS Deployment runs with --source={SOURCE}"),
             format!("add --source={SOURCE} to ExternalDNS's args ({LAYER_FIX} does for the layer's own)"),
         );
     };
-    let found = crate::externaldns::detect(reader);
-    let key = format!("{}{TARGET}", found.prefix);
+    let key = format!("{}{TARGET}", reader.annotation_prefix);
     let on_gateway = ingress::annotation(gateway, &key).map(|t| t.trim_end_matches('.'));
     let wanted = s.target.as_deref();
     let ok = on_gateway.is_some() && (wanted.is_none() || on_gateway == wanted);
@@ -290,9 +441,9 @@ pub fn externaldns(s: &Subject, gateway: &Value, deployments: &[Value]) -> Check
         ok,
         format!(
             "ExternalDNS {} reads HTTPRoutes and {} ({}); the Gateway's {key} is {}",
-            found.deployment,
-            found.prefix,
-            found.reason,
+            reader.id.path(),
+            reader.annotation_prefix,
+            reader.prefix_reason,
             on_gateway.unwrap_or("(missing)")
         ),
         format!(

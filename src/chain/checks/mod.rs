@@ -17,12 +17,8 @@ pub mod publisher;
 pub mod route;
 pub mod tls;
 
+use super::text;
 use serde_json::Value;
-
-/// A string at `pointer` in `object`.
-fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
-    object.pointer(pointer).and_then(Value::as_str)
-}
 
 /// The containers of a pod (`spec.containers`; none when unreadable).
 fn containers(pod: &Value) -> &[Value] {

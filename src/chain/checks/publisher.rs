@@ -17,6 +17,7 @@ const NAME: &str = "externaldns";
 pub fn source_for(kind: &str) -> &'static str {
     match kind {
         "IngressRoute" => "traefik-proxy",
+        super::super::httproute::KIND => super::gateway::SOURCE,
         _ => "ingress",
     }
 }
@@ -66,8 +67,17 @@ fn limits(e: &ExternalDns) -> String {
 /// any) is written under. The TTL annotation is optional. When none does
 /// but the host is `published` all the same (the zone's servers lead to
 /// Traefik), the record was made another way: said, not failed.
-pub fn publisher(host: &str, route: &Route, deployments: &[Value], published: bool) -> Check {
-    let check = judge(host, route, deployments);
+///
+/// `gateway`: an HTTPRoute's parent Gateway, where ExternalDNS reads the
+/// target of the routes attached to it (`None`: the route's own annotations).
+pub fn publisher(
+    host: &str,
+    route: &Route,
+    gateway: Option<&Value>,
+    deployments: &[Value],
+    published: bool,
+) -> Check {
+    let check = judge(host, route, gateway, deployments);
     if published && check.status == super::super::check::Status::Fail {
         return Check::pass(
             NAME,
@@ -80,7 +90,7 @@ pub fn publisher(host: &str, route: &Route, deployments: &[Value], published: bo
     check
 }
 
-fn judge(host: &str, route: &Route, deployments: &[Value]) -> Check {
+fn judge(host: &str, route: &Route, gateway: Option<&Value>, deployments: &[Value]) -> Check {
     let found = external_dns_for(host, deployments);
     if found.is_empty() {
         return Check::skip(
@@ -144,13 +154,22 @@ fn judge(host: &str, route: &Route, deployments: &[Value]) -> Check {
             ),
         );
     };
-    let object = &route.object;
+    // The object ExternalDNS reads the route's target from (an HTTPRoute's
+    // is its Gateway's), for people; the TTL is always the route's own.
+    let (object, annotated) = match gateway {
+        Some(g) => (g, format!("Gateway {}", super::at(g))),
+        None => (
+            &route.object,
+            format!("{} {}/{}", route.kind, route.namespace, route.name),
+        ),
+    };
     let prefix = &publisher.annotation_prefix;
-    let annotation =
-        |p: &str, key: &str| super::super::ingress::annotation(object, &format!("{p}{key}"));
-    let target_here = annotation(prefix, TARGET);
+    let target_here = super::super::ingress::annotation(object, &format!("{prefix}{TARGET}"));
     let target_elsewhere = super::super::ingress::externaldns_target(object);
-    let ttl = annotation(prefix, super::super::names::TTL);
+    let ttl = super::super::ingress::annotation(
+        &route.object,
+        &format!("{prefix}{}", super::super::names::TTL),
+    );
     let what = format!(
         "ExternalDNS {} ({}{}, owner {}) publishes {host}: {}, sources {}, reads {prefix}",
         publisher.id.path(),
@@ -180,10 +199,10 @@ fn judge(host: &str, route: &Route, deployments: &[Value]) -> Check {
     match (target_here, target_elsewhere) {
         (None, Some(t)) => Check::fail(
             NAME,
-            format!("{what}; the {} names its target {t} under another prefix only{also}", route.kind),
+            format!("{what}; the {annotated} names its target {t} under another prefix only{also}"),
             format!(
-                "annotate {} {}/{} {prefix}{TARGET}={t} ({}): it ignores the other prefix and publishes Traefik's address instead",
-                route.kind, route.namespace, route.name, publisher.prefix_reason
+                "annotate {annotated} {prefix}{TARGET}={t} ({}): it ignores the other prefix and publishes Traefik's address instead",
+                publisher.prefix_reason
             ),
         ),
         (Some(t), _) => Check::pass(
@@ -197,10 +216,10 @@ fn judge(host: &str, route: &Route, deployments: &[Value]) -> Check {
             NAME,
             format!(
                 "{what}; no target annotation: it publishes {}{also}",
-                if route.kind == "Ingress" {
-                    "the address in the Ingress's status"
-                } else {
-                    "Traefik's address"
+                match (route.kind.as_str(), gateway) {
+                    ("Ingress", _) => "the address in the Ingress's status",
+                    (_, Some(_)) => "the Gateway's addresses",
+                    _ => "Traefik's address",
                 }
             ),
         ),
@@ -251,7 +270,7 @@ mod tests {
                 "--txt-owner-id=lab",
             ],
         );
-        let c = publisher(HOST, &route("Ingress", json!({})), &[d], false);
+        let c = publisher(HOST, &route("Ingress", json!({})), None, &[d], false);
         assert_eq!(c.status, Status::Pass, "{c:?}");
         assert!(
             c.found.starts_with("ExternalDNS externaldns/external-dns (v0.14.2 rfc2136, owner lab) publishes gitea.cloud.example.test: --domain-filter=cloud.example.test --rfc2136-zone=cloud.example.test, sources service, ingress, reads external-dns.alpha.kubernetes.io/"),
@@ -261,6 +280,7 @@ mod tests {
         let none = publisher(
             HOST,
             &route("Ingress", json!({})),
+            None,
             &[json!({"kind": "Deployment"})],
             false,
         );
@@ -278,7 +298,7 @@ mod tests {
                 "--domain-filter=payne.io",
             ],
         );
-        let c = publisher(HOST, &route("Ingress", json!({})), &[d], false);
+        let c = publisher(HOST, &route("Ingress", json!({})), None, &[d], false);
         assert_eq!(c.status, Status::Fail);
         assert_eq!(
             c.found,
@@ -293,7 +313,7 @@ mod tests {
             json!({}),
             &["--provider=rfc2136", "--rfc2136-zone=example.org"],
         );
-        let c = publisher(HOST, &route("Ingress", json!({})), &[d], false);
+        let c = publisher(HOST, &route("Ingress", json!({})), None, &[d], false);
         assert_eq!(c.found, "gitea.cloud.example.test is outside the zones of every ExternalDNS: Deployment externaldns/external-dns (--rfc2136-zone=example.org)");
         assert!(c
             .hint
@@ -304,7 +324,7 @@ mod tests {
             json!({}),
             &["--provider=cloudflare", "--domain-filter=payne.io"],
         );
-        let c = publisher(HOST, &route("Ingress", json!({})), &[d], true);
+        let c = publisher(HOST, &route("Ingress", json!({})), None, &[d], true);
         assert_eq!(c.status, Status::Pass);
         assert!(c.found.ends_with("is published all the same (the zone's servers lead to Traefik): its record was made another way"), "{}", c.found);
     }
@@ -322,6 +342,7 @@ mod tests {
         let c = publisher(
             HOST,
             &route("IngressRoute", json!({})),
+            None,
             std::slice::from_ref(&d),
             false,
         );
@@ -333,7 +354,7 @@ mod tests {
         );
         assert!(c.hint.unwrap().starts_with("add --source=traefik-proxy"));
         assert_eq!(
-            publisher(HOST, &route("Ingress", json!({})), &[d], false).status,
+            publisher(HOST, &route("Ingress", json!({})), None, &[d], false).status,
             Status::Pass
         );
     }
@@ -345,20 +366,68 @@ mod tests {
             "Ingress",
             json!({"external-dns.kubernetes.io/target": "cloud.example.test"}),
         );
-        let c = publisher(HOST, &current, std::slice::from_ref(&d), false);
+        let c = publisher(HOST, &current, None, std::slice::from_ref(&d), false);
         assert_eq!(c.status, Status::Fail);
         assert!(c.hint.unwrap().starts_with("annotate Ingress gitea/gitea-public external-dns.alpha.kubernetes.io/target=cloud.example.test"));
         let alpha = route(
             "Ingress",
             json!({"external-dns.alpha.kubernetes.io/target": "cloud.example.test"}),
         );
-        let c = publisher(HOST, &alpha, &[d], false);
+        let c = publisher(HOST, &alpha, None, &[d], false);
         assert_eq!(c.status, Status::Pass);
         assert!(
             c.found
                 .ends_with("target cloud.example.test, ttl (its default)"),
             "{}",
             c.found
+        );
+    }
+
+    #[test]
+    fn an_httproute_is_read_by_the_gateway_source_and_its_gateway_carries_the_target() {
+        let ingress_only = deployment(json!({}), &["--source=ingress", "--provider=cloudflare"]);
+        let r = route(
+            "HTTPRoute",
+            json!({"external-dns.alpha.kubernetes.io/ttl": "60"}),
+        );
+        let gateway = json!({"metadata": {"name": "public", "namespace": "traefik",
+            "annotations": {"external-dns.alpha.kubernetes.io/target": "cloud.example.test"}}});
+        let c = publisher(HOST, &r, Some(&gateway), &[ingress_only], false);
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.hint
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("add --source=gateway-httproute"),
+            "{c:?}"
+        );
+        let reading = deployment(
+            json!({}),
+            &["--source=gateway-httproute", "--provider=cloudflare"],
+        );
+        let c = publisher(
+            HOST,
+            &r,
+            Some(&gateway),
+            std::slice::from_ref(&reading),
+            false,
+        );
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert!(
+            c.found.ends_with("target cloud.example.test, ttl 60"),
+            "{}",
+            c.found
+        );
+        // The target under the other prefix only: the Gateway is named.
+        let other = json!({"metadata": {"name": "public", "namespace": "traefik",
+            "annotations": {"external-dns.kubernetes.io/target": "cloud.example.test"}}});
+        let c = publisher(HOST, &r, Some(&other), &[reading], false);
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.hint.as_deref().unwrap_or_default().starts_with(
+                "annotate Gateway traefik/public external-dns.alpha.kubernetes.io/target"
+            ),
+            "{c:?}"
         );
     }
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 /// How deep a chain of Middleware chains is followed (a loop stops there).
 const MAX_CHAIN_DEPTH: usize = 8;
 
-/// `route`: some Ingress or IngressRoute routes `host` and `path`; the
+/// `route`: some Ingress, IngressRoute or HTTPRoute routes `host` and `path`; the
 /// first of `routes` is the one Traefik picks.
 pub fn routes(host: &str, path: &str, routes: &[Route], unreadable: &[String]) -> Check {
     const NAME: &str = "route";
@@ -31,8 +31,8 @@ pub fn routes(host: &str, path: &str, routes: &[Route], unreadable: &[String]) -
     let Some(first) = routes.first() else {
         return Check::fail(
             NAME,
-            format!("no Ingress or IngressRoute routes {host}{path}{unread}"),
-            format!("deploy the app with an Ingress whose rule's host is {host} (or an IngressRoute whose match names it); check the host's spelling"),
+            format!("no Ingress, IngressRoute or HTTPRoute routes {host}{path}{unread}"),
+            format!("deploy the app with an Ingress whose rule's host is {host} (or an IngressRoute whose match names it, or an HTTPRoute whose hostnames do); check the host's spelling"),
         );
     };
     let others = routes[1..]
@@ -62,9 +62,16 @@ pub const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-defaul
 /// `ingress-class`: an Ingress is Traefik's: its class (by field or
 /// annotation) is `wanted` or an IngressClass of Traefik's controller among
 /// `classes`, or it names none and Traefik's IngressClass is the default.
-/// An IngressRoute is Traefik's own kind.
+/// An IngressRoute is Traefik's own kind; an HTTPRoute has no class (its
+/// Gateway's GatewayClass decides: see `route-accepted`).
 pub fn class(route: &Route, wanted: &str, classes: &[Value]) -> Check {
     const NAME: &str = "ingress-class";
+    if route.kind == super::super::httproute::KIND {
+        return Check::skip(
+            NAME,
+            "HTTPRoute: no class; its Gateway's GatewayClass decides (see route-accepted)",
+        );
+    }
     if route.kind != "Ingress" {
         return Check::pass(
             NAME,
@@ -421,7 +428,7 @@ mod tests {
         assert_eq!(c.status, Status::Fail);
         assert_eq!(
             c.found,
-            "no Ingress or IngressRoute routes web.example.com/"
+            "no Ingress, IngressRoute or HTTPRoute routes web.example.com/"
         );
         let r = route("Ingress", Some("traefik"), vec![]);
         let c = routes("web.example.com", "/", &[r.clone(), r], &[]);
