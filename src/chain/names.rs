@@ -20,6 +20,9 @@ pub const TARGET: &str = "target";
 /// record's TTL.
 pub const TTL: &str = "ttl";
 
+/// The ExternalDNS source (`--source=...`) that reads HTTPRoutes.
+pub const EXTERNALDNS_HTTPROUTE_SOURCE: &str = "gateway-httproute";
+
 /// The annotation Traefik reads an Ingress's router middlewares from
 /// (`<namespace>-<name>@kubernetescrd`, comma-separated).
 pub const MIDDLEWARES_ANNOTATION: &str = "traefik.ingress.kubernetes.io/router.middlewares";

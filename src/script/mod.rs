@@ -13,7 +13,6 @@ pub mod definitions;
 pub mod discover;
 pub mod dns;
 pub mod doctor;
-pub mod doctor_gateway;
 pub mod engine;
 pub mod errors;
 pub mod events;

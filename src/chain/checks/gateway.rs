@@ -13,8 +13,7 @@ use super::super::subject::Subject;
 use super::text;
 use serde_json::Value;
 
-/// The ExternalDNS source (`--source=...`) that reads HTTPRoutes.
-pub const SOURCE: &str = "gateway-httproute";
+use super::super::names::EXTERNALDNS_HTTPROUTE_SOURCE as SOURCE;
 
 /// The fix that re-applies the layer's Gateway API part.
 const LAYER_FIX: &str = "wildrun scripts/cluster.rhai --set ingress.api=gateway";

@@ -17,7 +17,7 @@ const NAME: &str = "externaldns";
 pub fn source_for(kind: &str) -> &'static str {
     match kind {
         "IngressRoute" => "traefik-proxy",
-        super::super::httproute::KIND => super::gateway::SOURCE,
+        super::super::httproute::KIND => super::super::names::EXTERNALDNS_HTTPROUTE_SOURCE,
         _ => "ingress",
     }
 }

@@ -1,10 +1,10 @@
 //! The Gateway API part of `doctor::` (installed in the same namespace by
-//! [`super::doctor::DoctorPackage`]): the checks of a service routed by an
+//! [`super::DoctorPackage`]): the checks of a service routed by an
 //! HTTPRoute ([`crate::chain::checks::gateway`]) and what the doctor's
 //! stdlib reads from a route and its Gateway ([`crate::chain::httproute`]).
 
-use super::doctor::{check, object, objects, subject};
-use super::support::{script_error, to_json, to_script, RhaiResultOf};
+use super::super::support::{script_error, to_json, to_script, RhaiResultOf};
+use super::args::{check, object, objects, subject};
 use crate::chain::checks::{self, gateway};
 use crate::chain::httproute;
 use rhai::plugin::*;
