@@ -421,7 +421,7 @@ pub const KEYS: &[Key] = &[
         path: "ingress.gateways",
         ty: KeyType::Text,
         default: Some(|| json!("off")),
-        help: "on: scripts/cluster.rhai sets up the Gateway API's part of the layer (GatewayClass, Gateways, ExternalDNS's gateway-httproute source) while services keep ingress.api, so a cluster serves routes of both APIs; ingress.api gateway implies it",
+        help: "on: scripts/cluster.rhai sets up (and doctor --layer checks) the Gateway API's part of the layer (GatewayClass, Gateways, ExternalDNS's gateway-httproute source) while services keep ingress.api, so a cluster serves routes of both APIs; ingress.api gateway implies it",
         check: on_or_off,
     },
     Key {

@@ -295,9 +295,8 @@ fn by_marker<'a>(all: &'a [Transcript], marker: &str) -> &'a Transcript {
 /// Where each marker runs: `plane` on a control plane of this test's own,
 /// `lab` in the visibility lab (with WILDRUN_TEST_LAB), `local` with no
 /// cluster, `existing-lab` in the existing-layer lab
-/// (`WILDRUN_TEST_EXISTING_LAB`). `network-lab`: the transcript of the
-/// network lab, which this file does not run yet (its commands run in
-/// tests/lab.rs).
+/// (`WILDRUN_TEST_EXISTING_LAB`), `network-lab` in the lab as a network
+/// (`WILDRUN_TEST_NETWORK_LAB`).
 const MARKERS: &[(&str, &str)] = &[
     ("try", "lab"),
     ("layer", "lab"),
@@ -531,42 +530,58 @@ fn wildrun_in(scratch: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Command
     cmd
 }
 
-/// The visibility lab as the README names it (`/tmp/wildrun-lab`, network
-/// namespace `wildrun-lab`) and as this run has it.
+/// A lab as the README names it (`tests/cluster/up`'s defaults for its
+/// shape: `/tmp/wildrun-lab`, network namespace `wildrun-lab`, and the
+/// `-existing` and `-network`/`-net` ones) and as this run has it.
 struct LabNames {
     dir: String,
     netns: String,
+    readme_dir: &'static str,
+    readme_netns: &'static str,
 }
 
 impl LabNames {
     fn of(lab: &Lab) -> LabNames {
+        let (readme_dir, readme_netns) = match lab.var("WILDRUN_LAB_SHAPE") {
+            "network" => ("/tmp/wildrun-lab-network", "wildrun-lab-net"),
+            "existing-layer" => ("/tmp/wildrun-lab-existing", "wildrun-lab-existing"),
+            _ => ("/tmp/wildrun-lab", "wildrun-lab"),
+        };
         LabNames {
             dir: lab.dir().display().to_string(),
             netns: lab.var("WILDRUN_LAB_NETNS").to_string(),
+            readme_dir,
+            readme_netns,
         }
     }
 
-    /// A README command as this lab runs it.
+    /// A README command as this lab runs it: the README's directory and
+    /// network namespaces (the lab's own, and those named after it: `-lan`,
+    /// `-internet`) made this lab's.
     fn command(&self, command: &str) -> String {
         command
-            .replace("/tmp/wildrun-lab/", &format!("{}/", self.dir))
+            .replace(&format!("{}/", self.readme_dir), &format!("{}/", self.dir))
             .replace(
-                "ip netns exec wildrun-lab ",
-                &format!("ip netns exec {} ", self.netns),
+                &format!("ip netns exec {}", self.readme_netns),
+                &format!("ip netns exec {}", self.netns),
             )
     }
 
     /// This lab's output as the README names it.
     fn output(&self, output: &str) -> String {
         output
-            .replace(&self.dir, "/tmp/wildrun-lab")
+            .replace(&self.dir, self.readme_dir)
             .replace(
-                &format!("namespace {})", self.netns),
-                "namespace wildrun-lab)",
+                &format!("namespace {}", self.netns),
+                &format!("namespace {}", self.readme_netns),
             )
             .replace(
-                &format!("ip netns exec {} ", self.netns),
-                "ip netns exec wildrun-lab ",
+                &format!("ip netns exec {}", self.netns),
+                &format!("ip netns exec {}", self.readme_netns),
+            )
+            .replace(
+                &format!("({}-", self.netns),
+                &format!("({}-", self.readme_netns),
             )
     }
 }
@@ -837,4 +852,23 @@ fn the_gateway_transcripts_in_the_visibility_lab_are_real_runs() {
     for name in ["gw3", "web"] {
         delete_lab_service(lab, name);
     }
+}
+
+/// `tests/cluster/try --network`: an internal service asked from the
+/// internet client through the router (403) and from the LAN client (200).
+#[test]
+fn the_transcript_of_the_lab_as_a_network_is_a_real_run() {
+    let all = transcripts();
+    let lab = Lab::network();
+    let _use = lab.shared_use();
+    let scratch = Scratch::new();
+    let delete = || {
+        let out = lab.wildrun(&["scripts/internal.rhai", "--name", "trydemo", "--delete"]);
+        assert!(out.status.success(), "{}", common::lab::text(&out));
+    };
+    delete();
+    for step in &by_marker(&all, "try-network").steps {
+        run_lab_step(step, lab, &scratch);
+    }
+    delete();
 }
