@@ -12,14 +12,11 @@
 
 mod common;
 
-use std::process::Output;
 use std::time::Duration;
 
 use common::cluster::unique_name;
-use common::lab::{text, Lab};
+use common::lab::{not_passed, text, Lab, Service, SERVICE_WAIT as WAIT};
 use serde_json::Value;
-
-const WAIT: &str = "120s";
 
 /// The routing API these tests deploy with.
 const GATEWAY: [&str; 2] = ["--set", "ingress.api=gateway"];
@@ -28,60 +25,10 @@ const GATEWAY: [&str; 2] = ["--set", "ingress.api=gateway"];
 /// lab asks from unless it binds another (curl --interface 127.9.9.9).
 const ADMIT_LOCALHOST: [&str; 2] = ["--set", "cluster.internalSourceRanges=127.0.0.1/32"];
 
-/// A service deployed by a bundled recipe over an HTTPRoute; deleted (with
-/// `--delete`) on drop.
-struct RoutedService {
-    lab: &'static Lab,
-    recipe: &'static str,
-    name: String,
-    extra: Vec<String>,
-}
-
-impl RoutedService {
-    /// Deploys `scripts/<recipe>.rhai --name <unique> --set
-    /// ingress.api=gateway extra... --wait`; panics with wildrun's output
-    /// when it does not exit 0.
-    fn deploy(lab: &'static Lab, recipe: &'static str, prefix: &str, extra: &[&str]) -> Self {
-        let svc = RoutedService {
-            lab,
-            recipe,
-            name: unique_name(prefix),
-            extra: GATEWAY.iter().chain(extra).map(|s| s.to_string()).collect(),
-        };
-        let out = svc.run(&["--wait", "--timeout", WAIT]);
-        assert!(out.status.success(), "deploy {}: {}", svc.name, text(&out));
-        svc
-    }
-
-    /// Runs the recipe for this service with `more` arguments.
-    fn run(&self, more: &[&str]) -> Output {
-        let recipe = format!("scripts/{}.rhai", self.recipe);
-        let mut args: Vec<&str> = vec![&recipe, "--name", &self.name];
-        args.extend(self.extra.iter().map(String::as_str));
-        args.extend(more);
-        self.lab.wildrun(&args)
-    }
-
-    fn host(&self) -> String {
-        if self.recipe == "internal" {
-            format!("{}.{}", self.name, self.lab.internal_domain())
-        } else {
-            format!("{}.{}", self.name, self.lab.domain())
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("https://{}/", self.host())
-    }
-}
-
-impl Drop for RoutedService {
-    fn drop(&mut self) {
-        let out = self.run(&["--delete"]);
-        if !out.status.success() {
-            eprintln!("cleanup of {} failed: {}", self.name, text(&out));
-        }
-    }
+/// A service of a bundled recipe over an HTTPRoute (`ingress.api=gateway`
+/// before `extra`), deployed with `--wait`; deleted on drop.
+fn routed(lab: &'static Lab, recipe: &'static str, prefix: &str, extra: &[&str]) -> Service {
+    Service::deploy(lab, recipe, prefix, &[&GATEWAY[..], extra].concat())
 }
 
 /// The lab backend's `host=` line.
@@ -108,7 +55,7 @@ fn route_accepted(lab: &Lab, name: &str) -> String {
 fn a_public_service_over_an_httproute_answers_by_name() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    let svc = RoutedService::deploy(lab, "public", "gwpub", &[]);
+    let svc = routed(lab, "public", "gwpub", &[]);
     let host = svc.host();
 
     // An HTTPRoute and no Ingress, no copy of the certificate: TLS ends at
@@ -144,7 +91,7 @@ fn a_public_service_over_an_httproute_answers_by_name() {
 fn an_internal_service_over_an_httproute_admits_only_its_source_ranges() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    let svc = RoutedService::deploy(lab, "internal", "gwint", &ADMIT_LOCALHOST);
+    let svc = routed(lab, "internal", "gwint", &ADMIT_LOCALHOST);
     let host = svc.host();
     // An A record to Traefik's address, the internal Gateway's target
     // (--wait waited for it).
@@ -158,28 +105,6 @@ fn an_internal_service_over_an_httproute_admits_only_its_source_ranges() {
     // an asker outside the ranges.
     let (status, body) = lab.https_get(&svc.url(), &["--interface", "127.9.9.9"]);
     assert_eq!(status, 403, "from 127.9.9.9 (outside the range): {body}");
-}
-
-/// The doctor's JSON report and exit code for `svc`, in gateway mode.
-fn doctor(svc: &RoutedService) -> (Value, Option<i32>) {
-    let mut args = vec!["scripts/doctor.rhai", "--name", &svc.name, "--json"];
-    args.extend(svc.extra.iter().map(String::as_str));
-    let out = svc.lab.wildrun(&args);
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
-    svc.lab.run_hint_commands(&report);
-    (report, out.status.code())
-}
-
-/// `name (status): found` of every check that did not pass.
-fn not_passed(report: &Value) -> Vec<String> {
-    report["checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["status"] != "pass")
-        .map(|c| format!("{} ({}): {}", c["name"], c["status"], c["found"]))
-        .collect()
 }
 
 /// The names of the failed checks.
@@ -203,7 +128,7 @@ fn hint<'a>(report: &'a Value, name: &str) -> &'a str {
 }
 
 /// A JSON patch to the service's HTTPRoute.
-fn patch_route(svc: &RoutedService, patch: &str) {
+fn patch_route(svc: &Service, patch: &str) {
     svc.lab.kubectl_ok(&[
         "-n",
         &svc.name,
@@ -217,12 +142,12 @@ fn patch_route(svc: &RoutedService, patch: &str) {
 }
 
 /// A doctor run on a service: its JSON report and exit code.
-type DoctorRun = fn(&RoutedService) -> (Value, Option<i32>);
+type DoctorRun = fn(&Service) -> (Value, Option<i32>);
 
 /// Points the route at a listener its Gateway does not have: the doctor
 /// `run` fails `route-accepted`, naming the listeners there are, and
 /// `listener`.
-fn a_wrong_listener_is_refused(svc: &RoutedService, run: DoctorRun) {
+fn a_wrong_listener_is_refused(svc: &Service, run: DoctorRun) {
     patch_route(
         svc,
         r#"[{"op": "replace", "path": "/spec/parentRefs/0/sectionName", "value": "web"}]"#,
@@ -246,7 +171,7 @@ fn a_wrong_listener_is_refused(svc: &RoutedService, run: DoctorRun) {
 
 /// Applies `patch` (which names a backend that does not exist): the
 /// doctor `run` fails `route-refs` with the fix, and `service`.
-fn a_missing_backend_is_unresolved(svc: &RoutedService, patch: &str, run: DoctorRun) {
+fn a_missing_backend_is_unresolved(svc: &Service, patch: &str, run: DoctorRun) {
     patch_route(svc, patch);
     let report = svc
         .lab
@@ -273,24 +198,24 @@ const MISSING_BACKEND: &str =
 fn the_doctor_is_green_on_a_route_and_red_on_a_wrong_listener_or_backend() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    let public = RoutedService::deploy(lab, "public", "gwdoc", &[]);
-    let (report, code) = doctor(&public);
+    let public = routed(lab, "public", "gwdoc", &[]);
+    let (report, code) = public.doctor();
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
-    let internal = RoutedService::deploy(lab, "internal", "gwdocint", &ADMIT_LOCALHOST);
-    let (report, code) = doctor(&internal);
+    let internal = routed(lab, "internal", "gwdocint", &ADMIT_LOCALHOST);
+    let (report, code) = internal.doctor();
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
 
     // A listener the Gateway does not have: the route is not Accepted.
-    a_wrong_listener_is_refused(&public, doctor);
+    a_wrong_listener_is_refused(&public, Service::doctor);
     // A backend that does not exist: the references do not resolve.
-    a_missing_backend_is_unresolved(&internal, MISSING_BACKEND, doctor);
+    a_missing_backend_is_unresolved(&internal, MISSING_BACKEND, Service::doctor);
 }
 
 /// `doctor --host`'s report for the service's host (no `--name`: found
 /// by host, whoever made the route).
-fn doctor_by_host(svc: &RoutedService) -> (Value, Option<i32>) {
+fn doctor_by_host(svc: &Service) -> (Value, Option<i32>) {
     let host = svc.host();
     let mut args = vec!["--host", host.as_str()];
     args.extend(svc.extra.iter().map(String::as_str));
@@ -301,7 +226,7 @@ fn doctor_by_host(svc: &RoutedService) -> (Value, Option<i32>) {
 fn the_doctor_by_host_follows_an_httproute_through_its_gateway() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    let svc = RoutedService::deploy(lab, "public", "gwhost", &[]);
+    let svc = routed(lab, "public", "gwhost", &[]);
     let (report, code) = doctor_by_host(&svc);
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
@@ -346,7 +271,7 @@ fn the_doctor_is_red_without_the_reference_grant_for_the_certificate() {
     let lab = Lab::shared();
     // Takes the layer's ReferenceGrant away: no other test may see it gone.
     let _only = lab.exclusive();
-    let svc = RoutedService::deploy(lab, "public", "gwgrant", &[]);
+    let svc = routed(lab, "public", "gwgrant", &[]);
     lab.kubectl_ok(&[
         "-n",
         "cert-manager",
@@ -355,7 +280,7 @@ fn the_doctor_is_red_without_the_reference_grant_for_the_certificate() {
         "wildrun-gateways",
     ]);
     let report = lab.eventually("the listener refused", Duration::from_secs(30), || {
-        let (report, code) = doctor(&svc);
+        let (report, code) = svc.doctor();
         (code == Some(1) && failed(&report).contains(&"reference-grant".to_string()))
             .then_some(report)
     });
@@ -371,7 +296,7 @@ fn the_doctor_is_red_without_the_reference_grant_for_the_certificate() {
     // The layer makes it again.
     lab.gateway_layer(&[]);
     let (report, _) = lab.eventually("the listener mended", Duration::from_secs(30), || {
-        let (report, code) = doctor(&svc);
+        let (report, code) = svc.doctor();
         (code == Some(0)).then_some((report, code))
     });
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
@@ -401,7 +326,7 @@ fn request_loop(
 fn moving_from_ingress_to_httproute_and_back_keeps_answering() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    let mut svc = RoutedService {
+    let mut svc = Service {
         lab,
         recipe: "public",
         name: unique_name("gwmove"),

@@ -11,132 +11,19 @@
 
 mod common;
 
-use std::process::Output;
 use std::time::Duration;
 
 use common::cluster::unique_name;
-use common::lab::{check, text, Lab};
+use common::lab::{check, not_passed, text, Lab, Service, SERVICE_WAIT as WAIT};
 use serde_json::{json, Value};
-
-const WAIT: &str = "120s";
 
 /// Internal services admit only 127.0.0.1, the address every client in the
 /// lab asks from unless it binds another (curl --interface 127.9.9.9).
 const ADMIT_LOCALHOST: [&str; 2] = ["--set", "cluster.internalSourceRanges=127.0.0.1/32"];
 
-/// A service deployed by a bundled recipe; deleted (with `--delete`) on drop.
-struct Service {
-    lab: &'static Lab,
-    recipe: &'static str,
-    name: String,
-    extra: Vec<String>,
-}
-
-impl Service {
-    /// Deploys `scripts/<recipe>.rhai --name <unique> extra... --wait`;
-    /// panics with wildrun's output when it does not exit 0.
-    fn deploy(lab: &'static Lab, recipe: &'static str, prefix: &str, extra: &[&str]) -> Service {
-        let svc = Service::deploy_no_wait(lab, recipe, prefix, extra);
-        let out = svc.run(&["--wait", "--timeout", WAIT]);
-        assert!(
-            out.status.success(),
-            "deploy --wait {}: {}",
-            svc.name,
-            text(&out)
-        );
-        svc
-    }
-
-    /// Deploys without waiting (the apply itself must succeed).
-    fn deploy_no_wait(
-        lab: &'static Lab,
-        recipe: &'static str,
-        prefix: &str,
-        extra: &[&str],
-    ) -> Service {
-        let svc = Service {
-            lab,
-            recipe,
-            name: unique_name(prefix),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        let out = svc.run(&[]);
-        assert!(out.status.success(), "deploy {}: {}", svc.name, text(&out));
-        svc
-    }
-
-    /// Runs the recipe for this service with `more` arguments.
-    fn run(&self, more: &[&str]) -> Output {
-        let recipe = format!("scripts/{}.rhai", self.recipe);
-        let mut args: Vec<&str> = vec![&recipe, "--name", &self.name];
-        args.extend(self.extra.iter().map(String::as_str));
-        args.extend(more);
-        self.lab.wildrun(&args)
-    }
-
-    fn host(&self) -> String {
-        let domain = if self.recipe == "internal" {
-            self.lab.internal_domain()
-        } else {
-            self.lab.domain().to_string()
-        };
-        format!("{}.{domain}", self.name)
-    }
-
-    fn url(&self) -> String {
-        format!("https://{}/", self.host())
-    }
-
-    /// The doctor's JSON report and exit code for this service.
-    fn doctor(&self) -> (Value, Option<i32>) {
-        self.doctor_with(&[])
-    }
-
-    /// The doctor with more environment (configuration by variable).
-    fn doctor_with(&self, env: &[(&str, &str)]) -> (Value, Option<i32>) {
-        let mut args = vec!["scripts/doctor.rhai", "--name", &self.name, "--json"];
-        args.extend(self.extra.iter().map(String::as_str));
-        let out = self
-            .lab
-            .command(env!("CARGO_BIN_EXE_wildrun"))
-            .current_dir(common::cluster::repo_root())
-            .args(&args)
-            .envs(env.iter().copied())
-            .output()
-            .expect("run the doctor in the lab");
-        let report: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
-        self.lab.run_hint_commands(&report);
-        (report, out.status.code())
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let out = self.run(&["--delete"]);
-        if !out.status.success() {
-            eprintln!("cleanup of {} failed: {}", self.name, text(&out));
-        }
-    }
-}
-
 /// What a check found, as text (empty when it says nothing).
 fn found(check: &Value) -> &str {
     check["found"].as_str().unwrap_or("")
-}
-
-/// Names of the checks that did not pass.
-fn not_passed(report: &Value) -> Vec<String> {
-    report["checks"]
-        .as_array()
-        .map(|checks| {
-            checks
-                .iter()
-                .filter(|c| c["status"] != "pass")
-                .map(|c| format!("{} ({}): {}", c["name"], c["status"], c["found"]))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Applies a wildcard Certificate `cert-manager/<name>` for the public

@@ -29,7 +29,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use super::cluster::repo_root;
+use super::cluster::{repo_root, unique_name};
 
 /// A running lab: its state directory and what `up --lab` exported.
 #[derive(Debug)]
@@ -571,4 +571,122 @@ pub fn reading_commands(hint: &str) -> Vec<String> {
         rest = &tail[end..];
     }
     found
+}
+
+/// How long a [`Service`] deploy waits for its service to answer.
+pub const SERVICE_WAIT: &str = "120s";
+
+/// A service deployed by a bundled recipe; deleted (with `--delete`) on drop.
+pub struct Service {
+    pub lab: &'static Lab,
+    pub recipe: &'static str,
+    pub name: String,
+    pub extra: Vec<String>,
+}
+
+impl Service {
+    /// Deploys `scripts/<recipe>.rhai --name <unique> extra... --wait`;
+    /// panics with wildrun's output when it does not exit 0.
+    pub fn deploy(
+        lab: &'static Lab,
+        recipe: &'static str,
+        prefix: &str,
+        extra: &[&str],
+    ) -> Service {
+        let svc = Service::deploy_no_wait(lab, recipe, prefix, extra);
+        let out = svc.run(&["--wait", "--timeout", SERVICE_WAIT]);
+        assert!(
+            out.status.success(),
+            "deploy --wait {}: {}",
+            svc.name,
+            text(&out)
+        );
+        svc
+    }
+
+    /// Deploys without waiting (the apply itself must succeed).
+    pub fn deploy_no_wait(
+        lab: &'static Lab,
+        recipe: &'static str,
+        prefix: &str,
+        extra: &[&str],
+    ) -> Service {
+        let svc = Service {
+            lab,
+            recipe,
+            name: unique_name(prefix),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        let out = svc.run(&[]);
+        assert!(out.status.success(), "deploy {}: {}", svc.name, text(&out));
+        svc
+    }
+
+    /// Runs the recipe for this service with `more` arguments.
+    pub fn run(&self, more: &[&str]) -> Output {
+        let recipe = format!("scripts/{}.rhai", self.recipe);
+        let mut args: Vec<&str> = vec![&recipe, "--name", &self.name];
+        args.extend(self.extra.iter().map(String::as_str));
+        args.extend(more);
+        self.lab.wildrun(&args)
+    }
+
+    pub fn host(&self) -> String {
+        let domain = if self.recipe == "internal" {
+            self.lab.internal_domain()
+        } else {
+            self.lab.domain().to_string()
+        };
+        format!("{}.{domain}", self.name)
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://{}/", self.host())
+    }
+
+    /// The doctor's JSON report and exit code for this service.
+    pub fn doctor(&self) -> (serde_json::Value, Option<i32>) {
+        self.doctor_with(&[])
+    }
+
+    /// The doctor with more environment (configuration by variable).
+    pub fn doctor_with(&self, env: &[(&str, &str)]) -> (serde_json::Value, Option<i32>) {
+        let mut args = vec!["scripts/doctor.rhai", "--name", &self.name, "--json"];
+        args.extend(self.extra.iter().map(String::as_str));
+        let out = self
+            .lab
+            .command(env!("CARGO_BIN_EXE_wildrun"))
+            .current_dir(repo_root())
+            .args(&args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run the doctor in the lab");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
+        self.lab.run_hint_commands(&report);
+        (report, out.status.code())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let out = self.run(&["--delete"]);
+        if !out.status.success() {
+            eprintln!("cleanup of {} failed: {}", self.name, text(&out));
+        }
+    }
+}
+
+/// Names of the checks that did not pass.
+pub fn not_passed(report: &serde_json::Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .map(|checks| {
+            checks
+                .iter()
+                .filter(|c| c["status"] != "pass")
+                .map(|c| format!("{} ({}): {}", c["name"], c["status"], c["found"]))
+                .collect()
+        })
+        .unwrap_or_default()
 }
