@@ -623,6 +623,8 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("vis::namespace(svc)", "vis::namespace(web)", Gives::Value),
     ("vis::deployment(svc)", "vis::deployment(web)", Gives::Value),
     ("vis::cluster_service(svc)", "vis::cluster_service(vis::component(web, \"worker\"))", Gives::Error("has no ports")),
+    ("vis::env(vars)", "vis::env(#{ TZ: \"UTC\", PASSWORD: #{ secret: \"app-db\", key: \"password\" } })", Gives::Value),
+    ("vis::volume_claim(svc, name, size)", "vis::volume_claim(web, \"data\", \"1Gi\")", Gives::Value),
     ("vis::ingress(svc)", "vis::ingress(web)", Gives::Value),
     ("vis::http_route(svc)", "vis::http_route(web)", Gives::Value),
     ("vis::internal_only_middleware(svc)", "vis::internal_only_middleware(web)", Gives::Value),
