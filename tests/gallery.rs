@@ -483,9 +483,9 @@ impl LabApp {
     }
 
     /// Deploys with the README's command (`--wait`), checks the answer by
-    /// name (`https_extra`: how the request is sent), runs again (no write,
-    /// the generated values kept) and deletes (the claims stay, bound to
-    /// their volumes).
+    /// name (`https_extra`: how the request is sent) and the doctor on the
+    /// instance, runs again (no write, the generated values kept) and
+    /// deletes (the claims stay, bound to their volumes).
     fn deploy_rerun_delete(&self, https_extra: &[&str], claims: &[&str]) {
         let out = self.run(true, &[]);
         assert!(
@@ -501,6 +501,16 @@ impl LabApp {
         assert!(
             body.lines().any(|l| l == format!("host={}", self.host)),
             "{body}"
+        );
+        // The doctor finds every part by the instance's label, all green.
+        let instance = format!("{}.{}", self.recipe, name_in(&self.command));
+        self.lab.eventually(
+            &format!("doctor --instance {instance} green"),
+            Duration::from_secs(60),
+            || {
+                let (report, code) = self.lab.doctor(&["--instance", &instance]);
+                (code == Some(0)).then_some(report)
+            },
         );
 
         let generated = self.generated_secrets();
