@@ -26,19 +26,7 @@ fn wildrun(args: &[&str], env: &[(&str, &str)]) -> Output {
 const DEADLINE: std::time::Duration = std::time::Duration::from_secs(240);
 
 fn wildrun_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrun"));
-    cmd.current_dir(dir).args(args);
-    for key in wildrun::config::KEYS
-        .iter()
-        .map(|k| k.env_var())
-        .chain(["WILDRUN_CONFIG".to_string()])
-    {
-        cmd.env_remove(key);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    common::bounded::output_within(&mut cmd, DEADLINE).0
+    common::bounded::output_within(&mut common::offline::command(dir, args, env), DEADLINE).0
 }
 
 fn stderr(out: &Output) -> String {
@@ -65,16 +53,7 @@ fn dry_run(args: &[&str], env: &[(&str, &str)]) -> Vec<Value> {
 }
 
 fn kinds(objects: &[Value]) -> Vec<String> {
-    objects
-        .iter()
-        .map(|o| {
-            format!(
-                "{} {}",
-                o["kind"].as_str().unwrap(),
-                o["metadata"]["name"].as_str().unwrap()
-            )
-        })
-        .collect()
+    common::offline::kind_names(objects)
 }
 
 /// A new temporary folder holding `files` (name, text).

@@ -14,3 +14,4 @@ pub mod dns;
 #[allow(unused_imports)] // the lab tests use neither
 pub use cluster::{TestCluster, TestNamespace};
 pub mod lab;
+pub mod offline;
