@@ -40,16 +40,7 @@ fn dry_run(args: &[&str], env: &[(&str, &str)]) -> Vec<Value> {
 }
 
 fn kinds(objects: &[Value]) -> Vec<String> {
-    objects
-        .iter()
-        .map(|o| {
-            format!(
-                "{} {}",
-                o["kind"].as_str().unwrap(),
-                o["metadata"]["name"].as_str().unwrap()
-            )
-        })
-        .collect()
+    common::offline::kind_names(objects)
 }
 
 /// A new temporary folder holding `files` (name, text).

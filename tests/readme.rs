@@ -278,16 +278,7 @@ fn run_components(example: &Example) {
     );
     let objects = wildrun::yaml::parse_documents(&String::from_utf8_lossy(&out.stdout), "stdout")
         .expect("YAML");
-    let names: Vec<String> = objects
-        .iter()
-        .map(|o| {
-            format!(
-                "{} {}",
-                o["kind"].as_str().unwrap_or("?"),
-                o["metadata"]["name"].as_str().unwrap_or("?")
-            )
-        })
-        .collect();
+    let names = common::offline::kind_names(&objects);
     for expected in [
         "Deployment shop",
         "Deployment api",
@@ -603,6 +594,8 @@ const CALLS: &[(&str, &str, Gives)] = &[
     ("vis::namespace(svc)", "vis::namespace(web)", Gives::Value),
     ("vis::deployment(svc)", "vis::deployment(web)", Gives::Value),
     ("vis::cluster_service(svc)", "vis::cluster_service(vis::component(web, \"worker\"))", Gives::Error("has no ports")),
+    ("vis::env(vars)", "vis::env(#{ TZ: \"UTC\", PASSWORD: #{ secret: \"app-db\", key: \"password\" } })", Gives::Value),
+    ("vis::volume_claim(svc, name, size)", "vis::volume_claim(web, \"data\", \"1Gi\")", Gives::Value),
     ("vis::ingress(svc)", "vis::ingress(web)", Gives::Value),
     ("vis::http_route(svc)", "vis::http_route(web)", Gives::Value),
     ("vis::internal_only_middleware(svc)", "vis::internal_only_middleware(web)", Gives::Value),

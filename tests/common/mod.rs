@@ -15,6 +15,7 @@ pub mod dns;
 #[allow(unused_imports)] // the lab tests use neither
 pub use cluster::{TestCluster, TestNamespace};
 pub mod lab;
+pub mod offline;
 
 /// Stops a test that needs what `tests/run` starts or fetches (the control
 /// plane, a lab, Knot, the upstream CRDs) when the `cluster-tests` feature is
