@@ -15,10 +15,10 @@
 mod common;
 
 use common::cluster::{unique_name, PrivatePlane};
-use common::lab::text;
+use common::command::{stderr, text, Wildrun};
 use common::{TestCluster, TestNamespace};
 use serde_json::{json, Value};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const DOMAIN: &str = "cloud.example.test";
 const LB_IP: &str = "192.168.8.240";
@@ -26,14 +26,11 @@ const OWNER: &str = "wild-owner";
 
 /// wildrun with `args`, against `cluster`, configured only by `env`.
 fn wildrun(cluster: &TestCluster, env: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wildrun"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    Wildrun::new()
         .args(args)
-        .env("KUBECONFIG", cluster.kubeconfig_path())
-        .env_remove("WILDRUN_CONFIG")
-        .envs(env.iter().copied())
+        .kubeconfig(cluster.kubeconfig_path())
+        .envs(env)
         .output()
-        .expect("wildrun runs")
 }
 
 fn kubectl_ok(cluster: &TestCluster, args: &[&str]) -> String {
@@ -54,10 +51,6 @@ fn get(cluster: &TestCluster, args: &[&str]) -> Value {
     all.extend_from_slice(args);
     all.extend_from_slice(&["-o", "json"]);
     serde_json::from_str(&kubectl_ok(cluster, &all)).expect("kubectl prints JSON")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// How many writes wildrun has sent to `plane` so far (audit log).

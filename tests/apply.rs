@@ -10,10 +10,11 @@ mod common;
 
 use common::background::Background;
 use common::cluster::unique_name;
+use common::command::{stderr, stdout, Wildrun};
 use common::{TestCluster, TestNamespace};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const DOMAIN: &str = "cloud.example.test";
 const LB_IP: &str = "192.168.8.240";
@@ -77,29 +78,14 @@ impl World {
     }
 
     fn wildrun_as(&self, kubeconfig: &Path, args: &[&str]) -> Output {
-        self.command(kubeconfig, args)
-            .output()
-            .expect("wildrun runs")
-    }
-
-    /// wildrun with `args` as this world runs it: its TLS source namespace,
-    /// domain and load balancer address, no configuration file.
-    fn command(&self, kubeconfig: &Path, args: &[&str]) -> Command {
-        let source = format!("tls.sourceNamespace={}", self.tls.name());
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrun"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(args)
-            .args(["--set", &source])
-            .env("KUBECONFIG", kubeconfig)
-            .env("CLOUD_DOMAIN", DOMAIN)
-            .env("CLUSTER_LOAD_BALANCER_IP", LB_IP)
-            .env_remove("WILDRUN_CONFIG");
-        cmd
+        wildrun_for(kubeconfig, self.tls.name(), args).output()
     }
 
     /// wildrun with `args` in the background, as [`World::wildrun`] runs it.
     fn spawn(&self, args: &[&str]) -> Background {
-        Background::spawn(self.command(self.cluster.kubeconfig_path(), args))
+        Background::spawn(
+            wildrun_for(self.cluster.kubeconfig_path(), self.tls.name(), args).into_command(),
+        )
     }
 
     fn get(&self, args: &[&str]) -> Option<Value> {
@@ -130,14 +116,6 @@ fn create_tls_secret(cluster: &TestCluster, namespace: &str, name: &str, content
         "create secret: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn assert_ok(out: &Output, what: &str) {
@@ -1069,10 +1047,11 @@ fn api_server_outage_mid_run_fails_clearly_and_a_rerun_converges() {
          kube::apply(#{ apiVersion: \"v1\", kind: \"ConfigMap\", metadata: #{ name: \"after\", namespace: \"outage\" }, data: #{ a: \"b\" } });\n",
     );
     let run = |script: &Path| {
-        Command::new(env!("CARGO_BIN_EXE_wildrun"))
-            .arg(script)
-            .env("KUBECONFIG", cluster.kubeconfig_path())
+        Wildrun::new()
+            .args([script])
+            .kubeconfig(cluster.kubeconfig_path())
             .env("CLOUD_DOMAIN", DOMAIN)
+            .into_command()
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -1562,16 +1541,19 @@ fn wildrun_on(cluster: &TestCluster, tls_namespace: &str, args: &[&str]) -> Outp
 
 /// [`wildrun_on`] as the user of `kubeconfig`.
 fn wildrun_with(kubeconfig: &Path, tls_namespace: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wildrun"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    wildrun_for(kubeconfig, tls_namespace, args).output()
+}
+
+/// wildrun with `args` as the tests of this file run it: as the user of
+/// `kubeconfig`, the wildcard Secret copied from `tls_namespace`, the test
+/// domain and load balancer address, no configuration file.
+fn wildrun_for(kubeconfig: &Path, tls_namespace: &str, args: &[&str]) -> Wildrun {
+    Wildrun::new()
         .args(args)
         .args(["--set", &format!("tls.sourceNamespace={tls_namespace}")])
-        .env("KUBECONFIG", kubeconfig)
+        .kubeconfig(kubeconfig)
         .env("CLOUD_DOMAIN", DOMAIN)
         .env("CLUSTER_LOAD_BALANCER_IP", LB_IP)
-        .env_remove("WILDRUN_CONFIG")
-        .output()
-        .expect("wildrun runs")
 }
 
 fn kubectl_ok(cluster: &TestCluster, args: &[&str]) -> String {
@@ -1757,12 +1739,11 @@ fn watch_reruns_share_one_discovery() {
     };
     write("one");
     let audit = Audit::mark(&plane.audit_log());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wildrun"))
-        .arg("--watch")
-        .arg(&recipe)
-        .env("KUBECONFIG", cluster.kubeconfig_path())
+    let mut child = Wildrun::new()
+        .args([std::ffi::OsStr::new("--watch"), recipe.as_os_str()])
+        .kubeconfig(cluster.kubeconfig_path())
         .env("CLOUD_DOMAIN", DOMAIN)
-        .env_remove("WILDRUN_CONFIG")
+        .into_command()
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

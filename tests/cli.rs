@@ -6,9 +6,10 @@
 
 mod common;
 
+use common::command::{stderr, stdout, Wildrun};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -16,25 +17,11 @@ fn repo() -> PathBuf {
 
 /// Runs wildrun in the repository root with a clean configuration environment.
 fn wildrun(args: &[&str], env: &[(&str, &str)]) -> Output {
-    wildrun_in(&repo(), args, env)
+    Wildrun::new().args(args).envs(env).output()
 }
-
-/// No command of these tests takes long: one that does is a hang. The
-/// slowest (a script stopped by its 10 s CPU limit, a 300,000-item
-/// configuration, both in a debug build) took over 60 s of wall time on two
-/// loaded cores, so the bound leaves room for load while still ending a hang.
-const DEADLINE: std::time::Duration = std::time::Duration::from_secs(240);
 
 fn wildrun_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    common::bounded::output_within(&mut common::offline::command(dir, args, env), DEADLINE).0
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    Wildrun::new().in_dir(dir).args(args).envs(env).output()
 }
 
 const DOMAIN: (&str, &str) = ("CLOUD_DOMAIN", "cloud.example.com");
@@ -1650,15 +1637,11 @@ fn invalid_utf8_in_arguments_is_a_usage_error() {
     let bad = std::ffi::OsStr::from_bytes(b"nginx:\xff1");
     let bad_set = std::ffi::OsStr::from_bytes(b"vars.team=\xfe");
     for (option, value) in [("--image", bad), ("--set", bad_set)] {
-        let out = Command::new(env!("CARGO_BIN_EXE_wildrun"))
-            .current_dir(repo())
+        let out = Wildrun::new()
             .args(["scripts/public.rhai", "--name", "a", "--dry-run"])
-            .arg(option)
-            .arg(value)
+            .args([std::ffi::OsStr::new(option), value])
             .env("CLOUD_DOMAIN", "cloud.example.com")
-            .env_remove("WILDRUN_CONFIG")
-            .output()
-            .unwrap();
+            .output();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{option}: {err}");
         assert!(err.contains("not valid UTF-8"), "{option}: {err}");

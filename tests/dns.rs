@@ -7,10 +7,11 @@
 #[allow(unused_imports)] // this binary uses only common::dns
 mod common;
 
+use common::command::Wildrun;
 use common::dns::{DnsServer, ZONE};
 use hickory_resolver::proto::rr::RecordType;
 use serde_json::Value;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 use wildrun::dns::{expect, resolve, Query};
 
@@ -194,14 +195,12 @@ fn run_script(script: &str, args: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("check.rhai");
     std::fs::write(&path, script).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_wildrun"))
-        .arg(&path)
-        .arg("--dry-run")
+    Wildrun::new()
+        .args([path.as_os_str()])
+        .args(["--dry-run"])
         .args(args)
         .env("CLOUD_DOMAIN", ZONE)
-        .env_remove("WILDRUN_CONFIG")
         .output()
-        .expect("wildrun runs")
 }
 
 #[test]

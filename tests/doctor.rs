@@ -17,11 +17,11 @@
 mod common;
 
 use common::cluster::unique_name;
+use common::command::{text, Wildrun};
 use common::dns::{DnsServer, ZONE};
-use common::lab::text;
 use common::{TestCluster, TestNamespace};
 use serde_json::{json, Value};
-use std::process::{Command, Output};
+use std::process::Output;
 use wildrun::cert::{Options, Pair};
 
 /// Traefik's address, as MetalLB would have assigned it.
@@ -240,20 +240,14 @@ impl World {
 
     fn wildrun_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let source = format!("tls.sourceNamespace={}", self.tls.name());
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrun"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        Wildrun::new()
             .args(args)
             .args(["--set", &source])
-            .env("KUBECONFIG", self.cluster.kubeconfig_path())
+            .kubeconfig(self.cluster.kubeconfig_path())
             .env("CLOUD_DOMAIN", ZONE)
             .env("CLUSTER_LOAD_BALANCER_IP", LB_IP)
-            .env_remove("WILDRUN_CONFIG")
-            .env_remove("DNS_ANNOTATION_PREFIX")
-            .env_remove("DNS_SERVER");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.output().expect("wildrun runs")
+            .envs(env)
+            .output()
     }
 
     fn doctor_args(&self) -> Vec<String> {
@@ -362,6 +356,10 @@ const PUBLIC_CHECKS: &[&str] = &[
 ];
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn healthy_public_service_passes_every_check() {
     let world = World::new("doctor-public", false);
     let (code, report) = world.doctor();
@@ -387,6 +385,10 @@ fn healthy_public_service_passes_every_check() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn healthy_internal_service_passes_every_check() {
     let world = World::new("doctor-internal", true);
     let (code, report) = world.doctor();
@@ -411,6 +413,10 @@ fn healthy_internal_service_passes_every_check() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn dns_missing_is_nxdomain() {
     let world = World::new("doctor-nxdomain", false);
     world.dns.remove_name(&world.host());
@@ -425,6 +431,10 @@ fn dns_missing_is_nxdomain() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn dns_pointing_at_the_wrong_target() {
     let world = World::new("doctor-wrong-target", false);
     world.dns.set(&world.host(), "CNAME", "old-lb.example.org");
@@ -437,6 +447,10 @@ fn dns_pointing_at_the_wrong_target() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn public_host_as_an_a_record() {
     let world = World::new("doctor-a-record", false);
     world.dns.remove_name(&world.host());
@@ -450,6 +464,10 @@ fn public_host_as_an_a_record() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn internal_host_pointing_elsewhere() {
     let world = World::new("doctor-internal-dns", true);
     world.dns.set(&world.host(), "A", "192.168.8.99");
@@ -462,6 +480,10 @@ fn internal_host_pointing_elsewhere() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn tls_secret_missing() {
     let world = World::new("doctor-no-secret", false);
     world.kubectl(&["delete", "secret", "-n", &world.name, &world.secret_name()]);
@@ -475,6 +497,10 @@ fn tls_secret_missing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn secret_without_tls_crt() {
     let world = World::new("doctor-no-crt", false);
     world.kubectl(&["delete", "secret", "-n", &world.name, &world.secret_name()]);
@@ -490,6 +516,10 @@ fn secret_without_tls_crt() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn certificate_not_covering_the_host() {
     let world = World::new("doctor-not-covered", false);
     world.replace_served_certificate(&world.issue(&["*.other.example.org"], 90));
@@ -502,6 +532,10 @@ fn certificate_not_covering_the_host() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn certificate_expired() {
     let world = World::new("doctor-expired", false);
     let domain = world.domain();
@@ -510,6 +544,10 @@ fn certificate_expired() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn certificate_expiring_in_three_days() {
     let world = World::new("doctor-expiring", false);
     let domain = world.domain();
@@ -538,6 +576,10 @@ fn certificate_expiring_in_three_days() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn certificate_not_ready() {
     let world = World::new("doctor-not-ready", false);
     world.set_certificate_ready(false);
@@ -550,6 +592,10 @@ fn certificate_not_ready() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn service_port_mismatch() {
     let world = World::new("doctor-port", false);
     world.kubectl(&[
@@ -571,6 +617,10 @@ fn service_port_mismatch() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn no_ready_endpoints() {
     let world = World::new("doctor-endpoints", false);
     world.set_endpoints(Some(false));
@@ -585,6 +635,10 @@ fn no_ready_endpoints() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn middleware_missing_for_an_internal_service() {
     let world = World::new("doctor-middleware", true);
     world.kubectl(&[
@@ -615,6 +669,10 @@ fn leak(world: &World) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn an_internal_service_behind_a_layer_hiding_client_addresses_fails() {
     let world = World::new("doctor-leak", true);
     assert_eq!(find(&world.doctor().1, "client-address")["status"], "pass");
@@ -654,6 +712,10 @@ fn an_internal_service_behind_a_layer_hiding_client_addresses_fails() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn the_internal_recipe_warns_when_the_layer_leaks_and_refuses_when_strict() {
     let world = World::new("doctor-leakrun", true);
     let traefik = format!("ingress.traefikService={}/traefik", world.tls.name());
@@ -691,6 +753,10 @@ fn the_internal_recipe_warns_when_the_layer_leaks_and_refuses_when_strict() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn middleware_with_other_ranges() {
     let world = World::new("doctor-ranges", true);
     world.kubectl(&[
@@ -712,6 +778,10 @@ fn middleware_with_other_ranges() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn wrong_ingress_class() {
     let world = World::new("doctor-class", false);
     world.kubectl(&[
@@ -733,6 +803,10 @@ fn wrong_ingress_class() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn load_balancer_ip_outside_every_pool() {
     let world = World::new("doctor-lb", false);
     world.patch_status(
@@ -750,6 +824,10 @@ fn load_balancer_ip_outside_every_pool() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn missing_ingress_skips_the_rest() {
     let world = World::new("doctor-no-ingress", false);
     world.kubectl(&["delete", "ingress", &world.name, "-n", &world.name]);
@@ -758,6 +836,10 @@ fn missing_ingress_skips_the_rest() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn externaldns_prefix_missing_fails_with_the_fix() {
     let world = World::new("doctor-prefix", false);
     // Redeployed writing only the alpha prefix, which ExternalDNS v0.22.0 ignores.
@@ -786,6 +868,10 @@ fn externaldns_prefix_missing_fails_with_the_fix() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn externaldns_prefix_argument_wins_over_the_image_tag() {
     let world = World::new("doctor-prefix-arg", false);
     // An old release (alpha by its tag) told to read the new prefix.
@@ -812,14 +898,11 @@ fn externaldns_prefix_argument_wins_over_the_image_tag() {
 #[test]
 fn host_and_url_are_checked_before_the_cluster_is_read() {
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_wildrun"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("scripts/doctor.rhai")
+        let out = Wildrun::new()
+            .args(["scripts/doctor.rhai"])
             .args(args)
-            .env("KUBECONFIG", "/nonexistent/kubeconfig")
-            .env_remove("WILDRUN_CONFIG")
-            .output()
-            .expect("wildrun runs");
+            .kubeconfig("/nonexistent/kubeconfig")
+            .output();
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -851,6 +934,10 @@ fn host_and_url_are_checked_before_the_cluster_is_read() {
 /// names, and checks its host as `--host` does; an unknown or malformed
 /// instance is a clear error.
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn the_doctor_checks_an_instance_by_its_label_whatever_its_names() {
     let world = World::new("doctor-instance", false);
     let fork = format!("{}-git", world.name);

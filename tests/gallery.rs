@@ -12,7 +12,8 @@
 
 mod common;
 
-use common::lab::{text, Lab};
+use common::command::{text, Wildrun};
+use common::lab::Lab;
 use common::offline::kind_names;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -86,8 +87,7 @@ fn name_in(args: &[String]) -> String {
 /// wildrun in `dir` with `args`, the configuration only from `env`; a
 /// run that hangs panics.
 fn wildrun_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = common::offline::command(dir, args, env);
-    common::bounded::output_within(&mut cmd, Duration::from_secs(240)).0
+    Wildrun::new().in_dir(dir).args(args).envs(env).output()
 }
 
 /// The objects a dry run of `args` plans.
@@ -664,6 +664,10 @@ fn managers(object: &Value) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn lab_the_database_app_copies_its_database_secret_and_runs_its_job_once() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
@@ -716,6 +720,10 @@ fn lab_the_database_app_copies_its_database_secret_and_runs_its_job_once() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn lab_the_app_of_several_components_answers_and_keeps_its_volumes() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
@@ -725,6 +733,10 @@ fn lab_the_app_of_several_components_answers_and_keeps_its_volumes() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn lab_the_internal_app_answers_inside_its_ranges_and_keeps_its_volume() {
     let lab = Lab::shared();
     let _use = lab.shared_use();

@@ -7,10 +7,10 @@
 mod common;
 
 use common::cluster::unique_name;
-use common::lab::text;
+use common::command::{text, Wildrun};
 use common::{TestCluster, TestNamespace};
 use serde_json::{json, Value};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const DOMAIN: &str = "cloud.example.test";
 const LB_IP: &str = "192.168.8.240";
@@ -19,19 +19,16 @@ const POOL: &str = "192.168.8.240-192.168.8.250";
 const TOKEN: &str = "cf-token-never-printed-4711";
 
 fn wildrun(kubeconfig: Option<&std::path::Path>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrun"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+    Wildrun::new()
         .args(args)
-        .env("CLOUD_DOMAIN", DOMAIN)
-        .env("CLUSTER_LOAD_BALANCER_IP", LB_IP)
-        .env("CLUSTER_ADDRESS_POOL", POOL)
-        .env("TLS_ACME_EMAIL", "ops@example.test")
-        .env_remove("WILDRUN_CONFIG");
-    match kubeconfig {
-        Some(k) => cmd.env("KUBECONFIG", k),
-        None => cmd.env("KUBECONFIG", "/nonexistent/kubeconfig"),
-    };
-    cmd.output().expect("wildrun runs")
+        .envs(&[
+            ("CLOUD_DOMAIN", DOMAIN),
+            ("CLUSTER_LOAD_BALANCER_IP", LB_IP),
+            ("CLUSTER_ADDRESS_POOL", POOL),
+            ("TLS_ACME_EMAIL", "ops@example.test"),
+        ])
+        .kubeconfig(kubeconfig.unwrap_or(std::path::Path::new("/nonexistent/kubeconfig")))
+        .output()
 }
 
 /// `scripts/cluster.rhai --dry-run -o json` with `sets`: the objects.
@@ -414,6 +411,10 @@ impl World {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn the_api_server_accepts_both_providers_and_nothing_persists() {
     let w = World::new("layersrv");
     w.secret(w.tls.name(), "cloudflare-api-token", "api-token", TOKEN);
@@ -465,6 +466,10 @@ fn the_api_server_accepts_both_providers_and_nothing_persists() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn missing_secrets_are_an_error_before_any_write() {
     let w = World::new("layersecret");
     let out = w.wildrun(&[]);
@@ -517,6 +522,10 @@ fn missing_secrets_are_an_error_before_any_write() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn with_the_gateway_api_delete_refuses_while_an_httproute_uses_the_layer() {
     let w = World::new("layerdelgw");
     let user = unique_name("layerroute");
@@ -537,6 +546,10 @@ fn with_the_gateway_api_delete_refuses_while_an_httproute_uses_the_layer() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn delete_refuses_while_a_service_uses_the_layer_unless_forced() {
     let w = World::new("layerdel");
     let user = unique_name("layeruser");
@@ -568,6 +581,10 @@ fn delete_refuses_while_a_service_uses_the_layer_unless_forced() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn an_internal_certificate_under_another_domain_is_kept_unless_adopted() {
     let w = World::new("layerdomain");
     w.secret(w.tls.name(), "cloudflare-api-token", "api-token", TOKEN);
@@ -670,6 +687,10 @@ fn an_internal_certificate_under_another_domain_is_kept_unless_adopted() {
 /// ways out), and adopted in place with --adopt; wild-cloud's own HTTP
 /// Gateway (`traefik-gateway`) is left as it is.
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn with_the_gateway_api_another_tools_gateway_is_used_refused_or_adopted() {
     let w = World::new("layergw");
     w.secret(w.tls.name(), "cloudflare-api-token", "api-token", TOKEN);
@@ -756,6 +777,10 @@ fn with_the_gateway_api_another_tools_gateway_is_used_refused_or_adopted() {
 /// port written, marked adopted), and `--delete` releases it: it stays,
 /// without wildrun's marks. A real run, on a plane of its own.
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn with_the_gateway_api_an_adopted_gateway_is_released_by_delete() {
     let plane = common::cluster::PrivatePlane::start();
     let w = World::on(&plane.cluster, "layergwadopt");

@@ -28,6 +28,7 @@ mod common;
 
 use common::background::Background;
 use common::cluster::PrivatePlane;
+use common::command::Wildrun;
 use common::lab::{Lab, Restore};
 use common::TestCluster;
 use std::path::{Path, PathBuf};
@@ -407,6 +408,10 @@ fn kubectl_ok(cluster: &TestCluster, args: &[&str]) {
 /// `kube::watch`, in that order, on a plane of their own (the namespaces
 /// they name are fixed, and tls-sync reconciles every namespace).
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn the_transcripts_on_a_control_plane_are_real_runs() {
     let all = transcripts();
     let plane = PrivatePlane::start();
@@ -519,15 +524,11 @@ fn the_transcripts_on_a_control_plane_are_real_runs() {
 /// This build's wildrun in the scratch folder (stderr collected by
 /// [`Background`]).
 fn wildrun_in(scratch: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrun"));
-    cmd.args(args)
-        .current_dir(scratch.path())
-        .env_remove("WILDRUN_CONFIG");
-    for key in wildrun::config::KEYS.iter().map(|k| k.env_var()) {
-        cmd.env_remove(key);
-    }
-    cmd.envs(env.iter().copied());
-    cmd
+    Wildrun::new()
+        .in_dir(scratch.path())
+        .args(args)
+        .envs(env)
+        .into_command()
 }
 
 /// A lab as the README names it (`tests/cluster/up`'s defaults for its
@@ -635,6 +636,10 @@ fn delete_lab_service(lab: &Lab, name: &str) {
 /// `--wait`, and the doctor on a healthy service and with ExternalDNS
 /// stopped.
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn the_transcripts_in_the_visibility_lab_are_real_runs() {
     let all = transcripts();
     let lab = Lab::shared();
@@ -715,6 +720,10 @@ fn the_transcripts_in_the_visibility_lab_are_real_runs() {
 /// back: the pool and ExternalDNS they adopt and release, gitea's Service
 /// they break, the namespaces and the Ingress they make.
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn the_transcripts_in_the_existing_layer_lab_are_real_runs() {
     let all = transcripts();
     let lab = Lab::existing();
@@ -807,6 +816,10 @@ fn the_transcripts_in_the_existing_layer_lab_are_real_runs() {
 /// and the doctor with the layer's ReferenceGrant taken away (put back by
 /// the layer's run afterwards, whatever the outcome).
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn the_gateway_transcripts_in_the_visibility_lab_are_real_runs() {
     let all = transcripts();
     let lab = Lab::shared();
@@ -857,6 +870,10 @@ fn the_gateway_transcripts_in_the_visibility_lab_are_real_runs() {
 /// `tests/cluster/try --network`: an internal service asked from the
 /// internet client through the router (403) and from the LAN client (200).
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn the_transcript_of_the_lab_as_a_network_is_a_real_run() {
     let all = transcripts();
     let lab = Lab::network();

@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::bounded::output_within;
 use common::cluster::PrivatePlane;
+use common::command::{stderr, Wildrun};
 use common::{TestCluster, TestNamespace};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -22,20 +22,16 @@ const DEADLINE: Duration = Duration::from_secs(60);
 /// Runs wildrun in `dir` with `args` (and `KUBECONFIG` when given), at most
 /// [`DEADLINE`]; its output and how long it took.
 fn wildrun(dir: &Path, kubeconfig: Option<&Path>, args: &[&str]) -> (Output, Duration) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrun"));
-    cmd.current_dir(dir)
+    let cmd = Wildrun::new()
+        .in_dir(dir)
         .args(args)
-        .env_remove("WILDRUN_CONFIG")
         .env("CLOUD_DOMAIN", "cloud.example.test");
     match kubeconfig {
-        Some(path) => cmd.env("KUBECONFIG", path),
+        Some(path) => cmd.kubeconfig(path),
         None => cmd.env_remove("KUBECONFIG"),
-    };
-    output_within(&mut cmd, DEADLINE)
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+    .deadline(DEADLINE)
+    .output_timed()
 }
 
 /// The lines of `text` that contain `needle`.
@@ -171,6 +167,10 @@ impl Drop for Thaw<'_> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn a_frozen_api_server_is_given_up_on_and_a_run_after_it_resumes_converges() {
     let plane = PrivatePlane::start();
     let dir = tempfile::tempdir().unwrap();
@@ -225,6 +225,10 @@ fn a_frozen_api_server_is_given_up_on_and_a_run_after_it_resumes_converges() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn a_watch_runs_longer_than_the_request_bound() {
     let cluster = TestCluster::shared();
     let ns = TestNamespace::new(cluster, "bound");
@@ -239,13 +243,12 @@ fn a_watch_runs_longer_than_the_request_bound() {
         ),
     )
     .unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wildrun"));
-    command
-        .current_dir(dir.path())
+    let command = Wildrun::new()
+        .in_dir(dir.path())
         .args(["watch.rhai", "--request-timeout", "2s"])
         .args(["--set", &format!("watch.leaseNamespace={}", ns.name())])
-        .env("KUBECONFIG", cluster.kubeconfig_path())
-        .env_remove("WILDRUN_CONFIG");
+        .kubeconfig(cluster.kubeconfig_path())
+        .into_command();
     let mut run = common::background::Background::spawn(command);
     run.wait_for("watching");
     // Twice the bound with no event: the watch is still the same one.
@@ -360,6 +363,10 @@ impl Drop for Proxy {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn plain_http_without_credentials_works() {
     let cluster = TestCluster::shared();
     let ns = TestNamespace::new(cluster, "plain");

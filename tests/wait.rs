@@ -8,10 +8,11 @@
 mod common;
 
 use common::cluster::unique_name;
+use common::command::{stderr, Wildrun};
 use common::dns::ZONE;
 use common::{TestCluster, TestNamespace};
 use serde_json::json;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 use wildrun::cert::{Options, Pair};
 
@@ -20,10 +21,6 @@ fn options(days: i64) -> Options {
         days,
         common_name: None,
     }
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn write_secret(cluster: &TestCluster, namespace: &str, name: &str, pair: &Pair) {
@@ -39,23 +36,14 @@ fn wildrun(
     tls_namespace: &str,
     args: &[&str],
     env: &[(&str, &str)],
-) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wildrun"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+) -> Wildrun {
+    Wildrun::new()
         .args(args)
         .args(["--set", &format!("tls.sourceNamespace={tls_namespace}")])
-        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .kubeconfig(cluster.kubeconfig_path())
         .env("CLOUD_DOMAIN", ZONE)
         .env("CLUSTER_LOAD_BALANCER_IP", "127.0.0.1")
-        .env_remove("WILDRUN_CONFIG")
-        .env_remove("DNS_SERVER")
-        .env_remove("TLS_CA_FILE")
-        .env_remove("INGRESS_HTTPS_PORT")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
+        .envs(env)
 }
 
 /// `scripts/public.rhai --name NAME --wait --timeout TIMEOUT`, with the
@@ -84,7 +72,6 @@ fn deploy_and_wait(
         &[],
     )
     .output()
-    .expect("wildrun runs")
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod common;
 
 use common::background::{Background, PATIENCE};
 use common::cluster::unique_name;
+use common::command::Wildrun;
 use common::{TestCluster, TestNamespace};
 use serde_json::{json, Value};
 
@@ -23,13 +24,11 @@ use std::time::{Duration, Instant};
 
 /// wildrun to run in `dir`, with `args`.
 fn wildrun(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wildrun"));
-    command
-        .current_dir(dir)
+    Wildrun::new()
+        .in_dir(dir)
         .args(args)
         .env("CLOUD_DOMAIN", "cloud.example.test")
-        .env_remove("WILDRUN_CONFIG");
-    command
+        .into_command()
 }
 
 /// wildrun running in the background in `dir`, with `args`, on the cluster
@@ -85,6 +84,10 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn watch_reapplies_on_edits_of_recipe_module_and_template() {
     let cluster = TestCluster::shared();
     let ns = TestNamespace::new(cluster, "watch-files");
@@ -204,6 +207,10 @@ fn watch_reports_an_import_cycle_and_goes_on_watching() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn watch_handler_sees_events_in_order_and_survives_its_errors() {
     let cluster = TestCluster::shared();
     let ns = TestNamespace::new(cluster, "kube-watch");
@@ -278,6 +285,10 @@ fn secret_data(cluster: &TestCluster, namespace: &str, name: &str) -> Option<Val
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn tls_sync_distributes_refreshes_and_removes_copies() {
     let cluster = TestCluster::shared();
     let source = TestNamespace::new(cluster, "tls-source");
@@ -375,6 +386,10 @@ fn tls_sync_distributes_refreshes_and_removes_copies() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn watch_survives_an_api_server_restart() {
     let plane = common::cluster::PrivatePlane::start();
     let cluster = &plane.cluster;
@@ -408,6 +423,10 @@ fn watch_survives_an_api_server_restart() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn tls_sync_deployment_manifests_apply_and_their_permissions_suffice() {
     let cluster = TestCluster::shared();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -467,6 +486,10 @@ fn tls_sync_deployment_manifests_apply_and_their_permissions_suffice() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn tls_sync_copies_a_renewal_within_5s_after_an_api_server_outage() {
     let plane = common::cluster::PrivatePlane::start();
     let cluster = &plane.cluster;
@@ -513,6 +536,10 @@ fn tls_sync_copies_a_renewal_within_5s_after_an_api_server_outage() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn tls_sync_says_each_skip_once() {
     let cluster = TestCluster::shared();
     let source = TestNamespace::new(cluster, "tls-once-src");
@@ -581,6 +608,10 @@ fn calls(run: &Background) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn events_that_come_while_a_handler_runs_merge_per_object() {
     let cluster = TestCluster::shared();
     let ns = TestNamespace::new(cluster, "burst");
@@ -692,6 +723,10 @@ fn two_identities(cluster: &TestCluster, dir: &Path) -> Vec<(String, std::path::
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn two_copies_elect_one_leader_and_the_other_takes_over_when_it_is_killed() {
     let plane = common::cluster::PrivatePlane::start_audited();
     let cluster = &plane.cluster;
@@ -1027,6 +1062,10 @@ fn fan_out_plane() -> common::cluster::PrivatePlane {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn a_leader_stopped_mid_plan_writes_nothing_after_another_copy_took_over() {
     const COUNT: usize = 300;
     let plane = fan_out_plane();
@@ -1192,6 +1231,10 @@ fn a_leader_stopped_mid_plan_writes_nothing_after_another_copy_took_over() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn a_plan_longer_than_the_lease_keeps_one_writer_at_a_time() {
     const COUNT: usize = 400;
     // Over three durations of the 3 s Lease: a holder that renews only
@@ -1285,6 +1328,10 @@ fn wait_for_run_after(run: &mut Background, marker: &str, nth: usize) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
 fn watch_prune_waits_for_a_half_saved_file_keeps_data_and_holds_a_large_removal() {
     let cluster = TestCluster::shared();
     // Made by the run, so the Namespace is one of the instance's objects.
@@ -1397,13 +1444,11 @@ fn watch_prune_waits_for_a_half_saved_file_keeps_data_and_holds_a_large_removal(
     assert!(uid("configmap", "a").is_some() && uid("configmap", "b").is_some());
 
     // The confirmation: the ConfigMaps go, the claim stays for its data.
-    let mut confirm = Command::new(env!("CARGO_BIN_EXE_wildrun"));
-    confirm
-        .current_dir(dir.path())
+    let out = Wildrun::new()
+        .in_dir(dir.path())
         .args(["--prune", &recipe])
-        .env("KUBECONFIG", cluster.kubeconfig_path())
-        .env_remove("WILDRUN_CONFIG");
-    let out = confirm.output().unwrap();
+        .kubeconfig(cluster.kubeconfig_path())
+        .output();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(

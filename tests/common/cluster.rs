@@ -49,6 +49,7 @@ pub fn cluster_script_with(
     state_dir: Option<&Path>,
     env: &[(&str, &str)],
 ) -> Output {
+    super::require_cluster_tests(&format!("tests/cluster/{name}"));
     let script = repo_root().join("tests/cluster").join(name);
     let mut cmd = Command::new(&script);
     cmd.args(args)
@@ -69,6 +70,7 @@ impl TestCluster {
     /// Panics with the scripts' message (naming the log file to read) when the
     /// plane cannot be started.
     pub fn shared() -> &'static TestCluster {
+        super::require_cluster_tests("the control plane");
         SHARED.get_or_init(|| match std::env::var_os("WILDRUN_TEST_KUBECONFIG") {
             Some(path) if !path.is_empty() => TestCluster::from_kubeconfig(PathBuf::from(path)),
             _ => TestCluster::up(None),

@@ -56,6 +56,7 @@ impl DnsServer {
     /// Starts a server for [`ZONE`] with only SOA and NS records (and
     /// `ns.<zone>` A 127.0.0.1). Panics with knotd's log if it does not come up.
     pub fn start() -> DnsServer {
+        super::require_cluster_tests("Knot (knotd, which tests/setup installs)");
         let knotd = program("knotd", "knot");
         program("knsupdate", "knot-dnsutils");
         program("kdig", "knot-dnsutils");

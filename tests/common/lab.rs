@@ -55,15 +55,7 @@ pub fn check<'r>(report: &'r serde_json::Value, name: &str) -> &'r serde_json::V
         .unwrap_or_else(|| panic!("no check {name}: {report:#}"))
 }
 
-/// The output of a command as text, for assertions and messages.
-pub fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+pub use super::command::text;
 
 impl Lab {
     /// The lab of this test process, started on first use.
@@ -112,6 +104,7 @@ impl Lab {
     /// The state directory named by `env_var`, or else the one of the lab
     /// `tests/cluster/up ARGS` starts or reuses.
     fn dir_or_up(env_var: &str, args: &[&str]) -> PathBuf {
+        super::require_cluster_tests("a lab");
         if let Some(d) = std::env::var_os(env_var).filter(|d| !d.is_empty()) {
             return PathBuf::from(d);
         }
