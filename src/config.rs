@@ -112,6 +112,32 @@ pub enum ConfigError {
 
 impl ConfigError {
     /// Names where a path problem was given (`--set ...`).
+    /// A bad value read from `file`, placed at the line and column where
+    /// `path` stands in the file's `text`: `file:line:column` (found only
+    /// when needed, so a good file is parsed once).
+    fn placed_in(self, file: &str, text: &str, path: &str) -> ConfigError {
+        let ConfigError::Value {
+            origin,
+            key,
+            message,
+        } = self
+        else {
+            return self;
+        };
+        let origin = match (
+            origin.strip_prefix(file),
+            crate::yaml::value_locations(text).get(path),
+        ) {
+            (Some(rest), Some((line, column))) => format!("{file}:{line}:{column}{rest}"),
+            _ => origin,
+        };
+        ConfigError::Value {
+            origin,
+            key,
+            message,
+        }
+    }
+
     fn given_in(self, given: &str) -> ConfigError {
         match self {
             ConfigError::KeyPath {
@@ -716,7 +742,7 @@ pub fn is_wild_cloud(file: &Value) -> bool {
 /// Reads a wild-cloud file's aliases as wildrun's keys: sets each key an
 /// alias gives, and refuses a file that gives an alias and its key with
 /// different values. Returns one line per alias read, for `-v`.
-fn read_aliases(file: &mut Value, path: &Path) -> Result<Vec<String>, ConfigError> {
+fn read_aliases(file: &mut Value, path: &Path, text: &str) -> Result<Vec<String>, ConfigError> {
     let origin = path.display().to_string();
     let mut read = Vec::new();
     for alias in WILD_CLOUD_ALIASES {
@@ -728,7 +754,8 @@ fn read_aliases(file: &mut Value, path: &Path) -> Result<Vec<String>, ConfigErro
             (Some(KeyType::List), Value::String(s)) => Value::Array(vec![json!(s.trim())]),
             (_, other) => other.clone(),
         };
-        check_value(alias.key, &value, &format!("{origin} ({})", alias.path))?;
+        check_value(alias.key, &value, &format!("{origin} ({})", alias.path))
+            .map_err(|e| e.placed_in(&origin, text, alias.path))?;
         match get_path(file, alias.key).filter(|v| !v.is_null()) {
             Some(own) if *own != value => {
                 return Err(ConfigError::AliasConflict {
@@ -1082,10 +1109,11 @@ fn unknown_warning(origin: &str, path: &str, suggestion: Option<String>) -> Stri
     }
 }
 
-fn read_file(path: &Path) -> Result<Value, ConfigError> {
+/// The file's values, and its text (to place a bad value at its line).
+fn read_file(path: &Path) -> Result<(Value, String), ConfigError> {
     let text = crate::files::read_text(path).map_err(ConfigError::Read)?;
     if text.trim().is_empty() {
-        return Ok(Value::Object(Map::new()));
+        return Ok((Value::Object(Map::new()), text));
     }
     // Typed pass first: syntax and type errors come with line and column.
     if let Err(e) = crate::yaml::from_str::<FileShape>(&text) {
@@ -1099,8 +1127,8 @@ fn read_file(path: &Path) -> Result<Value, ConfigError> {
         error: Box::new(error),
     })?;
     match value {
-        Value::Object(_) => Ok(value),
-        Value::Null => Ok(Value::Object(Map::new())),
+        Value::Object(_) => Ok((value, text)),
+        Value::Null => Ok((Value::Object(Map::new()), text)),
         other => Err(ConfigError::NotSections {
             path: path.to_path_buf(),
             found: strict::describe(&other),
@@ -1172,7 +1200,8 @@ pub fn load(
         if !path.exists() {
             return Err(ConfigError::NotFound(path.clone()));
         }
-        value = read_file(path)?;
+        let (file_value, text) = read_file(path)?;
+        value = file_value;
         let origin = path.display().to_string();
         let wild_cloud = is_wild_cloud(&value);
         let unknown = unknown_keys(&value, &origin, wild_cloud);
@@ -1186,11 +1215,11 @@ pub fn load(
                 "{origin}: read as a wild-cloud config.yaml; its keys wildrun has no use for are passed over: {passed_over}"
             ));
             unset_blank_values(&mut value)?;
-            notes.extend(read_aliases(&mut value, path)?);
+            notes.extend(read_aliases(&mut value, path, &text)?);
         }
         for k in KEYS {
             if let Some(v) = get_path(&value, k.path) {
-                check_value(k.path, v, &origin)?;
+                check_value(k.path, v, &origin).map_err(|e| e.placed_in(&origin, &text, k.path))?;
                 if !v.is_null() {
                     origins.insert(k.path.to_string(), origin.clone());
                 }

@@ -165,6 +165,125 @@ pub fn emit_document(value: &Value) -> Result<String, YamlError> {
     serde_saphyr::to_string(value).map_err(|e| YamlError::Emit(e.to_string()))
 }
 
+/// Where each mapping value of a YAML document stands: its dotted key path
+/// (`cluster.loadBalancerIp`) to its line and column, for the paths made of
+/// mapping keys only (a list's items are not listed). serde-saphyr records
+/// the places as it reads, so a value written in flow style
+/// (`cluster: {loadBalancerIp: ...}`) is found as well as one in block
+/// style. A text that is not YAML gives no places.
+pub fn value_locations(text: &str) -> std::collections::BTreeMap<String, (u64, u64)> {
+    let mut places = std::collections::BTreeMap::new();
+    if let Ok(root) = from_str::<LocatedNode>(text) {
+        root.collect("", &mut places);
+    }
+    places
+}
+
+/// A YAML node as [`value_locations`] reads it: a mapping's values with
+/// their places, anything else passed over.
+enum LocatedNode {
+    Mapping(Vec<(String, serde_saphyr::Spanned<LocatedNode>)>),
+    Other,
+}
+
+impl LocatedNode {
+    fn collect(self, prefix: &str, places: &mut std::collections::BTreeMap<String, (u64, u64)>) {
+        let LocatedNode::Mapping(entries) = self else {
+            return;
+        };
+        for (key, value) in entries {
+            let path = match prefix {
+                "" => key,
+                _ => format!("{prefix}.{key}"),
+            };
+            let at = value.referenced;
+            places.insert(path.clone(), (at.line(), at.column()));
+            value.value.collect(&path, places);
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LocatedNode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LocatedNodeVisitor)
+    }
+}
+
+struct LocatedNodeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for LocatedNodeVisitor {
+    type Value = LocatedNode;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<LocatedNode, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Value>()? {
+            let value = map.next_value::<serde_saphyr::Spanned<LocatedNode>>()?;
+            // A key that is a list or a map has no dotted path.
+            let key = match key {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => continue,
+            };
+            entries.push((key, value));
+        }
+        Ok(LocatedNode::Mapping(entries))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<LocatedNode, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(LocatedNode::Other)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<LocatedNode, E> {
+        Ok(LocatedNode::Other)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<LocatedNode, E> {
+        Ok(LocatedNode::Other)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<LocatedNode, E> {
+        Ok(LocatedNode::Other)
+    }
+
+    fn visit_i128<E>(self, _: i128) -> Result<LocatedNode, E> {
+        Ok(LocatedNode::Other)
+    }
+
+    fn visit_u128<E>(self, _: u128) -> Result<LocatedNode, E> {
+        Ok(LocatedNode::Other)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<LocatedNode, E> {
+        Ok(LocatedNode::Other)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<LocatedNode, E> {
+        Ok(LocatedNode::Other)
+    }
+
+    fn visit_bytes<E>(self, _: &[u8]) -> Result<LocatedNode, E> {
+        Ok(LocatedNode::Other)
+    }
+
+    fn visit_unit<E>(self) -> Result<LocatedNode, E> {
+        Ok(LocatedNode::Other)
+    }
+
+    fn visit_none<E>(self) -> Result<LocatedNode, E> {
+        Ok(LocatedNode::Other)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<LocatedNode, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,5 +418,30 @@ mod tests {
             assert_eq!(err.to_string(), format!("big.yaml: {expected}"));
             assert!(!err.to_string().contains("alias"), "{err}");
         }
+    }
+
+    #[test]
+    fn value_locations_place_every_mapping_value_in_block_and_flow_style() {
+        let text = "cloud:\n  domain: example.com\ncluster: {loadBalancerIp: 300.1.2.3}\n\
+                    ingress:\n  # a comment\n  httpsPort: 8443\nlist:\n  - a: 1\n";
+        let places = value_locations(text);
+        assert_eq!(places.get("cloud"), Some(&(2, 3)), "{places:?}");
+        assert_eq!(places.get("cloud.domain"), Some(&(2, 11)), "{places:?}");
+        assert_eq!(
+            places.get("cluster.loadBalancerIp"),
+            Some(&(3, 27)),
+            "{places:?}"
+        );
+        assert_eq!(
+            places.get("ingress.httpsPort"),
+            Some(&(6, 14)),
+            "{places:?}"
+        );
+        assert_eq!(
+            places.get("list.0.a"),
+            None,
+            "a list's items are not listed"
+        );
+        assert!(value_locations("a: [unclosed").is_empty());
     }
 }

@@ -550,6 +550,42 @@ fn malformed_config_file_reports_line_and_column() {
 }
 
 #[test]
+fn a_bad_value_in_a_config_file_is_placed_at_its_line_and_column() {
+    // Block style, flow style, and a wild-cloud key read as wildrun's.
+    let cases = [
+        (
+            "cloud:\n  domain: example.com\ncluster:\n  loadBalancerIp: 300.1.2.3\n",
+            "wildrun.yaml:4:19: configuration key cluster.loadBalancerIp: \"300.1.2.3\" is not an IP address",
+        ),
+        (
+            "cloud: {domain: example.com}\ncluster: {internalSourceRanges: [10.0.0.0/33]}\n",
+            "wildrun.yaml:2:33: configuration key cluster.internalSourceRanges: prefix length \"33\" is not between 0 and 32",
+        ),
+        (
+            "cloud:\n  domain: example.com\ncluster:\n  name: lab\n  ipAddressPool: lan\n",
+            "wildrun.yaml:5:18 (cluster.ipAddressPool): configuration key cluster.addressPool: \"lan\" is not an address range",
+        ),
+    ];
+    for (text, expected) in cases {
+        let dir = folder(&[("wildrun.yaml", text)]);
+        let out = wildrun_in(
+            dir.path(),
+            &[
+                repo().join("scripts/public.rhai").to_str().unwrap(),
+                "--name",
+                "a",
+                "--dry-run",
+            ],
+            &[],
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{text}: {err}");
+        assert!(err.contains(expected), "{text}: {err}");
+        assert!(stdout(&out).is_empty(), "{text}: nothing is rendered");
+    }
+}
+
+#[test]
 fn unknown_config_key_warns_with_suggestion() {
     let out = wildrun(
         &[
