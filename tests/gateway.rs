@@ -214,12 +214,13 @@ fn the_doctor_is_green_on_a_route_and_red_on_a_wrong_listener_or_backend() {
 }
 
 /// `doctor --host`'s report for the service's host (no `--name`: found
-/// by host, whoever made the route).
+/// by host, whoever made the route), from the LAN client
+/// ([`Lab::doctor_on_lan`]).
 fn doctor_by_host(svc: &Service) -> (Value, Option<i32>) {
     let host = svc.host();
     let mut args = vec!["--host", host.as_str()];
     args.extend(svc.extra.iter().map(String::as_str));
-    svc.lab.doctor(&args)
+    svc.lab.doctor_on_lan(&args)
 }
 
 #[test]

@@ -343,10 +343,28 @@ impl Lab {
     /// The kubectl commands its fix hints suggest run as printed
     /// ([`Lab::run_hint_commands`]).
     pub fn doctor(&self, args: &[&str]) -> (serde_json::Value, Option<i32>) {
+        self.doctor_by(|all| self.wildrun(all), args)
+    }
+
+    /// [`Lab::doctor`] on the LAN client ([`Lab::wildrun_on_lan`]), whose
+    /// resolver answers every name of the domain with MetalLB's address:
+    /// the route doctor (`--host`, `--url`, `--instance`) does not know
+    /// the router's public address, where a public host's record leads
+    /// the node, as the way to Traefik.
+    pub fn doctor_on_lan(&self, args: &[&str]) -> (serde_json::Value, Option<i32>) {
+        self.doctor_by(|all| self.wildrun_on_lan(all), args)
+    }
+
+    /// The doctor with `args`, run by `run`; see [`Lab::doctor`].
+    fn doctor_by(
+        &self,
+        run: impl Fn(&[&str]) -> Output,
+        args: &[&str],
+    ) -> (serde_json::Value, Option<i32>) {
         let mut all = vec!["scripts/doctor.rhai"];
         all.extend_from_slice(args);
         all.push("--json");
-        let out = self.wildrun(&all);
+        let out = run(&all);
         let report = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("doctor {args:?} printed no JSON ({e}): {}", text(&out)));
         self.run_hint_commands(&report);
