@@ -626,12 +626,27 @@ fn an_internal_service_asked_from_outside_its_ranges_answers_403_as_expected() {
 fn an_internal_service_that_lets_an_outsider_in_fails_wait_and_the_doctor() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    // Deployed and refusing the node, outside the ranges it was given.
-    let svc = Service::deploy(lab, "internal", "letin", &ADMIT_LAN_CLIENT);
-    // The same service by a recipe whose middleware admits the address
-    // Traefik sees for the node's requests while the configuration's
-    // ranges do not hold the node: every link but the last holds at once,
-    // and the answer to the node is an outsider let in.
+    // Deployed with a middleware that admits the address Traefik sees for
+    // the node's requests, and answering the node: the answer stays 200
+    // whenever Traefik loads the recipe's middleware below.
+    let svc = Service::deploy_no_wait(
+        lab,
+        "internal",
+        "letin",
+        &[
+            "--set",
+            &format!("cluster.internalSourceRanges={NODE_BRIDGE}/32"),
+        ],
+    );
+    lab.eventually(
+        "the service answering the node",
+        Duration::from_secs(60),
+        || (lab.https_get(&svc.url(), &[]).0 == 200).then_some(()),
+    );
+    // The same service by a recipe whose middleware admits that address
+    // while the configuration's ranges do not hold the node: every link
+    // but the last holds at once, and the answer to the node is an
+    // outsider let in.
     let out = lab.wildrun(&[
         "tests/fixtures/outsider-let-in/internal.rhai",
         "--name",
@@ -661,7 +676,12 @@ fn an_internal_service_that_lets_an_outsider_in_fails_wait_and_the_doctor() {
     );
     assert!(last.contains(&let_in), "{}", text(&out));
     // The doctor says the same of it, with the same configuration.
-    let (report, code) = svc.doctor();
+    let (report, code) = lab.doctor(&[
+        "--name",
+        &svc.name,
+        ADMIT_LAN_CLIENT[0],
+        ADMIT_LAN_CLIENT[1],
+    ]);
     assert_eq!(code, Some(1), "{report:#}");
     let https = check(&report, "https");
     assert_eq!(https["status"], "fail", "{report:#}");
