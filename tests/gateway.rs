@@ -15,15 +15,11 @@ mod common;
 use std::time::Duration;
 
 use common::cluster::unique_name;
-use common::lab::{not_passed, text, Lab, Service, SERVICE_WAIT as WAIT};
+use common::lab::{not_passed, text, Lab, Service, ADMIT_LAN_CLIENT, SERVICE_WAIT as WAIT};
 use serde_json::Value;
 
 /// The routing API these tests deploy with.
 const GATEWAY: [&str; 2] = ["--set", "ingress.api=gateway"];
-
-/// Internal services admit only 127.0.0.1, the address every client in the
-/// lab asks from unless it binds another (curl --interface 127.9.9.9).
-const ADMIT_LOCALHOST: [&str; 2] = ["--set", "cluster.internalSourceRanges=127.0.0.1/32"];
 
 /// A service of a bundled recipe over an HTTPRoute (`ingress.api=gateway`
 /// before `extra`), deployed with `--wait`; deleted on drop.
@@ -91,20 +87,24 @@ fn a_public_service_over_an_httproute_answers_by_name() {
 fn an_internal_service_over_an_httproute_admits_only_its_source_ranges() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    let svc = routed(lab, "internal", "gwint", &ADMIT_LOCALHOST);
+    let svc = routed(lab, "internal", "gwint", &ADMIT_LAN_CLIENT);
     let host = svc.host();
     // An A record to Traefik's address, the internal Gateway's target
     // (--wait waited for it).
     assert_eq!(lab.dig(&host, "A"), vec![lab.lb_ip().to_string()]);
 
-    let (status, body) = lab.https_get(&svc.url(), &[]);
-    assert_eq!(status, 200, "from 127.0.0.1 (inside the range): {body}");
+    let lan = lab.var("WILDRUN_LAB_LAN_NETNS");
+    let (status, body) = lab.https_get_in(lan, &svc.url(), &[]);
+    assert_eq!(
+        status, 200,
+        "from the LAN client (inside the range): {body}"
+    );
     assert_eq!(backend_host(&body), host);
 
     // The ExtensionRef filter: Traefik's internal-only Middleware refuses
     // an asker outside the ranges.
-    let (status, body) = lab.https_get(&svc.url(), &["--interface", "127.9.9.9"]);
-    assert_eq!(status, 403, "from 127.9.9.9 (outside the range): {body}");
+    let (status, body) = lab.https_get(&svc.url(), &[]);
+    assert_eq!(status, 403, "from the node (outside the range): {body}");
 }
 
 /// The names of the failed checks.
@@ -202,7 +202,7 @@ fn the_doctor_is_green_on_a_route_and_red_on_a_wrong_listener_or_backend() {
     let (report, code) = public.doctor();
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
-    let internal = routed(lab, "internal", "gwdocint", &ADMIT_LOCALHOST);
+    let internal = routed(lab, "internal", "gwdocint", &[]);
     let (report, code) = internal.doctor();
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
@@ -214,12 +214,13 @@ fn the_doctor_is_green_on_a_route_and_red_on_a_wrong_listener_or_backend() {
 }
 
 /// `doctor --host`'s report for the service's host (no `--name`: found
-/// by host, whoever made the route).
+/// by host, whoever made the route), from the LAN client
+/// ([`Lab::doctor_on_lan`]).
 fn doctor_by_host(svc: &Service) -> (Value, Option<i32>) {
     let host = svc.host();
     let mut args = vec!["--host", host.as_str()];
     args.extend(svc.extra.iter().map(String::as_str));
-    svc.lab.doctor(&args)
+    svc.lab.doctor_on_lan(&args)
 }
 
 #[test]

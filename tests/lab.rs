@@ -1,6 +1,9 @@
 //! The promise itself, on the visibility lab (tests/common/lab.rs): a request
 //! reaches a pod, by name, over verified HTTPS, through ExternalDNS, MetalLB,
-//! Traefik and cert-manager running for real.
+//! kube-proxy, Traefik and cert-manager running for real, on a network of a
+//! node, a router, a LAN client and an internet client. wildrun, kubectl and
+//! most requests run on the node, as `--wait` and the doctor do; a request
+//! whose asker matters runs on the client it is about.
 //!
 //! Nothing here stands in for a controller: the records come from
 //! ExternalDNS (its TXT ownership records prove it), the certificates from
@@ -14,12 +17,11 @@ mod common;
 use std::time::Duration;
 
 use common::cluster::unique_name;
-use common::lab::{check, not_passed, text, Lab, Service, SERVICE_WAIT as WAIT};
+use common::lab::{
+    check, not_passed, text, Lab, Service, ADMIT_LAN_CLIENT, INTERNET_CLIENT, LAN_CLIENT,
+    NODE_BRIDGE, NODE_LAN, SERVICE_WAIT as WAIT,
+};
 use serde_json::{json, Value};
-
-/// Internal services admit only 127.0.0.1, the address every client in the
-/// lab asks from unless it binds another (curl --interface 127.9.9.9).
-const ADMIT_LOCALHOST: [&str; 2] = ["--set", "cluster.internalSourceRanges=127.0.0.1/32"];
 
 /// What a check found, as text (empty when it says nothing).
 fn found(check: &Value) -> &str {
@@ -40,6 +42,17 @@ fn apply_wildcard_certificate(lab: &Lab, name: &str, secret: &str, issuer: &str)
             d = lab.domain()
         ),
     );
+}
+
+/// MetalLB's address plus `n` in its last number: the pool's `n`th
+/// address after it (the lab's pool is four addresses from it).
+fn pool_address(lab: &Lab, n: u8) -> String {
+    let (prefix, last) = lab
+        .lb_ip()
+        .rsplit_once('.')
+        .unwrap_or_else(|| panic!("MetalLB's address {} is not IPv4", lab.lb_ip()));
+    let last: u8 = last.parse().expect("an IPv4 address's last number");
+    format!("{prefix}.{}", last + n)
 }
 
 /// Parses the lab backend's `key=value` lines.
@@ -122,18 +135,22 @@ fn a_public_service_answers_by_name_over_verified_https() {
 fn an_internal_service_admits_only_its_source_ranges() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    // Connections to the lab's 127.x addresses come from 127.0.0.1 unless
-    // curl binds another source address.
-    let svc = Service::deploy(lab, "internal", "int", &ADMIT_LOCALHOST);
+    // The range holds the LAN client only.
+    let svc = Service::deploy(lab, "internal", "int", &ADMIT_LAN_CLIENT);
     let host = svc.host();
     assert_eq!(lab.dig(&host, "A"), vec![lab.lb_ip().to_string()]);
 
-    let (status, body) = lab.https_get(&svc.url(), &[]);
-    assert_eq!(status, 200, "from 127.0.0.1 (inside the range): {body}");
+    let lan = lab.var("WILDRUN_LAB_LAN_NETNS");
+    let (status, body) = lab.https_get_in(lan, &svc.url(), &[]);
+    assert_eq!(
+        status, 200,
+        "from the LAN client (inside the range): {body}"
+    );
     assert_eq!(backend_said(&body, "host"), host);
+    assert_eq!(backend_said(&body, "client"), LAN_CLIENT, "{body}");
 
-    let (status, body) = lab.https_get(&svc.url(), &["--interface", "127.9.9.9"]);
-    assert_eq!(status, 403, "from 127.9.9.9 (outside the range): {body}");
+    let (status, body) = lab.https_get(&svc.url(), &[]);
+    assert_eq!(status, 403, "from the node (outside the range): {body}");
 }
 
 #[test]
@@ -170,7 +187,7 @@ fn the_doctor_is_green_on_a_healthy_public_and_internal_service() {
     assert!(https.contains("(from DNS)"), "{https}");
     assert!(https.contains("the Secret's certificate"), "{https}");
 
-    let internal = Service::deploy(lab, "internal", "docint", &ADMIT_LOCALHOST);
+    let internal = Service::deploy(lab, "internal", "docint", &[]);
     let (report, code) = internal.doctor();
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
@@ -225,9 +242,12 @@ fn the_doctor_reports_https_when_traefik_is_stopped() {
     assert_eq!(code, Some(1), "{report:#}");
     let https = check(&report, "https");
     assert_eq!(https["status"], "fail", "{report:#}");
+    // The public name leads to the router's public address, which forwards
+    // to MetalLB's address, where nothing answers now.
+    let public_ip = lab.var("WILDRUN_LAB_PUBLIC_IP");
     let seen = found(https);
     assert!(
-        seen.contains(&format!("cannot connect to {}:443", lab.lb_ip())),
+        seen.contains(&format!("cannot connect to {public_ip}:443")),
         "{https:#}"
     );
     assert!(
@@ -243,9 +263,8 @@ fn the_doctor_reports_https_when_traefik_is_stopped() {
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with(&format!(
-            "error: timed out after 4s waiting for HTTPS {}: cannot connect to {}:443",
+            "error: timed out after 4s waiting for HTTPS {}: cannot connect to {public_ip}:443",
             svc.url(),
-            lab.lb_ip()
         )),
         "{stderr}"
     );
@@ -285,7 +304,10 @@ fn the_doctor_reports_load_balancer_when_the_pool_is_exhausted() {
         "--type",
         "merge",
         "-p",
-        r#"{"spec":{"addresses":["127.0.0.241/32"]}}"#,
+        &format!(
+            r#"{{"spec":{{"addresses":["{}/32"]}}}}"#,
+            pool_address(lab, 1)
+        ),
     ]);
     let traefik_ip = || {
         lab.kubectl_ok(&[
@@ -335,7 +357,7 @@ fn the_doctor_reports_load_balancer_when_the_pool_is_exhausted() {
 fn the_doctor_reports_a_wrong_middleware_range() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    let svc = Service::deploy(lab, "internal", "badrange", &ADMIT_LOCALHOST);
+    let svc = Service::deploy(lab, "internal", "badrange", &[]);
     lab.kubectl_ok(&[
         "-n",
         &svc.name,
@@ -354,11 +376,9 @@ fn the_doctor_reports_a_wrong_middleware_range() {
     assert!(found(ranges).contains("192.0.2.0/24"), "{ranges:#}");
     // Traefik enforces the range it was given (once its provider has
     // reloaded, within a few seconds): the request is refused now.
-    lab.eventually(
-        "Traefik refusing 127.0.0.1",
-        Duration::from_secs(20),
-        || (lab.https_get(&svc.url(), &[]).0 == 403).then_some(()),
-    );
+    lab.eventually("Traefik refusing the node", Duration::from_secs(20), || {
+        (lab.https_get(&svc.url(), &[]).0 == 403).then_some(())
+    });
 }
 
 /// The lab's public Gateway deleted while it lives; `wildrun
@@ -556,17 +576,7 @@ fn each_externaldns_reads_the_prefix_it_is_configured_for() {
 
     // The internal zone's ExternalDNS is pinned to the alpha prefix: the same
     // setting gives the right A record there.
-    let internal = Service::deploy(
-        lab,
-        "internal",
-        "alphaint",
-        &[
-            "--set",
-            alpha,
-            "--set",
-            "cluster.internalSourceRanges=127.0.0.1/32",
-        ],
-    );
+    let internal = Service::deploy(lab, "internal", "alphaint", &["--set", alpha]);
     assert_eq!(
         lab.dig(&internal.host(), "A"),
         vec![lab.lb_ip().to_string()]
@@ -577,11 +587,10 @@ fn each_externaldns_reads_the_prefix_it_is_configured_for() {
 fn an_internal_service_asked_from_outside_its_ranges_answers_403_as_expected() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    // The default ranges (10/8, 172.16/12, 192.168/16) do not hold 127.0.0.1,
-    // the address every client in the lab asks from: Traefik refuses it,
-    // which is what an internal service should do, and what --wait and the
-    // doctor accept as an answer, saying who asked.
-    let svc = Service::deploy(lab, "internal", "outside", &[]);
+    // The ranges hold the LAN client only, not the node wildrun asks from:
+    // Traefik refuses it, which is what an internal service should do, and
+    // what --wait and the doctor accept as an answer, saying who asked.
+    let svc = Service::deploy(lab, "internal", "outside", &ADMIT_LAN_CLIENT);
     let (status, body) = lab.https_get(&svc.url(), &[]);
     assert_eq!(status, 403, "{body}");
     let (report, code) = svc.doctor();
@@ -590,7 +599,7 @@ fn an_internal_service_asked_from_outside_its_ranges_answers_403_as_expected() {
     let https = check(&report, "https");
     let seen = found(https);
     assert!(
-        seen.contains(": 403 ") && seen.contains("from 127.0.0.1"),
+        seen.contains(": 403 ") && seen.contains(&format!("from {NODE_LAN}")),
         "{https:#}"
     );
     assert!(
@@ -598,12 +607,17 @@ fn an_internal_service_asked_from_outside_its_ranges_answers_403_as_expected() {
         "{https:#}"
     );
     // Asked from inside the ranges the configuration names, the same 403 is a failure.
-    let (report, code) = svc.doctor_with(&[("CLUSTER_INTERNAL_SOURCE_RANGES", "127.0.0.0/8")]);
+    let (report, code) = lab.doctor(&[
+        "--name",
+        &svc.name,
+        "--set",
+        "cluster.internalSourceRanges=192.168.8.0/24",
+    ]);
     assert_eq!(code, Some(1), "{report:#}");
     let https = check(&report, "https");
     assert_eq!(https["status"], "fail", "{report:#}");
     assert!(
-        found(https).contains("Traefik refused 127.0.0.1, which is inside"),
+        found(https).contains(&format!("Traefik refused {NODE_LAN}, which is inside")),
         "{https:#}"
     );
 }
@@ -612,16 +626,33 @@ fn an_internal_service_asked_from_outside_its_ranges_answers_403_as_expected() {
 fn an_internal_service_that_lets_an_outsider_in_fails_wait_and_the_doctor() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    // Deployed and answering 127.0.0.1, inside the ranges it was given.
-    let svc = Service::deploy(lab, "internal", "letin", &ADMIT_LOCALHOST);
-    // The same service by a recipe whose middleware admits 127.0.0.1 while
-    // the configuration's ranges (the defaults: 10/8, 172.16/12,
-    // 192.168/16) do not hold it: every link but the last holds at once,
-    // and the answer to 127.0.0.1 is an outsider let in.
+    // Deployed with a middleware that admits the address Traefik sees for
+    // the node's requests, and answering the node: the answer stays 200
+    // whenever Traefik loads the recipe's middleware below.
+    let svc = Service::deploy_no_wait(
+        lab,
+        "internal",
+        "letin",
+        &[
+            "--set",
+            &format!("cluster.internalSourceRanges={NODE_BRIDGE}/32"),
+        ],
+    );
+    lab.eventually(
+        "the service answering the node",
+        Duration::from_secs(60),
+        || (lab.https_get(&svc.url(), &[]).0 == 200).then_some(()),
+    );
+    // The same service by a recipe whose middleware admits that address
+    // while the configuration's ranges do not hold the node: every link
+    // but the last holds at once, and the answer to the node is an
+    // outsider let in.
     let out = lab.wildrun(&[
         "tests/fixtures/outsider-let-in/internal.rhai",
         "--name",
         &svc.name,
+        ADMIT_LAN_CLIENT[0],
+        ADMIT_LAN_CLIENT[1],
         "--wait",
         "--timeout",
         "15s",
@@ -633,6 +664,7 @@ fn an_internal_service_that_lets_an_outsider_in_fails_wait_and_the_doctor() {
         "--wait must not succeed: {}",
         text(&out)
     );
+    let let_in = format!("{NODE_LAN} is outside cluster.internalSourceRanges and was let in");
     let last = err.lines().last().unwrap_or_default();
     assert!(
         last.starts_with(&format!(
@@ -642,23 +674,18 @@ fn an_internal_service_that_lets_an_outsider_in_fails_wait_and_the_doctor() {
         "{}",
         text(&out)
     );
-    assert!(
-        last.contains("127.0.0.1 is outside cluster.internalSourceRanges and was let in"),
-        "{}",
-        text(&out)
-    );
+    assert!(last.contains(&let_in), "{}", text(&out));
     // The doctor says the same of it, with the same configuration.
-    let out = lab.wildrun(&["scripts/doctor.rhai", "--name", &svc.name, "--json"]);
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
-    let code = out.status.code();
+    let (report, code) = lab.doctor(&[
+        "--name",
+        &svc.name,
+        ADMIT_LAN_CLIENT[0],
+        ADMIT_LAN_CLIENT[1],
+    ]);
     assert_eq!(code, Some(1), "{report:#}");
     let https = check(&report, "https");
     assert_eq!(https["status"], "fail", "{report:#}");
-    assert!(
-        found(https).contains("127.0.0.1 is outside cluster.internalSourceRanges and was let in"),
-        "{https:#}"
-    );
+    assert!(found(https).contains(&let_in), "{https:#}");
 }
 
 #[test]
@@ -674,7 +701,11 @@ fn try_deploys_hello_and_prints_a_curl_that_answers() {
         .expect("run tests/cluster/try");
     // The printed command, run as a user would paste it.
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let curl = stdout.lines().last().unwrap_or_default().to_string();
+    let curl = stdout
+        .lines()
+        .find(|l| l.starts_with("ip netns exec "))
+        .unwrap_or_default()
+        .to_string();
     let ran = std::process::Command::new("bash")
         .args(["-c", &curl])
         .output()
@@ -692,6 +723,37 @@ fn try_deploys_hello_and_prints_a_curl_that_answers() {
     assert_eq!(
         backend_said(&String::from_utf8_lossy(&ran.stdout), "host"),
         format!("hello.{}", lab.domain())
+    );
+    // It ends by asking from the internet client, through the router's
+    // public address, then from the LAN client: both answered by the pod.
+    let asked: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("[try] from the "))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            format!(
+                "internet client ({}):",
+                lab.var("WILDRUN_LAB_INTERNET_NETNS")
+            ),
+            format!("LAN client ({}):", lab.var("WILDRUN_LAB_LAN_NETNS"))
+        ],
+        "{stderr}"
+    );
+    let answers: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("client=") || l.starts_with("HTTP "))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            format!("client={INTERNET_CLIENT}").as_str(),
+            "HTTP 200",
+            format!("client={LAN_CLIENT}").as_str(),
+            "HTTP 200"
+        ],
+        "{stdout}"
     );
 }
 
@@ -735,7 +797,7 @@ fn layer_metallb_assigns_traefik_its_address_from_the_pool_wildrun_wrote() {
     assert_layer_made(&pool);
     assert_eq!(
         pool["spec"]["addresses"],
-        serde_json::json!(["127.0.0.240-127.0.0.243"])
+        serde_json::json!([format!("{}-{}", lab.lb_ip(), pool_address(lab, 3))])
     );
     let l2 = layer_get(lab, &["-n", "metallb-system", "l2advertisement", "lab"]);
     assert_layer_made(&l2);
@@ -979,6 +1041,17 @@ fn layer_doctor_names_an_old_metallb_annotation_and_its_replacement() {
     assert_eq!(failed.len(), 1, "{failed:#?}");
 }
 
+/// Where a doctor runs: on the node, or on the LAN client, whose resolver
+/// answers the whole domain with MetalLB's address (split horizon). A
+/// public host's record leads to the router's public address, which the
+/// route doctor (`--host`, `--url`, `--instance`) does not know as the way
+/// to Traefik: on the node its `dns` check fails for it.
+#[derive(Clone, Copy)]
+enum Asker {
+    Node,
+    Lan,
+}
+
 /// An app deployed with kubectl, as other tools deploy them: its own names
 /// and labels, no wildrun label. Its namespace is deleted on drop.
 struct ForeignApp {
@@ -1024,22 +1097,31 @@ impl ForeignApp {
         self.lab.kubectl_stdin(&["apply", "-f", "-"], manifest);
     }
 
-    /// `scripts/doctor.rhai ARGS --json`: its report and exit code.
+    /// `scripts/doctor.rhai ARGS --json` on the node: its report and exit code.
     fn doctor(&self, args: &[&str]) -> (Value, Option<i32>) {
+        self.doctor_from(Asker::Node, args)
+    }
+
+    /// `scripts/doctor.rhai ARGS --json` run by `asker`.
+    fn doctor_from(&self, asker: Asker, args: &[&str]) -> (Value, Option<i32>) {
         let mut all = vec!["scripts/doctor.rhai"];
         all.extend(args);
         all.push("--json");
-        let out = self.lab.wildrun(&all);
+        let out = match asker {
+            Asker::Node => self.lab.wildrun(&all),
+            Asker::Lan => self.lab.wildrun_on_lan(&all),
+        };
         let report: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
         (report, out.status.code())
     }
 
-    /// The doctor once the controllers have caught up: green within a minute.
-    fn doctor_green(&self, args: &[&str]) -> Value {
+    /// The doctor, run by `asker`, once the controllers have caught up:
+    /// green within a minute.
+    fn doctor_green(&self, asker: Asker, args: &[&str]) -> Value {
         let mut last = Value::Null;
         let green = (0..60).any(|_| {
-            let (report, code) = self.doctor(args);
+            let (report, code) = self.doctor_from(asker, args);
             last = report;
             if code == Some(0) {
                 return true;
@@ -1127,7 +1209,7 @@ fn the_doctor_follows_a_host_through_an_ingress_named_otherwise() {
          \x20 rules: [{{host: '{host}', http: {{paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: {name}-http, port: {{name: web}}}}}}}}]}}}}]\n"
     ));
     let args = ["--host", &host];
-    let report = app.doctor_green(&args);
+    let report = app.doctor_green(Asker::Node, &args);
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(report["route"], format!("Ingress {name}/{name}-public"));
     assert_eq!(
@@ -1209,11 +1291,13 @@ fn the_doctor_checks_a_fork_by_its_instance() {
     );
     let name = svc.name.clone();
     let instance = format!("gitea-fork.{name}");
+    // From the LAN client (see Asker).
     let report = lab.eventually(
         &format!("doctor --instance {instance} green"),
         Duration::from_secs(60),
         || {
-            let out = lab.wildrun(&["scripts/doctor.rhai", "--instance", &instance, "--json"]);
+            let out =
+                lab.wildrun_on_lan(&["scripts/doctor.rhai", "--instance", &instance, "--json"]);
             let report: Value = serde_json::from_slice(&out.stdout).ok()?;
             (out.status.code() == Some(0)).then_some(report)
         },
@@ -1245,17 +1329,18 @@ fn the_doctor_checks_a_fork_by_its_instance() {
 fn the_doctor_follows_a_url_through_an_ingress_route() {
     let lab = Lab::shared();
     let _use = lab.shared_use();
-    // An IngressRoute on the domain itself (its address is in DNS), under a
-    // path of its own, through a chain of middlewares holding an allowlist
-    // that admits the lab's askers.
+    // An IngressRoute on the internal domain itself (its address, MetalLB's,
+    // is in DNS; the public wildcard covers it), under a path of its own,
+    // through a chain of middlewares holding an allowlist that admits the
+    // LAN, asked from the LAN client (see Asker).
     let app = ForeignApp::new(lab, "routed");
     let name = app.name.clone();
-    let domain = lab.domain().to_string();
+    let domain = lab.internal_domain();
     app.apply(&format!(
         "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {name}}}\n\
          spec: {{selector: {{app.kubernetes.io/name: {name}}}, ports: [{{name: web, port: 80, targetPort: 8080}}]}}\n---\n\
          apiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {{name: lan, namespace: {name}}}\n\
-         spec: {{ipAllowList: {{sourceRange: [127.0.0.0/8]}}}}\n---\n\
+         spec: {{ipAllowList: {{sourceRange: [192.168.8.0/24]}}}}\n---\n\
          apiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {{name: secure, namespace: {name}}}\n\
          spec: {{chain: {{middlewares: [{{name: lan}}]}}}}\n---\n\
          apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {{name: {name}, namespace: {name}}}\n\
@@ -1265,14 +1350,14 @@ fn the_doctor_follows_a_url_through_an_ingress_route() {
     ));
     let url = format!("https://{domain}/{name}/");
     let args = ["--url", &url];
-    let report = app.doctor_green(&args);
+    let report = app.doctor_green(Asker::Lan, &args);
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(report["route"], format!("IngressRoute {name}/{name}"));
     assert_eq!(report["path"], format!("/{name}/"));
     assert_eq!(report["visibility"], "internal", "{report:#}");
     assert_eq!(
         found(check(&report, "middlewares")),
-        format!("{name}/secure (chain: {name}/lan (ipAllowList 127.0.0.0/8))")
+        format!("{name}/secure (chain: {name}/lan (ipAllowList 192.168.8.0/24))")
     );
     let https = found(check(&report, "https"));
     assert!(
@@ -1280,31 +1365,17 @@ fn the_doctor_follows_a_url_through_an_ingress_route() {
         "{https}"
     );
     // A host nothing routes.
-    let (report, code) = app.doctor(&["--host", &format!("nothing-{name}.{domain}")]);
+    let (report, code) =
+        app.doctor_from(Asker::Lan, &["--host", &format!("nothing-{name}.{domain}")]);
     assert_eq!(code, Some(1));
     assert_eq!(failed(&report), ["route"], "{report:#}");
 }
 
-// ---- the lab as a network (tests/cluster/up --lab --network) -------------------
+// ---- the network: the internet, the router, the LAN -----------------------------
 //
 // internet-client 203.0.113.10 → router 203.0.113.1 (DNAT :443 → MetalLB's
 // 192.168.8.240) → node (kube-proxy, nftables) → Traefik's pod → the
 // backend, which reports the client address Traefik saw (X-Real-Ip).
-
-/// The internet client's address, as `lab/network.sh` gives it.
-const INTERNET_CLIENT: &str = "203.0.113.10";
-/// The LAN client's address.
-const LAN_CLIENT: &str = "192.168.8.20";
-/// The node's address on the pods' bridge: what kube-proxy masquerades
-/// forwarded connections to.
-const NODE_BRIDGE: &str = "10.244.0.1";
-
-/// `https://HOST/` asked from `netns` at the router's public address
-/// (whatever DNS says), as a client on the internet sends it.
-fn at_public_address(lab: &Lab, netns: &str, host: &str) -> (u16, String) {
-    let resolve = format!("{host}:443:{}", lab.var("WILDRUN_LAB_PUBLIC_IP"));
-    lab.https_get_in(netns, &format!("https://{host}/"), &["--resolve", &resolve])
-}
 
 /// The `client-address` check of `doctor --layer`, run on the node.
 fn layer_client_address(lab: &Lab) -> Value {
@@ -1320,7 +1391,7 @@ fn layer_client_address(lab: &Lab) -> Value {
 
 #[test]
 fn network_the_internet_reaches_a_public_service_through_the_router() {
-    let lab = Lab::network();
+    let lab = Lab::shared();
     let _use = lab.shared_use();
     let svc = Service::deploy(lab, "public", "netpub", &[]);
     // Resolved by the public DNS (the router forwards 53 to the zone's
@@ -1330,21 +1401,22 @@ fn network_the_internet_reaches_a_public_service_through_the_router() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(backend_said(&body, "host"), svc.host());
     assert_eq!(backend_said(&body, "client"), INTERNET_CLIENT, "{body}");
-    // From the LAN the same name reaches it through the router's NAT
-    // loopback, which masquerades the LAN client to the router.
+    // From the LAN the same name is MetalLB's address (the LAN's resolver
+    // answers the whole domain so, split horizon): Traefik sees the LAN
+    // client itself.
     let lan = lab.var("WILDRUN_LAB_LAN_NETNS");
     let (status, body) = lab.https_get_in(lan, &svc.url(), &[]);
     assert_eq!(status, 200, "{body}");
-    assert_eq!(backend_said(&body, "client"), "192.168.8.1", "{body}");
+    assert_eq!(backend_said(&body, "client"), LAN_CLIENT, "{body}");
 }
 
 #[test]
 fn network_an_internal_service_refuses_the_internet_and_serves_the_lan() {
-    let lab = Lab::network();
+    let lab = Lab::shared();
     let _use = lab.shared_use();
     let svc = Service::deploy(lab, "internal", "netint", &[]);
     let internet = lab.var("WILDRUN_LAB_INTERNET_NETNS");
-    let (status, body) = at_public_address(lab, internet, &svc.host());
+    let (status, body) = lab.https_at_public_address(internet, &svc.host());
     assert_eq!(
         status, 403,
         "the internet reached an internal service: {body}"
@@ -1359,11 +1431,11 @@ fn network_an_internal_service_refuses_the_internet_and_serves_the_lan() {
 
 #[test]
 fn network_cluster_policy_leaks_the_doctor_says_so_and_cluster_rhai_mends_it() {
-    let lab = Lab::network();
+    let lab = Lab::shared();
     let _only = lab.exclusive();
     let svc = Service::deploy(lab, "internal", "netleak", &[]);
     let internet = lab.var("WILDRUN_LAB_INTERNET_NETNS");
-    assert_eq!(at_public_address(lab, internet, &svc.host()).0, 403);
+    assert_eq!(lab.https_at_public_address(internet, &svc.host()).0, 403);
     assert_eq!(layer_client_address(lab)["status"], "pass");
     let (report, _) = lab.doctor(&["--host", &svc.host(), "--skip", "https"]);
     assert_eq!(
@@ -1385,7 +1457,7 @@ fn network_cluster_policy_leaks_the_doctor_says_so_and_cluster_rhai_mends_it() {
         r#"{"spec":{"externalTrafficPolicy":"Cluster"}}"#,
     ]);
     let body = lab.eventually("the internet let in", Duration::from_secs(20), || {
-        let (status, body) = at_public_address(lab, internet, &svc.host());
+        let (status, body) = lab.https_at_public_address(internet, &svc.host());
         (status == 200).then_some(body)
     });
     assert_eq!(backend_said(&body, "client"), NODE_BRIDGE, "{body}");
@@ -1421,14 +1493,14 @@ fn network_cluster_policy_leaks_the_doctor_says_so_and_cluster_rhai_mends_it() {
     lab.eventually(
         "the internet refused again",
         Duration::from_secs(20),
-        || (at_public_address(lab, internet, &svc.host()).0 == 403).then_some(()),
+        || (lab.https_at_public_address(internet, &svc.host()).0 == 403).then_some(()),
     );
     assert_eq!(layer_client_address(lab)["status"], "pass");
 }
 
 #[test]
 fn network_metallb_answers_arp_for_its_address_from_the_node() {
-    let lab = Lab::network();
+    let lab = Lab::shared();
     let _use = lab.shared_use();
     // No route names MetalLB's address: the LAN client asks for it by ARP,
     // and MetalLB's speaker answers with the node's LAN interface.
@@ -1466,19 +1538,12 @@ fn network_metallb_answers_arp_for_its_address_from_the_node() {
 
 #[test]
 fn network_the_doctor_asked_from_the_lan_client_says_the_lan_client_asked() {
-    let lab = Lab::network();
+    let lab = Lab::shared();
     let _use = lab.shared_use();
     let svc = Service::deploy(lab, "internal", "netdoc", &[]);
     // wildrun on the LAN client: the API server at the node's LAN address,
     // names through the LAN's resolver (MetalLB's address, split horizon).
-    let lan = lab.var("WILDRUN_LAB_LAN_NETNS");
-    let out = lab
-        .command_in(lan, env!("CARGO_BIN_EXE_wildrun"))
-        .current_dir(common::cluster::repo_root())
-        .env("KUBECONFIG", lab.var("WILDRUN_LAB_LAN_KUBECONFIG"))
-        .args(["scripts/doctor.rhai", "--name", &svc.name, "--json"])
-        .output()
-        .expect("run the doctor on the LAN client");
+    let out = lab.wildrun_on_lan(&["scripts/doctor.rhai", "--name", &svc.name, "--json"]);
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}", text(&out)));
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");

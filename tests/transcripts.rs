@@ -296,8 +296,7 @@ fn by_marker<'a>(all: &'a [Transcript], marker: &str) -> &'a Transcript {
 /// Where each marker runs: `plane` on a control plane of this test's own,
 /// `lab` in the visibility lab (with WILDRUN_TEST_LAB), `local` with no
 /// cluster, `existing-lab` in the existing-layer lab
-/// (`WILDRUN_TEST_EXISTING_LAB`), `network-lab` in the lab as a network
-/// (`WILDRUN_TEST_NETWORK_LAB`).
+/// (`WILDRUN_TEST_EXISTING_LAB`).
 const MARKERS: &[(&str, &str)] = &[
     ("try", "lab"),
     ("layer", "lab"),
@@ -307,7 +306,7 @@ const MARKERS: &[(&str, &str)] = &[
     ("existing-layer-secret", "existing-lab"),
     ("existing-layer-runs", "existing-lab"),
     ("existing-layer-rerun", "existing-lab"),
-    ("try-network", "network-lab"),
+    ("try-internal", "lab"),
     ("apply", "plane"),
     ("lifecycle", "plane"),
     ("wait", "lab"),
@@ -533,7 +532,7 @@ fn wildrun_in(scratch: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Command
 
 /// A lab as the README names it (`tests/cluster/up`'s defaults for its
 /// shape: `/tmp/wildrun-lab`, network namespace `wildrun-lab`, and the
-/// `-existing` and `-network`/`-net` ones) and as this run has it.
+/// `-existing` ones) and as this run has it.
 struct LabNames {
     dir: String,
     netns: String,
@@ -544,7 +543,6 @@ struct LabNames {
 impl LabNames {
     fn of(lab: &Lab) -> LabNames {
         let (readme_dir, readme_netns) = match lab.var("WILDRUN_LAB_SHAPE") {
-            "network" => ("/tmp/wildrun-lab-network", "wildrun-lab-net"),
             "existing-layer" => ("/tmp/wildrun-lab-existing", "wildrun-lab-existing"),
             _ => ("/tmp/wildrun-lab", "wildrun-lab"),
         };
@@ -867,16 +865,16 @@ fn the_gateway_transcripts_in_the_visibility_lab_are_real_runs() {
     }
 }
 
-/// `tests/cluster/try --network`: an internal service asked from the
-/// internet client through the router (403) and from the LAN client (200).
+/// `tests/cluster/try` with an internal service: asked from the internet
+/// client through the router (403) and from the LAN client (200).
 #[test]
 #[cfg_attr(
     not(feature = "cluster-tests"),
     ignore = "needs what tests/run starts: the plane or a lab"
 )]
-fn the_transcript_of_the_lab_as_a_network_is_a_real_run() {
+fn the_transcript_of_try_with_an_internal_service_is_a_real_run() {
     let all = transcripts();
-    let lab = Lab::network();
+    let lab = Lab::shared();
     let _use = lab.shared_use();
     let scratch = Scratch::new();
     let delete = || {
@@ -884,7 +882,7 @@ fn the_transcript_of_the_lab_as_a_network_is_a_real_run() {
         assert!(out.status.success(), "{}", common::lab::text(&out));
     };
     delete();
-    for step in &by_marker(&all, "try-network").steps {
+    for step in &by_marker(&all, "try-internal").steps {
         run_lab_step(step, lab, &scratch);
     }
     delete();

@@ -1,27 +1,23 @@
 //! The visibility lab for integration tests: the control plane plus the real
-//! kube-scheduler, kwok, Knot, MetalLB, cert-manager, Traefik and ExternalDNS
-//! (`tests/cluster/up --lab`, see `tests/cluster/README.md`).
+//! kube-scheduler, kwok, kube-proxy, Knot, MetalLB, cert-manager, Traefik and
+//! ExternalDNS (`tests/cluster/up --lab`, see `tests/cluster/README.md`), on
+//! a network: the node, a router, a LAN client and an internet client.
 //!
-//! The lab lives in a network namespace of its own; every client of it runs
+//! The lab lives in network namespaces of its own; every client of it runs
 //! inside (`ip netns exec`), so [`Lab::command`] is how a test runs wildrun,
-//! curl, kdig or kubectl against it. [`Lab::shared`] uses the lab named by
-//! `WILDRUN_TEST_LAB` (its state directory; `tests/run` sets it) and
-//! otherwise runs `tests/cluster/up --lab`, which starts the lab or reuses
-//! the running one.
+//! curl, kdig or kubectl on the node, and [`Lab::command_in`] on the LAN or
+//! internet client. [`Lab::shared`] uses the lab named by `WILDRUN_TEST_LAB`
+//! (its state directory; `tests/run` sets it) and otherwise runs
+//! `tests/cluster/up --lab`, which starts the lab or reuses the running one.
 //!
 //! Tests that break a link of the lab for real (stop ExternalDNS or Traefik,
 //! exhaust the MetalLB pool) hold [`Lab::exclusive`]; every other test holds
 //! [`Lab::shared_use`], so no test sees another's breakage.
 //!
 //! [`Lab::existing`] is the lab's second shape, whose layer wildrun did not
-//! make (`tests/cluster/up --lab --existing-layer`): the one named by
-//! `WILDRUN_TEST_EXISTING_LAB`, or started (or reused) on first use. It has
-//! a lock of its own.
-//!
-//! [`Lab::network`] is the lab as a network (`tests/cluster/up --lab
-//! --network`): a router, a LAN client and an internet client around the
-//! node, kube-proxy between MetalLB's address and Traefik's pod; the one
-//! named by `WILDRUN_TEST_NETWORK_LAB`, or started on first use.
+//! make (`tests/cluster/up --lab --existing-layer`), on the node's loopback:
+//! the one named by `WILDRUN_TEST_EXISTING_LAB`, or started (or reused) on
+//! first use. It has a lock of its own.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,8 +40,22 @@ static SHARED: OnceLock<Lab> = OnceLock::new();
 static USE: RwLock<()> = RwLock::new(());
 static EXISTING: OnceLock<Lab> = OnceLock::new();
 static EXISTING_USE: RwLock<()> = RwLock::new(());
-static NETWORK: OnceLock<Lab> = OnceLock::new();
-static NETWORK_USE: RwLock<()> = RwLock::new(());
+
+/// The LAN client's address (`tests/cluster/lab/network.sh`).
+pub const LAN_CLIENT: &str = "192.168.8.20";
+/// The internet client's address.
+pub const INTERNET_CLIENT: &str = "203.0.113.10";
+/// The node's address on the LAN: the source of the requests wildrun sends
+/// from the node, as wildrun sees it.
+pub const NODE_LAN: &str = "192.168.8.10";
+/// The node's address on the pods' bridge: what kube-proxy masquerades
+/// forwarded connections to, and the source Traefik sees for a request the
+/// node itself sends to MetalLB's address.
+pub const NODE_BRIDGE: &str = "10.244.0.1";
+/// Internal services that admit only the LAN client: asked from the node
+/// (which wildrun's `--wait` does), they answer 403, which `--wait` takes
+/// as the allowlist at work.
+pub const ADMIT_LAN_CLIENT: [&str; 2] = ["--set", "cluster.internalSourceRanges=192.168.8.20/32"];
 
 /// The check named `name` of a doctor report (panics naming it when absent).
 pub fn check<'r>(report: &'r serde_json::Value, name: &str) -> &'r serde_json::Value {
@@ -75,25 +85,6 @@ impl Lab {
             assert_eq!(
                 lab.var("WILDRUN_LAB_SHAPE"),
                 "existing-layer",
-                "{} holds a lab of another shape",
-                lab.dir.display()
-            );
-            lab
-        })
-    }
-
-    /// The lab as a network (router, LAN and internet clients, kube-proxy),
-    /// started on first use.
-    pub fn network() -> &'static Lab {
-        NETWORK.get_or_init(|| {
-            let args = ["--lab", "--network"];
-            let lab = Lab::from_dir(
-                Lab::dir_or_up("WILDRUN_TEST_NETWORK_LAB", &args),
-                &NETWORK_USE,
-            );
-            assert_eq!(
-                lab.var("WILDRUN_LAB_SHAPE"),
-                "network",
                 "{} holds a lab of another shape",
                 lab.dir.display()
             );
@@ -214,8 +205,8 @@ impl Lab {
     }
 
     /// `program args` inside the lab's network namespace `netns` (the
-    /// network lab's `WILDRUN_LAB_LAN_NETNS`, `WILDRUN_LAB_INTERNET_NETNS`),
-    /// with the lab's exports in its environment.
+    /// lab's `WILDRUN_LAB_LAN_NETNS`, `WILDRUN_LAB_INTERNET_NETNS`), with
+    /// the lab's exports in its environment.
     pub fn command_in(&self, netns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = if netns.is_empty() {
             Command::new(program)
@@ -235,6 +226,28 @@ impl Lab {
             .args(args)
             .output()
             .expect("run wildrun in the lab")
+    }
+
+    /// Runs wildrun (this build) on the LAN client with `args`: the API
+    /// server at the node's LAN address, names through the LAN's resolver
+    /// (split horizon), its requests from the LAN client's own address.
+    pub fn wildrun_on_lan(&self, args: &[&str]) -> Output {
+        self.command_in(
+            self.var("WILDRUN_LAB_LAN_NETNS"),
+            env!("CARGO_BIN_EXE_wildrun"),
+        )
+        .current_dir(repo_root())
+        .env("KUBECONFIG", self.var("WILDRUN_LAB_LAN_KUBECONFIG"))
+        .args(args)
+        .output()
+        .expect("run wildrun on the LAN client")
+    }
+
+    /// `https://HOST/` asked from `netns` at the router's public address
+    /// (whatever DNS says), as a client on the internet sends it.
+    pub fn https_at_public_address(&self, netns: &str, host: &str) -> (u16, String) {
+        let resolve = format!("{host}:443:{}", self.var("WILDRUN_LAB_PUBLIC_IP"));
+        self.https_get_in(netns, &format!("https://{host}/"), &["--resolve", &resolve])
     }
 
     /// Runs the lab's layer again, with the Gateway API's part
@@ -323,10 +336,28 @@ impl Lab {
     /// The kubectl commands its fix hints suggest run as printed
     /// ([`Lab::run_hint_commands`]).
     pub fn doctor(&self, args: &[&str]) -> (serde_json::Value, Option<i32>) {
+        self.doctor_by(|all| self.wildrun(all), args)
+    }
+
+    /// [`Lab::doctor`] on the LAN client ([`Lab::wildrun_on_lan`]), whose
+    /// resolver answers every name of the domain with MetalLB's address:
+    /// the route doctor (`--host`, `--url`, `--instance`) does not know
+    /// the router's public address, where a public host's record leads
+    /// the node, as the way to Traefik.
+    pub fn doctor_on_lan(&self, args: &[&str]) -> (serde_json::Value, Option<i32>) {
+        self.doctor_by(|all| self.wildrun_on_lan(all), args)
+    }
+
+    /// The doctor with `args`, run by `run`; see [`Lab::doctor`].
+    fn doctor_by(
+        &self,
+        run: impl Fn(&[&str]) -> Output,
+        args: &[&str],
+    ) -> (serde_json::Value, Option<i32>) {
         let mut all = vec!["scripts/doctor.rhai"];
         all.extend_from_slice(args);
         all.push("--json");
-        let out = self.wildrun(&all);
+        let out = run(&all);
         let report = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("doctor {args:?} printed no JSON ({e}): {}", text(&out)));
         self.run_hint_commands(&report);

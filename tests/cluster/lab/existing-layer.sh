@@ -40,6 +40,9 @@ tls:
   caFile: $PKI/lab-ca.crt
 CONF
 
+# The layer holds objects of the CRDs' kinds (up installs them meanwhile).
+plane_crds_ready
+
 # ---- MetalLB (setup/cluster-services/metallb) -----------------------------------------
 # The native manifests' controller Deployment (app: metallb, component:
 # controller), the pool and advertisement under wild-cloud's names.
@@ -479,10 +482,14 @@ YAML
 { metallb_manifests; traefik_manifests; cert_manager_manifests; external_dns_manifests; } | existing_apply
 mapfile -t metallb_args < <(deployment_args metallb-system controller)
 start_metallb metallb-system app=metallb,component=controller "${metallb_args[@]}"
-mapfile -t traefik_args < <(deployment_args traefik traefik)
-start_traefik "${traefik_args[@]}"
 mapfile -t certmanager_args < <(deployment_args cert-manager cert-manager)
 start_cert_manager "${certmanager_args[@]}"
+# Traefik listens on the address MetalLB assigns.
+wait_metallb
+mapfile -t traefik_args < <(deployment_args traefik traefik)
+start_traefik "${traefik_args[@]}"
+wait_traefik
+wait_cert_manager
 
 # The apps' namespaces, both wildcard Secrets copied into each (at once),
 # then the apps.

@@ -12,11 +12,14 @@
 
 LAB_NETNS=${WILDRUN_LAB_NETNS_NAME:-wildrun-lab}
 LAB_POD_CIDR=10.244.0.0/16
-# LAB_NETWORK=1 (up --lab --network): the namespace is the node of a network
-# (lab/network.sh), its pods behind a bridge rather than on its loopback.
-# A lab started so says so in its state directory (lab-ctl re-enters it).
-if [[ -z ${LAB_NETWORK:-} && $(cat "${WILDRUN_CLUSTER_DIR:-/nonexistent}/lab-shape" 2>/dev/null) == network ]]; then
-  LAB_NETWORK=1
+# LAB_NETWORK=1 (the default lab, up --lab): the namespace is the node of a
+# network (lab/network.sh), its pods behind a bridge rather than on its
+# loopback; the existing-layer lab keeps the loopback. A lab says its shape
+# in its state directory (lab-ctl re-enters it).
+if [[ -z ${LAB_NETWORK:-} ]]; then
+  case $(cat "${WILDRUN_CLUSTER_DIR:-/nonexistent}/lab-shape" 2>/dev/null) in
+    wildrun-layer | network) LAB_NETWORK=1 ;;
+  esac
 fi
 LAB_NETWORK=${LAB_NETWORK:-0}
 # shellcheck source=network.sh

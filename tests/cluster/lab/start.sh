@@ -21,9 +21,10 @@
 # what reads the cluster (the doctor) sees what a user's cluster shows.
 #
 # LAB_SHAPE (set by up) says who set the layer up: `wildrun-layer` (the
-# default: wildrun scripts/cluster.rhai, lab/wildrun-layer.sh) or
-# `existing-layer` (a cluster's own set-up scripts: plain manifests applied
-# with kubectl, lab/existing-layer.sh).
+# default: wildrun scripts/cluster.rhai, lab/wildrun-layer.sh, on the lab as
+# a network, lab/network.sh) or `existing-layer` (a cluster's own set-up
+# scripts: plain manifests applied with kubectl, lab/existing-layer.sh, on
+# the node's loopback).
 # shellcheck shell=bash
 
 LAB_SHAPE=${LAB_SHAPE:-wildrun-layer}
@@ -35,18 +36,6 @@ LAB_DNS=127.0.0.1:53
 LAB_NODE=lab-node
 case $LAB_SHAPE in
   wildrun-layer)
-    LAB_INTERNAL_DOMAIN=internal.$LAB_DOMAIN
-    LAB_BACKEND_PORTS=(80 8080)
-    LAB_TSIG_KEY=wildrun-lab
-    ;;
-  existing-layer)
-    # wild-cloud's installers default the internal domain to local.<domain>.
-    LAB_INTERNAL_DOMAIN=local.$LAB_DOMAIN
-    # 3000: the port of the gitea-shaped app.
-    LAB_BACKEND_PORTS=(80 8080 3000)
-    LAB_TSIG_KEY=externaldns
-    ;;
-  network)
     # wildrun's layer on the lab as a network (lab/network.sh): MetalLB's
     # address on the LAN, the zone's apex the router's public address,
     # pods behind the node's bridge, kube-proxy between them.
@@ -57,11 +46,17 @@ case $LAB_SHAPE in
     LAB_POOL=$LAB_NET_POOL
     LAB_POD_CIDR=$LAB_NET_POD_CIDR
     ;;
-  *) die "unknown lab shape '$LAB_SHAPE' (expected wildrun-layer, existing-layer or network)" ;;
+  existing-layer)
+    # wild-cloud's installers default the internal domain to local.<domain>.
+    LAB_INTERNAL_DOMAIN=local.$LAB_DOMAIN
+    # 3000: the port of the gitea-shaped app.
+    LAB_BACKEND_PORTS=(80 8080 3000)
+    LAB_TSIG_KEY=externaldns
+    ;;
+  *) die "unknown lab shape '$LAB_SHAPE' (expected wildrun-layer or existing-layer)" ;;
 esac
-# The layer this shape applies (network: wildrun's, as the default).
-LAB_LAYER=$LAB_SHAPE; [[ $LAB_SHAPE == network ]] && LAB_LAYER=wildrun-layer
-# The apex's address: the router's public one on the network.
+# The public zone's apex: the router's public address on the network. The
+# internal zone's is MetalLB's (its names are the LAN's).
 LAB_APEX_IP=$LAB_LB_IP; ((LAB_NETWORK)) && LAB_APEX_IP=$LAB_PUBLIC_IP
 LAB_BIN=$("$cluster_here/build" --print-lab-bin-dir)
 KC=$STATE/kubeconfig
@@ -172,16 +167,16 @@ fi
 # ---- DNS: Knot --------------------------------------------------------------------
 tsig_secret=$(openssl rand -base64 32)
 printf '%s' "$tsig_secret" >"$STATE/knot/tsig.secret"
-zone_file() { # ZONE [DELEGATED-CHILD]
+zone_file() { # ZONE APEX-ADDRESS [DELEGATED-CHILD]
   printf '$ORIGIN %s.\n$TTL 60\n@ SOA ns1.%s. hostmaster.%s. 1 3600 600 86400 60\n@ NS ns1.%s.\nns1 A 127.0.0.1\n@ A %s\n' \
-    "$1" "$1" "$1" "$1" "$LAB_APEX_IP"
-  if [[ -n ${2:-} ]]; then
-    local child=${2%."$1"}
-    printf '%s NS ns1.%s.\nns1.%s A 127.0.0.1\n' "$child" "$2" "$child"
+    "$1" "$1" "$1" "$1" "$2"
+  if [[ -n ${3:-} ]]; then
+    local child=${3%."$1"}
+    printf '%s NS ns1.%s.\nns1.%s A 127.0.0.1\n' "$child" "$3" "$child"
   fi
 }
-zone_file "$LAB_DOMAIN" "$LAB_INTERNAL_DOMAIN" >"$STATE/knot/$LAB_DOMAIN.zone"
-zone_file "$LAB_INTERNAL_DOMAIN" >"$STATE/knot/$LAB_INTERNAL_DOMAIN.zone"
+zone_file "$LAB_DOMAIN" "$LAB_APEX_IP" "$LAB_INTERNAL_DOMAIN" >"$STATE/knot/$LAB_DOMAIN.zone"
+zone_file "$LAB_INTERNAL_DOMAIN" "$LAB_LB_IP" >"$STATE/knot/$LAB_INTERNAL_DOMAIN.zone"
 cat >"$STATE/knot/knot.conf" <<CONF
 server:
     rundir: "$STATE/knot"
@@ -222,14 +217,18 @@ lab_wait "Knot serving $LAB_DOMAIN" 10 soa "$LAB_DOMAIN"
 lab_wait "Knot serving $LAB_INTERNAL_DOMAIN" 10 soa "$LAB_INTERNAL_DOMAIN"
 if ((LAB_NETWORK)); then
   # The LAN's resolver on the router, split horizon as a wild-cloud LAN's
-  # dnsmasq: the internal domain is MetalLB's address, everything else of
-  # the domain is asked of the authoritative server (public services then
-  # resolve to the router's public address, reached by NAT loopback).
+  # dnsmasq: every name of the domain, the internal domain's too, is
+  # MetalLB's address (address=/<domain>/<LB>, as a wild-cloud LAN's
+  # dnsmasq has it), so the LAN reaches Traefik directly; other questions
+  # are asked of the authoritative server, which the zones' ns1 names lead
+  # to. (The node asks Knot itself: a public name leads it to the router's
+  # public address, NAT loopback.)
   dnsmasq_bin=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
   [[ -x $dnsmasq_bin ]] || die "dnsmasq is not installed (Debian package dnsmasq-base; tests/setup installs it)"
   lab_start_in "$LAB_ROUTER_NETNS" dnsmasq "$dnsmasq_bin" --keep-in-foreground --no-daemon --conf-file=/dev/null \
     --no-resolv --no-hosts --user=root --pid-file= --bind-interfaces --listen-address="$LAB_ROUTER_LAN_IP" \
-    --port=53 --address="/$LAB_INTERNAL_DOMAIN/$LAB_LB_IP" --server="/$LAB_DOMAIN/$LAB_NODE_LAN_IP" --log-queries
+    --port=53 --address="/$LAB_DOMAIN/$LAB_LB_IP" --server="/$LAB_DOMAIN/$LAB_NODE_LAN_IP" \
+    --address="/ns1.$LAB_DOMAIN/$LAB_NODE_LAN_IP" --address="/ns1.$LAB_INTERNAL_DOMAIN/$LAB_NODE_LAN_IP" --log-queries
   lan_dns() { ip netns exec "$LAB_LAN_NETNS" kdig @"$LAB_ROUTER_LAN_IP" +time=1 +retry=0 +short "ns1.$LAB_DOMAIN" A | grep -q .; }
   lab_wait "dnsmasq answering the LAN" 10 lan_dns
 fi
@@ -253,23 +252,29 @@ lb_ip() { kubectl -n traefik get service traefik -o jsonpath='{.status.loadBalan
 lb_assigned() { [[ $(lb_ip) == "$LAB_LB_IP" ]]; }
 first_pod() { kubectl -n "$1" get pods -l "$2" -o jsonpath='{.items[0].metadata.name}'; }
 
+# The controllers start without waiting for one another (a start is mostly
+# waiting); each wait_* below waits for what one of them does.
+
 # start_metallb NAMESPACE POD-SELECTOR ARG...: MetalLB's controller, once
 # kwok runs its Deployment's pod (the controller insists on a Pod of its own
-# name in its namespace); waits for Traefik's Service to get its address.
+# name in its namespace).
 start_metallb() {
   local ns=$1 selector=$2; shift 2
   lab_wait "MetalLB's controller pod (kwok)" 30 first_pod "$ns" "$selector"
   lab_start metallb-controller "$LAB_BIN/metallb-controller" -kubeconfig "$KC" \
     -pod-name "$(first_pod "$ns" "$selector")" "$@"
-  lab_wait "MetalLB assigning $LAB_LB_IP to Service traefik/traefik" 30 lb_assigned
 }
+# wait_metallb: Traefik's Service has its address.
+wait_metallb() { lab_wait "MetalLB assigning $LAB_LB_IP to Service traefik/traefik" 30 lb_assigned; }
 
-# start_cert_manager ARG...: cert-manager's controller; waits for both
-# wildcard Certificates (the same names in both shapes: wildrun's defaults
-# are wild-cloud's).
-cert_ready() { [[ $(kubectl -n cert-manager get certificate "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
+# start_cert_manager ARG...: cert-manager's controller.
 start_cert_manager() {
   lab_start cert-manager-controller "$LAB_BIN/cert-manager-controller" --kubeconfig "$KC" "$@"
+}
+# wait_cert_manager: both wildcard Certificates issued (the same names in
+# both shapes: wildrun's defaults are wild-cloud's).
+cert_ready() { [[ $(kubectl -n cert-manager get certificate "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
+wait_cert_manager() {
   lab_wait "cert-manager issuing wildcard-wild-cloud" 60 cert_ready wildcard-wild-cloud
   lab_wait "cert-manager issuing wildcard-internal-wild-cloud" 60 cert_ready wildcard-internal-wild-cloud
 }
@@ -283,9 +288,10 @@ lab_kubeconfig_at() {
   chmod 600 "$2"
 }
 
-# start_traefik ARG...: Traefik, serving websecure on the address MetalLB
-# assigned (in a real cluster, MetalLB announces it and kube-proxy forwards
-# it to Traefik's pod).
+# start_traefik ARG...: Traefik, as a pod on the network (MetalLB announces
+# the address and kube-proxy forwards it to Traefik's pod, as in a real
+# cluster), or on the loopback serving websecure on the address MetalLB
+# assigned (which it needs to start).
 traefik_up() { curl -sk --max-time 1 -o /dev/null "https://$(lb_ip):$LAB_HTTPS_PORT/"; }
 start_traefik() {
   (
@@ -303,8 +309,9 @@ start_traefik() {
       lab_start traefik "$LAB_BIN/traefik" "$@"
     fi
   )
-  lab_wait "Traefik serving https://$LAB_LB_IP:$LAB_HTTPS_PORT" 30 traefik_up
 }
+# wait_traefik: Traefik answers at MetalLB's address.
+wait_traefik() { lab_wait "Traefik serving https://$LAB_LB_IP:$LAB_HTTPS_PORT" 30 traefik_up; }
 
 # start_external_dns NAME BINARY ARG...: an ExternalDNS writing to Knot. The
 # TSIG secret goes on the command line here (lab-ctl restarts a process with
@@ -328,7 +335,7 @@ tsig_b64=$(printf '%s' "$tsig_secret" | base64 -w0)
 
 # ---- the layer and its controllers (and, existing-layer, the apps) -----------------
 # shellcheck source=wildrun-layer.sh
-. "$cluster_here/lab/$LAB_LAYER.sh"
+. "$cluster_here/lab/$LAB_SHAPE.sh"
 
 # What clients of the lab need, as `export` lines (printed by up).
 {

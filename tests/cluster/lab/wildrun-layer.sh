@@ -16,6 +16,21 @@ mirror_deployment() { # NAMESPACE NAME APP IMAGE ARG...
   for a in "$@"; do printf '        - %s\n' "$(printf '%s' "$a" | sed 's/"/\\"/g; s/^/"/; s/$/"/')"; done
 }
 
+# ---- wildrun ---------------------------------------------------------------------------
+# Built in the background (nothing to do when it is current) while the lab
+# and the CRDs come up: up runs outside cargo test. In the machine's network
+# namespace: this one has no route out, and a first build downloads crates.
+repo=$(cd "$cluster_here/../.." && pwd)
+wildrun_bin=${WILDRUN_BIN:-}
+wildrun_build=
+if [[ -z $wildrun_bin ]]; then
+  build_ns=()
+  if command -v nsenter >/dev/null && [[ -e /proc/1/ns/net ]]; then build_ns=(nsenter --net=/proc/1/ns/net --); fi
+  (cd "$repo" && "${build_ns[@]}" cargo build --quiet --bin wildrun) >"$LOGS/wildrun-build.log" 2>&1 &
+  wildrun_build=$!
+  wildrun_bin=${CARGO_TARGET_DIR:-$repo/target}/debug/wildrun
+fi
+
 # What the layer finds already there, as on a user's cluster: the
 # controllers' namespaces, the CA and TSIG Secrets the configuration names,
 # Traefik's IngressClass and its LoadBalancer Service (made by "its chart",
@@ -63,11 +78,7 @@ metadata:
 spec:
   type: LoadBalancer
   selector: {app.kubernetes.io/name: traefik}
-  ports: $(if ((LAB_NETWORK)); then
-    echo "[{name: web, port: 80, targetPort: 8000, protocol: TCP}, {name: websecure, port: 443, targetPort: 8443, protocol: TCP}]"
-  else
-    echo "[{name: websecure, port: 443, targetPort: 443, protocol: TCP}]"
-  fi)
+  ports: [{name: web, port: 80, targetPort: 8000, protocol: TCP}, {name: websecure, port: 443, targetPort: 443, protocol: TCP}]
 YAML
 
 # ---- the visibility layer: wildrun scripts/cluster.rhai -----------------------------
@@ -106,55 +117,32 @@ externalDns:
   # The internal zone has an ExternalDNS of its own (below).
   extraArgs: [--min-event-sync-interval=1s, "--metrics-address=127.0.0.1:7979", "--exclude-domains=$LAB_INTERNAL_DOMAIN"]
 CONF
-repo=$(cd "$cluster_here/../.." && pwd)
-wildrun_bin=${WILDRUN_BIN:-}
-if [[ -z $wildrun_bin ]]; then
-  # up runs outside cargo test: build wildrun (nothing to do when it is
-  # current), in the machine's network namespace (this one has no route out,
-  # and a first build downloads crates).
-  build_ns=()
-  if command -v nsenter >/dev/null && [[ -e /proc/1/ns/net ]]; then build_ns=(nsenter --net=/proc/1/ns/net --); fi
-  (cd "$repo" && "${build_ns[@]}" cargo build --quiet --bin wildrun) >"$LOGS/wildrun-build.log" 2>&1 \
-    || die "cargo build of wildrun failed; log: $LOGS/wildrun-build.log"
-  wildrun_bin=${CARGO_TARGET_DIR:-$repo/target}/debug/wildrun
+if [[ -n $wildrun_build ]]; then
+  wait "$wildrun_build" || die "cargo build of wildrun failed; log: $LOGS/wildrun-build.log"
 fi
 [[ -x $wildrun_bin ]] || die "no wildrun binary at $wildrun_bin"
+# The layer writes objects of the CRDs' kinds (up installs them meanwhile).
+plane_crds_ready
 (cd "$repo" && KUBECONFIG=$KC KUBECACHEDIR=$STATE/kube-cache WILDRUN_CONFIG=$STATE/wildrun.yaml \
   "$wildrun_bin" scripts/cluster.rhai) >"$LOGS/cluster-rhai.log" 2>&1 \
   || { tail -n 20 "$LOGS/cluster-rhai.log" >&2; die "wildrun scripts/cluster.rhai failed; log: $LOGS/cluster-rhai.log"; }
 
-# ---- MetalLB ------------------------------------------------------------------------
+# ---- the controllers -------------------------------------------------------------------
+# Their Deployments (kwok runs the pods) in one apply, then every process at
+# once, then the waits: none needs another to start.
 metallb_args=(-namespace metallb-system -webhook-mode=disabled -disable-cert-rotation -port=0)
-mirror_deployment metallb-system controller metallb "quay.io/metallb/controller:$METALLB_VERSION" \
-  "${metallb_args[@]}" | lab_apply
-start_metallb metallb-system app.kubernetes.io/instance=controller "${metallb_args[@]}"
-if ((LAB_NETWORK)); then
-  # The speaker, layer 2: answers ARP for MetalLB's address on the LAN from
-  # the node (with externalTrafficPolicy Local, only once Traefik's pod is
-  # on it). Its pod is kwok's; the process runs on the node.
-  speaker_args=(-namespace metallb-system -node-name "$LAB_NODE" -port=0 -health-probe-port=17473)
-  mirror_deployment metallb-system speaker metallb-speaker "quay.io/metallb/speaker:$METALLB_VERSION" \
-    "${speaker_args[@]}" | lab_apply
-  lab_wait "MetalLB's speaker pod (kwok)" 30 first_pod metallb-system app.kubernetes.io/instance=speaker
-  lab_start metallb-speaker "$LAB_BIN/metallb-speaker" -kubeconfig "$KC" \
-    -pod-name "$(first_pod metallb-system app.kubernetes.io/instance=speaker)" "${speaker_args[@]}"
-fi
-
-# ---- cert-manager -------------------------------------------------------------------
+# MetalLB's speaker, layer 2: answers ARP for MetalLB's address on the LAN
+# from the node (with externalTrafficPolicy Local, only once Traefik's pod is
+# on it). Its pod is kwok's; the process runs on the node.
+speaker_args=(-namespace metallb-system -node-name "$LAB_NODE" -port=0 -health-probe-port=17473)
 certmanager_args=(--cluster-resource-namespace=cert-manager --leader-elect=false)
-mirror_deployment cert-manager cert-manager cert-manager "quay.io/jetstack/cert-manager-controller:$CERT_MANAGER_VERSION" \
-  "${certmanager_args[@]}" | lab_apply
-start_cert_manager "${certmanager_args[@]}"
-
-# ---- Traefik ------------------------------------------------------------------------
-if ((LAB_NETWORK)); then
-  # A pod: its ports on every address of the pods' namespace, reached
-  # through the Service (kube-proxy) as on a real cluster.
-  traefik_entry=(--entryPoints.web.address=:8000 --entryPoints.websecure.address=:8443)
-else
-  traefik_entry=(--entryPoints.websecure.address="$(lb_ip):$LAB_HTTPS_PORT")
-fi
-traefik_args=("${traefik_entry[@]}"
+# Traefik, a pod: its ports on every address of the pods' namespace, reached
+# through the Service (kube-proxy) as on a real cluster. websecure on the
+# Service's own port (Traefik's chart has 8443): Traefik gives a Gateway
+# listener the entry point of its port, and wildrun's Gateways listen on
+# ingress.httpsPort, the port clients ask. web stays on 8000 (the backend,
+# in the same namespace, has 80).
+traefik_args=(--entryPoints.web.address=:8000 --entryPoints.websecure.address=:443
   --entryPoints.websecure.http.tls=true
   --providers.kubernetesingress=true --providers.kubernetescrd=true
   --providers.kubernetesingress.ingressendpoint.publishedservice=traefik/traefik
@@ -162,10 +150,6 @@ traefik_args=("${traefik_entry[@]}"
   --providers.kubernetesgateway.statusaddress.service.name=traefik
   --providers.kubernetesgateway.statusaddress.service.namespace=traefik
   --log.level=INFO --accesslog=true)
-mirror_deployment traefik traefik traefik "docker.io/traefik:$TRAEFIK_VERSION" "${traefik_args[@]}" | lab_apply
-start_traefik "${traefik_args[@]}"
-
-# ---- ExternalDNS ---------------------------------------------------------------------
 externaldns_args() { # ZONE OWNER METRICS-PORT [EXTRA...]
   local zone=$1 owner=$2 metrics=$3; shift 3
   printf '%s\n' --source=ingress --provider=rfc2136 \
@@ -180,13 +164,31 @@ mapfile -t edns_public < <(deployment_args external-dns external-dns)
 ((${#edns_public[@]} > 5)) || die "Deployment external-dns/external-dns (scripts/cluster.rhai) has no args; log: $LOGS/cluster-rhai.log"
 mapfile -t edns_internal < <(externaldns_args "$LAB_INTERNAL_DOMAIN" wildrun-lab-internal 7980 \
   --annotation-prefix=external-dns.alpha.kubernetes.io/ --source=gateway-httproute)
-mirror_deployment external-dns external-dns-internal external-dns "registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION" "${edns_internal[@]}" | lab_apply
+{
+  mirror_deployment metallb-system controller metallb "quay.io/metallb/controller:$METALLB_VERSION" "${metallb_args[@]}"
+  mirror_deployment metallb-system speaker metallb-speaker "quay.io/metallb/speaker:$METALLB_VERSION" "${speaker_args[@]}"
+  mirror_deployment cert-manager cert-manager cert-manager "quay.io/jetstack/cert-manager-controller:$CERT_MANAGER_VERSION" \
+    "${certmanager_args[@]}"
+  mirror_deployment traefik traefik traefik "docker.io/traefik:$TRAEFIK_VERSION" "${traefik_args[@]}"
+  mirror_deployment external-dns external-dns-internal external-dns \
+    "registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION" "${edns_internal[@]}"
+} | lab_apply
+
+start_cert_manager "${certmanager_args[@]}"
+start_traefik "${traefik_args[@]}"
 start_external_dns external-dns external-dns "${edns_public[@]}"
 start_external_dns external-dns-internal external-dns "${edns_internal[@]}"
+start_metallb metallb-system app.kubernetes.io/instance=controller "${metallb_args[@]}"
+# The speaker once the address is assigned: started before, it once did not
+# announce it within 30 s.
+wait_metallb
+lab_wait "MetalLB's speaker pod (kwok)" 30 first_pod metallb-system app.kubernetes.io/instance=speaker
+lab_start metallb-speaker "$LAB_BIN/metallb-speaker" -kubeconfig "$KC" \
+  -pod-name "$(first_pod metallb-system app.kubernetes.io/instance=speaker)" "${speaker_args[@]}"
 
+wait_cert_manager
+wait_traefik
 lab_wait "the controllers' Deployments Available" 30 deployments_available metallb-system cert-manager traefik external-dns
-if ((LAB_NETWORK)); then
-  # The LAN learns MetalLB's address from the speaker (ARP), no route needed.
-  lan_reaches_lb() { ip netns exec "$LAB_LAN_NETNS" curl -sk --max-time 1 -o /dev/null "https://$LAB_LB_IP/"; }
-  lab_wait "the LAN reaching $LAB_LB_IP (MetalLB's speaker answering ARP)" 30 lan_reaches_lb
-fi
+# The LAN learns MetalLB's address from the speaker (ARP), no route needed.
+lan_reaches_lb() { ip netns exec "$LAB_LAN_NETNS" curl -sk --max-time 1 -o /dev/null "https://$LAB_LB_IP/"; }
+lab_wait "the LAN reaching $LAB_LB_IP (MetalLB's speaker answering ARP)" 30 lan_reaches_lb
