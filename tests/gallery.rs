@@ -24,16 +24,8 @@ use std::time::Duration;
 const DOMAIN: (&str, &str) = ("CLOUD_DOMAIN", "cloud.example.test");
 const LB: (&str, &str) = ("CLUSTER_LOAD_BALANCER_IP", "127.0.0.240");
 
-/// What the lab runs add to the README's commands: its pods answer on
-/// ports 80 and 8080 only (tests/cluster/README.md).
-const LAB_ARGS: [&str; 2] = ["--port", "8080"];
-
 /// How long a lab run's `--wait` waits.
 const WAIT_LIMIT: [&str; 2] = ["--timeout", "120s"];
-
-/// A source address inside the default `cluster.internalSourceRanges`
-/// (10.0.0.0/8): the lab's namespace holds the pod range on its loopback.
-const INSIDE: [&str; 2] = ["--interface", "10.244.0.0"];
 
 /// The label of the PersistentVolumes these tests make.
 const VOLUME_LABEL: &str = "gallery.wildrun.dev/test";
@@ -421,8 +413,8 @@ impl LabApp {
         app
     }
 
-    /// The README's command with `--port 8080` and `more`; `--wait` only
-    /// when `wait`.
+    /// The README's command, as written, with `more`; `--wait` only when
+    /// `wait`.
     fn run(&self, wait: bool, more: &[&str]) -> Output {
         let mut args: Vec<&str> = self
             .command
@@ -430,7 +422,6 @@ impl LabApp {
             .map(String::as_str)
             .filter(|a| wait || *a != "--wait")
             .collect();
-        args.extend(LAB_ARGS);
         if wait {
             args.extend(WAIT_LIMIT);
         }
@@ -486,7 +477,15 @@ impl LabApp {
     /// name (`https_extra`: how the request is sent) and the doctor on the
     /// instance, runs again (no write, the generated values kept) and
     /// deletes (the claims stay, bound to their volumes).
-    fn deploy_rerun_delete(&self, https_extra: &[&str], claims: &[&str]) {
+    /// `curl` of the app's URL from the lab's LAN client, which the LAN's
+    /// resolver sends to MetalLB's address whatever the domain, and which
+    /// is inside the default `cluster.internalSourceRanges`.
+    fn get_on_lan(&self) -> (u16, String) {
+        let lan = self.lab.var("WILDRUN_LAB_LAN_NETNS");
+        self.lab.https_get_in(lan, &self.url(), &[])
+    }
+
+    fn deploy_rerun_delete(&self, claims: &[&str]) {
         let out = self.run(true, &[]);
         assert!(
             out.status.success(),
@@ -496,7 +495,7 @@ impl LabApp {
         );
 
         // By name, over HTTPS verified against the lab's CA, to a pod.
-        let (status, body) = self.lab.https_get(&self.url(), https_extra);
+        let (status, body) = self.get_on_lan();
         assert_eq!(status, 200, "{}: {body}", self.url());
         assert!(
             body.lines().any(|l| l == format!("host={}", self.host)),
@@ -508,7 +507,7 @@ impl LabApp {
             &format!("doctor --instance {instance} green"),
             Duration::from_secs(60),
             || {
-                let (report, code) = self.lab.doctor(&["--instance", &instance]);
+                let (report, code) = self.lab.doctor_on_lan(&["--instance", &instance]);
                 (code == Some(0)).then_some(report)
             },
         );
@@ -586,7 +585,7 @@ impl Drop for LabApp {
         // Gone from Traefik too before another test looks at what it serves.
         let url = self.url();
         let gone = (0..150).any(|_| {
-            let served = self.lab.https_get(&url, &INSIDE).0 == 200;
+            let served = self.get_on_lan().0 == 200;
             if served {
                 std::thread::sleep(Duration::from_millis(200));
             }
@@ -703,7 +702,7 @@ fn lab_the_database_app_copies_its_database_secret_and_runs_its_job_once() {
         secret_ref("postgres-secrets", "password")
     );
 
-    app.deploy_rerun_delete(&[], &["gitea-data"]);
+    app.deploy_rerun_delete(&["gitea-data"]);
     // Deployed again, it finds its volume and its values as they were.
     let again = app.report(&[]);
     for kept in ["PersistentVolumeClaim gitea-data", "Secret gitea-secrets"] {
@@ -729,7 +728,7 @@ fn lab_the_app_of_several_components_answers_and_keeps_its_volumes() {
     let _use = lab.shared_use();
     let claims = ["library", "model-cache"];
     let app = LabApp::new(lab, "immich", &claims, lab.domain());
-    app.deploy_rerun_delete(&[], &claims);
+    app.deploy_rerun_delete(&claims);
 }
 
 #[test]
@@ -742,10 +741,12 @@ fn lab_the_internal_app_answers_inside_its_ranges_and_keeps_its_volume() {
     let _use = lab.shared_use();
     let internal = lab.internal_domain();
     let app = LabApp::new(lab, "registry", &["images"], &internal);
-    // Asked from outside cluster.internalSourceRanges: Traefik refuses.
+    // Asked from the internet, through the router's public address:
+    // outside cluster.internalSourceRanges, Traefik refuses.
     let out = app.run(true, &[]);
     assert!(out.status.success(), "deploy: {}", text(&out));
-    let (status, body) = lab.https_get(&app.url(), &[]);
-    assert_eq!(status, 403, "from 127.0.0.1: {body}");
-    app.deploy_rerun_delete(&INSIDE, &["images"]);
+    let internet = lab.var("WILDRUN_LAB_INTERNET_NETNS");
+    let (status, body) = lab.https_at_public_address(internet, &app.host);
+    assert_eq!(status, 403, "the internet reached the registry: {body}");
+    app.deploy_rerun_delete(&["images"]);
 }

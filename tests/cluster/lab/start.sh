@@ -40,7 +40,10 @@ case $LAB_SHAPE in
     # address on the LAN, the zone's apex the router's public address,
     # pods behind the node's bridge, kube-proxy between them.
     LAB_INTERNAL_DOMAIN=internal.$LAB_DOMAIN
-    LAB_BACKEND_PORTS=(80 8080)
+    # 2283, 3000, 3003, 5000: the container ports of the README's apps
+    # (examples/apps: immich's server and machine learning, gitea, the
+    # registry), so their commands run in the lab as written.
+    LAB_BACKEND_PORTS=(80 8080 2283 3000 3003 5000)
     LAB_TSIG_KEY=wildrun-lab
     LAB_LB_IP=$LAB_NET_LB_IP
     LAB_POOL=$LAB_NET_POOL
