@@ -35,7 +35,6 @@
 #![warn(missing_docs)]
 
 pub mod action;
-pub mod actions;
 pub mod cert;
 pub mod chain;
 pub mod cli;
@@ -52,6 +51,7 @@ pub mod outcome;
 pub mod params;
 pub mod plan;
 pub mod reach;
+pub mod recipe_run;
 pub mod script;
 pub mod template;
 pub mod watch;

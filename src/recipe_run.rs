@@ -3,7 +3,7 @@
 //! run the body, then one function per action: render, apply (and prune),
 //! diff, delete; then `--wait` and the script's watches.
 //!
-//! The request is plain data ([`Request`]), so this module does not know the
+//! The request is plain data ([`RunRequest`]), so this module does not know the
 //! command line; [`crate::cli`] builds it and [`crate::watch`] repeats it.
 
 use crate::action::Action;
@@ -26,7 +26,7 @@ use std::time::Duration;
 
 /// Everything a run needs from the command line.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub struct RunRequest {
     /// The recipe.
     pub script: Option<PathBuf>,
     /// Words for the recipe (`--name myservice ...`).
@@ -70,7 +70,7 @@ pub struct Request {
 /// One run of the recipe, and every file it read (script, modules,
 /// templates, configuration), also when it failed.
 pub fn run_once(
-    request: &Request,
+    request: &RunRequest,
     runtime: tokio::runtime::Handle,
 ) -> (Result<Outcome, Failure>, Vec<PathBuf>) {
     let Some(script) = &request.script else {
@@ -103,7 +103,7 @@ pub fn run_once(
 
 /// The state a run starts with, before the configuration is read.
 fn new_state(
-    request: &Request,
+    request: &RunRequest,
     script: &Path,
     recipe_dir: &Path,
     runtime: tokio::runtime::Handle,
@@ -140,7 +140,7 @@ fn new_state(
 }
 
 /// What a prepared run knows before its body runs.
-struct Prepared {
+struct PreparedRun {
     args: serde_json::Map<String, Value>,
     config: Config,
     read_scope: ReadScope,
@@ -150,7 +150,7 @@ struct Prepared {
 /// Runs the recipe's body and carries out the action. With `-o` for a
 /// report, a run that fails before it has one still prints one: empty.
 fn run_session(
-    request: &Request,
+    request: &RunRequest,
     session: &Session,
     recipe_dir: &Path,
 ) -> Result<Outcome, Failure> {
@@ -167,7 +167,11 @@ fn run_session(
 }
 
 /// [`run_session`]'s work.
-fn carry_out(request: &Request, session: &Session, recipe_dir: &Path) -> Result<Outcome, Failure> {
+fn carry_out(
+    request: &RunRequest,
+    session: &Session,
+    recipe_dir: &Path,
+) -> Result<Outcome, Failure> {
     let declared = session.params(&request.own_options)?;
     let recipe = &session.recipe;
     if request.recipe_help {
@@ -247,11 +251,11 @@ fn check_rotations(rotate: &[String], plan: &Plan) -> Result<(), Failure> {
 
 /// The configuration and the instance, before the body runs.
 fn prepare(
-    request: &Request,
+    request: &RunRequest,
     script: &Path,
     recipe_dir: &Path,
     args: serde_json::Map<String, Value>,
-) -> Result<Prepared, Failure> {
+) -> Result<PreparedRun, Failure> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let config = config::load(&request.sources, &cwd, &|k| std::env::var(k).ok())?;
     let read_scope = read_scope(request, recipe_dir, &config, &cwd)?;
@@ -263,7 +267,7 @@ fn prepare(
     }
     // Each key is required where a script uses it (`config::require`), not here.
     let instance = Instance::of_recipe(script, args.get("name").and_then(Value::as_str))?;
-    Ok(Prepared {
+    Ok(PreparedRun {
         args,
         config,
         read_scope,
@@ -281,7 +285,7 @@ fn note_unserved_watches(produced: &Produced) {
 /// `--dry-run`: the plan, printed.
 fn render(
     produced: &Produced,
-    request: &Request,
+    request: &RunRequest,
     recipe: &str,
     instance: &Instance,
 ) -> Result<Outcome, Failure> {
@@ -302,7 +306,7 @@ fn render(
 /// something differs.
 fn diff(
     session: &Session,
-    request: &Request,
+    request: &RunRequest,
     plan: &Plan,
     instance: &Instance,
     rules: &PruneRules,
@@ -360,7 +364,7 @@ fn diff(
 /// watches until stopped.
 fn apply_and_serve(
     session: &Session,
-    request: &Request,
+    request: &RunRequest,
     produced: Produced,
     instance: &Instance,
     config: &Config,
@@ -438,7 +442,7 @@ fn apply_and_serve(
 
 /// What narrows or widens `--prune` for this run: the options,
 /// `prune.keepKinds`, and in `--watch` the step's state.
-fn prune_rules(request: &Request, config: &Config, watch: Option<WatchStep>) -> PruneRules {
+fn prune_rules(request: &RunRequest, config: &Config, watch: Option<WatchStep>) -> PruneRules {
     let keep_kinds = config
         .get("prune.keepKinds")
         .and_then(Value::as_array)
@@ -473,7 +477,7 @@ const ROUTE_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
 /// done, what failed and what was not done.
 async fn apply(
     cluster: &Cluster,
-    request: &Request,
+    request: &RunRequest,
     plan: &Plan,
     instance: &Instance,
     script_reads: &kube::reads::Reads,
@@ -575,7 +579,7 @@ fn wait_until_reachable(
 
 /// The one-line summary of what the run did, on stderr.
 fn summarize(
-    request: &Request,
+    request: &RunRequest,
     plan: &Plan,
     instance: &Instance,
     report: &Report,
@@ -599,7 +603,7 @@ fn summarize(
 
 /// The script's stdout, then the report in the `-o` format.
 fn finish(
-    request: &Request,
+    request: &RunRequest,
     script_stdout: String,
     report: &Report,
     code: u8,
@@ -633,7 +637,7 @@ fn with_report(mut failure: Failure, format: Format, entries: &[Entry]) -> Failu
 /// The failure of a run that stopped on `error`, with the report of what
 /// was done, what failed and what was not done (`entries`) when `-o` asks
 /// for one.
-fn reported(request: &Request, error: impl Into<Failure>, entries: &[Entry]) -> Failure {
+fn reported(request: &RunRequest, error: impl Into<Failure>, entries: &[Entry]) -> Failure {
     let failure = error.into();
     match request.output {
         Some(format) => with_report(failure, format, entries),
@@ -645,7 +649,7 @@ fn reported(request: &Request, error: impl Into<Failure>, entries: &[Entry]) -> 
 /// file's folder, `--allow-read` and `sandbox.allowRead` (relative to the
 /// configuration file's folder, or the working directory without a file).
 fn read_scope(
-    request: &Request,
+    request: &RunRequest,
     recipe_dir: &Path,
     config: &Config,
     cwd: &Path,
