@@ -53,6 +53,7 @@ pub mod plan;
 pub mod reach;
 pub mod recipe_run;
 pub mod script;
+mod stop;
 pub mod template;
 pub mod watch;
 pub mod yaml;

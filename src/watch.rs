@@ -14,7 +14,6 @@
 //! moment. Such a run applies, holds its prune, and the watch runs again
 //! once the files have settled.
 
-use crate::kube::events::{listen_for_stop, Wake};
 use crate::outcome::{Failure, Outcome, EXIT_OK, EXIT_USAGE};
 use anyhow::{anyhow, Context};
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -127,6 +126,15 @@ fn touches(paths: &[PathBuf], files: &BTreeSet<PathBuf>) -> bool {
 }
 
 /// What ended a wait for changes.
+/// What wakes the watch.
+#[derive(Debug)]
+enum FileWake {
+    /// Files changed.
+    Files(Vec<PathBuf>),
+    /// Ctrl-C or SIGTERM: finish the run under way, then stop.
+    Stop(&'static str),
+}
+
 #[derive(Debug, PartialEq)]
 enum Woken {
     /// These files changed (a burst folded into one).
@@ -138,7 +146,7 @@ enum Woken {
 /// Waits for a change to one of `files`, or until `deadline`; folds a
 /// burst into one. `Err` on stop.
 fn wait_for_change(
-    rx: &Receiver<Wake>,
+    rx: &Receiver<FileWake>,
     files: &BTreeSet<PathBuf>,
     deadline: Option<SystemTime>,
 ) -> Result<Woken, &'static str> {
@@ -153,14 +161,13 @@ fn wait_for_change(
         match next {
             Err(RecvTimeoutError::Timeout) => return Ok(Woken::Due),
             Err(RecvTimeoutError::Disconnected) => return Err("stopped"),
-            Ok(Wake::Stop(why)) => return Err(why),
-            Ok(Wake::Files(paths)) if touches(&paths, files) => {
+            Ok(FileWake::Stop(why)) => return Err(why),
+            Ok(FileWake::Files(paths)) if touches(&paths, files) => {
                 let mut changed = paths;
                 loop {
                     match rx.recv_timeout(DEBOUNCE) {
-                        Ok(Wake::Files(more)) => changed.extend(more),
-                        Ok(Wake::Stop(why)) => return Err(why),
-                        Ok(Wake::Cluster(..) | Wake::Lease) => {}
+                        Ok(FileWake::Files(more)) => changed.extend(more),
+                        Ok(FileWake::Stop(why)) => return Err(why),
                         Err(RecvTimeoutError::Timeout) => break,
                         Err(RecvTimeoutError::Disconnected) => return Err("stopped"),
                     }
@@ -170,7 +177,7 @@ fn wait_for_change(
                 changed.dedup();
                 return Ok(Woken::Changed(changed));
             }
-            Ok(_) => {}
+            Ok(FileWake::Files(_)) => {}
         }
     }
 }
@@ -189,12 +196,15 @@ pub fn watch_files(
     mut run_once: impl FnMut(Option<SystemTime>) -> (Result<Outcome, Failure>, Vec<PathBuf>),
 ) -> Result<Outcome, Failure> {
     let (tx, rx) = channel();
-    listen_for_stop(&runtime, tx.clone());
+    let stop = tx.clone();
+    crate::stop::on_stop(&runtime, move |why| {
+        let _ = stop.send(FileWake::Stop(why));
+    });
     let events = tx.clone();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(event) = res {
             if changes_content(&event.kind) {
-                let _ = events.send(Wake::Files(event.paths));
+                let _ = events.send(FileWake::Files(event.paths));
             }
         }
     })
@@ -278,16 +288,16 @@ mod tests {
             PathBuf::from("/r/lib.rhai"),
         ]
         .into();
-        tx.send(Wake::Files(vec![PathBuf::from("/r/notes.txt")]))
+        tx.send(FileWake::Files(vec![PathBuf::from("/r/notes.txt")]))
             .unwrap();
-        tx.send(Wake::Files(vec![PathBuf::from("/r/recipe.rhai")]))
+        tx.send(FileWake::Files(vec![PathBuf::from("/r/recipe.rhai")]))
             .unwrap();
-        tx.send(Wake::Files(vec![
+        tx.send(FileWake::Files(vec![
             PathBuf::from("/r/lib.rhai"),
             PathBuf::from("/r/.lib.rhai.swp"),
         ]))
         .unwrap();
-        tx.send(Wake::Files(vec![PathBuf::from("/r/recipe.rhai")]))
+        tx.send(FileWake::Files(vec![PathBuf::from("/r/recipe.rhai")]))
             .unwrap();
         let changed = wait_for_change(&rx, &files, None).unwrap();
         assert_eq!(
@@ -300,7 +310,7 @@ mod tests {
         // With a deadline and no change: due.
         let soon = SystemTime::now() + Duration::from_millis(20);
         assert_eq!(wait_for_change(&rx, &files, Some(soon)), Ok(Woken::Due));
-        tx.send(Wake::Stop("interrupted")).unwrap();
+        tx.send(FileWake::Stop("interrupted")).unwrap();
         assert_eq!(wait_for_change(&rx, &files, None), Err("interrupted"));
     }
 

@@ -92,13 +92,14 @@ pub mod discover_api {
             .map_err(|e| script_error(&ctx, crate::kube::error::chain(&e)))?;
         let layer = Layer::read(&listed, &wanted);
         // The checks before the writes need not read these again.
-        let mut state = run.state();
-        for (api_version, kind, items) in listed.into_lists() {
-            state
-                .reads
-                .record_list(api_version, kind, None, None, None, items);
-        }
-        drop(state);
+        run.record(|evaluation| {
+            for (api_version, kind, items) in listed.into_lists() {
+                evaluation
+                    .produced
+                    .reads
+                    .record_list(api_version, kind, None, None, None, items);
+            }
+        })?;
         to_script(&ctx, &layer)
     }
 

@@ -69,27 +69,21 @@ fn plan_object(
     if recreate {
         refuse_recreate(ctx, &obj, patch)?;
     }
-    // Before borrowing the state: `origin` reads it for handler calls.
     let at = origin(ctx);
-    let mut state = run.state();
     if !patch {
-        let labels = run_labels(&state.instance);
+        let labels = run_labels(&run.context().instance);
         obj.set_labels(labels.iter().map(|(k, v)| (*k, v.as_str())));
     }
     if keep && !patch {
         obj.set_labels([(KEEP_LABEL, "true")]);
     }
     let rendered = obj.value.clone();
-    state
-        .plan
-        .add(
-            Step::Apply(ApplyStep {
-                object: obj,
-                force,
-                recreate,
-            }),
-            at,
-        )
+    let step = Step::Apply(ApplyStep {
+        object: obj,
+        force,
+        recreate,
+    });
+    run.record(|evaluation| evaluation.produced.plan.add(step, at))?
         .map_err(|e| script_error(ctx, e))?;
     from_json(&rendered)
 }
@@ -116,13 +110,13 @@ fn plan_generated_secret(
         .map_err(|e| script_error(ctx, format!("{FUNCTION}: {e}")))?;
     let target = ObjectRef::secret(namespace, name);
     let run = RunHandle::from_context(ctx)?;
-    let (mode, rotate) = {
-        let state = run.state();
-        let rotate = state
+    let context = run.context();
+    let (mode, rotate) = (
+        context.mode,
+        context
             .rotate_secrets
-            .contains(&format!("{namespace}/{name}"));
-        (state.mode, rotate)
-    };
+            .contains(&format!("{namespace}/{name}")),
+    );
     // --dry-run contacts no cluster: every value is new (and masked).
     let live = match mode {
         Mode::Cluster => read(ctx, &target)?,
@@ -222,9 +216,12 @@ fn read(ctx: &NativeCallContext, target: &ObjectRef) -> RhaiResultOf<Option<Valu
             crate::kube::objects::get(&cluster, &kind, target).await
         })
         .map_err(|e| script_error(ctx, crate::kube::error::chain(&e)))?;
-    run.state()
-        .reads
-        .record_object(target.clone(), found.clone());
+    run.record(|evaluation| {
+        evaluation
+            .produced
+            .reads
+            .record_object(target.clone(), found.clone())
+    })?;
     Ok(found)
 }
 
@@ -300,14 +297,16 @@ fn list_objects(
         })
         .map_err(|e| script_error(ctx, crate::kube::error::chain(&e)))?;
     let listed: RhaiResultOf<Array> = items.iter().map(from_json).collect();
-    run.state().reads.record_list(
-        api_version,
-        kind,
-        namespace.as_deref(),
-        labels.as_deref(),
-        fields.as_deref(),
-        items,
-    );
+    run.record(|evaluation| {
+        evaluation.produced.reads.record_list(
+            api_version,
+            kind,
+            namespace.as_deref(),
+            labels.as_deref(),
+            fields.as_deref(),
+            items,
+        )
+    })?;
     listed
 }
 
@@ -341,16 +340,17 @@ fn register_watch(
         origin: origin(ctx),
     };
     let run = RunHandle::from_context(ctx)?;
-    let mut state = run.state();
-    state.watches.push(super::support::Watch { spec, handler });
-    Ok(())
+    run.record(|evaluation| {
+        let watch = super::support::Watch { spec, handler };
+        evaluation.produced.watches.push(watch)
+    })
 }
 
 fn plan_step(ctx: &NativeCallContext, step: Step) -> RhaiResultOf<()> {
     let run = RunHandle::from_context(ctx)?;
     let at = origin(ctx);
-    let mut state = run.state();
-    state.plan.add(step, at).map_err(|e| script_error(ctx, e))
+    run.record(|evaluation| evaluation.produced.plan.add(step, at))?
+        .map_err(|e| script_error(ctx, e))
 }
 
 fn plan_wait(
@@ -666,8 +666,7 @@ pub mod kube_api {
             })?;
         }
         let at = origin(&ctx);
-        let mut state = run.state();
-        for (k, v) in crate::kube::run_labels(&state.instance) {
+        for (k, v) in crate::kube::run_labels(&run.context().instance) {
             labels.insert(k.to_string(), Value::String(v));
         }
         let copy = SecretCopy {
@@ -685,9 +684,7 @@ pub mod kube_api {
             },
             labels,
         };
-        state
-            .plan
-            .add(Step::CopySecret(copy), at)
+        run.record(|evaluation| evaluation.produced.plan.add(Step::CopySecret(copy), at))?
             .map_err(|e| script_error(&ctx, e))
     }
 }

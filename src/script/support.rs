@@ -1,17 +1,29 @@
-//! What every script namespace shares: the state of the running recipe
-//! ([`RunHandle`]), errors placed at the calling script line, and the
-//! conversion of script values to and from JSON.
+//! What every script namespace shares: the running recipe ([`RunHandle`]),
+//! errors placed at the calling script line, and the conversion of script
+//! values to and from JSON.
 //!
-//! A run's shared state ([`RunState`]: configuration, the plan, the files the
-//! script read) sits in the engine's default tag, so every host function finds
-//! it through its `NativeCallContext` ([`RunHandle::from_context`]).
+//! A run is made of three parts, each owned by whom changes it:
+//! - [`RunContext`]: what the run knows once prepared (configuration,
+//!   instance, options), built once and never changed;
+//! - [`Evaluation`]: what one evaluation (the recipe's body, or one handler
+//!   call) produces, made fresh for each and returned as [`Produced`];
+//! - [`RunFiles`]: the files the run read, which the module resolver shares.
+//!
+//! The engine's default tag holds the [`RunHandle`], so every host function
+//! finds the run through its `NativeCallContext`
+//! ([`RunHandle::from_context`]); it writes to the evaluation only through
+//! [`RunHandle::record`], which lends it for the length of a closure.
 
+use super::engine::Produced;
 use super::limits::MAX_DATA_DEPTH;
+use crate::action::Action;
 use crate::config::Config;
-use crate::plan::{Origin, Plan};
+use crate::files::ReadScope;
+use crate::kube::cluster::{Cluster, ConnectOptions};
+use crate::plan::Origin;
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 use serde_json::Value;
-use std::cell::{RefCell, RefMut};
+use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -21,27 +33,34 @@ use std::rc::Rc;
 pub type RhaiResultOf<T> = Result<T, Box<EvalAltResult>>;
 
 /// How a run treats the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Render only; contact no cluster (`--dry-run`).
-    #[default]
     DryRun,
     /// Read the cluster while the script runs, then act on the plan
     /// (apply, `--diff`, `--delete`, `--dry-run=server`).
     Cluster,
 }
 
-/// The state of one recipe run, shared by every host function.
+impl Mode {
+    /// The mode of a run that does `action`.
+    pub fn of(action: &Action) -> Mode {
+        if *action == Action::Render {
+            Mode::DryRun
+        } else {
+            Mode::Cluster
+        }
+    }
+}
+
+/// What a run knows once it is prepared (recipe, parameters,
+/// configuration, instance): built once, then only read.
 #[derive(Debug)]
-pub struct RunState {
+pub struct RunContext {
     /// The merged configuration.
     pub config: Config,
     /// Value of the `wildrun.dev/instance` label: `<recipe>.<name>`.
     pub instance: String,
-    /// What the script asked to apply.
-    pub plan: Plan,
-    /// Every file the run read (script, modules, templates), for `--watch`.
-    pub files_read: BTreeSet<PathBuf>,
     /// The folder of the recipe; relative paths of embedded modules resolve here.
     pub recipe_dir: PathBuf,
     /// The recipe's path as shown to people.
@@ -49,19 +68,12 @@ pub struct RunState {
     /// Dry run or apply.
     pub mode: Mode,
     /// How to reach the cluster.
-    pub connect: crate::kube::cluster::ConnectOptions,
-    /// The cluster, once connected.
-    pub cluster: Option<Rc<crate::kube::cluster::Cluster>>,
-    /// Data the script wrote for stdout (`out::`).
-    pub stdout: String,
-    /// The exit code the script asked for (`out::exit_code`).
-    pub exit_code: Option<u8>,
-    /// Watches registered with `kube::watch`, served after the body.
-    pub watches: Vec<Watch>,
-    /// The folders `template::file` and `yaml::file` may read.
-    pub read_scope: crate::files::ReadScope,
+    pub connect: ConnectOptions,
+    /// The folders `template::file` and `yaml::file` may read (with the
+    /// folders of the modules loaded, see [`RunFiles`]).
+    pub read_scope: ReadScope,
     /// What the run does with the plan (`run::action()`).
-    pub action: crate::action::Action,
+    pub action: Action,
     /// `--force` (`run::force()`).
     pub force: bool,
     /// `--adopt` (`run::adopt()`).
@@ -69,22 +81,54 @@ pub struct RunState {
     /// `--rotate-secret`: the Secrets (`namespace/name`) whose generated
     /// values `kube::generated_secret` makes again instead of keeping.
     pub rotate_secrets: BTreeSet<String>,
-    /// What the current evaluation read from the cluster (see
-    /// [`crate::kube::reads`]): emptied when one starts.
-    pub reads: crate::kube::reads::Reads,
-    /// The keys `run::once` has seen in the current evaluation.
-    pub once: BTreeSet<String>,
     /// Runtime for host functions that need the network.
     pub runtime: tokio::runtime::Handle,
 }
 
-impl RunState {
-    /// Starts an evaluation (the recipe's body, or one handler call): its
-    /// plan, its reads and its `run::once` keys are its own.
-    pub fn start_evaluation(&mut self) {
-        self.plan = Plan::default();
-        self.reads = Default::default();
-        self.once.clear();
+/// What one evaluation (the recipe's body, or one handler call) has
+/// produced so far; host functions add to it through [`RunHandle::record`].
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// The plan, output, watches and reads, handed over when it ends.
+    pub produced: Produced,
+    /// The keys `run::once` has seen.
+    pub once: BTreeSet<String>,
+}
+
+/// The files a run read (script, modules, templates), for `--watch`, and
+/// the folders of the modules it loaded, which the modules may read.
+/// Shared by the module resolver, from before the run is prepared.
+#[derive(Debug, Default)]
+pub struct RunFiles {
+    read: RefCell<BTreeSet<PathBuf>>,
+    module_dirs: RefCell<Vec<PathBuf>>,
+}
+
+impl RunFiles {
+    /// Records that the run read `path`.
+    pub fn track(&self, path: &Path) {
+        let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.read.borrow_mut().insert(path);
+    }
+
+    /// Records that a module was loaded from `dir`: it may read the files
+    /// beside it.
+    pub fn allow_module_dir(&self, dir: &Path) {
+        self.module_dirs.borrow_mut().push(dir.to_path_buf());
+    }
+
+    /// Every file read so far, in order.
+    pub fn read(&self) -> Vec<PathBuf> {
+        self.read.borrow().iter().cloned().collect()
+    }
+
+    /// `scope` widened by the folders of the modules loaded.
+    fn widen(&self, scope: &ReadScope) -> ReadScope {
+        let mut scope = scope.clone();
+        for dir in self.module_dirs.borrow().iter() {
+            scope.allow(dir);
+        }
+        scope
     }
 }
 
@@ -98,14 +142,30 @@ pub struct Watch {
     pub handler: rhai::FnPtr,
 }
 
-/// A cheap handle to the [`RunState`] of the running script.
+/// The run a host function belongs to.
+#[derive(Debug)]
+struct Run {
+    context: RunContext,
+    files: Rc<RunFiles>,
+    /// The cluster, once connected.
+    cluster: OnceCell<Rc<Cluster>>,
+    /// The evaluation under way, if any.
+    evaluation: RefCell<Option<Evaluation>>,
+}
+
+/// A cheap handle to the running recipe.
 #[derive(Debug, Clone)]
-pub struct RunHandle(Rc<RefCell<RunState>>);
+pub struct RunHandle(Rc<Run>);
 
 impl RunHandle {
-    /// Wraps a new run state.
-    pub fn new(state: RunState) -> RunHandle {
-        RunHandle(Rc::new(RefCell::new(state)))
+    /// The run of `context`, which records the files it reads in `files`.
+    pub fn new(context: RunContext, files: Rc<RunFiles>) -> RunHandle {
+        RunHandle(Rc::new(Run {
+            context,
+            files,
+            cluster: OnceCell::new(),
+            evaluation: RefCell::new(None),
+        }))
     }
 
     /// The run of the engine that is calling a host function.
@@ -115,47 +175,65 @@ impl RunHandle {
             .ok_or_else(|| "this function is only available while wildrun runs a recipe".into())
     }
 
-    /// Mutable access to the state. Host functions must not hold it across
-    /// a call back into the script.
-    pub fn state(&self) -> RefMut<'_, RunState> {
-        self.0.borrow_mut()
+    /// What the run knows.
+    pub fn context(&self) -> &RunContext {
+        &self.0.context
+    }
+
+    /// Runs `evaluate` (the body, or one handler call) with an evaluation
+    /// of its own, and returns what it produced with its result.
+    pub fn evaluate<T>(&self, evaluate: impl FnOnce() -> T) -> (T, Produced) {
+        *self.0.evaluation.borrow_mut() = Some(Evaluation::default());
+        let result = evaluate();
+        let evaluation = self.0.evaluation.borrow_mut().take().unwrap_or_default();
+        (result, evaluation.produced)
+    }
+
+    /// Adds to the evaluation under way with `write`, which must not call
+    /// back into the script (the evaluation is lent to it alone).
+    pub fn record<T>(&self, write: impl FnOnce(&mut Evaluation) -> T) -> RhaiResultOf<T> {
+        let mut evaluation = self.0.evaluation.borrow_mut();
+        let evaluation = evaluation.as_mut().ok_or_else(|| {
+            Box::<EvalAltResult>::from(
+                "this function is only available while wildrun runs a recipe",
+            )
+        })?;
+        Ok(write(evaluation))
     }
 
     /// Runs a future to completion on the run's runtime (the engine thread
     /// is not a runtime thread, so this never nests runtimes).
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        let runtime = self.0.borrow().runtime.clone();
-        runtime.block_on(future)
+        self.0.context.runtime.block_on(future)
     }
 
     /// The cluster, connected on first use. A `--dry-run` contacts none.
-    pub fn cluster(&self) -> anyhow::Result<Rc<crate::kube::cluster::Cluster>> {
-        let (mode, cached, connect) = {
-            let state = self.0.borrow();
-            (state.mode, state.cluster.clone(), state.connect.clone())
-        };
-        if mode == Mode::DryRun {
+    pub fn cluster(&self) -> anyhow::Result<Rc<Cluster>> {
+        let context = &self.0.context;
+        if context.mode == Mode::DryRun {
             anyhow::bail!("reading the cluster is not possible with --dry-run, which contacts no cluster (use --dry-run=server)");
         }
-        if let Some(c) = cached {
-            return Ok(c);
+        if let Some(c) = self.0.cluster.get() {
+            return Ok(c.clone());
         }
-        let cluster = Rc::new(self.block_on(crate::kube::cluster::Cluster::connect(&connect))?);
-        self.0.borrow_mut().cluster = Some(cluster.clone());
-        Ok(cluster)
+        let cluster = Rc::new(self.block_on(Cluster::connect(&context.connect))?);
+        Ok(self.0.cluster.get_or_init(|| cluster).clone())
     }
 
-    /// Reads a file a script named: inside the run's [`ReadScope`](crate::files::ReadScope),
+    /// Every file the run has read so far.
+    pub fn files_read(&self) -> Vec<PathBuf> {
+        self.0.files.read()
+    }
+
+    /// Reads a file a script named: inside the run's [`ReadScope`],
     /// at most [`MAX_FILE_SIZE`](crate::files::MAX_FILE_SIZE) bytes.
     pub fn read_file(&self, path: &Path) -> Result<String, crate::files::ReadError> {
-        let scope = self.0.borrow().read_scope.clone();
-        scope.read(path)
+        self.0.files.widen(&self.0.context.read_scope).read(path)
     }
 
-    /// Records that the run read `path` (the script, a module, a template).
+    /// Records that the run read `path` (a template, a YAML file).
     pub fn track_file(&self, path: &Path) {
-        let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        self.0.borrow_mut().files_read.insert(path);
+        self.0.files.track(path);
     }
 
     /// Resolves a path a script names, relative to the file that named it.
@@ -168,7 +246,7 @@ impl RunHandle {
             .call_source()
             .filter(|s| !s.starts_with('<'))
             .and_then(|s| Path::new(s).parent().map(Path::to_path_buf))
-            .unwrap_or_else(|| self.0.borrow().recipe_dir.clone());
+            .unwrap_or_else(|| self.0.context.recipe_dir.clone());
         base.join(p)
     }
 }
@@ -178,16 +256,9 @@ impl RunHandle {
 pub fn origin(ctx: &NativeCallContext) -> Origin {
     let source = match ctx.call_source() {
         Some(s) => s.to_string(),
-        // `try_borrow`: a caller that holds the state must not make this panic.
         None => RunHandle::from_context(ctx)
-            .ok()
-            .and_then(|run| {
-                run.0
-                    .try_borrow()
-                    .ok()
-                    .map(|state| state.recipe_display.clone())
-            })
-            .unwrap_or_else(|| "<script>".to_string()),
+            .map(|run| run.context().recipe_display.clone())
+            .unwrap_or_else(|_| "<script>".to_string()),
     };
     Origin {
         source,
