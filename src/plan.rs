@@ -86,6 +86,68 @@ pub enum PlanError {
     Yaml(#[from] crate::yaml::YamlError),
 }
 
+/// Why a step a script asked for cannot be planned: a name or a label
+/// Kubernetes would refuse. Said after the function's name
+/// (`copy_secret: label key "a b" ...`).
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// A namespace or a name.
+    #[error("{what} {value:?} {problem}")]
+    Name {
+        /// Which name (`source namespace`, `secret name`).
+        what: &'static str,
+        /// The name given.
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A label's key.
+    #[error("label key {key:?} {problem}")]
+    LabelKey {
+        /// The key given.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A label's value that is not text.
+    #[error("label {key} must be a string")]
+    LabelNotText {
+        /// The label's key.
+        key: String,
+    },
+    /// A label's value.
+    #[error("label {key} value {value:?} {problem}")]
+    LabelValue {
+        /// The label's key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// `value`, checked by `check` as the name `what`.
+fn check_name(
+    what: &'static str,
+    value: &str,
+    check: fn(&str) -> Result<(), String>,
+) -> Result<(), StepError> {
+    check(value).map_err(|problem| StepError::Name {
+        what,
+        value: value.to_string(),
+        problem,
+    })
+}
+
+/// Labels every object of a run carries (besides the recipe's own).
+pub fn run_labels(instance: &str) -> [(&'static str, String); 2] {
+    [
+        (MANAGED_BY_LABEL, MANAGED_BY.to_string()),
+        (INSTANCE_LABEL, instance.to_string()),
+    ]
+}
+
 /// The instance a run acts for: `<recipe>.<name>` (or `<recipe>` for a
 /// recipe without a `name` parameter), and the value of [`INSTANCE_LABEL`]
 /// that finds its objects.
@@ -186,6 +248,58 @@ pub struct SecretCopy {
 }
 
 impl SecretCopy {
+    /// Checks the names of a copy of the Secret `from_namespace/name` into
+    /// `to_namespace`.
+    pub(crate) fn check_names(
+        from_namespace: &str,
+        name: &str,
+        to_namespace: &str,
+    ) -> Result<(), StepError> {
+        use crate::objects::validate::{dns1123_label, dns1123_subdomain};
+        check_name("source namespace", from_namespace, dns1123_label)?;
+        check_name("secret name", name, dns1123_subdomain)?;
+        check_name("target namespace", to_namespace, dns1123_label)
+    }
+
+    /// The copy of the Secret `from_namespace/name` into `to_namespace`,
+    /// of the type `expected_type` if given, with `labels` (checked) and
+    /// the labels of `instance`.
+    pub(crate) fn new(
+        from_namespace: &str,
+        name: &str,
+        to_namespace: &str,
+        expected_type: Option<String>,
+        mut labels: Map<String, Value>,
+        instance: &str,
+    ) -> Result<SecretCopy, StepError> {
+        use crate::objects::validate::{label_key, label_value};
+        SecretCopy::check_names(from_namespace, name, to_namespace)?;
+        for (key, value) in &labels {
+            label_key(key).map_err(|problem| StepError::LabelKey {
+                key: key.clone(),
+                problem,
+            })?;
+            let text = value
+                .as_str()
+                .ok_or_else(|| StepError::LabelNotText { key: key.clone() })?;
+            label_value(text).map_err(|problem| StepError::LabelValue {
+                key: key.clone(),
+                value: text.to_string(),
+                problem,
+            })?;
+        }
+        for (key, value) in run_labels(instance) {
+            labels.insert(key.to_string(), Value::String(value));
+        }
+        Ok(SecretCopy {
+            from_namespace: from_namespace.to_string(),
+            name: name.to_string(),
+            to_namespace: to_namespace.to_string(),
+            expected_type,
+            labels,
+        })
+    }
+
     /// The copy as it is shown before the source is read: metadata and type, never data.
     pub fn placeholder(&self) -> Value {
         let mut secret = json!({
@@ -231,6 +345,14 @@ impl std::fmt::Display for ObjectRef {
 }
 
 impl ObjectRef {
+    /// The Secret `namespace/name`, its names checked.
+    pub(crate) fn checked_secret(namespace: &str, name: &str) -> Result<ObjectRef, StepError> {
+        use crate::objects::validate::{dns1123_label, dns1123_subdomain};
+        check_name("namespace", namespace, dns1123_label)?;
+        check_name("name", name, dns1123_subdomain)?;
+        Ok(ObjectRef::secret(namespace, name))
+    }
+
     /// The Secret `namespace/name`.
     pub fn secret(namespace: &str, name: &str) -> ObjectRef {
         ObjectRef {
@@ -294,6 +416,22 @@ pub struct ApplyStep {
     /// owns first: a Job's pods) and created again, so that a Job runs
     /// again on each deploy and its immutable template may change.
     pub recreate: bool,
+}
+
+impl ApplyStep {
+    /// Labels `object` for `instance`: wildrun's labels, unless `patch`
+    /// (an object wildrun did not make: only the fields given, so
+    /// `--delete` and `--prune` never see it), and [`KEEP_LABEL`] if `keep`.
+    pub(crate) fn label(object: &mut TypedObject, instance: &str, keep: bool, patch: bool) {
+        if patch {
+            return;
+        }
+        let labels = run_labels(instance);
+        object.set_labels(labels.iter().map(|(k, v)| (*k, v.as_str())));
+        if keep {
+            object.set_labels([(KEEP_LABEL, "true")]);
+        }
+    }
 }
 
 /// Wait until an object reaches a condition.
@@ -577,6 +715,62 @@ pub fn mask_secret_values(object: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_copy_is_checked_and_labelled_for_its_instance() {
+        let labels = |pairs: &[(&str, Value)]| -> Map<String, Value> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect()
+        };
+        let copy = SecretCopy::new(
+            "tls",
+            "wild",
+            "web",
+            None,
+            labels(&[("tier", json!("edge"))]),
+            "public.web",
+        )
+        .unwrap();
+        assert_eq!(copy.labels["tier"], "edge");
+        assert_eq!(copy.labels[INSTANCE_LABEL], "public.web");
+        assert_eq!(copy.labels[MANAGED_BY_LABEL], MANAGED_BY);
+        let refused = |from: &str, to: &str, given: &[(&str, Value)]| {
+            SecretCopy::new(from, "wild", to, None, labels(given), "public.web")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused("TLS", "web", &[]).starts_with("source namespace \"TLS\" "));
+        assert!(refused("tls", "we b", &[]).starts_with("target namespace \"we b\" "));
+        assert!(refused("tls", "web", &[("a b", json!("x"))]).starts_with("label key \"a b\" "));
+        assert_eq!(
+            refused("tls", "web", &[("tier", json!(3))]),
+            "label tier must be a string"
+        );
+        assert!(refused("tls", "web", &[("tier", json!("a b"))])
+            .starts_with("label tier value \"a b\" "));
+        assert!(ObjectRef::checked_secret("web", "-x")
+            .unwrap_err()
+            .to_string()
+            .starts_with("name \"-x\" "));
+    }
+
+    #[test]
+    fn an_applied_object_carries_the_instance_labels_unless_patched() {
+        let labelled = |keep: bool, patch: bool| {
+            let mut object = TypedObject::from_value(
+                &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "web"}}),
+            )
+            .unwrap();
+            ApplyStep::label(&mut object, "public.web", keep, patch);
+            object.value["metadata"]["labels"].clone()
+        };
+        assert_eq!(labelled(false, false)[INSTANCE_LABEL], "public.web");
+        assert_eq!(labelled(false, false).get(KEEP_LABEL), None);
+        assert_eq!(labelled(true, false)[KEEP_LABEL], "true");
+        assert_eq!(labelled(true, true), Value::Null);
+    }
 
     #[test]
     fn an_instance_that_fits_a_label_is_its_own_label() {

@@ -21,6 +21,7 @@ pub mod https;
 pub mod kube;
 pub mod limits;
 pub mod log;
+pub(crate) mod options;
 pub mod out;
 pub mod run;
 pub mod support;

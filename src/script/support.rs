@@ -275,50 +275,6 @@ pub fn script_error(
     EvalAltResult::ErrorRuntime(message.to_string().into(), ctx.call_position()).into()
 }
 
-/// The error for an option a host function knows but was given a value it
-/// cannot take: `dns::resolve: option tcp must be true or false, not 3`.
-pub fn bad_option(
-    ctx: &NativeCallContext,
-    function: &str,
-    key: &str,
-    expected: &str,
-    value: &Dynamic,
-) -> Box<EvalAltResult> {
-    script_error(
-        ctx,
-        format!("{function}: option {key} must be {expected}, not {value}"),
-    )
-}
-
-/// A timeout option's value: a positive whole number of seconds.
-pub fn positive_seconds(value: &Dynamic) -> Option<std::time::Duration> {
-    value
-        .as_int()
-        .ok()
-        .filter(|s| *s > 0)
-        .map(|s| std::time::Duration::from_secs(s.unsigned_abs()))
-}
-
-/// The error for an option a host function does not know, naming the
-/// nearest known one.
-pub fn unknown_option(
-    ctx: &NativeCallContext,
-    function: &str,
-    key: &str,
-    known: &[&str],
-) -> Box<EvalAltResult> {
-    let hint = crate::objects::strict::nearest(key, known.iter().copied())
-        .map(|s| format!(" (did you mean {s}?)"))
-        .unwrap_or_default();
-    script_error(
-        ctx,
-        format!(
-            "{function}: unknown option {key}{hint}; known: {}",
-            known.join(", ")
-        ),
-    )
-}
-
 /// Converts any serializable value to a script value.
 pub fn to_script<T: serde::Serialize>(ctx: &NativeCallContext, value: &T) -> RhaiResultOf<Dynamic> {
     let json = serde_json::to_value(value).map_err(|e| script_error(ctx, e))?;
