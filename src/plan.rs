@@ -16,19 +16,19 @@ pub const MANAGED_BY: &str = "wildrun";
 /// Label naming the run that made an object: `<recipe>.<name>`.
 pub const INSTANCE_LABEL: &str = "wildrun.dev/instance";
 /// Annotation on a copied Secret naming its source `namespace/name`.
-pub const COPIED_FROM_ANNOTATION: &str = "wildrun.dev/copied-from";
+pub(crate) const COPIED_FROM_ANNOTATION: &str = "wildrun.dev/copied-from";
 /// Label marking an object to keep: several instances share it (the
 /// wildcard Certificate), so `--delete` and `--prune` never remove it.
-pub const KEEP_LABEL: &str = "wildrun.dev/keep";
+pub(crate) const KEEP_LABEL: &str = "wildrun.dev/keep";
 /// Annotation on a Secret of generated values (`kube::generated_secret`):
 /// the keys wildrun generated, comma-separated. Such a Secret holds what
 /// cannot be made again (a database's password), so `--delete` and
 /// `--prune` keep it as they keep PersistentVolumeClaims.
-pub const GENERATED_ANNOTATION: &str = "wildrun.dev/generated";
+pub(crate) const GENERATED_ANNOTATION: &str = "wildrun.dev/generated";
 
 /// Whether `object` (as listed or planned), of kind `kind`, is a Secret of
 /// generated values.
-pub fn is_generated(kind: &str, object: &Value) -> bool {
+pub(crate) fn is_generated(kind: &str, object: &Value) -> bool {
     kind == "Secret"
         && object
             .pointer(&format!(
@@ -41,11 +41,11 @@ pub fn is_generated(kind: &str, object: &Value) -> bool {
 /// Annotation on an object another tool made and wildrun manages in place
 /// (`--adopt`): the field manager that made it (`kubectl-client-side-apply`).
 /// `--delete` releases such an object instead of deleting it.
-pub const ADOPTED_ANNOTATION: &str = "wildrun.dev/adopted";
+pub(crate) const ADOPTED_ANNOTATION: &str = "wildrun.dev/adopted";
 /// Annotation on an adopted object that carried another
 /// `app.kubernetes.io/managed-by` value (`Helm`): the value, put back when
 /// it is released.
-pub const ADOPTED_MANAGED_BY_ANNOTATION: &str = "wildrun.dev/adopted-managed-by";
+pub(crate) const ADOPTED_MANAGED_BY_ANNOTATION: &str = "wildrun.dev/adopted-managed-by";
 
 /// The longest label value Kubernetes accepts.
 const MAX_LABEL_VALUE: usize = 63;
@@ -54,7 +54,7 @@ const LABEL_HASH_DIGITS: usize = 10;
 
 /// Why a run's instance or plan cannot be made, or a plan not printed.
 #[derive(Debug, thiserror::Error)]
-pub enum PlanError {
+pub(crate) enum PlanError {
     /// The recipe's path has no file name to name the instance after.
     #[error("recipe {} has no file name", .0.display())]
     NoFileName(PathBuf),
@@ -90,7 +90,7 @@ pub enum PlanError {
 /// Kubernetes would refuse. Said after the function's name
 /// (`copy_secret: label key "a b" ...`).
 #[derive(Debug, thiserror::Error)]
-pub enum StepError {
+pub(crate) enum StepError {
     /// A namespace or a name.
     #[error("{what} {value:?} {problem}")]
     Name {
@@ -152,18 +152,21 @@ pub fn run_labels(instance: &str) -> [(&'static str, String); 2] {
 /// recipe without a `name` parameter), and the value of [`INSTANCE_LABEL`]
 /// that finds its objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
+pub(crate) struct Instance {
     /// `<recipe>.<name>`, as people read it.
-    pub name: String,
+    pub(crate) name: String,
     /// The label value: the name itself when it fits in a label (63
     /// characters), else its first characters and a hash of all of it, so
     /// that every valid `--name` has one label, always the same.
-    pub label: String,
+    pub(crate) label: String,
 }
 
 impl Instance {
     /// The instance of the recipe at `script` run with `--name name`.
-    pub fn of_recipe(script: &std::path::Path, name: Option<&str>) -> Result<Instance, PlanError> {
+    pub(crate) fn of_recipe(
+        script: &std::path::Path,
+        name: Option<&str>,
+    ) -> Result<Instance, PlanError> {
         let stem = script
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -177,7 +180,7 @@ impl Instance {
 
     /// Whether `label` is a shortened one (a name too long for a label):
     /// its full length, ending in `-` and the hash.
-    pub fn is_shortened(label: &str) -> bool {
+    pub(crate) fn is_shortened(label: &str) -> bool {
         let Some(cut) = label.len().checked_sub(LABEL_HASH_DIGITS + 1) else {
             return false;
         };
@@ -187,7 +190,7 @@ impl Instance {
     }
 
     /// The instance named `name`; its characters must be a label's.
-    pub fn new(name: String) -> Result<Instance, PlanError> {
+    pub(crate) fn new(name: String) -> Result<Instance, PlanError> {
         let label = if name.len() <= MAX_LABEL_VALUE {
             name.clone()
         } else {
@@ -217,9 +220,9 @@ impl Instance {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin {
     /// Script or module file, as shown to people.
-    pub source: String,
+    pub(crate) source: String,
     /// Line number (1-based), 0 when unknown.
-    pub line: usize,
+    pub(crate) line: usize,
 }
 
 impl std::fmt::Display for Origin {
@@ -236,15 +239,15 @@ impl std::fmt::Display for Origin {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecretCopy {
     /// Namespace of the source Secret.
-    pub from_namespace: String,
+    pub(crate) from_namespace: String,
     /// Name of the source Secret (and of the copy).
-    pub name: String,
+    pub(crate) name: String,
     /// Namespace the copy goes into.
-    pub to_namespace: String,
+    pub(crate) to_namespace: String,
     /// The Secret type the recipe expects the source to have, if it said.
-    pub expected_type: Option<String>,
+    pub(crate) expected_type: Option<String>,
     /// Labels the copy carries.
-    pub labels: Map<String, Value>,
+    pub(crate) labels: Map<String, Value>,
 }
 
 impl SecretCopy {
@@ -301,7 +304,7 @@ impl SecretCopy {
     }
 
     /// The copy as it is shown before the source is read: metadata and type, never data.
-    pub fn placeholder(&self) -> Value {
+    pub(crate) fn placeholder(&self) -> Value {
         let mut secret = json!({
             "apiVersion": "v1",
             "kind": "Secret",
@@ -325,13 +328,13 @@ impl SecretCopy {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ObjectRef {
     /// `apiVersion`.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// `kind`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Namespace, for namespaced kinds.
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 impl std::fmt::Display for ObjectRef {
@@ -354,7 +357,7 @@ impl ObjectRef {
     }
 
     /// The Secret `namespace/name`.
-    pub fn secret(namespace: &str, name: &str) -> ObjectRef {
+    pub(crate) fn secret(namespace: &str, name: &str) -> ObjectRef {
         ObjectRef {
             api_version: "v1".into(),
             kind: "Secret".into(),
@@ -364,7 +367,7 @@ impl ObjectRef {
     }
 
     /// The Namespace `name`.
-    pub fn namespace(name: &str) -> ObjectRef {
+    pub(crate) fn namespace(name: &str) -> ObjectRef {
         ObjectRef {
             api_version: "v1".into(),
             kind: "Namespace".into(),
@@ -374,7 +377,7 @@ impl ObjectRef {
     }
 
     /// The reference of a typed object.
-    pub fn of(object: &TypedObject) -> ObjectRef {
+    pub(crate) fn of(object: &TypedObject) -> ObjectRef {
         ObjectRef {
             api_version: object.api_version.clone(),
             kind: object.kind.clone(),
@@ -409,13 +412,13 @@ impl std::fmt::Display for Condition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApplyStep {
     /// The object.
-    pub object: TypedObject,
+    pub(crate) object: TypedObject,
     /// Take over fields another field manager owns.
-    pub force: bool,
+    pub(crate) force: bool,
     /// `#{ recreate: true }`: an object that exists is deleted (what it
     /// owns first: a Job's pods) and created again, so that a Job runs
     /// again on each deploy and its immutable template may change.
-    pub recreate: bool,
+    pub(crate) recreate: bool,
 }
 
 impl ApplyStep {
@@ -438,16 +441,16 @@ impl ApplyStep {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WaitStep {
     /// The object.
-    pub target: ObjectRef,
+    pub(crate) target: ObjectRef,
     /// The condition.
-    pub condition: Condition,
+    pub(crate) condition: Condition,
     /// How long at most.
-    pub timeout: std::time::Duration,
+    pub(crate) timeout: std::time::Duration,
 }
 
 /// How long a delete waits for the object to disappear when no time is
 /// given: `kube::delete(.., #{ wait: true })` and `--delete`.
-pub const DEFAULT_DELETE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+pub(crate) const DEFAULT_DELETE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// What a delete does with the objects the deleted one owns (Kubernetes'
 /// `propagationPolicy`).
@@ -486,11 +489,11 @@ impl std::str::FromStr for Propagation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteStep {
     /// The object.
-    pub target: ObjectRef,
+    pub(crate) target: ObjectRef,
     /// What happens to the objects it owns.
-    pub propagation: Propagation,
+    pub(crate) propagation: Propagation,
     /// Wait until it is gone, at most this long.
-    pub wait: Option<std::time::Duration>,
+    pub(crate) wait: Option<std::time::Duration>,
 }
 
 /// One thing a run does.
@@ -508,7 +511,7 @@ pub enum Step {
 
 impl Step {
     /// What the step acts on, for messages.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         match self {
             Step::Apply(a) => a.object.display_name(),
             Step::CopySecret(c) => format!(
@@ -521,7 +524,7 @@ impl Step {
     }
 
     /// The object as printed by `--dry-run`; waits and deletes print nothing.
-    pub fn rendered(&self) -> Option<Value> {
+    pub(crate) fn rendered(&self) -> Option<Value> {
         match self {
             Step::Apply(a) => Some(a.object.value.clone()),
             Step::CopySecret(c) => Some(c.placeholder()),
@@ -530,12 +533,12 @@ impl Step {
     }
 
     /// The object the step writes, if it writes one.
-    pub fn target(&self) -> Option<ObjectRef> {
+    pub(crate) fn target(&self) -> Option<ObjectRef> {
         matches!(self, Step::Apply(_) | Step::CopySecret(_)).then(|| self.object())
     }
 
     /// The object the step is about: the one it writes, waits for or deletes.
-    pub fn object(&self) -> ObjectRef {
+    pub(crate) fn object(&self) -> ObjectRef {
         match self {
             Step::Apply(a) => ObjectRef::of(&a.object),
             Step::CopySecret(c) => ObjectRef::secret(&c.to_namespace, &c.name),
@@ -562,11 +565,11 @@ impl Step {
 
 /// A planned step with the script line that asked for it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PlannedStep {
+pub(crate) struct PlannedStep {
     /// What to do.
-    pub step: Step,
+    pub(crate) step: Step,
     /// Where the script asked for it.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 /// All steps of a run, in the order they were asked for.
@@ -588,7 +591,7 @@ pub enum Format {
 impl Plan {
     /// Adds a step. Asking twice for the same object is allowed only when
     /// both requests are identical; otherwise the two origins are named.
-    pub fn add(&mut self, step: Step, origin: Origin) -> Result<(), PlanError> {
+    pub(crate) fn add(&mut self, step: Step, origin: Origin) -> Result<(), PlanError> {
         let target = step.target();
         if let Some(existing) = self
             .steps
@@ -610,14 +613,14 @@ impl Plan {
 
     /// The steps in apply order: namespaces (and CRDs) first, then the rest
     /// in the order the script asked for them.
-    pub fn ordered(&self) -> Vec<&PlannedStep> {
+    pub(crate) fn ordered(&self) -> Vec<&PlannedStep> {
         let mut steps: Vec<&PlannedStep> = self.steps.iter().collect();
         steps.sort_by_key(|p| p.step.phase());
         steps
     }
 
     /// Every target the plan writes (objects and secret copies).
-    pub fn targets(&self) -> Vec<ObjectRef> {
+    pub(crate) fn targets(&self) -> Vec<ObjectRef> {
         self.ordered()
             .iter()
             .filter_map(|p| p.step.target())
@@ -625,7 +628,7 @@ impl Plan {
     }
 
     /// The Secrets of generated values the plan applies, as `namespace/name`.
-    pub fn generated_secrets(&self) -> Vec<String> {
+    pub(crate) fn generated_secrets(&self) -> Vec<String> {
         self.steps
             .iter()
             .filter_map(|p| match &p.step {
@@ -640,12 +643,12 @@ impl Plan {
     }
 
     /// Number of steps.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.steps.len()
     }
 
     /// Whether the plan has no steps.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
 
@@ -653,7 +656,11 @@ impl Plan {
     /// values of the Secrets the plan builds are masked unless `secrets` is
     /// [`SecretValues::Shown`] (`--show-secrets`): a dry run's output ends up
     /// in CI logs and pull-request comments.
-    pub fn render(&self, format: Format, secrets: SecretValues) -> Result<String, PlanError> {
+    pub(crate) fn render(
+        &self,
+        format: Format,
+        secrets: SecretValues,
+    ) -> Result<String, PlanError> {
         let objects: Vec<Value> = self
             .ordered()
             .iter()
@@ -693,11 +700,11 @@ pub enum SecretValues {
 }
 
 /// The text a masked Secret value prints as.
-pub const MASKED_VALUE: &str = "***";
+pub(crate) const MASKED_VALUE: &str = "***";
 
 /// Replaces every value of a core Secret's `data` and `stringData` with
 /// [`MASKED_VALUE`]; other objects are left as they are.
-pub fn mask_secret_values(object: &mut Value) {
+pub(crate) fn mask_secret_values(object: &mut Value) {
     let is_secret = object.get("kind").and_then(Value::as_str) == Some("Secret")
         && object.get("apiVersion").and_then(Value::as_str) == Some("v1");
     if !is_secret {

@@ -28,48 +28,48 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     /// The recipe.
-    pub script: Option<PathBuf>,
+    pub(crate) script: Option<PathBuf>,
     /// Words for the recipe (`--name myservice ...`).
-    pub recipe_words: Vec<String>,
+    pub(crate) recipe_words: Vec<String>,
     /// Show the recipe's parameters instead of running it.
-    pub recipe_help: bool,
+    pub(crate) recipe_help: bool,
     /// What to do with the plan; a usage error for options that do not go together.
-    pub action: Result<Action, String>,
+    pub(crate) action: Result<Action, String>,
     /// `--prune`.
-    pub prune: bool,
+    pub(crate) prune: bool,
     /// `--allow-prune-all`: `--prune` may remove every object of the instance.
-    pub allow_prune_all: bool,
+    pub(crate) allow_prune_all: bool,
     /// `--allow-prune-data`: `--prune` and `--delete` may remove objects that hold data.
-    pub allow_prune_data: bool,
+    pub(crate) allow_prune_data: bool,
     /// `--rotate-secret`: the Secrets (`namespace/name`) whose generated
     /// values are made again.
-    pub rotate_secrets: Vec<String>,
+    pub(crate) rotate_secrets: Vec<String>,
     /// `--wait`, and for how long.
-    pub wait: Option<Duration>,
+    pub(crate) wait: Option<Duration>,
     /// `--show-secrets`: whether `--dry-run` prints Secret values.
-    pub secret_values: crate::plan::SecretValues,
+    pub(crate) secret_values: crate::plan::SecretValues,
     /// `-o`.
-    pub output: Option<Format>,
+    pub(crate) output: Option<Format>,
     /// How to apply (`--force`, `--adopt`, `--require-tls`, `--dry-run=server`).
-    pub exec: ExecOptions,
+    pub(crate) exec: ExecOptions,
     /// How to reach the cluster.
-    pub connect: ConnectOptions,
+    pub(crate) connect: ConnectOptions,
     /// Where the configuration comes from.
-    pub sources: Sources,
+    pub(crate) sources: Sources,
     /// `--allow-read`.
-    pub allow_read: Vec<PathBuf>,
+    pub(crate) allow_read: Vec<PathBuf>,
     /// Long names of wildrun's own options, which recipes cannot declare.
-    pub own_options: Vec<String>,
+    pub(crate) own_options: Vec<String>,
     /// The run is one of `--watch`'s re-runs.
-    pub file_watch: bool,
+    pub(crate) file_watch: bool,
     /// With `--watch`: when the watch last saw a file of the run change
     /// (`None` for the first run), for the prune's settling time.
-    pub last_change: Option<std::time::SystemTime>,
+    pub(crate) last_change: Option<std::time::SystemTime>,
 }
 
 /// One run of the recipe, and every file it read (script, modules,
 /// templates, configuration), also when it failed.
-pub fn run_once(
+pub(crate) fn run_once(
     request: &RunRequest,
     runtime: tokio::runtime::Handle,
 ) -> (Result<Outcome, Failure>, Vec<PathBuf>) {

@@ -24,25 +24,25 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Quiet time that ends a burst of file events (an editor's save, a `git checkout`).
-pub const DEBOUNCE: Duration = Duration::from_millis(150);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// How long the files a run read must stay unchanged before `--watch
 /// --prune` deletes anything. Longer than the pause inside a slow save
 /// (an editor that truncates a file and writes it seconds later, a sync
 /// tool or `git` writing files one by one, seen to take 4 s), short enough
 /// that a removal made on purpose is carried out soon after.
-pub const PRUNE_SETTLE: Duration = Duration::from_secs(10);
+pub(crate) const PRUNE_SETTLE: Duration = Duration::from_secs(10);
 
 /// Why the files a run read have not settled: which changed last, how long
 /// ago, and when they will have settled if nothing changes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Unsettled {
+pub(crate) struct Unsettled {
     /// The file that changed last, when a file's time says it (not an event).
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// How long ago it changed.
-    pub age: Duration,
+    pub(crate) age: Duration,
     /// When [`PRUNE_SETTLE`] will have passed since.
-    pub due: SystemTime,
+    pub(crate) due: SystemTime,
 }
 
 impl std::fmt::Display for Unsettled {
@@ -65,7 +65,7 @@ impl std::fmt::Display for Unsettled {
 /// one of them change (a file replaced by an older one keeps its old time).
 /// A file that cannot be read counts as changed just now; a time in the
 /// future (another machine's clock) says nothing, and the events decide.
-pub fn settled(
+pub(crate) fn settled(
     files: &[PathBuf],
     last_change: Option<SystemTime>,
     now: SystemTime,
@@ -191,7 +191,7 @@ fn print_stdout(text: &str) {
 /// stopped, again on every change of a file it read, and again when a run
 /// held its prune until the files settle. `run_once` is given when the
 /// watch last saw a file change (`None` for the first run).
-pub fn watch_files(
+pub(crate) fn watch_files(
     runtime: tokio::runtime::Handle,
     mut run_once: impl FnMut(Option<SystemTime>) -> (Result<Outcome, Failure>, Vec<PathBuf>),
 ) -> Result<Outcome, Failure> {

@@ -29,7 +29,7 @@ use std::time::Instant;
 /// difference between what the handler last saw and what is there now
 /// (merged per object, see [`Pending`]). The script layer names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjectEvent {
+pub(crate) enum ObjectEvent {
     /// The object appeared.
     Added,
     /// The object changed.
@@ -40,24 +40,24 @@ pub enum ObjectEvent {
 
 /// A watch a script registered with `kube::watch`.
 #[derive(Debug, Clone)]
-pub struct WatchSpec {
+pub(crate) struct WatchSpec {
     /// `apiVersion` of the watched kind.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// The watched kind.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Only this namespace (all when `None`).
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// Label selector.
-    pub labels: Option<String>,
+    pub(crate) labels: Option<String>,
     /// Field selector.
-    pub fields: Option<String>,
+    pub(crate) fields: Option<String>,
     /// Where the script registered it.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 impl WatchSpec {
     /// `v1 Secret in tls (labels a=b)`, for messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut text = format!("{} {}", self.api_version, self.kind);
         if let Some(ns) = &self.namespace {
             text.push_str(&format!(" in {ns}"));
@@ -73,7 +73,7 @@ impl WatchSpec {
 
 /// What wakes a long-running script's engine thread.
 #[derive(Debug)]
-pub enum Wake {
+pub(crate) enum Wake {
     /// A watch event: the watch's index and the raw event.
     Cluster(usize, RawEvent),
     /// Ctrl-C or SIGTERM: finish what is running, then stop.
@@ -85,7 +85,7 @@ pub enum Wake {
 
 /// A watcher event, reduced to what the handlers need.
 #[derive(Debug)]
-pub enum RawEvent {
+pub(crate) enum RawEvent {
     /// A (re)list starts.
     InitStart,
     /// An object seen during a (re)list.
@@ -100,7 +100,7 @@ pub enum RawEvent {
 
 /// The longest wait between two attempts to reconnect a watch: once the API
 /// server is back, events (a renewed certificate) arrive within this much.
-pub const RECONNECT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const RECONNECT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The first wait before reconnecting a watch.
 const RECONNECT_FIRST: std::time::Duration = std::time::Duration::from_millis(250);
@@ -109,7 +109,7 @@ const RECONNECT_FIRST: std::time::Duration = std::time::Duration::from_millis(25
 /// start once the watch works again. kube-runtime's default grows to 30 s,
 /// so a watch caught up to half a minute after an API-server outage.
 #[derive(Debug, Clone)]
-pub struct ReconnectBackoff {
+pub(crate) struct ReconnectBackoff {
     next: std::time::Duration,
 }
 
@@ -231,14 +231,14 @@ fn resource_version(obj: &Value) -> String {
 /// replays every object: unchanged ones are not reported again, changed ones
 /// are `modified`, and objects that vanished meanwhile are `deleted`.
 #[derive(Debug, Default)]
-pub struct Classifier {
+pub(crate) struct Classifier {
     known: HashMap<String, (String, Value)>,
     relisting: Option<HashSet<String>>,
 }
 
 impl Classifier {
     /// The events a raw event amounts to, in order.
-    pub fn classify(&mut self, raw: RawEvent) -> Vec<(ObjectEvent, Value)> {
+    pub(crate) fn classify(&mut self, raw: RawEvent) -> Vec<(ObjectEvent, Value)> {
         match raw {
             RawEvent::InitStart => {
                 self.relisting = Some(HashSet::new());
@@ -315,14 +315,14 @@ struct Merged {
 /// call per object, and a burst of changes to one object at most two: the
 /// one running when the burst began, and one for its end.
 #[derive(Debug, Default)]
-pub struct Pending {
+pub(crate) struct Pending {
     order: VecDeque<ObjectKey>,
     waiting: HashMap<ObjectKey, Merged>,
 }
 
 impl Pending {
     /// Adds `event` of `object` from watch `watch`.
-    pub fn push(&mut self, watch: usize, event: ObjectEvent, object: Value) {
+    pub(crate) fn push(&mut self, watch: usize, event: ObjectEvent, object: Value) {
         let key = ObjectKey {
             watch,
             namespace: namespace_of(&object).unwrap_or_default(),
@@ -352,7 +352,7 @@ impl Pending {
 
     /// The next event to hand to its handler: the watch, the merged event
     /// and the latest object.
-    pub fn pop(&mut self) -> Option<(usize, ObjectEvent, Value)> {
+    pub(crate) fn pop(&mut self) -> Option<(usize, ObjectEvent, Value)> {
         while let Some(key) = self.order.pop_front() {
             let Some(merged) = self.waiting.remove(&key) else {
                 continue;
@@ -369,12 +369,13 @@ impl Pending {
     }
 
     /// Whether no event waits.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.waiting.is_empty()
     }
 
     /// How many objects have an event waiting.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.waiting.len()
     }
 }
@@ -397,7 +398,7 @@ impl Pending {
 /// `on_lead` runs at the start of every term that begins afresh, before the
 /// watches: the script's body plan is applied there, by the leader only.
 /// Its error ends the serving (the Lease is released).
-pub fn serve<E: From<KubeError>>(
+pub(crate) fn serve<E: From<KubeError>>(
     runtime: &tokio::runtime::Handle,
     cluster: &Rc<Cluster>,
     watches: &[WatchSpec],
@@ -641,7 +642,7 @@ fn stop_watches(
 }
 
 /// `Kind ns/name` (or `Kind name`) of a watched object, for messages.
-pub fn describe_object(kind: &str, object: &Value) -> String {
+pub(crate) fn describe_object(kind: &str, object: &Value) -> String {
     crate::objects::describe(kind, namespace_of(object).as_deref(), &name_of(object))
 }
 

@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 /// The stdlib modules built into the binary, so an installed wildrun works
 /// without the source tree. A `stdlib/` folder on disk takes precedence.
-pub const EMBEDDED_STDLIB: &[(&str, &str)] = &[
+pub(crate) const EMBEDDED_STDLIB: &[(&str, &str)] = &[
     ("visibility", include_str!("../../stdlib/visibility.rhai")),
     (
         "reachability",
@@ -254,20 +254,20 @@ pub fn script_functions() -> Vec<String> {
 
 /// A compiled recipe.
 #[derive(Debug)]
-pub struct Recipe {
+pub(crate) struct Recipe {
     /// The script file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The path as shown to people.
-    pub display: String,
+    pub(crate) display: String,
     /// The recipe's description: its leading `//!` comment lines.
-    pub about: String,
+    pub(crate) about: String,
     /// The compiled script.
-    pub ast: AST,
+    pub(crate) ast: AST,
 }
 
 impl Recipe {
     /// Reads and compiles a recipe. A syntax error names file:line:column.
-    pub fn compile(engine: &Engine, path: &Path) -> Result<Recipe> {
+    pub(crate) fn compile(engine: &Engine, path: &Path) -> Result<Recipe> {
         let text = crate::files::read_text(path).context("cannot read the recipe")?;
         let display = crate::files::display_path(path);
         let mut ast = engine.compile(&text).map_err(|e| {
@@ -299,7 +299,7 @@ impl Recipe {
     /// no such function. A name in `reserved` (wildrun's own options) is refused.
     ///
     /// Only `params()` runs, not the recipe's body.
-    pub fn params(&self, engine: &Engine, reserved: &[String]) -> Result<Vec<Param>> {
+    pub(crate) fn params(&self, engine: &Engine, reserved: &[String]) -> Result<Vec<Param>> {
         let declared = self
             .ast
             .iter_functions()
@@ -316,7 +316,7 @@ impl Recipe {
     }
 
     /// Runs the recipe's body with `args` and `config` in scope.
-    pub fn run(&self, engine: &Engine, args: &Value, config: &Value) -> Result<()> {
+    pub(crate) fn run(&self, engine: &Engine, args: &Value, config: &Value) -> Result<()> {
         let mut scope = Scope::new();
         scope.push_constant("args", from_json(args).map_err(|e| anyhow!("args: {e}"))?);
         scope.push_constant(
@@ -331,32 +331,32 @@ impl Recipe {
 
 /// What an evaluation (running a recipe's body, or one handler call) produced.
 #[derive(Debug, Default)]
-pub struct Produced {
+pub(crate) struct Produced {
     /// What the script asked to apply.
-    pub plan: Plan,
+    pub(crate) plan: Plan,
     /// Data the script wrote for stdout (`out::`).
-    pub stdout: String,
+    pub(crate) stdout: String,
     /// The exit code the script asked for (`out::exit_code`).
-    pub exit_code: Option<u8>,
+    pub(crate) exit_code: Option<u8>,
     /// Watches registered with `kube::watch`, to serve after applying.
-    pub watches: Vec<Watch>,
+    pub(crate) watches: Vec<Watch>,
     /// What the script read from the cluster, for the preflight of `plan`
     /// if it is carried out at once (see [`crate::kube::reads`]).
-    pub reads: crate::kube::reads::Reads,
+    pub(crate) reads: crate::kube::reads::Reads,
 }
 
 /// A compiled recipe, before its run is prepared: enough to read the
 /// parameters it declares. [`Session::start`] gives it its run.
-pub struct Session {
+pub(crate) struct Session {
     engine: Engine,
     /// The compiled recipe.
-    pub recipe: Recipe,
+    pub(crate) recipe: Recipe,
 }
 
 impl Session {
     /// Compiles the recipe at `script`; the files it and its modules read
     /// are recorded in `files`.
-    pub fn open(files: &Rc<RunFiles>, script: &Path, recipe_dir: &Path) -> Result<Session> {
+    pub(crate) fn open(files: &Rc<RunFiles>, script: &Path, recipe_dir: &Path) -> Result<Session> {
         files.track(script);
         let engine = new_engine(files, script, recipe_dir);
         let recipe = Recipe::compile(&engine, script)?;
@@ -364,13 +364,13 @@ impl Session {
     }
 
     /// The parameters the recipe declares (see [`Recipe::params`]).
-    pub fn params(&self, reserved: &[String]) -> Result<Vec<Param>> {
+    pub(crate) fn params(&self, reserved: &[String]) -> Result<Vec<Param>> {
         self.recipe.params(&self.engine, reserved)
     }
 
     /// The prepared run of this recipe: host functions find `context`
     /// through the engine's tag from now on.
-    pub fn start(mut self, context: RunContext, files: Rc<RunFiles>) -> ScriptRun {
+    pub(crate) fn start(mut self, context: RunContext, files: Rc<RunFiles>) -> ScriptRun {
         let run = RunHandle::new(context, files);
         self.engine.set_default_tag(Dynamic::from(run.clone()));
         ScriptRun {
@@ -386,7 +386,7 @@ impl Session {
 /// Host functions add to the evaluation under way (the engine's tag is
 /// Rhai's only way to reach them); each evaluation is returned as
 /// [`Produced`], so nothing outside the script layer reads the run back.
-pub struct ScriptRun {
+pub(crate) struct ScriptRun {
     run: RunHandle,
     engine: Engine,
     recipe: Recipe,
@@ -395,7 +395,7 @@ pub struct ScriptRun {
 impl ScriptRun {
     /// Runs the recipe's body with `args` and the configuration in scope,
     /// and returns what it produced.
-    pub fn run_body(&self, args: &Value) -> Result<Produced> {
+    pub(crate) fn run_body(&self, args: &Value) -> Result<Produced> {
         let config = &self.run.context().config.value;
         let (result, produced) = self
             .run
@@ -404,30 +404,30 @@ impl ScriptRun {
     }
 
     /// What the run knows.
-    pub fn context(&self) -> &RunContext {
+    pub(crate) fn context(&self) -> &RunContext {
         self.run.context()
     }
 
     /// Every file the run has read so far: the recipe, its modules, the
     /// files of `template::file` and `yaml::file`.
-    pub fn files_read(&self) -> Vec<PathBuf> {
+    pub(crate) fn files_read(&self) -> Vec<PathBuf> {
         self.run.files_read()
     }
 
     /// The cluster, connected on first use.
-    pub fn cluster(&self) -> Result<Rc<Cluster>> {
+    pub(crate) fn cluster(&self) -> Result<Rc<Cluster>> {
         self.run.cluster()
     }
 
     /// Runs a future to completion on the run's runtime.
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.run.block_on(future)
     }
 
     /// Serves `watches` until stopped: the copy that leads applies `body`
     /// (the plan of the script's body), then each event calls its handler
     /// and applies what the handler planned.
-    pub fn serve(
+    pub(crate) fn serve(
         &self,
         cluster: &Rc<Cluster>,
         watches: Vec<Watch>,

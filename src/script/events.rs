@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 /// the script's body (`body`) is applied by each copy that starts to lead,
 /// before its watches, so a waiting copy writes nothing at all.
 #[allow(clippy::too_many_arguments)]
-pub fn serve(
+pub(crate) fn serve(
     run: &RunHandle,
     engine: &Engine,
     ast: &AST,

@@ -30,11 +30,11 @@ use std::rc::Rc;
 
 /// The result of a host function: a value, or an error for the script.
 /// Named as Rhai's own alias, which its signature metadata shortens.
-pub type RhaiResultOf<T> = Result<T, Box<EvalAltResult>>;
+pub(crate) type RhaiResultOf<T> = Result<T, Box<EvalAltResult>>;
 
 /// How a run treats the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Render only; contact no cluster (`--dry-run`).
     DryRun,
     /// Read the cluster while the script runs, then act on the plan
@@ -44,7 +44,7 @@ pub enum Mode {
 
 impl Mode {
     /// The mode of a run that does `action`.
-    pub fn of(action: &Action) -> Mode {
+    pub(crate) fn of(action: &Action) -> Mode {
         if *action == Action::Render {
             Mode::DryRun
         } else {
@@ -56,69 +56,69 @@ impl Mode {
 /// What a run knows once it is prepared (recipe, parameters,
 /// configuration, instance): built once, then only read.
 #[derive(Debug)]
-pub struct RunContext {
+pub(crate) struct RunContext {
     /// The merged configuration.
-    pub config: Config,
+    pub(crate) config: Config,
     /// Value of the `wildrun.dev/instance` label: `<recipe>.<name>`.
-    pub instance: String,
+    pub(crate) instance: String,
     /// The folder of the recipe; relative paths of embedded modules resolve here.
-    pub recipe_dir: PathBuf,
+    pub(crate) recipe_dir: PathBuf,
     /// The recipe's path as shown to people.
-    pub recipe_display: String,
+    pub(crate) recipe_display: String,
     /// Dry run or apply.
-    pub mode: Mode,
+    pub(crate) mode: Mode,
     /// How to reach the cluster.
-    pub connect: ConnectOptions,
+    pub(crate) connect: ConnectOptions,
     /// The folders `template::file` and `yaml::file` may read (with the
     /// folders of the modules loaded, see [`RunFiles`]).
-    pub read_scope: ReadScope,
+    pub(crate) read_scope: ReadScope,
     /// What the run does with the plan (`run::action()`).
-    pub action: Action,
+    pub(crate) action: Action,
     /// `--force` (`run::force()`).
-    pub force: bool,
+    pub(crate) force: bool,
     /// `--adopt` (`run::adopt()`).
-    pub adopt: bool,
+    pub(crate) adopt: bool,
     /// `--rotate-secret`: the Secrets (`namespace/name`) whose generated
     /// values `kube::generated_secret` makes again instead of keeping.
-    pub rotate_secrets: BTreeSet<String>,
+    pub(crate) rotate_secrets: BTreeSet<String>,
     /// Runtime for host functions that need the network.
-    pub runtime: tokio::runtime::Handle,
+    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 /// What one evaluation (the recipe's body, or one handler call) has
 /// produced so far; host functions add to it through [`RunHandle::record`].
 #[derive(Debug, Default)]
-pub struct Evaluation {
+pub(crate) struct Evaluation {
     /// The plan, output, watches and reads, handed over when it ends.
-    pub produced: Produced,
+    pub(crate) produced: Produced,
     /// The keys `run::once` has seen.
-    pub once: BTreeSet<String>,
+    pub(crate) once: BTreeSet<String>,
 }
 
 /// The files a run read (script, modules, templates), for `--watch`, and
 /// the folders of the modules it loaded, which the modules may read.
 /// Shared by the module resolver, from before the run is prepared.
 #[derive(Debug, Default)]
-pub struct RunFiles {
+pub(crate) struct RunFiles {
     read: RefCell<BTreeSet<PathBuf>>,
     module_dirs: RefCell<Vec<PathBuf>>,
 }
 
 impl RunFiles {
     /// Records that the run read `path`.
-    pub fn track(&self, path: &Path) {
+    pub(crate) fn track(&self, path: &Path) {
         let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         self.read.borrow_mut().insert(path);
     }
 
     /// Records that a module was loaded from `dir`: it may read the files
     /// beside it.
-    pub fn allow_module_dir(&self, dir: &Path) {
+    pub(crate) fn allow_module_dir(&self, dir: &Path) {
         self.module_dirs.borrow_mut().push(dir.to_path_buf());
     }
 
     /// Every file read so far, in order.
-    pub fn read(&self) -> Vec<PathBuf> {
+    pub(crate) fn read(&self) -> Vec<PathBuf> {
         self.read.borrow().iter().cloned().collect()
     }
 
@@ -135,11 +135,11 @@ impl RunFiles {
 /// A watch a script registered with `kube::watch`: what to watch, and the
 /// script function called per event (`|event, object| ...`).
 #[derive(Debug, Clone)]
-pub struct Watch {
+pub(crate) struct Watch {
     /// What to watch.
-    pub spec: crate::kube::events::WatchSpec,
+    pub(crate) spec: crate::kube::events::WatchSpec,
     /// The handler.
-    pub handler: rhai::FnPtr,
+    pub(crate) handler: rhai::FnPtr,
 }
 
 /// The run a host function belongs to.
@@ -155,11 +155,11 @@ struct Run {
 
 /// A cheap handle to the running recipe.
 #[derive(Debug, Clone)]
-pub struct RunHandle(Rc<Run>);
+pub(crate) struct RunHandle(Rc<Run>);
 
 impl RunHandle {
     /// The run of `context`, which records the files it reads in `files`.
-    pub fn new(context: RunContext, files: Rc<RunFiles>) -> RunHandle {
+    pub(crate) fn new(context: RunContext, files: Rc<RunFiles>) -> RunHandle {
         RunHandle(Rc::new(Run {
             context,
             files,
@@ -169,20 +169,20 @@ impl RunHandle {
     }
 
     /// The run of the engine that is calling a host function.
-    pub fn from_context(ctx: &NativeCallContext) -> RhaiResultOf<RunHandle> {
+    pub(crate) fn from_context(ctx: &NativeCallContext) -> RhaiResultOf<RunHandle> {
         ctx.tag()
             .and_then(|t| t.clone().try_cast::<RunHandle>())
             .ok_or_else(|| "this function is only available while wildrun runs a recipe".into())
     }
 
     /// What the run knows.
-    pub fn context(&self) -> &RunContext {
+    pub(crate) fn context(&self) -> &RunContext {
         &self.0.context
     }
 
     /// Runs `evaluate` (the body, or one handler call) with an evaluation
     /// of its own, and returns what it produced with its result.
-    pub fn evaluate<T>(&self, evaluate: impl FnOnce() -> T) -> (T, Produced) {
+    pub(crate) fn evaluate<T>(&self, evaluate: impl FnOnce() -> T) -> (T, Produced) {
         *self.0.evaluation.borrow_mut() = Some(Evaluation::default());
         let result = evaluate();
         let evaluation = self.0.evaluation.borrow_mut().take().unwrap_or_default();
@@ -191,7 +191,7 @@ impl RunHandle {
 
     /// Adds to the evaluation under way with `write`, which must not call
     /// back into the script (the evaluation is lent to it alone).
-    pub fn record<T>(&self, write: impl FnOnce(&mut Evaluation) -> T) -> RhaiResultOf<T> {
+    pub(crate) fn record<T>(&self, write: impl FnOnce(&mut Evaluation) -> T) -> RhaiResultOf<T> {
         let mut evaluation = self.0.evaluation.borrow_mut();
         let evaluation = evaluation.as_mut().ok_or_else(|| {
             Box::<EvalAltResult>::from(
@@ -203,12 +203,12 @@ impl RunHandle {
 
     /// Runs a future to completion on the run's runtime (the engine thread
     /// is not a runtime thread, so this never nests runtimes).
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.0.context.runtime.block_on(future)
     }
 
     /// The cluster, connected on first use. A `--dry-run` contacts none.
-    pub fn cluster(&self) -> anyhow::Result<Rc<Cluster>> {
+    pub(crate) fn cluster(&self) -> anyhow::Result<Rc<Cluster>> {
         let context = &self.0.context;
         if context.mode == Mode::DryRun {
             anyhow::bail!("reading the cluster is not possible with --dry-run, which contacts no cluster (use --dry-run=server)");
@@ -221,23 +221,23 @@ impl RunHandle {
     }
 
     /// Every file the run has read so far.
-    pub fn files_read(&self) -> Vec<PathBuf> {
+    pub(crate) fn files_read(&self) -> Vec<PathBuf> {
         self.0.files.read()
     }
 
     /// Reads a file a script named: inside the run's [`ReadScope`],
     /// at most [`MAX_FILE_SIZE`](crate::files::MAX_FILE_SIZE) bytes.
-    pub fn read_file(&self, path: &Path) -> Result<String, crate::files::ReadError> {
+    pub(crate) fn read_file(&self, path: &Path) -> Result<String, crate::files::ReadError> {
         self.0.files.widen(&self.0.context.read_scope).read(path)
     }
 
     /// Records that the run read `path` (a template, a YAML file).
-    pub fn track_file(&self, path: &Path) {
+    pub(crate) fn track_file(&self, path: &Path) {
         self.0.files.track(path);
     }
 
     /// Resolves a path a script names, relative to the file that named it.
-    pub fn resolve_path(&self, ctx: &NativeCallContext, path: &str) -> PathBuf {
+    pub(crate) fn resolve_path(&self, ctx: &NativeCallContext, path: &str) -> PathBuf {
         let p = Path::new(path);
         if p.is_absolute() {
             return p.to_path_buf();
@@ -253,7 +253,7 @@ impl RunHandle {
 
 /// Where in the script a host function was called from. Code called back
 /// later (a `kube::watch` handler) has no source of its own: it is the recipe's.
-pub fn origin(ctx: &NativeCallContext) -> Origin {
+pub(crate) fn origin(ctx: &NativeCallContext) -> Origin {
     let source = match ctx.call_source() {
         Some(s) => s.to_string(),
         None => RunHandle::from_context(ctx)
@@ -268,7 +268,7 @@ pub fn origin(ctx: &NativeCallContext) -> Origin {
 
 /// An error raised by a host function, placed at the script line that called it
 /// (Rhai leaves errors of native functions without a position).
-pub fn script_error(
+pub(crate) fn script_error(
     ctx: &NativeCallContext,
     message: impl std::fmt::Display,
 ) -> Box<EvalAltResult> {
@@ -276,14 +276,17 @@ pub fn script_error(
 }
 
 /// Converts any serializable value to a script value.
-pub fn to_script<T: serde::Serialize>(ctx: &NativeCallContext, value: &T) -> RhaiResultOf<Dynamic> {
+pub(crate) fn to_script<T: serde::Serialize>(
+    ctx: &NativeCallContext,
+    value: &T,
+) -> RhaiResultOf<Dynamic> {
     let json = serde_json::to_value(value).map_err(|e| script_error(ctx, e))?;
     from_json(&json)
 }
 
 /// Converts a script value (map, array, ...) to JSON; data nested deeper
 /// than [`MAX_DATA_DEPTH`] is refused before it is copied.
-pub fn to_json(value: &Dynamic) -> RhaiResultOf<Value> {
+pub(crate) fn to_json(value: &Dynamic) -> RhaiResultOf<Value> {
     if deeper_than(value, MAX_DATA_DEPTH) {
         return Err(format!(
             "the data is nested more than {MAX_DATA_DEPTH} levels deep (maps and lists in maps and lists); wildrun refuses it"
@@ -306,6 +309,6 @@ fn deeper_than(value: &Dynamic, limit: usize) -> bool {
 }
 
 /// Converts JSON to a script value.
-pub fn from_json(value: &Value) -> RhaiResultOf<Dynamic> {
+pub(crate) fn from_json(value: &Value) -> RhaiResultOf<Dynamic> {
     rhai::serde::to_dynamic(value)
 }
