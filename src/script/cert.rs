@@ -101,7 +101,7 @@ pub mod cert_api {
     pub fn inspect(ctx: NativeCallContext, value: Dynamic) -> RhaiResultOf<Dynamic> {
         let info = crate::cert::inspect_value(&to_json(&value)?)
             .map_err(|e| script_error(&ctx, format!("cert::inspect: {e}")))?;
-        to_script(&ctx, &info)
+        Ok(Dynamic::from(info))
     }
 
     /// Whether the certificate covers `host` (wildcards cover exactly one

@@ -5,7 +5,9 @@ use super::errors::describe_error;
 use super::limits::{
     self, MAX_CALL_LEVELS, MAX_COLLECTION_SIZE, MAX_IMPORT_DEPTH, MAX_OPERATIONS, MAX_STRING_SIZE,
 };
-use super::support::{from_json, to_json, RhaiResultOf, RunContext, RunFiles, RunHandle, Watch};
+use super::support::{
+    from_json, to_json, Produced, RhaiResultOf, RunContext, RunFiles, RunHandle, Watch,
+};
 use crate::kube::apply::ExecOptions;
 use crate::kube::cluster::Cluster;
 use crate::params::{self, Param};
@@ -194,6 +196,8 @@ fn module_key(path: &Path) -> PathBuf {
 /// package under its own name.
 pub(super) fn register_host_modules(engine: &mut Engine) {
     use rhai::packages::Package;
+    // Typed results' getters are global: property access looks only there.
+    super::results::ResultsPackage::new().register_into_engine(engine);
     super::kube::KubePackage::new().register_into_engine_as(engine, "kube");
     super::dns::DnsPackage::new().register_into_engine_as(engine, "dns");
     super::doctor::DoctorPackage::new().register_into_engine_as(engine, "doctor");
@@ -238,7 +242,8 @@ fn new_engine(files: &Rc<RunFiles>, recipe: &Path, recipe_dir: &Path) -> Engine 
     engine
 }
 
-/// Every host function scripts can call, as `namespace::name`, sorted.
+/// Every host function scripts can call, as `namespace::name`, sorted
+/// (not the getters and printing of typed results, which are properties).
 pub fn script_functions() -> Vec<String> {
     let mut engine = Engine::new_raw();
     register_host_modules(&mut engine);
@@ -246,6 +251,7 @@ pub fn script_functions() -> Vec<String> {
         .gen_fn_signatures(false)
         .into_iter()
         .filter_map(|sig| sig.split('(').next().map(str::to_string))
+        .filter(|name| name.contains("::"))
         .collect();
     names.sort();
     names.dedup();
@@ -327,22 +333,6 @@ impl Recipe {
             .run_ast_with_scope(&mut scope, &self.ast)
             .map_err(|e| anyhow!(describe_error(&e, &self.display)))
     }
-}
-
-/// What an evaluation (running a recipe's body, or one handler call) produced.
-#[derive(Debug, Default)]
-pub(crate) struct Produced {
-    /// What the script asked to apply.
-    pub(crate) plan: Plan,
-    /// Data the script wrote for stdout (`out::`).
-    pub(crate) stdout: String,
-    /// The exit code the script asked for (`out::exit_code`).
-    pub(crate) exit_code: Option<u8>,
-    /// Watches registered with `kube::watch`, to serve after applying.
-    pub(crate) watches: Vec<Watch>,
-    /// What the script read from the cluster, for the preflight of `plan`
-    /// if it is carried out at once (see [`crate::kube::reads`]).
-    pub(crate) reads: crate::kube::reads::Reads,
 }
 
 /// A compiled recipe, before its run is prepared: enough to read the

@@ -7,9 +7,8 @@
 //! ([`crate::kube::lease`]): only the copy holding it handles events, and
 //! each write of a plan is fenced by it.
 
-use super::engine::Produced;
 use super::errors::describe_error;
-use super::support::{from_json, RunHandle, Watch};
+use super::support::{from_json, Produced, RunHandle, Watch};
 use crate::kube::apply::{execute_fenced, ExecOptions};
 use crate::kube::cluster::Cluster;
 use crate::kube::error::KubeError;

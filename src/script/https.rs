@@ -2,7 +2,7 @@
 //! and the certificate the server showed.
 
 use super::options::{self, ScriptOptions, Seconds, Shown};
-use super::support::{script_error, to_script, RhaiResultOf, RunHandle};
+use super::support::{script_error, RhaiResultOf, RunHandle};
 use crate::dns;
 use crate::https::*;
 use rhai::plugin::*;
@@ -114,7 +114,7 @@ fn run_get(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> RhaiResul
     let response = run
         .block_on(get(&request))
         .map_err(|e| script_error(ctx, format!("https::get: {e}")))?;
-    to_script(ctx, &response)
+    Ok(Dynamic::from(response))
 }
 
 /// The `https` module scripts call as `https::get(...)`.

@@ -5,7 +5,9 @@
 //! namespace's name. They convert script values, find the running recipe's
 //! state ([`support::RunHandle`]) and call the core below, which is plain
 //! Rust. Imports run one way: `engine` uses the namespaces, the namespaces
-//! use `support`, `errors` and `limits`, and all of them use the core.
+//! use `options`, `support`, `errors` and `limits`, `support` uses
+//! `results` (typed results are data as the maps they stand for), and all
+//! of them use the core.
 
 pub(crate) mod cert;
 pub(crate) mod config;
@@ -23,6 +25,7 @@ pub mod limits;
 pub(crate) mod log;
 pub(crate) mod options;
 pub(crate) mod out;
+pub(crate) mod results;
 pub(crate) mod run;
 pub(crate) mod support;
 pub(crate) mod template;

@@ -14,13 +14,12 @@
 //! ([`RunHandle::from_context`]); it writes to the evaluation only through
 //! [`RunHandle::record`], which lends it for the length of a closure.
 
-use super::engine::Produced;
 use super::limits::MAX_DATA_DEPTH;
 use crate::action::Action;
 use crate::config::Config;
 use crate::files::ReadScope;
 use crate::kube::cluster::{Cluster, ConnectOptions};
-use crate::plan::Origin;
+use crate::plan::{Origin, Plan};
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 use serde_json::Value;
 use std::cell::{OnceCell, RefCell};
@@ -130,6 +129,22 @@ impl RunFiles {
         }
         scope
     }
+}
+
+/// What an evaluation (running a recipe's body, or one handler call) produced.
+#[derive(Debug, Default)]
+pub(crate) struct Produced {
+    /// What the script asked to apply.
+    pub(crate) plan: Plan,
+    /// Data the script wrote for stdout (`out::`).
+    pub(crate) stdout: String,
+    /// The exit code the script asked for (`out::exit_code`).
+    pub(crate) exit_code: Option<u8>,
+    /// Watches registered with `kube::watch`, to serve after applying.
+    pub(crate) watches: Vec<Watch>,
+    /// What the script read from the cluster, for the preflight of `plan`
+    /// if it is carried out at once (see [`crate::kube::reads`]).
+    pub(crate) reads: crate::kube::reads::Reads,
 }
 
 /// A watch a script registered with `kube::watch`: what to watch, and the
@@ -292,6 +307,11 @@ pub(crate) fn to_json(value: &Dynamic) -> RhaiResultOf<Value> {
             "the data is nested more than {MAX_DATA_DEPTH} levels deep (maps and lists in maps and lists); wildrun refuses it"
         )
         .into());
+    }
+    // Typed results (`https::get`'s, `cert::inspect`'s) are data as the
+    // maps they stand for.
+    if super::results::holds_typed(value, MAX_DATA_DEPTH) {
+        return rhai::serde::from_dynamic(&super::results::as_data(value)?);
     }
     rhai::serde::from_dynamic(value)
 }
