@@ -19,7 +19,7 @@ pub enum Action {
 
 impl Action {
     /// The name scripts see.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Action::Apply => "apply",
             Action::Render => "render",

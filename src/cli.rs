@@ -5,12 +5,12 @@
 //! with clap's own table of them, so the two can never disagree.
 
 use crate::action::Action;
-use crate::actions::{self, Request};
 use crate::config::Sources;
 use crate::kube::apply::ExecOptions;
 use crate::kube::cluster::ConnectOptions;
 use crate::outcome::{Failure, Outcome, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::plan::Format;
+use crate::recipe_run::{self, RunRequest};
 use anyhow::anyhow;
 use clap::{CommandFactory, Parser, ValueEnum};
 use std::ffi::OsString;
@@ -318,14 +318,14 @@ pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome,
         // Options that do not go together are not fixed by editing a file.
         request.action.clone().map_err(Failure::usage)?;
         return crate::watch::watch_files(runtime.clone(), |last_change| {
-            let step = Request {
+            let step = RunRequest {
                 last_change,
                 ..request.clone()
             };
-            actions::run_once(&step, runtime.clone())
+            recipe_run::run_once(&step, runtime.clone())
         });
     }
-    actions::run_once(&request, runtime).0
+    recipe_run::run_once(&request, runtime).0
 }
 
 /// `--completions SHELL`: the completion script, for the shell to load.
@@ -351,9 +351,9 @@ fn definitions(dir: &std::path::Path) -> Result<Outcome, Failure> {
 
 impl Invocation {
     /// What the command line asks a run to do.
-    pub fn request(&self) -> Request {
+    pub fn request(&self) -> RunRequest {
         let cli = &self.cli;
-        Request {
+        RunRequest {
             script: cli.script.clone(),
             recipe_words: self.recipe_words.clone(),
             recipe_help: self.recipe_help,

@@ -35,7 +35,6 @@
 #![warn(missing_docs)]
 
 pub mod action;
-pub mod actions;
 pub mod cert;
 pub mod chain;
 pub mod cli;
@@ -52,7 +51,9 @@ pub mod outcome;
 pub mod params;
 pub mod plan;
 pub mod reach;
+pub mod recipe_run;
 pub mod script;
+mod stop;
 pub mod template;
 pub mod watch;
 pub mod yaml;

@@ -16,19 +16,19 @@ pub const MANAGED_BY: &str = "wildrun";
 /// Label naming the run that made an object: `<recipe>.<name>`.
 pub const INSTANCE_LABEL: &str = "wildrun.dev/instance";
 /// Annotation on a copied Secret naming its source `namespace/name`.
-pub const COPIED_FROM_ANNOTATION: &str = "wildrun.dev/copied-from";
+pub(crate) const COPIED_FROM_ANNOTATION: &str = "wildrun.dev/copied-from";
 /// Label marking an object to keep: several instances share it (the
 /// wildcard Certificate), so `--delete` and `--prune` never remove it.
-pub const KEEP_LABEL: &str = "wildrun.dev/keep";
+pub(crate) const KEEP_LABEL: &str = "wildrun.dev/keep";
 /// Annotation on a Secret of generated values (`kube::generated_secret`):
 /// the keys wildrun generated, comma-separated. Such a Secret holds what
 /// cannot be made again (a database's password), so `--delete` and
 /// `--prune` keep it as they keep PersistentVolumeClaims.
-pub const GENERATED_ANNOTATION: &str = "wildrun.dev/generated";
+pub(crate) const GENERATED_ANNOTATION: &str = "wildrun.dev/generated";
 
 /// Whether `object` (as listed or planned), of kind `kind`, is a Secret of
 /// generated values.
-pub fn is_generated(kind: &str, object: &Value) -> bool {
+pub(crate) fn is_generated(kind: &str, object: &Value) -> bool {
     kind == "Secret"
         && object
             .pointer(&format!(
@@ -41,11 +41,11 @@ pub fn is_generated(kind: &str, object: &Value) -> bool {
 /// Annotation on an object another tool made and wildrun manages in place
 /// (`--adopt`): the field manager that made it (`kubectl-client-side-apply`).
 /// `--delete` releases such an object instead of deleting it.
-pub const ADOPTED_ANNOTATION: &str = "wildrun.dev/adopted";
+pub(crate) const ADOPTED_ANNOTATION: &str = "wildrun.dev/adopted";
 /// Annotation on an adopted object that carried another
 /// `app.kubernetes.io/managed-by` value (`Helm`): the value, put back when
 /// it is released.
-pub const ADOPTED_MANAGED_BY_ANNOTATION: &str = "wildrun.dev/adopted-managed-by";
+pub(crate) const ADOPTED_MANAGED_BY_ANNOTATION: &str = "wildrun.dev/adopted-managed-by";
 
 /// The longest label value Kubernetes accepts.
 const MAX_LABEL_VALUE: usize = 63;
@@ -54,7 +54,7 @@ const LABEL_HASH_DIGITS: usize = 10;
 
 /// Why a run's instance or plan cannot be made, or a plan not printed.
 #[derive(Debug, thiserror::Error)]
-pub enum PlanError {
+pub(crate) enum PlanError {
     /// The recipe's path has no file name to name the instance after.
     #[error("recipe {} has no file name", .0.display())]
     NoFileName(PathBuf),
@@ -86,22 +86,87 @@ pub enum PlanError {
     Yaml(#[from] crate::yaml::YamlError),
 }
 
+/// Why a step a script asked for cannot be planned: a name or a label
+/// Kubernetes would refuse. Said after the function's name
+/// (`copy_secret: label key "a b" ...`).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StepError {
+    /// A namespace or a name.
+    #[error("{what} {value:?} {problem}")]
+    Name {
+        /// Which name (`source namespace`, `secret name`).
+        what: &'static str,
+        /// The name given.
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A label's key.
+    #[error("label key {key:?} {problem}")]
+    LabelKey {
+        /// The key given.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A label's value that is not text.
+    #[error("label {key} must be a string")]
+    LabelNotText {
+        /// The label's key.
+        key: String,
+    },
+    /// A label's value.
+    #[error("label {key} value {value:?} {problem}")]
+    LabelValue {
+        /// The label's key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// `value`, checked by `check` as the name `what`.
+fn check_name(
+    what: &'static str,
+    value: &str,
+    check: fn(&str) -> Result<(), String>,
+) -> Result<(), StepError> {
+    check(value).map_err(|problem| StepError::Name {
+        what,
+        value: value.to_string(),
+        problem,
+    })
+}
+
+/// Labels every object of a run carries (besides the recipe's own).
+pub fn run_labels(instance: &str) -> [(&'static str, String); 2] {
+    [
+        (MANAGED_BY_LABEL, MANAGED_BY.to_string()),
+        (INSTANCE_LABEL, instance.to_string()),
+    ]
+}
+
 /// The instance a run acts for: `<recipe>.<name>` (or `<recipe>` for a
 /// recipe without a `name` parameter), and the value of [`INSTANCE_LABEL`]
 /// that finds its objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
+pub(crate) struct Instance {
     /// `<recipe>.<name>`, as people read it.
-    pub name: String,
+    pub(crate) name: String,
     /// The label value: the name itself when it fits in a label (63
     /// characters), else its first characters and a hash of all of it, so
     /// that every valid `--name` has one label, always the same.
-    pub label: String,
+    pub(crate) label: String,
 }
 
 impl Instance {
     /// The instance of the recipe at `script` run with `--name name`.
-    pub fn of_recipe(script: &std::path::Path, name: Option<&str>) -> Result<Instance, PlanError> {
+    pub(crate) fn of_recipe(
+        script: &std::path::Path,
+        name: Option<&str>,
+    ) -> Result<Instance, PlanError> {
         let stem = script
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -115,7 +180,7 @@ impl Instance {
 
     /// Whether `label` is a shortened one (a name too long for a label):
     /// its full length, ending in `-` and the hash.
-    pub fn is_shortened(label: &str) -> bool {
+    pub(crate) fn is_shortened(label: &str) -> bool {
         let Some(cut) = label.len().checked_sub(LABEL_HASH_DIGITS + 1) else {
             return false;
         };
@@ -125,7 +190,7 @@ impl Instance {
     }
 
     /// The instance named `name`; its characters must be a label's.
-    pub fn new(name: String) -> Result<Instance, PlanError> {
+    pub(crate) fn new(name: String) -> Result<Instance, PlanError> {
         let label = if name.len() <= MAX_LABEL_VALUE {
             name.clone()
         } else {
@@ -155,9 +220,9 @@ impl Instance {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin {
     /// Script or module file, as shown to people.
-    pub source: String,
+    pub(crate) source: String,
     /// Line number (1-based), 0 when unknown.
-    pub line: usize,
+    pub(crate) line: usize,
 }
 
 impl std::fmt::Display for Origin {
@@ -174,20 +239,72 @@ impl std::fmt::Display for Origin {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecretCopy {
     /// Namespace of the source Secret.
-    pub from_namespace: String,
+    pub(crate) from_namespace: String,
     /// Name of the source Secret (and of the copy).
-    pub name: String,
+    pub(crate) name: String,
     /// Namespace the copy goes into.
-    pub to_namespace: String,
+    pub(crate) to_namespace: String,
     /// The Secret type the recipe expects the source to have, if it said.
-    pub expected_type: Option<String>,
+    pub(crate) expected_type: Option<String>,
     /// Labels the copy carries.
-    pub labels: Map<String, Value>,
+    pub(crate) labels: Map<String, Value>,
 }
 
 impl SecretCopy {
+    /// Checks the names of a copy of the Secret `from_namespace/name` into
+    /// `to_namespace`.
+    pub(crate) fn check_names(
+        from_namespace: &str,
+        name: &str,
+        to_namespace: &str,
+    ) -> Result<(), StepError> {
+        use crate::objects::validate::{dns1123_label, dns1123_subdomain};
+        check_name("source namespace", from_namespace, dns1123_label)?;
+        check_name("secret name", name, dns1123_subdomain)?;
+        check_name("target namespace", to_namespace, dns1123_label)
+    }
+
+    /// The copy of the Secret `from_namespace/name` into `to_namespace`,
+    /// of the type `expected_type` if given, with `labels` (checked) and
+    /// the labels of `instance`.
+    pub(crate) fn new(
+        from_namespace: &str,
+        name: &str,
+        to_namespace: &str,
+        expected_type: Option<String>,
+        mut labels: Map<String, Value>,
+        instance: &str,
+    ) -> Result<SecretCopy, StepError> {
+        use crate::objects::validate::{label_key, label_value};
+        SecretCopy::check_names(from_namespace, name, to_namespace)?;
+        for (key, value) in &labels {
+            label_key(key).map_err(|problem| StepError::LabelKey {
+                key: key.clone(),
+                problem,
+            })?;
+            let text = value
+                .as_str()
+                .ok_or_else(|| StepError::LabelNotText { key: key.clone() })?;
+            label_value(text).map_err(|problem| StepError::LabelValue {
+                key: key.clone(),
+                value: text.to_string(),
+                problem,
+            })?;
+        }
+        for (key, value) in run_labels(instance) {
+            labels.insert(key.to_string(), Value::String(value));
+        }
+        Ok(SecretCopy {
+            from_namespace: from_namespace.to_string(),
+            name: name.to_string(),
+            to_namespace: to_namespace.to_string(),
+            expected_type,
+            labels,
+        })
+    }
+
     /// The copy as it is shown before the source is read: metadata and type, never data.
-    pub fn placeholder(&self) -> Value {
+    pub(crate) fn placeholder(&self) -> Value {
         let mut secret = json!({
             "apiVersion": "v1",
             "kind": "Secret",
@@ -211,13 +328,13 @@ impl SecretCopy {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ObjectRef {
     /// `apiVersion`.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// `kind`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Namespace, for namespaced kinds.
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 impl std::fmt::Display for ObjectRef {
@@ -231,8 +348,16 @@ impl std::fmt::Display for ObjectRef {
 }
 
 impl ObjectRef {
+    /// The Secret `namespace/name`, its names checked.
+    pub(crate) fn checked_secret(namespace: &str, name: &str) -> Result<ObjectRef, StepError> {
+        use crate::objects::validate::{dns1123_label, dns1123_subdomain};
+        check_name("namespace", namespace, dns1123_label)?;
+        check_name("name", name, dns1123_subdomain)?;
+        Ok(ObjectRef::secret(namespace, name))
+    }
+
     /// The Secret `namespace/name`.
-    pub fn secret(namespace: &str, name: &str) -> ObjectRef {
+    pub(crate) fn secret(namespace: &str, name: &str) -> ObjectRef {
         ObjectRef {
             api_version: "v1".into(),
             kind: "Secret".into(),
@@ -242,7 +367,7 @@ impl ObjectRef {
     }
 
     /// The Namespace `name`.
-    pub fn namespace(name: &str) -> ObjectRef {
+    pub(crate) fn namespace(name: &str) -> ObjectRef {
         ObjectRef {
             api_version: "v1".into(),
             kind: "Namespace".into(),
@@ -252,7 +377,7 @@ impl ObjectRef {
     }
 
     /// The reference of a typed object.
-    pub fn of(object: &TypedObject) -> ObjectRef {
+    pub(crate) fn of(object: &TypedObject) -> ObjectRef {
         ObjectRef {
             api_version: object.api_version.clone(),
             kind: object.kind.clone(),
@@ -287,29 +412,45 @@ impl std::fmt::Display for Condition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApplyStep {
     /// The object.
-    pub object: TypedObject,
+    pub(crate) object: TypedObject,
     /// Take over fields another field manager owns.
-    pub force: bool,
+    pub(crate) force: bool,
     /// `#{ recreate: true }`: an object that exists is deleted (what it
     /// owns first: a Job's pods) and created again, so that a Job runs
     /// again on each deploy and its immutable template may change.
-    pub recreate: bool,
+    pub(crate) recreate: bool,
+}
+
+impl ApplyStep {
+    /// Labels `object` for `instance`: wildrun's labels, unless `patch`
+    /// (an object wildrun did not make: only the fields given, so
+    /// `--delete` and `--prune` never see it), and [`KEEP_LABEL`] if `keep`.
+    pub(crate) fn label(object: &mut TypedObject, instance: &str, keep: bool, patch: bool) {
+        if patch {
+            return;
+        }
+        let labels = run_labels(instance);
+        object.set_labels(labels.iter().map(|(k, v)| (*k, v.as_str())));
+        if keep {
+            object.set_labels([(KEEP_LABEL, "true")]);
+        }
+    }
 }
 
 /// Wait until an object reaches a condition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WaitStep {
     /// The object.
-    pub target: ObjectRef,
+    pub(crate) target: ObjectRef,
     /// The condition.
-    pub condition: Condition,
+    pub(crate) condition: Condition,
     /// How long at most.
-    pub timeout: std::time::Duration,
+    pub(crate) timeout: std::time::Duration,
 }
 
 /// How long a delete waits for the object to disappear when no time is
 /// given: `kube::delete(.., #{ wait: true })` and `--delete`.
-pub const DEFAULT_DELETE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+pub(crate) const DEFAULT_DELETE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// What a delete does with the objects the deleted one owns (Kubernetes'
 /// `propagationPolicy`).
@@ -348,11 +489,11 @@ impl std::str::FromStr for Propagation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteStep {
     /// The object.
-    pub target: ObjectRef,
+    pub(crate) target: ObjectRef,
     /// What happens to the objects it owns.
-    pub propagation: Propagation,
+    pub(crate) propagation: Propagation,
     /// Wait until it is gone, at most this long.
-    pub wait: Option<std::time::Duration>,
+    pub(crate) wait: Option<std::time::Duration>,
 }
 
 /// One thing a run does.
@@ -370,7 +511,7 @@ pub enum Step {
 
 impl Step {
     /// What the step acts on, for messages.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         match self {
             Step::Apply(a) => a.object.display_name(),
             Step::CopySecret(c) => format!(
@@ -383,7 +524,7 @@ impl Step {
     }
 
     /// The object as printed by `--dry-run`; waits and deletes print nothing.
-    pub fn rendered(&self) -> Option<Value> {
+    pub(crate) fn rendered(&self) -> Option<Value> {
         match self {
             Step::Apply(a) => Some(a.object.value.clone()),
             Step::CopySecret(c) => Some(c.placeholder()),
@@ -392,12 +533,12 @@ impl Step {
     }
 
     /// The object the step writes, if it writes one.
-    pub fn target(&self) -> Option<ObjectRef> {
+    pub(crate) fn target(&self) -> Option<ObjectRef> {
         matches!(self, Step::Apply(_) | Step::CopySecret(_)).then(|| self.object())
     }
 
     /// The object the step is about: the one it writes, waits for or deletes.
-    pub fn object(&self) -> ObjectRef {
+    pub(crate) fn object(&self) -> ObjectRef {
         match self {
             Step::Apply(a) => ObjectRef::of(&a.object),
             Step::CopySecret(c) => ObjectRef::secret(&c.to_namespace, &c.name),
@@ -424,11 +565,11 @@ impl Step {
 
 /// A planned step with the script line that asked for it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PlannedStep {
+pub(crate) struct PlannedStep {
     /// What to do.
-    pub step: Step,
+    pub(crate) step: Step,
     /// Where the script asked for it.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 /// All steps of a run, in the order they were asked for.
@@ -450,7 +591,7 @@ pub enum Format {
 impl Plan {
     /// Adds a step. Asking twice for the same object is allowed only when
     /// both requests are identical; otherwise the two origins are named.
-    pub fn add(&mut self, step: Step, origin: Origin) -> Result<(), PlanError> {
+    pub(crate) fn add(&mut self, step: Step, origin: Origin) -> Result<(), PlanError> {
         let target = step.target();
         if let Some(existing) = self
             .steps
@@ -472,14 +613,14 @@ impl Plan {
 
     /// The steps in apply order: namespaces (and CRDs) first, then the rest
     /// in the order the script asked for them.
-    pub fn ordered(&self) -> Vec<&PlannedStep> {
+    pub(crate) fn ordered(&self) -> Vec<&PlannedStep> {
         let mut steps: Vec<&PlannedStep> = self.steps.iter().collect();
         steps.sort_by_key(|p| p.step.phase());
         steps
     }
 
     /// Every target the plan writes (objects and secret copies).
-    pub fn targets(&self) -> Vec<ObjectRef> {
+    pub(crate) fn targets(&self) -> Vec<ObjectRef> {
         self.ordered()
             .iter()
             .filter_map(|p| p.step.target())
@@ -487,7 +628,7 @@ impl Plan {
     }
 
     /// The Secrets of generated values the plan applies, as `namespace/name`.
-    pub fn generated_secrets(&self) -> Vec<String> {
+    pub(crate) fn generated_secrets(&self) -> Vec<String> {
         self.steps
             .iter()
             .filter_map(|p| match &p.step {
@@ -502,12 +643,12 @@ impl Plan {
     }
 
     /// Number of steps.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.steps.len()
     }
 
     /// Whether the plan has no steps.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
 
@@ -515,7 +656,11 @@ impl Plan {
     /// values of the Secrets the plan builds are masked unless `secrets` is
     /// [`SecretValues::Shown`] (`--show-secrets`): a dry run's output ends up
     /// in CI logs and pull-request comments.
-    pub fn render(&self, format: Format, secrets: SecretValues) -> Result<String, PlanError> {
+    pub(crate) fn render(
+        &self,
+        format: Format,
+        secrets: SecretValues,
+    ) -> Result<String, PlanError> {
         let objects: Vec<Value> = self
             .ordered()
             .iter()
@@ -555,11 +700,11 @@ pub enum SecretValues {
 }
 
 /// The text a masked Secret value prints as.
-pub const MASKED_VALUE: &str = "***";
+pub(crate) const MASKED_VALUE: &str = "***";
 
 /// Replaces every value of a core Secret's `data` and `stringData` with
 /// [`MASKED_VALUE`]; other objects are left as they are.
-pub fn mask_secret_values(object: &mut Value) {
+pub(crate) fn mask_secret_values(object: &mut Value) {
     let is_secret = object.get("kind").and_then(Value::as_str) == Some("Secret")
         && object.get("apiVersion").and_then(Value::as_str) == Some("v1");
     if !is_secret {
@@ -577,6 +722,62 @@ pub fn mask_secret_values(object: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_copy_is_checked_and_labelled_for_its_instance() {
+        let labels = |pairs: &[(&str, Value)]| -> Map<String, Value> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect()
+        };
+        let copy = SecretCopy::new(
+            "tls",
+            "wild",
+            "web",
+            None,
+            labels(&[("tier", json!("edge"))]),
+            "public.web",
+        )
+        .unwrap();
+        assert_eq!(copy.labels["tier"], "edge");
+        assert_eq!(copy.labels[INSTANCE_LABEL], "public.web");
+        assert_eq!(copy.labels[MANAGED_BY_LABEL], MANAGED_BY);
+        let refused = |from: &str, to: &str, given: &[(&str, Value)]| {
+            SecretCopy::new(from, "wild", to, None, labels(given), "public.web")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused("TLS", "web", &[]).starts_with("source namespace \"TLS\" "));
+        assert!(refused("tls", "we b", &[]).starts_with("target namespace \"we b\" "));
+        assert!(refused("tls", "web", &[("a b", json!("x"))]).starts_with("label key \"a b\" "));
+        assert_eq!(
+            refused("tls", "web", &[("tier", json!(3))]),
+            "label tier must be a string"
+        );
+        assert!(refused("tls", "web", &[("tier", json!("a b"))])
+            .starts_with("label tier value \"a b\" "));
+        assert!(ObjectRef::checked_secret("web", "-x")
+            .unwrap_err()
+            .to_string()
+            .starts_with("name \"-x\" "));
+    }
+
+    #[test]
+    fn an_applied_object_carries_the_instance_labels_unless_patched() {
+        let labelled = |keep: bool, patch: bool| {
+            let mut object = TypedObject::from_value(
+                &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "web"}}),
+            )
+            .unwrap();
+            ApplyStep::label(&mut object, "public.web", keep, patch);
+            object.value["metadata"]["labels"].clone()
+        };
+        assert_eq!(labelled(false, false)[INSTANCE_LABEL], "public.web");
+        assert_eq!(labelled(false, false).get(KEEP_LABEL), None);
+        assert_eq!(labelled(true, false)[KEEP_LABEL], "true");
+        assert_eq!(labelled(true, true), Value::Null);
+    }
 
     #[test]
     fn an_instance_that_fits_a_label_is_its_own_label() {

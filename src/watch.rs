@@ -14,7 +14,6 @@
 //! moment. Such a run applies, holds its prune, and the watch runs again
 //! once the files have settled.
 
-use crate::kube::events::{listen_for_stop, Wake};
 use crate::outcome::{Failure, Outcome, EXIT_OK, EXIT_USAGE};
 use anyhow::{anyhow, Context};
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -25,25 +24,25 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Quiet time that ends a burst of file events (an editor's save, a `git checkout`).
-pub const DEBOUNCE: Duration = Duration::from_millis(150);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// How long the files a run read must stay unchanged before `--watch
 /// --prune` deletes anything. Longer than the pause inside a slow save
 /// (an editor that truncates a file and writes it seconds later, a sync
 /// tool or `git` writing files one by one, seen to take 4 s), short enough
 /// that a removal made on purpose is carried out soon after.
-pub const PRUNE_SETTLE: Duration = Duration::from_secs(10);
+pub(crate) const PRUNE_SETTLE: Duration = Duration::from_secs(10);
 
 /// Why the files a run read have not settled: which changed last, how long
 /// ago, and when they will have settled if nothing changes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Unsettled {
+pub(crate) struct Unsettled {
     /// The file that changed last, when a file's time says it (not an event).
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// How long ago it changed.
-    pub age: Duration,
+    pub(crate) age: Duration,
     /// When [`PRUNE_SETTLE`] will have passed since.
-    pub due: SystemTime,
+    pub(crate) due: SystemTime,
 }
 
 impl std::fmt::Display for Unsettled {
@@ -66,7 +65,7 @@ impl std::fmt::Display for Unsettled {
 /// one of them change (a file replaced by an older one keeps its old time).
 /// A file that cannot be read counts as changed just now; a time in the
 /// future (another machine's clock) says nothing, and the events decide.
-pub fn settled(
+pub(crate) fn settled(
     files: &[PathBuf],
     last_change: Option<SystemTime>,
     now: SystemTime,
@@ -127,6 +126,15 @@ fn touches(paths: &[PathBuf], files: &BTreeSet<PathBuf>) -> bool {
 }
 
 /// What ended a wait for changes.
+/// What wakes the watch.
+#[derive(Debug)]
+enum FileWake {
+    /// Files changed.
+    Files(Vec<PathBuf>),
+    /// Ctrl-C or SIGTERM: finish the run under way, then stop.
+    Stop(&'static str),
+}
+
 #[derive(Debug, PartialEq)]
 enum Woken {
     /// These files changed (a burst folded into one).
@@ -138,7 +146,7 @@ enum Woken {
 /// Waits for a change to one of `files`, or until `deadline`; folds a
 /// burst into one. `Err` on stop.
 fn wait_for_change(
-    rx: &Receiver<Wake>,
+    rx: &Receiver<FileWake>,
     files: &BTreeSet<PathBuf>,
     deadline: Option<SystemTime>,
 ) -> Result<Woken, &'static str> {
@@ -153,14 +161,13 @@ fn wait_for_change(
         match next {
             Err(RecvTimeoutError::Timeout) => return Ok(Woken::Due),
             Err(RecvTimeoutError::Disconnected) => return Err("stopped"),
-            Ok(Wake::Stop(why)) => return Err(why),
-            Ok(Wake::Files(paths)) if touches(&paths, files) => {
+            Ok(FileWake::Stop(why)) => return Err(why),
+            Ok(FileWake::Files(paths)) if touches(&paths, files) => {
                 let mut changed = paths;
                 loop {
                     match rx.recv_timeout(DEBOUNCE) {
-                        Ok(Wake::Files(more)) => changed.extend(more),
-                        Ok(Wake::Stop(why)) => return Err(why),
-                        Ok(Wake::Cluster(..) | Wake::Lease) => {}
+                        Ok(FileWake::Files(more)) => changed.extend(more),
+                        Ok(FileWake::Stop(why)) => return Err(why),
                         Err(RecvTimeoutError::Timeout) => break,
                         Err(RecvTimeoutError::Disconnected) => return Err("stopped"),
                     }
@@ -170,7 +177,7 @@ fn wait_for_change(
                 changed.dedup();
                 return Ok(Woken::Changed(changed));
             }
-            Ok(_) => {}
+            Ok(FileWake::Files(_)) => {}
         }
     }
 }
@@ -184,17 +191,20 @@ fn print_stdout(text: &str) {
 /// stopped, again on every change of a file it read, and again when a run
 /// held its prune until the files settle. `run_once` is given when the
 /// watch last saw a file change (`None` for the first run).
-pub fn watch_files(
+pub(crate) fn watch_files(
     runtime: tokio::runtime::Handle,
     mut run_once: impl FnMut(Option<SystemTime>) -> (Result<Outcome, Failure>, Vec<PathBuf>),
 ) -> Result<Outcome, Failure> {
     let (tx, rx) = channel();
-    listen_for_stop(&runtime, tx.clone());
+    let stop = tx.clone();
+    crate::stop::on_stop(&runtime, move |why| {
+        let _ = stop.send(FileWake::Stop(why));
+    });
     let events = tx.clone();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(event) = res {
             if changes_content(&event.kind) {
-                let _ = events.send(Wake::Files(event.paths));
+                let _ = events.send(FileWake::Files(event.paths));
             }
         }
     })
@@ -278,16 +288,16 @@ mod tests {
             PathBuf::from("/r/lib.rhai"),
         ]
         .into();
-        tx.send(Wake::Files(vec![PathBuf::from("/r/notes.txt")]))
+        tx.send(FileWake::Files(vec![PathBuf::from("/r/notes.txt")]))
             .unwrap();
-        tx.send(Wake::Files(vec![PathBuf::from("/r/recipe.rhai")]))
+        tx.send(FileWake::Files(vec![PathBuf::from("/r/recipe.rhai")]))
             .unwrap();
-        tx.send(Wake::Files(vec![
+        tx.send(FileWake::Files(vec![
             PathBuf::from("/r/lib.rhai"),
             PathBuf::from("/r/.lib.rhai.swp"),
         ]))
         .unwrap();
-        tx.send(Wake::Files(vec![PathBuf::from("/r/recipe.rhai")]))
+        tx.send(FileWake::Files(vec![PathBuf::from("/r/recipe.rhai")]))
             .unwrap();
         let changed = wait_for_change(&rx, &files, None).unwrap();
         assert_eq!(
@@ -300,7 +310,7 @@ mod tests {
         // With a deadline and no change: due.
         let soon = SystemTime::now() + Duration::from_millis(20);
         assert_eq!(wait_for_change(&rx, &files, Some(soon)), Ok(Woken::Due));
-        tx.send(Wake::Stop("interrupted")).unwrap();
+        tx.send(FileWake::Stop("interrupted")).unwrap();
         assert_eq!(wait_for_change(&rx, &files, None), Err("interrupted"));
     }
 

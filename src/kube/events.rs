@@ -25,33 +25,39 @@ use std::rc::Rc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::Instant;
 
-/// The event of an object that appeared.
-pub const ADDED: &str = "added";
-/// The event of an object that changed.
-pub const MODIFIED: &str = "modified";
-/// The event of an object that is gone.
-pub const DELETED: &str = "deleted";
+/// What happened to a watched object, as its handler is told: the
+/// difference between what the handler last saw and what is there now
+/// (merged per object, see [`Pending`]). The script layer names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ObjectEvent {
+    /// The object appeared.
+    Added,
+    /// The object changed.
+    Modified,
+    /// The object is gone.
+    Deleted,
+}
 
 /// A watch a script registered with `kube::watch`.
 #[derive(Debug, Clone)]
-pub struct WatchSpec {
+pub(crate) struct WatchSpec {
     /// `apiVersion` of the watched kind.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// The watched kind.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Only this namespace (all when `None`).
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// Label selector.
-    pub labels: Option<String>,
+    pub(crate) labels: Option<String>,
     /// Field selector.
-    pub fields: Option<String>,
+    pub(crate) fields: Option<String>,
     /// Where the script registered it.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 impl WatchSpec {
     /// `v1 Secret in tls (labels a=b)`, for messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut text = format!("{} {}", self.api_version, self.kind);
         if let Some(ns) = &self.namespace {
             text.push_str(&format!(" in {ns}"));
@@ -67,11 +73,9 @@ impl WatchSpec {
 
 /// What wakes a long-running script's engine thread.
 #[derive(Debug)]
-pub enum Wake {
+pub(crate) enum Wake {
     /// A watch event: the watch's index and the raw event.
     Cluster(usize, RawEvent),
-    /// Files changed (`--watch`).
-    Files(Vec<std::path::PathBuf>),
     /// Ctrl-C or SIGTERM: finish what is running, then stop.
     Stop(&'static str),
     /// News from the task that renews the Lease: the term of leadership
@@ -81,7 +85,7 @@ pub enum Wake {
 
 /// A watcher event, reduced to what the handlers need.
 #[derive(Debug)]
-pub enum RawEvent {
+pub(crate) enum RawEvent {
     /// A (re)list starts.
     InitStart,
     /// An object seen during a (re)list.
@@ -94,31 +98,9 @@ pub enum RawEvent {
     Deleted(Value),
 }
 
-/// Sends Stop on Ctrl-C (SIGINT) or SIGTERM.
-pub fn listen_for_stop(runtime: &tokio::runtime::Handle, wake: Sender<Wake>) {
-    runtime.spawn(async move {
-        #[cfg(unix)]
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let terminate = std::future::pending::<()>();
-        let why = tokio::select! {
-            _ = tokio::signal::ctrl_c() => "interrupted",
-            _ = terminate => "terminated",
-        };
-        let _ = wake.send(Wake::Stop(why));
-    });
-}
-
 /// The longest wait between two attempts to reconnect a watch: once the API
 /// server is back, events (a renewed certificate) arrive within this much.
-pub const RECONNECT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const RECONNECT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The first wait before reconnecting a watch.
 const RECONNECT_FIRST: std::time::Duration = std::time::Duration::from_millis(250);
@@ -127,7 +109,7 @@ const RECONNECT_FIRST: std::time::Duration = std::time::Duration::from_millis(25
 /// start once the watch works again. kube-runtime's default grows to 30 s,
 /// so a watch caught up to half a minute after an API-server outage.
 #[derive(Debug, Clone)]
-pub struct ReconnectBackoff {
+pub(crate) struct ReconnectBackoff {
     next: std::time::Duration,
 }
 
@@ -249,14 +231,14 @@ fn resource_version(obj: &Value) -> String {
 /// replays every object: unchanged ones are not reported again, changed ones
 /// are `modified`, and objects that vanished meanwhile are `deleted`.
 #[derive(Debug, Default)]
-pub struct Classifier {
+pub(crate) struct Classifier {
     known: HashMap<String, (String, Value)>,
     relisting: Option<HashSet<String>>,
 }
 
 impl Classifier {
     /// The events a raw event amounts to, in order.
-    pub fn classify(&mut self, raw: RawEvent) -> Vec<(&'static str, Value)> {
+    pub(crate) fn classify(&mut self, raw: RawEvent) -> Vec<(ObjectEvent, Value)> {
         match raw {
             RawEvent::InitStart => {
                 self.relisting = Some(HashSet::new());
@@ -280,24 +262,24 @@ impl Classifier {
                     .collect();
                 gone.into_iter()
                     .filter_map(|k| self.known.remove(&k))
-                    .map(|(_, obj)| (DELETED, obj))
+                    .map(|(_, obj)| (ObjectEvent::Deleted, obj))
                     .collect()
             }
             RawEvent::Applied(obj) => self.upsert(obj).into_iter().collect(),
             RawEvent::Deleted(obj) => {
                 self.known.remove(&uid(&obj));
-                vec![(DELETED, obj)]
+                vec![(ObjectEvent::Deleted, obj)]
             }
         }
     }
 
-    fn upsert(&mut self, obj: Value) -> Option<(&'static str, Value)> {
+    fn upsert(&mut self, obj: Value) -> Option<(ObjectEvent, Value)> {
         let key = uid(&obj);
         let rv = resource_version(&obj);
         let event = match self.known.get(&key) {
-            None => ADDED,
+            None => ObjectEvent::Added,
             Some((old, _)) if *old == rv => return None,
-            Some(_) => MODIFIED,
+            Some(_) => ObjectEvent::Modified,
         };
         self.known.insert(key, (rv, obj.clone()));
         Some((event, obj))
@@ -333,20 +315,20 @@ struct Merged {
 /// call per object, and a burst of changes to one object at most two: the
 /// one running when the burst began, and one for its end.
 #[derive(Debug, Default)]
-pub struct Pending {
+pub(crate) struct Pending {
     order: VecDeque<ObjectKey>,
     waiting: HashMap<ObjectKey, Merged>,
 }
 
 impl Pending {
-    /// Adds `event` (`added`, `modified` or `deleted`) of `object` from watch `watch`.
-    pub fn push(&mut self, watch: usize, event: &str, object: Value) {
+    /// Adds `event` of `object` from watch `watch`.
+    pub(crate) fn push(&mut self, watch: usize, event: ObjectEvent, object: Value) {
         let key = ObjectKey {
             watch,
             namespace: namespace_of(&object).unwrap_or_default(),
             name: name_of(&object),
         };
-        let exists = event != DELETED;
+        let exists = event != ObjectEvent::Deleted;
         if let Some(merged) = self.waiting.get_mut(&key) {
             merged.exists = exists;
             merged.object = object;
@@ -360,7 +342,7 @@ impl Pending {
         self.waiting.insert(
             key.clone(),
             Merged {
-                existed: event != ADDED,
+                existed: event != ObjectEvent::Added,
                 exists,
                 object,
             },
@@ -370,15 +352,15 @@ impl Pending {
 
     /// The next event to hand to its handler: the watch, the merged event
     /// and the latest object.
-    pub fn pop(&mut self) -> Option<(usize, &'static str, Value)> {
+    pub(crate) fn pop(&mut self) -> Option<(usize, ObjectEvent, Value)> {
         while let Some(key) = self.order.pop_front() {
             let Some(merged) = self.waiting.remove(&key) else {
                 continue;
             };
             let event = match (merged.existed, merged.exists) {
-                (false, true) => ADDED,
-                (true, true) => MODIFIED,
-                (true, false) => DELETED,
+                (false, true) => ObjectEvent::Added,
+                (true, true) => ObjectEvent::Modified,
+                (true, false) => ObjectEvent::Deleted,
                 (false, false) => continue,
             };
             return Some((key.watch, event, merged.object));
@@ -387,19 +369,20 @@ impl Pending {
     }
 
     /// Whether no event waits.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.waiting.is_empty()
     }
 
     /// How many objects have an event waiting.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.waiting.len()
     }
 }
 
 /// Runs `watches` until Ctrl-C or SIGTERM, calling `on_event(index, event,
-/// object, leadership)` (`index` into `watches`) for each `added`,
-/// `modified` or `deleted` object, one at a time, with events that arrived
+/// object, leadership)` (`index` into `watches`) for each object added,
+/// modified or deleted, one at a time, with events that arrived
 /// meanwhile merged per object ([`Pending`]).
 ///
 /// With `lease`, this copy first takes the Lease (waiting while another copy
@@ -415,14 +398,14 @@ impl Pending {
 /// `on_lead` runs at the start of every term that begins afresh, before the
 /// watches: the script's body plan is applied there, by the leader only.
 /// Its error ends the serving (the Lease is released).
-pub fn serve<E: From<KubeError>>(
+pub(crate) fn serve<E: From<KubeError>>(
     runtime: &tokio::runtime::Handle,
     cluster: &Rc<Cluster>,
     watches: &[WatchSpec],
     lease: Option<LeaseSettings>,
     wake: (Sender<Wake>, Receiver<Wake>),
     mut on_lead: impl FnMut(&Leadership) -> std::result::Result<(), E>,
-    mut on_event: impl FnMut(usize, &str, &Value, &Leadership),
+    mut on_event: impl FnMut(usize, ObjectEvent, &Value, &Leadership),
 ) -> std::result::Result<(), E> {
     let (tx, rx) = wake;
     let mut kinds = Vec::new();
@@ -435,20 +418,23 @@ pub fn serve<E: From<KubeError>>(
             })?;
         kinds.push(kind);
     }
-    listen_for_stop(runtime, tx.clone());
+    let stop = tx.clone();
+    crate::stop::on_stop(runtime, move |why| {
+        let _ = stop.send(Wake::Stop(why));
+    });
     let election = lease.map(|settings| Election::new(cluster, settings));
     let nudge = tx.clone();
-    let mut leadership = Leadership::new(runtime.clone(), election, move || {
+    let mut leadership = Leadership::new(election, move || {
         let _ = nudge.send(Wake::Lease);
     });
-    let mut seen = Seen::new(watches.len());
+    let mut seen = Told::new(watches.len());
     // Asked to reconcile: the term goes on, the watches start afresh.
     let mut reconcile = false;
     loop {
         let lead = if std::mem::take(&mut reconcile) {
             Lead::Fresh
         } else {
-            wait_to_lead(&mut leadership, &rx)?
+            wait_to_lead(runtime, &mut leadership, &rx)?
         };
         match lead {
             Lead::Stop(why) => {
@@ -457,9 +443,9 @@ pub fn serve<E: From<KubeError>>(
             }
             Lead::Resumed => {}
             Lead::Fresh => {
-                seen = Seen::new(watches.len());
+                seen = Told::new(watches.len());
                 if let Err(e) = on_lead(&leadership) {
-                    leadership.release();
+                    runtime.block_on(leadership.release());
                     return Err(e);
                 }
             }
@@ -478,7 +464,7 @@ pub fn serve<E: From<KubeError>>(
         match (end, stop_meanwhile) {
             (TermEnd::Stop(why), _) | (TermEnd::Lost(_) | TermEnd::Reconcile, Some(why)) => {
                 tracing::info!("{why}: stopping the watches");
-                leadership.release();
+                runtime.block_on(leadership.release());
                 return Ok(());
             }
             (TermEnd::Reconcile, None) => {
@@ -506,14 +492,14 @@ enum TermEnd {
 
 /// What the handlers have been told, kept from one term of leadership to
 /// the next when no other copy led in between.
-struct Seen {
+struct Told {
     classifiers: Vec<Classifier>,
     pending: Pending,
 }
 
-impl Seen {
-    fn new(watch_count: usize) -> Seen {
-        Seen {
+impl Told {
+    fn new(watch_count: usize) -> Told {
+        Told {
             classifiers: (0..watch_count).map(|_| Classifier::default()).collect(),
             pending: Pending::default(),
         }
@@ -531,9 +517,13 @@ enum Lead {
 }
 
 /// Waits until this copy leads, or is stopped.
-fn wait_to_lead(leadership: &mut Leadership, rx: &Receiver<Wake>) -> Result<Lead> {
+fn wait_to_lead(
+    runtime: &tokio::runtime::Handle,
+    leadership: &mut Leadership,
+    rx: &Receiver<Wake>,
+) -> Result<Lead> {
     loop {
-        let wait = match leadership.try_lead()? {
+        let wait = match runtime.block_on(leadership.try_lead())? {
             Look::Leads { resumed: true } => return Ok(Lead::Resumed),
             Look::Leads { resumed: false } => return Ok(Lead::Fresh),
             Look::Wait(wait) => wait,
@@ -557,10 +547,10 @@ fn wait_to_lead(leadership: &mut Leadership, rx: &Receiver<Wake>) -> Result<Lead
 fn serve_term(
     rx: &Receiver<Wake>,
     leadership: &mut Leadership,
-    seen: &mut Seen,
-    on_event: &mut impl FnMut(usize, &str, &Value, &Leadership),
+    seen: &mut Told,
+    on_event: &mut impl FnMut(usize, ObjectEvent, &Value, &Leadership),
 ) -> TermEnd {
-    let Seen {
+    let Told {
         classifiers,
         pending,
     } = seen;
@@ -615,7 +605,7 @@ fn serve_term(
 fn take(wake: Wake, classifiers: &mut [Classifier], pending: &mut Pending) -> Option<&'static str> {
     match wake {
         Wake::Stop(why) => Some(why),
-        Wake::Files(_) | Wake::Lease => None,
+        Wake::Lease => None,
         Wake::Cluster(index, raw) => {
             if let Some(classifier) = classifiers.get_mut(index) {
                 for (event, object) in classifier.classify(raw) {
@@ -652,7 +642,7 @@ fn stop_watches(
 }
 
 /// `Kind ns/name` (or `Kind name`) of a watched object, for messages.
-pub fn describe_object(kind: &str, object: &Value) -> String {
+pub(crate) fn describe_object(kind: &str, object: &Value) -> String {
     crate::objects::describe(kind, namespace_of(object).as_deref(), &name_of(object))
 }
 
@@ -665,10 +655,17 @@ mod tests {
         json!({"metadata": {"uid": uid, "name": uid, "resourceVersion": rv}})
     }
 
-    fn kinds(events: Vec<(&'static str, Value)>) -> Vec<String> {
+    use ObjectEvent::{Added as ADDED, Deleted as DELETED, Modified as MODIFIED};
+
+    /// The event as scripts name it, for the expectations below.
+    fn word(event: ObjectEvent) -> String {
+        format!("{event:?}").to_lowercase()
+    }
+
+    fn kinds(events: Vec<(ObjectEvent, Value)>) -> Vec<String> {
         events
             .into_iter()
-            .map(|(e, o)| format!("{e} {}", name_of(&o)))
+            .map(|(e, o)| format!("{} {}", word(e), name_of(&o)))
             .collect()
     }
 
@@ -720,7 +717,8 @@ mod tests {
         std::iter::from_fn(|| pending.pop())
             .map(|(watch, e, o)| {
                 format!(
-                    "{watch} {e} {}/{} {}",
+                    "{watch} {} {}/{} {}",
+                    word(e),
                     namespace_of(&o).unwrap_or_default(),
                     name_of(&o),
                     o["data"]["v"].as_str().unwrap_or_default()
@@ -742,7 +740,7 @@ mod tests {
 
     #[test]
     fn merged_events_tell_the_difference_from_what_the_handler_last_saw() {
-        let cases: &[(&[&str], Option<&str>)] = &[
+        let cases: &[(&[ObjectEvent], Option<ObjectEvent>)] = &[
             (&[ADDED, MODIFIED, MODIFIED], Some(ADDED)),
             (&[MODIFIED, DELETED], Some(DELETED)),
             (&[MODIFIED, MODIFIED, DELETED], Some(DELETED)),
@@ -755,12 +753,12 @@ mod tests {
         for (events, expected) in cases {
             let mut p = Pending::default();
             for (i, e) in events.iter().enumerate() {
-                p.push(0, e, named("a", "x", &i.to_string()));
+                p.push(0, *e, named("a", "x", &i.to_string()));
             }
             let last = (events.len() - 1).to_string();
             let want: Vec<String> = expected
                 .iter()
-                .map(|e| format!("0 {e} a/x {last}"))
+                .map(|e| format!("0 {} a/x {last}", word(*e)))
                 .collect();
             assert_eq!(drain(&mut p), want, "{events:?}");
         }
@@ -814,7 +812,7 @@ mod tests {
         feed(&mut p, RawEvent::Applied(obj("b", "2")));
         feed(&mut p, RawEvent::Applied(obj("b", "3")));
         let calls: Vec<String> = std::iter::from_fn(|| p.pop())
-            .map(|(_, e, o)| format!("{e} {} {}", name_of(&o), resource_version(&o)))
+            .map(|(_, e, o)| format!("{} {} {}", word(e), name_of(&o), resource_version(&o)))
             .collect();
         assert_eq!(calls, ["added a 1", "added b 3", "added c 1"]);
     }

@@ -925,9 +925,9 @@ async fn renew_while_held(
 
 /// What the serve loop of `kube::watch` asks of the election: may this copy
 /// act now? Without an election (a server dry run, which persists nothing
-/// and so must not hold a Lease either) it always may.
+/// and so must not hold a Lease either) it always may. Its calls that talk
+/// to the API server are async: the caller decides where they run.
 pub struct Leadership {
-    runtime: tokio::runtime::Handle,
     /// Shared with the renewal task while this copy leads.
     election: Option<Arc<tokio::sync::Mutex<Election>>>,
     /// The election's timing and Lease, for messages.
@@ -949,17 +949,12 @@ impl Leadership {
     /// The leadership of a copy in `election` (`None`: no election);
     /// `nudge` is called when the renewal task ends a term or hears of a
     /// reconcile request, to wake the loop that waits for events.
-    pub fn new(
-        runtime: tokio::runtime::Handle,
-        election: Option<Election>,
-        nudge: impl Fn() + Send + Sync + 'static,
-    ) -> Leadership {
+    pub fn new(election: Option<Election>, nudge: impl Fn() + Send + Sync + 'static) -> Leadership {
         let (times, what) = election.as_ref().map_or_else(
             || (LeaseTimes::default(), String::new()),
             |e| (e.settings().times, e.settings().describe()),
         );
         Leadership {
-            runtime,
             election: election.map(|e| Arc::new(tokio::sync::Mutex::new(e))),
             times,
             what,
@@ -974,15 +969,15 @@ impl Leadership {
     /// One look at the Lease, taking it when it is free or expired. An
     /// error when looking cannot succeed (no permission, no namespace).
     /// A term under way ends first: its view of the Lease is not trusted.
-    pub fn try_lead(&mut self) -> super::error::Result<Look> {
-        self.end_term();
+    pub async fn try_lead(&mut self) -> super::error::Result<Look> {
+        self.end_term().await;
         let Some(election) = self.election.clone() else {
             return Ok(Look::Leads { resumed: false });
         };
         let what = self.what.clone();
-        let mut election = self.runtime.block_on(election.lock_owned());
+        let mut election = election.lock_owned().await;
         let me = election.settings().identity.clone();
-        match self.runtime.block_on(election.try_lead()) {
+        match election.try_lead().await {
             Ok(Attempt::Leading { resumed }) => {
                 let cut = std::mem::take(&mut self.cut);
                 if resumed && !cut {
@@ -1026,28 +1021,27 @@ impl Leadership {
         }
     }
 
-    /// Starts renewing the Lease just taken, on its own task.
+    /// Starts renewing the Lease just taken, on its own task (of the
+    /// runtime the caller runs on).
     fn start_term(&mut self, renewed_at: Stamp) {
         let Some(election) = self.election.clone() else {
             return;
         };
         let hold = Arc::new(Hold::new(self.times, self.what.clone(), renewed_at));
-        let renewal =
-            self.runtime
-                .spawn(renew_while_held(election, hold.clone(), self.nudge.clone()));
+        let renewal = tokio::spawn(renew_while_held(election, hold.clone(), self.nudge.clone()));
         self.term = Some(Term { hold, renewal });
     }
 
     /// Stops the renewal task of the term under way, if any; whether the
     /// term was still valid. A write of the term that may have landed after
     /// it ended is said, and the copy that leads is asked to reconcile.
-    fn end_term(&mut self) -> bool {
+    async fn end_term(&mut self) -> bool {
         let Some(term) = self.term.take() else {
             return false;
         };
         term.renewal.abort();
         // Returns once the task is gone: it renews nothing after this.
-        let _ = self.runtime.block_on(term.renewal);
+        let _ = term.renewal.await;
         let valid = term.hold.check().is_ok();
         let (refused, late) = {
             let state = term.hold.state();
@@ -1058,15 +1052,15 @@ impl Leadership {
             return valid;
         };
         if !valid {
-            self.runtime.block_on(election.lock()).abandon();
+            election.lock().await.abandon();
         }
         if late {
             let what = self.what.clone();
             let bound = self.times.duration;
-            let asked = self.runtime.block_on(async move {
+            let asked = {
                 let mut election = election.lock().await;
                 tokio::time::timeout(bound, election.request_reconcile()).await
-            });
+            };
             match asked {
                 Ok(Ok(())) => tracing::warn!("a write this copy had on its way when its term ended may have landed after another copy took {what}: it asked the copy that leads to reconcile from a full list"),
                 Ok(Err(e)) => tracing::warn!("a write this copy had on its way when its term ended may have landed after another copy took {what}, and asking the copy that leads to reconcile failed: {e}"),
@@ -1130,17 +1124,15 @@ impl Leadership {
 
     /// Gives the Lease up when this copy stops, so another takes over at
     /// its next look rather than after the lease's duration.
-    pub fn release(&mut self) {
-        if !self.end_term() {
+    pub async fn release(&mut self) {
+        if !self.end_term().await {
             return;
         }
         let Some(election) = self.election.clone() else {
             return;
         };
         let what = self.what.clone();
-        let result = self
-            .runtime
-            .block_on(async move { election.lock().await.release().await });
+        let result = election.lock().await.release().await;
         match result {
             Ok(()) => tracing::info!("{what} released"),
             Err(e) => tracing::warn!(

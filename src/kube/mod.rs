@@ -28,12 +28,4 @@ pub mod wait;
 
 pub use error::{KubeError, Result};
 
-use crate::plan::{INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL};
-
-/// Labels every object of a run carries (besides the recipe's own).
-pub fn run_labels(instance: &str) -> [(&'static str, String); 2] {
-    [
-        (MANAGED_BY_LABEL, MANAGED_BY.to_string()),
-        (INSTANCE_LABEL, instance.to_string()),
-    ]
-}
+pub use crate::plan::run_labels;

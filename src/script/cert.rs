@@ -1,9 +1,11 @@
 //! `cert::` for scripts: inspect certificates, make test ones, read
 //! cert-manager's status.
 
-use super::support::{script_error, to_json, to_script, unknown_option, RhaiResultOf};
+use super::options::{self, given, ScriptOptions, Shown};
+use super::support::{script_error, to_json, to_script, RhaiResultOf};
 use crate::cert::*;
 use rhai::plugin::*;
+use serde::Deserialize;
 use serde_json::Value;
 
 fn names_of(ctx: &NativeCallContext, function: &str, names: &Dynamic) -> RhaiResultOf<Vec<String>> {
@@ -23,43 +25,53 @@ fn names_of(ctx: &NativeCallContext, function: &str, names: &Dynamic) -> RhaiRes
     }
 }
 
+/// The options of `cert::self_signed`, `cert::ca` and `cert::issue`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct CertOptions {
+    #[serde(deserialize_with = "given")]
+    days: Option<Days>,
+    #[serde(deserialize_with = "given")]
+    common_name: Option<String>,
+}
+
+impl ScriptOptions for CertOptions {
+    fn expected(key: &str) -> (&'static str, Shown) {
+        match key {
+            "days" => ("a whole number of days (-36500 to 36500)", Shown::Value),
+            _ => ("a string", Shown::Type),
+        }
+    }
+}
+
+/// Days from now, at most a hundred years either way.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "rhai::INT")]
+struct Days(i64);
+
+impl TryFrom<rhai::INT> for Days {
+    type Error = &'static str;
+
+    fn try_from(days: rhai::INT) -> Result<Days, &'static str> {
+        if days.abs() <= 36_500 {
+            Ok(Days(days))
+        } else {
+            Err("more than 36500 days")
+        }
+    }
+}
+
 fn options_of(
     ctx: &NativeCallContext,
     function: &str,
     options: &rhai::Map,
     default_days: i64,
 ) -> RhaiResultOf<Options> {
-    const KNOWN: &[&str] = &["days", "common_name"];
-    let mut result = Options {
-        days: default_days,
-        common_name: None,
-    };
-    for (key, value) in options {
-        match key.as_str() {
-            "days" => {
-                result.days = value
-                    .as_int()
-                    .ok()
-                    .filter(|d| d.abs() <= 36_500)
-                    .ok_or_else(|| {
-                        script_error(
-                            ctx,
-                            format!("{function}: option days must be a whole number of days (-36500 to 36500), not {value}"),
-                        )
-                    })?;
-            }
-            "common_name" => {
-                result.common_name = Some(value.clone().into_string().map_err(|t| {
-                    script_error(
-                        ctx,
-                        format!("{function}: option common_name must be a string, not {t}"),
-                    )
-                })?);
-            }
-            other => return Err(unknown_option(ctx, function, other, KNOWN)),
-        }
-    }
-    Ok(result)
+    let given: CertOptions = options::parse(ctx, function, options)?;
+    Ok(Options {
+        days: given.days.map_or(default_days, |Days(d)| d),
+        common_name: given.common_name,
+    })
 }
 
 fn pair_to_script(pair: Pair) -> Dynamic {
@@ -89,7 +101,7 @@ pub mod cert_api {
     pub fn inspect(ctx: NativeCallContext, value: Dynamic) -> RhaiResultOf<Dynamic> {
         let info = crate::cert::inspect_value(&to_json(&value)?)
             .map_err(|e| script_error(&ctx, format!("cert::inspect: {e}")))?;
-        to_script(&ctx, &info)
+        Ok(Dynamic::from(info))
     }
 
     /// Whether the certificate covers `host` (wildcards cover exactly one

@@ -11,8 +11,8 @@ pub mod config_api {
     #[rhai_fn(return_raw)]
     pub fn require(ctx: NativeCallContext, path: &str) -> RhaiResultOf<Dynamic> {
         let run = crate::script::support::RunHandle::from_context(&ctx)?;
-        let state = run.state();
-        let value = state
+        let value = run
+            .context()
             .config
             .require(path)
             .map_err(|e| crate::script::support::script_error(&ctx, e))?;
@@ -25,8 +25,7 @@ pub mod config_api {
     #[rhai_fn(return_raw)]
     pub fn source(ctx: NativeCallContext, path: &str) -> RhaiResultOf<Dynamic> {
         let run = crate::script::support::RunHandle::from_context(&ctx)?;
-        let state = run.state();
-        Ok(match state.config.origin(path) {
+        Ok(match run.context().config.origin(path) {
             Some(origin) => origin.to_string().into(),
             None => Dynamic::UNIT,
         })

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// Writes one definition file per namespace (and Rhai's built-ins, and the
 /// `args` and `config` constants every recipe sees) into `dir`, creating it;
 /// returns the files written, sorted.
-pub fn write_definitions(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub(crate) fn write_definitions(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut engine = Engine::new();
     register_host_modules(&mut engine);
     let mut scope = Scope::new();

@@ -1,61 +1,60 @@
 //! `discover::` for scripts: the layer a cluster already runs, each part
 //! found by what it is (see [`crate::discover`]).
 
-use super::support::{
-    bad_option, script_error, to_script, unknown_option, RhaiResultOf, RunHandle,
-};
+use super::options::{self, ScriptOptions, Shown};
+use super::support::{script_error, to_script, RhaiResultOf, RunHandle};
 use crate::discover::{self, Layer, Wanted};
 use rhai::plugin::*;
+use serde::Deserialize;
 
 const FUNCTION: &str = "discover::layer";
 
-/// The text of a string option, `None` when absent or `()`.
-fn text(ctx: &NativeCallContext, key: &str, value: &Dynamic) -> RhaiResultOf<Option<String>> {
-    if value.is_unit() {
-        return Ok(None);
+/// The options of `discover::layer`; `()` counts as absent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct LayerOptions {
+    domain: Option<String>,
+    internal_domain: Option<String>,
+    load_balancer_ip: Option<String>,
+    /// Each range is checked below, to name the one that is not text.
+    address_pool: Option<Vec<Dynamic>>,
+    traefik_service: Option<String>,
+}
+
+impl ScriptOptions for LayerOptions {
+    fn expected(key: &str) -> (&'static str, Shown) {
+        match key {
+            "address_pool" => ("a list of ranges", Shown::Value),
+            _ => ("a string", Shown::Value),
+        }
     }
-    value
-        .clone()
-        .into_string()
-        .map(Some)
-        .map_err(|_| bad_option(ctx, FUNCTION, key, "a string", value))
 }
 
 /// What the options say is wanted.
 fn wanted(ctx: &NativeCallContext, options: &rhai::Map) -> RhaiResultOf<Wanted> {
-    const KNOWN: &[&str] = &[
-        "domain",
-        "internal_domain",
-        "load_balancer_ip",
-        "address_pool",
-        "traefik_service",
-    ];
-    let mut wanted = Wanted::default();
-    for (key, value) in options {
-        match key.as_str() {
-            "domain" => wanted.domain = text(ctx, key, value)?.unwrap_or_default(),
-            "internal_domain" => wanted.internal_domain = text(ctx, key, value)?,
-            "traefik_service" => wanted.traefik_service = text(ctx, key, value)?,
-            "load_balancer_ip" => {
-                wanted.load_balancer_ip = text(ctx, key, value)?
-                    .map(|ip| discover::address(&ip))
-                    .transpose()
-                    .map_err(|e| script_error(ctx, format!("{FUNCTION}: {e}")))?;
-            }
-            "address_pool" if value.is_unit() => {}
-            "address_pool" => {
-                let list = value
-                    .clone()
-                    .into_array()
-                    .map_err(|_| bad_option(ctx, FUNCTION, key, "a list of ranges", value))?;
-                for range in list {
-                    wanted
-                        .address_pool
-                        .push(text(ctx, key, &range)?.unwrap_or_default());
-                }
-            }
-            other => return Err(unknown_option(ctx, FUNCTION, other, KNOWN)),
-        }
+    let given: LayerOptions = options::parse(ctx, FUNCTION, options)?;
+    let mut wanted = Wanted {
+        domain: given.domain.unwrap_or_default(),
+        internal_domain: given.internal_domain,
+        traefik_service: given.traefik_service,
+        ..Wanted::default()
+    };
+    wanted.load_balancer_ip = given
+        .load_balancer_ip
+        .map(|ip| discover::address(&ip))
+        .transpose()
+        .map_err(|e| script_error(ctx, format!("{FUNCTION}: {e}")))?;
+    for range in given.address_pool.unwrap_or_default() {
+        let text = match range.is_unit() {
+            true => String::new(),
+            false => range.clone().into_string().map_err(|_| {
+                script_error(
+                    ctx,
+                    format!("{FUNCTION}: option address_pool must be a string, not {range}"),
+                )
+            })?,
+        };
+        wanted.address_pool.push(text);
     }
     if wanted.domain.is_empty() {
         return Err(script_error(
@@ -92,13 +91,14 @@ pub mod discover_api {
             .map_err(|e| script_error(&ctx, crate::kube::error::chain(&e)))?;
         let layer = Layer::read(&listed, &wanted);
         // The checks before the writes need not read these again.
-        let mut state = run.state();
-        for (api_version, kind, items) in listed.into_lists() {
-            state
-                .reads
-                .record_list(api_version, kind, None, None, None, items);
-        }
-        drop(state);
+        run.record(|evaluation| {
+            for (api_version, kind, items) in listed.into_lists() {
+                evaluation
+                    .produced
+                    .reads
+                    .record_list(api_version, kind, None, None, None, items);
+            }
+        })?;
         to_script(&ctx, &layer)
     }
 

@@ -1,12 +1,37 @@
 //! `dns::` for scripts: resolve names, and check what ExternalDNS should
 //! have published.
 
-use super::support::{
-    bad_option, positive_seconds, script_error, to_script, unknown_option, RhaiResultOf, RunHandle,
-};
+use super::options::{self, given, ScriptOptions, Seconds, Shown};
+use super::support::{script_error, to_script, RhaiResultOf, RunHandle};
 use crate::dns::*;
 use hickory_resolver::proto::rr::RecordType;
 use rhai::plugin::*;
+use serde::Deserialize;
+
+/// The options of `dns::resolve`, `dns::expect` and `dns::authority`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct QueryOptions {
+    /// `"ip:port"`; `()` or `""`: the system's nameserver.
+    server: Option<String>,
+    #[serde(deserialize_with = "given")]
+    tcp: Option<bool>,
+    #[serde(deserialize_with = "given")]
+    follow: Option<bool>,
+    #[serde(deserialize_with = "given")]
+    timeout: Option<Seconds>,
+}
+
+impl ScriptOptions for QueryOptions {
+    fn expected(key: &str) -> (&'static str, Shown) {
+        let words = match key {
+            "server" => "\"ip:port\"",
+            "timeout" => "a positive number of seconds",
+            _ => "true or false",
+        };
+        (words, Shown::Value)
+    }
+}
 
 fn query_from(
     ctx: &NativeCallContext,
@@ -15,32 +40,16 @@ fn query_from(
     record_type: RecordType,
     options: &rhai::Map,
 ) -> RhaiResultOf<Query> {
-    const KNOWN: &[&str] = &["server", "tcp", "follow", "timeout"];
+    let given: QueryOptions = options::parse(ctx, function, options)?;
     let mut query = Query::new(name, record_type);
-    for (key, value) in options {
-        let bad = |what: &str| bad_option(ctx, function, key, what, value);
-        match key.as_str() {
-            "server" if value.is_unit() => {}
-            "server" => {
-                let text = value
-                    .clone()
-                    .into_string()
-                    .map_err(|_| bad("\"ip:port\""))?;
-                if !text.is_empty() {
-                    query.server = Some(
-                        server_address(&text)
-                            .map_err(|e| script_error(ctx, format!("{function}: {e}")))?,
-                    );
-                }
-            }
-            "tcp" => query.tcp = value.as_bool().map_err(|_| bad("true or false"))?,
-            "follow" => query.follow = value.as_bool().map_err(|_| bad("true or false"))?,
-            "timeout" => {
-                query.timeout =
-                    positive_seconds(value).ok_or_else(|| bad("a positive number of seconds"))?;
-            }
-            other => return Err(unknown_option(ctx, function, other, KNOWN)),
-        }
+    if let Some(text) = given.server.filter(|s| !s.is_empty()) {
+        query.server =
+            Some(server_address(&text).map_err(|e| script_error(ctx, format!("{function}: {e}")))?);
+    }
+    query.tcp = given.tcp.unwrap_or(query.tcp);
+    query.follow = given.follow.unwrap_or(query.follow);
+    if let Some(Seconds(timeout)) = given.timeout {
+        query.timeout = timeout;
     }
     Ok(query)
 }

@@ -5,9 +5,9 @@ use super::errors::describe_error;
 use super::limits::{
     self, MAX_CALL_LEVELS, MAX_COLLECTION_SIZE, MAX_IMPORT_DEPTH, MAX_OPERATIONS, MAX_STRING_SIZE,
 };
-use super::support::{from_json, to_json, RhaiResultOf, RunHandle, Watch};
-use crate::config::Config;
-use crate::files::ReadScope;
+use super::support::{
+    from_json, to_json, Produced, RhaiResultOf, RunContext, RunFiles, RunHandle, Watch,
+};
 use crate::kube::apply::ExecOptions;
 use crate::kube::cluster::Cluster;
 use crate::params::{self, Param};
@@ -23,7 +23,7 @@ use std::rc::Rc;
 
 /// The stdlib modules built into the binary, so an installed wildrun works
 /// without the source tree. A `stdlib/` folder on disk takes precedence.
-pub const EMBEDDED_STDLIB: &[(&str, &str)] = &[
+pub(crate) const EMBEDDED_STDLIB: &[(&str, &str)] = &[
     ("visibility", include_str!("../../stdlib/visibility.rhai")),
     (
         "reachability",
@@ -50,14 +50,14 @@ pub const EMBEDDED_STDLIB: &[(&str, &str)] = &[
 /// is bounded by [`MAX_IMPORT_DEPTH`].
 struct RecipeResolver {
     dirs: Vec<PathBuf>,
-    run: RunHandle,
+    files: Rc<RunFiles>,
     cache: RefCell<HashMap<PathBuf, Shared<Module>>>,
     /// The recipe, then each module being loaded: key and name as shown.
     loading: RefCell<Vec<(PathBuf, String)>>,
 }
 
 impl RecipeResolver {
-    fn new(recipe: &Path, recipe_dir: &Path, run: RunHandle) -> RecipeResolver {
+    fn new(recipe: &Path, recipe_dir: &Path, files: Rc<RunFiles>) -> RecipeResolver {
         let mut dirs = vec![recipe_dir.to_path_buf()];
         if let Some(dir) = std::env::var_os("WILDRUN_STDLIB") {
             dirs.push(PathBuf::from(dir));
@@ -72,7 +72,7 @@ impl RecipeResolver {
         let root = (module_key(recipe), crate::files::display_path(recipe));
         RecipeResolver {
             dirs,
-            run,
+            files,
             cache: RefCell::new(HashMap::new()),
             loading: RefCell::new(vec![root]),
         }
@@ -164,10 +164,10 @@ impl ModuleResolver for RecipeResolver {
                         pos,
                     )
                 })?;
-                self.run.track_file(&candidate);
+                self.files.track(&candidate);
                 // A module may read the files beside it.
                 if let Some(dir) = candidate.parent() {
-                    self.run.state().read_scope.allow(dir);
+                    self.files.allow_module_dir(dir);
                 }
                 let key = module_key(&candidate);
                 return self.compile_module(
@@ -196,6 +196,8 @@ fn module_key(path: &Path) -> PathBuf {
 /// package under its own name.
 pub(super) fn register_host_modules(engine: &mut Engine) {
     use rhai::packages::Package;
+    // Typed results' getters are global: property access looks only there.
+    super::results::ResultsPackage::new().register_into_engine(engine);
     super::kube::KubePackage::new().register_into_engine_as(engine, "kube");
     super::dns::DnsPackage::new().register_into_engine_as(engine, "dns");
     super::doctor::DoctorPackage::new().register_into_engine_as(engine, "doctor");
@@ -212,8 +214,9 @@ pub(super) fn register_host_modules(engine: &mut Engine) {
 }
 
 /// Builds the engine for one run of the recipe at `recipe`: limits, host
-/// modules, module resolver.
-pub fn new_engine(run: &RunHandle, recipe: &Path, recipe_dir: &Path) -> Engine {
+/// modules, module resolver (which records the modules it loads in `files`).
+/// The run itself is given to the engine once prepared ([`Session::start`]).
+fn new_engine(files: &Rc<RunFiles>, recipe: &Path, recipe_dir: &Path) -> Engine {
     let mut engine = Engine::new();
     engine
         .set_max_operations(MAX_OPERATIONS)
@@ -235,12 +238,12 @@ pub fn new_engine(run: &RunHandle, recipe: &Path, recipe_dir: &Path) -> Engine {
         eprintln!("{at}{text}");
     });
     register_host_modules(&mut engine);
-    engine.set_module_resolver(RecipeResolver::new(recipe, recipe_dir, run.clone()));
-    engine.set_default_tag(Dynamic::from(run.clone()));
+    engine.set_module_resolver(RecipeResolver::new(recipe, recipe_dir, files.clone()));
     engine
 }
 
-/// Every host function scripts can call, as `namespace::name`, sorted.
+/// Every host function scripts can call, as `namespace::name`, sorted
+/// (not the getters and printing of typed results, which are properties).
 pub fn script_functions() -> Vec<String> {
     let mut engine = Engine::new_raw();
     register_host_modules(&mut engine);
@@ -248,6 +251,7 @@ pub fn script_functions() -> Vec<String> {
         .gen_fn_signatures(false)
         .into_iter()
         .filter_map(|sig| sig.split('(').next().map(str::to_string))
+        .filter(|name| name.contains("::"))
         .collect();
     names.sort();
     names.dedup();
@@ -256,20 +260,20 @@ pub fn script_functions() -> Vec<String> {
 
 /// A compiled recipe.
 #[derive(Debug)]
-pub struct Recipe {
+pub(crate) struct Recipe {
     /// The script file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The path as shown to people.
-    pub display: String,
+    pub(crate) display: String,
     /// The recipe's description: its leading `//!` comment lines.
-    pub about: String,
+    pub(crate) about: String,
     /// The compiled script.
-    pub ast: AST,
+    pub(crate) ast: AST,
 }
 
 impl Recipe {
     /// Reads and compiles a recipe. A syntax error names file:line:column.
-    pub fn compile(engine: &Engine, path: &Path) -> Result<Recipe> {
+    pub(crate) fn compile(engine: &Engine, path: &Path) -> Result<Recipe> {
         let text = crate::files::read_text(path).context("cannot read the recipe")?;
         let display = crate::files::display_path(path);
         let mut ast = engine.compile(&text).map_err(|e| {
@@ -301,7 +305,7 @@ impl Recipe {
     /// no such function. A name in `reserved` (wildrun's own options) is refused.
     ///
     /// Only `params()` runs, not the recipe's body.
-    pub fn params(&self, engine: &Engine, reserved: &[String]) -> Result<Vec<Param>> {
+    pub(crate) fn params(&self, engine: &Engine, reserved: &[String]) -> Result<Vec<Param>> {
         let declared = self
             .ast
             .iter_functions()
@@ -318,7 +322,7 @@ impl Recipe {
     }
 
     /// Runs the recipe's body with `args` and `config` in scope.
-    pub fn run(&self, engine: &Engine, args: &Value, config: &Value) -> Result<()> {
+    pub(crate) fn run(&self, engine: &Engine, args: &Value, config: &Value) -> Result<()> {
         let mut scope = Scope::new();
         scope.push_constant("args", from_json(args).map_err(|e| anyhow!("args: {e}"))?);
         scope.push_constant(
@@ -331,97 +335,89 @@ impl Recipe {
     }
 }
 
-/// What running a recipe's body produced.
-#[derive(Debug, Default)]
-pub struct Produced {
-    /// What the script asked to apply.
-    pub plan: Plan,
-    /// Data the script wrote for stdout (`out::`).
-    pub stdout: String,
-    /// The exit code the script asked for (`out::exit_code`).
-    pub exit_code: Option<u8>,
-    /// Watches registered with `kube::watch`, to serve after applying.
-    pub watches: Vec<Watch>,
-    /// What the script read from the cluster, for the preflight of `plan`
-    /// if it is carried out at once (see [`crate::kube::reads`]).
-    pub reads: crate::kube::reads::Reads,
-}
-
-/// One recipe run: its state, its engine and the compiled recipe.
-///
-/// Host functions write into the run's state while the script runs (the
-/// engine's tag is Rhai's only way to reach them); what the script produced
-/// is taken out and returned by [`Session::run`], so nothing outside the
-/// script layer reads the state back.
-pub struct Session {
-    run: RunHandle,
+/// A compiled recipe, before its run is prepared: enough to read the
+/// parameters it declares. [`Session::start`] gives it its run.
+pub(crate) struct Session {
     engine: Engine,
     /// The compiled recipe.
-    pub recipe: Recipe,
+    pub(crate) recipe: Recipe,
 }
 
 impl Session {
-    /// Compiles the recipe at `script` for the run `run`.
-    pub fn open(run: RunHandle, script: &Path, recipe_dir: &Path) -> Result<Session> {
-        run.track_file(script);
-        let engine = new_engine(&run, script, recipe_dir);
+    /// Compiles the recipe at `script`; the files it and its modules read
+    /// are recorded in `files`.
+    pub(crate) fn open(files: &Rc<RunFiles>, script: &Path, recipe_dir: &Path) -> Result<Session> {
+        files.track(script);
+        let engine = new_engine(files, script, recipe_dir);
         let recipe = Recipe::compile(&engine, script)?;
-        Ok(Session {
-            run,
-            engine,
-            recipe,
-        })
+        Ok(Session { engine, recipe })
     }
 
     /// The parameters the recipe declares (see [`Recipe::params`]).
-    pub fn params(&self, reserved: &[String]) -> Result<Vec<Param>> {
+    pub(crate) fn params(&self, reserved: &[String]) -> Result<Vec<Param>> {
         self.recipe.params(&self.engine, reserved)
     }
 
-    /// Gives the run its configuration, the folders it may read and its
-    /// instance label, before the body runs.
-    pub fn configure(&self, config: Config, read_scope: ReadScope, instance: String) {
-        let mut state = self.run.state();
-        state.config = config;
-        state.read_scope = read_scope;
-        state.instance = instance;
+    /// The prepared run of this recipe: host functions find `context`
+    /// through the engine's tag from now on.
+    pub(crate) fn start(mut self, context: RunContext, files: Rc<RunFiles>) -> ScriptRun {
+        let run = RunHandle::new(context, files);
+        self.engine.set_default_tag(Dynamic::from(run.clone()));
+        ScriptRun {
+            run,
+            engine: self.engine,
+            recipe: self.recipe,
+        }
+    }
+}
+
+/// A prepared recipe run: its context, its engine and the compiled recipe.
+///
+/// Host functions add to the evaluation under way (the engine's tag is
+/// Rhai's only way to reach them); each evaluation is returned as
+/// [`Produced`], so nothing outside the script layer reads the run back.
+pub(crate) struct ScriptRun {
+    run: RunHandle,
+    engine: Engine,
+    recipe: Recipe,
+}
+
+impl ScriptRun {
+    /// Runs the recipe's body with `args` and the configuration in scope,
+    /// and returns what it produced.
+    pub(crate) fn run_body(&self, args: &Value) -> Result<Produced> {
+        let config = &self.run.context().config.value;
+        let (result, produced) = self
+            .run
+            .evaluate(|| self.recipe.run(&self.engine, args, config));
+        result.map(|()| produced)
     }
 
-    /// Runs the recipe's body with `args` and `config` in scope, and returns
-    /// what it produced.
-    pub fn run(&self, args: &Value, config: &Value) -> Result<Produced> {
-        self.run.state().start_evaluation();
-        self.recipe.run(&self.engine, args, config)?;
-        let mut state = self.run.state();
-        Ok(Produced {
-            plan: std::mem::take(&mut state.plan),
-            stdout: std::mem::take(&mut state.stdout),
-            exit_code: state.exit_code,
-            watches: std::mem::take(&mut state.watches),
-            reads: std::mem::take(&mut state.reads),
-        })
+    /// What the run knows.
+    pub(crate) fn context(&self) -> &RunContext {
+        self.run.context()
     }
 
     /// Every file the run has read so far: the recipe, its modules, the
     /// files of `template::file` and `yaml::file`.
-    pub fn files_read(&self) -> Vec<std::path::PathBuf> {
-        self.run.state().files_read.iter().cloned().collect()
+    pub(crate) fn files_read(&self) -> Vec<PathBuf> {
+        self.run.files_read()
     }
 
     /// The cluster, connected on first use.
-    pub fn cluster(&self) -> Result<Rc<Cluster>> {
+    pub(crate) fn cluster(&self) -> Result<Rc<Cluster>> {
         self.run.cluster()
     }
 
     /// Runs a future to completion on the run's runtime.
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.run.block_on(future)
     }
 
     /// Serves `watches` until stopped: the copy that leads applies `body`
     /// (the plan of the script's body), then each event calls its handler
     /// and applies what the handler planned.
-    pub fn serve(
+    pub(crate) fn serve(
         &self,
         cluster: &Rc<Cluster>,
         watches: Vec<Watch>,

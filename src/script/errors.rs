@@ -17,7 +17,7 @@ fn at(source: &str, pos: Position) -> String {
 
 /// Turns a script error into a message for people: the outermost script
 /// location first, then the message, then the call chain inside modules.
-pub fn describe_error(err: &EvalAltResult, main_source: &str) -> String {
+pub(crate) fn describe_error(err: &EvalAltResult, main_source: &str) -> String {
     let mut chain: Vec<String> = Vec::new();
     let mut source = main_source.to_string();
     let mut first_at: Option<String> = None;
@@ -79,7 +79,7 @@ pub fn describe_error(err: &EvalAltResult, main_source: &str) -> String {
 
 /// A syntax error in plain words: Rhai's message, with the way out where
 /// Rhai gives none.
-pub fn syntax_error_words(kind: &ParseErrorType) -> String {
+pub(crate) fn syntax_error_words(kind: &ParseErrorType) -> String {
     match kind {
         // Kubernetes fields such as an IngressRoute's `match` are Rhai keywords.
         ParseErrorType::Reserved(word) => format!(

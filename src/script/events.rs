@@ -8,11 +8,11 @@
 //! each write of a plan is fenced by it.
 
 use super::errors::describe_error;
-use super::support::{from_json, RunHandle, Watch};
+use super::support::{from_json, Produced, RunHandle, Watch};
 use crate::kube::apply::{execute_fenced, ExecOptions};
 use crate::kube::cluster::Cluster;
 use crate::kube::error::KubeError;
-use crate::kube::events::{describe_object, Wake, WatchSpec};
+use crate::kube::events::{describe_object, ObjectEvent, Wake, WatchSpec};
 use crate::kube::lease::{Leadership, LeaseSettings, DURATION_KEY, NAMESPACE_KEY};
 use crate::kube::reads::Reads;
 use crate::kube::report::Report;
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 /// the script's body (`body`) is applied by each copy that starts to lead,
 /// before its watches, so a waiting copy writes nothing at all.
 #[allow(clippy::too_many_arguments)]
-pub fn serve(
+pub(crate) fn serve(
     run: &RunHandle,
     engine: &Engine,
     ast: &AST,
@@ -39,7 +39,7 @@ pub fn serve(
     options: &ExecOptions,
     wake: (Sender<Wake>, Receiver<Wake>),
 ) -> anyhow::Result<()> {
-    let runtime = run.state().runtime.clone();
+    let context = run.context();
     let specs: Vec<WatchSpec> = watches.iter().map(|w| w.spec.clone()).collect();
     let lease = if options.server_dry_run {
         // A dry run persists nothing, a Lease neither: it must not keep the
@@ -47,21 +47,20 @@ pub fn serve(
         tracing::info!("server dry run: no leader election, handlers plan with dryRun");
         None
     } else {
-        let state = run.state();
-        let namespace = state.config.get(NAMESPACE_KEY).and_then(Value::as_str);
-        let duration = state
+        let namespace = context.config.get(NAMESPACE_KEY).and_then(Value::as_str);
+        let duration = context
             .config
             .get(DURATION_KEY)
             .and_then(Value::as_u64)
             .map(Duration::from_secs);
         Some(LeaseSettings::for_instance(
-            &state.instance,
+            &context.instance,
             namespace,
             duration,
         ))
     };
     crate::kube::events::serve(
-        &runtime,
+        &context.runtime,
         cluster,
         &specs,
         lease,
@@ -70,7 +69,7 @@ pub fn serve(
             if body.is_empty() {
                 return Ok(());
             }
-            let what = format!("{}: the body's plan", run.state().instance);
+            let what = format!("{}: the body's plan", context.instance);
             // The body ran before this copy led, maybe long before: its
             // reads are not used.
             match apply_fenced(
@@ -85,7 +84,7 @@ pub fn serve(
                 Ok(report) => {
                     tracing::info!(
                         "{}: {} (the body's plan, applied by the copy that leads)",
-                        run.state().instance,
+                        context.instance,
                         report.summary()
                     );
                     Ok(())
@@ -118,14 +117,14 @@ fn handle(
     ast: &AST,
     cluster: &Rc<Cluster>,
     watch: &Watch,
-    event: &str,
+    event: ObjectEvent,
     object: &Value,
     options: &ExecOptions,
     leadership: &Leadership,
 ) {
+    let event = event_name(event);
     let who = describe_object(&watch.spec.kind, object);
     tracing::debug!("{event} {who}");
-    run.state().start_evaluation();
     let argument = match from_json(object) {
         Ok(a) => a,
         Err(e) => {
@@ -133,9 +132,12 @@ fn handle(
             return;
         }
     };
-    let result: Result<Dynamic, _> = watch
-        .handler
-        .call(engine, ast, (event.to_string(), argument));
+    // The handler's evaluation is its own: its plan, reads and `run::once`.
+    let (result, produced) = run.evaluate(|| {
+        watch
+            .handler
+            .call::<Dynamic>(engine, ast, (event.to_string(), argument))
+    });
     if let Err(e) = result {
         let source = ast.source().unwrap_or("<script>");
         tracing::error!(
@@ -144,13 +146,7 @@ fn handle(
         );
         return;
     }
-    let (plan, reads) = {
-        let mut state = run.state();
-        (
-            std::mem::take(&mut state.plan),
-            std::mem::take(&mut state.reads),
-        )
-    };
+    let Produced { plan, reads, .. } = produced;
     if plan.is_empty() {
         return;
     }
@@ -169,6 +165,15 @@ fn handle(
         // Said already.
         Ok(_) | Err(KubeError::Fenced { .. }) => {}
         Err(e) => tracing::error!("{what}: {}", crate::kube::error::chain(&e)),
+    }
+}
+
+/// What a handler is told happened: `"added"`, `"modified"` or `"deleted"`.
+fn event_name(event: ObjectEvent) -> &'static str {
+    match event {
+        ObjectEvent::Added => "added",
+        ObjectEvent::Modified => "modified",
+        ObjectEvent::Deleted => "deleted",
     }
 }
 

@@ -1,70 +1,111 @@
 //! `https::` for scripts: one HTTPS request, with what each stage took
 //! and the certificate the server showed.
 
-use super::support::{
-    bad_option, positive_seconds, script_error, to_script, unknown_option, RhaiResultOf, RunHandle,
-};
+use super::options::{self, ScriptOptions, Seconds, Shown};
+use super::support::{script_error, RhaiResultOf, RunHandle};
 use crate::dns;
 use crate::https::*;
 use rhai::plugin::*;
+use serde::Deserialize;
 use std::net::IpAddr;
+
+/// The options of `https::get`; `()` counts as absent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct GetOptions {
+    address: Option<IpText>,
+    port: Option<Port>,
+    ca: Option<Text>,
+    source: Option<IpText>,
+    dns_server: Option<Text>,
+    timeout: Option<Seconds>,
+}
+
+impl ScriptOptions for GetOptions {
+    fn expected(key: &str) -> (&'static str, Shown) {
+        let words = match key {
+            "address" => "an IP address",
+            "source" => "an IP address of this machine",
+            "port" => "a port, 1-65535",
+            "ca" => "PEM text or the path of a PEM file",
+            "dns_server" => "\"ip:port\"",
+            _ => "a positive number of seconds",
+        };
+        (words, Shown::Value)
+    }
+}
+
+/// Text that is not empty.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "String")]
+struct Text(String);
+
+impl TryFrom<String> for Text {
+    type Error = &'static str;
+
+    fn try_from(text: String) -> Result<Text, &'static str> {
+        if text.is_empty() {
+            return Err("empty");
+        }
+        Ok(Text(text))
+    }
+}
+
+/// An IP address, written as text.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "String")]
+struct IpText(IpAddr);
+
+impl TryFrom<String> for IpText {
+    type Error = std::net::AddrParseError;
+
+    fn try_from(text: String) -> Result<IpText, Self::Error> {
+        text.trim().parse().map(IpText)
+    }
+}
+
+/// A port, 1-65535.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "rhai::INT")]
+struct Port(u16);
+
+impl TryFrom<rhai::INT> for Port {
+    type Error = &'static str;
+
+    fn try_from(port: rhai::INT) -> Result<Port, &'static str> {
+        u16::try_from(port)
+            .ok()
+            .filter(|p| *p > 0)
+            .map(Port)
+            .ok_or("not a port")
+    }
+}
 
 fn request_from(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> RhaiResultOf<Request> {
     const FUNCTION: &str = "https::get";
-    const KNOWN: &[&str] = &["address", "port", "ca", "source", "dns_server", "timeout"];
+    let given: GetOptions = options::parse(ctx, FUNCTION, options)?;
     let run = RunHandle::from_context(ctx)?;
-    let mut request = Request {
+    let dns_server = given
+        .dns_server
+        .map(|Text(t)| dns::server_address(&t))
+        .transpose()
+        .map_err(|e| script_error(ctx, format!("{FUNCTION}: {e}")))?;
+    Ok(Request {
         url: url.to_string(),
-        ..Request::default()
-    };
-    for (key, value) in options {
-        let bad = |what: &str| bad_option(ctx, FUNCTION, key, what, value);
-        if value.is_unit() {
-            continue;
-        }
-        let text = || value.clone().into_string().ok().filter(|s| !s.is_empty());
-        let ip = |what: &str| -> RhaiResultOf<IpAddr> {
-            text()
-                .and_then(|t| t.trim().parse::<IpAddr>().ok())
-                .ok_or_else(|| bad(what))
-        };
-        match key.as_str() {
-            "address" => request.address = Some(ip("an IP address")?),
-            "source" => request.source = Some(ip("an IP address of this machine")?),
-            "port" => {
-                let port = value
-                    .as_int()
-                    .ok()
-                    .and_then(|p| u16::try_from(p).ok())
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| bad("a port, 1-65535"))?;
-                request.port = Some(port);
+        address: given.address.map(|IpText(a)| a),
+        port: given.port.map(|Port(p)| p),
+        // A file relative to the script that names it; PEM text as it is.
+        ca: given.ca.map(|Text(ca)| {
+            if ca.contains("-----BEGIN") {
+                ca
+            } else {
+                run.resolve_path(ctx, &ca).display().to_string()
             }
-            "ca" => {
-                let ca = text().ok_or_else(|| bad("PEM text or the path of a PEM file"))?;
-                // A file relative to the script that names it; PEM text as it is.
-                request.ca = Some(if ca.contains("-----BEGIN") {
-                    ca
-                } else {
-                    run.resolve_path(ctx, &ca).display().to_string()
-                });
-            }
-            "dns_server" => {
-                let t = text().ok_or_else(|| bad("\"ip:port\""))?;
-                request.dns_server = Some(
-                    dns::server_address(&t)
-                        .map_err(|e| script_error(ctx, format!("{FUNCTION}: {e}")))?,
-                );
-            }
-            "timeout" => {
-                request.timeout = Some(
-                    positive_seconds(value).ok_or_else(|| bad("a positive number of seconds"))?,
-                );
-            }
-            other => return Err(unknown_option(ctx, FUNCTION, other, KNOWN)),
-        }
-    }
-    Ok(request)
+        }),
+        source: given.source.map(|IpText(a)| a),
+        dns_server,
+        timeout: given.timeout.map(|Seconds(t)| t),
+    })
 }
 
 fn run_get(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> RhaiResultOf<Dynamic> {
@@ -73,7 +114,7 @@ fn run_get(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> RhaiResul
     let response = run
         .block_on(get(&request))
         .map_err(|e| script_error(ctx, format!("https::get: {e}")))?;
-    to_script(ctx, &response)
+    Ok(Dynamic::from(response))
 }
 
 /// The `https` module scripts call as `https::get(...)`.

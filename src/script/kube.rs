@@ -1,48 +1,85 @@
 //! `kube::` for scripts: plan objects to apply, read the cluster, wait,
 //! delete, copy secrets, watch.
 
+use super::options::{self, given, ScriptOptions, Shown};
 use super::support::{from_json, origin, script_error, to_json, Mode, RhaiResultOf, RunHandle};
-use crate::kube::run_labels;
 use crate::objects::TypedObject;
 use crate::plan::{
     ApplyStep, Condition, DeleteStep, ObjectRef, Propagation, SecretCopy, Step, WaitStep,
-    DEFAULT_DELETE_WAIT, KEEP_LABEL,
+    DEFAULT_DELETE_WAIT,
 };
 use rhai::plugin::*;
 use rhai::{Array, FnPtr};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::str::FromStr;
 use std::time::Duration;
 
-fn check_options(
-    ctx: &NativeCallContext,
-    function: &str,
-    options: &rhai::Map,
-    known: &[&str],
-) -> RhaiResultOf<()> {
-    if let Some(key) = options.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(crate::script::support::unknown_option(
-            ctx, function, key, known,
-        ));
-    }
-    Ok(())
+/// The options of `kube::apply`: each `true` or `false` (`()` is `false`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ApplyOptions {
+    force: Option<bool>,
+    keep: Option<bool>,
+    patch: Option<bool>,
+    recreate: Option<bool>,
 }
 
-fn bool_option(
-    ctx: &NativeCallContext,
-    function: &str,
-    options: &rhai::Map,
-    key: &str,
-) -> RhaiResultOf<bool> {
-    match options.get(key) {
-        None => Ok(false),
-        Some(v) if v.is_unit() => Ok(false),
-        Some(v) => v.as_bool().map_err(|t| {
-            script_error(
-                ctx,
-                format!("{function}: option {key} must be true or false, not {t}"),
-            )
-        }),
+impl ScriptOptions for ApplyOptions {
+    fn expected(_key: &str) -> (&'static str, Shown) {
+        ("true or false", Shown::Type)
+    }
+}
+
+/// Options whose values are checked where they are used, with words of
+/// their own (`kube::generated_secret`'s `keys`, `kube::list`'s
+/// selectors, `kube::delete`'s `wait`): the struct names the keys.
+macro_rules! checked_later {
+    ($(#[$doc:meta])* $name:ident { $($field:ident),* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        struct $name {
+            $(
+                #[serde(deserialize_with = "given")]
+                $field: Option<Dynamic>,
+            )*
+        }
+
+        impl ScriptOptions for $name {
+            fn expected(_key: &str) -> (&'static str, Shown) {
+                // Any value deserializes; its check comes later.
+                ("a value", Shown::Value)
+            }
+        }
+    };
+}
+
+checked_later!(
+    /// The options of `kube::generated_secret`.
+    SecretOptions { keys }
+);
+checked_later!(
+    /// The options of `kube::list` and `kube::watch`.
+    SelectOptions { namespace, labels, fields }
+);
+checked_later!(
+    /// The options of `kube::delete`.
+    DeleteOptions { propagation, wait }
+);
+
+/// The options of `kube::copy_secret`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct CopyOptions {
+    r#type: Option<String>,
+    #[serde(deserialize_with = "given")]
+    labels: Option<Dynamic>,
+}
+
+impl ScriptOptions for CopyOptions {
+    fn expected(_key: &str) -> (&'static str, Shown) {
+        ("a string", Shown::Type)
     }
 }
 
@@ -51,45 +88,28 @@ fn plan_object(
     value: &Value,
     options: &rhai::Map,
 ) -> RhaiResultOf<Dynamic> {
-    check_options(
-        ctx,
-        "apply",
-        options,
-        &["force", "keep", "patch", "recreate"],
-    )?;
-    let force = bool_option(ctx, "apply", options, "force")?;
-    let keep = bool_option(ctx, "apply", options, "keep")?;
+    let given: ApplyOptions = options::parse(ctx, "apply", options)?;
+    let force = given.force.unwrap_or(false);
+    let keep = given.keep.unwrap_or(false);
     // An object wildrun did not make: only the fields given, without
     // wildrun's labels (so --delete and --prune never see it), under a field
     // manager of its own (kube::objects::PATCH_FIELD_MANAGER).
-    let patch = bool_option(ctx, "apply", options, "patch")?;
-    let recreate = bool_option(ctx, "apply", options, "recreate")?;
+    let patch = given.patch.unwrap_or(false);
+    let recreate = given.recreate.unwrap_or(false);
     let run = RunHandle::from_context(ctx)?;
     let mut obj = TypedObject::from_value(value).map_err(|e| script_error(ctx, e))?;
     if recreate {
         refuse_recreate(ctx, &obj, patch)?;
     }
-    // Before borrowing the state: `origin` reads it for handler calls.
     let at = origin(ctx);
-    let mut state = run.state();
-    if !patch {
-        let labels = run_labels(&state.instance);
-        obj.set_labels(labels.iter().map(|(k, v)| (*k, v.as_str())));
-    }
-    if keep && !patch {
-        obj.set_labels([(KEEP_LABEL, "true")]);
-    }
+    ApplyStep::label(&mut obj, &run.context().instance, keep, patch);
     let rendered = obj.value.clone();
-    state
-        .plan
-        .add(
-            Step::Apply(ApplyStep {
-                object: obj,
-                force,
-                recreate,
-            }),
-            at,
-        )
+    let step = Step::Apply(ApplyStep {
+        object: obj,
+        force,
+        recreate,
+    });
+    run.record(|evaluation| evaluation.produced.plan.add(step, at))?
         .map_err(|e| script_error(ctx, e))?;
     from_json(&rendered)
 }
@@ -104,25 +124,21 @@ fn plan_generated_secret(
     options: &rhai::Map,
 ) -> RhaiResultOf<Dynamic> {
     use crate::kube::generated::{build, SecretSpec};
-    use crate::objects::validate;
     const FUNCTION: &str = "kube::generated_secret";
-    validate::dns1123_label(namespace)
-        .map_err(|e| script_error(ctx, format!("{FUNCTION}: namespace {namespace:?} {e}")))?;
-    validate::dns1123_subdomain(name)
-        .map_err(|e| script_error(ctx, format!("{FUNCTION}: name {name:?} {e}")))?;
-    check_options(ctx, FUNCTION, options, &["keys"])?;
-    let keys = options.get("keys").map(to_json).transpose()?;
+    let target = ObjectRef::checked_secret(namespace, name)
+        .map_err(|e| script_error(ctx, format!("{FUNCTION}: {e}")))?;
+    let given: SecretOptions = options::parse(ctx, FUNCTION, options)?;
+    let keys = given.keys.as_ref().map(to_json).transpose()?;
     let spec = SecretSpec::from_keys(keys.as_ref())
         .map_err(|e| script_error(ctx, format!("{FUNCTION}: {e}")))?;
-    let target = ObjectRef::secret(namespace, name);
     let run = RunHandle::from_context(ctx)?;
-    let (mode, rotate) = {
-        let state = run.state();
-        let rotate = state
+    let context = run.context();
+    let (mode, rotate) = (
+        context.mode,
+        context
             .rotate_secrets
-            .contains(&format!("{namespace}/{name}"));
-        (state.mode, rotate)
-    };
+            .contains(&format!("{namespace}/{name}")),
+    );
     // --dry-run contacts no cluster: every value is new (and masked).
     let live = match mode {
         Mode::Cluster => read(ctx, &target)?,
@@ -222,9 +238,12 @@ fn read(ctx: &NativeCallContext, target: &ObjectRef) -> RhaiResultOf<Option<Valu
             crate::kube::objects::get(&cluster, &kind, target).await
         })
         .map_err(|e| script_error(ctx, crate::kube::error::chain(&e)))?;
-    run.state()
-        .reads
-        .record_object(target.clone(), found.clone());
+    run.record(|evaluation| {
+        evaluation
+            .produced
+            .reads
+            .record_object(target.clone(), found.clone())
+    })?;
     Ok(found)
 }
 
@@ -264,21 +283,16 @@ fn list_objects(
     kind: &str,
     options: &rhai::Map,
 ) -> RhaiResultOf<Array> {
-    check_options(
-        ctx,
-        "kube::list",
-        options,
-        &["namespace", "labels", "fields"],
-    )?;
-    let namespace = match options.get("namespace") {
-        Some(v) if !v.is_unit() => Some(v.to_string()),
-        _ => None,
-    };
-    let labels = match options.get("labels") {
+    let given: SelectOptions = options::parse(ctx, "kube::list", options)?;
+    let namespace = given
+        .namespace
+        .filter(|v| !v.is_unit())
+        .map(|v| v.to_string());
+    let labels = match &given.labels {
         Some(v) => Some(selector(ctx, "labels", v)?),
         None => None,
     };
-    let fields = match options.get("fields") {
+    let fields = match &given.fields {
         Some(v) => Some(selector(ctx, "fields", v)?),
         None => None,
     };
@@ -300,14 +314,16 @@ fn list_objects(
         })
         .map_err(|e| script_error(ctx, crate::kube::error::chain(&e)))?;
     let listed: RhaiResultOf<Array> = items.iter().map(from_json).collect();
-    run.state().reads.record_list(
-        api_version,
-        kind,
-        namespace.as_deref(),
-        labels.as_deref(),
-        fields.as_deref(),
-        items,
-    );
+    run.record(|evaluation| {
+        evaluation.produced.reads.record_list(
+            api_version,
+            kind,
+            namespace.as_deref(),
+            labels.as_deref(),
+            fields.as_deref(),
+            items,
+        )
+    })?;
     listed
 }
 
@@ -318,14 +334,9 @@ fn register_watch(
     options: &rhai::Map,
     handler: FnPtr,
 ) -> RhaiResultOf<()> {
-    check_options(
-        ctx,
-        "kube::watch",
-        options,
-        &["namespace", "labels", "fields"],
-    )?;
-    let text = |key: &str| -> RhaiResultOf<Option<String>> {
-        match options.get(key) {
+    let given: SelectOptions = options::parse(ctx, "kube::watch", options)?;
+    let text = |key: &str, value: Option<&Dynamic>| -> RhaiResultOf<Option<String>> {
+        match value {
             None => Ok(None),
             Some(v) if v.is_unit() => Ok(None),
             Some(v) if key == "namespace" => Ok(Some(v.to_string())),
@@ -335,22 +346,23 @@ fn register_watch(
     let spec = crate::kube::events::WatchSpec {
         api_version: api_version.to_string(),
         kind: kind.to_string(),
-        namespace: text("namespace")?,
-        labels: text("labels")?,
-        fields: text("fields")?,
+        namespace: text("namespace", given.namespace.as_ref())?,
+        labels: text("labels", given.labels.as_ref())?,
+        fields: text("fields", given.fields.as_ref())?,
         origin: origin(ctx),
     };
     let run = RunHandle::from_context(ctx)?;
-    let mut state = run.state();
-    state.watches.push(super::support::Watch { spec, handler });
-    Ok(())
+    run.record(|evaluation| {
+        let watch = super::support::Watch { spec, handler };
+        evaluation.produced.watches.push(watch)
+    })
 }
 
 fn plan_step(ctx: &NativeCallContext, step: Step) -> RhaiResultOf<()> {
     let run = RunHandle::from_context(ctx)?;
     let at = origin(ctx);
-    let mut state = run.state();
-    state.plan.add(step, at).map_err(|e| script_error(ctx, e))
+    run.record(|evaluation| evaluation.produced.plan.add(step, at))?
+        .map_err(|e| script_error(ctx, e))
 }
 
 fn plan_wait(
@@ -384,13 +396,13 @@ fn plan_delete(
     target: ObjectRef,
     options: &rhai::Map,
 ) -> RhaiResultOf<()> {
-    check_options(ctx, "kube::delete", options, &["propagation", "wait"])?;
-    let propagation = match options.get("propagation") {
+    let given: DeleteOptions = options::parse(ctx, "kube::delete", options)?;
+    let propagation = match &given.propagation {
         None => Propagation::default(),
         Some(v) => Propagation::from_str(&v.to_string())
             .map_err(|e| script_error(ctx, format!("kube::delete: {e}")))?,
     };
-    let wait = match options.get("wait") {
+    let wait = match &given.wait {
         None => None,
         Some(v) if v.is_unit() => None,
         Some(v) => match (v.as_bool(), v.as_int()) {
@@ -628,22 +640,12 @@ pub mod kube_api {
         to_namespace: &str,
         options: rhai::Map,
     ) -> RhaiResultOf<()> {
-        use crate::objects::validate;
-        for (what, value, check) in [
-            (
-                "source namespace",
-                from_namespace,
-                validate::dns1123_label as fn(&str) -> Result<(), String>,
-            ),
-            ("secret name", name, validate::dns1123_subdomain),
-            ("target namespace", to_namespace, validate::dns1123_label),
-        ] {
-            check(value)
-                .map_err(|e| script_error(&ctx, format!("copy_secret: {what} {value:?} {e}")))?;
-        }
-        super::check_options(&ctx, "copy_secret", &options, &["type", "labels"])?;
+        let copy_error =
+            |e: crate::plan::StepError| script_error(&ctx, format!("copy_secret: {e}"));
+        SecretCopy::check_names(from_namespace, name, to_namespace).map_err(copy_error)?;
+        let given: super::CopyOptions = super::options::parse(&ctx, "copy_secret", &options)?;
         let run = RunHandle::from_context(&ctx)?;
-        let mut labels: Map<String, Value> = match options.get("labels") {
+        let labels: Map<String, Value> = match &given.labels {
             None => Map::new(),
             Some(v) => match to_json(v)? {
                 Value::Object(m) => m,
@@ -655,39 +657,17 @@ pub mod kube_api {
                 }
             },
         };
-        for (k, v) in &labels {
-            validate::label_key(k)
-                .map_err(|e| script_error(&ctx, format!("copy_secret: label key {k:?} {e}")))?;
-            let text = v.as_str().ok_or_else(|| {
-                script_error(&ctx, format!("copy_secret: label {k} must be a string"))
-            })?;
-            validate::label_value(text).map_err(|e| {
-                script_error(&ctx, format!("copy_secret: label {k} value {text:?} {e}"))
-            })?;
-        }
-        let at = origin(&ctx);
-        let mut state = run.state();
-        for (k, v) in crate::kube::run_labels(&state.instance) {
-            labels.insert(k.to_string(), Value::String(v));
-        }
-        let copy = SecretCopy {
-            from_namespace: from_namespace.to_string(),
-            name: name.to_string(),
-            to_namespace: to_namespace.to_string(),
-            expected_type: match options.get("type") {
-                Some(v) if !v.is_unit() => Some(v.clone().into_string().map_err(|t| {
-                    script_error(
-                        &ctx,
-                        format!("copy_secret: option type must be a string, not {t}"),
-                    )
-                })?),
-                _ => None,
-            },
+        let copy = SecretCopy::new(
+            from_namespace,
+            name,
+            to_namespace,
+            given.r#type,
             labels,
-        };
-        state
-            .plan
-            .add(Step::CopySecret(copy), at)
+            &run.context().instance,
+        )
+        .map_err(copy_error)?;
+        let at = origin(&ctx);
+        run.record(|evaluation| evaluation.produced.plan.add(Step::CopySecret(copy), at))?
             .map_err(|e| script_error(&ctx, e))
     }
 }

@@ -4,19 +4,19 @@
 use rhai::Dynamic;
 
 /// Operations one script run may take before it is stopped as runaway.
-pub const MAX_OPERATIONS: u64 = 20_000_000;
+pub(crate) const MAX_OPERATIONS: u64 = 20_000_000;
 /// Deepest function-call nesting a script may reach.
-pub const MAX_CALL_LEVELS: usize = 64;
+pub(crate) const MAX_CALL_LEVELS: usize = 64;
 /// Largest string a script may build (bytes).
-pub const MAX_STRING_SIZE: usize = crate::files::MAX_FILE_SIZE;
+pub(crate) const MAX_STRING_SIZE: usize = crate::files::MAX_FILE_SIZE;
 /// Largest array or map a script may build (items).
-pub const MAX_COLLECTION_SIZE: usize = 100_000;
+pub(crate) const MAX_COLLECTION_SIZE: usize = 100_000;
 /// CPU time one evaluation (the recipe, or one call of an event handler)
 /// may take. Operations are counted too, but one operation can cost much:
 /// growing nested data in a loop copies the whole of it each time, so a
 /// loop well inside [`MAX_OPERATIONS`] could run for hours. Time spent
 /// waiting on the cluster is not CPU time and does not count.
-pub const MAX_CPU_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const MAX_CPU_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 /// Every this many operations the CPU time is read (a system call).
 const CPU_CHECK_INTERVAL: u64 = 64;
 /// What the progress hook returns when [`MAX_CPU_TIME`] is spent.
@@ -29,7 +29,7 @@ pub const MAX_IMPORT_DEPTH: usize = 64;
 
 /// Deepest nesting of maps and lists a script may hand to wildrun
 /// (`out::json`, `kube::apply`, `yaml::emit`, ...), as for source.
-pub const MAX_DATA_DEPTH: usize = 100;
+pub(crate) const MAX_DATA_DEPTH: usize = 100;
 
 /// CPU time the engine's thread has used.
 fn thread_cpu_time() -> std::time::Duration {

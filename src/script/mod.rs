@@ -5,24 +5,28 @@
 //! namespace's name. They convert script values, find the running recipe's
 //! state ([`support::RunHandle`]) and call the core below, which is plain
 //! Rust. Imports run one way: `engine` uses the namespaces, the namespaces
-//! use `support`, `errors` and `limits`, and all of them use the core.
+//! use `options`, `support`, `errors` and `limits`, `support` uses
+//! `results` (typed results are data as the maps they stand for), and all
+//! of them use the core.
 
-pub mod cert;
-pub mod config;
-pub mod definitions;
-pub mod discover;
-pub mod dns;
-pub mod doctor;
+pub(crate) mod cert;
+pub(crate) mod config;
+pub(crate) mod definitions;
+pub(crate) mod discover;
+pub(crate) mod dns;
+pub(crate) mod doctor;
 pub mod engine;
-pub mod errors;
-pub mod events;
-pub mod files;
-pub mod https;
-pub mod kube;
+pub(crate) mod errors;
+pub(crate) mod events;
+pub(crate) mod files;
+pub(crate) mod https;
+pub(crate) mod kube;
 pub mod limits;
-pub mod log;
-pub mod out;
-pub mod run;
-pub mod support;
-pub mod template;
-pub mod yaml;
+pub(crate) mod log;
+pub(crate) mod options;
+pub(crate) mod out;
+pub(crate) mod results;
+pub(crate) mod run;
+pub(crate) mod support;
+pub(crate) mod template;
+pub(crate) mod yaml;

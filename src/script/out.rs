@@ -14,10 +14,11 @@ pub mod out_api {
     #[rhai_fn(return_raw)]
     pub fn line(ctx: NativeCallContext, text: &str) -> RhaiResultOf<()> {
         let run = RunHandle::from_context(&ctx)?;
-        let mut state = run.state();
-        state.stdout.push_str(text);
-        state.stdout.push('\n');
-        Ok(())
+        run.record(|evaluation| {
+            let stdout = &mut evaluation.produced.stdout;
+            stdout.push_str(text);
+            stdout.push('\n');
+        })
     }
 
     /// Writes a value to stdout as pretty-printed JSON.
@@ -39,8 +40,7 @@ pub mod out_api {
             )
         })?;
         let run = RunHandle::from_context(&ctx)?;
-        run.state().exit_code = Some(code);
-        Ok(())
+        run.record(|evaluation| evaluation.produced.exit_code = Some(code))
     }
 }
 

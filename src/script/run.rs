@@ -15,8 +15,7 @@ pub mod run_api {
     #[rhai_fn(return_raw)]
     pub fn action(ctx: NativeCallContext) -> RhaiResultOf<String> {
         let run = RunHandle::from_context(&ctx)?;
-        let name = run.state().action.name();
-        Ok(name.to_string())
+        Ok(run.context().action.name().to_string())
     }
 
     /// `true` the first time this run (or this call of a watch handler)
@@ -25,16 +24,14 @@ pub mod run_api {
     #[rhai_fn(return_raw)]
     pub fn once(ctx: NativeCallContext, key: &str) -> RhaiResultOf<bool> {
         let run = RunHandle::from_context(&ctx)?;
-        let first = run.state().once.insert(key.to_string());
-        Ok(first)
+        run.record(|evaluation| evaluation.once.insert(key.to_string()))
     }
 
     /// Whether `--force` was given.
     #[rhai_fn(return_raw)]
     pub fn force(ctx: NativeCallContext) -> RhaiResultOf<bool> {
         let run = RunHandle::from_context(&ctx)?;
-        let force = run.state().force;
-        Ok(force)
+        Ok(run.context().force)
     }
 
     /// Whether `--adopt` was given: objects another tool made may be
@@ -42,8 +39,7 @@ pub mod run_api {
     #[rhai_fn(return_raw)]
     pub fn adopt(ctx: NativeCallContext) -> RhaiResultOf<bool> {
         let run = RunHandle::from_context(&ctx)?;
-        let adopt = run.state().adopt;
-        Ok(adopt)
+        Ok(run.context().adopt)
     }
 }
 

@@ -1,9 +1,11 @@
 //! `template::` for scripts: envsubst-compatible `${VAR}` rendering of
 //! YAML (values stay inside their scalars) and, with `text: true`, of text.
 
-use super::support::{bad_option, script_error, unknown_option, RhaiResultOf, RunHandle};
+use super::options::{self, given, ScriptOptions, Shown};
+use super::support::{script_error, RhaiResultOf, RunHandle};
 use crate::template::Format;
 use rhai::plugin::*;
+use serde::Deserialize;
 
 fn value_text(value: &Dynamic) -> Result<String, String> {
     if value.is_string() || value.is_int() || value.is_bool() || value.is_float() || value.is_char()
@@ -17,25 +19,31 @@ fn value_text(value: &Dynamic) -> Result<String, String> {
     }
 }
 
+/// The options of `template::render` and `template::file`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TemplateOptions {
+    #[serde(deserialize_with = "given")]
+    text: Option<bool>,
+}
+
+impl ScriptOptions for TemplateOptions {
+    fn expected(_key: &str) -> (&'static str, Shown) {
+        ("true or false", Shown::Value)
+    }
+}
+
 /// The format `options` ask for: YAML unless `text: true`.
 fn format_from(
     ctx: &NativeCallContext,
     function: &str,
     options: &rhai::Map,
 ) -> RhaiResultOf<Format> {
-    let mut format = Format::Yaml;
-    for (key, value) in options {
-        match key.as_str() {
-            "text" => {
-                let text = value
-                    .as_bool()
-                    .map_err(|_| bad_option(ctx, function, key, "true or false", value))?;
-                format = if text { Format::Text } else { Format::Yaml };
-            }
-            other => return Err(unknown_option(ctx, function, other, &["text"])),
-        }
-    }
-    Ok(format)
+    let given: TemplateOptions = options::parse(ctx, function, options)?;
+    Ok(match given.text {
+        Some(true) => Format::Text,
+        _ => Format::Yaml,
+    })
 }
 
 fn render_with_map(

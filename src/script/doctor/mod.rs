@@ -58,8 +58,8 @@ pub mod doctor_api {
             // Said as `config::require` says it: the key and how to set it.
             Err(SubjectError::NoLoadBalancerIp) => {
                 let run = RunHandle::from_context(&ctx)?;
-                let state = run.state();
-                let e = state
+                let e = run
+                    .context()
                     .config
                     .require("cluster.loadBalancerIp")
                     .map(|_| SubjectError::NoLoadBalancerIp.to_string())

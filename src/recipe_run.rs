@@ -3,7 +3,7 @@
 //! run the body, then one function per action: render, apply (and prune),
 //! diff, delete; then `--wait` and the script's watches.
 //!
-//! The request is plain data ([`Request`]), so this module does not know the
+//! The request is plain data ([`RunRequest`]), so this module does not know the
 //! command line; [`crate::cli`] builds it and [`crate::watch`] repeats it.
 
 use crate::action::Action;
@@ -15,8 +15,8 @@ use crate::kube::cluster::{Cluster, ConnectOptions};
 use crate::kube::report::{Action as ReportAction, Entry, Report};
 use crate::outcome::{Failure, Outcome, EXIT_FAILED, EXIT_OK};
 use crate::plan::{Format, Instance, Plan};
-use crate::script::engine::{Produced, Session};
-use crate::script::support::{Mode, RunHandle, RunState};
+use crate::script::engine::{ScriptRun, Session};
+use crate::script::support::{Mode, Produced, RunContext, RunFiles};
 use crate::{kube, params};
 use anyhow::{anyhow, Context, Result};
 use serde_json::Value;
@@ -26,51 +26,51 @@ use std::time::Duration;
 
 /// Everything a run needs from the command line.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub struct RunRequest {
     /// The recipe.
-    pub script: Option<PathBuf>,
+    pub(crate) script: Option<PathBuf>,
     /// Words for the recipe (`--name myservice ...`).
-    pub recipe_words: Vec<String>,
+    pub(crate) recipe_words: Vec<String>,
     /// Show the recipe's parameters instead of running it.
-    pub recipe_help: bool,
+    pub(crate) recipe_help: bool,
     /// What to do with the plan; a usage error for options that do not go together.
-    pub action: Result<Action, String>,
+    pub(crate) action: Result<Action, String>,
     /// `--prune`.
-    pub prune: bool,
+    pub(crate) prune: bool,
     /// `--allow-prune-all`: `--prune` may remove every object of the instance.
-    pub allow_prune_all: bool,
+    pub(crate) allow_prune_all: bool,
     /// `--allow-prune-data`: `--prune` and `--delete` may remove objects that hold data.
-    pub allow_prune_data: bool,
+    pub(crate) allow_prune_data: bool,
     /// `--rotate-secret`: the Secrets (`namespace/name`) whose generated
     /// values are made again.
-    pub rotate_secrets: Vec<String>,
+    pub(crate) rotate_secrets: Vec<String>,
     /// `--wait`, and for how long.
-    pub wait: Option<Duration>,
+    pub(crate) wait: Option<Duration>,
     /// `--show-secrets`: whether `--dry-run` prints Secret values.
-    pub secret_values: crate::plan::SecretValues,
+    pub(crate) secret_values: crate::plan::SecretValues,
     /// `-o`.
-    pub output: Option<Format>,
+    pub(crate) output: Option<Format>,
     /// How to apply (`--force`, `--adopt`, `--require-tls`, `--dry-run=server`).
-    pub exec: ExecOptions,
+    pub(crate) exec: ExecOptions,
     /// How to reach the cluster.
-    pub connect: ConnectOptions,
+    pub(crate) connect: ConnectOptions,
     /// Where the configuration comes from.
-    pub sources: Sources,
+    pub(crate) sources: Sources,
     /// `--allow-read`.
-    pub allow_read: Vec<PathBuf>,
+    pub(crate) allow_read: Vec<PathBuf>,
     /// Long names of wildrun's own options, which recipes cannot declare.
-    pub own_options: Vec<String>,
+    pub(crate) own_options: Vec<String>,
     /// The run is one of `--watch`'s re-runs.
-    pub file_watch: bool,
+    pub(crate) file_watch: bool,
     /// With `--watch`: when the watch last saw a file of the run change
     /// (`None` for the first run), for the prune's settling time.
-    pub last_change: Option<std::time::SystemTime>,
+    pub(crate) last_change: Option<std::time::SystemTime>,
 }
 
 /// One run of the recipe, and every file it read (script, modules,
 /// templates, configuration), also when it failed.
-pub fn run_once(
-    request: &Request,
+pub(crate) fn run_once(
+    request: &RunRequest,
     runtime: tokio::runtime::Handle,
 ) -> (Result<Outcome, Failure>, Vec<PathBuf>) {
     let Some(script) = &request.script else {
@@ -89,58 +89,35 @@ pub fn run_once(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let run = RunHandle::new(new_state(request, script, &recipe_dir, runtime));
-    let result = Session::open(run.clone(), script, &recipe_dir)
+    let files = Rc::new(RunFiles::default());
+    let mut config_file = None;
+    let result = Session::open(&files, script, &recipe_dir)
         .map_err(Failure::from)
-        .and_then(|session| run_session(request, &session, &recipe_dir));
-    let state = run.state();
-    let mut files: Vec<PathBuf> = state.files_read.iter().cloned().collect();
-    if let Some(f) = &state.config.file {
-        files.push(f.clone());
-    }
-    (result, files)
+        .and_then(|session| {
+            let start = Start {
+                files: files.clone(),
+                recipe_dir: &recipe_dir,
+                runtime,
+                config_file: &mut config_file,
+            };
+            run_session(request, session, start)
+        });
+    let mut read = files.read();
+    read.extend(config_file);
+    (result, read)
 }
 
-/// The state a run starts with, before the configuration is read.
-fn new_state(
-    request: &Request,
-    script: &Path,
-    recipe_dir: &Path,
+/// What [`run_once`] gives a session to start its run with, and where it
+/// learns the configuration file the run read.
+struct Start<'a> {
+    files: Rc<RunFiles>,
+    recipe_dir: &'a Path,
     runtime: tokio::runtime::Handle,
-) -> RunState {
-    let action = request.action.clone().unwrap_or_default();
-    RunState {
-        config: Config::default(),
-        instance: String::new(),
-        plan: Plan::default(),
-        files_read: Default::default(),
-        recipe_dir: recipe_dir.to_path_buf(),
-        recipe_display: crate::files::display_path(script),
-        mode: if action == Action::Render {
-            Mode::DryRun
-        } else {
-            Mode::Cluster
-        },
-        connect: request.connect.clone(),
-        cluster: None,
-        stdout: String::new(),
-        exit_code: None,
-        watches: Vec::new(),
-        read_scope: ReadScope::new(
-            std::iter::once(recipe_dir.to_path_buf()).chain(request.allow_read.iter().cloned()),
-        ),
-        action,
-        force: request.exec.force,
-        adopt: request.exec.adopt,
-        rotate_secrets: request.rotate_secrets.iter().cloned().collect(),
-        reads: Default::default(),
-        once: Default::default(),
-        runtime,
-    }
+    config_file: &'a mut Option<PathBuf>,
 }
 
 /// What a prepared run knows before its body runs.
-struct Prepared {
+struct PreparedRun {
     args: serde_json::Map<String, Value>,
     config: Config,
     read_scope: ReadScope,
@@ -149,16 +126,12 @@ struct Prepared {
 
 /// Runs the recipe's body and carries out the action. With `-o` for a
 /// report, a run that fails before it has one still prints one: empty.
-fn run_session(
-    request: &Request,
-    session: &Session,
-    recipe_dir: &Path,
-) -> Result<Outcome, Failure> {
+fn run_session(request: &RunRequest, session: Session, start: Start) -> Result<Outcome, Failure> {
     let wants_report = matches!(
         request.action,
         Ok(Action::Apply | Action::ServerDryRun | Action::Delete)
     );
-    carry_out(request, session, recipe_dir).map_err(|failure| match request.output {
+    carry_out(request, session, start).map_err(|failure| match request.output {
         Some(format) if wants_report && failure.stdout.is_empty() => {
             with_report(failure, format, &[])
         }
@@ -167,7 +140,7 @@ fn run_session(
 }
 
 /// [`run_session`]'s work.
-fn carry_out(request: &Request, session: &Session, recipe_dir: &Path) -> Result<Outcome, Failure> {
+fn carry_out(request: &RunRequest, session: Session, start: Start) -> Result<Outcome, Failure> {
     let declared = session.params(&request.own_options)?;
     let recipe = &session.recipe;
     if request.recipe_help {
@@ -179,50 +152,58 @@ fn carry_out(request: &Request, session: &Session, recipe_dir: &Path) -> Result<
     let args = params::parse_args(&declared, &request.recipe_words, &recipe.display)
         .map_err(Failure::usage)?;
     let action = request.action.clone().map_err(Failure::usage)?;
-    let prepared = prepare(request, &recipe.path, recipe_dir, args)?;
-    session.configure(
-        prepared.config.clone(),
-        prepared.read_scope.clone(),
-        prepared.instance.label.clone(),
-    );
+    let prepared = prepare(request, &recipe.path, start.recipe_dir, args)?;
+    let recipe_display = recipe.display.clone();
+    start.config_file.clone_from(&prepared.config.file);
+    let instance = prepared.instance;
+    let context = RunContext {
+        config: prepared.config,
+        instance: instance.label.clone(),
+        recipe_dir: start.recipe_dir.to_path_buf(),
+        recipe_display: recipe_display.clone(),
+        mode: Mode::of(&action),
+        connect: request.connect.clone(),
+        read_scope: prepared.read_scope,
+        action,
+        force: request.exec.force,
+        adopt: request.exec.adopt,
+        rotate_secrets: request.rotate_secrets.iter().cloned().collect(),
+        runtime: start.runtime,
+    };
+    let run = session.start(context, start.files);
     let started = std::time::Instant::now();
-    let produced = session.run(&Value::Object(prepared.args), &prepared.config.value)?;
+    let produced = run.run_body(&Value::Object(prepared.args))?;
     check_rotations(&request.rotate_secrets, &produced.plan)?;
     let script_code = produced.exit_code.unwrap_or(EXIT_OK);
-    let instance = &prepared.instance;
+    let config = &run.context().config;
+    let instance = &instance;
     match action {
-        Action::Render => render(&produced, request, &recipe.display, instance),
+        Action::Render => render(&produced, request, &recipe_display, instance),
         Action::Diff => {
             note_unserved_watches(&produced);
-            let rules = prune_rules(request, &prepared.config, None);
-            diff(session, request, &produced.plan, instance, &rules)
+            let rules = prune_rules(request, config, None);
+            diff(&run, request, &produced.plan, instance, &rules)
         }
         Action::Delete => {
             note_unserved_watches(&produced);
-            let cluster = session.cluster()?;
+            let cluster = run.cluster()?;
             let mut report = Report::default();
-            let rules = prune_rules(request, &prepared.config, None);
-            session
-                .block_on(kube::cleanup::delete_instance(
-                    &cluster,
-                    &produced.plan,
-                    &instance.label,
-                    &rules,
-                    request.exec.server_dry_run,
-                    &mut report,
-                ))
-                .map_err(|e| reported(request, e, &report.entries))?;
+            let rules = prune_rules(request, config, None);
+            run.block_on(kube::cleanup::delete_instance(
+                &cluster,
+                &produced.plan,
+                &instance.label,
+                &rules,
+                request.exec.server_dry_run,
+                &mut report,
+            ))
+            .map_err(|e| reported(request, e, &report.entries))?;
             summarize(request, &produced.plan, instance, &report, started);
             finish(request, produced.stdout, &report, script_code)
         }
-        Action::Apply | Action::ServerDryRun => apply_and_serve(
-            session,
-            request,
-            produced,
-            instance,
-            &prepared.config,
-            started,
-        ),
+        Action::Apply | Action::ServerDryRun => {
+            apply_and_serve(&run, request, produced, instance, config, started)
+        }
     }
 }
 
@@ -247,11 +228,11 @@ fn check_rotations(rotate: &[String], plan: &Plan) -> Result<(), Failure> {
 
 /// The configuration and the instance, before the body runs.
 fn prepare(
-    request: &Request,
+    request: &RunRequest,
     script: &Path,
     recipe_dir: &Path,
     args: serde_json::Map<String, Value>,
-) -> Result<Prepared, Failure> {
+) -> Result<PreparedRun, Failure> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let config = config::load(&request.sources, &cwd, &|k| std::env::var(k).ok())?;
     let read_scope = read_scope(request, recipe_dir, &config, &cwd)?;
@@ -263,7 +244,7 @@ fn prepare(
     }
     // Each key is required where a script uses it (`config::require`), not here.
     let instance = Instance::of_recipe(script, args.get("name").and_then(Value::as_str))?;
-    Ok(Prepared {
+    Ok(PreparedRun {
         args,
         config,
         read_scope,
@@ -281,7 +262,7 @@ fn note_unserved_watches(produced: &Produced) {
 /// `--dry-run`: the plan, printed.
 fn render(
     produced: &Produced,
-    request: &Request,
+    request: &RunRequest,
     recipe: &str,
     instance: &Instance,
 ) -> Result<Outcome, Failure> {
@@ -301,14 +282,14 @@ fn render(
 /// `--diff` (with `--prune`: also what pruning would remove); exit 1 when
 /// something differs.
 fn diff(
-    session: &Session,
-    request: &Request,
+    run: &ScriptRun,
+    request: &RunRequest,
     plan: &Plan,
     instance: &Instance,
     rules: &PruneRules,
 ) -> Result<Outcome, Failure> {
-    let cluster = session.cluster()?;
-    let diffs = session.block_on(async {
+    let cluster = run.cluster()?;
+    let diffs = run.block_on(async {
         let removed = if request.prune {
             // What the prune would leave in place is said, as the prune would.
             let preview =
@@ -359,8 +340,8 @@ fn diff(
 /// Applies the plan (and prunes), then `--wait`, then serves the script's
 /// watches until stopped.
 fn apply_and_serve(
-    session: &Session,
-    request: &Request,
+    run: &ScriptRun,
+    request: &RunRequest,
     produced: Produced,
     instance: &Instance,
     config: &Config,
@@ -390,7 +371,7 @@ fn apply_and_serve(
             }
         }
     }
-    let cluster = session
+    let cluster = run
         .cluster()
         .map_err(|e| reported(request, e, &not_done(&plan)))?;
     if !watches.is_empty() {
@@ -399,12 +380,12 @@ fn apply_and_serve(
         // The body's reads are not used (see script::events::serve): not
         // kept for as long as the watches run either.
         drop(reads);
-        session.serve(&cluster, watches, &plan, &request.exec)?;
+        run.serve(&cluster, watches, &plan, &request.exec)?;
         return Ok(Outcome::new(stdout, script_code));
     }
     // In --watch, a prune waits until the files the run read have settled.
     let unsettled = request.file_watch.then(|| {
-        let mut files = session.files_read();
+        let mut files = run.files_read();
         files.extend(config.file.iter().cloned());
         crate::watch::settled(&files, request.last_change, std::time::SystemTime::now()).err()
     });
@@ -418,7 +399,7 @@ fn apply_and_serve(
         config,
         request.wait.unwrap_or(crate::reach::DEFAULT_TIMEOUT),
     );
-    let (report, error) = session.block_on(apply(
+    let (report, error) = run.block_on(apply(
         &cluster, request, &plan, instance, &reads, &rules, &replacing,
     ));
     if let Some(error) = error {
@@ -426,7 +407,7 @@ fn apply_and_serve(
     }
     summarize(request, &plan, instance, &report, started);
     if let Some(timeout) = request.wait {
-        wait_until_reachable(session, &cluster, &plan, config, timeout)
+        wait_until_reachable(run, &cluster, &plan, config, timeout)
             .map_err(|f| reported(request, f, &report.entries))?;
     }
     let mut outcome = finish(request, stdout, &report, script_code)?;
@@ -438,7 +419,7 @@ fn apply_and_serve(
 
 /// What narrows or widens `--prune` for this run: the options,
 /// `prune.keepKinds`, and in `--watch` the step's state.
-fn prune_rules(request: &Request, config: &Config, watch: Option<WatchStep>) -> PruneRules {
+fn prune_rules(request: &RunRequest, config: &Config, watch: Option<WatchStep>) -> PruneRules {
     let keep_kinds = config
         .get("prune.keepKinds")
         .and_then(Value::as_array)
@@ -473,7 +454,7 @@ const ROUTE_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
 /// done, what failed and what was not done.
 async fn apply(
     cluster: &Cluster,
-    request: &Request,
+    request: &RunRequest,
     plan: &Plan,
     instance: &Instance,
     script_reads: &kube::reads::Reads,
@@ -561,21 +542,20 @@ fn not_done(plan: &Plan) -> Vec<Entry> {
 
 /// `--wait`: until the service answers over HTTPS, or the timeout.
 fn wait_until_reachable(
-    session: &Session,
+    run: &ScriptRun,
     cluster: &Rc<Cluster>,
     plan: &Plan,
     config: &Config,
     timeout: Duration,
 ) -> Result<(), Failure> {
     let settings = crate::reach::Settings::from_config(config, timeout);
-    session
-        .block_on(crate::reach::until_reachable(cluster, plan, &settings))
+    run.block_on(crate::reach::until_reachable(cluster, plan, &settings))
         .map_err(|e| Failure::from(anyhow::Error::from(e)))
 }
 
 /// The one-line summary of what the run did, on stderr.
 fn summarize(
-    request: &Request,
+    request: &RunRequest,
     plan: &Plan,
     instance: &Instance,
     report: &Report,
@@ -599,7 +579,7 @@ fn summarize(
 
 /// The script's stdout, then the report in the `-o` format.
 fn finish(
-    request: &Request,
+    request: &RunRequest,
     script_stdout: String,
     report: &Report,
     code: u8,
@@ -633,7 +613,7 @@ fn with_report(mut failure: Failure, format: Format, entries: &[Entry]) -> Failu
 /// The failure of a run that stopped on `error`, with the report of what
 /// was done, what failed and what was not done (`entries`) when `-o` asks
 /// for one.
-fn reported(request: &Request, error: impl Into<Failure>, entries: &[Entry]) -> Failure {
+fn reported(request: &RunRequest, error: impl Into<Failure>, entries: &[Entry]) -> Failure {
     let failure = error.into();
     match request.output {
         Some(format) => with_report(failure, format, entries),
@@ -645,7 +625,7 @@ fn reported(request: &Request, error: impl Into<Failure>, entries: &[Entry]) -> 
 /// file's folder, `--allow-read` and `sandbox.allowRead` (relative to the
 /// configuration file's folder, or the working directory without a file).
 fn read_scope(
-    request: &Request,
+    request: &RunRequest,
     recipe_dir: &Path,
     config: &Config,
     cwd: &Path,
