@@ -111,11 +111,11 @@ pub struct Cli {
     pub wait: bool,
 
     /// How long --wait waits (300, 90s, 5m, 1h30m; default 5m); then exit 1 naming the link and why.
-    #[arg(long, value_name = "DURATION", value_parser = crate::reach::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse_duration)]
     pub timeout: Option<std::time::Duration>,
 
     /// How long one request to the API server may take before the run gives up (300, 90s, 5m; default 30s); watches only for their start.
-    #[arg(long, value_name = "DURATION", value_parser = crate::reach::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse_duration)]
     pub request_timeout: Option<std::time::Duration>,
 
     /// kubeconfig context to use.

@@ -30,6 +30,7 @@
 //! | [`chain`] | the chain from a host to a pod: its names, the rules judging each link, the doctor's checks |
 //! | [`discover`] | the layer a cluster already runs, each part found by what it is |
 //! | [`reach`] | `--wait`: after applying, wait until the service answers over HTTPS |
+//! | [`duration`] | durations for people (`5m`, `1h30m`): parsed and formatted |
 
 // Every public item gets a doc comment (the project rule).
 #![warn(missing_docs)]
@@ -42,6 +43,7 @@ pub mod cli;
 pub mod config;
 pub mod discover;
 pub mod dns;
+pub mod duration;
 pub mod externaldns;
 pub mod files;
 pub mod https;

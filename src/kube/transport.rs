@@ -26,7 +26,7 @@ pub const SLOW_REQUEST_NOTE: Duration = Duration::from_secs(5);
 
 /// A request that got no (complete) answer within the bound.
 #[derive(Debug, thiserror::Error)]
-#[error("no answer to {request} within {}", crate::reach::format_duration(*.after))]
+#[error("no answer to {request} within {}", crate::duration::format_duration(*.after))]
 pub struct RequestTimedOut {
     /// The method and path ("GET /apis").
     pub request: String,
@@ -138,8 +138,8 @@ where
                     tracing::warn!(
                         "waiting for the API server at {} to answer {what} ({} so far; wildrun gives up after {}, see --request-timeout)",
                         bound.server,
-                        crate::reach::format_duration(SLOW_REQUEST_NOTE),
-                        crate::reach::format_duration(bound.bound),
+                        crate::duration::format_duration(SLOW_REQUEST_NOTE),
+                        crate::duration::format_duration(bound.bound),
                     );
                 }
                 answer.await
