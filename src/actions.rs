@@ -65,6 +65,8 @@ pub struct Request {
     /// With `--watch`: when the watch last saw a file of the run change
     /// (`None` for the first run), for the prune's settling time.
     pub last_change: Option<std::time::SystemTime>,
+    /// How `--wait` (and a prune's wait for a replacing route) shows its progress.
+    pub wait_display: crate::reach::NewWaitDisplay,
 }
 
 /// One run of the recipe, and every file it read (script, modules,
@@ -426,8 +428,15 @@ fn apply_and_serve(
     }
     summarize(request, &plan, instance, &report, started);
     if let Some(timeout) = request.wait {
-        wait_until_reachable(session, &cluster, &plan, config, timeout)
-            .map_err(|f| reported(request, f, &report.entries))?;
+        wait_until_reachable(
+            session,
+            &cluster,
+            &plan,
+            config,
+            timeout,
+            request.wait_display,
+        )
+        .map_err(|f| reported(request, f, &report.entries))?;
     }
     let mut outcome = finish(request, stdout, &report, script_code)?;
     // Held for the files to settle: the watch runs again once they have.
@@ -521,9 +530,16 @@ async fn apply(
         if !dry_run && !replaced.is_empty() {
             tracing::info!(
                 "--prune: the plan replaces {}; waiting until the new route answers before removing it",
-                kube::cleanup::first_few(&replaced)
+                kube::error::first_few(&replaced)
             );
-            if let Err(e) = crate::reach::until_reachable(cluster, plan, replacing).await {
+            if let Err(e) = crate::reach::until_reachable(
+                cluster,
+                plan,
+                replacing,
+                &mut *(request.wait_display)(),
+            )
+            .await
+            {
                 report.entries.extend(pruning.not_done());
                 let reason = e.to_string();
                 return (
@@ -566,10 +582,16 @@ fn wait_until_reachable(
     plan: &Plan,
     config: &Config,
     timeout: Duration,
+    display: crate::reach::NewWaitDisplay,
 ) -> Result<(), Failure> {
     let settings = crate::reach::Settings::from_config(config, timeout);
     session
-        .block_on(crate::reach::until_reachable(cluster, plan, &settings))
+        .block_on(crate::reach::until_reachable(
+            cluster,
+            plan,
+            &settings,
+            &mut *display(),
+        ))
         .map_err(|e| Failure::from(anyhow::Error::from(e)))
 }
 

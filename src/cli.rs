@@ -17,6 +17,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod spinner;
+
 /// `--dry-run` modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DryRun {
@@ -398,6 +400,7 @@ impl Invocation {
             own_options: own_option_names(),
             file_watch: cli.watch,
             last_change: None,
+            wait_display: spinner::Spinner::on_stderr,
         }
     }
 }

@@ -6,9 +6,8 @@
 //! filters. Read by `--wait` (from the plan) and the doctor (from the
 //! cluster); pure functions of the objects read.
 
-use super::ingress::{self, Backend, PortRef};
+use super::ingress::{self, host_matches, Backend, MiddlewareRef, PortRef};
 use super::names::TARGET;
-use super::route::{MiddlewareRef, Route};
 use super::{array, text};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -194,7 +193,7 @@ pub fn listener<'a>(gateway: &'a Value, parent: &ParentRef, host: &str) -> Optio
             .iter()
             .find(|l| text(l, "/name") == Some(section.as_str())),
         None => listeners.iter().find(|l| match text(l, "/hostname") {
-            Some(pattern) => super::route::ingress_host_matches(pattern, host),
+            Some(pattern) => host_matches(pattern, host),
             None => true,
         }),
     }
@@ -262,59 +261,6 @@ pub fn gateway_target(gateway: &Value) -> Option<String> {
         .map(|t| t.trim_end_matches('.').to_string())
 }
 
-/// The route as one of the [`Route`]s to a host, in Traefik's words: the
-/// rule its router gets for `host` (`Host` and, per match, `PathPrefix`),
-/// its backends, its ExtensionRef middlewares. `None` when it does not
-/// serve `host`. TLS ends at the Gateway: `tls_secret` is `None` here,
-/// the listener's certificate is the Gateway's (see [`listener_secret`]).
-pub fn as_route(route: &Value, host: &str, path: &str) -> Option<Route> {
-    let served = hosts(route);
-    let covers = served.is_empty()
-        || served
-            .iter()
-            .any(|h| super::route::ingress_host_matches(h, host));
-    if !covers {
-        return None;
-    }
-    // A rule without matches matches every path (a `PathPrefix /`); a
-    // PathPrefix matches whole segments, as an Ingress's `Prefix`.
-    let (matcher, prefix) = array(route, "/spec/rules")
-        .iter()
-        .flat_map(|r| match array(r, "/matches") {
-            [] => vec![("Prefix", "/")],
-            matches => matches
-                .iter()
-                .map(|m| match text(m, "/path/type") {
-                    Some("Exact") => ("Exact", text(m, "/path/value").unwrap_or("/")),
-                    _ => ("Prefix", text(m, "/path/value").unwrap_or("/")),
-                })
-                .collect(),
-        })
-        .filter(|(matcher, p)| super::route::ingress_path_matches(p, matcher, path))
-        .max_by_key(|(_, p)| p.len())?;
-    let matcher = if matcher == "Exact" {
-        "Path"
-    } else {
-        "PathPrefix"
-    };
-    let rule = format!("Host(`{host}`) && {matcher}(`{prefix}`)");
-    Some(Route {
-        kind: KIND.to_string(),
-        namespace: namespace(route).to_string(),
-        name: text(route, "/metadata/name")
-            .unwrap_or_default()
-            .to_string(),
-        class: None,
-        priority: rule.len() as i64,
-        rule,
-        backends: backends(route),
-        tls_secret: None,
-        tls: true,
-        middlewares: middlewares(route),
-        object: route.clone(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,19 +324,25 @@ mod tests {
 
     #[test]
     fn the_route_in_traefiks_words() {
-        let r = as_route(&route(), "web.internal.example.com", "/x").expect("serves the host");
+        let r = crate::chain::route::http_route_of(&route(), "web.internal.example.com", "/x")
+            .expect("serves the host");
         assert_eq!(
             r.rule,
             "Host(`web.internal.example.com`) && PathPrefix(`/`)"
         );
         assert_eq!(r.kind, "HTTPRoute");
-        assert!(as_route(&route(), "other.example.com", "/").is_none());
+        assert!(crate::chain::route::http_route_of(&route(), "other.example.com", "/").is_none());
         // A path no rule matches is not served.
         let mut api_only = route();
         api_only["spec"]["rules"][0]["matches"] =
             json!([{"path": {"type": "PathPrefix", "value": "/api"}}]);
-        assert!(as_route(&api_only, "web.internal.example.com", "/").is_none());
-        let r = as_route(&api_only, "web.internal.example.com", "/api/v1").expect("/api");
+        assert!(
+            crate::chain::route::http_route_of(&api_only, "web.internal.example.com", "/")
+                .is_none()
+        );
+        let r =
+            crate::chain::route::http_route_of(&api_only, "web.internal.example.com", "/api/v1")
+                .expect("/api");
         assert_eq!(
             r.rule,
             "Host(`web.internal.example.com`) && PathPrefix(`/api`)"

@@ -179,6 +179,60 @@ pub fn first_backend(ingress: &Value) -> Option<Backend> {
         .and_then(Backend::of_path)
 }
 
+/// A route's reference to a Traefik Middleware.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MiddlewareRef {
+    /// A namespace and a name (IngressRoute, chain).
+    Named {
+        /// The namespace.
+        namespace: String,
+        /// The name.
+        name: String,
+    },
+    /// An Ingress annotation's `<namespace>-<name>@<provider>`, which only
+    /// the Middlewares that exist can split.
+    Joined(String),
+}
+
+impl std::fmt::Display for MiddlewareRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MiddlewareRef::Named { namespace, name } => write!(f, "{namespace}/{name}"),
+            MiddlewareRef::Joined(text) => write!(f, "{text}"),
+        }
+    }
+}
+
+/// Whether an Ingress host (`*.example.com`: exactly one label) covers `host`.
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    match pattern.strip_prefix("*.") {
+        Some(parent) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest.eq_ignore_ascii_case(parent)),
+        None => pattern.eq_ignore_ascii_case(host),
+    }
+}
+
+/// Whether an Ingress path of `path_type` covers `path`: `Exact`, or a
+/// prefix of whole segments (`Prefix`; Traefik reads
+/// `ImplementationSpecific` as a plain prefix).
+pub fn path_matches(pattern: &str, path_type: &str, path: &str) -> bool {
+    match path_type {
+        "Exact" => pattern == path,
+        "Prefix" => {
+            let pattern = pattern.trim_end_matches('/');
+            pattern.is_empty()
+                || path == pattern
+                || path
+                    .strip_prefix(pattern)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        }
+        _ => path.starts_with(pattern),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

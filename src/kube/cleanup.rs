@@ -21,12 +21,13 @@
 //! not deleted: they stay, without wildrun's marks and field ownership.
 
 use super::cluster::{Cluster, Kind};
-use super::contents::{group_of, Holdings, Inventory};
-use super::error::{KubeError, Result};
+use super::contents::{Holdings, Inventory};
+use super::error::{first_few, KubeError, Result};
 use super::objects::delete;
 use super::permissions::{Need, Permissions};
 use super::report::{Action, Entry, Report};
 use super::wait;
+use crate::objects::group_of;
 use crate::plan::{
     Condition, ObjectRef, Origin, Plan, Propagation, ADOPTED_ANNOTATION, COPIED_FROM_ANNOTATION,
     DEFAULT_DELETE_WAIT, INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
@@ -46,18 +47,6 @@ pub const DATA_KINDS: &[(&str, &str)] = &[("", "PersistentVolumeClaim")];
 /// `--watch` confirms it. An edit rarely drops most of a recipe at once; a
 /// broken loop, a wrong condition or a file in mid-save does.
 pub const WATCH_PRUNE_SHARE: (usize, usize) = (1, 2);
-
-/// How many objects a message names before it says "and N more".
-const NAMED: usize = 3;
-
-/// `items` for a message: the first few, then how many more.
-pub fn first_few(items: &[String]) -> String {
-    let mut shown: Vec<String> = items.iter().take(NAMED).cloned().collect();
-    if items.len() > NAMED {
-        shown.push(format!("and {} more", items.len() - NAMED));
-    }
-    shown.join(", ")
-}
 
 /// A live object found by label.
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@
 
 use super::cluster::{retry, Cluster, Kind};
 use super::error::{KubeError, Result};
+use crate::objects::group_of;
 use crate::plan::ObjectRef;
 use futures::StreamExt;
 use kube::api::{ListParams, ObjectMeta};
@@ -249,11 +250,6 @@ impl Inventory {
             || (core && default_token)
             || (core && kind == "Endpoints" && services.contains(name))
     }
-}
-
-/// The group of an `apiVersion` (`""` for the core group's `v1`).
-pub(crate) fn group_of(api_version: &str) -> &str {
-    api_version.split_once('/').map(|(g, _)| g).unwrap_or("")
 }
 
 fn is_leaving(leaving: &[ObjectRef], group: &str, kind: &str, name: &str) -> bool {

@@ -157,7 +157,7 @@ pub enum KubeError {
     /// `--prune` would delete every object of the instance; nothing was
     /// changed. A plan that comes out empty or wrong (a condition, a typo in
     /// a loop, a half-saved file) must not empty the cluster silently.
-    #[error("nothing was changed; --prune would delete every object of instance {instance} ({}), because {reason}. A condition, a typo in a loop or a half-saved file can make a recipe plan less than it should. If that is what you want, run again with --allow-prune-all (or remove the instance with --delete)", super::cleanup::first_few(.objects))]
+    #[error("nothing was changed; --prune would delete every object of instance {instance} ({}), because {reason}. A condition, a typo in a loop or a half-saved file can make a recipe plan less than it should. If that is what you want, run again with --allow-prune-all (or remove the instance with --delete)", first_few(.objects))]
     PruneAll {
         /// The instance.
         instance: String,
@@ -169,7 +169,7 @@ pub enum KubeError {
     /// `--prune` would remove routes the plan replaces (an Ingress by an
     /// HTTPRoute, or back), but the new route did not answer in time:
     /// nothing was pruned, so the old route still serves.
-    #[error("nothing was pruned: the plan replaces {} but the new route does not answer yet ({reason}); the old route keeps serving. Fix what the reason names (wildrun scripts/doctor.rhai --name ... says which link) and run again", super::cleanup::first_few(.replaced))]
+    #[error("nothing was pruned: the plan replaces {} but the new route does not answer yet ({reason}); the old route keeps serving. Fix what the reason names (wildrun scripts/doctor.rhai --name ... says which link) and run again", first_few(.replaced))]
     RouteNotAnswering {
         /// The routes the prune would have removed.
         replaced: Vec<String>,
@@ -252,9 +252,12 @@ pub enum KubeError {
         /// Why the kind cannot be watched (resolving it failed).
         error: Box<KubeError>,
     },
-    /// Leader election cannot go on (no permission, no namespace).
+    /// Leader election cannot go on (no permission, no namespace): a
+    /// [`LeaseError`](super::lease::LeaseError), which converts itself (this
+    /// module does not import the Lease's, which imports the cluster's,
+    /// which imports this one).
     #[error(transparent)]
-    Lease(#[from] super::lease::LeaseError),
+    Lease(Box<dyn std::error::Error + Send + Sync>),
     /// An object could not be written as YAML (for a diff).
     #[error(transparent)]
     Yaml(#[from] YamlError),
@@ -280,6 +283,18 @@ pub fn chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     parts.join(": ")
+}
+
+/// How many objects a message names before it says "and N more".
+const NAMED: usize = 3;
+
+/// `items` for a message: the first few, then how many more.
+pub fn first_few(items: &[String]) -> String {
+    let mut shown: Vec<String> = items.iter().take(NAMED).cloned().collect();
+    if items.len() > NAMED {
+        shown.push(format!("and {} more", items.len() - NAMED));
+    }
+    shown.join(", ")
 }
 
 /// The contexts a kubeconfig has, for [`KubeError::NoContext`].

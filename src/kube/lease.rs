@@ -24,8 +24,9 @@
 //! trusts its `renewTime`, so that a Lease whose holder is long gone is
 //! taken at once.
 
-use super::apply::Fence;
 use super::cluster::Cluster;
+use super::error::KubeError;
+use super::fence::Fence;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
@@ -197,15 +198,80 @@ pub fn identity() -> String {
     format!("{host}_{}_{random}", std::process::id())
 }
 
-/// Why an attempt on the Lease failed.
+/// Why an attempt on the Lease failed: what was tried on which Lease, and
+/// what the API server answered; the hint is composed when it is shown.
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
-    /// Trying again will not help: no permission, no such namespace.
-    #[error("{0}")]
-    Refused(String),
-    /// The API server failed or could not be reached: worth trying again.
-    #[error("{0}")]
-    Unavailable(String),
+    /// The API server refused (401 or 403: no permission; 404: no such
+    /// namespace): trying again will not help.
+    #[error("cannot {verb} {lease} for leader election: {}; {}", .message.trim(), refusal_hint(*.code, .identity, .namespace))]
+    Refused {
+        /// What was tried (`read`, `create`, `update`, ...).
+        verb: &'static str,
+        /// The Lease, for people (`Lease default/wildrun-public.web`).
+        lease: String,
+        /// The HTTP status of the answer.
+        code: u16,
+        /// The API server's message.
+        message: String,
+        /// Where the identity that was refused comes from (the kubeconfig).
+        identity: String,
+        /// The Lease's namespace.
+        namespace: String,
+    },
+    /// The API server answered with another error: worth trying again.
+    #[error("cannot {verb} {lease} on {server}: {}", .message.trim())]
+    Failed {
+        /// What was tried.
+        verb: &'static str,
+        /// The Lease, for people.
+        lease: String,
+        /// The API server URL.
+        server: String,
+        /// The API server's message.
+        message: String,
+    },
+    /// The API server did not answer: worth trying again.
+    #[error("cannot {verb} {lease}: the API server at {server} did not answer ({error})")]
+    NoAnswer {
+        /// What was tried.
+        verb: &'static str,
+        /// The Lease, for people.
+        lease: String,
+        /// The API server URL.
+        server: String,
+        /// What the client said.
+        error: kube::Error,
+    },
+}
+
+impl LeaseError {
+    /// Whether trying again will not help.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, LeaseError::Refused { .. })
+    }
+}
+
+/// What to do about a refusal with HTTP status `code` of the identity from
+/// `identity` in `namespace`.
+fn refusal_hint(code: u16, identity: &str, namespace: &str) -> String {
+    if code == 404 {
+        format!(
+            "create namespace {namespace} or choose another with --set {NAMESPACE_KEY}=NAMESPACE"
+        )
+    } else {
+        format!(
+            "the identity of {identity} needs get, create and update on leases (coordination.k8s.io) in namespace {namespace} (examples/deploy/rbac.yaml has such a Role), or choose another namespace with --set {NAMESPACE_KEY}=NAMESPACE"
+        )
+    }
+}
+
+/// A failed look at the Lease stops the plan as a [`KubeError`]; the
+/// conversion is here so that [`super::error`] does not import this module.
+impl From<LeaseError> for KubeError {
+    fn from(error: LeaseError) -> KubeError {
+        KubeError::Lease(Box::new(error))
+    }
 }
 
 /// A Lease record as this candidate first saw it, and when.
@@ -656,30 +722,29 @@ impl Election {
         self.renewed_at = None;
     }
 
-    fn error(&self, err: kube::Error, verb: &str) -> LeaseError {
-        let what = self.settings.describe();
-        let grant = format!(
-            "the identity of {} needs get, create and update on leases (coordination.k8s.io) in namespace {} (examples/deploy/rbac.yaml has such a Role), or choose another namespace with --set {NAMESPACE_KEY}=NAMESPACE",
-            self.source, self.settings.namespace
-        );
+    fn error(&self, err: kube::Error, verb: &'static str) -> LeaseError {
+        let lease = self.settings.describe();
         match err {
-            kube::Error::Api(s) if s.code == 401 || s.code == 403 => LeaseError::Refused(
-                format!("cannot {verb} {what} for leader election: {}; {grant}", s.message.trim()),
-            ),
-            kube::Error::Api(s) if s.code == 404 => LeaseError::Refused(format!(
-                "cannot {verb} {what} for leader election: {}; create namespace {} or choose another with --set {NAMESPACE_KEY}=NAMESPACE",
-                s.message.trim(),
-                self.settings.namespace
-            )),
-            kube::Error::Api(s) => LeaseError::Unavailable(format!(
-                "cannot {verb} {what} on {}: {}",
-                self.server,
-                s.message.trim()
-            )),
-            other => LeaseError::Unavailable(format!(
-                "cannot {verb} {what}: the API server at {} did not answer ({other})",
-                self.server
-            )),
+            kube::Error::Api(s) if matches!(s.code, 401 | 403 | 404) => LeaseError::Refused {
+                verb,
+                lease,
+                code: s.code,
+                message: s.message,
+                identity: self.source.clone(),
+                namespace: self.settings.namespace.clone(),
+            },
+            kube::Error::Api(s) => LeaseError::Failed {
+                verb,
+                lease,
+                server: self.server.clone(),
+                message: s.message,
+            },
+            error => LeaseError::NoAnswer {
+                verb,
+                lease,
+                server: self.server.clone(),
+                error,
+            },
         }
     }
 }
@@ -974,7 +1039,7 @@ impl Leadership {
     /// One look at the Lease, taking it when it is free or expired. An
     /// error when looking cannot succeed (no permission, no namespace).
     /// A term under way ends first: its view of the Lease is not trusted.
-    pub fn try_lead(&mut self) -> super::error::Result<Look> {
+    pub fn try_lead(&mut self) -> Result<Look, KubeError> {
         self.end_term();
         let Some(election) = self.election.clone() else {
             return Ok(Look::Leads { resumed: false });
@@ -1012,8 +1077,8 @@ impl Leadership {
                 self.failing = false;
                 Ok(Look::Wait(retry_in))
             }
-            Err(e @ LeaseError::Refused(_)) => Err(e.into()),
-            Err(LeaseError::Unavailable(e)) => {
+            Err(e) if e.is_refusal() => Err(e.into()),
+            Err(e) => {
                 if !self.failing {
                     tracing::warn!(
                         "{e}; this copy waits and tries again every {:.1}s",

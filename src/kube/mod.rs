@@ -16,6 +16,7 @@ pub mod copies;
 pub mod diff;
 pub mod error;
 pub mod events;
+pub mod fence;
 pub mod generated;
 pub mod lease;
 pub mod objects;

@@ -8,18 +8,12 @@
 
 use super::cluster::{retry, Cluster, Kind};
 use super::error::{KubeError, Result};
+use super::owner::{label, FIELD_MANAGER, PATCH_FIELD_MANAGER};
 use crate::plan::{
     ObjectRef, Propagation, SecretCopy, COPIED_FROM_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy, ValidationDirective};
 use serde_json::{json, Value};
-
-/// The field manager of every write.
-pub const FIELD_MANAGER: &str = "wildrun";
-
-/// The field manager of the fields wildrun sets on objects it did not make
-/// (`kube::apply(object, #{ patch: true })`): those carry no wildrun labels.
-pub const PATCH_FIELD_MANAGER: &str = "wildrun-patch";
 
 /// [`FIELD_MANAGER`] for wildrun's objects, [`PATCH_FIELD_MANAGER`] for a
 /// patch of someone else's.
@@ -120,13 +114,6 @@ pub(super) fn copy_origin(live: &Value) -> Option<&str> {
     }
     live.pointer("/metadata/annotations")
         .and_then(|a| a.get(COPIED_FROM_ANNOTATION))
-        .and_then(Value::as_str)
-}
-
-/// The label value `key` of an object.
-pub(super) fn label<'v>(object: &'v Value, key: &str) -> Option<&'v str> {
-    object
-        .pointer(&format!("/metadata/labels/{}", key.replace('/', "~1")))
         .and_then(Value::as_str)
 }
 

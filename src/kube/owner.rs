@@ -9,13 +9,26 @@
 //! immutable field), and `--delete` releases it ([`release_patch`]) instead
 //! of deleting it.
 
-use super::objects::{label, FIELD_MANAGER, PATCH_FIELD_MANAGER};
 use crate::plan::{
     ADOPTED_ANNOTATION, ADOPTED_MANAGED_BY_ANNOTATION, INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY,
     MANAGED_BY_LABEL,
 };
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+
+/// The field manager of every write.
+pub const FIELD_MANAGER: &str = "wildrun";
+
+/// The field manager of the fields wildrun sets on objects it did not make
+/// (`kube::apply(object, #{ patch: true })`): those carry no wildrun labels.
+pub const PATCH_FIELD_MANAGER: &str = "wildrun-patch";
+
+/// The label value `key` of an object.
+pub(super) fn label<'v>(object: &'v Value, key: &str) -> Option<&'v str> {
+    object
+        .pointer(&format!("/metadata/labels/{}", key.replace('/', "~1")))
+        .and_then(Value::as_str)
+}
 
 /// Whether `manager` is one of wildrun's field managers.
 pub fn is_wildrun_manager(manager: &str) -> bool {

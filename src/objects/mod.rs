@@ -169,6 +169,11 @@ fn lookup(api_version: &str, kind: &str) -> Option<&'static KindInfo> {
         .find(|k| k.api_version == api_version && k.kind == kind)
 }
 
+/// The group of an `apiVersion` (`""` for the core group's `v1`).
+pub(crate) fn group_of(api_version: &str) -> &str {
+    api_version.split_once('/').map(|(g, _)| g).unwrap_or("")
+}
+
 /// Every `(apiVersion, kind)` the registry types, each kind once (in its
 /// newest version: a ReferenceGrant is typed as v1 and v1beta1 too).
 pub fn known_kinds() -> Vec<(String, String)> {
@@ -176,7 +181,7 @@ pub fn known_kinds() -> Vec<(String, String)> {
     registry()
         .iter()
         .filter(|k| {
-            let group = crate::kube::contents::group_of(&k.api_version);
+            let group = group_of(&k.api_version);
             seen.insert((group.to_string(), k.kind.clone()))
         })
         .map(|k| (k.api_version.clone(), k.kind.clone()))

@@ -30,8 +30,8 @@
 //! sent ahead to the address the record will lead to, one at a time and at
 //! most every 100 ms, so the answer is known when the record appears; once
 //! on the HTTPS link, a request every 100 ms at most.
-//! Progress goes to stderr: a spinner on a terminal, one line per change
-//! otherwise.
+//! Progress is said through a [`WaitDisplay`] the command line passes in
+//! (`cli::spinner`: a spinner on a terminal, one line per change otherwise).
 
 use crate::duration::format_duration;
 use crate::kube::cluster::Cluster;
@@ -39,9 +39,8 @@ use crate::plan::Plan;
 use judging::Seen;
 use links::links;
 use looking::{Looker, Nameservers};
-use progress::{Event, Progress};
+use progress::Progress;
 use std::collections::HashMap;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 mod judging;
@@ -51,6 +50,7 @@ mod progress;
 mod settings;
 mod wake;
 
+pub use progress::WaitEvent;
 pub use settings::Settings;
 
 /// How long `--wait` waits unless `--timeout` says otherwise.
@@ -75,70 +75,31 @@ pub enum WaitError {
     },
 }
 
-/// How progress is shown: a spinner on a terminal, lines otherwise.
-struct Display {
-    terminal: bool,
-    frame: usize,
-    line: String,
+/// How the wait's progress is shown to people. The wait says what changed
+/// and when it pauses; the command line decides how that looks (a spinner
+/// on a terminal, log lines elsewhere), as kapp passes its UI into its core.
+pub trait WaitDisplay {
+    /// Something changed: a link waited on for a new reason, a link that
+    /// holds, or every link holding.
+    fn show(&mut self, event: &WaitEvent);
+
+    /// The wait pauses between two looks: called about ten times a second.
+    fn tick(&mut self) {}
+
+    /// The wait ends in an error: take down what is drawn.
+    fn clear(&mut self) {}
 }
 
-const SPINNER: &[char] = &['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+/// Makes the display of one wait (a run can wait twice: before a prune
+/// that replaces a route, and for `--wait`).
+pub type NewWaitDisplay = fn() -> Box<dyn WaitDisplay>;
 
-impl Display {
-    fn new() -> Display {
-        Display {
-            terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-            frame: 0,
-            line: String::new(),
-        }
-    }
-
-    fn clear(&mut self) {
-        if self.terminal && !self.line.is_empty() {
-            eprint!("\r\x1b[2K");
-            self.line.clear();
-        }
-    }
-
-    fn show(&mut self, event: &Event) {
-        match event {
-            Event::Waiting { link, reason } => {
-                let text = format!("waiting for {link}: {reason}");
-                if self.terminal {
-                    self.line = text;
-                    self.tick();
-                } else {
-                    tracing::info!("{text}");
-                }
-            }
-            Event::Holds { link, note, after } => {
-                self.clear();
-                tracing::info!("✓ {link}: {note} ({:.1}s)", after.as_secs_f64());
-            }
-            Event::Done { after } => {
-                self.clear();
-                tracing::info!(
-                    "the service answers ({:.1}s after applying)",
-                    after.as_secs_f64()
-                );
-            }
-        }
-    }
-
-    fn tick(&mut self) {
-        if self.terminal && !self.line.is_empty() {
-            self.frame = (self.frame + 1) % SPINNER.len();
-            eprint!("\r\x1b[2K{} {}", SPINNER[self.frame], self.line);
-            let _ = std::io::stderr().flush();
-        }
-    }
-}
-
-/// Waits until every link of `plan` holds, showing progress on stderr.
+/// Waits until every link of `plan` holds, showing progress on `display`.
 pub async fn until_reachable(
     cluster: &Cluster,
     plan: &Plan,
     settings: &Settings,
+    display: &mut dyn WaitDisplay,
 ) -> Result<(), WaitError> {
     let links = links(plan);
     if links.is_empty() {
@@ -147,7 +108,6 @@ pub async fn until_reachable(
     }
     let started = Instant::now();
     let mut progress = Progress::new(links);
-    let mut display = Display::new();
     let mut looker = Looker {
         cluster,
         settings,

@@ -27,7 +27,7 @@ pub(super) fn without_timings(reason: &str) -> String {
 
 /// A change worth telling people about.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub enum WaitEvent {
     /// Now waiting on `link` because of `reason` (new link or new reason).
     Waiting {
         /// The link, in words.
@@ -87,7 +87,7 @@ impl Progress {
 
     /// Records what a look at the current link found, `elapsed` since the
     /// wait began; returns what to tell people.
-    pub fn observe(&mut self, seen: Seen, elapsed: Duration) -> Vec<Event> {
+    pub fn observe(&mut self, seen: Seen, elapsed: Duration) -> Vec<WaitEvent> {
         let Some(link) = self.current().map(ToString::to_string) else {
             return Vec::new();
         };
@@ -97,18 +97,18 @@ impl Progress {
                     return Vec::new();
                 }
                 self.reason = Some(reason.clone());
-                vec![Event::Waiting { link, reason }]
+                vec![WaitEvent::Waiting { link, reason }]
             }
             Seen::Holds(note) => {
                 self.current += 1;
                 self.reason = None;
-                let mut events = vec![Event::Holds {
+                let mut events = vec![WaitEvent::Holds {
                     link,
                     note,
                     after: elapsed,
                 }];
                 if self.current().is_none() {
-                    events.push(Event::Done { after: elapsed });
+                    events.push(WaitEvent::Done { after: elapsed });
                 }
                 events
             }
@@ -133,14 +133,16 @@ mod tests {
         let s = Duration::from_secs(1);
         let first = p.observe(Seen::NotYet("0/1 available".into()), s);
         assert_eq!(first.len(), 1);
-        assert!(matches!(&first[0], Event::Waiting { reason, .. } if reason == "0/1 available"));
+        assert!(
+            matches!(&first[0], WaitEvent::Waiting { reason, .. } if reason == "0/1 available")
+        );
         assert!(p
             .observe(Seen::NotYet("0/1 available".into()), s)
             .is_empty());
         assert_eq!(p.observe(Seen::NotYet("1/1 available".into()), s).len(), 1);
         let events = p.observe(Seen::Holds("rolled out".into()), s);
         assert!(
-            matches!(&events[..], [Event::Holds { link, .. }] if link == "rollout of Namespace x")
+            matches!(&events[..], [WaitEvent::Holds { link, .. }] if link == "rollout of Namespace x")
         );
         assert_eq!(p.reason(), "not looked at yet");
         assert_eq!(
@@ -149,7 +151,7 @@ mod tests {
         );
         let events = p.observe(Seen::Holds("200 OK".into()), s * 3);
         assert!(
-            matches!(&events[..], [Event::Holds { .. }, Event::Done { after }] if *after == s * 3)
+            matches!(&events[..], [WaitEvent::Holds { .. }, WaitEvent::Done { after }] if *after == s * 3)
         );
         assert!(p.current().is_none());
     }

@@ -5,8 +5,9 @@
 
 use super::super::check::Check;
 use super::super::ingress::Backend;
+use super::super::ingress::MiddlewareRef;
 use super::super::ingress::PortRef;
-use super::super::route::{middleware_names, MiddlewareRef, Route};
+use super::super::route::{middleware_names, Route};
 use super::super::subject::Subject;
 use super::backend::service_ports;
 use super::{at, text};

@@ -23,6 +23,7 @@ pub use options::ExecOptions;
 
 use crate::kube::cluster::Cluster;
 use crate::kube::error::{KubeError, Result};
+use crate::kube::fence::{Fence, Unfenced};
 use crate::kube::permissions::Permissions;
 use crate::kube::reads::Reads;
 use crate::kube::report::Report;
@@ -37,28 +38,6 @@ use preflight::{
 use snapshot::read_targets;
 use std::cell::RefCell;
 use writes::run_step;
-
-/// What a writer asks before each step it sends. A copy of a `kube::watch`
-/// automation may write only while it holds its Lease
-/// ([`crate::kube::lease::LeaseFence`]): checked right before each write, not
-/// once per plan, since leadership can end in the middle of one.
-pub trait Fence {
-    /// `Err(why)` once no more writes may be sent: the plan stops there.
-    fn check(&self) -> std::result::Result<(), String>;
-
-    /// Told when a step [`Fence::check`] let through has ended: a write
-    /// that ends after the fence fell may have landed after it fell.
-    fn written(&self) {}
-}
-
-/// No fence: a run that holds no Lease writes its whole plan.
-pub struct Unfenced;
-
-impl Fence for Unfenced {
-    fn check(&self) -> std::result::Result<(), String> {
-        Ok(())
-    }
-}
 
 /// Checks the whole plan, then carries it out: cluster-scoped objects and
 /// waits one at a time in plan order, the steps of different namespaces

@@ -8,7 +8,8 @@ use super::options::ExecOptions;
 use super::snapshot::{read, with_labels, Live, Snapshot};
 use crate::kube::cluster::{Cluster, Kind};
 use crate::kube::error::{KubeError, Result};
-use crate::kube::objects::{copy_object, label};
+use crate::kube::objects::copy_object;
+use crate::kube::owner::label;
 use crate::kube::permissions::Need;
 use crate::plan::{
     ApplyStep, ObjectRef, PlannedStep, Step, COPIED_FROM_ANNOTATION, INSTANCE_LABEL, MANAGED_BY,

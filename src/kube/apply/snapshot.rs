@@ -4,8 +4,8 @@
 
 use crate::kube::cluster::{Cluster, Kind};
 use crate::kube::error::{KubeError, Result};
-use crate::kube::objects::{self, copy_object, get, label, rv, why_write};
-use crate::kube::owner::{Adoption, Owner};
+use crate::kube::objects::{self, copy_object, get, rv, why_write};
+use crate::kube::owner::{is_wildrun_manager, label, Adoption, Owner};
 use crate::kube::reads::Reads;
 use crate::plan::{ObjectRef, PlannedStep, Step, INSTANCE_LABEL, KEEP_LABEL};
 use futures::StreamExt;
@@ -216,10 +216,7 @@ pub(super) fn keep_for_preflight(mut live: Value) -> Value {
             entry
                 .get("manager")
                 .and_then(Value::as_str)
-                .is_some_and(|m| {
-                    m == crate::kube::objects::FIELD_MANAGER
-                        || m == crate::kube::objects::PATCH_FIELD_MANAGER
-                })
+                .is_some_and(is_wildrun_manager)
         });
     }
     live
