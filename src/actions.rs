@@ -12,7 +12,7 @@ use crate::files::ReadScope;
 use crate::kube::apply::ExecOptions;
 use crate::kube::cleanup::{PruneRules, Pruning, WatchStep};
 use crate::kube::cluster::{Cluster, ConnectOptions};
-use crate::kube::report::{Action as ReportAction, Entry, Report};
+use crate::kube::report::{Entry, ObjectAction as ReportAction, Report};
 use crate::outcome::{Failure, Outcome, EXIT_FAILED, EXIT_OK};
 use crate::plan::{Format, Instance, Plan};
 use crate::script::engine::{Produced, Session};

@@ -212,7 +212,7 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// What the handshake presented and what verifying it said.
 #[derive(Debug, Default)]
-struct Seen {
+struct HandshakeRecord {
     leaf: Option<Vec<u8>>,
     chain_length: usize,
     error: Option<String>,
@@ -225,7 +225,7 @@ struct Seen {
 struct Recording {
     inner: Result<Arc<WebPkiServerVerifier>, String>,
     provider: Arc<CryptoProvider>,
-    seen: Mutex<Seen>,
+    seen: Mutex<HandshakeRecord>,
 }
 
 impl ServerCertVerifier for Recording {
@@ -504,7 +504,7 @@ async fn tls_step(
     let recording = Arc::new(Recording {
         inner: verifier(ca),
         provider: provider(),
-        seen: Mutex::new(Seen::default()),
+        seen: Mutex::new(HandshakeRecord::default()),
     });
     let config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()

@@ -18,7 +18,7 @@ mod status;
 
 pub use generate::{ca, issue, self_signed};
 pub use inspect::{covers, fingerprint, inspect_der, inspect_pem, inspect_value, name_covers};
-pub use status::{certificate_status, Status};
+pub use status::{certificate_status, CertificateStatus};
 
 /// Why a certificate could not be read, made or judged. Each message names
 /// the input at fault (which PEM block, which Secret and key, which name) and,

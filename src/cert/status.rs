@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// The readiness of a cert-manager Certificate, as `cert::status` returns it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Status {
+pub struct CertificateStatus {
     /// `namespace/name`.
     pub name: String,
     /// Whether the Ready condition is True.
@@ -27,7 +27,7 @@ pub struct Status {
 }
 
 /// Reads a Certificate object (cert-manager.io) as the API server returns it.
-pub fn certificate_status(object: &Value) -> Result<Status, CertError> {
+pub fn certificate_status(object: &Value) -> Result<CertificateStatus, CertError> {
     let text = |p: &str| {
         object
             .pointer(p)
@@ -61,7 +61,7 @@ pub fn certificate_status(object: &Value) -> Result<Status, CertError> {
             .and_then(Value::as_str)
             .map(str::to_string)
     };
-    Ok(Status {
+    Ok(CertificateStatus {
         name,
         ready: field(ready, "status").as_deref() == Some("True"),
         reason: field(ready, "reason"),
@@ -115,7 +115,7 @@ mod tests {
         let s = certificate_status(&object).unwrap();
         assert_eq!(
             s,
-            Status {
+            CertificateStatus {
                 name: "web/wild".into(),
                 ready: true,
                 reason: Some("Ready".into()),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub enum CheckStatus {
     /// The link holds.
     Pass,
     /// The link is broken; the hint says how to mend it.
@@ -21,7 +21,7 @@ pub struct Check {
     /// The check's name (`dns`, `tls-secret`, ...).
     pub name: String,
     /// Pass, fail or skip.
-    pub status: Status,
+    pub status: CheckStatus,
     /// What the check found, for people.
     pub found: String,
     /// The fix, for a failure only.
@@ -38,7 +38,11 @@ impl Check {
     ) -> Check {
         Check {
             name: name.to_string(),
-            status: if ok { Status::Pass } else { Status::Fail },
+            status: if ok {
+                CheckStatus::Pass
+            } else {
+                CheckStatus::Fail
+            },
             found: found.into(),
             hint: (!ok).then(|| hint.into()),
         }
@@ -58,7 +62,7 @@ impl Check {
     pub fn skip(name: &str, why: impl Into<String>) -> Check {
         Check {
             name: name.to_string(),
-            status: Status::Skip,
+            status: CheckStatus::Skip,
             found: why.into(),
             hint: None,
         }
@@ -66,7 +70,7 @@ impl Check {
 
     /// Whether it passed.
     pub fn passed(&self) -> bool {
-        self.status == Status::Pass
+        self.status == CheckStatus::Pass
     }
 }
 
@@ -81,7 +85,7 @@ mod tests {
         assert!(ok.passed());
         let bad = Check::judged("dns", false, "broken", "fix it");
         assert_eq!(bad.hint.as_deref(), Some("fix it"));
-        assert_eq!(bad.status, Status::Fail);
+        assert_eq!(bad.status, CheckStatus::Fail);
         let json = serde_json::to_value(Check::skip("https", "not run")).unwrap();
         assert_eq!(json["status"], "skip");
         assert!(json["hint"].is_null());

@@ -83,7 +83,7 @@ pub fn hosts(route: &Value) -> Vec<String> {
 
 /// A condition of a status entry: its status, reason and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Condition {
+pub struct StatusCondition {
     /// `True`, `False` or `Unknown`.
     pub status: String,
     /// Its reason (`Accepted`, `NotAllowedByListeners`, `BackendNotFound`, ...).
@@ -92,14 +92,14 @@ pub struct Condition {
     pub message: String,
 }
 
-impl Condition {
+impl StatusCondition {
     /// Whether it is `True`.
     pub fn holds(&self) -> bool {
         self.status == "True"
     }
 }
 
-impl std::fmt::Display for Condition {
+impl std::fmt::Display for StatusCondition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.status, self.reason)?;
         if !self.message.is_empty() {
@@ -111,11 +111,11 @@ impl std::fmt::Display for Condition {
 
 /// The condition `kind` of a `conditions` list's owner (`status` of a route
 /// parent, a Gateway, a listener).
-pub fn condition(owner: &Value, kind: &str) -> Option<Condition> {
+pub fn condition(owner: &Value, kind: &str) -> Option<StatusCondition> {
     array(owner, "/conditions")
         .iter()
         .find(|c| text(c, "/type") == Some(kind))
-        .map(|c| Condition {
+        .map(|c| StatusCondition {
             status: text(c, "/status").unwrap_or("Unknown").to_string(),
             reason: text(c, "/reason").unwrap_or_default().to_string(),
             message: text(c, "/message").unwrap_or_default().to_string(),

@@ -7,7 +7,7 @@
 //! A lookup never fails for what DNS answers: a name that does not exist
 //! (`"nxdomain"`), a name without records of the type (`"nodata"`), a server
 //! that does not answer in time (`"timeout"`) or refuses (`"error"`) are all
-//! an [`Answer`] whose `status` a caller tests. Only a malformed query (an
+//! an [`DnsAnswer`] whose `status` a caller tests. Only a malformed query (an
 //! unknown record type, a bad nameserver address, a name that is no DNS
 //! name) or a resolver that cannot be set up is an `Err`.
 //!
@@ -33,7 +33,7 @@ pub use authority::{authority, first_zone, parents, Authority, AuthorityError};
 pub use expect::{expect, Expectation};
 
 /// Why a query could not be made. What DNS answers (NXDOMAIN, no data, a
-/// timeout, a refusal) is never one of these but an [`Answer`]. Each message
+/// timeout, a refusal) is never one of these but an [`DnsAnswer`]. Each message
 /// quotes the input at fault and says what is accepted instead.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DnsError {
@@ -154,7 +154,7 @@ pub struct FoundRecord {
 
 /// What a lookup found: the value scripts receive from `dns::resolve`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Answer {
+pub struct DnsAnswer {
     /// The name asked for, without the final dot.
     pub name: String,
     /// The record type asked for.
@@ -303,11 +303,11 @@ async fn lookup_once(
 }
 
 /// Looks a name up. DNS outcomes (NXDOMAIN, no data, timeout, refusal) are
-/// an [`Answer`] with that status; only a bad query is an `Err`.
-pub async fn resolve(query: &Query) -> Result<Answer, DnsError> {
+/// an [`DnsAnswer`] with that status; only a bad query is an `Err`.
+pub async fn resolve(query: &Query) -> Result<DnsAnswer, DnsError> {
     let name = absolute(&query.name)?;
     let resolver = resolver(query)?;
-    let mut answer = Answer {
+    let mut answer = DnsAnswer {
         name: bare(&name),
         record_type: query.record_type.to_string(),
         status: "ok".into(),

@@ -25,7 +25,7 @@ use super::contents::{Holdings, Inventory};
 use super::error::{first_few, KubeError, Result};
 use super::objects::delete;
 use super::permissions::{Need, Permissions};
-use super::report::{Action, Entry, Report};
+use super::report::{Entry, ObjectAction, Report};
 use super::wait;
 use crate::objects::group_of;
 use crate::plan::{
@@ -331,7 +331,7 @@ async fn remove(
             if !said {
                 report
                     .entries
-                    .push(Entry::new(Action::NotDone, &target, None));
+                    .push(Entry::new(ObjectAction::NotDone, &target, None));
             }
         }
     }
@@ -351,7 +351,10 @@ async fn remove_one(
 ) -> Result<()> {
     match removal {
         Removal::Kept(note) => {
-            report.push_entry(Entry::new(Action::Kept, &f.target, Some(note)), dry_run);
+            report.push_entry(
+                Entry::new(ObjectAction::Kept, &f.target, Some(note)),
+                dry_run,
+            );
         }
         Removal::Released => release_reported(cluster, f, report, dry_run).await?,
         Removal::Deleted => {
@@ -408,19 +411,22 @@ async fn delete_reported(
 ) -> Result<bool> {
     if f.live.pointer("/metadata/deletionTimestamp").is_some() {
         let note = Some("already being deleted".to_string());
-        report.push_entry(Entry::new(Action::Unchanged, &f.target, note), dry_run);
+        report.push_entry(
+            Entry::new(ObjectAction::Unchanged, &f.target, note),
+            dry_run,
+        );
         return Ok(true);
     }
     match delete_one(cluster, f, dry_run).await {
         Ok(existed) => {
-            report.push_entry(Entry::new(Action::Deleted, &f.target, None), dry_run);
+            report.push_entry(Entry::new(ObjectAction::Deleted, &f.target, None), dry_run);
             Ok(existed)
         }
         Err(e) => {
             let note = Some(super::error::chain(&e));
             report
                 .entries
-                .push(Entry::new(Action::Failed, &f.target, note));
+                .push(Entry::new(ObjectAction::Failed, &f.target, note));
             Err(e)
         }
     }
@@ -430,7 +436,7 @@ async fn delete_reported(
 fn released_entry(f: &Found) -> Entry {
     let made_by = super::owner::Owner::of(&f.live).made_by();
     let note = format!("made by {made_by}: left in place, no longer managed by wildrun");
-    Entry::new(Action::Released, &f.target, Some(note))
+    Entry::new(ObjectAction::Released, &f.target, Some(note))
 }
 
 /// Releases the adopted object `f` and reports it.
@@ -574,7 +580,7 @@ fn data_kept(f: &Found, option: &str) -> Entry {
         "{} {what}: {option} leaves it unless --allow-prune-data is given",
         f.target.kind
     );
-    Entry::new(Action::Kept, &f.target, Some(note))
+    Entry::new(ObjectAction::Kept, &f.target, Some(note))
 }
 
 /// What narrows or widens `--prune` (and, for objects that hold data, `--delete`).
@@ -623,7 +629,7 @@ pub fn route_hosts(kind: &str, object: &Value) -> Vec<String> {
 impl Pruning {
     /// Whether a step was held back, to be confirmed or retried.
     pub fn held(&self) -> bool {
-        self.spared.iter().any(|e| e.action == Action::Held)
+        self.spared.iter().any(|e| e.action == ObjectAction::Held)
     }
 
     /// The routes it removes that serve one of `hosts` (Ingresses and
@@ -649,7 +655,7 @@ impl Pruning {
             .iter()
             .map(|f| {
                 let note = "--prune would have deleted it; the run stopped before".to_string();
-                Entry::new(Action::NotDone, &f.target, Some(note))
+                Entry::new(ObjectAction::NotDone, &f.target, Some(note))
             })
             .chain(self.spared.iter().cloned())
             .collect()
@@ -685,7 +691,7 @@ fn sort_prune(
         remove: Vec::new(),
         spared: stale
             .iter()
-            .map(|f| Entry::new(Action::Held, &f.target, Some(why.clone())))
+            .map(|f| Entry::new(ObjectAction::Held, &f.target, Some(why.clone())))
             .collect(),
     };
     // A file in mid-save first: what the plan lacks now may be back in a moment.
@@ -831,7 +837,7 @@ impl PrunePreview {
         let released = match removal {
             Removal::Kept(note) => {
                 self.spared
-                    .push(Entry::new(Action::Kept, &f.target, Some(note)));
+                    .push(Entry::new(ObjectAction::Kept, &f.target, Some(note)));
                 return Ok(());
             }
             Removal::Deleted => None,

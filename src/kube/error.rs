@@ -311,10 +311,10 @@ fn known_contexts(known: &[String]) -> String {
 
 /// The report lines of the steps of `entries` that were done.
 pub(super) fn done_lines(entries: &[super::report::Entry]) -> Vec<String> {
-    use super::report::Action;
+    use super::report::ObjectAction;
     entries
         .iter()
-        .filter(|e| !matches!(e.action, Action::Failed | Action::NotDone))
+        .filter(|e| !matches!(e.action, ObjectAction::Failed | ObjectAction::NotDone))
         .map(super::report::Entry::line)
         .collect()
 }

@@ -283,7 +283,7 @@ struct Observed {
 
 /// What a candidate does after reading the Lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Step {
+enum CandidateMove {
     /// There is no Lease: create it, held by us.
     Create,
     /// Write ourselves as the holder: a renewal when we hold it already,
@@ -320,18 +320,18 @@ fn decide(
     now: Instant,
     wall: Timestamp,
     times: &LeaseTimes,
-) -> Step {
+) -> CandidateMove {
     let Some(spec) = spec else {
         *observed = None;
-        return Step::Create;
+        return CandidateMove::Create;
     };
     let holder = spec.holder_identity.as_deref().unwrap_or_default();
     if holder == me {
-        return Step::Claim { renew: true };
+        return CandidateMove::Claim { renew: true };
     }
     if holder.is_empty() {
         // Released by a holder that stopped cleanly.
-        return Step::Claim { renew: false };
+        return CandidateMove::Claim { renew: false };
     }
     let duration = spec
         .lease_duration_seconds
@@ -359,9 +359,9 @@ fn decide(
     };
     let expires = since + duration;
     if now >= expires {
-        Step::Claim { renew: false }
+        CandidateMove::Claim { renew: false }
     } else {
-        Step::Wait {
+        CandidateMove::Wait {
             holder: holder.to_string(),
             retry_in: (expires - now).min(times.retry_every),
         }
@@ -523,12 +523,12 @@ impl Election {
             &self.settings.times,
         );
         match step {
-            Step::Wait { holder, retry_in } => {
+            CandidateMove::Wait { holder, retry_in } => {
                 self.held = None;
                 Ok(Attempt::Waiting { holder, retry_in })
             }
-            Step::Create => self.create().await,
-            Step::Claim { renew } => {
+            CandidateMove::Create => self.create().await,
+            CandidateMove::Claim { renew } => {
                 // `current` is Some here: decide only claims a Lease it read.
                 let Some(lease) = current else {
                     return self.create().await;
@@ -1241,7 +1241,7 @@ mod tests {
         let now = Instant::now();
         assert_eq!(
             decide(None, "me", &mut seen, now, at(0), &LeaseTimes::default()),
-            Step::Create
+            CandidateMove::Create
         );
         let ours = held_by("me", at(-100));
         assert_eq!(
@@ -1253,7 +1253,7 @@ mod tests {
                 at(0),
                 &LeaseTimes::default()
             ),
-            Step::Claim { renew: true }
+            CandidateMove::Claim { renew: true }
         );
     }
 
@@ -1271,7 +1271,7 @@ mod tests {
                 at(0),
                 &LeaseTimes::default()
             ),
-            Step::Claim { renew: false }
+            CandidateMove::Claim { renew: false }
         );
     }
 
@@ -1291,7 +1291,7 @@ mod tests {
         );
         assert_eq!(
             step,
-            Step::Wait {
+            CandidateMove::Wait {
                 holder: "them".into(),
                 retry_in: LeaseTimes::default().retry_every
             }
@@ -1308,7 +1308,7 @@ mod tests {
                 at(10),
                 &LeaseTimes::default()
             ),
-            Step::Wait { .. }
+            CandidateMove::Wait { .. }
         ));
         // Unchanged for 14 s: still waiting, and the next look is due when it expires.
         let step = decide(
@@ -1321,7 +1321,7 @@ mod tests {
         );
         assert_eq!(
             step,
-            Step::Wait {
+            CandidateMove::Wait {
                 holder: "them".into(),
                 retry_in: Duration::from_secs(1)
             }
@@ -1336,7 +1336,7 @@ mod tests {
                 at(25),
                 &LeaseTimes::default()
             ),
-            Step::Claim { renew: false }
+            CandidateMove::Claim { renew: false }
         );
     }
 
@@ -1355,7 +1355,7 @@ mod tests {
                 at(0),
                 &LeaseTimes::default()
             ),
-            Step::Claim { renew: false }
+            CandidateMove::Claim { renew: false }
         );
         // A record that changed between two looks counts from the second,
         // whatever its renewTime says (another host's clock).
@@ -1378,7 +1378,7 @@ mod tests {
                 at(0),
                 &LeaseTimes::default()
             ),
-            Step::Wait { .. }
+            CandidateMove::Wait { .. }
         ));
         // A renewTime ahead of our clock is not an age.
         let mut seen = None;
@@ -1391,7 +1391,7 @@ mod tests {
                 at(0),
                 &LeaseTimes::default()
             ),
-            Step::Wait { .. }
+            CandidateMove::Wait { .. }
         ));
     }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 /// What happened to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Action {
+pub enum ObjectAction {
     /// It did not exist and was created.
     Created,
     /// It existed and changed.
@@ -42,22 +42,22 @@ pub enum Action {
     NotDone,
 }
 
-impl Action {
+impl ObjectAction {
     /// The word printed in reports.
     pub fn word(self) -> &'static str {
         match self {
-            Action::Created => "created",
-            Action::Configured => "configured",
-            Action::Unchanged => "unchanged",
-            Action::Skipped => "skipped",
-            Action::Recreated => "re-created",
-            Action::Deleted => "deleted",
-            Action::Kept => "kept",
-            Action::Released => "released",
-            Action::Ready => "ready",
-            Action::Held => "held",
-            Action::Failed => "failed",
-            Action::NotDone => "not-done",
+            ObjectAction::Created => "created",
+            ObjectAction::Configured => "configured",
+            ObjectAction::Unchanged => "unchanged",
+            ObjectAction::Skipped => "skipped",
+            ObjectAction::Recreated => "re-created",
+            ObjectAction::Deleted => "deleted",
+            ObjectAction::Kept => "kept",
+            ObjectAction::Released => "released",
+            ObjectAction::Ready => "ready",
+            ObjectAction::Held => "held",
+            ObjectAction::Failed => "failed",
+            ObjectAction::NotDone => "not-done",
         }
     }
 }
@@ -66,7 +66,7 @@ impl Action {
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     /// What happened.
-    pub action: Action,
+    pub action: ObjectAction,
     /// The object.
     pub kind: String,
     /// Its namespace.
@@ -81,7 +81,7 @@ pub struct Entry {
 
 impl Entry {
     /// An entry for `target`.
-    pub fn new(action: Action, target: &ObjectRef, note: Option<String>) -> Entry {
+    pub fn new(action: ObjectAction, target: &ObjectRef, note: Option<String>) -> Entry {
         Entry {
             action,
             kind: target.kind.clone(),
@@ -92,9 +92,9 @@ impl Entry {
     }
 
     /// An entry for a planned step that did not happen as planned
-    /// ([`Action::Failed`], [`Action::NotDone`]): its object, and for a
+    /// ([`ObjectAction::Failed`], [`ObjectAction::NotDone`]): its object, and for a
     /// wait or a delete what the step was, before `note`.
-    pub fn for_step(action: Action, step: &Step, note: Option<String>) -> Entry {
+    pub fn for_step(action: ObjectAction, step: &Step, note: Option<String>) -> Entry {
         let what = matches!(step, Step::Wait(_) | Step::Delete(_)).then(|| step.display_name());
         let note = match (what, note) {
             (Some(what), Some(note)) => Some(format!("{what}: {note}")),
@@ -117,7 +117,7 @@ impl Entry {
         let suffix = if dry_run { " [server dry run]" } else { "" };
         match self.action {
             // Watch handlers run on every event: the same skip is said once.
-            Action::Skipped | Action::Held => {
+            ObjectAction::Skipped | ObjectAction::Held => {
                 let line = self.line();
                 if first_time(&line) || !quiet_unchanged {
                     tracing::warn!("{line}{suffix}")
@@ -125,7 +125,9 @@ impl Entry {
                     tracing::debug!("{line}{suffix}")
                 }
             }
-            Action::Unchanged if quiet_unchanged => tracing::debug!("{}{suffix}", self.line()),
+            ObjectAction::Unchanged if quiet_unchanged => {
+                tracing::debug!("{}{suffix}", self.line())
+            }
             _ => tracing::info!("{}{suffix}", self.line()),
         }
     }
@@ -153,7 +155,7 @@ pub struct Report {
 
 impl Report {
     /// How many entries have `action`.
-    pub fn count(&self, action: Action) -> usize {
+    pub fn count(&self, action: ObjectAction) -> usize {
         self.entries.iter().filter(|e| e.action == action).count()
     }
 
@@ -161,22 +163,22 @@ impl Report {
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();
         for action in [
-            Action::Created,
-            Action::Configured,
-            Action::Unchanged,
-            Action::Recreated,
-            Action::Deleted,
-            Action::Released,
-            Action::Kept,
-            Action::Held,
-            Action::Skipped,
-            Action::Ready,
+            ObjectAction::Created,
+            ObjectAction::Configured,
+            ObjectAction::Unchanged,
+            ObjectAction::Recreated,
+            ObjectAction::Deleted,
+            ObjectAction::Released,
+            ObjectAction::Kept,
+            ObjectAction::Held,
+            ObjectAction::Skipped,
+            ObjectAction::Ready,
         ] {
             let n = self.count(action);
             if n > 0
                 || matches!(
                     action,
-                    Action::Created | Action::Configured | Action::Unchanged
+                    ObjectAction::Created | ObjectAction::Configured | ObjectAction::Unchanged
                 )
             {
                 parts.push(format!("{n} {}", action.word()));

@@ -99,16 +99,16 @@ fn describe(request: &http::Request<kube::client::Body>) -> String {
     format!("{} {}", request.method(), request.uri().path())
 }
 
-type Answer = http::Response<Box<DynBody>>;
+type ApiResponse = http::Response<Box<DynBody>>;
 
 impl<S> Service<http::Request<kube::client::Body>> for Bounded<S>
 where
-    S: Service<http::Request<kube::client::Body>, Response = Answer, Error = BoxError>,
+    S: Service<http::Request<kube::client::Body>, Response = ApiResponse, Error = BoxError>,
     S::Future: Send + 'static,
 {
-    type Response = Answer;
+    type Response = ApiResponse;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Answer, BoxError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<ApiResponse, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx)

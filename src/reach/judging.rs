@@ -6,7 +6,7 @@ use crate::https;
 
 /// What looking at a link found.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Seen {
+pub enum LinkState {
     /// It holds; what it looks like.
     Holds(String),
     /// Not yet; why.
@@ -17,9 +17,9 @@ pub enum Seen {
 /// rules ([`chain::answer`]); for an internal service, Traefik's 403 to an
 /// asker outside `ranges` counts, with a note, and an answer to such an
 /// asker does not: the internal-only middleware is not in force (yet).
-pub fn judge(r: &https::Response, internal: bool, ranges: &[String]) -> Seen {
+pub fn judge(r: &https::Response, internal: bool, ranges: &[String]) -> LinkState {
     let Some(status) = r.status.filter(|_| r.answered) else {
-        return Seen::NotYet(format!(
+        return LinkState::NotYet(format!(
             "{} ({} failed)",
             r.error.as_deref().unwrap_or("no answer"),
             r.stage.as_deref().unwrap_or("request")
@@ -32,11 +32,11 @@ pub fn judge(r: &https::Response, internal: bool, ranges: &[String]) -> Seen {
         .unwrap_or_else(|| "no certificate".into());
     // The wait does not know the Secret's certificate: it must verify.
     match answer::judge_certificate(r.covers, r.verified, false) {
-        Served::NotNamed => return Seen::NotYet(format!(
+        Served::NotNamed => return LinkState::NotYet(format!(
             "Traefik serves a certificate that does not name {} ({subject}): it has not loaded the TLS Secret yet",
             r.host
         )),
-        Served::Unverified => return Seen::NotYet(format!(
+        Served::Unverified => return LinkState::NotYet(format!(
             "the certificate does not verify: {} ({subject}); set tls.caFile (TLS_CA_FILE) to the CA of a private issuer",
             r.verify_error.as_deref().unwrap_or("unknown reason")
         )),
@@ -51,22 +51,22 @@ pub fn judge(r: &https::Response, internal: bool, ranges: &[String]) -> Seen {
     .replace("  ", " ");
     let asker = answer::asker(r.source.as_deref(), ranges);
     match answer::judge_status(status, internal, asker) {
-        Verdict::AllowlistAtWork => Seen::Holds(format!(
+        Verdict::AllowlistAtWork => LinkState::Holds(format!(
             "{answered}: Traefik's allowlist refuses {from}, which is outside cluster.internalSourceRanges, as it should; askers inside the ranges reach the service"
         )),
-        Verdict::RefusedInsider => Seen::NotYet(format!(
+        Verdict::RefusedInsider => LinkState::NotYet(format!(
             "{answered}: Traefik refuses {from}, which is inside cluster.internalSourceRanges (the middleware's ranges differ, or Traefik sees another client address)"
         )),
-        Verdict::LetIn => Seen::NotYet(format!(
+        Verdict::LetIn => LinkState::NotYet(format!(
             "{answered}: {from} is outside cluster.internalSourceRanges and was let in: the internal-only middleware is not in force (Traefik has not loaded it yet, or it does not apply to this router)"
         )),
-        Verdict::NoRoute => Seen::NotYet(format!(
+        Verdict::NoRoute => LinkState::NotYet(format!(
             "{answered}: Traefik has no route for the host yet"
         )),
-        Verdict::NoBackend => Seen::NotYet(format!(
+        Verdict::NoBackend => LinkState::NotYet(format!(
             "{answered}: Traefik has no ready backend yet"
         )),
-        Verdict::Answers => Seen::Holds(answered),
+        Verdict::Answers => LinkState::Holds(answered),
     }
 }
 
@@ -96,20 +96,20 @@ mod tests {
         let ranges = vec!["10.0.0.0/8".to_string()];
         assert!(matches!(
             judge(&response(Some(200), "192.0.2.9"), false, &ranges),
-            Seen::Holds(_)
+            LinkState::Holds(_)
         ));
-        let Seen::NotYet(why) = judge(&response(None, "192.0.2.9"), false, &ranges) else {
+        let LinkState::NotYet(why) = judge(&response(None, "192.0.2.9"), false, &ranges) else {
             panic!()
         };
         assert!(why.contains("connect failed"), "{why}");
         assert!(
-            matches!(judge(&response(Some(404), "192.0.2.9"), false, &ranges), Seen::NotYet(w) if w.contains("no route"))
+            matches!(judge(&response(Some(404), "192.0.2.9"), false, &ranges), LinkState::NotYet(w) if w.contains("no route"))
         );
         assert!(
-            matches!(judge(&response(Some(503), "192.0.2.9"), false, &ranges), Seen::NotYet(w) if w.contains("no ready backend"))
+            matches!(judge(&response(Some(503), "192.0.2.9"), false, &ranges), LinkState::NotYet(w) if w.contains("no ready backend"))
         );
         // Internal: 403 to an outsider is the allowlist working; to an insider it is not an answer.
-        let Seen::Holds(note) = judge(&response(Some(403), "192.0.2.9"), true, &ranges) else {
+        let LinkState::Holds(note) = judge(&response(Some(403), "192.0.2.9"), true, &ranges) else {
             panic!()
         };
         assert!(
@@ -117,15 +117,15 @@ mod tests {
             "{note}"
         );
         assert!(
-            matches!(judge(&response(Some(403), "10.1.2.3"), true, &ranges), Seen::NotYet(w) if w.contains("inside"))
+            matches!(judge(&response(Some(403), "10.1.2.3"), true, &ranges), LinkState::NotYet(w) if w.contains("inside"))
         );
         assert!(matches!(
             judge(&response(Some(403), "192.0.2.9"), false, &ranges),
-            Seen::Holds(_)
+            LinkState::Holds(_)
         ));
         // Internal: an answer to an outsider is not reaching the service:
         // the allowlist is not in force, so the wait goes on, saying why.
-        let Seen::NotYet(why) = judge(&response(Some(200), "192.0.2.9"), true, &ranges) else {
+        let LinkState::NotYet(why) = judge(&response(Some(200), "192.0.2.9"), true, &ranges) else {
             panic!("an outsider let into an internal service must not count as answering")
         };
         assert!(
@@ -134,16 +134,18 @@ mod tests {
         );
         assert!(matches!(
             judge(&response(Some(200), "10.1.2.3"), true, &ranges),
-            Seen::Holds(_)
+            LinkState::Holds(_)
         ));
         // A certificate that does not verify or does not name the host is not an answer yet.
         let mut r = response(Some(200), "192.0.2.9");
         r.verified = false;
         r.verify_error = Some("it is not signed by a trusted CA (unknown issuer)".into());
-        assert!(matches!(judge(&r, false, &ranges), Seen::NotYet(w) if w.contains("tls.caFile")));
+        assert!(
+            matches!(judge(&r, false, &ranges), LinkState::NotYet(w) if w.contains("tls.caFile"))
+        );
         r.covers = Some(false);
         assert!(
-            matches!(judge(&r, false, &ranges), Seen::NotYet(w) if w.contains("does not name"))
+            matches!(judge(&r, false, &ranges), LinkState::NotYet(w) if w.contains("does not name"))
         );
     }
 }

@@ -1,7 +1,7 @@
 //! Looking at one link: the cluster's objects, the zone's nameservers,
 //! the HTTPS request (sent ahead while the DNS record is missing).
 
-use super::judging::{judge, Seen};
+use super::judging::{judge, LinkState};
 use super::links::{Link, GATEWAY_API_VERSION, HTTPS_POLL};
 use super::settings::Settings;
 use super::wake;
@@ -137,7 +137,7 @@ impl Looker<'_> {
         &mut self,
         link: &Link,
         ahead: &mut Option<wake::Ahead>,
-    ) -> Result<Seen, anyhow::Error> {
+    ) -> Result<LinkState, anyhow::Error> {
         match link {
             Link::Rollout(target) => {
                 let kind = self
@@ -148,9 +148,9 @@ impl Looker<'_> {
                 let (done, status) =
                     crate::kube::wait::evaluate(&target.kind, &Condition::Rollout, obj.as_ref());
                 Ok(if done {
-                    Seen::Holds(status)
+                    LinkState::Holds(status)
                 } else {
-                    Seen::NotYet(status)
+                    LinkState::NotYet(status)
                 })
             }
             Link::Dns { host, target } => Ok(self.look_dns(host, target).await),
@@ -172,7 +172,7 @@ impl Looker<'_> {
                 let target = self.gateway_target(parent).await?;
                 Ok(match target {
                     Some(target) => self.look_dns(host, &target).await,
-                    None => Seen::NotYet(format!(
+                    None => LinkState::NotYet(format!(
                         "{} has no ExternalDNS target annotation (scripts/cluster.rhai with ingress.api=gateway writes it)",
                         parent
                     )),
@@ -204,34 +204,36 @@ impl Looker<'_> {
         namespace: &str,
         name: &str,
         parent: &chain::httproute::ParentRef,
-    ) -> Result<Seen, anyhow::Error> {
+    ) -> Result<LinkState, anyhow::Error> {
         let route = self
             .get(GATEWAY_API_VERSION, chain::httproute::KIND, namespace, name)
             .await?;
         let Some(route) = route else {
-            return Ok(Seen::NotYet(format!(
+            return Ok(LinkState::NotYet(format!(
                 "HTTPRoute {namespace}/{name} does not exist"
             )));
         };
         let Some(status) = chain::httproute::parent_status(&route, parent) else {
-            return Ok(Seen::NotYet(format!(
+            return Ok(LinkState::NotYet(format!(
                 "no controller has written a status for {parent} yet (does Traefik run its kubernetesGateway provider?)"
             )));
         };
         for kind in ["Accepted", "ResolvedRefs"] {
             match chain::httproute::condition(status, kind) {
                 Some(c) if c.holds() => {}
-                Some(c) => return Ok(Seen::NotYet(format!("{kind} is {c}"))),
-                None => return Ok(Seen::NotYet(format!("no {kind} condition yet"))),
+                Some(c) => return Ok(LinkState::NotYet(format!("{kind} is {c}"))),
+                None => return Ok(LinkState::NotYet(format!("no {kind} condition yet"))),
             }
         }
-        Ok(Seen::Holds("Accepted, references resolved".to_string()))
+        Ok(LinkState::Holds(
+            "Accepted, references resolved".to_string(),
+        ))
     }
 
-    async fn look_dns(&mut self, host: &str, target: &str) -> Seen {
+    async fn look_dns(&mut self, host: &str, target: &str) -> LinkState {
         let (which, servers) = match self.nameservers.for_host(host).await {
             Ok(found) => found,
-            Err(e) => return Seen::NotYet(e),
+            Err(e) => return LinkState::NotYet(e),
         };
         let mut last = String::new();
         for server in servers {
@@ -239,7 +241,7 @@ impl Looker<'_> {
             query.server = Some(server);
             match dns::expect(&query, target).await {
                 Ok(e) if e.ok => {
-                    return Seen::Holds(format!("{} (asked {server}, {which})", e.message))
+                    return LinkState::Holds(format!("{} (asked {server}, {which})", e.message))
                 }
                 Ok(e) if e.status == "timeout" || e.status == "error" => {
                     last = format!("{} (asked {server}, {which})", e.message);
@@ -250,12 +252,15 @@ impl Looker<'_> {
                     } else {
                         ""
                     };
-                    return Seen::NotYet(format!("{}{hint} (asked {server}, {which})", e.message));
+                    return LinkState::NotYet(format!(
+                        "{}{hint} (asked {server}, {which})",
+                        e.message
+                    ));
                 }
-                Err(e) => return Seen::NotYet(e.to_string()),
+                Err(e) => return LinkState::NotYet(e.to_string()),
             }
         }
-        Seen::NotYet(last)
+        LinkState::NotYet(last)
     }
 
     async fn look_secret(
@@ -263,7 +268,7 @@ impl Looker<'_> {
         namespace: &str,
         name: &str,
         copy: Option<&SecretCopy>,
-    ) -> Result<Seen, anyhow::Error> {
+    ) -> Result<LinkState, anyhow::Error> {
         let target = ObjectRef::secret(namespace, name);
         let kind = self.cluster.resolve("v1", "Secret").await?;
         if let Some(secret) = crate::kube::objects::get(self.cluster, &kind, &target).await? {
@@ -276,18 +281,18 @@ impl Looker<'_> {
                     } else {
                         i.subject
                     };
-                    Seen::Holds(format!("{who}, issued by {}", i.issuer))
+                    LinkState::Holds(format!("{who}, issued by {}", i.issuer))
                 }
-                Err(e) => Seen::NotYet(format!("it holds no usable certificate: {e}")),
+                Err(e) => LinkState::NotYet(format!("it holds no usable certificate: {e}")),
             });
         }
         let Some(copy) = copy else {
-            return Ok(Seen::NotYet(format!(
+            return Ok(LinkState::NotYet(format!(
                 "Secret {namespace}/{name} does not exist (the recipe does not copy it)"
             )));
         };
         if !crate::kube::objects::copy_secret_now(self.cluster, copy).await? {
-            return Ok(Seen::NotYet(format!(
+            return Ok(LinkState::NotYet(format!(
                 "cert-manager has not issued {}/{} yet, so there is nothing to copy (kubectl -n {} describe certificate)",
                 copy.from_namespace, copy.name, copy.from_namespace
             )));
@@ -297,7 +302,7 @@ impl Looker<'_> {
             copy.from_namespace,
             copy.name
         );
-        Ok(Seen::NotYet(format!(
+        Ok(LinkState::NotYet(format!(
             "copied from {}/{}; reading it back",
             copy.from_namespace, copy.name
         )))
@@ -348,29 +353,36 @@ impl Looker<'_> {
     /// The request to `host` at the address DNS gives: the answer to the
     /// request `sent` ahead to that address when it is fresh and holds,
     /// else a request now.
-    async fn look_https(&mut self, host: &str, internal: bool, sent: Option<wake::Ahead>) -> Seen {
+    async fn look_https(
+        &mut self,
+        host: &str,
+        internal: bool,
+        sent: Option<wake::Ahead>,
+    ) -> LinkState {
         let (ip, via) = match self.address(host).await {
             Ok(found) => found,
-            Err(e) => return Seen::NotYet(e),
+            Err(e) => return LinkState::NotYet(e),
         };
         let ranges = &self.settings.internal_ranges;
         let early = sent
             .filter(|a| a.address() == ip)
             .and_then(|a| a.recent(AHEAD_FRESH))
             .map(|(_, r)| r)
-            .filter(|r| matches!(judge(r, internal, ranges), Seen::Holds(_)));
+            .filter(|r| matches!(judge(r, internal, ranges), LinkState::Holds(_)));
         let answer = match early {
             Some(r) => Ok(r),
             None => https::get(&self.https_request(host, ip)).await,
         };
         match answer {
             Ok(r) => match judge(&r, internal, &self.settings.internal_ranges) {
-                Seen::Holds(note) => Seen::Holds(format!("{note}, at {ip}:{} ({via})", r.port)),
-                Seen::NotYet(reason) => {
-                    Seen::NotYet(format!("{reason}, at {ip}:{} ({via})", r.port))
+                LinkState::Holds(note) => {
+                    LinkState::Holds(format!("{note}, at {ip}:{} ({via})", r.port))
+                }
+                LinkState::NotYet(reason) => {
+                    LinkState::NotYet(format!("{reason}, at {ip}:{} ({via})", r.port))
                 }
             },
-            Err(e) => Seen::NotYet(e.to_string()),
+            Err(e) => LinkState::NotYet(e.to_string()),
         }
     }
 }

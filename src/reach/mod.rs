@@ -36,10 +36,10 @@
 use crate::duration::format_duration;
 use crate::kube::cluster::Cluster;
 use crate::plan::Plan;
-use judging::Seen;
+use judging::LinkState;
 use links::links;
 use looking::{Looker, Nameservers};
-use progress::Progress;
+use progress::WaitProgress;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -107,7 +107,7 @@ pub async fn until_reachable(
         return Ok(());
     }
     let started = Instant::now();
-    let mut progress = Progress::new(links);
+    let mut progress = WaitProgress::new(links);
     let mut looker = Looker {
         cluster,
         settings,
@@ -128,13 +128,13 @@ pub async fn until_reachable(
         let seen = match tokio::time::timeout(left, looker.look(&link, &mut ahead)).await {
             Ok(Ok(seen)) => seen,
             // The API server may be restarting: keep waiting, and say so.
-            Ok(Err(e)) => Seen::NotYet(format!("{e:#}")),
-            Err(_) => Seen::NotYet(format!(
+            Ok(Err(e)) => LinkState::NotYet(format!("{e:#}")),
+            Err(_) => LinkState::NotYet(format!(
                 "{} (still looking when the time ran out)",
                 progress.reason()
             )),
         };
-        let holds = matches!(seen, Seen::Holds(_));
+        let holds = matches!(seen, LinkState::Holds(_));
         for event in progress.observe(seen, started.elapsed()) {
             display.show(&event);
         }

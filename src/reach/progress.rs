@@ -1,7 +1,7 @@
 //! The wait's progress through its links: what each look found, turned
 //! into the changes worth telling people about.
 
-use super::judging::Seen;
+use super::judging::LinkState;
 use super::links::Link;
 use std::time::Duration;
 
@@ -54,16 +54,16 @@ pub enum WaitEvent {
 /// The wait's progress through its links: fed what each look found,
 /// it says what changed.
 #[derive(Debug)]
-pub struct Progress {
+pub struct WaitProgress {
     links: Vec<Link>,
     current: usize,
     reason: Option<String>,
 }
 
-impl Progress {
+impl WaitProgress {
     /// Starts at the first link.
-    pub fn new(links: Vec<Link>) -> Progress {
-        Progress {
+    pub fn new(links: Vec<Link>) -> WaitProgress {
+        WaitProgress {
             links,
             current: 0,
             reason: None,
@@ -87,19 +87,19 @@ impl Progress {
 
     /// Records what a look at the current link found, `elapsed` since the
     /// wait began; returns what to tell people.
-    pub fn observe(&mut self, seen: Seen, elapsed: Duration) -> Vec<WaitEvent> {
+    pub fn observe(&mut self, seen: LinkState, elapsed: Duration) -> Vec<WaitEvent> {
         let Some(link) = self.current().map(ToString::to_string) else {
             return Vec::new();
         };
         match seen {
-            Seen::NotYet(reason) => {
+            LinkState::NotYet(reason) => {
                 if self.reason.as_deref().map(without_timings) == Some(without_timings(&reason)) {
                     return Vec::new();
                 }
                 self.reason = Some(reason.clone());
                 vec![WaitEvent::Waiting { link, reason }]
             }
-            Seen::Holds(note) => {
+            LinkState::Holds(note) => {
                 self.current += 1;
                 self.reason = None;
                 let mut events = vec![WaitEvent::Holds {
@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn progress_reports_changes_only() {
-        let mut p = Progress::new(vec![
+        let mut p = WaitProgress::new(vec![
             Link::Rollout(ObjectRef::namespace("x")),
             Link::Https {
                 host: "a.example.com".into(),
@@ -131,16 +131,20 @@ mod tests {
             },
         ]);
         let s = Duration::from_secs(1);
-        let first = p.observe(Seen::NotYet("0/1 available".into()), s);
+        let first = p.observe(LinkState::NotYet("0/1 available".into()), s);
         assert_eq!(first.len(), 1);
         assert!(
             matches!(&first[0], WaitEvent::Waiting { reason, .. } if reason == "0/1 available")
         );
         assert!(p
-            .observe(Seen::NotYet("0/1 available".into()), s)
+            .observe(LinkState::NotYet("0/1 available".into()), s)
             .is_empty());
-        assert_eq!(p.observe(Seen::NotYet("1/1 available".into()), s).len(), 1);
-        let events = p.observe(Seen::Holds("rolled out".into()), s);
+        assert_eq!(
+            p.observe(LinkState::NotYet("1/1 available".into()), s)
+                .len(),
+            1
+        );
+        let events = p.observe(LinkState::Holds("rolled out".into()), s);
         assert!(
             matches!(&events[..], [WaitEvent::Holds { link, .. }] if link == "rollout of Namespace x")
         );
@@ -149,7 +153,7 @@ mod tests {
             p.current().unwrap().to_string(),
             "HTTPS https://a.example.com/"
         );
-        let events = p.observe(Seen::Holds("200 OK".into()), s * 3);
+        let events = p.observe(LinkState::Holds("200 OK".into()), s * 3);
         assert!(
             matches!(&events[..], [WaitEvent::Holds { .. }, WaitEvent::Done { after }] if *after == s * 3)
         );
@@ -162,12 +166,13 @@ mod tests {
             without_timings("404 Not Found in 12 ms, asked from 127.0.0.1: no route in it"),
             "404 Not Found, asked from 127.0.0.1: no route in it"
         );
-        let mut progress = Progress::new(vec![Link::Https {
+        let mut progress = WaitProgress::new(vec![Link::Https {
             host: "a.example.com".into(),
             internal: false,
         }]);
-        let said =
-            |p: &mut Progress, r: &str| p.observe(Seen::NotYet(r.into()), Duration::ZERO).len();
+        let said = |p: &mut WaitProgress, r: &str| {
+            p.observe(LinkState::NotYet(r.into()), Duration::ZERO).len()
+        };
         assert_eq!(
             said(
                 &mut progress,

@@ -2,7 +2,7 @@
 //! YAML (values stay inside their scalars) and, with `text: true`, of text.
 
 use super::support::{bad_option, script_error, unknown_option, RhaiResultOf, RunHandle};
-use crate::template::Format;
+use crate::template::TemplateKind as Format;
 use rhai::plugin::*;
 
 fn value_text(value: &Dynamic) -> Result<String, String> {

@@ -167,7 +167,7 @@ pub fn endpoints(service: &Value, slices: &[Value]) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     fn service_value() -> Value {
@@ -190,7 +190,7 @@ mod tests {
         };
         assert_eq!(
             service(&s, "Ingress", Some(&by_name), Some(&svc)).status,
-            Status::Pass
+            CheckStatus::Pass
         );
         let wrong = Backend {
             service: "web-http".into(),
@@ -201,12 +201,12 @@ mod tests {
             c.found,
             "Service web-http ports 80, 8443; the Ingress wants 8080"
         );
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert_eq!(
             service(&s, "Ingress", Some(&wrong), None).found,
             "no Service shop/web-http"
         );
-        assert_eq!(service(&s, "Ingress", None, None).status, Status::Fail);
+        assert_eq!(service(&s, "Ingress", None, None).status, CheckStatus::Fail);
         let ports = service_ports(&svc);
         assert_eq!(ports[0].target, PortRef::Name("web".into()));
         assert_eq!(ports[1].target, PortRef::Number(8443));
@@ -219,7 +219,7 @@ mod tests {
             {"addresses": ["10.0.0.1"], "conditions": {"ready": false}},
             {"addresses": ["10.0.0.2"]}]})];
         assert_eq!(count_endpoints(&slices), (1, 2));
-        assert_eq!(endpoints(&svc, &slices).status, Status::Pass);
+        assert_eq!(endpoints(&svc, &slices).status, CheckStatus::Pass);
         let c = endpoints(&svc, &[]);
         assert_eq!(c.found, "0 of 0 endpoints ready");
         assert_eq!(c.hint.as_deref(), Some("no pods match the Service selector; check the Deployment (kubectl -n shop get pods -l app=web)"));

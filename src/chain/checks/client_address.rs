@@ -236,7 +236,7 @@ pub fn judge<S: AsRef<str>>(service: Option<&Value>, args: &[S], mode: ClientAdd
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     fn traefik(policy: Option<&str>) -> Value {
@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn cluster_policy_leaks_and_local_does_not() {
         let leak = judge(Some(&traefik(None)), &NO_ARGS, ClientAddress::Local);
-        assert_eq!(leak.status, Status::Fail);
+        assert_eq!(leak.status, CheckStatus::Fail);
         assert!(
             leak.found.contains("externalTrafficPolicy Cluster"),
             "{}",
@@ -275,7 +275,7 @@ mod tests {
             &NO_ARGS,
             ClientAddress::Local,
         );
-        assert_eq!(explicit.status, Status::Fail);
+        assert_eq!(explicit.status, CheckStatus::Fail);
         let local = judge(
             Some(&traefik(Some("Local"))),
             &NO_ARGS,
@@ -298,14 +298,14 @@ mod tests {
         // A second entry point without it: a client reaching that one leaks.
         let two = [args[0], args[1], "--entryPoints.web.address=:8000"];
         let c = judge(Some(&traefik(None)), &two, ClientAddress::Local);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(c
             .hint
             .unwrap_or_default()
             .contains("--entryPoints.web.proxyProtocol.trustedIPs="));
         let headers = ["--entryPoints.websecure.forwardedHeaders.trustedIPs=10.0.0.0/8"];
         let c = judge(Some(&traefik(None)), &headers, ClientAddress::Local);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.found
                 .contains("trusted forwarded headers (websecure) do not help"),
@@ -328,7 +328,7 @@ mod tests {
             &NO_ARGS,
             ClientAddress::ProxyProtocol,
         );
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.found.contains("websecure do not trust PROXY protocol"),
             "{}",
@@ -343,12 +343,12 @@ mod tests {
     fn only_services_taking_outside_traffic_are_judged() {
         assert_eq!(
             judge(None, &NO_ARGS, ClientAddress::Local).status,
-            Status::Skip
+            CheckStatus::Skip
         );
         let mut internal = traefik(None);
         internal["spec"]["type"] = json!("ClusterIP");
         let c = judge(Some(&internal), &NO_ARGS, ClientAddress::Local);
-        assert_eq!(c.status, Status::Skip);
+        assert_eq!(c.status, CheckStatus::Skip);
         assert!(c.found.contains("ClusterIP"));
     }
 

@@ -6,7 +6,7 @@
 //! target annotation on the Gateway).
 
 use super::super::check::Check;
-use super::super::httproute::{self, Condition, ParentRef};
+use super::super::httproute::{self, ParentRef, StatusCondition};
 use super::super::ingress;
 use super::super::names::{GATEWAY_CONTROLLER, INTERNAL_ONLY_MIDDLEWARE, TARGET};
 use super::super::subject::Subject;
@@ -55,7 +55,11 @@ fn first_parent(route: &Value, name: &str) -> Result<ParentRef, Check> {
 }
 
 /// The condition `kind` of the route's status for `parent`, or why there is none.
-fn parent_condition(route: &Value, parent: &ParentRef, kind: &str) -> Result<Condition, String> {
+fn parent_condition(
+    route: &Value,
+    parent: &ParentRef,
+    kind: &str,
+) -> Result<StatusCondition, String> {
     let status = httproute::parent_status(route, parent).ok_or_else(|| {
         format!("no status from {parent}: no controller has taken the route (Traefik's kubernetesGateway provider off, or the Gateway missing)")
     })?;
@@ -471,7 +475,7 @@ pub fn middleware_ref(s: &Subject, route: &Value) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     fn route(conditions: Value) -> Value {
@@ -499,7 +503,7 @@ mod tests {
             json!([{"type": "Accepted", "status": "False", "reason": "NoMatchingParent", "message": ""}]),
         );
         let c = accepted(&r, Some(&gateway()));
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.hint
                 .as_deref()
@@ -512,7 +516,7 @@ mod tests {
             ..Subject::default()
         };
         let l = listener(&s, &r, Some(&gateway()));
-        assert_eq!(l.status, Status::Fail);
+        assert_eq!(l.status, CheckStatus::Fail);
         assert!(l.found.contains("no such listener"), "{l:?}");
     }
 
@@ -522,7 +526,7 @@ mod tests {
             json!([{"type": "ResolvedRefs", "status": "False", "reason": "BackendNotFound", "message": "svc"}]),
         );
         let c = resolved_refs(&r);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(c
             .hint
             .as_deref()
@@ -531,7 +535,7 @@ mod tests {
         let g = gateway();
         let secret = ("cert-manager".to_string(), "wild".to_string());
         let c = reference_grant(&g, Some(&secret), &[]);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         let grant = json!({"metadata": {"name": "g"}, "spec": {
             "from": [{"group": httproute::GROUP, "kind": "Gateway", "namespace": "traefik"}],
             "to": [{"group": "", "kind": "Secret"}]}});

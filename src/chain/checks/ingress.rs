@@ -59,7 +59,7 @@ pub fn host(s: &Subject, ing: &Value) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     #[test]
@@ -68,16 +68,19 @@ mod tests {
         assert_eq!(exists(&s, None).found, "no Ingress shop/web");
         let ing = json!({"metadata": {"annotations": {"kubernetes.io/ingress.class": "traefik"}},
                          "spec": {"rules": [{"host": "web.example.com"}]}});
-        assert_eq!(exists(&s, Some(&ing)).status, Status::Pass);
-        assert_eq!(class(&s, &ing).status, Status::Pass);
+        assert_eq!(exists(&s, Some(&ing)).status, CheckStatus::Pass);
+        assert_eq!(class(&s, &ing).status, CheckStatus::Pass);
         assert_eq!(host(&s, &ing).found, "host web.example.com");
         let other =
             json!({"spec": {"ingressClassName": "nginx", "rules": [{"host": "x.example.com"}]}});
         let c = class(&s, &other);
-        assert_eq!((c.status, c.found.as_str()), (Status::Fail, "class nginx"));
+        assert_eq!(
+            (c.status, c.found.as_str()),
+            (CheckStatus::Fail, "class nginx")
+        );
         assert!(c.hint.unwrap().contains("ingress.className"));
         let h = host(&s, &other);
-        assert_eq!(h.status, Status::Fail);
+        assert_eq!(h.status, CheckStatus::Fail);
         assert!(h.hint.unwrap().contains("should serve web.example.com"));
         assert_eq!(host(&s, &json!({})).found, "host (none)");
     }

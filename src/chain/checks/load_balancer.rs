@@ -101,7 +101,7 @@ pub fn traefik(s: &Subject, traefik: Option<&Value>, pools: Result<&[Value], Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     #[test]
@@ -134,10 +134,10 @@ mod tests {
         assert_eq!(
             (c.status, c.found.as_str()),
             (
-                Status::Fail,
+                CheckStatus::Fail,
                 "Service traefik/traefik has 192.168.8.240; no CRD"
             )
         );
-        assert_eq!(traefik(&s, None, Ok(&[])).status, Status::Fail);
+        assert_eq!(traefik(&s, None, Ok(&[])).status, CheckStatus::Fail);
     }
 }

@@ -68,7 +68,7 @@ pub fn internal_only(s: &Subject, ing: &Value, middleware: Option<&Value>) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     #[test]
@@ -87,10 +87,10 @@ mod tests {
         let c = &internal_only(&s, &json!({}), Some(&wide));
         assert_eq!(c[1].found, "router.middlewares (missing)");
         assert_eq!(c[2].found, "sourceRange [\"0.0.0.0/0\"]");
-        assert_eq!(c[2].status, Status::Fail);
+        assert_eq!(c[2].status, CheckStatus::Fail);
         let c = internal_only(&s, &ing, None);
         assert_eq!(c[0].found, "no Middleware shop/internal-only");
-        assert_eq!(c[2].status, Status::Skip);
+        assert_eq!(c[2].status, CheckStatus::Skip);
     }
 
     #[test]

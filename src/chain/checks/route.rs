@@ -397,7 +397,7 @@ pub fn subject(inputs: &Subject, route: &Route, all: &[Value], service: Option<&
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     fn route(kind: &str, class: Option<&str>, middlewares: Vec<MiddlewareRef>) -> Route {
@@ -426,7 +426,7 @@ mod tests {
     #[test]
     fn no_route_fails() {
         let c = routes("web.example.com", "/", &[], &[]);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert_eq!(
             c.found,
             "no Ingress, IngressRoute or HTTPRoute routes web.example.com/"
@@ -445,15 +445,15 @@ mod tests {
     fn class_of_an_ingress() {
         assert_eq!(
             class(&route("Ingress", Some("traefik"), vec![]), "traefik", &[]).status,
-            Status::Pass
+            CheckStatus::Pass
         );
         assert_eq!(
             class(&route("Ingress", Some("nginx"), vec![]), "traefik", &[]).status,
-            Status::Fail
+            CheckStatus::Fail
         );
         assert_eq!(
             class(&route("IngressRoute", None, vec![]), "traefik", &[]).status,
-            Status::Pass
+            CheckStatus::Pass
         );
     }
 
@@ -467,17 +467,17 @@ mod tests {
             "traefik",
             std::slice::from_ref(&default),
         );
-        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert_eq!(c.status, CheckStatus::Pass, "{c:?}");
         assert_eq!(
             c.found,
             "no class: IngressClass traefik (Traefik's) is the cluster's default"
         );
         let c = class(&route("Ingress", None, vec![]), "traefik", &[]);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         // Another name for Traefik's class is Traefik's too.
         let lan = json!({"metadata": {"name": "lan"}, "spec": {"controller": "traefik.io/ingress-controller"}});
         let c = class(&route("Ingress", Some("lan"), vec![]), "traefik", &[lan]);
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert_eq!(
             c.found,
             "class lan (annotation kubernetes.io/ingress.class)"
@@ -502,7 +502,7 @@ mod tests {
             &svc,
             &pods(json!([{"name": "web", "containerPort": 3000}])),
         );
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert_eq!(
             c.found,
             "port http → targetPort web → container port 3000 (web in pod web-0)"
@@ -512,7 +512,7 @@ mod tests {
             &svc,
             &pods(json!([{"name": "other", "containerPort": 3000}])),
         );
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.found
                 .contains("no container of the pods declares (they declare 3000 (other))"),
@@ -532,7 +532,7 @@ mod tests {
                 &pods(json!([{"containerPort": 3000}]))
             )
             .status,
-            Status::Fail
+            CheckStatus::Fail
         );
         assert_eq!(
             target_port(
@@ -541,16 +541,19 @@ mod tests {
                 &pods(json!([{"containerPort": 3001}]))
             )
             .status,
-            Status::Pass
+            CheckStatus::Pass
         );
         assert_eq!(
             target_port(&by_number, &numeric, &pods(json!([]))).status,
-            Status::Pass
+            CheckStatus::Pass
         );
-        assert_eq!(target_port(&by_number, &numeric, &[]).status, Status::Skip);
+        assert_eq!(
+            target_port(&by_number, &numeric, &[]).status,
+            CheckStatus::Skip
+        );
         assert_eq!(
             target_port(&by_name, &numeric, &pods(json!([]))).status,
-            Status::Skip
+            CheckStatus::Skip
         );
     }
 
@@ -567,7 +570,7 @@ mod tests {
             &route("IngressRoute", None, vec![named("apps", "secure")]),
             &all,
         );
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert_eq!(
             c.found,
             "apps/secure (chain: apps/lan (ipAllowList 10.0.0.0/8), apps/headers (headers))"
@@ -589,7 +592,7 @@ mod tests {
             ),
             &all,
         );
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.found
                 .contains("Middleware apps/old: ipWhiteList is ipAllowList in Traefik v3"),

@@ -3,7 +3,7 @@
 
 use super::super::check::Check;
 use super::super::subject::Subject;
-use crate::cert::{covers, inspect_value, Status as CertificateStatus};
+use crate::cert::{covers, inspect_value, CertificateStatus};
 use serde_json::Value;
 
 /// The fix for wildrun's own service (`recipe`), or for one found by host.
@@ -211,7 +211,7 @@ fn describe(s: &CertificateStatus) -> String {
 mod tests {
     use super::*;
     use crate::cert::{ca, issue, Options};
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     fn tls_secret(names: &[&str], days: i64) -> Value {
@@ -237,15 +237,15 @@ mod tests {
     fn a_good_secret_passes_all_four() {
         let secret = tls_secret(&["*.example.com"], 90);
         let checks = super::secret(&Subject::example(), Some("wild-tls"), Some(&secret));
-        let names: Vec<(&str, Status)> =
+        let names: Vec<(&str, CheckStatus)> =
             checks.iter().map(|c| (c.name.as_str(), c.status)).collect();
         assert_eq!(
             names,
             [
-                ("tls-secret", Status::Pass),
-                ("cert-covers", Status::Pass),
-                ("cert-valid", Status::Pass),
-                ("cert-days", Status::Pass)
+                ("tls-secret", CheckStatus::Pass),
+                ("cert-covers", CheckStatus::Pass),
+                ("cert-valid", CheckStatus::Pass),
+                ("cert-days", CheckStatus::Pass)
             ]
         );
         assert!(
@@ -261,7 +261,7 @@ mod tests {
         let s = Subject::example();
         let c = super::secret(&s, Some("wild-tls"), None);
         assert_eq!(c[0].found, "no Secret shop/wild-tls");
-        assert!(c[1..].iter().all(|c| c.status == Status::Skip));
+        assert!(c[1..].iter().all(|c| c.status == CheckStatus::Skip));
         let c = super::secret(
             &s,
             Some("wild-tls"),
@@ -274,9 +274,9 @@ mod tests {
         );
         let other = tls_secret(&["*.other.org"], 3);
         let c = super::secret(&s, Some("wild-tls"), Some(&other));
-        assert_eq!(c[1].status, Status::Fail);
+        assert_eq!(c[1].status, CheckStatus::Fail);
         assert_eq!(c[1].hint.as_deref(), Some("the certificate must name web.example.com or *.example.com; fix the Certificate's dnsNames"));
-        assert_eq!(c[3].status, Status::Fail);
+        assert_eq!(c[3].status, CheckStatus::Fail);
         assert_eq!(
             super::secret(&s, None, None)[0].found,
             "the Ingress has no tls secretName"
@@ -303,6 +303,6 @@ mod tests {
             certificate(&s, Some("other-tls"), &[cert]).found,
             "no Certificate in cert-manager writes other-tls"
         );
-        assert_eq!(certificate(&s, None, &[]).status, Status::Skip);
+        assert_eq!(certificate(&s, None, &[]).status, CheckStatus::Skip);
     }
 }

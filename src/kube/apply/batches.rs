@@ -1,7 +1,7 @@
 //! How the steps of a plan may run side by side: steps that run alone,
 //! and lanes of steps, one per namespace.
 
-use super::preflight::Prepared;
+use super::preflight::CheckedStep;
 use super::snapshot::is_namespace;
 use crate::plan::{ObjectRef, Step};
 
@@ -41,7 +41,7 @@ pub(super) struct Lane {
 /// alone: cluster-scoped objects (Namespaces, CRDs, which the steps in
 /// namespaces may need) and waits, whose point is that later steps start
 /// after them.
-pub(super) fn lane_of(p: &Prepared<'_>) -> Option<String> {
+pub(super) fn lane_of(p: &CheckedStep<'_>) -> Option<String> {
     if !p.kind.as_ref()?.namespaced {
         return None;
     }
@@ -54,7 +54,7 @@ pub(super) fn lane_of(p: &Prepared<'_>) -> Option<String> {
 }
 
 /// The Namespace a step applies, if it applies one.
-pub(super) fn namespace_applied<'p>(p: &Prepared<'p>) -> Option<&'p str> {
+pub(super) fn namespace_applied<'p>(p: &CheckedStep<'p>) -> Option<&'p str> {
     match &p.planned.step {
         Step::Apply(a) if is_namespace(&ObjectRef::of(&a.object)) => Some(&a.object.name),
         _ => None,
@@ -67,7 +67,7 @@ pub(super) fn namespace_applied<'p>(p: &Prepared<'p>) -> Option<&'p str> {
 /// order, but a namespace's lane starts as soon as its own Namespace is
 /// there instead of waiting for every other one (fifty new services do not
 /// wait for fifty Namespaces before their first object).
-pub(super) fn batches(prepared: &[Prepared<'_>]) -> Vec<Batch> {
+pub(super) fn batches(prepared: &[CheckedStep<'_>]) -> Vec<Batch> {
     let mut out = Vec::new();
     let mut namespaces: Vec<usize> = Vec::new();
     let mut lanes: Vec<Lane> = Vec::new();

@@ -30,10 +30,10 @@ use crate::kube::report::Report;
 use crate::plan::Plan;
 use batches::{batches, Batch, CONCURRENT_NAMESPACES};
 use futures::StreamExt;
-use outcomes::Progress;
+use outcomes::StepOutcomes;
 use preflight::{
     check_step, missing_namespaces, needs, new_namespaces, planned_namespaces, resolve_step,
-    Prepared,
+    CheckedStep,
 };
 use snapshot::read_targets;
 use std::cell::RefCell;
@@ -76,7 +76,7 @@ pub async fn execute_fenced(
     let (snapshot, existing_ns) =
         read_targets(cluster, script_reads, &ordered, &kinds, &planned_ns).await?;
     // 3. The checks, on what was read.
-    let prepared: Vec<Prepared<'_>> = ordered
+    let prepared: Vec<CheckedStep<'_>> = ordered
         .iter()
         .zip(kinds)
         .map(|(planned, kind)| check_step(planned, kind, &snapshot, options, &mut problems))
@@ -93,7 +93,7 @@ pub async fn execute_fenced(
     // 4. The writes.
     let dry_run = options.server_dry_run;
     let fresh_namespaces = new_namespaces(&prepared);
-    let progress = RefCell::new(Progress::new(prepared.len(), options));
+    let progress = RefCell::new(StepOutcomes::new(prepared.len(), options));
     let run = |index: usize| {
         let (prepared, fresh_namespaces, progress) = (&prepared, &fresh_namespaces, &progress);
         async move {

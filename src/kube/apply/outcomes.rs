@@ -3,14 +3,14 @@
 //! failed and what was not done.
 
 use super::options::ExecOptions;
-use super::preflight::Prepared;
+use super::preflight::CheckedStep;
 use crate::kube::error::{KubeError, Result};
-use crate::kube::report::{Action, Entry, Report};
+use crate::kube::report::{Entry, ObjectAction, Report};
 use crate::plan::PlannedStep;
 
 /// What the steps of a run came to. Steps finish in any order; the report
 /// and its log lines keep plan order.
-pub(super) struct Progress {
+pub(super) struct StepOutcomes {
     /// Per step: `None` until it has run.
     pub(super) outcomes: Vec<Option<Result<Entry>>>,
     /// Every step before this one has succeeded and is in the report.
@@ -23,9 +23,9 @@ pub(super) struct Progress {
     pub(super) dry_run: bool,
 }
 
-impl Progress {
-    pub(super) fn new(steps: usize, options: &ExecOptions) -> Progress {
-        Progress {
+impl StepOutcomes {
+    pub(super) fn new(steps: usize, options: &ExecOptions) -> StepOutcomes {
+        StepOutcomes {
             outcomes: (0..steps).map(|_| None).collect(),
             reported: 0,
             report: Report {
@@ -57,11 +57,11 @@ impl Progress {
 
     /// The report, or after a failure an error that says what was done, what
     /// failed and what was not done.
-    pub(super) fn finish(self, prepared: &[Prepared<'_>]) -> Result<Report> {
+    pub(super) fn finish(self, prepared: &[CheckedStep<'_>]) -> Result<Report> {
         if !self.failed {
             return Ok(self.report);
         }
-        let Progress {
+        let StepOutcomes {
             outcomes,
             reported,
             report,
@@ -84,11 +84,15 @@ impl Progress {
                 }
                 Some(Err(e)) => {
                     let note = format!("{}: {}", step.origin, crate::kube::error::chain(&e));
-                    entries.push(Entry::for_step(Action::Failed, &step.step, Some(note)));
+                    entries.push(Entry::for_step(
+                        ObjectAction::Failed,
+                        &step.step,
+                        Some(note),
+                    ));
                     failed.push((step, e));
                 }
                 None => {
-                    entries.push(Entry::for_step(Action::NotDone, &step.step, None));
+                    entries.push(Entry::for_step(ObjectAction::NotDone, &step.step, None));
                     not_done.push(step.step.display_name());
                 }
             }

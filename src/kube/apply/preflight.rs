@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// A step with what the preflight learned.
-pub(super) struct Prepared<'p> {
+pub(super) struct CheckedStep<'p> {
     pub(super) planned: &'p PlannedStep,
     pub(super) kind: Option<Kind>,
     /// What the preflight kept of the live target (apply, copy), if it exists.
@@ -208,8 +208,8 @@ pub(super) fn check_step<'p>(
     snapshot: &Snapshot,
     options: &ExecOptions,
     problems: &mut Vec<String>,
-) -> Prepared<'p> {
-    let mut prepared = Prepared {
+) -> CheckedStep<'p> {
+    let mut prepared = CheckedStep {
         planned,
         kind,
         live: None,
@@ -363,7 +363,7 @@ pub(super) fn check_step<'p>(
     prepared
 }
 
-pub(super) fn needs(prepared: &[Prepared<'_>]) -> Vec<Need> {
+pub(super) fn needs(prepared: &[CheckedStep<'_>]) -> Vec<Need> {
     let mut out = Vec::new();
     for p in prepared {
         let Some(kind) = &p.kind else { continue };
@@ -417,7 +417,7 @@ pub(super) fn needs(prepared: &[Prepared<'_>]) -> Vec<Need> {
 }
 
 /// Namespaces the plan creates that do not exist yet.
-pub(super) fn new_namespaces(prepared: &[Prepared<'_>]) -> BTreeSet<String> {
+pub(super) fn new_namespaces(prepared: &[CheckedStep<'_>]) -> BTreeSet<String> {
     prepared
         .iter()
         .filter_map(|p| match &p.planned.step {
@@ -442,7 +442,7 @@ pub(super) fn planned_namespaces(ordered: &[&PlannedStep]) -> BTreeSet<String> {
 
 /// Namespaces the plan writes into that neither exist nor are created by the plan.
 pub(super) fn missing_namespaces(
-    prepared: &[Prepared<'_>],
+    prepared: &[CheckedStep<'_>],
     planned: &BTreeSet<String>,
     existing: &BTreeSet<String>,
 ) -> Vec<String> {

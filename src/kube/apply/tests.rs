@@ -3,15 +3,15 @@
 
 use super::batches::{batches, Batch, Lane};
 use super::options::ExecOptions;
-use super::outcomes::Progress;
+use super::outcomes::StepOutcomes;
 use super::preflight::{
-    check_step, missing_namespaces, needs, new_namespaces, planned_namespaces, Prepared,
+    check_step, missing_namespaces, needs, new_namespaces, planned_namespaces, CheckedStep,
 };
 use super::snapshot::{keep_for_preflight, Projector, Snapshot};
 use crate::kube::cluster::Kind;
 use crate::kube::error::KubeError;
 use crate::kube::objects::{self, copy_object};
-use crate::kube::report::{Action, Entry};
+use crate::kube::report::{Entry, ObjectAction};
 use crate::plan::{
     ApplyStep, Condition, ObjectRef, Plan, Step, INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -191,7 +191,7 @@ fn check_first<'p>(
     kind: Kind,
     snapshot: &Snapshot,
     options: ExecOptions,
-) -> (Prepared<'p>, Vec<String>) {
+) -> (CheckedStep<'p>, Vec<String>) {
     let mut problems = Vec::new();
     let prepared = check_step(
         plan.ordered()[0],
@@ -662,7 +662,7 @@ fn needs_ask_for_the_verb_each_step_uses() {
         ],
     );
     let mut problems = Vec::new();
-    let prepared: Vec<Prepared<'_>> = p
+    let prepared: Vec<CheckedStep<'_>> = p
         .ordered()
         .into_iter()
         .zip(kinds)
@@ -719,7 +719,7 @@ fn needs_ask_for_the_verb_each_step_uses() {
 }
 
 /// Checks every step of `plan` (all kinds resolved from the step's own kind).
-fn check_all<'p>(plan: &'p Plan, snapshot: &Snapshot) -> Vec<Prepared<'p>> {
+fn check_all<'p>(plan: &'p Plan, snapshot: &Snapshot) -> Vec<CheckedStep<'p>> {
     let mut problems = Vec::new();
     plan.ordered()
         .into_iter()
@@ -916,7 +916,7 @@ fn steps_in_namespaces_run_in_lanes_between_steps_that_run_alone() {
     let (steps, kinds): (Vec<Step>, Vec<Kind>) = steps_and_kinds.into_iter().unzip();
     let p = plan(steps);
     let mut problems = Vec::new();
-    let prepared: Vec<Prepared<'_>> = p
+    let prepared: Vec<CheckedStep<'_>> = p
         .ordered()
         .into_iter()
         .zip(kinds)
@@ -982,7 +982,7 @@ fn steps_in_namespaces_run_in_lanes_between_steps_that_run_alone() {
     );
 }
 
-fn entry(action: Action, name: &str) -> Entry {
+fn entry(action: ObjectAction, name: &str) -> Entry {
     Entry::new(action, &reference("v1", "ConfigMap", Some("a"), name), None)
 }
 
@@ -999,14 +999,14 @@ fn three_config_maps() -> Plan {
 fn the_report_keeps_plan_order_whatever_order_steps_finish_in() {
     let p = three_config_maps();
     let prepared = check_all(&p, &Snapshot::new());
-    let mut progress = Progress::new(4, &ExecOptions::default());
-    progress.record(2, Ok(entry(Action::Created, "three")));
-    progress.record(1, Ok(entry(Action::Created, "two")));
+    let mut progress = StepOutcomes::new(4, &ExecOptions::default());
+    progress.record(2, Ok(entry(ObjectAction::Created, "three")));
+    progress.record(1, Ok(entry(ObjectAction::Created, "two")));
     // Nothing can be said before the first step is.
     assert!(progress.report.entries.is_empty());
-    progress.record(0, Ok(entry(Action::Unchanged, "one")));
+    progress.record(0, Ok(entry(ObjectAction::Unchanged, "one")));
     assert_eq!(progress.report.entries.len(), 3);
-    progress.record(3, Ok(entry(Action::Configured, "four")));
+    progress.record(3, Ok(entry(ObjectAction::Configured, "four")));
     let report = progress.finish(&prepared).expect("no failure");
     let names: Vec<&str> = report.entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["one", "two", "three", "four"]);
@@ -1016,7 +1016,7 @@ fn the_report_keeps_plan_order_whatever_order_steps_finish_in() {
 fn after_a_failure_every_step_is_done_failed_or_not_done() {
     let p = three_config_maps();
     let prepared = check_all(&p, &Snapshot::new());
-    let mut progress = Progress::new(4, &ExecOptions::default());
+    let mut progress = StepOutcomes::new(4, &ExecOptions::default());
     // Step 2 fails while step 3, in another namespace, was under way and
     // finished; step 4 never started.
     progress.record(
@@ -1028,8 +1028,8 @@ fn after_a_failure_every_step_is_done_failed_or_not_done() {
             hint: String::new(),
         }),
     );
-    progress.record(2, Ok(entry(Action::Created, "three")));
-    progress.record(0, Ok(entry(Action::Created, "one")));
+    progress.record(2, Ok(entry(ObjectAction::Created, "three")));
+    progress.record(0, Ok(entry(ObjectAction::Created, "one")));
     assert!(progress.failed);
     let err = format!("{:#}", progress.finish(&prepared).expect_err("a failure"));
     assert_eq!(

@@ -2,12 +2,12 @@
 //! wait, delete, recreate), and what it did.
 
 use super::options::ExecOptions;
-use super::preflight::Prepared;
+use super::preflight::CheckedStep;
 use super::snapshot::Live;
 use crate::kube::cluster::{Cluster, Kind};
 use crate::kube::error::{KubeError, Result};
 use crate::kube::objects::{self, rv, server_side_apply, Applied};
-use crate::kube::report::{Action, Entry};
+use crate::kube::report::{Entry, ObjectAction};
 use crate::kube::wait;
 use crate::plan::{ApplyStep, Condition, ObjectRef, Propagation, Step, DEFAULT_DELETE_WAIT};
 use std::collections::BTreeSet;
@@ -15,30 +15,32 @@ use std::collections::BTreeSet;
 /// What an apply did, from the object read before it (`live`) and the
 /// server's answer. A target the run read as absent but found made by
 /// someone else when it wrote (two runs at once) was configured, not created.
-pub(super) fn outcome(live: Option<&Live>, applied: &Applied, dry_run: bool) -> Action {
+pub(super) fn outcome(live: Option<&Live>, applied: &Applied, dry_run: bool) -> ObjectAction {
     let after = &applied.object;
     match live {
-        _ if applied.created => Action::Created,
-        None => Action::Configured,
+        _ if applied.created => ObjectAction::Created,
+        None => ObjectAction::Configured,
         Some(before) if dry_run => {
             if before.fingerprint == objects::fingerprint(after) {
-                Action::Unchanged
+                ObjectAction::Unchanged
             } else {
-                Action::Configured
+                ObjectAction::Configured
             }
         }
-        Some(before) if before.resource_version.as_deref() == rv(after) => Action::Unchanged,
+        Some(before) if before.resource_version.as_deref() == rv(after) => ObjectAction::Unchanged,
         // Only the server's fields moved (a controller updated the status
         // between the read and the apply): this run changed nothing.
-        Some(before) if before.fingerprint == objects::fingerprint(after) => Action::Unchanged,
-        Some(_) => Action::Configured,
+        Some(before) if before.fingerprint == objects::fingerprint(after) => {
+            ObjectAction::Unchanged
+        }
+        Some(_) => ObjectAction::Configured,
     }
 }
 
 /// Carries out one step; the line it adds to the report.
 pub(super) async fn run_step(
     cluster: &Cluster,
-    p: &Prepared<'_>,
+    p: &CheckedStep<'_>,
     options: &ExecOptions,
     fresh_namespaces: &BTreeSet<String>,
 ) -> Result<Entry> {
@@ -66,14 +68,14 @@ pub(super) async fn run_step(
                     "not validated: namespace {} does not exist yet",
                     object.namespace.as_deref().unwrap_or_default()
                 );
-                return Ok(Entry::new(Action::Skipped, &target, Some(note)));
+                return Ok(Entry::new(ObjectAction::Skipped, &target, Some(note)));
             }
             if *recreate && p.live.is_some() {
                 let force = *force || options.force;
                 return recreate_object(cluster, kind, object, force, dry_run).await;
             }
             if p.unchanged {
-                return Ok(Entry::new(Action::Unchanged, &target, p.note.clone()));
+                return Ok(Entry::new(ObjectAction::Unchanged, &target, p.note.clone()));
             }
             // An adopted object is managed in place: wildrun's values win
             // over its maker's (what --adopt asked for).
@@ -96,17 +98,17 @@ pub(super) async fn run_step(
         Step::CopySecret(copy) => {
             let target = ObjectRef::secret(&copy.to_namespace, &copy.name);
             let Some(body) = &p.copy else {
-                return Ok(Entry::new(Action::Skipped, &target, p.skip.clone()));
+                return Ok(Entry::new(ObjectAction::Skipped, &target, p.skip.clone()));
             };
             if waits_for_namespace(&Some(copy.to_namespace.clone())) {
                 let note = format!(
                     "not validated: namespace {} does not exist yet",
                     copy.to_namespace
                 );
-                return Ok(Entry::new(Action::Skipped, &target, Some(note)));
+                return Ok(Entry::new(ObjectAction::Skipped, &target, Some(note)));
             }
             if p.unchanged {
-                return Ok(Entry::new(Action::Unchanged, &target, None));
+                return Ok(Entry::new(ObjectAction::Unchanged, &target, None));
             }
             // The copy is wildrun's own object (checked in the preflight): take it over.
             let after = server_side_apply(cluster, kind, &target, body, true, dry_run)
@@ -126,11 +128,11 @@ pub(super) async fn run_step(
         Step::Wait(w) => {
             if dry_run {
                 let note = format!("not waited for {} in a dry run", w.condition);
-                return Ok(Entry::new(Action::Skipped, &w.target, Some(note)));
+                return Ok(Entry::new(ObjectAction::Skipped, &w.target, Some(note)));
             }
             wait::until(cluster, kind, &w.target, &w.condition, w.timeout).await?;
             Ok(Entry::new(
-                Action::Ready,
+                ObjectAction::Ready,
                 &w.target,
                 Some(w.condition.to_string()),
             ))
@@ -144,9 +146,9 @@ pub(super) async fn run_step(
                 wait::until(cluster, kind, &d.target, &Condition::Deleted, timeout).await?;
             }
             let action = if existed {
-                Action::Deleted
+                ObjectAction::Deleted
             } else {
-                Action::Unchanged
+                ObjectAction::Unchanged
             };
             let note = (!existed).then(|| "already absent".to_string());
             Ok(Entry::new(action, &d.target, note))
@@ -170,7 +172,7 @@ pub(super) async fn recreate_object(
     objects::delete(cluster, kind, &target, Propagation::Foreground, dry_run).await?;
     if dry_run {
         let note = "#{ recreate: true }: would be deleted and created again".to_string();
-        return Ok(Entry::new(Action::Recreated, &target, Some(note)));
+        return Ok(Entry::new(ObjectAction::Recreated, &target, Some(note)));
     }
     let gone = &Condition::Deleted;
     wait::until(cluster, kind, &target, gone, DEFAULT_DELETE_WAIT).await?;
@@ -178,7 +180,7 @@ pub(super) async fn recreate_object(
         .await
         .map_err(|e| cluster.explain(e, &format!("create {target} again")))?;
     let note = "#{ recreate: true }: deleted and created again".to_string();
-    Ok(Entry::new(Action::Recreated, &target, Some(note)))
+    Ok(Entry::new(ObjectAction::Recreated, &target, Some(note)))
 }
 
 #[cfg(test)]
@@ -212,13 +214,19 @@ mod outcome_tests {
         let before = kept(&object("10", 1, 0));
         // A controller updated the status between the read and the apply.
         let after = updated(object("11", 1, 1));
-        assert_eq!(outcome(Some(&before), &after, false), Action::Unchanged);
+        assert_eq!(
+            outcome(Some(&before), &after, false),
+            ObjectAction::Unchanged
+        );
         // The object itself changed.
         let changed = updated(object("12", 2, 1));
-        assert_eq!(outcome(Some(&before), &changed, false), Action::Configured);
+        assert_eq!(
+            outcome(Some(&before), &changed, false),
+            ObjectAction::Configured
+        );
         assert_eq!(
             outcome(Some(&before), &updated(object("10", 1, 0)), false),
-            Action::Unchanged
+            ObjectAction::Unchanged
         );
     }
 
@@ -230,15 +238,15 @@ mod outcome_tests {
         let would_change = updated(object("10", 2, 0));
         assert_eq!(
             outcome(Some(&before), &would_change, true),
-            Action::Configured
+            ObjectAction::Configured
         );
         assert_eq!(
             outcome(Some(&before), &would_change, false),
-            Action::Unchanged
+            ObjectAction::Unchanged
         );
         // Only server fields differ: nothing of the object would change.
         let same = updated(object("11", 1, 1));
-        assert_eq!(outcome(Some(&before), &same, true), Action::Unchanged);
+        assert_eq!(outcome(Some(&before), &same, true), ObjectAction::Unchanged);
     }
 
     #[test]
@@ -247,12 +255,12 @@ mod outcome_tests {
             object: object("11", 1, 0),
             created: true,
         };
-        assert_eq!(outcome(None, &made, false), Action::Created);
-        assert_eq!(outcome(None, &made, true), Action::Created);
+        assert_eq!(outcome(None, &made, false), ObjectAction::Created);
+        assert_eq!(outcome(None, &made, true), ObjectAction::Created);
         // Read as absent, but another run made it before this run's write.
         assert_eq!(
             outcome(None, &updated(object("11", 1, 0)), false),
-            Action::Configured
+            ObjectAction::Configured
         );
     }
 }
