@@ -1,7 +1,7 @@
 //! The connection to a cluster: configuration, discovery, retries, and
 //! error messages that say which server, which user and what to do.
 
-use super::error::{KubeError, Result};
+use super::error::{is_schema_error, is_transient_500, KubeError, Result};
 use super::transport::{self, DEFAULT_REQUEST_TIMEOUT};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -315,30 +315,21 @@ impl Cluster {
             resources = self.served(api_version, group, version).await?.0;
         }
         let Some(resources) = resources else {
-            let hint = if group.contains('.') {
-                format!(" its CustomResourceDefinitions are not installed (kubectl get crd | grep {group})")
-            } else {
-                " is it spelled right?".to_string()
-            };
             return Err(KubeError::NotServed {
                 server: self.server.clone(),
                 api_version: api_version.to_string(),
                 kind: kind.to_string(),
-                hint,
             });
         };
         if let Some(found) = resources.iter().find(|k| k.resource.kind == kind) {
             return Ok(found.clone());
         }
         let known: Vec<&str> = resources.iter().map(|k| k.resource.kind.as_str()).collect();
-        let hint = crate::objects::strict::nearest(kind, known.iter().copied())
-            .map(|k| format!(" (did you mean {k}?)"))
-            .unwrap_or_default();
         Err(KubeError::NoKind {
             server: self.server.clone(),
             api_version: api_version.to_string(),
             kind: kind.to_string(),
-            hint,
+            nearest: crate::objects::strict::nearest(kind, known.iter().copied()),
         })
     }
 
@@ -494,34 +485,13 @@ impl Cluster {
     /// says what wildrun was doing ("apply Deployment web/web").
     pub fn explain(&self, err: kube::Error, doing: &str) -> KubeError {
         match err {
-            kube::Error::Api(status) => {
-                let message = status.message.trim();
-                let hint = match status.code {
-                    _ if is_schema_error(&status) => {
-                        " (the object does not match this kind's schema in the cluster: check the field names against the installed CRD version)".to_string()
-                    }
-                    401 => format!(
-                        " (the credentials from {} were not accepted by {}: renew them or pick another --context)",
-                        self.source, self.server
-                    ),
-                    403 => format!(" (the user of {} lacks this permission; examples/rbac.yaml lists what the bundled recipes need)", self.source),
-                    409 if message.contains("conflict") => {
-                        " (another field manager owns these fields: pass #{ force: true } to kube::apply or --force to take them over)".to_string()
-                    }
-                    422 if message.contains("field is immutable") => {
-                        " (a field that cannot change once the object is made, such as a Job's pod template: apply it with #{ recreate: true } to delete it and create it again on each deploy)".to_string()
-                    }
-                    429 | 502..=504 => format!(" (the API server at {} is overloaded or unavailable; retried and gave up)", self.server),
-                    500 if is_transient_500(&status) => format!(" (the API server at {} is failing; retried and gave up)", self.server),
-                    _ => String::new(),
-                };
-                KubeError::Api {
-                    doing: doing.to_string(),
-                    code: status.code,
-                    message: without_immutable_values(message),
-                    hint,
-                }
-            }
+            kube::Error::Api(status) => KubeError::Api {
+                doing: doing.to_string(),
+                code: status.code,
+                message: without_immutable_values(status.message.trim()),
+                server: self.server.clone(),
+                config_source: self.source.clone(),
+            },
             other => {
                 let NoAnswer { detail, timed_out } = self.no_answer(&other);
                 let (doing, server, config_source) =
@@ -658,8 +628,6 @@ pub(super) fn served_versions(
     out
 }
 
-/// The API server answers a server-side apply whose object does not fit the
-/// kind's schema with a 500; that is a validation error, not an outage.
 /// `message` without the values the API server prints beside a field that
 /// cannot change (`spec.template: Invalid value: {...}: field is
 /// immutable`: a Job's whole pod template, env values included): the
@@ -676,38 +644,13 @@ fn without_immutable_values(message: &str) -> String {
     }
 }
 
-fn is_schema_error(status: &kube::core::Status) -> bool {
-    status.code == 500
-        && (status
-            .message
-            .contains("failed to create typed patch object")
-            || status.message.contains("field not declared in schema"))
-}
-
-/// Whether a 500 says the failure may pass (etcd or a webhook timing out);
-/// other 500s ("range is full", a schema mismatch) answer the same again.
-fn is_transient_500(status: &kube::core::Status) -> bool {
-    let message = status.message.to_ascii_lowercase();
-    [
-        "timeout",
-        "timed out",
-        "etcdserver",
-        "try again",
-        "unavailable",
-        "connection refused",
-        "connection reset",
-    ]
-    .iter()
-    .any(|m| message.contains(m))
-}
-
 /// Whether an error is worth retrying: overload (429, 502, 503, 504), a
 /// transient 500, and connection failures (an API server restarting).
 fn retryable(err: &kube::Error) -> bool {
     match err {
         kube::Error::Api(s) => match s.code {
             429 | 502..=504 => true,
-            500 => is_transient_500(s) && !is_schema_error(s),
+            500 => is_transient_500(&s.message) && !is_schema_error(s.code, &s.message),
             _ => false,
         },
         // A request that used up its bound is not tried again: the bound

@@ -48,14 +48,14 @@ pub enum GeneratedError {
         found: String,
     },
     /// A field of a key's map that is not `length` or `alphabet`.
-    #[error("keys.{key}.{field}: unknown field{hint}; known: length, alphabet")]
+    #[error("keys.{key}.{field}: unknown field{}; known: length, alphabet", crate::objects::strict::did_you_mean(.nearest))]
     UnknownField {
         /// The key.
         key: String,
         /// The field.
         field: String,
-        /// `(did you mean ...?)`, or empty.
-        hint: String,
+        /// The known field nearest to it, if one is close.
+        nearest: Option<String>,
     },
     /// A length that is not a whole number in range.
     #[error("keys.{key}.length must be a whole number from 1 to {MAX_LENGTH}, not {found}")]
@@ -141,13 +141,10 @@ fn value_spec(key: &str, settings: &Value) -> Result<ValueSpec, GeneratedError> 
         });
     };
     if let Some(field) = fields.keys().find(|f| !KEY_FIELDS.contains(&f.as_str())) {
-        let hint = crate::objects::strict::nearest(field, KEY_FIELDS.iter().copied())
-            .map(|s| format!(" (did you mean {s}?)"))
-            .unwrap_or_default();
         return Err(GeneratedError::UnknownField {
             key: key.into(),
             field: field.clone(),
-            hint,
+            nearest: crate::objects::strict::nearest(field, KEY_FIELDS.iter().copied()),
         });
     }
     let length = match fields.get("length") {

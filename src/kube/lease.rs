@@ -1494,4 +1494,36 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.contains(&format!("_{}_", std::process::id())), "{a}");
     }
+
+    #[test]
+    fn lease_errors_say_what_to_do_when_shown() {
+        let refused = |code: u16| LeaseError::Refused {
+            verb: "create",
+            lease: "Lease default/wildrun-public.web".into(),
+            code,
+            message: "forbidden ".into(),
+            identity: "kubeconfig k".into(),
+            namespace: "default".into(),
+        };
+        assert_eq!(
+            refused(403).to_string(),
+            "cannot create Lease default/wildrun-public.web for leader election: forbidden; the identity of kubeconfig k needs get, create and update on leases (coordination.k8s.io) in namespace default (examples/deploy/rbac.yaml has such a Role), or choose another namespace with --set watch.leaseNamespace=NAMESPACE"
+        );
+        assert_eq!(
+            refused(404).to_string(),
+            "cannot create Lease default/wildrun-public.web for leader election: forbidden; create namespace default or choose another with --set watch.leaseNamespace=NAMESPACE"
+        );
+        assert!(refused(403).is_refusal());
+        let failed = LeaseError::Failed {
+            verb: "update",
+            lease: "Lease default/wildrun-public.web".into(),
+            server: "https://10.0.0.1:6443".into(),
+            message: "conflict".into(),
+        };
+        assert_eq!(
+            failed.to_string(),
+            "cannot update Lease default/wildrun-public.web on https://10.0.0.1:6443: conflict"
+        );
+        assert!(!failed.is_refusal());
+    }
 }

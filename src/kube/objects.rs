@@ -87,7 +87,7 @@ pub async fn copy_secret_now(cluster: &Cluster, copy: &SecretCopy) -> Result<boo
         let owner = super::owner::Owner::of(&live);
         if !ours && super::copies::judge(&source, &live) != super::copies::Existing::Same {
             let refusal = super::copies::refusal(&target, &from, &owner.made_by(), &live, &source);
-            return Err(KubeError::ForeignCopy { refusal });
+            return Err(KubeError::ForeignCopy(Box::new(refusal)));
         }
         // Another tool's identical copy is taken as wildrun's, as the run does.
         if !ours || owner.adopted.is_some() {

@@ -24,12 +24,21 @@ pub struct UnknownField {
 
 impl fmt::Display for UnknownField {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown field {}", self.path)?;
-        if let Some(s) = &self.suggestion {
-            write!(f, " (did you mean {s}?)")?;
-        }
-        Ok(())
+        write!(
+            f,
+            "unknown field {}{}",
+            self.path,
+            did_you_mean(&self.suggestion)
+        )
     }
+}
+
+/// ` (did you mean NAME?)` for the name [`nearest`] found, or nothing.
+pub(crate) fn did_you_mean(nearest: &Option<String>) -> String {
+    nearest
+        .as_ref()
+        .map(|s| format!(" (did you mean {s}?)"))
+        .unwrap_or_default()
 }
 
 /// A deserialization failure, with the path of the value that caused it.

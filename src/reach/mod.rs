@@ -64,14 +64,14 @@ const WATCHED_POLL: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError {
     /// The timeout passed before every link held.
-    #[error("timed out after {elapsed} waiting for {link}: {reason}")]
+    #[error("timed out after {} waiting for {link}: {reason}", format_duration(*.timeout))]
     Timeout {
         /// The link that did not hold.
         link: String,
         /// Why, as last seen.
         reason: String,
-        /// The timeout, for people (`5m`, `30s`).
-        elapsed: String,
+        /// The timeout that passed.
+        timeout: Duration,
     },
 }
 
@@ -146,7 +146,7 @@ pub async fn until_reachable(
             return Err(WaitError::Timeout {
                 link: link.to_string(),
                 reason: progress.reason().to_string(),
-                elapsed: format_duration(settings.timeout),
+                timeout: settings.timeout,
             });
         }
         let pause = if watches.watching() {

@@ -1023,9 +1023,11 @@ fn after_a_failure_every_step_is_done_failed_or_not_done() {
         1,
         Err(KubeError::Api {
             doing: "apply ConfigMap b/two".into(),
-            code: 403,
+            // A code without a hint: the report's layout is under test.
+            code: 400,
             message: "refused".into(),
-            hint: String::new(),
+            server: "https://127.0.0.1:6443".into(),
+            config_source: "kubeconfig k".into(),
         }),
     );
     progress.record(2, Ok(entry(ObjectAction::Created, "three")));
