@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// `5m`, `90s`, `1h30m`, `1m30s`, or plain seconds (`300`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let bad = || format!("{text:?} is not a duration: use e.g. 300, 90s, 5m, 1h30m");
     if let Ok(secs) = text.parse::<u64>() {
@@ -37,7 +37,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A duration for people: `5m`, `90s` → `1m30s`.
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     let secs = d.as_secs();
     match (secs / 60, secs % 60) {
         (0, s) => format!("{s}s"),

@@ -20,18 +20,18 @@ use std::ops::Range;
 /// `template:line: message`, so a person can open the template at that line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{template}:{line}: {message}")]
-pub struct TemplateError {
+pub(crate) struct TemplateError {
     /// The template's name (file path or `template`).
-    pub template: String,
+    pub(crate) template: String,
     /// 1-based line of the reference.
-    pub line: usize,
+    pub(crate) line: usize,
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// What a template is, which says how values are written into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TemplateKind {
+pub(crate) enum TemplateKind {
     /// YAML: a value stays inside the scalar or comment where its reference
     /// stands, and cannot change the documents' structure.
     Yaml,
@@ -127,7 +127,7 @@ fn pieces(text: &str, name: &str) -> Result<Vec<Piece>, TemplateError> {
 ///
 /// `name` labels the template in errors; `format` says how values are
 /// written (see [`TemplateKind`]).
-pub fn render(
+pub(crate) fn render(
     text: &str,
     name: &str,
     format: TemplateKind,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum CheckStatus {
+pub(crate) enum CheckStatus {
     /// The link holds.
     Pass,
     /// The link is broken; the hint says how to mend it.
@@ -17,20 +17,20 @@ pub enum CheckStatus {
 
 /// A check's result, as the doctor prints it and `--json` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Check {
+pub(crate) struct Check {
     /// The check's name (`dns`, `tls-secret`, ...).
-    pub name: String,
+    pub(crate) name: String,
     /// Pass, fail or skip.
-    pub status: CheckStatus,
+    pub(crate) status: CheckStatus,
     /// What the check found, for people.
-    pub found: String,
+    pub(crate) found: String,
     /// The fix, for a failure only.
-    pub hint: Option<String>,
+    pub(crate) hint: Option<String>,
 }
 
 impl Check {
     /// A check that passes when `ok`, else fails with `hint`.
-    pub fn judged(
+    pub(crate) fn judged(
         name: &str,
         ok: bool,
         found: impl Into<String>,
@@ -49,17 +49,17 @@ impl Check {
     }
 
     /// A check that passes.
-    pub fn pass(name: &str, found: impl Into<String>) -> Check {
+    pub(crate) fn pass(name: &str, found: impl Into<String>) -> Check {
         Check::judged(name, true, found, "")
     }
 
     /// A check that fails, with its fix.
-    pub fn fail(name: &str, found: impl Into<String>, hint: impl Into<String>) -> Check {
+    pub(crate) fn fail(name: &str, found: impl Into<String>, hint: impl Into<String>) -> Check {
         Check::judged(name, false, found, hint)
     }
 
     /// A check not made, and why.
-    pub fn skip(name: &str, why: impl Into<String>) -> Check {
+    pub(crate) fn skip(name: &str, why: impl Into<String>) -> Check {
         Check {
             name: name.to_string(),
             status: CheckStatus::Skip,
@@ -69,7 +69,7 @@ impl Check {
     }
 
     /// Whether it passed.
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.status == CheckStatus::Pass
     }
 }

@@ -13,20 +13,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The group of every Gateway API kind.
-pub const GROUP: &str = crate::objects::gateway::GROUP;
+pub(crate) const GROUP: &str = crate::objects::gateway::GROUP;
 
 /// The kind [`Route::kind`] carries for an HTTPRoute.
-pub const KIND: &str = "HTTPRoute";
+pub(crate) const KIND: &str = "HTTPRoute";
 
 /// A route's reference to a Gateway listener, its namespace filled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ParentRef {
+pub(crate) struct ParentRef {
     /// The Gateway's namespace (the route's unless it says another).
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// The Gateway's name.
-    pub name: String,
+    pub(crate) name: String,
     /// The listener (`sectionName`); every listener when unset.
-    pub section: Option<String>,
+    pub(crate) section: Option<String>,
 }
 
 impl std::fmt::Display for ParentRef {
@@ -52,12 +52,12 @@ impl ParentRef {
 }
 
 /// The route's namespace.
-pub fn namespace(route: &Value) -> &str {
+pub(crate) fn namespace(route: &Value) -> &str {
     text(route, "/metadata/namespace").unwrap_or_default()
 }
 
 /// The Gateways (and listeners) the route attaches to (`Gateway` parents only).
-pub fn parents(route: &Value) -> Vec<ParentRef> {
+pub(crate) fn parents(route: &Value) -> Vec<ParentRef> {
     let ns = namespace(route);
     array(route, "/spec/parentRefs")
         .iter()
@@ -73,7 +73,7 @@ pub fn parents(route: &Value) -> Vec<ParentRef> {
 }
 
 /// The route's hosts (`spec.hostnames`), in order.
-pub fn hosts(route: &Value) -> Vec<String> {
+pub(crate) fn hosts(route: &Value) -> Vec<String> {
     array(route, "/spec/hostnames")
         .iter()
         .filter_map(Value::as_str)
@@ -83,18 +83,18 @@ pub fn hosts(route: &Value) -> Vec<String> {
 
 /// A condition of a status entry: its status, reason and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusCondition {
+pub(crate) struct StatusCondition {
     /// `True`, `False` or `Unknown`.
-    pub status: String,
+    pub(crate) status: String,
     /// Its reason (`Accepted`, `NotAllowedByListeners`, `BackendNotFound`, ...).
-    pub reason: String,
+    pub(crate) reason: String,
     /// The controller's message.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl StatusCondition {
     /// Whether it is `True`.
-    pub fn holds(&self) -> bool {
+    pub(crate) fn holds(&self) -> bool {
         self.status == "True"
     }
 }
@@ -111,7 +111,7 @@ impl std::fmt::Display for StatusCondition {
 
 /// The condition `kind` of a `conditions` list's owner (`status` of a route
 /// parent, a Gateway, a listener).
-pub fn condition(owner: &Value, kind: &str) -> Option<StatusCondition> {
+pub(crate) fn condition(owner: &Value, kind: &str) -> Option<StatusCondition> {
     array(owner, "/conditions")
         .iter()
         .find(|c| text(c, "/type") == Some(kind))
@@ -124,7 +124,7 @@ pub fn condition(owner: &Value, kind: &str) -> Option<StatusCondition> {
 
 /// What the Gateway's controller wrote about the route for `parent`
 /// (`status.parents[]`), if it wrote anything.
-pub fn parent_status<'a>(route: &'a Value, parent: &ParentRef) -> Option<&'a Value> {
+pub(crate) fn parent_status<'a>(route: &'a Value, parent: &ParentRef) -> Option<&'a Value> {
     let ns = namespace(route);
     array(route, "/status/parents")
         .iter()
@@ -132,7 +132,7 @@ pub fn parent_status<'a>(route: &'a Value, parent: &ParentRef) -> Option<&'a Val
 }
 
 /// The route's backends (Services) over all rules, in order.
-pub fn backends(route: &Value) -> Vec<Backend> {
+pub(crate) fn backends(route: &Value) -> Vec<Backend> {
     array(route, "/spec/rules")
         .iter()
         .flat_map(|rule| array(rule, "/backendRefs"))
@@ -148,7 +148,7 @@ pub fn backends(route: &Value) -> Vec<Backend> {
 
 /// The backend Services the route names in another namespace, as
 /// `namespace/name` (each needs a ReferenceGrant there).
-pub fn foreign_backends(route: &Value) -> Vec<String> {
+pub(crate) fn foreign_backends(route: &Value) -> Vec<String> {
     let ns = namespace(route);
     array(route, "/spec/rules")
         .iter()
@@ -162,7 +162,7 @@ pub fn foreign_backends(route: &Value) -> Vec<String> {
 
 /// The Traefik Middlewares the route's rules apply as `ExtensionRef`
 /// filters (they live in the route's namespace).
-pub fn middlewares(route: &Value) -> Vec<MiddlewareRef> {
+pub(crate) fn middlewares(route: &Value) -> Vec<MiddlewareRef> {
     let ns = namespace(route);
     let mut out = Vec::new();
     for rule in array(route, "/spec/rules") {
@@ -186,7 +186,11 @@ pub fn middlewares(route: &Value) -> Vec<MiddlewareRef> {
 
 /// The listener of `gateway` that `parent` names (its `sectionName`), or
 /// the first listener whose hostname covers `host` when it names none.
-pub fn listener<'a>(gateway: &'a Value, parent: &ParentRef, host: &str) -> Option<&'a Value> {
+pub(crate) fn listener<'a>(
+    gateway: &'a Value,
+    parent: &ParentRef,
+    host: &str,
+) -> Option<&'a Value> {
     let listeners = array(gateway, "/spec/listeners");
     match &parent.section {
         Some(section) => listeners
@@ -200,7 +204,7 @@ pub fn listener<'a>(gateway: &'a Value, parent: &ParentRef, host: &str) -> Optio
 }
 
 /// The names of a Gateway's listeners.
-pub fn listener_names(gateway: &Value) -> Vec<String> {
+pub(crate) fn listener_names(gateway: &Value) -> Vec<String> {
     array(gateway, "/spec/listeners")
         .iter()
         .filter_map(|l| text(l, "/name"))
@@ -209,7 +213,7 @@ pub fn listener_names(gateway: &Value) -> Vec<String> {
 }
 
 /// What the controller wrote about the listener `name` of `gateway`.
-pub fn listener_status<'a>(gateway: &'a Value, name: &str) -> Option<&'a Value> {
+pub(crate) fn listener_status<'a>(gateway: &'a Value, name: &str) -> Option<&'a Value> {
     array(gateway, "/status/listeners")
         .iter()
         .find(|l| text(l, "/name") == Some(name))
@@ -217,7 +221,7 @@ pub fn listener_status<'a>(gateway: &'a Value, name: &str) -> Option<&'a Value> 
 
 /// The Secret a listener terminates TLS with, as (namespace, name): its
 /// first `certificateRef`, in the Gateway's namespace unless it says another.
-pub fn listener_secret(gateway: &Value, listener: &Value) -> Option<(String, String)> {
+pub(crate) fn listener_secret(gateway: &Value, listener: &Value) -> Option<(String, String)> {
     let first = array(listener, "/tls/certificateRefs").first()?;
     if text(first, "/kind").unwrap_or("Secret") != "Secret" {
         return None;
@@ -231,7 +235,7 @@ pub fn listener_secret(gateway: &Value, listener: &Value) -> Option<(String, Str
 
 /// Whether a ReferenceGrant lets Gateways of `from_namespace` use Secret
 /// `name` in the grant's namespace.
-pub fn grants_secret(grant: &Value, from_namespace: &str, name: &str) -> bool {
+pub(crate) fn grants_secret(grant: &Value, from_namespace: &str, name: &str) -> bool {
     let from = array(grant, "/spec/from").iter().any(|f| {
         text(f, "/group") == Some(GROUP)
             && text(f, "/kind") == Some("Gateway")
@@ -246,7 +250,7 @@ pub fn grants_secret(grant: &Value, from_namespace: &str, name: &str) -> bool {
 }
 
 /// The addresses the controller published for the Gateway.
-pub fn gateway_addresses(gateway: &Value) -> Vec<String> {
+pub(crate) fn gateway_addresses(gateway: &Value) -> Vec<String> {
     array(gateway, "/status/addresses")
         .iter()
         .filter_map(|a| text(a, "/value"))
@@ -256,7 +260,7 @@ pub fn gateway_addresses(gateway: &Value) -> Vec<String> {
 
 /// The Gateway's ExternalDNS target (either prefix; a trailing dot
 /// dropped): what ExternalDNS writes for the routes attached to it.
-pub fn gateway_target(gateway: &Value) -> Option<String> {
+pub(crate) fn gateway_target(gateway: &Value) -> Option<String> {
     ingress::externaldns_annotation(gateway, TARGET, None)
         .map(|t| t.trim_end_matches('.').to_string())
 }

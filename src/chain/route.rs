@@ -16,33 +16,33 @@ use serde_json::Value;
 
 /// What serves a host and path.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Route {
+pub(crate) struct Route {
     /// `Ingress`, `IngressRoute` or `HTTPRoute`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Its namespace.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
     /// The Ingress's class (field or annotation); `None` for an IngressRoute.
-    pub class: Option<String>,
+    pub(crate) class: Option<String>,
     /// The rule, in Traefik's words.
-    pub rule: String,
+    pub(crate) rule: String,
     /// Traefik's priority: the route's own, else the length of its rule.
-    pub priority: i64,
+    pub(crate) priority: i64,
     /// Where requests go.
-    pub backends: Vec<Backend>,
+    pub(crate) backends: Vec<Backend>,
     /// The TLS Secret it names; `None` with `tls` set: Traefik's default
     /// certificate (or its ACME resolver).
-    pub tls_secret: Option<String>,
+    pub(crate) tls_secret: Option<String>,
     /// Whether it serves TLS at all (an Ingress with `spec.tls` or on
     /// Traefik's websecure entry point; an IngressRoute with `spec.tls`).
-    pub tls: bool,
+    pub(crate) tls: bool,
     /// The middlewares it names, in order, as `namespace/name` where the
     /// reference says which (an Ingress's `<namespace>-<name>@kubernetescrd`
     /// is resolved against the Middlewares that exist, see [`middleware_names`]).
-    pub middlewares: Vec<MiddlewareRef>,
+    pub(crate) middlewares: Vec<MiddlewareRef>,
     /// The object itself.
-    pub object: Value,
+    pub(crate) object: Value,
 }
 
 /// The routes `ingresses`, `ingress_routes` and `http_routes` (Gateway
@@ -50,7 +50,7 @@ pub struct Route {
 /// `path`, the one Traefik picks first (highest priority; on a tie, the
 /// longer rule). An IngressRoute whose rule cannot be read is left out,
 /// with the reason in `unreadable`.
-pub fn find(
+pub(crate) fn find(
     host: &str,
     path: &str,
     ingresses: &[Value],
@@ -81,11 +81,11 @@ pub fn find(
 
 /// A host a route serves and a path to ask it at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Address {
+pub(crate) struct Address {
     /// The host.
-    pub host: String,
+    pub(crate) host: String,
     /// The path: the first the route names for that host, else `/`.
-    pub path: String,
+    pub(crate) path: String,
 }
 
 /// The hosts a route object serves, each once, in order: an Ingress's
@@ -93,7 +93,7 @@ pub struct Address {
 /// matchers), an HTTPRoute's `hostnames`. Wildcard hosts and host
 /// patterns are left out: no one request checks them. An IngressRoute
 /// rule that cannot be read adds nothing (`doctor::routes` names it).
-pub fn addresses(object: &Value) -> Vec<Address> {
+pub(crate) fn addresses(object: &Value) -> Vec<Address> {
     let mut found: Vec<Address> = Vec::new();
     let mut add = |host: &str, path: Option<&str>| {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
@@ -329,7 +329,10 @@ fn ingress_route_routes(
 /// Ingress's `<namespace>-<name>@kubernetescrd` against `middlewares` (all
 /// that exist); a reference to another provider, or to none that exists,
 /// stays as written.
-pub fn middleware_names(refs: &[MiddlewareRef], middlewares: &[Value]) -> Vec<MiddlewareRef> {
+pub(crate) fn middleware_names(
+    refs: &[MiddlewareRef],
+    middlewares: &[Value],
+) -> Vec<MiddlewareRef> {
     refs.iter()
         .map(|r| match r {
             MiddlewareRef::Named { .. } => r.clone(),

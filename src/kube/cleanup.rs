@@ -40,13 +40,13 @@ use std::collections::BTreeSet;
 /// ones `prune.keepKinds` names: `(group, kind)`. A PersistentVolumeClaim
 /// deleted takes its volume with it under the usual `Delete` reclaim policy,
 /// and one made again is a new, empty volume.
-pub const DATA_KINDS: &[(&str, &str)] = &[("", "PersistentVolumeClaim")];
+pub(crate) const DATA_KINDS: &[(&str, &str)] = &[("", "PersistentVolumeClaim")];
 
 /// The share of an instance's objects one `--watch` step may prune, as
 /// `(numerator, denominator)`: more than half is held until a run without
 /// `--watch` confirms it. An edit rarely drops most of a recipe at once; a
 /// broken loop, a wrong condition or a file in mid-save does.
-pub const WATCH_PRUNE_SHARE: (usize, usize) = (1, 2);
+pub(crate) const WATCH_PRUNE_SHARE: (usize, usize) = (1, 2);
 
 /// A live object found by label.
 #[derive(Debug, Clone)]
@@ -527,7 +527,7 @@ async fn namespace_bound(cluster: &Cluster, ns: &str) -> Result<Vec<Found>> {
 /// Objects that hold data (see [`holds_data`]) stay unless `rules` allows
 /// them to go (`--allow-prune-data`), and keep their namespace: a later
 /// deploy of the instance finds them again.
-pub async fn delete_instance(
+pub(crate) async fn delete_instance(
     cluster: &Cluster,
     plan: &Plan,
     instance: &str,
@@ -585,30 +585,30 @@ fn data_kept(f: &Found, option: &str) -> Entry {
 
 /// What narrows or widens `--prune` (and, for objects that hold data, `--delete`).
 #[derive(Debug, Clone, Default)]
-pub struct PruneRules {
+pub(crate) struct PruneRules {
     /// `--allow-prune-all`: a prune may remove every object of the
     /// instance (an empty plan, or one that keeps none of them).
-    pub allow_all: bool,
+    pub(crate) allow_all: bool,
     /// `--allow-prune-data`: a prune or `--delete` may remove objects that hold data.
-    pub allow_data: bool,
+    pub(crate) allow_data: bool,
     /// `prune.keepKinds`: kinds that hold data besides [`DATA_KINDS`],
     /// each `Kind` (any group) or `Kind.group`.
-    pub keep_kinds: Vec<String>,
+    pub(crate) keep_kinds: Vec<String>,
     /// The run is a step of `--watch`.
-    pub watch: Option<WatchStep>,
+    pub(crate) watch: Option<WatchStep>,
 }
 
 /// What a prune in a `--watch` step needs to know.
 #[derive(Debug, Clone, Default)]
-pub struct WatchStep {
+pub(crate) struct WatchStep {
     /// Why the files the run read have not settled yet (one changed a
     /// moment ago); `None` once they have.
-    pub unsettled: Option<String>,
+    pub(crate) unsettled: Option<String>,
 }
 
 /// What a prune will do, decided before the plan is applied.
 #[derive(Debug, Default)]
-pub struct Pruning {
+pub(crate) struct Pruning {
     /// What to delete (copies and Namespaces only if their namespace
     /// holds nothing else by then).
     remove: Vec<Found>,
@@ -618,7 +618,7 @@ pub struct Pruning {
 
 /// The hosts a route object of `kind` serves (an Ingress's rules, an
 /// HTTPRoute's hostnames); none for other kinds.
-pub fn route_hosts(kind: &str, object: &Value) -> Vec<String> {
+pub(crate) fn route_hosts(kind: &str, object: &Value) -> Vec<String> {
     match kind {
         "Ingress" => crate::chain::ingress::hosts(object),
         "HTTPRoute" => crate::chain::httproute::hosts(object),
@@ -628,7 +628,8 @@ pub fn route_hosts(kind: &str, object: &Value) -> Vec<String> {
 
 impl Pruning {
     /// Whether a step was held back, to be confirmed or retried.
-    pub fn held(&self) -> bool {
+    #[cfg(test)]
+    fn held(&self) -> bool {
         self.spared.iter().any(|e| e.action == ObjectAction::Held)
     }
 
@@ -636,7 +637,7 @@ impl Pruning {
     /// HTTPRoutes), as `Kind namespace/name`: a recipe that moved to the
     /// other routing API replaces them, and the new route must answer
     /// before they go.
-    pub fn replaced_routes(&self, hosts: &[String]) -> Vec<String> {
+    pub(crate) fn replaced_routes(&self, hosts: &[String]) -> Vec<String> {
         self.remove
             .iter()
             .filter(|f| {
@@ -650,7 +651,7 @@ impl Pruning {
 
     /// Its report entries for a run that failed before pruning: the
     /// deletions not done, and what it would have spared anyway.
-    pub fn not_done(&self) -> Vec<Entry> {
+    pub(crate) fn not_done(&self) -> Vec<Entry> {
         self.remove
             .iter()
             .map(|f| {
@@ -758,31 +759,31 @@ fn stale_of(found: Vec<Found>, planned: &[ObjectRef]) -> Vec<Found> {
 
 /// One object `--prune` would take out of the instance, for `--diff`.
 #[derive(Debug, Clone)]
-pub struct Pruned {
+pub(crate) struct Pruned {
     /// The object.
-    pub target: ObjectRef,
+    pub(crate) target: ObjectRef,
     /// It as listed.
-    pub live: Value,
+    pub(crate) live: Value,
     /// `None` when it would be deleted; for an adopted object, which is
     /// released instead, what it would be once released (the API server's
     /// answer to the release patch, sent as a dry run).
-    pub released: Option<Value>,
+    pub(crate) released: Option<Value>,
 }
 
 /// What `--diff --prune` shows: exactly what `--prune` would delete or
 /// release, and what it would leave in place with why.
 #[derive(Debug, Default)]
-pub struct PrunePreview {
+pub(crate) struct PrunePreview {
     /// The objects it would delete or release.
-    pub removed: Vec<Pruned>,
+    pub(crate) removed: Vec<Pruned>,
     /// What it would keep, hold back or release, as report entries.
-    pub spared: Vec<Entry>,
+    pub(crate) spared: Vec<Entry>,
 }
 
 /// What `--prune` would do after applying `plan`, without doing it: the
 /// same decisions, with the plan's objects counted as there already (the
 /// apply comes first). Fails as `--prune` would refuse.
-pub async fn preview_prune(
+pub(crate) async fn preview_prune(
     cluster: &Cluster,
     plan: &Plan,
     instance: &str,
@@ -862,7 +863,7 @@ impl PrunePreview {
 /// Before `--prune` applies anything: decides what the prune will do, and
 /// refuses when it would remove every object of the instance (without
 /// `--allow-prune-all`) or the user may not delete an object it would remove.
-pub async fn check_prune(
+pub(crate) async fn check_prune(
     cluster: &Cluster,
     plan: &Plan,
     instance: &str,
@@ -875,7 +876,7 @@ pub async fn check_prune(
 
 /// `--prune`, after the apply: carries out what [`check_prune`] decided,
 /// saying each object in `report`, the ones left in place too.
-pub async fn prune_instance(
+pub(crate) async fn prune_instance(
     cluster: &Cluster,
     plan: &Plan,
     pruning: Pruning,

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 /// What a Secret in the way of a copy is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Existing {
+pub(crate) enum Existing {
     /// Its type and data equal the source's: it is the copy.
     Same,
     /// It differs: what differs, in words.
@@ -36,7 +36,7 @@ fn data(secret: &Value) -> Map<String, Value> {
 }
 
 /// Judges `live`, a Secret of the copy's name, against `source`.
-pub fn judge(source: &Value, live: &Value) -> Existing {
+pub(crate) fn judge(source: &Value, live: &Value) -> Existing {
     let (want, have) = (data(source), data(live));
     let same_type = secret_type(source) == secret_type(live);
     if same_type && want == have {
@@ -154,7 +154,7 @@ pub struct Refusal {
 
 /// Why the Secret `live` at `target`, in the way of the copy of `from`,
 /// made by `made_by`, is refused: what differs from `source` and who wrote it.
-pub fn refusal(
+pub(crate) fn refusal(
     target: &ObjectRef,
     from: &str,
     made_by: &str,

@@ -6,7 +6,7 @@ use crate::plan::{Condition, ObjectRef, Origin};
 use crate::yaml::YamlError;
 
 /// The result of the `kube` module's functions.
-pub type Result<T, E = KubeError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = KubeError> = std::result::Result<T, E>;
 
 /// Why an operation on the cluster failed. Each message names what wildrun
 /// was doing and, where one helps, what to do about it.
@@ -272,7 +272,7 @@ pub enum KubeError {
 /// `err` and its causes, joined with ": ", as the command line prints an
 /// error (`{:#}`); a cause whose text is already said is left out (client
 /// errors often repeat their source's words).
-pub fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut parts = vec![err.to_string()];
     let mut source = err.source();
     while let Some(s) = source {
@@ -350,7 +350,7 @@ fn not_served_hint(api_version: &str) -> String {
 const NAMED: usize = 3;
 
 /// `items` for a message: the first few, then how many more.
-pub fn first_few(items: &[String]) -> String {
+pub(crate) fn first_few(items: &[String]) -> String {
     let mut shown: Vec<String> = items.iter().take(NAMED).cloned().collect();
     if items.len() > NAMED {
         shown.push(format!("and {} more", items.len() - NAMED));

@@ -7,7 +7,7 @@
 /// automation may write only while it holds its Lease
 /// ([`crate::kube::lease::LeaseFence`]): checked right before each write, not
 /// once per plan, since leadership can end in the middle of one.
-pub trait Fence {
+pub(crate) trait Fence {
     /// `Err(why)` once no more writes may be sent: the plan stops there.
     fn check(&self) -> std::result::Result<(), String>;
 
@@ -17,7 +17,7 @@ pub trait Fence {
 }
 
 /// No fence: a run that holds no Lease writes its whole plan.
-pub struct Unfenced;
+pub(crate) struct Unfenced;
 
 impl Fence for Unfenced {
     fn check(&self) -> std::result::Result<(), String> {

@@ -30,19 +30,19 @@ const CONCURRENT_REVIEWS: usize = 8;
 
 /// One permission a plan needs.
 #[derive(Debug, Clone)]
-pub struct Need {
+pub(crate) struct Need {
     /// `create`, `patch`, `delete`, `get`, ...
-    pub verb: String,
+    pub(crate) verb: String,
     /// API group (`""` for core).
-    pub group: String,
+    pub(crate) group: String,
     /// Plural resource name.
-    pub resource: String,
+    pub(crate) resource: String,
     /// Namespace; `None` for cluster-scoped kinds.
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// The object, for messages.
-    pub what: String,
+    pub(crate) what: String,
     /// The script line that asked for it.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 impl Need {
@@ -219,13 +219,13 @@ fn denied<'n>(needs: &'n [Need], answers: &Answers) -> Vec<&'n Need> {
 }
 
 /// Reviews a user's permissions on one cluster.
-pub struct Permissions<'c> {
+pub(crate) struct Permissions<'c> {
     cluster: &'c Cluster,
 }
 
 impl<'c> Permissions<'c> {
     /// A reviewer for `cluster`.
-    pub fn new(cluster: &'c Cluster) -> Permissions<'c> {
+    pub(crate) fn new(cluster: &'c Cluster) -> Permissions<'c> {
         Permissions { cluster }
     }
 
@@ -318,7 +318,7 @@ impl<'c> Permissions<'c> {
 
     /// Problems, one per missing permission, each naming the verb, resource,
     /// namespace, user and the script line; empty when everything is allowed.
-    pub async fn check(&self, needs: &[Need]) -> Result<Vec<String>> {
+    pub(crate) async fn check(&self, needs: &[Need]) -> Result<Vec<String>> {
         let wide = ask_cluster_wide(needs);
         let mut answers = Answers::default();
         // Round by round until every need is settled: the cluster-scoped

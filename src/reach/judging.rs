@@ -6,7 +6,7 @@ use crate::https;
 
 /// What looking at a link found.
 #[derive(Debug, Clone, PartialEq)]
-pub enum LinkState {
+pub(crate) enum LinkState {
     /// It holds; what it looks like.
     Holds(String),
     /// Not yet; why.
@@ -17,7 +17,7 @@ pub enum LinkState {
 /// rules ([`chain::answer`]); for an internal service, Traefik's 403 to an
 /// asker outside `ranges` counts, with a note, and an answer to such an
 /// asker does not: the internal-only middleware is not in force (yet).
-pub fn judge(r: &https::Response, internal: bool, ranges: &[String]) -> LinkState {
+pub(crate) fn judge(r: &https::Response, internal: bool, ranges: &[String]) -> LinkState {
     let Some(status) = r.status.filter(|_| r.answered) else {
         return LinkState::NotYet(format!(
             "{} ({} failed)",

@@ -25,7 +25,7 @@ pub(super) const HTTPS_POLL: Duration = Duration::from_millis(100);
 
 /// One link of the chain from an applied recipe to an answering service.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Link {
+pub(crate) enum Link {
     /// A workload rolls out.
     Rollout(ObjectRef),
     /// ExternalDNS has written the record of `host`: a CNAME to `target`
@@ -78,7 +78,7 @@ impl Link {
     /// How soon the link is looked at again while it does not hold: the
     /// record and the request, which come last and cost one query or
     /// request, soon; the cluster's objects once a second.
-    pub fn poll_interval(&self) -> Duration {
+    pub(crate) fn poll_interval(&self) -> Duration {
         match self {
             Link::Dns { .. } | Link::RouteDns { .. } => DNS_POLL,
             Link::Https { .. } => HTTPS_POLL,
@@ -91,7 +91,7 @@ impl Link {
     /// The objects whose changes can make the link hold, watched while it
     /// is waited on: the workload, the TLS Secret and the source of the
     /// run's copy of it, the HTTPRoute.
-    pub fn watched(&self) -> Vec<ObjectRef> {
+    pub(crate) fn watched(&self) -> Vec<ObjectRef> {
         match self {
             Link::Rollout(target) => vec![target.clone()],
             Link::TlsSecret {
@@ -159,7 +159,7 @@ impl std::fmt::Display for Link {
 
 /// The links to wait on for what `plan` applies, in order: rollouts first,
 /// then per Ingress host with an ExternalDNS target: TLS Secret, DNS, HTTPS.
-pub fn links(plan: &Plan) -> Vec<Link> {
+pub(crate) fn links(plan: &Plan) -> Vec<Link> {
     let ordered = plan.ordered();
     let mut out = Vec::new();
     for p in &ordered {

@@ -51,10 +51,10 @@ mod settings;
 mod wake;
 
 pub use progress::WaitEvent;
-pub use settings::Settings;
+pub(crate) use settings::Settings;
 
 /// How long `--wait` waits unless `--timeout` says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How often a link of watched objects is looked at again when no event
 /// came: a safety net for an event lost between a look and its watch.
@@ -62,7 +62,7 @@ const WATCHED_POLL: Duration = Duration::from_secs(10);
 
 /// What stops the wait.
 #[derive(Debug, thiserror::Error)]
-pub enum WaitError {
+pub(crate) enum WaitError {
     /// The timeout passed before every link held.
     #[error("timed out after {} waiting for {link}: {reason}", format_duration(*.timeout))]
     Timeout {
@@ -95,7 +95,7 @@ pub trait WaitDisplay {
 pub type NewWaitDisplay = fn() -> Box<dyn WaitDisplay>;
 
 /// Waits until every link of `plan` holds, showing progress on `display`.
-pub async fn until_reachable(
+pub(crate) async fn until_reachable(
     cluster: &Cluster,
     plan: &Plan,
     settings: &Settings,

@@ -54,7 +54,7 @@ pub enum WaitEvent {
 /// The wait's progress through its links: fed what each look found,
 /// it says what changed.
 #[derive(Debug)]
-pub struct WaitProgress {
+pub(crate) struct WaitProgress {
     links: Vec<Link>,
     current: usize,
     reason: Option<String>,
@@ -62,7 +62,7 @@ pub struct WaitProgress {
 
 impl WaitProgress {
     /// Starts at the first link.
-    pub fn new(links: Vec<Link>) -> WaitProgress {
+    pub(crate) fn new(links: Vec<Link>) -> WaitProgress {
         WaitProgress {
             links,
             current: 0,
@@ -71,23 +71,23 @@ impl WaitProgress {
     }
 
     /// The link waited on now, or `None` when all hold.
-    pub fn current(&self) -> Option<&Link> {
+    pub(crate) fn current(&self) -> Option<&Link> {
         self.links.get(self.current)
     }
 
     /// The links after the current one.
-    pub fn upcoming(&self) -> &[Link] {
+    pub(crate) fn upcoming(&self) -> &[Link] {
         self.links.get(self.current + 1..).unwrap_or_default()
     }
 
     /// The last reason the current link gave.
-    pub fn reason(&self) -> &str {
+    pub(crate) fn reason(&self) -> &str {
         self.reason.as_deref().unwrap_or("not looked at yet")
     }
 
     /// Records what a look at the current link found, `elapsed` since the
     /// wait began; returns what to tell people.
-    pub fn observe(&mut self, seen: LinkState, elapsed: Duration) -> Vec<WaitEvent> {
+    pub(crate) fn observe(&mut self, seen: LinkState, elapsed: Duration) -> Vec<WaitEvent> {
         let Some(link) = self.current().map(ToString::to_string) else {
             return Vec::new();
         };

@@ -8,24 +8,24 @@ use std::time::Duration;
 
 /// What the wait needs besides the plan.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// The whole wait's limit.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// `dns.server`: ask this nameserver instead of finding the zone's.
-    pub dns_server: Option<SocketAddr>,
+    pub(crate) dns_server: Option<SocketAddr>,
     /// `ingress.httpsPort`.
-    pub https_port: u16,
+    pub(crate) https_port: u16,
     /// `tls.caFile`.
-    pub ca_file: Option<String>,
+    pub(crate) ca_file: Option<String>,
     /// `cluster.loadBalancerIp`: where to send the request when DNS gives no address.
-    pub load_balancer_ip: Option<IpAddr>,
+    pub(crate) load_balancer_ip: Option<IpAddr>,
     /// `cluster.internalSourceRanges`.
-    pub internal_ranges: Vec<String>,
+    pub(crate) internal_ranges: Vec<String>,
 }
 
 impl Settings {
     /// The settings a run's configuration gives, with `timeout`.
-    pub fn from_config(config: &Config, timeout: Duration) -> Settings {
+    pub(crate) fn from_config(config: &Config, timeout: Duration) -> Settings {
         let text = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_string);
         Settings {
             timeout,

@@ -13,18 +13,18 @@ use serde::Deserialize;
 /// What DNS says of a host, as the script looked it up.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct Lookups {
+pub(crate) struct Lookups {
     /// The user's resolver (the system's, or `--dns-server`): the host's A answer.
-    pub asked: Option<DnsAnswer>,
+    pub(crate) asked: Option<DnsAnswer>,
     /// The apex of the zone the host lies in, when its servers were found.
-    pub zone: Option<String>,
+    pub(crate) zone: Option<String>,
     /// The zone's nameservers.
-    pub nameservers: Vec<String>,
+    pub(crate) nameservers: Vec<String>,
     /// What the zone's servers answer for the host.
-    pub authoritative: Option<DnsAnswer>,
+    pub(crate) authoritative: Option<DnsAnswer>,
     /// The user's resolver's answer for a name beside the host that nobody
     /// made (`wildrun-probe-<n>.<parent>`).
-    pub probe: Option<DnsAnswer>,
+    pub(crate) probe: Option<DnsAnswer>,
 }
 
 /// Whether an answer has an address of Traefik's (`traefik_ips`), or any
@@ -56,13 +56,13 @@ fn same(a: &DnsAnswer, b: &DnsAnswer) -> bool {
 }
 
 /// The parent domain of a host (`cloud.example.test` for `gitea.cloud.example.test`).
-pub fn parent(host: &str) -> &str {
+pub(crate) fn parent(host: &str) -> &str {
     host.split_once('.').map_or(host, |(_, rest)| rest)
 }
 
 /// The made-up name beside `host` whose answer tells a resolver that
 /// answers every name of the domain (`wildrun-probe-<n>.<parent>`).
-pub fn probe_name(host: &str, nonce: u64) -> String {
+pub(crate) fn probe_name(host: &str, nonce: u64) -> String {
     format!("wildrun-probe-{nonce:x}.{}", parent(host))
 }
 
@@ -78,7 +78,7 @@ impl Lookups {
 
     /// The user's resolver answers the same addresses as for the host for
     /// a name nobody made: it answers for the whole domain.
-    pub fn split_horizon(&self) -> bool {
+    pub(crate) fn split_horizon(&self) -> bool {
         match (&self.asked, &self.probe) {
             (Some(asked), Some(probe)) => !probe.values.is_empty() && same(asked, probe),
             _ => false,
@@ -88,7 +88,7 @@ impl Lookups {
     /// Whether the host is published where everyone asks: the zone's
     /// servers lead to Traefik; without them, the user's resolver does,
     /// unless it answers for the whole domain.
-    pub fn published(&self, traefik_ips: &[String]) -> bool {
+    pub(crate) fn published(&self, traefik_ips: &[String]) -> bool {
         match (&self.authoritative, &self.asked) {
             (Some(a), _) => leads(a, traefik_ips),
             (None, Some(asked)) => !self.split_horizon() && leads(asked, traefik_ips),
@@ -100,7 +100,7 @@ impl Lookups {
 /// `dns`: the user's resolver leads the host to Traefik's address
 /// (`traefik_ips`); the zone's servers' answer is shown where it differs,
 /// and a split-horizon resolver explained.
-pub fn address(
+pub(crate) fn address(
     host: &str,
     lookups: &Lookups,
     traefik_ips: &[String],

@@ -8,7 +8,12 @@ use serde_json::Value;
 
 /// `service`: the backend Service exists and has the port the route (an
 /// Ingress, or the `by` kind: `HTTPRoute`, `IngressRoute`) names.
-pub fn service(s: &Subject, by: &str, backend: Option<&Backend>, service: Option<&Value>) -> Check {
+pub(crate) fn service(
+    s: &Subject,
+    by: &str,
+    backend: Option<&Backend>,
+    service: Option<&Value>,
+) -> Check {
     const NAME: &str = "service";
     let Some(backend) = backend else {
         return Check::fail(
@@ -65,19 +70,19 @@ pub fn service(s: &Subject, by: &str, backend: Option<&Backend>, service: Option
 
 /// One port of a Service.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServicePort {
+pub(crate) struct ServicePort {
     /// Its name, if it has one.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The port the Service serves.
-    pub port: i64,
+    pub(crate) port: i64,
     /// Where it sends to in the pods: a number or a container port's name
     /// (default: the port itself).
-    pub target: PortRef,
+    pub(crate) target: PortRef,
 }
 
 impl ServicePort {
     /// Whether a backend's port reference names this port.
-    pub fn is(&self, wanted: &PortRef) -> bool {
+    pub(crate) fn is(&self, wanted: &PortRef) -> bool {
         match wanted {
             PortRef::Number(n) => self.port == *n,
             PortRef::Name(n) => self.name.as_deref() == Some(n.as_str()),
@@ -86,7 +91,7 @@ impl ServicePort {
 }
 
 /// The ports of a Service.
-pub fn service_ports(service: &Value) -> Vec<ServicePort> {
+pub(crate) fn service_ports(service: &Value) -> Vec<ServicePort> {
     service
         .pointer("/spec/ports")
         .and_then(Value::as_array)
@@ -115,7 +120,7 @@ pub fn service_ports(service: &Value) -> Vec<ServicePort> {
 }
 
 /// The Service's selector as `kubectl -l` takes it (`app=web`).
-pub fn selector(service: &Value) -> String {
+pub(crate) fn selector(service: &Value) -> String {
     service
         .pointer("/spec/selector")
         .and_then(Value::as_object)
@@ -130,7 +135,7 @@ pub fn selector(service: &Value) -> String {
 
 /// Ready and total endpoints of `slices` (an unset ready condition means
 /// ready, as discovery.k8s.io/v1 says).
-pub fn count_endpoints(slices: &[Value]) -> (usize, usize) {
+pub(crate) fn count_endpoints(slices: &[Value]) -> (usize, usize) {
     let endpoints: Vec<&Value> = slices
         .iter()
         .filter_map(|s| s.get("endpoints").and_then(Value::as_array))
@@ -148,7 +153,7 @@ pub fn count_endpoints(slices: &[Value]) -> (usize, usize) {
 }
 
 /// `endpoints`: an EndpointSlice of the Service has a ready endpoint.
-pub fn endpoints(service: &Value, slices: &[Value]) -> Check {
+pub(crate) fn endpoints(service: &Value, slices: &[Value]) -> Check {
     let (ready, total) = count_endpoints(slices);
     let namespace = text(service, "/metadata/namespace").unwrap_or_default();
     let pods = selector(service);

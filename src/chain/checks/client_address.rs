@@ -18,21 +18,21 @@ use serde_json::Value;
 use std::fmt;
 
 /// The check's name.
-pub const NAME: &str = "client-address";
+pub(crate) const NAME: &str = "client-address";
 
 /// The policy that keeps client addresses (`spec.externalTrafficPolicy`).
-pub const LOCAL: &str = "Local";
+pub(crate) const LOCAL: &str = "Local";
 
 /// What Kubernetes uses when a Service names no policy.
-pub const CLUSTER: &str = "Cluster";
+pub(crate) const CLUSTER: &str = "Cluster";
 
 /// The leak, in the words every message about it uses.
-pub const LEAK: &str = "every client looks internal to the internal-only middleware";
+pub(crate) const LEAK: &str = "every client looks internal to the internal-only middleware";
 
 /// How client addresses reach Traefik, as `ingress.clientAddress` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ClientAddress {
+pub(crate) enum ClientAddress {
     /// Kubernetes keeps them: Traefik's Service has `externalTrafficPolicy:
     /// Local` (scripts/cluster.rhai sets it).
     #[default]
@@ -44,7 +44,7 @@ pub enum ClientAddress {
 
 impl ClientAddress {
     /// The configuration values, as `ingress.clientAddress` takes them.
-    pub const CHOICES: [&'static str; 2] = ["local", "proxy-protocol"];
+    pub(crate) const CHOICES: [&'static str; 2] = ["local", "proxy-protocol"];
 }
 
 impl fmt::Display for ClientAddress {
@@ -57,7 +57,7 @@ impl fmt::Display for ClientAddress {
 }
 
 /// The Service's `externalTrafficPolicy`, `Cluster` when it names none.
-pub fn traffic_policy(service: &Value) -> &str {
+pub(crate) fn traffic_policy(service: &Value) -> &str {
     text(service, "/spec/externalTrafficPolicy").unwrap_or(CLUSTER)
 }
 
@@ -73,20 +73,20 @@ fn takes_outside_traffic(service: &Value) -> bool {
 /// What Traefik's command line says about its entry points: those it
 /// declares, those trusting PROXY protocol, those trusting forwarded headers.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct EntryPoints {
+pub(crate) struct EntryPoints {
     /// Entry points given an address.
-    pub declared: Vec<String>,
+    pub(crate) declared: Vec<String>,
     /// Entry points trusting PROXY protocol (`proxyProtocol.trustedIPs` or
     /// `proxyProtocol.insecure`).
-    pub proxy_protocol: Vec<String>,
+    pub(crate) proxy_protocol: Vec<String>,
     /// Entry points trusting forwarded headers.
-    pub forwarded_headers: Vec<String>,
+    pub(crate) forwarded_headers: Vec<String>,
 }
 
 impl EntryPoints {
     /// Read from Traefik's arguments (`--entryPoints.NAME.KEY=VALUE`; Traefik
     /// takes the keys in any case, the names as written).
-    pub fn from_args<S: AsRef<str>>(args: &[S]) -> EntryPoints {
+    pub(crate) fn from_args<S: AsRef<str>>(args: &[S]) -> EntryPoints {
         let mut found = EntryPoints::default();
         for arg in args {
             let Some(flag) = arg.as_ref().strip_prefix("--") else {
@@ -124,7 +124,7 @@ impl EntryPoints {
 
     /// Whether PROXY protocol is trusted on every declared entry point (on
     /// one at least when the command line declares none).
-    pub fn all_trust_proxy_protocol(&self) -> bool {
+    pub(crate) fn all_trust_proxy_protocol(&self) -> bool {
         !self.proxy_protocol.is_empty()
             && self
                 .declared
@@ -149,7 +149,7 @@ impl EntryPoints {
 }
 
 /// The arguments of every container of `pods` (command and args), in order.
-pub fn container_args(pods: &[Value]) -> Vec<String> {
+pub(crate) fn container_args(pods: &[Value]) -> Vec<String> {
     pods.iter()
         .flat_map(super::containers)
         .flat_map(|c| ["command", "args"].map(|key| crate::objects::string_list(c.get(key))))
@@ -161,7 +161,11 @@ pub fn container_args(pods: &[Value]) -> Vec<String> {
 /// Service; `None`: not found) and run with `args` (its pods' command
 /// lines), sees each client's own address, as `mode`
 /// (`ingress.clientAddress`) says it should.
-pub fn judge<S: AsRef<str>>(service: Option<&Value>, args: &[S], mode: ClientAddress) -> Check {
+pub(crate) fn judge<S: AsRef<str>>(
+    service: Option<&Value>,
+    args: &[S],
+    mode: ClientAddress,
+) -> Check {
     let Some(svc) = service else {
         return Check::skip(NAME, "no Traefik Service (see load-balancer)");
     };

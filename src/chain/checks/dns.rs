@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// `externaldns`: wildrun's own Ingress carries the target (under either
 /// prefix) and a TTL (a route found by host: [`super::publisher`]).
-pub fn annotations(s: &Subject, ing: &Value) -> Check {
+pub(crate) fn annotations(s: &Subject, ing: &Value) -> Check {
     let target = ingress::externaldns_annotation(ing, TARGET, s.target.as_deref());
     let ttl = ingress::externaldns_annotation(ing, TTL, None);
     let kind = if s.internal { "an A record" } else { "a CNAME" };
@@ -32,7 +32,7 @@ pub fn annotations(s: &Subject, ing: &Value) -> Check {
 /// `externaldns-prefix`: the Ingress carries the target under the prefix
 /// each ExternalDNS of `deployments` reads (its `--annotation-prefix`, else
 /// its release's default).
-pub fn prefix(s: &Subject, ing: &Value, deployments: &[Value]) -> Check {
+pub(crate) fn prefix(s: &Subject, ing: &Value, deployments: &[Value]) -> Check {
     const NAME: &str = "externaldns-prefix";
     // Found by image, whatever their labels.
     let deployments: Vec<&Value> = deployments
@@ -90,7 +90,7 @@ pub fn prefix(s: &Subject, ing: &Value, deployments: &[Value]) -> Check {
 
 /// `dns`: the host points at the target, as `dns::expect` found
 /// (asking `server` when one was named).
-pub fn record(s: &Subject, found: &Expectation, server: Option<&str>) -> Check {
+pub(crate) fn record(s: &Subject, found: &Expectation, server: Option<&str>) -> Check {
     let host = s.host();
     let target = s.target();
     let hint = match found.status.as_str() {

@@ -9,7 +9,12 @@ use crate::https::Response;
 /// `https`: the answer `r` to `GET https://<host>/`, sent to the address
 /// found `via` (words: `from DNS`, `--address`, ...). `secret_fingerprint`
 /// is the TLS Secret's certificate's, when it holds one.
-pub fn answer(s: &Subject, r: &Response, via: &str, secret_fingerprint: Option<&str>) -> Check {
+pub(crate) fn answer(
+    s: &Subject,
+    r: &Response,
+    via: &str,
+    secret_fingerprint: Option<&str>,
+) -> Check {
     const NAME: &str = "https";
     let host = s.host();
     let url = format!("https://{host}{}", s.path());

@@ -6,7 +6,7 @@ use super::super::subject::Subject;
 use serde_json::Value;
 
 /// `ingress`: the Ingress `<namespace>/<name>` exists.
-pub fn exists(s: &Subject, found: Option<&Value>) -> Check {
+pub(crate) fn exists(s: &Subject, found: Option<&Value>) -> Check {
     match found {
         Some(_) => Check::pass(
             "ingress",
@@ -24,7 +24,7 @@ pub fn exists(s: &Subject, found: Option<&Value>) -> Check {
 }
 
 /// `ingress-class`: its class (field or annotation) is `ingress.className`.
-pub fn class(s: &Subject, ing: &Value) -> Check {
+pub(crate) fn class(s: &Subject, ing: &Value) -> Check {
     let class = ingress::class(ing);
     let wanted = s.ingress_class.as_deref().unwrap_or_default();
     Check::judged(
@@ -38,7 +38,7 @@ pub fn class(s: &Subject, ing: &Value) -> Check {
 }
 
 /// `ingress-host`: a rule serves the host.
-pub fn host(s: &Subject, ing: &Value) -> Check {
+pub(crate) fn host(s: &Subject, ing: &Value) -> Check {
     let hosts = ingress::hosts(ing);
     let listed = if hosts.is_empty() {
         "(none)".to_string()

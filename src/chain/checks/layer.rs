@@ -36,7 +36,7 @@ fn available(workload: &Value) -> (bool, String) {
 
 /// `controller-<app>`: a Deployment or DaemonSet among `workloads` runs the
 /// controller's image, and all that do are available.
-pub fn controller(kind: ControllerKind, workloads: &[Value]) -> Check {
+pub(crate) fn controller(kind: ControllerKind, workloads: &[Value]) -> Check {
     let name = format!("controller-{}", kind.app);
     let found: Vec<(&Value, &str)> = workloads
         .iter()

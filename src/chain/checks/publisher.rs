@@ -14,7 +14,7 @@ use serde_json::Value;
 const NAME: &str = "externaldns";
 
 /// The `--source` of ExternalDNS that reads a route of `kind`.
-pub fn source_for(kind: &str) -> &'static str {
+pub(crate) fn source_for(kind: &str) -> &'static str {
     match kind {
         "IngressRoute" => "traefik-proxy",
         super::super::httproute::KIND => super::super::names::EXTERNALDNS_HTTPROUTE_SOURCE,
@@ -24,7 +24,7 @@ pub fn source_for(kind: &str) -> &'static str {
 
 /// The ExternalDNS Deployments among `deployments` (found by image), read
 /// for `host`: each one's `writes_domain` says whether its zones hold it.
-pub fn external_dns_for(host: &str, deployments: &[Value]) -> Vec<ExternalDns> {
+pub(crate) fn external_dns_for(host: &str, deployments: &[Value]) -> Vec<ExternalDns> {
     let wanted = Wanted {
         domain: host.to_string(),
         ..Wanted::default()
@@ -70,7 +70,7 @@ fn limits(e: &ExternalDns) -> String {
 ///
 /// `gateway`: an HTTPRoute's parent Gateway, where ExternalDNS reads the
 /// target of the routes attached to it (`None`: the route's own annotations).
-pub fn publisher(
+pub(crate) fn publisher(
     host: &str,
     route: &Route,
     gateway: Option<&Value>,

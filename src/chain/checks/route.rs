@@ -18,7 +18,7 @@ const MAX_CHAIN_DEPTH: usize = 8;
 
 /// `route`: some Ingress, IngressRoute or HTTPRoute routes `host` and `path`; the
 /// first of `routes` is the one Traefik picks.
-pub fn routes(host: &str, path: &str, routes: &[Route], unreadable: &[String]) -> Check {
+pub(crate) fn routes(host: &str, path: &str, routes: &[Route], unreadable: &[String]) -> Check {
     const NAME: &str = "route";
     let unread = if unreadable.is_empty() {
         String::new()
@@ -55,17 +55,17 @@ pub fn routes(host: &str, path: &str, routes: &[Route], unreadable: &[String]) -
 }
 
 /// The controller Traefik's IngressClasses name.
-pub const TRAEFIK_INGRESS_CONTROLLER: &str = "traefik.io/ingress-controller";
+pub(crate) const TRAEFIK_INGRESS_CONTROLLER: &str = "traefik.io/ingress-controller";
 
 /// The annotation marking the cluster's default IngressClass.
-pub const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
+pub(crate) const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
 
 /// `ingress-class`: an Ingress is Traefik's: its class (by field or
 /// annotation) is `wanted` or an IngressClass of Traefik's controller among
 /// `classes`, or it names none and Traefik's IngressClass is the default.
 /// An IngressRoute is Traefik's own kind; an HTTPRoute has no class (its
 /// Gateway's GatewayClass decides: see `route-accepted`).
-pub fn class(route: &Route, wanted: &str, classes: &[Value]) -> Check {
+pub(crate) fn class(route: &Route, wanted: &str, classes: &[Value]) -> Check {
     const NAME: &str = "ingress-class";
     if route.kind == super::super::httproute::KIND {
         return Check::skip(
@@ -175,7 +175,7 @@ fn container_ports(pods: &[Value]) -> Vec<ContainerPort> {
 
 /// `target-port`: the Service port the backend names sends to a port a
 /// container of the selected `pods` declares (by number, or by name).
-pub fn target_port(backend: &Backend, service: &Value, pods: &[Value]) -> Check {
+pub(crate) fn target_port(backend: &Backend, service: &Value, pods: &[Value]) -> Check {
     const NAME: &str = "target-port";
     let Some(port) = service_ports(service)
         .into_iter()
@@ -233,13 +233,13 @@ fn kind_of(middleware: &Value) -> String {
 
 /// What following a route's middlewares found.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Followed {
+pub(crate) struct Followed {
     /// Each middleware, chains nested, for people.
-    pub shown: Vec<String>,
+    pub(crate) shown: Vec<String>,
     /// What is wrong, each with its fix.
-    pub problems: Vec<(String, String)>,
+    pub(crate) problems: Vec<(String, String)>,
     /// The source ranges of the allowlists in the way, if any.
-    pub allowlist: Option<Vec<String>>,
+    pub(crate) allowlist: Option<Vec<String>>,
 }
 
 /// Follows `refs` through `all`, adding problems and allowlists to `out`;
@@ -344,7 +344,7 @@ fn follow(
 
 /// Follows a route's middlewares through `all` (every Traefik Middleware):
 /// chains expanded, each found, allowlists gathered.
-pub fn follow_middlewares(route: &Route, all: &[Value]) -> Followed {
+pub(crate) fn follow_middlewares(route: &Route, all: &[Value]) -> Followed {
     let mut out = Followed::default();
     let shown = follow(&route.middlewares, all, &mut Vec::new(), &mut out);
     out.shown = shown;
@@ -353,7 +353,7 @@ pub fn follow_middlewares(route: &Route, all: &[Value]) -> Followed {
 
 /// `middlewares`: every middleware the route names exists (chains
 /// followed), and none uses a form Traefik v3 dropped.
-pub fn middlewares(route: &Route, all: &[Value]) -> Check {
+pub(crate) fn middlewares(route: &Route, all: &[Value]) -> Check {
     const NAME: &str = "middlewares";
     let followed = follow_middlewares(route, all);
     let shown = if followed.shown.is_empty() {
@@ -377,7 +377,12 @@ pub fn middlewares(route: &Route, all: &[Value]) -> Check {
 /// name, its kind, the allowlist in its middlewares (`all`: every
 /// Middleware) as the ranges an asker must be in, its ExternalDNS target,
 /// and the pods behind its Service.
-pub fn subject(inputs: &Subject, route: &Route, all: &[Value], service: Option<&Value>) -> Subject {
+pub(crate) fn subject(
+    inputs: &Subject,
+    route: &Route,
+    all: &[Value],
+    service: Option<&Value>,
+) -> Subject {
     let followed = follow_middlewares(route, all);
     let pods = service
         .map(super::backend::selector)

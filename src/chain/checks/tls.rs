@@ -26,7 +26,7 @@ fn skipped_after(first: Check, why: &str) -> Vec<Check> {
 /// `tls-secret`, `cert-covers`, `cert-valid`, `cert-days`: the Secret
 /// `secret_name` (as read: `secret`) holds a certificate whose key matches,
 /// that names the host, is valid now and has more than `--days` days left.
-pub fn secret(s: &Subject, secret_name: Option<&str>, secret: Option<&Value>) -> Vec<Check> {
+pub(crate) fn secret(s: &Subject, secret_name: Option<&str>, secret: Option<&Value>) -> Vec<Check> {
     const NAME: &str = "tls-secret";
     let ns = &s.namespace;
     let Some(secret_name) = secret_name else {
@@ -138,7 +138,7 @@ pub fn secret(s: &Subject, secret_name: Option<&str>, secret: Option<&Value>) ->
 /// `tls-secret` for a route that names no TLS Secret: Traefik serves its
 /// default certificate (or the one its ACME `resolver` gets); the
 /// certificate checks are left to the request (`https`).
-pub fn default_certificate(s: &Subject, resolver: Option<&str>) -> Vec<Check> {
+pub(crate) fn default_certificate(s: &Subject, resolver: Option<&str>) -> Vec<Check> {
     let served = match resolver {
         Some(r) => format!("the certificate its resolver {r} gets"),
         None => "its default certificate (its TLSStore's, else its own)".to_string(),
@@ -156,7 +156,7 @@ pub fn default_certificate(s: &Subject, resolver: Option<&str>) -> Vec<Check> {
 }
 
 /// The fingerprint of the certificate in a TLS Secret, if it holds one.
-pub fn fingerprint(secret: Option<&Value>) -> Option<String> {
+pub(crate) fn fingerprint(secret: Option<&Value>) -> Option<String> {
     secret
         .and_then(|s| inspect_value(s).ok())
         .map(|info| info.fingerprint)
@@ -164,7 +164,7 @@ pub fn fingerprint(secret: Option<&Value>) -> Option<String> {
 
 /// `certificate`: the cert-manager Certificate in `tls.sourceNamespace`
 /// that writes `secret_name` (among `certificates`) is Ready.
-pub fn certificate(s: &Subject, secret_name: Option<&str>, certificates: &[Value]) -> Check {
+pub(crate) fn certificate(s: &Subject, secret_name: Option<&str>, certificates: &[Value]) -> Check {
     const NAME: &str = "certificate";
     let Some(secret_name) = secret_name else {
         return Check::skip(NAME, "no TLS secret");

@@ -45,7 +45,7 @@ use writes::run_step;
 /// [`batches`]). `script_reads`: what the evaluation that made the plan
 /// read just before, which the checks do not read again (empty when the
 /// plan was made a while ago).
-pub async fn execute(
+pub(crate) async fn execute(
     cluster: &Cluster,
     plan: &Plan,
     options: &ExecOptions,
@@ -57,7 +57,7 @@ pub async fn execute(
 /// [`execute`], asking `fence` before each step: when it says no, nothing
 /// more starts, and the error ([`KubeError::Fenced`]) says what was done
 /// and what was not.
-pub async fn execute_fenced(
+pub(crate) async fn execute_fenced(
     cluster: &Cluster,
     plan: &Plan,
     options: &ExecOptions,
