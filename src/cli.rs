@@ -17,9 +17,11 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod spinner;
+
 /// `--dry-run` modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DryRun {
+pub(crate) enum DryRun {
     /// Render locally; contact no cluster.
     Client,
     /// Let the API server validate without persisting.
@@ -45,121 +47,121 @@ Exit codes: 0 success, 1 the recipe failed (with --diff: there are differences),
 /// wildrun's own options.
 #[derive(Debug, Parser)]
 #[command(name = "wildrun", version, about = "Run Rhai recipes that deploy a service to your Kubernetes cluster and make it reachable by name over HTTPS.", after_help = AFTER_HELP)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The recipe to run (a .rhai file).
     #[arg(value_name = "SCRIPT")]
-    pub script: Option<PathBuf>,
+    pub(crate) script: Option<PathBuf>,
 
     /// Configuration file (default: wildrun.yaml in this folder or a parent, or $WILDRUN_CONFIG).
     #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 
     /// Override a configuration key, e.g. --set cloud.domain=example.com (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
+    pub(crate) sets: Vec<String>,
 
     /// Print the objects instead of applying them (client: no cluster contact; server: the API server validates).
     #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "client", value_enum)]
-    pub dry_run: Option<DryRun>,
+    pub(crate) dry_run: Option<DryRun>,
 
     /// Show the differences between the cluster and the recipe (exit 1 when there are some).
     #[arg(long)]
-    pub diff: bool,
+    pub(crate) diff: bool,
 
     /// Delete everything this recipe instance made.
     #[arg(long)]
-    pub delete: bool,
+    pub(crate) delete: bool,
 
     /// After applying, delete objects of this instance the recipe no longer produces.
     #[arg(long)]
-    pub prune: bool,
+    pub(crate) prune: bool,
 
     /// Let --prune delete every object of the instance (an empty plan, or one that keeps none of them); refused without it.
     #[arg(long)]
-    pub allow_prune_all: bool,
+    pub(crate) allow_prune_all: bool,
 
     /// Let --prune and --delete delete objects that hold data: PersistentVolumeClaims and the kinds of prune.keepKinds; kept without it.
     #[arg(long)]
-    pub allow_prune_data: bool,
+    pub(crate) allow_prune_data: bool,
 
     /// Generate every value of the Secret NAMESPACE/NAME the recipe makes with kube::generated_secret again (repeatable); without it, values already in the cluster are kept.
     #[arg(long = "rotate-secret", value_name = "NAMESPACE/NAME", value_parser = parse_secret_name)]
-    pub rotate_secrets: Vec<String>,
+    pub(crate) rotate_secrets: Vec<String>,
 
     /// Re-run whenever the recipe, a module, a template or the configuration changes.
     #[arg(long)]
-    pub watch: bool,
+    pub(crate) watch: bool,
 
     /// Fail when the TLS secret to copy does not exist yet (default: warn).
     #[arg(long)]
-    pub require_tls: bool,
+    pub(crate) require_tls: bool,
 
     /// Take over fields another field manager owns (server-side apply conflicts).
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
 
     /// Take over objects another instance made, and manage in place objects another tool made (kubectl, Helm; marked wildrun.dev/adopted, released by --delete); without it both are refused.
     #[arg(long)]
-    pub adopt: bool,
+    pub(crate) adopt: bool,
 
     /// Let the recipe read files in this folder too (repeatable); by default only the recipe's folder tree and the configuration file's folder.
     #[arg(long = "allow-read", value_name = "DIR")]
-    pub allow_read: Vec<PathBuf>,
+    pub(crate) allow_read: Vec<PathBuf>,
 
     /// After applying, wait until the service answers: rollouts, each Ingress host's TLS Secret, DNS record (at its zone's nameservers), then an HTTPS request.
     #[arg(long)]
-    pub wait: bool,
+    pub(crate) wait: bool,
 
     /// How long --wait waits (300, 90s, 5m, 1h30m; default 5m); then exit 1 naming the link and why.
-    #[arg(long, value_name = "DURATION", value_parser = crate::reach::parse_duration)]
-    pub timeout: Option<std::time::Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    pub(crate) timeout: Option<std::time::Duration>,
 
     /// How long one request to the API server may take before the run gives up (300, 90s, 5m; default 30s); watches only for their start.
-    #[arg(long, value_name = "DURATION", value_parser = crate::reach::parse_duration)]
-    pub request_timeout: Option<std::time::Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    pub(crate) request_timeout: Option<std::time::Duration>,
 
     /// kubeconfig context to use.
     #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    pub(crate) context: Option<String>,
 
     /// kubeconfig file to use (default: $KUBECONFIG or ~/.kube/config).
     #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
 
     /// Print the values of the Secrets a recipe builds with --dry-run (masked as *** by default, as --diff masks them).
     #[arg(long)]
-    pub show_secrets: bool,
+    pub(crate) show_secrets: bool,
 
     /// Output format: of the objects with --dry-run (default yaml), of the report otherwise (default none).
     #[arg(short = 'o', long = "output", value_enum)]
-    pub output: Option<Format>,
+    pub(crate) output: Option<Format>,
 
     /// More output on stderr (-v debug, -vv trace).
     #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
 
     /// Print completions of wildrun's options for SHELL (bash, zsh, fish, elvish, powershell) and exit.
     #[arg(long, value_name = "SHELL")]
-    pub completions: Option<clap_complete::Shell>,
+    pub(crate) completions: Option<clap_complete::Shell>,
 
     /// Write definition files of the script API into DIR (for Rhai's language server: completion and docs in editors) and exit.
     #[arg(long, value_name = "DIR")]
-    pub definitions: Option<PathBuf>,
+    pub(crate) definitions: Option<PathBuf>,
 
     /// Less output on stderr: only warnings and errors (-qq: only errors).
     #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "verbose")]
-    pub quiet: u8,
+    pub(crate) quiet: u8,
 }
 
 /// The command line, split into wildrun's options and the recipe's words.
 #[derive(Debug)]
-pub struct Invocation {
+pub(crate) struct Invocation {
     /// wildrun's options.
-    pub cli: Cli,
+    pub(crate) cli: Cli,
     /// Words for the recipe (`--name myservice ...`).
-    pub recipe_words: Vec<String>,
+    pub(crate) recipe_words: Vec<String>,
     /// `--help` (or `-h`) came after the script: show the recipe's parameters.
-    pub recipe_help: bool,
+    pub(crate) recipe_help: bool,
 }
 
 /// Whether an option word takes the next word as its value.
@@ -195,19 +197,19 @@ fn option_takes_next(cmd: &clap::Command, word: &str) -> Option<bool> {
 
 /// The command line's words, sorted out.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct SplitArgs {
+pub(crate) struct SplitArgs {
     /// wildrun's own options, with their values.
-    pub own: Vec<String>,
+    pub(crate) own: Vec<String>,
     /// The recipe.
-    pub script: Option<String>,
+    pub(crate) script: Option<String>,
     /// The recipe's words.
-    pub recipe: Vec<String>,
+    pub(crate) recipe: Vec<String>,
     /// `--help` came after the script.
-    pub recipe_help: bool,
+    pub(crate) recipe_help: bool,
 }
 
 /// Splits `argv` (without the program name) into wildrun's options and the recipe's words.
-pub fn split_args(argv: &[String]) -> SplitArgs {
+pub(crate) fn split_args(argv: &[String]) -> SplitArgs {
     let cmd = Cli::command();
     let mut own: Vec<String> = Vec::new();
     let mut script: Option<String> = None;
@@ -265,7 +267,7 @@ pub fn split_args(argv: &[String]) -> SplitArgs {
 
 impl Invocation {
     /// Parses the process's command line (program name first).
-    pub fn parse(argv: Vec<OsString>) -> Result<Invocation, clap::Error> {
+    pub(crate) fn parse(argv: Vec<OsString>) -> Result<Invocation, clap::Error> {
         // Every word must be text: a value silently changed (U+FFFD in an
         // image name) would end up in the cluster. The program name may be anything.
         let mut words: Vec<String> = Vec::with_capacity(argv.len());
@@ -306,7 +308,7 @@ impl Invocation {
 ///
 /// The Rhai engine lives on this thread; host functions that need the
 /// network block on `runtime`. `--watch` re-runs through [`crate::watch`].
-pub fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome, Failure> {
+pub(crate) fn run(inv: &Invocation, runtime: tokio::runtime::Handle) -> Result<Outcome, Failure> {
     if let Some(shell) = inv.cli.completions {
         return Ok(completions(shell));
     }
@@ -351,7 +353,7 @@ fn definitions(dir: &std::path::Path) -> Result<Outcome, Failure> {
 
 impl Invocation {
     /// What the command line asks a run to do.
-    pub fn request(&self) -> RunRequest {
+    pub(crate) fn request(&self) -> RunRequest {
         let cli = &self.cli;
         RunRequest {
             script: cli.script.clone(),
@@ -398,6 +400,7 @@ impl Invocation {
             own_options: own_option_names(),
             file_watch: cli.watch,
             last_change: None,
+            wait_display: spinner::Spinner::on_stderr,
         }
     }
 }
@@ -476,7 +479,7 @@ fn action(cli: &Cli) -> Result<Action, String> {
 }
 
 /// Sets up logging on stderr for the verbosity asked for.
-pub fn init_logging(verbose: u8, quiet: u8) {
+pub(crate) fn init_logging(verbose: u8, quiet: u8) {
     use tracing_subscriber::EnvFilter;
     let level = match (verbose, quiet) {
         (0, 0) => "info",

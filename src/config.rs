@@ -17,10 +17,10 @@ use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
 /// The file name searched for in the working directory and its parents.
-pub const FILE_NAME: &str = "wildrun.yaml";
+pub(crate) const FILE_NAME: &str = "wildrun.yaml";
 
 /// The environment variable naming a configuration file.
-pub const FILE_ENV: &str = "WILDRUN_CONFIG";
+pub(crate) const FILE_ENV: &str = "WILDRUN_CONFIG";
 
 /// The key whose list is checked and normalised after loading.
 const SOURCE_RANGES: &str = "cluster.internalSourceRanges";
@@ -29,7 +29,7 @@ const SOURCE_RANGES: &str = "cluster.internalSourceRanges";
 /// no value. Each message names the file, environment variable or `--set`
 /// that gave the value, so a person knows where to fix it.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// The file named by `--config` or `WILDRUN_CONFIG` does not exist.
     #[error("configuration file {} does not exist", .0.display())]
     NotFound(PathBuf),
@@ -677,7 +677,7 @@ pub const KEYS: &[Key] = &[
 ];
 
 /// Looks up a key by its dotted path.
-pub fn key(path: &str) -> Option<&'static Key> {
+pub(crate) fn key(path: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.path == path)
 }
 
@@ -722,7 +722,8 @@ pub const WILD_CLOUD_ALIASES: &[Alias] = &[
 /// The top-level sections of wild-cloud's `config.yaml`. Those wildrun has
 /// no section of that name for (`wildcloud`, `operator`, `apps`) mark a file
 /// as wild-cloud's; those both have (`cloud`, `cluster`) are shared.
-pub const WILD_CLOUD_SECTIONS: &[&str] = &["wildcloud", "operator", "cloud", "cluster", "apps"];
+pub(crate) const WILD_CLOUD_SECTIONS: &[&str] =
+    &["wildcloud", "operator", "cloud", "cluster", "apps"];
 
 /// Whether a configuration file is a wild-cloud `config.yaml`: it has a
 /// section only wild-cloud has, or one of [`WILD_CLOUD_ALIASES`]. Told by
@@ -730,7 +731,7 @@ pub const WILD_CLOUD_SECTIONS: &[&str] = &["wildcloud", "operator", "cloud", "cl
 /// wildrun file never has those. In such a file, keys wildrun has no use
 /// for (apps, nodes, Talos, NFS, ...) are passed over, and a blank value
 /// (`""`, what wild-cloud writes for a question left unanswered) is unset.
-pub fn is_wild_cloud(file: &Value) -> bool {
+pub(crate) fn is_wild_cloud(file: &Value) -> bool {
     let wildrun_sections = known_paths_under(None);
     WILD_CLOUD_SECTIONS
         .iter()
@@ -894,18 +895,18 @@ struct TlsShape {
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The merged values, defaults filled in; scripts see this as `config`.
-    pub value: Value,
+    pub(crate) value: Value,
     /// The file it was read from, if any.
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// Warnings for people (unknown keys with suggestions).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// Where each key that was given came from (the file, `environment
     /// variable X`, `--set k=v`); keys left to their defaults are absent.
-    pub origins: std::collections::BTreeMap<String, String>,
+    pub(crate) origins: std::collections::BTreeMap<String, String>,
     /// How the file was read, said at `-v`: each wild-cloud key read as
     /// wildrun's (`cluster.ipAddressPool → cluster.addressPool`), and the
     /// keys passed over.
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 impl Default for Config {
@@ -924,13 +925,13 @@ impl Default for Config {
 #[derive(Debug, Default, Clone)]
 pub struct Sources {
     /// `--config FILE`.
-    pub explicit_file: Option<PathBuf>,
+    pub(crate) explicit_file: Option<PathBuf>,
     /// `--set KEY=VALUE`, in order.
-    pub sets: Vec<String>,
+    pub(crate) sets: Vec<String>,
 }
 
 /// Finds `wildrun.yaml` in `dir` or its parents.
-pub fn find_file(dir: &Path) -> Option<PathBuf> {
+pub(crate) fn find_file(dir: &Path) -> Option<PathBuf> {
     dir.ancestors()
         .map(|d| d.join(FILE_NAME))
         .find(|p| p.is_file())
@@ -994,7 +995,7 @@ fn parse_text(path: &str, text: &str) -> Value {
 }
 
 /// How to set `path`, for error messages: the three sources, in order.
-pub fn how_to_set(path: &str) -> String {
+pub(crate) fn how_to_set(path: &str) -> String {
     let (section, leaf) = path.split_once('.').unwrap_or(("", path));
     let env = key(path)
         .map(Key::env_var)
@@ -1180,7 +1181,7 @@ fn check_value(path: &str, value: &Value, origin: &str) -> Result<(), ConfigErro
 ///
 /// `env` reads an environment variable (a parameter so tests need not touch
 /// the process environment).
-pub fn load(
+pub(crate) fn load(
     sources: &Sources,
     cwd: &Path,
     env: &dyn Fn(&str) -> Option<String>,
@@ -1318,18 +1319,18 @@ fn source_ranges(value: &mut Value, warnings: &mut Vec<String>) -> Result<(), Co
 
 impl Config {
     /// The value at a dotted path, if set.
-    pub fn get(&self, path: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, path: &str) -> Option<&Value> {
         get_path(&self.value, path).filter(|v| !v.is_null())
     }
 
     /// Where the value at a dotted path was given (the file, `environment
     /// variable X`, `--set k=v`); `None` when it is a default or unset.
-    pub fn origin(&self, path: &str) -> Option<&str> {
+    pub(crate) fn origin(&self, path: &str) -> Option<&str> {
         self.origins.get(path).map(String::as_str)
     }
 
     /// The value at a dotted path, or an error naming the three ways to set it.
-    pub fn require(&self, path: &str) -> Result<&Value, ConfigError> {
+    pub(crate) fn require(&self, path: &str) -> Result<&Value, ConfigError> {
         self.get(path).ok_or_else(|| ConfigError::Missing {
             key: path.to_string(),
         })
@@ -1855,7 +1856,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("wildrun.yaml (cluster.ipAddressPool): configuration key cluster.addressPool: \"lan\" is not an address range"),
+            err.contains("wildrun.yaml:2:18 (cluster.ipAddressPool): configuration key cluster.addressPool: \"lan\" is not an address range"),
             "{err}"
         );
     }

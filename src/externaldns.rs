@@ -13,63 +13,63 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// The prefix ExternalDNS v0.22.0 and later read by default.
-pub const PREFIX: &str = "external-dns.kubernetes.io/";
+pub(crate) const PREFIX: &str = "external-dns.kubernetes.io/";
 /// The prefix releases before v0.22.0 read by default.
-pub const ALPHA_PREFIX: &str = "external-dns.alpha.kubernetes.io/";
+pub(crate) const ALPHA_PREFIX: &str = "external-dns.alpha.kubernetes.io/";
 /// The `dns.annotationPrefix` value that writes both.
-pub const BOTH: &str = "both";
+pub(crate) const BOTH: &str = "both";
 /// Every value `dns.annotationPrefix` takes.
-pub const CHOICES: &[&str] = &[BOTH, PREFIX, ALPHA_PREFIX];
+pub(crate) const CHOICES: &[&str] = &[BOTH, PREFIX, ALPHA_PREFIX];
 /// The first release whose default is [`PREFIX`] (kubernetes-sigs/external-dns
 /// #6424, "switch default annotations prefix to GA", in v0.22.0; v0.21.0
 /// still defaults to [`ALPHA_PREFIX`]).
-pub const NEW_DEFAULT_SINCE: (u64, u64, u64) = (0, 22, 0);
+pub(crate) const NEW_DEFAULT_SINCE: (u64, u64, u64) = (0, 22, 0);
 /// The first release that knows `--annotation-prefix` (#5889, "add custom
 /// annotation prefix support for split horizon DNS", first tagged in
 /// v0.20.0). Earlier releases stop at start-up on the unknown flag, so it
 /// is never written to them.
-pub const PREFIX_FLAG_SINCE: (u64, u64, u64) = (0, 20, 0);
+pub(crate) const PREFIX_FLAG_SINCE: (u64, u64, u64) = (0, 20, 0);
 /// The first release that has no default `--policy` and refuses to start
 /// without one (#6508, v0.22.0); earlier releases default to
 /// [`POLICY_BEFORE_REQUIRED`].
-pub const POLICY_REQUIRED_SINCE: (u64, u64, u64) = (0, 22, 0);
+pub(crate) const POLICY_REQUIRED_SINCE: (u64, u64, u64) = (0, 22, 0);
 /// The first release that knows `--rfc2136-axfr` and calls
 /// `--rfc2136-tsig-axfr` deprecated (v0.22.0; v0.21.0 and earlier know
 /// only `--rfc2136-tsig-axfr`, read from each release's flag definitions).
-pub const RFC2136_AXFR_SINCE: (u64, u64, u64) = (0, 22, 0);
+pub(crate) const RFC2136_AXFR_SINCE: (u64, u64, u64) = (0, 22, 0);
 /// The policy of releases before [`POLICY_REQUIRED_SINCE`] when none is given.
-pub const POLICY_BEFORE_REQUIRED: &str = "sync";
+pub(crate) const POLICY_BEFORE_REQUIRED: &str = "sync";
 /// The values of `--policy` (every release since v0.13 knows the three):
 /// `sync` also deletes the records its owner id owns that no source asks
 /// for any more; `upsert-only` never deletes; `create-only` only creates.
-pub const POLICIES: &[&str] = &["sync", "upsert-only", "create-only"];
+pub(crate) const POLICIES: &[&str] = &["sync", "upsert-only", "create-only"];
 /// The flag configuration key `dns.policy` writes; `externalDns.extraArgs`
 /// may not give it too (ExternalDNS refuses a repeated flag).
-pub const POLICY_FLAG: &str = "--policy";
+pub(crate) const POLICY_FLAG: &str = "--policy";
 /// `--txt-owner-id` when none is given (every release).
-pub const DEFAULT_OWNER_ID: &str = "default";
+pub(crate) const DEFAULT_OWNER_ID: &str = "default";
 /// `--registry` when none is given (every release).
-pub const DEFAULT_REGISTRY: &str = "txt";
+pub(crate) const DEFAULT_REGISTRY: &str = "txt";
 
 /// What the release an image names knows and needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Release {
+pub(crate) struct Release {
     /// The version its tag names (`0.14.2`), if any.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// It knows `--annotation-prefix` ([`PREFIX_FLAG_SINCE`]); `false`
     /// without a version, where writing the flag is not safe.
-    pub knows_annotation_prefix: bool,
+    pub(crate) knows_annotation_prefix: bool,
     /// It refuses to start without `--policy` ([`POLICY_REQUIRED_SINCE`]).
-    pub policy_required: bool,
+    pub(crate) policy_required: bool,
     /// The policy it uses when none is given: `sync`, or empty when it
     /// requires one.
-    pub default_policy: String,
+    pub(crate) default_policy: String,
 }
 
 /// What the ExternalDNS release of `image` knows and needs. An image
 /// without a version is taken as a current release, except that the
 /// prefix flag is not written to it.
-pub fn release(image: &str) -> Release {
+pub(crate) fn release(image: &str) -> Release {
     let version = version_of(image);
     let policy_required = version.is_none_or(|v| v >= POLICY_REQUIRED_SINCE);
     Release {
@@ -87,14 +87,14 @@ pub fn release(image: &str) -> Release {
 /// Whether an image is ExternalDNS's, whatever its registry: the last part
 /// of its path is `external-dns` (`registry.k8s.io/external-dns/external-dns:v0.14.2`,
 /// `docker.io/bitnami/external-dns`, a mirror's `registry.lan/external-dns`).
-pub fn is_external_dns_image(image: &str) -> bool {
+pub(crate) fn is_external_dns_image(image: &str) -> bool {
     image_name(image) == "external-dns"
 }
 
 /// The last part of an image reference's path, without tag or digest:
 /// `traefik` for `docker.io/traefik:v3.4.1`, `controller` for
 /// `quay.io/metallb/controller:v0.15.0`.
-pub fn image_name(image: &str) -> &str {
+pub(crate) fn image_name(image: &str) -> &str {
     let path = image.split('@').next().unwrap_or(image);
     let last = path.rsplit('/').next().unwrap_or(path);
     last.split(':').next().unwrap_or(last)
@@ -102,7 +102,7 @@ pub fn image_name(image: &str) -> &str {
 
 /// The values of `flag` (`--domain-filter`) in a container's words, in
 /// order: `--flag=value` and `--flag value`.
-pub fn flag_values(words: &[String], flag: &str) -> Vec<String> {
+pub(crate) fn flag_values(words: &[String], flag: &str) -> Vec<String> {
     let inline = format!("{flag}=");
     let mut found = Vec::new();
     let mut iter = words.iter().peekable();
@@ -119,7 +119,7 @@ pub fn flag_values(words: &[String], flag: &str) -> Vec<String> {
 }
 
 /// The check of configuration key `dns.annotationPrefix`.
-pub fn check_choice(value: &str) -> Result<(), String> {
+pub(crate) fn check_choice(value: &str) -> Result<(), String> {
     if CHOICES.contains(&value) {
         return Ok(());
     }
@@ -139,7 +139,7 @@ pub fn check_choice(value: &str) -> Result<(), String> {
 }
 
 /// The prefixes a `dns.annotationPrefix` value writes annotations under.
-pub fn prefixes(choice: &str) -> Vec<&'static str> {
+pub(crate) fn prefixes(choice: &str) -> Vec<&'static str> {
     match choice {
         PREFIX => vec![PREFIX],
         ALPHA_PREFIX => vec![ALPHA_PREFIX],
@@ -149,25 +149,25 @@ pub fn prefixes(choice: &str) -> Vec<&'static str> {
 
 /// What [`detect`] found for one ExternalDNS Deployment.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Detected {
+pub(crate) struct Detected {
     /// `namespace/name` of the Deployment.
-    pub deployment: String,
+    pub(crate) deployment: String,
     /// The prefix it reads.
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// Why, in words (`image tag v0.22.0: ...`, `--annotation-prefix=...`).
-    pub reason: String,
+    pub(crate) reason: String,
     /// The container's image.
-    pub image: Option<String>,
+    pub(crate) image: Option<String>,
     /// The version read from the image tag (`0.22.0`), if it has one.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// Whether `--annotation-prefix` decided it.
-    pub from_args: bool,
+    pub(crate) from_args: bool,
 }
 
 /// The `major.minor.patch` of an image reference's tag
 /// (`registry.k8s.io/external-dns/external-dns:v0.22.0`, `...:0.21.1-debian`,
 /// a digest after `@` ignored); `None` for `latest` or no tag.
-pub fn version_of(image: &str) -> Option<(u64, u64, u64)> {
+pub(crate) fn version_of(image: &str) -> Option<(u64, u64, u64)> {
     let image = image.split('@').next().unwrap_or(image);
     let last = image.rsplit('/').next().unwrap_or(image);
     let tag = last.split_once(':')?.1;
@@ -182,14 +182,14 @@ pub fn version_of(image: &str) -> Option<(u64, u64, u64)> {
 
 /// The value of `--annotation-prefix` in a container's words, if given
 /// (`--annotation-prefix=X` or `--annotation-prefix X`; the last one wins).
-pub fn prefix_from_args(words: &[String]) -> Option<String> {
+pub(crate) fn prefix_from_args(words: &[String]) -> Option<String> {
     flag_values(words, "--annotation-prefix").pop()
 }
 
 /// Which prefix the ExternalDNS of `deployment` (a Deployment as
 /// `kube::get` returns it) reads: its `--annotation-prefix` argument if
 /// given, otherwise the default of the release its image tag names.
-pub fn detect(deployment: &Value) -> Detected {
+pub(crate) fn detect(deployment: &Value) -> Detected {
     let text = |p: &str| deployment.pointer(p).and_then(Value::as_str).unwrap_or("?");
     let name = format!("{}/{}", text("/metadata/namespace"), text("/metadata/name"));
     let containers = deployment
@@ -249,7 +249,7 @@ pub fn detect(deployment: &Value) -> Detected {
 /// The deprecated flags among an ExternalDNS container's `words` (its
 /// command and args), each with its replacement, for the release `image`
 /// names: a flag is named only when that release knows the replacement.
-pub fn deprecated_flags(image: &str, words: &[String]) -> Vec<String> {
+pub(crate) fn deprecated_flags(image: &str, words: &[String]) -> Vec<String> {
     let knows_axfr = version_of(image).is_some_and(|v| v >= RFC2136_AXFR_SINCE);
     words
         .iter()

@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Largest file wildrun reads (bytes): the largest string a script may hold.
-pub const MAX_FILE_SIZE: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_FILE_SIZE: usize = 16 * 1024 * 1024;
 
 /// A file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +53,7 @@ pub enum ReadError {
 
 /// Reads a UTF-8 file of at most [`MAX_FILE_SIZE`] bytes; a larger one (or an
 /// endless one such as `/dev/zero`) is an error after reading one byte more.
-pub fn read_text(path: &Path) -> Result<String, ReadError> {
+pub(crate) fn read_text(path: &Path) -> Result<String, ReadError> {
     let shown = || path.display().to_string();
     let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
         path: shown(),
@@ -87,7 +87,7 @@ pub struct ReadScope {
 impl ReadScope {
     /// A scope of `roots` (each with everything below it). Folders that do
     /// not exist are left out.
-    pub fn new(roots: impl IntoIterator<Item = PathBuf>) -> ReadScope {
+    pub(crate) fn new(roots: impl IntoIterator<Item = PathBuf>) -> ReadScope {
         let mut scope = ReadScope::default();
         for root in roots {
             scope.allow(&root);
@@ -96,7 +96,7 @@ impl ReadScope {
     }
 
     /// Adds a folder (and everything below it).
-    pub fn allow(&mut self, root: &Path) {
+    pub(crate) fn allow(&mut self, root: &Path) {
         if let Ok(root) = root.canonicalize() {
             if !self.roots.contains(&root) {
                 self.roots.push(root);
@@ -105,7 +105,7 @@ impl ReadScope {
     }
 
     /// The folders, as shown in errors.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.roots
             .iter()
             .map(|r| r.display().to_string())
@@ -115,7 +115,7 @@ impl ReadScope {
 
     /// Whether `path` (after following links and `..`) lies in one of the
     /// folders. A file that does not exist is left to the read to report.
-    pub fn check(&self, path: &Path) -> Result<(), ReadError> {
+    pub(crate) fn check(&self, path: &Path) -> Result<(), ReadError> {
         let Ok(real) = path.canonicalize() else {
             return Ok(());
         };
@@ -129,14 +129,14 @@ impl ReadScope {
     }
 
     /// [`ReadScope::check`], then [`read_text`].
-    pub fn read(&self, path: &Path) -> Result<String, ReadError> {
+    pub(crate) fn read(&self, path: &Path) -> Result<String, ReadError> {
         self.check(path)?;
         read_text(path)
     }
 }
 
 /// The path shown to people: relative to the working directory when inside it.
-pub fn display_path(path: &Path) -> String {
+pub(crate) fn display_path(path: &Path) -> String {
     let cwd = std::env::current_dir().ok();
     let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     match cwd.as_deref().and_then(|c| abs.strip_prefix(c).ok()) {

@@ -36,14 +36,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Seconds a request may take (resolve, connect, handshake, response) unless the caller says otherwise.
-pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
+pub(crate) const DEFAULT_TIMEOUT_SECS: u64 = 10;
 
 /// How much of the body a response keeps (bytes).
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
 /// A malformed request: the only errors [`get`] returns.
 #[derive(Debug, thiserror::Error, PartialEq)]
-pub enum HttpsError {
+pub(crate) enum HttpsError {
     /// The URL is not `https://host[:port][/path]`.
     #[error("{0:?} is not an https:// URL: {1}")]
     BadUrl(String, String),
@@ -54,94 +54,94 @@ pub enum HttpsError {
 
 /// How to send a request.
 #[derive(Debug, Clone, Default)]
-pub struct Request {
+pub(crate) struct Request {
     /// `https://host[:port][/path]`.
-    pub url: String,
+    pub(crate) url: String,
     /// Connect to this address instead of resolving the host.
-    pub address: Option<IpAddr>,
+    pub(crate) address: Option<IpAddr>,
     /// The port, overriding the URL's (default 443).
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
     /// A CA to trust besides the system's roots: PEM text or a PEM file.
-    pub ca: Option<String>,
+    pub(crate) ca: Option<String>,
     /// The local address to connect from.
-    pub source: Option<IpAddr>,
+    pub(crate) source: Option<IpAddr>,
     /// The nameserver that resolves the host (default: the system's).
-    pub dns_server: Option<SocketAddr>,
+    pub(crate) dns_server: Option<SocketAddr>,
     /// The whole request's time limit (default [`DEFAULT_TIMEOUT_SECS`]).
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
 }
 
 /// Time spent in each step, in milliseconds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct Timings {
+pub(crate) struct Timings {
     /// Looking the host up (0 when the address was given).
-    pub resolve_ms: u64,
+    pub(crate) resolve_ms: u64,
     /// The TCP connection.
-    pub connect_ms: u64,
+    pub(crate) connect_ms: u64,
     /// The TLS handshake.
-    pub tls_ms: u64,
+    pub(crate) tls_ms: u64,
     /// From sending the request to the response's headers.
-    pub response_ms: u64,
+    pub(crate) response_ms: u64,
 }
 
 /// What one request found: the value scripts receive from `https::get`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct Response {
+pub(crate) struct Response {
     /// The URL asked for.
-    pub url: String,
+    pub(crate) url: String,
     /// Its host (the TLS server name and the `Host` header).
-    pub host: String,
+    pub(crate) host: String,
     /// The port connected to.
-    pub port: u16,
+    pub(crate) port: u16,
     /// The address connected to (or that would have been), if known.
-    pub address: Option<String>,
+    pub(crate) address: Option<String>,
     /// How the address was found: `"given"`, `"system resolver"` or the nameserver `ip:port`.
-    pub resolved_by: String,
+    pub(crate) resolved_by: String,
     /// The local address the request came from (what the server sees as the asker).
-    pub source: Option<String>,
+    pub(crate) source: Option<String>,
     /// Whether an HTTP response came back (any status).
-    pub answered: bool,
+    pub(crate) answered: bool,
     /// The HTTP status, when one came back.
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
     /// Its reason phrase (`"OK"`, `"Forbidden"`).
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// Response headers (lower-case names; repeated ones joined with `, `).
-    pub headers: BTreeMap<String, String>,
+    pub(crate) headers: BTreeMap<String, String>,
     /// The start of the body (at most [`BODY_LIMIT`] bytes), as text.
-    pub body: String,
+    pub(crate) body: String,
     /// Whether the certificate chains to a trusted root and names the host.
-    pub verified: bool,
+    pub(crate) verified: bool,
     /// Why it did not verify.
-    pub verify_error: Option<String>,
+    pub(crate) verify_error: Option<String>,
     /// The certificate the server presented (`cert::inspect`'s shape).
-    pub certificate: Option<Info>,
+    pub(crate) certificate: Option<Info>,
     /// Whether that certificate names the host (wildcards for one label).
-    pub covers: Option<bool>,
+    pub(crate) covers: Option<bool>,
     /// The step that failed: `"resolve"`, `"connect"`, `"tls"` or `"http"`; `None` when answered.
-    pub stage: Option<String>,
+    pub(crate) stage: Option<String>,
     /// What went wrong at that step.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     /// Milliseconds from start to the response headers (or to the failure).
-    pub elapsed_ms: u64,
+    pub(crate) elapsed_ms: u64,
     /// Milliseconds per step.
-    pub timings: Timings,
+    pub(crate) timings: Timings,
 }
 
 /// The parts of an `https://` URL a request needs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Target {
+pub(crate) struct Target {
     /// Host name or IP.
-    pub host: String,
+    pub(crate) host: String,
     /// Port (443 unless the URL names one).
-    pub port: u16,
+    pub(crate) port: u16,
     /// Path and query (`/` at least).
-    pub path: String,
+    pub(crate) path: String,
 }
 
 /// Reads an `https://host[:port][/path]` URL.
-pub fn parse_url(url: &str) -> Result<Target, HttpsError> {
+pub(crate) fn parse_url(url: &str) -> Result<Target, HttpsError> {
     let bad = |why: &str| HttpsError::BadUrl(url.to_string(), why.to_string());
     let uri: http::Uri = url.parse().map_err(|e| bad(&format!("{e}")))?;
     if uri.scheme_str() != Some("https") {
@@ -212,7 +212,7 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// What the handshake presented and what verifying it said.
 #[derive(Debug, Default)]
-struct Seen {
+struct HandshakeRecord {
     leaf: Option<Vec<u8>>,
     chain_length: usize,
     error: Option<String>,
@@ -225,7 +225,7 @@ struct Seen {
 struct Recording {
     inner: Result<Arc<WebPkiServerVerifier>, String>,
     provider: Arc<CryptoProvider>,
-    seen: Mutex<Seen>,
+    seen: Mutex<HandshakeRecord>,
 }
 
 impl ServerCertVerifier for Recording {
@@ -368,7 +368,7 @@ async fn resolve_host(
 
 /// Sends `GET` as [`Request`] says. Network outcomes are fields of the
 /// [`Response`]; only a malformed request is an `Err`.
-pub async fn get(request: &Request) -> Result<Response, HttpsError> {
+pub(crate) async fn get(request: &Request) -> Result<Response, HttpsError> {
     let target = parse_url(&request.url)?;
     let ca = match &request.ca {
         Some(ca) if !ca.trim().is_empty() => ca_certificates(ca)?,
@@ -504,7 +504,7 @@ async fn tls_step(
     let recording = Arc::new(Recording {
         inner: verifier(ca),
         provider: provider(),
-        seen: Mutex::new(Seen::default()),
+        seen: Mutex::new(HandshakeRecord::default()),
     });
     let config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()

@@ -30,22 +30,24 @@
 //! | [`chain`] | the chain from a host to a pod: its names, the rules judging each link, the doctor's checks |
 //! | [`discover`] | the layer a cluster already runs, each part found by what it is |
 //! | [`reach`] | `--wait`: after applying, wait until the service answers over HTTPS |
+//! | [`duration`] | durations for people (`5m`, `1h30m`): parsed and formatted |
 
 // Every public item gets a doc comment (the project rule).
 #![warn(missing_docs)]
 
 pub mod action;
 pub mod cert;
-pub mod chain;
+pub(crate) mod chain;
 pub mod cli;
 pub mod config;
-pub mod discover;
+pub(crate) mod discover;
 pub mod dns;
-pub mod externaldns;
+pub(crate) mod duration;
+pub(crate) mod externaldns;
 pub mod files;
-pub mod https;
+pub(crate) mod https;
 pub mod kube;
-pub mod log;
+pub(crate) mod log;
 pub mod objects;
 pub mod outcome;
 pub mod params;
@@ -54,6 +56,6 @@ pub mod reach;
 pub mod recipe_run;
 pub mod script;
 mod stop;
-pub mod template;
+pub(crate) mod template;
 pub mod watch;
 pub mod yaml;

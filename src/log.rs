@@ -4,7 +4,7 @@
 /// Formats log events for people on a terminal: progress as plain lines,
 /// problems as `warning: file:line: message` / `error: ...`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PeopleFormat;
+pub(crate) struct PeopleFormat;
 
 #[derive(Default)]
 struct EventText {

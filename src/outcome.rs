@@ -2,28 +2,28 @@
 //! failure with the exit code it maps to.
 
 /// Exit code: success (and, with `--diff`, no differences).
-pub const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_OK: u8 = 0;
 /// Exit code: the recipe failed (validation, API error, a failed check).
-pub const EXIT_FAILED: u8 = 1;
+pub(crate) const EXIT_FAILED: u8 = 1;
 /// Exit code: the command line is wrong.
-pub const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 
 /// What a finished run produced.
 #[derive(Debug, Default)]
 pub struct Outcome {
     /// Text for stdout (manifests, diffs, help, the script's `out::`).
-    pub stdout: String,
+    pub(crate) stdout: String,
     /// Exit code.
-    pub code: u8,
+    pub(crate) code: u8,
     /// With `--watch --prune`: the prune was held because a file the run
     /// read changed too recently; `--watch` runs again at this time if
     /// nothing changes before (see [`crate::watch::PRUNE_SETTLE`]).
-    pub prune_due: Option<std::time::SystemTime>,
+    pub(crate) prune_due: Option<std::time::SystemTime>,
 }
 
 impl Outcome {
     /// A run that printed `stdout` and ends with `code`.
-    pub fn new(stdout: String, code: u8) -> Outcome {
+    pub(crate) fn new(stdout: String, code: u8) -> Outcome {
         Outcome {
             stdout,
             code,
@@ -36,17 +36,17 @@ impl Outcome {
 #[derive(Debug)]
 pub struct Failure {
     /// Process exit code: [`EXIT_FAILED`] or [`EXIT_USAGE`].
-    pub code: u8,
+    pub(crate) code: u8,
     /// What went wrong.
-    pub error: anyhow::Error,
+    pub(crate) error: anyhow::Error,
     /// Data for stdout all the same: with `-o`, the report of what was
     /// done, what failed and what was not done.
-    pub stdout: String,
+    pub(crate) stdout: String,
 }
 
 impl Failure {
     /// A wrong command line (exit 2).
-    pub fn usage(message: impl std::fmt::Display) -> Failure {
+    pub(crate) fn usage(message: impl std::fmt::Display) -> Failure {
         Failure {
             code: EXIT_USAGE,
             error: anyhow::Error::msg(message.to_string()),

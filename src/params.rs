@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 
 /// The type of a recipe parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamType {
+pub(crate) enum ParamType {
     /// Any text.
     Text,
     /// A DNS-1123 label (object names, namespaces).
@@ -48,7 +48,7 @@ impl ParamType {
     }
 
     /// The name used in declarations and help.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         Self::ALL
             .iter()
             .find(|(_, t)| *t == self)
@@ -57,7 +57,7 @@ impl ParamType {
     }
 
     /// Converts a command-line word to a value of this type.
-    pub fn convert(self, text: &str) -> Result<Value, String> {
+    pub(crate) fn convert(self, text: &str) -> Result<Value, String> {
         match self {
             ParamType::Text => Ok(Value::String(text.to_string())),
             ParamType::Label => validate::dns1123_label(text)
@@ -99,15 +99,15 @@ impl ParamType {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
     /// Name, as in `--name`.
-    pub name: String,
+    pub(crate) name: String,
     /// Type.
-    pub ty: ParamType,
+    pub(crate) ty: ParamType,
     /// Whether it must be given.
-    pub required: bool,
+    pub(crate) required: bool,
     /// Value when not given.
-    pub default: Option<Value>,
+    pub(crate) default: Option<Value>,
     /// One line for `--help`.
-    pub help: String,
+    pub(crate) help: String,
 }
 
 const DECLARATION_KEYS: [&str; 5] = ["name", "type", "required", "default", "help"];
@@ -118,7 +118,7 @@ const DECLARATION_KEYS: [&str; 5] = ["name", "type", "required", "default", "hel
 /// code 2). The message names the parameter and, where a known name is
 /// close, the one that was probably meant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParamsError {
+pub(crate) enum ParamsError {
     /// `fn params()` declares something wildrun cannot take.
     #[error("{0}")]
     Declaration(String),
@@ -131,7 +131,10 @@ pub enum ParamsError {
 /// are the long names of wildrun's own options, which a recipe cannot take.
 ///
 /// Every error is a [`ParamsError::Declaration`].
-pub fn from_declaration(value: &Value, reserved: &[String]) -> Result<Vec<Param>, ParamsError> {
+pub(crate) fn from_declaration(
+    value: &Value,
+    reserved: &[String],
+) -> Result<Vec<Param>, ParamsError> {
     let bad = ParamsError::Declaration;
     let items = value.as_array().ok_or_else(|| {
         bad(format!(
@@ -219,7 +222,7 @@ pub fn from_declaration(value: &Value, reserved: &[String]) -> Result<Vec<Param>
 ///
 /// Every parameter appears in the result: given ones converted to their type,
 /// the rest with their default or null. Every error is a [`ParamsError::Usage`].
-pub fn parse_args(
+pub(crate) fn parse_args(
     params: &[Param],
     words: &[String],
     script: &str,
@@ -299,7 +302,7 @@ pub fn parse_args(
 }
 
 /// The text of `wildrun SCRIPT --help`.
-pub fn help_text(script: &str, about: &str, params: &[Param]) -> String {
+pub(crate) fn help_text(script: &str, about: &str, params: &[Param]) -> String {
     let mut out = String::new();
     let required: Vec<String> = params
         .iter()

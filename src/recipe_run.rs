@@ -12,7 +12,7 @@ use crate::files::ReadScope;
 use crate::kube::apply::ExecOptions;
 use crate::kube::cleanup::{PruneRules, Pruning, WatchStep};
 use crate::kube::cluster::{Cluster, ConnectOptions};
-use crate::kube::report::{Action as ReportAction, Entry, Report};
+use crate::kube::report::{Entry, ObjectAction as ReportAction, Report};
 use crate::outcome::{Failure, Outcome, EXIT_FAILED, EXIT_OK};
 use crate::plan::{Format, Instance, Plan};
 use crate::script::engine::{ScriptRun, Session};
@@ -65,6 +65,8 @@ pub struct RunRequest {
     /// With `--watch`: when the watch last saw a file of the run change
     /// (`None` for the first run), for the prune's settling time.
     pub(crate) last_change: Option<std::time::SystemTime>,
+    /// How `--wait` (and a prune's wait for a replacing route) shows its progress.
+    pub(crate) wait_display: crate::reach::NewWaitDisplay,
 }
 
 /// One run of the recipe, and every file it read (script, modules,
@@ -407,7 +409,7 @@ fn apply_and_serve(
     }
     summarize(request, &plan, instance, &report, started);
     if let Some(timeout) = request.wait {
-        wait_until_reachable(run, &cluster, &plan, config, timeout)
+        wait_until_reachable(run, &cluster, &plan, config, timeout, request.wait_display)
             .map_err(|f| reported(request, f, &report.entries))?;
     }
     let mut outcome = finish(request, stdout, &report, script_code)?;
@@ -502,9 +504,16 @@ async fn apply(
         if !dry_run && !replaced.is_empty() {
             tracing::info!(
                 "--prune: the plan replaces {}; waiting until the new route answers before removing it",
-                kube::cleanup::first_few(&replaced)
+                kube::error::first_few(&replaced)
             );
-            if let Err(e) = crate::reach::until_reachable(cluster, plan, replacing).await {
+            if let Err(e) = crate::reach::until_reachable(
+                cluster,
+                plan,
+                replacing,
+                &mut *(request.wait_display)(),
+            )
+            .await
+            {
                 report.entries.extend(pruning.not_done());
                 let reason = e.to_string();
                 return (
@@ -547,10 +556,16 @@ fn wait_until_reachable(
     plan: &Plan,
     config: &Config,
     timeout: Duration,
+    display: crate::reach::NewWaitDisplay,
 ) -> Result<(), Failure> {
     let settings = crate::reach::Settings::from_config(config, timeout);
-    run.block_on(crate::reach::until_reachable(cluster, plan, &settings))
-        .map_err(|e| Failure::from(anyhow::Error::from(e)))
+    run.block_on(crate::reach::until_reachable(
+        cluster,
+        plan,
+        &settings,
+        &mut *display(),
+    ))
+    .map_err(|e| Failure::from(anyhow::Error::from(e)))
 }
 
 /// The one-line summary of what the run did, on stderr.

@@ -4,7 +4,7 @@
 //! is an error naming the variable and the template line, never an empty
 //! string in a manifest. `$${` writes a literal `${` and `$$` a literal `$`.
 //!
-//! A YAML template ([`Format::Yaml`]) keeps its structure whatever the
+//! A YAML template ([`TemplateKind::Yaml`]) keeps its structure whatever the
 //! values: each value is written as part of the scalar (or comment) its
 //! reference stands in, quoted or escaped as that place needs, or refused
 //! when it cannot stay there. A value such as `x"\n---\nkind: ...` would
@@ -20,18 +20,18 @@ use std::ops::Range;
 /// `template:line: message`, so a person can open the template at that line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{template}:{line}: {message}")]
-pub struct TemplateError {
+pub(crate) struct TemplateError {
     /// The template's name (file path or `template`).
-    pub template: String,
+    pub(crate) template: String,
     /// 1-based line of the reference.
-    pub line: usize,
+    pub(crate) line: usize,
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// What a template is, which says how values are written into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum TemplateKind {
     /// YAML: a value stays inside the scalar or comment where its reference
     /// stands, and cannot change the documents' structure.
     Yaml,
@@ -126,11 +126,11 @@ fn pieces(text: &str, name: &str) -> Result<Vec<Piece>, TemplateError> {
 /// Substitutes `${VAR}` and `$VAR` in `text` with values from `lookup`.
 ///
 /// `name` labels the template in errors; `format` says how values are
-/// written (see [`Format`]).
-pub fn render(
+/// written (see [`TemplateKind`]).
+pub(crate) fn render(
     text: &str,
     name: &str,
-    format: Format,
+    format: TemplateKind,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, TemplateError> {
     let pieces = pieces(text, name)?;
@@ -146,7 +146,7 @@ pub fn render(
         }
     }
     match format {
-        Format::Text => {
+        TemplateKind::Text => {
             let mut values = values.into_iter();
             Ok(pieces
                 .iter()
@@ -156,7 +156,7 @@ pub fn render(
                 })
                 .collect())
         }
-        Format::Yaml => YamlTemplate::new(&pieces, name)?.render(&values),
+        TemplateKind::Yaml => YamlTemplate::new(&pieces, name)?.render(&values),
     }
 }
 
@@ -603,7 +603,7 @@ mod tests {
     }
 
     fn text(template: &str) -> Result<String, TemplateError> {
-        render(template, "t", Format::Text, &vars)
+        render(template, "t", TemplateKind::Text, &vars)
     }
 
     #[test]
@@ -622,7 +622,7 @@ mod tests {
         let err = render(
             "a: 1\nb: ${NAME}\nc: ${MISSING}\n",
             "svc.yaml",
-            Format::Yaml,
+            TemplateKind::Yaml,
             &vars,
         )
         .unwrap_err();
@@ -653,7 +653,13 @@ mod tests {
 
     #[test]
     fn a_malformed_reference_reads_template_line_and_the_fix() {
-        let err = render("a: 1\nb: ${1X}\n", "svc.yaml.tmpl", Format::Yaml, &vars).unwrap_err();
+        let err = render(
+            "a: 1\nb: ${1X}\n",
+            "svc.yaml.tmpl",
+            TemplateKind::Yaml,
+            &vars,
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "svc.yaml.tmpl:2: \"${1X}\": ${ must be followed by a variable name and }; write $${ for a literal ${"
@@ -662,7 +668,7 @@ mod tests {
 
     /// Renders `template` as YAML with the one variable `V` = `value`.
     fn yaml(template: &str, value: &str) -> Result<String, TemplateError> {
-        render(template, "t.yaml", Format::Yaml, &|name| {
+        render(template, "t.yaml", TemplateKind::Yaml, &|name| {
             (name == "V").then(|| value.to_string())
         })
     }
@@ -833,7 +839,7 @@ mod tests {
         let out = render(
             "server { listen ${V}: x; }",
             "nginx.conf",
-            Format::Text,
+            TemplateKind::Text,
             &|_| Some("a\"\n---".into()),
         )
         .unwrap();

@@ -8,12 +8,12 @@ use serde_json::Value;
 /// may hold: a size bound. A 16 MiB file (the most wildrun reads) of list
 /// items of a few fields holds about 2,000,000; a text over it is refused as
 /// too large, in those words.
-pub const MAX_NODES: usize = 2_000_000;
+pub(crate) const MAX_NODES: usize = 2_000_000;
 /// Most documents one YAML text may hold: as many as a script's list.
-pub const MAX_DOCUMENTS: usize = 100_000;
+pub(crate) const MAX_DOCUMENTS: usize = 100_000;
 /// Most parser events aliases may replay. Expansion, not size, is what makes
 /// an alias bomb: a few lines whose aliases expand a billion-fold.
-pub const MAX_ALIAS_REPLAY: usize = 1_000_000;
+pub(crate) const MAX_ALIAS_REPLAY: usize = 1_000_000;
 
 /// wildrun reads YAML 1.2: only `true`/`false` are booleans, so `y`, `no`
 /// or `on` stay strings (a country code or a flag value is never flipped).
@@ -34,7 +34,9 @@ fn options() -> serde_saphyr::Options {
 }
 
 /// Deserializes one YAML document with wildrun's YAML rules.
-pub fn from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
+pub(crate) fn from_str<T: serde::de::DeserializeOwned>(
+    text: &str,
+) -> Result<T, serde_saphyr::Error> {
     serde_saphyr::from_str_with_options(text, options())
 }
 
@@ -67,7 +69,7 @@ fn at(location: &Option<(u64, u64)>) -> String {
 impl YamlError {
     /// The error for a parser failure in the text named `name` (one line,
     /// no snippet: the location says where to look).
-    pub fn parse(err: &serde_saphyr::Error, name: &str) -> YamlError {
+    pub(crate) fn parse(err: &serde_saphyr::Error, name: &str) -> YamlError {
         let location = err.location().map(|l| (l.line(), l.column()));
         // The parser's limits speak of its internals.
         let message = limit_message(err).unwrap_or_else(|| {
@@ -161,7 +163,7 @@ impl YamlError {
 }
 
 /// Emits one value as a YAML document.
-pub fn emit_document(value: &Value) -> Result<String, YamlError> {
+pub(crate) fn emit_document(value: &Value) -> Result<String, YamlError> {
     serde_saphyr::to_string(value).map_err(|e| YamlError::Emit(e.to_string()))
 }
 

@@ -238,7 +238,7 @@ mod tests {
             days: 10,
             common_name: Some("wildrun test".into()),
         };
-        let info = crate::cert::inspect_pem(
+        let info = crate::cert::inspect::inspect_pem(
             &self_signed(&["a.example.com".into()], &options)
                 .unwrap()
                 .cert,
@@ -248,7 +248,7 @@ mod tests {
         assert_eq!(info.subject, "CN=wildrun test");
         assert!((9..=10).contains(&info.days_left), "{info:?}");
         let ca_info =
-            crate::cert::inspect_pem(&ca("the CA", &opts(1)).unwrap().cert, None).unwrap();
+            crate::cert::inspect::inspect_pem(&ca("the CA", &opts(1)).unwrap().cert, None).unwrap();
         assert_eq!(ca_info.subject, "CN=the CA");
     }
 

@@ -49,7 +49,7 @@ fn in_private_key(error: CertError) -> CertError {
 }
 
 /// Reads a certificate (and, if the text holds one, its private key) from PEM.
-pub fn inspect_pem(cert_pem: &str, key_pem: Option<&str>) -> Result<Info, CertError> {
+pub(crate) fn inspect_pem(cert_pem: &str, key_pem: Option<&str>) -> Result<Info, CertError> {
     let blocks = pem_blocks(cert_pem)?;
     let certs: Vec<&Pem> = blocks.iter().filter(|b| b.label == "CERTIFICATE").collect();
     let Some(leaf) = certs.first() else {
@@ -82,14 +82,14 @@ pub fn inspect_pem(cert_pem: &str, key_pem: Option<&str>) -> Result<Info, CertEr
 }
 
 /// Reads a DER certificate (as a TLS server presents it).
-pub fn inspect_der(der: &[u8], chain_length: usize) -> Result<Info, CertError> {
+pub(crate) fn inspect_der(der: &[u8], chain_length: usize) -> Result<Info, CertError> {
     let (_, x509) = x509_parser::parse_x509_certificate(der)
         .map_err(|e| CertError::InvalidDer(e.to_string()))?;
     Ok(info_of(&x509, der, None, chain_length))
 }
 
 /// SHA-256 of `der`, hex bytes separated by `:`.
-pub fn fingerprint(der: &[u8]) -> String {
+pub(crate) fn fingerprint(der: &[u8]) -> String {
     ring::digest::digest(&ring::digest::SHA256, der)
         .as_ref()
         .iter()
@@ -242,7 +242,7 @@ fn sec1_parts(der: &[u8]) -> Option<(&[u8], &[u8])> {
 /// `host`: exact (case-insensitive) or a wildcard standing for exactly one
 /// whole label, so `*.example.com` covers `a.example.com` but neither
 /// `example.com` nor `a.b.example.com`.
-pub fn name_covers(pattern: &str, host: &str) -> bool {
+pub(crate) fn name_covers(pattern: &str, host: &str) -> bool {
     let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     if host.is_empty() || pattern.is_empty() {
@@ -265,7 +265,7 @@ pub fn name_covers(pattern: &str, host: &str) -> bool {
 
 /// Whether a certificate with these names covers `host` (an IP host is
 /// matched against the IP addresses).
-pub fn covers(info: &Info, host: &str) -> bool {
+pub(crate) fn covers(info: &Info, host: &str) -> bool {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return info
             .ip_addresses
@@ -354,7 +354,7 @@ fn secret_source(secret: &Value) -> Result<(String, Option<String>), CertError> 
 /// Inspects what a script passes: PEM text, a `kubernetes.io/tls` Secret
 /// (`data` base64 as the API returns it, or `stringData`) or a generated
 /// pair (`#{ cert, key }`).
-pub fn inspect_value(value: &Value) -> Result<Info, CertError> {
+pub(crate) fn inspect_value(value: &Value) -> Result<Info, CertError> {
     let (cert, key) = cert_source(value)?;
     inspect_pem(&cert, key.as_deref())
 }

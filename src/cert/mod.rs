@@ -17,8 +17,8 @@ mod inspect;
 mod status;
 
 pub use generate::{ca, issue, self_signed};
-pub use inspect::{covers, fingerprint, inspect_der, inspect_pem, inspect_value, name_covers};
-pub use status::{certificate_status, Status};
+pub(crate) use inspect::{covers, inspect_der, inspect_value};
+pub(crate) use status::{certificate_status, CertificateStatus};
 
 /// Why a certificate could not be read, made or judged. Each message names
 /// the input at fault (which PEM block, which Secret and key, which name) and,
@@ -200,38 +200,38 @@ use serde::{Deserialize, Serialize};
 /// names nothing (what `cert::covers` is given as a plain list of names).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct Info {
+pub(crate) struct Info {
     /// Subject distinguished name (`CN=example.com`).
-    pub subject: String,
+    pub(crate) subject: String,
     /// Issuer distinguished name.
-    pub issuer: String,
+    pub(crate) issuer: String,
     /// DNS names of the subjectAltName extension.
-    pub dns_names: Vec<String>,
+    pub(crate) dns_names: Vec<String>,
     /// IP addresses of the subjectAltName extension.
-    pub ip_addresses: Vec<String>,
+    pub(crate) ip_addresses: Vec<String>,
     /// Start of validity, RFC 3339 (UTC).
-    pub not_before: String,
+    pub(crate) not_before: String,
     /// End of validity, RFC 3339 (UTC).
-    pub not_after: String,
+    pub(crate) not_after: String,
     /// Whole days until `not_after` (negative once expired).
-    pub days_left: i64,
+    pub(crate) days_left: i64,
     /// Seconds until `not_after` (negative once expired).
-    pub seconds_left: i64,
+    pub(crate) seconds_left: i64,
     /// Whether now lies between `not_before` and `not_after`.
-    pub valid_now: bool,
+    pub(crate) valid_now: bool,
     /// Whether `not_after` has passed.
-    pub expired: bool,
+    pub(crate) expired: bool,
     /// Serial number, hex bytes separated by `:`.
-    pub serial: String,
+    pub(crate) serial: String,
     /// Whether the certificate is a CA (basicConstraints).
-    pub is_ca: bool,
+    pub(crate) is_ca: bool,
     /// Whether the private key given with it belongs to it; `None` without a key.
-    pub key_matches: Option<bool>,
+    pub(crate) key_matches: Option<bool>,
     /// Number of certificates in the PEM (the leaf plus its chain).
-    pub chain_length: usize,
+    pub(crate) chain_length: usize,
     /// SHA-256 of the certificate's DER encoding, hex bytes separated by `:`
     /// (the same certificate served and stored has the same fingerprint).
-    pub fingerprint: String,
+    pub(crate) fingerprint: String,
 }
 
 /// A generated certificate and its private key, both PEM.

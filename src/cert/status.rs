@@ -7,27 +7,27 @@ use serde_json::Value;
 
 /// The readiness of a cert-manager Certificate, as `cert::status` returns it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Status {
+pub(crate) struct CertificateStatus {
     /// `namespace/name`.
-    pub name: String,
+    pub(crate) name: String,
     /// Whether the Ready condition is True.
-    pub ready: bool,
+    pub(crate) ready: bool,
     /// The Ready condition's reason (`Ready`, `Issuing`, `DoesNotExist`, ...), or `None`.
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// The Ready condition's message, or a note that there is none.
-    pub message: String,
+    pub(crate) message: String,
     /// `status.notAfter`.
-    pub not_after: Option<String>,
+    pub(crate) not_after: Option<String>,
     /// `status.renewalTime`: when cert-manager will renew it.
-    pub renewal_time: Option<String>,
+    pub(crate) renewal_time: Option<String>,
     /// `spec.secretName`.
-    pub secret: Option<String>,
+    pub(crate) secret: Option<String>,
     /// `spec.dnsNames`.
-    pub dns_names: Vec<String>,
+    pub(crate) dns_names: Vec<String>,
 }
 
 /// Reads a Certificate object (cert-manager.io) as the API server returns it.
-pub fn certificate_status(object: &Value) -> Result<Status, CertError> {
+pub(crate) fn certificate_status(object: &Value) -> Result<CertificateStatus, CertError> {
     let text = |p: &str| {
         object
             .pointer(p)
@@ -61,7 +61,7 @@ pub fn certificate_status(object: &Value) -> Result<Status, CertError> {
             .and_then(Value::as_str)
             .map(str::to_string)
     };
-    Ok(Status {
+    Ok(CertificateStatus {
         name,
         ready: field(ready, "status").as_deref() == Some("True"),
         reason: field(ready, "reason"),
@@ -115,7 +115,7 @@ mod tests {
         let s = certificate_status(&object).unwrap();
         assert_eq!(
             s,
-            Status {
+            CertificateStatus {
                 name: "web/wild".into(),
                 ready: true,
                 reason: Some("Ready".into()),

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 /// Where the asker's address lies against `cluster.internalSourceRanges`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Asker {
+pub(crate) enum Asker {
     /// Inside one of the ranges.
     Inside,
     /// Outside every range.
@@ -23,7 +23,7 @@ pub enum Asker {
 
 /// Where `source` (the request's local address) lies against `ranges`; a
 /// range that cannot be read holds nothing.
-pub fn asker(source: Option<&str>, ranges: &[String]) -> Asker {
+pub(crate) fn asker(source: Option<&str>, ranges: &[String]) -> Asker {
     let Some(ip) = source.and_then(|s| s.trim().parse::<IpAddr>().ok()) else {
         return Asker::Unknown;
     };
@@ -40,7 +40,7 @@ pub fn asker(source: Option<&str>, ranges: &[String]) -> Asker {
 /// What a status says about the service behind Traefik.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The service answers.
     Answers,
     /// Internal: Traefik refuses an asker outside the ranges, as it should.
@@ -58,13 +58,14 @@ pub enum Verdict {
 
 impl Verdict {
     /// Whether the link holds: the service answers, or its allowlist works.
-    pub fn holds(self) -> bool {
+    #[cfg(test)]
+    fn holds(self) -> bool {
         matches!(self, Verdict::Answers | Verdict::AllowlistAtWork)
     }
 }
 
 /// The verdict on `status`, for an `internal` service asked by `asker`.
-pub fn judge_status(status: u16, internal: bool, asker: Asker) -> Verdict {
+pub(crate) fn judge_status(status: u16, internal: bool, asker: Asker) -> Verdict {
     match status {
         403 if internal && asker == Asker::Inside => Verdict::RefusedInsider,
         403 if internal => Verdict::AllowlistAtWork,
@@ -78,7 +79,7 @@ pub fn judge_status(status: u16, internal: bool, asker: Asker) -> Verdict {
 /// What the served certificate is worth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Served {
+pub(crate) enum Served {
     /// It names the host and is trusted (it verifies, or it is the one in
     /// the Ingress's TLS Secret).
     Trusted,
@@ -90,7 +91,7 @@ pub enum Served {
 
 /// The verdict on a served certificate: whether it `covers` the host,
 /// `verified` against the trusted roots, and is `the_secrets` own.
-pub fn judge_certificate(covers: Option<bool>, verified: bool, the_secrets: bool) -> Served {
+pub(crate) fn judge_certificate(covers: Option<bool>, verified: bool, the_secrets: bool) -> Served {
     if covers != Some(true) {
         Served::NotNamed
     } else if verified || the_secrets {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum CheckStatus {
     /// The link holds.
     Pass,
     /// The link is broken; the hint says how to mend it.
@@ -17,20 +17,20 @@ pub enum Status {
 
 /// A check's result, as the doctor prints it and `--json` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Check {
+pub(crate) struct Check {
     /// The check's name (`dns`, `tls-secret`, ...).
-    pub name: String,
+    pub(crate) name: String,
     /// Pass, fail or skip.
-    pub status: Status,
+    pub(crate) status: CheckStatus,
     /// What the check found, for people.
-    pub found: String,
+    pub(crate) found: String,
     /// The fix, for a failure only.
-    pub hint: Option<String>,
+    pub(crate) hint: Option<String>,
 }
 
 impl Check {
     /// A check that passes when `ok`, else fails with `hint`.
-    pub fn judged(
+    pub(crate) fn judged(
         name: &str,
         ok: bool,
         found: impl Into<String>,
@@ -38,35 +38,39 @@ impl Check {
     ) -> Check {
         Check {
             name: name.to_string(),
-            status: if ok { Status::Pass } else { Status::Fail },
+            status: if ok {
+                CheckStatus::Pass
+            } else {
+                CheckStatus::Fail
+            },
             found: found.into(),
             hint: (!ok).then(|| hint.into()),
         }
     }
 
     /// A check that passes.
-    pub fn pass(name: &str, found: impl Into<String>) -> Check {
+    pub(crate) fn pass(name: &str, found: impl Into<String>) -> Check {
         Check::judged(name, true, found, "")
     }
 
     /// A check that fails, with its fix.
-    pub fn fail(name: &str, found: impl Into<String>, hint: impl Into<String>) -> Check {
+    pub(crate) fn fail(name: &str, found: impl Into<String>, hint: impl Into<String>) -> Check {
         Check::judged(name, false, found, hint)
     }
 
     /// A check not made, and why.
-    pub fn skip(name: &str, why: impl Into<String>) -> Check {
+    pub(crate) fn skip(name: &str, why: impl Into<String>) -> Check {
         Check {
             name: name.to_string(),
-            status: Status::Skip,
+            status: CheckStatus::Skip,
             found: why.into(),
             hint: None,
         }
     }
 
     /// Whether it passed.
-    pub fn passed(&self) -> bool {
-        self.status == Status::Pass
+    pub(crate) fn passed(&self) -> bool {
+        self.status == CheckStatus::Pass
     }
 }
 
@@ -81,7 +85,7 @@ mod tests {
         assert!(ok.passed());
         let bad = Check::judged("dns", false, "broken", "fix it");
         assert_eq!(bad.hint.as_deref(), Some("fix it"));
-        assert_eq!(bad.status, Status::Fail);
+        assert_eq!(bad.status, CheckStatus::Fail);
         let json = serde_json::to_value(Check::skip("https", "not run")).unwrap();
         assert_eq!(json["status"], "skip");
         assert!(json["hint"].is_null());

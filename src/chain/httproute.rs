@@ -6,28 +6,27 @@
 //! filters. Read by `--wait` (from the plan) and the doctor (from the
 //! cluster); pure functions of the objects read.
 
-use super::ingress::{self, Backend, PortRef};
+use super::ingress::{self, host_matches, Backend, MiddlewareRef, PortRef};
 use super::names::TARGET;
-use super::route::{MiddlewareRef, Route};
 use super::{array, text};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The group of every Gateway API kind.
-pub const GROUP: &str = crate::objects::gateway::GROUP;
+pub(crate) const GROUP: &str = crate::objects::gateway::GROUP;
 
 /// The kind [`Route::kind`] carries for an HTTPRoute.
-pub const KIND: &str = "HTTPRoute";
+pub(crate) const KIND: &str = "HTTPRoute";
 
 /// A route's reference to a Gateway listener, its namespace filled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ParentRef {
+pub(crate) struct ParentRef {
     /// The Gateway's namespace (the route's unless it says another).
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// The Gateway's name.
-    pub name: String,
+    pub(crate) name: String,
     /// The listener (`sectionName`); every listener when unset.
-    pub section: Option<String>,
+    pub(crate) section: Option<String>,
 }
 
 impl std::fmt::Display for ParentRef {
@@ -53,12 +52,12 @@ impl ParentRef {
 }
 
 /// The route's namespace.
-pub fn namespace(route: &Value) -> &str {
+pub(crate) fn namespace(route: &Value) -> &str {
     text(route, "/metadata/namespace").unwrap_or_default()
 }
 
 /// The Gateways (and listeners) the route attaches to (`Gateway` parents only).
-pub fn parents(route: &Value) -> Vec<ParentRef> {
+pub(crate) fn parents(route: &Value) -> Vec<ParentRef> {
     let ns = namespace(route);
     array(route, "/spec/parentRefs")
         .iter()
@@ -74,7 +73,7 @@ pub fn parents(route: &Value) -> Vec<ParentRef> {
 }
 
 /// The route's hosts (`spec.hostnames`), in order.
-pub fn hosts(route: &Value) -> Vec<String> {
+pub(crate) fn hosts(route: &Value) -> Vec<String> {
     array(route, "/spec/hostnames")
         .iter()
         .filter_map(Value::as_str)
@@ -84,23 +83,23 @@ pub fn hosts(route: &Value) -> Vec<String> {
 
 /// A condition of a status entry: its status, reason and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Condition {
+pub(crate) struct StatusCondition {
     /// `True`, `False` or `Unknown`.
-    pub status: String,
+    pub(crate) status: String,
     /// Its reason (`Accepted`, `NotAllowedByListeners`, `BackendNotFound`, ...).
-    pub reason: String,
+    pub(crate) reason: String,
     /// The controller's message.
-    pub message: String,
+    pub(crate) message: String,
 }
 
-impl Condition {
+impl StatusCondition {
     /// Whether it is `True`.
-    pub fn holds(&self) -> bool {
+    pub(crate) fn holds(&self) -> bool {
         self.status == "True"
     }
 }
 
-impl std::fmt::Display for Condition {
+impl std::fmt::Display for StatusCondition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.status, self.reason)?;
         if !self.message.is_empty() {
@@ -112,11 +111,11 @@ impl std::fmt::Display for Condition {
 
 /// The condition `kind` of a `conditions` list's owner (`status` of a route
 /// parent, a Gateway, a listener).
-pub fn condition(owner: &Value, kind: &str) -> Option<Condition> {
+pub(crate) fn condition(owner: &Value, kind: &str) -> Option<StatusCondition> {
     array(owner, "/conditions")
         .iter()
         .find(|c| text(c, "/type") == Some(kind))
-        .map(|c| Condition {
+        .map(|c| StatusCondition {
             status: text(c, "/status").unwrap_or("Unknown").to_string(),
             reason: text(c, "/reason").unwrap_or_default().to_string(),
             message: text(c, "/message").unwrap_or_default().to_string(),
@@ -125,7 +124,7 @@ pub fn condition(owner: &Value, kind: &str) -> Option<Condition> {
 
 /// What the Gateway's controller wrote about the route for `parent`
 /// (`status.parents[]`), if it wrote anything.
-pub fn parent_status<'a>(route: &'a Value, parent: &ParentRef) -> Option<&'a Value> {
+pub(crate) fn parent_status<'a>(route: &'a Value, parent: &ParentRef) -> Option<&'a Value> {
     let ns = namespace(route);
     array(route, "/status/parents")
         .iter()
@@ -133,7 +132,7 @@ pub fn parent_status<'a>(route: &'a Value, parent: &ParentRef) -> Option<&'a Val
 }
 
 /// The route's backends (Services) over all rules, in order.
-pub fn backends(route: &Value) -> Vec<Backend> {
+pub(crate) fn backends(route: &Value) -> Vec<Backend> {
     array(route, "/spec/rules")
         .iter()
         .flat_map(|rule| array(rule, "/backendRefs"))
@@ -149,7 +148,7 @@ pub fn backends(route: &Value) -> Vec<Backend> {
 
 /// The backend Services the route names in another namespace, as
 /// `namespace/name` (each needs a ReferenceGrant there).
-pub fn foreign_backends(route: &Value) -> Vec<String> {
+pub(crate) fn foreign_backends(route: &Value) -> Vec<String> {
     let ns = namespace(route);
     array(route, "/spec/rules")
         .iter()
@@ -163,7 +162,7 @@ pub fn foreign_backends(route: &Value) -> Vec<String> {
 
 /// The Traefik Middlewares the route's rules apply as `ExtensionRef`
 /// filters (they live in the route's namespace).
-pub fn middlewares(route: &Value) -> Vec<MiddlewareRef> {
+pub(crate) fn middlewares(route: &Value) -> Vec<MiddlewareRef> {
     let ns = namespace(route);
     let mut out = Vec::new();
     for rule in array(route, "/spec/rules") {
@@ -187,21 +186,25 @@ pub fn middlewares(route: &Value) -> Vec<MiddlewareRef> {
 
 /// The listener of `gateway` that `parent` names (its `sectionName`), or
 /// the first listener whose hostname covers `host` when it names none.
-pub fn listener<'a>(gateway: &'a Value, parent: &ParentRef, host: &str) -> Option<&'a Value> {
+pub(crate) fn listener<'a>(
+    gateway: &'a Value,
+    parent: &ParentRef,
+    host: &str,
+) -> Option<&'a Value> {
     let listeners = array(gateway, "/spec/listeners");
     match &parent.section {
         Some(section) => listeners
             .iter()
             .find(|l| text(l, "/name") == Some(section.as_str())),
         None => listeners.iter().find(|l| match text(l, "/hostname") {
-            Some(pattern) => super::route::ingress_host_matches(pattern, host),
+            Some(pattern) => host_matches(pattern, host),
             None => true,
         }),
     }
 }
 
 /// The names of a Gateway's listeners.
-pub fn listener_names(gateway: &Value) -> Vec<String> {
+pub(crate) fn listener_names(gateway: &Value) -> Vec<String> {
     array(gateway, "/spec/listeners")
         .iter()
         .filter_map(|l| text(l, "/name"))
@@ -210,7 +213,7 @@ pub fn listener_names(gateway: &Value) -> Vec<String> {
 }
 
 /// What the controller wrote about the listener `name` of `gateway`.
-pub fn listener_status<'a>(gateway: &'a Value, name: &str) -> Option<&'a Value> {
+pub(crate) fn listener_status<'a>(gateway: &'a Value, name: &str) -> Option<&'a Value> {
     array(gateway, "/status/listeners")
         .iter()
         .find(|l| text(l, "/name") == Some(name))
@@ -218,7 +221,7 @@ pub fn listener_status<'a>(gateway: &'a Value, name: &str) -> Option<&'a Value> 
 
 /// The Secret a listener terminates TLS with, as (namespace, name): its
 /// first `certificateRef`, in the Gateway's namespace unless it says another.
-pub fn listener_secret(gateway: &Value, listener: &Value) -> Option<(String, String)> {
+pub(crate) fn listener_secret(gateway: &Value, listener: &Value) -> Option<(String, String)> {
     let first = array(listener, "/tls/certificateRefs").first()?;
     if text(first, "/kind").unwrap_or("Secret") != "Secret" {
         return None;
@@ -232,7 +235,7 @@ pub fn listener_secret(gateway: &Value, listener: &Value) -> Option<(String, Str
 
 /// Whether a ReferenceGrant lets Gateways of `from_namespace` use Secret
 /// `name` in the grant's namespace.
-pub fn grants_secret(grant: &Value, from_namespace: &str, name: &str) -> bool {
+pub(crate) fn grants_secret(grant: &Value, from_namespace: &str, name: &str) -> bool {
     let from = array(grant, "/spec/from").iter().any(|f| {
         text(f, "/group") == Some(GROUP)
             && text(f, "/kind") == Some("Gateway")
@@ -247,7 +250,7 @@ pub fn grants_secret(grant: &Value, from_namespace: &str, name: &str) -> bool {
 }
 
 /// The addresses the controller published for the Gateway.
-pub fn gateway_addresses(gateway: &Value) -> Vec<String> {
+pub(crate) fn gateway_addresses(gateway: &Value) -> Vec<String> {
     array(gateway, "/status/addresses")
         .iter()
         .filter_map(|a| text(a, "/value"))
@@ -257,62 +260,9 @@ pub fn gateway_addresses(gateway: &Value) -> Vec<String> {
 
 /// The Gateway's ExternalDNS target (either prefix; a trailing dot
 /// dropped): what ExternalDNS writes for the routes attached to it.
-pub fn gateway_target(gateway: &Value) -> Option<String> {
+pub(crate) fn gateway_target(gateway: &Value) -> Option<String> {
     ingress::externaldns_annotation(gateway, TARGET, None)
         .map(|t| t.trim_end_matches('.').to_string())
-}
-
-/// The route as one of the [`Route`]s to a host, in Traefik's words: the
-/// rule its router gets for `host` (`Host` and, per match, `PathPrefix`),
-/// its backends, its ExtensionRef middlewares. `None` when it does not
-/// serve `host`. TLS ends at the Gateway: `tls_secret` is `None` here,
-/// the listener's certificate is the Gateway's (see [`listener_secret`]).
-pub fn as_route(route: &Value, host: &str, path: &str) -> Option<Route> {
-    let served = hosts(route);
-    let covers = served.is_empty()
-        || served
-            .iter()
-            .any(|h| super::route::ingress_host_matches(h, host));
-    if !covers {
-        return None;
-    }
-    // A rule without matches matches every path (a `PathPrefix /`); a
-    // PathPrefix matches whole segments, as an Ingress's `Prefix`.
-    let (matcher, prefix) = array(route, "/spec/rules")
-        .iter()
-        .flat_map(|r| match array(r, "/matches") {
-            [] => vec![("Prefix", "/")],
-            matches => matches
-                .iter()
-                .map(|m| match text(m, "/path/type") {
-                    Some("Exact") => ("Exact", text(m, "/path/value").unwrap_or("/")),
-                    _ => ("Prefix", text(m, "/path/value").unwrap_or("/")),
-                })
-                .collect(),
-        })
-        .filter(|(matcher, p)| super::route::ingress_path_matches(p, matcher, path))
-        .max_by_key(|(_, p)| p.len())?;
-    let matcher = if matcher == "Exact" {
-        "Path"
-    } else {
-        "PathPrefix"
-    };
-    let rule = format!("Host(`{host}`) && {matcher}(`{prefix}`)");
-    Some(Route {
-        kind: KIND.to_string(),
-        namespace: namespace(route).to_string(),
-        name: text(route, "/metadata/name")
-            .unwrap_or_default()
-            .to_string(),
-        class: None,
-        priority: rule.len() as i64,
-        rule,
-        backends: backends(route),
-        tls_secret: None,
-        tls: true,
-        middlewares: middlewares(route),
-        object: route.clone(),
-    })
 }
 
 #[cfg(test)]
@@ -378,19 +328,25 @@ mod tests {
 
     #[test]
     fn the_route_in_traefiks_words() {
-        let r = as_route(&route(), "web.internal.example.com", "/x").expect("serves the host");
+        let r = crate::chain::route::http_route_of(&route(), "web.internal.example.com", "/x")
+            .expect("serves the host");
         assert_eq!(
             r.rule,
             "Host(`web.internal.example.com`) && PathPrefix(`/`)"
         );
         assert_eq!(r.kind, "HTTPRoute");
-        assert!(as_route(&route(), "other.example.com", "/").is_none());
+        assert!(crate::chain::route::http_route_of(&route(), "other.example.com", "/").is_none());
         // A path no rule matches is not served.
         let mut api_only = route();
         api_only["spec"]["rules"][0]["matches"] =
             json!([{"path": {"type": "PathPrefix", "value": "/api"}}]);
-        assert!(as_route(&api_only, "web.internal.example.com", "/").is_none());
-        let r = as_route(&api_only, "web.internal.example.com", "/api/v1").expect("/api");
+        assert!(
+            crate::chain::route::http_route_of(&api_only, "web.internal.example.com", "/")
+                .is_none()
+        );
+        let r =
+            crate::chain::route::http_route_of(&api_only, "web.internal.example.com", "/api/v1")
+                .expect("/api");
         assert_eq!(
             r.rule,
             "Host(`web.internal.example.com`) && PathPrefix(`/api`)"

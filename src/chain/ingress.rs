@@ -3,13 +3,13 @@
 //! Read by `--wait` (from the plan) and by the doctor (from the cluster).
 
 use super::names::{
-    EXTERNALDNS_PREFIXES, INGRESS_CLASS_ANNOTATION, MIDDLEWARES_ANNOTATION, TARGET, TTL,
+    EXTERNALDNS_PREFIXES, INGRESS_CLASS_ANNOTATION, MIDDLEWARES_ANNOTATION, TARGET,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A non-empty annotation of `object`.
-pub fn annotation<'a>(object: &'a Value, name: &str) -> Option<&'a str> {
+pub(crate) fn annotation<'a>(object: &'a Value, name: &str) -> Option<&'a str> {
     object
         .pointer("/metadata/annotations")
         .and_then(|m| m.get(name))
@@ -20,7 +20,7 @@ pub fn annotation<'a>(object: &'a Value, name: &str) -> Option<&'a str> {
 /// The ExternalDNS annotation `key` (`target`, `ttl`) under either prefix:
 /// the first whose value is `wanted`, else the first set (the current
 /// prefix before the alpha one).
-pub fn externaldns_annotation<'a>(
+pub(crate) fn externaldns_annotation<'a>(
     object: &'a Value,
     key: &str,
     wanted: Option<&str>,
@@ -37,18 +37,19 @@ pub fn externaldns_annotation<'a>(
 }
 
 /// The ExternalDNS target of an Ingress (either prefix; a trailing dot dropped).
-pub fn externaldns_target(object: &Value) -> Option<String> {
+pub(crate) fn externaldns_target(object: &Value) -> Option<String> {
     externaldns_annotation(object, TARGET, None).map(|t| t.trim_end_matches('.').to_string())
 }
 
 /// The ExternalDNS TTL of an Ingress (either prefix).
-pub fn externaldns_ttl(object: &Value) -> Option<&str> {
-    externaldns_annotation(object, TTL, None)
+#[cfg(test)]
+fn externaldns_ttl(object: &Value) -> Option<&str> {
+    externaldns_annotation(object, super::names::TTL, None)
 }
 
 /// The Ingress's class: `spec.ingressClassName`, else the older annotation
 /// `kubernetes.io/ingress.class`.
-pub fn class(ingress: &Value) -> Option<&str> {
+pub(crate) fn class(ingress: &Value) -> Option<&str> {
     ingress
         .pointer("/spec/ingressClassName")
         .and_then(Value::as_str)
@@ -57,7 +58,7 @@ pub fn class(ingress: &Value) -> Option<&str> {
 }
 
 /// The hosts of the Ingress's rules, in order.
-pub fn hosts(ingress: &Value) -> Vec<String> {
+pub(crate) fn hosts(ingress: &Value) -> Vec<String> {
     rules(ingress)
         .iter()
         .filter_map(|r| r.get("host").and_then(Value::as_str))
@@ -79,7 +80,7 @@ fn list(object: &Value, pointer: &str) -> Vec<Value> {
 
 /// The router middlewares the Ingress names (Traefik's annotation,
 /// comma-separated), in order.
-pub fn middlewares(ingress: &Value) -> Vec<String> {
+pub(crate) fn middlewares(ingress: &Value) -> Vec<String> {
     annotation(ingress, MIDDLEWARES_ANNOTATION)
         .map(|refs| {
             refs.split(',')
@@ -93,13 +94,13 @@ pub fn middlewares(ingress: &Value) -> Vec<String> {
 
 /// Whether the Ingress names a router middleware: the mark of an internal
 /// service (its middleware admits only the internal networks).
-pub fn names_middlewares(ingress: &Value) -> bool {
+pub(crate) fn names_middlewares(ingress: &Value) -> bool {
     annotation(ingress, MIDDLEWARES_ANNOTATION).is_some()
 }
 
 /// The TLS Secret serving `host`: the `spec.tls` entry listing it (or
 /// listing no hosts).
-pub fn tls_secret_for(ingress: &Value, host: &str) -> Option<String> {
+pub(crate) fn tls_secret_for(ingress: &Value, host: &str) -> Option<String> {
     list(ingress, "/spec/tls")
         .iter()
         .find(|t| {
@@ -113,7 +114,7 @@ pub fn tls_secret_for(ingress: &Value, host: &str) -> Option<String> {
 }
 
 /// The first TLS Secret the Ingress names.
-pub fn first_tls_secret(ingress: &Value) -> Option<String> {
+pub(crate) fn first_tls_secret(ingress: &Value) -> Option<String> {
     ingress
         .pointer("/spec/tls/0/secretName")
         .and_then(Value::as_str)
@@ -123,7 +124,7 @@ pub fn first_tls_secret(ingress: &Value) -> Option<String> {
 /// How a backend names its Service's port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum PortRef {
+pub(crate) enum PortRef {
     /// By number.
     Number(i64),
     /// By name.
@@ -132,7 +133,7 @@ pub enum PortRef {
 
 impl PortRef {
     /// The port a backend's `port` map names (`number`, else `name`).
-    pub fn from_value(port: Option<&Value>) -> Option<PortRef> {
+    pub(crate) fn from_value(port: Option<&Value>) -> Option<PortRef> {
         let port = port?;
         if let Some(n) = port.get("number").and_then(Value::as_i64) {
             return Some(PortRef::Number(n));
@@ -154,16 +155,16 @@ impl std::fmt::Display for PortRef {
 
 /// A backend Service a route sends requests to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Backend {
+pub(crate) struct Backend {
     /// The Service's name (in the route's namespace).
-    pub service: String,
+    pub(crate) service: String,
     /// Its port.
-    pub port: PortRef,
+    pub(crate) port: PortRef,
 }
 
 impl Backend {
     /// The backend of an Ingress path (`backend.service`), if it names one.
-    pub fn of_path(path: &Value) -> Option<Backend> {
+    pub(crate) fn of_path(path: &Value) -> Option<Backend> {
         let service = path.pointer("/backend/service")?;
         Some(Backend {
             service: service.get("name")?.as_str()?.to_string(),
@@ -173,10 +174,64 @@ impl Backend {
 }
 
 /// The backend of the Ingress's first rule's first path.
-pub fn first_backend(ingress: &Value) -> Option<Backend> {
+pub(crate) fn first_backend(ingress: &Value) -> Option<Backend> {
     ingress
         .pointer("/spec/rules/0/http/paths/0")
         .and_then(Backend::of_path)
+}
+
+/// A route's reference to a Traefik Middleware.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum MiddlewareRef {
+    /// A namespace and a name (IngressRoute, chain).
+    Named {
+        /// The namespace.
+        namespace: String,
+        /// The name.
+        name: String,
+    },
+    /// An Ingress annotation's `<namespace>-<name>@<provider>`, which only
+    /// the Middlewares that exist can split.
+    Joined(String),
+}
+
+impl std::fmt::Display for MiddlewareRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MiddlewareRef::Named { namespace, name } => write!(f, "{namespace}/{name}"),
+            MiddlewareRef::Joined(text) => write!(f, "{text}"),
+        }
+    }
+}
+
+/// Whether an Ingress host (`*.example.com`: exactly one label) covers `host`.
+pub(crate) fn host_matches(pattern: &str, host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    match pattern.strip_prefix("*.") {
+        Some(parent) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest.eq_ignore_ascii_case(parent)),
+        None => pattern.eq_ignore_ascii_case(host),
+    }
+}
+
+/// Whether an Ingress path of `path_type` covers `path`: `Exact`, or a
+/// prefix of whole segments (`Prefix`; Traefik reads
+/// `ImplementationSpecific` as a plain prefix).
+pub(crate) fn path_matches(pattern: &str, path_type: &str, path: &str) -> bool {
+    match path_type {
+        "Exact" => pattern == path,
+        "Prefix" => {
+            let pattern = pattern.trim_end_matches('/');
+            pattern.is_empty()
+                || path == pattern
+                || path
+                    .strip_prefix(pattern)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        }
+        _ => path.starts_with(pattern),
+    }
 }
 
 #[cfg(test)]

@@ -7,15 +7,15 @@
 //! written here holds the same for all of them. Reading the cluster is left
 //! to the callers; everything here is a pure function of the objects read.
 
-pub mod answer;
-pub mod check;
-pub mod checks;
-pub mod httproute;
-pub mod ingress;
-pub mod names;
-pub mod route;
-pub mod rule;
-pub mod subject;
+pub(crate) mod answer;
+pub(crate) mod check;
+pub(crate) mod checks;
+pub(crate) mod httproute;
+pub(crate) mod ingress;
+pub(crate) mod names;
+pub(crate) mod route;
+pub(crate) mod rule;
+pub(crate) mod subject;
 
 use serde_json::Value;
 

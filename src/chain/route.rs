@@ -6,7 +6,8 @@
 //! the length of its rule, the rule an Ingress path becomes
 //! (`Host(`h`) && PathPrefix(`/p`)`) or an IngressRoute's `match`.
 
-use super::ingress::{self, Backend, PortRef};
+use super::httproute::{self, KIND as HTTP_ROUTE};
+use super::ingress::{self, host_matches, path_matches, Backend, MiddlewareRef, PortRef};
 use super::names::CRD_PROVIDER;
 use super::rule::Rule;
 use super::{array, text};
@@ -15,58 +16,33 @@ use serde_json::Value;
 
 /// What serves a host and path.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Route {
+pub(crate) struct Route {
     /// `Ingress`, `IngressRoute` or `HTTPRoute`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Its namespace.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
     /// The Ingress's class (field or annotation); `None` for an IngressRoute.
-    pub class: Option<String>,
+    pub(crate) class: Option<String>,
     /// The rule, in Traefik's words.
-    pub rule: String,
+    pub(crate) rule: String,
     /// Traefik's priority: the route's own, else the length of its rule.
-    pub priority: i64,
+    pub(crate) priority: i64,
     /// Where requests go.
-    pub backends: Vec<Backend>,
+    pub(crate) backends: Vec<Backend>,
     /// The TLS Secret it names; `None` with `tls` set: Traefik's default
     /// certificate (or its ACME resolver).
-    pub tls_secret: Option<String>,
+    pub(crate) tls_secret: Option<String>,
     /// Whether it serves TLS at all (an Ingress with `spec.tls` or on
     /// Traefik's websecure entry point; an IngressRoute with `spec.tls`).
-    pub tls: bool,
+    pub(crate) tls: bool,
     /// The middlewares it names, in order, as `namespace/name` where the
     /// reference says which (an Ingress's `<namespace>-<name>@kubernetescrd`
     /// is resolved against the Middlewares that exist, see [`middleware_names`]).
-    pub middlewares: Vec<MiddlewareRef>,
+    pub(crate) middlewares: Vec<MiddlewareRef>,
     /// The object itself.
-    pub object: Value,
-}
-
-/// A route's reference to a Traefik Middleware.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum MiddlewareRef {
-    /// A namespace and a name (IngressRoute, chain).
-    Named {
-        /// The namespace.
-        namespace: String,
-        /// The name.
-        name: String,
-    },
-    /// An Ingress annotation's `<namespace>-<name>@<provider>`, which only
-    /// the Middlewares that exist can split.
-    Joined(String),
-}
-
-impl std::fmt::Display for MiddlewareRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            MiddlewareRef::Named { namespace, name } => write!(f, "{namespace}/{name}"),
-            MiddlewareRef::Joined(text) => write!(f, "{text}"),
-        }
-    }
+    pub(crate) object: Value,
 }
 
 /// The routes `ingresses`, `ingress_routes` and `http_routes` (Gateway
@@ -74,7 +50,7 @@ impl std::fmt::Display for MiddlewareRef {
 /// `path`, the one Traefik picks first (highest priority; on a tie, the
 /// longer rule). An IngressRoute whose rule cannot be read is left out,
 /// with the reason in `unreadable`.
-pub fn find(
+pub(crate) fn find(
     host: &str,
     path: &str,
     ingresses: &[Value],
@@ -89,7 +65,7 @@ pub fn find(
     found.extend(
         http_routes
             .iter()
-            .filter_map(|r| super::httproute::as_route(r, host, path)),
+            .filter_map(|r| http_route_of(r, host, path)),
     );
     for ir in ingress_routes {
         for (route, problem) in ingress_route_routes(ir, host, path) {
@@ -105,11 +81,11 @@ pub fn find(
 
 /// A host a route serves and a path to ask it at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Address {
+pub(crate) struct Address {
     /// The host.
-    pub host: String,
+    pub(crate) host: String,
     /// The path: the first the route names for that host, else `/`.
-    pub path: String,
+    pub(crate) path: String,
 }
 
 /// The hosts a route object serves, each once, in order: an Ingress's
@@ -117,7 +93,7 @@ pub struct Address {
 /// matchers), an HTTPRoute's `hostnames`. Wildcard hosts and host
 /// patterns are left out: no one request checks them. An IngressRoute
 /// rule that cannot be read adds nothing (`doctor::routes` names it).
-pub fn addresses(object: &Value) -> Vec<Address> {
+pub(crate) fn addresses(object: &Value) -> Vec<Address> {
     let mut found: Vec<Address> = Vec::new();
     let mut add = |host: &str, path: Option<&str>| {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
@@ -151,7 +127,7 @@ pub fn addresses(object: &Value) -> Vec<Address> {
         }
         "HTTPRoute" => {
             let path = text(object, "/spec/rules/0/matches/0/path/value");
-            for host in super::httproute::hosts(object) {
+            for host in httproute::hosts(object) {
                 add(&host, path);
             }
         }
@@ -160,33 +136,54 @@ pub fn addresses(object: &Value) -> Vec<Address> {
     found
 }
 
-/// Whether an Ingress host (`*.example.com`: exactly one label) covers `host`.
-pub fn ingress_host_matches(pattern: &str, host: &str) -> bool {
-    let host = host.trim_end_matches('.');
-    match pattern.strip_prefix("*.") {
-        Some(parent) => host
-            .split_once('.')
-            .is_some_and(|(label, rest)| !label.is_empty() && rest.eq_ignore_ascii_case(parent)),
-        None => pattern.eq_ignore_ascii_case(host),
+/// The route as one of the [`Route`]s to a host, in Traefik's words: the
+/// rule its router gets for `host` (`Host` and, per match, `PathPrefix`),
+/// its backends, its ExtensionRef middlewares. `None` when it does not
+/// serve `host`. TLS ends at the Gateway: `tls_secret` is `None` here,
+/// the listener's certificate is the Gateway's (see [`httproute::listener_secret`]).
+pub(super) fn http_route_of(route: &Value, host: &str, path: &str) -> Option<Route> {
+    let served = httproute::hosts(route);
+    let covers = served.is_empty() || served.iter().any(|h| host_matches(h, host));
+    if !covers {
+        return None;
     }
-}
-
-/// Whether an Ingress path of `path_type` covers `path`: `Exact`, or a
-/// prefix of whole segments (`Prefix`; Traefik reads
-/// `ImplementationSpecific` as a plain prefix).
-pub fn ingress_path_matches(pattern: &str, path_type: &str, path: &str) -> bool {
-    match path_type {
-        "Exact" => pattern == path,
-        "Prefix" => {
-            let pattern = pattern.trim_end_matches('/');
-            pattern.is_empty()
-                || path == pattern
-                || path
-                    .strip_prefix(pattern)
-                    .is_some_and(|rest| rest.starts_with('/'))
-        }
-        _ => path.starts_with(pattern),
-    }
+    // A rule without matches matches every path (a `PathPrefix /`); a
+    // PathPrefix matches whole segments, as an Ingress's `Prefix`.
+    let (matcher, prefix) = super::array(route, "/spec/rules")
+        .iter()
+        .flat_map(|r| match array(r, "/matches") {
+            [] => vec![("Prefix", "/")],
+            matches => matches
+                .iter()
+                .map(|m| match text(m, "/path/type") {
+                    Some("Exact") => ("Exact", text(m, "/path/value").unwrap_or("/")),
+                    _ => ("Prefix", text(m, "/path/value").unwrap_or("/")),
+                })
+                .collect(),
+        })
+        .filter(|(matcher, p)| path_matches(p, matcher, path))
+        .max_by_key(|(_, p)| p.len())?;
+    let matcher = if matcher == "Exact" {
+        "Path"
+    } else {
+        "PathPrefix"
+    };
+    let rule = format!("Host(`{host}`) && {matcher}(`{prefix}`)");
+    Some(Route {
+        kind: HTTP_ROUTE.to_string(),
+        namespace: httproute::namespace(route).to_string(),
+        name: super::text(route, "/metadata/name")
+            .unwrap_or_default()
+            .to_string(),
+        class: None,
+        priority: rule.len() as i64,
+        rule,
+        backends: httproute::backends(route),
+        tls_secret: None,
+        tls: true,
+        middlewares: httproute::middlewares(route),
+        object: route.clone(),
+    })
 }
 
 /// The routes an Ingress has for `host` and `path` (one per matching path).
@@ -204,7 +201,7 @@ fn ingress_routes_of(ing: &Value, host: &str, path: &str) -> Vec<Route> {
             .is_some_and(|e| e.split(',').any(|e| e.trim() == "websecure"));
     for rule in array(ing, "/spec/rules") {
         let rule_host = rule.get("host").and_then(Value::as_str);
-        if rule_host.is_some_and(|h| !ingress_host_matches(h, host)) {
+        if rule_host.is_some_and(|h| !host_matches(h, host)) {
             continue;
         }
         for p in array(rule, "/http/paths") {
@@ -213,7 +210,7 @@ fn ingress_routes_of(ing: &Value, host: &str, path: &str) -> Vec<Route> {
                 .get("pathType")
                 .and_then(Value::as_str)
                 .unwrap_or("Prefix");
-            if !ingress_path_matches(pattern, path_type, path) {
+            if !path_matches(pattern, path_type, path) {
                 continue;
             }
             let matcher = if path_type == "Exact" {
@@ -332,7 +329,10 @@ fn ingress_route_routes(
 /// Ingress's `<namespace>-<name>@kubernetescrd` against `middlewares` (all
 /// that exist); a reference to another provider, or to none that exists,
 /// stays as written.
-pub fn middleware_names(refs: &[MiddlewareRef], middlewares: &[Value]) -> Vec<MiddlewareRef> {
+pub(crate) fn middleware_names(
+    refs: &[MiddlewareRef],
+    middlewares: &[Value],
+) -> Vec<MiddlewareRef> {
     refs.iter()
         .map(|r| match r {
             MiddlewareRef::Named { .. } => r.clone(),
@@ -385,19 +385,15 @@ mod tests {
 
     #[test]
     fn ingress_hosts_and_paths() {
-        assert!(ingress_host_matches("*.example.com", "git.example.com"));
-        assert!(!ingress_host_matches("*.example.com", "a.git.example.com"));
-        assert!(!ingress_host_matches("*.example.com", "example.com"));
-        assert!(ingress_path_matches("/api", "Prefix", "/api/v1"));
-        assert!(ingress_path_matches("/api/", "Prefix", "/api"));
-        assert!(!ingress_path_matches("/api", "Prefix", "/apis"));
-        assert!(ingress_path_matches("/", "Prefix", "/anything"));
-        assert!(!ingress_path_matches("/a", "Exact", "/a/"));
-        assert!(ingress_path_matches(
-            "/api",
-            "ImplementationSpecific",
-            "/apis"
-        ));
+        assert!(host_matches("*.example.com", "git.example.com"));
+        assert!(!host_matches("*.example.com", "a.git.example.com"));
+        assert!(!host_matches("*.example.com", "example.com"));
+        assert!(path_matches("/api", "Prefix", "/api/v1"));
+        assert!(path_matches("/api/", "Prefix", "/api"));
+        assert!(!path_matches("/api", "Prefix", "/apis"));
+        assert!(path_matches("/", "Prefix", "/anything"));
+        assert!(!path_matches("/a", "Exact", "/a/"));
+        assert!(path_matches("/api", "ImplementationSpecific", "/apis"));
     }
 
     #[test]

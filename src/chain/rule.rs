@@ -12,7 +12,7 @@ use regex::Regex;
 
 /// Why a rule cannot be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RuleError {
+pub(crate) enum RuleError {
     /// The text stops or goes on where it should not.
     #[error("cannot read the rule {rule:?} at character {at}: {expected}")]
     Syntax {
@@ -37,7 +37,7 @@ pub enum RuleError {
 
 /// A rule, read.
 #[derive(Debug, Clone)]
-pub enum Rule {
+pub(crate) enum Rule {
     /// `Host(...)`: one of these hosts (case-insensitive).
     Host(Vec<String>),
     /// `HostRegexp(...)`: a host one of these matches.
@@ -49,7 +49,7 @@ pub enum Rule {
     /// `PathRegexp(...)`: a path one of these matches.
     PathRegexp(Vec<Regex>),
     /// A matcher on what else a request carries: cannot be decided here.
-    Other(String),
+    Other,
     /// Both.
     And(Box<Rule>, Box<Rule>),
     /// Either.
@@ -60,7 +60,7 @@ pub enum Rule {
 
 impl Rule {
     /// Reads a rule.
-    pub fn parse(text: &str) -> Result<Rule, RuleError> {
+    pub(crate) fn parse(text: &str) -> Result<Rule, RuleError> {
         let mut parser = Parser {
             text,
             chars: text.char_indices().collect(),
@@ -76,7 +76,7 @@ impl Rule {
 
     /// Whether a request to `host` and `path` matches: `Some(true)` or
     /// `Some(false)`, or `None` when it depends on what else it carries.
-    pub fn decide(&self, host: &str, path: &str) -> Option<bool> {
+    pub(crate) fn decide(&self, host: &str, path: &str) -> Option<bool> {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         match self {
             Rule::Host(hosts) => Some(hosts.iter().any(|h| h.eq_ignore_ascii_case(&host))),
@@ -86,7 +86,7 @@ impl Rule {
                 Some(prefixes.iter().any(|p| path.starts_with(p.as_str())))
             }
             Rule::PathRegexp(res) => Some(res.iter().any(|r| r.is_match(path))),
-            Rule::Other(_) => None,
+            Rule::Other => None,
             Rule::And(a, b) => match (a.decide(&host, path), b.decide(&host, path)) {
                 (Some(false), _) | (_, Some(false)) => Some(false),
                 (Some(true), Some(true)) => Some(true),
@@ -104,7 +104,7 @@ impl Rule {
     /// The hosts the rule names in its `Host(...)` matchers (outside a
     /// `!`), in order, and the first path it names (`Path`, `PathPrefix`),
     /// for asking it: what `doctor --instance` checks of an IngressRoute.
-    pub fn hosts_and_path(&self) -> (Vec<String>, Option<String>) {
+    pub(crate) fn hosts_and_path(&self) -> (Vec<String>, Option<String>) {
         match self {
             Rule::Host(hosts) => (hosts.clone(), None),
             Rule::Path(paths) | Rule::PathPrefix(paths) => (Vec::new(), paths.first().cloned()),
@@ -114,7 +114,7 @@ impl Rule {
                 hosts.extend(more);
                 (hosts, path.or(other))
             }
-            Rule::HostRegexp(_) | Rule::PathRegexp(_) | Rule::Other(_) | Rule::Not(_) => {
+            Rule::HostRegexp(_) | Rule::PathRegexp(_) | Rule::Other | Rule::Not(_) => {
                 (Vec::new(), None)
             }
         }
@@ -122,7 +122,7 @@ impl Rule {
 
     /// Whether a request to `host` and `path` may match (a matcher that
     /// cannot be decided here counts as matching).
-    pub fn may_match(&self, host: &str, path: &str) -> bool {
+    pub(crate) fn may_match(&self, host: &str, path: &str) -> bool {
         self.decide(host, path) != Some(false)
     }
 }
@@ -243,7 +243,7 @@ impl Parser<'_> {
             "Path" => Rule::Path(args),
             "PathPrefix" => Rule::PathPrefix(args),
             "PathRegexp" => Rule::PathRegexp(regexes(&args, false)?),
-            _ => Rule::Other(name),
+            _ => Rule::Other,
         })
     }
 

@@ -10,49 +10,49 @@ use serde_json::Value;
 /// not name are the script's own.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
-pub struct Subject {
+pub(crate) struct Subject {
     /// `--name`.
-    pub name: String,
+    pub(crate) name: String,
     /// `--namespace` (default: the name).
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// `--visibility`: `public`, `internal`, or decided from the Ingress.
-    pub visibility: Option<String>,
+    pub(crate) visibility: Option<String>,
     /// `cloud.domain`.
-    pub domain: Option<String>,
+    pub(crate) domain: Option<String>,
     /// `cloud.internalDomain`.
-    pub internal_domain: Option<String>,
+    pub(crate) internal_domain: Option<String>,
     /// `cluster.loadBalancerIp`.
-    pub load_balancer_ip: Option<String>,
+    pub(crate) load_balancer_ip: Option<String>,
     /// `cluster.internalSourceRanges`.
-    pub source_ranges: Option<Vec<String>>,
+    pub(crate) source_ranges: Option<Vec<String>>,
     /// `ingress.className`.
-    pub ingress_class: Option<String>,
+    pub(crate) ingress_class: Option<String>,
     /// `tls.sourceNamespace`.
-    pub tls_namespace: Option<String>,
+    pub(crate) tls_namespace: Option<String>,
     /// `--days`: fail at this many days left or fewer.
-    pub days: i64,
+    pub(crate) days: i64,
     /// `ingress.httpsPort`.
-    pub https_port: i64,
+    pub(crate) https_port: i64,
     /// Decided: the service is internal.
-    pub internal: bool,
+    pub(crate) internal: bool,
     /// Decided: the host the Ingress should serve.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Decided: the ExternalDNS target it should carry (the domain, or for
     /// an internal service `cluster.loadBalancerIp`).
-    pub target: Option<String>,
+    pub(crate) target: Option<String>,
     /// `doctor --host`: the kind of the route that serves the host
     /// (`Ingress`, `IngressRoute`). `None`: wildrun's own service
     /// (`--name`), whose fixes name the bundled recipes.
-    pub route_kind: Option<String>,
+    pub(crate) route_kind: Option<String>,
     /// The path asked for (default `/`).
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// The pods behind it, as a label selector (default `app=<name>`).
-    pub pods: Option<String>,
+    pub(crate) pods: Option<String>,
 }
 
 /// Why a subject cannot be decided.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SubjectError {
+pub(crate) enum SubjectError {
     /// `--visibility` is neither public nor internal.
     #[error("--visibility must be public or internal, not \"{0}\"")]
     Visibility(String),
@@ -63,19 +63,19 @@ pub enum SubjectError {
 
 /// What [`Subject::decide`] adds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Decided {
+pub(crate) struct Decided {
     /// Internal or public.
-    pub internal: bool,
+    pub(crate) internal: bool,
     /// The host the Ingress should serve (none without an Ingress).
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// The ExternalDNS target it should carry.
-    pub target: Option<String>,
+    pub(crate) target: Option<String>,
 }
 
 impl Subject {
     /// Internal or public, host and target: `--visibility` when given, else
     /// internal when the Ingress names a router middleware.
-    pub fn decide(&self, ingress: Option<&Value>) -> Result<Decided, SubjectError> {
+    pub(crate) fn decide(&self, ingress: Option<&Value>) -> Result<Decided, SubjectError> {
         let internal = match self.visibility.as_deref() {
             None => ingress.is_some_and(ingress::names_middlewares),
             Some("public") => false,
@@ -115,40 +115,40 @@ impl Subject {
     }
 
     /// `cluster.internalSourceRanges`, or none.
-    pub fn ranges(&self) -> &[String] {
+    pub(crate) fn ranges(&self) -> &[String] {
         self.source_ranges.as_deref().unwrap_or_default()
     }
 
     /// The decided host, or `""` before there is one.
-    pub fn host(&self) -> &str {
+    pub(crate) fn host(&self) -> &str {
         self.host.as_deref().unwrap_or_default()
     }
 
     /// The path asked for.
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.path.as_deref().unwrap_or("/")
     }
 
     /// The pods behind the service, as a label selector.
-    pub fn pods(&self) -> String {
+    pub(crate) fn pods(&self) -> String {
         self.pods
             .clone()
             .unwrap_or_else(|| format!("app={}", self.name))
     }
 
     /// Whether this is wildrun's own service, deployed by a bundled recipe.
-    pub fn by_recipe(&self) -> bool {
+    pub(crate) fn by_recipe(&self) -> bool {
         self.route_kind.is_none()
     }
 
     /// The kind of object that routes to it (`Ingress` unless `--host` found another).
-    pub fn route_kind(&self) -> &str {
+    pub(crate) fn route_kind(&self) -> &str {
         self.route_kind.as_deref().unwrap_or("Ingress")
     }
 
     /// What the allowlist admits, in words: the configuration key for
     /// wildrun's own service, the allowlist's field for a route found by host.
-    pub fn ranges_name(&self) -> &'static str {
+    pub(crate) fn ranges_name(&self) -> &'static str {
         if self.by_recipe() {
             "cluster.internalSourceRanges"
         } else {
@@ -157,7 +157,7 @@ impl Subject {
     }
 
     /// The decided target, or `""`.
-    pub fn target(&self) -> &str {
+    pub(crate) fn target(&self) -> &str {
         self.target.as_deref().unwrap_or_default()
     }
 }

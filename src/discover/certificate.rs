@@ -12,25 +12,25 @@ use serde_json::Value;
 
 /// One wildcard Certificate of the layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WildcardCertificate {
+pub(crate) struct WildcardCertificate {
     /// Where it is and who made it.
     #[serde(flatten)]
-    pub id: Identity,
+    pub(crate) id: Identity,
     /// `public` or `internal`.
-    pub role: String,
+    pub(crate) role: String,
     /// The domain its wildcard covers (`cloud.example.test` for
     /// `*.cloud.example.test`).
-    pub domain: String,
+    pub(crate) domain: String,
     /// `spec.dnsNames`.
-    pub dns_names: Vec<String>,
+    pub(crate) dns_names: Vec<String>,
     /// `spec.secretName`: the Secret cert-manager writes.
-    pub secret: String,
+    pub(crate) secret: String,
     /// `spec.issuerRef.name`.
-    pub issuer: String,
+    pub(crate) issuer: String,
     /// `spec.issuerRef.kind` (`Issuer` when not set, as cert-manager reads it).
-    pub issuer_kind: String,
+    pub(crate) issuer_kind: String,
     /// Its `Ready` condition, when it has one.
-    pub ready: Option<bool>,
+    pub(crate) ready: Option<bool>,
 }
 
 /// The domain a wildcard name covers: `a.b` for `*.a.b`.
@@ -42,7 +42,7 @@ fn wildcard_base(name: &str) -> Option<String> {
 impl WildcardCertificate {
     /// Reads a listed Certificate: `None` unless it is a wildcard of the
     /// public or the internal domain.
-    pub fn read(object: &Value, wanted: &Wanted) -> Option<WildcardCertificate> {
+    pub(crate) fn read(object: &Value, wanted: &Wanted) -> Option<WildcardCertificate> {
         let dns_names = string_list(object.pointer("/spec/dnsNames"));
         let domain = wanted.domain.trim_end_matches('.').to_ascii_lowercase();
         let bases: Vec<String> = dns_names.iter().filter_map(|n| wildcard_base(n)).collect();

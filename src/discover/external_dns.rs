@@ -16,58 +16,58 @@ use serde_json::Value;
 
 /// One ExternalDNS Deployment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ExternalDns {
+pub(crate) struct ExternalDns {
     /// Where it is and who made it.
     #[serde(flatten)]
-    pub id: Identity,
+    pub(crate) id: Identity,
     /// The name of its ExternalDNS container.
-    pub container: String,
+    pub(crate) container: String,
     /// The container's image.
-    pub image: String,
+    pub(crate) image: String,
     /// The release its image tag names (`0.13.4`), if it names one.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// `--provider`.
-    pub provider: Option<String>,
+    pub(crate) provider: Option<String>,
     /// `--domain-filter`s.
-    pub domain_filters: Vec<String>,
+    pub(crate) domain_filters: Vec<String>,
     /// `--exclude-domains`.
-    pub exclude_domains: Vec<String>,
+    pub(crate) exclude_domains: Vec<String>,
     /// `--rfc2136-zone`s.
-    pub rfc2136_zones: Vec<String>,
+    pub(crate) rfc2136_zones: Vec<String>,
     /// `--txt-owner-id`, or the default `default`.
-    pub owner_id: String,
+    pub(crate) owner_id: String,
     /// `--source`s.
-    pub sources: Vec<String>,
+    pub(crate) sources: Vec<String>,
     /// The annotation prefix it reads.
-    pub annotation_prefix: String,
+    pub(crate) annotation_prefix: String,
     /// Why that prefix (its argument, or its release's default).
-    pub prefix_reason: String,
+    pub(crate) prefix_reason: String,
     /// Its release knows `--annotation-prefix` (v0.20.0 and later; `false`
     /// for an image without a version, where writing it is not safe).
-    pub knows_annotation_prefix: bool,
+    pub(crate) knows_annotation_prefix: bool,
     /// `--policy`, or its release's default (`sync` before v0.22.0; empty
     /// from v0.22.0 on, where the flag is required).
-    pub policy: String,
+    pub(crate) policy: String,
     /// `--registry`, or the default `txt`.
-    pub registry: String,
+    pub(crate) registry: String,
     /// `spec.template.spec.serviceAccountName`.
-    pub service_account: Option<String>,
+    pub(crate) service_account: Option<String>,
     /// `spec.selector.matchLabels`.
-    pub selector: Value,
+    pub(crate) selector: Value,
     /// The labels of its pod template.
-    pub pod_labels: Value,
+    pub(crate) pod_labels: Value,
     /// The container's `command`.
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
     /// The container's `args`.
-    pub args: Vec<String>,
+    pub(crate) args: Vec<String>,
     /// It writes records of the public domain.
-    pub writes_domain: bool,
+    pub(crate) writes_domain: bool,
     /// It writes records of the internal domain (when that is given).
-    pub writes_internal_domain: bool,
+    pub(crate) writes_internal_domain: bool,
 }
 
 /// Whether `name` is `zone` or lies below it.
-pub fn within(name: &str, zone: &str) -> bool {
+pub(crate) fn within(name: &str, zone: &str) -> bool {
     let (name, zone) = (name.trim_end_matches('.'), zone.trim_end_matches('.'));
     !zone.is_empty()
         && (name.eq_ignore_ascii_case(zone)
@@ -79,7 +79,7 @@ pub fn within(name: &str, zone: &str) -> bool {
 impl ExternalDns {
     /// Reads a listed Deployment: `None` unless one of its containers runs
     /// ExternalDNS's image.
-    pub fn read(object: &Value, wanted: &Wanted) -> Option<ExternalDns> {
+    pub(crate) fn read(object: &Value, wanted: &Wanted) -> Option<ExternalDns> {
         let container = containers(object)
             .iter()
             .find(|c| edns::is_external_dns_image(image(c)))?;
@@ -148,7 +148,7 @@ impl ExternalDns {
     /// which updates only the zones it is given. One limited to a zone
     /// below the domain (`internal.<domain>`) writes that zone only, not
     /// the domain's records.
-    pub fn writes(&self, domain: &str) -> bool {
+    pub(crate) fn writes(&self, domain: &str) -> bool {
         if domain.is_empty() || self.exclude_domains.iter().any(|e| within(domain, e)) {
             return false;
         }

@@ -9,33 +9,33 @@ use serde_json::Value;
 
 /// One ClusterIssuer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Issuer {
+pub(crate) struct Issuer {
     /// Its name and who made it.
     #[serde(flatten)]
-    pub id: Identity,
+    pub(crate) id: Identity,
     /// `acme`, `ca`, `selfSigned`, `vault`, `venafi` or the key its spec has.
     #[serde(rename = "type")]
-    pub issuer_type: String,
+    pub(crate) issuer_type: String,
     /// ACME: the directory URL.
-    pub server: Option<String>,
+    pub(crate) server: Option<String>,
     /// ACME: the account's e-mail.
-    pub email: Option<String>,
+    pub(crate) email: Option<String>,
     /// ACME: the Secret holding the account's private key.
-    pub account_key: Option<String>,
+    pub(crate) account_key: Option<String>,
     /// ACME: each solver in words (`dns01 cloudflare`, `http01 ingress`).
-    pub solvers: Vec<String>,
+    pub(crate) solvers: Vec<String>,
     /// ACME: the solvers as they are (`spec.acme.solvers`), kept when
     /// wildrun adopts the issuer.
-    pub acme_solvers: Value,
+    pub(crate) acme_solvers: Value,
     /// CA: the Secret holding the CA.
-    pub ca_secret: Option<String>,
+    pub(crate) ca_secret: Option<String>,
     /// Its `Ready` condition, when it has one.
-    pub ready: Option<bool>,
+    pub(crate) ready: Option<bool>,
 }
 
 impl Issuer {
     /// Reads a listed ClusterIssuer.
-    pub fn read(object: &Value) -> Issuer {
+    pub(crate) fn read(object: &Value) -> Issuer {
         let spec = object.get("spec").and_then(Value::as_object);
         let issuer_type = spec
             .and_then(|s| {

@@ -20,11 +20,11 @@
 //! parts, without a cluster (unit-tested). Each part says who made it
 //! ([`Identity`]): wildrun, wildrun by adoption, or another tool.
 
-pub mod certificate;
-pub mod external_dns;
-pub mod issuer;
-pub mod pool;
-pub mod traefik;
+pub(crate) mod certificate;
+pub(crate) mod external_dns;
+pub(crate) mod issuer;
+pub(crate) mod pool;
+pub(crate) mod traefik;
 
 use crate::kube::cluster::Cluster;
 use crate::kube::owner::Owner;
@@ -35,7 +35,7 @@ use std::net::IpAddr;
 
 /// Why the layer could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum DiscoverError {
+pub(crate) enum DiscoverError {
     /// Listing a kind failed (permission, connection).
     #[error("reading the layer the cluster already runs: {0}; wildrun reads it before writing so that it never duplicates a part (the user needs list on it in all namespaces)")]
     List(#[source] KubeError),
@@ -46,41 +46,41 @@ pub enum DiscoverError {
 
 /// What the configuration says the layer serves, as far as it is given.
 #[derive(Debug, Clone, Default)]
-pub struct Wanted {
+pub(crate) struct Wanted {
     /// `cloud.domain`.
-    pub domain: String,
+    pub(crate) domain: String,
     /// `cloud.internalDomain`, when given.
-    pub internal_domain: Option<String>,
+    pub(crate) internal_domain: Option<String>,
     /// `cluster.loadBalancerIp`, when given.
-    pub load_balancer_ip: Option<IpAddr>,
+    pub(crate) load_balancer_ip: Option<IpAddr>,
     /// `cluster.addressPool`, when given.
-    pub address_pool: Vec<String>,
+    pub(crate) address_pool: Vec<String>,
     /// `ingress.traefikService` (`namespace/name`), when given: read as
     /// Traefik's Service even when no Traefik workload's pods are found.
-    pub traefik_service: Option<String>,
+    pub(crate) traefik_service: Option<String>,
 }
 
 /// Who made one object of the layer, and where it is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// Its namespace (none for cluster-scoped kinds).
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
     /// wildrun manages it (it made it, or adopted it).
-    pub ours: bool,
+    pub(crate) ours: bool,
     /// wildrun adopted it: another tool made it.
-    pub adopted: bool,
+    pub(crate) adopted: bool,
     /// Its `wildrun.dev/instance` label.
-    pub instance: Option<String>,
+    pub(crate) instance: Option<String>,
     /// Who made it, for people (`kubectl (field manager
     /// kubectl-client-side-apply)`, `wildrun`).
-    pub made_by: String,
+    pub(crate) made_by: String,
 }
 
 impl Identity {
     /// The identity of a listed object.
-    pub fn of(object: &Value) -> Identity {
+    pub(crate) fn of(object: &Value) -> Identity {
         let owner = Owner::of(object);
         let text = |p: &str| object.pointer(p).and_then(Value::as_str);
         Identity {
@@ -94,7 +94,7 @@ impl Identity {
     }
 
     /// `namespace/name`, or `name` for a cluster-scoped object.
-    pub fn path(&self) -> String {
+    pub(crate) fn path(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{ns}/{}", self.name),
             None => self.name.clone(),
@@ -104,35 +104,35 @@ impl Identity {
 
 /// A controller found by its image (MetalLB's).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Controller {
+pub(crate) struct Controller {
     /// The workload.
     #[serde(flatten)]
-    pub id: Identity,
+    pub(crate) id: Identity,
     /// `Deployment` or `DaemonSet`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Its image.
-    pub image: String,
+    pub(crate) image: String,
 }
 
 /// Everything listed to find the layer, per kind.
 #[derive(Debug, Clone, Default)]
-pub struct Listed {
+pub(crate) struct Listed {
     /// metallb.io/v1beta1 IPAddressPools.
-    pub pools: Vec<Value>,
+    pub(crate) pools: Vec<Value>,
     /// metallb.io/v1beta1 L2Advertisements.
-    pub l2_advertisements: Vec<Value>,
+    pub(crate) l2_advertisements: Vec<Value>,
     /// apps/v1 Deployments.
-    pub deployments: Vec<Value>,
+    pub(crate) deployments: Vec<Value>,
     /// apps/v1 DaemonSets.
-    pub daemon_sets: Vec<Value>,
+    pub(crate) daemon_sets: Vec<Value>,
     /// cert-manager.io/v1 ClusterIssuers.
-    pub issuers: Vec<Value>,
+    pub(crate) issuers: Vec<Value>,
     /// cert-manager.io/v1 Certificates.
-    pub certificates: Vec<Value>,
+    pub(crate) certificates: Vec<Value>,
     /// v1 Services.
-    pub services: Vec<Value>,
+    pub(crate) services: Vec<Value>,
     /// Kinds the cluster does not serve (`metallb.io/v1beta1 IPAddressPool`).
-    pub not_served: Vec<String>,
+    pub(crate) not_served: Vec<String>,
 }
 
 /// The kinds [`list`] reads, in the order of [`Listed`]'s lists.
@@ -149,7 +149,7 @@ const LISTED_KINDS: [(&str, &str); 7] = [
 impl Listed {
     /// Every list with its apiVersion and kind (for recording what a
     /// script read).
-    pub fn into_lists(self) -> Vec<(&'static str, &'static str, Vec<Value>)> {
+    pub(crate) fn into_lists(self) -> Vec<(&'static str, &'static str, Vec<Value>)> {
         let lists = [
             self.pools,
             self.l2_advertisements,
@@ -174,23 +174,23 @@ impl Listed {
 
 /// The layer a cluster runs, part by part.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Layer {
+pub(crate) struct Layer {
     /// MetalLB's controllers, by image.
-    pub metallb: Vec<Controller>,
+    pub(crate) metallb: Vec<Controller>,
     /// Every IPAddressPool.
-    pub pools: Vec<pool::Pool>,
+    pub(crate) pools: Vec<pool::Pool>,
     /// Every L2Advertisement.
-    pub l2_advertisements: Vec<pool::L2Advertisement>,
+    pub(crate) l2_advertisements: Vec<pool::L2Advertisement>,
     /// Every ExternalDNS Deployment, by image.
-    pub external_dns: Vec<external_dns::ExternalDns>,
+    pub(crate) external_dns: Vec<external_dns::ExternalDns>,
     /// Every ClusterIssuer.
-    pub issuers: Vec<issuer::Issuer>,
+    pub(crate) issuers: Vec<issuer::Issuer>,
     /// The wildcard Certificates of the public and the internal domain.
-    pub certificates: Vec<certificate::WildcardCertificate>,
+    pub(crate) certificates: Vec<certificate::WildcardCertificate>,
     /// Traefik's Services, by the image of the pods they select.
-    pub traefik: Vec<traefik::TraefikService>,
+    pub(crate) traefik: Vec<traefik::TraefikService>,
     /// Kinds the cluster does not serve: nothing of them exists.
-    pub not_served: Vec<String>,
+    pub(crate) not_served: Vec<String>,
 }
 
 /// The containers of a workload's pod template.
@@ -211,18 +211,18 @@ pub(crate) fn image(container: &Value) -> &str {
 }
 
 /// Whether an image is MetalLB's controller (`quay.io/metallb/controller`).
-pub fn is_metallb_controller_image(image: &str) -> bool {
+pub(crate) fn is_metallb_controller_image(image: &str) -> bool {
     crate::externaldns::image_name(image) == "controller" && image.contains("metallb")
 }
 
 /// Whether an image is cert-manager's controller
 /// (`quay.io/jetstack/cert-manager-controller`).
-pub fn is_cert_manager_controller_image(image: &str) -> bool {
+pub(crate) fn is_cert_manager_controller_image(image: &str) -> bool {
     crate::externaldns::image_name(image) == "cert-manager-controller"
 }
 
 /// Whether an image is Traefik's (`docker.io/traefik`, `traefik`).
-pub fn is_traefik_image(image: &str) -> bool {
+pub(crate) fn is_traefik_image(image: &str) -> bool {
     crate::externaldns::image_name(image) == "traefik"
 }
 
@@ -230,19 +230,19 @@ pub fn is_traefik_image(image: &str) -> bool {
 /// `app.kubernetes.io/name` its chart gives it), the project's name for
 /// people, and how its image is known.
 #[derive(Debug, Clone, Copy)]
-pub struct ControllerKind {
+pub(crate) struct ControllerKind {
     /// `metallb`, `cert-manager`, `traefik`, `external-dns`.
-    pub app: &'static str,
+    pub(crate) app: &'static str,
     /// `MetalLB`, `cert-manager`, `Traefik`, `ExternalDNS`.
-    pub project: &'static str,
+    pub(crate) project: &'static str,
     /// Whether an image is this controller's.
-    pub is_image: fn(&str) -> bool,
+    pub(crate) is_image: fn(&str) -> bool,
 }
 
 /// The layer's controllers, each found by its image whatever its labels
 /// (wild-cloud's MetalLB carries `app: metallb`, its ExternalDNS `app:
 /// external-dns`, neither `app.kubernetes.io/name`).
-pub const CONTROLLER_KINDS: [ControllerKind; 4] = [
+pub(crate) const CONTROLLER_KINDS: [ControllerKind; 4] = [
     ControllerKind {
         app: "metallb",
         project: "MetalLB",
@@ -266,25 +266,25 @@ pub const CONTROLLER_KINDS: [ControllerKind; 4] = [
 ];
 
 /// The controller kind wildrun calls `app`, if it is one of the layer's.
-pub fn controller_kind(app: &str) -> Option<ControllerKind> {
+pub(crate) fn controller_kind(app: &str) -> Option<ControllerKind> {
     CONTROLLER_KINDS.into_iter().find(|k| k.app == app)
 }
 
 /// The first image of `workload`'s containers that `is` says is the one
 /// looked for.
-pub fn image_of(workload: &Value, is: impl Fn(&str) -> bool) -> Option<&str> {
+pub(crate) fn image_of(workload: &Value, is: impl Fn(&str) -> bool) -> Option<&str> {
     containers(workload).iter().map(image).find(|i| is(i))
 }
 
 /// Whether a container of `workload` runs an image `is` says is the one
 /// looked for.
-pub fn runs_image(workload: &Value, is: impl Fn(&str) -> bool) -> bool {
+pub(crate) fn runs_image(workload: &Value, is: impl Fn(&str) -> bool) -> bool {
     image_of(workload, is).is_some()
 }
 
 impl Layer {
     /// The parts of the layer in what was listed.
-    pub fn read(listed: &Listed, wanted: &Wanted) -> Layer {
+    pub(crate) fn read(listed: &Listed, wanted: &Wanted) -> Layer {
         let metallb = listed
             .workloads()
             .filter_map(|w| {
@@ -353,7 +353,7 @@ async fn list_all(
 }
 
 /// Lists what the layer is found in: one list per kind, in every namespace.
-pub async fn list(cluster: &Cluster) -> Result<Listed, DiscoverError> {
+pub(crate) async fn list(cluster: &Cluster) -> Result<Listed, DiscoverError> {
     let mut not_served = Vec::new();
     let mut lists = Vec::with_capacity(LISTED_KINDS.len());
     for (api_version, kind) in LISTED_KINDS {
@@ -373,13 +373,8 @@ pub async fn list(cluster: &Cluster) -> Result<Listed, DiscoverError> {
     })
 }
 
-/// Reads the layer `cluster` runs.
-pub async fn discover(cluster: &Cluster, wanted: &Wanted) -> Result<Layer, DiscoverError> {
-    Ok(Layer::read(&list(cluster).await?, wanted))
-}
-
 /// The address `text` for [`Wanted::load_balancer_ip`].
-pub fn address(text: &str) -> Result<IpAddr, DiscoverError> {
+pub(crate) fn address(text: &str) -> Result<IpAddr, DiscoverError> {
     text.trim()
         .parse()
         .map_err(|_| DiscoverError::Address(text.to_string()))
@@ -391,7 +386,7 @@ pub(crate) mod tests {
     use serde_json::json;
 
     /// A listed object made by kubectl (client-side apply).
-    pub fn by_kubectl(mut object: Value) -> Value {
+    pub(crate) fn by_kubectl(mut object: Value) -> Value {
         object["metadata"]["managedFields"] = json!([{
             "manager": "kubectl-client-side-apply", "operation": "Update",
             "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": {}}]);

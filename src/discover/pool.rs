@@ -12,23 +12,23 @@ use serde_json::{Map, Value};
 
 /// One IPAddressPool.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Pool {
+pub(crate) struct Pool {
     /// Where it is and who made it.
     #[serde(flatten)]
-    pub id: Identity,
+    pub(crate) id: Identity,
     /// `spec.addresses`.
-    pub addresses: Vec<String>,
+    pub(crate) addresses: Vec<String>,
     /// It holds the load balancer address.
-    pub holds_load_balancer_ip: bool,
+    pub(crate) holds_load_balancer_ip: bool,
     /// It shares an address with the configured pool.
-    pub overlaps: bool,
+    pub(crate) overlaps: bool,
     /// Its addresses are exactly the configured pool's (whatever their
     /// form: `192.168.8.0/30` is `192.168.8.0-192.168.8.3`).
-    pub same_addresses: bool,
+    pub(crate) same_addresses: bool,
     /// `spec.autoAssign` (true when not set).
-    pub auto_assign: bool,
+    pub(crate) auto_assign: bool,
     /// The L2Advertisements (in its namespace) that announce it.
-    pub l2_advertisements: Vec<String>,
+    pub(crate) l2_advertisements: Vec<String>,
     #[serde(skip)]
     labels: Map<String, Value>,
 }
@@ -47,7 +47,11 @@ fn bounds(ranges: &[String]) -> Vec<(std::net::IpAddr, std::net::IpAddr)> {
 
 impl Pool {
     /// Reads a listed pool, against what is wanted and the advertisements.
-    pub fn read(object: &Value, wanted: &Wanted, advertisements: &[L2Advertisement]) -> Pool {
+    pub(crate) fn read(
+        object: &Value,
+        wanted: &Wanted,
+        advertisements: &[L2Advertisement],
+    ) -> Pool {
         let id = Identity::of(object);
         let addresses = string_list(object.pointer("/spec/addresses"));
         let holds_load_balancer_ip = wanted.load_balancer_ip.is_some_and(|ip| {
@@ -92,21 +96,21 @@ impl Pool {
 
 /// One L2Advertisement.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct L2Advertisement {
+pub(crate) struct L2Advertisement {
     /// Where it is and who made it.
     #[serde(flatten)]
-    pub id: Identity,
+    pub(crate) id: Identity,
     /// `spec.ipAddressPools`: the pools it names.
-    pub pools: Vec<String>,
+    pub(crate) pools: Vec<String>,
     /// It selects pools by label (`spec.ipAddressPoolSelectors`).
-    pub selects_by_label: bool,
+    pub(crate) selects_by_label: bool,
     #[serde(skip)]
     selectors: Vec<Value>,
 }
 
 impl L2Advertisement {
     /// Reads a listed L2Advertisement.
-    pub fn read(object: &Value) -> L2Advertisement {
+    pub(crate) fn read(object: &Value) -> L2Advertisement {
         let selectors: Vec<Value> = object
             .pointer("/spec/ipAddressPoolSelectors")
             .and_then(Value::as_array)
@@ -123,7 +127,7 @@ impl L2Advertisement {
     /// Whether it announces `pool`: it names it, one of its selectors'
     /// `matchLabels` match the pool's labels, or it names and selects
     /// nothing (MetalLB then announces every pool of its namespace).
-    pub fn announces(&self, pool: &Pool) -> bool {
+    pub(crate) fn announces(&self, pool: &Pool) -> bool {
         if self.id.namespace != pool.id.namespace {
             return false;
         }

@@ -9,30 +9,30 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// The annotation MetalLB reads the address a Service asks for from.
-pub const ADDRESS_ANNOTATION: &str = "metallb.io/loadBalancerIPs";
+pub(crate) const ADDRESS_ANNOTATION: &str = "metallb.io/loadBalancerIPs";
 /// The annotation MetalLB releases before v0.13 read (still honoured).
-pub const OLD_ADDRESS_ANNOTATION: &str = "metallb.universe.tf/loadBalancerIPs";
+pub(crate) const OLD_ADDRESS_ANNOTATION: &str = "metallb.universe.tf/loadBalancerIPs";
 
 /// Traefik's Service.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TraefikService {
+pub(crate) struct TraefikService {
     /// Where it is and who made it.
     #[serde(flatten)]
-    pub id: Identity,
+    pub(crate) id: Identity,
     /// The workload whose pods it selects (`Deployment traefik/traefik`);
     /// empty for the configured Service when no Traefik workload was found.
-    pub workload: String,
+    pub(crate) workload: String,
     /// That workload's Traefik image (empty likewise).
-    pub image: String,
+    pub(crate) image: String,
     /// The address it asks MetalLB for, if it asks for one.
-    pub asked_ip: Option<String>,
+    pub(crate) asked_ip: Option<String>,
     /// Where it asks: the annotation's name, or `spec.loadBalancerIP`.
-    pub asked_by: Option<String>,
+    pub(crate) asked_by: Option<String>,
     /// wildrun's patch manager set the address annotation (an earlier run
     /// of scripts/cluster.rhai pinned it).
-    pub pinned_by_wildrun: bool,
+    pub(crate) pinned_by_wildrun: bool,
     /// The addresses MetalLB gave it (`status.loadBalancer.ingress`).
-    pub addresses: Vec<String>,
+    pub(crate) addresses: Vec<String>,
 }
 
 /// Whether every pair of `selector` is among `labels` (an empty selector
@@ -45,7 +45,7 @@ impl TraefikService {
     /// The LoadBalancer Services among `services` that select the pods of a
     /// Traefik workload among `workloads`, then the Service `named`
     /// (`namespace/name`, the configured one) if it is not among them.
-    pub fn find<'w>(
+    pub(crate) fn find<'w>(
         services: &[Value],
         workloads: impl IntoIterator<Item = &'w Value>,
         named: Option<&str>,

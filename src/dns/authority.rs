@@ -15,18 +15,18 @@ const MAX_LABELS: usize = 16;
 
 /// A zone and its authoritative servers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Authority {
+pub(crate) struct Authority {
     /// The zone's apex (`cloud.example.test`).
-    pub zone: String,
+    pub(crate) zone: String,
     /// Its nameservers, by name (the NS records).
-    pub nameservers: Vec<String>,
+    pub(crate) nameservers: Vec<String>,
     /// Their addresses (`ip:53`), as the resolver found them.
-    pub addresses: Vec<String>,
+    pub(crate) addresses: Vec<String>,
 }
 
 /// Why a zone's servers could not be found.
 #[derive(Debug, thiserror::Error)]
-pub enum AuthorityError {
+pub(crate) enum AuthorityError {
     /// A name that cannot be asked.
     #[error(transparent)]
     Dns(#[from] DnsError),
@@ -59,7 +59,7 @@ fn upward(name: &str) -> Vec<String> {
 
 /// The names above `host`, nearest first (`a.b.example.com` →
 /// `b.example.com`, `example.com`, `com`).
-pub fn parents(host: &str) -> Vec<String> {
+pub(crate) fn parents(host: &str) -> Vec<String> {
     upward(host).into_iter().skip(1).collect()
 }
 
@@ -67,7 +67,7 @@ pub fn parents(host: &str) -> Vec<String> {
 /// own: the zone, its nameservers and their addresses, asked through
 /// `base`'s resolver (its server, timeout and transport). `None` when none
 /// has.
-pub async fn first_zone(
+pub(crate) async fn first_zone(
     candidates: &[String],
     base: &Query,
 ) -> Result<Option<Authority>, AuthorityError> {
@@ -129,7 +129,10 @@ pub async fn first_zone(
 /// The zone `name` lies in and its servers: the nearest name from `name`
 /// itself upward with NS records of its own (`name` is the apex of a zone
 /// of its own, or lies in a parent's).
-pub async fn authority(name: &str, base: &Query) -> Result<Option<Authority>, AuthorityError> {
+pub(crate) async fn authority(
+    name: &str,
+    base: &Query,
+) -> Result<Option<Authority>, AuthorityError> {
     first_zone(&upward(name), base).await
 }
 

@@ -2,7 +2,7 @@
 //! target (a CNAME to a name, an A/AAAA record with an address), and when it
 //! does not, what DNS says instead, in words a person can act on.
 
-use super::{absolute, bare, resolve, Answer, DnsError, FoundRecord, Query};
+use super::{absolute, bare, resolve, DnsAnswer, DnsError, FoundRecord, Query};
 use hickory_resolver::proto::rr::RecordType;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -20,7 +20,7 @@ pub struct Expectation {
     pub expected: String,
     /// What DNS says instead, for people: `CNAME x`, `A 1.2.3.4`, `NXDOMAIN`, ...
     pub found: String,
-    /// The status of the lookup that decided it (see [`Answer::status`]).
+    /// The status of the lookup that decided it (see [`DnsAnswer::status`]).
     pub status: String,
     /// One line for people: what is right or wrong.
     pub message: String,
@@ -38,7 +38,7 @@ fn listing(records: &[FoundRecord]) -> String {
 }
 
 /// What a lookup found, for people: its records, or how it failed.
-fn describe_found(answer: &Answer) -> String {
+fn describe_found(answer: &DnsAnswer) -> String {
     match answer.status.as_str() {
         "nxdomain" => "NXDOMAIN".into(),
         "timeout" => format!(
@@ -57,7 +57,7 @@ fn describe_found(answer: &Answer) -> String {
 /// The expectation when the lookup itself did not find what it asked for
 /// (NXDOMAIN, no data, a timeout or an error). `expected` reads before the
 /// target: `"A"`, or `"a CNAME to"`.
-fn failed_lookup(answer: &Answer, target: &str, expected: &str) -> Expectation {
+fn failed_lookup(answer: &DnsAnswer, target: &str, expected: &str) -> Expectation {
     let found = describe_found(answer);
     let message = match answer.status.as_str() {
         "nxdomain" => format!(
@@ -124,7 +124,7 @@ fn address_type(ip: IpAddr) -> RecordType {
 
 /// Whether `answer` (an A or AAAA lookup of `name` that did not follow
 /// CNAMEs) holds the address `ip`, which the script wrote as `target`.
-fn judge_address(name: &str, target: &str, ip: IpAddr, answer: Answer) -> Expectation {
+fn judge_address(name: &str, target: &str, ip: IpAddr, answer: DnsAnswer) -> Expectation {
     let expected = address_type(ip).to_string();
     if let Some(alias) = &answer.cname {
         return Expectation {
@@ -166,7 +166,7 @@ fn judge_address(name: &str, target: &str, ip: IpAddr, answer: Answer) -> Expect
 /// Whether `answer` (a CNAME lookup of `name`) is an alias to `target`
 /// (compared without regard to case, as DNS does). Without an alias the
 /// lookup failed, and the expectation says how.
-fn judge_alias(name: &str, target: &str, answer: Answer) -> Expectation {
+fn judge_alias(name: &str, target: &str, answer: DnsAnswer) -> Expectation {
     let Some(alias) = answer.cname.clone() else {
         return failed_lookup(&answer, target, "a CNAME to");
     };
@@ -230,12 +230,12 @@ mod tests {
     }
 
     /// An answer for `NAME` from 127.0.0.1:53, as `resolve` builds it.
-    fn answer(record_type: &str, status: &str, records: Vec<FoundRecord>) -> Answer {
+    fn answer(record_type: &str, status: &str, records: Vec<FoundRecord>) -> DnsAnswer {
         let cname = records
             .iter()
             .find(|r| r.record_type == "CNAME")
             .map(|r| r.value.clone());
-        Answer {
+        DnsAnswer {
             name: NAME.into(),
             record_type: record_type.into(),
             status: status.into(),
@@ -251,14 +251,14 @@ mod tests {
         }
     }
 
-    fn failed(record_type: &str, status: &str, error: Option<&str>) -> Answer {
-        Answer {
+    fn failed(record_type: &str, status: &str, error: Option<&str>) -> DnsAnswer {
+        DnsAnswer {
             error: error.map(str::to_string),
             ..answer(record_type, status, vec![])
         }
     }
 
-    fn judge_ip(target: &str, answer: Answer) -> Expectation {
+    fn judge_ip(target: &str, answer: DnsAnswer) -> Expectation {
         judge_address(NAME, target, target.parse().unwrap(), answer)
     }
 

@@ -7,7 +7,7 @@
 //! A lookup never fails for what DNS answers: a name that does not exist
 //! (`"nxdomain"`), a name without records of the type (`"nodata"`), a server
 //! that does not answer in time (`"timeout"`) or refuses (`"error"`) are all
-//! an [`Answer`] whose `status` a caller tests. Only a malformed query (an
+//! an [`DnsAnswer`] whose `status` a caller tests. Only a malformed query (an
 //! unknown record type, a bad nameserver address, a name that is no DNS
 //! name) or a resolver that cannot be set up is an `Err`.
 //!
@@ -29,11 +29,11 @@ use std::time::Duration;
 mod authority;
 mod expect;
 
-pub use authority::{authority, first_zone, parents, Authority, AuthorityError};
+pub(crate) use authority::{authority, first_zone, parents, AuthorityError};
 pub use expect::{expect, Expectation};
 
 /// Why a query could not be made. What DNS answers (NXDOMAIN, no data, a
-/// timeout, a refusal) is never one of these but an [`Answer`]. Each message
+/// timeout, a refusal) is never one of these but an [`DnsAnswer`]. Each message
 /// quotes the input at fault and says what is accepted instead.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DnsError {
@@ -101,10 +101,10 @@ pub enum DnsError {
 }
 
 /// Seconds a lookup waits for an answer unless the script says otherwise.
-pub const DEFAULT_TIMEOUT_SECS: u64 = 3;
+pub(crate) const DEFAULT_TIMEOUT_SECS: u64 = 3;
 
 /// The record types `dns::resolve` asks for.
-pub const TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT"];
+pub(crate) const TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT"];
 
 /// How to look a name up.
 #[derive(Debug, Clone)]
@@ -154,7 +154,7 @@ pub struct FoundRecord {
 
 /// What a lookup found: the value scripts receive from `dns::resolve`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Answer {
+pub struct DnsAnswer {
     /// The name asked for, without the final dot.
     pub name: String,
     /// The record type asked for.
@@ -176,7 +176,7 @@ pub struct Answer {
 }
 
 /// Reads a record type name (case-insensitive).
-pub fn record_type(text: &str) -> Result<RecordType, DnsError> {
+pub(crate) fn record_type(text: &str) -> Result<RecordType, DnsError> {
     let upper = text.to_ascii_uppercase();
     if !TYPES.contains(&upper.as_str()) {
         return Err(DnsError::UnsupportedRecordType { text: text.into() });
@@ -188,7 +188,7 @@ pub fn record_type(text: &str) -> Result<RecordType, DnsError> {
 }
 
 /// Reads a nameserver address: `ip:port`, `[ipv6]:port`, or a bare IP (port 53).
-pub fn server_address(text: &str) -> Result<SocketAddr, DnsError> {
+pub(crate) fn server_address(text: &str) -> Result<SocketAddr, DnsError> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
@@ -303,11 +303,11 @@ async fn lookup_once(
 }
 
 /// Looks a name up. DNS outcomes (NXDOMAIN, no data, timeout, refusal) are
-/// an [`Answer`] with that status; only a bad query is an `Err`.
-pub async fn resolve(query: &Query) -> Result<Answer, DnsError> {
+/// an [`DnsAnswer`] with that status; only a bad query is an `Err`.
+pub async fn resolve(query: &Query) -> Result<DnsAnswer, DnsError> {
     let name = absolute(&query.name)?;
     let resolver = resolver(query)?;
-    let mut answer = Answer {
+    let mut answer = DnsAnswer {
         name: bare(&name),
         record_type: query.record_type.to_string(),
         status: "ok".into(),
@@ -373,13 +373,13 @@ pub async fn resolve(query: &Query) -> Result<Answer, DnsError> {
 
 /// Whether `ip` lies in `range`: a CIDR (`192.168.8.0/24`), a range of
 /// addresses (`192.168.8.240-192.168.8.250`, as MetalLB writes pools) or one address.
-pub fn ip_in_range(ip: IpAddr, range: &str) -> Result<bool, DnsError> {
+pub(crate) fn ip_in_range(ip: IpAddr, range: &str) -> Result<bool, DnsError> {
     let (first, last) = address_bounds(range)?;
     Ok(first <= ip && ip <= last && first.is_ipv4() == ip.is_ipv4())
 }
 
 /// The first and last address of `range` (as [`ip_in_range`] reads it).
-pub fn address_bounds(range: &str) -> Result<(IpAddr, IpAddr), DnsError> {
+pub(crate) fn address_bounds(range: &str) -> Result<(IpAddr, IpAddr), DnsError> {
     let range = range.trim();
     if let Some((first, last)) = range.split_once('-') {
         let parse = |t: &str| {
@@ -430,7 +430,7 @@ pub fn address_bounds(range: &str) -> Result<(IpAddr, IpAddr), DnsError> {
 }
 
 /// Whether two ranges (as [`ip_in_range`] reads them) share an address.
-pub fn ranges_overlap(a: &str, b: &str) -> Result<bool, DnsError> {
+pub(crate) fn ranges_overlap(a: &str, b: &str) -> Result<bool, DnsError> {
     let ((a_first, a_last), (b_first, b_last)) = (address_bounds(a)?, address_bounds(b)?);
     Ok(a_first.is_ipv4() == b_first.is_ipv4() && a_first <= b_last && b_first <= a_last)
 }

@@ -21,12 +21,13 @@
 //! not deleted: they stay, without wildrun's marks and field ownership.
 
 use super::cluster::{Cluster, Kind};
-use super::contents::{group_of, Holdings, Inventory};
-use super::error::{KubeError, Result};
+use super::contents::{Holdings, Inventory};
+use super::error::{first_few, KubeError, Result};
 use super::objects::delete;
 use super::permissions::{Need, Permissions};
-use super::report::{Action, Entry, Report};
+use super::report::{Entry, ObjectAction, Report};
 use super::wait;
+use crate::objects::group_of;
 use crate::plan::{
     Condition, ObjectRef, Origin, Plan, Propagation, ADOPTED_ANNOTATION, COPIED_FROM_ANNOTATION,
     DEFAULT_DELETE_WAIT, INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY, MANAGED_BY_LABEL,
@@ -39,25 +40,13 @@ use std::collections::BTreeSet;
 /// ones `prune.keepKinds` names: `(group, kind)`. A PersistentVolumeClaim
 /// deleted takes its volume with it under the usual `Delete` reclaim policy,
 /// and one made again is a new, empty volume.
-pub const DATA_KINDS: &[(&str, &str)] = &[("", "PersistentVolumeClaim")];
+pub(crate) const DATA_KINDS: &[(&str, &str)] = &[("", "PersistentVolumeClaim")];
 
 /// The share of an instance's objects one `--watch` step may prune, as
 /// `(numerator, denominator)`: more than half is held until a run without
 /// `--watch` confirms it. An edit rarely drops most of a recipe at once; a
 /// broken loop, a wrong condition or a file in mid-save does.
-pub const WATCH_PRUNE_SHARE: (usize, usize) = (1, 2);
-
-/// How many objects a message names before it says "and N more".
-const NAMED: usize = 3;
-
-/// `items` for a message: the first few, then how many more.
-pub fn first_few(items: &[String]) -> String {
-    let mut shown: Vec<String> = items.iter().take(NAMED).cloned().collect();
-    if items.len() > NAMED {
-        shown.push(format!("and {} more", items.len() - NAMED));
-    }
-    shown.join(", ")
-}
+pub(crate) const WATCH_PRUNE_SHARE: (usize, usize) = (1, 2);
 
 /// A live object found by label.
 #[derive(Debug, Clone)]
@@ -342,7 +331,7 @@ async fn remove(
             if !said {
                 report
                     .entries
-                    .push(Entry::new(Action::NotDone, &target, None));
+                    .push(Entry::new(ObjectAction::NotDone, &target, None));
             }
         }
     }
@@ -362,7 +351,10 @@ async fn remove_one(
 ) -> Result<()> {
     match removal {
         Removal::Kept(note) => {
-            report.push_entry(Entry::new(Action::Kept, &f.target, Some(note)), dry_run);
+            report.push_entry(
+                Entry::new(ObjectAction::Kept, &f.target, Some(note)),
+                dry_run,
+            );
         }
         Removal::Released => release_reported(cluster, f, report, dry_run).await?,
         Removal::Deleted => {
@@ -419,19 +411,22 @@ async fn delete_reported(
 ) -> Result<bool> {
     if f.live.pointer("/metadata/deletionTimestamp").is_some() {
         let note = Some("already being deleted".to_string());
-        report.push_entry(Entry::new(Action::Unchanged, &f.target, note), dry_run);
+        report.push_entry(
+            Entry::new(ObjectAction::Unchanged, &f.target, note),
+            dry_run,
+        );
         return Ok(true);
     }
     match delete_one(cluster, f, dry_run).await {
         Ok(existed) => {
-            report.push_entry(Entry::new(Action::Deleted, &f.target, None), dry_run);
+            report.push_entry(Entry::new(ObjectAction::Deleted, &f.target, None), dry_run);
             Ok(existed)
         }
         Err(e) => {
             let note = Some(super::error::chain(&e));
             report
                 .entries
-                .push(Entry::new(Action::Failed, &f.target, note));
+                .push(Entry::new(ObjectAction::Failed, &f.target, note));
             Err(e)
         }
     }
@@ -441,7 +436,7 @@ async fn delete_reported(
 fn released_entry(f: &Found) -> Entry {
     let made_by = super::owner::Owner::of(&f.live).made_by();
     let note = format!("made by {made_by}: left in place, no longer managed by wildrun");
-    Entry::new(Action::Released, &f.target, Some(note))
+    Entry::new(ObjectAction::Released, &f.target, Some(note))
 }
 
 /// Releases the adopted object `f` and reports it.
@@ -532,7 +527,7 @@ async fn namespace_bound(cluster: &Cluster, ns: &str) -> Result<Vec<Found>> {
 /// Objects that hold data (see [`holds_data`]) stay unless `rules` allows
 /// them to go (`--allow-prune-data`), and keep their namespace: a later
 /// deploy of the instance finds them again.
-pub async fn delete_instance(
+pub(crate) async fn delete_instance(
     cluster: &Cluster,
     plan: &Plan,
     instance: &str,
@@ -585,35 +580,35 @@ fn data_kept(f: &Found, option: &str) -> Entry {
         "{} {what}: {option} leaves it unless --allow-prune-data is given",
         f.target.kind
     );
-    Entry::new(Action::Kept, &f.target, Some(note))
+    Entry::new(ObjectAction::Kept, &f.target, Some(note))
 }
 
 /// What narrows or widens `--prune` (and, for objects that hold data, `--delete`).
 #[derive(Debug, Clone, Default)]
-pub struct PruneRules {
+pub(crate) struct PruneRules {
     /// `--allow-prune-all`: a prune may remove every object of the
     /// instance (an empty plan, or one that keeps none of them).
-    pub allow_all: bool,
+    pub(crate) allow_all: bool,
     /// `--allow-prune-data`: a prune or `--delete` may remove objects that hold data.
-    pub allow_data: bool,
+    pub(crate) allow_data: bool,
     /// `prune.keepKinds`: kinds that hold data besides [`DATA_KINDS`],
     /// each `Kind` (any group) or `Kind.group`.
-    pub keep_kinds: Vec<String>,
+    pub(crate) keep_kinds: Vec<String>,
     /// The run is a step of `--watch`.
-    pub watch: Option<WatchStep>,
+    pub(crate) watch: Option<WatchStep>,
 }
 
 /// What a prune in a `--watch` step needs to know.
 #[derive(Debug, Clone, Default)]
-pub struct WatchStep {
+pub(crate) struct WatchStep {
     /// Why the files the run read have not settled yet (one changed a
     /// moment ago); `None` once they have.
-    pub unsettled: Option<String>,
+    pub(crate) unsettled: Option<String>,
 }
 
 /// What a prune will do, decided before the plan is applied.
 #[derive(Debug, Default)]
-pub struct Pruning {
+pub(crate) struct Pruning {
     /// What to delete (copies and Namespaces only if their namespace
     /// holds nothing else by then).
     remove: Vec<Found>,
@@ -623,7 +618,7 @@ pub struct Pruning {
 
 /// The hosts a route object of `kind` serves (an Ingress's rules, an
 /// HTTPRoute's hostnames); none for other kinds.
-pub fn route_hosts(kind: &str, object: &Value) -> Vec<String> {
+pub(crate) fn route_hosts(kind: &str, object: &Value) -> Vec<String> {
     match kind {
         "Ingress" => crate::chain::ingress::hosts(object),
         "HTTPRoute" => crate::chain::httproute::hosts(object),
@@ -633,15 +628,16 @@ pub fn route_hosts(kind: &str, object: &Value) -> Vec<String> {
 
 impl Pruning {
     /// Whether a step was held back, to be confirmed or retried.
-    pub fn held(&self) -> bool {
-        self.spared.iter().any(|e| e.action == Action::Held)
+    #[cfg(test)]
+    fn held(&self) -> bool {
+        self.spared.iter().any(|e| e.action == ObjectAction::Held)
     }
 
     /// The routes it removes that serve one of `hosts` (Ingresses and
     /// HTTPRoutes), as `Kind namespace/name`: a recipe that moved to the
     /// other routing API replaces them, and the new route must answer
     /// before they go.
-    pub fn replaced_routes(&self, hosts: &[String]) -> Vec<String> {
+    pub(crate) fn replaced_routes(&self, hosts: &[String]) -> Vec<String> {
         self.remove
             .iter()
             .filter(|f| {
@@ -655,12 +651,12 @@ impl Pruning {
 
     /// Its report entries for a run that failed before pruning: the
     /// deletions not done, and what it would have spared anyway.
-    pub fn not_done(&self) -> Vec<Entry> {
+    pub(crate) fn not_done(&self) -> Vec<Entry> {
         self.remove
             .iter()
             .map(|f| {
                 let note = "--prune would have deleted it; the run stopped before".to_string();
-                Entry::new(Action::NotDone, &f.target, Some(note))
+                Entry::new(ObjectAction::NotDone, &f.target, Some(note))
             })
             .chain(self.spared.iter().cloned())
             .collect()
@@ -696,7 +692,7 @@ fn sort_prune(
         remove: Vec::new(),
         spared: stale
             .iter()
-            .map(|f| Entry::new(Action::Held, &f.target, Some(why.clone())))
+            .map(|f| Entry::new(ObjectAction::Held, &f.target, Some(why.clone())))
             .collect(),
     };
     // A file in mid-save first: what the plan lacks now may be back in a moment.
@@ -763,31 +759,31 @@ fn stale_of(found: Vec<Found>, planned: &[ObjectRef]) -> Vec<Found> {
 
 /// One object `--prune` would take out of the instance, for `--diff`.
 #[derive(Debug, Clone)]
-pub struct Pruned {
+pub(crate) struct Pruned {
     /// The object.
-    pub target: ObjectRef,
+    pub(crate) target: ObjectRef,
     /// It as listed.
-    pub live: Value,
+    pub(crate) live: Value,
     /// `None` when it would be deleted; for an adopted object, which is
     /// released instead, what it would be once released (the API server's
     /// answer to the release patch, sent as a dry run).
-    pub released: Option<Value>,
+    pub(crate) released: Option<Value>,
 }
 
 /// What `--diff --prune` shows: exactly what `--prune` would delete or
 /// release, and what it would leave in place with why.
 #[derive(Debug, Default)]
-pub struct PrunePreview {
+pub(crate) struct PrunePreview {
     /// The objects it would delete or release.
-    pub removed: Vec<Pruned>,
+    pub(crate) removed: Vec<Pruned>,
     /// What it would keep, hold back or release, as report entries.
-    pub spared: Vec<Entry>,
+    pub(crate) spared: Vec<Entry>,
 }
 
 /// What `--prune` would do after applying `plan`, without doing it: the
 /// same decisions, with the plan's objects counted as there already (the
 /// apply comes first). Fails as `--prune` would refuse.
-pub async fn preview_prune(
+pub(crate) async fn preview_prune(
     cluster: &Cluster,
     plan: &Plan,
     instance: &str,
@@ -842,7 +838,7 @@ impl PrunePreview {
         let released = match removal {
             Removal::Kept(note) => {
                 self.spared
-                    .push(Entry::new(Action::Kept, &f.target, Some(note)));
+                    .push(Entry::new(ObjectAction::Kept, &f.target, Some(note)));
                 return Ok(());
             }
             Removal::Deleted => None,
@@ -867,7 +863,7 @@ impl PrunePreview {
 /// Before `--prune` applies anything: decides what the prune will do, and
 /// refuses when it would remove every object of the instance (without
 /// `--allow-prune-all`) or the user may not delete an object it would remove.
-pub async fn check_prune(
+pub(crate) async fn check_prune(
     cluster: &Cluster,
     plan: &Plan,
     instance: &str,
@@ -880,7 +876,7 @@ pub async fn check_prune(
 
 /// `--prune`, after the apply: carries out what [`check_prune`] decided,
 /// saying each object in `report`, the ones left in place too.
-pub async fn prune_instance(
+pub(crate) async fn prune_instance(
     cluster: &Cluster,
     plan: &Plan,
     pruning: Pruning,

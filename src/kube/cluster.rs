@@ -1,9 +1,9 @@
 //! The connection to a cluster: configuration, discovery, retries, and
 //! error messages that say which server, which user and what to do.
 
-use super::error::{KubeError, Result};
+use super::error::{is_schema_error, is_transient_500, KubeError, Result};
 use super::transport::{self, DEFAULT_REQUEST_TIMEOUT};
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use kube::api::{Api, ApiResource, DynamicObject};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::discovery::v2::{APIGroupDiscoveryList, ACCEPT_AGGREGATED_DISCOVERY_V2};
 use kube::discovery::Scope;
@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
     /// `--kubeconfig FILE`.
-    pub kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
     /// `--context NAME`.
-    pub context: Option<String>,
+    pub(crate) context: Option<String>,
     /// `--request-timeout`: how long one request may take.
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
 }
 
 impl Default for ConnectOptions {
@@ -38,19 +38,26 @@ impl Default for ConnectOptions {
 
 /// A resolved kind: how to address it and whether it is namespaced.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Kind {
+pub(crate) struct Kind {
     /// Group, version, kind and plural.
-    pub resource: ApiResource,
+    pub(crate) resource: ApiResource,
     /// Namespaced or cluster-scoped.
-    pub namespaced: bool,
+    pub(crate) namespaced: bool,
 }
 
 impl Kind {
     /// The kind `group/version` `kind` (`plural` in URLs).
-    pub fn new(group: &str, version: &str, kind: &str, plural: &str, namespaced: bool) -> Kind {
+    #[cfg(test)]
+    pub(crate) fn new(
+        group: &str,
+        version: &str,
+        kind: &str,
+        plural: &str,
+        namespaced: bool,
+    ) -> Kind {
         Kind {
             resource: ApiResource::from_gvk_with_plural(
-                &GroupVersionKind::gvk(group, version, kind),
+                &kube::api::GroupVersionKind::gvk(group, version, kind),
                 plural,
             ),
             namespaced,
@@ -89,11 +96,11 @@ fn discovered() -> &'static tokio::sync::Mutex<HashMap<String, Discovered>> {
 /// A connected cluster.
 pub struct Cluster {
     /// The client.
-    pub client: Client,
+    pub(crate) client: Client,
     /// The API server URL.
-    pub server: String,
+    pub(crate) server: String,
     /// Where the configuration came from, for messages.
-    pub source: String,
+    pub(crate) source: String,
     /// When the connection was made: discovery results older than this may
     /// miss kinds installed since.
     connected: Instant,
@@ -241,7 +248,7 @@ impl Cluster {
     /// `~/.kube/config`, or the in-cluster service account, in that order.
     /// Every request of the client is bounded by `--request-timeout`; a user
     /// with credentials for a plain-HTTP server is refused.
-    pub async fn connect(options: &ConnectOptions) -> Result<Cluster> {
+    pub(crate) async fn connect(options: &ConnectOptions) -> Result<Cluster> {
         let Configuration {
             config,
             source,
@@ -299,7 +306,7 @@ impl Cluster {
     /// whole API group is missing (its CRDs are not installed) or only the
     /// kind. Before saying so from results fetched before this connection
     /// was made (an earlier `--watch` run), discovery is asked again.
-    pub async fn resolve(&self, api_version: &str, kind: &str) -> Result<Kind> {
+    pub(crate) async fn resolve(&self, api_version: &str, kind: &str) -> Result<Kind> {
         let (group, version) = match api_version.split_once('/') {
             Some((g, v)) => (g, v),
             None => ("", api_version),
@@ -315,30 +322,21 @@ impl Cluster {
             resources = self.served(api_version, group, version).await?.0;
         }
         let Some(resources) = resources else {
-            let hint = if group.contains('.') {
-                format!(" its CustomResourceDefinitions are not installed (kubectl get crd | grep {group})")
-            } else {
-                " is it spelled right?".to_string()
-            };
             return Err(KubeError::NotServed {
                 server: self.server.clone(),
                 api_version: api_version.to_string(),
                 kind: kind.to_string(),
-                hint,
             });
         };
         if let Some(found) = resources.iter().find(|k| k.resource.kind == kind) {
             return Ok(found.clone());
         }
         let known: Vec<&str> = resources.iter().map(|k| k.resource.kind.as_str()).collect();
-        let hint = crate::objects::strict::nearest(kind, known.iter().copied())
-            .map(|k| format!(" (did you mean {k}?)"))
-            .unwrap_or_default();
         Err(KubeError::NoKind {
             server: self.server.clone(),
             api_version: api_version.to_string(),
             kind: kind.to_string(),
-            hint,
+            nearest: crate::objects::strict::nearest(kind, known.iter().copied()),
         })
     }
 
@@ -464,7 +462,7 @@ impl Cluster {
     }
 
     /// An `Api` for `kind`, in `namespace` when namespaced.
-    pub fn api(&self, kind: &Kind, namespace: Option<&str>) -> Api<DynamicObject> {
+    pub(crate) fn api(&self, kind: &Kind, namespace: Option<&str>) -> Api<DynamicObject> {
         match (kind.namespaced, namespace) {
             (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &kind.resource),
             _ => Api::all_with(self.client.clone(), &kind.resource),
@@ -474,7 +472,7 @@ impl Cluster {
     /// Lists objects of `kind` (in `namespace`, or all), each with its
     /// `apiVersion` and `kind` (Kubernetes leaves them out of list items, and
     /// a script passes items on to kube::get or kube::delete).
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         kind: &Kind,
         namespace: Option<&str>,
@@ -492,36 +490,15 @@ impl Cluster {
 
     /// Turns a client error into a message people can act on; `doing`
     /// says what wildrun was doing ("apply Deployment web/web").
-    pub fn explain(&self, err: kube::Error, doing: &str) -> KubeError {
+    pub(crate) fn explain(&self, err: kube::Error, doing: &str) -> KubeError {
         match err {
-            kube::Error::Api(status) => {
-                let message = status.message.trim();
-                let hint = match status.code {
-                    _ if is_schema_error(&status) => {
-                        " (the object does not match this kind's schema in the cluster: check the field names against the installed CRD version)".to_string()
-                    }
-                    401 => format!(
-                        " (the credentials from {} were not accepted by {}: renew them or pick another --context)",
-                        self.source, self.server
-                    ),
-                    403 => format!(" (the user of {} lacks this permission; examples/rbac.yaml lists what the bundled recipes need)", self.source),
-                    409 if message.contains("conflict") => {
-                        " (another field manager owns these fields: pass #{ force: true } to kube::apply or --force to take them over)".to_string()
-                    }
-                    422 if message.contains("field is immutable") => {
-                        " (a field that cannot change once the object is made, such as a Job's pod template: apply it with #{ recreate: true } to delete it and create it again on each deploy)".to_string()
-                    }
-                    429 | 502..=504 => format!(" (the API server at {} is overloaded or unavailable; retried and gave up)", self.server),
-                    500 if is_transient_500(&status) => format!(" (the API server at {} is failing; retried and gave up)", self.server),
-                    _ => String::new(),
-                };
-                KubeError::Api {
-                    doing: doing.to_string(),
-                    code: status.code,
-                    message: without_immutable_values(message),
-                    hint,
-                }
-            }
+            kube::Error::Api(status) => KubeError::Api {
+                doing: doing.to_string(),
+                code: status.code,
+                message: without_immutable_values(status.message.trim()),
+                server: self.server.clone(),
+                config_source: self.source.clone(),
+            },
             other => {
                 let NoAnswer { detail, timed_out } = self.no_answer(&other);
                 let (doing, server, config_source) =
@@ -543,16 +520,6 @@ impl Cluster {
                 }
             }
         }
-    }
-
-    /// `kind` for a typed GVK (used for well-known kinds).
-    pub async fn resolve_gvk(&self, gvk: &GroupVersionKind) -> Result<Kind> {
-        let api_version = if gvk.group.is_empty() {
-            gvk.version.clone()
-        } else {
-            format!("{}/{}", gvk.group, gvk.version)
-        };
-        self.resolve(&api_version, &gvk.kind).await
     }
 }
 
@@ -658,8 +625,6 @@ pub(super) fn served_versions(
     out
 }
 
-/// The API server answers a server-side apply whose object does not fit the
-/// kind's schema with a 500; that is a validation error, not an outage.
 /// `message` without the values the API server prints beside a field that
 /// cannot change (`spec.template: Invalid value: {...}: field is
 /// immutable`: a Job's whole pod template, env values included): the
@@ -676,38 +641,13 @@ fn without_immutable_values(message: &str) -> String {
     }
 }
 
-fn is_schema_error(status: &kube::core::Status) -> bool {
-    status.code == 500
-        && (status
-            .message
-            .contains("failed to create typed patch object")
-            || status.message.contains("field not declared in schema"))
-}
-
-/// Whether a 500 says the failure may pass (etcd or a webhook timing out);
-/// other 500s ("range is full", a schema mismatch) answer the same again.
-fn is_transient_500(status: &kube::core::Status) -> bool {
-    let message = status.message.to_ascii_lowercase();
-    [
-        "timeout",
-        "timed out",
-        "etcdserver",
-        "try again",
-        "unavailable",
-        "connection refused",
-        "connection reset",
-    ]
-    .iter()
-    .any(|m| message.contains(m))
-}
-
 /// Whether an error is worth retrying: overload (429, 502, 503, 504), a
 /// transient 500, and connection failures (an API server restarting).
 fn retryable(err: &kube::Error) -> bool {
     match err {
         kube::Error::Api(s) => match s.code {
             429 | 502..=504 => true,
-            500 => is_transient_500(s) && !is_schema_error(s),
+            500 => is_transient_500(&s.message) && !is_schema_error(s.code, &s.message),
             _ => false,
         },
         // A request that used up its bound is not tried again: the bound
@@ -719,11 +659,11 @@ fn retryable(err: &kube::Error) -> bool {
 }
 
 /// Attempts a request at most this many times.
-pub const MAX_ATTEMPTS: u32 = 4;
+pub(crate) const MAX_ATTEMPTS: u32 = 4;
 
 /// Runs `request` until it succeeds, fails for good, or [`MAX_ATTEMPTS`] are used
 /// (backoff 0.25 s, 0.5 s, 1 s).
-pub async fn retry<T, F, Fut>(mut request: F) -> Result<T, kube::Error>
+pub(crate) async fn retry<T, F, Fut>(mut request: F) -> Result<T, kube::Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, kube::Error>>,
@@ -745,7 +685,7 @@ where
 
 /// The User-Agent of every request, so operators can tell wildrun's requests
 /// apart in audit logs.
-pub const USER_AGENT: &str = concat!("wildrun/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("wildrun/", env!("CARGO_PKG_VERSION"));
 
 /// `config` with wildrun's User-Agent header (kube sends none of its own).
 fn with_user_agent(mut config: kube::Config) -> kube::Config {
@@ -759,7 +699,7 @@ fn with_user_agent(mut config: kube::Config) -> kube::Config {
 /// The JSON form of an object of `kind` from a list, whose items the API
 /// server sends without `apiVersion` and `kind`: with them, as a read of
 /// the object alone returns it.
-pub fn listed_value(kind: &Kind, item: &DynamicObject) -> Result<Value> {
+pub(crate) fn listed_value(kind: &Kind, item: &DynamicObject) -> Result<Value> {
     let mut value = to_value(item)?;
     if let Some(obj) = value.as_object_mut() {
         obj.insert(
@@ -772,7 +712,7 @@ pub fn listed_value(kind: &Kind, item: &DynamicObject) -> Result<Value> {
 }
 
 /// The JSON form of a live object.
-pub fn to_value(obj: &DynamicObject) -> Result<Value> {
+pub(crate) fn to_value(obj: &DynamicObject) -> Result<Value> {
     serde_json::to_value(obj).map_err(KubeError::ToJson)
 }
 

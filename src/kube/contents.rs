@@ -13,6 +13,7 @@
 
 use super::cluster::{retry, Cluster, Kind};
 use super::error::{KubeError, Result};
+use crate::objects::group_of;
 use crate::plan::ObjectRef;
 use futures::StreamExt;
 use kube::api::{ListParams, ObjectMeta};
@@ -27,7 +28,7 @@ const CONCURRENT_LISTS: usize = 8;
 /// The kinds a namespace deletion removes on one API server, and which
 /// kinds are namespaced (to tell where an owner lives).
 #[derive(Debug, Clone, Default)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     /// Namespaced kinds that can be listed and deleted, one version each
     /// (the group's preferred one that serves the kind).
     kinds: Vec<Kind>,
@@ -37,20 +38,15 @@ pub struct Inventory {
 
 /// What a namespace holds besides what is leaving it.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Holdings {
+pub(crate) struct Holdings {
     /// `Kind name` of each object that stays.
-    pub objects: Vec<String>,
+    pub(crate) objects: Vec<String>,
     /// Kinds that could not be listed, each with why (`leases.coordination.k8s.io:
     /// not allowed to list them`): they may hold something.
-    pub unreadable: Vec<String>,
+    pub(crate) unreadable: Vec<String>,
 }
 
-impl Holdings {
-    /// Whether the namespace is known to hold nothing else.
-    pub fn is_empty(&self) -> bool {
-        self.objects.is_empty() && self.unreadable.is_empty()
-    }
-}
+impl Holdings {}
 
 /// Kinds whose objects belong to no one, and so never keep a namespace:
 /// Events are records of what happened to other objects (controllers write
@@ -71,7 +67,7 @@ fn is_held_kind(namespaced: bool, verbs: &[String]) -> bool {
 impl Inventory {
     /// Asks the API server which kinds exist now: aggregated discovery (two
     /// requests), or per group on servers before Kubernetes 1.26.
-    pub async fn discover(cluster: &Cluster) -> Result<Inventory> {
+    pub(crate) async fn discover(cluster: &Cluster) -> Result<Inventory> {
         let explain = |e| cluster.explain(e, "discover the API's kinds");
         let (core, groups) = futures::try_join!(
             retry(|| super::cluster::aggregated_list(&cluster.client, "/api")),
@@ -134,7 +130,7 @@ impl Inventory {
     /// group, kind and name; the version does not matter) and what only
     /// comes with them. `also` are objects that will be there though they
     /// may not be yet (what `--diff` would apply first), counted unless leaving.
-    pub async fn holdings(
+    pub(crate) async fn holdings(
         &self,
         cluster: &Cluster,
         namespace: &str,
@@ -249,11 +245,6 @@ impl Inventory {
             || (core && default_token)
             || (core && kind == "Endpoints" && services.contains(name))
     }
-}
-
-/// The group of an `apiVersion` (`""` for the core group's `v1`).
-pub(crate) fn group_of(api_version: &str) -> &str {
-    api_version.split_once('/').map(|(g, _)| g).unwrap_or("")
 }
 
 fn is_leaving(leaving: &[ObjectRef], group: &str, kind: &str, name: &str) -> bool {

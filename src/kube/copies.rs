@@ -8,11 +8,12 @@
 //! differs (for TLS Secrets: the certificate's names, issuer and expiry)
 //! and who wrote it.
 
+use crate::plan::ObjectRef;
 use serde_json::{Map, Value};
 
 /// What a Secret in the way of a copy is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Existing {
+pub(crate) enum Existing {
     /// Its type and data equal the source's: it is the copy.
     Same,
     /// It differs: what differs, in words.
@@ -35,7 +36,7 @@ fn data(secret: &Value) -> Map<String, Value> {
 }
 
 /// Judges `live`, a Secret of the copy's name, against `source`.
-pub fn judge(source: &Value, live: &Value) -> Existing {
+pub(crate) fn judge(source: &Value, live: &Value) -> Existing {
     let (want, have) = (data(source), data(live));
     let same_type = secret_type(source) == secret_type(live);
     if same_type && want == have {
@@ -136,23 +137,40 @@ fn names(list: &[String]) -> String {
     }
 }
 
-/// Why the Secret `live` in the way of the copy `target` of `from`, made
-/// by `made_by` ([`crate::kube::owner::Owner::made_by`]), is refused: what differs and who
-/// wrote it, and the ways out.
-pub fn refusal(
-    target: &impl std::fmt::Display,
+/// Why a Secret in the way of a copy is refused: the facts, worded when
+/// shown (the preflight's problem, or [`KubeError::ForeignCopy`](super::error::KubeError::ForeignCopy)).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{target} exists, made by {made_by}, and is not a copy of {from}: {differs}. wildrun will not overwrite it: delete or rename it, or copy into another namespace")]
+pub struct Refusal {
+    /// The Secret in the way.
+    target: ObjectRef,
+    /// The copy's source, `namespace/name`.
+    from: String,
+    /// Who made it ([`crate::kube::owner::Owner::made_by`]).
+    made_by: String,
+    /// What differs from the source, in words.
+    differs: String,
+}
+
+/// Why the Secret `live` at `target`, in the way of the copy of `from`,
+/// made by `made_by`, is refused: what differs from `source` and who wrote it.
+pub(crate) fn refusal(
+    target: &ObjectRef,
     from: &str,
     made_by: &str,
     live: &Value,
     source: &Value,
-) -> String {
-    let what = match judge(source, live) {
+) -> Refusal {
+    let differs = match judge(source, live) {
         Existing::Differs(what) => what,
         Existing::Same => "nothing".into(),
     };
-    format!(
-        "{target} exists, made by {made_by}, and is not a copy of {from}: {what}. wildrun will not overwrite it: delete or rename it, or copy into another namespace"
-    )
+    Refusal {
+        target: target.clone(),
+        from: from.to_string(),
+        made_by: made_by.to_string(),
+        differs,
+    }
 }
 
 #[cfg(test)]
@@ -207,12 +225,13 @@ mod tests {
 
         let made_by = Owner::of(&live).made_by();
         let message = refusal(
-            &"Secret app/tls",
+            &ObjectRef::secret("app", "tls"),
             "cert-manager/tls",
             &made_by,
             &live,
             &source,
-        );
+        )
+        .to_string();
         assert!(
             message.contains("made by kubectl (field manager kubectl-client-side-apply)"),
             "{message}"

@@ -15,15 +15,15 @@ use std::collections::BTreeSet;
 
 /// The diff of one object; empty `text` when there is no difference.
 #[derive(Debug, Clone)]
-pub struct ObjectDiff {
+pub(crate) struct ObjectDiff {
     /// The object.
-    pub target: ObjectRef,
+    pub(crate) target: ObjectRef,
     /// Unified diff, without colour.
-    pub text: String,
+    pub(crate) text: String,
     /// The fields another field manager owns that the apply would change
     /// (`.spec.replicas (manager "hpa")`): without `--force` the apply
     /// fails on them, and `text` shows what `--force` would do.
-    pub conflicts: Vec<String>,
+    pub(crate) conflicts: Vec<String>,
 }
 
 /// The fields of a server-side apply conflict (409), each with the manager
@@ -96,7 +96,7 @@ fn yaml(value: Option<&Value>) -> Result<String> {
 }
 
 /// The unified diff between two versions of an object (empty when equal).
-pub fn unified(
+pub(crate) fn unified(
     target: &ObjectRef,
     before: Option<&Value>,
     after: Option<&Value>,
@@ -143,7 +143,7 @@ fn unified_as(
 }
 
 /// Colours a unified diff for a terminal.
-pub fn colour(text: &str) -> String {
+pub(crate) fn colour(text: &str) -> String {
     text.lines()
         .map(|l| {
             if l.starts_with("+++") || l.starts_with("---") {
@@ -220,7 +220,7 @@ fn shaped_like(live: &Value, shape: &Value) -> Value {
 /// `force` is `--force`:
 /// without it (or the object's own `force`), fields another manager owns
 /// are reported as [`ObjectDiff::conflicts`], as the apply would refuse them.
-pub async fn diff_plan(
+pub(crate) async fn diff_plan(
     cluster: &Cluster,
     plan: &Plan,
     also_pruned: &[Pruned],

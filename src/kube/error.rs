@@ -6,25 +6,29 @@ use crate::plan::{Condition, ObjectRef, Origin};
 use crate::yaml::YamlError;
 
 /// The result of the `kube` module's functions.
-pub type Result<T, E = KubeError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = KubeError> = std::result::Result<T, E>;
 
 /// Why an operation on the cluster failed. Each message names what wildrun
 /// was doing and, where one helps, what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
     /// The API server answered a request with an error (built by
-    /// [`Cluster::explain`](super::cluster::Cluster::explain)); the hint
-    /// says what to do for 401, 403, 409, 429, 5xx and schema errors.
-    #[error("{doing}: {message}{hint}")]
+    /// [`Cluster::explain`](super::cluster::Cluster::explain)); the hint,
+    /// composed when shown ([`api_hint`]), says what to do for 401, 403,
+    /// 409, 422, 429, 5xx and schema errors.
+    #[error("{doing}: {message}{}", api_hint(*.code, .message, .server, .config_source))]
     Api {
         /// What wildrun was doing ("apply Deployment web/web").
         doing: String,
         /// The HTTP status code of the answer.
         code: u16,
-        /// The API server's message.
+        /// The API server's message (without the values it prints beside
+        /// a field that cannot change).
         message: String,
-        /// What to do about it, starting with a space (or empty).
-        hint: String,
+        /// The API server URL.
+        server: String,
+        /// Where the configuration came from ("kubeconfig ~/.kube/config").
+        config_source: String,
     },
     /// The API server did not answer: refused, timed out, TLS failed.
     #[error("{doing}: cannot reach the API server at {server} ({config_source}): {detail}")]
@@ -80,7 +84,8 @@ pub enum KubeError {
     /// The cluster does not serve the apiVersion at all: its CRDs are not
     /// installed, or it is misspelt.
     #[error(
-        "the cluster at {server} does not serve apiVersion {api_version} (kind {kind}):{hint}"
+        "the cluster at {server} does not serve apiVersion {api_version} (kind {kind}): {}",
+        not_served_hint(.api_version)
     )]
     NotServed {
         /// The API server URL.
@@ -89,11 +94,9 @@ pub enum KubeError {
         api_version: String,
         /// The kind asked for.
         kind: String,
-        /// What to check, starting with a space.
-        hint: String,
     },
     /// The cluster serves the apiVersion, but not this kind in it.
-    #[error("apiVersion {api_version} on {server} has no kind {kind}{hint}; the CRD may be missing or at another version")]
+    #[error("apiVersion {api_version} on {server} has no kind {kind}{}; the CRD may be missing or at another version", crate::objects::strict::did_you_mean(.nearest))]
     NoKind {
         /// The API server URL.
         server: String,
@@ -101,8 +104,8 @@ pub enum KubeError {
         api_version: String,
         /// The kind asked for.
         kind: String,
-        /// The nearest kind served (" (did you mean X?)"), or empty.
-        hint: String,
+        /// The nearest kind the apiVersion serves, if one is close.
+        nearest: Option<String>,
     },
     /// A kubeconfig cannot be read or used (`--kubeconfig`, `--context`,
     /// `$KUBECONFIG`, `~/.kube/config`); the kubeconfig error follows as
@@ -157,7 +160,7 @@ pub enum KubeError {
     /// `--prune` would delete every object of the instance; nothing was
     /// changed. A plan that comes out empty or wrong (a condition, a typo in
     /// a loop, a half-saved file) must not empty the cluster silently.
-    #[error("nothing was changed; --prune would delete every object of instance {instance} ({}), because {reason}. A condition, a typo in a loop or a half-saved file can make a recipe plan less than it should. If that is what you want, run again with --allow-prune-all (or remove the instance with --delete)", super::cleanup::first_few(.objects))]
+    #[error("nothing was changed; --prune would delete every object of instance {instance} ({}), because {reason}. A condition, a typo in a loop or a half-saved file can make a recipe plan less than it should. If that is what you want, run again with --allow-prune-all (or remove the instance with --delete)", first_few(.objects))]
     PruneAll {
         /// The instance.
         instance: String,
@@ -169,7 +172,7 @@ pub enum KubeError {
     /// `--prune` would remove routes the plan replaces (an Ingress by an
     /// HTTPRoute, or back), but the new route did not answer in time:
     /// nothing was pruned, so the old route still serves.
-    #[error("nothing was pruned: the plan replaces {} but the new route does not answer yet ({reason}); the old route keeps serving. Fix what the reason names (wildrun scripts/doctor.rhai --name ... says which link) and run again", super::cleanup::first_few(.replaced))]
+    #[error("nothing was pruned: the plan replaces {} but the new route does not answer yet ({reason}); the old route keeps serving. Fix what the reason names (wildrun scripts/doctor.rhai --name ... says which link) and run again", first_few(.replaced))]
     RouteNotAnswering {
         /// The routes the prune would have removed.
         replaced: Vec<String>,
@@ -221,11 +224,8 @@ pub enum KubeError {
     },
     /// A Secret of the copy's name exists, wildrun did not make it, and its
     /// data differs from the source's.
-    #[error("{refusal}")]
-    ForeignCopy {
-        /// What differs and who made it ([`super::copies::refusal`]).
-        refusal: String,
-    },
+    #[error(transparent)]
+    ForeignCopy(Box<super::copies::Refusal>),
     /// A rollout was waited for on a kind that does not roll out.
     #[error("{target}: only Deployments, StatefulSets and DaemonSets roll out; wait for a condition such as \"Ready\" instead")]
     NoRollout {
@@ -252,9 +252,12 @@ pub enum KubeError {
         /// Why the kind cannot be watched (resolving it failed).
         error: Box<KubeError>,
     },
-    /// Leader election cannot go on (no permission, no namespace).
+    /// Leader election cannot go on (no permission, no namespace): a
+    /// [`LeaseError`](super::lease::LeaseError), which converts itself (this
+    /// module does not import the Lease's, which imports the cluster's,
+    /// which imports this one).
     #[error(transparent)]
-    Lease(#[from] super::lease::LeaseError),
+    Lease(Box<dyn std::error::Error + Send + Sync>),
     /// An object could not be written as YAML (for a diff).
     #[error(transparent)]
     Yaml(#[from] YamlError),
@@ -269,7 +272,7 @@ pub enum KubeError {
 /// `err` and its causes, joined with ": ", as the command line prints an
 /// error (`{:#}`); a cause whose text is already said is left out (client
 /// errors often repeat their source's words).
-pub fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut parts = vec![err.to_string()];
     let mut source = err.source();
     while let Some(s) = source {
@@ -280,6 +283,79 @@ pub fn chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     parts.join(": ")
+}
+
+/// What to do about an API error with status `code` and `message`, from
+/// the API server `server` as configured by `config_source`: starting with
+/// a space, or empty.
+fn api_hint(code: u16, message: &str, server: &str, config_source: &str) -> String {
+    match code {
+        _ if is_schema_error(code, message) => {
+            " (the object does not match this kind's schema in the cluster: check the field names against the installed CRD version)".to_string()
+        }
+        401 => format!(
+            " (the credentials from {config_source} were not accepted by {server}: renew them or pick another --context)"
+        ),
+        403 => format!(" (the user of {config_source} lacks this permission; examples/rbac.yaml lists what the bundled recipes need)"),
+        409 if message.contains("conflict") => {
+            " (another field manager owns these fields: pass #{ force: true } to kube::apply or --force to take them over)".to_string()
+        }
+        422 if message.contains("field is immutable") => {
+            " (a field that cannot change once the object is made, such as a Job's pod template: apply it with #{ recreate: true } to delete it and create it again on each deploy)".to_string()
+        }
+        429 | 502..=504 => format!(" (the API server at {server} is overloaded or unavailable; retried and gave up)"),
+        500 if is_transient_500(message) => format!(" (the API server at {server} is failing; retried and gave up)"),
+        _ => String::new(),
+    }
+}
+
+/// The API server answers a server-side apply whose object does not fit the
+/// kind's schema with a 500; that is a validation error, not an outage.
+pub(crate) fn is_schema_error(code: u16, message: &str) -> bool {
+    code == 500
+        && (message.contains("failed to create typed patch object")
+            || message.contains("field not declared in schema"))
+}
+
+/// Whether a 500's `message` says the failure may pass (etcd or a webhook
+/// timing out); other 500s ("range is full", a schema mismatch) answer the
+/// same again.
+pub(crate) fn is_transient_500(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "timeout",
+        "timed out",
+        "etcdserver",
+        "try again",
+        "unavailable",
+        "connection refused",
+        "connection reset",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
+/// What to check when the cluster does not serve `api_version`: a group
+/// with a dot is a CRD's.
+fn not_served_hint(api_version: &str) -> String {
+    match api_version.split_once('/') {
+        Some((group, _)) if group.contains('.') => format!(
+            "its CustomResourceDefinitions are not installed (kubectl get crd | grep {group})"
+        ),
+        _ => "is it spelled right?".to_string(),
+    }
+}
+
+/// How many objects a message names before it says "and N more".
+const NAMED: usize = 3;
+
+/// `items` for a message: the first few, then how many more.
+pub(crate) fn first_few(items: &[String]) -> String {
+    let mut shown: Vec<String> = items.iter().take(NAMED).cloned().collect();
+    if items.len() > NAMED {
+        shown.push(format!("and {} more", items.len() - NAMED));
+    }
+    shown.join(", ")
 }
 
 /// The contexts a kubeconfig has, for [`KubeError::NoContext`].
@@ -296,10 +372,10 @@ fn known_contexts(known: &[String]) -> String {
 
 /// The report lines of the steps of `entries` that were done.
 pub(super) fn done_lines(entries: &[super::report::Entry]) -> Vec<String> {
-    use super::report::Action;
+    use super::report::ObjectAction;
     entries
         .iter()
-        .filter(|e| !matches!(e.action, Action::Failed | Action::NotDone))
+        .filter(|e| !matches!(e.action, ObjectAction::Failed | ObjectAction::NotDone))
         .map(super::report::Entry::line)
         .collect()
 }
@@ -358,6 +434,51 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "nothing was applied; the plan has 2 problem(s):\n  r.rhai:1: a\n  r.rhai:2: b"
+        );
+    }
+
+    #[test]
+    fn hints_are_composed_from_the_facts_when_shown() {
+        let api = |code: u16, message: &str| KubeError::Api {
+            doing: "apply Deployment web/web".into(),
+            code,
+            message: message.into(),
+            server: "https://10.0.0.1:6443".into(),
+            config_source: "kubeconfig ~/.kube/config".into(),
+        };
+        assert_eq!(
+            api(403, "forbidden").to_string(),
+            "apply Deployment web/web: forbidden (the user of kubeconfig ~/.kube/config lacks this permission; examples/rbac.yaml lists what the bundled recipes need)"
+        );
+        assert_eq!(
+            api(503, "unavailable").to_string(),
+            "apply Deployment web/web: unavailable (the API server at https://10.0.0.1:6443 is overloaded or unavailable; retried and gave up)"
+        );
+        assert!(api(500, "failed to create typed patch object: x")
+            .to_string()
+            .ends_with("(the object does not match this kind's schema in the cluster: check the field names against the installed CRD version)"));
+        assert_eq!(api(400, "bad").to_string(), "apply Deployment web/web: bad");
+        let not_served = |api_version: &str| KubeError::NotServed {
+            server: "https://10.0.0.1:6443".into(),
+            api_version: api_version.into(),
+            kind: "Middleware".into(),
+        };
+        assert_eq!(
+            not_served("traefik.io/v1alpha1").to_string(),
+            "the cluster at https://10.0.0.1:6443 does not serve apiVersion traefik.io/v1alpha1 (kind Middleware): its CustomResourceDefinitions are not installed (kubectl get crd | grep traefik.io)"
+        );
+        assert!(not_served("v2")
+            .to_string()
+            .ends_with("(kind Middleware): is it spelled right?"));
+        let no_kind = KubeError::NoKind {
+            server: "https://10.0.0.1:6443".into(),
+            api_version: "apps/v1".into(),
+            kind: "Deploymnt".into(),
+            nearest: Some("Deployment".into()),
+        };
+        assert_eq!(
+            no_kind.to_string(),
+            "apiVersion apps/v1 on https://10.0.0.1:6443 has no kind Deploymnt (did you mean Deployment?); the CRD may be missing or at another version"
         );
     }
 }

@@ -16,20 +16,21 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{json, Map, Value};
 
 /// Length of a value when the recipe gives none.
-pub const DEFAULT_LENGTH: usize = 32;
+pub(crate) const DEFAULT_LENGTH: usize = 32;
 /// The longest value wildrun generates.
-pub const MAX_LENGTH: usize = 4096;
+pub(crate) const MAX_LENGTH: usize = 4096;
 /// Characters of a value when the recipe gives no alphabet: letters and
 /// digits, safe in URLs, connection strings and shell words alike.
-pub const DEFAULT_ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+pub(crate) const DEFAULT_ALPHABET: &str =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 /// The most characters an alphabet may have.
-pub const MAX_ALPHABET: usize = 1024;
+pub(crate) const MAX_ALPHABET: usize = 1024;
 /// The fields of one key's map.
 const KEY_FIELDS: &[&str] = &["length", "alphabet"];
 
 /// Why a generated Secret cannot be made.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum GeneratedError {
+pub(crate) enum GeneratedError {
     /// `keys` is missing, not a map, or empty.
     #[error("keys must be a map of key names to #{{ length, alphabet }} with at least one key, e.g. #{{ keys: #{{ password: #{{ length: 32 }} }} }}")]
     NoKeys,
@@ -48,14 +49,14 @@ pub enum GeneratedError {
         found: String,
     },
     /// A field of a key's map that is not `length` or `alphabet`.
-    #[error("keys.{key}.{field}: unknown field{hint}; known: length, alphabet")]
+    #[error("keys.{key}.{field}: unknown field{}; known: length, alphabet", crate::objects::strict::did_you_mean(.nearest))]
     UnknownField {
         /// The key.
         key: String,
         /// The field.
         field: String,
-        /// `(did you mean ...?)`, or empty.
-        hint: String,
+        /// The known field nearest to it, if one is close.
+        nearest: Option<String>,
     },
     /// A length that is not a whole number in range.
     #[error("keys.{key}.length must be a whole number from 1 to {MAX_LENGTH}, not {found}")]
@@ -81,24 +82,24 @@ pub enum GeneratedError {
 
 /// How one value is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValueSpec {
+pub(crate) struct ValueSpec {
     /// Characters in the value.
-    pub length: usize,
+    pub(crate) length: usize,
     /// The characters it is drawn from, each once.
-    pub alphabet: Vec<char>,
+    pub(crate) alphabet: Vec<char>,
 }
 
 /// A Secret of generated values: which keys, each made how.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretSpec {
+pub(crate) struct SecretSpec {
     /// The keys in the recipe's order, each with how its value is made.
-    pub keys: Vec<(String, ValueSpec)>,
+    pub(crate) keys: Vec<(String, ValueSpec)>,
 }
 
 impl SecretSpec {
     /// Reads `keys` (a map of key name to `{ length, alphabet }`, either
     /// optional) as the recipe gave it.
-    pub fn from_keys(keys: Option<&Value>) -> Result<SecretSpec, GeneratedError> {
+    pub(crate) fn from_keys(keys: Option<&Value>) -> Result<SecretSpec, GeneratedError> {
         let Some(Value::Object(keys)) = keys else {
             return Err(GeneratedError::NoKeys);
         };
@@ -141,13 +142,10 @@ fn value_spec(key: &str, settings: &Value) -> Result<ValueSpec, GeneratedError> 
         });
     };
     if let Some(field) = fields.keys().find(|f| !KEY_FIELDS.contains(&f.as_str())) {
-        let hint = crate::objects::strict::nearest(field, KEY_FIELDS.iter().copied())
-            .map(|s| format!(" (did you mean {s}?)"))
-            .unwrap_or_default();
         return Err(GeneratedError::UnknownField {
             key: key.into(),
             field: field.clone(),
-            hint,
+            nearest: crate::objects::strict::nearest(field, KEY_FIELDS.iter().copied()),
         });
     }
     let length = match fields.get("length") {
@@ -217,7 +215,10 @@ fn alphabet(key: &str, text: &str) -> Result<Vec<char>, GeneratedError> {
 /// One value of `spec.length` characters, each drawn uniformly from
 /// `spec.alphabet`: 32-bit draws above the largest multiple of the
 /// alphabet's size are drawn again, so no character is more likely.
-pub fn random_value(spec: &ValueSpec, random: &dyn SecureRandom) -> Result<String, GeneratedError> {
+pub(crate) fn random_value(
+    spec: &ValueSpec,
+    random: &dyn SecureRandom,
+) -> Result<String, GeneratedError> {
     let size = u32::try_from(spec.alphabet.len()).map_err(|_| GeneratedError::Random)?;
     if size < 2 {
         return Err(GeneratedError::Random);
@@ -239,18 +240,18 @@ pub fn random_value(spec: &ValueSpec, random: &dyn SecureRandom) -> Result<Strin
 
 /// What [`build`] made.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Generated {
+pub(crate) struct Generated {
     /// The Secret to apply: its keys' values in `data` (base64), the
     /// generated keys named in [`GENERATED_ANNOTATION`].
-    pub secret: Value,
+    pub(crate) secret: Value,
     /// The keys whose values are new this run (not in the live Secret, or rotated).
-    pub new_keys: Vec<String>,
+    pub(crate) new_keys: Vec<String>,
 }
 
 /// The Secret `target` with `spec`'s keys: a value `live` (the Secret as
 /// it is, if it exists) holds is kept unless `rotate`; the others are
 /// generated.
-pub fn build(
+pub(crate) fn build(
     target: &ObjectRef,
     spec: &SecretSpec,
     live: Option<&Value>,

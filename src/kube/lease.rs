@@ -24,8 +24,9 @@
 //! trusts its `renewTime`, so that a Lease whose holder is long gone is
 //! taken at once.
 
-use super::apply::Fence;
 use super::cluster::Cluster;
+use super::error::KubeError;
+use super::fence::Fence;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
@@ -35,38 +36,38 @@ use std::time::{Duration, Instant};
 
 /// How long a Lease stays with a holder that stopped renewing it
 /// (`leaseDurationSeconds`), unless configured ([`DURATION_KEY`]).
-pub const LEASE_DURATION: Duration = Duration::from_secs(15);
+pub(crate) const LEASE_DURATION: Duration = Duration::from_secs(15);
 /// How often a waiting copy looks at the Lease at most, and how soon a
 /// failed renewal is tried again.
-pub const RETRY_EVERY: Duration = Duration::from_secs(2);
+pub(crate) const RETRY_EVERY: Duration = Duration::from_secs(2);
 /// The configuration key that sets the lease's duration, in seconds.
-pub const DURATION_KEY: &str = "watch.leaseDuration";
+pub(crate) const DURATION_KEY: &str = "watch.leaseDuration";
 /// The shortest lease duration the configuration accepts: the renewals
 /// (every third of it) must have time to go through.
-pub const MIN_DURATION_SECONDS: u64 = 3;
+pub(crate) const MIN_DURATION_SECONDS: u64 = 3;
 
 /// The timing of an election, all derived from the lease's duration. With
 /// the default 15 s these are client-go's: renew deadline 10 s, retry 2 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LeaseTimes {
+pub(crate) struct LeaseTimes {
     /// How long the Lease stays with a holder that stopped renewing it.
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// How long after its last successful renewal was sent the holder may
     /// still write: two thirds of [`LeaseTimes::duration`]. The remaining
     /// third is the margin a write sent just before the deadline has to
     /// land before another copy may take over.
-    pub renew_deadline: Duration,
+    pub(crate) renew_deadline: Duration,
     /// How often the holder renews: a third of the duration, so one failed
     /// renewal leaves time for another before the deadline.
-    pub renew_every: Duration,
+    pub(crate) renew_every: Duration,
     /// How often a waiting copy looks at the Lease, and how soon a failed
     /// renewal is tried again: a fifth of the duration, at most [`RETRY_EVERY`].
-    pub retry_every: Duration,
+    pub(crate) retry_every: Duration,
 }
 
 impl LeaseTimes {
     /// The timing of a Lease of `duration`.
-    pub fn of(duration: Duration) -> LeaseTimes {
+    pub(crate) fn of(duration: Duration) -> LeaseTimes {
         LeaseTimes {
             duration,
             renew_deadline: duration * 2 / 3,
@@ -87,11 +88,11 @@ impl Default for LeaseTimes {
 /// machine sleeps (`CLOCK_MONOTONIC`, behind [`Instant`], pauses during a
 /// suspend, and a resumed holder would think its Lease fresh).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Stamp(Duration);
+pub(crate) struct Stamp(Duration);
 
 impl Stamp {
     /// Now.
-    pub fn now() -> Stamp {
+    pub(crate) fn now() -> Stamp {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let clock = rustix::time::ClockId::Boottime;
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -102,36 +103,36 @@ impl Stamp {
     }
 
     /// How long ago this was.
-    pub fn elapsed(self) -> Duration {
+    pub(crate) fn elapsed(self) -> Duration {
         Stamp::now().0.saturating_sub(self.0)
     }
 }
 
 /// Where a pod finds its own namespace (the service account's mount).
-pub const NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+pub(crate) const NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 /// The Lease's namespace outside a pod, unless configured.
-pub const DEFAULT_NAMESPACE: &str = "default";
+pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 /// The configuration key that chooses the Lease's namespace.
-pub const NAMESPACE_KEY: &str = "watch.leaseNamespace";
+pub(crate) const NAMESPACE_KEY: &str = "watch.leaseNamespace";
 
 /// Which Lease the copies of an instance share, and who this copy is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseSettings {
     /// The Lease's namespace.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// The Lease's name: `wildrun-<instance>`.
-    pub name: String,
+    pub(crate) name: String,
     /// This copy's `holderIdentity`: host name, process id and a random part.
-    pub identity: String,
+    pub(crate) identity: String,
     /// The lease's duration, and the renewals and looks that follow from it.
-    pub times: LeaseTimes,
+    pub(crate) times: LeaseTimes,
 }
 
 impl LeaseSettings {
     /// The Lease of the instance labelled `instance`, in `namespace` (the
     /// configured [`NAMESPACE_KEY`]) or else [`default_namespace`], lasting
     /// `duration` (the configured [`DURATION_KEY`]) or else [`LEASE_DURATION`].
-    pub fn for_instance(
+    pub(crate) fn for_instance(
         instance: &str,
         namespace: Option<&str>,
         duration: Option<Duration>,
@@ -147,14 +148,14 @@ impl LeaseSettings {
     }
 
     /// `namespace/name`, for messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("Lease {}/{}", self.namespace, self.name)
     }
 }
 
 /// `wildrun-<instance label>`, made a valid object name: the label may hold
 /// capitals and `_`, which names may not.
-pub fn lease_name(instance: &str) -> String {
+pub(crate) fn lease_name(instance: &str) -> String {
     let mut name = String::from("wildrun-");
     for c in instance.chars() {
         let c = c.to_ascii_lowercase();
@@ -171,7 +172,7 @@ pub fn lease_name(instance: &str) -> String {
 
 /// The namespace the pod runs in (from its service account's mount), or
 /// [`DEFAULT_NAMESPACE`] outside a pod.
-pub fn default_namespace() -> String {
+pub(crate) fn default_namespace() -> String {
     std::fs::read_to_string(NAMESPACE_FILE)
         .ok()
         .map(|s| s.trim().to_string())
@@ -182,7 +183,7 @@ pub fn default_namespace() -> String {
 /// A `holderIdentity` no other copy has: the host name (the pod's name in a
 /// cluster), the process id and 32 random bits (two processes on two hosts
 /// may have the same pid).
-pub fn identity() -> String {
+pub(crate) fn identity() -> String {
     use ring::rand::SecureRandom;
     let host = std::env::var("HOSTNAME")
         .ok()
@@ -197,15 +198,80 @@ pub fn identity() -> String {
     format!("{host}_{}_{random}", std::process::id())
 }
 
-/// Why an attempt on the Lease failed.
+/// Why an attempt on the Lease failed: what was tried on which Lease, and
+/// what the API server answered; the hint is composed when it is shown.
 #[derive(Debug, thiserror::Error)]
-pub enum LeaseError {
-    /// Trying again will not help: no permission, no such namespace.
-    #[error("{0}")]
-    Refused(String),
-    /// The API server failed or could not be reached: worth trying again.
-    #[error("{0}")]
-    Unavailable(String),
+pub(crate) enum LeaseError {
+    /// The API server refused (401 or 403: no permission; 404: no such
+    /// namespace): trying again will not help.
+    #[error("cannot {verb} {lease} for leader election: {}; {}", .message.trim(), refusal_hint(*.code, .identity, .namespace))]
+    Refused {
+        /// What was tried (`read`, `create`, `update`, ...).
+        verb: &'static str,
+        /// The Lease, for people (`Lease default/wildrun-public.web`).
+        lease: String,
+        /// The HTTP status of the answer.
+        code: u16,
+        /// The API server's message.
+        message: String,
+        /// Where the identity that was refused comes from (the kubeconfig).
+        identity: String,
+        /// The Lease's namespace.
+        namespace: String,
+    },
+    /// The API server answered with another error: worth trying again.
+    #[error("cannot {verb} {lease} on {server}: {}", .message.trim())]
+    Failed {
+        /// What was tried.
+        verb: &'static str,
+        /// The Lease, for people.
+        lease: String,
+        /// The API server URL.
+        server: String,
+        /// The API server's message.
+        message: String,
+    },
+    /// The API server did not answer: worth trying again.
+    #[error("cannot {verb} {lease}: the API server at {server} did not answer ({error})")]
+    NoAnswer {
+        /// What was tried.
+        verb: &'static str,
+        /// The Lease, for people.
+        lease: String,
+        /// The API server URL.
+        server: String,
+        /// What the client said.
+        error: kube::Error,
+    },
+}
+
+impl LeaseError {
+    /// Whether trying again will not help.
+    pub(crate) fn is_refusal(&self) -> bool {
+        matches!(self, LeaseError::Refused { .. })
+    }
+}
+
+/// What to do about a refusal with HTTP status `code` of the identity from
+/// `identity` in `namespace`.
+fn refusal_hint(code: u16, identity: &str, namespace: &str) -> String {
+    if code == 404 {
+        format!(
+            "create namespace {namespace} or choose another with --set {NAMESPACE_KEY}=NAMESPACE"
+        )
+    } else {
+        format!(
+            "the identity of {identity} needs get, create and update on leases (coordination.k8s.io) in namespace {namespace} (examples/deploy/rbac.yaml has such a Role), or choose another namespace with --set {NAMESPACE_KEY}=NAMESPACE"
+        )
+    }
+}
+
+/// A failed look at the Lease stops the plan as a [`KubeError`]; the
+/// conversion is here so that [`super::error`] does not import this module.
+impl From<LeaseError> for KubeError {
+    fn from(error: LeaseError) -> KubeError {
+        KubeError::Lease(Box::new(error))
+    }
 }
 
 /// A Lease record as this candidate first saw it, and when.
@@ -217,7 +283,7 @@ struct Observed {
 
 /// What a candidate does after reading the Lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Step {
+enum CandidateMove {
     /// There is no Lease: create it, held by us.
     Create,
     /// Write ourselves as the holder: a renewal when we hold it already,
@@ -254,18 +320,18 @@ fn decide(
     now: Instant,
     wall: Timestamp,
     times: &LeaseTimes,
-) -> Step {
+) -> CandidateMove {
     let Some(spec) = spec else {
         *observed = None;
-        return Step::Create;
+        return CandidateMove::Create;
     };
     let holder = spec.holder_identity.as_deref().unwrap_or_default();
     if holder == me {
-        return Step::Claim { renew: true };
+        return CandidateMove::Claim { renew: true };
     }
     if holder.is_empty() {
         // Released by a holder that stopped cleanly.
-        return Step::Claim { renew: false };
+        return CandidateMove::Claim { renew: false };
     }
     let duration = spec
         .lease_duration_seconds
@@ -293,9 +359,9 @@ fn decide(
     };
     let expires = since + duration;
     if now >= expires {
-        Step::Claim { renew: false }
+        CandidateMove::Claim { renew: false }
     } else {
-        Step::Wait {
+        CandidateMove::Wait {
             holder: holder.to_string(),
             retry_in: (expires - now).min(times.retry_every),
         }
@@ -344,7 +410,7 @@ fn released(old: &LeaseSpec, wall: Timestamp) -> LeaseSpec {
 
 /// The outcome of a look at the Lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Attempt {
+pub(crate) enum Attempt {
     /// This copy holds the Lease now; `resumed` when the Lease still named
     /// it (no other copy led since it last held it).
     Leading {
@@ -362,7 +428,7 @@ pub enum Attempt {
 }
 
 /// One copy's part in the election over one Lease.
-pub struct Election {
+pub(crate) struct Election {
     api: Api<Lease>,
     settings: LeaseSettings,
     server: String,
@@ -381,14 +447,14 @@ pub struct Election {
 /// The annotation of the Lease through which a copy that may have written
 /// after it lost the Lease asks the copy that holds it to reconcile from a
 /// full list (its value: who asked, and when).
-pub const RECONCILE_ANNOTATION: &str = "wildrun.dev/reconcile-requested";
+pub(crate) const RECONCILE_ANNOTATION: &str = "wildrun.dev/reconcile-requested";
 
 /// The field manager of a reconcile request.
-pub const RECONCILE_FIELD_MANAGER: &str = "wildrun-reconcile-request";
+pub(crate) const RECONCILE_FIELD_MANAGER: &str = "wildrun-reconcile-request";
 
 /// The outcome of a renewal.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Renewal {
+pub(crate) enum Renewal {
     /// Renewed; `reconcile` when another copy asked for a reconcile since
     /// the last renewal.
     Renewed {
@@ -414,7 +480,7 @@ fn reconcile_request(lease: &Lease) -> Option<String> {
 
 impl Election {
     /// A candidate for the Lease `settings` names, on `cluster`.
-    pub fn new(cluster: &Cluster, settings: LeaseSettings) -> Election {
+    pub(crate) fn new(cluster: &Cluster, settings: LeaseSettings) -> Election {
         Election {
             api: Api::namespaced(cluster.client.clone(), &settings.namespace),
             settings,
@@ -428,20 +494,20 @@ impl Election {
     }
 
     /// The Lease and this copy's identity.
-    pub fn settings(&self) -> &LeaseSettings {
+    pub(crate) fn settings(&self) -> &LeaseSettings {
         &self.settings
     }
 
     /// When the last write that kept this copy the holder was sent (`None`
     /// when it does not hold the Lease).
-    pub fn renewed_at(&self) -> Option<Stamp> {
+    pub(crate) fn renewed_at(&self) -> Option<Stamp> {
         self.held.as_ref()?;
         self.renewed_at
     }
 
     /// Reads the Lease and takes it when it is free or expired (or keeps it,
     /// when this copy holds it already).
-    pub async fn try_lead(&mut self) -> Result<Attempt, LeaseError> {
+    pub(crate) async fn try_lead(&mut self) -> Result<Attempt, LeaseError> {
         let current = self
             .api
             .get_opt(&self.settings.name)
@@ -457,12 +523,12 @@ impl Election {
             &self.settings.times,
         );
         match step {
-            Step::Wait { holder, retry_in } => {
+            CandidateMove::Wait { holder, retry_in } => {
                 self.held = None;
                 Ok(Attempt::Waiting { holder, retry_in })
             }
-            Step::Create => self.create().await,
-            Step::Claim { renew } => {
+            CandidateMove::Create => self.create().await,
+            CandidateMove::Claim { renew } => {
                 // `current` is Some here: decide only claims a Lease it read.
                 let Some(lease) = current else {
                     return self.create().await;
@@ -473,7 +539,7 @@ impl Election {
     }
 
     /// Renews the Lease this copy holds.
-    pub async fn renew(&mut self) -> Result<Renewal, LeaseError> {
+    pub(crate) async fn renew(&mut self) -> Result<Renewal, LeaseError> {
         let Some(lease) = self.held.clone() else {
             return Ok(Renewal::Lost {
                 holder: "another copy (this one did not hold it)".to_string(),
@@ -521,7 +587,7 @@ impl Election {
     /// through [`RECONCILE_ANNOTATION`]: for a copy whose write may have
     /// landed after it lost the Lease. Read and replaced (the verbs a
     /// candidate has), tried again when another write came in between.
-    pub async fn request_reconcile(&mut self) -> Result<(), LeaseError> {
+    pub(crate) async fn request_reconcile(&mut self) -> Result<(), LeaseError> {
         let mut tries = 0;
         loop {
             tries += 1;
@@ -554,7 +620,7 @@ impl Election {
 
     /// Gives the Lease up (when stopping), so a waiting copy takes over at
     /// once. Does nothing when this copy does not hold it.
-    pub async fn release(&mut self) -> Result<(), LeaseError> {
+    pub(crate) async fn release(&mut self) -> Result<(), LeaseError> {
         let Some(mut lease) = self.held.take() else {
             return Ok(());
         };
@@ -651,42 +717,41 @@ impl Election {
 
     /// Stops counting on the Lease (it could not be renewed in time): the
     /// next [`Election::try_lead`] decides afresh.
-    pub fn abandon(&mut self) {
+    pub(crate) fn abandon(&mut self) {
         self.held = None;
         self.renewed_at = None;
     }
 
-    fn error(&self, err: kube::Error, verb: &str) -> LeaseError {
-        let what = self.settings.describe();
-        let grant = format!(
-            "the identity of {} needs get, create and update on leases (coordination.k8s.io) in namespace {} (examples/deploy/rbac.yaml has such a Role), or choose another namespace with --set {NAMESPACE_KEY}=NAMESPACE",
-            self.source, self.settings.namespace
-        );
+    fn error(&self, err: kube::Error, verb: &'static str) -> LeaseError {
+        let lease = self.settings.describe();
         match err {
-            kube::Error::Api(s) if s.code == 401 || s.code == 403 => LeaseError::Refused(
-                format!("cannot {verb} {what} for leader election: {}; {grant}", s.message.trim()),
-            ),
-            kube::Error::Api(s) if s.code == 404 => LeaseError::Refused(format!(
-                "cannot {verb} {what} for leader election: {}; create namespace {} or choose another with --set {NAMESPACE_KEY}=NAMESPACE",
-                s.message.trim(),
-                self.settings.namespace
-            )),
-            kube::Error::Api(s) => LeaseError::Unavailable(format!(
-                "cannot {verb} {what} on {}: {}",
-                self.server,
-                s.message.trim()
-            )),
-            other => LeaseError::Unavailable(format!(
-                "cannot {verb} {what}: the API server at {} did not answer ({other})",
-                self.server
-            )),
+            kube::Error::Api(s) if matches!(s.code, 401 | 403 | 404) => LeaseError::Refused {
+                verb,
+                lease,
+                code: s.code,
+                message: s.message,
+                identity: self.source.clone(),
+                namespace: self.settings.namespace.clone(),
+            },
+            kube::Error::Api(s) => LeaseError::Failed {
+                verb,
+                lease,
+                server: self.server.clone(),
+                message: s.message,
+            },
+            error => LeaseError::NoAnswer {
+                verb,
+                lease,
+                server: self.server.clone(),
+                error,
+            },
         }
     }
 }
 
 /// The outcome of [`Leadership::try_lead`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Look {
+pub(crate) enum Look {
     /// This copy leads; `resumed` when no other copy led since it last did
     /// and no plan was cut short meanwhile, so what its watches saw is
     /// still what the handlers last acted on.
@@ -806,7 +871,7 @@ impl Hold {
 /// still lead? A plan carried out under it stops at the first write that
 /// finds the answer is no.
 #[derive(Debug, Clone)]
-pub struct LeaseFence(Fencing);
+pub(crate) struct LeaseFence(Fencing);
 
 #[derive(Debug, Clone)]
 enum Fencing {
@@ -949,7 +1014,10 @@ impl Leadership {
     /// The leadership of a copy in `election` (`None`: no election);
     /// `nudge` is called when the renewal task ends a term or hears of a
     /// reconcile request, to wake the loop that waits for events.
-    pub fn new(election: Option<Election>, nudge: impl Fn() + Send + Sync + 'static) -> Leadership {
+    pub(crate) fn new(
+        election: Option<Election>,
+        nudge: impl Fn() + Send + Sync + 'static,
+    ) -> Leadership {
         let (times, what) = election.as_ref().map_or_else(
             || (LeaseTimes::default(), String::new()),
             |e| (e.settings().times, e.settings().describe()),
@@ -969,7 +1037,7 @@ impl Leadership {
     /// One look at the Lease, taking it when it is free or expired. An
     /// error when looking cannot succeed (no permission, no namespace).
     /// A term under way ends first: its view of the Lease is not trusted.
-    pub async fn try_lead(&mut self) -> super::error::Result<Look> {
+    pub(crate) async fn try_lead(&mut self) -> Result<Look, KubeError> {
         self.end_term().await;
         let Some(election) = self.election.clone() else {
             return Ok(Look::Leads { resumed: false });
@@ -1007,8 +1075,8 @@ impl Leadership {
                 self.failing = false;
                 Ok(Look::Wait(retry_in))
             }
-            Err(e @ LeaseError::Refused(_)) => Err(e.into()),
-            Err(LeaseError::Unavailable(e)) => {
+            Err(e) if e.is_refusal() => Err(e.into()),
+            Err(e) => {
                 if !self.failing {
                     tracing::warn!(
                         "{e}; this copy waits and tries again every {:.1}s",
@@ -1073,7 +1141,7 @@ impl Leadership {
     /// Whether the copy holding the Lease was asked to reconcile from a
     /// full list (by a copy whose write may have landed after it lost the
     /// Lease); asking again answers no until another request comes.
-    pub fn take_reconcile(&mut self) -> bool {
+    pub(crate) fn take_reconcile(&mut self) -> bool {
         self.term
             .as_ref()
             .is_some_and(|term| std::mem::take(&mut term.hold.state().reconcile))
@@ -1081,7 +1149,7 @@ impl Leadership {
 
     /// `Ok` while this copy may act: it leads and renewed the Lease less
     /// than the renew deadline ago. `Err(why)` once it does not.
-    pub fn keep(&self) -> Result<(), String> {
+    pub(crate) fn keep(&self) -> Result<(), String> {
         if self.election.is_none() {
             return Ok(());
         }
@@ -1094,14 +1162,14 @@ impl Leadership {
     /// How long until [`Leadership::keep`] may change its answer by itself
     /// (the renew deadline); `None` without a term. The renewal task
     /// also nudges when it ends the term.
-    pub fn next_check_in(&self) -> Option<Duration> {
+    pub(crate) fn next_check_in(&self) -> Option<Duration> {
         let term = self.term.as_ref()?;
         term.hold.until(self.times.renew_deadline)
     }
 
     /// The check to make before each write of a plan: the plan stops at
     /// the first write that finds this copy no longer leads.
-    pub fn fence(&self) -> LeaseFence {
+    pub(crate) fn fence(&self) -> LeaseFence {
         LeaseFence(match (&self.election, &self.term) {
             (None, _) => Fencing::Unelected,
             (Some(_), Some(term)) => Fencing::Term(term.hold.clone()),
@@ -1112,19 +1180,19 @@ impl Leadership {
     /// Whether this copy may write now: asked before a handler's plan is
     /// carried out, since a long handler may have outlived the leadership
     /// it started with. A no counts as a plan stopped.
-    pub fn confirm(&self) -> bool {
+    pub(crate) fn confirm(&self) -> bool {
         self.fence().check().is_ok()
     }
 
     /// The lease's duration (`None` without an election): a plan that
     /// takes longer outlives a holder that would not renew meanwhile.
-    pub fn lease_duration(&self) -> Option<Duration> {
+    pub(crate) fn lease_duration(&self) -> Option<Duration> {
         self.election.as_ref().map(|_| self.times.duration)
     }
 
     /// Gives the Lease up when this copy stops, so another takes over at
     /// its next look rather than after the lease's duration.
-    pub async fn release(&mut self) {
+    pub(crate) async fn release(&mut self) {
         if !self.end_term().await {
             return;
         }
@@ -1168,7 +1236,7 @@ mod tests {
         let now = Instant::now();
         assert_eq!(
             decide(None, "me", &mut seen, now, at(0), &LeaseTimes::default()),
-            Step::Create
+            CandidateMove::Create
         );
         let ours = held_by("me", at(-100));
         assert_eq!(
@@ -1180,7 +1248,7 @@ mod tests {
                 at(0),
                 &LeaseTimes::default()
             ),
-            Step::Claim { renew: true }
+            CandidateMove::Claim { renew: true }
         );
     }
 
@@ -1198,7 +1266,7 @@ mod tests {
                 at(0),
                 &LeaseTimes::default()
             ),
-            Step::Claim { renew: false }
+            CandidateMove::Claim { renew: false }
         );
     }
 
@@ -1218,7 +1286,7 @@ mod tests {
         );
         assert_eq!(
             step,
-            Step::Wait {
+            CandidateMove::Wait {
                 holder: "them".into(),
                 retry_in: LeaseTimes::default().retry_every
             }
@@ -1235,7 +1303,7 @@ mod tests {
                 at(10),
                 &LeaseTimes::default()
             ),
-            Step::Wait { .. }
+            CandidateMove::Wait { .. }
         ));
         // Unchanged for 14 s: still waiting, and the next look is due when it expires.
         let step = decide(
@@ -1248,7 +1316,7 @@ mod tests {
         );
         assert_eq!(
             step,
-            Step::Wait {
+            CandidateMove::Wait {
                 holder: "them".into(),
                 retry_in: Duration::from_secs(1)
             }
@@ -1263,7 +1331,7 @@ mod tests {
                 at(25),
                 &LeaseTimes::default()
             ),
-            Step::Claim { renew: false }
+            CandidateMove::Claim { renew: false }
         );
     }
 
@@ -1282,7 +1350,7 @@ mod tests {
                 at(0),
                 &LeaseTimes::default()
             ),
-            Step::Claim { renew: false }
+            CandidateMove::Claim { renew: false }
         );
         // A record that changed between two looks counts from the second,
         // whatever its renewTime says (another host's clock).
@@ -1305,7 +1373,7 @@ mod tests {
                 at(0),
                 &LeaseTimes::default()
             ),
-            Step::Wait { .. }
+            CandidateMove::Wait { .. }
         ));
         // A renewTime ahead of our clock is not an age.
         let mut seen = None;
@@ -1318,7 +1386,7 @@ mod tests {
                 at(0),
                 &LeaseTimes::default()
             ),
-            Step::Wait { .. }
+            CandidateMove::Wait { .. }
         ));
     }
 
@@ -1420,5 +1488,37 @@ mod tests {
         let (a, b) = (identity(), identity());
         assert_ne!(a, b);
         assert!(a.contains(&format!("_{}_", std::process::id())), "{a}");
+    }
+
+    #[test]
+    fn lease_errors_say_what_to_do_when_shown() {
+        let refused = |code: u16| LeaseError::Refused {
+            verb: "create",
+            lease: "Lease default/wildrun-public.web".into(),
+            code,
+            message: "forbidden ".into(),
+            identity: "kubeconfig k".into(),
+            namespace: "default".into(),
+        };
+        assert_eq!(
+            refused(403).to_string(),
+            "cannot create Lease default/wildrun-public.web for leader election: forbidden; the identity of kubeconfig k needs get, create and update on leases (coordination.k8s.io) in namespace default (examples/deploy/rbac.yaml has such a Role), or choose another namespace with --set watch.leaseNamespace=NAMESPACE"
+        );
+        assert_eq!(
+            refused(404).to_string(),
+            "cannot create Lease default/wildrun-public.web for leader election: forbidden; create namespace default or choose another with --set watch.leaseNamespace=NAMESPACE"
+        );
+        assert!(refused(403).is_refusal());
+        let failed = LeaseError::Failed {
+            verb: "update",
+            lease: "Lease default/wildrun-public.web".into(),
+            server: "https://10.0.0.1:6443".into(),
+            message: "conflict".into(),
+        };
+        assert_eq!(
+            failed.to_string(),
+            "cannot update Lease default/wildrun-public.web on https://10.0.0.1:6443: conflict"
+        );
+        assert!(!failed.is_refusal());
     }
 }

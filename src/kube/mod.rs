@@ -9,23 +9,22 @@
 //! `get`, `list` and `exists` read the cluster as it is, at once.
 
 pub mod apply;
-pub mod cleanup;
+pub(crate) mod cleanup;
 pub mod cluster;
-pub mod contents;
+pub(crate) mod contents;
 pub mod copies;
-pub mod diff;
+pub(crate) mod diff;
 pub mod error;
 pub mod events;
-pub mod generated;
+pub(crate) mod fence;
+pub(crate) mod generated;
 pub mod lease;
-pub mod objects;
-pub mod owner;
-pub mod permissions;
+pub(crate) mod objects;
+pub(crate) mod owner;
+pub(crate) mod permissions;
 pub mod reads;
 pub mod report;
-pub mod transport;
-pub mod wait;
+pub(crate) mod transport;
+pub(crate) mod wait;
 
-pub use error::{KubeError, Result};
-
-pub use crate::plan::run_labels;
+pub(crate) use error::KubeError;

@@ -8,18 +8,12 @@
 
 use super::cluster::{retry, Cluster, Kind};
 use super::error::{KubeError, Result};
+use super::owner::{label, FIELD_MANAGER, PATCH_FIELD_MANAGER};
 use crate::plan::{
     ObjectRef, Propagation, SecretCopy, COPIED_FROM_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL,
 };
 use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy, ValidationDirective};
 use serde_json::{json, Value};
-
-/// The field manager of every write.
-pub const FIELD_MANAGER: &str = "wildrun";
-
-/// The field manager of the fields wildrun sets on objects it did not make
-/// (`kube::apply(object, #{ patch: true })`): those carry no wildrun labels.
-pub const PATCH_FIELD_MANAGER: &str = "wildrun-patch";
 
 /// [`FIELD_MANAGER`] for wildrun's objects, [`PATCH_FIELD_MANAGER`] for a
 /// patch of someone else's.
@@ -50,7 +44,11 @@ pub(super) fn rv(value: &Value) -> Option<&str> {
 }
 
 /// Reads an object; `None` when it does not exist.
-pub async fn get(cluster: &Cluster, kind: &Kind, target: &ObjectRef) -> Result<Option<Value>> {
+pub(crate) async fn get(
+    cluster: &Cluster,
+    kind: &Kind,
+    target: &ObjectRef,
+) -> Result<Option<Value>> {
     let api = cluster.api(kind, target.namespace.as_deref());
     match retry(|| api.get_opt(&target.name)).await {
         Ok(Some(obj)) => Ok(Some(super::cluster::to_value(&obj)?)),
@@ -74,7 +72,7 @@ pub(super) fn copy_object(copy: &SecretCopy, source: &Value) -> Value {
 /// target wildrun did not make unless it holds the source's data (then it
 /// is taken as the copy, as [`super::copies`] says), and applies. `false` when the source still
 /// does not exist.
-pub async fn copy_secret_now(cluster: &Cluster, copy: &SecretCopy) -> Result<bool> {
+pub(crate) async fn copy_secret_now(cluster: &Cluster, copy: &SecretCopy) -> Result<bool> {
     let kind = cluster.resolve("v1", "Secret").await?;
     let from = format!("{}/{}", copy.from_namespace, copy.name);
     let target = ObjectRef::secret(&copy.to_namespace, &copy.name);
@@ -93,7 +91,7 @@ pub async fn copy_secret_now(cluster: &Cluster, copy: &SecretCopy) -> Result<boo
         let owner = super::owner::Owner::of(&live);
         if !ours && super::copies::judge(&source, &live) != super::copies::Existing::Same {
             let refusal = super::copies::refusal(&target, &from, &owner.made_by(), &live, &source);
-            return Err(KubeError::ForeignCopy { refusal });
+            return Err(KubeError::ForeignCopy(Box::new(refusal)));
         }
         // Another tool's identical copy is taken as wildrun's, as the run does.
         if !ours || owner.adopted.is_some() {
@@ -123,26 +121,19 @@ pub(super) fn copy_origin(live: &Value) -> Option<&str> {
         .and_then(Value::as_str)
 }
 
-/// The label value `key` of an object.
-pub(super) fn label<'v>(object: &'v Value, key: &str) -> Option<&'v str> {
-    object
-        .pointer(&format!("/metadata/labels/{}", key.replace('/', "~1")))
-        .and_then(Value::as_str)
-}
-
 /// What the API server answered to a server-side apply.
 #[derive(Debug, Clone)]
-pub struct Applied {
+pub(crate) struct Applied {
     /// The object as the server holds it after the apply.
-    pub object: Value,
+    pub(crate) object: Value,
     /// The server answered `201 Created`: this write made the object. Read
     /// from the answer, not from an earlier read, so that of two runs racing
     /// to create one object only the one that made it says "created".
-    pub created: bool,
+    pub(crate) created: bool,
 }
 
 /// Server-side applies `body` to `target`.
-pub async fn server_side_apply(
+pub(crate) async fn server_side_apply(
     cluster: &Cluster,
     kind: &Kind,
     target: &ObjectRef,
@@ -198,7 +189,7 @@ async fn send_apply(
 }
 
 /// The parts of an object the server sets, left out when comparing.
-pub fn strip_server_fields(value: &Value) -> Value {
+pub(crate) fn strip_server_fields(value: &Value) -> Value {
     let mut v = value.clone();
     if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         for key in [
@@ -222,7 +213,7 @@ pub fn strip_server_fields(value: &Value) -> Value {
 /// versions of an object compare without one being kept whole: equal when
 /// [`strip_server_fields`] of both are equal (whatever the order of map
 /// keys), different otherwise but for a chance of 2^-64.
-pub fn fingerprint(value: &Value) -> u64 {
+pub(crate) fn fingerprint(value: &Value) -> u64 {
     use std::hash::{Hash, Hasher};
     fn feed(value: &Value, hasher: &mut std::hash::DefaultHasher) {
         match value {
@@ -264,7 +255,7 @@ fn propagation_policy(propagation: Propagation) -> PropagationPolicy {
 /// Deletes one object; `false` when it was already gone. Returns once the
 /// API server has accepted the delete: callers that must see the object
 /// disappear wait for it themselves (`wait::until` with `Condition::Deleted`).
-pub async fn delete(
+pub(crate) async fn delete(
     cluster: &Cluster,
     kind: &Kind,
     target: &ObjectRef,
@@ -288,7 +279,7 @@ pub async fn delete(
 /// one merge patch, under a field manager of its own so that no record of
 /// wildrun's is made by it. The object stays. Returns it as released (as
 /// it would be, with `dry_run`), or `None` when it was gone.
-pub async fn release(
+pub(crate) async fn release(
     cluster: &Cluster,
     kind: &Kind,
     target: &ObjectRef,
@@ -310,7 +301,7 @@ pub async fn release(
 }
 
 /// The field manager of the patch that releases an adopted object.
-pub const RELEASE_FIELD_MANAGER: &str = "wildrun-release";
+pub(crate) const RELEASE_FIELD_MANAGER: &str = "wildrun-release";
 
 /// Why applying `body` over `live` might change the object, or `None` when
 /// it cannot, so that no write is needed.
@@ -326,7 +317,7 @@ pub const RELEASE_FIELD_MANAGER: &str = "wildrun-release";
 /// leave the cluster wrong.
 ///
 /// The reason names the first field found, for `-v` logs.
-pub fn why_write(body: &Value, live: &Value) -> Option<String> {
+pub(crate) fn why_write(body: &Value, live: &Value) -> Option<String> {
     if live.pointer("/metadata/deletionTimestamp").is_some() {
         return Some("the object is being deleted".into());
     }

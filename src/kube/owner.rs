@@ -9,7 +9,6 @@
 //! immutable field), and `--delete` releases it ([`release_patch`]) instead
 //! of deleting it.
 
-use super::objects::{label, FIELD_MANAGER, PATCH_FIELD_MANAGER};
 use crate::plan::{
     ADOPTED_ANNOTATION, ADOPTED_MANAGED_BY_ANNOTATION, INSTANCE_LABEL, KEEP_LABEL, MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -17,29 +16,43 @@ use crate::plan::{
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+/// The field manager of every write.
+pub(crate) const FIELD_MANAGER: &str = "wildrun";
+
+/// The field manager of the fields wildrun sets on objects it did not make
+/// (`kube::apply(object, #{ patch: true })`): those carry no wildrun labels.
+pub(crate) const PATCH_FIELD_MANAGER: &str = "wildrun-patch";
+
+/// The label value `key` of an object.
+pub(super) fn label<'v>(object: &'v Value, key: &str) -> Option<&'v str> {
+    object
+        .pointer(&format!("/metadata/labels/{}", key.replace('/', "~1")))
+        .and_then(Value::as_str)
+}
+
 /// Whether `manager` is one of wildrun's field managers.
-pub fn is_wildrun_manager(manager: &str) -> bool {
+pub(crate) fn is_wildrun_manager(manager: &str) -> bool {
     manager == FIELD_MANAGER || manager == PATCH_FIELD_MANAGER
 }
 
 /// Who made one live object, and whether wildrun manages it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Owner {
+pub(crate) struct Owner {
     /// It carries wildrun's managed-by label or an instance label: wildrun
     /// made it or adopted it.
-    pub ours: bool,
+    pub(crate) ours: bool,
     /// Its `wildrun.dev/instance` label.
-    pub instance: Option<String>,
+    pub(crate) instance: Option<String>,
     /// wildrun adopted it: the field manager that had made it.
-    pub adopted: Option<String>,
+    pub(crate) adopted: Option<String>,
     /// The field manager that made it, other than wildrun's
     /// (`kubectl-client-side-apply`, `helm`, ...): see [`maker`].
-    pub manager: Option<String>,
+    pub(crate) manager: Option<String>,
 }
 
 impl Owner {
     /// What `object` (as the API server returns it) says of who made it.
-    pub fn of(object: &Value) -> Owner {
+    pub(crate) fn of(object: &Value) -> Owner {
         let instance = label(object, INSTANCE_LABEL).map(str::to_string);
         Owner {
             ours: label(object, MANAGED_BY_LABEL) == Some(MANAGED_BY) || instance.is_some(),
@@ -51,7 +64,7 @@ impl Owner {
 
     /// Who made it, for people: `kubectl (field manager
     /// kubectl-client-side-apply)`, `wildrun`, `another tool`.
-    pub fn made_by(&self) -> String {
+    pub(crate) fn made_by(&self) -> String {
         match (&self.adopted, &self.manager) {
             (Some(first), _) => describe_manager(first),
             (None, Some(manager)) => describe_manager(manager),
@@ -65,13 +78,13 @@ impl Owner {
 /// uses as it is: never written (labelled as wildrun's, a later `--delete`
 /// of the instance would delete a namespace it never made). `None` for
 /// any other object, and for a Namespace wildrun made or adopted.
-pub fn namespace_used_as_it_is(kind: &str, live: &Value) -> Option<String> {
+pub(crate) fn namespace_used_as_it_is(kind: &str, live: &Value) -> Option<String> {
     let owner = Owner::of(live);
     (kind == "Namespace" && !owner.ours && owner.adopted.is_none()).then(|| owner.made_by())
 }
 
 /// The value of annotation `key` of an object.
-pub fn annotation<'v>(object: &'v Value, key: &str) -> Option<&'v str> {
+pub(crate) fn annotation<'v>(object: &'v Value, key: &str) -> Option<&'v str> {
     object
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(key))
@@ -98,7 +111,7 @@ fn main_entries(object: &Value) -> impl Iterator<Item = &Value> {
 /// (the first in the list among equal times, which have a resolution of a
 /// second). Controllers that write later (a Deployment's revision
 /// annotation) come after the tool that applied it.
-pub fn maker(object: &Value) -> Option<String> {
+pub(crate) fn maker(object: &Value) -> Option<String> {
     let mut earliest: Option<(&str, &str)> = None;
     for entry in main_entries(object) {
         let Some(manager) = entry.get("manager").and_then(Value::as_str) else {
@@ -119,7 +132,7 @@ pub fn maker(object: &Value) -> Option<String> {
 /// The tool behind a field manager's name: `kubectl` for
 /// `kubectl-client-side-apply`, `kubectl-create`, `kubectl-edit`, ...;
 /// `helm` for Helm's; the name itself otherwise.
-pub fn tool(manager: &str) -> &str {
+pub(crate) fn tool(manager: &str) -> &str {
     if manager.starts_with("kubectl") {
         "kubectl"
     } else if manager.to_ascii_lowercase().starts_with("helm") {
@@ -131,7 +144,7 @@ pub fn tool(manager: &str) -> &str {
 
 /// A field manager for people: `kubectl (field manager
 /// kubectl-client-side-apply)`, or the name alone when it is the tool's.
-pub fn describe_manager(manager: &str) -> String {
+pub(crate) fn describe_manager(manager: &str) -> String {
     match tool(manager) {
         t if t == manager => manager.to_string(),
         t => format!("{t} (field manager {manager})"),
@@ -141,19 +154,19 @@ pub fn describe_manager(manager: &str) -> String {
 /// What wildrun keeps of an object it adopts, to write over it: the marks
 /// it carries, and a workload's selector, which cannot change.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Adoption {
+pub(crate) struct Adoption {
     /// The annotations that mark it adopted.
-    pub marks: Map<String, Value>,
+    pub(crate) marks: Map<String, Value>,
     /// `spec.selector` of a workload (Deployment, StatefulSet, DaemonSet,
     /// ReplicaSet, Job): immutable once made.
-    pub selector: Option<Value>,
+    pub(crate) selector: Option<Value>,
 }
 
 impl Adoption {
     /// The adoption of `live`: the marks it already carries when wildrun
     /// adopted it before, else new ones naming its maker and its former
     /// managed-by value.
-    pub fn of(live: &Value) -> Adoption {
+    pub(crate) fn of(live: &Value) -> Adoption {
         let mut marks = Map::new();
         match annotation(live, ADOPTED_ANNOTATION) {
             Some(first) => {
@@ -185,7 +198,7 @@ impl Adoption {
     /// `body` as wildrun writes it over the adopted object: with the marks,
     /// and for a workload the live selector, its labels added to the pod
     /// template's so that the pods still match it. Nothing immutable changes.
-    pub fn body(&self, body: &Value) -> Value {
+    pub(crate) fn body(&self, body: &Value) -> Value {
         let mut out = body.clone();
         if let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut) {
             let annotations = meta
@@ -246,7 +259,7 @@ fn owned_keys<'v>(
 
 /// Whether one of wildrun's field managers owns `metadata.<section>.<key>`
 /// (`section`: `labels` or `annotations`) of `object`.
-pub fn wildrun_owns(object: &Value, section: &str, key: &str) -> bool {
+pub(crate) fn wildrun_owns(object: &Value, section: &str, key: &str) -> bool {
     owned_keys(object, section, is_wildrun_manager).contains(key)
 }
 
@@ -256,7 +269,7 @@ pub fn wildrun_owns(object: &Value, section: &str, key: &str) -> bool {
 /// managed-by value it had, and drops wildrun's entries from
 /// `managedFields`, so that no field is wildrun's any more. Every value it
 /// set stays: the object and what runs from it go on as they are.
-pub fn release_patch(live: &Value) -> Value {
+pub(crate) fn release_patch(live: &Value) -> Value {
     let mut labels = Map::new();
     let mut annotations = Map::new();
     for (section, out) in [("labels", &mut labels), ("annotations", &mut annotations)] {

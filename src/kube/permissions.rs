@@ -30,19 +30,19 @@ const CONCURRENT_REVIEWS: usize = 8;
 
 /// One permission a plan needs.
 #[derive(Debug, Clone)]
-pub struct Need {
+pub(crate) struct Need {
     /// `create`, `patch`, `delete`, `get`, ...
-    pub verb: String,
+    pub(crate) verb: String,
     /// API group (`""` for core).
-    pub group: String,
+    pub(crate) group: String,
     /// Plural resource name.
-    pub resource: String,
+    pub(crate) resource: String,
     /// Namespace; `None` for cluster-scoped kinds.
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// The object, for messages.
-    pub what: String,
+    pub(crate) what: String,
     /// The script line that asked for it.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 impl Need {
@@ -115,7 +115,7 @@ struct Answers {
 
 /// One review's answer.
 #[derive(Debug)]
-enum Answer {
+enum ReviewAnswer {
     /// Whether the question is allowed.
     Access(Question, bool),
     /// A namespace's rules; `None` when the review was incomplete.
@@ -123,12 +123,12 @@ enum Answer {
 }
 
 impl Answers {
-    fn record(&mut self, answer: Answer) {
+    fn record(&mut self, answer: ReviewAnswer) {
         match answer {
-            Answer::Access(question, allowed) => {
+            ReviewAnswer::Access(question, allowed) => {
                 self.access.insert(question, allowed);
             }
-            Answer::Rules(namespace, rules) => {
+            ReviewAnswer::Rules(namespace, rules) => {
                 self.rules.insert(namespace, rules);
             }
         }
@@ -219,13 +219,13 @@ fn denied<'n>(needs: &'n [Need], answers: &Answers) -> Vec<&'n Need> {
 }
 
 /// Reviews a user's permissions on one cluster.
-pub struct Permissions<'c> {
+pub(crate) struct Permissions<'c> {
     cluster: &'c Cluster,
 }
 
 impl<'c> Permissions<'c> {
     /// A reviewer for `cluster`.
-    pub fn new(cluster: &'c Cluster) -> Permissions<'c> {
+    pub(crate) fn new(cluster: &'c Cluster) -> Permissions<'c> {
         Permissions { cluster }
     }
 
@@ -273,15 +273,15 @@ impl<'c> Permissions<'c> {
         Ok(answer.status.is_some_and(|s| s.allowed))
     }
 
-    async fn review(&self, review: Review) -> Result<Answer> {
+    async fn review(&self, review: Review) -> Result<ReviewAnswer> {
         Ok(match review {
             Review::Access(question) => {
                 let allowed = self.access(&question).await?;
-                Answer::Access(question, allowed)
+                ReviewAnswer::Access(question, allowed)
             }
             Review::Rules(namespace) => {
                 let rules = self.rules(&namespace).await?;
-                Answer::Rules(namespace, rules)
+                ReviewAnswer::Rules(namespace, rules)
             }
         })
     }
@@ -289,7 +289,7 @@ impl<'c> Permissions<'c> {
     /// Asks `reviews`, several at a time (they are independent of one
     /// another), and adds their answers to `answers`.
     async fn ask(&self, reviews: BTreeSet<Review>, answers: &mut Answers) -> Result<()> {
-        let results: Vec<Result<Answer>> =
+        let results: Vec<Result<ReviewAnswer>> =
             stream::iter(reviews.into_iter().map(|review| self.review(review)))
                 .buffered(CONCURRENT_REVIEWS)
                 .collect()
@@ -318,7 +318,7 @@ impl<'c> Permissions<'c> {
 
     /// Problems, one per missing permission, each naming the verb, resource,
     /// namespace, user and the script line; empty when everything is allowed.
-    pub async fn check(&self, needs: &[Need]) -> Result<Vec<String>> {
+    pub(crate) async fn check(&self, needs: &[Need]) -> Result<Vec<String>> {
         let wide = ask_cluster_wide(needs);
         let mut answers = Answers::default();
         // Round by round until every need is settled: the cluster-scoped
@@ -436,17 +436,17 @@ mod tests {
     }
 
     impl User {
-        fn answer(&self, review: &Review) -> Answer {
+        fn answer(&self, review: &Review) -> ReviewAnswer {
             match review {
-                Review::Access(q) if q.namespace.is_none() => Answer::Access(
+                Review::Access(q) if q.namespace.is_none() => ReviewAnswer::Access(
                     q.clone(),
                     self.everywhere
                         .iter()
                         .any(|(v, r)| *v == q.verb && *r == q.resource),
                 ),
-                Review::Access(q) => Answer::Access(q.clone(), (self.per_namespace)(q)),
+                Review::Access(q) => ReviewAnswer::Access(q.clone(), (self.per_namespace)(q)),
                 Review::Rules(namespace) => {
-                    Answer::Rules(namespace.clone(), (self.rules)(namespace))
+                    ReviewAnswer::Rules(namespace.clone(), (self.rules)(namespace))
                 }
             }
         }
@@ -642,14 +642,14 @@ mod tests {
         let need = in_ns("create", "secrets", Some("a"));
         let mut answers = Answers::default();
         assert_eq!(verdict(&need, &answers), None);
-        answers.record(Answer::Access(Question::of(&need, None), false));
+        answers.record(ReviewAnswer::Access(Question::of(&need, None), false));
         // Denied everywhere: a RoleBinding in the namespace may allow it.
         assert_eq!(verdict(&need, &answers), None);
         assert_eq!(
             next_review(&need, true, &answers),
             Some(Review::Rules("a".into()))
         );
-        answers.record(Answer::Rules(
+        answers.record(ReviewAnswer::Rules(
             "a".into(),
             Some(vec![rule(&["create"], &[""], &["secrets"])]),
         ));
@@ -657,8 +657,8 @@ mod tests {
         assert_eq!(next_review(&need, true, &answers), None);
 
         let mut answers = Answers::default();
-        answers.record(Answer::Access(Question::of(&need, None), true));
-        answers.record(Answer::Rules("a".into(), Some(vec![])));
+        answers.record(ReviewAnswer::Access(Question::of(&need, None), true));
+        answers.record(ReviewAnswer::Rules("a".into(), Some(vec![])));
         assert_eq!(verdict(&need, &answers), Some(true));
         // Another verb is another question.
         assert_eq!(

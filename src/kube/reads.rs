@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 /// How old a script's read may be for the checks to use it instead of
 /// reading again.
-pub const FRESH_FOR: Duration = Duration::from_secs(2);
+pub(crate) const FRESH_FOR: Duration = Duration::from_secs(2);
 
 /// How many listed objects one evaluation keeps: a script that lists a
 /// large cluster's Pods does not hold them twice; past this, lists are not
@@ -92,7 +92,7 @@ fn reference(api_version: &str, kind: &str, object: &Value) -> Option<ObjectRef>
 
 impl Reads {
     /// Records the answer to a read of `target` (`None`: it does not exist).
-    pub fn record_object(&mut self, target: ObjectRef, found: Option<Value>) {
+    pub(crate) fn record_object(&mut self, target: ObjectRef, found: Option<Value>) {
         self.objects
             .insert(target, (Instant::now(), found.map(Arc::new)));
     }
@@ -101,7 +101,7 @@ impl Reads {
     /// (every namespace when `None`) with the given selectors. A list
     /// narrowed by labels, or by fields other than a name or a namespace,
     /// is recorded for the objects it returned only.
-    pub fn record_list(
+    pub(crate) fn record_list(
         &mut self,
         api_version: &str,
         kind: &str,
@@ -137,7 +137,7 @@ impl Reads {
     /// What the evaluation learned of `target` in the last [`FRESH_FOR`]:
     /// `Some(None)` when it knows that the object does not exist, `None`
     /// when it did not read it (or too long ago).
-    pub fn lookup(&self, target: &ObjectRef) -> Option<Option<Arc<Value>>> {
+    pub(crate) fn lookup(&self, target: &ObjectRef) -> Option<Option<Arc<Value>>> {
         self.lookup_at(target, Instant::now())
     }
 

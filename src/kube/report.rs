@@ -10,7 +10,7 @@ use serde::Serialize;
 /// What happened to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Action {
+pub(crate) enum ObjectAction {
     /// It did not exist and was created.
     Created,
     /// It existed and changed.
@@ -42,22 +42,22 @@ pub enum Action {
     NotDone,
 }
 
-impl Action {
+impl ObjectAction {
     /// The word printed in reports.
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
-            Action::Created => "created",
-            Action::Configured => "configured",
-            Action::Unchanged => "unchanged",
-            Action::Skipped => "skipped",
-            Action::Recreated => "re-created",
-            Action::Deleted => "deleted",
-            Action::Kept => "kept",
-            Action::Released => "released",
-            Action::Ready => "ready",
-            Action::Held => "held",
-            Action::Failed => "failed",
-            Action::NotDone => "not-done",
+            ObjectAction::Created => "created",
+            ObjectAction::Configured => "configured",
+            ObjectAction::Unchanged => "unchanged",
+            ObjectAction::Skipped => "skipped",
+            ObjectAction::Recreated => "re-created",
+            ObjectAction::Deleted => "deleted",
+            ObjectAction::Kept => "kept",
+            ObjectAction::Released => "released",
+            ObjectAction::Ready => "ready",
+            ObjectAction::Held => "held",
+            ObjectAction::Failed => "failed",
+            ObjectAction::NotDone => "not-done",
         }
     }
 }
@@ -66,22 +66,22 @@ impl Action {
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     /// What happened.
-    pub action: Action,
+    pub(crate) action: ObjectAction,
     /// The object.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Its namespace.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
     /// Why, for skipped and kept objects.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 impl Entry {
     /// An entry for `target`.
-    pub fn new(action: Action, target: &ObjectRef, note: Option<String>) -> Entry {
+    pub(crate) fn new(action: ObjectAction, target: &ObjectRef, note: Option<String>) -> Entry {
         Entry {
             action,
             kind: target.kind.clone(),
@@ -92,9 +92,9 @@ impl Entry {
     }
 
     /// An entry for a planned step that did not happen as planned
-    /// ([`Action::Failed`], [`Action::NotDone`]): its object, and for a
+    /// ([`ObjectAction::Failed`], [`ObjectAction::NotDone`]): its object, and for a
     /// wait or a delete what the step was, before `note`.
-    pub fn for_step(action: Action, step: &Step, note: Option<String>) -> Entry {
+    pub(crate) fn for_step(action: ObjectAction, step: &Step, note: Option<String>) -> Entry {
         let what = matches!(step, Step::Wait(_) | Step::Delete(_)).then(|| step.display_name());
         let note = match (what, note) {
             (Some(what), Some(note)) => Some(format!("{what}: {note}")),
@@ -104,7 +104,7 @@ impl Entry {
     }
 
     /// `configured  Deployment web/web`, with the note if any.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let target = crate::objects::describe(&self.kind, self.namespace.as_deref(), &self.name);
         match &self.note {
             Some(n) => format!("{:<10} {target} ({n})", self.action.word()),
@@ -113,11 +113,11 @@ impl Entry {
     }
 
     /// Logs the entry for people as it happens.
-    pub fn log(&self, dry_run: bool, quiet_unchanged: bool) {
+    pub(crate) fn log(&self, dry_run: bool, quiet_unchanged: bool) {
         let suffix = if dry_run { " [server dry run]" } else { "" };
         match self.action {
             // Watch handlers run on every event: the same skip is said once.
-            Action::Skipped | Action::Held => {
+            ObjectAction::Skipped | ObjectAction::Held => {
                 let line = self.line();
                 if first_time(&line) || !quiet_unchanged {
                     tracing::warn!("{line}{suffix}")
@@ -125,7 +125,9 @@ impl Entry {
                     tracing::debug!("{line}{suffix}")
                 }
             }
-            Action::Unchanged if quiet_unchanged => tracing::debug!("{}{suffix}", self.line()),
+            ObjectAction::Unchanged if quiet_unchanged => {
+                tracing::debug!("{}{suffix}", self.line())
+            }
             _ => tracing::info!("{}{suffix}", self.line()),
         }
     }
@@ -143,40 +145,40 @@ fn first_time(line: &str) -> bool {
 
 /// Everything a run did, in order.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// One entry per object.
-    pub entries: Vec<Entry>,
+    pub(crate) entries: Vec<Entry>,
     /// Log unchanged objects at debug level only.
     #[serde(skip)]
-    pub quiet_unchanged: bool,
+    pub(crate) quiet_unchanged: bool,
 }
 
 impl Report {
     /// How many entries have `action`.
-    pub fn count(&self, action: Action) -> usize {
+    pub(crate) fn count(&self, action: ObjectAction) -> usize {
         self.entries.iter().filter(|e| e.action == action).count()
     }
 
     /// `3 created, 1 configured, 2 unchanged`, leaving out zero counts other than these three.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut parts = Vec::new();
         for action in [
-            Action::Created,
-            Action::Configured,
-            Action::Unchanged,
-            Action::Recreated,
-            Action::Deleted,
-            Action::Released,
-            Action::Kept,
-            Action::Held,
-            Action::Skipped,
-            Action::Ready,
+            ObjectAction::Created,
+            ObjectAction::Configured,
+            ObjectAction::Unchanged,
+            ObjectAction::Recreated,
+            ObjectAction::Deleted,
+            ObjectAction::Released,
+            ObjectAction::Kept,
+            ObjectAction::Held,
+            ObjectAction::Skipped,
+            ObjectAction::Ready,
         ] {
             let n = self.count(action);
             if n > 0
                 || matches!(
                     action,
-                    Action::Created | Action::Configured | Action::Unchanged
+                    ObjectAction::Created | ObjectAction::Configured | ObjectAction::Unchanged
                 )
             {
                 parts.push(format!("{n} {}", action.word()));
@@ -186,7 +188,7 @@ impl Report {
     }
 
     /// Adds an entry and logs it for people.
-    pub fn push_entry(&mut self, entry: Entry, dry_run: bool) {
+    pub(crate) fn push_entry(&mut self, entry: Entry, dry_run: bool) {
         entry.log(dry_run, self.quiet_unchanged);
         self.entries.push(entry);
     }

@@ -19,23 +19,23 @@ use tower::{BoxError, Layer, Service};
 
 /// How long one request may take when `--request-timeout` does not say
 /// (kubectl has no default; 30 s is what its users pass).
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// After how long a request that has not been answered is said on stderr.
-pub const SLOW_REQUEST_NOTE: Duration = Duration::from_secs(5);
+pub(crate) const SLOW_REQUEST_NOTE: Duration = Duration::from_secs(5);
 
 /// A request that got no (complete) answer within the bound.
 #[derive(Debug, thiserror::Error)]
-#[error("no answer to {request} within {}", crate::reach::format_duration(*.after))]
-pub struct RequestTimedOut {
+#[error("no answer to {request} within {}", crate::duration::format_duration(*.after))]
+pub(crate) struct RequestTimedOut {
     /// The method and path ("GET /apis").
-    pub request: String,
+    pub(crate) request: String,
     /// The bound.
-    pub after: Duration,
+    pub(crate) after: Duration,
 }
 
 /// The [`RequestTimedOut`] inside a client error, if that is what it is.
-pub fn timed_out(err: &kube::Error) -> Option<&RequestTimedOut> {
+pub(crate) fn timed_out(err: &kube::Error) -> Option<&RequestTimedOut> {
     match err {
         kube::Error::Service(inner) => inner.downcast_ref::<RequestTimedOut>(),
         _ => None,
@@ -45,7 +45,7 @@ pub fn timed_out(err: &kube::Error) -> Option<&RequestTimedOut> {
 /// Bounds every request of a client to `bound`, and says once on stderr,
 /// after [`SLOW_REQUEST_NOTE`], what the run is waiting on.
 #[derive(Debug, Clone)]
-pub struct RequestBound {
+pub(crate) struct RequestBound {
     bound: Duration,
     server: String,
     /// Whether the current stall has been said: cleared by the next answer,
@@ -55,7 +55,7 @@ pub struct RequestBound {
 
 impl RequestBound {
     /// A bound of `bound` for the requests to `server` (the URL, for the note).
-    pub fn new(bound: Duration, server: &str) -> RequestBound {
+    pub(crate) fn new(bound: Duration, server: &str) -> RequestBound {
         RequestBound {
             bound,
             server: server.to_string(),
@@ -77,7 +77,7 @@ impl<S> Layer<S> for RequestBound {
 
 /// The service [`RequestBound`] makes.
 #[derive(Debug)]
-pub struct Bounded<S> {
+pub(crate) struct Bounded<S> {
     inner: S,
     bound: RequestBound,
 }
@@ -99,16 +99,16 @@ fn describe(request: &http::Request<kube::client::Body>) -> String {
     format!("{} {}", request.method(), request.uri().path())
 }
 
-type Answer = http::Response<Box<DynBody>>;
+type ApiResponse = http::Response<Box<DynBody>>;
 
 impl<S> Service<http::Request<kube::client::Body>> for Bounded<S>
 where
-    S: Service<http::Request<kube::client::Body>, Response = Answer, Error = BoxError>,
+    S: Service<http::Request<kube::client::Body>, Response = ApiResponse, Error = BoxError>,
     S::Future: Send + 'static,
 {
-    type Response = Answer;
+    type Response = ApiResponse;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Answer, BoxError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<ApiResponse, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx)
@@ -138,8 +138,8 @@ where
                     tracing::warn!(
                         "waiting for the API server at {} to answer {what} ({} so far; wildrun gives up after {}, see --request-timeout)",
                         bound.server,
-                        crate::reach::format_duration(SLOW_REQUEST_NOTE),
-                        crate::reach::format_duration(bound.bound),
+                        crate::duration::format_duration(SLOW_REQUEST_NOTE),
+                        crate::duration::format_duration(bound.bound),
                     );
                 }
                 answer.await
@@ -219,7 +219,7 @@ fn credentials(user: &kube::config::AuthInfo) -> Vec<&'static str> {
 
 /// Whether `config` would send credentials in cleartext: the server is
 /// `http://` and the user has any. Returns what would be sent, in words.
-pub fn cleartext_credentials(config: &kube::Config) -> Option<String> {
+pub(crate) fn cleartext_credentials(config: &kube::Config) -> Option<String> {
     if config.cluster_url.scheme() != Some(&http::uri::Scheme::HTTP) {
         return None;
     }
@@ -229,7 +229,7 @@ pub fn cleartext_credentials(config: &kube::Config) -> Option<String> {
 
 /// Whether `config` names a client certificate that plain HTTP cannot
 /// present (the requests then go unauthenticated).
-pub fn unused_client_certificate(config: &kube::Config) -> bool {
+pub(crate) fn unused_client_certificate(config: &kube::Config) -> bool {
     let user = &config.auth_info;
     config.cluster_url.scheme() == Some(&http::uri::Scheme::HTTP)
         && (user.client_certificate.is_some() || user.client_certificate_data.is_some())

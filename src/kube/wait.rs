@@ -71,7 +71,7 @@ fn rollout(kind: &str, obj: &Value) -> (bool, String) {
 }
 
 /// The condition of type `wanted` in `obj`'s `status.conditions`.
-pub fn condition<'a>(obj: &'a Value, wanted: &str) -> Option<&'a Value> {
+pub(crate) fn condition<'a>(obj: &'a Value, wanted: &str) -> Option<&'a Value> {
     obj.pointer("/status/conditions")
         .and_then(Value::as_array)
         .into_iter()
@@ -104,7 +104,7 @@ fn named(obj: &Value, wanted: &str) -> (bool, String) {
 }
 
 /// Evaluates `condition` on the current state (`None`: the object does not exist).
-pub fn evaluate(kind: &str, condition: &Condition, obj: Option<&Value>) -> (bool, String) {
+pub(crate) fn evaluate(kind: &str, condition: &Condition, obj: Option<&Value>) -> (bool, String) {
     match (condition, obj) {
         (Condition::Deleted, None) => (true, "gone".into()),
         (Condition::Deleted, Some(o)) => match o.pointer("/metadata/deletionTimestamp") {
@@ -129,7 +129,7 @@ pub fn evaluate(kind: &str, condition: &Condition, obj: Option<&Value>) -> (bool
 }
 
 /// Waits until `target` meets `condition`, at most `timeout`.
-pub async fn until(
+pub(crate) async fn until(
     cluster: &Cluster,
     kind: &Kind,
     target: &ObjectRef,

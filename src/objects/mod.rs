@@ -12,8 +12,8 @@
 
 pub mod crds;
 pub mod gateway;
-pub mod strict;
-pub mod validate;
+pub(crate) mod strict;
+pub(crate) mod validate;
 
 use kube::Resource;
 use serde::de::DeserializeOwned;
@@ -24,28 +24,28 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq)]
 pub struct TypedObject {
     /// `apiVersion`, e.g. `apps/v1`.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// `kind`, e.g. `Deployment`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// `metadata.name`.
-    pub name: String,
+    pub(crate) name: String,
     /// `metadata.namespace`, for namespaced kinds.
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// Whether the registry knew the kind (and so checked every field).
-    pub typed: bool,
+    pub(crate) typed: bool,
     /// The canonical JSON form, field order as the Rust type declares it.
-    pub value: Value,
+    pub(crate) value: Value,
 }
 
 /// Why a map is not a valid object: `Kind name: problem; problem`. Every
 /// problem found is listed, so one run shows everything to fix.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{object}: {}", .problems.join("; "))]
-pub struct ObjectError {
+pub(crate) struct ObjectError {
     /// `Kind name`, or what is known of it.
-    pub object: String,
+    pub(crate) object: String,
     /// One entry per problem, each naming the field path.
-    pub problems: Vec<String>,
+    pub(crate) problems: Vec<String>,
 }
 
 /// The canonical JSON of a converted object and the unknown fields it had.
@@ -169,14 +169,19 @@ fn lookup(api_version: &str, kind: &str) -> Option<&'static KindInfo> {
         .find(|k| k.api_version == api_version && k.kind == kind)
 }
 
+/// The group of an `apiVersion` (`""` for the core group's `v1`).
+pub(crate) fn group_of(api_version: &str) -> &str {
+    api_version.split_once('/').map(|(g, _)| g).unwrap_or("")
+}
+
 /// Every `(apiVersion, kind)` the registry types, each kind once (in its
 /// newest version: a ReferenceGrant is typed as v1 and v1beta1 too).
-pub fn known_kinds() -> Vec<(String, String)> {
+pub(crate) fn known_kinds() -> Vec<(String, String)> {
     let mut seen = std::collections::BTreeSet::new();
     registry()
         .iter()
         .filter(|k| {
-            let group = crate::kube::contents::group_of(&k.api_version);
+            let group = group_of(&k.api_version);
             seen.insert((group.to_string(), k.kind.clone()))
         })
         .map(|k| (k.api_version.clone(), k.kind.clone()))
@@ -191,7 +196,7 @@ fn str_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
 
 impl TypedObject {
     /// Checks and converts a map built by a script into a typed object.
-    pub fn from_value(value: &Value) -> Result<TypedObject, ObjectError> {
+    pub(crate) fn from_value(value: &Value) -> Result<TypedObject, ObjectError> {
         let kind = str_at(value, &["kind"]).unwrap_or_default().to_string();
         let name = str_at(value, &["metadata", "name"])
             .unwrap_or_default()
@@ -281,20 +286,12 @@ impl TypedObject {
     }
 
     /// `Kind namespace/name`, or `Kind name` when cluster-scoped.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         describe(&self.kind, self.namespace.as_deref(), &self.name)
     }
 
-    /// Whether `other` names the same object in the cluster.
-    pub fn same_identity(&self, other: &TypedObject) -> bool {
-        self.api_version == other.api_version
-            && self.kind == other.kind
-            && self.namespace == other.namespace
-            && self.name == other.name
-    }
-
     /// Sets labels on `metadata.labels`, overriding values of the same keys.
-    pub fn set_labels<'a>(&mut self, labels: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    pub(crate) fn set_labels<'a>(&mut self, labels: impl IntoIterator<Item = (&'a str, &'a str)>) {
         let Some(meta) = self
             .value
             .get_mut("metadata")
@@ -491,7 +488,7 @@ fn check_kind_fields(kind: &str, v: &Value, problems: &mut Vec<String>) {
 
 /// The strings of a JSON array (`spec.dnsNames`, a container's `args`);
 /// other items and a missing or non-array value give none.
-pub fn string_list(value: Option<&Value>) -> Vec<String> {
+pub(crate) fn string_list(value: Option<&Value>) -> Vec<String> {
     value
         .and_then(Value::as_array)
         .map(|a| {
@@ -505,7 +502,7 @@ pub fn string_list(value: Option<&Value>) -> Vec<String> {
 
 /// How wildrun names an object to people, everywhere: `Kind namespace/name`,
 /// or `Kind name` when cluster-scoped.
-pub fn describe(kind: &str, namespace: Option<&str>, name: &str) -> String {
+pub(crate) fn describe(kind: &str, namespace: Option<&str>, name: &str) -> String {
     match namespace {
         Some(ns) => format!("{kind} {ns}/{name}"),
         None => format!("{kind} {name}"),

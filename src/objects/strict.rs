@@ -15,26 +15,35 @@ use std::fmt;
 
 /// A field the target type does not declare.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownField {
+pub(crate) struct UnknownField {
     /// Dotted path of the field, e.g. `spec.replica` or `spec.template.spec.containers[0].imge`.
-    pub path: String,
+    pub(crate) path: String,
     /// The closest field name the type does declare at that place, if one is close enough.
-    pub suggestion: Option<String>,
+    pub(crate) suggestion: Option<String>,
 }
 
 impl fmt::Display for UnknownField {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown field {}", self.path)?;
-        if let Some(s) = &self.suggestion {
-            write!(f, " (did you mean {s}?)")?;
-        }
-        Ok(())
+        write!(
+            f,
+            "unknown field {}{}",
+            self.path,
+            did_you_mean(&self.suggestion)
+        )
     }
+}
+
+/// ` (did you mean NAME?)` for the name [`nearest`] found, or nothing.
+pub(crate) fn did_you_mean(nearest: &Option<String>) -> String {
+    nearest
+        .as_ref()
+        .map(|s| format!(" (did you mean {s}?)"))
+        .unwrap_or_default()
 }
 
 /// A deserialization failure, with the path of the value that caused it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StrictError {
+pub(crate) enum StrictError {
     /// A value has the wrong type or form: `path: message`, where `path`
     /// (`spec.replicas`, `spec.containers[0].ports`) is the field to fix.
     #[error("{path}: {message}")]
@@ -118,7 +127,7 @@ impl fmt::Display for Unshown<'_> {
 /// `ignore_top_level` names keys at the root that the caller checks itself
 /// (for custom resources: `apiVersion` and `kind`, which kube-derive's
 /// root struct does not declare as fields).
-pub fn from_value<T: de::DeserializeOwned>(
+pub(crate) fn from_value<T: de::DeserializeOwned>(
     value: &Value,
     ignore_top_level: &[&str],
 ) -> Result<(T, Vec<UnknownField>), StrictError> {
@@ -161,7 +170,7 @@ fn join(path: &str, key: &str) -> String {
 
 /// The known name closest to `key`, if it is plausibly a typo of it: a few
 /// edits away (swapped, missing or extra letters) or sharing most of its letters.
-pub fn nearest<'n>(key: &str, known: impl IntoIterator<Item = &'n str>) -> Option<String> {
+pub(crate) fn nearest<'n>(key: &str, known: impl IntoIterator<Item = &'n str>) -> Option<String> {
     let lower = key.to_ascii_lowercase();
     let max_edits = (lower.len() / 3).max(1);
     known
@@ -265,7 +274,7 @@ impl<'de, 'a> de::Deserializer<'de> for StrictDeserializer<'a> {
 }
 
 /// A short description of a JSON value's type, for error messages.
-pub fn describe(value: &Value) -> &'static str {
+pub(crate) fn describe(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -4,7 +4,7 @@
 
 /// Checks a DNS-1123 label: 1–63 lowercase letters, digits and `-`, starting
 /// and ending with a letter or digit (Namespace and Service names, recipe names).
-pub fn dns1123_label(value: &str) -> Result<(), String> {
+pub(crate) fn dns1123_label(value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Err("must not be empty".into());
     }
@@ -30,7 +30,7 @@ pub fn dns1123_label(value: &str) -> Result<(), String> {
 
 /// Checks a DNS-1123 subdomain: dot-separated labels, at most 253 characters
 /// (names of most Kubernetes objects).
-pub fn dns1123_subdomain(value: &str) -> Result<(), String> {
+pub(crate) fn dns1123_subdomain(value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Err("must not be empty".into());
     }
@@ -48,7 +48,7 @@ pub fn dns1123_subdomain(value: &str) -> Result<(), String> {
 
 /// Checks a host name as an Ingress rule or certificate uses it: a DNS-1123
 /// subdomain with at least two labels, optionally starting with `*.`.
-pub fn hostname(value: &str) -> Result<(), String> {
+pub(crate) fn hostname(value: &str) -> Result<(), String> {
     let rest = value.strip_prefix("*.").unwrap_or(value);
     if rest.contains('*') {
         return Err("a wildcard may only be the whole first label (*.example.com)".into());
@@ -61,7 +61,7 @@ pub fn hostname(value: &str) -> Result<(), String> {
 }
 
 /// Checks a TCP/UDP port number (1–65535).
-pub fn port(value: i64) -> Result<(), String> {
+pub(crate) fn port(value: i64) -> Result<(), String> {
     if (1..=65535).contains(&value) {
         Ok(())
     } else {
@@ -71,7 +71,7 @@ pub fn port(value: i64) -> Result<(), String> {
 
 /// Checks a named port (IANA service name: at most 15 characters, lowercase
 /// letters, digits and '-', at least one letter).
-pub fn port_name(value: &str) -> Result<(), String> {
+pub(crate) fn port_name(value: &str) -> Result<(), String> {
     dns1123_label(value)?;
     if value.len() > 15 {
         return Err("a port name has at most 15 characters".into());
@@ -99,7 +99,7 @@ fn label_name(value: &str) -> Result<(), String> {
 
 /// Checks the characters of a label value, whatever its length: letters,
 /// digits, '-', '_' and '.', starting and ending with a letter or digit.
-pub fn label_characters(value: &str) -> Result<(), String> {
+pub(crate) fn label_characters(value: &str) -> Result<(), String> {
     if let Some(c) = value
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
@@ -115,7 +115,7 @@ pub fn label_characters(value: &str) -> Result<(), String> {
 }
 
 /// Checks a label key (`[prefix/]name`).
-pub fn label_key(key: &str) -> Result<(), String> {
+pub(crate) fn label_key(key: &str) -> Result<(), String> {
     let name = match key.rsplit_once('/') {
         Some((prefix, name)) => {
             dns1123_subdomain(prefix).map_err(|e| format!("prefix {e}"))?;
@@ -130,12 +130,12 @@ pub fn label_key(key: &str) -> Result<(), String> {
 }
 
 /// Checks a label value (may be empty).
-pub fn label_value(value: &str) -> Result<(), String> {
+pub(crate) fn label_value(value: &str) -> Result<(), String> {
     label_name(value)
 }
 
 /// Checks an IPv4 or IPv6 CIDR such as `10.0.0.0/8`, or a bare address.
-pub fn cidr(value: &str) -> Result<(), String> {
+pub(crate) fn cidr(value: &str) -> Result<(), String> {
     let (addr, prefix) = match value.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (value, None),
@@ -156,7 +156,7 @@ pub fn cidr(value: &str) -> Result<(), String> {
 /// A CIDR in its normal form: the host bits cleared (`10.0.0.1/8` →
 /// `10.0.0.0/8`). A single address, or a CIDR already normal, is returned
 /// as given. Errors as [`cidr`].
-pub fn normal_cidr(value: &str) -> Result<String, String> {
+pub(crate) fn normal_cidr(value: &str) -> Result<String, String> {
     cidr(value)?;
     let Some((addr, prefix)) = value.split_once('/') else {
         return Ok(value.to_string());
@@ -184,7 +184,7 @@ pub fn normal_cidr(value: &str) -> Result<String, String> {
 }
 
 /// Whether a CIDR admits every address of its family (`0.0.0.0/0`, `::/0`).
-pub fn admits_everyone(value: &str) -> bool {
+pub(crate) fn admits_everyone(value: &str) -> bool {
     value
         .split_once('/')
         .is_some_and(|(_, prefix)| prefix.trim() == "0")

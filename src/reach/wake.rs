@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 
 /// Watches of the objects the current link reads.
 #[derive(Default)]
-pub struct Watches {
+pub(crate) struct Watches {
     objects: Vec<ObjectRef>,
     changed: Arc<Notify>,
     broken: Arc<AtomicBool>,
@@ -34,7 +34,7 @@ pub struct Watches {
 impl Watches {
     /// Watches `objects` from now on, and nothing else (watches already
     /// running for the same objects are kept).
-    pub async fn follow(&mut self, cluster: &Cluster, objects: Vec<ObjectRef>) {
+    pub(crate) async fn follow(&mut self, cluster: &Cluster, objects: Vec<ObjectRef>) {
         if objects == self.objects {
             return;
         }
@@ -59,13 +59,13 @@ impl Watches {
     /// Whether every object the link reads is being watched: false when
     /// the link reads none, or a watch could not start or is failing
     /// (no permission to watch, the API server restarting).
-    pub fn watching(&self) -> bool {
+    pub(crate) fn watching(&self) -> bool {
         !self.objects.is_empty() && !self.broken.load(Ordering::Relaxed)
     }
 
     /// Returns when a watched object changed since the last call (at once
     /// if it already has).
-    pub async fn changed(&self) {
+    pub(crate) async fn changed(&self) {
         self.changed.notified().await;
     }
 
@@ -118,7 +118,7 @@ async fn watch(
 /// The HTTPS request to a host sent ahead, one at a time and at most once
 /// per pace, to the address its DNS record will lead to; stopped when
 /// dropped.
-pub struct Ahead {
+pub(crate) struct Ahead {
     host: String,
     address: IpAddr,
     latest: Arc<Mutex<Option<(Instant, https::Response)>>>,
@@ -128,7 +128,12 @@ pub struct Ahead {
 impl Ahead {
     /// Starts sending `request` (which names its address) to `host`, a
     /// request at most every `pace`.
-    pub fn start(host: &str, address: IpAddr, request: https::Request, pace: Duration) -> Ahead {
+    pub(crate) fn start(
+        host: &str,
+        address: IpAddr,
+        request: https::Request,
+        pace: Duration,
+    ) -> Ahead {
         let latest = Arc::new(Mutex::new(None));
         let store = latest.clone();
         let task = tokio::spawn(async move {
@@ -151,17 +156,17 @@ impl Ahead {
     }
 
     /// The host asked.
-    pub fn host(&self) -> &str {
+    pub(crate) fn host(&self) -> &str {
         &self.host
     }
 
     /// The address asked.
-    pub fn address(&self) -> IpAddr {
+    pub(crate) fn address(&self) -> IpAddr {
         self.address
     }
 
     /// The latest answer, with its age, if it came within `fresh` of now.
-    pub fn recent(&self, fresh: Duration) -> Option<(Duration, https::Response)> {
+    pub(crate) fn recent(&self, fresh: Duration) -> Option<(Duration, https::Response)> {
         let slot = self.latest.lock().ok()?;
         let (at, response) = slot.as_ref()?;
         let age = at.elapsed();

@@ -3,7 +3,7 @@
 
 use super::options::{self, given, ScriptOptions, Shown};
 use super::support::{script_error, RhaiResultOf, RunHandle};
-use crate::template::Format;
+use crate::template::TemplateKind;
 use rhai::plugin::*;
 use serde::Deserialize;
 
@@ -38,11 +38,11 @@ fn format_from(
     ctx: &NativeCallContext,
     function: &str,
     options: &rhai::Map,
-) -> RhaiResultOf<Format> {
+) -> RhaiResultOf<TemplateKind> {
     let given: TemplateOptions = options::parse(ctx, function, options)?;
     Ok(match given.text {
-        Some(true) => Format::Text,
-        _ => Format::Yaml,
+        Some(true) => TemplateKind::Text,
+        _ => TemplateKind::Yaml,
     })
 }
 
@@ -51,7 +51,7 @@ fn render_with_map(
     text: &str,
     name: &str,
     vars: &rhai::Map,
-    format: Format,
+    format: TemplateKind,
 ) -> RhaiResultOf<String> {
     // Check every value's type first so the lookup itself cannot fail.
     let mut texts = std::collections::HashMap::new();
@@ -68,7 +68,7 @@ fn render_file(
     ctx: &NativeCallContext,
     path: &str,
     vars: &rhai::Map,
-    format: Format,
+    format: TemplateKind,
 ) -> RhaiResultOf<String> {
     let run = RunHandle::from_context(ctx)?;
     let full = run.resolve_path(ctx, path);
@@ -88,7 +88,7 @@ pub mod template_api {
     /// naming it and the line.
     #[rhai_fn(name = "render", return_raw)]
     pub fn render(ctx: NativeCallContext, text: &str, vars: rhai::Map) -> RhaiResultOf<String> {
-        super::render_with_map(&ctx, text, "template", &vars, super::Format::Yaml)
+        super::render_with_map(&ctx, text, "template", &vars, super::TemplateKind::Yaml)
     }
 
     /// As `render`; `options.text: true` renders text that is not YAML,
@@ -107,7 +107,7 @@ pub mod template_api {
     /// Reads the YAML file `path` (relative to the calling script) and renders it like `render`.
     #[rhai_fn(name = "file", return_raw)]
     pub fn file(ctx: NativeCallContext, path: &str, vars: rhai::Map) -> RhaiResultOf<String> {
-        super::render_file(&ctx, path, &vars, super::Format::Yaml)
+        super::render_file(&ctx, path, &vars, super::TemplateKind::Yaml)
     }
 
     /// As `file`; `options.text: true` reads a file that is not YAML (a

@@ -7,29 +7,29 @@
 //! its answer for a name nobody made, and explained rather than failed.
 
 use super::super::check::Check;
-use crate::dns::Answer;
+use crate::dns::DnsAnswer;
 use serde::Deserialize;
 
 /// What DNS says of a host, as the script looked it up.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct Lookups {
+pub(crate) struct Lookups {
     /// The user's resolver (the system's, or `--dns-server`): the host's A answer.
-    pub asked: Option<Answer>,
+    pub(crate) asked: Option<DnsAnswer>,
     /// The apex of the zone the host lies in, when its servers were found.
-    pub zone: Option<String>,
+    pub(crate) zone: Option<String>,
     /// The zone's nameservers.
-    pub nameservers: Vec<String>,
+    pub(crate) nameservers: Vec<String>,
     /// What the zone's servers answer for the host.
-    pub authoritative: Option<Answer>,
+    pub(crate) authoritative: Option<DnsAnswer>,
     /// The user's resolver's answer for a name beside the host that nobody
     /// made (`wildrun-probe-<n>.<parent>`).
-    pub probe: Option<Answer>,
+    pub(crate) probe: Option<DnsAnswer>,
 }
 
 /// Whether an answer has an address of Traefik's (`traefik_ips`), or any
 /// address when Traefik's is not known.
-fn leads(answer: &Answer, traefik_ips: &[String]) -> bool {
+fn leads(answer: &DnsAnswer, traefik_ips: &[String]) -> bool {
     if traefik_ips.is_empty() {
         !answer.values.is_empty()
     } else {
@@ -38,7 +38,7 @@ fn leads(answer: &Answer, traefik_ips: &[String]) -> bool {
 }
 
 /// An answer's addresses, or its status.
-fn said(answer: &Answer) -> String {
+fn said(answer: &DnsAnswer) -> String {
     if answer.values.is_empty() {
         format!("no address ({})", answer.status)
     } else {
@@ -46,8 +46,8 @@ fn said(answer: &Answer) -> String {
     }
 }
 
-fn same(a: &Answer, b: &Answer) -> bool {
-    let sorted = |x: &Answer| {
+fn same(a: &DnsAnswer, b: &DnsAnswer) -> bool {
+    let sorted = |x: &DnsAnswer| {
         let mut v = x.values.clone();
         v.sort();
         v
@@ -56,13 +56,13 @@ fn same(a: &Answer, b: &Answer) -> bool {
 }
 
 /// The parent domain of a host (`cloud.example.test` for `gitea.cloud.example.test`).
-pub fn parent(host: &str) -> &str {
+pub(crate) fn parent(host: &str) -> &str {
     host.split_once('.').map_or(host, |(_, rest)| rest)
 }
 
 /// The made-up name beside `host` whose answer tells a resolver that
 /// answers every name of the domain (`wildrun-probe-<n>.<parent>`).
-pub fn probe_name(host: &str, nonce: u64) -> String {
+pub(crate) fn probe_name(host: &str, nonce: u64) -> String {
     format!("wildrun-probe-{nonce:x}.{}", parent(host))
 }
 
@@ -78,7 +78,7 @@ impl Lookups {
 
     /// The user's resolver answers the same addresses as for the host for
     /// a name nobody made: it answers for the whole domain.
-    pub fn split_horizon(&self) -> bool {
+    pub(crate) fn split_horizon(&self) -> bool {
         match (&self.asked, &self.probe) {
             (Some(asked), Some(probe)) => !probe.values.is_empty() && same(asked, probe),
             _ => false,
@@ -88,7 +88,7 @@ impl Lookups {
     /// Whether the host is published where everyone asks: the zone's
     /// servers lead to Traefik; without them, the user's resolver does,
     /// unless it answers for the whole domain.
-    pub fn published(&self, traefik_ips: &[String]) -> bool {
+    pub(crate) fn published(&self, traefik_ips: &[String]) -> bool {
         match (&self.authoritative, &self.asked) {
             (Some(a), _) => leads(a, traefik_ips),
             (None, Some(asked)) => !self.split_horizon() && leads(asked, traefik_ips),
@@ -100,7 +100,7 @@ impl Lookups {
 /// `dns`: the user's resolver leads the host to Traefik's address
 /// (`traefik_ips`); the zone's servers' answer is shown where it differs,
 /// and a split-horizon resolver explained.
-pub fn address(
+pub(crate) fn address(
     host: &str,
     lookups: &Lookups,
     traefik_ips: &[String],
@@ -181,10 +181,10 @@ pub fn address(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
 
-    fn answer(values: &[&str], status: &str) -> Answer {
-        Answer {
+    fn answer(values: &[&str], status: &str) -> DnsAnswer {
+        DnsAnswer {
             name: "web.example.com".into(),
             record_type: "A".into(),
             status: status.into(),
@@ -211,11 +211,11 @@ mod tests {
             ..Lookups::default()
         };
         let c = address(HOST, &lookups, &ips(), None);
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert_eq!(c.found, "web.example.com has 192.168.8.240 (a CNAME to example.com) (asked the system's resolver); Traefik's address is 192.168.8.240");
         assert_eq!(
             address(HOST, &lookups, &["10.0.0.1".into()], None).status,
-            Status::Fail
+            CheckStatus::Fail
         );
         let none = Lookups {
             asked: Some(answer(&[], "nxdomain")),
@@ -229,7 +229,7 @@ mod tests {
         assert!(!none.published(&ips()));
     }
 
-    fn with_zone(asked: Answer, authoritative: Answer, probe: Option<Answer>) -> Lookups {
+    fn with_zone(asked: DnsAnswer, authoritative: DnsAnswer, probe: Option<DnsAnswer>) -> Lookups {
         Lookups {
             asked: Some(asked),
             zone: Some("example.com".into()),
@@ -244,7 +244,7 @@ mod tests {
         let lan = answer(&["192.168.8.240"], "ok");
         let agree = with_zone(lan.clone(), lan.clone(), None);
         let c = address(HOST, &agree, &ips(), None);
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert!(
             c.found
                 .contains("the zone example.com's servers (ns1.example.com) agree"),
@@ -258,7 +258,7 @@ mod tests {
             Some(answer(&[], "nxdomain")),
         );
         let c = address(HOST, &disagree, &ips(), None);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.found.starts_with(
                 "your resolver and the zone's servers disagree: web.example.com has 192.168.8.240"
@@ -282,7 +282,7 @@ mod tests {
         let split = with_zone(lan.clone(), answer(&[], "nxdomain"), Some(lan.clone()));
         assert!(split.split_horizon());
         let c = address(HOST, &split, &ips(), None);
-        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert_eq!(c.status, CheckStatus::Pass, "{c:?}");
         assert!(
             c.found
                 .contains("answers 192.168.8.240 for every name under example.com (split horizon"),

@@ -8,7 +8,12 @@ use serde_json::Value;
 
 /// `service`: the backend Service exists and has the port the route (an
 /// Ingress, or the `by` kind: `HTTPRoute`, `IngressRoute`) names.
-pub fn service(s: &Subject, by: &str, backend: Option<&Backend>, service: Option<&Value>) -> Check {
+pub(crate) fn service(
+    s: &Subject,
+    by: &str,
+    backend: Option<&Backend>,
+    service: Option<&Value>,
+) -> Check {
     const NAME: &str = "service";
     let Some(backend) = backend else {
         return Check::fail(
@@ -65,19 +70,19 @@ pub fn service(s: &Subject, by: &str, backend: Option<&Backend>, service: Option
 
 /// One port of a Service.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServicePort {
+pub(crate) struct ServicePort {
     /// Its name, if it has one.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The port the Service serves.
-    pub port: i64,
+    pub(crate) port: i64,
     /// Where it sends to in the pods: a number or a container port's name
     /// (default: the port itself).
-    pub target: PortRef,
+    pub(crate) target: PortRef,
 }
 
 impl ServicePort {
     /// Whether a backend's port reference names this port.
-    pub fn is(&self, wanted: &PortRef) -> bool {
+    pub(crate) fn is(&self, wanted: &PortRef) -> bool {
         match wanted {
             PortRef::Number(n) => self.port == *n,
             PortRef::Name(n) => self.name.as_deref() == Some(n.as_str()),
@@ -86,7 +91,7 @@ impl ServicePort {
 }
 
 /// The ports of a Service.
-pub fn service_ports(service: &Value) -> Vec<ServicePort> {
+pub(crate) fn service_ports(service: &Value) -> Vec<ServicePort> {
     service
         .pointer("/spec/ports")
         .and_then(Value::as_array)
@@ -115,7 +120,7 @@ pub fn service_ports(service: &Value) -> Vec<ServicePort> {
 }
 
 /// The Service's selector as `kubectl -l` takes it (`app=web`).
-pub fn selector(service: &Value) -> String {
+pub(crate) fn selector(service: &Value) -> String {
     service
         .pointer("/spec/selector")
         .and_then(Value::as_object)
@@ -130,7 +135,7 @@ pub fn selector(service: &Value) -> String {
 
 /// Ready and total endpoints of `slices` (an unset ready condition means
 /// ready, as discovery.k8s.io/v1 says).
-pub fn count_endpoints(slices: &[Value]) -> (usize, usize) {
+pub(crate) fn count_endpoints(slices: &[Value]) -> (usize, usize) {
     let endpoints: Vec<&Value> = slices
         .iter()
         .filter_map(|s| s.get("endpoints").and_then(Value::as_array))
@@ -148,7 +153,7 @@ pub fn count_endpoints(slices: &[Value]) -> (usize, usize) {
 }
 
 /// `endpoints`: an EndpointSlice of the Service has a ready endpoint.
-pub fn endpoints(service: &Value, slices: &[Value]) -> Check {
+pub(crate) fn endpoints(service: &Value, slices: &[Value]) -> Check {
     let (ready, total) = count_endpoints(slices);
     let namespace = text(service, "/metadata/namespace").unwrap_or_default();
     let pods = selector(service);
@@ -167,7 +172,7 @@ pub fn endpoints(service: &Value, slices: &[Value]) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     fn service_value() -> Value {
@@ -190,7 +195,7 @@ mod tests {
         };
         assert_eq!(
             service(&s, "Ingress", Some(&by_name), Some(&svc)).status,
-            Status::Pass
+            CheckStatus::Pass
         );
         let wrong = Backend {
             service: "web-http".into(),
@@ -201,12 +206,12 @@ mod tests {
             c.found,
             "Service web-http ports 80, 8443; the Ingress wants 8080"
         );
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert_eq!(
             service(&s, "Ingress", Some(&wrong), None).found,
             "no Service shop/web-http"
         );
-        assert_eq!(service(&s, "Ingress", None, None).status, Status::Fail);
+        assert_eq!(service(&s, "Ingress", None, None).status, CheckStatus::Fail);
         let ports = service_ports(&svc);
         assert_eq!(ports[0].target, PortRef::Name("web".into()));
         assert_eq!(ports[1].target, PortRef::Number(8443));
@@ -219,7 +224,7 @@ mod tests {
             {"addresses": ["10.0.0.1"], "conditions": {"ready": false}},
             {"addresses": ["10.0.0.2"]}]})];
         assert_eq!(count_endpoints(&slices), (1, 2));
-        assert_eq!(endpoints(&svc, &slices).status, Status::Pass);
+        assert_eq!(endpoints(&svc, &slices).status, CheckStatus::Pass);
         let c = endpoints(&svc, &[]);
         assert_eq!(c.found, "0 of 0 endpoints ready");
         assert_eq!(c.hint.as_deref(), Some("no pods match the Service selector; check the Deployment (kubectl -n shop get pods -l app=web)"));

@@ -18,21 +18,21 @@ use serde_json::Value;
 use std::fmt;
 
 /// The check's name.
-pub const NAME: &str = "client-address";
+pub(crate) const NAME: &str = "client-address";
 
 /// The policy that keeps client addresses (`spec.externalTrafficPolicy`).
-pub const LOCAL: &str = "Local";
+pub(crate) const LOCAL: &str = "Local";
 
 /// What Kubernetes uses when a Service names no policy.
-pub const CLUSTER: &str = "Cluster";
+pub(crate) const CLUSTER: &str = "Cluster";
 
 /// The leak, in the words every message about it uses.
-pub const LEAK: &str = "every client looks internal to the internal-only middleware";
+pub(crate) const LEAK: &str = "every client looks internal to the internal-only middleware";
 
 /// How client addresses reach Traefik, as `ingress.clientAddress` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ClientAddress {
+pub(crate) enum ClientAddress {
     /// Kubernetes keeps them: Traefik's Service has `externalTrafficPolicy:
     /// Local` (scripts/cluster.rhai sets it).
     #[default]
@@ -44,7 +44,7 @@ pub enum ClientAddress {
 
 impl ClientAddress {
     /// The configuration values, as `ingress.clientAddress` takes them.
-    pub const CHOICES: [&'static str; 2] = ["local", "proxy-protocol"];
+    pub(crate) const CHOICES: [&'static str; 2] = ["local", "proxy-protocol"];
 }
 
 impl fmt::Display for ClientAddress {
@@ -57,7 +57,7 @@ impl fmt::Display for ClientAddress {
 }
 
 /// The Service's `externalTrafficPolicy`, `Cluster` when it names none.
-pub fn traffic_policy(service: &Value) -> &str {
+pub(crate) fn traffic_policy(service: &Value) -> &str {
     text(service, "/spec/externalTrafficPolicy").unwrap_or(CLUSTER)
 }
 
@@ -73,20 +73,20 @@ fn takes_outside_traffic(service: &Value) -> bool {
 /// What Traefik's command line says about its entry points: those it
 /// declares, those trusting PROXY protocol, those trusting forwarded headers.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct EntryPoints {
+pub(crate) struct EntryPoints {
     /// Entry points given an address.
-    pub declared: Vec<String>,
+    pub(crate) declared: Vec<String>,
     /// Entry points trusting PROXY protocol (`proxyProtocol.trustedIPs` or
     /// `proxyProtocol.insecure`).
-    pub proxy_protocol: Vec<String>,
+    pub(crate) proxy_protocol: Vec<String>,
     /// Entry points trusting forwarded headers.
-    pub forwarded_headers: Vec<String>,
+    pub(crate) forwarded_headers: Vec<String>,
 }
 
 impl EntryPoints {
     /// Read from Traefik's arguments (`--entryPoints.NAME.KEY=VALUE`; Traefik
     /// takes the keys in any case, the names as written).
-    pub fn from_args<S: AsRef<str>>(args: &[S]) -> EntryPoints {
+    pub(crate) fn from_args<S: AsRef<str>>(args: &[S]) -> EntryPoints {
         let mut found = EntryPoints::default();
         for arg in args {
             let Some(flag) = arg.as_ref().strip_prefix("--") else {
@@ -124,7 +124,7 @@ impl EntryPoints {
 
     /// Whether PROXY protocol is trusted on every declared entry point (on
     /// one at least when the command line declares none).
-    pub fn all_trust_proxy_protocol(&self) -> bool {
+    pub(crate) fn all_trust_proxy_protocol(&self) -> bool {
         !self.proxy_protocol.is_empty()
             && self
                 .declared
@@ -149,7 +149,7 @@ impl EntryPoints {
 }
 
 /// The arguments of every container of `pods` (command and args), in order.
-pub fn container_args(pods: &[Value]) -> Vec<String> {
+pub(crate) fn container_args(pods: &[Value]) -> Vec<String> {
     pods.iter()
         .flat_map(super::containers)
         .flat_map(|c| ["command", "args"].map(|key| crate::objects::string_list(c.get(key))))
@@ -161,7 +161,11 @@ pub fn container_args(pods: &[Value]) -> Vec<String> {
 /// Service; `None`: not found) and run with `args` (its pods' command
 /// lines), sees each client's own address, as `mode`
 /// (`ingress.clientAddress`) says it should.
-pub fn judge<S: AsRef<str>>(service: Option<&Value>, args: &[S], mode: ClientAddress) -> Check {
+pub(crate) fn judge<S: AsRef<str>>(
+    service: Option<&Value>,
+    args: &[S],
+    mode: ClientAddress,
+) -> Check {
     let Some(svc) = service else {
         return Check::skip(NAME, "no Traefik Service (see load-balancer)");
     };
@@ -236,7 +240,7 @@ pub fn judge<S: AsRef<str>>(service: Option<&Value>, args: &[S], mode: ClientAdd
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     fn traefik(policy: Option<&str>) -> Value {
@@ -253,7 +257,7 @@ mod tests {
     #[test]
     fn cluster_policy_leaks_and_local_does_not() {
         let leak = judge(Some(&traefik(None)), &NO_ARGS, ClientAddress::Local);
-        assert_eq!(leak.status, Status::Fail);
+        assert_eq!(leak.status, CheckStatus::Fail);
         assert!(
             leak.found.contains("externalTrafficPolicy Cluster"),
             "{}",
@@ -275,7 +279,7 @@ mod tests {
             &NO_ARGS,
             ClientAddress::Local,
         );
-        assert_eq!(explicit.status, Status::Fail);
+        assert_eq!(explicit.status, CheckStatus::Fail);
         let local = judge(
             Some(&traefik(Some("Local"))),
             &NO_ARGS,
@@ -298,14 +302,14 @@ mod tests {
         // A second entry point without it: a client reaching that one leaks.
         let two = [args[0], args[1], "--entryPoints.web.address=:8000"];
         let c = judge(Some(&traefik(None)), &two, ClientAddress::Local);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(c
             .hint
             .unwrap_or_default()
             .contains("--entryPoints.web.proxyProtocol.trustedIPs="));
         let headers = ["--entryPoints.websecure.forwardedHeaders.trustedIPs=10.0.0.0/8"];
         let c = judge(Some(&traefik(None)), &headers, ClientAddress::Local);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.found
                 .contains("trusted forwarded headers (websecure) do not help"),
@@ -328,7 +332,7 @@ mod tests {
             &NO_ARGS,
             ClientAddress::ProxyProtocol,
         );
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.found.contains("websecure do not trust PROXY protocol"),
             "{}",
@@ -343,12 +347,12 @@ mod tests {
     fn only_services_taking_outside_traffic_are_judged() {
         assert_eq!(
             judge(None, &NO_ARGS, ClientAddress::Local).status,
-            Status::Skip
+            CheckStatus::Skip
         );
         let mut internal = traefik(None);
         internal["spec"]["type"] = json!("ClusterIP");
         let c = judge(Some(&internal), &NO_ARGS, ClientAddress::Local);
-        assert_eq!(c.status, Status::Skip);
+        assert_eq!(c.status, CheckStatus::Skip);
         assert!(c.found.contains("ClusterIP"));
     }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// `externaldns`: wildrun's own Ingress carries the target (under either
 /// prefix) and a TTL (a route found by host: [`super::publisher`]).
-pub fn annotations(s: &Subject, ing: &Value) -> Check {
+pub(crate) fn annotations(s: &Subject, ing: &Value) -> Check {
     let target = ingress::externaldns_annotation(ing, TARGET, s.target.as_deref());
     let ttl = ingress::externaldns_annotation(ing, TTL, None);
     let kind = if s.internal { "an A record" } else { "a CNAME" };
@@ -32,7 +32,7 @@ pub fn annotations(s: &Subject, ing: &Value) -> Check {
 /// `externaldns-prefix`: the Ingress carries the target under the prefix
 /// each ExternalDNS of `deployments` reads (its `--annotation-prefix`, else
 /// its release's default).
-pub fn prefix(s: &Subject, ing: &Value, deployments: &[Value]) -> Check {
+pub(crate) fn prefix(s: &Subject, ing: &Value, deployments: &[Value]) -> Check {
     const NAME: &str = "externaldns-prefix";
     // Found by image, whatever their labels.
     let deployments: Vec<&Value> = deployments
@@ -90,7 +90,7 @@ pub fn prefix(s: &Subject, ing: &Value, deployments: &[Value]) -> Check {
 
 /// `dns`: the host points at the target, as `dns::expect` found
 /// (asking `server` when one was named).
-pub fn record(s: &Subject, found: &Expectation, server: Option<&str>) -> Check {
+pub(crate) fn record(s: &Subject, found: &Expectation, server: Option<&str>) -> Check {
     let host = s.host();
     let target = s.target();
     let hint = match found.status.as_str() {
@@ -114,7 +114,7 @@ pub fn record(s: &Subject, found: &Expectation, server: Option<&str>) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     fn subject() -> Subject {
@@ -141,7 +141,7 @@ mod tests {
         let c = annotations(&s, &good);
         assert_eq!(
             (c.status, c.found.as_str()),
-            (Status::Pass, "target example.com, ttl 60")
+            (CheckStatus::Pass, "target example.com, ttl 60")
         );
         let c = annotations(
             &s,
@@ -163,7 +163,7 @@ mod tests {
         let alpha_only = ing(json!({"external-dns.alpha.kubernetes.io/target": "example.com"}));
         let new = externaldns("registry.k8s.io/external-dns/external-dns:v0.22.0", &[]);
         let c = prefix(&s, &alpha_only, std::slice::from_ref(&new));
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.found
                 .contains("the Ingress has no external-dns.kubernetes.io/target example.com"),
@@ -176,9 +176,9 @@ mod tests {
             .contains("or external-dns.kubernetes.io/ (DNS_ANNOTATION_PREFIX)"));
         let old = externaldns("registry.k8s.io/external-dns/external-dns:v0.21.0", &[]);
         let c = prefix(&s, &alpha_only, &[old.clone(), old]);
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert!(c.found.starts_with("ExternalDNS dns/external-dns, dns/external-dns read external-dns.alpha.kubernetes.io/"), "{}", c.found);
-        assert_eq!(prefix(&s, &alpha_only, &[]).status, Status::Skip);
+        assert_eq!(prefix(&s, &alpha_only, &[]).status, CheckStatus::Skip);
     }
 
     #[test]
@@ -204,6 +204,6 @@ mod tests {
         let c = record(&s, &found, None);
         assert_eq!(c.hint.as_deref(), Some("web.example.com must be a CNAME to example.com; remove the other record so ExternalDNS can write the CNAME"));
         found.ok = true;
-        assert_eq!(record(&s, &found, None).status, Status::Pass);
+        assert_eq!(record(&s, &found, None).status, CheckStatus::Pass);
     }
 }

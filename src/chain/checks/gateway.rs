@@ -6,7 +6,7 @@
 //! target annotation on the Gateway).
 
 use super::super::check::Check;
-use super::super::httproute::{self, Condition, ParentRef};
+use super::super::httproute::{self, ParentRef, StatusCondition};
 use super::super::ingress;
 use super::super::names::{GATEWAY_CONTROLLER, INTERNAL_ONLY_MIDDLEWARE, TARGET};
 use super::super::subject::Subject;
@@ -19,7 +19,7 @@ use super::super::names::EXTERNALDNS_HTTPROUTE_SOURCE as SOURCE;
 const LAYER_FIX: &str = "wildrun scripts/cluster.rhai --set ingress.api=gateway";
 
 /// `route`: the HTTPRoute exists.
-pub fn exists(s: &Subject, route: Option<&Value>) -> Check {
+pub(crate) fn exists(s: &Subject, route: Option<&Value>) -> Check {
     Check::judged(
         "route",
         route.is_some(),
@@ -32,7 +32,7 @@ pub fn exists(s: &Subject, route: Option<&Value>) -> Check {
 }
 
 /// `route-host`: the route serves the host.
-pub fn host(s: &Subject, route: &Value) -> Check {
+pub(crate) fn host(s: &Subject, route: &Value) -> Check {
     let wanted = s.host.clone().unwrap_or_default();
     let hosts = httproute::hosts(route);
     Check::judged(
@@ -55,7 +55,11 @@ fn first_parent(route: &Value, name: &str) -> Result<ParentRef, Check> {
 }
 
 /// The condition `kind` of the route's status for `parent`, or why there is none.
-fn parent_condition(route: &Value, parent: &ParentRef, kind: &str) -> Result<Condition, String> {
+fn parent_condition(
+    route: &Value,
+    parent: &ParentRef,
+    kind: &str,
+) -> Result<StatusCondition, String> {
     let status = httproute::parent_status(route, parent).ok_or_else(|| {
         format!("no status from {parent}: no controller has taken the route (Traefik's kubernetesGateway provider off, or the Gateway missing)")
     })?;
@@ -63,7 +67,7 @@ fn parent_condition(route: &Value, parent: &ParentRef, kind: &str) -> Result<Con
 }
 
 /// `route-accepted`: the parent Gateway listener accepted the route.
-pub fn accepted(route: &Value, gateway: Option<&Value>) -> Check {
+pub(crate) fn accepted(route: &Value, gateway: Option<&Value>) -> Check {
     const NAME: &str = "route-accepted";
     let parent = match first_parent(route, NAME) {
         Ok(p) => p,
@@ -111,7 +115,7 @@ pub fn accepted(route: &Value, gateway: Option<&Value>) -> Check {
 }
 
 /// `route-refs`: the parent resolved the route's references (backends).
-pub fn resolved_refs(route: &Value) -> Check {
+pub(crate) fn resolved_refs(route: &Value) -> Check {
     const NAME: &str = "route-refs";
     let parent = match first_parent(route, NAME) {
         Ok(p) => p,
@@ -143,7 +147,7 @@ pub fn resolved_refs(route: &Value) -> Check {
 
 /// `listener`: the route's parent Gateway exists, has the listener, and
 /// its controller reports it resolved (certificate) and programmed.
-pub fn listener(s: &Subject, route: &Value, gateway: Option<&Value>) -> Check {
+pub(crate) fn listener(s: &Subject, route: &Value, gateway: Option<&Value>) -> Check {
     const NAME: &str = "listener";
     let parent = match first_parent(route, NAME) {
         Ok(p) => p,
@@ -213,7 +217,7 @@ fn listener_state(gateway: &Value, listener: &Value) -> Result<String, (String, 
 /// `gateway-class` of `doctor --layer`: the GatewayClass `name` (the one
 /// the layer's Gateways name) among `classes` names Traefik's controller
 /// and Traefik accepted it.
-pub fn gateway_class(name: &str, classes: &[Value]) -> Check {
+pub(crate) fn gateway_class(name: &str, classes: &[Value]) -> Check {
     const NAME: &str = "gateway-class";
     let Some(class) = classes
         .iter()
@@ -251,7 +255,7 @@ pub fn gateway_class(name: &str, classes: &[Value]) -> Check {
 
 /// The Secret the first listener of `gateway` terminates TLS with, as
 /// (namespace, name).
-pub fn gateway_secret(gateway: &Value) -> Option<(String, String)> {
+pub(crate) fn gateway_secret(gateway: &Value) -> Option<(String, String)> {
     let listeners = gateway.pointer("/spec/listeners")?.as_array()?;
     httproute::listener_secret(gateway, listeners.first()?)
 }
@@ -263,7 +267,7 @@ pub fn gateway_secret(gateway: &Value) -> Option<(String, String)> {
 /// one of `grants` there grants it; the Gateway has an address
 /// (`load_balancer_ip` when given) and is programmed. The first problem
 /// fails it, with its fix.
-pub fn layer_gateway(
+pub(crate) fn layer_gateway(
     check: &str,
     at: (&str, &str),
     gateway: Option<&Value>,
@@ -333,7 +337,7 @@ pub fn layer_gateway(
 /// `externaldns-httproute` of `doctor --layer`: an ExternalDNS (found by
 /// image among `deployments`) reads HTTPRoutes, the one that holds
 /// `domain` first.
-pub fn externaldns_source(domain: &str, deployments: &[Value]) -> Check {
+pub(crate) fn externaldns_source(domain: &str, deployments: &[Value]) -> Check {
     const NAME: &str = "externaldns-httproute";
     let found = super::publisher::external_dns_for(domain, deployments);
     let reading: Vec<String> = found
@@ -363,7 +367,7 @@ pub fn externaldns_source(domain: &str, deployments: &[Value]) -> Check {
 /// `reference-grant`: a listener certificate in another namespace than
 /// the Gateway's is granted to it by a ReferenceGrant among `grants`
 /// (those of the Secret's namespace); passes when they share a namespace.
-pub fn reference_grant(
+pub(crate) fn reference_grant(
     gateway: &Value,
     secret: Option<&(String, String)>,
     grants: &[Value],
@@ -396,7 +400,7 @@ pub fn reference_grant(
 }
 
 /// `gateway-address`: the controller published an address for the Gateway.
-pub fn address(gateway: &Value, load_balancer_ip: Option<&str>) -> Check {
+pub(crate) fn address(gateway: &Value, load_balancer_ip: Option<&str>) -> Check {
     let addresses = httproute::gateway_addresses(gateway);
     let ok = match load_balancer_ip {
         Some(ip) => addresses.iter().any(|a| a == ip),
@@ -417,7 +421,7 @@ pub fn address(gateway: &Value, load_balancer_ip: Option<&str>) -> Check {
 /// (found by image, any namespace; the one whose zones hold the host
 /// first) reads HTTPRoutes (`--source=gateway-httproute`), and the Gateway
 /// carries the target `s.target` under the annotation prefix it reads.
-pub fn externaldns(s: &Subject, gateway: &Value, deployments: &[Value]) -> Check {
+pub(crate) fn externaldns(s: &Subject, gateway: &Value, deployments: &[Value]) -> Check {
     const NAME: &str = "externaldns-gateway";
     let mut readers: Vec<_> = super::publisher::external_dns_for(s.host(), deployments)
         .into_iter()
@@ -454,7 +458,7 @@ pub fn externaldns(s: &Subject, gateway: &Value, deployments: &[Value]) -> Check
 
 /// `middleware-ref`: the route applies the internal-only Middleware as an
 /// ExtensionRef filter.
-pub fn middleware_ref(s: &Subject, route: &Value) -> Check {
+pub(crate) fn middleware_ref(s: &Subject, route: &Value) -> Check {
     let names: Vec<String> = httproute::middlewares(route)
         .iter()
         .map(ToString::to_string)
@@ -471,7 +475,7 @@ pub fn middleware_ref(s: &Subject, route: &Value) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     fn route(conditions: Value) -> Value {
@@ -499,7 +503,7 @@ mod tests {
             json!([{"type": "Accepted", "status": "False", "reason": "NoMatchingParent", "message": ""}]),
         );
         let c = accepted(&r, Some(&gateway()));
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.hint
                 .as_deref()
@@ -512,7 +516,7 @@ mod tests {
             ..Subject::default()
         };
         let l = listener(&s, &r, Some(&gateway()));
-        assert_eq!(l.status, Status::Fail);
+        assert_eq!(l.status, CheckStatus::Fail);
         assert!(l.found.contains("no such listener"), "{l:?}");
     }
 
@@ -522,7 +526,7 @@ mod tests {
             json!([{"type": "ResolvedRefs", "status": "False", "reason": "BackendNotFound", "message": "svc"}]),
         );
         let c = resolved_refs(&r);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(c
             .hint
             .as_deref()
@@ -531,7 +535,7 @@ mod tests {
         let g = gateway();
         let secret = ("cert-manager".to_string(), "wild".to_string());
         let c = reference_grant(&g, Some(&secret), &[]);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         let grant = json!({"metadata": {"name": "g"}, "spec": {
             "from": [{"group": httproute::GROUP, "kind": "Gateway", "namespace": "traefik"}],
             "to": [{"group": "", "kind": "Secret"}]}});

@@ -9,7 +9,12 @@ use crate::https::Response;
 /// `https`: the answer `r` to `GET https://<host>/`, sent to the address
 /// found `via` (words: `from DNS`, `--address`, ...). `secret_fingerprint`
 /// is the TLS Secret's certificate's, when it holds one.
-pub fn answer(s: &Subject, r: &Response, via: &str, secret_fingerprint: Option<&str>) -> Check {
+pub(crate) fn answer(
+    s: &Subject,
+    r: &Response,
+    via: &str,
+    secret_fingerprint: Option<&str>,
+) -> Check {
     const NAME: &str = "https";
     let host = s.host();
     let url = format!("https://{host}{}", s.path());
@@ -122,7 +127,7 @@ pub fn answer(s: &Subject, r: &Response, via: &str, secret_fingerprint: Option<&
 mod tests {
     use super::*;
     use crate::cert::Info;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
 
     fn subject(internal: bool) -> Subject {
         Subject {
@@ -160,7 +165,7 @@ mod tests {
             "from DNS",
             Some("ab"),
         );
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.found
                 .ends_with("127.0.0.1 is outside cluster.internalSourceRanges and was let in"),
@@ -178,19 +183,19 @@ mod tests {
             "from DNS",
             Some("ab"),
         );
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert_eq!(c.found, "GET https://web.example.com/ from 10.1.1.1 at 192.168.8.240:443 (from DNS): 200 OK in 5 ms; the Secret's certificate; the asker 10.1.1.1 is inside cluster.internalSourceRanges");
         // A public service answers anyone.
         assert_eq!(
             answer(&subject(false), &response(200, "127.0.0.1"), "x", None).status,
-            Status::Pass
+            CheckStatus::Pass
         );
     }
 
     #[test]
     fn refusals_routes_and_backends() {
         let c = answer(&subject(true), &response(403, "127.0.0.1"), "x", None);
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert!(
             c.found.contains("so 403 is the allowlist at work"),
             "{}",
@@ -210,7 +215,7 @@ mod tests {
         );
         assert_eq!(
             answer(&subject(false), &response(404, "1.2.3.4"), "x", None).status,
-            Status::Fail
+            CheckStatus::Fail
         );
         let c = answer(&subject(false), &response(503, "1.2.3.4"), "x", None);
         assert_eq!(
@@ -232,9 +237,12 @@ mod tests {
         r.verified = false;
         assert_eq!(
             answer(&subject(false), &r, "x", Some("ab")).status,
-            Status::Pass
+            CheckStatus::Pass
         );
-        assert_eq!(answer(&subject(false), &r, "x", None).status, Status::Fail);
+        assert_eq!(
+            answer(&subject(false), &r, "x", None).status,
+            CheckStatus::Fail
+        );
         let r = Response {
             port: 443,
             address: Some("192.168.8.240".into()),

@@ -6,7 +6,7 @@ use super::super::subject::Subject;
 use serde_json::Value;
 
 /// `ingress`: the Ingress `<namespace>/<name>` exists.
-pub fn exists(s: &Subject, found: Option<&Value>) -> Check {
+pub(crate) fn exists(s: &Subject, found: Option<&Value>) -> Check {
     match found {
         Some(_) => Check::pass(
             "ingress",
@@ -24,7 +24,7 @@ pub fn exists(s: &Subject, found: Option<&Value>) -> Check {
 }
 
 /// `ingress-class`: its class (field or annotation) is `ingress.className`.
-pub fn class(s: &Subject, ing: &Value) -> Check {
+pub(crate) fn class(s: &Subject, ing: &Value) -> Check {
     let class = ingress::class(ing);
     let wanted = s.ingress_class.as_deref().unwrap_or_default();
     Check::judged(
@@ -38,7 +38,7 @@ pub fn class(s: &Subject, ing: &Value) -> Check {
 }
 
 /// `ingress-host`: a rule serves the host.
-pub fn host(s: &Subject, ing: &Value) -> Check {
+pub(crate) fn host(s: &Subject, ing: &Value) -> Check {
     let hosts = ingress::hosts(ing);
     let listed = if hosts.is_empty() {
         "(none)".to_string()
@@ -59,7 +59,7 @@ pub fn host(s: &Subject, ing: &Value) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     #[test]
@@ -68,16 +68,19 @@ mod tests {
         assert_eq!(exists(&s, None).found, "no Ingress shop/web");
         let ing = json!({"metadata": {"annotations": {"kubernetes.io/ingress.class": "traefik"}},
                          "spec": {"rules": [{"host": "web.example.com"}]}});
-        assert_eq!(exists(&s, Some(&ing)).status, Status::Pass);
-        assert_eq!(class(&s, &ing).status, Status::Pass);
+        assert_eq!(exists(&s, Some(&ing)).status, CheckStatus::Pass);
+        assert_eq!(class(&s, &ing).status, CheckStatus::Pass);
         assert_eq!(host(&s, &ing).found, "host web.example.com");
         let other =
             json!({"spec": {"ingressClassName": "nginx", "rules": [{"host": "x.example.com"}]}});
         let c = class(&s, &other);
-        assert_eq!((c.status, c.found.as_str()), (Status::Fail, "class nginx"));
+        assert_eq!(
+            (c.status, c.found.as_str()),
+            (CheckStatus::Fail, "class nginx")
+        );
         assert!(c.hint.unwrap().contains("ingress.className"));
         let h = host(&s, &other);
-        assert_eq!(h.status, Status::Fail);
+        assert_eq!(h.status, CheckStatus::Fail);
         assert!(h.hint.unwrap().contains("should serve web.example.com"));
         assert_eq!(host(&s, &json!({})).found, "host (none)");
     }

@@ -36,7 +36,7 @@ fn available(workload: &Value) -> (bool, String) {
 
 /// `controller-<app>`: a Deployment or DaemonSet among `workloads` runs the
 /// controller's image, and all that do are available.
-pub fn controller(kind: ControllerKind, workloads: &[Value]) -> Check {
+pub(crate) fn controller(kind: ControllerKind, workloads: &[Value]) -> Check {
     let name = format!("controller-{}", kind.app);
     let found: Vec<(&Value, &str)> = workloads
         .iter()
@@ -101,7 +101,7 @@ pub fn controller(kind: ControllerKind, workloads: &[Value]) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use crate::discover::controller_kind;
     use serde_json::json;
 
@@ -161,21 +161,24 @@ mod tests {
         ];
         let kind = |app| controller_kind(app).unwrap();
         let c = controller(kind("metallb"), &all);
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert_eq!(
             c.found,
             "Deployment metallb-system/controller (quay.io/metallb/controller:v0.15.0) available"
         );
-        assert_eq!(controller(kind("cert-manager"), &all).status, Status::Pass);
+        assert_eq!(
+            controller(kind("cert-manager"), &all).status,
+            CheckStatus::Pass
+        );
         let c = controller(kind("external-dns"), &all);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert_eq!(c.found, "Deployment externaldns/external-dns (registry.k8s.io/external-dns/external-dns:v0.13.4): 0 of 1 ready not available");
         assert_eq!(
             c.hint.as_deref(),
             Some("its pods are not ready: kubectl -n externaldns describe deployment external-dns")
         );
         let c = controller(kind("traefik"), &all);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert_eq!(c.hint.as_deref(), Some("install Traefik"));
         let ds = [workload(
             "DaemonSet",
@@ -185,6 +188,6 @@ mod tests {
             "traefik:v3.4",
             json!({"numberReady": 2, "desiredNumberScheduled": 2}),
         )];
-        assert_eq!(controller(kind("traefik"), &ds).status, Status::Pass);
+        assert_eq!(controller(kind("traefik"), &ds).status, CheckStatus::Pass);
     }
 }

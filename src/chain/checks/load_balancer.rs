@@ -7,7 +7,7 @@ use super::{at, text};
 use serde_json::Value;
 
 /// The external addresses of a LoadBalancer Service, as MetalLB assigned them.
-pub fn external_ips(service: &Value) -> Vec<String> {
+pub(crate) fn external_ips(service: &Value) -> Vec<String> {
     service
         .pointer("/status/loadBalancer/ingress")
         .and_then(Value::as_array)
@@ -21,14 +21,18 @@ pub fn external_ips(service: &Value) -> Vec<String> {
 }
 
 /// Whether a Service is of type LoadBalancer.
-pub fn is_load_balancer(service: &Value) -> bool {
+pub(crate) fn is_load_balancer(service: &Value) -> bool {
     text(service, "/spec/type") == Some("LoadBalancer")
 }
 
 /// `load-balancer`: Traefik's Service (`traefik`) has an external IP inside
 /// one of MetalLB's `pools` (`Err`: why they could not be listed); for an
 /// internal service, the one its record points at.
-pub fn traefik(s: &Subject, traefik: Option<&Value>, pools: Result<&[Value], String>) -> Check {
+pub(crate) fn traefik(
+    s: &Subject,
+    traefik: Option<&Value>,
+    pools: Result<&[Value], String>,
+) -> Check {
     const NAME: &str = "load-balancer";
     let Some(svc) = traefik else {
         return Check::fail(
@@ -101,7 +105,7 @@ pub fn traefik(s: &Subject, traefik: Option<&Value>, pools: Result<&[Value], Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     #[test]
@@ -134,10 +138,10 @@ mod tests {
         assert_eq!(
             (c.status, c.found.as_str()),
             (
-                Status::Fail,
+                CheckStatus::Fail,
                 "Service traefik/traefik has 192.168.8.240; no CRD"
             )
         );
-        assert_eq!(traefik(&s, None, Ok(&[])).status, Status::Fail);
+        assert_eq!(traefik(&s, None, Ok(&[])).status, CheckStatus::Fail);
     }
 }

@@ -10,13 +10,13 @@ use super::super::subject::Subject;
 use serde_json::Value;
 
 /// The ranges an allowlist Middleware admits (`ipAllowList.sourceRange`).
-pub fn allowed_ranges(middleware: &Value) -> Vec<String> {
+pub(crate) fn allowed_ranges(middleware: &Value) -> Vec<String> {
     crate::objects::string_list(middleware.pointer("/spec/ipAllowList/sourceRange"))
 }
 
 /// The forms of a Traefik Middleware that current releases dropped, each
 /// named with its replacement.
-pub fn deprecated_forms(middleware: &Value) -> Vec<String> {
+pub(crate) fn deprecated_forms(middleware: &Value) -> Vec<String> {
     let mut forms = Vec::new();
     if middleware.pointer("/spec/ipWhiteList").is_some() {
         forms.push("ipWhiteList is ipAllowList in Traefik v3".to_string());
@@ -25,7 +25,7 @@ pub fn deprecated_forms(middleware: &Value) -> Vec<String> {
 }
 
 /// `middleware`, `middleware-ref`, `middleware-ranges`.
-pub fn internal_only(s: &Subject, ing: &Value, middleware: Option<&Value>) -> Vec<Check> {
+pub(crate) fn internal_only(s: &Subject, ing: &Value, middleware: Option<&Value>) -> Vec<Check> {
     let ns = &s.namespace;
     let wanted = internal_only_reference(ns);
     let refs = ingress::middlewares(ing);
@@ -68,7 +68,7 @@ pub fn internal_only(s: &Subject, ing: &Value, middleware: Option<&Value>) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     #[test]
@@ -87,10 +87,10 @@ mod tests {
         let c = &internal_only(&s, &json!({}), Some(&wide));
         assert_eq!(c[1].found, "router.middlewares (missing)");
         assert_eq!(c[2].found, "sourceRange [\"0.0.0.0/0\"]");
-        assert_eq!(c[2].status, Status::Fail);
+        assert_eq!(c[2].status, CheckStatus::Fail);
         let c = internal_only(&s, &ing, None);
         assert_eq!(c[0].found, "no Middleware shop/internal-only");
-        assert_eq!(c[2].status, Status::Skip);
+        assert_eq!(c[2].status, CheckStatus::Skip);
     }
 
     #[test]

@@ -3,19 +3,19 @@
 //! objects the script read, returning [`Check`](super::check::Check)s with
 //! the doctor's words; the script chooses, orders and prints them.
 
-pub mod address;
-pub mod backend;
-pub mod client_address;
-pub mod dns;
-pub mod gateway;
-pub mod https;
-pub mod ingress;
-pub mod layer;
-pub mod load_balancer;
-pub mod middleware;
-pub mod publisher;
-pub mod route;
-pub mod tls;
+pub(crate) mod address;
+pub(crate) mod backend;
+pub(crate) mod client_address;
+pub(crate) mod dns;
+pub(crate) mod gateway;
+pub(crate) mod https;
+pub(crate) mod ingress;
+pub(crate) mod layer;
+pub(crate) mod load_balancer;
+pub(crate) mod middleware;
+pub(crate) mod publisher;
+pub(crate) mod route;
+pub(crate) mod tls;
 
 use super::text;
 use serde_json::Value;

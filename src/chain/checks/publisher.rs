@@ -14,7 +14,7 @@ use serde_json::Value;
 const NAME: &str = "externaldns";
 
 /// The `--source` of ExternalDNS that reads a route of `kind`.
-pub fn source_for(kind: &str) -> &'static str {
+pub(crate) fn source_for(kind: &str) -> &'static str {
     match kind {
         "IngressRoute" => "traefik-proxy",
         super::super::httproute::KIND => super::super::names::EXTERNALDNS_HTTPROUTE_SOURCE,
@@ -24,7 +24,7 @@ pub fn source_for(kind: &str) -> &'static str {
 
 /// The ExternalDNS Deployments among `deployments` (found by image), read
 /// for `host`: each one's `writes_domain` says whether its zones hold it.
-pub fn external_dns_for(host: &str, deployments: &[Value]) -> Vec<ExternalDns> {
+pub(crate) fn external_dns_for(host: &str, deployments: &[Value]) -> Vec<ExternalDns> {
     let wanted = Wanted {
         domain: host.to_string(),
         ..Wanted::default()
@@ -70,7 +70,7 @@ fn limits(e: &ExternalDns) -> String {
 ///
 /// `gateway`: an HTTPRoute's parent Gateway, where ExternalDNS reads the
 /// target of the routes attached to it (`None`: the route's own annotations).
-pub fn publisher(
+pub(crate) fn publisher(
     host: &str,
     route: &Route,
     gateway: Option<&Value>,
@@ -78,7 +78,7 @@ pub fn publisher(
     published: bool,
 ) -> Check {
     let check = judge(host, route, gateway, deployments);
-    if published && check.status == super::super::check::Status::Fail {
+    if published && check.status == super::super::check::CheckStatus::Fail {
         return Check::pass(
             NAME,
             format!(
@@ -229,7 +229,7 @@ fn judge(host: &str, route: &Route, gateway: Option<&Value>, deployments: &[Valu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     fn deployment(labels: Value, args: &[&str]) -> Value {
@@ -271,7 +271,7 @@ mod tests {
             ],
         );
         let c = publisher(HOST, &route("Ingress", json!({})), None, &[d], false);
-        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert_eq!(c.status, CheckStatus::Pass, "{c:?}");
         assert!(
             c.found.starts_with("ExternalDNS externaldns/external-dns (v0.14.2 rfc2136, owner lab) publishes gitea.cloud.example.test: --domain-filter=cloud.example.test --rfc2136-zone=cloud.example.test, sources service, ingress, reads external-dns.alpha.kubernetes.io/"),
             "{}",
@@ -284,7 +284,7 @@ mod tests {
             &[json!({"kind": "Deployment"})],
             false,
         );
-        assert_eq!(none.status, Status::Skip);
+        assert_eq!(none.status, CheckStatus::Skip);
     }
 
     #[test]
@@ -299,7 +299,7 @@ mod tests {
             ],
         );
         let c = publisher(HOST, &route("Ingress", json!({})), None, &[d], false);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert_eq!(
             c.found,
             "gitea.cloud.example.test is outside the domain filter of every ExternalDNS: Deployment externaldns/external-dns (--domain-filter=payne.io)"
@@ -325,7 +325,7 @@ mod tests {
             &["--provider=cloudflare", "--domain-filter=payne.io"],
         );
         let c = publisher(HOST, &route("Ingress", json!({})), None, &[d], true);
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert!(c.found.ends_with("is published all the same (the zone's servers lead to Traefik): its record was made another way"), "{}", c.found);
     }
 
@@ -346,7 +346,7 @@ mod tests {
             std::slice::from_ref(&d),
             false,
         );
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.found.contains("reads sources ingress, not traefik-proxy"),
             "{}",
@@ -355,7 +355,7 @@ mod tests {
         assert!(c.hint.unwrap().starts_with("add --source=traefik-proxy"));
         assert_eq!(
             publisher(HOST, &route("Ingress", json!({})), None, &[d], false).status,
-            Status::Pass
+            CheckStatus::Pass
         );
     }
 
@@ -367,14 +367,14 @@ mod tests {
             json!({"external-dns.kubernetes.io/target": "cloud.example.test"}),
         );
         let c = publisher(HOST, &current, None, std::slice::from_ref(&d), false);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(c.hint.unwrap().starts_with("annotate Ingress gitea/gitea-public external-dns.alpha.kubernetes.io/target=cloud.example.test"));
         let alpha = route(
             "Ingress",
             json!({"external-dns.alpha.kubernetes.io/target": "cloud.example.test"}),
         );
         let c = publisher(HOST, &alpha, None, &[d], false);
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert!(
             c.found
                 .ends_with("target cloud.example.test, ttl (its default)"),
@@ -393,7 +393,7 @@ mod tests {
         let gateway = json!({"metadata": {"name": "public", "namespace": "traefik",
             "annotations": {"external-dns.alpha.kubernetes.io/target": "cloud.example.test"}}});
         let c = publisher(HOST, &r, Some(&gateway), &[ingress_only], false);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.hint
                 .as_deref()
@@ -412,7 +412,7 @@ mod tests {
             std::slice::from_ref(&reading),
             false,
         );
-        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert_eq!(c.status, CheckStatus::Pass, "{c:?}");
         assert!(
             c.found.ends_with("target cloud.example.test, ttl 60"),
             "{}",
@@ -422,7 +422,7 @@ mod tests {
         let other = json!({"metadata": {"name": "public", "namespace": "traefik",
             "annotations": {"external-dns.kubernetes.io/target": "cloud.example.test"}}});
         let c = publisher(HOST, &r, Some(&other), &[reading], false);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.hint.as_deref().unwrap_or_default().starts_with(
                 "annotate Gateway traefik/public external-dns.alpha.kubernetes.io/target"

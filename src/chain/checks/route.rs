@@ -5,8 +5,9 @@
 
 use super::super::check::Check;
 use super::super::ingress::Backend;
+use super::super::ingress::MiddlewareRef;
 use super::super::ingress::PortRef;
-use super::super::route::{middleware_names, MiddlewareRef, Route};
+use super::super::route::{middleware_names, Route};
 use super::super::subject::Subject;
 use super::backend::service_ports;
 use super::{at, text};
@@ -17,7 +18,7 @@ const MAX_CHAIN_DEPTH: usize = 8;
 
 /// `route`: some Ingress, IngressRoute or HTTPRoute routes `host` and `path`; the
 /// first of `routes` is the one Traefik picks.
-pub fn routes(host: &str, path: &str, routes: &[Route], unreadable: &[String]) -> Check {
+pub(crate) fn routes(host: &str, path: &str, routes: &[Route], unreadable: &[String]) -> Check {
     const NAME: &str = "route";
     let unread = if unreadable.is_empty() {
         String::new()
@@ -54,17 +55,17 @@ pub fn routes(host: &str, path: &str, routes: &[Route], unreadable: &[String]) -
 }
 
 /// The controller Traefik's IngressClasses name.
-pub const TRAEFIK_INGRESS_CONTROLLER: &str = "traefik.io/ingress-controller";
+pub(crate) const TRAEFIK_INGRESS_CONTROLLER: &str = "traefik.io/ingress-controller";
 
 /// The annotation marking the cluster's default IngressClass.
-pub const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
+pub(crate) const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
 
 /// `ingress-class`: an Ingress is Traefik's: its class (by field or
 /// annotation) is `wanted` or an IngressClass of Traefik's controller among
 /// `classes`, or it names none and Traefik's IngressClass is the default.
 /// An IngressRoute is Traefik's own kind; an HTTPRoute has no class (its
 /// Gateway's GatewayClass decides: see `route-accepted`).
-pub fn class(route: &Route, wanted: &str, classes: &[Value]) -> Check {
+pub(crate) fn class(route: &Route, wanted: &str, classes: &[Value]) -> Check {
     const NAME: &str = "ingress-class";
     if route.kind == super::super::httproute::KIND {
         return Check::skip(
@@ -174,7 +175,7 @@ fn container_ports(pods: &[Value]) -> Vec<ContainerPort> {
 
 /// `target-port`: the Service port the backend names sends to a port a
 /// container of the selected `pods` declares (by number, or by name).
-pub fn target_port(backend: &Backend, service: &Value, pods: &[Value]) -> Check {
+pub(crate) fn target_port(backend: &Backend, service: &Value, pods: &[Value]) -> Check {
     const NAME: &str = "target-port";
     let Some(port) = service_ports(service)
         .into_iter()
@@ -232,13 +233,13 @@ fn kind_of(middleware: &Value) -> String {
 
 /// What following a route's middlewares found.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Followed {
+pub(crate) struct Followed {
     /// Each middleware, chains nested, for people.
-    pub shown: Vec<String>,
+    pub(crate) shown: Vec<String>,
     /// What is wrong, each with its fix.
-    pub problems: Vec<(String, String)>,
+    pub(crate) problems: Vec<(String, String)>,
     /// The source ranges of the allowlists in the way, if any.
-    pub allowlist: Option<Vec<String>>,
+    pub(crate) allowlist: Option<Vec<String>>,
 }
 
 /// Follows `refs` through `all`, adding problems and allowlists to `out`;
@@ -343,7 +344,7 @@ fn follow(
 
 /// Follows a route's middlewares through `all` (every Traefik Middleware):
 /// chains expanded, each found, allowlists gathered.
-pub fn follow_middlewares(route: &Route, all: &[Value]) -> Followed {
+pub(crate) fn follow_middlewares(route: &Route, all: &[Value]) -> Followed {
     let mut out = Followed::default();
     let shown = follow(&route.middlewares, all, &mut Vec::new(), &mut out);
     out.shown = shown;
@@ -352,7 +353,7 @@ pub fn follow_middlewares(route: &Route, all: &[Value]) -> Followed {
 
 /// `middlewares`: every middleware the route names exists (chains
 /// followed), and none uses a form Traefik v3 dropped.
-pub fn middlewares(route: &Route, all: &[Value]) -> Check {
+pub(crate) fn middlewares(route: &Route, all: &[Value]) -> Check {
     const NAME: &str = "middlewares";
     let followed = follow_middlewares(route, all);
     let shown = if followed.shown.is_empty() {
@@ -376,7 +377,12 @@ pub fn middlewares(route: &Route, all: &[Value]) -> Check {
 /// name, its kind, the allowlist in its middlewares (`all`: every
 /// Middleware) as the ranges an asker must be in, its ExternalDNS target,
 /// and the pods behind its Service.
-pub fn subject(inputs: &Subject, route: &Route, all: &[Value], service: Option<&Value>) -> Subject {
+pub(crate) fn subject(
+    inputs: &Subject,
+    route: &Route,
+    all: &[Value],
+    service: Option<&Value>,
+) -> Subject {
     let followed = follow_middlewares(route, all);
     let pods = service
         .map(super::backend::selector)
@@ -396,7 +402,7 @@ pub fn subject(inputs: &Subject, route: &Route, all: &[Value], service: Option<&
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     fn route(kind: &str, class: Option<&str>, middlewares: Vec<MiddlewareRef>) -> Route {
@@ -425,7 +431,7 @@ mod tests {
     #[test]
     fn no_route_fails() {
         let c = routes("web.example.com", "/", &[], &[]);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert_eq!(
             c.found,
             "no Ingress, IngressRoute or HTTPRoute routes web.example.com/"
@@ -444,15 +450,15 @@ mod tests {
     fn class_of_an_ingress() {
         assert_eq!(
             class(&route("Ingress", Some("traefik"), vec![]), "traefik", &[]).status,
-            Status::Pass
+            CheckStatus::Pass
         );
         assert_eq!(
             class(&route("Ingress", Some("nginx"), vec![]), "traefik", &[]).status,
-            Status::Fail
+            CheckStatus::Fail
         );
         assert_eq!(
             class(&route("IngressRoute", None, vec![]), "traefik", &[]).status,
-            Status::Pass
+            CheckStatus::Pass
         );
     }
 
@@ -466,17 +472,17 @@ mod tests {
             "traefik",
             std::slice::from_ref(&default),
         );
-        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert_eq!(c.status, CheckStatus::Pass, "{c:?}");
         assert_eq!(
             c.found,
             "no class: IngressClass traefik (Traefik's) is the cluster's default"
         );
         let c = class(&route("Ingress", None, vec![]), "traefik", &[]);
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         // Another name for Traefik's class is Traefik's too.
         let lan = json!({"metadata": {"name": "lan"}, "spec": {"controller": "traefik.io/ingress-controller"}});
         let c = class(&route("Ingress", Some("lan"), vec![]), "traefik", &[lan]);
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert_eq!(
             c.found,
             "class lan (annotation kubernetes.io/ingress.class)"
@@ -501,7 +507,7 @@ mod tests {
             &svc,
             &pods(json!([{"name": "web", "containerPort": 3000}])),
         );
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert_eq!(
             c.found,
             "port http → targetPort web → container port 3000 (web in pod web-0)"
@@ -511,7 +517,7 @@ mod tests {
             &svc,
             &pods(json!([{"name": "other", "containerPort": 3000}])),
         );
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.found
                 .contains("no container of the pods declares (they declare 3000 (other))"),
@@ -531,7 +537,7 @@ mod tests {
                 &pods(json!([{"containerPort": 3000}]))
             )
             .status,
-            Status::Fail
+            CheckStatus::Fail
         );
         assert_eq!(
             target_port(
@@ -540,16 +546,19 @@ mod tests {
                 &pods(json!([{"containerPort": 3001}]))
             )
             .status,
-            Status::Pass
+            CheckStatus::Pass
         );
         assert_eq!(
             target_port(&by_number, &numeric, &pods(json!([]))).status,
-            Status::Pass
+            CheckStatus::Pass
         );
-        assert_eq!(target_port(&by_number, &numeric, &[]).status, Status::Skip);
+        assert_eq!(
+            target_port(&by_number, &numeric, &[]).status,
+            CheckStatus::Skip
+        );
         assert_eq!(
             target_port(&by_name, &numeric, &pods(json!([]))).status,
-            Status::Skip
+            CheckStatus::Skip
         );
     }
 
@@ -566,7 +575,7 @@ mod tests {
             &route("IngressRoute", None, vec![named("apps", "secure")]),
             &all,
         );
-        assert_eq!(c.status, Status::Pass);
+        assert_eq!(c.status, CheckStatus::Pass);
         assert_eq!(
             c.found,
             "apps/secure (chain: apps/lan (ipAllowList 10.0.0.0/8), apps/headers (headers))"
@@ -588,7 +597,7 @@ mod tests {
             ),
             &all,
         );
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.found
                 .contains("Middleware apps/old: ipWhiteList is ipAllowList in Traefik v3"),

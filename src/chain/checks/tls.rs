@@ -3,7 +3,7 @@
 
 use super::super::check::Check;
 use super::super::subject::Subject;
-use crate::cert::{covers, inspect_value, Status as CertificateStatus};
+use crate::cert::{covers, inspect_value, CertificateStatus};
 use serde_json::Value;
 
 /// The fix for wildrun's own service (`recipe`), or for one found by host.
@@ -26,7 +26,7 @@ fn skipped_after(first: Check, why: &str) -> Vec<Check> {
 /// `tls-secret`, `cert-covers`, `cert-valid`, `cert-days`: the Secret
 /// `secret_name` (as read: `secret`) holds a certificate whose key matches,
 /// that names the host, is valid now and has more than `--days` days left.
-pub fn secret(s: &Subject, secret_name: Option<&str>, secret: Option<&Value>) -> Vec<Check> {
+pub(crate) fn secret(s: &Subject, secret_name: Option<&str>, secret: Option<&Value>) -> Vec<Check> {
     const NAME: &str = "tls-secret";
     let ns = &s.namespace;
     let Some(secret_name) = secret_name else {
@@ -138,7 +138,7 @@ pub fn secret(s: &Subject, secret_name: Option<&str>, secret: Option<&Value>) ->
 /// `tls-secret` for a route that names no TLS Secret: Traefik serves its
 /// default certificate (or the one its ACME `resolver` gets); the
 /// certificate checks are left to the request (`https`).
-pub fn default_certificate(s: &Subject, resolver: Option<&str>) -> Vec<Check> {
+pub(crate) fn default_certificate(s: &Subject, resolver: Option<&str>) -> Vec<Check> {
     let served = match resolver {
         Some(r) => format!("the certificate its resolver {r} gets"),
         None => "its default certificate (its TLSStore's, else its own)".to_string(),
@@ -156,7 +156,7 @@ pub fn default_certificate(s: &Subject, resolver: Option<&str>) -> Vec<Check> {
 }
 
 /// The fingerprint of the certificate in a TLS Secret, if it holds one.
-pub fn fingerprint(secret: Option<&Value>) -> Option<String> {
+pub(crate) fn fingerprint(secret: Option<&Value>) -> Option<String> {
     secret
         .and_then(|s| inspect_value(s).ok())
         .map(|info| info.fingerprint)
@@ -164,7 +164,7 @@ pub fn fingerprint(secret: Option<&Value>) -> Option<String> {
 
 /// `certificate`: the cert-manager Certificate in `tls.sourceNamespace`
 /// that writes `secret_name` (among `certificates`) is Ready.
-pub fn certificate(s: &Subject, secret_name: Option<&str>, certificates: &[Value]) -> Check {
+pub(crate) fn certificate(s: &Subject, secret_name: Option<&str>, certificates: &[Value]) -> Check {
     const NAME: &str = "certificate";
     let Some(secret_name) = secret_name else {
         return Check::skip(NAME, "no TLS secret");
@@ -211,7 +211,7 @@ fn describe(s: &CertificateStatus) -> String {
 mod tests {
     use super::*;
     use crate::cert::{ca, issue, Options};
-    use crate::chain::check::Status;
+    use crate::chain::check::CheckStatus;
     use serde_json::json;
 
     fn tls_secret(names: &[&str], days: i64) -> Value {
@@ -237,15 +237,15 @@ mod tests {
     fn a_good_secret_passes_all_four() {
         let secret = tls_secret(&["*.example.com"], 90);
         let checks = super::secret(&Subject::example(), Some("wild-tls"), Some(&secret));
-        let names: Vec<(&str, Status)> =
+        let names: Vec<(&str, CheckStatus)> =
             checks.iter().map(|c| (c.name.as_str(), c.status)).collect();
         assert_eq!(
             names,
             [
-                ("tls-secret", Status::Pass),
-                ("cert-covers", Status::Pass),
-                ("cert-valid", Status::Pass),
-                ("cert-days", Status::Pass)
+                ("tls-secret", CheckStatus::Pass),
+                ("cert-covers", CheckStatus::Pass),
+                ("cert-valid", CheckStatus::Pass),
+                ("cert-days", CheckStatus::Pass)
             ]
         );
         assert!(
@@ -261,7 +261,7 @@ mod tests {
         let s = Subject::example();
         let c = super::secret(&s, Some("wild-tls"), None);
         assert_eq!(c[0].found, "no Secret shop/wild-tls");
-        assert!(c[1..].iter().all(|c| c.status == Status::Skip));
+        assert!(c[1..].iter().all(|c| c.status == CheckStatus::Skip));
         let c = super::secret(
             &s,
             Some("wild-tls"),
@@ -274,9 +274,9 @@ mod tests {
         );
         let other = tls_secret(&["*.other.org"], 3);
         let c = super::secret(&s, Some("wild-tls"), Some(&other));
-        assert_eq!(c[1].status, Status::Fail);
+        assert_eq!(c[1].status, CheckStatus::Fail);
         assert_eq!(c[1].hint.as_deref(), Some("the certificate must name web.example.com or *.example.com; fix the Certificate's dnsNames"));
-        assert_eq!(c[3].status, Status::Fail);
+        assert_eq!(c[3].status, CheckStatus::Fail);
         assert_eq!(
             super::secret(&s, None, None)[0].found,
             "the Ingress has no tls secretName"
@@ -303,6 +303,6 @@ mod tests {
             certificate(&s, Some("other-tls"), &[cert]).found,
             "no Certificate in cert-manager writes other-tls"
         );
-        assert_eq!(certificate(&s, None, &[]).status, Status::Skip);
+        assert_eq!(certificate(&s, None, &[]).status, CheckStatus::Skip);
     }
 }
