@@ -1041,11 +1041,10 @@ fn layer_doctor_names_an_old_metallb_annotation_and_its_replacement() {
     assert_eq!(failed.len(), 1, "{failed:#?}");
 }
 
-/// Where a doctor runs: on the node, or on the LAN client, whose resolver
-/// answers the whole domain with MetalLB's address (split horizon). A
-/// public host's record leads to the router's public address, which the
-/// route doctor (`--host`, `--url`, `--instance`) does not know as the way
-/// to Traefik: on the node its `dns` check fails for it.
+/// Where a doctor runs: on the node, whose resolver gives the public view
+/// (a public host is a CNAME to the apex, the router's public address), or
+/// on the LAN client, whose resolver answers the whole domain with
+/// MetalLB's address (split horizon).
 #[derive(Clone, Copy)]
 enum Asker {
     Node,
@@ -1291,13 +1290,13 @@ fn the_doctor_checks_a_fork_by_its_instance() {
     );
     let name = svc.name.clone();
     let instance = format!("gitea-fork.{name}");
-    // From the LAN client (see Asker).
+    // From the node, which sees the public view: the host is a CNAME to
+    // the apex, the router's public address, which forwards to Traefik.
     let report = lab.eventually(
         &format!("doctor --instance {instance} green"),
         Duration::from_secs(60),
         || {
-            let out =
-                lab.wildrun_on_lan(&["scripts/doctor.rhai", "--instance", &instance, "--json"]);
+            let out = lab.wildrun(&["scripts/doctor.rhai", "--instance", &instance, "--json"]);
             let report: Value = serde_json::from_slice(&out.stdout).ok()?;
             (out.status.code() == Some(0)).then_some(report)
         },
@@ -1316,6 +1315,15 @@ fn the_doctor_checks_a_fork_by_its_instance() {
     assert_eq!(host["route"], format!("Ingress {name}/gitea-public"));
     let https = found(check(host, "https"));
     assert!(https.contains(": 200 "), "{report:#}");
+    let dns = found(check(host, "dns"));
+    assert!(
+        dns.contains(&format!("(a CNAME to {})", lab.domain()))
+            && dns.contains(&format!(
+                "is {}'s address, the way in from outside, which must forward port 443 to Traefik",
+                lab.domain()
+            )),
+        "{dns}"
+    );
     // Gone, and gone from Traefik too before another test holds the lab
     // alone: its copy of the wildcard Secret would still be served there.
     let url = svc.url();

@@ -340,10 +340,8 @@ impl Lab {
     }
 
     /// [`Lab::doctor`] on the LAN client ([`Lab::wildrun_on_lan`]), whose
-    /// resolver answers every name of the domain with MetalLB's address:
-    /// the route doctor (`--host`, `--url`, `--instance`) does not know
-    /// the router's public address, where a public host's record leads
-    /// the node, as the way to Traefik.
+    /// resolver answers every name of the domain with MetalLB's address
+    /// (split horizon) and whose address the allowlists admit.
     pub fn doctor_on_lan(&self, args: &[&str]) -> (serde_json::Value, Option<i32>) {
         self.doctor_by(|all| self.wildrun_on_lan(all), args)
     }

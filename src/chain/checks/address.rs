@@ -37,6 +37,38 @@ fn leads(answer: &DnsAnswer, traefik_ips: &[String]) -> bool {
     }
 }
 
+/// How an answer leads to Traefik.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Way {
+    /// One of its addresses is Traefik's.
+    Direct,
+    /// It is a CNAME to the name the route is published at (its ExternalDNS
+    /// target, else the zone's apex), whose address is another: the way in
+    /// from outside, e.g. a home router's public address forwarding port
+    /// 443 to Traefik's.
+    Forwarded,
+}
+
+/// Two DNS names are the same, whatever their case and final dot.
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
+/// An answer's way to Traefik, if it has one. `way_in` is the name a
+/// public host is a CNAME to (see [`Way::Forwarded`]).
+fn way(answer: &DnsAnswer, traefik_ips: &[String], way_in: Option<&str>) -> Option<Way> {
+    if leads(answer, traefik_ips) {
+        return Some(Way::Direct);
+    }
+    let through = answer.cname.as_deref().zip(way_in);
+    let forwarded = through.is_some_and(|(alias, name)| same_name(alias, name))
+        && !answer.values.is_empty()
+        // An address of Traefik's is not a way in elsewhere.
+        && way_in.is_some_and(|name| name.parse::<std::net::IpAddr>().is_err());
+    forwarded.then_some(Way::Forwarded)
+}
+
 /// An answer's addresses, or its status.
 fn said(answer: &DnsAnswer) -> String {
     if answer.values.is_empty() {
@@ -85,25 +117,40 @@ impl Lookups {
         }
     }
 
+    /// The name a public host's record leads through: `target` (the
+    /// route's ExternalDNS target) when it has one, else the zone's apex.
+    fn way_in<'a>(&'a self, target: Option<&'a str>) -> Option<&'a str> {
+        target.filter(|t| !t.is_empty()).or(self.zone.as_deref())
+    }
+
     /// Whether the host is published where everyone asks: the zone's
-    /// servers lead to Traefik; without them, the user's resolver does,
-    /// unless it answers for the whole domain.
-    pub(crate) fn published(&self, traefik_ips: &[String]) -> bool {
+    /// servers lead to Traefik (or to the way in, see [`Way::Forwarded`]);
+    /// without them, the user's resolver does, unless it answers for the
+    /// whole domain.
+    pub(crate) fn published(&self, traefik_ips: &[String], target: Option<&str>) -> bool {
+        let way_in = self.way_in(target);
         match (&self.authoritative, &self.asked) {
-            (Some(a), _) => leads(a, traefik_ips),
-            (None, Some(asked)) => !self.split_horizon() && leads(asked, traefik_ips),
+            (Some(a), _) => way(a, traefik_ips, way_in).is_some(),
+            (None, Some(asked)) => {
+                !self.split_horizon() && way(asked, traefik_ips, way_in).is_some()
+            }
             (None, None) => false,
         }
     }
 }
 
 /// `dns`: the user's resolver leads the host to Traefik's address
-/// (`traefik_ips`); the zone's servers' answer is shown where it differs,
-/// and a split-horizon resolver explained.
+/// (`traefik_ips`), or, for a public host, through the name it is
+/// published at (`target`, the route's ExternalDNS target, else the
+/// zone's apex) to the way in from outside (a router's public address that
+/// must forward port 443 to Traefik: the https check asks through it). The
+/// zone's servers' answer is shown where it differs, and a split-horizon
+/// resolver explained.
 pub(crate) fn address(
     host: &str,
     lookups: &Lookups,
     traefik_ips: &[String],
+    target: Option<&str>,
     server: Option<&str>,
 ) -> Check {
     const NAME: &str = "dns";
@@ -142,18 +189,30 @@ pub(crate) fn address(
         );
     }
     let values = asked.values.join(", ");
+    let way_in = lookups.way_in(target);
     let found = format!("{host} has {values}{alias}{via}{zone_text}; {traefik}");
-    if !leads(asked, traefik_ips) {
-        return Check::fail(
-            NAME,
-            found,
-            format!("{host} must lead to Traefik's address {}: fix the record (or the annotation external-dns.kubernetes.io/target ExternalDNS writes it from)", traefik_ips.join(", ")),
-        );
-    }
+    let found = match way(asked, traefik_ips, way_in) {
+        None => {
+            let through = way_in
+                .filter(|name| name.parse::<std::net::IpAddr>().is_err())
+                .map(|name| format!(", or be a CNAME to {name} whose address forwards port 443 to it"))
+                .unwrap_or_default();
+            return Check::fail(
+                NAME,
+                found,
+                format!("{host} must lead to Traefik's address {}{through}: fix the record (or the annotation external-dns.kubernetes.io/target ExternalDNS writes it from)", traefik_ips.join(", ")),
+            );
+        }
+        Some(Way::Direct) => found,
+        Some(Way::Forwarded) => format!(
+            "{found}: {values} is {}'s address, the way in from outside, which must forward port 443 to Traefik (a router's port forward; the https check asks through it)",
+            way_in.unwrap_or_default()
+        ),
+    };
     let Some(authoritative) = &lookups.authoritative else {
         return Check::pass(NAME, found);
     };
-    if same(authoritative, asked) || leads(authoritative, traefik_ips) {
+    if same(authoritative, asked) {
         return Check::pass(NAME, found);
     }
     if lookups.split_horizon() {
@@ -166,6 +225,9 @@ pub(crate) fn address(
                 said(authoritative)
             ),
         );
+    }
+    if way(authoritative, traefik_ips, way_in).is_some() {
+        return Check::pass(NAME, found);
     }
     Check::fail(
         NAME,
@@ -210,11 +272,11 @@ mod tests {
             asked: Some(asked.clone()),
             ..Lookups::default()
         };
-        let c = address(HOST, &lookups, &ips(), None);
+        let c = address(HOST, &lookups, &ips(), None, None);
         assert_eq!(c.status, CheckStatus::Pass);
         assert_eq!(c.found, "web.example.com has 192.168.8.240 (a CNAME to example.com) (asked the system's resolver); Traefik's address is 192.168.8.240");
         assert_eq!(
-            address(HOST, &lookups, &["10.0.0.1".into()], None).status,
+            address(HOST, &lookups, &["10.0.0.1".into()], None, None).status,
             CheckStatus::Fail
         );
         let none = Lookups {
@@ -222,11 +284,11 @@ mod tests {
             ..Lookups::default()
         };
         assert_eq!(
-            address(HOST, &none, &ips(), Some("127.0.0.1:53")).found,
+            address(HOST, &none, &ips(), None, Some("127.0.0.1:53")).found,
             "web.example.com has no address (nxdomain) (asked 127.0.0.1:53)"
         );
-        assert!(lookups.published(&ips()));
-        assert!(!none.published(&ips()));
+        assert!(lookups.published(&ips(), None));
+        assert!(!none.published(&ips(), None));
     }
 
     fn with_zone(asked: DnsAnswer, authoritative: DnsAnswer, probe: Option<DnsAnswer>) -> Lookups {
@@ -243,7 +305,7 @@ mod tests {
     fn the_zones_servers_agree_or_are_shown() {
         let lan = answer(&["192.168.8.240"], "ok");
         let agree = with_zone(lan.clone(), lan.clone(), None);
-        let c = address(HOST, &agree, &ips(), None);
+        let c = address(HOST, &agree, &ips(), None, None);
         assert_eq!(c.status, CheckStatus::Pass);
         assert!(
             c.found
@@ -257,7 +319,7 @@ mod tests {
             answer(&["203.0.113.9"], "ok"),
             Some(answer(&[], "nxdomain")),
         );
-        let c = address(HOST, &disagree, &ips(), None);
+        let c = address(HOST, &disagree, &ips(), None, None);
         assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.found.starts_with(
@@ -272,7 +334,7 @@ mod tests {
             "{}",
             c.found
         );
-        assert!(!disagree.published(&ips()));
+        assert!(!disagree.published(&ips(), None));
     }
 
     #[test]
@@ -281,7 +343,7 @@ mod tests {
         // dnsmasq address=/example.com/192.168.8.240: any name answers it.
         let split = with_zone(lan.clone(), answer(&[], "nxdomain"), Some(lan.clone()));
         assert!(split.split_horizon());
-        let c = address(HOST, &split, &ips(), None);
+        let c = address(HOST, &split, &ips(), None, None);
         assert_eq!(c.status, CheckStatus::Pass, "{c:?}");
         assert!(
             c.found
@@ -297,13 +359,64 @@ mod tests {
             c.found
         );
         // Not published for the rest of the world.
-        assert!(!split.published(&ips()));
+        assert!(!split.published(&ips(), None));
         // Without the zone's servers, a split-horizon answer proves nothing either.
         let no_zone = Lookups {
             authoritative: None,
             ..split
         };
-        assert!(!no_zone.published(&ips()));
+        assert!(!no_zone.published(&ips(), None));
+    }
+
+    #[test]
+    fn a_public_host_leads_through_its_target_to_the_way_in() {
+        // Asked from outside: the host is a CNAME to the apex, whose address
+        // is the router's public one (it forwards 443 to Traefik's).
+        let mut outside = answer(&["203.0.113.10"], "ok");
+        outside.cname = Some("Example.com.".into());
+        let lookups = Lookups {
+            asked: Some(outside.clone()),
+            ..Lookups::default()
+        };
+        let c = address(HOST, &lookups, &ips(), Some("example.com"), None);
+        assert_eq!(c.status, CheckStatus::Pass, "{c:?}");
+        assert!(
+            c.found.ends_with(": 203.0.113.10 is example.com's address, the way in from outside, which must forward port 443 to Traefik (a router's port forward; the https check asks through it)"),
+            "{}",
+            c.found
+        );
+        assert!(lookups.published(&ips(), Some("example.com")));
+        // Without the route's target, the zone's apex is the name.
+        let zoned = with_zone(outside.clone(), outside.clone(), None);
+        assert_eq!(
+            address(HOST, &zoned, &ips(), None, None).status,
+            CheckStatus::Pass
+        );
+        assert!(zoned.published(&ips(), None));
+        // A CNAME elsewhere is no way in: failed, naming both ways.
+        let c = address(HOST, &lookups, &ips(), Some("old.example.org"), None);
+        assert_eq!(c.status, CheckStatus::Fail);
+        assert_eq!(
+            c.hint.as_deref(),
+            Some("web.example.com must lead to Traefik's address 192.168.8.240, or be a CNAME to old.example.org whose address forwards port 443 to it: fix the record (or the annotation external-dns.kubernetes.io/target ExternalDNS writes it from)")
+        );
+        assert!(!lookups.published(&ips(), Some("old.example.org")));
+        // An internal host's target is an address: only Traefik's will do.
+        assert_eq!(
+            address(HOST, &lookups, &ips(), Some("203.0.113.10"), None).status,
+            CheckStatus::Fail
+        );
+        // The zone's servers leading elsewhere than the resolver still fail.
+        let mut stale = answer(&["198.51.100.7"], "ok");
+        stale.cname = Some("old.example.org".into());
+        let c = address(
+            HOST,
+            &with_zone(outside, stale, None),
+            &ips(),
+            Some("example.com"),
+            None,
+        );
+        assert_eq!(c.status, CheckStatus::Fail, "{c:?}");
     }
 
     #[test]

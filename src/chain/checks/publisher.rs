@@ -66,7 +66,8 @@ fn limits(e: &ExternalDns) -> String {
 /// route's source, and reads the prefix the route's target annotation (if
 /// any) is written under. The TTL annotation is optional. When none does
 /// but the host is `published` all the same (the zone's servers lead to
-/// Traefik), the record was made another way: said, not failed.
+/// Traefik, or to the way in a public host's target leads through), the
+/// record was made another way: said, not failed.
 ///
 /// `gateway`: an HTTPRoute's parent Gateway, where ExternalDNS reads the
 /// target of the routes attached to it (`None`: the route's own annotations).
@@ -82,7 +83,7 @@ pub(crate) fn publisher(
         return Check::pass(
             NAME,
             format!(
-                "{}; {host} is published all the same (the zone's servers lead to Traefik): its record was made another way",
+                "{}; {host} is published all the same (the zone's servers lead to Traefik or to its way in): its record was made another way",
                 check.found
             ),
         );
@@ -326,7 +327,7 @@ mod tests {
         );
         let c = publisher(HOST, &route("Ingress", json!({})), None, &[d], true);
         assert_eq!(c.status, CheckStatus::Pass);
-        assert!(c.found.ends_with("is published all the same (the zone's servers lead to Traefik): its record was made another way"), "{}", c.found);
+        assert!(c.found.ends_with("is published all the same (the zone's servers lead to Traefik or to its way in): its record was made another way"), "{}", c.found);
     }
 
     #[test]

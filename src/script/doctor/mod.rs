@@ -317,7 +317,7 @@ pub mod doctor_api {
                 &route,
                 gateway.as_ref(),
                 &deployments,
-                lookups.published(&ips),
+                lookups.published(&ips, s.target.as_deref()),
             ),
         )
     }
@@ -473,7 +473,10 @@ pub mod doctor_api {
     /// authoritative, probe }`: the user's resolver's answer, the zone and
     /// its servers as `dns::authority` found them, their answer, and the
     /// resolver's answer for `doctor::probe_name(host)`) against Traefik's
-    /// addresses (`traefik_ips`), asking `server` (or `()`).
+    /// addresses (`traefik_ips`), asking `server` (or `()`). A public host
+    /// may lead instead through the subject's ExternalDNS target (else the
+    /// zone's apex) to another address: the way in from outside, which
+    /// must forward to Traefik (a home router's port forward).
     #[rhai_fn(return_raw)]
     pub fn dns_address(
         ctx: NativeCallContext,
@@ -489,7 +492,13 @@ pub mod doctor_api {
         let server = super::text(&server);
         super::check(
             &ctx,
-            &checks::address::address(s.host(), &lookups, &ips, server.as_deref()),
+            &checks::address::address(
+                s.host(),
+                &lookups,
+                &ips,
+                s.target.as_deref(),
+                server.as_deref(),
+            ),
         )
     }
 
