@@ -461,7 +461,7 @@ pub const KEYS: &[Key] = &[
         path: "ingress.httpsPort",
         ty: KeyType::Integer,
         default: Some(|| json!(443)),
-        help: "port Traefik serves HTTPS on at its address (websecure); where the doctor and --wait send their request",
+        help: "port Traefik serves HTTPS on at its address (websecure); where the doctor and --wait send their request. The Gateways listen on the port Traefik's pods serve it on (its Service's targetPort)",
         check: port,
     },
     Key {

@@ -735,8 +735,16 @@ fn cluster_rhai_adopts_the_parts_then_delete_releases_them_and_they_keep_running
     let pools = items(&lab.get_json(&["ipaddresspools.metallb.io", "-A"]));
     assert_eq!(pools.len(), 1, "{pools:#?}");
 
-    // --delete: released, not deleted; the report says which.
-    let err = run(RELEASE);
+    // --delete: released, not deleted; the report says which. The parts
+    // it never managed are left, and said so.
+    let err = run(&[RELEASE, &["-v"]].concat());
+    assert!(
+        err.contains(
+            "leaving existing L2Advertisement metallb-system/l2-advertisement as it is (not made by wildrun)"
+        )
+            && !err.contains("using existing"),
+        "{err}"
+    );
     for part in [
         "IPAddressPool metallb-system/first-pool",
         "Deployment externaldns/external-dns",

@@ -403,6 +403,21 @@ impl World {
         ])
     }
 
+    /// The layer's Gateway `name` as `render` makes it with the Gateway
+    /// API on (no cluster read: on `ingress.httpsPort`), without the
+    /// layer's labels: as another tool would have made it.
+    fn foreign_gateway(&self, name: &str) -> Value {
+        let sets = self.sets();
+        let mut render_sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+        render_sets.push("ingress.api=gateway");
+        let mut gateway = find(&render(&render_sets), "Gateway", name).clone();
+        gateway["metadata"]
+            .as_object_mut()
+            .expect("metadata")
+            .remove("labels");
+        gateway
+    }
+
     fn get(&self, args: &[&str]) -> Output {
         let mut all = vec!["get"];
         all.extend(args);
@@ -703,15 +718,7 @@ fn with_the_gateway_api_another_tools_gateway_is_used_refused_or_adopted() {
                  "listeners": [{"name": "web", "port": 8000, "protocol": "HTTP"}]},
     }));
     // The public Gateway as the layer renders it, made by kubectl.
-    let sets = w.sets();
-    let mut render_sets: Vec<&str> = sets.iter().map(String::as_str).collect();
-    render_sets.push("ingress.api=gateway");
-    let rendered = render(&render_sets);
-    let mut public = find(&rendered, "Gateway", "public").clone();
-    public["metadata"]
-        .as_object_mut()
-        .expect("metadata")
-        .remove("labels");
+    let public = w.foreign_gateway("public");
     w.kubectl_apply(&public);
 
     let mut args = gateway.to_vec();
@@ -773,6 +780,66 @@ fn with_the_gateway_api_another_tools_gateway_is_used_refused_or_adopted() {
     );
 }
 
+/// On a Traefik installed by its Helm chart (Service port 443 → the
+/// container port named `websecure`, 8443), the Gateways listen on 8443:
+/// Traefik gives a listener the entry point whose port it names. Another
+/// tool's Gateway on 443 is refused naming that port and where it comes
+/// from; one on 8443 is used. On a plane of its own: the Traefik
+/// Deployment would be found by every other test's discovery.
+#[test]
+#[cfg_attr(
+    not(feature = "cluster-tests"),
+    ignore = "needs what tests/run starts: the plane or a lab"
+)]
+fn with_the_gateway_api_listeners_take_the_port_of_traefiks_entry_point() {
+    let plane = common::cluster::PrivatePlane::start();
+    let w = World::on(&plane.cluster, "layergwport");
+    w.secret(w.tls.name(), "cloudflare-api-token", "api-token", TOKEN);
+    let ns = w.traefik.name().to_string();
+    // As Traefik's chart makes them: named container ports, named targetPorts.
+    w.kubectl_apply(&json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "traefik", "namespace": ns},
+        "spec": {"selector": {"matchLabels": {"app": "traefik"}},
+                 "template": {"metadata": {"labels": {"app": "traefik"}},
+                              "spec": {"containers": [{"name": "traefik", "image": "docker.io/traefik:v3.7.13",
+                                  "ports": [{"name": "web", "containerPort": 8000},
+                                            {"name": "websecure", "containerPort": 8443}]}]}}},
+    }));
+    w.kubectl_apply(&json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "traefik", "namespace": ns},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "traefik"},
+                 "ports": [{"name": "web", "port": 80, "targetPort": "web"},
+                           {"name": "websecure", "port": 443, "targetPort": "websecure"}]},
+    }));
+    // Rendered without a cluster: Traefik's pods unknown, the Service's port.
+    let mut public = w.foreign_gateway("public");
+    assert_eq!(public["spec"]["listeners"][0]["port"], 443);
+    w.kubectl_apply(&public);
+    let gateway = ["--set", "ingress.api=gateway", "--dry-run=server"];
+    let out = w.wildrun(&gateway);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr.contains(&format!("Gateway {ns}/public (made by kubectl"))
+            && stderr.contains("the port of Traefik's entry point behind ingress.httpsPort 443 (its Service's targetPort) is 8443, it has 443"),
+        "{stderr}"
+    );
+    // On the entry point's port: used as it is.
+    public["spec"]["listeners"][0]["port"] = json!(8443);
+    w.kubectl_apply(&public);
+    let out = w.wildrun(&gateway);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "using existing Gateway {ns}/public (not made by wildrun)"
+        )),
+        "{}",
+        text(&out)
+    );
+}
+
 /// A Gateway adopted with --adopt is managed in place (the configuration's
 /// port written, marked adopted), and `--delete` releases it: it stays,
 /// without wildrun's marks. A real run, on a plane of its own.
@@ -786,14 +853,7 @@ fn with_the_gateway_api_an_adopted_gateway_is_released_by_delete() {
     let w = World::on(&plane.cluster, "layergwadopt");
     w.secret(w.tls.name(), "cloudflare-api-token", "api-token", TOKEN);
     let ns = w.traefik.name().to_string();
-    let sets = w.sets();
-    let mut render_sets: Vec<&str> = sets.iter().map(String::as_str).collect();
-    render_sets.push("ingress.api=gateway");
-    let mut public = find(&render(&render_sets), "Gateway", "public").clone();
-    public["metadata"]
-        .as_object_mut()
-        .expect("metadata")
-        .remove("labels");
+    let mut public = w.foreign_gateway("public");
     public["spec"]["listeners"][0]["port"] = json!(8443);
     w.kubectl_apply(&public);
     let gateway_json = || -> Value {

@@ -6,9 +6,10 @@
 //! filters. Read by `--wait` (from the plan) and the doctor (from the
 //! cluster); pure functions of the objects read.
 
-use super::ingress::{self, host_matches, Backend, MiddlewareRef, PortRef};
+use super::ingress::{self, host_matches, Backend, MiddlewareRef};
 use super::names::TARGET;
 use super::{array, text};
+use crate::objects::ports::PortRef;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -5,6 +5,7 @@
 use super::names::{
     EXTERNALDNS_PREFIXES, INGRESS_CLASS_ANNOTATION, MIDDLEWARES_ANNOTATION, TARGET,
 };
+use crate::objects::ports::PortRef;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -119,38 +120,6 @@ pub(crate) fn first_tls_secret(ingress: &Value) -> Option<String> {
         .pointer("/spec/tls/0/secretName")
         .and_then(Value::as_str)
         .map(str::to_string)
-}
-
-/// How a backend names its Service's port.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum PortRef {
-    /// By number.
-    Number(i64),
-    /// By name.
-    Name(String),
-}
-
-impl PortRef {
-    /// The port a backend's `port` map names (`number`, else `name`).
-    pub(crate) fn from_value(port: Option<&Value>) -> Option<PortRef> {
-        let port = port?;
-        if let Some(n) = port.get("number").and_then(Value::as_i64) {
-            return Some(PortRef::Number(n));
-        }
-        port.get("name")
-            .and_then(Value::as_str)
-            .map(|n| PortRef::Name(n.to_string()))
-    }
-}
-
-impl std::fmt::Display for PortRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PortRef::Number(n) => write!(f, "{n}"),
-            PortRef::Name(n) => write!(f, "{n}"),
-        }
-    }
 }
 
 /// A backend Service a route sends requests to.

@@ -7,10 +7,11 @@
 //! (`Host(`h`) && PathPrefix(`/p`)`) or an IngressRoute's `match`.
 
 use super::httproute::{self, KIND as HTTP_ROUTE};
-use super::ingress::{self, host_matches, path_matches, Backend, MiddlewareRef, PortRef};
+use super::ingress::{self, host_matches, path_matches, Backend, MiddlewareRef};
 use super::names::CRD_PROVIDER;
 use super::rule::Rule;
 use super::{array, text};
+use crate::objects::ports::PortRef;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -269,14 +270,7 @@ fn ingress_route_routes(
             .iter()
             .filter(|s| s.get("kind").and_then(Value::as_str).unwrap_or("Service") == "Service")
             .filter_map(|s| {
-                let port = match s.get("port") {
-                    Some(Value::Number(n)) => PortRef::Number(n.as_i64()?),
-                    Some(Value::String(p)) => match p.parse() {
-                        Ok(n) => PortRef::Number(n),
-                        Err(_) => PortRef::Name(p.clone()),
-                    },
-                    _ => return None,
-                };
+                let port = PortRef::written(s.get("port"))?;
                 Some(Backend {
                     service: s.get("name")?.as_str()?.to_string(),
                     port,

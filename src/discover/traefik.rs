@@ -33,6 +33,53 @@ pub(crate) struct TraefikService {
     pub(crate) pinned_by_wildrun: bool,
     /// The addresses MetalLB gave it (`status.loadBalancer.ingress`).
     pub(crate) addresses: Vec<String>,
+    /// Each of its ports and where Traefik's pods listen for it.
+    pub(crate) ports: Vec<ServedPort>,
+}
+
+/// A port of Traefik's Service and the port Traefik's pods listen on for
+/// it: the port of an entry point. Traefik gives a Gateway listener the
+/// entry point whose port it names, so a listener must name this one, not
+/// the Service's (Traefik's Helm chart: Service port 443 → `websecure`,
+/// container port 8443).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct ServedPort {
+    /// The Service's port, as clients ask it.
+    pub(crate) port: i64,
+    /// Its name, if it has one.
+    pub(crate) name: Option<String>,
+    /// The port in the pods: its `targetPort`, a name resolved through the
+    /// workload's container ports; `None` when a name cannot be resolved
+    /// (the workload was not found, or declares no such port).
+    pub(crate) pod_port: Option<i64>,
+}
+
+/// The container port named `name` in `workload`'s pod template.
+fn named_port(workload: Option<&Value>, name: &str) -> Option<i64> {
+    let containers = super::containers(workload?);
+    containers
+        .iter()
+        .filter_map(|c| c.get("ports").and_then(Value::as_array))
+        .flatten()
+        .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
+        .and_then(|p| p.get("containerPort"))
+        .and_then(Value::as_i64)
+}
+
+/// `service`'s ports, each with the port the pods of `workload` listen on.
+fn served_ports(service: &Value, workload: Option<&Value>) -> Vec<ServedPort> {
+    use crate::objects::ports::{service_ports, PortRef};
+    service_ports(service)
+        .into_iter()
+        .map(|p| ServedPort {
+            pod_port: match &p.target {
+                PortRef::Number(n) => Some(*n),
+                PortRef::Name(name) => named_port(workload, name),
+            },
+            port: p.port,
+            name: p.name,
+        })
+        .collect()
 }
 
 /// Whether every pair of `selector` is among `labels` (an empty selector
@@ -104,7 +151,7 @@ impl TraefikService {
         let asked = annotation(ADDRESS_ANNOTATION)
             .or_else(|| annotation(OLD_ADDRESS_ANNOTATION))
             .or(spec_ip);
-        let workload = workload.map(|w| {
+        let described = workload.map(|w| {
             let id = Identity::of(w);
             crate::objects::describe(
                 w["kind"].as_str().unwrap_or("Deployment"),
@@ -113,8 +160,9 @@ impl TraefikService {
             )
         });
         TraefikService {
+            ports: served_ports(service, workload),
             id: Identity::of(service),
-            workload: workload.unwrap_or_default(),
+            workload: described.unwrap_or_default(),
             image: image.to_string(),
             pinned_by_wildrun: wildrun_owns(service, "annotations", ADDRESS_ANNOTATION),
             asked_ip: asked.as_ref().map(|(ip, _)| ip.clone()),
@@ -138,13 +186,17 @@ mod tests {
     fn traefik(image: &str) -> Value {
         json!({"kind": "Deployment", "metadata": {"name": "traefik", "namespace": "traefik"},
                "spec": {"template": {"metadata": {"labels": {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-traefik"}},
-                                     "spec": {"containers": [{"name": "traefik", "image": image}]}}}})
+                                     "spec": {"containers": [{"name": "traefik", "image": image,
+                                         "ports": [{"name": "web", "containerPort": 8000}, {"name": "websecure", "containerPort": 8443}]}]}}}})
     }
 
     fn service(name: &str, kind: &str, selector: Value) -> Value {
         json!({"metadata": {"name": name, "namespace": "traefik",
                             "annotations": {"metallb.universe.tf/loadBalancerIPs": "192.168.8.240"}},
-               "spec": {"type": kind, "selector": selector},
+               "spec": {"type": kind, "selector": selector,
+                        "ports": [{"name": "web", "port": 80, "targetPort": "web"},
+                                  {"name": "websecure", "port": 443, "targetPort": "websecure"},
+                                  {"name": "metrics", "port": 9100, "targetPort": 9101}]},
                "status": {"loadBalancer": {"ingress": [{"ip": "192.168.8.240"}]}}})
     }
 
@@ -166,6 +218,12 @@ mod tests {
         assert_eq!(t.asked_by.as_deref(), Some(OLD_ADDRESS_ANNOTATION));
         assert_eq!(t.addresses, ["192.168.8.240"]);
         assert!(!t.pinned_by_wildrun);
+        // As Traefik's chart makes it: 443 → websecure → 8443 in the pods.
+        let pod_ports: Vec<_> = t.ports.iter().map(|p| (p.port, p.pod_port)).collect();
+        assert_eq!(
+            pod_ports,
+            [(80, Some(8000)), (443, Some(8443)), (9100, Some(9101))]
+        );
         assert!(TraefikService::find(&services, &[traefik("nginx:1")], None).is_empty());
         // The configured one is read without a Traefik workload.
         let named = TraefikService::find(&services, &[], Some("traefik/other"));
@@ -174,5 +232,8 @@ mod tests {
             (named[0].id.name.as_str(), named[0].workload.as_str()),
             ("other", "")
         );
+        // Without its workload, a port's name cannot be resolved; a number can.
+        let pod_ports: Vec<_> = named[0].ports.iter().map(|p| p.pod_port).collect();
+        assert_eq!(pod_ports, [None, None, Some(9101)]);
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod crds;
 pub mod gateway;
+pub(crate) mod ports;
 pub(crate) mod strict;
 pub(crate) mod validate;
 

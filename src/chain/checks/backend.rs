@@ -1,9 +1,10 @@
 //! The backend: the Service and its port, and its ready endpoints.
 
 use super::super::check::Check;
-use super::super::ingress::{Backend, PortRef};
+use super::super::ingress::Backend;
 use super::super::subject::Subject;
 use super::text;
+use crate::objects::ports::service_ports;
 use serde_json::Value;
 
 /// `service`: the backend Service exists and has the port the route (an
@@ -68,57 +69,6 @@ pub(crate) fn service(
     )
 }
 
-/// One port of a Service.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ServicePort {
-    /// Its name, if it has one.
-    pub(crate) name: Option<String>,
-    /// The port the Service serves.
-    pub(crate) port: i64,
-    /// Where it sends to in the pods: a number or a container port's name
-    /// (default: the port itself).
-    pub(crate) target: PortRef,
-}
-
-impl ServicePort {
-    /// Whether a backend's port reference names this port.
-    pub(crate) fn is(&self, wanted: &PortRef) -> bool {
-        match wanted {
-            PortRef::Number(n) => self.port == *n,
-            PortRef::Name(n) => self.name.as_deref() == Some(n.as_str()),
-        }
-    }
-}
-
-/// The ports of a Service.
-pub(crate) fn service_ports(service: &Value) -> Vec<ServicePort> {
-    service
-        .pointer("/spec/ports")
-        .and_then(Value::as_array)
-        .map(|ports| {
-            ports
-                .iter()
-                .filter_map(|p| {
-                    let port = p.get("port")?.as_i64()?;
-                    let target = match p.get("targetPort") {
-                        Some(Value::Number(n)) => PortRef::Number(n.as_i64().unwrap_or(port)),
-                        Some(Value::String(name)) => match name.parse::<i64>() {
-                            Ok(n) => PortRef::Number(n),
-                            Err(_) => PortRef::Name(name.clone()),
-                        },
-                        _ => PortRef::Number(port),
-                    };
-                    Some(ServicePort {
-                        name: p.get("name").and_then(Value::as_str).map(str::to_string),
-                        port,
-                        target,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The Service's selector as `kubectl -l` takes it (`app=web`).
 pub(crate) fn selector(service: &Value) -> String {
     service
@@ -173,6 +123,7 @@ pub(crate) fn endpoints(service: &Value, slices: &[Value]) -> Check {
 mod tests {
     use super::*;
     use crate::chain::check::CheckStatus;
+    use crate::objects::ports::PortRef;
     use serde_json::json;
 
     fn service_value() -> Value {

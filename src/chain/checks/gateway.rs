@@ -205,7 +205,7 @@ fn listener_state(gateway: &Value, listener: &Value) -> Result<String, (String, 
                     "the listener's certificate is a Secret in another namespace: add a ReferenceGrant there from Gateways in {ns} ({LAYER_FIX} makes it)"
                 ),
                 "InvalidCertificateRef" => "the listener's certificate Secret is missing or holds no certificate: is the wildcard Certificate issued? (kubectl -n cert-manager describe certificate)".to_string(),
-                "PortUnavailable" => format!("Traefik has no entry point on port {port}: ingress.httpsPort must be the port of Traefik's websecure entry point"),
+                "PortUnavailable" => format!("Traefik has no entry point on port {port}: a listener names the port Traefik's websecure entry point listens on in its pods (the targetPort behind ingress.httpsPort on Traefik's Service, 8443 with Traefik's Helm chart); {LAYER_FIX} sets it from Traefik's Service and pods"),
                 _ => format!("read the Gateway's status: kubectl -n {ns} describe gateway {gateway_name}"),
             };
             return Err((format!("{described}: {kind} {c}"), hint));

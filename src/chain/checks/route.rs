@@ -6,11 +6,10 @@
 use super::super::check::Check;
 use super::super::ingress::Backend;
 use super::super::ingress::MiddlewareRef;
-use super::super::ingress::PortRef;
 use super::super::route::{middleware_names, Route};
 use super::super::subject::Subject;
-use super::backend::service_ports;
 use super::{at, text};
+use crate::objects::ports::{service_ports, PortRef};
 use serde_json::Value;
 
 /// How deep a chain of Middleware chains is followed (a loop stops there).

@@ -6,7 +6,8 @@
 # shellcheck shell=bash disable=SC2154
 
 # A Deployment for a controller that runs as a process here: kwok "runs" its
-# pod; image and args say what runs.
+# pod; image and args say what runs. MIRROR_PORTS ("name:port ...") declares
+# the container's ports, as a chart does.
 mirror_deployment() { # NAMESPACE NAME APP IMAGE ARG...
   local ns=$1 name=$2 app=$3 image=$4; shift 4
   printf -- '---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\n  namespace: %s\n  labels: {app.kubernetes.io/name: %s, app.kubernetes.io/instance: %s}\n' "$name" "$ns" "$app" "$name"
@@ -14,6 +15,10 @@ mirror_deployment() { # NAMESPACE NAME APP IMAGE ARG...
   printf '    spec:\n      nodeName: %s\n      containers:\n      - name: %s\n        image: %s\n        args:\n' "$LAB_NODE" "$app" "$image"
   local a
   for a in "$@"; do printf '        - %s\n' "$(printf '%s' "$a" | sed 's/"/\\"/g; s/^/"/; s/$/"/')"; done
+  if [[ -n ${MIRROR_PORTS:-} ]]; then
+    printf '        ports:\n'
+    for a in $MIRROR_PORTS; do printf '        - {name: %s, containerPort: %s, protocol: TCP}\n' "${a%%:*}" "${a#*:}"; done
+  fi
 }
 
 # ---- wildrun ---------------------------------------------------------------------------
@@ -78,8 +83,26 @@ metadata:
 spec:
   type: LoadBalancer
   selector: {app.kubernetes.io/name: traefik}
-  ports: [{name: web, port: 80, targetPort: 8000, protocol: TCP}, {name: websecure, port: 443, targetPort: 443, protocol: TCP}]
+  ports: [{name: web, port: 80, targetPort: web, protocol: TCP}, {name: websecure, port: 443, targetPort: websecure, protocol: TCP}]
 YAML
+
+# Traefik, a pod: its ports on every address of the pods' namespace, reached
+# through the Service (kube-proxy) as on a real cluster. Its entry points on
+# the ports of Traefik's Helm chart (web 8000, websecure 8443), declared as
+# the chart's container ports, which the Service's named targetPorts send
+# to: a Gateway listener names the entry point's port, 8443, which
+# scripts/cluster.rhai reads from this Deployment (made before it runs, as
+# on a user's cluster).
+traefik_args=(--entryPoints.web.address=:8000 --entryPoints.websecure.address=:8443
+  --entryPoints.websecure.http.tls=true
+  --providers.kubernetesingress=true --providers.kubernetescrd=true
+  --providers.kubernetesingress.ingressendpoint.publishedservice=traefik/traefik
+  --providers.kubernetesgateway=true
+  --providers.kubernetesgateway.statusaddress.service.name=traefik
+  --providers.kubernetesgateway.statusaddress.service.namespace=traefik
+  --log.level=INFO --accesslog=true)
+MIRROR_PORTS="web:8000 websecure:8443" \
+  mirror_deployment traefik traefik traefik "docker.io/traefik:$TRAEFIK_VERSION" "${traefik_args[@]}" | lab_apply
 
 # ---- the visibility layer: wildrun scripts/cluster.rhai -----------------------------
 # MetalLB's pool, the ca ClusterIssuer, both wildcard Certificates, ExternalDNS
@@ -136,20 +159,6 @@ metallb_args=(-namespace metallb-system -webhook-mode=disabled -disable-cert-rot
 # on it). Its pod is kwok's; the process runs on the node.
 speaker_args=(-namespace metallb-system -node-name "$LAB_NODE" -port=0 -health-probe-port=17473)
 certmanager_args=(--cluster-resource-namespace=cert-manager --leader-elect=false)
-# Traefik, a pod: its ports on every address of the pods' namespace, reached
-# through the Service (kube-proxy) as on a real cluster. websecure on the
-# Service's own port (Traefik's chart has 8443): Traefik gives a Gateway
-# listener the entry point of its port, and wildrun's Gateways listen on
-# ingress.httpsPort, the port clients ask. web stays on 8000 (the backend,
-# in the same namespace, has 80).
-traefik_args=(--entryPoints.web.address=:8000 --entryPoints.websecure.address=:443
-  --entryPoints.websecure.http.tls=true
-  --providers.kubernetesingress=true --providers.kubernetescrd=true
-  --providers.kubernetesingress.ingressendpoint.publishedservice=traefik/traefik
-  --providers.kubernetesgateway=true
-  --providers.kubernetesgateway.statusaddress.service.name=traefik
-  --providers.kubernetesgateway.statusaddress.service.namespace=traefik
-  --log.level=INFO --accesslog=true)
 externaldns_args() { # ZONE OWNER METRICS-PORT [EXTRA...]
   local zone=$1 owner=$2 metrics=$3; shift 3
   printf '%s\n' --source=ingress --provider=rfc2136 \
@@ -169,7 +178,6 @@ mapfile -t edns_internal < <(externaldns_args "$LAB_INTERNAL_DOMAIN" wildrun-lab
   mirror_deployment metallb-system speaker metallb-speaker "quay.io/metallb/speaker:$METALLB_VERSION" "${speaker_args[@]}"
   mirror_deployment cert-manager cert-manager cert-manager "quay.io/jetstack/cert-manager-controller:$CERT_MANAGER_VERSION" \
     "${certmanager_args[@]}"
-  mirror_deployment traefik traefik traefik "docker.io/traefik:$TRAEFIK_VERSION" "${traefik_args[@]}"
   mirror_deployment external-dns external-dns-internal external-dns \
     "registry.k8s.io/external-dns/external-dns:$EXTERNAL_DNS_VERSION" "${edns_internal[@]}"
 } | lab_apply
