@@ -28,8 +28,9 @@ pid_of() {
 
 # start_process NAME EXE ARGS...: run EXE detached from this script (own
 # session, no inherited stdio or lock fd, so callers capturing our output do
-# not hang), log to logs/NAME.log, record its pid, its binary and its command
-# line (for restart_process), and remember the start order (stop_all stops in
+# not hang), log to logs/NAME.log, record its pid, its binary (PID_EXE when
+# EXE execs another, as `ip netns exec` does) and its command line (for
+# restart_process), and remember the start order (stop_all stops in
 # reverse).
 start_process() {
   local name=$1 exe=$2; shift 2
@@ -39,7 +40,8 @@ start_process() {
   printf '%s\0' "$real" "$@" >"$STATE/cmd/$name"
   setsid "$real" "$@" </dev/null >>"$STATE/logs/$name.log" 2>&1 8<&- 9<&- &
   echo $! >"$STATE/pids/$name.pid"
-  echo "$real" >"$STATE/pids/$name.exe"
+  echo "${PID_EXE:-$real}" >"$STATE/pids/$name.exe"
+  await_exec $! "${PID_EXE:-$real}"
   grep -qx "$name" "$STATE/pids/order" 2>/dev/null || echo "$name" >>"$STATE/pids/order"
 }
 
@@ -52,6 +54,21 @@ restart_process() {
   mapfile -d '' argv <"$STATE/cmd/$name"
   setsid "${argv[@]}" </dev/null >>"$STATE/logs/$name.log" 2>&1 8<&- 9<&- &
   echo $! >"$STATE/pids/$name.pid"
+  await_exec $! "$(cat "$STATE/pids/$name.exe" 2>/dev/null || echo "${argv[0]}")"
+}
+
+# await_exec PID EXE: until the child PID has become EXE (before its exec
+# it is bash, then setsid, and pid_of would take the component for one that
+# exited: on a busy machine a start-up check can come that early). At most
+# 5 s; a child that exits meanwhile is left to the start-up checks.
+await_exec() {
+  local pid=$1 want=${2##*/} exe i
+  for ((i = 0; i < 100; i++)); do
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 0
+    exe=${exe% (deleted)}
+    [[ ${exe##*/} == "$want" ]] && return 0
+    sleep 0.05
+  done
 }
 
 # stop_process NAME: TERM, then KILL after 10 s; returns once it is gone.

@@ -80,8 +80,7 @@ lab_start() {
 # the pid check then expects).
 lab_start_in() {
   local ns=$1 name=$2 bin=$3; shift 3
-  start_process "$name" ip netns exec "$ns" "$bin" "$@"
-  readlink -f "$(command -v "$bin")" >"$STATE/pids/$name.exe"
+  PID_EXE=$(readlink -f "$(command -v "$bin")") start_process "$name" ip netns exec "$ns" "$bin" "$@"
 }
 
 # lab_alive: fail, with its log, when a process started so far has exited.
