@@ -246,9 +246,10 @@ fn one_of(value: &str, choices: &[&str]) -> Result<(), String> {
     if choices.contains(&value) {
         return Ok(());
     }
-    let hint = crate::objects::strict::nearest(value, choices.iter().copied())
-        .map(|s| format!(" (did you mean {s}?)"))
-        .unwrap_or_default();
+    let hint = crate::objects::strict::did_you_mean(&crate::objects::strict::nearest(
+        value,
+        choices.iter().copied(),
+    ));
     Err(format!(
         "{value:?} is not one of {}{hint}",
         choices.join(", ")
@@ -647,7 +648,8 @@ pub const KEYS: &[Key] = &[
         check: file_path,
     },
     Key {
-        path: "watch.leaseNamespace",
+        // Named once, where the Lease is made (its errors say the key too).
+        path: crate::kube::lease::NAMESPACE_KEY,
         ty: KeyType::Text,
         default: None,
         help: "namespace of the Lease (wildrun-<instance>) through which copies of a script that calls kube::watch elect the one that handles events (default: the namespace of the pod wildrun runs in, else default)",

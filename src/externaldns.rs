@@ -128,10 +128,9 @@ pub(crate) fn check_choice(value: &str) -> Result<(), String> {
         .then(|| CHOICES.iter().find(|c| c.starts_with(value)))
         .flatten()
         .map(|c| c.to_string());
-    let hint = started
-        .or_else(|| crate::objects::strict::nearest(value, CHOICES.iter().copied()))
-        .map(|s| format!(" (did you mean {s}?)"))
-        .unwrap_or_default();
+    let hint = crate::objects::strict::did_you_mean(
+        &started.or_else(|| crate::objects::strict::nearest(value, CHOICES.iter().copied())),
+    );
     Err(format!(
         "{value:?} is not an annotation prefix ExternalDNS reads{hint}; use one of {}",
         CHOICES.join(", ")

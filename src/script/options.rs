@@ -63,9 +63,10 @@ fn unknown_option(
     key: &str,
     known: &[&str],
 ) -> Box<rhai::EvalAltResult> {
-    let hint = crate::objects::strict::nearest(key, known.iter().copied())
-        .map(|s| format!(" (did you mean {s}?)"))
-        .unwrap_or_default();
+    let hint = crate::objects::strict::did_you_mean(&crate::objects::strict::nearest(
+        key,
+        known.iter().copied(),
+    ));
     script_error(
         ctx,
         format!(
