@@ -620,6 +620,14 @@ fn an_internal_service_asked_from_outside_its_ranges_answers_403_as_expected() {
         found(https).contains(&format!("Traefik refused {NODE_LAN}, which is inside")),
         "{https:#}"
     );
+    // The node's request reached Traefik masqueraded (the Service is Local):
+    // the hint says so first, not to set the policy it already has.
+    assert!(
+        https["hint"].as_str().is_some_and(|h| h.contains(&format!(
+            "than {NODE_LAN}: asked from a cluster node, kube-proxy masquerades"
+        ))),
+        "{https:#}"
+    );
 }
 
 #[test]

@@ -89,7 +89,7 @@ pub(crate) fn answer(
     let (note, hint) = match judge_status(status, s.internal, asked) {
         Verdict::RefusedInsider => (
             Some(format!("Traefik refused {who}, which is inside {ranges}")),
-            Some("Traefik sees another client address than the asker's (SNAT before it? set externalTrafficPolicy: Local on its Service), or the middleware's ranges differ (see middleware-ranges)".to_string()),
+            Some(format!("Traefik saw another client address than {who}: asked from a cluster node, kube-proxy masquerades a request to the load balancer's address whatever the Service's externalTrafficPolicy, so ask from another machine inside {ranges} to see what clients get; asked from elsewhere, something translates the source before Traefik (set externalTrafficPolicy: Local on its Service; see client-address), or the middleware's ranges differ (see middleware-ranges)")),
         ),
         Verdict::AllowlistAtWork => (
             Some(format!("the asker {who} is outside {ranges}, so 403 is the allowlist at work; ask from inside the ranges (--source) to reach the service")),
@@ -212,6 +212,12 @@ mod tests {
                 .contains("Traefik refused 10.0.0.9, which is inside"),
             "{}",
             c.found
+        );
+        assert!(
+            c.hint.as_deref().is_some_and(|h| h.starts_with(
+                "Traefik saw another client address than 10.0.0.9: asked from a cluster node, kube-proxy masquerades"
+            )),
+            "{c:?}"
         );
         assert_eq!(
             answer(&subject(false), &response(404, "1.2.3.4"), "x", None).status,
