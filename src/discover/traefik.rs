@@ -5,6 +5,7 @@
 
 use super::Identity;
 use crate::kube::owner::wildrun_owns;
+use crate::objects::ports::{declared_ports, service_ports, PortRef};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -56,19 +57,14 @@ pub(crate) struct ServedPort {
 
 /// The container port named `name` in `workload`'s pod template.
 fn named_port(workload: Option<&Value>, name: &str) -> Option<i64> {
-    let containers = super::containers(workload?);
-    containers
-        .iter()
-        .filter_map(|c| c.get("ports").and_then(Value::as_array))
-        .flatten()
-        .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
-        .and_then(|p| p.get("containerPort"))
-        .and_then(Value::as_i64)
+    declared_ports(workload?.pointer("/spec/template/spec"))
+        .into_iter()
+        .find(|d| d.name == Some(name))
+        .map(|d| d.port)
 }
 
 /// `service`'s ports, each with the port the pods of `workload` listen on.
 fn served_ports(service: &Value, workload: Option<&Value>) -> Vec<ServedPort> {
-    use crate::objects::ports::{service_ports, PortRef};
     service_ports(service)
         .into_iter()
         .map(|p| ServedPort {

@@ -96,3 +96,43 @@ pub(crate) fn service_ports(service: &Value) -> Vec<ServicePort> {
         })
         .unwrap_or_default()
 }
+
+/// One port a container declares (`containers[].ports[]` of a pod spec).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DeclaredPort<'a> {
+    /// The container's name.
+    pub(crate) container: &'a str,
+    /// The port's name, if it has one.
+    pub(crate) name: Option<&'a str>,
+    /// Its `containerPort`.
+    pub(crate) port: i64,
+}
+
+/// The ports the containers of `pod_spec` declare: a pod's `spec`, or a
+/// workload's pod template's (`/spec/template/spec`). Entries without a
+/// `containerPort` are left out.
+pub(crate) fn declared_ports(pod_spec: Option<&Value>) -> Vec<DeclaredPort<'_>> {
+    let containers = pod_spec
+        .and_then(|spec| spec.get("containers"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    containers
+        .iter()
+        .flat_map(|c| {
+            let container = c.get("name").and_then(Value::as_str).unwrap_or_default();
+            c.get("ports")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(move |p| {
+                    Some(DeclaredPort {
+                        container,
+                        name: p.get("name").and_then(Value::as_str),
+                        port: p.get("containerPort")?.as_i64()?,
+                    })
+                })
+        })
+        .collect()
+}

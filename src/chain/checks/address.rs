@@ -62,10 +62,8 @@ fn way(answer: &DnsAnswer, traefik_ips: &[String], way_in: Option<&str>) -> Opti
         return Some(Way::Direct);
     }
     let through = answer.cname.as_deref().zip(way_in);
-    let forwarded = through.is_some_and(|(alias, name)| same_name(alias, name))
-        && !answer.values.is_empty()
-        // An address of Traefik's is not a way in elsewhere.
-        && way_in.is_some_and(|name| name.parse::<std::net::IpAddr>().is_err());
+    let forwarded =
+        through.is_some_and(|(alias, name)| same_name(alias, name)) && !answer.values.is_empty();
     forwarded.then_some(Way::Forwarded)
 }
 
@@ -119,8 +117,14 @@ impl Lookups {
 
     /// The name a public host's record leads through: `target` (the
     /// route's ExternalDNS target) when it has one, else the zone's apex.
+    /// None for an internal host, whose target is an address: only
+    /// Traefik's will do.
     fn way_in<'a>(&'a self, target: Option<&'a str>) -> Option<&'a str> {
-        target.filter(|t| !t.is_empty()).or(self.zone.as_deref())
+        match target.filter(|t| !t.is_empty()) {
+            Some(t) if t.parse::<std::net::IpAddr>().is_ok() => None,
+            Some(name) => Some(name),
+            None => self.zone.as_deref(),
+        }
     }
 
     /// Whether the host is published where everyone asks: the zone's
@@ -194,7 +198,6 @@ pub(crate) fn address(
     let found = match way(asked, traefik_ips, way_in) {
         None => {
             let through = way_in
-                .filter(|name| name.parse::<std::net::IpAddr>().is_err())
                 .map(|name| format!(", or be a CNAME to {name} whose address forwards port 443 to it"))
                 .unwrap_or_default();
             return Check::fail(

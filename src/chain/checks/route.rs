@@ -9,7 +9,7 @@ use super::super::ingress::MiddlewareRef;
 use super::super::route::{middleware_names, Route};
 use super::super::subject::Subject;
 use super::{at, text};
-use crate::objects::ports::{service_ports, PortRef};
+use crate::objects::ports::{declared_ports, service_ports, PortRef};
 use serde_json::Value;
 
 /// How deep a chain of Middleware chains is followed (a loop stops there).
@@ -141,33 +141,16 @@ fn container_ports(pods: &[Value]) -> Vec<ContainerPort> {
     let mut out = Vec::new();
     for pod in pods {
         let pod_name = text(pod, "/metadata/name").unwrap_or_default();
-        let containers = pod
-            .pointer("/spec/containers")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        for c in containers {
-            let ports = c
-                .get("ports")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            for p in ports {
-                let Some(port) = p.get("containerPort").and_then(Value::as_i64) else {
-                    continue;
-                };
-                out.push(ContainerPort {
+        out.extend(
+            declared_ports(pod.get("spec"))
+                .into_iter()
+                .map(|d| ContainerPort {
                     pod: pod_name.to_string(),
-                    container: c
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
-                    name: p.get("name").and_then(Value::as_str).map(str::to_string),
-                    port,
-                });
-            }
-        }
+                    container: d.container.to_string(),
+                    name: d.name.map(str::to_string),
+                    port: d.port,
+                }),
+        );
     }
     out
 }
