@@ -26,9 +26,8 @@ pid_of() {
   echo "$pid"
 }
 
-# start_process NAME EXE ARGS...: run EXE detached from this script (own
-# session, no inherited stdio or lock fd, so callers capturing our output do
-# not hang), log to logs/NAME.log, record its pid, its binary (PID_EXE when
+# start_process NAME EXE ARGS...: run EXE detached from this script (spawn:
+# callers capturing our output do not hang), record its binary (PID_EXE when
 # EXE execs another, as `ip netns exec` does) and its command line (for
 # restart_process), and remember the start order (stop_all stops in
 # reverse).
@@ -38,10 +37,8 @@ start_process() {
   real=$(readlink -f "$(command -v "$exe")") || die "no program $exe"
   mkdir -p "$STATE/pids" "$STATE/cmd" "$STATE/logs"
   printf '%s\0' "$real" "$@" >"$STATE/cmd/$name"
-  setsid "$real" "$@" </dev/null >>"$STATE/logs/$name.log" 2>&1 8<&- 9<&- &
-  echo $! >"$STATE/pids/$name.pid"
   echo "${PID_EXE:-$real}" >"$STATE/pids/$name.exe"
-  await_exec $! "${PID_EXE:-$real}"
+  spawn "$name" "$real" "$@"
   grep -qx "$name" "$STATE/pids/order" 2>/dev/null || echo "$name" >>"$STATE/pids/order"
 }
 
@@ -52,21 +49,23 @@ restart_process() {
   [[ -f $STATE/cmd/$name ]] || die "no saved command line for $name in $STATE/cmd"
   pid_of "$name" >/dev/null && die "$name is already running"
   mapfile -d '' argv <"$STATE/cmd/$name"
-  setsid "${argv[@]}" </dev/null >>"$STATE/logs/$name.log" 2>&1 8<&- 9<&- &
-  echo $! >"$STATE/pids/$name.pid"
-  await_exec $! "$(cat "$STATE/pids/$name.exe" 2>/dev/null || echo "${argv[0]}")"
+  spawn "$name" "${argv[@]}"
 }
 
-# await_exec PID EXE: until the child PID has become EXE (before its exec
-# it is bash, then setsid, and pid_of would take the component for one that
-# exited: on a busy machine a start-up check can come that early). At most
-# 5 s; a child that exits meanwhile is left to the start-up checks.
-await_exec() {
-  local pid=$1 want=${2##*/} exe i
+# spawn NAME CMD...: run CMD detached from this script (own session, no
+# stdin, no lock fds), appending to logs/NAME.log, record its pid, and wait
+# (at most 5 s) until the child is the component's binary as pid_of knows
+# it: before its exec it is bash, then setsid, and a start-up check that
+# came that early (on a busy machine) would take it for one that exited. A
+# child that exits meanwhile is left to the start-up checks.
+spawn() {
+  local name=$1 pid i; shift
+  setsid "$@" </dev/null >>"$STATE/logs/$name.log" 2>&1 8<&- 9<&- &
+  pid=$!
+  echo "$pid" >"$STATE/pids/$name.pid"
   for ((i = 0; i < 100; i++)); do
-    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 0
-    exe=${exe% (deleted)}
-    [[ ${exe##*/} == "$want" ]] && return 0
+    pid_of "$name" >/dev/null && return 0
+    [[ -e /proc/$pid ]] || return 0
     sleep 0.05
   done
 }
